@@ -1,0 +1,282 @@
+"""check_series, series_frequency and observed_mask on in-memory wide and long frames."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsseq.data.checks import check_series, observed_mask, series_frequency
+from tsseq.errors import ConfigError, DataError
+
+
+def hourly(values: dict[str, list[float]], start: str = "2020-01-01", **kwargs: object) -> pd.DataFrame:
+    length = len(next(iter(values.values())))
+    index = pd.date_range(start, periods=length, freq="h", name="date", **kwargs)
+    return pd.DataFrame(values, index=index)
+
+
+def long_frame(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(parts, names=["series", "date"])
+
+
+# ---- the clean path -------------------------------------------------------------------
+
+
+def test_wide_frame_comes_back_as_float64_with_freq_and_is_not_modified() -> None:
+    frame = pd.DataFrame({"a": [1, 2, 3], "b": [4, 5, 6]}, index=pd.Index(["2020-01-01", "2020-01-02", "2020-01-03"]))
+    original = frame.copy()
+    checked = check_series(frame)
+    expected = pd.DataFrame(
+        {"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]}, index=pd.date_range("2020-01-01", periods=3, freq="D")
+    )
+    pd.testing.assert_frame_equal(checked, expected, check_index_type=False)
+    assert checked.index.freqstr == "D"
+    assert (checked.dtypes == np.float64).all()
+    pd.testing.assert_frame_equal(frame, original)
+
+
+def test_series_input_and_column_selection() -> None:
+    frame = hourly({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]})
+    assert list(check_series(frame["a"]).columns) == ["a"]
+    assert list(check_series(frame, columns=["b", "a"]).columns) == ["b", "a"]
+
+
+def test_long_frame_is_sorted_by_series_then_time_with_different_lengths() -> None:
+    frame = long_frame({"B": hourly({"v": [1.0, 2.0]}), "A": hourly({"v": [3.0, 4.0, 5.0]})})
+    checked = check_series(frame)
+    assert checked.index.names == ["series", "date"]
+    assert list(checked.index.get_level_values(0)) == ["A", "A", "A", "B", "B"]
+    np.testing.assert_array_equal(checked["v"].to_numpy(), [3.0, 4.0, 5.0, 1.0, 2.0])
+    assert series_frequency(checked) == "h"
+
+
+def test_long_rows_interleaved_by_time_are_not_out_of_order() -> None:
+    times = pd.date_range("2020-01-01", periods=2, freq="h").repeat(2)
+    index = pd.MultiIndex.from_arrays([["A", "B", "A", "B"], times], names=["series", "date"])
+    checked = check_series(pd.DataFrame({"v": [1.0, 10.0, 2.0, 20.0]}, index=index))
+    np.testing.assert_array_equal(checked["v"].to_numpy(), [1.0, 2.0, 10.0, 20.0])
+
+
+def test_calendar_frequencies_and_time_zones_are_kept() -> None:
+    monthly = pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=pd.date_range("2020-01-01", periods=3, freq="MS"))
+    assert series_frequency(check_series(monthly)) == "MS"
+    # Days across the spring DST change are 23 hours long: a calendar step, not a fixed one.
+    across_dst = pd.date_range("2020-03-28", periods=3, freq="D", tz="Europe/Berlin")
+    daily = pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=across_dst)
+    checked = check_series(daily)
+    assert checked.index.freqstr == "D"
+    assert str(checked.index.tz) == "Europe/Berlin"
+
+
+def test_given_freq_is_used_and_checked() -> None:
+    frame = pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=pd.date_range("2020-01-01", periods=3, freq="2h"))
+    assert check_series(frame, freq="2h").index.freqstr == "2h"
+    with pytest.raises(DataError, match=r"a step of '2h'; expected steps of 'h' \(given\)"):
+        check_series(frame, freq="h")
+
+
+def test_two_row_series_infer_their_step_and_one_row_needs_freq() -> None:
+    two = pd.DataFrame({"v": [1.0, 2.0]}, index=pd.date_range("2020-01-01", periods=2, freq="15min"))
+    assert check_series(two).index.freqstr == "15min"
+    one = two.iloc[:1]
+    with pytest.raises(DataError, match="cannot infer a frequency.*pass freq="):
+        check_series(one)
+    assert check_series(one, freq="15min").index.freqstr == "15min"
+
+
+# ---- missing-value policies -----------------------------------------------------------
+
+
+def test_missing_error_names_column_first_row_and_count() -> None:
+    frame = hourly({"a": [1.0, 2.0, 3.0, 4.0], "b": [1.0, np.nan, 3.0, np.nan]})
+    with pytest.raises(DataError, match=r"column 'b' has 2 missing value\(s\); the first is at row iloc\[1\]"):
+        check_series(frame)
+
+
+def test_interpolate_is_linear_inside_and_refuses_edges() -> None:
+    frame = hourly({"a": [1.0, np.nan, np.nan, 4.0, 5.0]})
+    np.testing.assert_allclose(check_series(frame, missing="interpolate")["a"], [1.0, 2.0, 3.0, 4.0, 5.0])
+    leading = hourly({"a": [np.nan, 2.0, 3.0]})
+    with pytest.raises(DataError, match="column 'a' has 1 leading or trailing missing value.*2020-01-01 00:00:00"):
+        check_series(leading, missing="interpolate")
+    trailing = hourly({"a": [1.0, 2.0, np.nan]})
+    with pytest.raises(DataError, match="leading or trailing"):
+        check_series(trailing, missing="interpolate")
+
+
+def test_interpolate_and_ffill_stay_within_each_series() -> None:
+    frame = long_frame({"A": hourly({"v": [1.0, np.nan, 3.0]}), "B": hourly({"v": [10.0, np.nan, 30.0]})})
+    np.testing.assert_allclose(check_series(frame, missing="interpolate")["v"], [1, 2, 3, 10, 20, 30])
+    np.testing.assert_allclose(check_series(frame, missing="ffill")["v"], [1, 1, 3, 10, 10, 30])
+    leading_b = long_frame({"A": hourly({"v": [1.0, 2.0]}), "B": hourly({"v": [np.nan, 5.0]})})
+    with pytest.raises(DataError, match="series 'B' column 'v' has 1 leading missing value"):
+        check_series(leading_b, missing="ffill")
+
+
+def test_ffill_carries_forward_including_the_end() -> None:
+    frame = hourly({"a": [1.0, np.nan, np.nan, 4.0, np.nan]})
+    np.testing.assert_array_equal(check_series(frame, missing="ffill")["a"], [1.0, 1.0, 1.0, 4.0, 4.0])
+
+
+def test_mask_keeps_nans_and_observed_mask_marks_values() -> None:
+    frame = hourly({"a": [1.0, np.nan, 3.0], "b": [np.nan, 2.0, 3.0]})
+    checked = check_series(frame, missing="mask")
+    assert np.isnan(checked.loc[checked.index[1], "a"])
+    mask = observed_mask(checked)
+    assert mask.dtype == bool and mask.shape == (3, 2)
+    np.testing.assert_array_equal(mask, [[True, False], [False, True], [True, True]])
+
+
+def test_unknown_missing_policy_suggests_the_closest() -> None:
+    with pytest.raises(ConfigError, match="'missing' parameter.*Got 'interpolat'.*Did you mean 'interpolate'"):
+        check_series(hourly({"a": [1.0, 2.0]}), missing="interpolat")
+
+
+# ---- gaps, order and duplicates -------------------------------------------------------
+
+
+def test_gap_error_names_first_gap_and_expected_frequency() -> None:
+    frame = hourly({"a": [0.0, 1.0, 2.0, 3.0, 4.0]}).drop(pd.Timestamp("2020-01-01 02:00"))
+    with pytest.raises(DataError) as error:
+        check_series(frame)
+    message = str(error.value)
+    assert "row iloc[1] (2020-01-01 01:00:00) is followed by row iloc[2] (2020-01-01 03:00:00)" in message
+    assert "expected steps of 'h'" in message and "reindex=True" in message
+
+
+def test_reindex_inserts_missing_rows_that_then_follow_the_policy() -> None:
+    frame = hourly({"a": [0.0, 1.0, 2.0, 3.0, 4.0]}).drop(pd.Timestamp("2020-01-01 02:00"))
+    filled = check_series(frame, reindex=True, missing="interpolate")
+    pd.testing.assert_frame_equal(filled, hourly({"a": [0.0, 1.0, 2.0, 3.0, 4.0]}))
+    masked = check_series(frame, reindex=True, missing="mask")
+    np.testing.assert_array_equal(observed_mask(masked)[:, 0], [True, True, False, True, True])
+    with pytest.raises(DataError, match=r"inserted 1 row\(s\).*2020-01-01 02:00:00.*missing='error'"):
+        check_series(frame, reindex=True)
+
+
+def test_reindex_keeps_each_series_phase_and_calendar_steps() -> None:
+    on_the_hour = hourly({"v": [1.0, 2.0, 3.0]}).drop(pd.Timestamp("2020-01-01 01:00"))
+    half_past = hourly({"v": [5.0, 6.0, 7.0]}, start="2020-01-01 00:30").iloc[[0, 2]]
+    both = long_frame({"A": on_the_hour, "B": half_past})
+    checked = check_series(both, freq="h", reindex=True, missing="interpolate")
+    np.testing.assert_allclose(checked["v"], [1.0, 2.0, 3.0, 5.0, 6.0, 7.0])
+    assert checked.loc["B"].index[1] == pd.Timestamp("2020-01-01 01:30")
+    monthly = pd.DataFrame({"v": [1.0, 3.0]}, index=pd.DatetimeIndex(["2020-01-01", "2020-03-01"]))
+    checked = check_series(monthly, freq="MS", reindex=True, missing="interpolate")
+    assert checked.index.freqstr == "MS" and list(checked["v"]) == [1.0, 2.0, 3.0]
+
+
+def test_reindex_refuses_timestamps_off_the_grid() -> None:
+    index = pd.DatetimeIndex(["2020-01-01 00:00", "2020-01-01 01:00", "2020-01-01 01:30", "2020-01-01 03:00"])
+    frame = pd.DataFrame({"v": [1.0, 2.0, 3.0, 4.0]}, index=index)
+    with pytest.raises(DataError, match=r"2020-01-01 01:30:00 at row iloc\[2\] is not on the 'h' grid"):
+        check_series(frame, freq="h", reindex=True, missing="mask")
+
+
+def test_reindex_refuses_to_blow_up_on_a_stray_timestamp() -> None:
+    index = pd.DatetimeIndex(["2020-01-01 00:00", "2020-01-01 01:00", "2021-01-01 00:00"])
+    frame = pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=index)
+    with pytest.raises(DataError, match=r"would grow 3 rows to 8785; the largest gap is from 2020-01-01 01:00:00"):
+        check_series(frame, freq="h", reindex=True, missing="mask")
+
+
+def test_unknown_freq_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="'freq' parameter must be a pandas frequency.*Got 'hourly'"):
+        check_series(hourly({"a": [1.0, 2.0]}), freq="hourly")
+
+
+def test_unsorted_error_or_sort() -> None:
+    frame = hourly({"a": [0.0, 1.0, 2.0, 3.0]}).iloc[[0, 2, 1, 3]]
+    order = r"not in increasing order: row iloc\[2\] \(2020-01-01 01:00:00\) comes after row iloc\[1\]"
+    with pytest.raises(DataError, match=order):
+        check_series(frame)
+    np.testing.assert_array_equal(check_series(frame, sort=True)["a"], [0.0, 1.0, 2.0, 3.0])
+
+
+def test_duplicates_are_listed_with_a_count() -> None:
+    frame = hourly({"a": [0.0, 1.0, 2.0]}).iloc[[0, 1, 1, 2, 2]]
+    with pytest.raises(DataError) as error:
+        check_series(frame)
+    message = str(error.value)
+    assert "2 timestamp(s) occur more than once" in message
+    assert "2020-01-01 01:00:00 at row iloc[1] and row iloc[2]" in message
+
+
+def test_long_frame_messages_name_the_series() -> None:
+    gappy_b = hourly({"v": [1.0, 2.0, 3.0, 4.0]}).iloc[[0, 1, 3]]
+    frame = long_frame({"A": hourly({"v": [1.0, 2.0, 3.0, 4.0]}), "B": gappy_b})
+    with pytest.raises(DataError, match=r"irregular spacing: series 'B', row iloc\[5\] \(2020-01-01 01:00:00\)"):
+        check_series(frame)
+    duplicated = long_frame({"A": hourly({"v": [1.0, 2.0]}), "B": hourly({"v": [1.0, 2.0]}).iloc[[0, 0, 1]]})
+    with pytest.raises(DataError, match=r"series 'B' 2020-01-01 00:00:00 at row iloc\[2\] and row iloc\[3\]"):
+        check_series(duplicated)
+
+
+def test_series_with_different_frequencies_are_named() -> None:
+    daily = pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=pd.date_range("2020-01-01", periods=3, freq="D", name="date"))
+    frame = long_frame({"A": hourly({"v": [1.0, 2.0, 3.0, 4.0]}), "B": daily})
+    with pytest.raises(DataError, match="series 'B' has frequency 'D' but the longest series has 'h'"):
+        check_series(frame)
+    with pytest.raises(DataError, match="series 'B' has frequency 'D'"):
+        series_frequency(frame)
+
+
+# ---- bad values and timestamps --------------------------------------------------------
+
+
+def test_non_numeric_value_names_column_row_and_value() -> None:
+    frame = hourly({"a": [1.0, 2.0, 3.0]}).astype(object)
+    frame.iloc[2, 0] = "oops"
+    with pytest.raises(DataError, match=r"column 'a' has a non-numeric value 'oops' at row iloc\[2\]"):
+        check_series(frame)
+    numeric_strings = hourly({"a": [1.0, 2.0, 3.0]}).astype(str)
+    np.testing.assert_array_equal(check_series(numeric_strings)["a"], [1.0, 2.0, 3.0])
+
+
+def test_infinite_values_are_refused() -> None:
+    with pytest.raises(DataError, match=r"column 'b' has an infinite value \(-inf\) at row iloc\[1\]"):
+        check_series(hourly({"a": [1.0, 2.0], "b": [1.0, -np.inf]}), missing="mask")
+
+
+def test_all_nan_channel_is_refused_whatever_the_policy() -> None:
+    with pytest.raises(DataError, match=r"column 'b' has no values: all 3 row\(s\) are missing"):
+        check_series(hourly({"a": [1.0, 2.0, 3.0], "b": [np.nan] * 3}), missing="mask")
+
+
+def test_min_rows_per_series() -> None:
+    frame = long_frame({"A": hourly({"v": [1.0, 2.0, 3.0]}), "B": hourly({"v": [1.0, 2.0]})})
+    with pytest.raises(DataError, match="series 'B' needs at least 3 rows .*got 2"):
+        check_series(frame, min_rows=3)
+    with pytest.raises(ConfigError, match="'min_rows' parameter must be an int >= 1. Got 0"):
+        check_series(frame, min_rows=0)
+
+
+def test_bad_index_values() -> None:
+    numbers = pd.DataFrame({"a": [1.0, 2.0]})
+    with pytest.raises(DataError, match="expected timestamps in the index.*set_index"):
+        check_series(numbers)
+    unparsable = pd.DataFrame({"a": [1.0, 2.0]}, index=pd.Index(["2020-01-01", "31st of never"]))
+    with pytest.raises(DataError, match=r"unparsable timestamp '31st of never' at row iloc\[1\]"):
+        check_series(unparsable)
+
+
+@pytest.mark.parametrize(
+    "stamps, found",
+    [
+        (["2020-01-01 00:00+00:00", "2020-01-01 01:00+01:00"], "has UTC offset +01:00"),
+        (["2020-01-01 00:00+00:00", "2020-01-01 01:00"], "has no UTC offset"),
+        (["2020-01-01 00:00", "2020-01-01 01:00+00:00"], "has UTC offset +00:00"),
+    ],
+)
+def test_mixed_time_zones_name_the_row(stamps: list[str], found: str) -> None:
+    frame = pd.DataFrame({"a": [1.0, 2.0]}, index=pd.Index(stamps))
+    with pytest.raises(DataError, match=r"mix time zones: .*row iloc\[1\] " + re.escape(found)):
+        check_series(frame)
+
+
+def test_missing_column_suggests_the_closest_name() -> None:
+    with pytest.raises(DataError, match="no column 'tmep'. Did you mean 'temp'?"):
+        check_series(hourly({"temp": [1.0, 2.0]}), columns=["tmep"])

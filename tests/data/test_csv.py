@@ -1,0 +1,178 @@
+"""read_csv: tiny CSV files written to tmp_path, every error naming file, column and line."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsseq.data.checks import observed_mask, series_frequency
+from tsseq.data.csv import read_csv
+from tsseq.errors import DataError, DataFileNotFoundError
+
+HOURLY = "date,a,b\n2020-01-01 00:00,1,10\n2020-01-01 01:00,2,20\n2020-01-01 02:00,3,30\n"
+
+
+def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def raises(path: Path, *fragments: str, error: type[Exception] = DataError, **options: object) -> str:
+    """Read ``path`` expecting ``error``; check that the message names the file and each fragment."""
+    with pytest.raises(error) as caught:
+        read_csv(path, **options)
+    message = str(caught.value)
+    for fragment in (str(path), *fragments):
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    return message
+
+
+# ---- the clean path -------------------------------------------------------------------
+
+
+def test_round_trip_of_a_well_formed_wide_csv(tmp_path: Path) -> None:
+    expected = pd.DataFrame(
+        {"HUFL": [5.8, 5.7, 5.2, 5.1], "OT": [30.5, 27.8, 27.8, 25.0]},
+        index=pd.date_range("2016-07-01", periods=4, freq="h", name="date"),
+    )
+    path = tmp_path / "ett.csv"
+    expected.to_csv(path)
+    frame = read_csv(path)
+    pd.testing.assert_frame_equal(frame, expected)
+    assert frame.index.freq == "h"
+
+
+def test_file_object_input_and_its_name_in_messages(tmp_path: Path) -> None:
+    frame = read_csv(io.StringIO(HOURLY))
+    assert frame.shape == (3, 2) and series_frequency(frame) == "h"
+    path = write(tmp_path, HOURLY.replace(",3,30", ",x,30"))
+    with open(path) as handle, pytest.raises(DataError, match=re.escape(str(path))):
+        read_csv(handle)
+    with pytest.raises(DataError, match="^<file object>: column 'a'"):
+        read_csv(io.StringIO(HOURLY.replace(",3,30", ",x,30")))
+
+
+def test_timestamp_column_detection_by_name_then_by_values(tmp_path: Path) -> None:
+    by_name = read_csv(io.StringIO("value,Timestamp\n1,2020-01-01\n2,2020-01-02\n3,2020-01-03\n"))
+    assert by_name.index.name == "Timestamp" and list(by_name.columns) == ["value"]
+    by_values = read_csv(io.StringIO("x,when\n1,2020-01-01\n2,2020-01-02\n3,2020-01-03\n"))
+    assert by_values.index.name == "when" and by_values.index.freqstr == "D"
+    path = write(tmp_path, "x,label\n1,alpha\n2,beta\n")
+    raises(path, "no timestamp column found among ['x', 'label']", "timestamp_column=")
+
+
+def test_given_timestamp_value_columns_and_freq(tmp_path: Path) -> None:
+    path = write(tmp_path, "stamp,a,b\n20200101,1,10\n20200201,2,20\n20200301,3,30\n")
+    frame = read_csv(path, timestamp_column="stamp", value_columns=["b"])
+    assert list(frame.columns) == ["b"] and frame.index.freqstr == "MS"
+    assert read_csv(path, timestamp_column="stamp", freq="MS").index[2] == pd.Timestamp("2020-03-01")
+    raises(path, "no column 'stmp' (the 'timestamp_column' parameter). Did you mean 'stamp'?", timestamp_column="stmp")
+    raises(path, "no column 'B'. Did you mean 'b'?", timestamp_column="stamp", value_columns=["B"])
+
+
+def test_long_format_many_series(tmp_path: Path) -> None:
+    text = (
+        "id,ds,y\n"
+        "H2,2020-01-01 00:00,5\nH2,2020-01-01 01:00,6\n"
+        "H1,2020-01-01 00:00,1\nH1,2020-01-01 01:00,2\nH1,2020-01-01 02:00,3\n"
+    )
+    frame = read_csv(write(tmp_path, text), series_column="id")
+    hours = pd.date_range("2020-01-01", periods=3, freq="h")
+    index = pd.MultiIndex.from_arrays([["H1", "H1", "H1", "H2", "H2"], hours[[0, 1, 2, 0, 1]]], names=["id", "ds"])
+    expected = pd.DataFrame({"y": [1.0, 2.0, 3.0, 5.0, 6.0]}, index=index)
+    pd.testing.assert_frame_equal(frame, expected, check_index_type=False)
+    assert series_frequency(frame) == "h"
+    raises(write(tmp_path, text), "no column 'ID'", "Did you mean 'id'?", series_column="ID")
+
+
+def test_long_format_errors_name_the_series_and_line(tmp_path: Path) -> None:
+    text = "id,ds,y\nA,2020-01-01 00:00,1\nA,2020-01-01 01:00,2\nB,2020-01-01 01:00,3\nB,2020-01-01 00:00,4\n"
+    path = write(tmp_path, text)
+    raises(path, "series 'B', line 5 (data row 4)", "comes after line 4 (data row 3)", series_column="id")
+    sorted_frame = read_csv(write(tmp_path, text), series_column="id", sort=True)
+    np.testing.assert_array_equal(sorted_frame["y"], [1.0, 2.0, 4.0, 3.0])
+
+
+# ---- file and header errors -----------------------------------------------------------
+
+
+def test_missing_file_suggests_a_close_name(tmp_path: Path) -> None:
+    write(tmp_path, HOURLY, name="sales.csv")
+    raises(tmp_path / "sale.csv", "file not found", "Did you mean 'sales.csv'?", error=DataFileNotFoundError)
+
+
+def test_empty_file_header_only_and_no_header(tmp_path: Path) -> None:
+    raises(write(tmp_path, ""), "the file is empty")
+    raises(write(tmp_path, "date,a,b\n"), "has a header (date,a,b) but no data rows")
+    raises(write(tmp_path, "1.5,1.5\n2.5,2.5\n"), "the first line (1.5,1.5.1) looks like data, not a header")
+    raises(write(tmp_path, "2020-01-01,1,2\n2020-01-02,3,4\n"), "looks like data, not a header")
+
+
+# ---- value errors: line numbers count the header as line 1 ----------------------------
+
+
+def test_non_numeric_value_names_line_row_column_and_value(tmp_path: Path) -> None:
+    path = write(tmp_path, HOURLY.replace("2,20", "2,2O"))
+    raises(path, "column 'b' has a non-numeric value '2O' at line 3 (data row 2)")
+
+
+def test_unparsable_timestamp_names_line_and_value(tmp_path: Path) -> None:
+    path = write(tmp_path, HOURLY.replace("2020-01-01 02:00", "2020-01-01 2 o'clock"))
+    raises(path, "unparsable timestamp \"2020-01-01 2 o'clock\" at line 4 (data row 3)")
+    raises(write(tmp_path, HOURLY.replace("2020-01-01 01:00", "")), "missing timestamp at line 3 (data row 2)")
+
+
+def test_duplicate_timestamps_are_listed_with_their_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, HOURLY + "2020-01-01 02:00,4,40\n2020-01-01 01:00,5,50\n")
+    listed = "2020-01-01 01:00:00 at line 3 (data row 2) and line 6 (data row 5)"
+    raises(path, "2 timestamp(s) occur more than once", listed)
+
+
+def test_unsorted_timestamps_error_or_sort(tmp_path: Path) -> None:
+    path = write(tmp_path, "date,a\n2020-01-01 00:00,1\n2020-01-01 02:00,3\n2020-01-01 01:00,2\n")
+    raises(path, "not in increasing order: line 4 (data row 3) (2020-01-01 01:00:00) comes after line 3", "sort=True")
+    np.testing.assert_array_equal(read_csv(path, sort=True)["a"], [1.0, 2.0, 3.0])
+
+
+def test_gap_error_or_reindex(tmp_path: Path) -> None:
+    path = write(tmp_path, "date,a\n2020-01-01 00:00,0\n2020-01-01 01:00,1\n2020-01-01 03:00,3\n2020-01-01 04:00,4\n")
+    first_gap = "irregular spacing: line 3 (data row 2) (2020-01-01 01:00:00) is followed by line 4"
+    raises(path, first_gap, "a step of '2h'; expected steps of 'h'")
+    frame = read_csv(path, reindex=True, missing="interpolate")
+    np.testing.assert_allclose(frame["a"], [0.0, 1.0, 2.0, 3.0, 4.0])
+    assert frame.index.freqstr == "h"
+    raises(path, "inserted 1 row(s)", "2020-01-01 02:00:00", reindex=True)
+
+
+def test_missing_values_per_policy(tmp_path: Path) -> None:
+    path = write(tmp_path, "date,a,b\n2020-01-01,1,\n2020-01-02,,20\n2020-01-03,3,30\n2020-01-04,,40\n")
+    raises(path, "column 'a' has 2 missing value(s); the first is at line 3 (data row 2)")
+    raises(path, "column 'b' has 1 leading missing value(s)", missing="ffill")
+    raises(path, "column 'a' has 1 leading or trailing missing value(s)", "2020-01-04", missing="interpolate")
+    masked = read_csv(path, missing="mask")
+    np.testing.assert_array_equal(observed_mask(masked), [[True, False], [False, True], [True, True], [False, True]])
+    inside = write(tmp_path, "date,a\n2020-01-01,1\n2020-01-02,\n2020-01-03,3\n2020-01-04,\n")
+    np.testing.assert_array_equal(read_csv(inside, missing="ffill")["a"], [1.0, 1.0, 3.0, 3.0])
+
+
+def test_infinite_all_missing_and_too_few_rows(tmp_path: Path) -> None:
+    infinite = write(tmp_path, HOURLY.replace(",2,20", ",inf,20"))
+    raises(infinite, "column 'a' has an infinite value (inf) at line 3 (data row 2)")
+    empty_column = write(tmp_path, "date,a,b\n2020-01-01,1,\n2020-01-02,2,\n")
+    raises(empty_column, "column 'b' has no values: all 2 row(s) are missing", missing="mask")
+    raises(write(tmp_path, HOURLY), "needs at least 96 rows", "got 3", min_rows=96)
+
+
+def test_mixed_time_zones_name_the_line(tmp_path: Path) -> None:
+    text = "date,a\n2020-01-01T00:00+00:00,1\n2020-01-01T01:00+00:00,2\n2020-01-01T03:00+01:00,3\n"
+    raises(write(tmp_path, text), "mix time zones", "line 4 (data row 3) has UTC offset +01:00")
+    text = "date,a\n2020-01-01T00:00+00:00,1\n2020-01-01T01:00,2\n"
+    raises(write(tmp_path, text), "mix time zones", "line 3 (data row 2) has no UTC offset")
+    same_zone = read_csv(io.StringIO("date,a\n2020-01-01T00:00+01:00,1\n2020-01-01T01:00+01:00,2\n"))
+    assert same_zone.index.tz is not None

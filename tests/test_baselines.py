@@ -1,0 +1,197 @@
+"""Naive baselines and M4's Naive2: known answers, estimator contract, published M4 Hourly figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from statsmodels.tsa.stattools import acf
+
+from tsseq import registry
+from tsseq.baselines import (
+    Drift,
+    Mean,
+    Naive,
+    Naive2,
+    SeasonalNaive,
+    autocorrelation,
+    drift_forecast,
+    mean_forecast,
+    naive2_forecast,
+    naive_forecast,
+    seasonal_indices,
+    seasonal_naive_forecast,
+    seasonality_test,
+)
+from tsseq.errors import ConfigError, DataError
+
+PATTERN = np.array([0.5, 1.5, 1.2, 0.8])  # multiplicative seasonal indices, mean 1
+
+
+def test_forecast_functions_give_hand_computed_answers() -> None:
+    history = np.array([1.0, 4.0, 2.0, 7.0])
+    np.testing.assert_array_equal(naive_forecast(history, 3), [7, 7, 7])
+    np.testing.assert_array_equal(mean_forecast(history, 2), [3.5, 3.5])
+    np.testing.assert_array_equal(drift_forecast(history, 3), [9, 11, 13])  # slope (7 - 1) / 3
+    np.testing.assert_array_equal(seasonal_naive_forecast(np.arange(1.0, 8.0), 5, 3), [5, 6, 7, 5, 6])
+
+
+def test_forecast_functions_work_on_batches_along_the_last_axis() -> None:
+    histories = np.random.default_rng(0).normal(size=(2, 3, 30))  # (N, C, L)
+    for function in (naive_forecast, mean_forecast, drift_forecast):
+        result = function(histories, 4)
+        assert result.shape == (2, 3, 4)
+        np.testing.assert_allclose(result[1, 2], function(histories[1, 2], 4))
+    np.testing.assert_allclose(seasonal_naive_forecast(histories, 4, 7)[0, 1], histories[0, 1, 23:27])
+
+
+def test_autocorrelation_equals_statsmodels_acf() -> None:
+    series = np.random.default_rng(1).normal(size=(3, 50)).cumsum(axis=1)
+    result = autocorrelation(series, 6)
+    for row, values in zip(result, series):
+        np.testing.assert_allclose(row, acf(values, nlags=6)[1:], rtol=1e-12)
+
+
+def test_seasonality_test_follows_the_m4_r_benchmarks() -> None:
+    # [1, 3] * 10: r_1 = -19/20, r_2 = 18/20, limit 1.645 sqrt((1 + 2 r_1^2) / 20) = 0.616 < 0.9.
+    # (The Python reference adds r_1 unsquared: (1 - 1.9) / 20 < 0, so it would fail here.)
+    assert seasonality_test(np.tile([1.0, 3.0], 10), 2)
+    # Shorter than three seasons, or a season of 1: never seasonal.
+    assert not seasonality_test(np.tile([1.0, 3.0], 2), 2)
+    assert not seasonality_test(np.tile([1.0, 3.0], 10), 1)
+    # White noise and a constant series are not seasonal.
+    assert not seasonality_test(np.random.default_rng(2).normal(size=200), 12)
+    assert not seasonality_test(np.full(50, 4.0), 4)
+
+
+def test_naive2_continues_an_exact_multiplicative_season() -> None:
+    history = 10 * np.tile(PATTERN, 10)  # level 10, 40 values: the next value starts a season
+    np.testing.assert_allclose(seasonal_indices(history, 4), PATTERN)
+    np.testing.assert_allclose(naive2_forecast(history, 6, 4), 10 * PATTERN[[0, 1, 2, 3, 0, 1]])
+    # One step further along the season: the indices stay aligned with the positions.
+    np.testing.assert_allclose(naive2_forecast(history[:-1], 2, 4), 10 * PATTERN[[3, 0]])
+
+
+def test_naive2_is_naive_for_non_seasonal_series_and_warns_on_non_positive_values() -> None:
+    noise = np.random.default_rng(3).normal(10, 1, size=60)
+    np.testing.assert_array_equal(naive2_forecast(noise, 3, 12), np.repeat(noise[-1], 3))
+    with pytest.warns(UserWarning, match="values <= 0"):
+        forecast = naive2_forecast(np.tile(PATTERN - 1, 10), 2, 4)
+    np.testing.assert_allclose(forecast, [-0.2, -0.2])
+
+
+def test_seasonal_indices_of_a_batch_equal_those_of_each_series() -> None:
+    rng = np.random.default_rng(4)
+    histories = 10 * np.tile(PATTERN, 12) * rng.uniform(0.9, 1.1, size=(2, 3, 48))
+    result = seasonal_indices(histories, 4)
+    assert result.shape == (2, 3, 4)
+    np.testing.assert_allclose(result[1, 0], seasonal_indices(histories[1, 0], 4), rtol=1e-12)
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    index = pd.date_range("2022-05-01", periods=8, freq="D", name="timestamp")
+    return pd.DataFrame({"a": [1.0, 2, 3, 4, 5, 6, 7, 8], "b": [5.0, 1, 5, 1, 5, 1, 5, 3]}, index=index)
+
+
+@pytest.mark.parametrize(
+    ("model", "expected_a", "expected_b"),
+    [
+        (Naive(), [8, 8, 8], [3, 3, 3]),
+        (Mean(), [4.5, 4.5, 4.5], [3.25, 3.25, 3.25]),
+        (Drift(), [9, 10, 11], [3 - 2 / 7, 3 - 4 / 7, 3 - 6 / 7]),
+        (SeasonalNaive(season_length=2), [7, 8, 7], [5, 3, 5]),
+        (Naive2(season_length=3), [8, 8, 8], [3, 3, 3]),  # shorter than 3 seasons: not seasonal
+    ],
+)
+def test_estimators_on_a_wide_frame(frame: pd.DataFrame, model, expected_a: list, expected_b: list) -> None:
+    assert model.fit(frame) is model
+    forecast = model.predict(3)
+    assert list(forecast.columns) == ["a", "b"]
+    assert list(forecast.index) == list(pd.date_range("2022-05-09", periods=3, freq="D"))
+    np.testing.assert_allclose(forecast["a"], expected_a)
+    np.testing.assert_allclose(forecast["b"], expected_b)
+    windows = np.stack([frame.to_numpy(), frame.to_numpy()[::-1]])  # (2, 8, 2)
+    result = model.predict_windows(windows, 3)
+    assert result.shape == (2, 3, 2)
+    np.testing.assert_allclose(result[0], forecast.to_numpy())
+
+
+def test_estimators_on_a_long_frame_with_series_of_different_lengths() -> None:
+    long = pd.concat(
+        [
+            pd.DataFrame({"value": values}, index=pd.MultiIndex.from_arrays(
+                [[name] * len(values), pd.date_range("2022-01-01", periods=len(values), freq="h")], names=["series", "time"]))
+            for name, values in (("short", 10 * np.tile(PATTERN, 10)), ("long", np.arange(1.0, 51.0)))
+        ]
+    )
+    forecast = Naive2(season_length=4).fit(long).predict(2)
+    assert forecast.index.names == ["series", "time"]
+    np.testing.assert_allclose(forecast.loc["short", "value"], [5, 15])
+    assert forecast.loc["long"].index[0] == pd.Timestamp("2022-01-03 02:00")
+    np.testing.assert_allclose(SeasonalNaive(season_length=4).fit(long).predict(2).loc["long", "value"], [47, 48])
+
+
+def test_registry_names_and_clone() -> None:
+    assert {"ar", "naive", "seasonal_naive", "drift", "mean", "naive2"} <= set(registry.names())
+    model = registry.create("seasonal_naive", season_length=24)
+    assert isinstance(model, SeasonalNaive) and model.get_params() == {"season_length": 24}
+    copy = clone(model)
+    assert copy is not model and copy.get_params() == {"season_length": 24}
+    assert Naive().get_params() == {}
+
+
+def test_bad_parameters_and_data_raise_clear_errors(frame: pd.DataFrame) -> None:
+    with pytest.raises(ConfigError, match="The 'season_length' parameter must be an int >= 1. Got 0 instead."):
+        SeasonalNaive(season_length=0).fit(frame)
+    with pytest.raises(ConfigError, match="'season_length' parameter must be an int >= 1. Got 2.5 instead."):
+        Naive2(season_length=2.5).fit(frame)
+    with pytest.raises(DataError, match=r"Series 0 has 8 rows; SeasonalNaive with season_length=12 needs at least one season"):
+        SeasonalNaive(season_length=12).fit(frame)
+    model = SeasonalNaive(season_length=4).fit(frame)
+    with pytest.raises(DataError, match="windows of 3 steps.*at least 4 steps"):
+        model.predict_windows(np.ones((5, 3, 2)), 2)
+    frame.iloc[3, 0] = np.nan
+    with pytest.raises(DataError, match=r"series 0, channel 0 has 1 missing or infinite value\(s\) \(first at row 3\)"):
+        Naive().fit(frame)
+
+
+# --- the published M4 Hourly figures (Makridakis et al. 2020, Table 4) -------------------------
+
+
+def read_m4(path: Path) -> list[np.ndarray]:
+    """Rows of the wide M4 file (``V1`` = id, ragged rows padded with empty cells) as arrays."""
+    table = pd.read_csv(path, index_col="V1")
+    return [row[~np.isnan(row)] for row in table.to_numpy(dtype=np.float64)]
+
+
+@pytest.fixture(scope="module")
+def m4_hourly(data_dir: Path) -> tuple[pd.DataFrame, list[np.ndarray], list[np.ndarray]]:
+    train = read_m4(data_dir / "m4" / "Hourly-train.csv")
+    test = read_m4(data_dir / "m4" / "Hourly-test.csv")
+    ids = np.repeat([f"H{number}" for number in range(1, len(train) + 1)], [len(values) for values in train])
+    start = pd.Timestamp("2000-01-01")
+    timestamps = np.concatenate([start + pd.to_timedelta(np.arange(len(values)), unit="h") for values in train])
+    index = pd.MultiIndex.from_arrays([ids, timestamps], names=["series", "timestamp"])
+    long = pd.DataFrame({"value": np.concatenate(train)}, index=index)
+    return long, train, test
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(
+    ("model", "smape", "mase"),
+    [(Naive2(season_length=24), 18.383, 2.395), (SeasonalNaive(season_length=24), 13.912, 1.193), (Naive(), 43.003, 11.608)],
+)
+def test_m4_hourly_published_figures(m4_hourly, model, smape: float, mase: float) -> None:
+    long, train, test = m4_hourly
+    forecast = model.fit(long).predict(48)
+    by_id = dict(zip(forecast.index.get_level_values("series")[::48], forecast["value"].to_numpy().reshape(-1, 48)))
+    forecasts = [by_id[f"H{number}"] for number in range(1, len(train) + 1)]
+    smapes = [np.mean(200 * np.abs(y - f) / (np.abs(y) + np.abs(f))) for y, f in zip(test, forecasts)]
+    mases = [np.mean(np.abs(y - f)) / np.mean(np.abs(x[24:] - x[:-24])) for x, y, f in zip(train, test, forecasts)]
+    assert len(smapes) == 414
+    assert round(float(np.mean(smapes)), 3) == smape
+    assert round(float(np.mean(mases)), 3) == mase

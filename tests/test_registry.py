@@ -1,0 +1,107 @@
+"""The contract every registered model follows, run over the whole registry.
+
+A new model gets these checks for free by registering itself: fit returns self,
+forecast shapes and timestamps, the long (many-series) layout, clone and
+get_params/set_params, seeded determinism, and batched window forecasts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from tsseq import registry
+
+HORIZON = 5
+
+
+def wide_frame(rows: int = 160, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    steps = np.arange(rows)
+    values = np.column_stack(
+        [
+            5 + np.sin(2 * np.pi * steps / 24) + 0.1 * rng.standard_normal(rows),
+            1 + 0.02 * steps + 0.1 * rng.standard_normal(rows),
+        ]
+    )
+    index = pd.date_range("2022-01-01", periods=rows, freq="h", name="timestamp")
+    return pd.DataFrame(values, index=index, columns=["a", "b"])
+
+
+def long_frame() -> pd.DataFrame:
+    parts = []
+    for series, rows in (("s1", 120), ("s2", 150), ("s3", 130)):
+        part = wide_frame(rows, seed=rows)
+        part.index = pd.MultiIndex.from_arrays([[series] * rows, part.index], names=["series", "timestamp"])
+        parts.append(part)
+    return pd.concat(parts)
+
+
+@pytest.fixture(params=registry.names())
+def model(request):
+    return registry.get(request.param)()
+
+
+def test_registry_lists_the_baselines():
+    assert {"ar", "naive", "seasonal_naive", "drift", "mean", "naive2"} <= set(registry.names())
+
+
+def test_fit_returns_self_and_forecast_continues_the_index(model):
+    frame = wide_frame()
+    assert model.fit(frame) is model
+    forecast = model.predict(HORIZON)
+    assert list(forecast.columns) == ["a", "b"]
+    expected = pd.date_range(frame.index[-1] + pd.Timedelta(hours=1), periods=HORIZON, freq="h")
+    assert list(forecast.index) == list(expected)
+    assert np.isfinite(forecast.to_numpy()).all()
+
+
+def test_long_layout_forecasts_every_series(model):
+    frame = long_frame()
+    forecast = model.fit(frame).predict(HORIZON)
+    assert forecast.index.names == ["series", "timestamp"]
+    assert forecast.groupby(level="series").size().to_dict() == {"s1": HORIZON, "s2": HORIZON, "s3": HORIZON}
+    last = frame.xs("s2", level="series").index[-1]
+    assert forecast.xs("s2", level="series").index[0] == last + pd.Timedelta(hours=1)
+
+
+def test_predict_windows_shape(model):
+    frame = wide_frame()
+    model.fit(frame)
+    inputs = np.lib.stride_tricks.sliding_window_view(frame.to_numpy(), 100, axis=0).transpose(0, 2, 1)[:7]
+    forecasts = model.predict_windows(inputs, HORIZON)
+    assert forecasts.shape == (7, HORIZON, 2)
+    assert np.isfinite(forecasts).all()
+
+
+def test_clone_and_params_round_trip(model):
+    params = model.get_params()
+    copy = clone(model)
+    assert copy.get_params() == params and copy is not model
+    assert model.set_params(**params) is model
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        model.set_params(not_a_parameter=1)
+
+
+def test_fitting_twice_gives_identical_forecasts(model):
+    frame = wide_frame()
+    first = model.fit(frame).predict(HORIZON)
+    second = clone(model).fit(frame).predict(HORIZON)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_predict_before_fit_is_refused(model):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        model.predict(HORIZON)
+
+
+def test_score_is_negative_mse_of_the_holdout(model):
+    frame = wide_frame()
+    train, future = frame.iloc[:-HORIZON], frame.iloc[-HORIZON:]
+    model.fit(train)
+    expected = -np.mean((future.to_numpy() - model.predict(HORIZON).to_numpy()) ** 2)
+    assert model.score(future) == pytest.approx(expected)

@@ -1,0 +1,339 @@
+"""Autoregressive models fitted by exact least squares, batched over many series.
+
+The AR(p) model with an intercept (statsmodels' ``trend="c"``) is
+
+    y_t = c + phi_1 y_{t-1} + ... + phi_p y_{t-p} + e_t.
+
+Every function here works on a batch of ``B`` univariate series of different lengths
+at once, without a Python loop over the series:
+
+1. :func:`lagged_gram` builds, for each series, the Gram matrix of the regression
+   ``[1, y_{t-o_1}, ..., y_{t-o_k}, y_t]`` from cumulative sums of lagged products,
+   one vectorised pass per lag distance (the matrices are Toeplitz-like, so no lag
+   matrix is ever built).
+2. :func:`guarded_cholesky` factors all the Gram matrices in one batched loop over
+   columns. Because the target ``y_t`` is the last column, the last column of the
+   factor ``R`` holds the residual sum of squares of every nested model at once:
+   ``RSS_p = sum_{i > p} R[i, -1] ** 2`` (Gram–Schmidt on the columns in order).
+3. The order minimising AIC / BIC / HQIC on the common sample (the first
+   ``max_order`` values held back, as statsmodels' ``ar_select_order``) is chosen,
+   and the coefficients are refitted on the sample that starts at the chosen order
+   (statsmodels' ``AutoReg(y, lags=p, trend="c")`` with ``hold_back=None``).
+
+Singular designs (a constant series, an exactly periodic one) do not fail: a column
+that is numerically a combination of the earlier ones (pivot below ``RANK_RTOL``
+times its squared norm) is dropped from the regression, so its coefficient is 0.
+This is a basic least-squares solution, whereas statsmodels returns the
+minimum-norm one; both give the same fitted values. A constant series selects
+order 0 and forecasts its constant.
+
+Each series is standardised (centred and scaled) before the sums are formed, which
+keeps the Gram matrices well conditioned; AR coefficients are invariant to it and
+the intercept and the residual sums are mapped back exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tsseq.errors import ConfigError, DataError
+
+CRITERIA = ("aic", "bic", "hqic")
+# Relative pivot below which a regressor counts as collinear with the earlier ones.
+RANK_RTOL = 1e-10
+
+
+@dataclass(frozen=True)
+class ARFit:
+    """Fitted AR models of a batch of ``B`` series.
+
+    Attributes
+    ----------
+    order : (B,) int
+        Order ``p_b`` of each model (0 means intercept only).
+    intercept : (B,) float
+        The constant ``c``.
+    coef : (B, P) float
+        ``coef[b, i]`` multiplies ``y_{t-1-i}``; ``P = max(order)`` and the entries
+        beyond a model's order are 0.
+    criteria : (B, K + 1) float or None
+        The information criterion of the orders ``0..K`` on the common sample, when
+        the order was selected; ``None`` for a fixed order.
+    """
+
+    order: np.ndarray
+    intercept: np.ndarray
+    coef: np.ndarray
+    criteria: np.ndarray | None = None
+
+
+def required_length(max_lag: int, horizon: int = 1) -> int:
+    """Fewest values a series needs so that every regression has a residual degree of freedom.
+
+    With ``max_lag`` lags and a ``horizon``-step target there are ``T - max_lag -
+    horizon + 1`` rows and ``max_lag + 1`` parameters.
+    """
+    return 2 * max_lag + horizon + 1
+
+
+def pad_series(series: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Stack 1-D series of different lengths: ``(B, T_max)`` zero-padded at the end, and ``(B,)`` lengths."""
+    lengths = np.array([len(values) for values in series], dtype=np.int64)
+    padded = np.zeros((len(series), int(lengths.max(initial=0))))
+    mask = np.arange(padded.shape[1]) < lengths[:, None]
+    padded[mask] = np.concatenate(series) if len(series) else []
+    return padded, lengths
+
+
+def lagged_gram(values: np.ndarray, first: np.ndarray, stop: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Gram matrices of the regressions ``[1, y_{t-o_1}, ..., y_{t-o_k}]`` over rows ``first_b <= t < stop_b``.
+
+    Parameters
+    ----------
+    values : (B, T) float
+        Series, zero-padded at the end (see :func:`pad_series`); ``stop_b <= T``.
+    first, stop : (B,) int
+        The rows of each series, ``0 <= first_b <= stop_b``. Values before time 0
+        count as 0, so callers must ignore the columns whose lags reach before it.
+    offsets : (k,) int >= 0
+        Lag of each column; offset 0 is the target ``y_t`` itself.
+
+    Returns
+    -------
+    (B, k + 1, k + 1) float
+        Index 0 is the intercept column, index ``j + 1`` the column of ``offsets[j]``.
+    """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    shift = int(offsets.max())
+    # Left-pad so that every lag index is >= 0; times move by `shift`.
+    y = np.pad(values, ((0, 0), (shift, 0)))
+    batch, length, size = y.shape[0], y.shape[1], len(offsets) + 1
+    start, stop = np.asarray(first) + shift, np.asarray(stop) + shift
+    gram = np.empty((batch, size, size))
+
+    def window_sums(cumulative: np.ndarray, lag: np.ndarray) -> np.ndarray:
+        # cumulative[:, m] sums a product up to time m - 1 whose factors are y_u, y_{u-d};
+        # the sum over rows of the same product shifted to y_{t-lag}: (B, len(lag))
+        high = np.take_along_axis(cumulative, stop[:, None] - lag[None, :], axis=1)
+        low = np.take_along_axis(cumulative, start[:, None] - lag[None, :], axis=1)
+        return high - low
+
+    cumulative = np.zeros((batch, length + 1))
+    np.cumsum(y, axis=1, out=cumulative[:, 1:])
+    gram[:, 0, 0] = stop - start
+    gram[:, 0, 1:] = gram[:, 1:, 0] = window_sums(cumulative, offsets)
+    products = np.empty_like(y)
+    distance = np.abs(offsets[:, None] - offsets[None, :])
+    for lag_distance in np.unique(distance):
+        rows, cols = np.nonzero(np.triu(distance == lag_distance))
+        # cumulative[:, m] = sum_{u < m} y_u y_{u-d}
+        np.multiply(y[:, lag_distance:], y[:, : length - lag_distance], out=products[:, : length - lag_distance])
+        cumulative[:, : lag_distance + 1] = 0.0
+        np.cumsum(products[:, : length - lag_distance], axis=1, out=cumulative[:, lag_distance + 1 :])
+        sums = window_sums(cumulative, np.minimum(offsets[rows], offsets[cols]))
+        gram[:, rows + 1, cols + 1] = sums
+        gram[:, cols + 1, rows + 1] = sums
+    return gram
+
+
+def guarded_cholesky(gram: np.ndarray, rtol: float = RANK_RTOL) -> np.ndarray:
+    """Upper Cholesky factors ``R`` (``gram = R^T R``) of ``(B, n, n)`` Gram matrices, rank-guarded.
+
+    A column whose pivot is at most ``rtol`` times its diagonal entry lies in the
+    span of the earlier columns; its row of ``R`` is set to 0, which drops it from
+    every regression that follows.
+    """
+    batch, size, _ = gram.shape
+    factor = np.zeros_like(gram)
+    for j in range(size):
+        above = factor[:, :j, j]  # (B, j)
+        reduced = gram[:, j, j:] - np.einsum("bi,bik->bk", above, factor[:, :j, j:])  # (B, n - j)
+        pivot = reduced[:, 0]
+        independent = pivot > rtol * gram[:, j, j]
+        root = np.sqrt(np.where(independent, pivot, 1.0))
+        factor[:, j, j:] = np.where(independent[:, None], reduced / root[:, None], 0.0)
+    return factor
+
+
+def solve_regression(gram: np.ndarray, rtol: float = RANK_RTOL) -> np.ndarray:
+    """Least-squares coefficients from augmented Gram matrices ``(B, n + 1, n + 1)`` (target last) -> ``(B, n)``."""
+    factor = guarded_cholesky(gram, rtol)
+    triangular, projected = factor[:, :-1, :-1], factor[:, :-1, -1]
+    # A dropped column has a zero row; a unit pivot there gives it coefficient 0.
+    dropped = np.diagonal(triangular, axis1=1, axis2=2) == 0
+    triangular = triangular + np.einsum("bi,ij->bij", dropped, np.eye(triangular.shape[1]))
+    return np.linalg.solve(triangular, projected[..., None])[..., 0]
+
+
+def information_criteria(rss: np.ndarray, nobs: np.ndarray, criterion: str) -> np.ndarray:
+    """AIC, BIC or HQIC of AR models with an intercept, as statsmodels' ``ar_select_order`` computes them.
+
+    ``sigma2 = RSS / nobs``, ``llf = -nobs (log(2 pi sigma2) + 1) / 2`` and the penalty
+    counts ``p + 1`` parameters (statsmodels' ``df_model + 1``).
+
+    Parameters
+    ----------
+    rss : (B, K + 1) float
+        Residual sums of squares of the orders ``0..K``.
+    nobs : (B,) int
+        Rows of the common sample.
+    """
+    nobs = np.asarray(nobs, dtype=np.float64)[:, None]
+    parameters = np.arange(rss.shape[1]) + 1.0
+    with np.errstate(divide="ignore"):  # a perfect fit has RSS 0 and criterion -inf
+        llf = -nobs * (np.log(2 * np.pi * rss / nobs) + 1) / 2
+    penalty = {"aic": 2.0, "bic": np.log(nobs), "hqic": 2 * np.log(np.log(nobs))}[criterion]
+    return -2 * llf + penalty * parameters
+
+
+def _standardise(values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre and scale each padded series; a constant series keeps scale 1."""
+    observed = np.arange(values.shape[1]) < lengths[:, None]
+    mean = values.sum(axis=1) / lengths
+    scale = np.sqrt((np.where(observed, values - mean[:, None], 0.0) ** 2).sum(axis=1) / lengths)
+    scale = np.where(scale > 0, scale, 1.0)
+    return np.where(observed, (values - mean[:, None]) / scale[:, None], 0.0), mean, scale
+
+
+def _check_batch(series: list[np.ndarray], max_lag: int, horizon: int = 1) -> None:
+    needed = required_length(max_lag, horizon)
+    for position, values in enumerate(series):
+        if values.ndim != 1 or not np.all(np.isfinite(values)):
+            raise DataError(f"AR needs finite 1-D series; series {position} has missing or infinite values.")
+        if len(values) < needed:
+            raise DataError(
+                f"Series {position} has {len(values)} values; an AR with {max_lag} lags"
+                f"{f' and horizon {horizon}' if horizon > 1 else ''} needs at least {needed}."
+            )
+
+
+def _keep_own_lags(gram: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Decouple the lag columns beyond each model's order in ``[1, lags 1..P, target]`` Gram matrices.
+
+    Their rows and columns become unit vectors, so their coefficients solve to 0.
+    """
+    width = gram.shape[1] - 2
+    unused = np.zeros(gram.shape[:2], dtype=bool)
+    unused[:, 1 : width + 1] = np.arange(width) >= order[:, None]
+    keep = ~unused
+    gram = gram * (keep[:, :, None] & keep[:, None, :])
+    gram[unused[:, :, None] & np.eye(width + 2, dtype=bool)] = 1.0
+    return gram
+
+
+def _own_sample_gram(values: np.ndarray, lengths: np.ndarray, order: np.ndarray, horizon: int) -> np.ndarray:
+    """Gram of ``[1, y_{t-h}, ..., y_{t-h-P+1}, y_t]`` over the rows where each model's own lags are observed."""
+    width = int(order.max(initial=0))
+    offsets = np.concatenate([horizon + np.arange(width), [0]])
+    return _keep_own_lags(lagged_gram(values, order + horizon - 1, lengths, offsets), order)
+
+
+def select_order(gram: np.ndarray, nobs: np.ndarray, criterion: str) -> tuple[np.ndarray, np.ndarray]:
+    """Choose the order minimising ``criterion`` among the nested models of Gram matrices ``[1, lags 1..K, y_t]``.
+
+    Parameters
+    ----------
+    gram : (B, K + 2, K + 2) float
+        Gram matrices over the common sample (see :func:`lagged_gram`).
+    nobs : (B,) int
+        Rows of the common sample.
+
+    Returns
+    -------
+    order : (B,) int
+        The first order of minimal criterion (statsmodels keeps the first on ties).
+    criteria : (B, K + 1) float
+        The criterion of the orders ``0..K``.
+    """
+    factor = guarded_cholesky(gram)
+    tail = factor[:, 1:, -1] ** 2  # (B, K + 1): contributions of lags 1..K and the residual
+    rss = np.cumsum(tail[:, ::-1], axis=1)[:, ::-1]  # rss[:, p] = sum_{i > p} R[i, -1]^2
+    criteria = information_criteria(rss, nobs, criterion)
+    return np.argmin(criteria, axis=1), criteria
+
+
+def fit_ar(series: list[np.ndarray], *, order: int | None = None, max_order: int = 10, criterion: str = "aic") -> ARFit:
+    """Fit one AR model with intercept to each 1-D series, all at once.
+
+    Parameters
+    ----------
+    series : list of B float arrays of shape (T_b,)
+        Finite values; lengths may differ.
+    order : int >= 1, optional
+        Fixed order for every series. When ``None`` the order is chosen in
+        ``0..max_order`` by ``criterion`` on the common sample.
+    max_order : int >= 1
+        Largest order considered by the selection.
+    criterion : {"aic", "bic", "hqic"}
+    """
+    if criterion not in CRITERIA:
+        raise ConfigError(f"The 'criterion' parameter must be one of {CRITERIA}. Got {criterion!r} instead.")
+    _check_batch(series, order if order is not None else max_order)
+    values, lengths = pad_series(series)
+    standard, mean, scale = _standardise(values, lengths)
+    if order is not None:
+        orders = np.full(len(series), order)
+        params = solve_regression(_own_sample_gram(standard, lengths, orders, horizon=1))
+        return _to_raw_scale(params, mean, scale, orders, criteria=None)
+    # Compare the orders on the common sample t >= max_order.
+    common = np.full(len(series), max_order)
+    gram = lagged_gram(standard, common, lengths, np.concatenate([1 + np.arange(max_order), [0]]))
+    orders, criteria = select_order(gram, lengths - max_order, criterion)
+    # Refit each on its own sample t >= p: the common-sample sums plus the rows p <= t < max_order.
+    width = int(orders.max())
+    columns = np.r_[: width + 1, max_order + 1]
+    head = lagged_gram(standard[:, :max_order], orders, common, np.concatenate([1 + np.arange(width), [0]]))
+    params = solve_regression(_keep_own_lags(gram[:, columns][:, :, columns] + head, orders))
+    # Criteria on the raw scale: RSS grows by scale^2, i.e. -2 llf by 2 nobs log(scale).
+    criteria = criteria + 2 * (lengths - max_order)[:, None] * np.log(scale)[:, None]
+    return _to_raw_scale(params, mean, scale, orders, criteria)
+
+
+def _to_raw_scale(params: np.ndarray, mean: np.ndarray, scale: np.ndarray, orders: np.ndarray, criteria: np.ndarray | None) -> ARFit:
+    """Coefficients ``(B, 1 + P)`` of standardised series -> an :class:`ARFit` on the original scale."""
+    coef = params[:, 1:]
+    intercept = scale * params[:, 0] + mean * (1 - coef.sum(axis=1))
+    return ARFit(order=orders, intercept=intercept, coef=coef, criteria=criteria)
+
+
+def fit_direct(series: list[np.ndarray], order: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Direct multi-step models: for each ``h`` an OLS of ``y_{t+h}`` on ``1, y_t, ..., y_{t-p+1}``.
+
+    Each horizon uses every origin ``t`` with ``p`` observed lags and an observed
+    target. Returns ``intercept (B, H)`` and ``coef (B, H, P)`` with ``coef[b, h-1, i]``
+    multiplying ``y_{t-i}``.
+    """
+    order = np.asarray(order, dtype=np.int64)
+    _check_batch(series, int(order.max(initial=0)), horizon)
+    values, lengths = pad_series(series)
+    standard, mean, scale = _standardise(values, lengths)
+    params = np.stack([solve_regression(_own_sample_gram(standard, lengths, order, h)) for h in range(1, horizon + 1)], axis=1)
+    coef = params[..., 1:]  # (B, H, P)
+    intercept = scale[:, None] * params[..., 0] + mean[:, None] * (1 - coef.sum(axis=2))
+    return intercept, coef
+
+
+def forecast_recursive(intercept: np.ndarray, coef: np.ndarray, history: np.ndarray, horizon: int) -> np.ndarray:
+    """Iterate the one-step equation ``horizon`` times.
+
+    Shapes broadcast: ``intercept (...)``, ``coef (..., P)``, ``history (..., L)`` with
+    ``L >= P`` (the last value is the most recent) -> ``(..., horizon)``.
+    """
+    width = coef.shape[-1]
+    shape = np.broadcast_shapes(intercept.shape, coef.shape[:-1], history.shape[:-1])
+    buffer = np.zeros(shape + (width + horizon,))
+    buffer[..., :width] = history[..., history.shape[-1] - width :]
+    oldest_first = coef[..., ::-1]
+    for step in range(horizon):
+        buffer[..., width + step] = intercept + np.sum(buffer[..., step : step + width] * oldest_first, axis=-1)
+    return buffer[..., width:]
+
+
+def forecast_direct(intercept: np.ndarray, coef: np.ndarray, history: np.ndarray, horizon: int) -> np.ndarray:
+    """Apply direct models: ``intercept (..., H)``, ``coef (..., H, P)``, ``history (..., L >= P)`` -> ``(..., horizon)``."""
+    width = coef.shape[-1]
+    recent_first = history[..., history.shape[-1] - width :][..., ::-1]
+    forecast = intercept + np.einsum("...hp,...p->...h", coef, recent_first)
+    return forecast[..., :horizon]

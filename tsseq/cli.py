@@ -1,0 +1,188 @@
+"""The ``tsseq`` command: argument parsing only; the work is done in :mod:`tsseq.pipeline`.
+
+Exit codes: 0 success, 2 bad input or usage (message on stderr, no traceback unless
+``--traceback``), 1 any other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _parse_param(text: str) -> tuple[str, object]:
+    import yaml
+
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, e.g. max_order=48; got {text!r}")
+    try:
+        return key, yaml.safe_load(value)
+    except yaml.YAMLError:
+        return key, value
+
+
+def _columns(text: str) -> list[str]:
+    return [column.strip() for column in text.split(",") if column.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tsseq", description="Time-series forecasting and anomaly detection.")
+    parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a declarative pipeline (YAML)")
+    run.add_argument("pipeline", type=Path, help="pipeline file, e.g. pipelines/quickstart.yaml")
+    run.add_argument("--output-dir", type=Path, help="write outputs here instead of the pipeline's output.directory")
+    run.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    forecast = commands.add_parser("forecast", help="fit a model on a CSV and forecast the next rows")
+    forecast.add_argument("csv", type=Path)
+    forecast.add_argument("--horizon", type=int, required=True, help="number of future rows to forecast")
+    forecast.add_argument("--model", default="ar", help="registered model name (see `tsseq models`)")
+    forecast.add_argument("--param", type=_parse_param, action="append", default=[], metavar="KEY=VALUE")
+    forecast.add_argument("--columns", type=_columns, help="comma-separated target columns (default: all)")
+    forecast.add_argument("--timestamp-column")
+    forecast.add_argument("--series-column", help="long format: the column holding series ids")
+    forecast.add_argument("--freq", help="pandas frequency, e.g. h, D, 15min (default: inferred)")
+    forecast.add_argument("--missing", choices=["error", "interpolate", "ffill", "mask"], default="error")
+    forecast.add_argument("--output", type=Path, required=True, help="forecast CSV to write")
+    forecast.add_argument("--plot", type=Path, help="also write a PNG of history and forecast")
+
+    evaluate = commands.add_parser("evaluate", help="score models on a catalog data set with its published protocol")
+    evaluate.add_argument("dataset", help="catalog name, e.g. ETTh1 or m4-hourly (see `tsseq datasets`)")
+    evaluate.add_argument("--model", action="append", dest="models", help="model name; repeat to compare (default: naive, ar)")
+    evaluate.add_argument("--protocol", choices=["ett", "m4"], help="default: the data set's standard protocol")
+    evaluate.add_argument("--setting", choices=["S", "M"], default="M", help="ETT: S = OT only, M = all channels")
+    evaluate.add_argument("--input-length", type=int, default=96)
+    evaluate.add_argument("--horizon", type=int, default=96)
+    evaluate.add_argument("--drop-last", action="store_true", help="ETT: drop the last incomplete batch of 32 test windows, as the published reference code does")
+    evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    commands.add_parser("models", help="list the registered models")
+    commands.add_parser("datasets", help="list the catalog data sets")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tsseq import pipeline
+
+    result = pipeline.run_file(args.pipeline, args.output_dir)
+    _print_result(result, args.json)
+    return EXIT_OK
+
+
+def _forecast(args: argparse.Namespace) -> int:
+    from tsseq import io, pipeline
+    from tsseq.config import DataConfig, ModelConfig
+
+    data = DataConfig(
+        csv=str(args.csv),
+        timestamp_column=args.timestamp_column,
+        columns=args.columns,
+        series_column=args.series_column,
+        freq=args.freq,
+        missing=args.missing,
+    )
+    frame = pipeline.load_frame(data)
+    model = pipeline.build_model(ModelConfig(args.model, dict(args.param)))
+    forecast = model.fit(frame).predict(args.horizon)
+    io.write_csv(args.output, forecast)
+    if args.plot:
+        from tsseq.plotting import plot_forecast
+
+        plot_forecast(frame, forecast, args.plot, title=f"{args.csv.name}: {args.model}")
+    print(f"wrote {len(forecast)} forecast rows to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from tsseq import pipeline
+    from tsseq.config import DataConfig, EvaluationConfig, ModelConfig
+    from tsseq.data.catalog import catalog_entry
+
+    protocol = args.protocol or catalog_entry(args.dataset).protocol.name
+    if protocol not in ("ett", "m4"):
+        from tsseq.errors import ConfigError
+
+        raise ConfigError(f"{args.dataset!r} has protocol {protocol!r}; `tsseq evaluate` runs the 'ett' and 'm4' forecasting protocols.")
+    models = [ModelConfig(name) for name in (args.models or ["naive", "ar"])]
+    evaluation = EvaluationConfig(
+        protocol=protocol,
+        setting=args.setting,
+        input_length=args.input_length,
+        horizon=args.horizon,
+        drop_last=args.drop_last,
+    )
+    scores, description = pipeline.score_protocol(DataConfig(dataset=args.dataset), models, evaluation)
+    if args.json:
+        print(json.dumps({"protocol": description, "scores": scores.to_dict(orient="index")}, indent=2, default=str))
+    else:
+        print(", ".join(f"{key}={value}" for key, value in description.items()))
+        print(pipeline.format_scores(scores))
+    return EXIT_OK
+
+
+def _print_result(result, as_json: bool) -> None:
+    from tsseq.pipeline import format_scores
+
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    print(f"{result.name}: " + ", ".join(f"{key}={value}" for key, value in result.protocol.items()))
+    print(format_scores(result.scores))
+    for kind, path in result.files.items():
+        print(f"{kind}: {path}")
+
+
+def _models(args: argparse.Namespace) -> int:
+    from tsseq import registry
+
+    for name in registry.names():
+        cls = registry.get(name)
+        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        print(f"{name:16s} {summary}")
+    return EXIT_OK
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from tsseq.data.catalog import catalog
+
+    for name, entry in catalog().items():
+        print(f"{name:14s} {entry.freq or '':6s} {entry.protocol.name:6s} {entry.licence}")
+    return EXIT_OK
+
+
+COMMANDS = {"run": _run, "forecast": _forecast, "evaluate": _evaluate, "models": _models, "datasets": _datasets}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from tsseq.errors import TsseqError
+
+    args = build_parser().parse_args(argv)
+    show_traceback = args.traceback or os.environ.get("TSSEQ_TRACEBACK") == "1"
+    try:
+        return COMMANDS[args.command](args)
+    except TsseqError as error:
+        if show_traceback:
+            raise
+        print(f"tsseq {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("tsseq: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the CLI's last line of defence
+        if show_traceback:
+            raise
+        print(f"tsseq {args.command}: unexpected {type(error).__name__}: {error} (rerun with --traceback for details)", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

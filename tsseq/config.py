@@ -1,0 +1,179 @@
+"""Configuration of a tsseq job: plain frozen dataclasses, mirrored one-to-one by YAML.
+
+A pipeline file is a mapping whose keys are exactly the fields below (nested
+mappings for nested dataclasses). :func:`load_pipeline` reads it with
+``yaml.safe_load`` and :func:`from_mapping` converts it, rejecting unknown keys by
+name (with the closest valid key) and values of the wrong type, so a typo never
+silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+from tsseq.errors import ConfigError, DataFileNotFoundError, closest_match
+
+MissingPolicy = Literal["error", "interpolate", "ffill", "mask"]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the series come from: a catalog data set or a CSV file."""
+
+    dataset: str | None = None  # a catalog name, e.g. "ETTh1", "co2", "m4-hourly"
+    csv: str | None = None  # a CSV path, relative to the pipeline file
+    timestamp_column: str | None = None
+    columns: list[str] | None = None  # target channels; None = every value column
+    series_column: str | None = None  # long format: the series id column
+    freq: str | None = None
+    missing: MissingPolicy = "error"
+    sort: bool = False
+    reindex: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.dataset is None) == (self.csv is None):
+            raise ConfigError("data: give exactly one of 'dataset' (a catalog name) or 'csv' (a file path).")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A registered model and its constructor arguments."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None  # the name shown in result tables; defaults to `name`
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """How forecasts are scored.
+
+    ``holdout``: fit on all but the last ``horizon`` rows, forecast them.
+    ``windows``: split by ``train_fraction``/``validation_fraction``, fit on the
+    train rows, score every window (stride 1) of the test rows, optionally on the
+    standardised scale (``scale: standard``), like the published protocols.
+    ``ett`` and ``m4``: the published protocols of those data sets.
+    """
+
+    protocol: Literal["holdout", "windows", "ett", "m4"] = "holdout"
+    horizon: int = 24
+    input_length: int = 96
+    setting: Literal["S", "M"] = "S"
+    train_fraction: float = 0.7
+    validation_fraction: float = 0.1
+    scale: Literal["none", "standard"] = "none"
+    drop_last: bool = False
+    season_length: int = 1  # for MASE on holdout / windows
+    metrics: list[str] = field(default_factory=lambda: ["mse", "mae"])
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """What the job writes: file names inside ``directory`` (relative to the working directory)."""
+
+    directory: str = "outputs"
+    forecast_csv: str | None = "forecast.csv"  # the first model refitted on all rows, next `horizon` rows
+    plot: str | None = "forecast.png"
+    results_json: str | None = "results.json"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """A whole job: data, models, evaluation, outputs."""
+
+    name: str
+    data: DataConfig
+    models: list[ModelConfig]
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ConfigError("models: list at least one model, e.g. [{name: ar}].")
+
+
+T = TypeVar("T")
+
+
+def from_mapping(cls: type[T], mapping: object, where: str = "pipeline") -> T:
+    """Build dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types."""
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{where}: expected a mapping of {cls.__name__} fields, got {type(mapping).__name__}.")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [key for key in mapping if key not in fields]
+    if unknown:
+        key = str(unknown[0])
+        raise ConfigError(
+            f"{where}: unknown key {key!r}.{closest_match(key, fields)} Allowed keys: {', '.join(fields)}."
+        )
+    missing = [
+        name
+        for name, f in fields.items()
+        if name not in mapping and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"{where}: missing required key {missing[0]!r}.")
+    values = {key: _convert(hints[key], value, f"{where}.{key}") for key, value in mapping.items()}
+    return cls(**values)
+
+
+def _convert(annotation: Any, value: Any, where: str) -> Any:
+    origin = get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _convert(option, value, where)
+            except ConfigError as error:
+                errors.append(str(error))
+        raise ConfigError(errors[0])
+    if origin is Literal:
+        allowed = get_args(annotation)
+        if value not in allowed:
+            raise ConfigError(f"{where}: expected one of {', '.join(map(repr, allowed))}; got {value!r}.")
+        return value
+    if origin is list:
+        (item_type,) = get_args(annotation)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list; got {value!r}.")
+        return [_convert(item_type, item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping; got {value!r}.")
+        return dict(value)
+    if dataclasses.is_dataclass(annotation):
+        return from_mapping(annotation, value, where)
+    if annotation is Any:
+        return value
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, float, str, bool) and (type(value) is not annotation):
+        raise ConfigError(f"{where}: expected {annotation.__name__}; got {value!r}.")
+    return value
+
+
+def load_pipeline(path: str | Path) -> tuple[PipelineConfig, Path]:
+    """Read a pipeline YAML file -> (config, the folder relative paths resolve against)."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileNotFoundError(f"Pipeline file {str(path)!r} does not exist.")
+    try:
+        mapping = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"Pipeline file {str(path)!r} is not valid YAML: {error}") from None
+    return from_mapping(PipelineConfig, mapping, where=path.name), path.parent

@@ -1,0 +1,211 @@
+"""Read a CSV file of time series into a validated, regularly spaced frame.
+
+This is where users' data enters tsseq: :func:`read_csv` parses the file with
+``pandas.read_csv`` and hands the table to :func:`tsseq.data.checks.check_series`, so a
+CSV file and an in-memory frame go through the same checks. Messages name the file, the
+column and the CSV line (the header is line 1, the first data row line 2; blank lines
+that pandas skips are not counted).
+
+Two layouts:
+
+* wide: a timestamp column and one column per channel -> a frame indexed by a
+  DatetimeIndex with ``freq`` set;
+* long (``series_column`` given): a series id column, a timestamp column and value
+  columns, rows of many series -> a frame indexed by ``(series id, timestamp)``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+import pandas as pd
+
+from tsseq.data.checks import check_series
+from tsseq.errors import ConfigError, DataError, DataFileNotFoundError, closest_match
+
+TIMESTAMP_NAMES = ("date", "time", "timestamp", "datetime", "date_time", "ds")
+_DETECTION_ROWS = 100  # rows of a column tried when looking for the timestamp column
+
+
+def read_csv(
+    source: str | os.PathLike[str] | IO[str],
+    *,
+    timestamp_column: str | None = None,
+    value_columns: Sequence[str] | None = None,
+    series_column: str | None = None,
+    freq: str | None = None,
+    missing: str = "error",
+    sort: bool = False,
+    reindex: bool = False,
+    min_rows: int | None = None,
+    **read_options: object,
+) -> pd.DataFrame:
+    """Read a CSV file (path or text file object) into a validated frame.
+
+    Parameters
+    ----------
+    source : path or file object
+        The CSV file; it needs a header line naming the columns.
+    timestamp_column : str, optional
+        The column of timestamps. When not given: the first column named like a
+        timestamp (date, time, timestamp, datetime, date_time, ds; any case), else the
+        first non-numeric column whose first 100 values parse as dates.
+    value_columns : sequence of str, optional
+        The channels to keep, in this order; all other columns when not given.
+    series_column : str, optional
+        The column of series ids; given, the file is read in the long layout.
+    freq, missing, sort, reindex, min_rows
+        As in :func:`tsseq.data.checks.check_series`.
+    **read_options
+        Passed to ``pandas.read_csv`` (``sep``, ``decimal``, ``thousands``,
+        ``encoding``, ``na_values``, ...).
+
+    Returns
+    -------
+    DataFrame
+        Wide: ``(T, C)`` float64, DatetimeIndex with ``freq`` set. Long: ``(sum T_i, C)``
+        float64, MultiIndex ``(series id, timestamp)`` sorted by series then time.
+
+    Raises
+    ------
+    DataFileNotFoundError
+        When the path does not exist (suggesting a close file name in the folder).
+    DataError
+        For an empty file, a missing header, an unknown column, bad values or
+        timestamps, and everything :func:`check_series` rejects.
+    """
+    name = _source_name(source)
+    if "index_col" in read_options:
+        raise ConfigError(
+            "read_csv sets the index itself; pass timestamp_column= (and series_column=) instead of index_col."
+        )
+    if timestamp_column is not None and "dtype" not in read_options:
+        read_options["dtype"] = {timestamp_column: str}  # so that e.g. 20200101 is not read as a number
+    table = _read_table(source, name, read_options)
+    _check_header(table, name)
+    if series_column is not None:
+        _require_column(table, series_column, name, "series_column")
+    if timestamp_column is None:
+        timestamp_column = _detect_timestamp_column(table, name, exclude=series_column)
+    else:
+        _require_column(table, timestamp_column, name, "timestamp_column")
+    if timestamp_column == series_column:
+        raise ConfigError(f"timestamp_column and series_column must differ. Got {series_column!r} for both.")
+    keys = [timestamp_column] if series_column is None else [series_column, timestamp_column]
+    return check_series(
+        table.set_index(keys),
+        source=name,
+        freq=freq,
+        missing=missing,
+        sort=sort,
+        reindex=reindex,
+        min_rows=min_rows,
+        columns=value_columns,
+        row_label=_csv_line,
+    )
+
+
+def _csv_line(position: int) -> str:
+    """A data row's 0-based position -> its place in the file (the header is line 1)."""
+    return f"line {position + 2} (data row {position + 1})"
+
+
+def _source_name(source: object) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) else "<file object>"
+
+
+def _read_table(source: object, name: str, read_options: dict[str, object]) -> pd.DataFrame:
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            siblings = [entry.name for entry in path.parent.iterdir()] if path.parent.is_dir() else []
+            raise DataFileNotFoundError(f"{name}: file not found.{closest_match(path.name, siblings)}")
+        if path.is_dir():
+            raise DataError(f"{name}: is a directory; expected a CSV file.")
+    try:
+        return pd.read_csv(source, **read_options)
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"{name}: the file is empty; expected a header line naming the columns, then one row per timestamp."
+        ) from None
+    except pd.errors.ParserError as error:
+        raise DataError(f"{name}: is not a well-formed CSV file: {error}".strip()) from None
+    except UnicodeDecodeError as error:
+        encoding = read_options.get("encoding", "utf-8")
+        raise DataError(
+            f"{name}: is not text in the {encoding} encoding (byte {error.start}: {error.reason}); pass encoding=."
+        ) from None
+
+
+def _check_header(table: pd.DataFrame, name: str) -> None:
+    names = [str(column) for column in table.columns]
+    if all(_looks_like_value(column) for column in names):
+        raise DataError(
+            f"{name}: the first line ({','.join(names[:5])}{',...' if len(names) > 5 else ''}) looks like data, "
+            "not a header. Add a header line naming the columns, e.g. 'date,value'."
+        )
+    if table.empty:
+        raise DataError(f"{name}: has a header ({','.join(names)}) but no data rows.")
+
+
+def _looks_like_value(text: str) -> bool:
+    """True for a header cell that is a number or a date, i.e. a data row read as the header."""
+    text = text.strip()
+    for candidate in (text, re.sub(r"\.\d+$", "", text)):  # pandas renames a repeated "1.5" to "1.5.1"
+        try:
+            float(candidate)
+            return True
+        except ValueError:
+            pass
+    if not text[:1].isdigit():
+        return False
+    with warnings.catch_warnings():  # pandas warns when it cannot infer a date format
+        warnings.simplefilter("ignore")
+        return not pd.isna(pd.to_datetime(text, errors="coerce"))
+
+
+def _require_column(table: pd.DataFrame, column: str, name: str, parameter: str) -> None:
+    if column not in table.columns:
+        columns = [str(existing) for existing in table.columns]
+        raise DataError(
+            f"{name}: no column {column!r} (the {parameter!r} parameter).{closest_match(str(column), columns)} "
+            f"Columns: {columns}."
+        )
+
+
+def _detect_timestamp_column(table: pd.DataFrame, name: str, exclude: str | None) -> object:
+    candidates = [column for column in table.columns if column != exclude]
+    for column in candidates:
+        if str(column).strip().lower() in TIMESTAMP_NAMES:
+            return column
+    for column in candidates:
+        if _parses_as_dates(table[column]):
+            return column
+    raise DataError(
+        f"{name}: no timestamp column found among {[str(column) for column in table.columns]}; expected a column "
+        f"named {', '.join(TIMESTAMP_NAMES)}, or one whose values are dates. Pass timestamp_column=."
+    )
+
+
+def _parses_as_dates(values: pd.Series) -> bool:
+    """Whether the column's first non-missing values all parse as dates (numbers never do)."""
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return False  # numbers would parse as offsets from 1970
+    sample = values.dropna().head(_DETECTION_ROWS)
+    if sample.empty:
+        return False
+    with warnings.catch_warnings():  # pandas warns when it cannot infer a date format
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.to_datetime(sample, errors="coerce", utc=True)
+        except (ValueError, TypeError):
+            return False
+    return bool(parsed.notna().all())

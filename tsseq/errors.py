@@ -1,0 +1,41 @@
+"""The exceptions tsseq raises on bad input.
+
+Every message names the thing at fault (file, column, row, parameter) and what was
+expected, so a user can fix the input without reading our code. The CLI maps
+:class:`TsseqError` to exit code 2 (bad input or usage) and everything else to 1.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class TsseqError(Exception):
+    """Base class of the errors caused by the caller's input or configuration."""
+
+
+class DataError(TsseqError, ValueError):
+    """The data (a CSV file, a frame, an array) is not what tsseq can use."""
+
+
+class DataFileNotFoundError(DataError, FileNotFoundError):
+    """A data file that was asked for does not exist."""
+
+
+class ConfigError(TsseqError, ValueError):
+    """A parameter or configuration value is out of its allowed range or unknown."""
+
+
+class DatasetUnavailableError(TsseqError, FileNotFoundError):
+    """A catalog data set is neither in the data directory, nor cached, nor downloadable."""
+
+
+def closest_match(name: str, candidates: Iterable[str]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest candidate, or ``""`` if none is close."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    if not matches:
+        lowered = {str(candidate).lower(): candidate for candidate in candidates}
+        if name.lower() in lowered:
+            matches = [lowered[name.lower()]]
+    return f" Did you mean {matches[0]!r}?" if matches else ""

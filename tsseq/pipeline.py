@@ -1,0 +1,240 @@
+"""Running jobs: a :class:`~tsseq.config.PipelineConfig` -> data -> models -> scores -> files.
+
+The CLI's ``run``, ``forecast`` and ``evaluate`` commands are thin wrappers over the
+functions here, so everything a command does can also be done from Python.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tsseq import io, metrics, registry
+from tsseq.config import DataConfig, EvaluationConfig, ModelConfig, PipelineConfig, load_pipeline
+from tsseq.errors import ConfigError, DataError, closest_match
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What a job produced: the scores table and the files it wrote."""
+
+    name: str
+    scores: pd.DataFrame  # one row per model, one column per metric
+    forecast: pd.DataFrame | None  # the first model, refitted on all rows, over the next `horizon` rows
+    files: dict[str, Path]
+    protocol: dict  # how the scores were computed (protocol, L, H, windows, ...)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "protocol": self.protocol,
+            "scores": {model: row.dropna().to_dict() for model, row in self.scores.iterrows()},
+            "files": {kind: str(path) for kind, path in self.files.items()},
+        }
+
+
+def load_frame(data: DataConfig, base_dir: Path = Path(".")) -> pd.DataFrame:
+    """The validated frame a job works on (catalog data set or CSV), restricted to `columns`."""
+    if data.dataset is not None:
+        from tsseq.data.catalog import load
+        from tsseq.data.checks import check_series
+
+        frame = load(data.dataset).frame
+        if data.columns is not None:
+            _check_columns(frame, data.columns, data.dataset)
+            frame = frame[data.columns]
+        return check_series(frame, source=data.dataset, missing=data.missing, freq=data.freq)
+    from tsseq.data.csv import read_csv
+
+    path = Path(data.csv)
+    if not path.is_absolute():
+        path = base_dir / path
+    return read_csv(
+        path,
+        timestamp_column=data.timestamp_column,
+        value_columns=data.columns,
+        series_column=data.series_column,
+        freq=data.freq,
+        missing=data.missing,
+        sort=data.sort,
+        reindex=data.reindex,
+    )
+
+
+def _check_columns(frame: pd.DataFrame, columns: list[str], source: str) -> None:
+    for column in columns:
+        if column not in frame.columns:
+            raise DataError(
+                f"{source}: no column {column!r}.{closest_match(column, frame.columns)} "
+                f"Columns: {', '.join(map(str, frame.columns))}."
+            )
+
+
+def build_model(model: ModelConfig):
+    return registry.create(model.name, **model.params)
+
+
+def score_holdout(frame: pd.DataFrame, models: list[ModelConfig], evaluation: EvaluationConfig) -> tuple[pd.DataFrame, dict]:
+    """Fit each model on all but the last `horizon` rows (of every series) and score its forecast."""
+    horizon = evaluation.horizon
+    is_long = isinstance(frame.index, pd.MultiIndex)
+    if is_long:
+        position = frame.groupby(level=0, sort=False).cumcount(ascending=False)
+        train, test = frame[position >= horizon], frame[position < horizon]
+    else:
+        train, test = frame.iloc[:-horizon], frame.iloc[-horizon:]
+    if len(train) == 0 or (not is_long and len(test) < horizon):
+        raise DataError(f"holdout: {len(frame)} rows are too few to hold out horizon={horizon} rows and still train.")
+    rows = {}
+    for model in models:
+        forecast = build_model(model).fit(train).predict(horizon).reindex(test.index)
+        rows[model.display_name] = _metric_row(
+            test.to_numpy(np.float64), forecast[test.columns].to_numpy(np.float64), train, evaluation
+        )
+    protocol = {"protocol": "holdout", "horizon": horizon, "train_rows": len(train), "test_rows": len(test)}
+    return pd.DataFrame.from_dict(rows, orient="index"), protocol
+
+
+def score_windows(frame: pd.DataFrame, models: list[ModelConfig], evaluation: EvaluationConfig) -> tuple[pd.DataFrame, dict]:
+    """Fit on the train split, score every test window (stride 1), optionally standardised."""
+    from tsseq.data.scaling import StandardScaler
+    from tsseq.data.splits import split_by_fraction
+    from tsseq.data.windows import make_windows
+
+    if isinstance(frame.index, pd.MultiIndex):
+        raise ConfigError("evaluation.protocol 'windows' takes one (wide) series; use 'holdout' for many series.")
+    L, H = evaluation.input_length, evaluation.horizon
+    test_fraction = 1.0 - evaluation.train_fraction - evaluation.validation_fraction
+    split = split_by_fraction(
+        frame,
+        train=evaluation.train_fraction,
+        validation=evaluation.validation_fraction,
+        test=test_fraction,
+        input_length=L,
+    )
+    train, test = split.train, split.test
+    if evaluation.scale == "standard":
+        scaler = StandardScaler().fit(train)
+        train, test = scaler.transform(train), scaler.transform(test)
+    windows = make_windows(test.to_numpy(np.float64), L, H)
+    inputs, targets = windows.inputs.numpy(), windows.targets.numpy()
+    rows = {}
+    for model in models:
+        predictions = build_model(model).fit(train).predict_windows(inputs, H)
+        rows[model.display_name] = _metric_row(targets, predictions, train, evaluation)
+    protocol = {
+        "protocol": "windows",
+        "input_length": L,
+        "horizon": H,
+        "n_windows": len(windows),
+        "scale": evaluation.scale,
+        "train_rows": len(train),
+    }
+    return pd.DataFrame.from_dict(rows, orient="index"), protocol
+
+
+POINT_METRICS = {"mse": metrics.mse, "mae": metrics.mae, "rmse": metrics.rmse, "mape": metrics.mape, "smape": metrics.smape}
+
+
+def _metric_row(y_true: np.ndarray, y_pred: np.ndarray, train: pd.DataFrame, evaluation: EvaluationConfig) -> dict:
+    """Every metric of ``evaluation.metrics``; MASE is scaled by the training rows of each series."""
+    row = {}
+    for name in evaluation.metrics:
+        if name == "mase":
+            row[name] = _mase(y_true, y_pred, train, evaluation.season_length)
+        elif name in POINT_METRICS:
+            row[name] = POINT_METRICS[name](y_true, y_pred)
+        else:
+            known = ", ".join([*POINT_METRICS, "mase"])
+            raise ConfigError(f"evaluation.metrics: unknown metric {name!r}.{closest_match(name, POINT_METRICS)} Known: {known}.")
+    return row
+
+
+def _mase(y_true: np.ndarray, y_pred: np.ndarray, train: pd.DataFrame, season_length: int) -> float:
+    if not isinstance(train.index, pd.MultiIndex):
+        scale = metrics.seasonal_naive_scale(train.to_numpy(np.float64), season_length)  # one per channel
+        return metrics.mase(y_true, y_pred, scale=scale)
+    # Long layout (holdout rows stacked series by series): each series has its own scale.
+    scales = train.groupby(level=0, sort=False).apply(
+        lambda group: pd.Series(metrics.seasonal_naive_scale(group.to_numpy(np.float64), season_length))
+    )
+    horizon = len(y_true) // len(scales)
+    per_row = np.repeat(scales.to_numpy(np.float64), horizon, axis=0)
+    return metrics.mase(y_true, y_pred, scale=per_row)
+
+
+def score_protocol(data: DataConfig, models: list[ModelConfig], evaluation: EvaluationConfig) -> tuple[pd.DataFrame, dict]:
+    """The published protocols (ETT long-horizon, M4) for catalog data sets."""
+    from tsseq import protocols
+
+    if data.dataset is None:
+        raise ConfigError(f"evaluation.protocol {evaluation.protocol!r} needs data.dataset (a catalog name), not a CSV.")
+    rows, description = {}, {}
+    for model in models:
+        if evaluation.protocol == "ett":
+            result = protocols.evaluate_ett(
+                build_model(model),
+                dataset=data.dataset,
+                setting=evaluation.setting,
+                input_length=evaluation.input_length,
+                horizon=evaluation.horizon,
+                drop_last=evaluation.drop_last,
+            )
+        else:
+            result = protocols.evaluate_m4(build_model(model), frequency=_m4_frequency(data.dataset))
+        summary = result.to_dict()
+        rows[model.display_name] = {k: v for k, v in summary.items() if isinstance(v, float)}
+        description = {k: v for k, v in summary.items() if not isinstance(v, float)}
+    return pd.DataFrame.from_dict(rows, orient="index"), {"protocol": evaluation.protocol, **description}
+
+
+def _m4_frequency(dataset: str) -> str:
+    prefix, _, frequency = dataset.partition("-")
+    if prefix.lower() != "m4" or not frequency:
+        raise ConfigError(f"evaluation.protocol 'm4' needs an M4 data set such as 'm4-hourly'; got {dataset!r}.")
+    return frequency.title()
+
+
+def run(config: PipelineConfig, base_dir: Path = Path("."), output_dir: Path | None = None) -> PipelineResult:
+    """Run a whole job and write its outputs atomically."""
+    evaluation = config.evaluation
+    if evaluation.protocol in ("ett", "m4"):
+        scores, protocol = score_protocol(config.data, config.models, evaluation)
+        frame = None
+    else:
+        frame = load_frame(config.data, base_dir)
+        scorer = score_holdout if evaluation.protocol == "holdout" else score_windows
+        scores, protocol = scorer(frame, config.models, evaluation)
+
+    directory = Path(output_dir if output_dir is not None else config.output.directory)
+    files: dict[str, Path] = {}
+    forecast = None
+    if frame is not None and (config.output.forecast_csv or config.output.plot):
+        forecast = build_model(config.models[0]).fit(frame).predict(evaluation.horizon)
+        if config.output.forecast_csv:
+            files["forecast_csv"] = io.write_csv(directory / config.output.forecast_csv, forecast)
+        if config.output.plot:
+            from tsseq.plotting import plot_forecast
+
+            title = f"{config.name}: {config.models[0].display_name}, next {evaluation.horizon} steps"
+            files["plot"] = plot_forecast(frame, forecast, directory / config.output.plot, title=title)
+    result = PipelineResult(config.name, scores, forecast, files, protocol)
+    if config.output.results_json:
+        path = directory / config.output.results_json
+        files["results_json"] = path
+        io.write_text(path, json.dumps({**result.to_dict(), "config": asdict(config)}, indent=2, default=str))
+    return result
+
+
+def run_file(path: str | Path, output_dir: Path | None = None) -> PipelineResult:
+    config, base_dir = load_pipeline(path)
+    return run(config, base_dir, output_dir)
+
+
+def format_scores(scores: pd.DataFrame, digits: int = 4) -> str:
+    """A plain-text table of the scores, models as rows."""
+    return scores.to_string(float_format=lambda value: f"{value:.{digits}f}")

@@ -1,0 +1,69 @@
+"""Name -> model class, read by the CLI, the YAML pipelines and the contract tests.
+
+A new model is one file plus one ``@register("name")`` line. Modules that register
+models are listed in ``_MODEL_MODULES`` and imported on first lookup, so that
+``import tsseq`` does not import torch models or statsmodels.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TypeVar
+
+from tsseq.errors import ConfigError, closest_match
+
+T = TypeVar("T", bound=type)
+
+_REGISTRY: dict[str, type] = {}
+_MODEL_MODULES = ("tsseq.baselines",)
+_loaded = False
+
+
+def register(name: str) -> Callable[[T], T]:
+    """Class decorator: make ``cls`` available as ``get(name)``."""
+
+    def decorator(cls: T) -> T:
+        existing = _REGISTRY.get(name)
+        if existing is not None and existing is not cls:
+            raise ConfigError(f"Model name {name!r} is already registered to {existing.__qualname__}.")
+        _REGISTRY[name] = cls
+        cls.registry_name = name
+        return cls
+
+    return decorator
+
+
+def _load_all() -> None:
+    global _loaded
+    if not _loaded:
+        for module in _MODEL_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+
+
+def get(name: str) -> type:
+    """The model class registered under ``name``; a ConfigError lists the known names."""
+    _load_all()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ConfigError(
+            f"Unknown model {name!r}.{closest_match(name, _REGISTRY)} Registered models: {known}."
+        ) from None
+
+
+def names() -> list[str]:
+    """All registered model names, sorted."""
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def create(name: str, **params: object) -> object:
+    """Instantiate the model registered under ``name`` with keyword parameters."""
+    cls = get(name)
+    try:
+        return cls(**params)
+    except TypeError as error:
+        raise ConfigError(f"Bad parameters for model {name!r}: {error}") from None
