@@ -11,6 +11,9 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# Tiny models run faster on one thread, and a 2-core CI machine is often shared.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed() -> None:

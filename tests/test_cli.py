@@ -126,3 +126,17 @@ def test_evaluate_ett_json_reproduces_repeat_last_value(data_dir, monkeypatch, c
     assert report["protocol"]["n_windows"] == 2785
     assert report["scores"]["naive"]["mse"] == pytest.approx(1.2944, abs=5e-5)
     assert report["scores"]["naive"]["mae"] == pytest.approx(0.7132, abs=5e-5)
+
+
+def test_model_spec_carries_parameters():
+    from tsseq.cli import _model_spec
+
+    spec = _model_spec("ar:max_order=96,criterion=bic")
+    assert (spec.name, spec.params, spec.display_name) == ("ar", {"max_order": 96, "criterion": "bic"}, "ar:max_order=96,criterion=bic")
+    assert _model_spec("naive").display_name == "naive"
+
+
+def test_misspelled_model_parameter_is_named(hourly_csv, tmp_path, capsys):
+    code = main(["forecast", str(hourly_csv), "--model", "ar", "--param", "max_ordr=3", "--horizon", "2", "--output", str(tmp_path / "f.csv")])
+    assert code == 2
+    assert "no parameter 'max_ordr'. Did you mean 'max_order'?" in capsys.readouterr().err

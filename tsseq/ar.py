@@ -8,9 +8,9 @@ Every function here works on a batch of ``B`` univariate series of different len
 at once, without a Python loop over the series:
 
 1. :func:`lagged_gram` builds, for each series, the Gram matrix of the regression
-   ``[1, y_{t-o_1}, ..., y_{t-o_k}, y_t]`` from cumulative sums of lagged products,
-   one vectorised pass per lag distance (the matrices are Toeplitz-like, so no lag
-   matrix is ever built).
+   ``[1, y_{t-o_1}, ..., y_{t-o_k}, y_t]`` from one sum of lagged products per lag
+   distance plus edge corrections (the matrices are Toeplitz-like, so no lag matrix
+   is ever built).
 2. :func:`guarded_cholesky` factors all the Gram matrices in one batched loop over
    columns. Because the target ``y_t`` is the last column, the last column of the
    factor ``R`` holds the residual sum of squares of every nested model at once:
@@ -18,7 +18,8 @@ at once, without a Python loop over the series:
 3. The order minimising AIC / BIC / HQIC on the common sample (the first
    ``max_order`` values held back, as statsmodels' ``ar_select_order``) is chosen,
    and the coefficients are refitted on the sample that starts at the chosen order
-   (statsmodels' ``AutoReg(y, lags=p, trend="c")`` with ``hold_back=None``).
+   (statsmodels' ``AutoReg(y, lags=p, trend="c")`` with ``hold_back=None``): the
+   common-sample sums plus those of the few rows ``p <= t < max_order``.
 
 Singular designs (a constant series, an exactly periodic one) do not fail: a column
 that is numerically a combination of the earlier ones (pivot below ``RANK_RTOL``
@@ -106,33 +107,36 @@ def lagged_gram(values: np.ndarray, first: np.ndarray, stop: np.ndarray, offsets
         Index 0 is the intercept column, index ``j + 1`` the column of ``offsets[j]``.
     """
     offsets = np.asarray(offsets, dtype=np.int64)
-    shift = int(offsets.max())
-    # Left-pad so that every lag index is >= 0; times move by `shift`.
-    y = np.pad(values, ((0, 0), (shift, 0)))
-    batch, length, size = y.shape[0], y.shape[1], len(offsets) + 1
-    start, stop = np.asarray(first) + shift, np.asarray(stop) + shift
-    gram = np.empty((batch, size, size))
+    reach = 2 * int(offsets.max()) + 1  # largest offset plus largest lag distance, plus one
+    # Left-pad so that every index below is >= 0; times move by `reach`.
+    y = np.pad(values, ((0, 0), (reach, 0)))
+    start, stop = np.asarray(first) + reach, np.asarray(stop) + reach
+    rows_mask = (np.arange(y.shape[1]) >= start[:, None]) & (np.arange(y.shape[1]) < stop[:, None])
+    inside = np.where(rows_mask, y, 0.0)  # y_t on the rows, 0 elsewhere
+    # The values just before the first row and just before the end, most recent first: (B, reach)
+    before_start = np.take_along_axis(y, start[:, None] - 1 - np.arange(reach), axis=1)
+    before_stop = np.take_along_axis(y, stop[:, None] - 1 - np.arange(reach), axis=1)
 
-    def window_sums(cumulative: np.ndarray, lag: np.ndarray) -> np.ndarray:
-        # cumulative[:, m] sums a product up to time m - 1 whose factors are y_u, y_{u-d};
-        # the sum over rows of the same product shifted to y_{t-lag}: (B, len(lag))
-        high = np.take_along_axis(cumulative, stop[:, None] - lag[None, :], axis=1)
-        low = np.take_along_axis(cumulative, start[:, None] - lag[None, :], axis=1)
-        return high - low
+    def shifted(row_sum: np.ndarray, start_terms: np.ndarray, stop_terms: np.ndarray, lag: np.ndarray) -> np.ndarray:
+        # A sum over rows t of a product moved to t - lag gains the terms just before
+        # the first row and loses those just before the end: (B, len(lag)).
+        gained = np.concatenate([np.zeros((len(row_sum), 1)), np.cumsum(start_terms - stop_terms, axis=1)], axis=1)
+        return row_sum[:, None] + gained[:, lag]
 
-    cumulative = np.zeros((batch, length + 1))
-    np.cumsum(y, axis=1, out=cumulative[:, 1:])
+    size = len(offsets) + 1
+    gram = np.empty((len(values), size, size))
     gram[:, 0, 0] = stop - start
-    gram[:, 0, 1:] = gram[:, 1:, 0] = window_sums(cumulative, offsets)
-    products = np.empty_like(y)
+    gram[:, 0, 1:] = gram[:, 1:, 0] = shifted(inside.sum(axis=1), before_start, before_stop, offsets)
     distance = np.abs(offsets[:, None] - offsets[None, :])
     for lag_distance in np.unique(distance):
         rows, cols = np.nonzero(np.triu(distance == lag_distance))
-        # cumulative[:, m] = sum_{u < m} y_u y_{u-d}
-        np.multiply(y[:, lag_distance:], y[:, : length - lag_distance], out=products[:, : length - lag_distance])
-        cumulative[:, : lag_distance + 1] = 0.0
-        np.cumsum(products[:, : length - lag_distance], axis=1, out=cumulative[:, lag_distance + 1 :])
-        sums = window_sums(cumulative, np.minimum(offsets[rows], offsets[cols]))
+        lag = np.minimum(offsets[rows], offsets[cols])
+        span = int(lag.max())
+        # sum over the rows of y_t y_{t-d}, then moved to y_{t-lag} y_{t-lag-d}
+        row_sum = np.einsum("bt,bt->b", inside[:, lag_distance:], y[:, : y.shape[1] - lag_distance])
+        start_terms = before_start[:, :span] * before_start[:, lag_distance : lag_distance + span]
+        stop_terms = before_stop[:, :span] * before_stop[:, lag_distance : lag_distance + span]
+        sums = shifted(row_sum, start_terms, stop_terms, lag)
         gram[:, rows + 1, cols + 1] = sums
         gram[:, cols + 1, rows + 1] = sums
     return gram
@@ -148,8 +152,8 @@ def guarded_cholesky(gram: np.ndarray, rtol: float = RANK_RTOL) -> np.ndarray:
     batch, size, _ = gram.shape
     factor = np.zeros_like(gram)
     for j in range(size):
-        above = factor[:, :j, j]  # (B, j)
-        reduced = gram[:, j, j:] - np.einsum("bi,bik->bk", above, factor[:, :j, j:])  # (B, n - j)
+        above = factor[:, None, :j, j]  # (B, 1, j)
+        reduced = gram[:, j, j:] - np.matmul(above, factor[:, :j, j:])[:, 0]  # (B, n - j)
         pivot = reduced[:, 0]
         independent = pivot > rtol * gram[:, j, j]
         root = np.sqrt(np.where(independent, pivot, 1.0))

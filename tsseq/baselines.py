@@ -134,6 +134,7 @@ def _check_arrays(series: list[np.ndarray], needed: int, model: str, requirement
 
 
 def _check_windows(inputs: np.ndarray, needed: int, model: str, requirement: str) -> None:
+    """Input windows ``(N, L, C)`` are finite and have ``L >= needed`` steps, or a DataError says why not."""
     if inputs.shape[1] < needed:
         raise DataError(
             f"predict_windows got windows of {inputs.shape[1]} steps; {model} {requirement}, "
@@ -144,7 +145,13 @@ def _check_windows(inputs: np.ndarray, needed: int, model: str, requirement: str
 
 
 class _HistoryBaseline(Forecaster):
-    """A baseline whose forecast is a function of the observed history alone."""
+    """A baseline whose forecast is a function of the observed history alone.
+
+    Attributes
+    ----------
+    history_ : list of (C, T_i) float arrays
+        The training series, channels first, from which ``predict`` forecasts.
+    """
 
     def _forecast(self, history: np.ndarray, horizon: int) -> np.ndarray:
         """``(..., L) -> (..., horizon)``."""
@@ -205,7 +212,13 @@ class Drift(_HistoryBaseline):
 
 @register("seasonal_naive")
 class SeasonalNaive(_HistoryBaseline):
-    """Repeat the last season of ``season_length`` steps (1 gives :class:`Naive`)."""
+    """Repeat the last season.
+
+    Parameters
+    ----------
+    season_length : int >= 1
+        Steps per season, e.g. 24 for hourly data with a daily cycle (1 gives :class:`Naive`).
+    """
 
     def __init__(self, *, season_length: int = 1) -> None:
         self.season_length = season_length
@@ -224,6 +237,12 @@ class Naive2(_HistoryBaseline):
 
     A series is adjusted when :func:`seasonality_test` finds it seasonal at 90%, with
     indices from classical multiplicative decomposition (:func:`seasonal_indices`).
+    On M4 Hourly (``season_length=24``) it gives the published sMAPE 18.383 and MASE 2.395.
+
+    Parameters
+    ----------
+    season_length : int >= 1
+        Steps per season (1: never seasonal, i.e. :class:`Naive`).
     """
 
     def __init__(self, *, season_length: int = 1) -> None:

@@ -28,6 +28,15 @@ def _parse_param(text: str) -> tuple[str, object]:
         return key, value
 
 
+def _model_spec(text: str):
+    """``NAME`` or ``NAME:KEY=VALUE,KEY=VALUE`` -> ModelConfig (e.g. ``ar:max_order=96``)."""
+    from tsseq.config import ModelConfig
+
+    name, _, params = text.partition(":")
+    pairs = [_parse_param(item) for item in params.split(",") if item.strip()]
+    return ModelConfig(name.strip(), dict(pairs), label=text if pairs else None)
+
+
 def _columns(text: str) -> list[str]:
     return [column.strip() for column in text.split(",") if column.strip()]
 
@@ -57,7 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="score models on a catalog data set with its published protocol")
     evaluate.add_argument("dataset", help="catalog name, e.g. ETTh1 or m4-hourly (see `tsseq datasets`)")
-    evaluate.add_argument("--model", action="append", dest="models", help="model name; repeat to compare (default: naive, ar)")
+    evaluate.add_argument(
+        "--model",
+        type=_model_spec,
+        action="append",
+        dest="models",
+        metavar="NAME[:KEY=VALUE,...]",
+        help="model and parameters, e.g. ar:max_order=96; repeat to compare (default: naive, ar:max_order=96)",
+    )
     evaluate.add_argument("--protocol", choices=["ett", "m4"], help="default: the data set's standard protocol")
     evaluate.add_argument("--setting", choices=["S", "M"], default="M", help="ETT: S = OT only, M = all channels")
     evaluate.add_argument("--input-length", type=int, default=96)
@@ -112,7 +128,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         from tsseq.errors import ConfigError
 
         raise ConfigError(f"{args.dataset!r} has protocol {protocol!r}; `tsseq evaluate` runs the 'ett' and 'm4' forecasting protocols.")
-    models = [ModelConfig(name) for name in (args.models or ["naive", "ar"])]
+    models = args.models or [ModelConfig("naive"), ModelConfig("ar", {"max_order": 96}, label="ar:max_order=96")]
     evaluation = EvaluationConfig(
         protocol=protocol,
         setting=args.setting,

@@ -188,7 +188,7 @@ def score_protocol(data: DataConfig, models: list[ModelConfig], evaluation: Eval
             result = protocols.evaluate_m4(build_model(model), frequency=_m4_frequency(data.dataset))
         summary = result.to_dict()
         rows[model.display_name] = {k: v for k, v in summary.items() if isinstance(v, float)}
-        description = {k: v for k, v in summary.items() if not isinstance(v, float)}
+        description = {k: v for k, v in summary.items() if not isinstance(v, float) and k != "model"}
     return pd.DataFrame.from_dict(rows, orient="index"), {"protocol": evaluation.protocol, **description}
 
 

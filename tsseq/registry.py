@@ -8,6 +8,7 @@ models are listed in ``_MODEL_MODULES`` and imported on first lookup, so that
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -63,7 +64,11 @@ def names() -> list[str]:
 def create(name: str, **params: object) -> object:
     """Instantiate the model registered under ``name`` with keyword parameters."""
     cls = get(name)
-    try:
-        return cls(**params)
-    except TypeError as error:
-        raise ConfigError(f"Bad parameters for model {name!r}: {error}") from None
+    accepted = [p for p in inspect.signature(cls).parameters if p != "self"]
+    for key in params:
+        if key not in accepted:
+            raise ConfigError(
+                f"Model {name!r} has no parameter {key!r}.{closest_match(key, accepted)} "
+                f"Its parameters: {', '.join(accepted) or '(none)'}."
+            )
+    return cls(**params)

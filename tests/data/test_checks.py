@@ -1,4 +1,4 @@
-"""check_series, series_frequency and observed_mask on in-memory wide and long frames."""
+"""check_series and observed_mask on in-memory wide and long frames (the time grid: test_timegrid.py)."""
 
 from __future__ import annotations
 
@@ -60,33 +60,6 @@ def test_long_rows_interleaved_by_time_are_not_out_of_order() -> None:
     np.testing.assert_array_equal(checked["v"].to_numpy(), [1.0, 2.0, 10.0, 20.0])
 
 
-def test_calendar_frequencies_and_time_zones_are_kept() -> None:
-    monthly = pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=pd.date_range("2020-01-01", periods=3, freq="MS"))
-    assert series_frequency(check_series(monthly)) == "MS"
-    # Days across the spring DST change are 23 hours long: a calendar step, not a fixed one.
-    across_dst = pd.date_range("2020-03-28", periods=3, freq="D", tz="Europe/Berlin")
-    daily = pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=across_dst)
-    checked = check_series(daily)
-    assert checked.index.freqstr == "D"
-    assert str(checked.index.tz) == "Europe/Berlin"
-
-
-def test_given_freq_is_used_and_checked() -> None:
-    frame = pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=pd.date_range("2020-01-01", periods=3, freq="2h"))
-    assert check_series(frame, freq="2h").index.freqstr == "2h"
-    with pytest.raises(DataError, match=r"a step of '2h'; expected steps of 'h' \(given\)"):
-        check_series(frame, freq="h")
-
-
-def test_two_row_series_infer_their_step_and_one_row_needs_freq() -> None:
-    two = pd.DataFrame({"v": [1.0, 2.0]}, index=pd.date_range("2020-01-01", periods=2, freq="15min"))
-    assert check_series(two).index.freqstr == "15min"
-    one = two.iloc[:1]
-    with pytest.raises(DataError, match="cannot infer a frequency.*pass freq="):
-        check_series(one)
-    assert check_series(one, freq="15min").index.freqstr == "15min"
-
-
 # ---- missing-value policies -----------------------------------------------------------
 
 
@@ -135,16 +108,7 @@ def test_unknown_missing_policy_suggests_the_closest() -> None:
         check_series(hourly({"a": [1.0, 2.0]}), missing="interpolat")
 
 
-# ---- gaps, order and duplicates -------------------------------------------------------
-
-
-def test_gap_error_names_first_gap_and_expected_frequency() -> None:
-    frame = hourly({"a": [0.0, 1.0, 2.0, 3.0, 4.0]}).drop(pd.Timestamp("2020-01-01 02:00"))
-    with pytest.raises(DataError) as error:
-        check_series(frame)
-    message = str(error.value)
-    assert "row iloc[1] (2020-01-01 01:00:00) is followed by row iloc[2] (2020-01-01 03:00:00)" in message
-    assert "expected steps of 'h'" in message and "reindex=True" in message
+# ---- reindexed rows, order and duplicates (gaps: test_timegrid.py) -----------------
 
 
 def test_reindex_inserts_missing_rows_that_then_follow_the_policy() -> None:
@@ -155,37 +119,6 @@ def test_reindex_inserts_missing_rows_that_then_follow_the_policy() -> None:
     np.testing.assert_array_equal(observed_mask(masked)[:, 0], [True, True, False, True, True])
     with pytest.raises(DataError, match=r"inserted 1 row\(s\).*2020-01-01 02:00:00.*missing='error'"):
         check_series(frame, reindex=True)
-
-
-def test_reindex_keeps_each_series_phase_and_calendar_steps() -> None:
-    on_the_hour = hourly({"v": [1.0, 2.0, 3.0]}).drop(pd.Timestamp("2020-01-01 01:00"))
-    half_past = hourly({"v": [5.0, 6.0, 7.0]}, start="2020-01-01 00:30").iloc[[0, 2]]
-    both = long_frame({"A": on_the_hour, "B": half_past})
-    checked = check_series(both, freq="h", reindex=True, missing="interpolate")
-    np.testing.assert_allclose(checked["v"], [1.0, 2.0, 3.0, 5.0, 6.0, 7.0])
-    assert checked.loc["B"].index[1] == pd.Timestamp("2020-01-01 01:30")
-    monthly = pd.DataFrame({"v": [1.0, 3.0]}, index=pd.DatetimeIndex(["2020-01-01", "2020-03-01"]))
-    checked = check_series(monthly, freq="MS", reindex=True, missing="interpolate")
-    assert checked.index.freqstr == "MS" and list(checked["v"]) == [1.0, 2.0, 3.0]
-
-
-def test_reindex_refuses_timestamps_off_the_grid() -> None:
-    index = pd.DatetimeIndex(["2020-01-01 00:00", "2020-01-01 01:00", "2020-01-01 01:30", "2020-01-01 03:00"])
-    frame = pd.DataFrame({"v": [1.0, 2.0, 3.0, 4.0]}, index=index)
-    with pytest.raises(DataError, match=r"2020-01-01 01:30:00 at row iloc\[2\] is not on the 'h' grid"):
-        check_series(frame, freq="h", reindex=True, missing="mask")
-
-
-def test_reindex_refuses_to_blow_up_on_a_stray_timestamp() -> None:
-    index = pd.DatetimeIndex(["2020-01-01 00:00", "2020-01-01 01:00", "2021-01-01 00:00"])
-    frame = pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=index)
-    with pytest.raises(DataError, match=r"would grow 3 rows to 8785; the largest gap is from 2020-01-01 01:00:00"):
-        check_series(frame, freq="h", reindex=True, missing="mask")
-
-
-def test_unknown_freq_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="'freq' parameter must be a pandas frequency.*Got 'hourly'"):
-        check_series(hourly({"a": [1.0, 2.0]}), freq="hourly")
 
 
 def test_unsorted_error_or_sort() -> None:
@@ -213,15 +146,6 @@ def test_long_frame_messages_name_the_series() -> None:
     duplicated = long_frame({"A": hourly({"v": [1.0, 2.0]}), "B": hourly({"v": [1.0, 2.0]}).iloc[[0, 0, 1]]})
     with pytest.raises(DataError, match=r"series 'B' 2020-01-01 00:00:00 at row iloc\[2\] and row iloc\[3\]"):
         check_series(duplicated)
-
-
-def test_series_with_different_frequencies_are_named() -> None:
-    daily = pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=pd.date_range("2020-01-01", periods=3, freq="D", name="date"))
-    frame = long_frame({"A": hourly({"v": [1.0, 2.0, 3.0, 4.0]}), "B": daily})
-    with pytest.raises(DataError, match="series 'B' has frequency 'D' but the longest series has 'h'"):
-        check_series(frame)
-    with pytest.raises(DataError, match="series 'B' has frequency 'D'"):
-        series_frequency(frame)
 
 
 # ---- bad values and timestamps --------------------------------------------------------
@@ -280,3 +204,10 @@ def test_mixed_time_zones_name_the_row(stamps: list[str], found: str) -> None:
 def test_missing_column_suggests_the_closest_name() -> None:
     with pytest.raises(DataError, match="no column 'tmep'. Did you mean 'temp'?"):
         check_series(hourly({"temp": [1.0, 2.0]}), columns=["tmep"])
+
+
+def test_an_empty_column_selection_is_refused() -> None:
+    with pytest.raises(DataError, match="has no value columns"):
+        check_series(hourly({"temp": [1.0, 2.0]}), columns=[])
+    with pytest.raises(DataError, match="has no value columns"):
+        check_series(hourly({"temp": [1.0, 2.0]})[[]])

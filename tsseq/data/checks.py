@@ -13,8 +13,8 @@ can name the row as the caller gave it: value columns exist; values are numbers;
 timestamp parses and all share one time zone; no infinite values; no channel without a
 single value; no missing values (``missing="error"`` only); no duplicate timestamps;
 timestamps increase (or ``sort=True``); steps equal the frequency (or ``reindex=True``
-inserts the missing timestamps as missing values); enough rows; the missing-value
-policy.
+inserts the missing timestamps as missing values; both in :mod:`tsseq.data.timegrid`);
+enough rows; the missing-value policy.
 
 Missing-value policies:
 
@@ -30,21 +30,19 @@ Missing-value policies:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 
 from tsseq.base import check_positive_int
+from tsseq.data.timegrid import Where, check_spacing, iloc_row, reindex_to_grid, resolve_frequency, series_frequency
 from tsseq.errors import ConfigError, DataError, closest_match
+
+__all__ = ["MISSING_POLICIES", "check_series", "observed_mask", "series_frequency"]  # series_frequency: re-exported
 
 MISSING_POLICIES = ("error", "interpolate", "ffill", "mask")
 _SHOWN = 5  # how many offending items a message lists
-_DAY_NS = 86_400 * 10**9
-_MAX_REINDEX_GROWTH = 100  # a stray timestamp (a typo in the year) must not allocate billions of rows
 
 
 def check_series(
@@ -70,7 +68,8 @@ def check_series(
         What messages call the data, e.g. a file path.
     freq : str or DateOffset, optional
         The expected step (``"h"``, ``"D"``, ``"MS"``). Inferred when not given: with
-        ``pd.infer_freq`` on the longest series, else the most common step.
+        ``pd.infer_freq`` on the longest series, else the most common step (see
+        :func:`tsseq.data.timegrid.resolve_frequency`).
     missing : {"error", "interpolate", "ffill", "mask"}
         What to do with missing values; see the module docstring.
     sort : bool
@@ -112,7 +111,7 @@ def check_series(
         raise DataError(f"{source}: expected a pandas DataFrame or Series. Got {type(frame).__name__} instead.")
     if len(frame) == 0:
         raise DataError(f"{source}: has no rows; expected at least one row per timestamp.")
-    codes, where = _series_codes(frame, source, row_label or _iloc_row)
+    codes, where = _series_codes(frame, source, row_label or iloc_row)
     value_columns = _value_columns(frame, columns, source)
     values = _float_values(frame, value_columns, where)
     timestamps = _parse_timestamps(frame.index.get_level_values(-1), where)
@@ -123,39 +122,17 @@ def check_series(
     _check_duplicates(codes, timestamps, where)
     order = _time_order(codes, timestamps, sort, where)
     codes, timestamps, values = codes[order], timestamps[order], values[order]
-    offset, how = _frequency(codes, timestamps, freq, where)
+    offset, how = resolve_frequency(codes, timestamps, freq, where)
     if reindex:
-        codes, timestamps, values = _reindex(codes, timestamps, values, offset, order, missing, where)
+        codes, timestamps, values = reindex_to_grid(codes, timestamps, values, offset, order, where)
+        if missing == "error":
+            _check_nothing_inserted(len(frame), codes, timestamps, values, where)
     else:
-        _check_spacing(codes, timestamps, offset, how, order, where)
+        check_spacing(codes, timestamps, offset, how, order, where)
     if min_rows is not None:
         _check_min_rows(codes, min_rows, where)
     values = _fill_missing(values, codes, missing, value_columns, timestamps, where)
     return _build_frame(frame, codes, timestamps, values, value_columns, offset, where)
-
-
-def series_frequency(frame: pd.DataFrame) -> str:
-    """The frequency string (``"h"``, ``"D"``, ``"MS"``) of a validated wide or long frame.
-
-    Raises a DataError when the frame is not regularly spaced or, for a long frame, when
-    the series do not share one frequency (naming the series).
-    """
-    index = frame.index
-    if not isinstance(index, pd.MultiIndex) and getattr(index, "freq", None) is not None:
-        return index.freqstr
-    where = _Where("<frame>", _iloc_row, None)
-    codes = np.zeros(len(frame), dtype=np.intp)
-    if isinstance(index, pd.MultiIndex):
-        codes, uniques = pd.factorize(index.get_level_values(0))
-        where = _Where("<frame>", _iloc_row, uniques.tolist())
-    timestamps = index.get_level_values(-1)
-    if not isinstance(timestamps, pd.DatetimeIndex):
-        raise DataError(
-            f"<frame>: expected timestamps in the index. Got {timestamps.dtype} values; run check_series first."
-        )
-    offset, how = _frequency(codes, timestamps, None, where)
-    _check_spacing(codes, timestamps, offset, how, np.arange(len(frame)), where)
-    return offset.freqstr
 
 
 def observed_mask(frame: pd.DataFrame) -> np.ndarray:
@@ -163,30 +140,10 @@ def observed_mask(frame: pd.DataFrame) -> np.ndarray:
     return frame.notna().to_numpy()
 
 
-@dataclass(frozen=True)
-class _Where:
-    """Names the source, the series (long frames) and the row in messages."""
-
-    source: str
-    row_label: Callable[[int], str]
-    series_ids: list[object] | None  # unique ids indexed by code; None for a wide frame
-
-    def series(self, code: int) -> str:
-        return "" if self.series_ids is None else f" series {self.series_ids[code]!r}"
-
-    def row(self, position: int, code: int | None = None) -> str:
-        prefix = "" if self.series_ids is None or code is None else f"series {self.series_ids[code]!r}, "
-        return prefix + self.row_label(int(position))
-
-
-def _iloc_row(position: int) -> str:
-    return f"row iloc[{position}]"
-
-
-def _series_codes(frame: pd.DataFrame, source: str, row_label: Callable[[int], str]) -> tuple[np.ndarray, _Where]:
+def _series_codes(frame: pd.DataFrame, source: str, row_label: Callable[[int], str]) -> tuple[np.ndarray, Where]:
     """Integer series codes ordered like the sorted series ids (all 0 for a wide frame)."""
     if not isinstance(frame.index, pd.MultiIndex):
-        return np.zeros(len(frame), dtype=np.intp), _Where(source, row_label, None)
+        return np.zeros(len(frame), dtype=np.intp), Where(source, row_label, None)
     if frame.index.nlevels != 2:
         raise DataError(
             f"{source}: a long frame needs a MultiIndex of two levels (series id, timestamp). "
@@ -200,19 +157,17 @@ def _series_codes(frame: pd.DataFrame, source: str, row_label: Callable[[int], s
     if (codes < 0).any():
         position = int(np.argmax(codes < 0))
         raise DataError(f"{source}: missing series id at {row_label(position)}.")
-    return codes.astype(np.intp), _Where(source, row_label, uniques.tolist())
+    return codes.astype(np.intp), Where(source, row_label, uniques.tolist())
 
 
 def _value_columns(frame: pd.DataFrame, columns: Sequence[object] | None, source: str) -> list[object]:
     available = list(frame.columns)
-    if pd.Index(available).has_duplicates:
-        duplicated = list(pd.Index(available)[pd.Index(available).duplicated()])
+    if frame.columns.has_duplicates:
+        duplicated = list(frame.columns[frame.columns.duplicated()])
         raise DataError(f"{source}: column names must be unique. Repeated: {duplicated}.")
-    if columns is None:
-        if not available:
-            raise DataError(f"{source}: has no value columns; expected one column per channel.")
-        return available
-    columns = [columns] if isinstance(columns, str) else list(columns)
+    columns = available if columns is None else [columns] if isinstance(columns, str) else list(columns)
+    if not columns:
+        raise DataError(f"{source}: has no value columns; expected one column per channel.")
     for column in columns:
         if column not in available:
             hint = closest_match(str(column), [str(name) for name in available])
@@ -220,7 +175,7 @@ def _value_columns(frame: pd.DataFrame, columns: Sequence[object] | None, source
     return columns
 
 
-def _float_values(frame: pd.DataFrame, columns: list[object], where: _Where) -> np.ndarray:
+def _float_values(frame: pd.DataFrame, columns: list[object], where: Where) -> np.ndarray:
     """``(N, C)`` float64; strings that are not numbers raise naming the first bad row."""
     values = np.empty((len(frame), len(columns)), dtype=np.float64)
     for index, column in enumerate(columns):
@@ -240,7 +195,7 @@ def _float_values(frame: pd.DataFrame, columns: list[object], where: _Where) -> 
     return values
 
 
-def _parse_timestamps(raw: pd.Index, where: _Where) -> pd.DatetimeIndex:
+def _parse_timestamps(raw: pd.Index, where: Where) -> pd.DatetimeIndex:
     """Parse the timestamp level; missing, unparsable or mixed-time-zone values raise."""
     if isinstance(raw, pd.DatetimeIndex):
         return raw
@@ -271,7 +226,7 @@ def _parse_timestamps(raw: pd.Index, where: _Where) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(parsed)
 
 
-def _mixed_time_zones(raw: pd.Index, where: _Where) -> DataError:
+def _mixed_time_zones(raw: pd.Index, where: Where) -> DataError:
     """Name the first timestamp whose UTC offset (or lack of one) differs from the first."""
     offsets = pd.Series(raw.astype(str)).str.extract(r"(Z|[+-]\d{2}:?\d{2})$")[0]
     offsets = ("UTC offset " + offsets).fillna("no UTC offset").to_numpy()
@@ -287,11 +242,10 @@ def _mixed_time_zones(raw: pd.Index, where: _Where) -> DataError:
     )
 
 
-def _check_finite(values: np.ndarray, columns: list[object], where: _Where) -> None:
+def _check_finite(values: np.ndarray, columns: list[object], where: Where) -> None:
     infinite = np.isinf(values)
     if infinite.any():
-        column = int(np.argmax(infinite.any(axis=0)))
-        position = int(np.argmax(infinite[:, column]))
+        position, column = _first_cell(infinite)
         raise DataError(
             f"{where.source}: column {columns[column]!r} has an infinite value ({values[position, column]}) at "
             f"{where.row(position)}; {int(infinite.sum())} infinite value(s) in all. Expected finite numbers "
@@ -299,7 +253,13 @@ def _check_finite(values: np.ndarray, columns: list[object], where: _Where) -> N
         )
 
 
-def _check_observed(values: np.ndarray, codes: np.ndarray, columns: list[object], where: _Where) -> None:
+def _first_cell(flags: np.ndarray) -> tuple[int, int]:
+    """``(row, column)`` of the first flagged cell of ``(N, C)`` ``flags``, in the first column with one."""
+    column = int(np.argmax(flags.any(axis=0)))
+    return int(np.argmax(flags[:, column])), column
+
+
+def _check_observed(values: np.ndarray, codes: np.ndarray, columns: list[object], where: Where) -> None:
     """Every channel of every series needs at least one observed value."""
     observed = pd.DataFrame(~np.isnan(values)).groupby(codes).sum().to_numpy()  # (S, C)
     if (observed == 0).any():
@@ -311,11 +271,10 @@ def _check_observed(values: np.ndarray, codes: np.ndarray, columns: list[object]
         )
 
 
-def _check_no_missing(values: np.ndarray, codes: np.ndarray, columns: list[object], where: _Where) -> None:
+def _check_no_missing(values: np.ndarray, codes: np.ndarray, columns: list[object], where: Where) -> None:
     absent = np.isnan(values)
     if absent.any():
-        column = int(np.argmax(absent.any(axis=0)))
-        position = int(np.argmax(absent[:, column]))
+        position, column = _first_cell(absent)
         raise DataError(
             f"{where.source}: column {columns[column]!r} has {int(absent[:, column].sum())} missing value(s); "
             f"the first is at {where.row(position, codes[position])}. Pass missing='interpolate', 'ffill' "
@@ -323,15 +282,16 @@ def _check_no_missing(values: np.ndarray, codes: np.ndarray, columns: list[objec
         )
 
 
-def _check_duplicates(codes: np.ndarray, timestamps: pd.DatetimeIndex, where: _Where) -> None:
+def _check_duplicates(codes: np.ndarray, timestamps: pd.DatetimeIndex, where: Where) -> None:
     keys = pd.DataFrame({"series": codes, "time": timestamps.asi8})
     repeated = keys.duplicated(keep=False).to_numpy()
     if not repeated.any():
         return
     groups = list(keys[repeated].groupby(["series", "time"], sort=False).indices.values())
+    repeated_positions = np.flatnonzero(repeated)
     shown = []
     for rows in groups[:_SHOWN]:
-        positions = np.flatnonzero(repeated)[rows]
+        positions = repeated_positions[rows]
         places = " and ".join(where.row_label(int(position)) for position in positions[:3])
         shown.append(f"{where.series(codes[positions[0]])} {timestamps[positions[0]]} at {places}".lstrip())
     more = f" (first {_SHOWN} shown)" if len(groups) > _SHOWN else ""
@@ -341,7 +301,7 @@ def _check_duplicates(codes: np.ndarray, timestamps: pd.DatetimeIndex, where: _W
     )
 
 
-def _time_order(codes: np.ndarray, timestamps: pd.DatetimeIndex, sort: bool, where: _Where) -> np.ndarray:
+def _time_order(codes: np.ndarray, timestamps: pd.DatetimeIndex, sort: bool, where: Where) -> np.ndarray:
     """Positions that sort rows by (series, time); raise on rows out of time order unless ``sort``."""
     order = np.argsort(codes, kind="stable")  # each series' rows, in the given order
     ticks, series = timestamps.asi8[order], codes[order]
@@ -359,141 +319,21 @@ def _time_order(codes: np.ndarray, timestamps: pd.DatetimeIndex, sort: bool, whe
     )
 
 
-def _frequency(
-    codes: np.ndarray, timestamps: pd.DatetimeIndex, freq: str | pd.DateOffset | None, where: _Where
-) -> tuple[pd.DateOffset, str]:
-    """The step and how it was found ("given", "inferred", "the most common step")."""
-    if freq is not None:
-        try:
-            return to_offset(freq), "given"
-        except (ValueError, TypeError):
-            raise ConfigError(
-                f"The 'freq' parameter must be a pandas frequency such as 'h' or 'D'. Got {freq!r} instead."
-            ) from None
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    lengths = np.diff(np.r_[starts, len(codes)])
-    if lengths.max() < 2:
-        raise DataError(f"{where.source}: cannot infer a frequency from series of one row; pass freq= (e.g. 'h').")
-    longest = int(np.argmax(lengths))
-    if lengths[longest] >= 3:
-        offset = _infer_freq(timestamps[starts[longest] : starts[longest] + lengths[longest]])
-        if offset is not None:
-            return offset, "inferred"
-    steps = np.diff(timestamps.asi8)[codes[1:] == codes[:-1]]
-    values, counts = np.unique(steps, return_counts=True)
-    step_ns = int(pd.Timedelta(int(values[np.argmax(counts)]), unit=timestamps.unit).value)
-    if step_ns > 0 and step_ns % _DAY_NS == 0 and timestamps.tz is None:
-        return to_offset(f"{step_ns // _DAY_NS}D"), "the most common step"
-    return to_offset(pd.Timedelta(step_ns, unit="ns")), "the most common step"
-
-
-def _infer_freq(timestamps: pd.DatetimeIndex) -> pd.DateOffset | None:
-    with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset
-        warnings.simplefilter("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", message=".*infer_freq.*")
-        inferred = pd.infer_freq(timestamps)
-    return None if inferred is None else to_offset(inferred)
-
-
-def _step_in_unit(offset: pd.offsets.Tick, unit: str) -> int:
-    """A fixed step in the integer unit of a DatetimeIndex (``"s"``, ``"us"``, ``"ns"``)."""
-    return pd.Timedelta(offset).value // pd.Timedelta(1, unit=unit).value
-
-
-def _regular_steps(codes: np.ndarray, timestamps: pd.DatetimeIndex, offset: pd.DateOffset) -> np.ndarray:
-    """``(N - 1,)`` bool: row i + 1 is one step after row i, or starts another series."""
-    if isinstance(offset, pd.offsets.Tick):
-        follows = np.diff(timestamps.asi8) == _step_in_unit(offset, timestamps.unit)
-    else:  # calendar steps (months, business days, days across DST) have no fixed length
-        follows = np.asarray(timestamps[:-1] + offset == timestamps[1:])
-    return follows | (codes[1:] != codes[:-1])
-
-
-def _check_spacing(
-    codes: np.ndarray,
-    timestamps: pd.DatetimeIndex,
-    offset: pd.DateOffset,
-    how: str,
-    positions: np.ndarray,
-    where: _Where,
+def _check_nothing_inserted(
+    given_rows: int, codes: np.ndarray, timestamps: pd.DatetimeIndex, values: np.ndarray, where: Where
 ) -> None:
-    """Raise at the first step that is not one ``offset``; ``positions`` maps rows to the caller's rows."""
-    regular = _regular_steps(codes, timestamps, offset)
-    if regular.all():
-        return
-    step = int(np.argmax(~regular))
-    code = codes[step]
-    if where.series_ids is not None and how != "given":
-        own = _infer_freq(timestamps[codes == code]) if np.sum(codes == code) >= 3 else None
-        if own is not None and own != offset:
-            raise DataError(
-                f"{where.source}:{where.series(code)} has frequency {own.freqstr!r} but the longest series has "
-                f"{offset.freqstr!r}; all series must share one frequency."
-            )
-    first, second = timestamps[step], timestamps[step + 1]
-    raise DataError(
-        f"{where.source}: irregular spacing: {where.row(positions[step], code)} ({first}) is followed by "
-        f"{where.row_label(int(positions[step + 1]))} ({second}), a step of {to_offset(second - first).freqstr!r}; "
-        f"expected steps of {offset.freqstr!r} ({how}). {int((~regular).sum())} irregular step(s) in all. "
-        "Pass reindex=True to insert the missing timestamps as missing values, or freq= to state the frequency."
-    )
-
-
-def _reindex(
-    codes: np.ndarray,
-    timestamps: pd.DatetimeIndex,
-    values: np.ndarray,
-    offset: pd.DateOffset,
-    positions: np.ndarray,
-    missing: str,
-    where: _Where,
-) -> tuple[np.ndarray, pd.DatetimeIndex, np.ndarray]:
-    """Put every series on its regular grid from first to last timestamp; new rows are NaN."""
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    if isinstance(offset, pd.offsets.Tick):  # fixed steps: each series keeps its own phase
-        step = _step_in_unit(offset, timestamps.unit)
-        relative = timestamps.asi8 - timestamps.asi8[starts][codes]
-        slot = np.where(relative % step == 0, relative // step, -1)
-    else:  # calendar steps (months, days across DST): one shared calendar grid
-        grid = pd.date_range(timestamps.min(), timestamps.max(), freq=offset, unit=timestamps.unit)
-        slot = grid.get_indexer(timestamps)
-    if (slot < 0).any():
-        row = int(np.argmax(slot < 0))
-        raise DataError(
-            f"{where.source}: timestamp {timestamps[row]} at {where.row(positions[row], codes[row])} is not on the "
-            f"{offset.freqstr!r} grid of its series, so reindex cannot place it. Pass freq= with the right frequency."
-        )
-    slot = slot - slot[starts][codes]
-    lengths = slot[np.r_[starts[1:] - 1, len(codes) - 1]] + 1
-    if lengths.sum() > _MAX_REINDEX_GROWTH * len(codes):
-        gap = int(np.argmax(np.diff(slot) * (codes[1:] == codes[:-1])))
-        raise DataError(
-            f"{where.source}: reindex=True would grow {len(codes)} rows to {lengths.sum()}; the largest gap is "
-            f"from {timestamps[gap]} to {timestamps[gap + 1]} ({where.row(positions[gap + 1], codes[gap + 1])}). "
-            "Check that timestamp, or the frequency."
-        )
-    new_starts = np.r_[0, np.cumsum(lengths)[:-1]]
-    new_codes = np.repeat(np.arange(len(starts)), lengths)
-    new_slot = np.arange(len(new_codes)) - new_starts[new_codes]
-    new_values = np.full((len(new_codes), values.shape[1]), np.nan)
-    new_values[new_starts[codes] + slot] = values
-    first = timestamps[starts].take(new_codes)
-    if isinstance(offset, pd.offsets.Tick):
-        new_timestamps = first + pd.to_timedelta(new_slot * step, unit=timestamps.unit)
-    else:
-        new_timestamps = grid[grid.get_indexer(first) + new_slot]
-    inserted = len(new_codes) - len(codes)
-    if missing == "error" and inserted:
-        row = int(np.argmax(np.isnan(new_values).all(axis=1)))
+    """With ``missing="error"``, rows that reindexing inserted (all NaN: the given rows have none) raise."""
+    inserted = len(codes) - given_rows
+    if inserted:
+        row = int(np.argmax(np.isnan(values).all(axis=1)))
         raise DataError(
             f"{where.source}: reindex=True inserted {inserted} row(s) for missing timestamps, the first at"
-            f"{where.series(new_codes[row])} {new_timestamps[row]}; their values are missing and missing='error'. "
+            f"{where.series(codes[row])} {timestamps[row]}; their values are missing and missing='error'. "
             "Pass missing='interpolate', 'ffill' or 'mask'."
         )
-    return new_codes, pd.DatetimeIndex(new_timestamps).as_unit(timestamps.unit), new_values
 
 
-def _check_min_rows(codes: np.ndarray, min_rows: int, where: _Where) -> None:
+def _check_min_rows(codes: np.ndarray, min_rows: int, where: Where) -> None:
     lengths = np.bincount(codes)
     short = np.flatnonzero(lengths < min_rows)
     if short.size:
@@ -511,7 +351,7 @@ def _fill_missing(
     missing: str,
     columns: list[object],
     timestamps: pd.DatetimeIndex,
-    where: _Where,
+    where: Where,
 ) -> np.ndarray:
     """Apply the ``missing`` policy per series; values left missing at the edges raise."""
     if missing in ("error", "mask") or not np.isnan(values).any():
@@ -530,8 +370,7 @@ def _fill_missing(
             filled = np.where(np.isnan(values), value_before + weight * (value_after - value_before), values)
     left = np.isnan(filled)
     if left.any():
-        column = int(np.argmax(left.any(axis=0)))
-        row = int(np.argmax(left[:, column]))
+        row, column = _first_cell(left)
         edge = "leading" if missing == "ffill" else "leading or trailing"
         raise DataError(
             f"{where.source}:{where.series(codes[row])} column {columns[column]!r} has {int(left[:, column].sum())} "
@@ -548,7 +387,7 @@ def _build_frame(
     values: np.ndarray,
     columns: list[object],
     offset: pd.DateOffset,
-    where: _Where,
+    where: Where,
 ) -> pd.DataFrame:
     names = list(frame.index.names)
     if where.series_ids is None:
