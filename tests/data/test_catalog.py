@@ -1,4 +1,6 @@
-"""The data catalog: schema, name lookup, local/cache/download resolution, checksums, parsers.
+"""The data catalog: schema, name lookup, local/cache/download resolution, checksums, load().
+
+The file formats themselves are tested in test_formats.py; here ``load`` is run end to end.
 
 No test touches the network: an autouse fixture makes every non-``file:`` URL fail,
 and the cache is a temporary directory.
@@ -22,7 +24,7 @@ import yaml
 
 from tsseq.data import catalog
 from tsseq.data.catalog import CatalogEntry, CatalogFile, ChecksumUnknownWarning, Dataset, load
-from tsseq.errors import ConfigError, DataError, DatasetUnavailableError
+from tsseq.errors import ConfigError, DatasetUnavailableError
 
 ETTH1_SHA256 = "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066"
 TINY_ETT = (
@@ -52,12 +54,12 @@ def no_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TSSEQ_DATA_DIR", raising=False)
 
 
-def _tiny_ett_entry(tmp_path: Path, content: str = TINY_ETT, sha256: str | None = "auto") -> CatalogEntry:
-    """An ETTh1-like entry whose one file is served from ``tmp_path`` by a file:// URL."""
+def _tiny_ett_entry(tmp_path: Path, sha256: str | None = "auto") -> CatalogEntry:
+    """An ETTh1-like entry whose one file, TINY_ETT, is served from ``tmp_path`` by a file:// URL."""
     source = tmp_path / "served" / "tiny.csv"
     source.parent.mkdir(parents=True, exist_ok=True)
-    source.write_text(content)
-    digest = hashlib.sha256(content.encode()).hexdigest() if sha256 == "auto" else sha256
+    source.write_text(TINY_ETT)
+    digest = hashlib.sha256(TINY_ETT.encode()).hexdigest() if sha256 == "auto" else sha256
     file = CatalogFile("ett/tiny.csv", source.as_uri(), digest, "data")
     return dataclasses.replace(catalog.catalog_entry("ETTh1"), name="tiny", files=(file,))
 
@@ -241,14 +243,6 @@ def test_verification_is_remembered_until_the_file_changes(monkeypatch: pytest.M
     os.utime(local, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # as if rewritten
     load(entry, data_dir=tmp_path / "local")
     assert len(calls) == 2
-
-
-def test_irregular_ett_timestamps_are_reported_with_the_row(tmp_path: Path) -> None:
-    content = TINY_ETT.replace("2016-07-01 02:00:00", "2016-07-01 03:00:00")
-    entry = _tiny_ett_entry(tmp_path, content=content)
-    expected = r"regular at frequency 'h'; row 3 has 2016-07-01 03:00:00, expected 2016-07-01 02:00:00"
-    with pytest.raises(DataError, match=expected):
-        load(entry, data_dir=tmp_path / "empty")
 
 
 def test_m4_parser_on_a_tiny_ragged_file_without_known_checksums(tmp_path: Path) -> None:

@@ -16,14 +16,14 @@ hash for is used with a :class:`ChecksumUnknownWarning`. A file that is missing 
 cannot be downloaded, or that does not match its hash, raises
 :class:`~tsseq.errors.DatasetUnavailableError` naming the files, the layout and the URLs.
 
-The statsmodels data sets (sunspots, co2, nile, elnino) need no file at all.
+The files are then read by :mod:`tsseq.data.formats` (ETT, M4, NAB). The statsmodels
+data sets (sunspots, co2, nile, elnino) need no file at all (:mod:`tsseq.data.embedded`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.resources
-import json
 import os
 import re
 import tempfile
@@ -35,10 +35,10 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
-import numpy as np
 import pandas as pd
 import yaml
 
+from tsseq.data.formats import nab_key, read_ett, read_m4, read_nab
 from tsseq.errors import ConfigError, DataError, DatasetUnavailableError, closest_match
 
 DATA_DIR_ENV = "TSSEQ_DATA_DIR"
@@ -199,9 +199,14 @@ def cache_dir() -> Path:
     return Path(configured).expanduser() if configured else Path.home() / ".cache" / "tsseq"
 
 
-def _sha256_of(path: Path) -> str:
+def _digest_key(path: Path) -> tuple[str, int, int]:
+    """The key of ``path`` in ``_DIGESTS``: a rewritten file gets a new key."""
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
+
+
+def _sha256_of(path: Path) -> str:
+    key = _digest_key(path)
     if key not in _DIGESTS:
         digest = hashlib.sha256()
         with path.open("rb") as handle:
@@ -237,14 +242,14 @@ def _download(file: CatalogFile, target: Path) -> str:
             for chunk in iter(lambda: response.read(_CHUNK_BYTES), b""):
                 digest.update(chunk)
                 handle.write(chunk)
-        if file.sha256 is not None and digest.hexdigest() != file.sha256:
-            raise DataError(f"checksum mismatch: expected sha256 {file.sha256}, found {digest.hexdigest()}")
+        sha256 = digest.hexdigest()
+        if file.sha256 is not None and sha256 != file.sha256:
+            raise DataError(f"checksum mismatch: expected sha256 {file.sha256}, found {sha256}")
         os.replace(partial, target)  # atomic: nobody ever sees a partial file under the final name
     finally:
         partial.unlink(missing_ok=True)
-    stat = target.stat()
-    _DIGESTS[(str(target.resolve()), stat.st_size, stat.st_mtime_ns)] = digest.hexdigest()
-    return digest.hexdigest()
+    _DIGESTS[_digest_key(target)] = sha256
+    return sha256
 
 
 def _fetch_one(file: CatalogFile, entry: CatalogEntry, directories: list[Path], verify: bool,
@@ -302,126 +307,46 @@ def _unavailable_message(
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------- parsers
+# -------------------------------------------------------------- files -> Dataset
 
 
-def _regular_index(index: pd.Index, freq: str, path: Path) -> pd.DatetimeIndex:
-    """``index`` with ``freq`` set, or a DataError naming the first irregular row."""
-    expected = pd.date_range(index[0], periods=len(index), freq=freq, name=index.name)
-    wrong = np.flatnonzero(pd.DatetimeIndex(index) != expected)
-    if wrong.size:
-        row = int(wrong[0])
-        raise DataError(
-            f"{path}: timestamps must be regular at frequency {freq!r}; row {row + 1} has {index[row]}, "
-            f"expected {expected[row]}."
-        )
-    return expected
-
-
-def _check_columns(frame: pd.DataFrame, entry: CatalogEntry, source: object) -> pd.DataFrame:
-    if tuple(frame.columns) != entry.columns:
-        raise DataError(f"{source}: expected columns {list(entry.columns)}. Got {list(frame.columns)} instead.")
-    return frame.astype(np.float64)
-
-
-def _read_ett(entry: CatalogEntry, paths: list[Path]) -> Dataset:
-    """ETT CSV -> wide frame ``(T, 7)`` indexed by ``date``, float64 columns HUFL .. OT."""
-    frame = pd.read_csv(paths[0], index_col="date", parse_dates=["date"], date_format="%Y-%m-%d %H:%M:%S")
-    frame = _check_columns(frame, entry, paths[0])
-    frame.index = _regular_index(frame.index, entry.freq, paths[0])
-    return Dataset(entry.name, frame, entry)
-
-
-def _read_m4_wide(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ragged wide M4 CSV -> (ids ``(S,)``, values ``(S, W)`` NaN-padded, lengths ``(S,)``)."""
-    wide = pd.read_csv(path, index_col=0)
-    values = wide.to_numpy(dtype=np.float64)
-    observed = ~np.isnan(values)
-    lengths = observed.sum(axis=1)
-    # M4 pads each row at its end; a gap inside a row would shift every later timestamp.
-    gaps = np.flatnonzero((observed != (np.arange(values.shape[1]) < lengths[:, None])).any(axis=1))
-    if gaps.size:
-        raise DataError(f"{path}: series {wide.index[gaps[0]]!r} has an empty cell before its last value.")
-    return wide.index.to_numpy(dtype=object), values, lengths
-
-
-def _long_frame(ids: np.ndarray, values: np.ndarray, offsets: np.ndarray, timeline: pd.DatetimeIndex) -> pd.DataFrame:
-    """NaN-padded ``(S, W)`` values -> long frame; series ``s`` starts at ``timeline[offsets[s]]``."""
-    rows, columns = np.nonzero(~np.isnan(values))  # row-major: series by series, in time order
-    index = pd.MultiIndex.from_arrays(
-        [ids[rows], timeline[offsets[rows] + columns]], names=["series", "timestamp"]
-    )
-    return pd.DataFrame({"value": values[rows, columns]}, index=index)
-
-
-def _read_m4(entry: CatalogEntry, paths: list[Path]) -> Dataset:
-    """M4 train/test CSVs -> long frames on a nominal timeline starting at ``entry.start``.
-
-    M4 files carry no dates, so every series starts at the same nominal timestamp and
-    its test values continue right after its last training value.
-    """
-    roles = [file.role for file in entry.files]
-    train_path, test_path = paths[roles.index("train")], paths[roles.index("test")]
-    ids, train, lengths = _read_m4_wide(train_path)
-    test_ids, test, test_lengths = _read_m4_wide(test_path)
-    horizon = int(entry.protocol.parameters.get("horizon", test.shape[1]))
-    if not np.array_equal(ids, test_ids) or (test_lengths != horizon).any():
-        raise DataError(
-            f"{test_path}: expected the series of {train_path.name} in the same order with {horizon} values each."
-        )
-    order = np.argsort(ids, kind="stable")  # sorted series ids, as the long layout requires
-    timeline = pd.date_range(entry.start, periods=train.shape[1] + horizon, freq=entry.freq)
-    frame = _long_frame(ids[order], train[order], np.zeros(len(ids), dtype=np.int64), timeline)
-    test_frame = _long_frame(ids[order], test[order], lengths[order], timeline)
-    return Dataset(entry.name, frame, entry, test=test_frame)
-
-
-def _nab_key(file: CatalogFile) -> str:
-    """``nab/data/realKnownCause/nyc_taxi.csv`` -> ``realKnownCause/nyc_taxi.csv`` (NAB's label keys)."""
-    return "/".join(PurePosixPath(file.path).parts[-2:])
-
-
-def _read_nab(entry: CatalogEntry, paths: list[Path]) -> Dataset:
-    """NAB CSVs -> long frame of the raw rows (irregular timestamps kept) + anomaly labels."""
-    by_role: dict[str, list[tuple[str, Path]]] = {}
+def _paths_by_role(entry: CatalogEntry, paths: list[Path]) -> dict[str, list[Path]]:
+    """The local paths of ``entry.files`` grouped by role, in catalog order."""
+    by_role: dict[str, list[Path]] = {}
     for file, path in zip(entry.files, paths):
-        by_role.setdefault(file.role, []).append((_nab_key(file), path))
-    series = sorted(by_role["series"])
-    frames = [
-        pd.read_csv(path, index_col="timestamp", parse_dates=["timestamp"], date_format="%Y-%m-%d %H:%M:%S")
-        for _, path in series
-    ]
-    frame = pd.concat(frames, keys=[key for key, _ in series], names=["series", "timestamp"])
-    keys = [key for key, _ in series]
-    windows = _read_json_labels(by_role["windows"][0][1], keys)
-    points = _read_json_labels(by_role["labels"][0][1], keys)
+        by_role.setdefault(file.role, []).append(path)
+    return by_role
+
+
+def _ett_dataset(entry: CatalogEntry, paths: list[Path]) -> Dataset:
+    return Dataset(entry.name, read_ett(paths[0], columns=entry.columns, freq=entry.freq), entry)
+
+
+def _m4_dataset(entry: CatalogEntry, paths: list[Path]) -> Dataset:
+    by_role = _paths_by_role(entry, paths)
+    train, test = read_m4(
+        by_role["train"][0], by_role["test"][0], start=entry.start, freq=entry.freq,
+        horizon=entry.protocol.parameters.get("horizon"),
+    )
+    return Dataset(entry.name, train, entry, test=test)
+
+
+def _nab_dataset(entry: CatalogEntry, paths: list[Path]) -> Dataset:
+    series = {nab_key(file.path): path for file, path in zip(entry.files, paths) if file.role == "series"}
+    by_role = _paths_by_role(entry, paths)
+    nab = read_nab(series, by_role["windows"][0], by_role["labels"][0], columns=entry.columns)
     return Dataset(
-        entry.name,
-        _check_columns(frame, entry, "NAB series files"),
-        entry,
-        anomaly_windows={
-            key: [(pd.Timestamp(start), pd.Timestamp(end)) for start, end in spans] for key, spans in windows.items()
-        },
-        anomaly_points={key: [pd.Timestamp(point) for point in stamps] for key, stamps in points.items()},
+        entry.name, nab.frame, entry, anomaly_windows=nab.anomaly_windows, anomaly_points=nab.anomaly_points
     )
 
 
-def _read_json_labels(path: Path, keys: list[str]) -> dict[str, list]:
-    """A NAB label file -> {series key: its labels}, checked to cover exactly ``keys``."""
-    labels = json.loads(path.read_text(encoding="utf-8"))
-    if set(labels) != set(keys):
-        differing = sorted(set(labels) ^ set(keys))[:3]
-        raise DataError(f"{path}: expected labels for exactly the {len(keys)} series files; these differ: {differing}.")
-    return {key: labels[key] for key in keys}
-
-
-def _read_statsmodels(entry: CatalogEntry, paths: list[Path]) -> Dataset:
+def _statsmodels_dataset(entry: CatalogEntry, paths: list[Path]) -> Dataset:
     from tsseq.data.embedded import load_frame  # imports statsmodels only when needed
 
     return Dataset(entry.name, load_frame(entry.name), entry)
 
 
-_PARSERS = {"ett": _read_ett, "m4": _read_m4, "nab": _read_nab, "statsmodels": _read_statsmodels}
+_DATASET_BUILDERS = {"ett": _ett_dataset, "m4": _m4_dataset, "nab": _nab_dataset, "statsmodels": _statsmodels_dataset}
 
 
 def load(
@@ -453,4 +378,4 @@ def load(
     """
     entry = name if isinstance(name, CatalogEntry) else catalog_entry(name)
     paths = _locate(entry, data_dir, download=download, verify=verify)
-    return _PARSERS[entry.format](entry, paths)
+    return _DATASET_BUILDERS[entry.format](entry, paths)

@@ -19,13 +19,12 @@ elnino    ``MS``      temperature    monthly Nino 1+2 sea surface temperature, 1
 from __future__ import annotations
 
 import importlib
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from tsseq.errors import ConfigError, DataError, closest_match
-
-EMBEDDED = ("sunspots", "co2", "nile", "elnino")
 
 
 def _statsmodels_data(name: str) -> pd.DataFrame:
@@ -41,15 +40,11 @@ def _yearly(years: pd.Series, name: str) -> pd.DatetimeIndex:
     return pd.date_range(f"{years[0]}-01-01", periods=len(years), freq="YS-JAN", name="date")
 
 
-def _sunspots() -> pd.DataFrame:
-    data = _statsmodels_data("sunspots")
-    index = _yearly(data["YEAR"], "sunspots")
-    return pd.DataFrame({"SUNACTIVITY": data["SUNACTIVITY"].to_numpy(np.float64)}, index=index)
-
-
-def _nile() -> pd.DataFrame:
-    data = _statsmodels_data("nile")
-    return pd.DataFrame({"volume": data["volume"].to_numpy(np.float64)}, index=_yearly(data["year"], "nile"))
+def _yearly_frame(name: str, year_column: str, value_column: str) -> pd.DataFrame:
+    """A statsmodels table of one value per year -> wide frame ``(T, 1)`` named ``value_column``."""
+    data = _statsmodels_data(name)
+    index = _yearly(data[year_column], name)
+    return pd.DataFrame({value_column: data[value_column].to_numpy(np.float64)}, index=index)
 
 
 def _co2() -> pd.DataFrame:
@@ -67,7 +62,13 @@ def _elnino() -> pd.DataFrame:
     return pd.DataFrame({"temperature": months.reshape(-1)}, index=index)  # row-major: year by year
 
 
-_LOADERS = {"sunspots": _sunspots, "co2": _co2, "nile": _nile, "elnino": _elnino}
+_LOADERS = {
+    "sunspots": partial(_yearly_frame, "sunspots", "YEAR", "SUNACTIVITY"),
+    "co2": _co2,
+    "nile": partial(_yearly_frame, "nile", "year", "volume"),
+    "elnino": _elnino,
+}
+EMBEDDED = tuple(_LOADERS)  # the names, in the order of the module docstring's table
 
 
 def load_frame(name: str) -> pd.DataFrame:

@@ -174,18 +174,10 @@ def generate(
         labels[placement.start : placement.stop, placement.channel] = True
 
     columns = [f"channel_{channel}" for channel in range(channels)]
-    anomalies_table = pd.DataFrame(
-        {
-            "kind": pd.Series([placement.kind for placement in placements], dtype=object),
-            "start": index[[placement.start for placement in placements]],
-            "end": index[[placement.stop - 1 for placement in placements]],
-            "channel": pd.Series([columns[placement.channel] for placement in placements], dtype=object),
-        }
-    )
     return SyntheticSeries(
         frame=pd.DataFrame(values, index=index, columns=columns),
         labels=pd.DataFrame(labels, index=index, columns=columns),
-        anomalies=anomalies_table,
+        anomalies=_anomaly_table(placements, index, columns),
     )
 
 
@@ -223,6 +215,18 @@ def _draw(kinds: list[str], length: int, channels: int, lengths_range: tuple[int
         _Placement(kind, int(start), int(start + size), int(channel), float(sign))
         for kind, start, size, channel, sign in zip(kinds, starts, lengths, targets, signs)
     ]
+
+
+def _anomaly_table(placements: list[_Placement], index: pd.DatetimeIndex, columns: list[str]) -> pd.DataFrame:
+    """One row per placement: ``kind``, ``start``, ``end`` (inclusive timestamps), ``channel`` (column name)."""
+    return pd.DataFrame(
+        {
+            "kind": pd.Series([placement.kind for placement in placements], dtype=object),
+            "start": index[[placement.start for placement in placements]],
+            "end": index[[placement.stop - 1 for placement in placements]],
+            "channel": pd.Series([columns[placement.channel] for placement in placements], dtype=object),
+        }
+    )
 
 
 def _apply(values: np.ndarray, placement: _Placement, parts: _Parts, magnitude: float) -> None:
