@@ -14,7 +14,7 @@ from tsseq.protocols import EttResult, M4Result, evaluate_ett, evaluate_m4
 class _RepeatLast(Forecaster):
     """Test stand-in: repeats the last input value; remembers what it was fitted on."""
 
-    def _fit(self, series: list[np.ndarray]) -> None:
+    def _fit(self, series: list[np.ndarray], validation: list[np.ndarray] | None = None) -> None:
         self.train_ = series
 
     def _predict(self, horizon: int) -> list[np.ndarray]:

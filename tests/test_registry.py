@@ -2,7 +2,8 @@
 
 A new model gets these checks for free by registering itself: fit returns self,
 forecast shapes and timestamps, the long (many-series) layout, clone and
-get_params/set_params, seeded determinism, and batched window forecasts.
+get_params/set_params, seeded determinism, batched window forecasts, and
+save/load giving the same forecasts. Neural models run in a tiny configuration.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from tsseq import registry
+from tsseq import persistence, registry
+from tsseq.estimators import NeuralForecaster
 
 HORIZON = 5
+# Small enough for the whole registry to run in seconds; the architecture is the preset one.
+TINY = {"input_length": 24, "horizon": HORIZON, "hidden_size": 8, "training": {"epochs": 2, "batch_size": 64}}
 
 
 def wide_frame(rows: int = 160, seed: int = 0) -> pd.DataFrame:
@@ -41,11 +45,19 @@ def long_frame() -> pd.DataFrame:
 
 @pytest.fixture(params=registry.names())
 def model(request):
-    return registry.get(request.param)()
+    model = registry.create(request.param)
+    return model.set_params(**TINY) if isinstance(model, NeuralForecaster) else model
 
 
-def test_registry_lists_the_baselines():
-    assert {"ar", "naive", "seasonal_naive", "drift", "mean", "naive2"} <= set(registry.names())
+def window_length(model) -> int:
+    return getattr(model, "input_length", 48)
+
+
+def test_registry_lists_the_baselines_and_the_recurrent_family():
+    baselines = {"ar", "naive", "seasonal_naive", "drift", "mean", "naive2"}
+    recurrent = {"rnn", "lstm", "gru", "mut1", "mut2", "mut3", "segrnn", "seq2seq"}
+    assert baselines | recurrent <= set(registry.names())
+    assert registry.create("lstm").cell == "lstm" and registry.create("lstm", cell="gru").cell == "gru"
 
 
 def test_fit_returns_self_and_forecast_continues_the_index(model):
@@ -70,7 +82,7 @@ def test_long_layout_forecasts_every_series(model):
 def test_predict_windows_shape(model):
     frame = wide_frame()
     model.fit(frame)
-    inputs = np.lib.stride_tricks.sliding_window_view(frame.to_numpy(), 100, axis=0).transpose(0, 2, 1)[:7]
+    inputs = np.lib.stride_tricks.sliding_window_view(frame.to_numpy(), window_length(model), axis=0).transpose(0, 2, 1)[:7]
     forecasts = model.predict_windows(inputs, HORIZON)
     assert forecasts.shape == (7, HORIZON, 2)
     assert np.isfinite(forecasts).all()
@@ -105,3 +117,15 @@ def test_score_is_negative_mse_of_the_holdout(model):
     model.fit(train)
     expected = -np.mean((future.to_numpy() - model.predict(HORIZON).to_numpy()) ** 2)
     assert model.score(future) == pytest.approx(expected)
+
+
+def test_save_and_load_give_identical_forecasts(model, tmp_path):
+    frame = wide_frame()
+    model.fit(frame)
+    path = tmp_path / "model.pt"
+    persistence.save(model, path)
+    loaded = persistence.load(path)
+    assert type(loaded) is type(model)
+    pd.testing.assert_frame_equal(loaded.predict(HORIZON), model.predict(HORIZON))
+    inputs = frame.to_numpy()[None, -window_length(model) :]
+    np.testing.assert_array_equal(loaded.predict_windows(inputs, HORIZON), model.predict_windows(inputs, HORIZON))

@@ -16,7 +16,8 @@ Two layouts are accepted:
 
 Subclasses implement three array methods and never see pandas:
 
-* ``_fit(series)`` with ``series`` a list of float64 arrays of shape ``(T_i, C)``;
+* ``_fit(series, validation)`` with ``series`` a list of float64 arrays of shape
+  ``(T_i, C)`` and ``validation`` None or a list like it;
 * ``_predict(horizon)`` returning a list of ``(horizon, C)`` arrays, one per series;
 * ``_predict_windows(inputs, horizon)`` mapping ``(N, L, C)`` to ``(N, horizon, C)``.
 """
@@ -92,9 +93,14 @@ def check_positive_int(value: object, name: str, minimum: int = 1) -> int:
 class Forecaster(BaseEstimator):
     """Base class of tsseq forecasters; see the module docstring for the contract."""
 
-    def fit(self, y: pd.DataFrame | pd.Series) -> "Forecaster":
+    def fit(self, y: pd.DataFrame | pd.Series, validation: pd.DataFrame | pd.Series | None = None) -> "Forecaster":
+        """Fit on ``y``; ``validation`` (same layout and columns) serves models that stop early.
+
+        Closed-form models (the baselines) have nothing to tune on it and ignore it.
+        """
         series, layout = split_frame(y)
-        self._fit(series)
+        validation_series = None if validation is None else split_frame(validation)[0]
+        self._fit(series, validation_series)
         self.layout_ = layout
         self.n_channels_ = layout.n_channels
         return self
@@ -138,7 +144,7 @@ class Forecaster(BaseEstimator):
         return -float(np.nanmean(error**2))
 
     # Subclasses implement these three on arrays.
-    def _fit(self, series: list[np.ndarray]) -> None:
+    def _fit(self, series: list[np.ndarray], validation: list[np.ndarray] | None = None) -> None:
         raise NotImplementedError
 
     def _predict(self, horizon: int) -> list[np.ndarray]:

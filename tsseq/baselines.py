@@ -161,7 +161,7 @@ class _HistoryBaseline(Forecaster):
         """Validate the parameters; return the fewest values a history needs and why."""
         return 1, "needs at least 1 value"
 
-    def _fit(self, series: list[np.ndarray]) -> None:
+    def _fit(self, series: list[np.ndarray], validation: list[np.ndarray] | None = None) -> None:
         needed, requirement = self._requirement()
         _check_arrays(series, needed, type(self).__name__, requirement)
         self.history_ = [np.ascontiguousarray(values.T) for values in series]  # (C, T_i) each
@@ -328,7 +328,7 @@ class AR(Forecaster):
             raise ConfigError("The 'horizon' parameter must be an int >= 1 when strategy='direct'. Got None instead.")
         return max_lag, check_positive_int(self.horizon, "horizon")
 
-    def _fit(self, series: list[np.ndarray]) -> None:
+    def _fit(self, series: list[np.ndarray], validation: list[np.ndarray] | None = None) -> None:
         max_lag, horizon = self._check_params()
         lag_name = "order" if self.order is not None else "max_order"
         needed = required_length(max_lag, horizon)

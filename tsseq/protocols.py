@@ -120,7 +120,8 @@ def evaluate_ett(
     ----------
     forecaster : Forecaster
         Unfitted; it is fitted here on the scaled train frame (7 channels for
-        setting ``"M"``, ``OT`` alone for ``"S"``).
+        setting ``"M"``, ``OT`` alone for ``"S"``), with the scaled validation rows
+        (``[8640 - L, 11520)`` for ETTh) as ``validation``.
     dataset : {"ETTh1", "ETTh2", "ETTm1", "ETTm2"}
         Selects the split; the data come from the catalog unless ``frame`` is given.
     setting : {"M", "S"}
@@ -158,7 +159,8 @@ def evaluate_ett(
         frame = frame[[ETT_TARGET]]
     split = split_preset(frame, dataset, input_length=input_length)
     scaler = Scaler("standard").fit(split.train)
-    forecaster.fit(scaler.transform(split.train))
+    # The validation rows serve early stopping of neural models; closed-form ones ignore them.
+    forecaster.fit(scaler.transform(split.train), validation=scaler.transform(split.validation))
     windows = make_windows(scaler.transform(split.test).to_numpy(), input_length, horizon)
     n_windows = len(windows)
     if drop_last:

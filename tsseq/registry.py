@@ -1,8 +1,10 @@
 """Name -> model class, read by the CLI, the YAML pipelines and the contract tests.
 
-A new model is one file plus one ``@register("name")`` line. Modules that register
-models are listed in ``_MODEL_MODULES`` and imported on first lookup, so that
-``import tsseq`` does not import torch models or statsmodels.
+A new model is one file plus one ``@register("name")`` line. A name may also preset
+some constructor arguments, so that one estimator class serves a family
+(``@register("lstm", cell="lstm")`` on the recurrent forecaster). Modules that
+register models are listed in ``_MODEL_MODULES`` and imported on first lookup, so
+that ``import tsseq`` does not import torch models or statsmodels.
 """
 
 from __future__ import annotations
@@ -17,19 +19,22 @@ from tsseq.errors import ConfigError, closest_match
 T = TypeVar("T", bound=type)
 
 _REGISTRY: dict[str, type] = {}
-_MODEL_MODULES = ("tsseq.baselines",)
+_PRESETS: dict[str, dict[str, object]] = {}
+_MODEL_MODULES = ("tsseq.baselines", "tsseq.estimators")
 _loaded = False
 
 
-def register(name: str) -> Callable[[T], T]:
-    """Class decorator: make ``cls`` available as ``get(name)``."""
+def register(name: str, **preset: object) -> Callable[[T], T]:
+    """Class decorator: make ``cls`` available as ``get(name)``, with ``preset`` arguments."""
 
     def decorator(cls: T) -> T:
         existing = _REGISTRY.get(name)
         if existing is not None and existing is not cls:
             raise ConfigError(f"Model name {name!r} is already registered to {existing.__qualname__}.")
         _REGISTRY[name] = cls
-        cls.registry_name = name
+        _PRESETS[name] = dict(preset)
+        if not preset:
+            cls.registry_name = name
         return cls
 
     return decorator
@@ -55,6 +60,12 @@ def get(name: str) -> type:
         ) from None
 
 
+def preset(name: str) -> dict[str, object]:
+    """The constructor arguments that ``name`` presets (empty for most models)."""
+    get(name)
+    return dict(_PRESETS[name])
+
+
 def names() -> list[str]:
     """All registered model names, sorted."""
     _load_all()
@@ -62,7 +73,7 @@ def names() -> list[str]:
 
 
 def create(name: str, **params: object) -> object:
-    """Instantiate the model registered under ``name`` with keyword parameters."""
+    """Instantiate the model registered under ``name``: its preset, updated by ``params``."""
     cls = get(name)
     accepted = [p for p in inspect.signature(cls).parameters if p != "self"]
     for key in params:
@@ -71,4 +82,4 @@ def create(name: str, **params: object) -> object:
                 f"Model {name!r} has no parameter {key!r}.{closest_match(key, accepted)} "
                 f"Its parameters: {', '.join(accepted) or '(none)'}."
             )
-    return cls(**params)
+    return cls(**{**_PRESETS[name], **params})

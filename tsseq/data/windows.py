@@ -485,15 +485,20 @@ def _window_positions(
 
 
 def _check_indices(indices: object, n_windows: int, device: torch.device) -> torch.Tensor:
-    """``(B,)`` integer window indices in ``[0, n_windows)`` -> a LongTensor on ``device``."""
-    indices = torch.as_tensor(indices, device=device)
+    """``(B,)`` integer window indices in ``[0, n_windows)`` -> a LongTensor on ``device``.
+
+    The range is checked where the indices are (the sampler makes them on the CPU), before
+    they move: checking on a GPU would make it wait for every batch.
+    """
+    indices = torch.as_tensor(indices)
     if indices.ndim != 1 or indices.is_floating_point() or indices.dtype == torch.bool:
         raise DataError(
             f"Window indices must be a 1-D integer tensor. Got shape {tuple(indices.shape)} of {indices.dtype}."
         )
-    smallest, largest = torch.aminmax(indices) if len(indices) else (0, 0)
-    if int(smallest) < 0 or int(largest) >= n_windows:
-        raise DataError(
-            f"Window indices must lie in 0..{n_windows - 1}. Got values from {int(smallest)} to {int(largest)}."
-        )
-    return indices.long()
+    if indices.device.type == "cpu" and len(indices):
+        smallest, largest = torch.aminmax(indices)
+        if int(smallest) < 0 or int(largest) >= n_windows:
+            raise DataError(
+                f"Window indices must lie in 0..{n_windows - 1}. Got values from {int(smallest)} to {int(largest)}."
+            )
+    return indices.to(device=device, dtype=torch.long, non_blocking=True)

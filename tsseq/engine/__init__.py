@@ -1,0 +1,44 @@
+"""The training engine every tsseq model shares.
+
+Usage::
+
+    from tsseq.data.windows import make_windows
+    from tsseq.engine import Trainer, TrainingConfig
+
+    train = make_windows(values, input_length=96, horizon=24, device="cuda")  # (T, C) -> windows on the GPU
+    history = Trainer(TrainingConfig(epochs=20, clip_norm=1.0)).fit(model, train, validation)
+
+* :class:`TrainingConfig` (:mod:`.config`): every training setting, one frozen dataclass;
+* :class:`Trainer` (:mod:`.trainer`): ``fit`` (windows), ``fit_sequence`` (truncated
+  BPTT over one long series, :mod:`.tbptt`), ``evaluate``, ``predict``;
+* :class:`Callback` and :class:`ProgressBar` (:mod:`.callbacks`): hooks into the loop
+  (MLflow tracking and Optuna pruning are callbacks);
+* :class:`TrainingHistory` and :class:`TrainingDivergedError` (:mod:`.history`);
+* checkpoints (:mod:`.checkpoint`), devices and precision (:mod:`.device`), losses
+  (:mod:`.losses`), optimizers and schedules (:mod:`.optim`).
+"""
+
+from __future__ import annotations
+
+from tsseq.engine.callbacks import Callback, ProgressBar
+from tsseq.engine.config import TrainingConfig
+from tsseq.engine.device import to_device
+from tsseq.engine.history import TrainingDivergedError, TrainingHistory
+from tsseq.engine.losses import masked_mae, masked_mse
+from tsseq.engine.tbptt import Streams, detach_state, make_streams
+from tsseq.engine.trainer import Trainer
+
+__all__ = [
+    "Callback",
+    "ProgressBar",
+    "Streams",
+    "Trainer",
+    "TrainingConfig",
+    "TrainingDivergedError",
+    "TrainingHistory",
+    "detach_state",
+    "make_streams",
+    "masked_mae",
+    "masked_mse",
+    "to_device",
+]

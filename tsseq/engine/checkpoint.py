@@ -1,0 +1,165 @@
+"""Checkpoints: everything needed to continue training exactly where it stopped.
+
+One file, ``<checkpoint_dir>/last.pt``, rewritten atomically after every epoch
+(:func:`tsseq.io.write_atomic`: a crash mid-write leaves the previous one intact). It
+holds only tensors, numbers, strings, lists and dicts, so it loads with
+``torch.load(..., weights_only=True)`` (no pickled code runs), with these keys:
+
+``format`` (int), ``mode`` ("windows" or "sequence"), ``epoch`` (epochs completed),
+``config`` (``asdict`` of the TrainingConfig), ``model``, ``optimizer``,
+``scheduler`` (None for a constant rate) and ``scaler`` (the fp16 GradScaler) state
+dicts, ``history`` (:meth:`TrainingHistory.to_dict`, which names the best epoch),
+``best`` (``model``: the weights of the best epoch, None without ``restore_best``;
+``epochs_without_improvement``: early stopping's count), and ``rng``: the states of
+torch's CPU generator, of the training CUDA device's generator (None on the CPU), and
+of the batch sampler's generator.
+
+Randomness that lives elsewhere (Python's ``random``, NumPy) is not saved: models
+should draw their noise from torch.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from tsseq.engine.config import TrainingConfig
+from tsseq.engine.history import TrainingHistory
+from tsseq.errors import ConfigError, DataError, DataFileNotFoundError
+from tsseq.io import write_atomic
+
+CHECKPOINT_NAME = "last.pt"
+FORMAT = 1
+
+
+@dataclass
+class TrainingState:
+    """The objects of a run that a checkpoint saves and restores."""
+
+    mode: str  # "windows" (Trainer.fit) or "sequence" (Trainer.fit_sequence)
+    config: TrainingConfig
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object | None  # a torch.optim.lr_scheduler scheduler
+    scaler: torch.amp.GradScaler
+    sampler_generator: torch.Generator
+    history: TrainingHistory
+    best_model: dict[str, torch.Tensor] | None = None  # the weights of history.best_epoch
+    epochs_without_improvement: int = 0
+    epochs_done: int = 0
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's parameters are: the training device."""
+        return next(self.model.parameters()).device
+
+    def to_dict(self) -> dict:
+        """The checkpoint's contents (module docstring): tensors, numbers, strings, lists, dicts."""
+        config = {  # a pathlib.Path would not load with weights_only=True
+            name: os.fspath(value) if isinstance(value, os.PathLike) else value
+            for name, value in asdict(self.config).items()
+        }
+        return {
+            "mode": self.mode,
+            "epoch": self.epochs_done,
+            "config": config,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "history": self.history.to_dict(),
+            "best": {"epochs_without_improvement": self.epochs_without_improvement, "model": self.best_model},
+            "rng": capture_rng(self.sampler_generator, self.device),
+        }
+
+    def save(self, checkpoint_dir: str | os.PathLike) -> Path:
+        """Write ``checkpoint_dir/last.pt`` atomically."""
+        return save_checkpoint(checkpoint_path(checkpoint_dir), self.to_dict())
+
+    def restore(self, checkpoint_dir: str | os.PathLike | None) -> None:
+        """Load ``checkpoint_dir/last.pt`` into these objects (RNG states included)."""
+        if checkpoint_dir is None:
+            raise ConfigError("resume=True needs TrainingConfig(checkpoint_dir=...), the folder of the checkpoint.")
+        path = checkpoint_path(checkpoint_dir)
+        state = load_checkpoint(path, self.mode)
+        changed = changed_settings(state["config"], asdict(self.config))
+        if changed:
+            warnings.warn(
+                f"Resuming from {str(path)!r} with different settings ({', '.join(changed)}): the run will "
+                "not match an uninterrupted one, and the optimizer's and schedule's settings (learning rate, "
+                "weight decay, ...) continue as the checkpoint has them.",
+                stacklevel=4,  # the caller of Trainer.fit
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])  # moves its tensors to the parameters' device
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if state["scaler"]:  # empty when gradient scaling is off
+            self.scaler.load_state_dict(state["scaler"])
+        self.history = TrainingHistory.from_dict(state["history"])
+        best = state["best"]
+        self.epochs_without_improvement = best["epochs_without_improvement"]
+        if best["model"] is not None:
+            self.best_model = {name: value.to(self.device) for name, value in best["model"].items()}
+        restore_rng(state["rng"], self.sampler_generator, self.device)
+        self.epochs_done = state["epoch"]
+
+
+def checkpoint_path(checkpoint_dir: str | os.PathLike) -> Path:
+    return Path(checkpoint_dir) / CHECKPOINT_NAME
+
+
+def save_checkpoint(path: Path, state: dict) -> Path:
+    """Write ``state`` to ``path`` through a temporary file renamed into place."""
+    return write_atomic(path, lambda temporary: torch.save({"format": FORMAT, **state}, temporary))
+
+
+def load_checkpoint(path: Path, mode: str) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint` for a ``mode`` run (tensors on the CPU)."""
+    if not path.is_file():
+        raise DataFileNotFoundError(
+            f"resume=True but there is no checkpoint at {str(path)!r}; train once with "
+            "TrainingConfig(checkpoint_dir=...) to write one, or pass resume=False."
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated or foreign file: unpickling errors of many kinds
+        raise DataError(f"The checkpoint {str(path)!r} cannot be read: {error}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise DataError(f"{str(path)!r} is not a tsseq checkpoint of format {FORMAT} (found {found!r}).")
+    if state["mode"] != mode:
+        method = {"windows": "fit", "sequence": "fit_sequence"}
+        raise ConfigError(
+            f"The checkpoint {str(path)!r} was written by Trainer.{method[state['mode']]}; "
+            f"resume it with that method, not Trainer.{method[mode]}."
+        )
+    return state
+
+
+def capture_rng(sampler_generator: torch.Generator, device: torch.device) -> dict:
+    """The states of every random generator training on ``device`` draws from."""
+    return {
+        "torch": torch.get_rng_state(),
+        # Only the training GPU's: asking for every GPU's state would initialise CUDA on all of them.
+        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        "sampler": sampler_generator.get_state(),
+    }
+
+
+def restore_rng(states: dict, sampler_generator: torch.Generator, device: torch.device) -> None:
+    """Put back the states saved by :func:`capture_rng` (the CUDA one when training on CUDA again)."""
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(states["cuda"], device)
+    sampler_generator.set_state(states["sampler"])
+
+
+def changed_settings(saved: dict, current: dict) -> list[str]:
+    """Config fields that differ between a checkpoint and this run, other than the harmless ones."""
+    harmless = {"epochs", "checkpoint_dir", "progress", "early_stopping_patience", "device"}
+    return sorted(name for name in current if name not in harmless and saved.get(name) != current[name])

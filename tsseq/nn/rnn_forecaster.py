@@ -1,0 +1,229 @@
+r"""A recurrent encoder with a forecasting head: ``(B, L, C) -> (B, H, C)``.
+
+The path of a window through the model::
+
+    x (B, L, C) -> normalise -> [channel-independent: (B·C, L, 1)]
+      -> segments: u_j = ReLU(W_e x_{jw .. jw+w-1} + b_e),  j = 0 .. L/w - 1   (w = segment_length)
+      -> RecurrentLayerStack (any cell, stacked, residual, dilated, bidirectional)
+      -> head -> (B, H, C) -> denormalise
+
+Stepping over segments of ``w`` points instead of single points shortens the recurrence
+``w`` times (SegRNN, Lin et al. 2023); ``w = 1`` is the classic point-wise RNN.
+
+Heads:
+
+* ``"direct"``: all ``H`` steps at once from the last output, ``ŷ = W_o y_n + b_o``
+  reshaped to ``(H, C)`` (many-to-one when ``H = 1``; "direct multi-output").
+* ``"recursive"``: one segment ahead at a time, ``ŷ_{n+1} = W_o y_n + b_o``, fed back as
+  the next input with the state carried, ``ceil(H / w)`` times (autoregressive rollout;
+  causal encoders only). :meth:`RecurrentForecaster.forward_sequence` gives the same head's
+  one-step predictions at every input step (synchronised many-to-many), which is what
+  stateful training by truncated BPTT fits.
+* ``"parallel"``: SegRNN's parallel multi-step decoding: for each output segment
+  ``m = 1 .. M`` (``M = ceil(H / w)``), one step of a cell of the encoder's type from the
+  encoder's final state with input ``[p_m ; e_k]`` (a learned embedding of the segment's
+  position, and of the channel ``k`` in channel-independent mode),
+  ``ŷ_m = W_o Dropout(h_m)``; all ``M`` segments run as one batch.
+
+Normalisation: ``"none"``; ``"last"`` subtracts each window's last value per channel and
+adds it back to the forecast (SegRNN); ``"revin"`` is reversible instance normalisation
+(:class:`tsseq.nn.revin.RevIN`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from tsseq.base import check_positive_int
+from tsseq.errors import ConfigError, DataError
+from tsseq.nn.recurrent import RecurrentLayerStack, StackState, make_cell, require_causal
+from tsseq.nn.revin import RevIN
+
+HEADS = ("direct", "recursive", "parallel")
+NORMALIZATIONS = ("none", "last", "revin")
+
+
+def _check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"The {name!r} parameter must be one of {list(choices)}. Got {value!r} instead.")
+    return value
+
+
+class RecurrentForecaster(nn.Module):
+    r"""Recurrent encoder plus a forecasting head; equations in the module docstring.
+
+    Parameters
+    ----------
+    input_size : int
+        ``C``, the channels in and out.
+    horizon : int
+        ``H``, the steps forecast.
+    hidden_size, num_layers, cell, dropout, residual, bidirectional, dilations, forget_bias, fused
+        Of the encoder, :class:`~tsseq.nn.recurrent.RecurrentLayerStack`.
+    head : {"direct", "recursive", "parallel"}
+    segment_length : int
+        ``w``: points per recurrent step; ``L`` must be a multiple of it.
+    normalization : {"none", "last", "revin"}
+    channel_independent : bool
+        Forecast every channel as its own univariate series with shared weights.
+
+    Inputs: ``x`` ``(B, L, C)``. Outputs: ``(B, H, C)``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        horizon: int,
+        *,
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        cell: str = "lstm",
+        head: str = "direct",
+        dropout: float = 0.0,
+        residual: bool = False,
+        bidirectional: bool = False,
+        dilations: tuple[int, ...] | None = None,
+        segment_length: int = 1,
+        normalization: str = "none",
+        channel_independent: bool = False,
+        forget_bias: float | None = 1.0,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__()
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.horizon = check_positive_int(horizon, "horizon")
+        self.segment_length = check_positive_int(segment_length, "segment_length")
+        self.head = _check_choice(head, "head", HEADS)
+        self.normalization = _check_choice(normalization, "normalization", NORMALIZATIONS)
+        self.channel_independent = bool(channel_independent)
+        self.series_channels = 1 if self.channel_independent else self.input_size  # channels one sequence carries
+        self.segment_size = self.segment_length * self.series_channels  # values per recurrent step
+        self.n_output_segments = math.ceil(self.horizon / self.segment_length)
+        self.embed = (
+            nn.Sequential(nn.Linear(self.segment_size, hidden_size), nn.ReLU()) if self.segment_length > 1 else nn.Identity()
+        )
+        self.encoder = RecurrentLayerStack(
+            hidden_size if self.segment_length > 1 else self.segment_size,
+            hidden_size,
+            cell=cell,
+            num_layers=num_layers,
+            dropout=dropout,
+            residual=residual,
+            bidirectional=bidirectional,
+            dilations=dilations,
+            fused=fused,
+            forget_bias=forget_bias,
+        )
+        if self.head == "recursive":
+            require_causal(self.encoder, "the recursive head (autoregressive decoding)")
+        width = self.encoder.output_size  # D·H
+        self.revin = RevIN(self.input_size) if self.normalization == "revin" else None
+        if self.head == "direct":
+            self.output = nn.Linear(width, self.n_output_segments * self.segment_size)
+        elif self.head == "recursive":
+            self.output = nn.Linear(width, self.segment_size)
+        else:
+            self.decoder = make_cell(cell, width, width, forget_bias=forget_bias)
+            position_size = width // 2 if self.channel_independent else width
+            self.position_embedding = nn.Parameter(torch.randn(self.n_output_segments, position_size))
+            self.channel_embedding = (
+                nn.Parameter(torch.randn(self.input_size, width - position_size)) if self.channel_independent else None
+            )
+            self.decoder_dropout = nn.Dropout(dropout)
+            self.output = nn.Linear(width, self.segment_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_inputs(x)
+        batch = x.shape[0]
+        x, restore = self._normalize(x)
+        sequence = self._to_sequences(x)  # (B', L, c), B' = B·C if channel-independent else B
+        outputs, state = self.encoder(self._embed(sequence))  # (B', n, D·H)
+        if self.head == "direct":
+            segments = self.output(outputs[:, -1])  # (B', M·w·c)
+        elif self.head == "recursive":
+            segments = self._rollout(outputs[:, -1], state)  # (B', M·w·c)
+        else:
+            segments = self._parallel_decode(state)  # (B', M·w·c)
+        forecast = self._from_sequences(segments.reshape(segments.shape[0], -1, self.series_channels), batch)
+        return restore(forecast[:, : self.horizon])  # (B, H, C)
+
+    def forward_sequence(self, x: Tensor, state: StackState | None = None) -> tuple[Tensor, StackState]:
+        """One-step predictions at every input step: ``(B, k, C) -> (B, k, C)`` and the state.
+
+        Prediction ``t`` forecasts ``x_{t+1}``; passing the returned state back continues
+        the sequence (stateful training by truncated BPTT). Needs the recursive head,
+        point-wise steps and no instance normalisation (its statistics would change
+        from chunk to chunk).
+        """
+        if self.head != "recursive" or self.segment_length != 1 or self.normalization != "none":
+            raise ConfigError(
+                "forward_sequence (stateful / truncated-BPTT training) needs head='recursive', "
+                f"segment_length=1 and normalization='none'; got head={self.head!r}, "
+                f"segment_length={self.segment_length}, normalization={self.normalization!r}."
+            )
+        self._check_inputs(x)
+        batch = x.shape[0]
+        outputs, state = self.encoder(self._to_sequences(x), state)  # (B', k, H)
+        return self._from_sequences(self.output(outputs), batch), state  # (B, k, C)
+
+    def _rollout(self, last_output: Tensor, state: StackState) -> Tensor:
+        predictions = [self.output(last_output)]  # each (B', w·c)
+        for _ in range(self.n_output_segments - 1):
+            step_input = self._embed(predictions[-1].unsqueeze(1))  # (B', 1, E)
+            output, state = self.encoder(step_input, state)
+            predictions.append(self.output(output[:, -1]))
+        return torch.cat(predictions, dim=1)
+
+    def _parallel_decode(self, state: StackState) -> Tensor:
+        last_layer = state[-1]  # (h,) or (h, c), each (D, d, B', H)
+        batch = last_layer[0].shape[2]
+        # The final state of every direction, side by side: (B', D·H), one copy per output segment.
+        initial = tuple(
+            t[:, -1].permute(1, 0, 2).reshape(batch, -1).repeat_interleave(self.n_output_segments, dim=0) for t in last_layer
+        )  # (B'·M, D·H) each
+        queries = self.position_embedding.expand(batch, -1, -1)  # (B', M, P)
+        if self.channel_embedding is not None:
+            channels = self.channel_embedding.repeat(batch // self.input_size, 1)  # (B', E_c), row b·C + k is channel k
+            queries = torch.cat([queries, channels.unsqueeze(1).expand(-1, self.n_output_segments, -1)], dim=-1)
+        hidden = self.decoder(queries.reshape(batch * self.n_output_segments, -1), initial)[0]  # (B'·M, D·H)
+        segments = self.output(self.decoder_dropout(hidden))  # (B'·M, w·c)
+        return segments.reshape(batch, -1)
+
+    def _embed(self, sequence: Tensor) -> Tensor:
+        """``(B', L, c)`` -> ``(B', L / w, E)``: group points into segments and embed them."""
+        segments = sequence.reshape(sequence.shape[0], -1, self.segment_size)  # (B', L/w, w·c)
+        return self.embed(segments)
+
+    def _to_sequences(self, x: Tensor) -> Tensor:
+        if not self.channel_independent:
+            return x
+        batch, length, channels = x.shape
+        return x.permute(0, 2, 1).reshape(batch * channels, length, 1)  # (B·C, L, 1)
+
+    def _from_sequences(self, y: Tensor, batch: int) -> Tensor:
+        if not self.channel_independent:
+            return y
+        return y.reshape(batch, self.input_size, -1).permute(0, 2, 1)  # (B, T, C)
+
+    def _normalize(self, x: Tensor):
+        if self.normalization == "last":
+            last = x[:, -1:].detach()  # (B, 1, C)
+            return x - last, lambda y: y + last
+        if self.normalization == "revin":
+            normalized, stats = self.revin.normalize(x)
+            return normalized, lambda y: self.revin.denormalize(y, stats)
+        return x, lambda y: y
+
+    def _check_inputs(self, x: Tensor) -> None:
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise DataError(
+                f"RecurrentForecaster expects inputs (B, L, C) with C = input_size = {self.input_size}. "
+                f"Got shape {tuple(x.shape)}."
+            )
+        if x.shape[1] % self.segment_length:
+            raise DataError(
+                f"The input length L={x.shape[1]} must be a multiple of segment_length={self.segment_length}."
+            )
