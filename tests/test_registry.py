@@ -129,3 +129,21 @@ def test_save_and_load_give_identical_forecasts(model, tmp_path):
     pd.testing.assert_frame_equal(loaded.predict(HORIZON), model.predict(HORIZON))
     inputs = frame.to_numpy()[None, -window_length(model) :]
     np.testing.assert_array_equal(loaded.predict_windows(inputs, HORIZON), model.predict_windows(inputs, HORIZON))
+
+
+def test_neural_models_overfit_a_tiny_series(model):
+    if not isinstance(model, NeuralForecaster):
+        pytest.skip("closed-form baseline: nothing is trained")
+    steps = np.arange(72)
+    frame = pd.DataFrame(
+        {"a": np.sin(2 * np.pi * steps / 12)}, index=pd.date_range("2022-01-01", periods=72, freq="h")
+    )
+    model.set_params(
+        input_length=24,
+        horizon=4,
+        hidden_size=16,
+        validation_fraction=0.0,
+        training={"epochs": 60, "batch_size": 64, "learning_rate": 0.02},
+    )
+    model.fit(frame)
+    assert model.history_.train_loss[-1] < 0.05 * model.history_.train_loss[0]

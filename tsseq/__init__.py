@@ -22,11 +22,17 @@ _LAZY = {
     "Drift": "tsseq.baselines",
     "Mean": "tsseq.baselines",
     "Naive2": "tsseq.baselines",
+    "RNNForecaster": "tsseq.estimators",
+    "Seq2SeqForecaster": "tsseq.estimators",
+    "TrainingConfig": "tsseq.engine",
+    "Trainer": "tsseq.engine",
+    "create": "tsseq.registry",
+    "load_model": "tsseq.persistence",
     "evaluate_ett": "tsseq.protocols",
     "evaluate_m4": "tsseq.protocols",
     "run_pipeline": "tsseq.pipeline",
 }
-_RENAMED = {"run_pipeline": "run_file"}
+_RENAMED = {"run_pipeline": "run_file", "load_model": "load"}
 
 __all__ = sorted(_LAZY)
 

@@ -74,8 +74,15 @@ def _check_columns(frame: pd.DataFrame, columns: list[str], source: str) -> None
             )
 
 
-def build_model(model: ModelConfig):
-    return registry.create(model.name, **model.params)
+def build_model(model: ModelConfig, evaluation: EvaluationConfig | None = None):
+    """The configured model; a windowed protocol's input length and horizon fill in those it leaves out."""
+    params = dict(model.params)
+    if evaluation is not None and evaluation.protocol in ("ett", "windows"):
+        accepted = registry.get(model.name)().get_params()
+        for name, value in (("input_length", evaluation.input_length), ("horizon", evaluation.horizon)):
+            if name in accepted:
+                params.setdefault(name, value)
+    return registry.create(model.name, **params)
 
 
 def score_holdout(frame: pd.DataFrame, models: list[ModelConfig], evaluation: EvaluationConfig) -> tuple[pd.DataFrame, dict]:
@@ -124,7 +131,7 @@ def score_windows(frame: pd.DataFrame, models: list[ModelConfig], evaluation: Ev
     inputs, targets = windows.inputs.numpy(), windows.targets.numpy()
     rows = {}
     for model in models:
-        predictions = build_model(model).fit(train).predict_windows(inputs, H)
+        predictions = build_model(model, evaluation).fit(train).predict_windows(inputs, H)
         rows[model.display_name] = _metric_row(targets, predictions, train, evaluation)
     protocol = {
         "protocol": "windows",
@@ -177,7 +184,7 @@ def score_protocol(data: DataConfig, models: list[ModelConfig], evaluation: Eval
     for model in models:
         if evaluation.protocol == "ett":
             result = protocols.evaluate_ett(
-                build_model(model),
+                build_model(model, evaluation),
                 dataset=data.dataset,
                 setting=evaluation.setting,
                 input_length=evaluation.input_length,

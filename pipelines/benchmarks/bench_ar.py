@@ -9,7 +9,9 @@ status 1 if they do not or if the batch is less than 50 times faster.
 
 Both run with the same number of BLAS threads (``--blas-threads``, default 1):
 statsmodels' per-series SVDs slow down many times over when OpenBLAS threads
-compete for a busy machine, which would flatter the ratio.
+compete for a busy machine, which would flatter the ratio. The series come from
+the catalog (``tsseq.data.catalog.load("m4-hourly")``: ``--data-dir``, else
+``$TSSEQ_DATA_DIR``, else the tsseq cache). With tsseq installed (``pip install -e .``):
 
     TSSEQ_DATA_DIR=/work/shared/datasets python pipelines/benchmarks/bench_ar.py
 """
@@ -20,47 +22,24 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from statsmodels.tsa.ar_model import ar_select_order
 from threadpoolctl import threadpool_limits
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT))  # run from a checkout without installing tsseq
+from tsseq.ar import fit_ar, forecast_recursive
+from tsseq.base import split_frame
+from tsseq.baselines import AR
+from tsseq.data.catalog import load
 
-from tsseq.ar import fit_ar, forecast_recursive  # noqa: E402
-from tsseq.baselines import AR  # noqa: E402
+from timing import Stopwatch, median_seconds  # this folder's helper module
+
 REQUIRED_SPEEDUP = 50.0
 
 
-def read_m4_hourly(data_dir: Path) -> list[np.ndarray]:
-    """The training series of ``m4/Hourly-train.csv`` (wide, ragged rows) as float arrays."""
-    table = pd.read_csv(data_dir / "m4" / "Hourly-train.csv", index_col="V1")
-    return [row[~np.isnan(row)] for row in table.to_numpy(dtype=np.float64)]
-
-
-def long_frame(series: list[np.ndarray]) -> pd.DataFrame:
-    """The series as a long frame indexed by (series, timestamp), hourly from 2000-01-01."""
-    ids = np.repeat([f"H{number}" for number in range(1, len(series) + 1)], [len(values) for values in series])
-    start = pd.Timestamp("2000-01-01")
-    timestamps = np.concatenate([start + pd.to_timedelta(np.arange(len(values)), unit="h") for values in series])
-    index = pd.MultiIndex.from_arrays([ids, timestamps], names=["series", "timestamp"])
-    return pd.DataFrame({"value": np.concatenate(series)}, index=index)
-
-
-def median_seconds(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def batched(series: list[np.ndarray], max_order: int, horizon: int):
+    """tsseq: one AIC-selected AR fit of all series ``(T_i,)`` and their ``(S, horizon)`` forecasts."""
     fit = fit_ar(series, max_order=max_order, criterion="aic")
     width = fit.coef.shape[1]
     history = np.stack([values[len(values) - width :] for values in series])
@@ -68,16 +47,21 @@ def batched(series: list[np.ndarray], max_order: int, horizon: int):
 
 
 def statsmodels_one(values: np.ndarray, max_order: int, horizon: int):
+    """statsmodels on one series ``(T,)``: (selected order, ``(1 + order,)`` params, ``(horizon,)`` forecast)."""
     selection = ar_select_order(values, maxlag=max_order, ic="aic", trend="c")
     order = 0 if selection.ar_lags is None else int(selection.ar_lags[-1])
     result = selection.model.fit()
     return order, np.asarray(result.params), np.asarray(result.forecast(horizon))
 
 
+def relative_difference(ours: np.ndarray, expected: np.ndarray) -> float:
+    """Largest ``|ours - expected|``, relative to ``|expected|`` where that exceeds 1 (absolute below)."""
+    return float(np.max(np.abs(ours - expected) / np.maximum(np.abs(expected), 1.0)))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    default_dir = os.environ.get("TSSEQ_DATA_DIR", str(REPO_ROOT.parent / "shared" / "datasets"))
-    parser.add_argument("--data-dir", type=Path, default=Path(default_dir))
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: $TSSEQ_DATA_DIR, then the tsseq cache")
     parser.add_argument("--max-order", type=int, default=96)
     parser.add_argument("--horizon", type=int, default=48)
     parser.add_argument("--repeats", type=int, default=5, help="timing repeats of the batched fit (median)")
@@ -90,8 +74,9 @@ def main() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-
-    series = read_m4_hourly(args.data_dir)
+    frame = load("m4-hourly", data_dir=args.data_dir).frame  # long, indexed by (series, timestamp)
+    arrays, layout = split_frame(frame)
+    series, series_ids = [values[:, 0] for values in arrays], layout.series_ids  # (T_i,) each
     print(f"M4 Hourly: {len(series)} series of {min(map(len, series))}-{max(map(len, series))} values; "
           f"AIC over orders 0..{args.max_order}, horizon {args.horizon}; {os.cpu_count()} CPU(s), "
           f"{args.blas_threads} BLAS thread(s)")
@@ -102,34 +87,35 @@ def run(args: argparse.Namespace) -> int:
     print(f"tsseq.ar fit_ar + forecast_recursive, all {len(series)} series: median {batch_seconds:.3f} s "
           f"over {args.repeats} repeats")
 
-    frame = long_frame(series)
     model = AR(max_order=args.max_order)
     estimator_seconds = median_seconds(lambda: model.fit(frame).predict(args.horizon), args.repeats)
-    print(f"tsseq AR estimator fit + predict on the long frame (incl. validation, pandas): median {estimator_seconds:.3f} s")
+    print(f"tsseq AR estimator fit + predict on the long frame (incl. validation, pandas): "
+          f"median {estimator_seconds:.3f} s")
 
     sample = np.sort(np.random.default_rng(args.seed).choice(len(series), size=args.sample, replace=False))
     per_series, failures = [], []
     for position in sample:
-        start = time.perf_counter()
-        order, params, expected_forecast = statsmodels_one(series[position], args.max_order, args.horizon)
-        per_series.append(time.perf_counter() - start)
+        with Stopwatch() as watch:
+            order, params, expected_forecast = statsmodels_one(series[position], args.max_order, args.horizon)
+        per_series.append(watch.seconds)
         ours = np.r_[fit.intercept[position], fit.coef[position, :order]]
-        coef_error = np.max(np.abs(ours - params) / np.maximum(np.abs(params), 1.0))
-        forecast_error = np.max(np.abs(forecast[position] - expected_forecast) / np.maximum(np.abs(expected_forecast), 1.0))
+        coef_error = relative_difference(ours, params)
+        forecast_error = relative_difference(forecast[position], expected_forecast)
         agrees = fit.order[position] == order and coef_error < 1e-6 and forecast_error < 1e-6
-        print(f"  H{position + 1}: order {fit.order[position]} (statsmodels {order}), max relative difference "
+        print(f"  {series_ids[position]}: order {fit.order[position]} (statsmodels {order}), max relative difference "
               f"coefficients {coef_error:.1e}, forecast {forecast_error:.1e}, statsmodels {per_series[-1]:.3f} s")
         if not agrees:
             failures.append(position)
 
-    extrapolated = statistics.median(per_series) * len(series)
+    statsmodels_seconds = statistics.median(per_series)
+    extrapolated = statsmodels_seconds * len(series)
     speedup = extrapolated / batch_seconds
-    print(f"statsmodels per series: median {statistics.median(per_series):.3f} s over {args.sample} sampled series; "
+    print(f"statsmodels per series: median {statsmodels_seconds:.3f} s over {args.sample} sampled series; "
           f"extrapolated to {len(series)} series: {extrapolated:.1f} s")
     print(f"speed-up of the batched fit: {speedup:.0f}x (required >= {REQUIRED_SPEEDUP:.0f}x); "
           f"of the estimator: {extrapolated / estimator_seconds:.0f}x")
     if failures:
-        print(f"FAILED: results differ from statsmodels on series {[f'H{p + 1}' for p in failures]}")
+        print(f"FAILED: results differ from statsmodels on series {[series_ids[p] for p in failures]}")
         return 1
     if speedup < REQUIRED_SPEEDUP:
         print("FAILED: the batched fit is not fast enough")

@@ -2,8 +2,9 @@
 
 Model: nn.LSTM 64 x 2 (batch_first) with a linear head on the last step predicting
 H=24 values. Data: ETTh1 "S" (the OT column), train rows [0, 8640), standardised
-with the train mean and standard deviation (from ``$TSSEQ_DATA_DIR`` via the
-catalog; seeded random data of the same length when it is absent). L=96, batch 32.
+with the train mean and standard deviation (from the catalog: ``--data-dir``, else
+``$TSSEQ_DATA_DIR``, else the tsseq cache; a seeded random walk of the same length
+when it is unavailable). L=96, batch 32.
 
 1. Training windows per second of ``Trainer.fit`` (the whole call: one epoch over the
    first ``--batches`` batches of windows) and of a bare loop over pre-built window
@@ -17,6 +18,8 @@ catalog; seeded random data of the same length when it is absent). L=96, batch 3
    training: each step of the series is run once per epoch in TBPTT, ``L`` times
    (once per window covering it) with windows.
 
+With tsseq installed (``pip install -e .``):
+
     python pipelines/benchmarks/bench_engine.py [--repeats 10] [--batches 20] [--threads 2]
 """
 
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import shlex
 import statistics
 import sys
@@ -33,14 +35,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
-# Benchmark the checkout this script belongs to, installed or not.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tsseq.data.catalog import load
+from tsseq.data.windows import make_windows
+from tsseq.engine import Trainer, TrainingConfig
+from tsseq.errors import DatasetUnavailableError
 
-from tsseq.data.windows import make_windows  # noqa: E402
-from tsseq.engine import Trainer, TrainingConfig  # noqa: E402
+from timing import Stopwatch, interleaved_repeats, median_and_best  # this folder's helper module
 
 TRAIN_ROWS = 8640
 
@@ -123,9 +126,9 @@ class Timed(nn.Module):
         self.model, self.clock = model, clock
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        started = time.perf_counter()
-        outputs = self.model(inputs)
-        self.clock.work_s += time.perf_counter() - started
+        with Stopwatch() as forward:
+            outputs = self.model(inputs)
+        self.clock.work_s += forward.seconds
         if outputs.requires_grad:
             outputs.register_hook(self.clock._backward_begins)
         return outputs
@@ -133,8 +136,7 @@ class Timed(nn.Module):
 
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_dir = os.environ.get("TSSEQ_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "datasets")
-    parser.add_argument("--data-dir", type=Path, default=default_dir)
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: $TSSEQ_DATA_DIR, then the tsseq cache")
     parser.add_argument("--input-length", type=int, default=96)
     parser.add_argument("--horizon", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -149,11 +151,9 @@ def parse_arguments() -> argparse.Namespace:
 def load_train_series(data_dir: Path | None) -> tuple[np.ndarray, str]:
     """ETTh1 OT train rows ``(8640, 1)``, standardised with their own mean and std."""
     try:
-        from tsseq.data.catalog import load
-
         values = load("ETTh1", data_dir=data_dir).frame[["OT"]].to_numpy(dtype=np.float64)[:TRAIN_ROWS]
         source = "ETTh1 OT, rows [0, 8640)"
-    except Exception as error:  # no data here: same-sized random walk, so the timing still runs
+    except DatasetUnavailableError as error:  # no data here: same-sized random walk, so the timing still runs
         values = np.cumsum(np.random.default_rng(0).normal(size=(TRAIN_ROWS, 1)), axis=0)
         source = f"random walk of {TRAIN_ROWS} rows (ETTh1 unavailable: {type(error).__name__})"
     return (values - values.mean(0)) / values.std(0), source
@@ -165,12 +165,12 @@ def bare_epoch(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ba
         timed = clock.watch(model)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         generator = torch.Generator().manual_seed(seed)
-        started = time.perf_counter()
-        for indices in torch.randperm(len(inputs), generator=generator).split(batch_size):
-            optimizer.zero_grad(set_to_none=True)
-            nn.functional.mse_loss(timed(inputs[indices]), targets[indices]).backward()
-            optimizer.step()
-        return time.perf_counter() - started, clock.work_s
+        with Stopwatch() as epoch:
+            for indices in torch.randperm(len(inputs), generator=generator).split(batch_size):
+                optimizer.zero_grad(set_to_none=True)
+                nn.functional.mse_loss(timed(inputs[indices]), targets[indices]).backward()
+                optimizer.step()
+        return epoch.seconds, clock.work_s
 
 
 def tsseq_epoch(model: nn.Module, windows, batch_size: int, seed: int):
@@ -178,12 +178,12 @@ def tsseq_epoch(model: nn.Module, windows, batch_size: int, seed: int):
     config = TrainingConfig(epochs=1, batch_size=batch_size, device="cpu", seed=seed, progress=False)
     with WorkClock() as clock:
         timed = clock.watch(model)
-        started = time.perf_counter()
-        Trainer(config).fit(timed, windows)
-        return time.perf_counter() - started, clock.work_s
+        with Stopwatch() as epoch:
+            Trainer(config).fit(timed, windows)
+        return epoch.seconds, clock.work_s
 
 
-def bench_windows(values: np.ndarray, args: argparse.Namespace) -> float:
+def bench_window_training(values: np.ndarray, args: argparse.Namespace) -> float:
     """Print the side-by-side figures; return tsseq's median seconds per window (for the TBPTT comparison)."""
     all_windows = make_windows(values, args.input_length, args.horizon)
     n = len(all_windows) if args.batches == 0 else min(len(all_windows), args.batches * args.batch_size)
@@ -194,26 +194,23 @@ def bench_windows(values: np.ndarray, args: argparse.Namespace) -> float:
     initial = LSTMForecaster(values.shape[1], args.horizon)
     bare_epoch(copy.deepcopy(initial), inputs, targets, args.batch_size, 0)  # warm-up: first calls load code paths
     tsseq_epoch(copy.deepcopy(initial), windows, args.batch_size, 0)
-    results = {"tsseq Trainer.fit": [], "bare PyTorch loop": []}
     size = args.batch_size
-    runs = {
-        "tsseq Trainer.fit": lambda repeat: tsseq_epoch(copy.deepcopy(initial), windows, size, repeat),
+    runs = {  # paired repeats in ABBA order (bare first), so that drifting load hits both alike
         "bare PyTorch loop": lambda repeat: bare_epoch(copy.deepcopy(initial), inputs, targets, size, repeat),
+        "tsseq Trainer.fit": lambda repeat: tsseq_epoch(copy.deepcopy(initial), windows, size, repeat),
     }
-    for repeat in range(args.repeats):  # paired, in ABBA order, so that drifting load hits both alike
-        for name in sorted(runs, reverse=repeat % 2 == 1):
-            results[name].append(runs[name](repeat))
+    results = interleaved_repeats(runs, args.repeats)  # name -> [(seconds, work seconds)] a repeat
     print(f"window training: {n} windows a timed epoch ({-(-n // args.batch_size)} steps), L={args.input_length}, "
           f"H={args.horizon}, batch {args.batch_size}; {args.repeats} paired repeats (ABBA)")
     summary = {}
-    for name, runs in results.items():
-        seconds = [run[0] for run in runs]
-        outside = [1 - work / total for total, work in runs]
-        summary[name] = (statistics.median(seconds), min(seconds))
+    for name in ("tsseq Trainer.fit", "bare PyTorch loop"):
+        summary[name] = median_and_best([seconds for seconds, _ in results[name]])
+        outside = [1 - work / total for total, work in results[name]]
         print(f"  {name:18s} windows/s median {n / summary[name][0]:6.0f}  best {n / summary[name][1]:6.0f}   "
               f"share of epoch outside forward/backward/step: median {statistics.median(outside):5.1%}")
     (tsseq_median, tsseq_best), (bare_median, bare_best) = summary["tsseq Trainer.fit"], summary["bare PyTorch loop"]
-    paired = statistics.median(bare[0] / tsseq[0] for tsseq, bare in zip(*results.values()))
+    pairs = zip(results["tsseq Trainer.fit"], results["bare PyTorch loop"])
+    paired = statistics.median(bare[0] / tsseq[0] for tsseq, bare in pairs)
     print(f"  tsseq / bare throughput: {paired:.3f} (median of paired repeats), {bare_median / tsseq_median:.3f} "
           f"(ratio of medians), {bare_best / tsseq_best:.3f} (best runs)")
     return tsseq_median / n
@@ -237,9 +234,9 @@ def bench_tbptt(values: np.ndarray, args: argparse.Namespace, seconds_per_window
             config = TrainingConfig(
                 epochs=1, device="cpu", seed=repeat, progress=False, tbptt_steps=k1, tbptt_backprop_steps=backprop_steps
             )
-            started = time.perf_counter()
-            Trainer(config).fit_sequence(model, values, streams=args.streams)
-            times.append(time.perf_counter() - started)
+            with Stopwatch() as epoch:
+                Trainer(config).fit_sequence(model, values, streams=args.streams)
+            times.append(epoch.seconds)
         seconds = statistics.median(times)
         print(f"  TBPTT k2={backprop_steps:<4d}            epoch {seconds:6.2f} s   "
               f"{args.streams * steps / seconds:9.0f} series steps/s   ({window_epoch_s / seconds:5.1f}x faster "
@@ -252,8 +249,8 @@ def main() -> None:
     values, source = load_train_series(args.data_dir)
     print("command: python " + shlex.join(sys.argv))
     print(f"data: {source}; torch {torch.__version__}, {args.threads} threads, CPU, fp32")
-    window_epoch_s = bench_windows(values, args)
-    bench_tbptt(values, args, window_epoch_s)
+    seconds_per_window = bench_window_training(values, args)
+    bench_tbptt(values, args, seconds_per_window)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Variants run in turn within each repeat (in a rotating order), so that load from
 processes spreads over all of them. Printed per variant: the median and the best time
 in milliseconds, each with its ratio = nn.LSTM time / variant time (> 1: faster than
 nn.LSTM); on a shared machine the best times show the speeds without others' load.
+With tsseq installed (``pip install -e .``):
 
     python pipelines/benchmarks/bench_recurrence.py [--repeats 30] [--channels 1 7] [--compile]
 """
@@ -22,20 +23,15 @@ nn.LSTM); on a shared machine the best times show the speeds without others' loa
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import nn
 
-# Benchmark the checkout this script belongs to, installed or not.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tsseq.nn.cells import RecurrentCell
+from tsseq.nn.recurrent import RecurrentLayerStack
 
-from tsseq.nn.cells import RecurrentCell  # noqa: E402
-from tsseq.nn.recurrent import RecurrentLayerStack  # noqa: E402
+from timing import Stopwatch, interleaved_repeats, median_and_best  # this folder's helper module
 
 Variants = dict[str, tuple[Callable, nn.Module]]  # name -> (forward function of x, module with the weights)
 
@@ -98,9 +94,9 @@ def build_variants(args: argparse.Namespace, channels: int) -> Variants:
     }
     if args.compile:
         compiled = torch.compile(lambda x: autograd_loop(ours, x))
-        start = time.perf_counter()
-        compiled(torch.randn(args.batch_size, args.length, channels)).sum().backward()
-        print(f"torch.compile of the autograd loop: {time.perf_counter() - start:.1f} s to compile (first call)")
+        with Stopwatch() as compilation:
+            compiled(torch.randn(args.batch_size, args.length, channels)).sum().backward()
+        print(f"torch.compile of the autograd loop: {compilation.seconds:.1f} s to compile (first call)")
         variants["compiled loop"] = (compiled, ours)
     return variants
 
@@ -113,21 +109,21 @@ def check_agreement(variants: Variants, x: torch.Tensor) -> float:
         return max(float((variants[name][0](x) - reference).abs().max()) for name in lstm_names)
 
 
+def forward_backward_seconds(forward: Callable, module: nn.Module, x: torch.Tensor) -> float:
+    """Seconds of one forward pass of ``x`` ``(B, L, C)`` and the backward pass of a scalar loss."""
+    module.zero_grad(set_to_none=True)
+    with Stopwatch() as watch:
+        forward(x).square().mean().backward()
+    return watch.seconds
+
+
 def time_variants(variants: Variants, x: torch.Tensor, args: argparse.Namespace) -> dict[str, list[float]]:
     """Seconds of forward + backward of every repeat per variant, variants interleaved within each repeat."""
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    names = list(variants)
-    for repeat in range(args.warmup + args.repeats):
-        shift = repeat % len(names)  # rotate the order, so that no variant always follows the same one
-        for name in names[shift:] + names[:shift]:
-            forward, module = variants[name]
-            module.zero_grad(set_to_none=True)
-            start = time.perf_counter()
-            forward(x).square().mean().backward()
-            elapsed = time.perf_counter() - start
-            if repeat >= args.warmup:
-                times[name].append(elapsed)
-    return times
+    runs = {  # variant=variant binds each lambda to its own variant
+        name: lambda repeat, variant=variant: forward_backward_seconds(*variant, x)
+        for name, variant in variants.items()
+    }
+    return interleaved_repeats(runs, args.repeats, warmup=args.warmup)
 
 
 def main() -> None:
@@ -143,11 +139,10 @@ def main() -> None:
         x = torch.randn(args.batch_size, args.length, channels)
         print(f"\nC={channels}  (largest output difference from nn.LSTM: {check_agreement(variants, x):.1e})")
         times = time_variants(variants, x, args)
-        medians = {name: statistics.median(values) for name, values in times.items()}
-        reference, best_reference = medians["nn.LSTM"], min(times["nn.LSTM"])
+        reference, best_reference = median_and_best(times["nn.LSTM"])
         print(f"  {'variant':<18} {'median ms':>9} {'ratio':>7} {'best ms':>9} {'ratio':>7}")
-        for name, median in medians.items():
-            best = min(times[name])
+        for name, variant_times in times.items():
+            median, best = median_and_best(variant_times)
             median_figures = f"{median * 1e3:9.2f} {reference / median:6.2f}x"
             print(f"  {name:<18} {median_figures} {best * 1e3:9.2f} {best_reference / best:6.2f}x")
 

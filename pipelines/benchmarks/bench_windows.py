@@ -3,8 +3,9 @@
 Building all windows of a (17420, 7) series with L=96, H=96 should take well under a
 millisecond and hold no copy of the data (the windows are views of the series), and
 gathering batches of 32 windows should run at tens of thousands of batches per second.
-Uses ``$TSSEQ_DATA_DIR/ett/ETTh1.csv`` (or ``--data-dir``) when present, otherwise
-random data of the same shape.
+Uses ETTh1 from the catalog (``tsseq.data.catalog.load("ETTh1")``: ``--data-dir``, else
+``$TSSEQ_DATA_DIR``, else the tsseq cache) when it is available, otherwise seeded random
+data of the same shape. With tsseq installed (``pip install -e .``):
 
     python pipelines/benchmarks/bench_windows.py [--repeats 2000] [--epochs 5]
 """
@@ -16,24 +17,23 @@ import os
 import shlex
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
-# Benchmark the checkout this script belongs to, installed or not.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tsseq.data.catalog import load
+from tsseq.data.windows import BatchSampler, make_multi_series_windows, make_windows
+from tsseq.errors import DatasetUnavailableError
 
-from tsseq.data.windows import BatchSampler, make_multi_series_windows, make_windows  # noqa: E402
+from timing import Stopwatch, median_seconds  # this folder's helper module
 
 ETTH1_SHAPE = (17420, 7)
 
 
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=os.environ.get("TSSEQ_DATA_DIR"))
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: $TSSEQ_DATA_DIR, then the tsseq cache")
     parser.add_argument("--input-length", type=int, default=96)
     parser.add_argument("--horizon", type=int, default=96)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -44,20 +44,11 @@ def parse_arguments() -> argparse.Namespace:
 
 
 def load_values(data_dir: Path | None) -> tuple[np.ndarray, str]:
-    """ETTh1's ``(17420, 7)`` values when the file is there, else seeded random data of that shape."""
-    path = None if data_dir is None else Path(data_dir) / "ett" / "ETTh1.csv"
-    if path is not None and path.is_file():
-        return pd.read_csv(path, index_col=0).to_numpy(dtype=np.float64), str(path)
-    return np.random.default_rng(0).normal(size=ETTH1_SHAPE), "random data (ETTh1.csv not found)"
-
-
-def median_seconds(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """ETTh1's ``(17420, 7)`` values when the catalog finds them, else seeded random data of that shape."""
+    try:
+        return load("ETTh1", data_dir=data_dir).frame.to_numpy(dtype=np.float64), "ETTh1 (tsseq catalog)"
+    except DatasetUnavailableError:  # no data here: same-shaped random data, so the timing still runs
+        return np.random.default_rng(0).normal(size=ETTH1_SHAPE), "random data (ETTh1 unavailable)"
 
 
 def resident_bytes() -> int | None:
@@ -113,12 +104,12 @@ def gather_rate(windows, args: argparse.Namespace) -> tuple[float, float]:
     sampler = BatchSampler(len(windows), args.batch_size, seed=0)
     epoch_times, batch_times = [], []
     for _ in range(args.epochs):
-        epoch_start = time.perf_counter()
-        for indices in sampler:
-            start = time.perf_counter()
-            windows.gather(indices)
-            batch_times.append(time.perf_counter() - start)
-        epoch_times.append(time.perf_counter() - epoch_start)
+        with Stopwatch() as epoch:
+            for indices in sampler:
+                with Stopwatch() as batch:
+                    windows.gather(indices)
+                batch_times.append(batch.seconds)
+        epoch_times.append(epoch.seconds)
     return len(sampler) / statistics.median(epoch_times), statistics.median(batch_times) * 1e6
 
 

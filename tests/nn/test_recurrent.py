@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from tsseq.errors import ConfigError, DataError
-from tsseq.nn.recurrent import CELL_NAMES, RecurrentLayerStack, detach_state, require_causal, run_cell
+from tsseq.engine import detach_state
+from tsseq.nn.recurrent import CELL_NAMES, RecurrentLayerStack, require_causal, run_cell
 
 PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 TORCH_RNNS = {

@@ -23,7 +23,7 @@ last step, ``(D, B, H)``, as torch's ``h_n`` of that layer (for the backward dir
 order is that of the reversed sequence, so ``h[1, -1]`` is its state after step 0).
 Passing the returned state back in continues the sequence: running ``x[:, :k]`` and then
 ``x[:, k:]`` with the carried state equals one run over ``x`` (stateful training and
-truncated back-propagation through time; :func:`detach_state` cuts the graph between
+truncated back-propagation through time; :func:`tsseq.engine.detach_state` cuts the graph between
 chunks). Only causal (unidirectional) stacks continue a sequence that way;
 :func:`require_causal` refuses the others where the future is not available.
 """
@@ -300,8 +300,3 @@ def require_causal(module: nn.Module, where: str) -> None:
                 f"bidirectional layers look into the future; they cannot be used for {where}. "
                 f"{label} is bidirectional: build it with bidirectional=False."
             )
-
-
-def detach_state(state: StackState) -> StackState:
-    """The same state cut from the autograd graph (between chunks of truncated BPTT)."""
-    return tuple(tuple(tensor.detach() for tensor in layer_state) for layer_state in state)
