@@ -1,24 +1,44 @@
-"""The neural estimators: scaling without leakage, validation, horizons, stateful training."""
+"""The neural estimators: scaling without leakage, validation, horizons, stateful training,
+covariates and fine-tuning."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from sklearn.exceptions import NotFittedError
 
-from tsseq import registry
+from tsseq import persistence, registry
 from tsseq.engine import Callback
 from tsseq.errors import ConfigError, DataError
 from tsseq.estimators import RNNForecaster
+from tsseq.estimators.covariates import ValuesLoss
 
 TRAINING = {"epochs": 2, "batch_size": 32}
 
 
-def sine_frame(rows: int = 240, channels: int = 1, period: int = 12) -> pd.DataFrame:
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Tiny models: thread synchronisation costs more than it saves, badly so on a loaded machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def sine_frame(rows: int = 240, channels: int = 1, period: int = 12, start: str = "2023-01-01") -> pd.DataFrame:
     steps = np.arange(rows)
     values = np.column_stack([3 + np.sin(2 * np.pi * (steps + 3 * k) / period) for k in range(channels)])
-    index = pd.date_range("2023-01-01", periods=rows, freq="h", name="time")
+    index = pd.date_range(start, periods=rows, freq="h", name="time")
     return pd.DataFrame(values, index=index, columns=[f"c{k}" for k in range(channels)])
+
+
+def three_series() -> pd.DataFrame:
+    """A long frame of three short series of different lengths, levels and periods."""
+    shapes = (("a", 96, 12, 0), ("b", 120, 8, 5), ("c", 80, 6, -2))  # name, rows, period, level
+    parts = {name: sine_frame(rows, period=period) + level for name, rows, period, level in shapes}
+    return pd.concat(parts, names=["series", "time"])
 
 
 def tiny(name: str = "lstm", **params) -> RNNForecaster:
@@ -107,6 +127,13 @@ def test_global_model_over_series_of_different_lengths():
         model.predict_windows(np.zeros((1, 24, 1)), 6)
 
 
+def test_a_series_shorter_than_the_input_window_is_forecast_from_what_it_has():
+    long = pd.concat({"long": sine_frame(200), "short": sine_frame(10)}, names=["series", "time"])
+    model = tiny().fit(long)  # only "long" has training windows
+    assert np.isnan(model.last_inputs_[1, :14]).all() and np.isfinite(model.last_inputs_[1, 14:]).all()
+    assert np.isfinite(model.predict(6).xs("short", level="series").to_numpy()).all()
+
+
 def test_stateful_training_by_truncated_bptt():
     model = tiny(head="recursive", stateful=True, training={"epochs": 2, "tbptt_steps": 16}).fit(sine_frame())
     assert len(model.history_.train_loss) == 2
@@ -123,7 +150,7 @@ def test_family_members_train_and_forecast(name):
 
 
 def test_seq2seq_scheduled_sampling_decays_to_zero():
-    from tsseq.estimators import _ScheduledSampling
+    from tsseq.estimators.seq2seq import _ScheduledSampling
 
     schedule = _ScheduledSampling(0.8, epochs=4)
     ratios = []
@@ -135,3 +162,141 @@ def test_seq2seq_scheduled_sampling_decays_to_zero():
     assert model.module_.last_attention is None or model.module_.last_attention.shape[-1] == 24
     model.predict(6)
     assert model.module_.last_attention.shape == (1, 6, 24)
+
+
+# ---------------------------------------------------------------------------------- covariates
+def switch_frame(days: int = 10) -> pd.DataFrame:
+    """0 before noon, 1 from noon: after one input value 0 the next is 1 only at 11:00."""
+    index = pd.date_range("2023-01-01", periods=24 * days, freq="h", name="time")
+    return pd.DataFrame({"v": (index.hour >= 12).astype(float)}, index=index)
+
+
+def test_the_hour_covariate_tells_what_one_input_step_cannot():
+    params = {"input_length": 1, "horizon": 1, "validation_fraction": 0.0}
+    training = {"epochs": 8, "batch_size": 32, "learning_rate": 0.03}
+    without = tiny(training=training, **params).fit(switch_frame())
+    with_hour = tiny(training=training, covariates=["hour"], **params).fit(switch_frame())
+    assert without.history_.train_loss[-1] > 0.25  # the switch cannot be foreseen: irreducible error ≈ 0.31
+    assert with_hour.history_.train_loss[-1] < 0.01
+    starts = pd.to_datetime(["2023-02-01 10:00", "2023-02-01 11:00", "2023-02-01 23:00"])
+    forecasts = with_hour.predict_windows(np.array([[[0.0]], [[0.0]], [[1.0]]]), 1, window_starts=starts)
+    np.testing.assert_allclose(forecasts[:, 0, 0], [0.0, 1.0, 0.0], atol=0.1)
+
+
+def test_covariates_are_validated_by_name():
+    with pytest.raises(ConfigError, match="Unknown covariate 'hours' .* Did you mean 'hour'"):
+        tiny(covariates=["hours"]).fit(sine_frame())
+    with pytest.raises(ConfigError, match=r"must be a list of names, e.g. \['hour'\]"):
+        tiny(covariates="hour").fit(sine_frame())
+    with pytest.raises(ConfigError, match="names 'month' more than once"):
+        tiny(covariates=["month", "month"]).fit(sine_frame())
+    with pytest.raises(ConfigError, match="Use head='direct' or 'parallel'"):
+        tiny(covariates=["hour"], head="recursive").fit(sine_frame())
+
+
+def test_covariates_with_channel_independent_segments():
+    frame = sine_frame(channels=2)
+    model = tiny("segrnn", segment_length=12, covariates=["hour", "day_of_week"]).fit(frame)
+    assert model.last_inputs_.shape == (1, 24, 2 + 2)  # the scaled values, then the codes
+    last = frame.index[-1]
+    np.testing.assert_array_equal(model.last_inputs_[0, -1, 2:], [last.hour, last.day_of_week])
+    forecast = model.predict(6)
+    assert forecast.shape == (6, 2) and np.isfinite(forecast.to_numpy()).all()
+
+
+def test_the_training_loss_ignores_the_code_channels():
+    predictions = torch.ones(2, 3, 1)
+    targets = torch.cat([torch.ones(2, 3, 1), torch.full((2, 3, 2), 23.0)], dim=-1)  # values, hour, series
+    assert float(ValuesLoss(1)(predictions, targets, None)) == 0.0
+    targets[0, 0, 0] = 5.0
+    mask = torch.ones(2, 3, 3, dtype=torch.bool)
+    assert float(ValuesLoss(1)(predictions, targets, mask)) == pytest.approx(16 / 6)
+    mask[0, 0, 0] = False  # the unobserved value does not count; the codes never do
+    assert float(ValuesLoss(1)(predictions, targets, mask)) == 0.0
+
+
+def test_save_and_load_keep_the_covariates(tmp_path):
+    model = tiny(covariates=["series", "hour"]).fit(three_series())
+    persistence.save(model, tmp_path / "global.pt")
+    loaded = persistence.load(tmp_path / "global.pt")
+    assert loaded.n_series_ == 3 and loaded.series_ids_ == ["a", "b", "c"]
+    pd.testing.assert_frame_equal(loaded.predict(6), model.predict(6))
+    wide = tiny(covariates=["day_of_month"]).fit(sine_frame())
+    persistence.save(wide, tmp_path / "wide.pt")
+    inputs, starts = sine_frame().to_numpy()[None, -24:], [sine_frame().index[-24]]
+    np.testing.assert_array_equal(
+        persistence.load(tmp_path / "wide.pt").predict_windows(inputs, 6, window_starts=starts),
+        wide.predict_windows(inputs, 6, window_starts=starts),
+    )
+
+
+def test_predict_windows_derives_the_codes_from_window_starts():
+    model = tiny(covariates=["hour"]).fit(sine_frame())
+    inputs = np.repeat(sine_frame().to_numpy()[None, :24], 2, axis=0)  # the same values twice
+    with pytest.raises(DataError, match=r"covariates \['hour'\]: predict_windows needs window_starts"):
+        model.predict_windows(inputs, 6)
+    forecasts = model.predict_windows(inputs, 6, window_starts=pd.to_datetime(["2023-03-01 00:00", "2023-03-01 07:00"]))
+    assert not np.allclose(forecasts[0], forecasts[1])  # other hours, other forecasts
+    with pytest.raises(DataError, match="must lie on the model's time grid .* 2023-03-01 01:00:00 does not"):
+        model.predict_windows(inputs, 6, window_starts=["2023-03-01 00:30", "2023-03-01 01:00"])
+    with pytest.raises(DataError, match="window_starts has 1 timestamps for 2 windows"):
+        model.predict_windows(inputs, 6, window_starts=["2023-03-01"])
+    plain = tiny().fit(sine_frame())  # no covariates: window_starts is not needed and changes nothing
+    ignored = plain.predict_windows(inputs, 6, window_starts=["2023-03-01"] * 2)
+    np.testing.assert_array_equal(ignored, plain.predict_windows(inputs, 6))
+
+
+# ---------------------------------------------------------------------------------- fine-tuning
+def test_fine_tune_leaves_frozen_parameters_bit_for_bit_and_trains_the_rest():
+    model = tiny(validation_fraction=0.0).fit(three_series())
+    before = {name: parameter.detach().clone() for name, parameter in model.module_.named_parameters()}
+    model.fine_tune(sine_frame(120, period=8), freeze=["encoder"], training={"learning_rate": 0.01})
+    after = dict(model.module_.named_parameters())
+    assert {name.split(".")[0] for name in after} == {"encoder", "output"}
+    for name, parameter in after.items():
+        assert torch.equal(parameter, before[name]) == name.startswith("encoder."), name
+    assert all(parameter.requires_grad for parameter in after.values())  # trainable again
+
+
+def test_fine_tune_forecasts_the_new_series():
+    model = tiny(validation_fraction=0.0).fit(three_series())
+    target = 10 + sine_frame(100, period=8, start="2024-03-01")
+    model.fine_tune(target, training={"epochs": 1})
+    assert len(model.history_.train_loss) == 1  # this run's settings, over the estimator's own
+    np.testing.assert_allclose(model.center_, target.mean().to_numpy()[None], rtol=1e-12)  # its own statistics
+    assert model.last_inputs_.shape == (1, 24, 1) and model.layout_.series_ids is None
+    forecast = model.predict(6)
+    assert forecast.index[0] == target.index[-1] + pd.Timedelta(hours=1) and list(forecast.columns) == ["c0"]
+    assert (forecast["c0"] > 5).all()  # on the target's level, not the global series'
+
+
+def test_global_model_then_fine_tune_one_series_with_its_series_code():
+    frame = three_series()
+    model = tiny(covariates=["series", "hour"]).fit(frame)
+    one = frame.loc[["b"]]
+    model.fine_tune(one, freeze=["covariate_embedding", "output"], training={"epochs": 1})
+    assert (model.last_inputs_[0, :, 1] == 1).all()  # "b" keeps the code it had in the global fit
+    forecast = model.predict(6)
+    assert forecast.index.get_level_values("series").unique().tolist() == ["b"]
+    assert forecast.index[0][1] == one.index[-1][1] + pd.Timedelta(hours=1)
+    with pytest.raises(DataError, match=r"only knows the 3 series .*; \['z'\] are not among them"):
+        model.fine_tune(one.rename(index={"b": "z"}, level="series"))
+    with pytest.raises(DataError, match=r"codes the series the model was fitted on: 3 series \(a long frame\)"):
+        model.fine_tune(sine_frame())
+
+
+def test_fine_tune_errors_name_the_problem():
+    model = tiny().fit(sine_frame())
+    reference = model.predict(6)
+    unknown = r"'encodr' names no parameter of RecurrentForecaster. Did you mean 'encoder'\? Its parts: encoder, output"
+    with pytest.raises(ConfigError, match=unknown):
+        model.fine_tune(sine_frame(), freeze=["encodr"])
+    with pytest.raises(DataError, match=r"fine_tune got 2 channels \(c0, c1\); the model was fitted on 1 \(c0\)"):
+        model.fine_tune(sine_frame(channels=2))
+    with pytest.raises(ConfigError, match="fine_tune training: unknown key 'epoch'. Did you mean 'epochs'"):
+        model.fine_tune(sine_frame(), training={"epoch": 1})
+    with pytest.raises(DataError, match="a window needs 30 rows"):
+        model.fine_tune(sine_frame(20, start="2024-01-01"))
+    pd.testing.assert_frame_equal(model.predict(6), reference)  # failed runs left the model as it was
+    with pytest.raises(NotFittedError):
+        tiny().fine_tune(sine_frame())

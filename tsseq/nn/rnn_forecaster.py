@@ -3,12 +3,21 @@ r"""A recurrent encoder with a forecasting head: ``(B, L, C) -> (B, H, C)``.
 The path of a window through the model::
 
     x (B, L, C) -> normalise -> [channel-independent: (B·C, L, 1)]
-      -> segments: u_j = ReLU(W_e x_{jw .. jw+w-1} + b_e),  j = 0 .. L/w - 1   (w = segment_length)
+      -> steps: s_j = [x_{jw .. jw+w-1} ; e_j],  j = 0 .. L/w - 1   (w = segment_length)
+      -> segments: u_j = ReLU(W_e s_j + b_e)   (w > 1; u_j = s_j when w = 1)
       -> RecurrentLayerStack (any cell, stacked, residual, dilated, bidirectional)
       -> head -> (B, H, C) -> denormalise
 
 Stepping over segments of ``w`` points instead of single points shortens the recurrence
 ``w`` times (SegRNN, Lin et al. 2023); ``w = 1`` is the classic point-wise RNN.
+
+Covariates: ``e_j`` is empty without them. With ``K`` categorical covariates (calendar
+codes, a series id: integer ``codes (B, L, K)``), ``e_j = [E_1[k_1] ; ... ; E_K[k_K]]``
+(:class:`tsseq.nn.embeddings.CovariateEmbedding`) of the codes of step ``j``'s *first*
+point: a segment is placed by where it starts (its hour, weekday, ...). In
+channel-independent mode every channel's sequence gets its window's ``e_j``. The covariates describe the input steps only, so the
+heads that need no future inputs (``"direct"``, ``"parallel"``) take them; the
+recursive head, which would need the codes of the forecast steps, refuses them.
 
 Heads:
 
@@ -39,6 +48,7 @@ from torch import Tensor, nn
 
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError
+from tsseq.nn.embeddings import CovariateEmbedding
 from tsseq.nn.recurrent import RecurrentLayerStack, StackState, make_cell, require_causal
 from tsseq.nn.revin import RevIN
 
@@ -69,8 +79,19 @@ class RecurrentForecaster(nn.Module):
     normalization : {"none", "last", "revin"}
     channel_independent : bool
         Forecast every channel as its own univariate series with shared weights.
+    covariates : dict[str, int], optional
+        Cardinality of each categorical covariate, in the order of the ``K`` code
+        columns (e.g. ``{"hour": 24, "series": 414}``); None or empty: no covariates.
+    covariate_dim : int
+        Size of each covariate's embedding vector.
 
-    Inputs: ``x`` ``(B, L, C)``. Outputs: ``(B, H, C)``.
+    Inputs: ``x`` ``(B, L, C)``; ``codes`` ``(B, L, K)`` integers, required with
+    covariates (else None). Outputs: ``(B, H, C)``.
+
+    Attributes
+    ----------
+    covariate_embedding : CovariateEmbedding or None
+        The embedding tables of the covariates.
     """
 
     def __init__(
@@ -91,6 +112,8 @@ class RecurrentForecaster(nn.Module):
         channel_independent: bool = False,
         forget_bias: float | None = 1.0,
         fused: bool | None = None,
+        covariates: dict[str, int] | None = None,
+        covariate_dim: int = 4,
     ) -> None:
         super().__init__()
         self.input_size = check_positive_int(input_size, "input_size")
@@ -102,11 +125,14 @@ class RecurrentForecaster(nn.Module):
         self.series_channels = 1 if self.channel_independent else self.input_size  # channels one sequence carries
         self.segment_size = self.segment_length * self.series_channels  # values per recurrent step
         self.n_output_segments = math.ceil(self.horizon / self.segment_length)
+        self.covariate_embedding = self._make_covariate_embedding(covariates, covariate_dim)
+        covariate_size = 0 if self.covariate_embedding is None else self.covariate_embedding.output_size
+        step_size = self.segment_size + covariate_size  # values per step, then the covariate vectors
         self.embed = (
-            nn.Sequential(nn.Linear(self.segment_size, hidden_size), nn.ReLU()) if self.segment_length > 1 else nn.Identity()
+            nn.Sequential(nn.Linear(step_size, hidden_size), nn.ReLU()) if self.segment_length > 1 else nn.Identity()
         )
         self.encoder = RecurrentLayerStack(
-            hidden_size if self.segment_length > 1 else self.segment_size,
+            hidden_size if self.segment_length > 1 else step_size,
             hidden_size,
             cell=cell,
             num_layers=num_layers,
@@ -135,12 +161,25 @@ class RecurrentForecaster(nn.Module):
             self.decoder_dropout = nn.Dropout(dropout)
             self.output = nn.Linear(width, self.segment_size)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _make_covariate_embedding(self, covariates: dict[str, int] | None, dim: int) -> CovariateEmbedding | None:
+        check_positive_int(dim, "covariate_dim")
+        if not covariates:
+            return None
+        if self.head == "recursive":
+            raise ConfigError(
+                "Covariates describe the input steps; the recursive head feeds its forecasts back as inputs and "
+                f"would need the covariates of the forecast steps. Use head='direct' or 'parallel' with covariates "
+                f"{list(covariates)}."
+            )
+        return CovariateEmbedding(dict(covariates), {name: dim for name in covariates})
+
+    def forward(self, x: Tensor, codes: Tensor | None = None) -> Tensor:
         self._check_inputs(x)
+        self._check_codes(x, codes)
         batch = x.shape[0]
         x, restore = self._normalize(x)
         sequence = self._to_sequences(x)  # (B', L, c), B' = B·C if channel-independent else B
-        outputs, state = self.encoder(self._embed(sequence))  # (B', n, D·H)
+        outputs, state = self.encoder(self._embed(sequence, self._step_covariates(codes)))  # (B', n, D·H)
         if self.head == "direct":
             segments = self.output(outputs[:, -1])  # (B', M·w·c)
         elif self.head == "recursive":
@@ -192,9 +231,20 @@ class RecurrentForecaster(nn.Module):
         segments = self.output(self.decoder_dropout(hidden))  # (B'·M, w·c)
         return segments.reshape(batch, -1)
 
-    def _embed(self, sequence: Tensor) -> Tensor:
-        """``(B', L, c)`` -> ``(B', L / w, E)``: group points into segments and embed them."""
+    def _step_covariates(self, codes: Tensor | None) -> Tensor | None:
+        """``(B, L, K)`` codes -> ``(B', L / w, E_cov)``: the embedded codes of each step's first point."""
+        if codes is None:
+            return None
+        vectors = self.covariate_embedding(codes[:, :: self.segment_length])  # (B, L/w, E_cov)
+        if self.channel_independent:
+            vectors = vectors.repeat_interleave(self.input_size, dim=0)  # (B·C, L/w, E_cov), row b·C + k
+        return vectors
+
+    def _embed(self, sequence: Tensor, covariates: Tensor | None = None) -> Tensor:
+        """``(B', L, c)`` -> ``(B', L / w, E)``: group points into segments, add covariates, embed."""
         segments = sequence.reshape(sequence.shape[0], -1, self.segment_size)  # (B', L/w, w·c)
+        if covariates is not None:
+            segments = torch.cat([segments, covariates], dim=-1)  # (B', L/w, w·c + E_cov)
         return self.embed(segments)
 
     def _to_sequences(self, x: Tensor) -> Tensor:
@@ -216,6 +266,19 @@ class RecurrentForecaster(nn.Module):
             normalized, stats = self.revin.normalize(x)
             return normalized, lambda y: self.revin.denormalize(y, stats)
         return x, lambda y: y
+
+    def _check_codes(self, x: Tensor, codes: Tensor | None) -> None:
+        if self.covariate_embedding is None:
+            if codes is not None:
+                raise DataError("This RecurrentForecaster has no covariates; call it without codes.")
+            return
+        names = list(self.covariate_embedding.names)
+        if codes is None or codes.dim() != 3 or codes.shape[:2] != x.shape[:2]:
+            got = "none" if codes is None else f"shape {tuple(codes.shape)}"
+            raise DataError(
+                f"RecurrentForecaster with covariates {names} expects codes (B, L, K) = "
+                f"({x.shape[0]}, {x.shape[1]}, {len(names)}) next to the inputs. Got {got}."
+            )
 
     def _check_inputs(self, x: Tensor) -> None:
         if x.dim() != 3 or x.shape[-1] != self.input_size:

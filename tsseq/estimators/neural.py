@@ -1,0 +1,314 @@
+"""The base of the neural estimators: scaling, covariates, windows, the engine, fine-tuning."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from tsseq.base import Forecaster, SeriesLayout, check_positive_int, split_frame
+from tsseq.config import from_mapping
+from tsseq.data.scaling import Scaler
+from tsseq.data.windows import make_multi_series_windows
+from tsseq.engine import Callback, Trainer, TrainingConfig, TrainingHistory
+from tsseq.errors import ConfigError, DataError
+from tsseq.estimators.covariates import PackedCodes, ValuesLoss, check_covariates, row_codes, window_codes
+from tsseq.estimators.transfer import frozen
+
+Frame = pd.DataFrame | pd.Series
+
+
+class NeuralForecaster(Forecaster):
+    """Base of the neural estimators: scaling, windows, the engine, forecasting, fine-tuning.
+
+    Subclasses store ``input_length``, ``horizon``, ``training``,
+    ``validation_fraction`` and ``scale`` (and their own arguments) and implement
+    ``_build_module()`` from the fitted sizes ``n_channels_`` and ``n_series_``. A
+    subclass whose module takes covariates, ``module(values (B, L, C), codes (B, L, K))``,
+    also stores ``covariates`` (names of :data:`tsseq.estimators.covariates.COVARIATES`);
+    the base class derives their codes and carries them through the engine
+    (:mod:`tsseq.estimators.covariates`).
+
+    Fitted attributes: ``module_``; ``history_`` (of the last training run, :meth:`fit`
+    or :meth:`fine_tune`); ``layout_``, ``center_`` and ``scale_`` ``(S, C)``,
+    ``last_inputs_`` ``(S, L, C + K)`` (the last scaled window of each series forecast,
+    with its covariate codes); ``n_channels_``; ``n_series_`` and ``series_ids_`` (the
+    series of :meth:`fit`, whose positions are the ``"series"`` codes; ids None for a
+    wide frame).
+    """
+
+    covariates: Sequence[str] = ()  # estimators whose module takes codes store their own
+
+    def fit(
+        self, y: Frame, validation: Frame | None = None, *, callbacks: Sequence[Callback] = ()
+    ) -> "NeuralForecaster":
+        """Train on ``y``; early stopping and the best epoch use ``validation`` when given.
+
+        Without ``validation``, the last ``validation_fraction`` of each series (after
+        ``input_length`` rows of context) is held out for it. ``callbacks`` receive the
+        engine's events (tracking, pruning).
+        """
+        self._check_parameters()
+        series, layout = split_frame(y)
+        self.n_channels_, self.n_series_ = layout.n_channels, len(series)
+        self.series_ids_ = None if layout.series_ids is None else list(layout.series_ids)
+        config = self.training_config()
+        if config.seed is not None:
+            torch.manual_seed(config.seed)  # the initial weights
+        self._run(self._build_module(), config, callbacks, series, layout, validation)
+        return self
+
+    def fine_tune(
+        self,
+        y: Frame,
+        validation: Frame | None = None,
+        *,
+        freeze: Sequence[str] = (),
+        training: TrainingConfig | Mapping | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> "NeuralForecaster":
+        """Continue training the fitted ``module_`` on ``y``, e.g. one target series after a global fit.
+
+        Parameters
+        ----------
+        y, validation : DataFrame or Series
+            As in :meth:`fit`, with as many channels as the fitted data. Each series is
+            standardised with statistics of its own training rows. With the ``"series"``
+            covariate the series of ``y`` must be among those of :meth:`fit` (a long
+            frame with their ids, or a wide frame after a wide fit): their codes are reused.
+        freeze : sequence of str
+            Parameter-name prefixes of ``module_`` that stay fixed, e.g. ``["encoder"]``
+            (:mod:`tsseq.estimators.transfer`); an unknown one raises a ConfigError
+            listing the module's parts.
+        training : TrainingConfig or mapping, optional
+            This run's settings: a TrainingConfig replaces ``training``; a mapping
+            overrides some of its fields, e.g. ``{"epochs": 5, "learning_rate": 1e-4}``.
+        callbacks : sequence of Callback
+
+        Returns
+        -------
+        self
+            Forecasting the series of ``y``: ``layout_``, ``center_``, ``scale_``,
+            ``last_inputs_`` and ``history_`` are this run's. The module is trained as a
+            copy, so a run that fails leaves the estimator as it was.
+        """
+        check_is_fitted(self, "module_")
+        self._check_parameters()
+        series, layout = split_frame(y)
+        if layout.n_channels != self.n_channels_:
+            raise DataError(
+                f"fine_tune got {layout.n_channels} channels ({', '.join(layout.columns)}); the model was fitted "
+                f"on {self.n_channels_} ({', '.join(self.layout_.columns)})."
+            )
+        config = self._run_config(training)
+        module = copy.deepcopy(self.module_)
+        with frozen(module, freeze):
+            self._run(module, config, callbacks, series, layout, validation)
+        return self
+
+    def training_config(self) -> TrainingConfig:
+        """``training`` as a validated :class:`TrainingConfig`."""
+        if self.training is None:
+            return TrainingConfig()
+        if isinstance(self.training, TrainingConfig):
+            return self.training
+        return from_mapping(TrainingConfig, dict(self.training), where="training")
+
+    def _run_config(self, training: TrainingConfig | Mapping | None) -> TrainingConfig:
+        """The settings of one fine-tuning run: ``training`` over the estimator's own."""
+        if training is None:
+            return self.training_config()
+        if isinstance(training, TrainingConfig):
+            return training
+        if not isinstance(training, Mapping):
+            raise ConfigError(
+                "fine_tune's 'training' must be a TrainingConfig or a mapping of its fields. "
+                f"Got {type(training).__name__}."
+            )
+        fields = {**dataclasses.asdict(self.training_config()), **dict(training)}
+        return from_mapping(TrainingConfig, fields, where="fine_tune training")
+
+    # ------------------------------------------------------------------ training
+    def _run(self, module, config, callbacks, series: list[np.ndarray], layout: SeriesLayout, validation) -> None:
+        """Train ``module`` on the series; then it, their statistics and last windows are the fitted state."""
+        rows = self._with_codes(series, layout)  # (T_i, C + K) each
+        held_out = None if validation is None else self._validation_rows(validation, len(series))
+        train, held_out = self._split_validation(rows, held_out)
+        center, scale = self._scaling_statistics(train)
+
+        def scaled(part: list[np.ndarray]) -> list[np.ndarray]:  # float32, as the engine trains
+            return [self._scaled(values, center[i], scale[i]).astype(np.float32) for i, values in enumerate(part)]
+
+        train, held_out = scaled(train), None if held_out is None else scaled(held_out)
+        history: TrainingHistory = self._train(config, tuple(callbacks), module, train, held_out)
+        self.module_, self.history_, self.layout_ = module.cpu().eval(), history, layout
+        self.center_, self.scale_ = center, scale
+        self.last_inputs_ = np.stack(
+            [self._last_window(self._scaled(values, center[i], scale[i])) for i, values in enumerate(rows)]
+        )  # (S, L, C + K)
+
+    def _train(self, config: TrainingConfig, callbacks, module: torch.nn.Module, train, validation):
+        """Train ``module`` on the scaled rows (float32 ``(T_i, C + K)`` arrays); returns the history."""
+        windows = self._windows(train, "training")
+        validation_windows = None if validation is None else self._windows(validation, "validation")
+        loss = ValuesLoss(self.n_channels_) if self._covariate_names() else None
+        return Trainer(config, callbacks).fit(self._engine_model(module), windows, validation_windows, loss=loss)
+
+    def _check_parameters(self) -> None:
+        check_positive_int(self.input_length, "input_length")
+        check_positive_int(self.horizon, "horizon")
+        if not 0 <= self.validation_fraction < 1:
+            raise ConfigError(f"The 'validation_fraction' parameter must be in [0, 1). Got {self.validation_fraction!r} instead.")
+        check_covariates(self.covariates)
+
+    def _validation_rows(self, validation: Frame, n_series: int) -> list[np.ndarray]:
+        series, layout = split_frame(validation)
+        if len(series) != n_series:
+            raise DataError(f"validation has {len(series)} series; the training data has {n_series}.")
+        if layout.n_channels != self.n_channels_:
+            raise DataError(f"validation has {layout.n_channels} channels; the training data has {self.n_channels_}.")
+        return self._with_codes(series, layout)
+
+    def _split_validation(self, series: list[np.ndarray], validation: list[np.ndarray] | None):
+        window = self.input_length + self.horizon
+        if validation is not None:
+            return series, validation
+        held_out = [int(round(self.validation_fraction * len(values))) for values in series]
+        if self.validation_fraction == 0 or min(held_out) < self.horizon:
+            return series, None  # too short to hold anything out: no early-stopping signal
+        train = [values[: len(values) - rows] for values, rows in zip(series, held_out)]
+        validation = [values[len(values) - rows - self.input_length :] for values, rows in zip(series, held_out)]
+        if min(len(values) for values in train) < window:
+            return series, None
+        return train, validation
+
+    def _scaling_statistics(self, train: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Per series and channel centre and scale of the training rows' values, ``(S, C)`` each."""
+        shape = (len(train), self.n_channels_)
+        if not self.scale:
+            return np.zeros(shape), np.ones(shape)
+        scaler = Scaler("standard", per_series=True).fit([values[:, : self.n_channels_] for values in train])
+        return scaler.center_, scaler.scale_
+
+    @staticmethod
+    def _scaled(rows: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """Standardise the ``C`` value columns of ``(T, C + K)`` rows; the codes stay as they are."""
+        channels = len(center)
+        return np.concatenate([(rows[:, :channels] - center) / scale, rows[:, channels:]], axis=1)
+
+    def _last_window(self, rows: np.ndarray) -> np.ndarray:
+        """The last ``input_length`` rows; a shorter series is padded with unobserved (NaN) rows in front."""
+        window = rows[max(0, len(rows) - self.input_length) :]
+        missing = self.input_length - len(window)
+        return np.pad(window, ((missing, 0), (0, 0)), constant_values=np.nan) if missing else window
+
+    def _windows(self, series: list[np.ndarray], what: str):
+        too_short = [len(values) for values in series if len(values) < self.input_length + self.horizon]
+        if len(too_short) == len(series):
+            raise DataError(
+                f"The {what} series are too short for input_length={self.input_length} + horizon={self.horizon}: "
+                f"a window needs {self.input_length + self.horizon} rows; the longest has {max(map(len, series))}."
+            )
+        return make_multi_series_windows(series, self.input_length, self.horizon)
+
+    # ------------------------------------------------------------------ covariates
+    def _covariate_names(self) -> tuple[str, ...]:
+        return check_covariates(self.covariates)
+
+    def _engine_model(self, module: torch.nn.Module) -> torch.nn.Module:
+        """What the engine calls with inputs ``(B, L, C + K)``: the module, given its codes apart."""
+        return PackedCodes(module, self.n_channels_) if self._covariate_names() else module
+
+    def _with_codes(self, series: list[np.ndarray], layout: SeriesLayout) -> list[np.ndarray]:
+        """``(T_i, C)`` values -> ``(T_i, C + K)``: the covariate codes of each row appended as floats."""
+        names = self._covariate_names()
+        if not names:
+            return series
+        series_codes = self._series_codes(layout) if "series" in names else np.zeros(len(series), dtype=np.int64)
+        rows = []
+        for position, values in enumerate(series):
+            # check_series made every series regular: its timestamps end at the last one, every freq.
+            index = pd.date_range(end=layout.last_timestamps[position], periods=len(values), freq=layout.freq)
+            rows.append(np.concatenate([values, row_codes(names, index, series_codes[position])], axis=1))
+        return rows
+
+    def _series_codes(self, layout: SeriesLayout) -> np.ndarray:
+        """``(S,)`` the ``"series"`` code of each series of ``layout``: its position among those of :meth:`fit`."""
+        if self.series_ids_ is None or layout.series_ids is None:
+            if self.series_ids_ is None and layout.series_ids is None:
+                return np.zeros(1, dtype=np.int64)
+            wide = self.series_ids_ is None
+            fitted = "one series (a wide frame)" if wide else f"{self.n_series_} series (a long frame)"
+            raise DataError(
+                f"The 'series' covariate codes the series the model was fitted on: {fitted}. Pass the data in the "
+                "same layout, with series ids among the fitted ones, so that their codes are reused."
+            )
+        codes = {series_id: code for code, series_id in enumerate(self.series_ids_)}
+        unknown = [series_id for series_id in layout.series_ids if series_id not in codes]
+        if unknown:
+            raise DataError(
+                f"The 'series' covariate only knows the {self.n_series_} series the model was fitted on; "
+                f"{unknown[:5]} are not among them (e.g. {self.series_ids_[:3]}). Use series of the fit, whose codes "
+                "are reused, or a model without the 'series' covariate."
+            )
+        return np.array([codes[series_id] for series_id in layout.series_ids], dtype=np.int64)
+
+    # ------------------------------------------------------------------ forecasting
+    def predict_windows(self, inputs: np.ndarray, horizon: int, *, window_starts: object = None) -> np.ndarray:
+        """Forecast ``horizon`` steps after each of ``N`` input windows ``(N, L, C)``.
+
+        ``window_starts``, the timestamp of each window's first row ``(N,)``, gives the
+        covariate codes of a model with covariates (required then); other models ignore it.
+        """
+        self._window_starts = window_starts
+        try:
+            return super().predict_windows(inputs, horizon)
+        finally:
+            del self._window_starts
+
+    def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
+        if len(self.center_) != 1:
+            raise DataError("predict_windows needs a model fitted on one (wide) series; this one was fitted on many.")
+        scaled = (inputs - self.center_[0]) / self.scale_[0]
+        names = self._covariate_names()
+        if names:
+            if self._window_starts is None:
+                raise DataError(
+                    f"This model has covariates {list(names)}: predict_windows needs window_starts, the timestamp "
+                    "of each window's first row, to derive their codes."
+                )
+            series_code = int(self._series_codes(self.layout_)[0]) if "series" in names else 0
+            codes = window_codes(names, self._window_starts, inputs.shape[1], self.layout_.freq, series_code)
+            if len(codes) != len(inputs):
+                raise DataError(f"window_starts has {len(codes)} timestamps for {len(inputs)} windows.")
+            scaled = np.concatenate([scaled, codes], axis=-1)  # (N, L, C + K)
+        return self._forecast_scaled(scaled, horizon) * self.scale_[0] + self.center_[0]
+
+    def _forecast_scaled(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
+        """Scaled inputs with their codes ``(N, L, C + K)`` -> scaled forecasts ``(N, horizon, C)``."""
+        if horizon > self.horizon:
+            raise ConfigError(
+                f"This model was trained to forecast horizon={self.horizon} steps; it cannot forecast {horizon}. "
+                "Refit it with a larger horizon."
+            )
+        inputs = torch.from_numpy(np.nan_to_num(inputs, nan=0.0).astype(np.float32))  # unobserved inputs are 0, as in training
+        predictions = Trainer(self.training_config()).predict(self._engine_model(self.module_), inputs)  # (N, H, C)
+        return predictions.double().numpy()[:, :horizon]
+
+    def _predict(self, horizon: int) -> list[np.ndarray]:
+        forecasts = self._forecast_scaled(self.last_inputs_, horizon)  # (S, H, C)
+        return [forecast * self.scale_[i] + self.center_[i] for i, forecast in enumerate(forecasts)]
+
+    def save(self, path) -> None:
+        """Write the fitted estimator to one file; :func:`tsseq.persistence.load` reads it back."""
+        from tsseq import persistence
+
+        persistence.save(self, path)
+
+    def _build_module(self) -> torch.nn.Module:
+        raise NotImplementedError

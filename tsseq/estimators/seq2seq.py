@@ -1,0 +1,97 @@
+"""The encoder-decoder with attention as an estimator, trained with scheduled sampling."""
+
+from __future__ import annotations
+
+import torch
+
+from tsseq.engine import Callback, Trainer, TrainingConfig
+from tsseq.errors import ConfigError
+from tsseq.estimators.neural import NeuralForecaster
+from tsseq.nn.seq2seq import Seq2Seq
+from tsseq.registry import register
+
+
+@register("seq2seq")
+class Seq2SeqForecaster(NeuralForecaster):
+    """Encoder-decoder (LSTM or GRU) with Bahdanau or Luong attention.
+
+    Trained with teacher forcing and scheduled sampling: the probability of feeding
+    the true previous value to the decoder starts at ``teacher_forcing_ratio`` and
+    falls linearly to 0 over the epochs; forecasting is always autoregressive. The
+    module is :class:`tsseq.nn.seq2seq.Seq2Seq`; ``module_.last_attention`` holds the
+    attention weights ``(B, H, L)`` of the last forecast.
+    """
+
+    def __init__(
+        self,
+        *,
+        input_length: int = 96,
+        horizon: int = 24,
+        cell: str = "lstm",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        attention: str = "bahdanau",
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        teacher_forcing_ratio: float = 0.5,
+        training: TrainingConfig | dict | None = None,
+        validation_fraction: float = 0.1,
+        scale: bool = True,
+    ) -> None:
+        self.input_length = input_length
+        self.horizon = horizon
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.attention = attention
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.teacher_forcing_ratio = teacher_forcing_ratio
+        self.training = training
+        self.validation_fraction = validation_fraction
+        self.scale = scale
+
+    def _build_module(self) -> Seq2Seq:
+        return Seq2Seq(
+            self.n_channels_,
+            self.horizon,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            cell=self.cell,
+            attention=self.attention,
+            bidirectional=self.bidirectional,
+            dropout=self.dropout,
+        )
+
+    def _train(self, config: TrainingConfig, callbacks, module, train, validation):
+        if not 0 <= self.teacher_forcing_ratio <= 1:
+            raise ConfigError(f"The 'teacher_forcing_ratio' parameter must be in [0, 1]. Got {self.teacher_forcing_ratio!r} instead.")
+        windows = self._windows(train, "training")
+        validation_windows = None if validation is None else self._windows(validation, "validation")
+        schedule = _ScheduledSampling(self.teacher_forcing_ratio, config.epochs)
+        trainer = Trainer(config, [schedule, *callbacks])
+        return trainer.fit(_TeacherForced(module, schedule), windows, validation_windows, pass_targets=True)
+
+
+class _ScheduledSampling(Callback):
+    """Teacher-forcing probability ``ratio * (1 - epoch / epochs)``, set at each epoch's start."""
+
+    def __init__(self, ratio: float, epochs: int) -> None:
+        self.ratio, self.epochs, self.current = ratio, epochs, ratio
+
+    def on_epoch_begin(self, trainer, epoch: int) -> None:
+        self.current = self.ratio * (1 - epoch / self.epochs)
+
+
+class _TeacherForced(torch.nn.Module):
+    """Feeds the targets to the decoder while training, with the scheduled probability."""
+
+    def __init__(self, seq2seq: Seq2Seq, schedule: _ScheduledSampling) -> None:
+        super().__init__()
+        self.seq2seq, self.schedule = seq2seq, schedule
+
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        if targets is None or not self.training or self.schedule.current == 0:
+            return self.seq2seq(inputs)
+        return self.seq2seq(inputs, targets, teacher_forcing_ratio=self.schedule.current)
+
