@@ -130,6 +130,7 @@ def assert_same_weights(first: nn.Module, second: nn.Module) -> None:
         ({"learning_rate": -1.0}, "The 'learning_rate' parameter must be a number > 0. Got -1.0 instead."),
         ({"learning_rate": math.nan}, "'learning_rate' parameter must be a number > 0"),
         ({"optimizer": "adm"}, "Did you mean 'adam'?"),
+        ({"loss": "l1"}, "'loss' parameter must be one of 'mse', 'mae'"),
         ({"lr_schedule": "cosin"}, "Did you mean 'cosine'?"),
         ({"precision": "fp8"}, "must be one of 'auto', 'fp32', 'bf16', 'fp16'"),
         ({"device": "gpu"}, "'auto', 'cpu', 'cuda' or 'cuda:N'. Got 'gpu' instead."),
@@ -168,6 +169,19 @@ def test_unavailable_cuda_and_cpu_fp16_are_refused():
 
 
 # ----------------------------------------------------------------------------- window training
+def test_the_configured_loss_is_trained_and_reported():
+    values = sine(200)
+    model = seeded(LinearForecaster)
+    history = Trainer(config(epochs=1, loss="mae")).fit(copy.deepcopy(model), windows(values[:150]), windows(values[140:]))
+    trained_mse = Trainer(config(epochs=1)).fit(copy.deepcopy(model), windows(values[:150]), windows(values[140:]))
+    assert history.val_loss[0] != trained_mse.val_loss[0]
+    fitted = copy.deepcopy(model)
+    Trainer(config(epochs=1, loss="mae")).fit(fitted, windows(values[:150]))
+    inputs, targets, _, _ = windows(values[140:]).gather(torch.arange(len(windows(values[140:]))))
+    expected = (fitted(inputs.float()) - targets.float()).abs().mean().item()
+    assert Trainer(config(loss="mae")).evaluate(fitted, windows(values[140:])) == pytest.approx(expected, rel=1e-5)
+
+
 def test_loss_decreases_on_a_toy_series():
     values = sine(200)
     history = Trainer(config(epochs=8)).fit(seeded(LinearForecaster), windows(values[:150]), windows(values[140:]))

@@ -46,3 +46,6 @@ def _check_shapes(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Ten
             "targets, e.g. (B, H, C) for many-to-many windows."
         )
     return predictions
+
+
+LOSSES = {"mse": masked_mse, "mae": masked_mae}

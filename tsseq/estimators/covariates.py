@@ -107,14 +107,14 @@ class PackedCodes(nn.Module):
 
 
 class ValuesLoss:
-    """:func:`~tsseq.engine.masked_mse` of predictions ``(B, H, C)`` against the first ``C`` target channels."""
+    """A training loss (e.g. :func:`~tsseq.engine.masked_mse`) of predictions ``(B, H, C)`` against the first ``C`` target channels."""
 
-    def __init__(self, n_channels: int) -> None:
-        self.n_channels = n_channels
+    def __init__(self, n_channels: int, loss=masked_mse) -> None:
+        self.n_channels, self.loss = n_channels, loss
 
     def __call__(
         self, predictions: torch.Tensor, targets: torch.Tensor, target_mask: torch.Tensor | None
     ) -> torch.Tensor:
         channels = slice(0, self.n_channels)
         mask = None if target_mask is None else target_mask[..., channels]
-        return masked_mse(predictions, targets[..., channels], mask)
+        return self.loss(predictions, targets[..., channels], mask)

@@ -16,6 +16,7 @@ from tsseq.config import from_mapping
 from tsseq.data.scaling import Scaler
 from tsseq.data.windows import make_multi_series_windows
 from tsseq.engine import Callback, Trainer, TrainingConfig, TrainingHistory
+from tsseq.engine.losses import LOSSES
 from tsseq.errors import ConfigError, DataError
 from tsseq.estimators.covariates import PackedCodes, ValuesLoss, check_covariates, row_codes, window_codes
 from tsseq.estimators.transfer import frozen
@@ -156,7 +157,7 @@ class NeuralForecaster(Forecaster):
         """Train ``module`` on the scaled rows (float32 ``(T_i, C + K)`` arrays); returns the history."""
         windows = self._windows(train, "training")
         validation_windows = None if validation is None else self._windows(validation, "validation")
-        loss = ValuesLoss(self.n_channels_) if self._covariate_names() else None
+        loss = ValuesLoss(self.n_channels_, LOSSES[config.loss]) if self._covariate_names() else None
         return Trainer(config, callbacks).fit(self._engine_model(module), windows, validation_windows, loss=loss)
 
     def _check_parameters(self) -> None:
