@@ -140,3 +140,12 @@ def test_misspelled_model_parameter_is_named(hourly_csv, tmp_path, capsys):
     code = main(["forecast", str(hourly_csv), "--model", "ar", "--param", "max_ordr=3", "--horizon", "2", "--output", str(tmp_path / "f.csv")])
     assert code == 2
     assert "no parameter 'max_ordr'. Did you mean 'max_order'?" in capsys.readouterr().err
+
+
+def test_forecast_with_a_neural_model_uses_the_requested_horizon(hourly_csv, tmp_path):
+    output = tmp_path / "gru.csv"
+    arguments = ["forecast", str(hourly_csv), "--model", "gru", "--horizon", "7", "--output", str(output)]
+    parameters = ["input_length=24", "hidden_size=8", "training={epochs: 1}"]
+    assert main(arguments + [item for parameter in parameters for item in ("--param", parameter)]) == 0
+    forecast = pd.read_csv(output, index_col=0, parse_dates=True)
+    assert len(forecast) == 7 and np.isfinite(forecast.to_numpy()).all()

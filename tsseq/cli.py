@@ -107,7 +107,7 @@ def _forecast(args: argparse.Namespace) -> int:
         missing=args.missing,
     )
     frame = pipeline.load_frame(data)
-    model = pipeline.build_model(ModelConfig(args.model, dict(args.param)))
+    model = pipeline.build_model(ModelConfig(args.model, dict(args.param)), {"horizon": args.horizon})
     forecast = model.fit(frame).predict(args.horizon)
     io.write_csv(args.output, forecast)
     if args.plot:

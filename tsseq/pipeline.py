@@ -74,15 +74,17 @@ def _check_columns(frame: pd.DataFrame, columns: list[str], source: str) -> None
             )
 
 
-def build_model(model: ModelConfig, evaluation: EvaluationConfig | None = None):
-    """The configured model; a windowed protocol's input length and horizon fill in those it leaves out."""
+def build_model(model: ModelConfig, defaults: dict | None = None):
+    """The configured model; ``defaults`` (a protocol's input length, horizon) fill the parameters it leaves out."""
     params = dict(model.params)
-    if evaluation is not None and evaluation.protocol in ("ett", "windows"):
+    if defaults:
         accepted = registry.get(model.name)().get_params()
-        for name, value in (("input_length", evaluation.input_length), ("horizon", evaluation.horizon)):
-            if name in accepted:
-                params.setdefault(name, value)
+        params = {**{name: value for name, value in defaults.items() if name in accepted}, **params}
     return registry.create(model.name, **params)
+
+
+def _window_defaults(evaluation: EvaluationConfig) -> dict:
+    return {"input_length": evaluation.input_length, "horizon": evaluation.horizon}
 
 
 def score_holdout(frame: pd.DataFrame, models: list[ModelConfig], evaluation: EvaluationConfig) -> tuple[pd.DataFrame, dict]:
@@ -98,7 +100,7 @@ def score_holdout(frame: pd.DataFrame, models: list[ModelConfig], evaluation: Ev
         raise DataError(f"holdout: {len(frame)} rows are too few to hold out horizon={horizon} rows and still train.")
     rows = {}
     for model in models:
-        forecast = build_model(model).fit(train).predict(horizon).reindex(test.index)
+        forecast = build_model(model, {"horizon": horizon}).fit(train).predict(horizon).reindex(test.index)
         rows[model.display_name] = _metric_row(
             test.to_numpy(np.float64), forecast[test.columns].to_numpy(np.float64), train, evaluation
         )
@@ -108,7 +110,7 @@ def score_holdout(frame: pd.DataFrame, models: list[ModelConfig], evaluation: Ev
 
 def score_windows(frame: pd.DataFrame, models: list[ModelConfig], evaluation: EvaluationConfig) -> tuple[pd.DataFrame, dict]:
     """Fit on the train split, score every test window (stride 1), optionally standardised."""
-    from tsseq.data.scaling import StandardScaler
+    from tsseq.data.scaling import Scaler
     from tsseq.data.splits import split_by_fraction
     from tsseq.data.windows import make_windows
 
@@ -116,22 +118,19 @@ def score_windows(frame: pd.DataFrame, models: list[ModelConfig], evaluation: Ev
         raise ConfigError("evaluation.protocol 'windows' takes one (wide) series; use 'holdout' for many series.")
     L, H = evaluation.input_length, evaluation.horizon
     test_fraction = 1.0 - evaluation.train_fraction - evaluation.validation_fraction
-    split = split_by_fraction(
-        frame,
-        train=evaluation.train_fraction,
-        validation=evaluation.validation_fraction,
-        test=test_fraction,
-        input_length=L,
-    )
-    train, test = split.train, split.test
+    split = split_by_fraction(frame, train=evaluation.train_fraction, test=test_fraction, input_length=L)
+    train, validation, test = split.train, split.validation, split.test
     if evaluation.scale == "standard":
-        scaler = StandardScaler().fit(train)
-        train, test = scaler.transform(train), scaler.transform(test)
+        scaler = Scaler("standard").fit(train)
+        train, validation, test = (scaler.transform(part) for part in (train, validation, test))
+    if len(validation) < L + H:
+        validation = None  # no whole validation window: models train without early stopping
     windows = make_windows(test.to_numpy(np.float64), L, H)
     inputs, targets = windows.inputs.numpy(), windows.targets.numpy()
     rows = {}
     for model in models:
-        predictions = build_model(model, evaluation).fit(train).predict_windows(inputs, H)
+        fitted = build_model(model, _window_defaults(evaluation)).fit(train, validation=validation)
+        predictions = fitted.predict_windows(inputs, H)
         rows[model.display_name] = _metric_row(targets, predictions, train, evaluation)
     protocol = {
         "protocol": "windows",
@@ -184,7 +183,7 @@ def score_protocol(data: DataConfig, models: list[ModelConfig], evaluation: Eval
     for model in models:
         if evaluation.protocol == "ett":
             result = protocols.evaluate_ett(
-                build_model(model, evaluation),
+                build_model(model, _window_defaults(evaluation)),
                 dataset=data.dataset,
                 setting=evaluation.setting,
                 input_length=evaluation.input_length,
@@ -192,7 +191,9 @@ def score_protocol(data: DataConfig, models: list[ModelConfig], evaluation: Eval
                 drop_last=evaluation.drop_last,
             )
         else:
-            result = protocols.evaluate_m4(build_model(model), frequency=_m4_frequency(data.dataset))
+            frequency = _m4_frequency(data.dataset)
+            horizon = protocols.M4_FREQUENCIES[frequency][0]
+            result = protocols.evaluate_m4(build_model(model, {"horizon": horizon}), frequency=frequency)
         summary = result.to_dict()
         rows[model.display_name] = {k: v for k, v in summary.items() if isinstance(v, float)}
         description = {k: v for k, v in summary.items() if not isinstance(v, float) and k != "model"}
@@ -221,7 +222,7 @@ def run(config: PipelineConfig, base_dir: Path = Path("."), output_dir: Path | N
     files: dict[str, Path] = {}
     forecast = None
     if frame is not None and (config.output.forecast_csv or config.output.plot):
-        forecast = build_model(config.models[0]).fit(frame).predict(evaluation.horizon)
+        forecast = build_model(config.models[0], {"horizon": evaluation.horizon}).fit(frame).predict(evaluation.horizon)
         if config.output.forecast_csv:
             files["forecast_csv"] = io.write_csv(directory / config.output.forecast_csv, forecast)
         if config.output.plot:

@@ -37,7 +37,8 @@ class RNNForecaster(NeuralForecaster):
     equations, the heads (``"direct"``, ``"recursive"``, ``"parallel"``) and the
     normalisations. ``stateful=True`` trains by truncated backpropagation through time
     over each whole series (``training.tbptt_steps`` = k1, ``tbptt_backprop_steps`` =
-    k2) with the recursive head, instead of on sliding windows.
+    k2; ``batch_size`` parallel streams) with the recursive head, instead of on
+    sliding windows: every time step is run once per epoch.
 
     ``covariates`` adds categorical covariates to every input step, each through a
     learned embedding of ``covariate_dim`` values: calendar features of the timestamps
@@ -121,7 +122,8 @@ class RNNForecaster(NeuralForecaster):
         if len(train) != 1:
             raise DataError(f"stateful=True (truncated BPTT over a whole series) trains on one series; got {len(train)}.")
         held_out = None if validation is None else validation[0]
-        return Trainer(config, callbacks).fit_sequence(_Stateful(module), train[0], held_out)
+        # The batch of stateful training is its parallel streams (tsseq.engine.tbptt).
+        return Trainer(config, callbacks).fit_sequence(_Stateful(module), train[0], held_out, streams=config.batch_size)
 
 
 class _Stateful(torch.nn.Module):
