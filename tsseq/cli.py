@@ -163,7 +163,8 @@ def _models(args: argparse.Namespace) -> int:
     for name in registry.names():
         cls = registry.get(name)
         summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        print(f"{name:16s} {summary}")
+        preset = ", ".join(f"{key}={value!r}" for key, value in registry.preset(name).items())
+        print(f"{name:16s} {summary}" + (f" [{preset}]" if preset else ""))
     return EXIT_OK
 
 
