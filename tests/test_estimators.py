@@ -18,15 +18,6 @@ from tsseq.estimators.covariates import ValuesLoss
 TRAINING = {"epochs": 2, "batch_size": 32}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models: thread synchronisation costs more than it saves, badly so on a loaded machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def sine_frame(rows: int = 240, channels: int = 1, period: int = 12, start: str = "2023-01-01") -> pd.DataFrame:
     steps = np.arange(rows)
     values = np.column_stack([3 + np.sin(2 * np.pi * (steps + 3 * k) / period) for k in range(channels)])

@@ -12,15 +12,6 @@ BATCH, STEPS, CHANNELS, HORIZON, HIDDEN = 3, 8, 2, 5, 6
 COVARIATES = {"hour": 24, "series": 3}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models: thread synchronisation costs more than it saves, badly so on a loaded machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _model(**params) -> RecurrentForecaster:
     torch.manual_seed(0)
     defaults = {"hidden_size": HIDDEN, "num_layers": 1, "cell": "gru", "covariates": COVARIATES, "covariate_dim": 3}

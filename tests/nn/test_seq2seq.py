@@ -25,15 +25,6 @@ CONFIGS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models: thread synchronisation costs more than it saves, badly so on a loaded machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _model(cell: str, attention: str, bidirectional: bool, covariate_size: int = 2) -> Seq2Seq:
     model = Seq2Seq(
         CHANNELS,
