@@ -44,10 +44,7 @@ def load_frame(data: DataConfig, base_dir: Path = Path(".")) -> pd.DataFrame:
         from tsseq.data.checks import check_series
 
         frame = load(data.dataset).frame
-        if data.columns is not None:
-            _check_columns(frame, data.columns, data.dataset)
-            frame = frame[data.columns]
-        return check_series(frame, source=data.dataset, missing=data.missing, freq=data.freq)
+        return check_series(frame, source=data.dataset, columns=data.columns, missing=data.missing, freq=data.freq)
     from tsseq.data.csv import read_csv
 
     path = Path(data.csv)
@@ -65,20 +62,11 @@ def load_frame(data: DataConfig, base_dir: Path = Path(".")) -> pd.DataFrame:
     )
 
 
-def _check_columns(frame: pd.DataFrame, columns: list[str], source: str) -> None:
-    for column in columns:
-        if column not in frame.columns:
-            raise DataError(
-                f"{source}: no column {column!r}.{closest_match(column, frame.columns)} "
-                f"Columns: {', '.join(map(str, frame.columns))}."
-            )
-
-
 def build_model(model: ModelConfig, defaults: dict | None = None):
     """The configured model; ``defaults`` (a protocol's input length, horizon) fill the parameters it leaves out."""
     params = dict(model.params)
     if defaults:
-        accepted = registry.get(model.name)().get_params()
+        accepted = registry.parameters(model.name)
         params = {**{name: value for name, value in defaults.items() if name in accepted}, **params}
     return registry.create(model.name, **params)
 
@@ -179,6 +167,10 @@ def score_protocol(data: DataConfig, models: list[ModelConfig], evaluation: Eval
 
     if data.dataset is None:
         raise ConfigError(f"evaluation.protocol {evaluation.protocol!r} needs data.dataset (a catalog name), not a CSV.")
+    from tsseq.data.catalog import load
+
+    # Load the data once for all models: each protocol run only reads it.
+    loaded = load(data.dataset)
     rows, description = {}, {}
     for model in models:
         if evaluation.protocol == "ett":
@@ -189,11 +181,13 @@ def score_protocol(data: DataConfig, models: list[ModelConfig], evaluation: Eval
                 input_length=evaluation.input_length,
                 horizon=evaluation.horizon,
                 drop_last=evaluation.drop_last,
+                frame=loaded.frame,
             )
         else:
             frequency = _m4_frequency(data.dataset)
             horizon = protocols.M4_FREQUENCIES[frequency][0]
-            result = protocols.evaluate_m4(build_model(model, {"horizon": horizon}), frequency=frequency)
+            forecaster = build_model(model, {"horizon": horizon})
+            result = protocols.evaluate_m4(forecaster, frequency=frequency, train=loaded.frame, test=loaded.test)
         summary = result.to_dict()
         rows[model.display_name] = {k: v for k, v in summary.items() if isinstance(v, float)}
         description = {k: v for k, v in summary.items() if not isinstance(v, float) and k != "model"}

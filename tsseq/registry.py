@@ -72,10 +72,15 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def parameters(name: str) -> list[str]:
+    """The constructor parameters of the model registered under ``name``."""
+    return [parameter for parameter in inspect.signature(get(name)).parameters if parameter != "self"]
+
+
 def create(name: str, **params: object) -> object:
     """Instantiate the model registered under ``name``: its preset, updated by ``params``."""
     cls = get(name)
-    accepted = [p for p in inspect.signature(cls).parameters if p != "self"]
+    accepted = parameters(name)
     for key in params:
         if key not in accepted:
             raise ConfigError(

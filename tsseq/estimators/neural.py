@@ -209,8 +209,7 @@ class NeuralForecaster(Forecaster):
         return np.pad(window, ((missing, 0), (0, 0)), constant_values=np.nan) if missing else window
 
     def _windows(self, series: list[np.ndarray], what: str):
-        too_short = [len(values) for values in series if len(values) < self.input_length + self.horizon]
-        if len(too_short) == len(series):
+        if all(len(values) < self.input_length + self.horizon for values in series):
             raise DataError(
                 f"The {what} series are too short for input_length={self.input_length} + horizon={self.horizon}: "
                 f"a window needs {self.input_length + self.horizon} rows; the longest has {max(map(len, series))}."
