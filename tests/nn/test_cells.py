@@ -188,3 +188,16 @@ def test_constructor_errors_name_the_parameter() -> None:
         ElmanCell(3, 4, "tahn")
     with pytest.raises(ConfigError, match=r"'forget_bias' parameter must be a finite float or None"):
         LSTMCell(3, 4, forget_bias=float("nan"))
+
+
+@pytest.mark.parametrize("cell_class", [ElmanCell, GRUCell, LSTMCell, MUT1Cell])
+def test_a_state_of_another_dtype_is_taken_in_the_inputs_dtype(cell_class) -> None:
+    # Under CUDA autocast, cuDNN's fused kernels hand back fp16 states inside a bf16 region.
+    cell = cell_class(3, 4)
+    x = torch.randn(2, 3)
+    state = tuple(torch.randn(2, 4).to(torch.bfloat16) for _ in range(cell.num_states))
+    expected = cell(x, tuple(tensor.float() for tensor in state))
+    result = cell(x, state)
+    assert all(tensor.dtype == torch.float32 for tensor in result)
+    for got, want in zip(result, expected):
+        torch.testing.assert_close(got, want)

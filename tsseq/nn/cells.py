@@ -38,6 +38,16 @@ State = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
 
+def like_dtype(state: State, like: Tensor) -> State:
+    """``state`` in the dtype of ``like``.
+
+    Under CUDA autocast, torch's fused RNN kernels may hand back a state in another
+    low-precision dtype than the autocast one (fp16 from cuDNN inside a bf16 region); the
+    cells' elementwise updates need one dtype.
+    """
+    return tuple(tensor if tensor.dtype == like.dtype else tensor.to(like.dtype) for tensor in state)
+
+
 class RecurrentCell(nn.Module):
     """Base of the cells: sizes, initialisation, the one-step ``forward`` and the default ``scan``.
 
@@ -65,7 +75,8 @@ class RecurrentCell(nn.Module):
         """One step: ``x`` ``(B, C)`` and the state at ``t - 1`` -> the state at ``t``."""
         if state is None:
             state = self.initial_state(x.shape[0], x)
-        return self.step(self.project_inputs(x), state)
+        projected = self.project_inputs(x)
+        return self.step(projected, like_dtype(state, projected))
 
     def project_inputs(self, x: Tensor) -> Tensor:
         """The input terms of every gate, ``(..., C) -> (..., G)``."""

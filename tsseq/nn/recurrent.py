@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError, closest_match
-from tsseq.nn.cells import ElmanCell, GRUCell, LSTMCell, MUT1Cell, MUT2Cell, MUT3Cell, RecurrentCell, State
+from tsseq.nn.cells import ElmanCell, GRUCell, LSTMCell, MUT1Cell, MUT2Cell, MUT3Cell, RecurrentCell, State, like_dtype
 
 LayerState = tuple[Tensor, ...]  # (h,) or (h, c), each (D, d, B, H)
 StackState = tuple[LayerState, ...]  # one LayerState per layer
@@ -74,7 +74,8 @@ def run_cell(cell: RecurrentCell, inputs: Tensor, state: State | None = None) ->
     """
     if state is None:
         state = cell.initial_state(inputs.shape[0], inputs)
-    return cell.scan(cell.project_inputs(inputs), state)  # projections: (B, L, G)
+    projected = cell.project_inputs(inputs)  # (B, L, G)
+    return cell.scan(projected, like_dtype(state, projected))
 
 
 def _fused_scan(
