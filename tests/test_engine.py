@@ -142,6 +142,8 @@ def assert_same_weights(first: nn.Module, second: nn.Module) -> None:
         ({"early_stopping_patience": 0}, "'early_stopping_patience' parameter must be an int >= 1"),
         ({"progress": "yes"}, "'progress' parameter must be True, False or None"),
         ({"restore_best": 1}, "'restore_best' parameter must be True or False"),
+        ({"lr_hold_epochs": 2}, "'lr_hold_epochs' delays the 'step' schedule; lr_schedule is 'constant'"),
+        ({"lr_hold_epochs": -1}, "The 'lr_hold_epochs' parameter must be an int >= 0"),
     ],
 )
 def test_config_rejects_bad_values_by_name(changes, message):
@@ -335,6 +337,7 @@ def test_early_stopping_stops_and_restores_the_best_weights():
     [
         ({"lr_schedule": "constant"}, [1, 1, 1, 1]),
         ({"lr_schedule": "step", "lr_step_epochs": 2, "lr_decay": 0.5}, [1, 1, 0.5, 0.5]),
+        ({"lr_schedule": "step", "lr_step_epochs": 1, "lr_decay": 0.5, "lr_hold_epochs": 2}, [1, 1, 1, 0.5]),
         ({"lr_schedule": "cosine"}, [(1 + math.cos(math.pi * epoch / 4)) / 2 for epoch in range(4)]),
         ({"lr_schedule": "plateau", "lr_plateau_patience": 1, "lr_decay": 0.1}, [1, 1, 1, 0.1]),
     ],

@@ -14,6 +14,8 @@ Usage::
 * :class:`Callback` and :class:`ProgressBar` (:mod:`.callbacks`): hooks into the loop
   (MLflow tracking and Optuna pruning are callbacks);
 * :class:`TrainingHistory` and :class:`TrainingDivergedError` (:mod:`.history`);
+* data-parallel training over processes started by ``torchrun``
+  (:mod:`.distributed`: :func:`init_distributed`, :class:`DistributedContext`);
 * checkpoints (:mod:`.checkpoint`), devices and precision (:mod:`.device`), losses
   (:mod:`.losses`), optimizers and schedules (:mod:`.optim`).
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 from tsseq.engine.callbacks import Callback, ProgressBar
 from tsseq.engine.config import TrainingConfig
 from tsseq.engine.device import to_device
+from tsseq.engine.distributed import DistributedContext, init_distributed
 from tsseq.engine.history import TrainingDivergedError, TrainingHistory
 from tsseq.engine.losses import masked_mae, masked_mse
 from tsseq.engine.tbptt import Streams, detach_state, make_streams
@@ -30,6 +33,7 @@ from tsseq.engine.trainer import Trainer
 
 __all__ = [
     "Callback",
+    "DistributedContext",
     "ProgressBar",
     "Streams",
     "Trainer",
@@ -37,6 +41,7 @@ __all__ = [
     "TrainingDivergedError",
     "TrainingHistory",
     "detach_state",
+    "init_distributed",
     "make_streams",
     "masked_mae",
     "masked_mse",

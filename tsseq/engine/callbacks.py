@@ -4,7 +4,12 @@ A callback subclasses :class:`Callback` and overrides the hooks it needs. The tr
 calls them in the order the callbacks were given, with itself as first argument, so
 a callback can read ``trainer.model``, ``trainer.optimizer``, ``trainer.config``,
 ``trainer.history`` and ``trainer.batches_per_epoch``, and stop training at the end
-of the current epoch by setting ``trainer.should_stop = True``. An exception raised
+of the current epoch by setting ``trainer.should_stop = True``.
+
+Under distributed training (:mod:`tsseq.engine.distributed`) every process calls its
+callbacks, with the same ``metrics`` (losses are all-reduced); a callback that writes
+(files, tracking, output) does so only where ``trainer.is_main_process`` (rank 0), as
+:class:`ProgressBar` does; ``trainer.rank`` and ``trainer.world_size`` say the rest. An exception raised
 by a callback (such as Optuna's ``TrialPruned`` from ``on_epoch_end``) propagates
 out of ``fit`` after every callback's ``on_exception`` has seen it.
 
@@ -63,7 +68,8 @@ class ProgressBar(Callback):
     """One line on ``stream`` (stderr) per epoch, redrawn at most ``refresh_s`` apart.
 
     During an epoch it shows steps done and steps per second (reading no loss, so it
-    never waits for the device); at the end of the epoch, its losses and time.
+    never waits for the device); at the end of the epoch, its losses and time. Silent
+    on every process but the main one.
     """
 
     def __init__(self, stream: IO[str] | None = None, refresh_s: float = 0.2, width: int = 24) -> None:
@@ -71,6 +77,10 @@ class ProgressBar(Callback):
         self.refresh_s = refresh_s
         self.width = width
         self._epoch_start = self._last_draw = 0.0
+        self._silent = False
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self._silent = not trainer.is_main_process
 
     def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
         self._epoch_start = self._last_draw = time.perf_counter()
@@ -105,5 +115,7 @@ class ProgressBar(Callback):
         return f"\r\x1b[Kepoch {epoch + 1}/{trainer.config.epochs}"  # \x1b[K clears the rest of the line
 
     def _write(self, text: str) -> None:
+        if self._silent:
+            return
         self.stream.write(text)
         self.stream.flush()

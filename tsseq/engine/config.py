@@ -19,6 +19,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 LOSS_NAMES = ("mse", "mae")
 LR_SCHEDULES = ("constant", "cosine", "step", "plateau")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DISTRIBUTED_MODES = ("auto", "off")
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
@@ -35,10 +36,12 @@ class TrainingConfig:
         a loss callable. MAE is the choice of several published long-horizon recipes
         (e.g. SegRNN on ETT) even when the benchmark reports MSE.
     batch_size : int
-        Windows per step (:meth:`Trainer.fit`); :meth:`Trainer.fit_sequence` uses
-        ``streams`` instead.
+        Windows per optimizer step (:meth:`Trainer.fit`); :meth:`Trainer.fit_sequence`
+        uses ``streams`` instead. Under distributed training it is the global batch: each
+        of ``W`` processes takes ``batch_size / W`` windows of it (a multiple of ``W``).
     eval_batch_size : int, optional
-        Windows per batch for validation and :meth:`Trainer.predict`; default ``batch_size``.
+        Windows per forward pass for validation and :meth:`Trainer.predict` (on each
+        process); default ``batch_size``.
     learning_rate, weight_decay : float
         Step size (> 0) and L2 penalty (>= 0; decoupled for ``"adamw"``).
     optimizer : {"adam", "adamw", "sgd"}
@@ -51,6 +54,11 @@ class TrainingConfig:
         improved for ``lr_plateau_patience`` epochs (torch.optim.lr_scheduler).
     lr_step_epochs, lr_decay, lr_plateau_patience, min_learning_rate
         The schedules' parameters (``lr_decay`` in (0, 1)).
+    lr_hold_epochs : int
+        ``"step"`` only: epochs at ``learning_rate`` before the steps start counting, so
+        epoch ``k`` runs at ``learning_rate * lr_decay ** (max(0, k - lr_hold_epochs) //
+        lr_step_epochs)``. PatchTST's published recipe ("type3") is ``lr_hold_epochs=3``,
+        ``lr_step_epochs=1``, ``lr_decay=0.9``.
     clip_norm : float, optional
         Rescale the gradients so that their global L2 norm is at most this.
     clip_value : float, optional
@@ -71,6 +79,12 @@ class TrainingConfig:
         (default ``k1``). Each update costs ``k2 / k1`` chunk forward and backward passes.
     device : str
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        Under distributed training ``"auto"`` and ``"cuda"`` mean ``cuda:LOCAL_RANK``.
+    distributed : {"auto", "off"}
+        ``"auto"``: train data-parallel with the other processes when launched by
+        ``torchrun`` with more than one process (``WORLD_SIZE`` > 1) or when a default
+        process group of several processes is initialised (:mod:`tsseq.engine.distributed`);
+        ``"off"``: every process trains alone.
     precision : {"auto", "fp32", "bf16", "fp16"}
         ``"auto"``: mixed precision on CUDA (bf16 where supported, else fp16 with gradient
         scaling), fp32 on CPU. ``"bf16"`` on CPU autocasts to bfloat16; ``"fp16"`` needs CUDA.
@@ -97,6 +111,7 @@ class TrainingConfig:
     lr_step_epochs: int = 10
     lr_decay: float = 0.1
     lr_plateau_patience: int = 2
+    lr_hold_epochs: int = 0
     min_learning_rate: float = 0.0
     clip_norm: float | None = None
     clip_value: float | None = None
@@ -108,6 +123,7 @@ class TrainingConfig:
     tbptt_steps: int = 64
     tbptt_backprop_steps: int | None = None
     device: str = "auto"
+    distributed: str = "auto"
     precision: str = "auto"
     compile: bool = False
     seed: int | None = 0
@@ -122,6 +138,12 @@ class TrainingConfig:
                 check_positive_int(getattr(self, name), name)
         if self.seed is not None:
             check_positive_int(self.seed, "seed", minimum=0)
+        check_positive_int(self.lr_hold_epochs, "lr_hold_epochs", minimum=0)
+        if self.lr_hold_epochs and self.lr_schedule != "step":
+            raise ConfigError(
+                f"'lr_hold_epochs' delays the 'step' schedule; lr_schedule is {self.lr_schedule!r}. "
+                "Set lr_schedule='step' or lr_hold_epochs=0."
+            )
         _check_float(self.learning_rate, "learning_rate", "> 0", lambda x: x > 0)
         _check_float(self.min_learning_rate, "min_learning_rate", ">= 0", lambda x: x >= 0)
         _check_float(self.weight_decay, "weight_decay", ">= 0", lambda x: x >= 0)
@@ -140,6 +162,7 @@ class TrainingConfig:
         _check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         _check_choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
         _check_choice(self.precision, "precision", PRECISIONS)
+        _check_choice(self.distributed, "distributed", DISTRIBUTED_MODES)
         if not isinstance(self.device, str) or not _DEVICE.fullmatch(self.device):
             raise ConfigError(
                 f"The 'device' parameter must be 'auto', 'cpu', 'cuda' or 'cuda:N'. Got {self.device!r} instead."

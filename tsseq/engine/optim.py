@@ -31,6 +31,9 @@ def make_scheduler(config: TrainingConfig, optimizer: torch.optim.Optimizer) -> 
     """The per-epoch learning-rate schedule; None for a constant rate."""
     if config.lr_schedule == "cosine":
         return lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs, eta_min=config.min_learning_rate)
+    if config.lr_schedule == "step" and config.lr_hold_epochs:
+        hold, step, decay = config.lr_hold_epochs, config.lr_step_epochs, config.lr_decay
+        return lr_scheduler.LambdaLR(optimizer, lambda epoch: decay ** (max(0, epoch - hold) // step))
     if config.lr_schedule == "step":
         return lr_scheduler.StepLR(optimizer, step_size=config.lr_step_epochs, gamma=config.lr_decay)
     if config.lr_schedule == "plateau":

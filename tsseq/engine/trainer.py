@@ -13,6 +13,11 @@ a value back from the device: losses and gradient norms are copied into device b
 and read once per epoch (:class:`~tsseq.engine.history.StepRecorder`). Each epoch ends
 with validation (eval mode, no gradients), the learning-rate schedule, early stopping,
 a checkpoint (:mod:`tsseq.engine.checkpoint`) and the callbacks' ``on_epoch_end``.
+
+Launched by ``torchrun`` with several processes, the same loop trains data-parallel
+(:mod:`tsseq.engine.distributed`): ``DistributedDataParallel`` averages the gradients,
+each process takes its share of every global batch and of the validation windows, the
+recorded losses are all-reduced, and only rank 0 writes checkpoints.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import numpy as np
 import torch
 
 from tsseq.data.windows import BatchSampler
+from tsseq.engine import distributed
 from tsseq.engine.callbacks import Callback, ProgressBar
 from tsseq.engine.checkpoint import TrainingState
 from tsseq.engine.config import TrainingConfig
@@ -73,6 +79,14 @@ class Trainer:
         Set it (from a callback) to end training after the current epoch.
     batches_per_epoch : int
         Optimizer steps per epoch of the current run.
+    distributed : DistributedContext or None
+        This process's place among those training together (:mod:`tsseq.engine.distributed`),
+        None when it trains alone; read from the launcher's environment, the process
+        group starts on the first ``fit``.
+    rank, world_size, is_main_process
+        Rank of this process (0 alone), number of processes (1 alone), and whether it is
+        rank 0: callbacks that write (tracking, files) do so only where
+        ``trainer.is_main_process``.
     """
 
     def __init__(self, config: TrainingConfig | None = None, callbacks: Sequence[Callback] = ()) -> None:
@@ -85,13 +99,30 @@ class Trainer:
                 raise ConfigError(f"Callbacks must subclass tsseq.engine.Callback. Got {type(callback).__name__}.")
         if self.config.progress or (self.config.progress is None and sys.stderr.isatty()):
             self.callbacks.append(ProgressBar())
-        self.device = resolve_device(self.config.device)
+        self.distributed = distributed.launch_context(self.config.distributed)
+        device = self.config.device
+        if self.distributed is not None:
+            device = distributed.process_device(device, self.distributed)
+        self.device = resolve_device(device)
         self.autocast_dtype = resolve_precision(self.config.precision, self.device)
         self._autocast = autocast_factory(self.device, self.autocast_dtype)
         self.state: TrainingState | None = None
         self._forward: Callable | None = None  # the model's forward, compiled when config.compile
+        self._train_forward: Callable | None = None  # _forward, or the DistributedDataParallel model's
         self.should_stop = False
         self.batches_per_epoch = 0
+
+    @property
+    def rank(self) -> int:
+        return 0 if self.distributed is None else self.distributed.rank
+
+    @property
+    def world_size(self) -> int:
+        return 1 if self.distributed is None else self.distributed.world_size
+
+    @property
+    def is_main_process(self) -> bool:
+        return self.rank == 0
 
     @property
     def model(self) -> torch.nn.Module | None:
@@ -152,6 +183,7 @@ class Trainer:
         """
         loss = LOSSES[self.config.loss] if loss is None else loss
         train, validation = _check_source(train, "train"), _optional_source(validation)
+        self._check_distributed(self.config.batch_size, "batch_size")
         self._prepare(model, "windows", resume)
         dtype = model_dtype(model)
         train = to_device(train, self.device, dtype)
@@ -170,15 +202,17 @@ class Trainer:
                 "batch; lower the batch size or set drop_last=False."
             )
         self.batches_per_epoch = len(sampler)
+        shards = distributed.ShardedBatches(sampler, self.rank, self.world_size)  # alone: the sampler's batches
+        forward = self._train_forward
 
         def train_epoch(recorder: StepRecorder) -> None:
-            for indices in sampler:
+            for indices, windows, loss_scale in shards:
                 inputs, targets, _, target_mask = batch_to_device(train.gather(indices), self.device, dtype)
                 with self._autocast():
-                    predictions = self._forward(inputs, targets) if pass_targets else self._forward(inputs)
-                self._step(loss(predictions, targets, target_mask), recorder, len(indices))
+                    predictions = forward(inputs, targets) if pass_targets else forward(inputs)
+                self._step(loss(predictions, targets, target_mask), recorder, windows, loss_scale)
 
-        validate = None if validation is None else (lambda: self.evaluate(model, validation, loss=loss))
+        validate = None if validation is None else (lambda: self._validation_loss(model, validation, loss))
         return self._train(train_epoch, validate)
 
     def fit_sequence(
@@ -212,7 +246,10 @@ class Trainer:
         loss = LOSSES[self.config.loss] if loss is None else loss
         train = make_streams(series, streams)
         validation = None if validation_series is None else make_streams(validation_series, validation_streams)
+        self._check_distributed(streams, "streams")
         self._prepare(model, "sequence", resume)
+        if self.distributed is not None:
+            train = distributed.shard_streams(train, self.distributed)
         dtype = model_dtype(model)
         train: Streams = to_device(train, self.device, dtype)
         validation = None if validation is None else to_device(validation, self.device, dtype)
@@ -220,12 +257,18 @@ class Trainer:
         self.batches_per_epoch = math.ceil(train.steps / chunk_steps)
 
         def train_epoch(recorder: StepRecorder) -> None:
-            chunks = chunk_outputs(self._forward, train, chunk_steps, backprop_steps, self._autocast)
+            chunks = chunk_outputs(self._train_forward, train, chunk_steps, backprop_steps, self._autocast)
             for outputs, targets, mask in chunks:
                 self._step(loss(outputs, targets, mask), recorder, targets.shape[0] * targets.shape[1])
 
-        validate = None if validation is None else (lambda: self._evaluate_streams(model, validation, loss))
-        return self._train(train_epoch, validate)
+        def validate() -> float:
+            value = self._evaluate_streams(model, validation, loss)
+            if self.distributed is None:
+                return value
+            # Every process runs all validation streams; averaging makes them agree to the last bit.
+            return distributed.global_mean(torch.tensor(value, device=self.device), 1)
+
+        return self._train(train_epoch, None if validation is None else validate)
 
     def evaluate(self, model: torch.nn.Module, source: Any, *, loss: Loss | None = None) -> float:
         """Mean loss of ``model`` over every window of ``source`` (eval mode, no gradients).
@@ -235,16 +278,27 @@ class Trainer:
         """
         loss = LOSSES[self.config.loss] if loss is None else loss
         model = model.to(self.device)
+        source = to_device(_check_source(source, "source"), self.device, model_dtype(model))
+        return float(self._summed_loss(model, source, torch.arange(len(source)), loss)) / len(source)
+
+    def _validation_loss(self, model: torch.nn.Module, source: Any, loss: Loss) -> float:
+        """:meth:`evaluate` during ``fit``; distributed, each process takes a share and the sums are all-reduced."""
+        if self.distributed is None:
+            return float(self._summed_loss(model, source, torch.arange(len(source)), loss)) / len(source)
+        indices = distributed.share_of(len(source), self.distributed)
+        return distributed.global_mean(self._summed_loss(model, source, indices, loss), len(indices))
+
+    def _summed_loss(self, model: torch.nn.Module, source: Any, indices: torch.Tensor, loss: Loss) -> torch.Tensor:
+        """Sum over the windows ``indices`` of ``source`` of each batch's loss times its windows (on the device)."""
         dtype = model_dtype(model)
-        source = to_device(_check_source(source, "source"), self.device, dtype)
         total = torch.zeros((), device=self.device)
         with _evaluating(model):
-            for indices in torch.arange(len(source)).split(self.config.evaluation_batch_size):
-                inputs, targets, _, target_mask = batch_to_device(source.gather(indices), self.device, dtype)
+            for batch in indices.split(self.config.evaluation_batch_size):
+                inputs, targets, _, target_mask = batch_to_device(source.gather(batch), self.device, dtype)
                 with self._autocast():
                     predictions = self._forward_of(model)(inputs)
-                total += loss(predictions, targets, target_mask) * len(indices)
-        return float(total) / len(source)  # one synchronisation
+                total += loss(predictions, targets, target_mask) * len(batch)
+        return total
 
     def predict(
         self, model: torch.nn.Module, data: Any, *, batch_size: int | None = None
@@ -283,12 +337,15 @@ class Trainer:
         if not isinstance(model, torch.nn.Module):
             raise ConfigError(f"The model must be a torch.nn.Module. Got {type(model).__name__} instead.")
         config = self.config
+        if self.distributed is not None:
+            distributed.init_distributed(distributed.backend_for(self.device))
         generator = torch.Generator()
         if config.seed is None:
             generator.seed()
         else:
-            torch.manual_seed(config.seed)  # dropout and any other noise the model draws from torch
-            generator.manual_seed(config.seed)
+            # Dropout and other noise the model draws from torch: its own stream on each process.
+            torch.manual_seed(config.seed + self.rank)
+            generator.manual_seed(config.seed)  # the batches: the same on every process
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN pick its fastest kernels
         model = model.to(self.device)
@@ -310,6 +367,24 @@ class Trainer:
         self.should_stop = False
         if resume:
             self.state.restore(config.checkpoint_dir)
+        self._train_forward = self._forward
+        if self.distributed is not None:  # after the restore: wrapping broadcasts rank 0's weights
+            parallel = distributed.data_parallel(model, self.device)
+            self._train_forward = torch.compile(parallel) if config.compile else parallel
+
+    def _check_distributed(self, size: int, name: str) -> None:
+        """Before the process group starts: settings every process must share to train together."""
+        if self.distributed is None:
+            return
+        if self.config.seed is None:
+            raise ConfigError(
+                "Distributed training needs TrainingConfig(seed=...): every process draws the same batches from it."
+            )
+        if size % self.world_size:
+            raise ConfigError(
+                f"Under distributed training {name!r} is global, split evenly between the {self.world_size} "
+                f"processes: it must be a multiple of {self.world_size}. Got {name}={size}."
+            )
 
     def _train(
         self, train_epoch: Callable[[StepRecorder], None], validate: Callable[[], float] | None
@@ -317,7 +392,7 @@ class Trainer:
         try:
             self._call("on_train_begin")
             for epoch in range(self.state.epochs_done, self.config.epochs):
-                if self.should_stop or self.history.stopped_early:
+                if self._stop_requested() or self.history.stopped_early:
                     break
                 self._run_epoch(epoch, train_epoch, validate)
             if self.config.restore_best and self.state.best_model is not None:
@@ -327,14 +402,28 @@ class Trainer:
             for callback in self.callbacks:
                 callback.on_exception(self, exception)
             raise
+        finally:
+            self._train_forward = None  # a DistributedDataParallel wrapper unhooks from the model when freed
         return self.history
+
+    def _stop_requested(self) -> bool:
+        """``should_stop`` set here, or distributed on any process (so that all leave the loop together)."""
+        if self.distributed is None:
+            return self.should_stop
+        self.should_stop = distributed.any_process(self.should_stop, self.device)
+        return self.should_stop
 
     def _run_epoch(self, epoch: int, train_epoch: Callable[[StepRecorder], None], validate) -> None:
         self._call("on_epoch_begin", epoch)
         learning_rate, started = current_lr(self.optimizer), time.perf_counter()
         recorder = StepRecorder(self.batches_per_epoch, self.device, epoch, self.config.epochs)
+        # A process that stopped alone on its NaN loss would leave the others waiting in the all-reduce;
+        # distributed, the global step losses are checked at the end of the epoch on all processes.
+        recorder.check_each_step = recorder.check_each_step and self.distributed is None
         self.model.train()
         train_epoch(recorder)
+        if self.distributed is not None:
+            recorder.losses, recorder.weights = distributed.global_step_losses(recorder.losses, recorder.weights)
         steps = recorder.finish()
         val_loss = None if validate is None else validate()
         if val_loss is not None and not math.isfinite(val_loss):
@@ -343,15 +432,18 @@ class Trainer:
         self._track_best(epoch)
         step_scheduler(self.scheduler, self.history.monitored_loss[-1])
         self.state.epochs_done = epoch + 1
-        if self.config.checkpoint_dir is not None:
+        if self.config.checkpoint_dir is not None and self.is_main_process:
             self.state.save(self.config.checkpoint_dir)
         self._call("on_epoch_end", epoch, self.history.epoch_metrics())
 
-    def _step(self, loss: torch.Tensor, recorder: StepRecorder, weight: int) -> None:
-        """Backward, clip, optimizer step; record loss and pre-clip gradient norm; ``on_batch_end``."""
+    def _step(self, loss: torch.Tensor, recorder: StepRecorder, weight: int, loss_scale: float = 1.0) -> None:
+        """Backward, clip, optimizer step; record loss and pre-clip gradient norm; ``on_batch_end``.
+
+        ``loss_scale`` weighs a process's share of a global batch (:class:`~tsseq.engine.distributed.ShardedBatches`).
+        """
         recorder.check(loss)  # on the CPU, stop before a non-finite loss reaches the weights
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(loss if loss_scale == 1.0 else loss * loss_scale).backward()
         self.scaler.unscale_(self.optimizer)  # true gradients for the norm and clipping (no-op unless fp16)
         grad_norm = clip_gradients(self._parameters, self.config)
         self.scaler.step(self.optimizer)  # skips the step if fp16 gradients overflowed
