@@ -15,7 +15,13 @@ module in ``_build_module``. The registered names:
   :class:`~tsseq.nn.rnn_forecaster.RecurrentForecaster`) with the cell, or SegRNN's
   configuration, preset;
 * ``seq2seq``: :class:`Seq2SeqForecaster` (:mod:`.seq2seq`), an encoder-decoder with
-  attention trained with teacher forcing and scheduled sampling.
+  attention trained with teacher forcing and scheduled sampling;
+* ``transformer_seq2seq`` and ``decoder_only``: :class:`TransformerSeq2SeqForecaster` and
+  :class:`DecoderOnlyForecaster` (:mod:`.transformer_seq2seq`), an encoder-decoder and a
+  GPT-style transformer, both forecasting autoregressively;
+* ``transformer`` and ``patchtst``: :class:`TransformerForecaster` (one token per time
+  step) and :class:`PatchTSTForecaster` (patches of each channel, with masked
+  pretraining), encoder-only transformers with a direct head (:mod:`.transformer`).
 
 Training settings are one :class:`~tsseq.engine.TrainingConfig` (or the mapping of its
 fields, as YAML gives it) in the ``training`` argument.
@@ -26,5 +32,15 @@ from __future__ import annotations
 from tsseq.estimators.neural import NeuralForecaster
 from tsseq.estimators.rnn import RNNForecaster
 from tsseq.estimators.seq2seq import Seq2SeqForecaster
+from tsseq.estimators.transformer import PatchTSTForecaster, TransformerForecaster
+from tsseq.estimators.transformer_seq2seq import DecoderOnlyForecaster, TransformerSeq2SeqForecaster
 
-__all__ = ["NeuralForecaster", "RNNForecaster", "Seq2SeqForecaster"]
+__all__ = [
+    "DecoderOnlyForecaster",
+    "NeuralForecaster",
+    "PatchTSTForecaster",
+    "RNNForecaster",
+    "Seq2SeqForecaster",
+    "TransformerForecaster",
+    "TransformerSeq2SeqForecaster",
+]

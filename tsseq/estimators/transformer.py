@@ -1,0 +1,424 @@
+"""Transformer forecasters as estimators: a point-token encoder and PatchTST, with masked pretraining.
+
+* ``transformer``: :class:`TransformerForecaster`, one token per time step
+  (:class:`tsseq.nn.encoder_forecaster.EncoderForecaster`), with optional covariates;
+* ``patchtst``: :class:`PatchTSTForecaster`, patches of each channel as tokens
+  (:class:`tsseq.nn.patchtst.PatchTST`), with the official ETTh1 architecture as
+  defaults, and :meth:`PatchTSTForecaster.pretrain` (masked-patch pretraining,
+  :mod:`tsseq.nn.masked_pretraining`) before :meth:`~PatchTSTForecaster.fit` or
+  :meth:`~tsseq.estimators.neural.NeuralForecaster.fine_tune`.
+
+``hidden_size`` is the model width ``d_model`` (the name every neural estimator shares);
+``n_heads`` must divide it. Both estimators return the attention weights of given
+windows with :meth:`attention_weights` (for :func:`tsseq.plotting.plot_attention`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from tsseq.base import split_frame
+from tsseq.engine import Callback, Trainer, TrainingConfig
+from tsseq.errors import ConfigError, DataError
+from tsseq.estimators.covariates import cardinalities
+from tsseq.estimators.neural import Frame, NeuralForecaster
+from tsseq.estimators.transfer import frozen
+from tsseq.data.windows import make_multi_series_windows
+from tsseq.nn.encoder_forecaster import EncoderForecaster
+from tsseq.nn.masked_pretraining import MaskedPatchModel, check_mask_ratio, masked_patch_loss
+from tsseq.nn.patchtst import PatchTST
+from tsseq.nn.transformer import attention_weights, record_attention
+from tsseq.registry import register
+
+
+class AttentionWeightsMixin:
+    """``attention_weights`` of the transformer estimators: run windows through the module while recording."""
+
+    def attention_weights(self, inputs: np.ndarray, *, window_starts: object = None) -> dict[str, np.ndarray]:
+        """Attention weights of the fitted model on ``N`` input windows ``(N, L, C)``.
+
+        Returns ``{attention module name: (N, h, Tq, Tk)}`` (tokens are time steps for
+        ``transformer``, patches of one channel for ``patchtst``, whose first axis is then
+        ``N·C``, window-major). ``window_starts`` as in :meth:`predict_windows`.
+        """
+        check_is_fitted(self, "module_")
+        inputs = np.asarray(inputs, dtype=np.float64)
+        chunk = self.training_config().evaluation_batch_size  # one engine batch per call: every weight is kept
+        collected: dict[str, list[np.ndarray]] = {}
+        for start in range(0, len(inputs), chunk):
+            starts = None if window_starts is None else list(window_starts)[start : start + chunk]
+            with record_attention(self.module_):
+                self.predict_windows(inputs[start : start + chunk], self.horizon, window_starts=starts)
+                for name, weights in attention_weights(self.module_).items():
+                    collected.setdefault(name, []).append(weights.float().cpu().numpy())
+        return {name: np.concatenate(parts) for name, parts in collected.items()}
+
+
+@register("transformer")
+class TransformerForecaster(AttentionWeightsMixin, NeuralForecaster):
+    """Encoder-only transformer with one token per time step and a direct multi-step head.
+
+    The module is :class:`tsseq.nn.encoder_forecaster.EncoderForecaster`; see it for the
+    equations. ``covariates`` adds calendar features or the series id to every token,
+    as for :class:`~tsseq.estimators.rnn.RNNForecaster` (then :meth:`predict_windows`
+    needs ``window_starts``).
+
+    Parameters
+    ----------
+    input_length, horizon : int
+    hidden_size : int
+        ``d_model``.
+    n_heads, d_ff, num_layers : int
+    dropout, attention_dropout, head_dropout : float
+    norm : {"layer", "batch"}
+    norm_first : bool
+        pre-LN (True) or post-LN (False).
+    activation : {"gelu", "relu"}
+    positional : {"sinusoidal", "learned"}
+    revin : bool
+    covariates : sequence of str
+    covariate_dim : int
+    training, validation_fraction, scale
+        As for every :class:`~tsseq.estimators.neural.NeuralForecaster`.
+    """
+
+    def __init__(
+        self,
+        *,
+        input_length: int = 96,
+        horizon: int = 24,
+        hidden_size: int = 64,
+        n_heads: int = 4,
+        d_ff: int = 128,
+        num_layers: int = 2,
+        dropout: float = 0.1,
+        attention_dropout: float = 0.0,
+        head_dropout: float = 0.0,
+        norm: str = "layer",
+        norm_first: bool = True,
+        activation: str = "gelu",
+        positional: str = "sinusoidal",
+        revin: bool = True,
+        covariates: Sequence[str] = (),
+        covariate_dim: int = 4,
+        training: TrainingConfig | dict | None = None,
+        validation_fraction: float = 0.1,
+        scale: bool = True,
+    ) -> None:
+        self.input_length = input_length
+        self.horizon = horizon
+        self.hidden_size = hidden_size
+        self.n_heads = n_heads
+        self.d_ff = d_ff
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.head_dropout = head_dropout
+        self.norm = norm
+        self.norm_first = norm_first
+        self.activation = activation
+        self.positional = positional
+        self.revin = revin
+        self.covariates = covariates
+        self.covariate_dim = covariate_dim
+        self.training = training
+        self.validation_fraction = validation_fraction
+        self.scale = scale
+
+    def _build_module(self) -> EncoderForecaster:
+        return EncoderForecaster(
+            self.n_channels_,
+            self.input_length,
+            self.horizon,
+            d_model=self.hidden_size,
+            n_heads=self.n_heads,
+            d_ff=self.d_ff,
+            n_layers=self.num_layers,
+            dropout=self.dropout,
+            attention_dropout=self.attention_dropout,
+            head_dropout=self.head_dropout,
+            norm=self.norm,
+            norm_first=self.norm_first,
+            activation=self.activation,
+            positional=self.positional,
+            revin=self.revin,
+            covariates=cardinalities(self._covariate_names(), self.n_series_) or None,
+            covariate_dim=self.covariate_dim,
+        )
+
+
+@register("patchtst")
+class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
+    """PatchTST: channel-independent patches as tokens, RevIN, a flatten head; masked pretraining.
+
+    The module is :class:`tsseq.nn.patchtst.PatchTST`; the defaults are the official
+    supervised architecture on ETTh1 (PatchTST/42: ``patch_length=16``, ``stride=8``,
+    ``hidden_size=16``, ``n_heads=4``, ``d_ff=128``, ``num_layers=3``, ``dropout=0.3``,
+    BatchNorm, post-LN, residual attention, RevIN without affine weights). Its training
+    recipe goes in ``training`` (``batch_size=128``, ``learning_rate=1e-4``, 100 epochs
+    with the best validation epoch restored; see ``pipelines/benchmarks/etth1_*_patchtst.yaml``).
+
+    Pretraining and fine-tuning::
+
+        model = PatchTSTForecaster(input_length=336, horizon=96, patch_length=16, stride=16)
+        model.pretrain(unlabelled, mask_ratio=0.4)   # encoder learns to fill hidden patches
+        model.fit(train)                             # everything trains, from the pretrained encoder
+        # or, linear probing: only the head trains
+        model.fine_tune(train, freeze=["revin", "backbone"])   # "revin" only with revin_affine
+
+    Freezing stops the weights; BatchNorm's running statistics (``norm="batch"``) still
+    follow the fine-tuning data. :meth:`fit` after :meth:`pretrain` starts from the pretrained backbone (a new head:
+    the horizon may differ from the pretraining one); :meth:`fine_tune` continues the
+    pretrained module as it is. Until one of them has run, the model cannot forecast.
+    :meth:`reconstruct_windows` maps windows to their reconstruction (anomaly scoring).
+
+    Parameters
+    ----------
+    input_length, horizon : int
+    patch_length, stride : int
+        ``P`` and ``S``; ``patch_length <= input_length``.
+    pad_end : bool
+    hidden_size : int
+        ``d_model``.
+    n_heads, d_ff, num_layers : int
+    dropout, attention_dropout, head_dropout : float
+    norm : {"batch", "layer"}
+    norm_first : bool
+    activation : {"gelu", "relu"}
+    positional : {"learned", "sinusoidal"}
+    residual_attention : bool
+    revin, revin_affine : bool
+    training, validation_fraction, scale
+        As for every :class:`~tsseq.estimators.neural.NeuralForecaster`.
+
+    Attributes
+    ----------
+    pretraining_history_ : TrainingHistory
+        Of :meth:`pretrain` (its loss is the masked-patch MSE).
+    forecast_trained_ : bool
+        False after :meth:`pretrain` alone (the forecasting head is untrained).
+    """
+
+    def __init__(
+        self,
+        *,
+        input_length: int = 96,
+        horizon: int = 24,
+        patch_length: int = 16,
+        stride: int = 8,
+        pad_end: bool = True,
+        hidden_size: int = 16,
+        n_heads: int = 4,
+        d_ff: int = 128,
+        num_layers: int = 3,
+        dropout: float = 0.3,
+        attention_dropout: float = 0.0,
+        head_dropout: float = 0.0,
+        norm: str = "batch",
+        norm_first: bool = False,
+        activation: str = "gelu",
+        positional: str = "learned",
+        residual_attention: bool = True,
+        revin: bool = True,
+        revin_affine: bool = False,
+        training: TrainingConfig | dict | None = None,
+        validation_fraction: float = 0.1,
+        scale: bool = True,
+    ) -> None:
+        self.input_length = input_length
+        self.horizon = horizon
+        self.patch_length = patch_length
+        self.stride = stride
+        self.pad_end = pad_end
+        self.hidden_size = hidden_size
+        self.n_heads = n_heads
+        self.d_ff = d_ff
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.head_dropout = head_dropout
+        self.norm = norm
+        self.norm_first = norm_first
+        self.activation = activation
+        self.positional = positional
+        self.residual_attention = residual_attention
+        self.revin = revin
+        self.revin_affine = revin_affine
+        self.training = training
+        self.validation_fraction = validation_fraction
+        self.scale = scale
+
+    # ------------------------------------------------------------------ pretraining
+    def pretrain(
+        self,
+        y: Frame,
+        validation: Frame | None = None,
+        *,
+        mask_ratio: float = 0.4,
+        training: TrainingConfig | Mapping | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> "PatchTSTForecaster":
+        """Train the backbone to reconstruct randomly hidden patches of the windows of ``y``.
+
+        Parameters
+        ----------
+        y, validation : DataFrame or Series
+            As in :meth:`fit`; windows of ``input_length`` rows (each needs one more row
+            after it, as the engine's windows have a target).
+        mask_ratio : float
+            Fraction of each channel's patches hidden, in (0, 1).
+        training : TrainingConfig or mapping, optional
+            This run's settings over ``training`` (as in :meth:`fine_tune`).
+        callbacks : sequence of Callback
+
+        Returns
+        -------
+        self
+            With ``module_`` (pretrained backbone and reconstruction head, untrained
+            forecasting head), ``pretraining_history_`` and ``forecast_trained_ = False``.
+        """
+        mask_ratio = check_mask_ratio(mask_ratio)
+        self._check_parameters()
+        series, layout = split_frame(y)
+        self.n_channels_, self.n_series_ = layout.n_channels, len(series)
+        self.series_ids_ = None if layout.series_ids is None else list(layout.series_ids)
+        config = self._run_config(training)
+        if config.seed is not None:
+            torch.manual_seed(config.seed)
+        self._pretrained_state = None  # a second pretraining starts afresh
+        self._mask_ratio = mask_ratio
+        try:
+            self._run(self._build_module(), config, callbacks, series, layout, validation)
+        finally:
+            del self._mask_ratio
+        self.pretraining_history_ = self.history_
+        self.forecast_trained_ = False
+        self._pretrained_state = {name: tensor.clone() for name, tensor in self.module_.state_dict().items()}
+        return self
+
+    def fit(self, y: Frame, validation: Frame | None = None, *, callbacks: Sequence[Callback] = ()) -> "PatchTSTForecaster":
+        super().fit(y, validation, callbacks=callbacks)
+        self.forecast_trained_ = True
+        return self
+
+    def fine_tune(
+        self,
+        y: Frame,
+        validation: Frame | None = None,
+        *,
+        freeze: Sequence[str] = (),
+        training: TrainingConfig | Mapping | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> "PatchTSTForecaster":
+        super().fine_tune(y, validation, freeze=freeze, training=training, callbacks=callbacks)
+        self.forecast_trained_ = True
+        return self
+
+    def reconstruct_windows(self, inputs: np.ndarray) -> np.ndarray:
+        """The model's reconstruction ``(N, L, C)`` of ``N`` windows ``(N, L, C)``, nothing hidden.
+
+        On the data's scale (the fitted standardisation is applied and undone); for a
+        model fitted on one (wide) series. After :meth:`pretrain` this is the trained
+        reconstruction; the difference to ``inputs`` scores anomalies.
+        """
+        check_is_fitted(self, "module_")
+        inputs = np.asarray(inputs, dtype=np.float64)
+        if inputs.ndim != 3 or inputs.shape[1:] != (self.input_length, self.n_channels_):
+            raise DataError(
+                f"reconstruct_windows expects inputs of shape (N, {self.input_length}, {self.n_channels_}). "
+                f"Got {inputs.shape}."
+            )
+        if len(self.center_) != 1:
+            raise DataError("reconstruct_windows needs a model fitted on one (wide) series; this one was fitted on many.")
+        scaled = np.nan_to_num((inputs - self.center_[0]) / self.scale_[0], nan=0.0).astype(np.float32)
+        reconstruction = Trainer(self.training_config()).predict(_Reconstruction(self.module_), torch.from_numpy(scaled))
+        return reconstruction.double().numpy() * self.scale_[0] + self.center_[0]
+
+    # ------------------------------------------------------------------ internals
+    def _build_module(self) -> PatchTST:
+        module = PatchTST(
+            self.n_channels_,
+            self.input_length,
+            self.horizon,
+            patch_length=self.patch_length,
+            stride=self.stride,
+            pad_end=self.pad_end,
+            d_model=self.hidden_size,
+            n_heads=self.n_heads,
+            d_ff=self.d_ff,
+            n_layers=self.num_layers,
+            dropout=self.dropout,
+            attention_dropout=self.attention_dropout,
+            head_dropout=self.head_dropout,
+            norm=self.norm,
+            norm_first=self.norm_first,
+            activation=self.activation,
+            positional=self.positional,
+            residual_attention=self.residual_attention,
+            revin=self.revin,
+            revin_affine=self.revin_affine,
+        )
+        pretrained = getattr(self, "_pretrained_state", None)
+        if pretrained is not None:
+            self._load_pretrained(module, pretrained)
+        return module
+
+    @staticmethod
+    def _load_pretrained(module: PatchTST, pretrained: dict[str, torch.Tensor]) -> None:
+        """Everything but the forecasting head (whose size depends on the horizon) from pretraining."""
+        state = {name: tensor for name, tensor in pretrained.items() if not name.startswith("head.")}
+        own = module.state_dict()
+        mismatched = [name for name, tensor in state.items() if name not in own or own[name].shape != tensor.shape]
+        if mismatched:
+            raise ConfigError(
+                f"The pretrained weights do not fit this model ({mismatched[0]}: pretrained "
+                f"{tuple(state[mismatched[0]].shape)}, now {tuple(own[mismatched[0]].shape) if mismatched[0] in own else 'absent'}). "
+                "Keep input_length, patch_length, stride and the architecture of pretrain(), and the channels "
+                "when revin_affine=True."
+            )
+        module.load_state_dict(state, strict=False)
+
+    def _train(self, config, callbacks, module, train, validation):
+        mask_ratio = getattr(self, "_mask_ratio", None)
+        if mask_ratio is None:
+            # the reconstruction head takes no part in forecasting: frozen, no optimizer state (nor DDP bucket)
+            with frozen(module, ["reconstruction_head"]):
+                return super()._train(config, callbacks, module, train, validation)
+        windows = self._reconstruction_windows(train, "training")
+        validation_windows = None if validation is None else self._reconstruction_windows(validation, "validation")
+        with frozen(module, ["head"]):
+            return Trainer(config, callbacks).fit(
+                MaskedPatchModel(module, mask_ratio), windows, validation_windows, loss=masked_patch_loss
+            )
+
+    def _reconstruction_windows(self, series: list[np.ndarray], what: str):
+        # The engine's windows have a target; pretraining ignores it, so one step after the window is enough.
+        if all(len(values) < self.input_length + 1 for values in series):
+            raise DataError(
+                f"The {what} series are too short for pretraining windows of input_length={self.input_length}: "
+                f"each needs {self.input_length + 1} rows; the longest has {max(map(len, series))}."
+            )
+        return make_multi_series_windows(series, self.input_length, 1)
+
+    def _forecast_scaled(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
+        if not getattr(self, "forecast_trained_", True):
+            raise ConfigError(
+                "This PatchTST model was only pretrained: its forecasting head is untrained. Call fit() (from the "
+                "pretrained backbone) or fine_tune() before forecasting."
+            )
+        return super()._forecast_scaled(inputs, horizon)
+
+
+class _Reconstruction(torch.nn.Module):
+    """The engine's calling convention over :meth:`PatchTST.reconstruct`: ``(B, L, C) -> (B, L, C)``."""
+
+    def __init__(self, model: PatchTST) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.reconstruct(x)

@@ -1,0 +1,168 @@
+r"""Encoder-decoder transformer forecaster (Vaswani et al. 2017) with autoregressive decoding.
+
+The encoder reads the input window with full (bidirectional) self-attention; the decoder
+reads the values fed to it so far with causal self-attention and attends to the
+encoder's outputs (cross-attention), predicting one step per decoder token. The layers
+are those of :mod:`tsseq.nn.transformer`.
+
+Shapes: B batch, L input steps, C channels, H horizon, D = d_model, h heads.
+
+Equations, for a window ``x_0 .. x_{L-1}`` (``x_j`` in R^C) and ``t = 0 .. H - 1``::
+
+    x_j  <- RevIN(x_j), y_t <- RevIN(y_t)           optional; statistics of the input window
+    e_j  = W_v x_j + b_v + PE(j)                     (B, L, D) encoder tokens
+    m    = Encoder(e)                                 (B, L, D) memory: self-attention over all j
+    u_0  = x_{L-1}                                    the last known value
+    u_t  = y_{t-1}      training (teacher forcing: the true previous value)
+         = yhat_{t-1}   forecasting (the model's own previous forecast)
+    d_t  = W_v u_t + b_v + PE(L - 1 + t)              (B, H, D) decoder tokens
+    s    = Decoder(d, m)                              causal self-attention (d_t sees d_0 .. d_t),
+                                                      then cross-attention to every m_j
+    yhat_t = W_o s_t + b_o                            (B, H, C): the forecast of step L + t
+
+The decoder tokens carry values of the same series as the encoder's, so both share the
+value embedding ``W_v`` and one time axis of positions: ``u_t`` holds the value of step
+``L - 1 + t`` and is encoded at that position. The decoder is fed the last known value
+then the previous targets (the classic choice); Informer's one-shot generation (a start
+token and zeros, all ``H`` steps in one pass) is not what this module does.
+
+With targets (``forward(inputs, targets)``, what the engine does with
+``pass_targets=True``) all ``H`` steps run in one causally masked pass. Without them
+(:meth:`TransformerSeq2Seq.forward` at validation and forecasting) the decoder runs
+``H`` times on the growing prefix ``u_0 .. u_t`` (recomputed each step, no key/value
+cache), the encoder once. Because of the causal mask both give the same ``yhat_t`` for
+the same ``u_0 .. u_t``; training never sees the model's own errors fed back (exposure
+bias), which validating on the rollout exposes.
+
+Calendar covariates (:mod:`tsseq.nn.embeddings`) are not supported: the decoder tokens
+would need the codes of the future steps, which the estimators' windows do not carry.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from tsseq.base import check_positive_int
+from tsseq.errors import DataError
+from tsseq.nn.revin import RevIN
+from tsseq.nn.transformer import Decoder, Encoder, attention_weights, positional_encoding, record_attention
+
+
+class TransformerSeq2Seq(nn.Module):
+    """Encoder-decoder transformer; see the module docstring for the equations and shapes.
+
+    Parameters
+    ----------
+    input_size : int
+        ``C``, channels of the inputs, all forecast.
+    horizon : int
+        ``H``.
+    input_length : int
+        ``L``; the positional encodings cover ``L + H - 1`` steps.
+    d_model, n_heads : int
+        ``D`` and ``h`` (dividing ``D``).
+    n_encoder_layers, n_decoder_layers : int
+    d_ff : int, optional
+        Feed-forward hidden size; default ``4 D``.
+    dropout : float
+        On the token embeddings and inside every layer.
+    norm_first : bool
+        pre-LN (with a final norm on each stack) when True, post-LN when False.
+    positional : {"sinusoidal", "learned"}
+    revin : bool
+        Reversible instance normalisation of inputs, fed targets and forecasts.
+
+    Inputs
+    ------
+    inputs : ``(B, L, C)``.
+    targets : ``(B, H, C)``, optional: teacher forcing (one pass) instead of the rollout.
+
+    Outputs
+    -------
+    ``(B, H, C)``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        horizon: int,
+        *,
+        input_length: int,
+        d_model: int = 64,
+        n_heads: int = 4,
+        n_encoder_layers: int = 2,
+        n_decoder_layers: int = 1,
+        d_ff: int | None = None,
+        dropout: float = 0.0,
+        norm_first: bool = True,
+        positional: str = "sinusoidal",
+        revin: bool = False,
+    ) -> None:
+        super().__init__()
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.horizon = check_positive_int(horizon, "horizon")
+        self.input_length = check_positive_int(input_length, "input_length")
+        d_ff = 4 * d_model if d_ff is None else d_ff
+        self.revin = RevIN(input_size) if revin else None
+        self.value_embedding = nn.Linear(input_size, d_model)
+        self.positions = positional_encoding(positional, d_model, input_length + horizon - 1)
+        self.embedding_dropout = nn.Dropout(dropout)
+        self.encoder = Encoder.stack(n_encoder_layers, d_model, n_heads, d_ff, dropout, norm_first=norm_first)
+        self.decoder = Decoder.stack(n_decoder_layers, d_model, n_heads, d_ff, dropout, norm_first=norm_first)
+        self.head = nn.Linear(d_model, input_size)
+
+    def forward(self, inputs: Tensor, targets: Tensor | None = None) -> Tensor:
+        self._check(inputs, targets)
+        stats = None if self.revin is None else self.revin.statistics(inputs)
+        x = self._normalize(inputs, stats)  # (B, L, C)
+        memory = self.encode(x)  # (B, L, D)
+        if targets is not None:
+            fed = torch.cat([x[:, -1:], self._normalize(targets, stats)[:, :-1]], dim=1)  # (B, H, C): u_0 .. u_{H-1}
+            predictions = self.decode(fed, memory)  # (B, H, C)
+        else:
+            fed = x[:, -1:]  # (B, 1, C): u_0
+            for _ in range(self.horizon):
+                latest = self.decode(fed, memory)[:, -1:]  # (B, 1, C): yhat_t from u_0 .. u_t
+                fed = torch.cat([fed, latest], dim=1)  # (B, t + 2, C)
+            predictions = fed[:, 1:]  # (B, H, C)
+        return predictions if stats is None else self.revin.denormalize(predictions, stats)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Input window ``(B, L, C)`` (normalised) -> memory ``(B, L, D)``."""
+        tokens = self.embedding_dropout(self.positions(self.value_embedding(x)))  # (B, L, D)
+        return self.encoder(tokens)
+
+    def decode(self, fed: Tensor, memory: Tensor) -> Tensor:
+        """Fed values ``u_0 .. u_{T-1}`` ``(B, T, C)`` and memory ``(B, L, D)`` -> ``yhat_0 .. yhat_{T-1}``."""
+        embedded = self.positions(self.value_embedding(fed), offset=self.input_length - 1)  # (B, T, D)
+        return self.head(self.decoder(self.embedding_dropout(embedded), memory, causal=True))  # (B, T, C)
+
+    def attention(self, inputs: Tensor) -> dict[str, Tensor]:
+        """Forecast ``inputs (B, L, C)`` once and return every attention layer's weights, by name.
+
+        ``"encoder.layers.k.attention"``: ``(B, h, L, L)``;
+        ``"decoder.layers.k.self_attention"``: ``(B, h, H, H)`` (zero above the diagonal);
+        ``"decoder.layers.k.cross_attention"``: ``(B, h, H, L)``, row ``t`` being what the
+        forecast of step ``L + t`` looked at in the input window. They are the last
+        rollout step's, which by causality hold every earlier step's rows unchanged.
+        """
+        with torch.no_grad(), record_attention(self):
+            self(inputs)
+        return attention_weights(self)
+
+    def _normalize(self, values: Tensor, stats) -> Tensor:
+        return values if stats is None else self.revin.normalize(values, stats)[0]
+
+    def _check(self, inputs: Tensor, targets: Tensor | None) -> None:
+        if inputs.dim() != 3 or inputs.shape[1:] != (self.input_length, self.input_size):
+            raise DataError(
+                f"TransformerSeq2Seq expects inputs of shape (B, {self.input_length}, {self.input_size}) "
+                f"(batch, input_length, channels). Got {tuple(inputs.shape)} instead."
+            )
+        expected = (inputs.shape[0], self.horizon, self.input_size)
+        if targets is not None and tuple(targets.shape) != expected:
+            raise DataError(
+                f"TransformerSeq2Seq expects targets of shape (B, H, C) = {expected}. "
+                f"Got {tuple(targets.shape)} instead."
+            )
