@@ -1,0 +1,115 @@
+"""End-to-end tests of `tsseq detect` through tsseq.cli.main: CSV in, scores CSV (and PNG) out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tsseq.cli import main
+from tsseq.data.synthetic import generate
+
+SPIKE_ROW = 420
+TINY_AE = "training={epochs: 3, batch_size: 64, progress: false}"
+
+
+@pytest.fixture()
+def spiky_csv(tmp_path: Path) -> Path:
+    frame = generate(600, seed=3).frame  # hourly, daily season, noise 0.1
+    frame.iloc[SPIKE_ROW, 0] += 3.0
+    frame.index.name = "timestamp"
+    path = tmp_path / "sensor.csv"
+    frame.to_csv(path)
+    return path
+
+
+def test_detect_flags_an_injected_spike_and_writes_csv_and_plot(spiky_csv: Path, tmp_path: Path, capsys) -> None:
+    output, plot = tmp_path / "out" / "scores.csv", tmp_path / "out" / "scores.png"
+    code = main(["detect", str(spiky_csv), "--detector", "ar_residual", "--window", "24", "--threshold", "spot",
+                 "--threshold-param", "q=0.001", "--output", str(output), "--plot", str(plot)])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    table = pd.read_csv(output, parse_dates=["timestamp"])
+    assert list(table.columns) == ["timestamp", "channel_0", "score", "is_anomaly"]
+    assert len(table) == 600 and table["score"].iloc[:180].isna().all()  # causal: the 30% training rows are unscored
+    assert table["is_anomaly"].iloc[SPIKE_ROW]
+    assert table["score"].idxmax() == SPIKE_ROW
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "causal" in capsys.readouterr().err
+
+
+def test_detect_batch_mode_with_an_autoencoder(spiky_csv: Path, tmp_path: Path) -> None:
+    output = tmp_path / "scores.csv"
+    code = main(["detect", str(spiky_csv), "--detector", "bilstm_ae", "--param", TINY_AE, "--window", "24",
+                 "--mode", "batch", "--threshold", "quantile", "--threshold-param", "q=0.995",
+                 "--output", str(output)])  # fmt: skip
+    assert code == 0
+    table = pd.read_csv(output)
+    assert table["score"].notna().all()  # offline: every row scored, mean over covering windows
+    assert table["is_anomaly"].iloc[SPIKE_ROW]
+
+
+def test_detect_job_file(spiky_csv: Path, tmp_path: Path, monkeypatch) -> None:
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"start": ["2000-01-18 11:00"], "end": ["2000-01-18 13:00"]}).to_csv(labels, index=False)
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        "name: sensor\n"
+        f"data: {{csv: {spiky_csv.name}}}\n"
+        "detector: {name: gru_ae, params: {training: {epochs: 3, progress: false}, model_params: {hidden_size: 8}}}\n"
+        "window: 24\nthreshold: ksigma\nthreshold_params: {k: 4.0}\nlabels: labels.csv\n"
+        "output: {directory: results, csv: sensor_scores.csv, plot: sensor.png}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["detect", "--config", str(job)]) == 0
+    table = pd.read_csv(tmp_path / "results" / "sensor_scores.csv")
+    assert table["is_anomaly"].iloc[SPIKE_ROW] and (tmp_path / "results" / "sensor.png").is_file()
+
+
+def test_detect_with_the_online_residual_detector(spiky_csv: Path, tmp_path: Path, capsys) -> None:
+    output = tmp_path / "scores.csv"
+    code = main(["detect", str(spiky_csv), "--detector", "online_residual", "--threshold", "alarm_level",
+                 "--param", "seasonal_period=1D", "--output", str(output)])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    table = pd.read_csv(output)
+    assert table["score"].iloc[:180].isna().all() and table["score"].iloc[180:].between(0, 1).all()
+    assert table["score"].idxmax() == SPIKE_ROW
+    assert list(table.index[table["is_anomaly"]]) == [SPIKE_ROW]
+    assert main(["detect", str(spiky_csv), "--detector", "online_residual", "--output", str(output)]) == 0
+    assert pd.read_csv(output).equals(table)  # its default threshold is the alarm level
+    assert main(["detect", str(spiky_csv), "--detector", "online_residual", "--window", "24",
+                 "--output", str(output)]) == 2  # fmt: skip
+    assert "has no window" in capsys.readouterr().err
+    assert main(["detect", str(spiky_csv), "--detector", "online_residual", "--mode", "batch",
+                 "--threshold", "alarm_level", "--output", str(output)]) == 2  # fmt: skip
+    assert "causal only" in capsys.readouterr().err
+
+
+def test_bad_csv_exits_2_without_writing(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,value\n2000-01-01 00:00,1.0\n2000-01-01 01:00,oops\n2000-01-01 02:00,3.0\n")
+    output = tmp_path / "scores.csv"
+    assert main(["detect", str(bad), "--detector", "ar_residual", "--output", str(output)]) == 2
+    error = capsys.readouterr().err
+    assert "bad.csv" in error and "value" in error
+    assert not output.exists() and list(tmp_path.iterdir()) == [bad]
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--detector", "lstm_ea"], "Did you mean 'lstm_ae'"),
+        (["--param", "window_length=3"], "set by the job"),
+        (["--param", "aggregation=mean"], "aggregation='last'"),
+        (["--threshold", "spott"], "Did you mean 'spot'"),
+    ],
+)
+def test_usage_errors_exit_2(spiky_csv: Path, tmp_path: Path, capsys, arguments: list, message: str) -> None:
+    output = tmp_path / "scores.csv"
+    assert main(["detect", str(spiky_csv), *arguments, "--output", str(output)]) == 2
+    assert message in capsys.readouterr().err and not output.exists()
+
+
+def test_csv_and_config_are_exclusive(spiky_csv: Path, tmp_path: Path, capsys) -> None:
+    assert main(["detect", str(spiky_csv), "--config", str(tmp_path / "job.yaml")]) == 2
+    assert "exactly one" in capsys.readouterr().err

@@ -1,0 +1,60 @@
+"""Anomaly detection: a model that reconstructs or forecasts, a scorer, a thresholder.
+
+A higher score always means more anomalous. The pieces, one module each:
+
+* :mod:`.detectors`: :class:`ReconstructionDetector` (recurrent autoencoders of
+  :mod:`tsseq.nn.autoencoders`: EncDec-AD, bidirectional, segment/dilated, LSTM-VAE, and
+  PatchTST's reconstruction) and :class:`ForecastResidualDetector` (any registered
+  forecaster, Telemanom-style), by name through :func:`make_detector`;
+  :mod:`.online`: :class:`OnlineResidualDetector`, an online AR forecaster with Numenta's
+  anomaly likelihood, the best detector on NAB here;
+* :mod:`.scorers`: errors to scores (absolute, squared, Mahalanobis, anomaly likelihood);
+* :mod:`.thresholds`: quantile, k-sigma, SPOT/DSPOT, Telemanom's dynamic threshold, and the
+  best-F1 oracle (evaluation only);
+* :mod:`.streaming`: the causal mode, the score at ``t`` from data up to ``t`` only;
+* :mod:`.metrics`: point, point-adjusted and range-based precision/recall, ROC-AUC,
+  PR-AUC, VUS-PR; :mod:`.nab`: the NAB score and its corpus threshold sweep;
+* :mod:`.cli`: ``tsseq detect``.
+
+Names are imported on first use, so ``import tsseq.anomaly`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "AnomalyDetector": "tsseq.anomaly.detectors",
+    "ReconstructionDetector": "tsseq.anomaly.detectors",
+    "ForecastResidualDetector": "tsseq.anomaly.detectors",
+    "make_detector": "tsseq.anomaly.detectors",
+    "detector_names": "tsseq.anomaly.detectors",
+    "OnlineResidualDetector": "tsseq.anomaly.online",
+    "make_scorer": "tsseq.anomaly.scorers",
+    "make_thresholder": "tsseq.anomaly.thresholds",
+    "SPOT": "tsseq.anomaly.thresholds",
+    "DSPOT": "tsseq.anomaly.thresholds",
+    "best_f1_threshold": "tsseq.anomaly.thresholds",
+    "score_stream": "tsseq.anomaly.streaming",
+    "nab_score": "tsseq.anomaly.nab",
+    "optimize_threshold": "tsseq.anomaly.nab",
+    "roc_auc": "tsseq.anomaly.metrics",
+    "pr_auc": "tsseq.anomaly.metrics",
+    "point_adjusted_f1": "tsseq.anomaly.metrics",
+    "range_precision_recall": "tsseq.anomaly.metrics",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tsseq.anomaly' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -1,0 +1,520 @@
+"""Anomaly detectors: a model that reconstructs or forecasts -> a scorer -> a thresholder.
+
+A detector is fitted on (mostly) normal data and scores every timestamp of a series;
+a higher score is more anomalous. The steps, for a wide series ``(T, C)``:
+
+1. standardise each channel with the training rows' mean and std (:class:`~tsseq.data.scaling.Scaler`);
+2. residuals ``e = x - xhat`` ``(N, W, C)`` for ``N`` windows of ``W`` scored steps each:
+   :class:`ReconstructionDetector` reconstructs windows of ``L = window_length`` points
+   (:mod:`tsseq.nn.autoencoders`, ``W = L``); :class:`ForecastResidualDetector` forecasts
+   each point from the ``L`` points before it with a registered forecaster (Telemanom,
+   Hundman et al. 2018; ``W = 1``);
+3. a point-wise scorer (:mod:`tsseq.anomaly.scorers`) scores each residual vector;
+4. the window scores map to timestamps (:func:`~tsseq.data.windows.windows_to_timestamps`):
+   ``"last"``, the score of the window ending at ``t``, or the ``"mean"``/``"max"`` over
+   all windows covering ``t`` (these look at windows that end after ``t``);
+5. optionally, a temporal scorer (``scorer="likelihood"``: Numenta's anomaly likelihood of
+   the step-4 absolute-error scores, the validation rows its probationary period) turns
+   the sequence into 0..1 scores, causally;
+6. a thresholder (:func:`tsseq.anomaly.thresholds.make_thresholder`) fitted on the
+   validation scores flags ``score > threshold`` (SPOT/DSPOT keep adapting online).
+
+NaN policy: a timestamp no window scores is NaN and never flagged: with ``"last"`` the
+first ``L - 1`` points of a reconstruction detector, and the first ``L`` points of a
+forecast-residual detector (no window precedes them); an unobserved value is NaN too.
+
+Causality (``causal=True``, the default): the score and flag of ``t`` then depend on the
+series up to ``t`` only: aggregation must be ``"last"``, the model unidirectional, and the
+thresholder causal point by point (Telemanom only with ``batch_size=1``); anything else
+raises a :class:`~tsseq.errors.ConfigError`. Every window's score is still computed in one
+batch: each window ends at its own ``t``. Scores carry ``attrs["causal"]``.
+
+Validation: without a ``validation`` frame the last ``validation_fraction`` of the rows
+is held out (its windows may start in the training rows). It serves early stopping and
+calibrates the scorer (Mahalanobis mean and covariance, the likelihood's history) and the
+threshold. ``contamination`` (a fraction, optional) estimates a contaminated training set
+by its largest reconstruction errors: after a first fit, the training windows with the
+top ``contamination`` mean squared error are dropped and the model is refitted once
+(with the same seed) on the rest.
+
+Detectors by name: :data:`DETECTORS` and :func:`make_detector`. Besides these windowed
+detectors, ``"online_residual"`` is :class:`tsseq.anomaly.online.OnlineResidualDetector`
+(online AR + anomaly likelihood, causal only; threshold ``"alarm_level"`` by default): it
+has the same ``fit``/``score``/``detect``/``predict``/``threshold_``/``causal`` interface,
+learns online from the rows it scores (``learns_online``), and is the best of them on NAB.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from tsseq.base import check_positive_int, split_frame
+from tsseq.config import from_mapping
+from tsseq.data.scaling import Scaler
+from tsseq.data.windows import AGGREGATIONS, windows_to_timestamps
+from tsseq.engine import Trainer, TrainingConfig
+from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.anomaly.online import OnlineResidualDetector
+from tsseq.nn.autoencoders import LSTMVAE, PatchAutoencoder, RecurrentAutoencoder
+from tsseq.nn.recurrent import require_causal
+
+Frame = pd.DataFrame | pd.Series
+
+# Reconstruction model name -> (module class, preset arguments); model_params override them.
+MODELS: dict[str, tuple[type, dict]] = {
+    "lstm_ae": (RecurrentAutoencoder, {"cell": "lstm"}),
+    "gru_ae": (RecurrentAutoencoder, {"cell": "gru"}),
+    "bilstm_ae": (RecurrentAutoencoder, {"cell": "lstm", "bidirectional": True}),
+    "segment_ae": (RecurrentAutoencoder, {"cell": "gru", "segment_length": 8}),
+    "dilated_ae": (RecurrentAutoencoder, {"cell": "gru", "num_layers": 3, "dilations": (1, 2, 4)}),
+    "lstm_vae": (LSTMVAE, {}),
+    # Masked-patch pretraining objective, leave-one-patch-out scoring (tsseq.nn.autoencoders).
+    "patchtst_ae": (PatchAutoencoder, {}),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class ReconstructionWindows:
+    """Windows whose targets are their inputs, for :meth:`tsseq.engine.Trainer.fit`.
+
+    ``series (T, C)`` (unobserved values 0), ``observed (T, C)`` bool or None,
+    ``starts (N,)`` the first row of each window (a subset for the contamination refit).
+    """
+
+    series: torch.Tensor
+    observed: torch.Tensor | None
+    starts: torch.Tensor
+    window_length: int
+
+    @classmethod
+    def of(cls, values: np.ndarray, window_length: int) -> "ReconstructionWindows":
+        if len(values) < window_length:
+            raise DataError(f"A series of {len(values)} rows is too short for window_length={window_length}.")
+        series = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+        missing = torch.isnan(series)
+        observed = ~missing if bool(missing.any()) else None
+        starts = torch.arange(len(values) - window_length + 1)
+        return cls(torch.nan_to_num(series), observed, starts, window_length)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def inputs(self) -> torch.Tensor:
+        """All windows ``(N, L, C)``: a view of the series."""
+        every = self.series.unfold(0, self.window_length, 1).transpose(1, 2)  # (T - L + 1, L, C)
+        return every if len(self.starts) == len(every) else every[self.starts]
+
+    def gather(self, indices: torch.Tensor):
+        steps = torch.arange(self.window_length, device=self.starts.device)
+        rows = self.starts[indices.to(self.starts.device)][:, None] + steps  # (B, L)
+        inputs = self.series[rows]  # (B, L, C)
+        mask = None if self.observed is None else self.observed[rows]
+        return inputs, inputs, mask, mask
+
+    def subset(self, keep: np.ndarray) -> "ReconstructionWindows":
+        starts = self.starts[torch.from_numpy(keep)]
+        return ReconstructionWindows(self.series, self.observed, starts, self.window_length)
+
+
+class AnomalyDetector(BaseEstimator):
+    """Base of the detectors: scaling, validation split, scoring, aggregation, thresholds.
+
+    Subclasses store their arguments and implement ``_fit_model(train, validation)`` (scaled
+    frames) and ``_window_errors(scaled) -> (errors (N, W, C), starts (N,), offset)``: window
+    ``i``'s residuals cover timestamps ``starts[i] + offset + w``.
+
+    Fitted: ``scaler_``, ``scorer_``, ``temporal_scorer_`` (or None), ``thresholder_`` (or
+    None), ``threshold_`` (its value after fitting, None without a threshold),
+    ``validation_scores_`` ``(T_val,)``, ``columns_``.
+    """
+
+    def fit(self, y: Frame, validation: Frame | None = None) -> "AnomalyDetector":
+        """Train on ``y``; calibrate scorer and threshold on ``validation`` (or ``y``'s tail)."""
+        self._check_parameters()
+        frame = self._frame(y, "y", fitting=True)
+        self.columns_ = list(frame.columns)
+        train, held_out, context = self._split(frame, validation)
+        self.scaler_ = Scaler("standard").fit(train.to_numpy())
+        scaled_train = self._scaled(train)
+        scaled_held_out = None if held_out is None else self._scaled(held_out)
+        self._fit_model(scaled_train, scaled_held_out)
+        calibration = scaled_train if scaled_held_out is None else scaled_held_out
+        self.scorer_, self.temporal_scorer_ = self._make_scorers()
+        errors, starts, offset = self._window_errors(calibration)
+        self.scorer_.fit(errors)
+        raw = self._aggregate(self.scorer_.score(errors), starts, offset, len(calibration))[context:]
+        validation_scores = raw
+        if self.temporal_scorer_ is not None:
+            # The likelihood is 0.5 until it has rows to estimate from: the first half of the
+            # validation rows is its probationary period, the second half's likelihoods (scored
+            # as new data's will be) calibrate the threshold.
+            half = len(raw) // 2
+            validation_scores = np.full(len(raw), np.nan)
+            validation_scores[half:] = self.temporal_scorer_.fit(raw[:half]).score(raw[half:])
+            self.temporal_scorer_.fit(raw)  # all validation rows: the history new data continue from
+        self.validation_scores_ = validation_scores
+        self.thresholder_ = None
+        if self.threshold is not None:
+            from tsseq.anomaly.thresholds import make_thresholder
+
+            self.thresholder_ = make_thresholder(self.threshold, **(self.threshold_params or {}))
+            self.thresholder_.fit(validation_scores)
+        self.threshold_ = None if self.thresholder_ is None else float(self.thresholder_.threshold_)
+        return self
+
+    def score(self, y: Frame) -> pd.Series:
+        """Per-timestamp anomaly scores of ``y`` (NaN where no window scores; module docstring)."""
+        check_is_fitted(self, "scaler_")
+        frame = self._frame(y, "y")
+        raw = self.raw_scores(frame)
+        scores = raw if self.temporal_scorer_ is None else self.temporal_scorer_.score(raw)
+        series = pd.Series(scores, index=frame.index, name="score")
+        series.attrs["causal"] = bool(self.causal)
+        return series
+
+    def detect(self, y: Frame) -> pd.DataFrame:
+        """Scores and flags of ``y``: columns ``score`` and ``is_anomaly`` (bool); ``attrs["causal"]``."""
+        scores = self.score(y)
+        flags = self._flags(scores.to_numpy())
+        result = pd.DataFrame({"score": scores, "is_anomaly": flags}, index=scores.index)
+        result.attrs["causal"] = bool(self.causal)
+        return result
+
+    def predict(self, y: Frame) -> pd.Series:
+        """``True`` where ``y`` is anomalous: its scores over the fitted threshold."""
+        return self.detect(y)["is_anomaly"]
+
+    def raw_scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """Steps 1-4 (module docstring): per-timestamp point-wise scores ``(T,)``, before any temporal scorer."""
+        errors, starts, offset = self._window_errors(self._scaled(frame))
+        return self._aggregate(self.scorer_.score(errors), starts, offset, len(frame))
+
+    # ------------------------------------------------------------------ steps
+    def _make_scorers(self):
+        """The point-wise scorer and the temporal one (None unless ``scorer="likelihood"``)."""
+        from tsseq.anomaly.scorers import make_scorer
+
+        params = dict(self.scorer_params or {})
+        if self.scorer != "likelihood":
+            return make_scorer(self.scorer, **params), None
+        return make_scorer(params.pop("base", "absolute")), make_scorer("likelihood", **params)
+
+    def _flags(self, scores: np.ndarray) -> np.ndarray:
+        if self.thresholder_ is None:
+            raise ConfigError("This detector has threshold=None: it scores but does not flag. Set 'threshold'.")
+        return np.asarray(copy.deepcopy(self.thresholder_).predict(scores), dtype=bool)  # a fresh online state
+
+    def _aggregate(self, window_scores: np.ndarray, starts: np.ndarray, offset: int, n_rows: int) -> np.ndarray:
+        values = torch.from_numpy(np.ascontiguousarray(window_scores, dtype=np.float64))
+        starts = torch.from_numpy(starts)
+        return windows_to_timestamps(values, starts, n_rows, aggregation=self.aggregation, offset=offset).numpy()
+
+    def _frame(self, y: Frame, name: str, fitting: bool = False) -> pd.DataFrame:
+        if not isinstance(y, (pd.DataFrame, pd.Series)):
+            raise DataError(
+                f"{type(self).__name__} expects {name!r} as a pandas DataFrame or Series with a DatetimeIndex. "
+                f"Got {type(y).__name__}."
+            )
+        series, layout = split_frame(y)
+        if layout.series_ids is not None:
+            raise DataError(
+                f"{type(self).__name__} scores one series (a wide frame); {name!r} holds {len(series)} series."
+            )
+        frame = pd.DataFrame(series[0], index=y.index, columns=list(layout.columns))
+        if not fitting and list(frame.columns) != self.columns_:
+            raise DataError(
+                f"{type(self).__name__} was fitted on columns {self.columns_}; {name!r} has {list(frame.columns)}."
+            )
+        return frame
+
+    def _split(self, frame: pd.DataFrame, validation: Frame | None):
+        """-> (train rows, held-out rows with context in front or None, rows of context)."""
+        context = self.context_rows()
+        if validation is not None:
+            return frame, self._frame(validation, "validation"), 0
+        held = int(round(self.validation_fraction * len(frame)))
+        if held == 0:
+            return frame, None, 0
+        train = frame.iloc[: len(frame) - held]
+        if len(train) < self.context_rows() + 1:
+            raise DataError(
+                f"{len(frame)} rows leave {len(train)} training rows after holding out validation_fraction="
+                f"{self.validation_fraction}; a window needs {self.context_rows() + 1}."
+            )
+        return train, frame.iloc[len(frame) - held - context :], context
+
+    def _scaled(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(self.scaler_.transform(frame.to_numpy()), index=frame.index, columns=frame.columns)
+
+    def _check_parameters(self) -> None:
+        check_positive_int(self.window_length, "window_length")
+        if self.aggregation not in AGGREGATIONS:
+            raise ConfigError(
+                f"The 'aggregation' parameter must be one of {list(AGGREGATIONS)}. Got {self.aggregation!r} instead."
+                f"{closest_match(str(self.aggregation), AGGREGATIONS)}"
+            )
+        if not isinstance(self.validation_fraction, (int, float)) or not 0 <= self.validation_fraction < 1:
+            raise ConfigError(
+                f"The 'validation_fraction' parameter must be in [0, 1). Got {self.validation_fraction!r} instead."
+            )
+        if self.causal:
+            if self.aggregation != "last":
+                raise ConfigError(
+                    f"aggregation={self.aggregation!r} looks at windows that end after each timestamp; causal "
+                    "scoring needs aggregation='last'. Set causal=False for offline (batch) scoring."
+                )
+            if self.threshold == "telemanom" and (self.threshold_params or {}).get("batch_size", 70) != 1:
+                raise ConfigError(
+                    "Telemanom's threshold judges a batch of errors at once (causal only per batch); causal "
+                    "scoring needs threshold_params={'batch_size': 1}, or set causal=False."
+                )
+
+
+class ReconstructionDetector(AnomalyDetector):
+    """Scores by how badly an autoencoder (:data:`MODELS`) reconstructs the windows around each point.
+
+    Parameters
+    ----------
+    model : str
+        A key of :data:`MODELS`: ``"lstm_ae"``, ``"gru_ae"``, ``"bilstm_ae"`` (offline
+        only), ``"segment_ae"``, ``"dilated_ae"``, ``"lstm_vae"``, ``"patchtst_ae"``
+        (PatchTST trained by masked patches; ``window_length`` a multiple of its
+        ``patch_length``, 8 by default).
+    model_params : mapping, optional
+        Module arguments (``hidden_size``, ``num_layers``, ``decoder_input``, ...).
+    window_length : int
+        ``L``, points per window.
+    scorer : {"absolute", "squared", "mahalanobis", "likelihood"}
+    scorer_params : mapping, optional
+        The scorer's arguments; for ``"likelihood"`` also ``base``, the point-wise scorer
+        under it (default ``"absolute"``).
+    aggregation : {"last", "mean", "max"}
+    threshold : str or None
+        ``"quantile"``, ``"ksigma"``, ``"spot"``, ``"dspot"``, ``"telemanom"``; None: scores only.
+    threshold_params : mapping, optional
+    training : TrainingConfig or mapping, optional
+        How the shared engine trains the model.
+    validation_fraction : float
+        Held-out tail when ``fit`` gets no ``validation``.
+    contamination : float, optional
+        Fraction of training windows dropped before one refit (module docstring).
+    causal : bool
+        Refuse anything that looks past ``t`` (module docstring).
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str = "lstm_ae",
+        model_params: Mapping | None = None,
+        window_length: int = 48,
+        scorer: str = "absolute",
+        scorer_params: Mapping | None = None,
+        aggregation: str = "last",
+        threshold: str | None = "spot",
+        threshold_params: Mapping | None = None,
+        training: TrainingConfig | Mapping | None = None,
+        validation_fraction: float = 0.2,
+        contamination: float | None = None,
+        causal: bool = True,
+    ) -> None:
+        self.model = model
+        self.model_params = model_params
+        self.window_length = window_length
+        self.scorer = scorer
+        self.scorer_params = scorer_params
+        self.aggregation = aggregation
+        self.threshold = threshold
+        self.threshold_params = threshold_params
+        self.training = training
+        self.validation_fraction = validation_fraction
+        self.contamination = contamination
+        self.causal = causal
+
+    def context_rows(self) -> int:
+        """Rows before a timestamp that its score reads: ``L - 1``."""
+        return self.window_length - 1
+
+    def training_config(self) -> TrainingConfig:
+        """``training`` as a validated :class:`~tsseq.engine.TrainingConfig`."""
+        if self.training is None:
+            return TrainingConfig()
+        if isinstance(self.training, TrainingConfig):
+            return self.training
+        if not isinstance(self.training, Mapping):
+            raise ConfigError(
+                f"The 'training' parameter must be a TrainingConfig or a mapping of its fields. Got {self.training!r}."
+            )
+        return from_mapping(TrainingConfig, dict(self.training), where="training")
+
+    def build_module(self, n_channels: int) -> torch.nn.Module:
+        """The configured, untrained autoencoder for ``n_channels`` channels."""
+        if self.model not in MODELS:
+            raise ConfigError(
+                f"Unknown reconstruction model {self.model!r}.{closest_match(str(self.model), MODELS)} "
+                f"Models: {', '.join(MODELS)}."
+            )
+        cls, preset = MODELS[self.model]
+        params = dict(self.model_params or {})
+        try:
+            module = cls(n_channels, self.window_length, **{**preset, **params})
+        except TypeError as error:
+            raise ConfigError(f"Bad 'model_params' {params} for model {self.model!r}: {error}") from None
+        if self.causal:
+            require_causal(module, f"causal anomaly scoring (model {self.model!r}; set causal=False for batch mode)")
+        return module
+
+    def _fit_model(self, train: pd.DataFrame, validation: pd.DataFrame | None) -> None:
+        contamination = self.contamination
+        if contamination is not None and not (isinstance(contamination, float) and 0 < contamination < 0.5):
+            raise ConfigError(
+                f"The 'contamination' parameter must be a float in (0, 0.5) or None. Got {contamination!r} instead."
+            )
+        config = self.training_config()
+        windows = ReconstructionWindows.of(train.to_numpy(), self.window_length)
+        held_out = None
+        if validation is not None and len(validation) >= self.window_length:
+            held_out = ReconstructionWindows.of(validation.to_numpy(), self.window_length)
+        module = self._train(config, windows, held_out)
+        if contamination is not None:
+            errors = self._reconstruction_errors(module, windows.inputs())  # (N, L, C)
+            window_error = np.nanmean(np.square(errors), axis=(1, 2))  # (N,)
+            self.contamination_threshold_ = float(np.quantile(window_error, 1 - contamination))
+            keep = np.flatnonzero(window_error <= self.contamination_threshold_)
+            module = self._train(config, windows.subset(keep), held_out)
+        self.module_ = module.cpu().eval()
+        self.n_channels_ = train.shape[1]
+
+    def _train(self, config: TrainingConfig, windows, held_out) -> torch.nn.Module:
+        if config.seed is not None:
+            torch.manual_seed(config.seed)  # the initial weights
+        module = self.build_module(windows.series.shape[1])
+        trainer = Trainer(config)
+        self.history_ = trainer.fit(module, windows, held_out, loss=getattr(module, "training_loss", None))
+        return module
+
+    def _reconstruction_errors(self, module: torch.nn.Module, inputs: torch.Tensor) -> np.ndarray:
+        reconstruction = Trainer(self.training_config()).predict(module, inputs)  # (N, L, C)
+        return (inputs - reconstruction.to(inputs.dtype)).numpy()
+
+    def _window_errors(self, scaled: pd.DataFrame):
+        values = scaled.to_numpy()
+        windows = ReconstructionWindows.of(values, self.window_length)
+        errors = self._reconstruction_errors(self.module_, windows.inputs())  # (N, L, C)
+        if windows.observed is not None:
+            observed = windows.observed.unfold(0, self.window_length, 1).transpose(1, 2).numpy()
+            errors = np.where(observed, errors, np.nan)
+        starts = windows.starts.numpy()
+        if self.aggregation == "last":  # only the last step of each window is used: score just that
+            return errors[:, -1:], starts, self.window_length - 1
+        return errors, starts, 0
+
+
+class ForecastResidualDetector(AnomalyDetector):
+    """Scores each point by the error of a registered forecaster's prediction of it (Telemanom).
+
+    The forecaster (``tsseq.registry``; ``"ar"`` by default) is fitted on the standardised
+    training rows and predicts each point ``t >= L`` from the ``L = window_length`` points
+    before it (``predict_windows``); the residual ``x_t - xhat_t`` is scored. It is causal
+    by construction (``xhat_t`` uses data before ``t``). ``input_length`` and ``horizon``
+    of forecasters that take them default to ``window_length`` and 1.
+
+    Parameters: ``forecaster``, ``forecaster_params`` (its constructor arguments), and the
+    rest as :class:`ReconstructionDetector` (``aggregation`` has one window per point).
+    """
+
+    def __init__(
+        self,
+        *,
+        forecaster: str = "ar",
+        forecaster_params: Mapping | None = None,
+        window_length: int = 48,
+        scorer: str = "absolute",
+        scorer_params: Mapping | None = None,
+        aggregation: str = "last",
+        threshold: str | None = "spot",
+        threshold_params: Mapping | None = None,
+        validation_fraction: float = 0.2,
+        causal: bool = True,
+    ) -> None:
+        self.forecaster = forecaster
+        self.forecaster_params = forecaster_params
+        self.window_length = window_length
+        self.scorer = scorer
+        self.scorer_params = scorer_params
+        self.aggregation = aggregation
+        self.threshold = threshold
+        self.threshold_params = threshold_params
+        self.validation_fraction = validation_fraction
+        self.causal = causal
+
+    def context_rows(self) -> int:
+        """Rows before a timestamp that its score reads: ``L``."""
+        return self.window_length
+
+    def _fit_model(self, train: pd.DataFrame, validation: pd.DataFrame | None) -> None:
+        from tsseq import registry
+
+        accepted = registry.parameters(self.forecaster)
+        defaults = {"input_length": self.window_length, "horizon": 1}
+        params = {**{k: v for k, v in defaults.items() if k in accepted}, **dict(self.forecaster_params or {})}
+        self.forecaster_ = registry.create(self.forecaster, **params)
+        usable = validation is not None and len(validation) > self.window_length
+        self.forecaster_.fit(train, validation if usable else None)
+
+    def _window_errors(self, scaled: pd.DataFrame):
+        values = scaled.to_numpy()
+        if len(values) <= self.window_length:
+            raise DataError(
+                f"A series of {len(values)} rows is too short to forecast any point from "
+                f"window_length={self.window_length} points."
+            )
+        windows = np.lib.stride_tricks.sliding_window_view(values[:-1], self.window_length, axis=0)  # (N, C, L)
+        inputs = windows.transpose(0, 2, 1)  # (N, L, C)
+        predictions = self.forecaster_.predict_windows(np.ascontiguousarray(inputs), 1)  # (N, 1, C)
+        errors = values[self.window_length :, None, :] - predictions
+        return errors, np.arange(len(errors)), self.window_length
+
+
+# Detector name -> (class, preset arguments).
+DETECTORS: dict[str, tuple[type, dict]] = {
+    **{name: (ReconstructionDetector, {"model": name}) for name in MODELS},
+    "forecast_residual": (ForecastResidualDetector, {}),
+    "ar_residual": (ForecastResidualDetector, {"forecaster": "ar"}),
+    "online_residual": (OnlineResidualDetector, {}),
+}
+
+
+def detector_names() -> list[str]:
+    return sorted(DETECTORS)
+
+
+def detector_parameters(name: str) -> list[str]:
+    """The constructor arguments of the detector called ``name``."""
+    if name not in DETECTORS:
+        raise ConfigError(
+            f"Unknown detector {name!r}.{closest_match(str(name), DETECTORS)} "
+            f"Detectors: {', '.join(sorted(DETECTORS))}."
+        )
+    return list(DETECTORS[name][0]().get_params())
+
+
+def make_detector(name: str, **params: object) -> AnomalyDetector | OnlineResidualDetector:
+    """The detector called ``name`` (:data:`DETECTORS`): its preset, updated by ``params``."""
+    accepted = detector_parameters(name)
+    cls, preset = DETECTORS[name]
+    for key in params:
+        if key not in accepted:
+            raise ConfigError(
+                f"Detector {name!r} has no parameter {key!r}.{closest_match(key, accepted)} "
+                f"Its parameters: {', '.join(accepted)}."
+            )
+    return cls(**{**preset, **params})

@@ -1,0 +1,638 @@
+"""Thresholds: from per-timestamp anomaly scores to alarms (a higher score is more anomalous).
+
+Every method flags ``score > threshold``; NaN scores (e.g. the warm-up of a windowed
+scorer) are never flagged and never enter a fitted statistic.
+
+* :func:`quantile_threshold`, :func:`ksigma_threshold`: one number from validation scores.
+* :class:`SPOT`, :class:`DSPOT` (Siffer et al. 2017, "Anomaly Detection in Streams with
+  Extreme Value Theory", KDD): peaks over threshold with a Generalized Pareto tail fitted
+  by Grimshaw's trick (:func:`fit_gpd`); the threshold is the score exceeded with
+  probability ``q`` and is updated online from the peaks seen in the stream. Causal.
+* :func:`telemanom_threshold` and :class:`TelemanomThresholder` (Hundman et al. 2018,
+  "Detecting Spacecraft Anomalies Using LSTMs and Nonparametric Dynamic Thresholding",
+  KDD): the non-parametric dynamic threshold with its pruning step.
+* :func:`best_f1_threshold`: the oracle that looks at the test labels. Evaluation only.
+
+:func:`make_thresholder` builds any of the streaming-capable methods by name; each has
+``fit(validation_scores) -> self`` and ``predict(scores) -> bool array``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from tsseq.anomaly.metrics import label_segments
+from tsseq.errors import ConfigError, DataError, closest_match
+
+__all__ = [
+    "DSPOT",
+    "GPDFit",
+    "KSigmaThresholder",
+    "OracleThreshold",
+    "QuantileThresholder",
+    "SPOT",
+    "THRESHOLD_METHODS",
+    "TelemanomResult",
+    "TelemanomThresholder",
+    "Thresholder",
+    "best_f1_threshold",
+    "ewma",
+    "fit_gpd",
+    "gpd_tail_quantile",
+    "ksigma_threshold",
+    "make_thresholder",
+    "quantile_threshold",
+    "telemanom_threshold",
+]
+
+
+class Thresholder(Protocol):
+    """What a detector needs from a threshold method."""
+
+    def fit(self, validation_scores: np.ndarray) -> Thresholder: ...
+
+    def predict(self, scores: np.ndarray) -> np.ndarray: ...
+
+
+def _scores(scores: object, where: str) -> np.ndarray:
+    values = np.asarray(scores, dtype=np.float64)
+    if values.ndim != 1:
+        raise DataError(f"{where}: scores must be one-dimensional, one per timestamp. Got shape {values.shape}.")
+    return values
+
+
+def _finite_scores(scores: object, where: str) -> np.ndarray:
+    values = _scores(scores, where)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        got = "an empty array" if values.size == 0 else f"{values.size} values, all NaN or infinite"
+        raise DataError(f"{where}: needs at least one finite score to set a threshold. Got {got}.")
+    return finite
+
+
+def _check_open_interval(value: float, name: str, where: str, low: float, high: float) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low < value < high:
+        raise ConfigError(f"{where}: {name} must be a number in ({low:g}, {high:g}). Got {name}={value!r}.")
+
+
+def _check_int(value: int, name: str, where: str, minimum: int) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{where}: {name} must be an integer >= {minimum}. Got {name}={value!r}.")
+
+
+def _check_k(k: float, where: str) -> None:
+    if not isinstance(k, (int, float)) or isinstance(k, bool) or not math.isfinite(k) or k < 0:
+        raise ConfigError(f"{where}: k must be a finite number >= 0. Got k={k!r}.")
+
+
+def quantile_threshold(scores: np.ndarray, q: float) -> float:
+    """The ``q`` empirical quantile of the finite scores (numpy's linear interpolation)."""
+    _check_open_interval(q, "q", "quantile_threshold", 0.0, 1.0)
+    return float(np.quantile(_finite_scores(scores, "quantile_threshold"), q))
+
+
+def ksigma_threshold(scores: np.ndarray, k: float) -> float:
+    """``mean + k * std`` of the finite scores (population standard deviation, ddof=0)."""
+    _check_k(k, "ksigma_threshold")
+    finite = _finite_scores(scores, "ksigma_threshold")
+    return float(finite.mean() + k * finite.std())
+
+
+# --- Generalized Pareto tail (peaks over threshold) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class GPDFit:
+    """A Generalized Pareto fit of excesses ``Y > 0``: ``P(Y > y) = (1 + shape*y/scale)^(-1/shape)``.
+
+    ``shape`` (gamma, xi) > 0 is a heavy tail, 0 exponential (``exp(-y/scale)``), < 0 bounded.
+    """
+
+    shape: float
+    scale: float
+    log_likelihood: float
+
+
+def _gpd_log_likelihood(excesses: np.ndarray, shape: float, scale: float) -> float:
+    n = excesses.size
+    if shape == 0.0:
+        return float(-n * math.log(scale) - excesses.sum() / scale)
+    return float(-n * math.log(scale) - (1.0 + 1.0 / shape) * np.log1p(shape * excesses / scale).sum())
+
+
+def fit_gpd(excesses: np.ndarray) -> GPDFit:
+    """Maximum-likelihood GPD fit by Grimshaw's trick (Grimshaw 1993; Siffer et al. 2017, §3.2).
+
+    With ``x = shape / scale`` the two likelihood equations reduce to one, ``w(x) = u(x) v(x) - 1
+    = 0`` where ``u(x) = mean(1 / (1 + x Y))`` and ``v(x) = 1 + mean(log(1 + x Y))``; a root
+    gives ``shape = v(x) - 1`` and ``scale = shape / x``. The roots lie in ``(-1/max Y, 0)`` or
+    ``(0, 2 (mean Y - min Y) / min Y^2)``, and ``x = 0`` (the exponential fit, ``scale = mean Y``)
+    is always a candidate. We bracket every sign change of ``w`` on a grid of each interval,
+    refine it with Brent's method and keep the candidate of highest likelihood.
+    """
+    from scipy.optimize import brentq
+
+    values = np.asarray(excesses, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values) & (values > 0)):
+        raise DataError(
+            f"fit_gpd: excesses must be a non-empty 1-D array of finite positive values. "
+            f"Got shape {values.shape} with min {np.nanmin(values) if values.size else None!r}."
+        )
+    mean, smallest, largest = values.mean(), values.min(), values.max()
+
+    def w(x: np.ndarray) -> np.ndarray:
+        log_terms = np.log1p(np.multiply.outer(np.atleast_1d(x), values))  # (G, N)
+        return np.exp(-log_terms).mean(axis=1) * (1.0 + log_terms.mean(axis=1)) - 1.0
+
+    ends = np.geomspace(1e-9, 0.5, 24)
+    left_grid = -np.concatenate([ends, (1.0 - ends)[::-1]]) / largest  # inside (-1/max, 0)
+    grids = [np.sort(left_grid)]
+    upper = 2.0 * (mean - smallest) / smallest**2
+    lower = 1e-9 / largest
+    if upper > lower:
+        decades = math.log10(upper / lower)
+        grids.append(np.geomspace(lower, upper, int(min(400, max(48, 6 * decades)))))
+
+    best = GPDFit(0.0, float(mean), _gpd_log_likelihood(values, 0.0, float(mean)))
+    for grid in grids:
+        w_grid = w(grid)
+        for i in np.flatnonzero(np.sign(w_grid[:-1]) * np.sign(w_grid[1:]) < 0):
+            root = brentq(lambda x: float(w(x)[0]), grid[i], grid[i + 1], xtol=1e-14 / largest, maxiter=200)
+            shape = float(np.log1p(root * values).mean())
+            if shape == 0.0 or root == 0.0:
+                continue
+            scale = shape / root
+            likelihood = _gpd_log_likelihood(values, shape, scale)
+            if likelihood > best.log_likelihood:
+                best = GPDFit(shape, float(scale), likelihood)
+    return best
+
+
+def gpd_tail_quantile(threshold: float, fit: GPDFit, q: float, n_observations: int, n_peaks: int) -> float:
+    """``z_q = t + scale/shape * ((q n / N_t)^(-shape) - 1)``, the score exceeded with probability q.
+
+    Siffer et al. 2017, eq. (1); as ``shape -> 0`` it tends to ``t - scale * log(q n / N_t)``,
+    which ``expm1`` computes without cancellation.
+    """
+    log_ratio = math.log(q * n_observations / n_peaks)
+    if fit.shape == 0.0:
+        return threshold - fit.scale * log_ratio
+    return threshold + fit.scale * math.expm1(-fit.shape * log_ratio) / fit.shape
+
+
+class SPOT(BaseEstimator):
+    """Streaming peaks-over-threshold (Siffer et al. 2017, Algorithm 1 + 2). Causal.
+
+    ``fit`` sets the initial threshold ``t`` at the empirical ``level`` quantile of the
+    calibration scores, fits a GPD to the excesses over ``t`` (:func:`fit_gpd`) and
+    sets ``threshold_ = z_q`` (:func:`gpd_tail_quantile`). Then, for each streamed score
+    ``x`` (:meth:`step`): ``x > z_q`` is an alarm and is left out of the model;
+    ``t < x <= z_q`` is a new peak: the GPD is refitted and ``z_q`` updated; otherwise
+    only the observation count grows. Non-finite scores change nothing (``+inf`` alarms).
+
+    Parameters
+    ----------
+    q : float
+        Target risk: the probability that a normal score exceeds the threshold, in
+        ``(0, 1 - level)``.
+    level : float
+        Quantile of the calibration scores used as the initial threshold ``t``.
+    """
+
+    def __init__(self, *, q: float = 1e-4, level: float = 0.98) -> None:
+        self.q = q
+        self.level = level
+
+    def _check_params(self) -> None:
+        name = type(self).__name__
+        _check_open_interval(self.level, "level", name, 0.0, 1.0)
+        _check_open_interval(self.q, "q", f"{name} (q is a risk below 1 - level)", 0.0, 1.0 - self.level)
+
+    def fit(self, calibration_scores: np.ndarray) -> SPOT:
+        self._check_params()
+        values = _finite_scores(calibration_scores, f"{type(self).__name__}.fit")
+        self.initial_threshold_ = float(np.quantile(values, self.level))
+        self.peaks_ = values[values > self.initial_threshold_] - self.initial_threshold_
+        if self.peaks_.size == 0:
+            raise DataError(
+                f"{type(self).__name__}.fit: no calibration score exceeds its {self.level} quantile "
+                f"({self.initial_threshold_:g}), so there is no tail to fit; give more varied scores "
+                f"(got {values.size}, {np.unique(values).size} distinct)."
+            )
+        self.n_observations_ = int(values.size)
+        self._update_threshold()
+        return self
+
+    def _update_threshold(self) -> None:
+        self.gpd_ = fit_gpd(self.peaks_)
+        self.threshold_ = gpd_tail_quantile(
+            self.initial_threshold_, self.gpd_, self.q, self.n_observations_, self.peaks_.size
+        )
+
+    def step(self, x: float) -> bool:
+        """Process one score; ``True`` is an alarm."""
+        check_is_fitted(self, "threshold_")
+        if not math.isfinite(x):
+            return x == math.inf
+        if x > self.threshold_:
+            return True
+        self.n_observations_ += 1
+        if x > self.initial_threshold_:
+            self.peaks_ = np.append(self.peaks_, x - self.initial_threshold_)
+            self._update_threshold()
+        return False
+
+    def run(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stream ``scores`` in order -> (alarms, the threshold each score was compared with)."""
+        check_is_fitted(self)
+        values = _scores(scores, f"{type(self).__name__}.run")
+        flags = np.zeros(values.size, dtype=bool)
+        thresholds = np.empty(values.size)
+        for i, x in enumerate(values.tolist()):
+            thresholds[i] = self.threshold_
+            flags[i] = self.step(x)
+        return flags, thresholds
+
+    def predict(self, scores: np.ndarray) -> np.ndarray:
+        """:meth:`run`'s alarms (the model keeps learning from the normal scores)."""
+        return self.run(scores)[0]
+
+
+class DSPOT(BaseEstimator):
+    """SPOT on the deviation from a moving average, for drifting scores (Siffer et al. 2017, §4.3).
+
+    The modelled value is ``x_i - M_i`` with ``M_i`` the mean of the last ``depth``
+    *normal* scores (alarms do not enter the window). A slow drift is followed; an abrupt
+    shift larger than the residual threshold keeps alarming, as in the paper, since its
+    points never enter the window. ``threshold_`` is the threshold on the score scale
+    for the next point: ``M + z_q``. Causal.
+    """
+
+    def __init__(self, *, q: float = 1e-4, level: float = 0.98, depth: int = 10) -> None:
+        self.q = q
+        self.level = level
+        self.depth = depth
+
+    def _check_params(self) -> None:
+        _check_int(self.depth, "depth", "DSPOT", 1)
+        SPOT(q=self.q, level=self.level)._check_params()
+
+    def fit(self, calibration_scores: np.ndarray) -> DSPOT:
+        self._check_params()
+        values = _finite_scores(calibration_scores, "DSPOT.fit")
+        if values.size <= self.depth + 1:
+            raise DataError(
+                f"DSPOT.fit: needs more than depth + 1 = {self.depth + 1} finite calibration scores. Got {values.size}."
+            )
+        means = np.lib.stride_tricks.sliding_window_view(values, self.depth)[:-1].mean(axis=1)
+        self.spot_ = SPOT(q=self.q, level=self.level).fit(values[self.depth :] - means)
+        self.window_ = values[-self.depth :].copy()
+        return self
+
+    @property
+    def threshold_(self) -> float:
+        return float(self.window_.mean() + self.spot_.threshold_)
+
+    def step(self, x: float) -> bool:
+        check_is_fitted(self, "spot_")
+        if not math.isfinite(x):
+            return x == math.inf
+        alarm = self.spot_.step(x - self.window_.mean())
+        if not alarm:
+            self.window_[:-1] = self.window_[1:]
+            self.window_[-1] = x
+        return alarm
+
+    run = SPOT.run
+    predict = SPOT.predict
+
+
+# --- Telemanom's non-parametric dynamic threshold -------------------------------------------
+
+
+def ewma(values: np.ndarray, span: float, state: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, tuple]:
+    """Exponentially weighted mean, as pandas ``ewm(span=span).mean()`` (``adjust=True``).
+
+    ``state`` carries ``(weighted sum, sum of weights)`` from a previous call, so that
+    smoothing in chunks equals smoothing at once. NaN inputs get no weight and stay NaN.
+    Returns ``(smoothed, state)``.
+    """
+    from scipy.signal import lfilter
+
+    decay = 1.0 - 2.0 / (span + 1.0)
+    finite = np.isfinite(values)
+    numerator, num_state = lfilter([1.0], [1.0, -decay], np.where(finite, values, 0.0), zi=[decay * state[0]])
+    weights, weight_state = lfilter([1.0], [1.0, -decay], finite.astype(np.float64), zi=[decay * state[1]])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smoothed = np.where(finite, numerator / weights, np.nan)
+    if values.size == 0:
+        return smoothed, state
+    return smoothed, (float(numerator[-1]), float(weights[-1]))
+
+
+@dataclass(frozen=True)
+class TelemanomResult:
+    """Alarms and what produced them; sequences are half-open ``(start, end)`` index pairs."""
+
+    flags: np.ndarray
+    threshold: float  # epsilon = mean + z * std of the smoothed errors
+    z: float
+    smoothed: np.ndarray
+    sequences: tuple[tuple[int, int], ...]  # kept after pruning
+    pruned: tuple[tuple[int, int], ...]  # above epsilon but removed by pruning
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    if radius == 0 or not mask.any():
+        return mask
+    counts = np.convolve(mask.astype(np.int64), np.ones(2 * radius + 1, dtype=np.int64), mode="same")
+    return counts > 0
+
+
+def _dynamic_threshold(
+    smoothed: np.ndarray, z_values: np.ndarray, error_buffer: int, max_sequences: int, min_decrease: float
+) -> TelemanomResult:
+    finite_mask = np.isfinite(smoothed)
+    finite = smoothed[finite_mask]
+    mean = float(finite.mean()) if finite.size else math.nan
+    std = float(finite.std()) if finite.size else math.nan
+    z_best = float(z_values.max())
+    if finite.size < 2 or std == 0.0 or mean <= 0.0:
+        nothing = np.zeros(smoothed.size, dtype=bool)
+        return TelemanomResult(nothing, mean + z_best * std, z_best, smoothed, (), ())
+    # Hundman et al. eq. (2): argmax over z of (dmean/mean + dstd/std) / (|e_a| + |E_seq|^2),
+    # with the reference code's sanity limits (at most max_sequences, under half the points).
+    best_score = 0.0
+    for z in z_values:
+        epsilon = mean + z * std
+        above = smoothed > epsilon
+        if not above.any():
+            continue
+        anomalous = _dilate(above, error_buffer)
+        n_sequences = len(label_segments(anomalous))
+        below = finite[finite < epsilon]
+        score = ((mean - below.mean()) / mean + (std - below.std()) / std) / (anomalous.sum() + n_sequences**2)
+        if score >= best_score and n_sequences <= max_sequences and anomalous.sum() < 0.5 * finite.size:
+            best_score, z_best = score, float(z)
+    epsilon = mean + z_best * std
+    anomalous = _dilate(smoothed > epsilon, error_buffer)
+    sequences = label_segments(anomalous)
+    # Pruning (§3.2 "Mitigating false positives"): sort the sequence maxima, then the largest
+    # normal error; sequences after the last relative drop >= min_decrease become normal.
+    peak = np.array([np.nanmax(smoothed[start:end]) for start, end in sequences])
+    order = np.argsort(-peak, kind="stable")
+    ranked = list(peak[order])
+    normal = smoothed[finite_mask & ~anomalous]
+    if normal.size and normal.max() > 0:
+        ranked.append(float(normal.max()))
+    drops = [(ranked[i] - ranked[i + 1]) / ranked[i] for i in range(len(ranked) - 1)]
+    last_big = max((i for i, drop in enumerate(drops) if drop >= min_decrease), default=-1)
+    removed = {int(order[i]) for i in range(last_big + 1, len(drops)) if i < len(sequences)}
+    kept = tuple(seq for i, seq in enumerate(sequences) if i not in removed)
+    flags = np.zeros(smoothed.size, dtype=bool)
+    for start, end in kept:
+        flags[start:end] = True
+    pruned = tuple(seq for i, seq in enumerate(sequences) if i in removed)
+    return TelemanomResult(flags & finite_mask, epsilon, z_best, smoothed, kept, pruned)
+
+
+def _check_telemanom(params: dict, where: str) -> np.ndarray:
+    span = params["smoothing_span"]
+    if not isinstance(span, (int, float)) or isinstance(span, bool) or not span >= 1:
+        raise ConfigError(f"{where}: smoothing_span must be >= 1 (1 means no smoothing). Got {params['smoothing_span']!r}.")
+    if not 0 < params["z_min"] <= params["z_max"] or not params["z_step"] > 0:
+        raise ConfigError(
+            f"{where}: need 0 < z_min <= z_max and z_step > 0. Got z_min={params['z_min']!r}, "
+            f"z_max={params['z_max']!r}, z_step={params['z_step']!r}."
+        )
+    _check_open_interval(params["min_decrease"], "min_decrease", where, 0.0, 1.0)
+    _check_int(params["error_buffer"], "error_buffer", where, 0)
+    _check_int(params["max_sequences"], "max_sequences", where, 1)
+    return np.arange(params["z_min"], params["z_max"] + 1e-9, params["z_step"])
+
+
+def telemanom_threshold(
+    errors: np.ndarray,
+    *,
+    smoothing_span: float = 105,
+    z_min: float = 2.5,
+    z_max: float = 12.0,
+    z_step: float = 0.5,
+    min_decrease: float = 0.13,
+    error_buffer: int = 0,
+    max_sequences: int = 5,
+) -> TelemanomResult:
+    """Telemanom's dynamic threshold over a whole error array at once (batch mode, not causal).
+
+    1. The errors (non-negative, e.g. absolute forecast residuals) are smoothed by
+       :func:`ewma`; telemanom's span is ``0.05 * window_size * batch_size`` = 105.
+    2. ``epsilon = mean + z * std`` of the smoothed errors, with ``z`` among ``z_min,
+       z_min + z_step, ..., z_max`` maximising ``(dmean/mean + dstd/std) / (|e_a| +
+       |E_seq|^2)``: the relative drop of mean and std when the errors above epsilon
+       (``e_a``) are removed, per flagged point and squared sequence count. As in the
+       reference code, candidates with more than ``max_sequences`` sequences or flagging
+       half the points are skipped, and ``z_max`` is used when none qualifies.
+    3. Pruning: the maximum of each sequence, sorted descending, then the largest normal
+       error; every sequence after the last relative decrease ``>= min_decrease`` (p) in
+       that list becomes normal.
+
+    ``error_buffer`` points around each error above epsilon join its sequence
+    (telemanom's config uses 100; 0 is the paper's definition). Unlike telemanom, low
+    errors (its mirrored "inverse" test) are not flagged: here a higher score is always
+    more anomalous. Every statistic uses the whole array, i.e. the future;
+    :class:`TelemanomThresholder` is the windowed, causal form.
+    """
+    params = dict(smoothing_span=smoothing_span, z_min=z_min, z_max=z_max, z_step=z_step,
+                  min_decrease=min_decrease, error_buffer=error_buffer, max_sequences=max_sequences)
+    z_values = _check_telemanom(params, "telemanom_threshold")
+    values = _scores(errors, "telemanom_threshold")
+    if np.any(values[np.isfinite(values)] < 0):
+        raise DataError("telemanom_threshold: errors must be non-negative (absolute or squared residuals).")
+    smoothed, _ = ewma(values, smoothing_span)
+    return _dynamic_threshold(smoothed, z_values, error_buffer, max_sequences, min_decrease)
+
+
+class TelemanomThresholder(BaseEstimator):
+    """Telemanom's dynamic threshold over a sliding window of past errors, as in its code.
+
+    The smoothed errors are processed in batches of ``batch_size``; each batch is judged
+    with the threshold and pruning computed on the window of the last ``window_size *
+    batch_size`` smoothed errors that ends with it. ``fit`` smooths the validation errors
+    and keeps their tail as the first window's history; :meth:`predict` continues from
+    where the previous call stopped (a final partial batch is processed at once).
+
+    Causality: a flag depends on errors up to the end of its batch, i.e. it is causal at
+    batch granularity (up to ``batch_size - 1`` later points); with ``batch_size=1``, or
+    calling :meth:`predict` point by point, it is causal point by point.
+    ``threshold_`` is the latest epsilon, in smoothed-error units.
+    """
+
+    def __init__(
+        self,
+        *,
+        window_size: int = 30,
+        batch_size: int = 70,
+        smoothing_span: float = 105,
+        z_min: float = 2.5,
+        z_max: float = 12.0,
+        z_step: float = 0.5,
+        min_decrease: float = 0.13,
+        error_buffer: int = 0,
+        max_sequences: int = 5,
+    ) -> None:
+        self.window_size = window_size
+        self.batch_size = batch_size
+        self.smoothing_span = smoothing_span
+        self.z_min = z_min
+        self.z_max = z_max
+        self.z_step = z_step
+        self.min_decrease = min_decrease
+        self.error_buffer = error_buffer
+        self.max_sequences = max_sequences
+
+    def _check_params(self) -> np.ndarray:
+        _check_int(self.window_size, "window_size", "TelemanomThresholder", 1)
+        _check_int(self.batch_size, "batch_size", "TelemanomThresholder", 1)
+        params = self.get_params()
+        return _check_telemanom(params, "TelemanomThresholder")
+
+    def fit(self, validation_scores: np.ndarray) -> TelemanomThresholder:
+        z_values = self._check_params()
+        values = _scores(validation_scores, "TelemanomThresholder.fit")
+        if np.any(_finite_scores(values, "TelemanomThresholder.fit") < 0):
+            raise DataError("TelemanomThresholder.fit: errors must be non-negative (absolute or squared residuals).")
+        smoothed, self.ewma_state_ = ewma(values, self.smoothing_span)
+        self.history_ = smoothed[-self.window_size * self.batch_size :]
+        self.threshold_ = _dynamic_threshold(
+            self.history_, z_values, self.error_buffer, self.max_sequences, self.min_decrease
+        ).threshold
+        return self
+
+    def predict(self, scores: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "history_")
+        z_values = self._check_params()
+        values = _scores(scores, "TelemanomThresholder.predict")
+        if np.any(values[np.isfinite(values)] < 0):
+            raise DataError("TelemanomThresholder.predict: errors must be non-negative (absolute or squared residuals).")
+        flags = np.zeros(values.size, dtype=bool)
+        for start in range(0, values.size, self.batch_size):
+            batch, self.ewma_state_ = ewma(values[start : start + self.batch_size], self.smoothing_span, self.ewma_state_)
+            window = np.concatenate([self.history_, batch])[-self.window_size * self.batch_size :]
+            result = _dynamic_threshold(window, z_values, self.error_buffer, self.max_sequences, self.min_decrease)
+            flags[start : start + batch.size] = result.flags[-batch.size :]
+            self.history_, self.threshold_ = window, result.threshold
+        return flags
+
+
+# --- fixed thresholds as Thresholders, the oracle, and the name lookup ----------------------
+
+
+class QuantileThresholder(BaseEstimator):
+    """Flags scores above the ``q`` quantile of the validation scores (:func:`quantile_threshold`)."""
+
+    def __init__(self, *, q: float = 0.99) -> None:
+        self.q = q
+
+    def _check_params(self) -> None:
+        _check_open_interval(self.q, "q", "QuantileThresholder", 0.0, 1.0)
+
+    def fit(self, validation_scores: np.ndarray) -> QuantileThresholder:
+        self.threshold_ = quantile_threshold(validation_scores, self.q)
+        return self
+
+    def predict(self, scores: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "threshold_")
+        return _scores(scores, f"{type(self).__name__}.predict") > self.threshold_
+
+
+class KSigmaThresholder(QuantileThresholder):
+    """Flags scores above ``mean + k * std`` of the validation scores (:func:`ksigma_threshold`)."""
+
+    def __init__(self, *, k: float = 3.0) -> None:
+        self.k = k
+
+    def _check_params(self) -> None:
+        _check_k(self.k, "KSigmaThresholder")
+
+    def fit(self, validation_scores: np.ndarray) -> KSigmaThresholder:
+        self.threshold_ = ksigma_threshold(validation_scores, self.k)
+        return self
+
+
+_THRESHOLDERS = {
+    "quantile": QuantileThresholder,
+    "ksigma": KSigmaThresholder,
+    "spot": SPOT,
+    "dspot": DSPOT,
+    "telemanom": TelemanomThresholder,
+}
+THRESHOLD_METHODS = tuple(_THRESHOLDERS)
+
+
+def make_thresholder(name: str, **params: object) -> Thresholder:
+    """A threshold method by name (``THRESHOLD_METHODS``), its parameters checked now."""
+    if name not in _THRESHOLDERS:
+        raise ConfigError(
+            f"Unknown threshold method {name!r}; expected one of {', '.join(THRESHOLD_METHODS)}."
+            + closest_match(str(name), THRESHOLD_METHODS)
+        )
+    cls = _THRESHOLDERS[name]
+    allowed = cls().get_params()
+    for key in params:
+        if key not in allowed:
+            raise ConfigError(
+                f"Threshold method {name!r} has no parameter {key!r}; its parameters are "
+                f"{', '.join(sorted(allowed))}." + closest_match(key, allowed)
+            )
+    thresholder = cls(**params)
+    thresholder._check_params()
+    return thresholder
+
+
+@dataclass(frozen=True)
+class OracleThreshold:
+    """The best-F1 threshold chosen WITH THE TEST LABELS: an upper bound, not a detector result."""
+
+    threshold: float
+    f1: float
+    precision: float
+    recall: float
+    label: str = "oracle (best F1 on the evaluated labels; evaluation only)"
+
+
+def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> OracleThreshold:
+    """ORACLE, FOR EVALUATION ONLY: the threshold maximising point F1 against ``labels``.
+
+    It reads the answers, so it measures how separable the scores are, never how a
+    deployed detector would do; report it labelled as the oracle (its ``label`` says so),
+    next to results from thresholds fitted without labels. ``scores > threshold`` gives
+    the best flags (ties broken towards fewer flags); NaN scores are never flagged.
+    """
+    values = _scores(scores, "best_f1_threshold")
+    truth = np.asarray(labels)
+    if truth.shape != values.shape:
+        raise DataError(f"best_f1_threshold: scores and labels must have the same length. Got {values.shape} and {truth.shape}.")
+    truth = truth.astype(bool)
+    n_positive = int(truth.sum())
+    if n_positive == 0:
+        raise DataError("best_f1_threshold: labels contain no anomaly, so F1 is undefined.")
+    scored = ~np.isnan(values)
+    if not scored.any():
+        raise DataError("best_f1_threshold: every score is NaN.")
+    order = np.argsort(-values[scored], kind="stable")
+    ranked, hits = values[scored][order], truth[scored][order]
+    last_of_value = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))  # flag everything >= ranked[i]
+    true_positives = np.cumsum(hits)[last_of_value]
+    precision = true_positives / (last_of_value + 1)
+    recall = true_positives / n_positive
+    with np.errstate(invalid="ignore"):
+        f1 = np.where(true_positives > 0, 2 * precision * recall / (precision + recall), 0.0)
+    best = int(np.argmax(f1))
+    threshold = float(np.nextafter(ranked[last_of_value[best]], -np.inf))
+    return OracleThreshold(threshold, float(f1[best]), float(precision[best]), float(recall[best]))
