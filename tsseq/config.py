@@ -87,14 +87,25 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class TrackingConfig:
+    """MLflow tracking of a job (opt-in): one run per model (see :mod:`tsseq.tracking.jobs`)."""
+
+    enabled: bool = False
+    experiment: str | None = None  # default: the pipeline's name
+    tracking_uri: str | None = None  # default: $TSSEQ_TRACKING_URI, $MLFLOW_TRACKING_URI, else ./mlflow/mlflow.db
+    log_model: bool = True  # log each fitted model as an MLflow (pyfunc) model
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
-    """A whole job: data, models, evaluation, outputs."""
+    """A whole job: data, models, evaluation, outputs, tracking."""
 
     name: str
     data: DataConfig
     models: list[ModelConfig]
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def __post_init__(self) -> None:
         if not self.models:

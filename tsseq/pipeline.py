@@ -7,6 +7,7 @@ functions here, so everything a command does can also be done from Python.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -75,7 +76,24 @@ def _window_defaults(evaluation: EvaluationConfig) -> dict:
     return {"input_length": evaluation.input_length, "horizon": evaluation.horizon}
 
 
-def score_holdout(frame: pd.DataFrame, models: list[ModelConfig], evaluation: EvaluationConfig) -> tuple[pd.DataFrame, dict]:
+class _Untracked:
+    """What a scorer reports a model to when the job is not tracked: nothing."""
+
+    def fitting(self, estimator):
+        return estimator
+
+    def scored(self, estimator, metrics: dict, **frames) -> None:
+        pass
+
+
+def _model_run(track, model: ModelConfig):
+    """The MLflow run of one model's fit and scoring (:class:`tsseq.tracking.jobs.JobTracker`), or none."""
+    return nullcontext(_Untracked()) if track is None else track.model_run(model)
+
+
+def score_holdout(
+    frame: pd.DataFrame, models: list[ModelConfig], evaluation: EvaluationConfig, *, track=None
+) -> tuple[pd.DataFrame, dict]:
     """Fit each model on all but the last `horizon` rows (of every series) and score its forecast."""
     horizon = evaluation.horizon
     is_long = isinstance(frame.index, pd.MultiIndex)
@@ -88,15 +106,20 @@ def score_holdout(frame: pd.DataFrame, models: list[ModelConfig], evaluation: Ev
         raise DataError(f"holdout: {len(frame)} rows are too few to hold out horizon={horizon} rows and still train.")
     rows = {}
     for model in models:
-        forecast = build_model(model, {"horizon": horizon}).fit(train).predict(horizon).reindex(test.index)
-        rows[model.display_name] = _metric_row(
-            test.to_numpy(np.float64), forecast[test.columns].to_numpy(np.float64), train, evaluation
-        )
+        with _model_run(track, model) as run:
+            estimator = run.fitting(build_model(model, {"horizon": horizon}))
+            forecast = estimator.fit(train).predict(horizon).reindex(test.index)
+            rows[model.display_name] = _metric_row(
+                test.to_numpy(np.float64), forecast[test.columns].to_numpy(np.float64), train, evaluation
+            )
+            run.scored(estimator, rows[model.display_name], history=train, truth=test)
     protocol = {"protocol": "holdout", "horizon": horizon, "train_rows": len(train), "test_rows": len(test)}
     return pd.DataFrame.from_dict(rows, orient="index"), protocol
 
 
-def score_windows(frame: pd.DataFrame, models: list[ModelConfig], evaluation: EvaluationConfig) -> tuple[pd.DataFrame, dict]:
+def score_windows(
+    frame: pd.DataFrame, models: list[ModelConfig], evaluation: EvaluationConfig, *, track=None
+) -> tuple[pd.DataFrame, dict]:
     """Fit on the train split, score every test window (stride 1), optionally standardised."""
     from tsseq.data.scaling import Scaler
     from tsseq.data.splits import split_by_fraction
@@ -117,9 +140,11 @@ def score_windows(frame: pd.DataFrame, models: list[ModelConfig], evaluation: Ev
     inputs, targets = windows.inputs.numpy(), windows.targets.numpy()
     rows = {}
     for model in models:
-        fitted = build_model(model, _window_defaults(evaluation)).fit(train, validation=validation)
-        predictions = fitted.predict_windows(inputs, H)
-        rows[model.display_name] = _metric_row(targets, predictions, train, evaluation)
+        with _model_run(track, model) as run:
+            fitted = run.fitting(build_model(model, _window_defaults(evaluation))).fit(train, validation=validation)
+            predictions = fitted.predict_windows(inputs, H)
+            rows[model.display_name] = _metric_row(targets, predictions, train, evaluation)
+            run.scored(fitted, rows[model.display_name], history=test.iloc[:-H], truth=test.iloc[-H:])
     protocol = {
         "protocol": "windows",
         "input_length": L,
@@ -161,7 +186,9 @@ def _mase(y_true: np.ndarray, y_pred: np.ndarray, train: pd.DataFrame, season_le
     return metrics.mase(y_true, y_pred, scale=per_row)
 
 
-def score_protocol(data: DataConfig, models: list[ModelConfig], evaluation: EvaluationConfig) -> tuple[pd.DataFrame, dict]:
+def score_protocol(
+    data: DataConfig, models: list[ModelConfig], evaluation: EvaluationConfig, *, track=None
+) -> tuple[pd.DataFrame, dict]:
     """The published protocols (ETT long-horizon, M4) for catalog data sets."""
     from tsseq import protocols
 
@@ -173,24 +200,27 @@ def score_protocol(data: DataConfig, models: list[ModelConfig], evaluation: Eval
     loaded = load(data.dataset)
     rows, description = {}, {}
     for model in models:
-        if evaluation.protocol == "ett":
-            result = protocols.evaluate_ett(
-                build_model(model, _window_defaults(evaluation)),
-                dataset=data.dataset,
-                setting=evaluation.setting,
-                input_length=evaluation.input_length,
-                horizon=evaluation.horizon,
-                drop_last=evaluation.drop_last,
-                frame=loaded.frame,
-            )
-        else:
-            frequency = _m4_frequency(data.dataset)
-            horizon = protocols.M4_FREQUENCIES[frequency][0]
-            forecaster = build_model(model, {"horizon": horizon})
-            result = protocols.evaluate_m4(forecaster, frequency=frequency, train=loaded.frame, test=loaded.test)
-        summary = result.to_dict()
-        rows[model.display_name] = {k: v for k, v in summary.items() if isinstance(v, float)}
-        description = {k: v for k, v in summary.items() if not isinstance(v, float) and k != "model"}
+        with _model_run(track, model) as run:
+            if evaluation.protocol == "ett":
+                forecaster = run.fitting(build_model(model, _window_defaults(evaluation)))
+                result = protocols.evaluate_ett(
+                    forecaster,
+                    dataset=data.dataset,
+                    setting=evaluation.setting,
+                    input_length=evaluation.input_length,
+                    horizon=evaluation.horizon,
+                    drop_last=evaluation.drop_last,
+                    frame=loaded.frame,
+                )
+            else:
+                frequency = _m4_frequency(data.dataset)
+                horizon = protocols.M4_FREQUENCIES[frequency][0]
+                forecaster = run.fitting(build_model(model, {"horizon": horizon}))
+                result = protocols.evaluate_m4(forecaster, frequency=frequency, train=loaded.frame, test=loaded.test)
+            summary = result.to_dict()
+            rows[model.display_name] = {k: v for k, v in summary.items() if isinstance(v, float)}
+            description = {k: v for k, v in summary.items() if not isinstance(v, float) and k != "model"}
+            run.scored(forecaster, rows[model.display_name])
     return pd.DataFrame.from_dict(rows, orient="index"), {"protocol": evaluation.protocol, **description}
 
 
@@ -204,13 +234,18 @@ def _m4_frequency(dataset: str) -> str:
 def run(config: PipelineConfig, base_dir: Path = Path("."), output_dir: Path | None = None) -> PipelineResult:
     """Run a whole job and write its outputs atomically."""
     evaluation = config.evaluation
+    track = None
+    if config.tracking.enabled:
+        from tsseq.tracking.jobs import JobTracker
+
+        track = JobTracker(config, base_dir)
     if evaluation.protocol in ("ett", "m4"):
-        scores, protocol = score_protocol(config.data, config.models, evaluation)
+        scores, protocol = score_protocol(config.data, config.models, evaluation, track=track)
         frame = None
     else:
         frame = load_frame(config.data, base_dir)
         scorer = score_holdout if evaluation.protocol == "holdout" else score_windows
-        scores, protocol = scorer(frame, config.models, evaluation)
+        scores, protocol = scorer(frame, config.models, evaluation, track=track)
 
     directory = Path(output_dir if output_dir is not None else config.output.directory)
     files: dict[str, Path] = {}

@@ -1,0 +1,75 @@
+"""Pipelines with ``tracking: {enabled: true}``: one run per model with everything it should log."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from mlflow import MlflowClient
+
+from tsseq import pipeline
+from tsseq.config import DataConfig, EvaluationConfig, ModelConfig, OutputConfig, PipelineConfig, TrackingConfig
+from tsseq.errors import ConfigError
+
+NO_OUTPUT = OutputConfig(forecast_csv=None, plot=None, results_json=None)
+
+
+@pytest.fixture
+def csv(tmp_path, hourly):
+    path = tmp_path / "load.csv"
+    hourly.to_csv(path)
+    return path
+
+
+def _config(csv, store_uri, models, experiment="pipeline-runs") -> PipelineConfig:
+    return PipelineConfig(
+        name="tracked-job",
+        data=DataConfig(csv=str(csv)),
+        models=models,
+        evaluation=EvaluationConfig(protocol="windows", input_length=24, horizon=6, scale="standard"),
+        output=NO_OUTPUT,
+        tracking=TrackingConfig(enabled=True, experiment=experiment, tracking_uri=store_uri),
+    )
+
+
+def test_each_model_is_one_finished_run_with_params_data_metrics_history_plot_and_model(csv, store_uri, tmp_path):
+    models = [
+        ModelConfig("naive"),
+        ModelConfig("lstm", {"hidden_size": 8, "training": {"epochs": 2, "seed": 0}}, label="small lstm"),
+    ]
+    result = pipeline.run(_config(csv, store_uri, models), base_dir=tmp_path)
+    client = MlflowClient(store_uri)
+    experiment = client.get_experiment_by_name("pipeline-runs")
+    runs = {run.info.run_name: run for run in client.search_runs([experiment.experiment_id])}
+    assert set(runs) == {"naive", "small lstm"} and {run.info.status for run in runs.values()} == {"FINISHED"}
+    lstm = runs["small lstm"]
+    params, tags = lstm.data.params, lstm.data.tags
+    assert params["model.name"] == "lstm" and params["model.label"] == "small lstm"
+    assert params["model.hidden_size"] == "8" and params["model.input_length"] == "24" and params["training.epochs"] == "2"
+    assert params["evaluation.protocol"] == "windows" and params["data.csv"] == str(csv)
+    assert params["dataset.sha256"] == hashlib.sha256(csv.read_bytes()).hexdigest()
+    assert tags["tsseq.input_scale"] == "standard" and tags["tsseq.model"] == "small lstm"
+    for name, run in runs.items():
+        assert run.data.metrics["test_mse"] == pytest.approx(result.scores.loc[name, "mse"], rel=1e-12)
+    assert [metric.step for metric in client.get_metric_history(lstm.info.run_id, "val_loss")] == [0, 1]
+    assert [artifact.path for artifact in client.list_artifacts(lstm.info.run_id, "plots")] == ["plots/forecast_vs_truth.png"]
+    assert tags["tsseq.model_uri"].startswith("models:/")
+
+
+def test_a_model_that_fails_leaves_a_failed_run_and_the_job_raises(csv, store_uri, tmp_path):
+    models = [ModelConfig("gru", {"input_length": 0}, label="broken")]
+    with pytest.raises(ConfigError, match="input_length"):
+        pipeline.run(_config(csv, store_uri, models, experiment="pipeline-failure"), base_dir=tmp_path)
+    client = MlflowClient(store_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("pipeline-failure").experiment_id])
+    assert run.info.status == "FAILED" and "input_length" in run.data.tags["tsseq.error"]
+
+
+def test_tracking_is_off_unless_enabled(csv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TSSEQ_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    config = PipelineConfig(name="plain", data=DataConfig(csv=str(csv)), models=[ModelConfig("naive")], output=NO_OUTPUT)
+    assert config.tracking == TrackingConfig() and not config.tracking.enabled
+    pipeline.run(config, base_dir=tmp_path)
+    assert not (tmp_path / "mlflow").exists()

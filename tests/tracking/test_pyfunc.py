@@ -1,0 +1,92 @@
+"""The pyfunc flavour: a logged forecaster reloads in a fresh process and predicts exactly the same."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsseq import create
+from tsseq.errors import DataError
+from tsseq.tracking import forecast_from_history, tracked_run
+from tsseq.tracking.pyfunc import input_example
+
+# Reads each model URI's input CSV, predicts, writes the forecast values as .npy (no pickle).
+FRESH_PROCESS = """
+import json, sys
+import numpy as np, pandas as pd, torch, mlflow
+torch.set_num_threads(1)
+for case in json.loads(sys.argv[1]):
+    model = mlflow.pyfunc.load_model(case["uri"])
+    history = pd.read_csv(case["input"], parse_dates=["timestamp"])
+    forecast = model.predict(history, params={"horizon": case["horizon"]})
+    np.save(case["output"], forecast.drop(columns="timestamp").to_numpy(np.float64), allow_pickle=False)
+    np.save(case["output"] + ".time.npy", forecast["timestamp"].to_numpy("datetime64[ns]").astype(np.int64))
+"""
+
+
+def _models():
+    return {
+        "ar": create("ar", max_order=12),
+        "lstm": create("lstm", input_length=24, horizon=6, hidden_size=8, training={"epochs": 2, "batch_size": 64, "seed": 0}),
+    }
+
+
+def test_logged_models_predict_exactly_the_same_in_a_fresh_process(store_uri, hourly, tmp_path):
+    cases, expected = [], {}
+    for name, estimator in _models().items():
+        estimator.fit(hourly)
+        with tracked_run(experiment="pyfunc", run_name=name, tracking_uri=store_uri) as run:
+            info = run.log_model(estimator, hourly, horizon=6)
+        # Two history windows (the `window` column): the training tail and one 50 rows earlier.
+        rows = getattr(estimator, "input_length", None) or 100
+        example = input_example(estimator, hourly.iloc[-rows:])
+        earlier = input_example(estimator, hourly.iloc[-rows - 50 : -50])
+        history = pd.concat([example.assign(window=0), earlier.assign(window=1)], ignore_index=True)
+        history.to_csv(tmp_path / f"{name}.csv", index=False)
+        cases.append({"uri": info.model_uri, "input": str(tmp_path / f"{name}.csv"), "output": str(tmp_path / f"{name}.npy"), "horizon": 6})
+        windows = np.stack([example["load"].to_numpy(), earlier["load"].to_numpy()])[..., None]  # (2, L, 1)
+        expected[name] = (estimator.predict_windows(windows, 6), estimator.predict(6))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store_uri}
+    subprocess.run([sys.executable, "-c", FRESH_PROCESS, json.dumps(cases)], check=True, env=env, capture_output=True)
+    for name, case in zip(expected, cases):
+        by_windows, after_training = expected[name]
+        values = np.load(case["output"])  # columns: window, load
+        np.testing.assert_array_equal(values[:, 0], np.repeat([0, 1], 6))
+        np.testing.assert_array_equal(values[:, 1], by_windows[:, :, 0].ravel())
+        # The training tail as history forecasts what predict() forecasts after the training data
+        # (up to float32 rounding: predict() runs the LSTM on a batch of one window, not two).
+        np.testing.assert_allclose(values[:6, 1], after_training["load"].to_numpy(), rtol=1e-6)
+        timestamps = pd.to_datetime(np.load(case["output"] + ".time.npy")[:6])
+        assert list(timestamps) == list(after_training.index)
+
+
+def test_the_model_carries_a_signature_and_an_input_example(store_uri, hourly):
+    estimator = create("ar", order=2).fit(hourly)
+    with tracked_run(experiment="pyfunc", tracking_uri=store_uri) as run:
+        info = run.log_model(estimator, hourly, horizon=4)
+    signature = info.signature
+    assert signature.inputs.input_names() == ["window", "timestamp", "load"]
+    assert [spec.required for spec in signature.inputs.inputs] == [False, True, True]
+    assert signature.outputs.input_names() == ["window", "timestamp", "load"]
+    assert signature.params.params[0].name == "horizon" and signature.params.params[0].default == 4
+    assert info.saved_input_example_info is not None
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    assert len(loaded.predict(input_example(estimator, hourly))) == 4  # the default horizon
+
+
+def test_bad_history_is_refused_with_what_was_expected(hourly):
+    lstm = create("lstm", input_length=24, horizon=6, hidden_size=8, training={"epochs": 1, "seed": 0}).fit(hourly)
+    example = input_example(lstm, hourly)
+    with pytest.raises(DataError, match=r"lacks the column\(s\) \['load'\]"):
+        forecast_from_history(lstm, example.rename(columns={"load": "demand"}), 6)
+    with pytest.raises(DataError, match="has 10 rows; the model reads the last 24"):
+        forecast_from_history(lstm, example.iloc[-10:], 6)
+    with pytest.raises(DataError, match="strictly increasing"):
+        forecast_from_history(lstm, example.iloc[::-1], 6)

@@ -1,0 +1,81 @@
+"""tracked_run: how runs end, what they log (parameters, data identity, nesting)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from mlflow import MlflowClient
+
+from tsseq.engine import TrainingConfig
+from tsseq.tracking import catalog_identity, flatten, tracked_run
+from tsseq.tracking.runs import ERROR_TAG
+
+
+def _run(store_uri, run_id):
+    return MlflowClient(store_uri).get_run(run_id)
+
+
+def test_a_block_that_completes_ends_finished(store_uri):
+    with tracked_run(experiment="status", run_name="ok", tracking_uri=store_uri) as run:
+        run.log_metrics({"test_mse": 1.5})
+    finished = _run(store_uri, run.run_id)
+    assert finished.info.status == "FINISHED" and finished.data.metrics["test_mse"] == 1.5
+
+
+def test_an_exception_ends_the_run_failed_and_propagates(store_uri):
+    with pytest.raises(ValueError, match="bad batch"):
+        with tracked_run(experiment="status", tracking_uri=store_uri) as run:
+            raise ValueError("bad batch")
+    failed = _run(store_uri, run.run_id)
+    assert failed.info.status == "FAILED" and failed.data.tags[ERROR_TAG] == "ValueError: bad batch"
+
+
+def test_an_interruption_ends_the_run_killed(store_uri):
+    with pytest.raises(KeyboardInterrupt):
+        with tracked_run(experiment="status", tracking_uri=store_uri) as run:
+            raise KeyboardInterrupt
+    assert _run(store_uri, run.run_id).info.status == "KILLED"
+
+
+def test_killed_on_lists_exceptions_that_stop_a_run_on_purpose(store_uri):
+    class Pruned(Exception):
+        pass
+
+    with pytest.raises(Pruned):
+        with tracked_run(experiment="status", tracking_uri=store_uri, killed_on=(Pruned,)) as run:
+            raise Pruned
+    assert _run(store_uri, run.run_id).info.status == "KILLED"
+
+
+def test_nested_runs_are_children_of_the_active_run_in_its_experiment(store_uri):
+    with tracked_run(experiment="study", run_name="parent", tracking_uri=store_uri) as parent:
+        with tracked_run(run_name="trial 0", nested=True, tags={"trial": 0}) as child:
+            pass
+        assert _run(store_uri, child.run_id).info.status == "FINISHED"
+    child_run = _run(store_uri, child.run_id)
+    assert child_run.data.tags["mlflow.parentRunId"] == parent.run_id and child_run.data.tags["trial"] == "0"
+    assert child_run.info.experiment_id == _run(store_uri, parent.run_id).info.experiment_id
+
+
+def test_configuration_dataclasses_are_logged_flattened(store_uri):
+    config = TrainingConfig(epochs=3, learning_rate=0.01)
+    assert flatten({"model": {"name": "lstm", "params": {"hidden": 8, "dilations": [1, 2]}}}) == {
+        "model.name": "lstm",
+        "model.params.hidden": "8",
+        "model.params.dilations": "[1, 2]",
+    }
+    with tracked_run(experiment="params", tracking_uri=store_uri) as run:
+        run.log_config(config, "training")
+        run.log_dataset(catalog_identity("ETTh1"))
+    params = _run(store_uri, run.run_id).data.params
+    assert len([key for key in params if key.startswith("training.")]) == len(dataclasses.fields(TrainingConfig))
+    assert params["training.epochs"] == "3" and params["training.learning_rate"] == "0.01"
+    assert params["dataset.name"] == "ETTh1" and params["dataset.source"].startswith("https://")
+    assert len(params["dataset.sha256"]) == 64
+
+
+def test_a_data_set_of_several_files_logs_one_combined_checksum():
+    identity = catalog_identity("m4-hourly")
+    assert len(identity.files) == 2 and all(len(digest) == 64 for digest in identity.files.values())
+    assert identity.sha256 not in identity.files.values() and len(identity.sha256) == 64

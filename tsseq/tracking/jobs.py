@@ -1,0 +1,134 @@
+"""Tracking a pipeline job (``tsseq run`` with ``tracking: {enabled: true}``): one run per model.
+
+Each model's fit and scoring happen inside :func:`~tsseq.tracking.runs.tracked_run`
+in the experiment ``tracking.experiment`` (default: the pipeline's name), named
+after the model's label. A run logs, before fitting: the data, evaluation and
+model configuration (flattened; the model's resolved constructor arguments and
+its full ``TrainingConfig``) and the data set identity; after scoring: the final
+metrics as ``test_<metric>``, the per-epoch history of a neural model (``step`` =
+epoch), a plot of the last test window (history, truth, forecast) and the fitted
+model as a pyfunc model (``tracking.log_model``). The tag ``tsseq.input_scale``
+says which scale the model's inputs are on (``standard`` for the ETT protocol and
+``scale: standard``). Models fitted on many series (M4, long frames) log no pyfunc
+model and no plot: they forecast their own series only; the tag
+``tsseq.model_not_logged`` says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tsseq.config import ModelConfig, PipelineConfig
+from tsseq.tracking.identity import DatasetIdentity, catalog_identity, file_identity
+from tsseq.tracking.runs import MODEL_TAG, TrackedRun, estimator_params, tracked_run
+
+FIGURE_HISTORY_HORIZONS = 4  # history drawn before the forecast, in horizons
+
+
+class ModelRun:
+    """What a scorer reports to the run of one model (see :class:`JobTracker`)."""
+
+    def __init__(self, run: TrackedRun, job: JobTracker, model: ModelConfig) -> None:
+        self.run, self.job, self.model = run, job, model
+
+    def fitting(self, estimator: Any) -> Any:
+        """Log the estimator's parameters before it is fitted; returns it."""
+        self.run.log_params(estimator_params(estimator, self.model.name))
+        return estimator
+
+    def scored(
+        self, estimator: Any, metrics: dict, *, history: pd.DataFrame | None = None, truth: pd.DataFrame | None = None
+    ) -> None:
+        """Log the metrics, training history, last-window plot and model of a fitted, scored estimator.
+
+        ``history``: the rows (model scale) right before ``truth``, the ``horizon`` rows of
+        the last test window; both None for the published protocols, whose data this derives.
+        """
+        self.run.log_metrics(metrics, prefix="test_")
+        from tsseq.engine.history import TrainingHistory
+
+        if isinstance(getattr(estimator, "history_", None), TrainingHistory):  # the naive family's is its data
+            self.run.log_history(estimator.history_)
+        if history is None:
+            history, truth = self.job.protocol_window()
+        if history is None or isinstance(history.index, pd.MultiIndex):
+            self.run.set_tags({"tsseq.model_not_logged": "fitted on many series: it forecasts only its own (tsseq.load_model)"})
+            return
+        self._log_window_plot(estimator, history, truth)
+        if self.job.config.tracking.log_model:
+            self.run.log_model(estimator, history, horizon=self.job.config.evaluation.horizon)
+
+    def _log_window_plot(self, estimator: Any, history: pd.DataFrame, truth: pd.DataFrame) -> None:
+        from tsseq.tracking.plots import forecast_figure, pyplot
+        from tsseq.tracking.pyfunc import forecast_from_history, input_example
+
+        forecast = forecast_from_history(estimator, input_example(estimator, history), len(truth))
+        forecast.index = truth.index
+        shown = history.iloc[-FIGURE_HISTORY_HORIZONS * len(truth) :]
+        title = f"{self.job.config.name}: {self.model.display_name}, last test window"
+        figure = forecast_figure(shown, truth, forecast[list(truth.columns)], title)
+        try:
+            self.run.log_figure(figure, "plots/forecast_vs_truth.png")
+        finally:
+            pyplot().close(figure)
+
+
+class JobTracker:
+    """Opens the tracked run of each model of a pipeline job."""
+
+    def __init__(self, config: PipelineConfig, base_dir: Path = Path(".")) -> None:
+        self.config = config
+        data = config.data
+        self.identity: DatasetIdentity = (
+            catalog_identity(data.dataset) if data.dataset is not None else file_identity(_csv_path(data.csv, base_dir))
+        )
+
+    @contextmanager
+    def model_run(self, model: ModelConfig) -> Iterator[ModelRun]:
+        config, evaluation = self.config, self.config.evaluation
+        standard = evaluation.protocol == "ett" or (evaluation.protocol == "windows" and evaluation.scale == "standard")
+        tags = {
+            MODEL_TAG: model.display_name,
+            "tsseq.pipeline": config.name,
+            "tsseq.protocol": evaluation.protocol,
+            "tsseq.input_scale": "standard" if standard else "data",
+        }
+        with tracked_run(
+            experiment=config.tracking.experiment or config.name,
+            run_name=model.display_name,
+            tags=tags,
+            tracking_uri=config.tracking.tracking_uri,
+        ) as run:
+            run.log_config(config.data, "data")
+            run.log_config(evaluation, "evaluation")
+            if model.label:
+                run.log_params({"model.label": model.label})
+            run.log_dataset(self.identity)
+            yield ModelRun(run, self, model)
+
+    def protocol_window(self) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+        """The last test window of the ETT protocol on its standardised scale, as the model saw it; else (None, None)."""
+        evaluation = self.config.evaluation
+        if evaluation.protocol != "ett":
+            return None, None
+        from tsseq.data.catalog import load
+        from tsseq.data.scaling import Scaler
+        from tsseq.data.splits import split_preset
+        from tsseq.protocols import ETT_TARGET
+
+        frame = load(self.config.data.dataset).frame
+        if evaluation.setting == "S":
+            frame = frame[[ETT_TARGET]]
+        split = split_preset(frame, self.identity.name, input_length=evaluation.input_length)
+        test = Scaler("standard").fit(split.train).transform(split.test)
+        return test.iloc[: -evaluation.horizon], test.iloc[-evaluation.horizon :]
+
+
+def _csv_path(csv: str, base_dir: Path) -> Path:
+    path = Path(csv)
+    return path if path.is_absolute() else base_dir / path

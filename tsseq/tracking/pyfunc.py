@@ -1,0 +1,187 @@
+"""The MLflow model flavour of tsseq: a fitted forecaster as a ``pyfunc`` model.
+
+What is stored: the estimator in tsseq's own file format (``persistence.save``, one
+``.pt`` file of tensors and JSON, read back with ``weights_only=True``; see
+:mod:`tsseq.persistence`) as the model's artifact ``estimator``, and a few lines of
+code (:mod:`tsseq.tracking.model_code`, MLflow's "models from code") that load it.
+Nothing is pickled. Loading needs tsseq installed (it is in the model's requirements).
+
+What it predicts: forecasts from given history. The input is a DataFrame of recent
+rows: a ``timestamp`` column, one float column per channel the model was fitted on
+(same names) and optionally an integer ``window`` column; each ``window`` value (the
+whole frame without the column) is one history, in time order. The parameter
+``horizon`` (default: the model's horizon) is how many steps to forecast after each.
+Models with an ``input_length`` (the neural ones) read the last ``input_length``
+rows of each history, which must have at least that many; the others (AR, naive
+family) read all of it. The output has columns ``window``, ``timestamp`` (the next
+``horizon`` timestamps at the fitted frequency) and the channels.
+
+The values must be on the scale the model was fitted on: a model fitted by the ETT
+protocol, or the windows protocol with ``scale: standard``, takes standardised data
+(the run's tag ``tsseq.input_scale`` says which). Only models fitted on one (wide)
+series forecast from given history (``predict_windows``).
+
+Example::
+
+    model = mlflow.pyfunc.load_model("models:/etth1-lstm@champion")
+    forecast = model.predict(recent_rows, params={"horizon": 24})
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from tsseq.errors import ConfigError, DataError
+
+TIMESTAMP = "timestamp"
+WINDOW = "window"
+ESTIMATOR_ARTIFACT = "estimator"
+MAX_EXAMPLE_ROWS = 1024  # input example of a model that reads all of its history
+_REQUIREMENTS = ("tsseq", "mlflow", "torch", "numpy", "pandas", "scikit-learn")
+
+
+def history_rows(estimator: Any) -> int | None:
+    """The rows of history the model reads (its ``input_length``), None when it reads all of it."""
+    rows = getattr(estimator, "input_length", None)
+    return int(rows) if rows is not None else None
+
+
+def forecast_from_history(estimator: Any, history: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """The pyfunc's prediction (see the module docstring): forecasts after each history window."""
+    columns = list(estimator.layout_.columns)
+    missing = [column for column in (TIMESTAMP, *columns) if column not in history.columns]
+    if missing:
+        raise DataError(
+            f"The model input lacks the column(s) {missing}: it needs {TIMESTAMP!r} and the channels {columns}"
+            f" (and optionally {WINDOW!r}). Got {list(history.columns)}."
+        )
+    groups = history.groupby(WINDOW, sort=True) if WINDOW in history.columns else [(0, history)]
+    needed = history_rows(estimator)
+    windows, starts, ends, ids = [], [], [], []
+    for window, rows in groups:
+        timestamps = pd.DatetimeIndex(rows[TIMESTAMP])
+        if not (timestamps.is_monotonic_increasing and timestamps.is_unique):
+            raise DataError(f"Window {window!r}: the {TIMESTAMP!r} column must be strictly increasing.")
+        if needed is not None:
+            if len(rows) < needed:
+                raise DataError(f"Window {window!r} has {len(rows)} rows; the model reads the last {needed} (its input_length).")
+            rows, timestamps = rows.iloc[-needed:], timestamps[-needed:]
+        windows.append(rows[columns].to_numpy(np.float64))  # (L, C)
+        starts.append(timestamps[0])
+        ends.append(timestamps[-1])
+        ids.append(int(window))
+    forecasts = _predict_windows(estimator, windows, starts, horizon)  # one (H, C) array per window
+    offset = pd.tseries.frequencies.to_offset(estimator.layout_.freq)
+    frames = [
+        pd.DataFrame(
+            {WINDOW: np.full(horizon, window, dtype=np.int64), TIMESTAMP: pd.date_range(end + offset, periods=horizon, freq=offset)}
+            | {column: forecast[:, channel] for channel, column in enumerate(columns)}
+        )
+        for window, end, forecast in zip(ids, ends, forecasts)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _predict_windows(estimator: Any, windows: list[np.ndarray], starts: list, horizon: int) -> list[np.ndarray]:
+    """``predict_windows`` over equally long windows at once, else one window at a time."""
+    keyword = {"window_starts": None} if getattr(estimator, "covariates", ()) else {}
+    if len({len(window) for window in windows}) == 1:
+        batches = [(np.stack(windows), starts)]
+    else:
+        batches = [(window[None], [start]) for window, start in zip(windows, starts)]
+    forecasts = []
+    for inputs, window_starts in batches:
+        if keyword:
+            keyword["window_starts"] = pd.DatetimeIndex(window_starts)
+        forecasts.extend(estimator.predict_windows(inputs, horizon, **keyword))
+    return forecasts
+
+
+class ForecasterModel(mlflow.pyfunc.PythonModel):
+    """The pyfunc model: loads the tsseq estimator artifact, forecasts from given history."""
+
+    def load_context(self, context) -> None:
+        from tsseq import persistence
+
+        self.estimator = persistence.load(context.artifacts[ESTIMATOR_ARTIFACT])
+        self.default_horizon = int(context.model_config["default_horizon"])
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        horizon = int((params or {}).get("horizon", self.default_horizon))
+        return forecast_from_history(self.estimator, model_input, horizon)
+
+
+def signature(columns: list[str], horizon: int):
+    """Input ``window`` (optional), ``timestamp``, channels; output ``window``, ``timestamp``, channels; param ``horizon``."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+    channels = [ColSpec("double", column) for column in columns]
+    return ModelSignature(
+        inputs=Schema([ColSpec("long", WINDOW, required=False), ColSpec("datetime", TIMESTAMP), *channels]),
+        outputs=Schema([ColSpec("long", WINDOW), ColSpec("datetime", TIMESTAMP), *channels]),
+        params=ParamSchema([ParamSpec("horizon", "long", horizon)]),
+    )
+
+
+def input_example(estimator: Any, history: pd.DataFrame) -> pd.DataFrame:
+    """The model input for the last rows of ``history`` (a wide frame indexed by time)."""
+    rows = history_rows(estimator) or min(len(history), MAX_EXAMPLE_ROWS)
+    tail = history.iloc[-rows:]
+    example = tail.reset_index(drop=True)
+    example.insert(0, TIMESTAMP, tail.index.to_numpy())
+    return example
+
+
+def log_forecaster(estimator: Any, history: pd.DataFrame, *, name: str = "model", horizon: int | None = None):
+    """Log a fitted forecaster as a pyfunc model of the active run; returns MLflow's ``ModelInfo``.
+
+    ``history``: the data the model works on (wide frame, on its scale); its last rows
+    are the input example. ``horizon``: the default of the ``horizon`` parameter
+    (default: the estimator's ``horizon``).
+    """
+    columns = [str(column) for column in estimator.layout_.columns]
+    if estimator.layout_.series_ids is not None:
+        raise DataError(
+            f"Only a model fitted on one (wide) series forecasts from given history; this one was fitted on "
+            f"{len(estimator.layout_.series_ids)} series. Save it with estimator.save(path) instead."
+        )
+    clashes = [column for column in columns if column in (TIMESTAMP, WINDOW)]
+    if clashes:
+        raise DataError(f"Channel name(s) {clashes} clash with the model input's own columns {TIMESTAMP!r} and {WINDOW!r}.")
+    horizon = horizon if horizon is not None else getattr(estimator, "horizon", None)
+    if horizon is None:
+        raise ConfigError(f"log_forecaster needs a default 'horizon': {type(estimator).__name__} has none of its own.")
+    from tsseq import persistence
+
+    example = input_example(estimator, history)
+    with tempfile.TemporaryDirectory(prefix="tsseq-model-") as folder:
+        path = persistence.save(estimator, Path(folder) / "estimator.pt")
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(Path(__file__).with_name("model_code.py")),
+            artifacts={ESTIMATOR_ARTIFACT: str(path)},
+            model_config={"default_horizon": int(horizon)},
+            signature=signature(columns, int(horizon)),
+            input_example=(example, {"horizon": int(horizon)}),
+            pip_requirements=_requirements(),
+        )
+
+
+def _requirements() -> list[str]:
+    """The installed versions of what loading the model imports (MLflow would otherwise infer them slowly)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = []
+    for package in _REQUIREMENTS:
+        try:
+            pins.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            pins.append(package)
+    return pins
