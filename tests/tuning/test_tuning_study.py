@@ -1,0 +1,180 @@
+"""Studies end to end (in process, SQLite): pruning, resume after a crash, seeding, tracking, the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tsseq.tuning.config import load_study
+from tsseq.tuning.objective import Objective
+from tsseq.tuning.study import PARENT_RUN_ATTR, open_study, tune
+
+AR_JOB = {
+    "model": {"name": "ar"},
+    "validation": {"input_length": 30, "horizon": 6},
+    "search_space": {"max_order": {"type": "int", "low": 1, "high": 12}},
+}
+
+
+def _states(study) -> list[str]:
+    return [trial.state.name for trial in study.get_trials(deepcopy=False)]
+
+
+def test_a_trial_with_a_huge_learning_rate_is_pruned_at_its_first_epoch(write_job):
+    config, base = load_study(
+        write_job(
+            "pruning",
+            pruner={"kind": "median", "n_startup_trials": 2},
+            model={"name": "lstm", "params": {"input_length": 24, "horizon": 6, "num_layers": 1,
+                                              "training": {"epochs": 6, "device": "cpu"}}},
+            search_space={**_search(), "training.learning_rate": {"type": "float", "low": 1e-3, "high": 10.0, "log": True}},
+        )
+    )
+    study = open_study(config)
+    for learning_rate in (1e-2, 2e-2, 10.0):
+        study.enqueue_trial({"hidden_size": 8, "training.learning_rate": learning_rate})
+    result = tune(dataclasses.replace(config, n_trials=3), base_dir=base)
+
+    good, other, bad = study.get_trials(deepcopy=False)
+    assert [good.state.name, other.state.name, bad.state.name] == ["COMPLETE", "COMPLETE", "PRUNED"]
+    assert len(good.intermediate_values) == len(other.intermediate_values) == 6
+    assert list(bad.intermediate_values) == [0]  # stopped by the pruner after its first of 6 epochs
+    assert "diverged" not in bad.user_attrs
+    assert bad.intermediate_values[0] > max(good.intermediate_values[0], other.intermediate_values[0])
+    assert result.states == {"COMPLETE": 2, "PRUNED": 1} and result.epochs == 13
+
+
+def test_a_diverging_trial_is_pruned_with_the_reason_and_the_study_goes_on(write_job):
+    lstm = {"input_length": 24, "horizon": 6, "num_layers": 1, "training": {"epochs": 3, "device": "cpu", "optimizer": "sgd"}}
+    space = {**_search(), "training.learning_rate": {"type": "float", "low": 1e-3, "high": 1e6, "log": True}}
+    config, base = load_study(write_job("diverging", model={"name": "lstm", "params": lstm}, search_space=space))
+    study = open_study(config)
+    study.enqueue_trial({"hidden_size": 8, "training.learning_rate": 1e6})  # SGD: an infinite loss in epoch 0
+    study.enqueue_trial({"hidden_size": 8, "training.learning_rate": 1e-2})
+    result = tune(dataclasses.replace(config, n_trials=2), base_dir=base)
+
+    diverged, healthy = study.get_trials(deepcopy=False)
+    assert diverged.state.name == "PRUNED" and "Training diverged" in diverged.user_attrs["diverged"]
+    assert healthy.state.name == "COMPLETE" and result.best_trial == 1
+
+
+def _search() -> dict:
+    return {
+        "hidden_size": {"type": "int", "low": 4, "high": 16},
+        "num_layers": None,
+        "dropout": None,
+        "training.batch_size": None,
+        "training.weight_decay": None,
+    }
+
+
+def test_the_reported_losses_are_the_engine_validation_losses_and_the_score_its_best_epoch(write_job):
+    config, base = load_study(write_job("reports", n_trials=1))
+    result = tune(config, base_dir=base)
+    study = open_study(config)
+    (trial,) = study.get_trials(deepcopy=False)
+    from tsseq.pipeline import load_frame
+    from tsseq.tuning.objective import build_estimator
+
+    refitted = build_estimator(config, trial.params)
+    objective = Objective(config, load_frame(config.data), {})
+    assert objective.fit_and_score(refitted) == pytest.approx(result.best_value, rel=1e-6)  # seeded training
+    assert list(trial.intermediate_values.values()) == pytest.approx(refitted.history_.val_loss, rel=1e-6)
+
+
+def test_a_study_resumes_after_a_crash_keeping_its_trials_and_best(write_job, monkeypatch):
+    config, base = load_study(write_job("resume", **AR_JOB))
+    first = tune(config, base_dir=base)
+    assert first.states == {"COMPLETE": 3}
+
+    def power_cut(self, estimator, callbacks=()):
+        raise KeyboardInterrupt  # what Ctrl-C or a dying worker leaves: a trial that never finished
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Objective, "fit_and_score", power_cut)
+        with pytest.raises(KeyboardInterrupt):
+            tune(config, base_dir=base)
+
+    second = tune(config, base_dir=base)
+    study = open_study(config)
+    assert _states(study) == ["COMPLETE"] * 3 + ["FAIL"] + ["COMPLETE"] * 3
+    assert second.states == {"COMPLETE": 6, "FAIL": 1}
+    assert second.best_value == min(t.value for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE")
+    assert second.best_value <= first.best_value
+    assert study.trials[first.best_trial].value == first.best_value  # the first run's best is still there
+
+
+def test_a_seeded_sampler_draws_the_same_parameters_twice(write_job):
+    def draws(name: str, seed: int) -> list[dict]:
+        config, base = load_study(write_job(name, n_trials=5, sampler={"seed": seed, "n_startup_trials": 2}, **AR_JOB))
+        tune(config, base_dir=base)
+        return [trial.params for trial in open_study(config).get_trials(deepcopy=False)]
+
+    once, twice = draws("seeded-a", 7), draws("seeded-b", 7)
+    assert once == twice and len(once) == 5
+    assert draws("seeded-c", 8) != once
+
+
+def test_the_cli_runs_a_job_with_command_line_overrides(write_job, tmp_path, capsys):
+    from tsseq.cli import main
+
+    job = write_job("cli", **AR_JOB)
+    storage = tmp_path / "elsewhere" / "studies.db"
+    code = main(["tune", str(job), "--study-name", "renamed", "--storage", str(storage), "--n-trials", "2", "--pruner", "hyperband"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert f"study 'renamed' in sqlite:///{storage}: 2 complete" in captured.out
+    assert "[renamed] trial 1 COMPLETE" in captured.err
+    assert storage.is_file()
+
+
+def test_the_cli_names_a_bad_key_of_the_job_file(write_job, capsys):
+    from tsseq.cli import main
+
+    job = write_job("bad", pruner={"kind": "median", "n_startup_trial": 1})
+    assert main(["tune", str(job)]) == 2
+    assert "bad.yaml.pruner: unknown key 'n_startup_trial'. Did you mean 'n_startup_trials'?" in capsys.readouterr().err
+
+
+def test_each_trial_is_a_child_run_of_the_study_run_and_the_best_is_refitted_and_logged(write_job, tmp_path):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    config, base = load_study(
+        write_job(
+            "tracked",
+            n_trials=2,
+            tracking={"enabled": True, "experiment": "tuning-test", "tracking_uri": uri},
+            refit=True,
+            best_model_path=str(tmp_path / "best.pt"),
+            pruner={"kind": "median", "n_startup_trials": 1},
+            model={"name": "lstm", "params": {"input_length": 24, "horizon": 6, "num_layers": 1,
+                                              "training": {"epochs": 2, "device": "cpu"}}},
+            search_space={**_search(), "training.learning_rate": {"type": "float", "low": 1e-3, "high": 10.0, "log": True}},
+        )
+    )
+    study = open_study(config)
+    study.enqueue_trial({"hidden_size": 8, "training.learning_rate": 1e-2})
+    study.enqueue_trial({"hidden_size": 8, "training.learning_rate": 10.0})  # pruned after its first epoch
+    result = tune(config, base_dir=base)
+    study.enqueue_trial({"hidden_size": 12, "training.learning_rate": 1e-2})
+    resumed = tune(dataclasses.replace(config, n_trials=1, refit=False), base_dir=base)
+
+    client = mlflow.MlflowClient(uri)
+    parent = client.get_run(result.mlflow_run_id)
+    assert resumed.mlflow_run_id == parent.info.run_id == open_study(config).user_attrs[PARENT_RUN_ATTR]
+    assert parent.info.status == "FINISHED" and parent.data.tags["best.trial"] == "0"
+    assert parent.data.params["model.name"] == "lstm" and parent.data.params["dataset.name"] == "sunspots"
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    roles = sorted((run.data.tags["tsseq.tuning.role"], run.data.tags["optuna.trial"], run.info.status) for run in children)
+    assert roles == [("best", "0", "FINISHED"), ("trial", "0", "FINISHED"), ("trial", "1", "KILLED"), ("trial", "2", "FINISHED")]
+    trial_zero = next(run for run in children if run.data.tags["tsseq.tuning.role"] == "trial" and run.data.tags["optuna.trial"] == "0")
+    assert trial_zero.data.params["model.hidden_size"] == "8" and trial_zero.data.params["training.learning_rate"] == "0.01"
+    assert trial_zero.data.metrics["validation_mse"] == pytest.approx(study.trials[0].value)
+    assert len(client.get_metric_history(trial_zero.info.run_id, "val_loss")) == 2
+    best = next(run for run in children if run.data.tags["tsseq.tuning.role"] == "best")
+    assert best.data.metrics["validation_mse"] == pytest.approx(result.best_value) and "tsseq.model_uri" in best.data.tags
+    from tsseq.persistence import load
+
+    assert load(tmp_path / "best.pt").hidden_size == 8

@@ -1,0 +1,151 @@
+"""What one trial does: build the estimator from the trial's parameters, train it, score it.
+
+The score every trial returns, whatever the model, is the **validation MSE**: the mean
+squared error of ``predict_windows`` over every validation window (stride 1), on the
+scale of the training rows standardised per channel (their mean and population
+standard deviation), as the ETT protocol scores its test windows. The neural
+estimators also train with the validation rows as their early-stopping and best-epoch
+data, and report the engine's per-epoch validation loss to the pruner
+(:class:`~tsseq.tuning.pruning.PruningCallback`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tsseq import registry
+from tsseq.errors import ConfigError
+from tsseq.tuning.config import StudyConfig, ValidationConfig
+from tsseq.tuning.pruning import PruningCallback
+from tsseq.tuning.spaces import Space, configure, suggest
+
+# (trial) -> a context manager yielding the trial's tsseq.tracking TrackedRun, or None when untracked.
+TrialRun = Callable[[Any], AbstractContextManager]
+
+
+def build_estimator(config: StudyConfig, params: Mapping[str, Any]) -> Any:
+    """The study's model with its fixed parameters, then the trial's ``params`` (space names)."""
+    return configure(registry.create(config.model.name, **config.model.params), params)
+
+
+def window_geometry(estimator: Any, validation: ValidationConfig) -> tuple[int, int]:
+    """``(input_length, horizon)`` of the validation windows: the study's, else the model's."""
+    sizes = []
+    for name in ("input_length", "horizon"):
+        value = getattr(validation, name)
+        value = getattr(estimator, name, None) if value is None else value
+        if value is None:
+            raise ConfigError(
+                f"validation.{name}: {type(estimator).__name__} has no {name!r} of its own, so the study must give "
+                f"the validation windows' {name}, e.g. validation: {{input_length: 96, horizon: 24}}."
+            )
+        sizes.append(int(value))
+    return sizes[0], sizes[1]
+
+
+def split_rows(frame: pd.DataFrame, validation: ValidationConfig, input_length: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(train, validation)`` rows; validation starts ``input_length`` rows early (its first inputs)."""
+    from tsseq.data.splits import split_by_fraction, split_preset
+
+    if validation.preset is not None:
+        split = split_preset(frame, validation.preset, input_length=input_length)
+    else:
+        split = split_by_fraction(frame, validation.train_fraction, validation.test_fraction, input_length=input_length)
+    return split.train, split.validation
+
+
+def validation_mse(estimator: Any, train: pd.DataFrame, validation: pd.DataFrame, input_length: int, horizon: int) -> float:
+    """The study's score of a fitted estimator (see the module docstring)."""
+    from tsseq.data.windows import make_windows
+
+    windows = make_windows(validation.to_numpy(np.float64), input_length, horizon)
+    inputs, targets = windows.inputs.numpy(), windows.targets.numpy()  # (N, L, C), (N, H, C)
+    if getattr(estimator, "covariates", ()):
+        starts = validation.index[windows.starts.numpy()]
+        predictions = estimator.predict_windows(inputs, horizon, window_starts=starts)
+    else:
+        predictions = estimator.predict_windows(inputs, horizon)
+    scale = train.to_numpy(np.float64).std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)  # a constant channel: errors on the raw scale
+    errors = ((predictions - targets) / scale) ** 2
+    observed = np.ones_like(errors, dtype=bool) if windows.target_mask is None else windows.target_mask.numpy()
+    return float(errors[observed].mean())
+
+
+class Objective:
+    """``objective(trial) -> validation MSE``, for ``study.optimize``.
+
+    Parameters
+    ----------
+    config : StudyConfig
+    frame : DataFrame
+        The whole series (wide); the study's validation settings split it per trial.
+    space : dict
+        The search space (:func:`tsseq.tuning.spaces.search_space`).
+    trial_run : callable, optional
+        ``trial_run(trial)`` -> a context manager around the trial yielding its MLflow run
+        (a :class:`tsseq.tracking.runs.TrackedRun`) or None; default: untracked.
+    """
+
+    def __init__(self, config: StudyConfig, frame: pd.DataFrame, space: Space, trial_run: TrialRun | None = None) -> None:
+        self.config = config
+        self.frame = frame
+        self.space = space
+        self.trial_run = trial_run
+
+    def __call__(self, trial: Any) -> float:
+        import optuna
+
+        from tsseq.engine import TrainingDivergedError
+
+        estimator = build_estimator(self.config, suggest(trial, self.space))
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it, in a shared study
+        with self._run(trial) as run:
+            callbacks: list = [PruningCallback(trial)]
+            if run is not None:
+                trial.set_user_attr("mlflow_run_id", run.run_id)
+                run.log_estimator(estimator)
+                callbacks.append(run.callback())
+            try:
+                score = self.fit_and_score(estimator, callbacks)
+            except TrainingDivergedError as error:
+                # As hopeless as a trial the pruner stops, and TPE learns from pruned trials.
+                trial.set_user_attr("diverged", str(error))
+                raise optuna.TrialPruned(f"trial {trial.number} diverged: {error}") from None
+            if run is not None:
+                run.log_metrics({"validation_mse": score})
+        return score
+
+    def fit_and_score(self, estimator: Any, callbacks: list | tuple = ()) -> float:
+        """Fit ``estimator`` on the train rows (callbacks: neural estimators only); its validation MSE."""
+        from tsseq.engine import TrainingDivergedError
+        from tsseq.estimators import NeuralForecaster
+
+        train, validation, input_length, horizon = self.rows(estimator)
+        if isinstance(estimator, NeuralForecaster):
+            estimator.fit(train, validation=validation, callbacks=callbacks)
+        else:
+            estimator.fit(train)
+        score = validation_mse(estimator, train, validation, input_length, horizon)
+        if not math.isfinite(score):
+            raise TrainingDivergedError(f"the validation MSE is {score}: the model forecasts non-finite values.")
+        return score
+
+    def rows(self, estimator: Any) -> tuple[pd.DataFrame, pd.DataFrame, int, int]:
+        """``(train, validation, input_length, horizon)`` for this estimator's window geometry."""
+        input_length, horizon = window_geometry(estimator, self.config.validation)
+        train, validation = split_rows(self.frame, self.config.validation, input_length)
+        return train, validation, input_length, horizon
+
+    def _run(self, trial: Any) -> AbstractContextManager:
+        from contextlib import nullcontext
+
+        return nullcontext() if self.trial_run is None else self.trial_run(trial)

@@ -1,0 +1,296 @@
+"""Running a study: create or resume it, run trials, track them, refit the best configuration.
+
+:func:`tune` is what ``tsseq tune`` runs::
+
+    from tsseq.tuning import load_study, tune
+
+    config, base_dir = load_study("pipelines/tune_lstm_etth1_S24.yaml")
+    result = tune(config, base_dir=base_dir)
+    result.best_value, result.best_params
+
+The study is named ``config.name`` in the storage (:mod:`tsseq.tuning.storage`):
+running the same job again, or several workers at once, adds trials to the same study
+(``load_if_exists``). Its sampler is TPE, seeded; its pruner works on the per-epoch
+validation loss (:mod:`tsseq.tuning.pruning`). Each trial returns the validation MSE
+(:mod:`tsseq.tuning.objective`).
+
+With ``tracking.enabled``, the study has one MLflow run (its id is the study's user
+attribute ``mlflow_run_id``, so resumed studies and other workers reuse it); each trial
+is a child run of it, with the trial's parameters, per-epoch losses and score, ended
+KILLED when pruned; the refitted best configuration is one more child run, tagged
+``tsseq.tuning.role=best``, with the fitted model. Progress goes to stderr, one line
+per finished trial.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from tsseq.errors import ConfigError
+from tsseq.tuning.config import PrunerConfig, StudyConfig
+from tsseq.tuning.objective import Objective, build_estimator
+from tsseq.tuning.spaces import search_space
+from tsseq.tuning.storage import open_storage, redacted, storage_url
+
+PARENT_RUN_ATTR = "mlflow_run_id"  # study user attribute: the study's MLflow run
+ROLE_TAG = "tsseq.tuning.role"  # "study", "trial" or "best"
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    """Where a study stands after this worker's trials (counts over every worker's trials)."""
+
+    study_name: str
+    storage: str  # the URL, password hidden
+    best_trial: int | None  # None: no trial completed yet
+    best_value: float | None
+    best_params: dict[str, Any]
+    states: dict[str, int]  # trial state name -> trials, e.g. {"COMPLETE": 20, "PRUNED": 10}
+    epochs: int  # epochs trained by all trials (pruned ones included)
+    mlflow_run_id: str | None = None
+    best_model_path: str | None = None
+
+    def summary(self) -> str:
+        states = ", ".join(f"{count} {state.lower()}" for state, count in sorted(self.states.items()))
+        lines = [f"study {self.study_name!r} in {self.storage}: {states}; {self.epochs} epochs trained"]
+        if self.best_trial is None:
+            lines.append("no trial completed yet")
+        else:
+            lines.append(f"best trial {self.best_trial}: validation MSE {self.best_value:.6g}")
+            lines.extend(f"  {name} = {value!r}" for name, value in self.best_params.items())
+        if self.mlflow_run_id:
+            lines.append(f"MLflow run: {self.mlflow_run_id}")
+        if self.best_model_path:
+            lines.append(f"best model: {self.best_model_path}")
+        return "\n".join(lines)
+
+
+def make_pruner(config: PrunerConfig):
+    """The Optuna pruner of ``config.kind``."""
+    import optuna
+
+    if config.kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=config.n_startup_trials, n_warmup_steps=config.n_warmup_steps)
+    if config.kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=config.min_resource, reduction_factor=config.reduction_factor)
+    return optuna.pruners.NopPruner()
+
+
+def open_study(config: StudyConfig):
+    """Create study ``config.name`` in its storage, or load it if it exists; returns the ``optuna.Study``."""
+    import optuna
+
+    storage = open_storage(config.storage)
+    try:
+        existing = len(storage.get_all_trials(storage.get_study_id_from_name(config.name), deepcopy=False))
+    except KeyError:
+        existing = 0
+    seed = config.sampler.seed
+    # Offset by the trials already run, so that a resumed study does not draw its first trials' parameters again.
+    sampler = optuna.samplers.TPESampler(
+        seed=None if seed is None else seed + existing, n_startup_trials=config.sampler.n_startup_trials
+    )
+    with _quiet_optuna():
+        study = optuna.create_study(
+            study_name=config.name,
+            storage=storage,
+            sampler=sampler,
+            pruner=make_pruner(config.pruner),
+            direction="minimize",
+            load_if_exists=True,
+        )
+    if study.direction != optuna.study.StudyDirection.MINIMIZE:
+        raise ConfigError(f"Study {config.name!r} in the storage maximises; tsseq studies minimise the validation MSE.")
+    return study
+
+
+def tune(config: StudyConfig, *, base_dir: str | Path = ".", stream: IO[str] | None = None) -> TuningResult:
+    """Run ``config.n_trials`` trials (or for ``config.timeout_s``) of study ``config.name``; see the module docstring."""
+    from tsseq.pipeline import load_frame
+
+    stream = sys.stderr if stream is None else stream
+    space = search_space(config.model.name, config.search_space)
+    frame = load_frame(config.data, Path(base_dir))
+    with _quiet_optuna():
+        study = open_study(config)
+        with _study_run(study, config) as parent:
+            trial_run = None if parent is None else _trial_run(config)
+            objective = Objective(config, frame, space, trial_run)
+            study.optimize(
+                objective,
+                n_trials=config.n_trials,
+                timeout=config.timeout_s,
+                callbacks=[_Progress(config, stream)],
+                gc_after_trial=False,
+            )
+            best_model_path = _refit(study, config, objective, parent, stream)
+    return _result(study, config, parent, best_model_path)
+
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna's INFO log off: the progress lines of :class:`_Progress` replace its per-trial lines."""
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+# --------------------------------------------------------------------------- tracking
+
+
+@contextmanager
+def _study_run(study, config: StudyConfig) -> Iterator[Any]:
+    """The study's MLflow run, created on first use and resumed after; None when untracked."""
+    if not config.tracking.enabled:
+        yield None
+        return
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from tsseq.tracking.runs import TrackedRun
+    from tsseq.tracking.store import experiment_id, use_store
+
+    uri = use_store(config.tracking.tracking_uri)
+    client = mlflow.MlflowClient(uri)
+    run_id = study.user_attrs.get(PARENT_RUN_ATTR)
+    if run_id is not None:
+        try:
+            client.get_run(run_id)
+        except MlflowException:  # the study was tracked in another store: start over in this one
+            run_id = None
+    if run_id is None:
+        # Workers that start a new study at the same moment may each open a run; the last one named wins.
+        experiment = experiment_id(config.tracking.experiment or config.name, uri)
+        tags = {ROLE_TAG: "study", "optuna.study": config.name, "optuna.storage": _storage_name(config)}
+        run_id = client.create_run(experiment, run_name=config.name, tags=tags).info.run_id
+        study.set_user_attr(PARENT_RUN_ATTR, run_id)
+        run = TrackedRun(run_id, uri)
+        run.log_config({key: value for key, value in dataclasses.asdict(config).items() if key != "storage"})
+        run.log_dataset(_identity(config))
+    mlflow.start_run(run_id=run_id)
+    status = "FAILED"
+    try:
+        yield TrackedRun(run_id, uri)
+        status = "FINISHED"
+    except (KeyboardInterrupt, SystemExit):
+        status = "KILLED"
+        raise
+    finally:
+        mlflow.end_run(status)
+
+
+def _storage_name(config: StudyConfig) -> str:
+    return redacted(storage_url(config.storage.url))
+
+
+def _identity(config: StudyConfig):
+    from tsseq.tracking.identity import catalog_identity, file_identity
+
+    return catalog_identity(config.data.dataset) if config.data.dataset else file_identity(config.data.csv)
+
+
+def _trial_run(config: StudyConfig):
+    """``trial -> tracked_run`` of that trial, a child of the study's (active) run."""
+    import optuna
+
+    from tsseq.tracking.runs import tracked_run
+
+    def trial_run(trial):
+        tags = {ROLE_TAG: "trial", "optuna.study": config.name, "optuna.trial": trial.number}
+        return tracked_run(
+            nested=True, run_name=f"{config.name}-trial-{trial.number}", tags=tags, killed_on=(optuna.TrialPruned,)
+        )
+
+    return trial_run
+
+
+# --------------------------------------------------------------------------- progress, refit, result
+
+
+class _Progress:
+    """One stderr line per finished trial: state, score, epochs, time, best so far."""
+
+    def __init__(self, config: StudyConfig, stream: IO[str]) -> None:
+        self.config, self.stream = config, stream
+        self.done, self.started = 0, time.perf_counter()
+
+    def __call__(self, study, trial) -> None:
+        self.done += 1
+        value = f" value {trial.value:.6g}" if trial.state.name == "COMPLETE" else ""
+        seconds = trial.duration.total_seconds() if trial.duration else 0.0
+        try:
+            best = f"best {study.best_value:.6g} (trial {study.best_trial.number})"
+        except ValueError:  # no completed trial yet
+            best = "no best yet"
+        of = f"/{self.config.n_trials}" if self.config.n_trials else ""
+        self.stream.write(
+            f"[{self.config.name}] trial {trial.number} {trial.state.name}{value}, "
+            f"{len(trial.intermediate_values)} epochs, {seconds:.1f}s | {best} | this worker {self.done}{of}, "
+            f"{time.perf_counter() - self.started:.0f}s\n"
+        )
+        self.stream.flush()
+
+
+def _refit(study, config: StudyConfig, objective: Objective, parent, stream: IO[str]) -> str | None:
+    """Fit the best trial's configuration again; log it (tracked) and save it (``best_model_path``)."""
+    if not config.refit or not _completed(study):
+        return None
+    best = study.best_trial
+    estimator = build_estimator(config, best.params)
+    if parent is None:
+        score = objective.fit_and_score(estimator)
+    else:
+        from tsseq.tracking.runs import tracked_run
+
+        tags = {ROLE_TAG: "best", "optuna.study": config.name, "optuna.trial": best.number}
+        with tracked_run(nested=True, run_name=f"{config.name}-best", tags=tags) as run:
+            run.log_estimator(estimator)
+            score = objective.fit_and_score(estimator, [run.callback()])
+            run.log_metrics({"validation_mse": score})
+            if config.tracking.log_model:
+                train, _, _, horizon = objective.rows(estimator)
+                run.log_model(estimator, train, horizon=horizon)
+        parent.set_tags({"best.trial": best.number, "best.run_id": run.run_id, "best.validation_mse": best.value})
+        parent.log_metrics({"best_validation_mse": best.value}, step=len(study.trials))
+    stream.write(f"[{config.name}] refitted trial {best.number}'s configuration: validation MSE {score:.6g}\n")
+    if config.best_model_path is None:
+        return None
+    estimator.save(config.best_model_path)
+    return str(config.best_model_path)
+
+
+def _completed(study) -> list:
+    import optuna
+
+    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+
+
+def _result(study, config: StudyConfig, parent, best_model_path: str | None) -> TuningResult:
+    trials = study.get_trials(deepcopy=False)
+    states: dict[str, int] = {}
+    for trial in trials:
+        states[trial.state.name] = states.get(trial.state.name, 0) + 1
+    best = study.best_trial if _completed(study) else None
+    return TuningResult(
+        study_name=config.name,
+        storage=_storage_name(config),
+        best_trial=None if best is None else best.number,
+        best_value=None if best is None else best.value,
+        best_params={} if best is None else dict(best.params),
+        states=states,
+        epochs=sum(len(trial.intermediate_values) for trial in trials),
+        mlflow_run_id=None if parent is None else parent.run_id,
+        best_model_path=best_model_path,
+    )
