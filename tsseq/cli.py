@@ -83,7 +83,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("models", help="list the registered models")
     commands.add_parser("datasets", help="list the catalog data sets")
+    for name, module in _command_modules().items():
+        module.add_arguments(commands.add_parser(name, help=module.HELP, description=module.HELP))
     return parser
+
+
+# Commands that live beside the code they drive. Each module defines HELP,
+# add_arguments(parser) and run(args) -> exit code, and imports nothing heavy at module level.
+EXTENSION_COMMANDS = {
+    "detect": "tsseq.anomaly.cli",
+    "tune": "tsseq.tuning.cli",
+    "compare": "tsseq.tracking.cli",
+}
+
+
+def _command_modules() -> dict:
+    import importlib
+
+    return {name: importlib.import_module(module) for name, module in EXTENSION_COMMANDS.items()}
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -185,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     show_traceback = args.traceback or os.environ.get("TSSEQ_TRACEBACK") == "1"
     try:
-        return COMMANDS[args.command](args)
+        command = COMMANDS.get(args.command) or _command_modules()[args.command].run
+        return command(args)
     except TsseqError as error:
         if show_traceback:
             raise
