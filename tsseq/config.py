@@ -176,15 +176,23 @@ def _convert(annotation: Any, value: Any, where: str) -> Any:
     return value
 
 
-def load_pipeline(path: str | Path) -> tuple[PipelineConfig, Path]:
-    """Read a pipeline YAML file -> (config, the folder relative paths resolve against)."""
+def load_job(path: str | Path, config_class: type[T], what: str) -> tuple[T, Path]:
+    """Read a YAML job file into ``config_class`` -> (config, the folder its relative paths resolve against).
+
+    ``what`` names the kind of file in errors, e.g. ``"Pipeline file"``.
+    """
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise DataFileNotFoundError(f"Pipeline file {str(path)!r} does not exist.")
+        raise DataFileNotFoundError(f"{what} {str(path)!r} does not exist.")
     try:
         mapping = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise ConfigError(f"Pipeline file {str(path)!r} is not valid YAML: {error}") from None
-    return from_mapping(PipelineConfig, mapping, where=path.name), path.parent
+        raise ConfigError(f"{what} {str(path)!r} is not valid YAML: {error}") from None
+    return from_mapping(config_class, mapping, where=path.name), path.parent
+
+
+def load_pipeline(path: str | Path) -> tuple[PipelineConfig, Path]:
+    """Read a pipeline YAML file -> (config, the folder relative paths resolve against)."""
+    return load_job(path, PipelineConfig, "Pipeline file")

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tsseq.config import DataConfig, from_mapping
-from tsseq.errors import ConfigError, DataFileNotFoundError
+from tsseq.config import DataConfig, load_job
+from tsseq.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -93,13 +93,4 @@ class DetectionConfig:
 
 def load_detection_job(path: str | Path) -> tuple[DetectionConfig, Path]:
     """Read a job file -> (config, the folder its relative paths resolve against)."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileNotFoundError(f"Detection job file {str(path)!r} does not exist.")
-    try:
-        mapping = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"Detection job file {str(path)!r} is not valid YAML: {error}") from None
-    return from_mapping(DetectionConfig, mapping, where=path.name), path.parent
+    return load_job(path, DetectionConfig, "Detection job file")

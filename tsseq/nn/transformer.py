@@ -442,24 +442,23 @@ class DecoderLayer(nn.Module):
         return norm(x + self.dropout(sublayer(x)))
 
 
-class Encoder(nn.Module):
-    """A stack of :class:`EncoderLayer` and, for pre-LN, the final norm.
+class _LayerStack(nn.Module):
+    """Identical layers and, for pre-LN, the final norm: what :class:`Encoder` and :class:`Decoder` share.
 
     Parameters
     ----------
-    layers : sequence of EncoderLayer
+    layers : sequence of ``layer_class``
     norm : nn.Module, optional
         Applied to the last layer's output; pre-LN stacks need one (their residual
         stream is never normalised otherwise), post-LN stacks have none.
-
-    Inputs and outputs as :class:`EncoderLayer`. When the layers use residual
-    attention, masks are not supported and the scores pass from layer to layer.
     """
 
-    def __init__(self, layers: Sequence[EncoderLayer], norm: nn.Module | None = None) -> None:
+    layer_class: type[nn.Module]
+
+    def __init__(self, layers: Sequence[nn.Module], norm: nn.Module | None = None) -> None:
         super().__init__()
         if len(layers) == 0:
-            raise ConfigError("An Encoder needs at least one layer (n_layers >= 1).")
+            raise ConfigError(f"{type(self).__name__} needs at least one layer (n_layers >= 1).")
         self.layers = nn.ModuleList(layers)
         self.norm = norm
 
@@ -473,27 +472,29 @@ class Encoder(nn.Module):
         dropout: float = 0.0,
         *,
         norm_first: bool = False,
-        activation: str = "gelu",
         norm: str = "layer",
-        attention_dropout: float = 0.0,
-        residual_attention: bool = False,
-    ) -> "Encoder":
-        """``n_layers`` identical layers, plus the final norm when ``norm_first``."""
+        **layer_options: object,
+    ) -> "_LayerStack":
+        """``n_layers`` identical layers, plus the final norm when ``norm_first``.
+
+        ``layer_options``: the other keyword arguments of ``layer_class``
+        (``activation``, ``attention_dropout``, and the encoder's ``residual_attention``).
+        """
         layers = [
-            EncoderLayer(
-                d_model,
-                n_heads,
-                d_ff,
-                dropout,
-                norm_first=norm_first,
-                activation=activation,
-                norm=norm,
-                attention_dropout=attention_dropout,
-                residual_attention=residual_attention,
-            )
+            cls.layer_class(d_model, n_heads, d_ff, dropout, norm_first=norm_first, norm=norm, **layer_options)
             for _ in range(check_positive_int(n_layers, "n_layers"))
         ]
         return cls(layers, make_norm(norm, d_model) if norm_first else None)
+
+
+class Encoder(_LayerStack):
+    """A stack of :class:`EncoderLayer` and, for pre-LN, the final norm (see :class:`_LayerStack`).
+
+    Inputs and outputs as :class:`EncoderLayer`. When the layers use residual
+    attention, masks are not supported and the scores pass from layer to layer.
+    """
+
+    layer_class = EncoderLayer
 
     def forward(
         self,
@@ -514,45 +515,10 @@ class Encoder(nn.Module):
         return x if self.norm is None else self.norm(x)
 
 
-class Decoder(nn.Module):
-    """A stack of :class:`DecoderLayer` and, for pre-LN, the final norm (see :class:`Encoder`)."""
+class Decoder(_LayerStack):
+    """A stack of :class:`DecoderLayer` and, for pre-LN, the final norm (see :class:`_LayerStack`)."""
 
-    def __init__(self, layers: Sequence[DecoderLayer], norm: nn.Module | None = None) -> None:
-        super().__init__()
-        if len(layers) == 0:
-            raise ConfigError("A Decoder needs at least one layer (n_layers >= 1).")
-        self.layers = nn.ModuleList(layers)
-        self.norm = norm
-
-    @classmethod
-    def stack(
-        cls,
-        n_layers: int,
-        d_model: int,
-        n_heads: int,
-        d_ff: int,
-        dropout: float = 0.0,
-        *,
-        norm_first: bool = False,
-        activation: str = "gelu",
-        norm: str = "layer",
-        attention_dropout: float = 0.0,
-    ) -> "Decoder":
-        """``n_layers`` identical layers, plus the final norm when ``norm_first``."""
-        layers = [
-            DecoderLayer(
-                d_model,
-                n_heads,
-                d_ff,
-                dropout,
-                norm_first=norm_first,
-                activation=activation,
-                norm=norm,
-                attention_dropout=attention_dropout,
-            )
-            for _ in range(check_positive_int(n_layers, "n_layers"))
-        ]
-        return cls(layers, make_norm(norm, d_model) if norm_first else None)
+    layer_class = DecoderLayer
 
     def forward(
         self,

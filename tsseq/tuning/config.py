@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tsseq.config import DataConfig, ModelConfig, TrackingConfig, from_mapping
-from tsseq.errors import ConfigError, DataFileNotFoundError
+from tsseq.config import DataConfig, ModelConfig, TrackingConfig, from_mapping, load_job
+from tsseq.errors import ConfigError
 
 PRUNERS = ("median", "hyperband", "none")
 _CATEGORY_TYPES = (type(None), bool, int, float, str)  # what Optuna stores as a categorical choice
@@ -183,13 +183,4 @@ class StudyConfig:
 
 def load_study(path: str | Path) -> tuple[StudyConfig, Path]:
     """Read a study job file -> (config, the folder its relative paths resolve against)."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileNotFoundError(f"Study file {str(path)!r} does not exist.")
-    try:
-        mapping = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"Study file {str(path)!r} is not valid YAML: {error}") from None
-    return from_mapping(StudyConfig, mapping, where=path.name), path.parent
+    return load_job(path, StudyConfig, "Study file")
