@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -25,11 +26,19 @@ def _finish(worker: subprocess.Popen, timeout: float = 120) -> str:
     return stdout
 
 
+@functools.lru_cache(maxsize=None)
+def _storage(url: str):
+    """One storage (one connection pool) per server: polling must not open a connection per look."""
+    import optuna
+
+    return optuna.storages.RDBStorage(url)
+
+
 def _load(name: str, url: str):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.load_study(study_name=name, storage=url)
+    return optuna.load_study(study_name=name, storage=_storage(url))
 
 
 def _check_consistent(study) -> None:
