@@ -20,7 +20,7 @@ RUNS = [("ar-1", "ar", 1, 0.30, 0.41), ("ar-3", "ar", 3, 0.10, 0.25), ("naive", 
 
 @pytest.fixture(scope="module")
 def experiment(store_uri, tmp_path_factory) -> str:
-    """Four finished runs with known metrics (each with a fitted model), one failed run."""
+    """Four finished runs with known metrics (each with a fitted model), one finished without metrics, one failed."""
     import pandas as pd
 
     index = pd.date_range("2021-01-01", periods=200, freq="h")
@@ -32,6 +32,8 @@ def experiment(store_uri, tmp_path_factory) -> str:
             run.log_params({"data.dataset": "synthetic"})
             run.log_metrics({"mse": mse, "mae": mae}, prefix="test_")
             run.log_model(estimator, frame, horizon=3)
+    with tracked_run(experiment="compare", run_name="study", tracking_uri=store_uri) as run:
+        run.log_params({"n_trials": 4})  # finished, but without the compared metric: left out
     with pytest.raises(RuntimeError):
         with tracked_run(experiment="compare", run_name="crashed", tracking_uri=store_uri) as run:
             run.log_metrics({"test_mse": 0.01})
@@ -43,7 +45,8 @@ def test_the_table_lists_finished_runs_best_first_with_key_parameters(store_uri,
     comparison = compare_runs(experiment, metric="mse", tracking_uri=store_uri)
     table = comparison.table
     assert comparison.metric == "test_mse"
-    assert list(table["run_name"]) == ["ar-3", "ar-2", "ar-1", "naive"]  # the FAILED run is not compared
+    assert list(table["run_name"]) == ["ar-3", "ar-2", "ar-1", "naive"]  # neither the FAILED run nor "study"
+    assert "n_trials" not in table.columns
     assert list(table["test_mse"]) == [0.10, 0.20, 0.30, 0.50] and list(table["test_mae"]) == [0.25, 0.35, 0.41, 0.55]
     assert list(table["model"]) == ["ar", "ar", "ar", "naive"]
     # Key parameters: those that differ between runs (model.order, model.name), not the shared ones.

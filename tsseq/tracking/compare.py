@@ -3,9 +3,10 @@
 The table has one row per FINISHED run: ``run_name``, ``model`` (the tag
 ``tsseq.model``, else the parameter ``model.name``), the chosen metric first, the
 other final metrics, then the *key parameters*, those whose values differ between
-the listed runs (what the comparison is about), and ``run_id``. Runs without the
-metric come last. ``metric="mse"`` also finds the final metric ``test_mse`` that
-tsseq runs log.
+the listed runs (what the comparison is about), and ``run_id``. Runs that did not log
+the metric (a study's parent run beside its trials, say) are left out: they would make
+every parameter look like a difference. ``metric="mse"`` also finds the final metric
+``test_mse`` that tsseq runs log.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def compare_runs(
         raise DataError(f"Experiment {experiment!r} has no finished run to compare.")
     key = _metric_key(metric, runs, experiment)
     rows, uris = [], {}
-    for run in runs:
+    for run in (run for run in runs if key in run.data.metrics):
         metrics, params, tags = run.data.metrics, run.data.params, run.data.tags
         row = {"run_name": run.info.run_name, "model": tags.get(MODEL_TAG, params.get("model.name", ""))}
         row |= {name: value for name, value in metrics.items() if name not in EPOCH_METRIC_NAMES}
@@ -63,7 +64,7 @@ def compare_runs(
         rows.append(row)
         if MODEL_URI_TAG in tags:
             uris[run.info.run_id] = tags[MODEL_URI_TAG]
-    table = pd.DataFrame(rows).sort_values(key, ascending=not maximize, na_position="last", kind="stable")
+    table = pd.DataFrame(rows).sort_values(key, ascending=not maximize, kind="stable")
     if top is not None:
         table = table.head(top)
     return Comparison(experiment, key, maximize, _arrange(table, key), uris)
