@@ -14,7 +14,7 @@ A higher score always means more anomalous. The pieces, one module each:
 * :mod:`.streaming`: the causal mode, the score at ``t`` from data up to ``t`` only;
 * :mod:`.metrics`: point, point-adjusted and range-based precision/recall, ROC-AUC,
   PR-AUC, VUS-PR; :mod:`.nab`: the NAB score and its corpus threshold sweep;
-* :mod:`.cli`: ``tsseq detect``.
+* :mod:`.job`: a detection job (:func:`~.job.run_detection`); :mod:`.cli`: ``tsseq detect``.
 
 Names are imported on first use, so ``import tsseq.anomaly`` stays light.
 """
