@@ -178,3 +178,33 @@ def test_each_trial_is_a_child_run_of_the_study_run_and_the_best_is_refitted_and
     from tsseq.persistence import load
 
     assert load(tmp_path / "best.pt").hidden_size == 8
+
+
+def test_workers_that_start_a_new_study_together_agree_on_one_study_run(write_job, tmp_path, monkeypatch):
+    import mlflow
+    import optuna
+
+    from tsseq.tuning import study as study_module
+    from tsseq.tuning.storage import open_storage
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config, _ = load_study(write_job("together", tracking={"enabled": True, "experiment": "race", "tracking_uri": uri}))
+    study = open_study(config)
+    client = mlflow.MlflowClient(uri)
+    # Both workers found no run recorded on the study: each creates one, the later one elects the first.
+    first = study_module._new_study_run(study, config, client)
+    second = study_module._new_study_run(study, config, client)
+    assert second == first == study.user_attrs[PARENT_RUN_ATTR]
+    experiment = client.get_experiment_by_name("race").experiment_id
+    active = client.search_runs([experiment], "tags.`tsseq.tuning.role` = 'study'")
+    deleted = client.search_runs([experiment], "", run_view_type=mlflow.entities.ViewType.DELETED_ONLY)
+    assert [run.info.run_id for run in active] == [first] and len(deleted) == 1
+    assert active[0].data.params["model.name"] == "lstm"  # the elected run alone logs the configuration
+
+    # A study of the same name created later (the old one deleted): a run of its own, the old one left alone.
+    monkeypatch.setattr(study_module, "STUDY_RUN_RACE_S", 0.0)
+    optuna.delete_study(study_name=config.name, storage=open_storage(config.storage))
+    study = open_study(config)
+    again = study_module._new_study_run(study, config, client)
+    assert again != first and study.user_attrs[PARENT_RUN_ATTR] == again
+    assert client.get_run(first).info.lifecycle_stage == "active"

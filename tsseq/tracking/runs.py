@@ -152,6 +152,7 @@ def tracked_run(
     tags: Mapping[str, Any] | None = None,
     tracking_uri: str | None = None,
     killed_on: tuple[type[BaseException], ...] = (),
+    run_id: str | None = None,
 ) -> Iterator[TrackedRun]:
     """Run the block inside an MLflow run; see the module docstring for how the run ends.
 
@@ -169,6 +170,10 @@ def tracked_run(
         without one uses its parent's store.
     killed_on : tuple of exception types
         Exceptions that end the run KILLED instead of FAILED.
+    run_id : str, optional
+        Resume this existing run of the store instead of starting one (e.g. a study's
+        run, which every worker of the study reopens); ``experiment``, ``run_name`` and
+        ``nested`` then do not apply, and ``tags`` are added to the run.
     """
     import mlflow
 
@@ -177,16 +182,15 @@ def tracked_run(
         uri = mlflow.get_tracking_uri()
     else:
         uri = use_store(tracking_uri)
-    if experiment is None and nested and parent is not None:
-        experiment_key = parent.info.experiment_id
+    tags = {key: str(value) for key, value in (tags or {}).items()}
+    if run_id is not None:
+        active = mlflow.start_run(run_id=run_id, tags=tags)
     else:
-        experiment_key = experiment_id(experiment or DEFAULT_EXPERIMENT, uri)
-    active = mlflow.start_run(
-        experiment_id=experiment_key,
-        run_name=run_name,
-        nested=nested,
-        tags={key: str(value) for key, value in (tags or {}).items()},
-    )
+        if experiment is None and nested and parent is not None:
+            experiment_key = parent.info.experiment_id
+        else:
+            experiment_key = experiment_id(experiment or DEFAULT_EXPERIMENT, uri)
+        active = mlflow.start_run(experiment_id=experiment_key, run_name=run_name, nested=nested, tags=tags)
     run = TrackedRun(active.info.run_id, uri)
     try:
         yield run

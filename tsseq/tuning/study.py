@@ -15,7 +15,8 @@ validation loss (:mod:`tsseq.tuning.pruning`). Each trial returns the validation
 (:mod:`tsseq.tuning.objective`).
 
 With ``tracking.enabled``, the study has one MLflow run (its id is the study's user
-attribute ``mlflow_run_id``, so resumed studies and other workers reuse it); each trial
+attribute ``mlflow_run_id``, so resumed studies and other workers reuse it, and workers
+that start a new study together agree on one); each trial
 is a child run of it, with the trial's parameters, per-epoch losses and score, ended
 KILLED when pruned; the refitted best configuration is one more child run, tagged
 ``tsseq.tuning.role=best``, with the fitted model. Progress goes to stderr, one line
@@ -41,6 +42,7 @@ from tsseq.tuning.storage import open_storage, redacted, storage_url
 
 PARENT_RUN_ATTR = "mlflow_run_id"  # study user attribute: the study's MLflow run
 ROLE_TAG = "tsseq.tuning.role"  # "study", "trial" or "best"
+STUDY_RUN_RACE_S = 60.0  # how far back workers starting a new study together look for each other's runs
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,8 @@ def _study_run(study, config: StudyConfig) -> Iterator[Any]:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from tsseq.tracking.runs import TrackedRun
-    from tsseq.tracking.store import experiment_id, use_store
+    from tsseq.tracking.runs import tracked_run
+    from tsseq.tracking.store import use_store
 
     uri = use_store(config.tracking.tracking_uri)
     client = mlflow.MlflowClient(uri)
@@ -171,24 +173,43 @@ def _study_run(study, config: StudyConfig) -> Iterator[Any]:
         except MlflowException:  # the study was tracked in another store: start over in this one
             run_id = None
     if run_id is None:
-        # Workers that start a new study at the same moment may each open a run; the last one named wins.
-        experiment = experiment_id(config.tracking.experiment or config.name, uri)
-        tags = {ROLE_TAG: "study", "optuna.study": config.name, "optuna.storage": _storage_name(config)}
-        run_id = client.create_run(experiment, run_name=config.name, tags=tags).info.run_id
-        study.set_user_attr(PARENT_RUN_ATTR, run_id)
-        run = TrackedRun(run_id, uri)
+        run_id = _new_study_run(study, config, client)
+    with tracked_run(run_id=run_id, tracking_uri=uri) as run:
+        yield run
+
+
+def _new_study_run(study, config: StudyConfig, client) -> str:
+    """Create the study's run and record it on the study; returns the run every worker will use.
+
+    Workers that start a new study at the same moment each create a run before either
+    has recorded one. Each then looks for the study's runs created in the last
+    ``STUDY_RUN_RACE_S`` seconds: it sees its own and every run created before it, so
+    all of them elect the earliest, and the others delete theirs. Older runs with the
+    same tags belong to an earlier study of the same name (deleted from the storage
+    since) and are left alone. Across machines this relies on the clocks agreeing to
+    within the time a worker takes to create its run and search.
+    """
+    from tsseq.tracking.runs import TrackedRun
+    from tsseq.tracking.store import experiment_id
+
+    uri = client.tracking_uri
+    experiment = experiment_id(config.tracking.experiment or config.name, uri)
+    tags = {ROLE_TAG: "study", "optuna.study": config.name, "optuna.storage": _storage_name(config)}
+    own = client.create_run(experiment, run_name=config.name, tags=tags).info.run_id
+    since = client.get_run(own).info.start_time - int(STUDY_RUN_RACE_S * 1000)
+    runs = client.search_runs(
+        [experiment], filter_string=f"tags.`{ROLE_TAG}` = 'study' and attributes.start_time >= {since}", max_results=1000
+    )
+    candidates = [run for run in runs if all(run.data.tags.get(key) == value for key, value in tags.items())]
+    elected = min(candidates, key=lambda run: (run.info.start_time, run.info.run_id)).info.run_id
+    if elected == own:
+        run = TrackedRun(own, uri)
         run.log_config({key: value for key, value in dataclasses.asdict(config).items() if key != "storage"})
         run.log_dataset(_identity(config))
-    mlflow.start_run(run_id=run_id)
-    status = "FAILED"
-    try:
-        yield TrackedRun(run_id, uri)
-        status = "FINISHED"
-    except (KeyboardInterrupt, SystemExit):
-        status = "KILLED"
-        raise
-    finally:
-        mlflow.end_run(status)
+    else:
+        client.delete_run(own)
+    study.set_user_attr(PARENT_RUN_ATTR, elected)
+    return elected
 
 
 def _storage_name(config: StudyConfig) -> str:
