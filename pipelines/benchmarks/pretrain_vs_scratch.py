@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         "pretrain_seconds": pretrain_seconds,
         "pretrain_val_loss": min(pretrained.pretraining_history_.val_loss),
         "pretrain_val_losses": list(pretrained.pretraining_history_.val_loss),
-        "interpolation_val_loss": interpolation_loss(validation.to_numpy(), args.input_length, args.patch_length, args.mask_ratio),
+        "interpolation_val_loss": interpolation_loss(
+            validation.to_numpy(), args.input_length, args.patch_length, args.mask_ratio, pretrained.pad_end
+        ),
     }
     started = time.perf_counter()
     probe.fine_tune(train, validation, freeze=["backbone"])
@@ -134,31 +136,37 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def interpolation_loss(values, input_length: int, patch_length: int, mask_ratio: float, seed: int = 0) -> float:
-    """Mean squared error of linear interpolation over randomly hidden patches, per window and channel.
+def interpolation_loss(values, input_length: int, patch_length: int, mask_ratio: float, pad_end: bool, seed: int = 0) -> float:
+    """Mean squared error over the hidden patches of filling them by linear interpolation.
 
-    The reference for the pretraining loss: each window is normalised by its own mean and
-    standard deviation (as RevIN does), ``round(mask_ratio N)`` of its ``N`` patches are
-    hidden, and each hidden value is interpolated between the nearest visible ones.
+    The reference for the pretraining loss, on the model's own task: every window of
+    ``values (T, C)``, RevIN-normalised per channel, cut into non-overlapping patches as
+    PatchTST cuts them (``pad_end``), patches hidden by the pretraining's own
+    :func:`~tsseq.nn.masked_pretraining.random_patch_mask`; a hidden value is interpolated
+    between the nearest visible ones (the nearest one where it has a neighbour on one side).
     """
-    import numpy as np
+    import torch
 
-    rng = np.random.default_rng(seed)
-    n_patches = input_length // patch_length
-    hidden_count = max(1, round(mask_ratio * n_patches))
-    positions = np.arange(n_patches * patch_length)
-    errors = []
-    for start in range(values.shape[0] - input_length):
-        for channel in range(values.shape[1]):
-            window = values[start + input_length - n_patches * patch_length : start + input_length, channel]
-            window = (window - window.mean()) / (window.std() + 1e-5)
-            visible = np.ones(n_patches, dtype=bool)
-            visible[rng.choice(n_patches, hidden_count, replace=False)] = False
-            visible = np.repeat(visible, patch_length)
-            filled = np.interp(positions, positions[visible], window[visible])
-            errors.append(np.mean((filled - window)[~visible] ** 2))
-    return float(np.mean(errors))
+    from tsseq.data.windows import make_windows
+    from tsseq.nn.masked_pretraining import random_patch_mask
+    from tsseq.nn.patching import patch
+    from tsseq.nn.revin import RevIN
 
+    windows = make_windows(torch.tensor(values, dtype=torch.float64), input_length).inputs  # (B, L, C); a copy: pandas' arrays are read-only
+    normalized, _ = RevIN(windows.shape[2], affine=False).normalize(windows)  # (B, L, C)
+    patches = patch(normalized, patch_length, patch_length, pad_end).flatten(0, 1)  # (B·C, N, P)
+    hidden = random_patch_mask(*patches.shape[:2], mask_ratio, generator=torch.Generator().manual_seed(seed))  # (B·C, N)
+    series = patches.flatten(1)  # (B·C, N·P)
+    hidden = hidden.repeat_interleave(patch_length, dim=1)  # (B·C, N·P)
+    steps = torch.arange(series.shape[1]).expand_as(series)
+    previous = torch.where(hidden, -1, steps).cummax(dim=1).values  # last visible step at or before each step
+    following = torch.where(hidden, series.shape[1], steps).flip(1).cummin(dim=1).values.flip(1)
+    left = series.gather(1, previous.clamp(min=0))
+    right = series.gather(1, following.clamp(max=series.shape[1] - 1))
+    weight = (steps - previous).to(series.dtype) / (following - previous).clamp(min=1)  # int / int would be float32
+    between = left + weight * (right - left)
+    filled = torch.where(previous < 0, right, torch.where(following >= series.shape[1], left, between))
+    return float((filled - series)[hidden].pow(2).mean())
 
 if __name__ == "__main__":
     sys.exit(main())
