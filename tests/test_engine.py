@@ -155,7 +155,12 @@ def test_config_rejects_bad_values_by_name(changes, message):
 def test_config_is_plain_and_validated_on_replace():
     base = TrainingConfig(tbptt_steps=8, tbptt_backprop_steps=16)
     assert base.backprop_steps == 16 and TrainingConfig(tbptt_steps=8).backprop_steps == 8
-    assert all(isinstance(value, (int, float, str, bool, type(None))) for value in dataclasses.asdict(base).values())
+    def plain(value) -> bool:  # a scalar, or a tuple of numbers (the quantile levels)
+        if isinstance(value, tuple):
+            return all(isinstance(item, float) for item in value)
+        return isinstance(value, (int, float, str, bool, type(None)))
+
+    assert all(plain(value) for value in dataclasses.asdict(base).values())
     with pytest.raises(ConfigError, match="'learning_rate'"):
         dataclasses.replace(base, learning_rate=0.0)
 

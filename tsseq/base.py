@@ -20,6 +20,27 @@ Subclasses implement three array methods and never see pandas:
   ``(T_i, C)`` and ``validation`` None or a list like it;
 * ``_predict(horizon)`` returning a list of ``(horizon, C)`` arrays, one per series;
 * ``_predict_windows(inputs, horizon)`` mapping ``(N, L, C)`` to ``(N, horizon, C)``.
+
+Probabilistic forecasts (:mod:`tsseq.quantiles`) come from up to three more:
+
+* ``_predict_quantiles(horizon, levels)``: a list of ``(horizon, C, Q)`` arrays, one per
+  series, at the increasing ``levels`` ``(Q,)``;
+* ``_predict_windows_quantiles(inputs, horizon, levels)``: ``(N, horizon, C, Q)``;
+* ``_sample(horizon, n, rng)``: a list of ``(n, horizon, C)`` sample paths per series,
+  drawn from the ``numpy.random.Generator`` ``rng`` (a model may draw torch noise from
+  a seed taken from it).
+
+A model without them gives point forecasts only, and says so when asked for more;
+:class:`tsseq.estimators.conformal.ConformalForecaster` adds intervals to any model.
+
+Column layout of the public methods, for each target column ``y``:
+
+* ``predict(h, quantiles=[0.05, 0.5, 0.95])``: ``y``, ``y_q0.05``, ``y_q0.5``, ``y_q0.95``
+  (the point forecast, then the levels increasing left to right, never crossing);
+* ``predict_interval(h, coverage=0.9)``: ``y``, ``y_lower``, ``y_upper`` (the 5% and 95%
+  quantiles);
+* ``sample(h, n)``: column ``y``, one row per (sample, timestamp): the index gains a
+  ``sample`` level before the timestamps (after the series level of a long frame).
 """
 
 from __future__ import annotations
@@ -32,6 +53,14 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from tsseq.errors import ConfigError, DataError
+from tsseq.quantiles import (
+    check_coverage,
+    check_finite_forecast,
+    check_levels,
+    interval_levels,
+    level_label,
+    noncrossing,
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +90,33 @@ class SeriesLayout:
         timestamps = np.concatenate([self.future_index(i, n).to_numpy() for i, n in enumerate(lengths)])
         index = pd.MultiIndex.from_arrays([series, timestamps], names=list(self.index_names))
         return pd.DataFrame(np.concatenate(forecasts), index=index, columns=list(self.columns))
+
+    def to_quantile_frame(
+        self, points: list[np.ndarray], quantiles: list[np.ndarray], suffixes: list[str]
+    ) -> pd.DataFrame:
+        """Per-series ``(H, C)`` points and ``(H, C, Q)`` quantiles -> ``y, y_<suffix 1>, ...`` per column."""
+        columns, blocks = [], []
+        for name in self.columns:
+            columns += [name] + [f"{name}_{suffix}" for suffix in suffixes]
+        for point, quantile in zip(points, quantiles):
+            block = np.concatenate([point[:, :, None], quantile], axis=2)  # (H, C, 1 + Q)
+            blocks.append(block.reshape(len(point), -1))  # (H, C·(1 + Q)), channel-major
+        wide = SeriesLayout(tuple(columns), self.freq, self.last_timestamps, self.series_ids, self.index_names)
+        return wide.to_frame(blocks)
+
+    def to_sample_frame(self, samples: list[np.ndarray]) -> pd.DataFrame:
+        """Per-series ``(n, H, C)`` paths -> rows indexed by ([series,] sample, timestamp)."""
+        frames, keys = [], []
+        for position, paths in enumerate(samples):
+            n, horizon, _ = paths.shape
+            index = pd.MultiIndex.from_product(
+                [np.arange(n), self.future_index(position, horizon)], names=["sample", self.index_names[-1]]
+            )
+            frames.append(pd.DataFrame(paths.reshape(n * horizon, -1), index=index, columns=list(self.columns)))
+            keys.append(position if self.series_ids is None else self.series_ids[position])
+        if self.series_ids is None:
+            return frames[0]
+        return pd.concat(frames, keys=keys, names=[self.index_names[0]])
 
 
 def split_frame(y: pd.DataFrame | pd.Series) -> tuple[list[np.ndarray], SeriesLayout]:
@@ -105,14 +161,61 @@ class Forecaster(BaseEstimator):
         self.n_channels_ = layout.n_channels
         return self
 
-    def predict(self, horizon: int) -> pd.DataFrame:
+    def predict(self, horizon: int, *, quantiles: object = None) -> pd.DataFrame:
+        """The next ``horizon`` rows of every series.
+
+        With ``quantiles`` (levels in (0, 1)), each column ``y`` is followed by one column
+        per level, ``y_q0.05`` ..., increasing left to right and never crossing.
+        """
         check_is_fitted(self, "layout_")
         horizon = check_positive_int(horizon, "horizon")
         forecasts = self._predict(horizon)
-        return self.layout_.to_frame(forecasts)
+        self._check_finite(forecasts, "point forecast")
+        if quantiles is None:
+            return self.layout_.to_frame(forecasts)
+        levels = check_levels(quantiles)
+        return self.layout_.to_quantile_frame(
+            forecasts, self._quantiles(horizon, levels), [f"q{level_label(level)}" for level in levels]
+        )
 
-    def predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
-        """Forecast ``horizon`` steps after each of ``N`` input windows ``(N, L, C)``."""
+    def predict_interval(self, horizon: int, *, coverage: float = 0.9) -> pd.DataFrame:
+        """Central prediction intervals: ``y``, ``y_lower``, ``y_upper`` for each column ``y``.
+
+        The bounds are the ``(1 - coverage) / 2`` and ``(1 + coverage) / 2`` quantiles.
+        """
+        check_is_fitted(self, "layout_")
+        horizon = check_positive_int(horizon, "horizon")
+        levels = interval_levels(check_coverage(coverage))
+        forecasts = self._predict(horizon)
+        self._check_finite(forecasts, "point forecast")
+        return self.layout_.to_quantile_frame(forecasts, self._quantiles(horizon, levels), ["lower", "upper"])
+
+    def sample(self, horizon: int, n: int = 100, *, seed: int | None = 0) -> pd.DataFrame:
+        """``n`` sample paths of the next ``horizon`` rows, indexed by ([series,] sample, timestamp).
+
+        Aggregates come from the paths, e.g. the distribution of a weekly total:
+        ``paths.groupby(level="sample").sum().quantile([0.05, 0.95])``. Models that
+        decode autoregressively draw whole paths ancestrally (each step conditioned on
+        the values drawn before it); direct multi-step models draw each step from its
+        own marginal distribution (the per-step quantiles are right, the dependence
+        between steps is not modelled).
+        """
+        check_is_fitted(self, "layout_")
+        horizon = check_positive_int(horizon, "horizon")
+        n = check_positive_int(n, "n")
+        if seed is not None:
+            check_positive_int(seed, "seed", minimum=0)
+        self._require("sample paths")
+        samples = self._sample(horizon, n, np.random.default_rng(seed))
+        self._check_finite(samples, "sample paths")
+        return self.layout_.to_sample_frame(samples)
+
+    def predict_windows(self, inputs: np.ndarray, horizon: int, *, quantiles: object = None) -> np.ndarray:
+        """Forecast ``horizon`` steps after each of ``N`` input windows ``(N, L, C)``.
+
+        Returns ``(N, horizon, C)``, or with ``quantiles`` (``Q`` levels)
+        ``(N, horizon, C, Q)``, the levels sorted increasing.
+        """
         check_is_fitted(self, "layout_")
         horizon = check_positive_int(horizon, "horizon")
         inputs = np.asarray(inputs, dtype=np.float64)
@@ -121,7 +224,36 @@ class Forecaster(BaseEstimator):
                 f"predict_windows expects inputs of shape (N, L, {self.n_channels_}) "
                 f"(windows, input length, channels). Got shape {inputs.shape}."
             )
-        return self._predict_windows(inputs, horizon)
+        if quantiles is None:
+            return self._predict_windows(inputs, horizon)
+        levels = check_levels(quantiles)
+        self._require("quantiles")
+        return noncrossing(self._predict_windows_quantiles(inputs, horizon, levels))
+
+    @property
+    def probabilistic(self) -> bool:
+        """Whether this model, as configured, gives quantiles and sample paths, not only points."""
+        return type(self)._predict_quantiles is not Forecaster._predict_quantiles
+
+    def _quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
+        self._require("quantiles")
+        quantiles = [noncrossing(values) for values in self._predict_quantiles(horizon, levels)]
+        self._check_finite(quantiles, "quantile forecast")
+        return quantiles
+
+    def _require(self, what: str) -> None:
+        if not self.probabilistic:
+            name = getattr(self, "registry_name", type(self).__name__)
+            raise ConfigError(
+                f"{name} gives point forecasts only, not {what}. Train a neural model with a probabilistic "
+                "loss (training.loss: quantile, normal, student_t or negative_binomial), or wrap this one in "
+                f"conformal intervals: tsseq.create('conformal', model={name!r})."
+            )
+
+    def _check_finite(self, arrays: list[np.ndarray], what: str) -> None:
+        """Refuse NaN or infinite forecasts, naming the series that has them."""
+        per_series = np.array([0.0 if np.isfinite(values).all() else np.nan for values in arrays])
+        check_finite_forecast(per_series, what, self.layout_.series_ids)
 
     def score(self, y: pd.DataFrame | pd.Series) -> float:
         """Negative mean squared error of a forecast of the rows of ``y`` (greater is better).
@@ -151,4 +283,14 @@ class Forecaster(BaseEstimator):
         raise NotImplementedError
 
     def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
+        raise NotImplementedError
+
+    # Probabilistic models implement these (see the module docstring).
+    def _predict_quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
         raise NotImplementedError

@@ -161,6 +161,11 @@ def _convert(annotation: Any, value: Any, where: str) -> Any:
         if not isinstance(value, list):
             raise ConfigError(f"{where}: expected a list; got {value!r}.")
         return [_convert(item_type, item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list; got {value!r}.")
+        item_type = get_args(annotation)[0]
+        return tuple(_convert(item_type, item, f"{where}[{i}]") for i, item in enumerate(value))
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping; got {value!r}.")

@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass
 
 from tsseq.base import check_positive_int
+from tsseq.engine.distributions import DEFAULT_LEVELS, check_training_levels
 from tsseq.errors import ConfigError, closest_match
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
-LOSS_NAMES = ("mse", "mae")
+LOSS_NAMES = ("mse", "mae", "quantile", "normal", "student_t", "negative_binomial")
 LR_SCHEDULES = ("constant", "cosine", "step", "plateau")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DISTRIBUTED_MODES = ("auto", "off")
@@ -31,10 +32,17 @@ class TrainingConfig:
     ----------
     epochs : int
         Passes over the training data.
-    loss : {"mse", "mae"}
+    loss : {"mse", "mae", "quantile", "normal", "student_t", "negative_binomial"}
         The training (and validation) loss over observed targets, unless ``fit`` is given
-        a loss callable. MAE is the choice of several published long-horizon recipes
-        (e.g. SegRNN on ETT) even when the benchmark reports MSE.
+        a loss callable. ``"mse"`` and ``"mae"`` train point forecasts (MAE is the choice of
+        several published long-horizon recipes, e.g. SegRNN on ETT, even when the
+        benchmark reports MSE); the others make the model's head predict a distribution
+        per target value (:mod:`tsseq.engine.distributions`): quantiles with the pinball
+        loss, or Normal, Student-t or negative binomial parameters by negative
+        log-likelihood.
+    quantiles : sequence of float
+        The levels a ``"quantile"`` head predicts (at least two, increasing, in (0, 1));
+        forecasts can be read at any level between the first and the last.
     batch_size : int
         Windows per optimizer step (:meth:`Trainer.fit`); :meth:`Trainer.fit_sequence`
         uses ``streams`` instead. Under distributed training it is the global batch: each
@@ -101,6 +109,7 @@ class TrainingConfig:
 
     epochs: int = 10
     loss: str = "mse"
+    quantiles: tuple[float, ...] = DEFAULT_LEVELS
     batch_size: int = 32
     eval_batch_size: int | None = None
     learning_rate: float = 1e-3
@@ -159,6 +168,7 @@ class TrainingConfig:
                 f"(clamp each element). Got clip_norm={self.clip_norm!r} and clip_value={self.clip_value!r}."
             )
         _check_choice(self.loss, "loss", LOSS_NAMES)
+        object.__setattr__(self, "quantiles", check_training_levels(self.quantiles))  # lists from YAML -> tuple
         _check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         _check_choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
         _check_choice(self.precision, "precision", PRECISIONS)

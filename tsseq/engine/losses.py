@@ -9,6 +9,8 @@ The losses are computed in float32 whatever the autocast precision of the forwar
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from tsseq.errors import DataError
@@ -20,17 +22,18 @@ def masked_mse(
     """Mean squared error over the observed targets (the default training loss)."""
     if target_mask is None:  # one fused kernel each way
         return torch.nn.functional.mse_loss(_check_shapes(predictions, targets).float(), targets.float())
-    return _masked_mean((_check_shapes(predictions, targets).float() - targets.float()).square(), target_mask)
+    return masked_mean((_check_shapes(predictions, targets).float() - targets.float()).square(), target_mask)
 
 
 def masked_mae(
     predictions: torch.Tensor, targets: torch.Tensor, target_mask: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Mean absolute error over the observed targets."""
-    return _masked_mean((_check_shapes(predictions, targets).float() - targets.float()).abs(), target_mask)
+    return masked_mean((_check_shapes(predictions, targets).float() - targets.float()).abs(), target_mask)
 
 
-def _masked_mean(errors: torch.Tensor, target_mask: torch.Tensor | None) -> torch.Tensor:
+def masked_mean(errors: torch.Tensor, target_mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of per-target ``errors`` over the observed targets (``target_mask`` True; None: all)."""
     if target_mask is None:
         return errors.mean()
     # where(), not a product: an error at an unobserved target may be inf or NaN and must not leak in.
@@ -49,3 +52,10 @@ def _check_shapes(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Ten
 
 
 LOSSES = {"mse": masked_mse, "mae": masked_mae}
+
+
+def config_loss(config) -> "Callable":
+    """The loss a :class:`~tsseq.engine.TrainingConfig` names: a point loss or a distribution's."""
+    from tsseq.engine.distributions import make_output
+
+    return make_output(config.loss, config.quantiles).loss

@@ -47,7 +47,7 @@ from tsseq.engine.device import (
     to_device,
 )
 from tsseq.engine.history import StepRecorder, TrainingHistory, diverged
-from tsseq.engine.losses import LOSSES
+from tsseq.engine.losses import config_loss
 from tsseq.engine.optim import clip_gradients, current_lr, make_optimizer, make_scheduler, step_scheduler
 from tsseq.engine.tbptt import Streams, chunk_outputs, make_streams
 from tsseq.base import check_positive_int
@@ -181,7 +181,7 @@ class Trainer:
         -------
         TrainingHistory
         """
-        loss = LOSSES[self.config.loss] if loss is None else loss
+        loss = config_loss(self.config) if loss is None else loss
         train, validation = _check_source(train, "train"), _optional_source(validation)
         self._check_distributed(self.config.batch_size, "batch_size")
         self._prepare(model, "windows", resume)
@@ -243,7 +243,7 @@ class Trainer:
         loss, resume
             As in :meth:`fit`. The steps of an epoch are the ``ceil(S / k1)`` chunks.
         """
-        loss = LOSSES[self.config.loss] if loss is None else loss
+        loss = config_loss(self.config) if loss is None else loss
         train = make_streams(series, streams)
         validation = None if validation_series is None else make_streams(validation_series, validation_streams)
         self._check_distributed(streams, "streams")
@@ -276,7 +276,7 @@ class Trainer:
         Each batch's loss is weighted by its number of windows, so the default loss gives
         the mean squared error over all windows (over observed targets within a batch).
         """
-        loss = LOSSES[self.config.loss] if loss is None else loss
+        loss = config_loss(self.config) if loss is None else loss
         model = model.to(self.device)
         source = to_device(_check_source(source, "source"), self.device, model_dtype(model))
         return float(self._summed_loss(model, source, torch.arange(len(source)), loss)) / len(source)

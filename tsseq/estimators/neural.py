@@ -16,7 +16,8 @@ from tsseq.config import from_mapping
 from tsseq.data.scaling import Scaler
 from tsseq.data.windows import make_multi_series_windows
 from tsseq.engine import Callback, Trainer, TrainingConfig, TrainingHistory
-from tsseq.engine.losses import LOSSES
+from tsseq.engine.distributions import Affine, OutputDistribution, make_output, sampling
+from tsseq.engine.losses import config_loss
 from tsseq.errors import ConfigError, DataError
 from tsseq.estimators.covariates import PackedCodes, ValuesLoss, check_covariates, row_codes, window_codes
 from tsseq.estimators.transfer import frozen
@@ -41,6 +42,15 @@ class NeuralForecaster(Forecaster):
     with its covariate codes); ``n_channels_``; ``n_series_`` and ``series_ids_`` (the
     series of :meth:`fit`, whose positions are the ``"series"`` codes; ids None for a
     wide frame).
+
+    Probabilistic forecasts: with a distribution loss (``training.loss``: ``"quantile"``,
+    ``"normal"``, ``"student_t"``, ``"negative_binomial"``) the module's head predicts
+    that output's parameters (:mod:`tsseq.engine.distributions`, passed to the module
+    by ``_build_module`` from :meth:`output_distribution`), and ``predict(h,
+    quantiles=...)``, ``predict_interval`` and ``sample`` read them. The point forecast
+    is then the output's point (the median of a quantile head, the mean otherwise).
+    ``"negative_binomial"`` models counts on their own scale: the series are not
+    standardised, and must hold non-negative integers.
     """
 
     covariates: Sequence[str] = ()  # estimators whose module takes codes store their own
@@ -112,6 +122,15 @@ class NeuralForecaster(Forecaster):
             self._run(module, config, callbacks, series, layout, validation)
         return self
 
+    def output_distribution(self) -> OutputDistribution:
+        """What the module's head predicts, from ``training.loss`` (and ``training.quantiles``)."""
+        config = self.training_config()
+        return make_output(config.loss, config.quantiles)
+
+    @property
+    def probabilistic(self) -> bool:
+        return not self.output_distribution().is_point
+
     def training_config(self) -> TrainingConfig:
         """``training`` as a validated :class:`TrainingConfig`."""
         if self.training is None:
@@ -140,6 +159,8 @@ class NeuralForecaster(Forecaster):
         rows = self._with_codes(series, layout)  # (T_i, C + K) each
         held_out = None if validation is None else self._validation_rows(validation, len(series))
         train, held_out = self._split_validation(rows, held_out)
+        if self.output_distribution().name == "negative_binomial":
+            _check_counts(rows, self.n_channels_, layout.columns)
         center, scale = self._scaling_statistics(train)
 
         def scaled(part: list[np.ndarray]) -> list[np.ndarray]:  # float32, as the engine trains
@@ -157,7 +178,7 @@ class NeuralForecaster(Forecaster):
         """Train ``module`` on the scaled rows (float32 ``(T_i, C + K)`` arrays); returns the history."""
         windows = self._windows(train, "training")
         validation_windows = None if validation is None else self._windows(validation, "validation")
-        loss = ValuesLoss(self.n_channels_, LOSSES[config.loss]) if self._covariate_names() else None
+        loss = ValuesLoss(self.n_channels_, config_loss(config)) if self._covariate_names() else None
         return Trainer(config, callbacks).fit(self._engine_model(module), windows, validation_windows, loss=loss)
 
     def _check_parameters(self) -> None:
@@ -191,6 +212,8 @@ class NeuralForecaster(Forecaster):
     def _scaling_statistics(self, train: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Per series and channel centre and scale of the training rows' values, ``(S, C)`` each."""
         shape = (len(train), self.n_channels_)
+        if self.output_distribution().name == "negative_binomial":
+            return np.zeros(shape), np.ones(shape)  # counts stay counts: the likelihood is over integers
         if not self.scale:
             return np.zeros(shape), np.ones(shape)
         scaler = Scaler("standard", per_series=True).fit([values[:, : self.n_channels_] for values in train])
@@ -259,19 +282,26 @@ class NeuralForecaster(Forecaster):
         return np.array([codes[series_id] for series_id in layout.series_ids], dtype=np.int64)
 
     # ------------------------------------------------------------------ forecasting
-    def predict_windows(self, inputs: np.ndarray, horizon: int, *, window_starts: object = None) -> np.ndarray:
+    def predict_windows(
+        self, inputs: np.ndarray, horizon: int, *, quantiles: object = None, window_starts: object = None
+    ) -> np.ndarray:
         """Forecast ``horizon`` steps after each of ``N`` input windows ``(N, L, C)``.
 
+        ``quantiles`` as in :meth:`tsseq.base.Forecaster.predict_windows`.
         ``window_starts``, the timestamp of each window's first row ``(N,)``, gives the
         covariate codes of a model with covariates (required then); other models ignore it.
         """
         self._window_starts = window_starts
         try:
-            return super().predict_windows(inputs, horizon)
+            return super().predict_windows(inputs, horizon, quantiles=quantiles)
         finally:
             del self._window_starts
 
     def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
+        return self._forecast_scaled(self._scaled_windows(inputs), horizon) * self.scale_[0] + self.center_[0]
+
+    def _scaled_windows(self, inputs: np.ndarray) -> np.ndarray:
+        """Windows ``(N, L, C)`` of the fitted (wide) series -> scaled, with their codes ``(N, L, C + K)``."""
         if len(self.center_) != 1:
             raise DataError("predict_windows needs a model fitted on one (wide) series; this one was fitted on many.")
         scaled = (inputs - self.center_[0]) / self.scale_[0]
@@ -287,22 +317,63 @@ class NeuralForecaster(Forecaster):
             if len(codes) != len(inputs):
                 raise DataError(f"window_starts has {len(codes)} timestamps for {len(inputs)} windows.")
             scaled = np.concatenate([scaled, codes], axis=-1)  # (N, L, C + K)
-        return self._forecast_scaled(scaled, horizon) * self.scale_[0] + self.center_[0]
+        return scaled
 
     def _forecast_scaled(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
-        """Scaled inputs with their codes ``(N, L, C + K)`` -> scaled forecasts ``(N, horizon, C)``."""
+        """Scaled inputs with their codes ``(N, L, C + K)`` -> scaled point forecasts ``(N, horizon, C)``."""
+        outputs = self._module_outputs(inputs, horizon)
+        output = self.output_distribution()
+        return outputs.numpy() if output.is_point else output.point(outputs).numpy()
+
+    def _module_outputs(self, inputs: np.ndarray, horizon: int) -> torch.Tensor:
+        """The module's outputs for scaled inputs ``(N, L, C + K)``: ``(N, horizon, C)`` or ``(N, horizon, C, P)``, float64."""
+        self._check_horizon(horizon)
+        inputs = torch.from_numpy(np.nan_to_num(inputs, nan=0.0).astype(np.float32))  # unobserved inputs are 0, as in training
+        predictions = Trainer(self.training_config()).predict(self._engine_model(self.module_), inputs)
+        return predictions.double()[:, :horizon]
+
+    def _check_horizon(self, horizon: int) -> None:
         if horizon > self.horizon:
             raise ConfigError(
                 f"This model was trained to forecast horizon={self.horizon} steps; it cannot forecast {horizon}. "
                 "Refit it with a larger horizon."
             )
-        inputs = torch.from_numpy(np.nan_to_num(inputs, nan=0.0).astype(np.float32))  # unobserved inputs are 0, as in training
-        predictions = Trainer(self.training_config()).predict(self._engine_model(self.module_), inputs)  # (N, H, C)
-        return predictions.double().numpy()[:, :horizon]
 
     def _predict(self, horizon: int) -> list[np.ndarray]:
         forecasts = self._forecast_scaled(self.last_inputs_, horizon)  # (S, H, C)
         return [forecast * self.scale_[i] + self.center_[i] for i, forecast in enumerate(forecasts)]
+
+    # ------------------------------------------------------------------ probabilistic forecasts
+    def _quantiles_of(self, inputs: np.ndarray, horizon: int, levels: np.ndarray, center, scale) -> np.ndarray:
+        """Scaled inputs ``(N, L, C + K)`` -> quantiles ``(N, horizon, C, Q)`` on the data's scale.
+
+        ``center`` and ``scale`` ``(N, C)``: the estimator's standardisation of each window.
+        """
+        output = self.output_distribution()
+        params = self._module_outputs(inputs, horizon)  # (N, H, C, P)
+        shift = torch.tensor(center)[:, None] if np.any(center) else None  # (N, 1, C)
+        data_scale = Affine(shift, torch.tensor(scale)[:, None])
+        return output.quantile(output.affine(params, data_scale), levels.tolist()).numpy()
+
+    def _predict_quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
+        return list(self._quantiles_of(self.last_inputs_, horizon, levels, self.center_, self.scale_))
+
+    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
+        scaled = self._scaled_windows(inputs)
+        center, scale = (np.repeat(part[:1], len(inputs), axis=0) for part in (self.center_, self.scale_))  # (N, C)
+        return self._quantiles_of(scaled, horizon, levels, center, scale)
+
+    def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """``n`` paths per series: drawn ancestrally by autoregressive decoders, per step by direct heads."""
+        self._check_horizon(horizon)
+        inputs = np.repeat(self.last_inputs_, n, axis=0)  # (S·n, L, C + K), series-major
+        inputs = torch.from_numpy(np.nan_to_num(inputs, nan=0.0).astype(np.float32))
+        model = self._engine_model(self.module_)
+        with torch.random.fork_rng(), sampling(model):
+            torch.manual_seed(int(rng.integers(2**63 - 1)))
+            paths = Trainer(self.training_config()).predict(model, inputs).double().numpy()  # (S·n, H', C)
+        paths = paths[:, :horizon].reshape(len(self.last_inputs_), n, horizon, self.n_channels_)
+        return [paths[i] * self.scale_[i] + self.center_[i] for i in range(len(paths))]
 
     def save(self, path) -> None:
         """Write the fitted estimator to one file; :func:`tsseq.persistence.load` reads it back."""
@@ -312,3 +383,18 @@ class NeuralForecaster(Forecaster):
 
     def _build_module(self) -> torch.nn.Module:
         raise NotImplementedError
+
+
+def _check_counts(series: list[np.ndarray], channels: int, columns: Sequence[str]) -> None:
+    """The negative binomial likelihood is over counts: every observed value a non-negative integer."""
+    for position, values in enumerate(series):
+        observed = values[:, :channels]
+        bad = np.isfinite(observed) & ((observed < 0) | (observed != np.round(observed)))
+        if bad.any():
+            row, channel = np.argwhere(bad)[0]
+            raise DataError(
+                f"loss='negative_binomial' models counts, but column {columns[channel]!r} "
+                f"{'' if len(series) == 1 else f'of series {position} '}has the value {float(observed[row, channel]):g} "
+                f"at row {row}: expected non-negative integers. Use "
+                "loss='normal', 'student_t' or 'quantile' for continuous values."
+            )

@@ -112,6 +112,7 @@ class RNNForecaster(NeuralForecaster):
             forget_bias=self.forget_bias,
             covariates=cardinalities(self._covariate_names(), self.n_series_) or None,
             covariate_dim=self.covariate_dim,
+            output=self.output_distribution(),
         )
 
     def _train(self, config: TrainingConfig, callbacks, module, train, validation):

@@ -61,6 +61,7 @@ class Seq2SeqForecaster(NeuralForecaster):
             attention=self.attention,
             bidirectional=self.bidirectional,
             dropout=self.dropout,
+            output=self.output_distribution(),
         )
 
     def _train(self, config: TrainingConfig, callbacks, module, train, validation):

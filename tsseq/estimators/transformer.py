@@ -148,6 +148,7 @@ class TransformerForecaster(AttentionWeightsMixin, NeuralForecaster):
             revin=self.revin,
             covariates=cardinalities(self._covariate_names(), self.n_series_) or None,
             covariate_dim=self.covariate_dim,
+            output=self.output_distribution(),
         )
 
 
@@ -361,6 +362,7 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
             residual_attention=self.residual_attention,
             revin=self.revin,
             revin_affine=self.revin_affine,
+            output=self.output_distribution(),
         )
         pretrained = getattr(self, "_pretrained_state", None)
         if pretrained is not None:

@@ -22,7 +22,7 @@ import torch
 
 from tsseq.data.windows import make_multi_series_windows
 from tsseq.engine import Trainer, TrainingConfig
-from tsseq.engine.losses import LOSSES
+from tsseq.engine.losses import config_loss
 from tsseq.errors import DataError
 from tsseq.estimators.neural import NeuralForecaster
 from tsseq.estimators.transformer import AttentionWeightsMixin
@@ -96,6 +96,7 @@ class TransformerSeq2SeqForecaster(AttentionWeightsMixin, NeuralForecaster):
             norm_first=self.norm_first,
             positional=self.positional,
             revin=self.revin,
+            output=self.output_distribution(),
         )
 
     def _train(self, config: TrainingConfig, callbacks, module, train, validation):
@@ -180,6 +181,7 @@ class DecoderOnlyForecaster(AttentionWeightsMixin, NeuralForecaster):
             norm_first=self.norm_first,
             positional=self.positional,
             revin=self.revin,
+            output=self.output_distribution(),
         )
 
     def _split_validation(self, series, validation):
@@ -194,7 +196,7 @@ class DecoderOnlyForecaster(AttentionWeightsMixin, NeuralForecaster):
         rows = module.sequence_length
         windows = self._sequence_windows(train, rows, "training")
         validation_windows = None if validation is None else self._sequence_windows(validation, rows, "validation")
-        loss = _LaterTargets(module.patch_length - 1, LOSSES[config.loss])
+        loss = _LaterTargets(module.patch_length - 1, config_loss(config))
         return Trainer(config, callbacks).fit(_NextPatch(module), windows, validation_windows, loss=loss)
 
     def _sequence_windows(self, series, rows: int, what: str):

@@ -48,7 +48,8 @@ from torch import Tensor, nn
 
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError
-from tsseq.nn.revin import InstanceStats, RevIN
+from tsseq.engine.distributions import IDENTITY, Affine, OutputDistribution, PointOutput
+from tsseq.nn.revin import RevIN
 from tsseq.nn.transformer import Encoder, attention_weights, positional_encoding, record_attention
 
 
@@ -83,12 +84,18 @@ class DecoderOnlyTransformer(nn.Module):
     positional : {"sinusoidal", "learned"}
     revin : bool
         Reversible instance normalisation with the context's statistics.
+    output : OutputDistribution, optional
+        What the head predicts per step and channel (:mod:`tsseq.engine.distributions`);
+        default the point output. The rollout feeds back its point forecast, or a draw
+        when sampling (ancestral sampling; :meth:`forward` then returns the drawn path).
 
     Inputs / outputs
     ----------------
-    ``forward(inputs (B, L, C)) -> (B, H, C)``, the autoregressive forecast.
-    ``forward_sequence(sequence (B, T, C)) -> (B, T, C)``: next-patch predictions of
-    rows ``P .. T + P - 1`` (``T`` a multiple of ``P``, at most ``(N_c + R - 1) P``).
+    ``forward(inputs (B, L, C)) -> (B, H, C)``, the autoregressive forecast (the output's
+    parameters ``(B, H, C, P)`` with a distribution output).
+    ``forward_sequence(sequence (B, T, C)) -> (B, T, C)`` (or ``(B, T, C, P)``): next-patch
+    predictions of rows ``P .. T + P - 1`` (``T`` a multiple of ``P``, at most
+    ``(N_c + R - 1) P``).
     """
 
     def __init__(
@@ -107,8 +114,10 @@ class DecoderOnlyTransformer(nn.Module):
         norm_first: bool = True,
         positional: str = "sinusoidal",
         revin: bool = False,
+        output: OutputDistribution | None = None,
     ) -> None:
         super().__init__()
+        self.distribution = PointOutput() if output is None else output
         self.input_size = check_positive_int(input_size, "input_size")
         self.horizon = check_positive_int(horizon, "horizon")
         self.input_length = check_positive_int(input_length, "input_length")
@@ -129,7 +138,7 @@ class DecoderOnlyTransformer(nn.Module):
         self.positions = positional_encoding(positional, d_model, self.max_tokens)
         self.embedding_dropout = nn.Dropout(dropout)
         self.decoder = Encoder.stack(n_layers, d_model, n_heads, d_ff, dropout, norm_first=norm_first)
-        self.head = nn.Linear(d_model, token_size)
+        self.head = nn.Linear(d_model, token_size * self.distribution.n_params)
 
     @property
     def context_length(self) -> int:
@@ -148,13 +157,15 @@ class DecoderOnlyTransformer(nn.Module):
                 f"(batch, input_length, channels). Got {tuple(inputs.shape)} instead."
             )
         batch = inputs.shape[0]
-        context, stats = self._normalize(inputs[:, self.input_length - self.context_length :])  # (B, N_c P, C)
-        tokens = self._tokens(context)  # (B', N_c, P C_t)
+        context, affine = self._normalize(inputs[:, self.input_length - self.context_length :])  # (B, N_c P, C)
+        tokens, raw = self._tokens(context), []  # (B', N_c, P C_t)
+        token_affine = self._token_affine(affine)
         for _ in range(self.forecast_patches):
-            predicted = self._next_patches(tokens)[:, -1:]  # (B', 1, P C_t)
-            tokens = torch.cat([tokens, predicted], dim=1)  # (B', n + 1, P C_t)
-        forecast = self._rows(tokens[:, self.context_patches :], batch)  # (B, R P, C)
-        return self._denormalize(forecast[:, : self.horizon], stats)  # (B, H, C)
+            raw.append(self._next_patches(tokens)[:, -1:])  # (B', 1, P C_t, P_d)
+            tokens = torch.cat([tokens, self.distribution.feedback(raw[-1], token_affine)], dim=1)  # (B', n + 1, P C_t)
+        path = self._rows(tokens[:, self.context_patches :], batch)[:, : self.horizon]  # (B, H, C)
+        raw_rows = self._rows(torch.cat(raw, dim=1), batch)[:, : self.horizon]  # (B, H, C, P_d)
+        return self.distribution.finish_path(path, raw_rows, affine)
 
     def forward_sequence(self, sequence: Tensor) -> Tensor:
         """Teacher-forced next-patch predictions: output rows ``iP .. iP + P - 1`` predict rows ``(i + 1) P ..``."""
@@ -171,9 +182,9 @@ class DecoderOnlyTransformer(nn.Module):
                 f"patch_length={self.patch_length} and at most {self.max_tokens * self.patch_length}. "
                 f"Got {tuple(sequence.shape)} instead."
             )
-        normalized, stats = self._normalize(sequence)
-        predictions = self._rows(self._next_patches(self._tokens(normalized)), sequence.shape[0])  # (B, T, C)
-        return self._denormalize(predictions, stats)
+        normalized, affine = self._normalize(sequence)
+        raw = self._rows(self._next_patches(self._tokens(normalized)), sequence.shape[0])  # (B, T, C, P_d)
+        return self.distribution.finish(raw, affine)
 
     def attention(self, inputs: Tensor) -> dict[str, Tensor]:
         """Forecast ``inputs (B, L, C)`` once and return the weights of each attention layer.
@@ -187,9 +198,10 @@ class DecoderOnlyTransformer(nn.Module):
         return attention_weights(self)
 
     def _next_patches(self, tokens: Tensor) -> Tensor:
-        """Tokens ``(B', n, P C_t)`` -> the prediction of each one's next patch, ``(B', n, P C_t)``."""
+        """Tokens ``(B', n, P C_t)`` -> the head's prediction of each one's next patch, ``(B', n, P C_t, P_d)``."""
         embedded = self.embedding_dropout(self.positions(self.embedding(tokens)))  # (B', n, D)
-        return self.head(self.decoder(embedded, causal=True))  # (B', n, P C_t)
+        raw = self.head(self.decoder(embedded, causal=True))  # (B', n, P C_t · P_d)
+        return raw.unflatten(-1, (-1, self.distribution.n_params))
 
     def _tokens(self, rows: Tensor) -> Tensor:
         """``(B, n P, C)`` -> ``(B', n, P C_t)``: non-overlapping patches are a reshape of the time axis."""
@@ -200,17 +212,24 @@ class DecoderOnlyTransformer(nn.Module):
         return rows.reshape(batch, count, self.patch_length * channels)  # (B, n, P C), time-major in a patch
 
     def _rows(self, tokens: Tensor, batch: int) -> Tensor:
-        """Inverse of :meth:`_tokens`: ``(B', n, P C_t)`` -> ``(B, n P, C)``."""
-        count = tokens.shape[1]
+        """Inverse of :meth:`_tokens`: ``(B', n, P C_t, ...)`` -> ``(B, n P, C, ...)``."""
+        count, rest = tokens.shape[1], tokens.shape[3:]
         if self.channel_independent:
-            return tokens.reshape(batch, self.input_size, count * self.patch_length).transpose(1, 2)  # (B, n P, C)
-        return tokens.reshape(batch, count * self.patch_length, self.input_size)
+            rows = tokens.reshape(batch, self.input_size, count * self.patch_length, *rest)
+            return rows.transpose(1, 2)  # (B, n P, C, ...)
+        return tokens.reshape(batch, count * self.patch_length, self.input_size, *rest)
 
-    def _normalize(self, rows: Tensor) -> tuple[Tensor, InstanceStats | None]:
+    def _normalize(self, rows: Tensor) -> tuple[Tensor, Affine]:
+        """Rows on the scale the network reads, and the map of its outputs back to the rows' scale."""
         if self.revin is None:
-            return rows, None
+            return rows, IDENTITY
         stats = self.revin.statistics(rows[:, : self.context_length])  # (B, 1, C) each: the context's
-        return self.revin.normalize(rows, stats)
+        return self.revin.normalize(rows, stats)[0], self.revin.as_affine(stats)
 
-    def _denormalize(self, rows: Tensor, stats: InstanceStats | None) -> Tensor:
-        return rows if stats is None else self.revin.denormalize(rows, stats)
+    def _token_affine(self, affine: Affine) -> Affine:
+        """The rows' map ``(B, 1, C)`` in the layout of one token ``(B', 1, P C_t)``."""
+        def tokens(t: Tensor | None) -> Tensor | None:
+            if t is None:
+                return None
+            return self._tokens(t.expand(-1, self.patch_length, -1))  # (B', 1, P C_t)
+        return Affine(tokens(affine.shift), tokens(affine.scale))

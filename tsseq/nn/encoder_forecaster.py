@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from tsseq.base import check_positive_int
 from tsseq.errors import DataError
 from tsseq.nn.embeddings import CovariateEmbedding
+from tsseq.engine.distributions import IDENTITY, OutputDistribution, PointOutput
 from tsseq.nn.revin import RevIN
 from tsseq.nn.transformer import Encoder, _check_probability, positional_encoding
 
@@ -62,9 +63,12 @@ class EncoderForecaster(nn.Module):
         Cardinality of each categorical covariate, in the order of the ``K`` code columns.
     covariate_dim : int
         Size of each covariate's embedding vector.
+    output : OutputDistribution, optional
+        What the head predicts per forecast value (:mod:`tsseq.engine.distributions`);
+        default the point output.
 
     Inputs: ``x (B, L, C)``; ``codes (B, L, K)`` integers with covariates (else None).
-    Outputs: ``(B, H, C)``.
+    Outputs: ``(B, H, C)``, or the output's parameters ``(B, H, C, P)``.
     """
 
     def __init__(
@@ -87,8 +91,10 @@ class EncoderForecaster(nn.Module):
         revin: bool = True,
         covariates: dict[str, int] | None = None,
         covariate_dim: int = 4,
+        output: OutputDistribution | None = None,
     ) -> None:
         super().__init__()
+        self.distribution = PointOutput() if output is None else output
         self.input_size = check_positive_int(input_size, "input_size")
         self.input_length = check_positive_int(input_length, "input_length")
         self.horizon = check_positive_int(horizon, "horizon")
@@ -115,7 +121,7 @@ class EncoderForecaster(nn.Module):
         self.head = nn.Sequential(
             nn.Flatten(start_dim=1),  # (B, L·D)
             nn.Dropout(_check_probability(head_dropout, "head_dropout")),
-            nn.Linear(input_length * d_model, horizon * input_size),
+            nn.Linear(input_length * d_model, horizon * input_size * self.distribution.n_params),
         )
 
     def forward(self, x: Tensor, codes: Tensor | None = None) -> Tensor:
@@ -124,13 +130,14 @@ class EncoderForecaster(nn.Module):
                 f"EncoderForecaster expects inputs of shape (B, {self.input_length}, {self.input_size}) "
                 f"(batch, input_length, channels). Got {tuple(x.shape)} instead."
             )
-        stats = None
+        affine = IDENTITY
         if self.revin is not None:
             x, stats = self.revin.normalize(x)
+            affine = self.revin.as_affine(stats)
         tokens = self.input_embedding(self._with_covariates(x, codes))  # (B, L, D)
         encoded = self.encoder(self.dropout(self.position(tokens)))  # (B, L, D)
-        forecast = self.head(encoded).view(x.shape[0], self.horizon, self.input_size)  # (B, H, C)
-        return forecast if self.revin is None else self.revin.denormalize(forecast, stats)
+        raw = self.head(encoded).view(x.shape[0], self.horizon, self.input_size, -1)  # (B, H, C, P)
+        return self.distribution.finish(raw, affine)  # (B, H, C), or (B, H, C, P) parameters
 
     def _with_covariates(self, x: Tensor, codes: Tensor | None) -> Tensor:
         if self.covariate_embedding is None:

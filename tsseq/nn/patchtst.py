@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from tsseq.base import check_positive_int
 from tsseq.errors import DataError
 from tsseq.nn.patching import patch, patch_count, unpatch
+from tsseq.engine.distributions import IDENTITY, OutputDistribution, PointOutput
 from tsseq.nn.revin import InstanceStats, RevIN
 from tsseq.nn.transformer import Encoder, _check_probability, positional_encoding
 
@@ -122,8 +123,11 @@ class PatchTST(nn.Module):
         Reversible instance normalisation of each window and channel.
     revin_affine : bool
         Learn RevIN's per-channel ``gamma``, ``beta``.
+    output : OutputDistribution, optional
+        What the head predicts per forecast value (:mod:`tsseq.engine.distributions`);
+        default the point output.
 
-    Inputs: ``x (B, L, C)``. Outputs: ``(B, H, C)``.
+    Inputs: ``x (B, L, C)``. Outputs: ``(B, H, C)``, or the output's parameters ``(B, H, C, P)``.
 
     Attributes
     ----------
@@ -161,8 +165,10 @@ class PatchTST(nn.Module):
         residual_attention: bool = True,
         revin: bool = True,
         revin_affine: bool = False,
+        output: OutputDistribution | None = None,
     ) -> None:
         super().__init__()
+        self.distribution = PointOutput() if output is None else output
         self.input_size = check_positive_int(input_size, "input_size")
         self.input_length = check_positive_int(input_length, "input_length")
         self.horizon = check_positive_int(horizon, "horizon")
@@ -189,16 +195,16 @@ class PatchTST(nn.Module):
         self.head = nn.Sequential(
             nn.Flatten(start_dim=1),  # (B·C, N·D)
             nn.Dropout(_check_probability(head_dropout, "head_dropout")),
-            nn.Linear(self.n_patches * d_model, horizon),
+            nn.Linear(self.n_patches * d_model, horizon * self.distribution.n_params),
         )
         self.reconstruction_head = nn.Linear(d_model, patch_length)
 
     def forward(self, x: Tensor) -> Tensor:
         x, stats = self._normalize(x)
         tokens = self.backbone(self.patches(x))  # (B·C, N, D)
-        forecast = self.head(tokens)  # (B·C, H)
-        forecast = forecast.view(x.shape[0], self.input_size, self.horizon).transpose(1, 2)  # (B, H, C)
-        return self._denormalize(forecast, stats)
+        raw = self.head(tokens)  # (B·C, H·P)
+        raw = raw.view(x.shape[0], self.input_size, self.horizon, -1).transpose(1, 2)  # (B, H, C, P)
+        return self.distribution.finish(raw, IDENTITY if stats is None else self.revin.as_affine(stats))
 
     def patches(self, x: Tensor) -> Tensor:
         """``(B, L, C)`` (normalised) -> ``(B·C, N, P)``, every channel's patches a sequence of its own."""

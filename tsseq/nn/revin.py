@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from tsseq.base import check_positive_int
+from tsseq.engine.distributions import Affine
 from tsseq.errors import ConfigError, DataError
 
 
@@ -111,6 +112,13 @@ class RevIN(nn.Module):
         if self.affine:
             y = (y - self.beta) / self.gamma
         return y * stats.std + stats.mean  # (B, H, C)
+
+    def as_affine(self, stats: InstanceStats) -> Affine:
+        """:meth:`denormalize` as ``y = shift + scale * y'``, for distribution heads (:mod:`tsseq.engine.distributions`)."""
+        if not self.affine:
+            return Affine(stats.mean, stats.std)
+        scale = stats.std / self.gamma  # (B, 1, C)
+        return Affine(stats.mean - self.beta * scale, scale)
 
     def _check(self, x: torch.Tensor, name: str) -> None:
         if x.dim() != 3 or x.shape[2] != self.num_channels:

@@ -36,7 +36,15 @@ Heads:
 
 Normalisation: ``"none"``; ``"last"`` subtracts each window's last value per channel and
 adds it back to the forecast (SegRNN); ``"revin"`` is reversible instance normalisation
-(:class:`tsseq.nn.revin.RevIN`).
+(:class:`tsseq.nn.revin.RevIN`); ``"mean"`` divides each window by its mean absolute
+value per channel and multiplies the forecast back (DeepAR's scaling; it keeps counts
+unshifted, as the negative binomial output needs).
+
+Probabilistic heads: every head predicts ``P`` values per forecast value, given by the
+``output`` (:mod:`tsseq.engine.distributions`: quantiles, Normal, Student-t or negative
+binomial parameters; ``P = 1`` for the point output). The recursive head feeds back the
+output's point forecast, or, when sampling, a draw from each step's distribution
+(ancestral sampling); then the module returns the drawn path ``(B, H, C)``.
 """
 
 from __future__ import annotations
@@ -47,13 +55,14 @@ import torch
 from torch import Tensor, nn
 
 from tsseq.base import check_positive_int
+from tsseq.engine.distributions import IDENTITY, Affine, OutputDistribution, PointOutput
 from tsseq.errors import ConfigError, DataError
 from tsseq.nn.embeddings import CovariateEmbedding
 from tsseq.nn.recurrent import RecurrentLayerStack, StackState, make_cell, require_causal
 from tsseq.nn.revin import RevIN
 
 HEADS = ("direct", "recursive", "parallel")
-NORMALIZATIONS = ("none", "last", "revin")
+NORMALIZATIONS = ("none", "last", "revin", "mean")
 
 
 def _check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
@@ -84,9 +93,12 @@ class RecurrentForecaster(nn.Module):
         columns (e.g. ``{"hour": 24, "series": 414}``); None or empty: no covariates.
     covariate_dim : int
         Size of each covariate's embedding vector.
+    output : OutputDistribution, optional
+        What the head predicts per forecast value; default the point output.
 
     Inputs: ``x`` ``(B, L, C)``; ``codes`` ``(B, L, K)`` integers, required with
-    covariates (else None). Outputs: ``(B, H, C)``.
+    covariates (else None). Outputs: ``(B, H, C)`` with the point output, else the
+    output's parameters ``(B, H, C, P)`` (a drawn path ``(B, H, C)`` when sampling).
 
     Attributes
     ----------
@@ -114,8 +126,11 @@ class RecurrentForecaster(nn.Module):
         fused: bool | None = None,
         covariates: dict[str, int] | None = None,
         covariate_dim: int = 4,
+        output: OutputDistribution | None = None,
     ) -> None:
         super().__init__()
+        self.distribution = PointOutput() if output is None else output
+        n_params = self.distribution.n_params
         self.input_size = check_positive_int(input_size, "input_size")
         self.horizon = check_positive_int(horizon, "horizon")
         self.segment_length = check_positive_int(segment_length, "segment_length")
@@ -148,9 +163,9 @@ class RecurrentForecaster(nn.Module):
         width = self.encoder.output_size  # D·H
         self.revin = RevIN(self.input_size) if self.normalization == "revin" else None
         if self.head == "direct":
-            self.output = nn.Linear(width, self.n_output_segments * self.segment_size)
+            self.output = nn.Linear(width, self.n_output_segments * self.segment_size * n_params)
         elif self.head == "recursive":
-            self.output = nn.Linear(width, self.segment_size)
+            self.output = nn.Linear(width, self.segment_size * n_params)
         else:
             self.decoder = make_cell(cell, width, width, forget_bias=forget_bias)
             position_size = width // 2 if self.channel_independent else width
@@ -159,7 +174,7 @@ class RecurrentForecaster(nn.Module):
                 nn.Parameter(torch.randn(self.input_size, width - position_size)) if self.channel_independent else None
             )
             self.decoder_dropout = nn.Dropout(dropout)
-            self.output = nn.Linear(width, self.segment_size)
+            self.output = nn.Linear(width, self.segment_size * n_params)
 
     def _make_covariate_embedding(self, covariates: dict[str, int] | None, dim: int) -> CovariateEmbedding | None:
         check_positive_int(dim, "covariate_dim")
@@ -177,17 +192,22 @@ class RecurrentForecaster(nn.Module):
         self._check_inputs(x)
         self._check_codes(x, codes)
         batch = x.shape[0]
-        x, restore = self._normalize(x)
+        x, affine = self._normalize(x)
         sequence = self._to_sequences(x)  # (B', L, c), B' = B·C if channel-independent else B
         outputs, state = self.encoder(self._embed(sequence, self._step_covariates(codes)))  # (B', n, D·H)
+        fed = None
         if self.head == "direct":
-            segments = self.output(outputs[:, -1])  # (B', M·w·c)
+            segments = self.output(outputs[:, -1])  # (B', M·w·c·P)
         elif self.head == "recursive":
-            segments = self._rollout(outputs[:, -1], state)  # (B', M·w·c)
+            segments, fed = self._rollout(outputs[:, -1], state, self._sequence_affine(affine))  # (B', M·w·c·P)
         else:
-            segments = self._parallel_decode(state)  # (B', M·w·c)
-        forecast = self._from_sequences(segments.reshape(segments.shape[0], -1, self.series_channels), batch)
-        return restore(forecast[:, : self.horizon])  # (B, H, C)
+            segments = self._parallel_decode(state)  # (B', M·w·c·P)
+        shape = (segments.shape[0], -1, self.series_channels, self.distribution.n_params)
+        raw = self._from_sequences(segments.reshape(shape), batch)[:, : self.horizon]  # (B, H, C, P)
+        if fed is None:
+            return self.distribution.finish(raw, affine)  # (B, H, C) or (B, H, C, P)
+        path = self._from_sequences(fed.reshape(shape[:-1]), batch)[:, : self.horizon]  # (B, H, C)
+        return self.distribution.finish_path(path, raw, affine)
 
     def forward_sequence(self, x: Tensor, state: StackState | None = None) -> tuple[Tensor, StackState]:
         """One-step predictions at every input step: ``(B, k, C) -> (B, k, C)`` and the state.
@@ -197,24 +217,34 @@ class RecurrentForecaster(nn.Module):
         point-wise steps and no instance normalisation (its statistics would change
         from chunk to chunk).
         """
-        if self.head != "recursive" or self.segment_length != 1 or self.normalization != "none":
+        if (
+            self.head != "recursive"
+            or self.segment_length != 1
+            or self.normalization != "none"
+            or not self.distribution.is_point
+        ):
             raise ConfigError(
                 "forward_sequence (stateful / truncated-BPTT training) needs head='recursive', "
-                f"segment_length=1 and normalization='none'; got head={self.head!r}, "
-                f"segment_length={self.segment_length}, normalization={self.normalization!r}."
+                f"segment_length=1, normalization='none' and a point loss; got head={self.head!r}, "
+                f"segment_length={self.segment_length}, normalization={self.normalization!r}, "
+                f"loss={self.distribution.name!r}."
             )
         self._check_inputs(x)
         batch = x.shape[0]
         outputs, state = self.encoder(self._to_sequences(x), state)  # (B', k, H)
         return self._from_sequences(self.output(outputs), batch), state  # (B, k, C)
 
-    def _rollout(self, last_output: Tensor, state: StackState) -> Tensor:
-        predictions = [self.output(last_output)]  # each (B', w·c)
-        for _ in range(self.n_output_segments - 1):
-            step_input = self._embed(predictions[-1].unsqueeze(1))  # (B', 1, E)
-            output, state = self.encoder(step_input, state)
+    def _rollout(self, last_output: Tensor, state: StackState, affine: Affine) -> tuple[Tensor, Tensor]:
+        """Recursive decoding: ``(raw (B', M·w·c·P), fed (B', M·w·c))``, the head's outputs and the values fed back."""
+        shape = (last_output.shape[0], self.segment_length, self.series_channels, self.distribution.n_params)
+        predictions, fed = [self.output(last_output)], []  # each (B', w·c·P)
+        for segment in range(self.n_output_segments):
+            fed.append(self.distribution.feedback(predictions[-1].reshape(shape), affine).flatten(1))  # (B', w·c)
+            if segment == self.n_output_segments - 1:
+                break
+            output, state = self.encoder(self._embed(fed[-1].unsqueeze(1)), state)
             predictions.append(self.output(output[:, -1]))
-        return torch.cat(predictions, dim=1)
+        return torch.cat(predictions, dim=1), torch.cat(fed, dim=1)
 
     def _parallel_decode(self, state: StackState) -> Tensor:
         last_layer = state[-1]  # (h,) or (h, c), each (D, d, B', H)
@@ -254,18 +284,32 @@ class RecurrentForecaster(nn.Module):
         return x.permute(0, 2, 1).reshape(batch * channels, length, 1)  # (B·C, L, 1)
 
     def _from_sequences(self, y: Tensor, batch: int) -> Tensor:
+        """``(B', T, c, ...)`` -> ``(B, T, C, ...)``."""
         if not self.channel_independent:
             return y
-        return y.reshape(batch, self.input_size, -1).permute(0, 2, 1)  # (B, T, C)
+        rest = y.shape[3:]
+        return y.reshape(batch, self.input_size, -1, *rest).transpose(1, 2)  # (B, T, C, ...)
 
-    def _normalize(self, x: Tensor):
+    def _sequence_affine(self, affine: Affine) -> Affine:
+        """The per-window map ``(B, 1, C)`` in the layout of the sequences ``(B', 1, c)``."""
+        if not self.channel_independent:
+            return affine
+        shift, scale = (None if t is None else t.reshape(-1, 1, 1) for t in (affine.shift, affine.scale))
+        return Affine(shift, scale)  # row b·C + k is channel k of window b, as in _to_sequences
+
+    def _normalize(self, x: Tensor) -> tuple[Tensor, Affine]:
+        """The window on the scale the network reads, and the map of its forecasts back."""
         if self.normalization == "last":
             last = x[:, -1:].detach()  # (B, 1, C)
-            return x - last, lambda y: y + last
+            return x - last, Affine(shift=last)
         if self.normalization == "revin":
             normalized, stats = self.revin.normalize(x)
-            return normalized, lambda y: self.revin.denormalize(y, stats)
-        return x, lambda y: y
+            return normalized, self.revin.as_affine(stats)
+        if self.normalization == "mean":
+            scale = x.detach().abs().mean(dim=1, keepdim=True)  # (B, 1, C)
+            scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # an all-zero window keeps its scale
+            return x / scale, Affine(scale=scale)
+        return x, IDENTITY
 
     def _check_codes(self, x: Tensor, codes: Tensor | None) -> None:
         if self.covariate_embedding is None:

@@ -45,6 +45,7 @@ import torch
 from torch import nn
 
 from tsseq.base import check_positive_int
+from tsseq.engine.distributions import OutputDistribution, PointOutput
 from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.nn.attention import make_attention
 
@@ -79,6 +80,10 @@ class Seq2Seq(nn.Module):
         observed values start the decoder. ``C_out = len(target_channels)``.
     covariate_size : int
         ``F``, known future covariates per decoder step (0: none).
+    output : OutputDistribution, optional
+        What the head predicts per step and channel (:mod:`tsseq.engine.distributions`);
+        default the point output. The decoder feeds back its point forecast, or a draw
+        when sampling (ancestral sampling; the module then returns the drawn path).
 
     Inputs
     ------
@@ -91,7 +96,7 @@ class Seq2Seq(nn.Module):
 
     Outputs
     -------
-    predictions : ``(B, H, C_out)``.
+    predictions : ``(B, H, C_out)``, or the output's parameters ``(B, H, C_out, P)``.
     weights : ``(B, H, L)`` attention weights, with ``return_attention=True``; also kept,
         detached, in :attr:`last_attention` after every forward (None without attention).
     """
@@ -109,8 +114,10 @@ class Seq2Seq(nn.Module):
         dropout: float = 0.0,
         target_channels: Sequence[int] | None = None,
         covariate_size: int = 0,
+        output: OutputDistribution | None = None,
     ) -> None:
         super().__init__()
+        self.distribution = PointOutput() if output is None else output
         self.input_size = check_positive_int(input_size, "input_size")
         self.horizon = check_positive_int(horizon, "horizon")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
@@ -152,7 +159,7 @@ class Seq2Seq(nn.Module):
         # Luong's attentional hidden state tanh(W_a [c_t; s_t]), no bias as in the paper.
         luong = attention.startswith("luong")
         self.combine = nn.Linear(key_size + hidden_size, hidden_size, bias=False) if luong else None
-        self.head = nn.Linear(hidden_size + context_in, self.output_size)
+        self.head = nn.Linear(hidden_size + context_in, self.output_size * self.distribution.n_params)
         self.last_attention: torch.Tensor | None = None
 
     def forward(
@@ -171,14 +178,16 @@ class Seq2Seq(nn.Module):
         projected_keys = None if self.attention is None else self.attention.project_keys(keys)  # (B, L, A)
         first = inputs[:, -1, self.target_channels]  # (B, C_out)
         if targets is not None and teacher_forcing_ratio == 1 and self.attention_kind != "bahdanau":
-            predictions, weights = self._decode_teacher_forced(first, targets, covariates, state, keys, projected_keys)
+            raw, weights = self._decode_teacher_forced(first, targets, covariates, state, keys, projected_keys)
+            predictions = self.distribution.finish(raw)
         else:
             teacher = None
             if targets is not None and teacher_forcing_ratio > 0:
                 teacher = self.teacher_mask(inputs.shape[0], teacher_forcing_ratio, generator, inputs.device)
-            predictions, weights = self._decode_stepwise(
+            raw, path, weights = self._decode_stepwise(
                 first, targets, teacher, covariates, state, keys, projected_keys
             )
+            predictions = self.distribution.finish_path(path, raw)  # (B, H, C_out) or (B, H, C_out, P)
         self.last_attention = None if weights is None else weights.detach()
         return (predictions, weights) if return_attention else predictions
 
@@ -220,13 +229,17 @@ class Seq2Seq(nn.Module):
         state: State,
         keys: torch.Tensor,
         projected_keys: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """One decoder step at a time, each fed the true or the forecast previous value."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """One decoder step at a time, each fed the true or the forecast previous value.
+
+        Returns the head's outputs ``(B, H, C_out, P)``, the forecast values fed back (or
+        that would be next) ``(B, H, C_out)`` and the attention weights.
+        """
         fed = first  # (B, C_out)
-        predictions, weights = [], []
+        predictions, values, weights = [], [], []
         for step in range(self.horizon):
             if step > 0:
-                fed = predictions[-1][:, 0]  # (B, C_out)
+                fed = values[-1]  # (B, C_out)
                 if teacher is not None:
                     fed = torch.where(teacher[:, step - 1 : step], targets[:, step - 1], fed)  # (B, C_out)
             parts = [fed.unsqueeze(1)]  # (B, 1, C_out)
@@ -238,11 +251,12 @@ class Seq2Seq(nn.Module):
                 context, step_weights = self.attention(query, keys, projected_keys=projected_keys)  # (B, 1, D*H_h)
                 parts.append(context)
             output, state = self.decoder(torch.cat(parts, dim=-1), state)  # (B, 1, H_h)
-            prediction, luong_weights = self._readout(output, keys, projected_keys, context)  # (B, 1, C_out)
+            prediction, luong_weights = self._readout(output, keys, projected_keys, context)  # (B, 1, C_out, P)
             predictions.append(prediction)
+            values.append(self.distribution.feedback(prediction[:, 0]))  # (B, C_out)
             weights.append(step_weights if step_weights is not None else luong_weights)  # (B, 1, L) or None
         attention = None if self.attention is None else torch.cat(weights, dim=1)  # (B, H, L)
-        return torch.cat(predictions, dim=1), attention  # (B, H, C_out)
+        return torch.cat(predictions, dim=1), torch.stack(values, dim=1), attention
 
     def _readout(
         self,
@@ -251,14 +265,14 @@ class Seq2Seq(nn.Module):
         projected_keys: torch.Tensor | None,
         context: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Decoder outputs ``(B, M, H_h)`` -> forecasts ``(B, M, C_out)`` and Luong weights ``(B, M, L)``."""
+        """Decoder outputs ``(B, M, H_h)`` -> the head's ``(B, M, C_out, P)`` and Luong weights ``(B, M, L)``."""
         weights = None
         if self.combine is not None:  # Luong: attend with the new state
             context, weights = self.attention(outputs, keys, projected_keys=projected_keys)  # (B, M, D*H_h), (B, M, L)
             outputs = torch.tanh(self.combine(torch.cat([context, outputs], dim=-1)))  # (B, M, H_h)
         elif context is not None:  # Bahdanau: the context the step was fed
             outputs = torch.cat([outputs, context], dim=-1)  # (B, M, H_h + D*H_h)
-        return self.head(outputs), weights  # (B, M, C_out)
+        return self.head(outputs).unflatten(-1, (self.output_size, -1)), weights  # (B, M, C_out, P)
 
     def _bridge(self, state: State) -> State:
         """Encoder final state ``(layers * D, B, H_h)`` -> decoder initial state ``(layers, B, H_h)``."""

@@ -45,6 +45,7 @@ from torch import Tensor, nn
 
 from tsseq.base import check_positive_int
 from tsseq.errors import DataError
+from tsseq.engine.distributions import IDENTITY, OutputDistribution, PointOutput
 from tsseq.nn.revin import RevIN
 from tsseq.nn.transformer import Decoder, Encoder, attention_weights, positional_encoding, record_attention
 
@@ -72,6 +73,10 @@ class TransformerSeq2Seq(nn.Module):
     positional : {"sinusoidal", "learned"}
     revin : bool
         Reversible instance normalisation of inputs, fed targets and forecasts.
+    output : OutputDistribution, optional
+        What the head predicts per step and channel (:mod:`tsseq.engine.distributions`);
+        default the point output. The rollout feeds back its point forecast, or a draw
+        when sampling (ancestral sampling; the module then returns the drawn path).
 
     Inputs
     ------
@@ -80,7 +85,7 @@ class TransformerSeq2Seq(nn.Module):
 
     Outputs
     -------
-    ``(B, H, C)``.
+    ``(B, H, C)``, or the output's parameters ``(B, H, C, P)``.
     """
 
     def __init__(
@@ -98,8 +103,10 @@ class TransformerSeq2Seq(nn.Module):
         norm_first: bool = True,
         positional: str = "sinusoidal",
         revin: bool = False,
+        output: OutputDistribution | None = None,
     ) -> None:
         super().__init__()
+        self.distribution = PointOutput() if output is None else output
         self.input_size = check_positive_int(input_size, "input_size")
         self.horizon = check_positive_int(horizon, "horizon")
         self.input_length = check_positive_int(input_length, "input_length")
@@ -110,23 +117,22 @@ class TransformerSeq2Seq(nn.Module):
         self.embedding_dropout = nn.Dropout(dropout)
         self.encoder = Encoder.stack(n_encoder_layers, d_model, n_heads, d_ff, dropout, norm_first=norm_first)
         self.decoder = Decoder.stack(n_decoder_layers, d_model, n_heads, d_ff, dropout, norm_first=norm_first)
-        self.head = nn.Linear(d_model, input_size)
+        self.head = nn.Linear(d_model, input_size * self.distribution.n_params)
 
     def forward(self, inputs: Tensor, targets: Tensor | None = None) -> Tensor:
         self._check(inputs, targets)
         stats = None if self.revin is None else self.revin.statistics(inputs)
+        affine = IDENTITY if stats is None else self.revin.as_affine(stats)
         x = self._normalize(inputs, stats)  # (B, L, C)
         memory = self.encode(x)  # (B, L, D)
         if targets is not None:
             fed = torch.cat([x[:, -1:], self._normalize(targets, stats)[:, :-1]], dim=1)  # (B, H, C): u_0 .. u_{H-1}
-            predictions = self.decode(fed, memory)  # (B, H, C)
-        else:
-            fed = x[:, -1:]  # (B, 1, C): u_0
-            for _ in range(self.horizon):
-                latest = self.decode(fed, memory)[:, -1:]  # (B, 1, C): yhat_t from u_0 .. u_t
-                fed = torch.cat([fed, latest], dim=1)  # (B, t + 2, C)
-            predictions = fed[:, 1:]  # (B, H, C)
-        return predictions if stats is None else self.revin.denormalize(predictions, stats)
+            return self.distribution.finish(self.decode(fed, memory), affine)  # (B, H, C) or (B, H, C, P)
+        fed, raw = x[:, -1:], []  # (B, 1, C): u_0
+        for _ in range(self.horizon):
+            raw.append(self.decode(fed, memory)[:, -1:])  # (B, 1, C, P): yhat_t from u_0 .. u_t
+            fed = torch.cat([fed, self.distribution.feedback(raw[-1], affine)], dim=1)  # (B, t + 2, C)
+        return self.distribution.finish_path(fed[:, 1:], torch.cat(raw, dim=1), affine)  # (B, H, C) or (B, H, C, P)
 
     def encode(self, x: Tensor) -> Tensor:
         """Input window ``(B, L, C)`` (normalised) -> memory ``(B, L, D)``."""
@@ -134,9 +140,10 @@ class TransformerSeq2Seq(nn.Module):
         return self.encoder(tokens)
 
     def decode(self, fed: Tensor, memory: Tensor) -> Tensor:
-        """Fed values ``u_0 .. u_{T-1}`` ``(B, T, C)`` and memory ``(B, L, D)`` -> ``yhat_0 .. yhat_{T-1}``."""
+        """Fed values ``u_0 .. u_{T-1}`` ``(B, T, C)`` and memory ``(B, L, D)`` -> the head's ``(B, T, C, P)`` for ``yhat_0 ..``."""
         embedded = self.positions(self.value_embedding(fed), offset=self.input_length - 1)  # (B, T, D)
-        return self.head(self.decoder(self.embedding_dropout(embedded), memory, causal=True))  # (B, T, C)
+        raw = self.head(self.decoder(self.embedding_dropout(embedded), memory, causal=True))  # (B, T, C·P)
+        return raw.unflatten(-1, (self.input_size, self.distribution.n_params))  # (B, T, C, P)
 
     def attention(self, inputs: Tensor) -> dict[str, Tensor]:
         """Forecast ``inputs (B, L, C)`` once and return every attention layer's weights, by name.
