@@ -192,3 +192,140 @@ def test_published_m4_hourly_figures(data_dir) -> None:
     assert naive2.n_series == 414
     assert (round(naive2.smape, 3), round(naive2.mase, 3), naive2.owa) == (18.383, 2.395, 1.0)
     assert (round(seasonal.smape, 3), round(seasonal.mase, 3)) == (13.912, 1.193)
+
+
+class _GaussianAroundLast(_RepeatLast):
+    """Test stand-in for a probabilistic model: quantiles of N(last value, sigma^2) at every step."""
+
+    def __init__(self, *, sigma: float = 1.0) -> None:
+        self.sigma = sigma
+
+    def _predict_quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
+        from scipy.stats import norm
+
+        return [point[:, :, None] + self.sigma * norm.ppf(levels) for point in self._predict(horizon)]
+
+    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
+        from scipy.stats import norm
+
+        return self._predict_windows(inputs, horizon)[..., None] + self.sigma * norm.ppf(levels)
+
+
+def test_m4_interval_of_a_wide_interval_covers_everything() -> None:
+    from scipy.stats import norm
+
+    from tsseq.metrics import seasonal_naive_scale
+
+    pytest.importorskip("tsseq.baselines")
+    train, test = _m4_frames()
+    sigma = 1e4
+    result = evaluate_m4(_GaussianAroundLast(sigma=sigma), train=train, test=test, interval=0.95)
+    assert result.coverage == 1.0
+    assert result.acd == pytest.approx(0.05)
+    # Nothing outside: MSIS is the width over each series' scale, averaged over series.
+    width = 2 * sigma * norm.ppf(0.975)
+    scales = [float(seasonal_naive_scale(train.loc[key].to_numpy(), 24)[0]) for key in ("H1", "H2")]
+    assert result.msis == pytest.approx(np.mean([width / scale for scale in scales]), rel=1e-9)
+    # the point figures are those of the point forecast
+    point = evaluate_m4(_RepeatLast(), train=train, test=test)
+    assert (result.smape, result.mase, result.owa) == (point.smape, point.mase, point.owa)
+    assert point.msis is None and "msis" not in point.to_dict()
+    scores = result.to_dict()
+    assert (scores["interval"], scores["msis"], scores["coverage"], scores["acd"]) == (
+        0.95,
+        result.msis,
+        1.0,
+        result.acd,
+    )
+
+
+def _yearly_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two M4-like yearly series (horizon 6, m = 1) small enough to score by hand."""
+    values = {
+        "Y1": ([1.0, 2.0, 4.0, 7.0], [7.0, 8.0, 6.0, 10.0, 7.0, 5.5]),
+        "Y2": ([10.0, 14.0, 10.0, 14.0], [14.0] * 5 + [16.0]),
+    }
+    parts = {"train": [], "test": []}
+    for key, (history, future) in values.items():
+        years = pd.date_range("2000-01-01", periods=len(history) + len(future), freq="YS")
+        for part, rows, stamps in (("train", history, years[: len(history)]), ("test", future, years[len(history) :])):
+            index = pd.MultiIndex.from_arrays([[key] * len(rows), stamps], names=["series", "timestamp"])
+            parts[part].append(pd.DataFrame({"value": rows}, index=index))
+    return pd.concat(parts["train"]), pd.concat(parts["test"])
+
+
+def test_m4_interval_known_answer_on_two_yearly_series() -> None:
+    from scipy.stats import norm
+
+    pytest.importorskip("tsseq.baselines")
+    train, test = _yearly_frames()
+    # 95% bounds at last value -+ 1: Y1 [6, 8], Y2 [13, 15]; 2 / alpha = 40.
+    model = _GaussianAroundLast(sigma=1 / norm.ppf(0.975))
+    result = evaluate_m4(model, frequency="Yearly", train=train, test=test, interval=0.95)
+    # Y1 (scale mean(1, 2, 3) = 2): widths 2 each, 10 above by 2 -> +80, 5.5 below by 0.5 -> +20:
+    #    (12 + 100) / 6 / 2.  Y2 (scale 4): 16 above by 1 -> +40: (12 + 40) / 6 / 4.
+    assert result.msis == pytest.approx(((12 + 100) / 6 / 2 + (12 + 40) / 6 / 4) / 2, rel=1e-9)
+    assert result.coverage == pytest.approx(9 / 12)  # 4 of 6 and 5 of 6 inside
+    assert result.acd == pytest.approx(0.2)
+    assert (result.dataset, result.horizon, result.season_length, result.n_series) == ("m4-yearly", 6, 1, 2)
+
+
+def test_m4_interval_errors() -> None:
+    train, test = _m4_frames()
+    with pytest.raises(ConfigError, match=r"evaluate_m4\(interval=0.95\) needs quantile forecasts; _RepeatLast gives"):
+        evaluate_m4(_RepeatLast(), train=train, test=test, interval=0.95)
+    with pytest.raises(ConfigError, match=r"'interval' parameter must be a number in \(0, 1\).*Got 95"):
+        evaluate_m4(_GaussianAroundLast(), train=train, test=test, interval=95)
+
+
+def test_ett_crps_and_coverage_known_answer_on_a_line() -> None:
+    from scipy.stats import norm
+
+    from tsseq.protocols import ETT_CRPS_LEVELS
+
+    horizon = 24
+    slope = 1.0 / np.arange(8640.0).std()  # standardised rise per row, as above
+    # 90% half-width 10.5 steps of the line: steps 1..10 inside; 80% half-width 8.2 steps: 1..8.
+    sigma = 10.5 * slope / norm.ppf(0.95)
+    model = _GaussianAroundLast(sigma=sigma)
+    result = evaluate_ett(model, frame=_linear_ett_frame(), input_length=48, horizon=horizon, crps=True)
+    assert result.coverage_90 == pytest.approx(10 / 24)
+    assert result.coverage_80 == pytest.approx(8 / 24)
+    # At step h the truth is h * slope above the median; CRPS is twice the mean pinball loss.
+    levels = np.arange(1, 20) / 20
+    np.testing.assert_allclose(ETT_CRPS_LEVELS, levels)
+    error = slope * np.arange(1, horizon + 1)[:, None] - sigma * norm.ppf(levels)  # (H, Q)
+    expected = 2 * np.maximum(levels * error, (levels - 1) * error).mean()
+    assert result.crps == pytest.approx(expected, rel=1e-9)
+    assert result.mse == pytest.approx(slope**2 * np.mean(np.arange(1, horizon + 1) ** 2), rel=1e-10)
+    scores = result.to_dict()
+    assert scores["crps_levels"] == "0.05:0.95:0.05" and scores["crps"] == result.crps
+
+
+def test_ett_crps_does_not_depend_on_the_batch_size() -> None:
+    frame = _linear_ett_frame()
+    frame["OT"] = np.sin(np.arange(len(frame)) / 7.0)
+    small = evaluate_ett(_GaussianAroundLast(sigma=0.3), frame=frame, horizon=24, batch_size=7, crps=True)
+    large = evaluate_ett(_GaussianAroundLast(sigma=0.3), frame=frame, horizon=24, batch_size=5000, crps=True)
+    for name in ("crps", "coverage_80", "coverage_90"):
+        assert getattr(small, name) == pytest.approx(getattr(large, name), rel=1e-12)
+    assert 0 < small.coverage_80 < small.coverage_90 < 1
+
+
+def test_ett_crps_needs_a_probabilistic_model() -> None:
+    with pytest.raises(ConfigError, match=r"evaluate_ett\(crps=True\) needs quantile forecasts; _RepeatLast"):
+        evaluate_ett(_RepeatLast(), frame=_linear_ett_frame(), crps=True)
+    result = evaluate_ett(_GaussianAroundLast(), frame=_linear_ett_frame(), setting="S", horizon=24)
+    assert result.crps is None and "crps" not in result.to_dict()
+
+
+@pytest.mark.shared_data
+def test_published_m4_hourly_naive_interval_figures(data_dir) -> None:
+    from tsseq.baselines import Naive
+
+    if not Naive().probabilistic:
+        pytest.skip("Naive gives no intervals in this build")
+    result = evaluate_m4(Naive(), frequency="Hourly", data_dir=data_dir, interval=0.95)
+    print(f"M4 Hourly Naive 95%: MSIS {result.msis:.4f} coverage {result.coverage:.4f} ACD {result.acd:.4f}")
+    # The competition's results file: Naive MSIS 71.245, ACD 0.011.
+    assert (round(result.msis, 3), round(result.acd, 3)) == (71.245, 0.011)

@@ -8,10 +8,12 @@ the papers), so that a figure here compares with the published tables:
   mean and population standard deviation, MSE and MAE on that scale averaged over
   every test window (stride 1), horizon step and channel.
 * :func:`evaluate_m4`: M4 (Makridakis et al., 2020): forecast the held-out values of
-  every series from its training values; sMAPE, MASE and OWA against Naive2.
+  every series from its training values; sMAPE, MASE and OWA against Naive2; with
+  ``interval=0.95``, M4's interval track: MSIS, coverage and ACD of 95% intervals.
 
 A forecaster is used through :class:`tsseq.base.Forecaster`: ``fit(frame)`` once,
-then ``predict_windows`` (ETT) or ``predict`` (M4).
+then ``predict_windows`` (ETT) or ``predict`` (M4), with ``quantiles=`` for the
+probabilistic figures.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from tsseq.data.scaling import Scaler
 from tsseq.data.splits import PRESETS, split_preset
 from tsseq.data.windows import Windows, make_windows
 from tsseq.errors import ConfigError, DataError, closest_match
-from tsseq.metrics import mae, mase, mse, owa, seasonal_naive_scale, smape
+from tsseq.metrics import acd, coverage, crps_from_quantiles, mae, mase, mse, msis, owa, seasonal_naive_scale, smape
+from tsseq.quantiles import check_coverage, interval_levels
 
-__all__ = ["EttResult", "M4Result", "M4_FREQUENCIES", "evaluate_ett", "evaluate_m4"]
+__all__ = ["ETT_CRPS_LEVELS", "EttResult", "M4Result", "M4_FREQUENCIES", "evaluate_ett", "evaluate_m4"]
 
 ETT_TARGET = "OT"
 ETT_SETTINGS = ("M", "S")
@@ -42,10 +45,31 @@ M4_FREQUENCIES: dict[str, tuple[int, int]] = {
     "Daily": (14, 1),
     "Hourly": (48, 24),
 }
+# The ETT protocol's CRPS grid: 19 levels 0.05, 0.10, ..., 0.95 (named "0.05:0.95:0.05" in
+# results). It holds the 80% and 90% central intervals and is within reach of any model
+# trained on levels from 0.05 to 0.95; its CRPS reads about 5% high (crps_from_quantiles).
+ETT_CRPS_LEVELS = np.round(np.arange(1, 20) * 0.05, 2)
+ETT_CRPS_GRID = "0.05:0.95:0.05"
+_ETT_COVERAGES = {"coverage_80": 0.8, "coverage_90": 0.9}
 
 
 def _model_name(forecaster: Forecaster) -> str:
     return getattr(forecaster, "registry_name", type(forecaster).__name__)
+
+
+def _require_probabilistic(forecaster: Forecaster, what: str) -> None:
+    """Refuse, before fitting, a request for probabilistic figures from a point model."""
+    if not forecaster.probabilistic:
+        name = _model_name(forecaster)
+        raise ConfigError(
+            f"{what} needs quantile forecasts; {name} gives point forecasts only. Train it with a probabilistic "
+            f"loss (training.loss: quantile, normal, ...) or wrap it: tsseq.create('conformal', model={name!r})."
+        )
+
+
+def _without_unset(fields: dict[str, object], optional: tuple[str, ...]) -> dict[str, object]:
+    """A result's fields without the optional figures that were not asked for (None)."""
+    return {key: value for key, value in fields.items() if not (key in optional and value is None)}
 
 
 @dataclass(frozen=True)
@@ -54,6 +78,11 @@ class EttResult:
 
     ``n_windows`` is the number of test windows averaged over: ``2881 - H`` for ETTh
     (``L`` does not change it), or ``batch_size * floor(...)`` of them with ``drop_last``.
+
+    With ``crps=True``: ``crps`` on the standardised scale, from the quantiles at the
+    levels named by ``crps_levels`` (``"0.05:0.95:0.05"``, :data:`ETT_CRPS_LEVELS`),
+    and the coverage of the 80% and 90% central intervals of that grid. Otherwise they
+    are None and :meth:`to_dict` leaves them out.
     """
 
     model: str
@@ -65,14 +94,24 @@ class EttResult:
     drop_last: bool
     mse: float
     mae: float
+    crps: float | None = None
+    coverage_80: float | None = None
+    coverage_90: float | None = None
+    crps_levels: str | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"protocol": "ett", **asdict(self)}
+        optional = ("crps", "coverage_80", "coverage_90", "crps_levels")
+        return {"protocol": "ett", **_without_unset(asdict(self), optional)}
 
 
 @dataclass(frozen=True)
 class M4Result:
-    """sMAPE (percent), MASE and OWA of one M4 run, with Naive2's figures for reference."""
+    """sMAPE (percent), MASE and OWA of one M4 run, with Naive2's figures for reference.
+
+    With an ``interval`` (nominal coverage, 0.95 in M4): ``msis`` (averaged over series),
+    ``coverage`` (share of all test values inside their interval) and ``acd``
+    (``|coverage - interval|``). Otherwise they are None and :meth:`to_dict` leaves them out.
+    """
 
     model: str
     dataset: str
@@ -84,9 +123,13 @@ class M4Result:
     owa: float
     smape_naive2: float
     mase_naive2: float
+    interval: float | None = None
+    msis: float | None = None
+    coverage: float | None = None
+    acd: float | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"protocol": "m4", **asdict(self)}
+        return {"protocol": "m4", **_without_unset(asdict(self), ("interval", "msis", "coverage", "acd"))}
 
 
 def _load(name: str, data_dir: str | Path | None):
@@ -107,6 +150,7 @@ def evaluate_ett(
     batch_size: int = 32,
     data_dir: str | Path | None = None,
     frame: pd.DataFrame | None = None,
+    crps: bool = False,
 ) -> EttResult:
     """Run the ETT long-horizon protocol.
 
@@ -137,6 +181,11 @@ def evaluate_ett(
         Where the benchmark files are (see :func:`tsseq.data.catalog.load`).
     frame : DataFrame, optional
         The wide data frame to use instead of loading ``dataset``.
+    crps : bool
+        Also score the quantiles at :data:`ETT_CRPS_LEVELS` (``predict_windows(...,
+        quantiles=...)``, the same windows and batches): CRPS on the standardised scale
+        (:func:`tsseq.metrics.crps_from_quantiles`) and the coverage of the 80% and 90%
+        central intervals. Needs a probabilistic model (``forecaster.probabilistic``).
 
     Returns
     -------
@@ -151,6 +200,10 @@ def evaluate_ett(
     input_length = check_positive_int(input_length, "input_length")
     horizon = check_positive_int(horizon, "horizon")
     batch_size = check_positive_int(batch_size, "batch_size")
+    if not isinstance(crps, bool):
+        raise ConfigError(f"The 'crps' parameter must be True or False. Got {crps!r} instead.")
+    if crps:
+        _require_probabilistic(forecaster, "evaluate_ett(crps=True)")
     if frame is None:
         frame = _load(dataset, data_dir).frame
     if setting == "S":
@@ -167,7 +220,7 @@ def evaluate_ett(
         n_windows = batch_size * (n_windows // batch_size)
         if n_windows == 0:
             raise DataError(f"drop_last leaves no window: {len(windows)} test windows < batch_size={batch_size}.")
-    squared, absolute = _window_errors(forecaster, windows, n_windows, horizon, batch_size)
+    figures = _window_errors(forecaster, windows, n_windows, horizon, batch_size, crps)
     return EttResult(
         model=_model_name(forecaster),
         dataset=dataset,
@@ -176,16 +229,16 @@ def evaluate_ett(
         horizon=horizon,
         n_windows=n_windows,
         drop_last=drop_last,
-        mse=squared,
-        mae=absolute,
+        crps_levels=ETT_CRPS_GRID if crps else None,
+        **figures,
     )
 
 
 def _window_errors(
-    forecaster: Forecaster, windows: Windows, n_windows: int, horizon: int, batch_size: int
-) -> tuple[float, float]:
-    """MSE and MAE over the first ``n_windows`` windows, forecast ``batch_size`` at a time."""
-    squared_sum = absolute_sum = 0.0
+    forecaster: Forecaster, windows: Windows, n_windows: int, horizon: int, batch_size: int, crps: bool
+) -> dict[str, float]:
+    """MSE and MAE (and CRPS, coverage) over the first ``n_windows`` windows, ``batch_size`` at a time."""
+    sums: dict[str, float] = {}
     observed = 0
     for start in range(0, n_windows, batch_size):
         batch = slice(start, min(start + batch_size, n_windows))
@@ -199,13 +252,26 @@ def _window_errors(
         if count == 0:
             continue  # no observed target in this batch
         forecast = forecaster.predict_windows(inputs, horizon)
+        figures = {"mse": mse(targets, forecast, mask=mask), "mae": mae(targets, forecast, mask=mask)}
+        if crps:
+            quantiles = forecaster.predict_windows(inputs, horizon, quantiles=ETT_CRPS_LEVELS)  # (B, H, C, Q)
+            figures["crps"] = crps_from_quantiles(targets, quantiles, ETT_CRPS_LEVELS, mask=mask)
+            for name, nominal in _ETT_COVERAGES.items():
+                low, high = _level_positions(interval_levels(nominal))
+                figures[name] = coverage(targets, quantiles[..., low], quantiles[..., high], mask=mask)
         # Batch means weighted by their element counts give the mean over all windows.
-        squared_sum += mse(targets, forecast, mask=mask) * count
-        absolute_sum += mae(targets, forecast, mask=mask) * count
+        for name, value in figures.items():
+            sums[name] = sums.get(name, 0.0) + value * count
         observed += count
     if observed == 0:
         raise DataError("The test windows have no observed (non-NaN) target value to score.")
-    return squared_sum / observed, absolute_sum / observed
+    return {name: total / observed for name, total in sums.items()}
+
+
+def _level_positions(levels: np.ndarray) -> tuple[int, int]:
+    """Where the two levels of a central interval are in :data:`ETT_CRPS_LEVELS`."""
+    low, high = (int(np.argmin(np.abs(ETT_CRPS_LEVELS - level))) for level in levels)
+    return low, high
 
 
 def _per_series_values(frame: pd.DataFrame, series_ids: pd.Index, horizon: int, what: str) -> np.ndarray:
@@ -230,6 +296,7 @@ def evaluate_m4(
     data_dir: str | Path | None = None,
     train: pd.DataFrame | None = None,
     test: pd.DataFrame | None = None,
+    interval: float | None = None,
 ) -> M4Result:
     """Run the M4 protocol for one frequency (Hourly: horizon 48, season length 24).
 
@@ -238,6 +305,12 @@ def evaluate_m4(
     series' in-sample lag-``m`` mean absolute difference) are averaged over series;
     OWA compares those averages with Naive2's (:class:`tsseq.baselines.Naive2`,
     fitted on the same data).
+
+    With ``interval`` (M4: 0.95), the same fit also gives the ``(1 - interval) / 2`` and
+    ``(1 + interval) / 2`` quantiles (``predict(H, quantiles=...)``) as the bounds of
+    each step's interval, scored as in M4's interval track with ``alpha = 1 - interval``:
+    MSIS (the interval score over the MASE scale, averaged over series), coverage (the
+    share of all test values inside their interval) and ACD ``|coverage - interval|``.
 
     Parameters
     ----------
@@ -250,6 +323,9 @@ def evaluate_m4(
     train, test : long DataFrames, optional
         ``(series id, timestamp)``-indexed training values and the ``H`` held-out
         values per series, instead of loading them from the catalog.
+    interval : float in (0, 1), optional
+        Nominal coverage of central prediction intervals to score; needs a
+        probabilistic model (``forecaster.probabilistic``).
 
     Returns
     -------
@@ -266,6 +342,9 @@ def evaluate_m4(
     dataset = f"m4-{frequency.lower()}"
     if (train is None) != (test is None):
         raise ConfigError("Pass both train= and test= frames, or neither (to load them from the catalog).")
+    if interval is not None:
+        interval = check_coverage(interval, "interval")
+        _require_probabilistic(forecaster, f"evaluate_m4(interval={interval})")
     if train is None:
         loaded = _load(dataset, data_dir)
         train, test = loaded.frame, loaded.test
@@ -275,11 +354,28 @@ def evaluate_m4(
     groups = train.groupby(level=0, sort=False)
     scales = np.stack([seasonal_naive_scale(group.to_numpy(dtype=np.float64), season_length) for _, group in groups])
     scales = scales.reshape(len(series_ids), 1, -1)
-    figures = {}
-    for name, model in (("model", forecaster), ("naive2", Naive2(season_length=season_length))):
-        forecast = _per_series_values(model.fit(train).predict(horizon), series_ids, horizon, f"{name} forecast")
-        figures[name] = (smape(truth, forecast), mase(truth, forecast, scale=scales, season_length=season_length))
-    (smape_model, mase_model), (smape_naive2, mase_naive2) = figures["model"], figures["naive2"]
+    forecaster.fit(train)
+    intervals: dict[str, float] = {}
+    if interval is None:
+        forecast = _per_series_values(forecaster.predict(horizon), series_ids, horizon, "model forecast")
+    else:
+        # One call gives, for each column, the point forecast and the two bounds.
+        predicted = forecaster.predict(horizon, quantiles=interval_levels(interval))
+        values = _per_series_values(predicted, series_ids, horizon, "model forecast")
+        values = values.reshape(len(series_ids), horizon, -1, 3)  # (S, H, C, point + 2 levels)
+        forecast, lower, upper = values[..., 0], values[..., 1], values[..., 2]
+        share = coverage(truth, lower, upper)
+        intervals = {
+            "interval": interval,
+            "msis": msis(truth, lower, upper, scale=scales, season_length=season_length, alpha=1 - interval),
+            "coverage": share,
+            "acd": acd(share, interval),
+        }
+    naive2 = Naive2(season_length=season_length).fit(train).predict(horizon)
+    reference = _per_series_values(naive2, series_ids, horizon, "naive2 forecast")
+    smape_model, smape_naive2 = smape(truth, forecast), smape(truth, reference)
+    mase_model = mase(truth, forecast, scale=scales, season_length=season_length)
+    mase_naive2 = mase(truth, reference, scale=scales, season_length=season_length)
     return M4Result(
         model=_model_name(forecaster),
         dataset=dataset,
@@ -291,4 +387,5 @@ def evaluate_m4(
         owa=owa(smape_model, mase_model, smape_naive2, mase_naive2),
         smape_naive2=smape_naive2,
         mase_naive2=mase_naive2,
+        **intervals,
     )
