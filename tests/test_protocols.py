@@ -272,7 +272,7 @@ def test_m4_interval_known_answer_on_two_yearly_series() -> None:
 
 def test_m4_interval_errors() -> None:
     train, test = _m4_frames()
-    with pytest.raises(ConfigError, match=r"evaluate_m4\(interval=0.95\) needs quantile forecasts; _RepeatLast gives"):
+    with pytest.raises(ConfigError, match=r"_RepeatLast gives point forecasts only, not the quantiles that evaluate_m4\(interval=0.95\) scores"):
         evaluate_m4(_RepeatLast(), train=train, test=test, interval=0.95)
     with pytest.raises(ConfigError, match=r"'interval' parameter must be a number in \(0, 1\).*Got 95"):
         evaluate_m4(_GaussianAroundLast(), train=train, test=test, interval=95)
@@ -313,7 +313,7 @@ def test_ett_crps_does_not_depend_on_the_batch_size() -> None:
 
 
 def test_ett_crps_needs_a_probabilistic_model() -> None:
-    with pytest.raises(ConfigError, match=r"evaluate_ett\(crps=True\) needs quantile forecasts; _RepeatLast"):
+    with pytest.raises(ConfigError, match=r"_RepeatLast gives point forecasts only, not the quantiles that evaluate_ett\(crps=True\)"):
         evaluate_ett(_RepeatLast(), frame=_linear_ett_frame(), crps=True)
     result = evaluate_ett(_GaussianAroundLast(), frame=_linear_ett_frame(), setting="S", horizon=24)
     assert result.crps is None and "crps" not in result.to_dict()

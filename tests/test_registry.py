@@ -14,6 +14,7 @@ import pytest
 from sklearn.base import clone
 
 from tsseq import persistence, registry
+from tsseq.errors import ConfigError
 from tsseq.estimators import NeuralForecaster
 
 HORIZON = 5
@@ -50,7 +51,7 @@ def model(request):
 
 
 def window_length(model) -> int:
-    return getattr(model, "input_length", 48)
+    return getattr(model, "input_length", None) or 48  # models that read the whole history get 48 rows
 
 
 def test_registry_lists_the_baselines_and_the_recurrent_family():
@@ -129,6 +130,30 @@ def test_save_and_load_give_identical_forecasts(model, tmp_path):
     pd.testing.assert_frame_equal(loaded.predict(HORIZON), model.predict(HORIZON))
     inputs = frame.to_numpy()[None, -window_length(model) :]
     np.testing.assert_array_equal(loaded.predict_windows(inputs, HORIZON), model.predict_windows(inputs, HORIZON))
+
+
+def test_probabilistic_models_give_ordered_quantiles_and_paths(model, tmp_path):
+    if not model.probabilistic:
+        pytest.skip("point forecasts only (see test_point_models_say_how_to_get_intervals)")
+    frame = wide_frame()
+    model.fit(frame)
+    quantiles = model.predict(HORIZON, quantiles=[0.1, 0.5, 0.9])
+    assert list(quantiles.columns) == ["a", "a_q0.1", "a_q0.5", "a_q0.9", "b", "b_q0.1", "b_q0.5", "b_q0.9"]
+    for column in ("a", "b"):
+        values = quantiles[[f"{column}_q0.1", f"{column}_q0.5", f"{column}_q0.9"]].to_numpy()
+        assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
+    paths = model.sample(HORIZON, 7, seed=1)
+    assert paths.shape == (7 * HORIZON, 2) and paths.index.names == ["sample", "timestamp"]
+    persistence.save(model, tmp_path / "model.pt")
+    loaded = persistence.load(tmp_path / "model.pt")
+    pd.testing.assert_frame_equal(loaded.predict(HORIZON, quantiles=[0.1, 0.9]), model.predict(HORIZON, quantiles=[0.1, 0.9]))
+
+
+def test_point_models_say_how_to_get_intervals(model):
+    if model.probabilistic:
+        pytest.skip("probabilistic")
+    with pytest.raises(ConfigError, match="point forecasts only"):
+        model.fit(wide_frame()).predict(HORIZON, quantiles=[0.1, 0.9])
 
 
 def test_neural_models_overfit_a_tiny_series(model):

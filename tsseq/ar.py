@@ -31,6 +31,17 @@ order 0 and forecasts its constant.
 Each series is standardised (centred and scaled) before the sums are formed, which
 keeps the Gram matrices well conditioned; AR coefficients are invariant to it and
 the intercept and the residual sums are mapped back exactly.
+
+Forecast distribution (Gaussian innovations): the ``h``-step error of the recursive
+forecast is ``sum_{j<h} psi_j e_{T+h-j}``, with the moving-average weights
+``psi_0 = 1``, ``psi_j = sum_{i=1}^{min(j, p)} phi_i psi_{j-i}`` (:func:`ma_weights`),
+so its variance is ``sigma2 * sum_{j<h} psi_j^2`` (:func:`forecast_variance`). ``sigma2``
+is statsmodels' ``AutoRegResults.sigma2``, the maximum-likelihood ``RSS / nobs`` with
+``nobs = T - p`` (not ``RSS / (nobs - p - 1)``), which is what ``get_prediction`` uses;
+:func:`residual_variance` computes it for every model at once. The intervals ignore
+the uncertainty of the estimated coefficients, as statsmodels' do. A model whose
+companion matrix has a root outside the unit circle (:func:`spectral_radius` > 1) is
+explosive: its forecasts and their variance grow geometrically.
 """
 
 from __future__ import annotations
@@ -62,12 +73,16 @@ class ARFit:
     criteria : (B, K + 1) float or None
         The information criterion of the orders ``0..K`` on the common sample, when
         the order was selected; ``None`` for a fixed order.
+    sigma2 : (B,) float or None
+        Innovation variance ``RSS / (T_b - p_b)`` of each model (statsmodels'
+        ``AutoRegResults.sigma2``); :func:`fit_ar` always sets it.
     """
 
     order: np.ndarray
     intercept: np.ndarray
     coef: np.ndarray
     criteria: np.ndarray | None = None
+    sigma2: np.ndarray | None = None
 
 
 def required_length(max_lag: int, horizon: int = 1) -> int:
@@ -280,7 +295,7 @@ def fit_ar(series: list[np.ndarray], *, order: int | None = None, max_order: int
     if order is not None:
         orders = np.full(len(series), order)
         params = solve_regression(_own_sample_gram(standard, lengths, orders, horizon=1))
-        return _to_raw_scale(params, mean, scale, orders, criteria=None)
+        return _to_raw_scale(params, mean, scale, orders, criteria=None, series=series)
     # Compare the orders on the common sample t >= max_order.
     common = np.full(len(series), max_order)
     gram = lagged_gram(standard, common, lengths, np.concatenate([1 + np.arange(max_order), [0]]))
@@ -292,14 +307,18 @@ def fit_ar(series: list[np.ndarray], *, order: int | None = None, max_order: int
     params = solve_regression(_keep_own_lags(gram[:, columns][:, :, columns] + head, orders))
     # Criteria on the raw scale: RSS grows by scale^2, i.e. -2 llf by 2 nobs log(scale).
     criteria = criteria + 2 * (lengths - max_order)[:, None] * np.log(scale)[:, None]
-    return _to_raw_scale(params, mean, scale, orders, criteria)
+    return _to_raw_scale(params, mean, scale, orders, criteria, series)
 
 
-def _to_raw_scale(params: np.ndarray, mean: np.ndarray, scale: np.ndarray, orders: np.ndarray, criteria: np.ndarray | None) -> ARFit:
+def _to_raw_scale(
+    params: np.ndarray, mean: np.ndarray, scale: np.ndarray, orders: np.ndarray, criteria: np.ndarray | None,
+    series: list[np.ndarray],
+) -> ARFit:
     """Coefficients ``(B, 1 + P)`` of standardised series -> an :class:`ARFit` on the original scale."""
     coef = params[:, 1:]
     intercept = scale * params[:, 0] + mean * (1 - coef.sum(axis=1))
-    return ARFit(order=orders, intercept=intercept, coef=coef, criteria=criteria)
+    sigma2 = residual_variance(series, intercept, coef, orders)
+    return ARFit(order=orders, intercept=intercept, coef=coef, criteria=criteria, sigma2=sigma2)
 
 
 def fit_direct(series: list[np.ndarray], order: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -319,19 +338,29 @@ def fit_direct(series: list[np.ndarray], order: np.ndarray, horizon: int) -> tup
     return intercept, coef
 
 
-def forecast_recursive(intercept: np.ndarray, coef: np.ndarray, history: np.ndarray, horizon: int) -> np.ndarray:
+def forecast_recursive(
+    intercept: np.ndarray, coef: np.ndarray, history: np.ndarray, horizon: int, noise: np.ndarray | None = None
+) -> np.ndarray:
     """Iterate the one-step equation ``horizon`` times.
 
     Shapes broadcast: ``intercept (...)``, ``coef (..., P)``, ``history (..., L)`` with
-    ``L >= P`` (the last value is the most recent) -> ``(..., horizon)``.
+    ``L >= P`` (the last value is the most recent) -> ``(..., horizon)``. With ``noise
+    (..., horizon)``, the innovation ``noise[..., h]`` is added at step ``h`` and fed back
+    into the later steps: sample paths of the model (ancestral simulation), e.g. with
+    ``noise`` of shape ``(n, B, horizon)`` for ``n`` paths of ``B`` models.
     """
     width = coef.shape[-1]
     shape = np.broadcast_shapes(intercept.shape, coef.shape[:-1], history.shape[:-1])
+    if noise is not None:
+        shape = np.broadcast_shapes(shape, noise.shape[:-1])
     buffer = np.zeros(shape + (width + horizon,))
     buffer[..., :width] = history[..., history.shape[-1] - width :]
     oldest_first = coef[..., ::-1]
-    for step in range(horizon):
-        buffer[..., width + step] = intercept + np.sum(buffer[..., step : step + width] * oldest_first, axis=-1)
+    with np.errstate(over="ignore", invalid="ignore"):  # explosive models overflow; callers warn
+        for step in range(horizon):
+            buffer[..., width + step] = intercept + np.sum(buffer[..., step : step + width] * oldest_first, axis=-1)
+            if noise is not None:
+                buffer[..., width + step] += noise[..., step]
     return buffer[..., width:]
 
 
@@ -341,3 +370,87 @@ def forecast_direct(intercept: np.ndarray, coef: np.ndarray, history: np.ndarray
     recent_first = history[..., history.shape[-1] - width :][..., ::-1]
     forecast = intercept + np.einsum("...hp,...p->...h", coef, recent_first)
     return forecast[..., :horizon]
+
+
+def residual_variance(
+    series: list[np.ndarray], intercept: np.ndarray, coef: np.ndarray, order: np.ndarray, horizon: int = 1
+) -> np.ndarray:
+    """Mean squared in-sample residual ``RSS / nobs`` of ``y_t`` regressed on ``1, y_{t-h}, ..., y_{t-h-P+1}``.
+
+    With ``horizon=1`` and one-step coefficients (``coef[b, i]`` multiplying ``y_{t-1-i}``)
+    this is the model's innovation variance (statsmodels' ``AutoRegResults.sigma2``: the
+    rows ``t >= p``, ``nobs = T - p``). With ``horizon=h`` and a direct model's coefficients
+    (``coef[b, i]`` multiplying ``y_{s-i}`` in the forecast of ``y_{s+h}``, as
+    :func:`fit_direct` gives them) it is that model's ``h``-step error variance, over its
+    targets ``t >= p + h - 1`` (``nobs = T - p - h + 1``).
+
+    Parameters
+    ----------
+    series : list of B float arrays ``(T_b,)``
+    intercept : (B,) float
+    coef : (B, P) float
+    order : (B,) int
+        Model orders; coefficients beyond them are 0.
+    horizon : int >= 1
+
+    Returns
+    -------
+    (B,) float
+    """
+    values, lengths = pad_series(series)
+    # Centre each series first: the residuals are the same, without cancellation against a large mean.
+    mean = np.array([values_b.mean() for values_b in series])
+    centred = values - mean[:, None]
+    residual = centred - (intercept - mean * (1 - coef.sum(axis=1)))[:, None]  # (B, T)
+    for lag in range(coef.shape[1]):
+        shift = horizon + lag  # y_{t-h-lag} sits `shift` rows before the target y_t
+        residual[:, shift:] -= coef[:, lag : lag + 1] * centred[:, : centred.shape[1] - shift]
+    times = np.arange(values.shape[1])
+    rows = (times >= (np.asarray(order) + horizon - 1)[:, None]) & (times < lengths[:, None])
+    nobs = rows.sum(axis=1)
+    return np.where(rows, residual**2, 0.0).sum(axis=1) / nobs
+
+
+def ma_weights(coef: np.ndarray, horizon: int) -> np.ndarray:
+    """Moving-average weights ``psi_0 .. psi_{horizon-1}`` of AR models: ``coef (..., P) -> (..., horizon)``.
+
+    ``psi_0 = 1`` and ``psi_j = sum_{i=1}^{min(j, P)} phi_i psi_{j-i}`` (the impulse response;
+    statsmodels' ``arma2ma``).
+    """
+    width = coef.shape[-1]
+    psi = np.zeros(coef.shape[:-1] + (horizon,))
+    psi[..., 0] = 1.0
+    with np.errstate(over="ignore", invalid="ignore"):  # explosive models overflow; callers warn
+        for step in range(1, horizon):
+            reach = min(step, width)
+            # phi_1 psi_{j-1} + ... + phi_reach psi_{j-reach}
+            psi[..., step] = np.sum(coef[..., :reach] * psi[..., step - 1 :: -1][..., :reach], axis=-1)
+    return psi
+
+
+def forecast_variance(coef: np.ndarray, sigma2: np.ndarray, horizon: int) -> np.ndarray:
+    """Variance of the ``1..horizon``-step recursive forecast errors: ``sigma2 * cumsum(psi^2)``.
+
+    ``coef (..., P)`` and ``sigma2 (...)`` -> ``(..., horizon)``; equals statsmodels'
+    ``AutoRegResults.get_prediction(...).var_pred_mean`` out of sample.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray(sigma2)[..., None] * np.cumsum(ma_weights(coef, horizon) ** 2, axis=-1)
+
+
+def spectral_radius(coef: np.ndarray) -> np.ndarray:
+    """Largest modulus of the eigenvalues of each model's companion matrix: ``(..., P) -> (...)``.
+
+    Above 1 the model is explosive; at 1 it has a unit root (a random walk's forecast
+    variance grows linearly); below 1 it is stationary. Order 0 gives 0.
+    """
+    width = coef.shape[-1]
+    if width == 0:
+        return np.zeros(coef.shape[:-1])
+    companion = np.zeros(coef.shape[:-1] + (width, width))
+    companion[..., 0, :] = coef
+    companion[..., np.arange(1, width), np.arange(width - 1)] = 1.0
+    finite = np.isfinite(companion).all(axis=(-2, -1))
+    radius = np.full(coef.shape[:-1], np.inf)
+    radius[finite] = np.abs(np.linalg.eigvals(companion[finite])).max(axis=-1)
+    return radius

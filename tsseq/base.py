@@ -31,7 +31,7 @@ Probabilistic forecasts (:mod:`tsseq.quantiles`) come from up to three more:
   a seed taken from it).
 
 A model without them gives point forecasts only, and says so when asked for more;
-:class:`tsseq.estimators.conformal.ConformalForecaster` adds intervals to any model.
+:class:`tsseq.conformal.ConformalForecaster` adds intervals to any model.
 
 Column layout of the public methods, for each target column ``y``:
 
@@ -45,6 +45,7 @@ Column layout of the public methods, for each target column ``y``:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,8 +102,7 @@ class SeriesLayout:
         for point, quantile in zip(points, quantiles):
             block = np.concatenate([point[:, :, None], quantile], axis=2)  # (H, C, 1 + Q)
             blocks.append(block.reshape(len(point), -1))  # (H, C·(1 + Q)), channel-major
-        wide = SeriesLayout(tuple(columns), self.freq, self.last_timestamps, self.series_ids, self.index_names)
-        return wide.to_frame(blocks)
+        return dataclasses.replace(self, columns=tuple(columns)).to_frame(blocks)
 
     def to_sample_frame(self, samples: list[np.ndarray]) -> pd.DataFrame:
         """Per-series ``(n, H, C)`` paths -> rows indexed by ([series,] sample, timestamp)."""
@@ -205,7 +205,7 @@ class Forecaster(BaseEstimator):
         n = check_positive_int(n, "n")
         if seed is not None:
             check_positive_int(seed, "seed", minimum=0)
-        self._require("sample paths")
+        self.require_probabilistic("sample paths")
         samples = self._sample(horizon, n, np.random.default_rng(seed))
         self._check_finite(samples, "sample paths")
         return self.layout_.to_sample_frame(samples)
@@ -227,7 +227,7 @@ class Forecaster(BaseEstimator):
         if quantiles is None:
             return self._predict_windows(inputs, horizon)
         levels = check_levels(quantiles)
-        self._require("quantiles")
+        self.require_probabilistic("quantiles")
         return noncrossing(self._predict_windows_quantiles(inputs, horizon, levels))
 
     @property
@@ -236,14 +236,17 @@ class Forecaster(BaseEstimator):
         return type(self)._predict_quantiles is not Forecaster._predict_quantiles
 
     def _quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
-        self._require("quantiles")
+        self.require_probabilistic("quantiles")
         quantiles = [noncrossing(values) for values in self._predict_quantiles(horizon, levels)]
         self._check_finite(quantiles, "quantile forecast")
         return quantiles
 
-    def _require(self, what: str) -> None:
+    def require_probabilistic(self, what: str = "quantiles") -> None:
+        """Raise a ConfigError saying how to get ``what`` when this model gives point forecasts only."""
         if not self.probabilistic:
-            name = getattr(self, "registry_name", type(self).__name__)
+            from tsseq.registry import name_of
+
+            name = name_of(self)
             raise ConfigError(
                 f"{name} gives point forecasts only, not {what}. Train a neural model with a probabilistic "
                 "loss (training.loss: quantile, normal, student_t or negative_binomial), or wrap this one in "

@@ -5,6 +5,36 @@ functions of the observed history (``(..., L) -> (..., H)``, below), so ``predic
 is the same function applied to the whole training series and ``predict_windows``
 applies it to every input window at once.
 
+All of them are probabilistic (``predict(h, quantiles=...)``, ``predict_interval``,
+``sample``), with Gaussian forecast distributions centred on the point forecast, so the
+0.5 quantile is the point forecast:
+
+* the naive family follows R's ``forecast`` package (Hyndman & Athanasopoulos,
+  *Forecasting: Principles and Practice*, 3rd ed., section 5.5), ``sigma`` estimated from
+  the in-sample one-step residuals of the same history, ``h = 1..H``, ``T`` its length:
+
+  ==============  =====================================  ===========================================
+  method          standard deviation of the h-step error  ``sigma^2`` (residuals, divisor)
+  ==============  =====================================  ===========================================
+  naive           ``sigma sqrt(h)``                       ``y_t - y_{t-1}``, ``T - 1``
+  seasonal naive  ``sigma sqrt(floor((h - 1) / m) + 1)``  ``y_t - y_{t-m}``, ``T - m``
+  drift           ``sigma sqrt(h (1 + h / (T - 1)))``     changes minus their mean, ``T - 2``
+  mean            ``s sqrt(1 + 1 / T)``, Student t        ``y_t - mean``, ``T - 1`` (``sd``)
+  ==============  =====================================  ===========================================
+
+  as ``forecast::naive``, ``snaive``, ``rwf(drift=TRUE)`` (whose ``h^2 / (T - 1)`` term is
+  the drift's standard error; the book's table writes ``h / T``) and ``meanf`` (quantiles
+  of Student's t with ``T - 1`` degrees of freedom; the others are normal). Naive2 is the
+  naive interval of the seasonally adjusted series, re-seasonalised with the
+  multiplicative index of each future step: ``I_{T+h} (a_T + z sigma_a sqrt(h))``.
+  ``predict_windows`` takes ``sigma`` from each input window, as it does the forecast.
+  Sample paths follow the models: random walks (cumulative sums of the innovations, per
+  season for the seasonal naive), the drift's estimation error shared along a path, and
+  for the mean a common error of the mean plus a scale drawn so that each step is
+  exactly the Student t above.
+* AR: the Gaussian intervals of its moving-average weights (:mod:`tsseq.ar`), equal to
+  statsmodels' ``AutoRegResults.get_prediction``; see :class:`AR`.
+
 None of them accepts missing values: fill them first, e.g. with
 ``tsseq.data.checks.check_series(frame, missing="interpolate")``.
 """
@@ -15,13 +45,27 @@ import warnings
 
 import numpy as np
 
-from tsseq.ar import CRITERIA, fit_ar, fit_direct, forecast_direct, forecast_recursive, required_length
+from tsseq.ar import (
+    CRITERIA,
+    fit_ar,
+    fit_direct,
+    forecast_direct,
+    forecast_recursive,
+    forecast_variance,
+    required_length,
+    residual_variance,
+    spectral_radius,
+)
 from tsseq.base import Forecaster, check_positive_int
 from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.registry import register
 
 # z-value of the one-sided 90% test in the M4 competition's seasonality test.
 M4_SEASONALITY_Z = 1.645
+# An AR forecast warns when its largest companion-matrix root (modulus > 1) alone would grow a
+# deviation more than this many times over the forecast horizon: radius ** horizon > EXPLOSIVE_GROWTH.
+# (Near-unit roots estimated on trending series, e.g. 1.001, grow little and stay silent.)
+EXPLOSIVE_GROWTH = 1.5
 
 
 # --- pure forecast functions over the last axis: history (..., L) -> (..., H) ----------------
@@ -107,12 +151,69 @@ def seasonal_indices(history: np.ndarray, season_length: int) -> np.ndarray:
     return indices.reshape(history.shape[:-1] + (season_length,))
 
 
-def naive2_forecast(history: np.ndarray, horizon: int, season_length: int) -> np.ndarray:
-    """M4's Naive2: naive forecast of the seasonally adjusted series, re-seasonalised: ``(..., L) -> (..., horizon)``."""
+def naive2_forecast(history: np.ndarray, horizon: int, season_length: int, indices: np.ndarray | None = None) -> np.ndarray:
+    """M4's Naive2: naive forecast of the seasonally adjusted series, re-seasonalised: ``(..., L) -> (..., horizon)``.
+
+    ``indices (..., m)`` are :func:`seasonal_indices` of ``history``, computed when not given.
+    """
     length = history.shape[-1]
-    indices = seasonal_indices(history, season_length)
+    indices = seasonal_indices(history, season_length) if indices is None else indices
     last_adjusted = history[..., -1] / indices[..., (length - 1) % season_length]
     return last_adjusted[..., None] * indices[..., (length + np.arange(horizon)) % season_length]
+
+
+# --- standard deviations of the h-step forecast errors: history (..., L) -> (..., H) -------------
+
+
+def lagwalk_sigma(history: np.ndarray, lag: int = 1) -> np.ndarray:
+    """Residual sd of the (seasonal) naive method: ``sqrt(sum (y_t - y_{t-lag})^2 / (L - lag))``, ``(..., L) -> (...)``."""
+    changes = history[..., lag:] - history[..., :-lag]
+    return np.sqrt(np.mean(changes**2, axis=-1))
+
+
+def naive_scale(history: np.ndarray, horizon: int, season_length: int = 1) -> np.ndarray:
+    """``sigma sqrt(floor((h - 1) / m) + 1)`` (naive: ``m = 1``, ``sigma sqrt(h)``): ``(..., L > m) -> (..., horizon)``."""
+    steps = np.arange(horizon) // season_length + 1
+    return lagwalk_sigma(history, season_length)[..., None] * np.sqrt(steps)
+
+
+def drift_scale(history: np.ndarray, horizon: int) -> np.ndarray:
+    """``sigma sqrt(h (1 + h / (L - 1)))``, ``sigma^2`` the variance of the changes (divisor ``L - 2``): ``(..., L >= 3) -> (..., horizon)``."""
+    changes = np.diff(history, axis=-1)
+    sigma2 = np.sum((changes - changes.mean(axis=-1, keepdims=True)) ** 2, axis=-1) / (history.shape[-1] - 2)
+    steps = np.arange(1, horizon + 1)
+    return np.sqrt(sigma2[..., None] * steps * (1 + steps / (history.shape[-1] - 1)))
+
+
+def mean_scale(history: np.ndarray, horizon: int) -> np.ndarray:
+    """``s sqrt(1 + 1 / L)``, ``s`` the sample sd (divisor ``L - 1``), every step: ``(..., L >= 2) -> (..., horizon)``."""
+    length = history.shape[-1]
+    spread = np.std(history, axis=-1, ddof=1) * np.sqrt(1 + 1 / length)
+    return np.repeat(spread[..., None], horizon, axis=-1)
+
+
+def naive2_scale(history: np.ndarray, horizon: int, season_length: int, indices: np.ndarray | None = None) -> np.ndarray:
+    """Naive2's error sd: ``I_{L+h} sigma_a sqrt(h)``, ``sigma_a`` of the adjusted series ``a_t = y_t / I_t``."""
+    length = history.shape[-1]
+    indices = seasonal_indices(history, season_length) if indices is None else indices
+    adjusted = history / indices[..., np.arange(length) % season_length]
+    future = indices[..., (length + np.arange(horizon)) % season_length]
+    return future * naive_scale(adjusted, horizon)
+
+
+def season_cumsum(values: np.ndarray, season_length: int) -> np.ndarray:
+    """Cumulative sums along the last axis within each position of the season: ``out[h] = values[h] + out[h - m]``."""
+    horizon = values.shape[-1]
+    seasons = -(-horizon // season_length)
+    padded = np.concatenate([values, np.zeros(values.shape[:-1] + (seasons * season_length - horizon,))], axis=-1)
+    summed = np.cumsum(padded.reshape(values.shape[:-1] + (seasons, season_length)), axis=-2)
+    return summed.reshape(padded.shape)[..., :horizon]
+
+
+def _normal_quantiles(levels: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtri
+
+    return ndtri(levels)
 
 
 # --- estimators ------------------------------------------------------------------------------
@@ -145,7 +246,7 @@ def _check_windows(inputs: np.ndarray, needed: int, model: str, requirement: str
 
 
 class _HistoryBaseline(Forecaster):
-    """A baseline whose forecast is a function of the observed history alone.
+    """A baseline whose forecast, and its Gaussian error distribution, are functions of the observed history alone.
 
     Attributes
     ----------
@@ -157,57 +258,163 @@ class _HistoryBaseline(Forecaster):
         """``(..., L) -> (..., horizon)``."""
         raise NotImplementedError
 
+    def _scale(self, history: np.ndarray, horizon: int) -> np.ndarray:
+        """Standard deviation of the ``1..horizon``-step forecast errors: ``(..., L) -> (..., horizon)``."""
+        raise NotImplementedError
+
     def _requirement(self) -> tuple[int, str]:
         """Validate the parameters; return the fewest values a history needs and why."""
         return 1, "needs at least 1 value"
+
+    def _interval_requirement(self) -> tuple[int, str]:
+        """The fewest values a history needs for an interval (at least one residual) and why."""
+        return 2, "needs at least 2 values for an interval (one in-sample residual)"
+
+    def _season(self) -> int:
+        """Steps between the values a random-walk path accumulates (the season of the seasonal naive)."""
+        return 1
+
+    def _point_and_scale(self, history: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._forecast(history, horizon), self._scale(history, horizon)
+
+    def _standard_quantiles(self, levels: np.ndarray, length: int) -> np.ndarray:
+        """Quantiles ``(Q,)`` of the standardised error at ``levels`` (normal; Mean uses Student t)."""
+        return _normal_quantiles(levels)
+
+    def _noise(self, history: np.ndarray, scale: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Error paths ``(n, ..., H)`` with standard deviations ``scale (..., H)``: a random walk by default.
+
+        Standard normal innovations accumulate every ``m = _season()`` steps, so the sd of
+        step ``h`` is ``sqrt(floor((h - 1) / m) + 1)``; the walk is then multiplied by
+        ``scale`` over that (``sigma``, or Naive2's ``I_{T+h} sigma_a``: the adjusted walk
+        re-seasonalised).
+        """
+        steps = np.arange(scale.shape[-1]) // self._season() + 1
+        walk = season_cumsum(rng.standard_normal((n,) + scale.shape), self._season())
+        return walk * (scale / np.sqrt(steps))
 
     def _fit(self, series: list[np.ndarray], validation: list[np.ndarray] | None = None) -> None:
         needed, requirement = self._requirement()
         _check_arrays(series, needed, type(self).__name__, requirement)
         self.history_ = [np.ascontiguousarray(values.T) for values in series]  # (C, T_i) each
 
-    def _predict(self, horizon: int) -> list[np.ndarray]:
-        # Series of equal length are forecast together.
+    def _by_length(self, function) -> list[np.ndarray]:
+        """Apply ``function`` to the histories ``(k, C, L)`` of each group of series of equal length; one result per series."""
         lengths = np.array([history.shape[1] for history in self.history_])
-        forecasts: list[np.ndarray] = [np.empty(0)] * len(lengths)
+        results: list[np.ndarray] = [np.empty(0)] * len(lengths)
         for length in np.unique(lengths):
             positions = np.flatnonzero(lengths == length)
-            batch = self._forecast(np.stack([self.history_[p] for p in positions]), horizon)  # (k, C, H)
-            for position, forecast in zip(positions, batch):
-                forecasts[position] = forecast.T
-        return forecasts
+            for position, result in zip(positions, function(np.stack([self.history_[p] for p in positions]))):
+                results[position] = result
+        return results
+
+    def _check_interval_length(self, lengths: list[int], what: str) -> None:
+        needed, requirement = self._interval_requirement()
+        short = [position for position, length in enumerate(lengths) if length < needed]
+        if short:
+            ids = self.layout_.series_ids
+            name = short[0] if ids is None else ids[short[0]]
+            raise DataError(
+                f"{type(self).__name__} {requirement}; {what} {name!r} has {lengths[short[0]]}"
+                f"{f' ({len(short)} series are that short)' if len(short) > 1 else ''}."
+            )
+
+    def _quantile_batch(self, history: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
+        """``(..., L) -> (..., horizon, Q)``: point + scale * standard quantile."""
+        point, scale = self._point_and_scale(history, horizon)
+        return point[..., None] + scale[..., None] * self._standard_quantiles(levels, history.shape[-1])
+
+    def _predict(self, horizon: int) -> list[np.ndarray]:
+        # Series of equal length are forecast together.
+        return [forecast.T for forecast in self._by_length(lambda batch: self._forecast(batch, horizon))]
 
     def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
         needed, requirement = self._requirement()
         _check_windows(inputs, needed, type(self).__name__, requirement)
         return self._forecast(inputs.transpose(0, 2, 1), horizon).transpose(0, 2, 1)  # (N, H, C)
 
+    def _predict_quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
+        self._check_interval_length([history.shape[1] for history in self.history_], "series")
+        quantiles = self._by_length(lambda batch: self._quantile_batch(batch, horizon, levels))  # (C, H, Q) each
+        return [values.transpose(1, 0, 2) for values in quantiles]
+
+    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
+        needed, requirement = self._interval_requirement()
+        _check_windows(inputs, needed, type(self).__name__, requirement)
+        return self._quantile_batch(inputs.transpose(0, 2, 1), horizon, levels).transpose(0, 2, 1, 3)  # (N, H, C, Q)
+
+    def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        self._check_interval_length([history.shape[1] for history in self.history_], "series")
+
+        def paths(batch: np.ndarray) -> np.ndarray:  # (k, C, L) -> (k, n, H, C)
+            point, scale = self._point_and_scale(batch, horizon)
+            return (point + self._noise(batch, scale, n, rng)).transpose(1, 0, 3, 2)
+
+        return self._by_length(paths)
+
 
 @register("naive")
 class Naive(_HistoryBaseline):
-    """Repeat the last observed value."""
+    """Repeat the last observed value; intervals of a random walk, ``sigma sqrt(h)``."""
 
     def _forecast(self, history: np.ndarray, horizon: int) -> np.ndarray:
         return naive_forecast(history, horizon)
 
+    def _scale(self, history: np.ndarray, horizon: int) -> np.ndarray:
+        return naive_scale(history, horizon)
+
 
 @register("mean")
 class Mean(_HistoryBaseline):
-    """Repeat the mean of the history."""
+    """Repeat the mean of the history; intervals ``s sqrt(1 + 1/T)`` with Student t quantiles (R's ``meanf``)."""
 
     def _forecast(self, history: np.ndarray, horizon: int) -> np.ndarray:
         return mean_forecast(history, horizon)
 
+    def _scale(self, history: np.ndarray, horizon: int) -> np.ndarray:
+        return mean_scale(history, horizon)
+
+    def _standard_quantiles(self, levels: np.ndarray, length: int) -> np.ndarray:
+        from scipy.stats import t
+
+        return t.ppf(levels, length - 1)
+
+    def _noise(self, history: np.ndarray, scale: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        # y_{T+h} - mean = (mu - mean) + e_{T+h}: one error of the mean per path, plus iid steps, with the
+        # scale drawn as s sqrt((T-1) / chi2_{T-1}) so that every step is s sqrt(1 + 1/T) t_{T-1}.
+        length = history.shape[-1]
+        shape = (n,) + scale.shape[:-1] + (1,)
+        spread = scale[..., :1] / np.sqrt(1 + 1 / length) * np.sqrt((length - 1) / rng.chisquare(length - 1, size=shape))
+        return spread * (rng.standard_normal(shape) / np.sqrt(length) + rng.standard_normal((n,) + scale.shape))
+
 
 @register("drift")
 class Drift(_HistoryBaseline):
-    """Random walk with drift: the line through the first and the last value, extended."""
+    """Random walk with drift: the line through the first and the last value, extended.
+
+    Intervals ``sigma sqrt(h (1 + h / (T - 1)))``: the random walk's plus the drift's
+    estimation error (R's ``rwf(drift=TRUE)``); a sample path draws that error once.
+    """
 
     def _requirement(self) -> tuple[int, str]:
         return 2, "needs at least 2 values to estimate a drift"
 
+    def _interval_requirement(self) -> tuple[int, str]:
+        return 3, "needs at least 3 values for an interval (a drift and one residual degree of freedom)"
+
     def _forecast(self, history: np.ndarray, horizon: int) -> np.ndarray:
         return drift_forecast(history, horizon)
+
+    def _scale(self, history: np.ndarray, horizon: int) -> np.ndarray:
+        return drift_scale(history, horizon)
+
+    def _noise(self, history: np.ndarray, scale: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        changes = history.shape[-1] - 1
+        sigma = scale[..., :1] / np.sqrt(1 + 1 / changes)  # scale at h = 1
+        steps = np.arange(1, scale.shape[-1] + 1)
+        walk = np.cumsum(rng.standard_normal((n,) + scale.shape), axis=-1)
+        drift_error = rng.standard_normal((n,) + scale.shape[:-1] + (1,)) / np.sqrt(changes)
+        return sigma * (walk + steps * drift_error)
 
 
 @register("seasonal_naive")
@@ -227,8 +434,17 @@ class SeasonalNaive(_HistoryBaseline):
         season_length = check_positive_int(self.season_length, "season_length")
         return season_length, f"with season_length={season_length} needs at least one season ({season_length} values)"
 
+    def _interval_requirement(self) -> tuple[int, str]:
+        return self.season_length + 1, f"needs at least {self.season_length + 1} values for an interval (season_length + 1)"
+
+    def _season(self) -> int:
+        return self.season_length
+
     def _forecast(self, history: np.ndarray, horizon: int) -> np.ndarray:
         return seasonal_naive_forecast(history, horizon, self.season_length)
+
+    def _scale(self, history: np.ndarray, horizon: int) -> np.ndarray:
+        return naive_scale(history, horizon, self.season_length)
 
 
 @register("naive2")
@@ -238,6 +454,10 @@ class Naive2(_HistoryBaseline):
     A series is adjusted when :func:`seasonality_test` finds it seasonal at 90%, with
     indices from classical multiplicative decomposition (:func:`seasonal_indices`).
     On M4 Hourly (``season_length=24``) it gives the published sMAPE 18.383 and MASE 2.395.
+
+    Intervals: the naive interval of the adjusted series ``a_t = y_t / I_t``,
+    re-seasonalised, ``I_{T+h} (a_T + z sigma_a sqrt(h))`` (sample paths likewise), so
+    they widen and narrow with the seasonal index; a non-seasonal series gets Naive's.
 
     Parameters
     ----------
@@ -255,6 +475,13 @@ class Naive2(_HistoryBaseline):
     def _forecast(self, history: np.ndarray, horizon: int) -> np.ndarray:
         return naive2_forecast(history, horizon, self.season_length)
 
+    def _point_and_scale(self, history: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        indices = seasonal_indices(history, self.season_length)  # decomposed once for both
+        return (
+            naive2_forecast(history, horizon, self.season_length, indices),
+            naive2_scale(history, horizon, self.season_length, indices),
+        )
+
 
 @register("ar")
 class AR(Forecaster):
@@ -264,6 +491,24 @@ class AR(Forecaster):
     statsmodels' ``AutoReg(y, lags=p, trend="c").fit().params`` and the selected order
     equals ``ar_select_order(y, maxlag=max_order, ic=criterion, trend="c")``. All
     series and channels are fitted in one batch (see :mod:`tsseq.ar`).
+
+    Forecast distribution, Gaussian and centred on the point forecast:
+
+    * ``strategy="recursive"``: the ``h``-step error variance ``sigma2 sum_{j<h} psi_j^2``
+      from the moving-average weights, with ``sigma2 = RSS / (T - p)``; the quantiles equal
+      statsmodels' ``get_prediction(...).conf_int`` / ``summary_frame``. ``sample`` draws
+      paths ancestrally (Gaussian innovations fed back through the recursion).
+    * ``strategy="direct"``: each horizon's own regression gives its error variance
+      ``RSS_h / nobs_h`` (its in-sample ``h``-step residuals), so no model of the error
+      dependence is assumed; ``sample`` draws each step from its marginal (the steps of
+      a path are independent).
+
+    ``predict_windows`` uses the same standard deviations for every window. A fitted
+    model that is explosive (a companion-matrix root of modulus ``r > 1``) forecasts
+    values, and intervals, that grow geometrically: a forecast of ``H`` steps from it
+    warns, naming the series and channels, when ``r ** H > EXPLOSIVE_GROWTH`` (1.5), and
+    a variance that overflows is then refused as non-finite. Fit a lower ``order`` /
+    ``max_order`` or difference the series.
 
     Parameters
     ----------
@@ -294,6 +539,10 @@ class AR(Forecaster):
         ``direct_coef_[s, c, h - 1, i]`` multiplies ``y_{t-i}`` in the forecast of ``y_{t+h}``.
     last_values_ : (S, C, P) float
         The last ``P`` training values, the start of ``predict``.
+    sigma2_ : (S, C) float
+        Innovation variance ``RSS / (T - p)`` of each one-step model (statsmodels' ``sigma2``).
+    direct_sigma2_ : (S, C, horizon) float, direct strategy only
+        Error variance of each direct model, ``RSS_h / (T - p - h + 1)``.
     """
 
     def __init__(
@@ -342,10 +591,13 @@ class AR(Forecaster):
         self.intercept_ = fit.intercept.reshape(grid)
         self.coef_ = fit.coef.reshape(grid + (-1,))
         self.criteria_ = None if fit.criteria is None else fit.criteria.reshape(grid + (-1,))
+        self.sigma2_ = fit.sigma2.reshape(grid)
         if self.strategy == "direct":
             intercept, coef = fit_direct(columns, fit.order, horizon)
             self.direct_intercept_ = intercept.reshape(grid + (horizon,))
             self.direct_coef_ = coef.reshape(grid + (horizon, -1))
+            variance = [residual_variance(columns, intercept[:, h], coef[:, h], fit.order, h + 1) for h in range(horizon)]
+            self.direct_sigma2_ = np.stack(variance, axis=1).reshape(grid + (horizon,))
         width = self.coef_.shape[-1]
         self.last_values_ = np.stack([values[len(values) - width :].T for values in series])  # (S, C, P)
 
@@ -353,14 +605,18 @@ class AR(Forecaster):
         """Forecast with the models ``[model]`` from ``history (..., L)``, broadcasting -> ``(..., horizon)``."""
         if self.strategy == "recursive":
             return forecast_recursive(self.intercept_[model], self.coef_[model], history, horizon)
+        self._check_direct_horizon(horizon)
+        return forecast_direct(self.direct_intercept_[model], self.direct_coef_[model], history, horizon)
+
+    def _check_direct_horizon(self, horizon: int) -> None:
         if horizon > self.horizon:
             raise ConfigError(
                 f"This AR fitted direct models up to horizon={self.horizon}; it cannot forecast {horizon} "
                 "steps. Refit with a larger 'horizon' or use strategy='recursive'."
             )
-        return forecast_direct(self.direct_intercept_[model], self.direct_coef_[model], history, horizon)
 
     def _predict(self, horizon: int) -> list[np.ndarray]:
+        self._warn_if_explosive(horizon)
         forecast = self._forecast(slice(None), self.last_values_, horizon)  # (S, C, H)
         return list(forecast.transpose(0, 2, 1))
 
@@ -372,4 +628,60 @@ class AR(Forecaster):
             )
         width = self.coef_.shape[-1]
         _check_windows(inputs, width, "AR", f"has order {width}")
+        self._warn_if_explosive(horizon)
         return self._forecast(0, inputs.transpose(0, 2, 1), horizon).transpose(0, 2, 1)  # (N, H, C)
+
+    # --- forecast distribution ------------------------------------------------------------------
+
+    def _error_sd(self, horizon: int) -> np.ndarray:
+        """Standard deviation of the ``1..horizon``-step forecast errors of every model: ``(S, C, horizon)``."""
+        if self.strategy == "recursive":
+            variance = forecast_variance(self.coef_, self.sigma2_, horizon)
+        else:
+            self._check_direct_horizon(horizon)
+            variance = self.direct_sigma2_[..., :horizon]
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(variance)  # the point forecast that comes with it has warned if explosive
+
+    def _warn_if_explosive(self, horizon: int) -> None:
+        """Warn, naming the series and channels, about recursive models that explode within ``horizon`` steps."""
+        if self.strategy != "recursive":
+            return
+        radius = spectral_radius(self.coef_)  # (S, C); recomputed: online updates may change coef_
+        with np.errstate(over="ignore"):
+            bad = ~(radius**horizon <= EXPLOSIVE_GROWTH)
+        if not bad.any():
+            return
+        ids, columns = self.layout_.series_ids, self.layout_.columns
+        named = [
+            f"{'' if ids is None else f'series {ids[s]!r} '}channel {columns[c]!r} (root modulus {radius[s, c]:.4g})"
+            for s, c in np.argwhere(bad)[:5]
+        ]
+        warnings.warn(
+            f"AR: {int(bad.sum())} fitted model(s) are explosive (a companion-matrix root outside the unit "
+            f"circle), e.g. {', '.join(named)}: over {horizon} steps their forecasts and forecast variances grow "
+            "geometrically and are not to be trusted. Fit a lower 'order' or 'max_order', or difference the series.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+    def _predict_quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
+        point = self._forecast(slice(None), self.last_values_, horizon)  # (S, C, H)
+        quantiles = point[..., None] + self._error_sd(horizon)[..., None] * _normal_quantiles(levels)
+        return list(quantiles.transpose(0, 2, 1, 3))  # (H, C, Q) per series
+
+    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
+        point = self._predict_windows(inputs, horizon)  # (N, H, C)
+        sd = self._error_sd(horizon)[0].T  # (H, C): the same for every window
+        return point[..., None] + sd[..., None] * _normal_quantiles(levels)
+
+    def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        shape = (n,) + self.intercept_.shape + (horizon,)  # (n, S, C, H)
+        if self.strategy == "recursive":
+            self._warn_if_explosive(horizon)
+            noise = rng.standard_normal(shape) * np.sqrt(self.sigma2_)[..., None]
+            paths = forecast_recursive(self.intercept_, self.coef_, self.last_values_, horizon, noise=noise)
+        else:
+            point = self._forecast(slice(None), self.last_values_, horizon)
+            paths = point + rng.standard_normal(shape) * self._error_sd(horizon)
+        return list(paths.transpose(1, 0, 3, 2))  # (n, H, C) per series

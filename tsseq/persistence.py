@@ -7,7 +7,10 @@ with the registry name, the constructor parameters and every fitted attribute (n
 ending in ``_``) that is not an array; arrays, lists of arrays and the state dicts of
 ``torch.nn.Module`` attributes go to ``tensors``. A module is rebuilt by the estimator's
 ``_build_module()`` from its parameters and fitted sizes, then given its saved weights.
-Only the dataclasses listed in ``_DATACLASSES`` are rebuilt from metadata.
+A fitted attribute that is itself a fitted estimator (a wrapper's model) is stored the
+same way, nested; an estimator given as a constructor parameter is stored by its
+registry name and parameters. Only the dataclasses listed in ``_DATACLASSES`` are
+rebuilt from metadata.
 """
 
 from __future__ import annotations
@@ -36,27 +39,16 @@ def _dataclasses() -> dict[str, type]:
 
 def save(estimator: Any, path: str | Path) -> Path:
     """Write a fitted estimator to ``path`` (atomically)."""
-    from tsseq import registry
-
     if not hasattr(estimator, "layout_"):
         raise DataError(f"Only a fitted estimator can be saved; call fit() on this {type(estimator).__name__} first.")
-    name = getattr(estimator, "registry_name", None)
-    if name is None or registry.get(name) is not type(estimator):
-        raise DataError(f"{type(estimator).__name__} is not a registered model, so it could not be loaded back.")
     tensors: dict[str, torch.Tensor] = {}
-    fitted: dict[str, Any] = {}
-    for attribute, value in vars(estimator).items():
-        if attribute.endswith("_") and not attribute.startswith("_"):
-            fitted[attribute] = _encode(attribute, value, tensors)
-    metadata = {"model": name, "params": _jsonable(estimator.get_params()), "fitted": fitted}
+    metadata = _encode_estimator(estimator, "", tensors)
     payload = {"format": FORMAT, "metadata": json.dumps(metadata), "tensors": tensors}
     return io.write_atomic(path, lambda temporary: torch.save(payload, temporary))
 
 
 def load(path: str | Path) -> Any:
     """Read an estimator written by :func:`save`; it predicts exactly what the original did."""
-    from tsseq import registry
-
     path = Path(path)
     if not path.is_file():
         raise DataFileNotFoundError(f"Model file {str(path)!r} does not exist.")
@@ -66,21 +58,72 @@ def load(path: str | Path) -> Any:
         raise DataError(f"{str(path)!r} is not a tsseq model file: {error}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DataError(f"{str(path)!r} is not a tsseq model file (expected format {FORMAT!r}).")
-    metadata, tensors = json.loads(payload["metadata"]), payload["tensors"]
-    estimator = registry.get(metadata["model"])(**metadata["params"])
-    modules = {}
+    return _decode_estimator(json.loads(payload["metadata"]), "", payload["tensors"])
+
+
+def _registered_name(estimator: Any) -> str:
+    from tsseq import registry
+
+    name = getattr(estimator, "registry_name", None)
+    if name is None or registry.get(name) is not type(estimator):
+        raise DataError(f"{type(estimator).__name__} is not a registered model, so it could not be loaded back.")
+    return name
+
+
+def _encode_estimator(estimator: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> dict:
+    """The metadata of an estimator; its arrays and weights go to ``tensors`` under ``prefix``.
+
+    A fitted attribute that is itself a fitted estimator (a wrapper's model, e.g. the
+    conformal wrapper's) is encoded the same way, its tensors under ``prefix + "attribute/"``.
+    """
+    fitted: dict[str, Any] = {}
+    for attribute, value in vars(estimator).items():
+        if attribute.endswith("_") and not attribute.startswith("_"):
+            if _is_estimator(value) and hasattr(value, "layout_"):
+                fitted[attribute] = {"kind": "estimator", "metadata": _encode_estimator(value, f"{prefix}{attribute}/", tensors)}
+            else:
+                fitted[attribute] = _encode(f"{prefix}{attribute}", value, tensors)
+    return {"model": _registered_name(estimator), "params": _jsonable(estimator.get_params(deep=False)), "fitted": fitted}
+
+
+def _decode_estimator(metadata: dict, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    from tsseq import registry
+
+    estimator = registry.get(metadata["model"])(**_decode_params(metadata["params"]))
+    modules = []
     for attribute, encoded in metadata["fitted"].items():
-        if isinstance(encoded, dict) and encoded.get("kind") == "module":
-            modules[attribute] = encoded
+        kind = encoded.get("kind") if isinstance(encoded, dict) else None
+        if kind == "module":
+            modules.append(attribute)
+        elif kind == "estimator":
+            setattr(estimator, attribute, _decode_estimator(encoded["metadata"], f"{prefix}{attribute}/", tensors))
         else:
-            setattr(estimator, attribute, _decode(attribute, encoded, tensors))
+            setattr(estimator, attribute, _decode(f"{prefix}{attribute}", encoded, tensors))
     for attribute in modules:
         module = estimator._build_module()
-        prefix = f"{attribute}."
-        module.load_state_dict({key[len(prefix) :]: value for key, value in tensors.items() if key.startswith(prefix)})
+        start = f"{prefix}{attribute}."
+        module.load_state_dict({key[len(start) :]: value for key, value in tensors.items() if key.startswith(start)})
         module.eval()
         setattr(estimator, attribute, module)
     return estimator
+
+
+def _is_estimator(value: Any) -> bool:
+    from sklearn.base import BaseEstimator
+
+    return isinstance(value, BaseEstimator)
+
+
+def _decode_params(params: dict) -> dict:
+    """Constructor parameters from metadata; an estimator parameter is rebuilt (unfitted)."""
+    def decode(value: Any) -> Any:
+        if isinstance(value, dict) and "__estimator__" in value:
+            from tsseq import registry
+
+            return registry.get(value["__estimator__"])(**_decode_params(value["params"]))
+        return value
+
+    return {name: decode(value) for name, value in params.items()}
 
 
 def _encode(attribute: str, value: Any, tensors: dict[str, torch.Tensor]) -> Any:
@@ -125,6 +168,8 @@ def _restore(cls: type, name: str, value: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
+    if _is_estimator(value):  # a wrapper's model given as an instance: its name and parameters
+        return {"__estimator__": _registered_name(value), "params": _jsonable(value.get_params(deep=False))}
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

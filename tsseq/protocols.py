@@ -59,12 +59,7 @@ def _model_name(forecaster: Forecaster) -> str:
 
 def _require_probabilistic(forecaster: Forecaster, what: str) -> None:
     """Refuse, before fitting, a request for probabilistic figures from a point model."""
-    if not forecaster.probabilistic:
-        name = _model_name(forecaster)
-        raise ConfigError(
-            f"{what} needs quantile forecasts; {name} gives point forecasts only. Train it with a probabilistic "
-            f"loss (training.loss: quantile, normal, ...) or wrap it: tsseq.create('conformal', model={name!r})."
-        )
+    forecaster.require_probabilistic(f"the quantiles that {what} scores")
 
 
 def _without_unset(fields: dict[str, object], optional: tuple[str, ...]) -> dict[str, object]:

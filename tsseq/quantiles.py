@@ -49,7 +49,7 @@ def check_coverage(coverage: object, name: str = "coverage") -> float:
 
 def interval_levels(coverage: float) -> np.ndarray:
     """The two levels ``((1 - c) / 2, (1 + c) / 2)`` of a central interval of coverage ``c``."""
-    return np.array([(1 - coverage) / 2, (1 + coverage) / 2])
+    return np.round([(1 - coverage) / 2, (1 + coverage) / 2], 12)  # 0.05, not 0.04999999999999999
 
 
 def level_label(level: float) -> str:

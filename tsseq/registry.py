@@ -20,7 +20,7 @@ T = TypeVar("T", bound=type)
 
 _REGISTRY: dict[str, type] = {}
 _PRESETS: dict[str, dict[str, object]] = {}
-_MODEL_MODULES = ("tsseq.baselines", "tsseq.estimators")
+_MODEL_MODULES = ("tsseq.baselines", "tsseq.estimators", "tsseq.conformal")
 _loaded = False
 
 
@@ -64,6 +64,21 @@ def preset(name: str) -> dict[str, object]:
     """The constructor arguments that ``name`` presets (empty for most models)."""
     get(name)
     return dict(_PRESETS[name])
+
+
+def name_of(model: object) -> str:
+    """The registered name that builds ``model``: the preset matching its parameters, e.g. ``"gru"`` not ``"rnn"``."""
+    _load_all()
+    cls = type(model)
+    params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
+    matches = [
+        name
+        for name, registered in _REGISTRY.items()
+        if registered is cls and _PRESETS[name] and all(params.get(k) == v for k, v in _PRESETS[name].items())
+    ]
+    if matches:
+        return max(matches, key=lambda name: len(_PRESETS[name]))  # the most specific preset
+    return getattr(cls, "registry_name", cls.__name__)
 
 
 def names() -> list[str]:
