@@ -13,7 +13,10 @@ Detectors: the reconstruction autoencoders and the AR forecast-residual detector
 residual through the Numenta likelihood scorer, and
 :class:`tsseq.anomaly.online.OnlineResidualDetector` with and without its alarm
 suppression (which zeroes the rows after an alarm: good for NAB's one-alarm-per-window
-rule, bad for point-wise PR-AUC on long anomalies). Run (about a few minutes on 2 cores)::
+rule, bad for point-wise PR-AUC on long anomalies), and the interval detectors (tail
+probability ``-log10 p`` under a predictive distribution): ``interval`` over AR's
+Gaussian intervals and over an LSTM trained with a normal likelihood, and
+:class:`tsseq.anomaly.online_interval.OnlineIntervalDetector`. Run (about a few minutes on 2 cores)::
 
     python pipelines/benchmarks/synthetic_detectors.py --seeds 0 1 2
 """
@@ -52,6 +55,13 @@ def detectors(window: int) -> dict:
 
         return score
 
+    def online_interval(**params):
+        def score(train: pd.DataFrame, full: pd.DataFrame) -> np.ndarray:
+            detector = make_detector("online_interval", threshold=None, **params)
+            return detector.stream(full, train_rows=len(train)).to_numpy()
+
+        return score
+
     neural = {"model_params": {"hidden_size": 16}, "training": SMALL_TRAINING}
     return {
         "lstm_ae": batch("lstm_ae", **neural),
@@ -63,6 +73,12 @@ def detectors(window: int) -> dict:
         "ar_residual + likelihood": batch("ar_residual", scorer="likelihood"),
         "online_residual": online(),
         "online_residual, no suppression": online(suppression=0.0),
+        "interval (ar)": batch("interval"),
+        "interval (lstm, normal loss)": batch(
+            "interval", forecaster="lstm",
+            forecaster_params={"hidden_size": 16, "training": {**SMALL_TRAINING, "loss": "normal"}},
+        ),  # fmt: skip
+        "online_interval": online_interval(),
     }
 
 

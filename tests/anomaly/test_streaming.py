@@ -24,12 +24,17 @@ CAUSAL_DETECTORS = {
     "patchtst_ae": dict(model_params={"patch_length": 4, "d_model": 8}, training=TINY, threshold="quantile"),
     "online_residual": dict(historic_window=50, reestimation_period=10, suppression=0.0),
     "ar_residual": dict(threshold="telemanom", threshold_params={"batch_size": 1, "window_size": 20}),
+    "interval": dict(combine="fisher", threshold="spot", threshold_params={"q": 1e-3, "level": 0.9}),
+    "interval_lstm_normal": dict(forecaster="lstm", threshold="quantile", forecaster_params={
+        "hidden_size": 8, "training": {**TINY, "loss": "normal"}}, steps_ahead=2),
+    "online_interval": dict(suppression=0.1, alarm_level=3.0),
 }  # fmt: skip
-NAMES = {"gru_ae_likelihood": "gru_ae", "segment_ae_mahalanobis": "segment_ae"}
+NO_WINDOW = ("online_residual", "online_interval")
+NAMES = {"gru_ae_likelihood": "gru_ae", "segment_ae_mahalanobis": "segment_ae", "interval_lstm_normal": "interval"}
 
 
 def _detector(kind: str):
-    window = {} if kind == "online_residual" else {"window_length": 16}
+    window = {} if kind in NO_WINDOW else {"window_length": 16}
     return make_detector(NAMES.get(kind, kind), **window, **CAUSAL_DETECTORS[kind])
 
 
@@ -45,7 +50,8 @@ def _perturbed_after(frame: pd.DataFrame, cut: int) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(
-    "kind, refit_every", [(kind, None) for kind in CAUSAL_DETECTORS] + [("lstm_ae", 60), ("ar_residual", 60)]
+    "kind, refit_every",
+    [(kind, None) for kind in CAUSAL_DETECTORS] + [("lstm_ae", 60), ("ar_residual", 60), ("interval", 60)],
 )
 def test_scores_up_to_t_ignore_every_later_point(series: pd.DataFrame, kind: str, refit_every) -> None:
     series = series.iloc[:, :1] if kind == "online_residual" else series  # univariate only
@@ -76,7 +82,7 @@ def test_streaming_refuses_non_causal_detectors_and_bad_rows(series: pd.DataFram
         score_stream(_detector("ar_residual"), series, train_rows=len(series))
 
 
-@pytest.mark.parametrize("kind", ["lstm_ae", "gru_ae_likelihood", "ar_residual"])
+@pytest.mark.parametrize("kind", ["lstm_ae", "gru_ae_likelihood", "ar_residual", "interval"])
 def test_online_detector_point_by_point_matches_the_replay(series: pd.DataFrame, kind: str) -> None:
     detector = _detector(kind)
     replay = score_stream(detector, series, train_rows=TRAIN_ROWS).frame

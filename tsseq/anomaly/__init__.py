@@ -8,6 +8,10 @@ A higher score always means more anomalous. The pieces, one module each:
   forecaster, Telemanom-style), by name through :func:`make_detector`;
   :mod:`.online`: :class:`OnlineResidualDetector`, an online AR forecaster with Numenta's
   anomaly likelihood, the best detector on NAB here;
+* interval detectors, the tail probability ``-log10 p`` of each value under its causal
+  predictive distribution: :class:`IntervalDetector` (any probabilistic registered
+  forecaster) and :mod:`.online_interval`'s :class:`OnlineIntervalDetector` (the online
+  AR's Gaussian predictive); :mod:`.tails`: tail probabilities and channel combination;
 * :mod:`.scorers`: errors to scores (absolute, squared, Mahalanobis, anomaly likelihood);
 * :mod:`.thresholds`: quantile, k-sigma, SPOT/DSPOT, Telemanom's dynamic threshold, and the
   best-F1 oracle (evaluation only);
@@ -31,6 +35,11 @@ _LAZY = {
     "make_detector": "tsseq.anomaly.detectors",
     "detector_names": "tsseq.anomaly.detectors",
     "OnlineResidualDetector": "tsseq.anomaly.online",
+    "IntervalDetector": "tsseq.anomaly.interval",
+    "OnlineIntervalDetector": "tsseq.anomaly.online_interval",
+    "combine_channel_scores": "tsseq.anomaly.tails",
+    "normal_tail_score": "tsseq.anomaly.tails",
+    "quantile_z": "tsseq.anomaly.tails",
     "make_scorer": "tsseq.anomaly.scorers",
     "make_thresholder": "tsseq.anomaly.thresholds",
     "SPOT": "tsseq.anomaly.thresholds",

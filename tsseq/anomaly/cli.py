@@ -5,6 +5,8 @@ Examples::
     tsseq detect data.csv --detector lstm_ae --window 48 --threshold spot --mode causal --output scores.csv
     tsseq detect data.csv --detector ar_residual --param scorer=likelihood --output scores.csv --plot scores.png
     tsseq detect data.csv --detector online_residual --threshold alarm_level --output scores.csv
+    tsseq detect data.csv --detector online_interval --output scores.csv          # -log10 tail probability
+    tsseq detect data.csv --detector interval --param forecaster=lstm --param "forecaster_params={training: {loss: normal}}" --output scores.csv
     tsseq detect --config pipelines/detect_elnino.yaml
 
 The output CSV has the columns ``timestamp``, the value column(s), ``score`` and
@@ -45,16 +47,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="a detection job file (YAML) instead of a CSV and options")
     parser.add_argument(
         "--detector", default="lstm_ae",
-        help="e.g. online_residual (best on NAB; causal only), lstm_ae, gru_ae, segment_ae, lstm_vae, patchtst_ae, ar_residual",
+        help="e.g. online_residual (best on NAB; causal only), lstm_ae, gru_ae, segment_ae, lstm_vae, patchtst_ae, "
+        "ar_residual, interval (tail probability under a probabilistic forecaster), online_interval (causal only)",
     )  # fmt: skip
     parser.add_argument(
         "--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="detector parameter (YAML)"
     )
-    parser.add_argument("--window", type=int, help="window length L (points; default 48; not for online_residual)")
+    parser.add_argument(
+        "--window", type=int, help="window length L (points; default 48; not for online_residual, online_interval)"
+    )
     parser.add_argument(
         "--threshold", default="default",
         help="quantile, ksigma, spot, dspot, telemanom, none (scores only), or default: the detector's own "
-        "(spot; online_residual: alarm_level, its calibrated likelihood level)",
+        "(spot; online_residual, online_interval: alarm_level, their calibrated levels)",
     )  # fmt: skip
     parser.add_argument("--threshold-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--mode", choices=["causal", "batch"], default="causal")

@@ -54,9 +54,10 @@ class DetectionConfig:
     ``"batch"`` trains on the same rows and scores every row offline (``causal=False``;
     aggregation ``"mean"`` unless the detector's params say otherwise). ``window`` and
     ``threshold``/``threshold_params`` fill the detector's ``window_length`` (None:
-    the detector's default, 48 for the windowed ones; ``online_residual`` has no window),
-    ``threshold`` and ``threshold_params``; ``threshold: default`` keeps the detector's
-    own (``"spot"``; ``online_residual``: ``"alarm_level"``, its calibrated fixed level),
+    the detector's default, 48 for the windowed ones; ``online_residual`` and
+    ``online_interval`` have no window), ``threshold`` and ``threshold_params``;
+    ``threshold: default`` keeps the detector's own (``"spot"``; ``online_residual`` and
+    ``online_interval``: ``"alarm_level"``, their calibrated fixed levels),
     None (``none``) scores without flags. ``labels``: an optional CSV of labelled
     anomaly windows (columns ``start``, ``end``) drawn on the plot.
     """

@@ -42,11 +42,20 @@ detectors, ``"online_residual"`` is :class:`tsseq.anomaly.online.OnlineResidualD
 (online AR + anomaly likelihood, causal only; threshold ``"alarm_level"`` by default): it
 has the same ``fit``/``score``/``detect``/``predict``/``threshold_``/``causal`` interface,
 learns online from the rows it scores (``learns_online``), and is the best of them on NAB.
+
+Interval detectors score the tail probability of each value under its causal predictive
+distribution, ``-log10 p`` (:mod:`tsseq.anomaly.tails`): ``"interval"`` is
+:class:`tsseq.anomaly.interval.IntervalDetector` (any probabilistic registered forecaster, a
+:class:`ForecastResidualDetector` whose residuals are per-channel tail scores; it registers
+itself when this module imports it, at the end), ``"online_interval"`` is
+:class:`tsseq.anomaly.online_interval.OnlineIntervalDetector` (the online AR's Gaussian
+predictive, causal only, like ``"online_residual"``).
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -63,6 +72,7 @@ from tsseq.data.windows import AGGREGATIONS, windows_to_timestamps
 from tsseq.engine import Trainer, TrainingConfig
 from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.anomaly.online import OnlineResidualDetector
+from tsseq.anomaly.online_interval import OnlineIntervalDetector
 from tsseq.nn.autoencoders import LSTMVAE, PatchAutoencoder, RecurrentAutoencoder
 from tsseq.nn.recurrent import require_causal
 
@@ -490,6 +500,7 @@ DETECTORS: dict[str, tuple[type, dict]] = {
     "forecast_residual": (ForecastResidualDetector, {}),
     "ar_residual": (ForecastResidualDetector, {"forecaster": "ar"}),
     "online_residual": (OnlineResidualDetector, {}),
+    "online_interval": (OnlineIntervalDetector, {}),
 }
 
 
@@ -507,7 +518,7 @@ def detector_parameters(name: str) -> list[str]:
     return list(DETECTORS[name][0]().get_params())
 
 
-def make_detector(name: str, **params: object) -> AnomalyDetector | OnlineResidualDetector:
+def make_detector(name: str, **params: object) -> AnomalyDetector | OnlineResidualDetector | OnlineIntervalDetector:
     """The detector called ``name`` (:data:`DETECTORS`): its preset, updated by ``params``."""
     accepted = detector_parameters(name)
     cls, preset = DETECTORS[name]
@@ -518,3 +529,8 @@ def make_detector(name: str, **params: object) -> AnomalyDetector | OnlineResidu
                 f"Its parameters: {', '.join(accepted)}."
             )
     return cls(**{**preset, **params})
+
+
+# Detectors that subclass the ones above live in their own modules and add themselves to
+# DETECTORS when imported; importing them last lets either module be imported first.
+importlib.import_module("tsseq.anomaly.interval")
