@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tsseq.base import Forecaster
 from tsseq.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -149,3 +150,114 @@ def test_forecast_with_a_neural_model_uses_the_requested_horizon(hourly_csv, tmp
     assert main(arguments + [item for parameter in parameters for item in ("--param", parameter)]) == 0
     forecast = pd.read_csv(output, index_col=0, parse_dates=True)
     assert len(forecast) == 7 and np.isfinite(forecast.to_numpy()).all()
+
+
+# ---------------------------------------------------------------------------- quantiles and intervals (issue 12)
+
+
+def test_forecast_with_quantiles_writes_the_point_and_one_column_per_level(hourly_csv, tmp_path):
+    output, plot = tmp_path / "q.csv", tmp_path / "q.png"
+    arguments = ["forecast", str(hourly_csv), "--model", "naive", "--horizon", "6", "--output", str(output)]
+    assert main(arguments + ["--quantiles", "0.95,0.05,0.5", "--plot", str(plot)]) == 0
+    forecast = pd.read_csv(output, index_col=0, parse_dates=True)
+    levels = ["", "_q0.05", "_q0.5", "_q0.95"]  # the point forecast, then the levels increasing
+    assert list(forecast.columns) == [f"{column}{level}" for column in ("load", "temperature") for level in levels]
+    from tsseq import create, read_csv
+
+    expected = create("naive").fit(read_csv(hourly_csv)).predict(6, quantiles=[0.05, 0.5, 0.95])
+    np.testing.assert_allclose(forecast.to_numpy(), expected.to_numpy(), rtol=1e-12)
+    assert (np.diff(forecast[["load_q0.05", "load_q0.5", "load_q0.95"]].to_numpy(), axis=1) >= 0).all()
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("levels", ["0.05,1.5", "low,high", ",", "0.5,0"])
+def test_bad_quantiles_exit_2_naming_the_option(hourly_csv, tmp_path, capsys, levels):
+    output = tmp_path / "q.csv"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["forecast", str(hourly_csv), "--horizon", "3", "--output", str(output), "--quantiles", levels])
+    assert exit_info.value.code == 2
+    assert "argument --quantiles" in capsys.readouterr().err and not output.exists()
+
+
+def test_point_only_model_with_quantiles_exits_2_with_its_message_before_fitting(hourly_csv, tmp_path, capsys, monkeypatch):
+    from tsseq import registry
+
+    monkeypatch.setattr(registry.get("gru"), "fit", lambda *args, **kwargs: pytest.fail("fitted"))
+    output = tmp_path / "q.csv"
+    arguments = ["forecast", str(hourly_csv), "--model", "gru", "--param", "input_length=24", "--horizon", "3"]
+    assert main(arguments + ["--output", str(output), "--quantiles", "0.1,0.9"]) == 2
+    error = capsys.readouterr().err
+    assert "gives point forecasts only, not quantiles" in error and "conformal" in error and "Traceback" not in error
+    assert not output.exists()
+
+
+def test_evaluate_interval_must_be_a_coverage_and_belongs_to_m4(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "m4-hourly", "--interval", "95"])
+    assert exit_info.value.code == 2 and "argument --interval" in capsys.readouterr().err
+    assert main(["evaluate", "ETTh1", "--interval", "0.9"]) == 2
+    assert "--interval applies to the m4 protocol" in capsys.readouterr().err
+
+
+@pytest.mark.shared_data
+def test_evaluate_m4_interval_json_adds_msis_coverage_acd(data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("TSSEQ_DATA_DIR", str(data_dir))
+    assert main(["evaluate", "m4-hourly", "--model", "naive", "--interval", "0.95", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["protocol"]["interval"] == 0.95
+    scores = report["scores"]["naive"]
+    assert {"smape", "mase", "owa", "msis", "coverage", "acd"} <= set(scores) and "interval" not in scores
+    assert scores["msis"] == pytest.approx(71.245, abs=5e-4)  # M4's published MSIS of Naive on Hourly
+    assert scores["acd"] == pytest.approx(abs(scores["coverage"] - 0.95))
+
+
+class PointOnly(Forecaster):
+    """Repeats the last value; no quantiles (a point-only model, registered for one test only)."""
+
+    registry_name = "point_only"
+
+    def _fit(self, series, validation=None):
+        self.last_ = [values[-1] for values in series]
+
+    def _predict(self, horizon):
+        return [np.repeat(last[None], horizon, axis=0) for last in self.last_]
+
+    def _predict_windows(self, inputs, horizon):
+        return np.repeat(inputs[:, -1:], horizon, axis=1)
+
+
+@pytest.mark.shared_data
+def test_evaluate_ett_reports_crps_for_probabilistic_models_only(data_dir, monkeypatch, capsys):
+    from tsseq import registry
+
+    monkeypatch.setenv("TSSEQ_DATA_DIR", str(data_dir))
+    registry.names()
+    monkeypatch.setitem(registry._REGISTRY, "point_only", PointOnly)
+    monkeypatch.setitem(registry._PRESETS, "point_only", {})
+    arguments = ["evaluate", "ETTh1", "--model", "naive", "--model", "point_only", "--setting", "S", "--horizon", "24"]
+    assert main(arguments + ["--json"]) == 0
+    report = json.loads(capsys.readouterr().out)  # valid JSON: no NaN for the missing CRPS
+    assert report["protocol"]["crps_levels"] == "0.05:0.95:0.05"
+    assert {"crps", "coverage_80", "coverage_90"} <= set(report["scores"]["naive"])
+    assert set(report["scores"]["point_only"]) == {"mse", "mae"}
+    assert report["scores"]["point_only"]["mse"] == pytest.approx(report["scores"]["naive"]["mse"])
+    assert main(arguments) == 0
+    table = capsys.readouterr().out
+    assert "crps" in table and "nan" not in table.lower()
+
+
+def test_run_json_prints_the_interval_scores_and_writes_quantile_columns(hourly_csv, tmp_path, capsys):
+    pipeline_file = tmp_path / "intervals.yaml"
+    pipeline_file.write_text(
+        f"name: intervals\ndata: {{csv: {hourly_csv}}}\nmodels: [{{name: naive}}, {{name: drift}}]\n"
+        "evaluation: {horizon: 12, season_length: 24, metrics: [mse, mase], interval: 0.9}\n"
+        "output: {quantiles: [0.1, 0.5, 0.9]}\n"
+    )
+    assert main(["run", str(pipeline_file), "--output-dir", str(tmp_path / "out"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["protocol"]["interval"] == 0.9
+    for model in ("naive", "drift"):
+        assert set(report["scores"][model]) == {"mse", "mase", "coverage", "acd", "msis", "interval_width"}
+    forecast = pd.read_csv(tmp_path / "out" / "forecast.csv", index_col=0)
+    assert list(forecast.columns[:4]) == ["load", "load_q0.1", "load_q0.5", "load_q0.9"]
+    assert (tmp_path / "out" / "forecast.png").stat().st_size > 1000

@@ -25,3 +25,202 @@ def test_windows_protocol_scores_every_test_window():
     test_rows = int(0.2 * 300) + 24  # the test fraction, plus input_length rows of context before it
     assert protocol["n_windows"] == test_rows - 24 - 6 + 1
     assert list(scores.index) == ["naive", "gru"] and np.isfinite(scores.to_numpy()).all()
+
+
+# ---------------------------------------------------------------------------- intervals and quantiles
+# (issue 12: evaluation.interval, output.quantiles, the protocols' probabilistic scores)
+
+import types  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tsseq import metrics, pipeline, registry  # noqa: E402
+from tsseq.base import Forecaster  # noqa: E402
+from tsseq.config import DataConfig, OutputConfig, PipelineConfig, from_mapping  # noqa: E402
+from tsseq.errors import ConfigError  # noqa: E402
+
+
+class PointOnly(Forecaster):
+    """Repeats the last value; no quantiles (a point-only model)."""
+
+    registry_name = "point_only"
+
+    def __init__(self, *, horizon: int = 1) -> None:
+        self.horizon = horizon
+
+    def _fit(self, series, validation=None):
+        self.last_ = [values[-1] for values in series]
+
+    def _predict(self, horizon):
+        return [np.repeat(last[None], horizon, axis=0) for last in self.last_]
+
+    def _predict_windows(self, inputs, horizon):
+        return np.repeat(inputs[:, -1:], horizon, axis=1)
+
+
+@pytest.fixture
+def point_only(monkeypatch) -> str:
+    """``point_only`` in the registry for this test only (the registry's contract test never sees it)."""
+    registry.names()  # load the registered models first
+    monkeypatch.setitem(registry._REGISTRY, "point_only", PointOnly)
+    monkeypatch.setitem(registry._PRESETS, "point_only", {})
+    return "point_only"
+
+
+def _seasonal(rows: int = 240, columns=("load", "temp"), seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2021-01-01", periods=rows, freq="h", name="time")
+    values = {c: 5 * (i + 1) + np.sin(np.arange(rows) * 2 * np.pi / 24) + 0.3 * rng.standard_normal(rows) for i, c in enumerate(columns)}
+    return pd.DataFrame(values, index=index)
+
+
+def test_holdout_intervals_are_scored_from_the_models_quantiles():
+    frame = _seasonal()
+    evaluation = EvaluationConfig(horizon=24, season_length=24, metrics=["mse", "mase"], interval=0.9)
+    scores, protocol = pipeline.score_holdout(frame, [ModelConfig("naive"), ModelConfig("seasonal_naive", {"season_length": 24})], evaluation)
+    assert protocol["interval"] == 0.9 and list(scores.columns) == ["mse", "mase", "coverage", "acd", "msis", "interval_width"]
+    train, test = frame.iloc[:-24], frame.iloc[-24:]
+    forecast = registry.create("naive").fit(train).predict(24, quantiles=[0.05, 0.95])
+    lower, upper = (forecast[[f"{c}_q{level}" for c in frame.columns]].to_numpy() for level in ("0.05", "0.95"))
+    truth = test.to_numpy()
+    share = metrics.coverage(truth, lower, upper)
+    expected = {
+        "coverage": share,
+        "acd": abs(share - 0.9),
+        "msis": metrics.msis(truth, lower, upper, insample=train.to_numpy(), season_length=24, alpha=0.1),
+        "interval_width": metrics.mean_interval_width(lower, upper),
+        "mase": metrics.mase(truth, forecast[list(frame.columns)].to_numpy(), insample=train.to_numpy(), season_length=24),
+    }
+    for name, value in expected.items():
+        assert scores.loc["naive", name] == pytest.approx(value, rel=1e-9), name
+    assert scores.loc["seasonal_naive", "msis"] < scores.loc["naive", "msis"]  # the seasonal model knows the cycle
+
+
+def test_holdout_intervals_of_many_series_are_scaled_per_series():
+    one, other = _seasonal(columns=("load",), seed=1), 10 * _seasonal(columns=("load",), seed=2)
+    frame = pd.concat({"a": one, "b": other}, names=["series"])
+    evaluation = EvaluationConfig(horizon=12, season_length=24, interval=0.8)
+    scores, _ = pipeline.score_holdout(frame, [ModelConfig("naive")], evaluation)
+    per_series = []
+    for part in (one, other):  # equal horizons: the MSIS of the set is the mean of the series' MSIS
+        train, test = part.iloc[:-12], part.iloc[-12:]
+        bounds = registry.create("naive").fit(train).predict_interval(12, coverage=0.8)
+        per_series.append(metrics.msis(test.to_numpy(), bounds[["load_lower"]].to_numpy(), bounds[["load_upper"]].to_numpy(),
+                                       insample=train.to_numpy(), season_length=24, alpha=0.2))
+    assert scores.loc["naive", "msis"] == pytest.approx(np.mean(per_series), rel=1e-12)
+
+
+def test_windows_protocol_scores_intervals_of_every_window():
+    index = pd.date_range("2020-01-01", periods=300, freq="h")
+    frame = pd.DataFrame({"x": np.sin(np.arange(300) / 5.0) + 0.1 * np.random.default_rng(0).standard_normal(300)}, index=index)
+    evaluation = EvaluationConfig(protocol="windows", input_length=24, horizon=6, scale="standard", interval=0.9)
+    lstm = {"hidden_size": 8, "training": {"loss": "quantile", "epochs": 1, "seed": 0}}
+    scores, protocol = score_windows(frame, [ModelConfig("naive"), ModelConfig("lstm", lstm)], evaluation)
+    assert protocol["interval"] == 0.9
+    for model in ("naive", "lstm"):
+        row = scores.loc[model]
+        assert 0 <= row["coverage"] <= 1 and row["acd"] == pytest.approx(abs(row["coverage"] - 0.9))
+        assert row["interval_width"] > 0 and row["msis"] >= row["interval_width"] / 100  # finite, positive
+
+
+def test_intervals_refuse_a_point_only_model_before_any_model_is_fitted(point_only, monkeypatch):
+    def never(self, series, validation=None):
+        raise AssertionError("fitted before the point-only model was refused")
+
+    monkeypatch.setattr(registry.get("naive"), "_fit", never)
+    evaluation = EvaluationConfig(horizon=6, interval=0.9)
+    with pytest.raises(ConfigError, match="point_only gives point forecasts only.*conformal"):
+        pipeline.score_holdout(_seasonal(), [ModelConfig("naive"), ModelConfig(point_only)], evaluation)
+
+
+def test_interval_metrics_come_from_evaluation_interval_not_metrics():
+    with pytest.raises(ConfigError, match="'coverage' comes with evaluation.interval"):
+        pipeline.score_holdout(_seasonal(), [ModelConfig("naive")], EvaluationConfig(horizon=6, metrics=["mse", "coverage"]))
+
+
+def test_interval_and_quantiles_keys_are_checked():
+    assert from_mapping(EvaluationConfig, {"protocol": "m4", "interval": 0.95}).interval == 0.95
+    assert from_mapping(OutputConfig, {"quantiles": [0.9, 0.1, 0.5]}).quantiles == [0.9, 0.1, 0.5]
+    with pytest.raises(ConfigError, match=r"evaluation.interval: expected a coverage in \(0, 1\)"):
+        from_mapping(EvaluationConfig, {"interval": 1.5}, where="evaluation")
+    with pytest.raises(ConfigError, match="'ett' protocol scores no intervals"):
+        EvaluationConfig(protocol="ett", interval=0.9)
+    with pytest.raises(ConfigError, match="output.quantiles"):
+        OutputConfig(quantiles=[0.5, 1.0])
+    with pytest.raises(ConfigError, match="unknown key 'intervall'. Did you mean 'interval'?"):
+        from_mapping(EvaluationConfig, {"intervall": 0.9}, where="evaluation")
+
+
+def test_run_writes_quantile_columns_and_prints_the_interval_scores(tmp_path):
+    csv = tmp_path / "plant.csv"
+    _seasonal().to_csv(csv)
+    config = PipelineConfig(
+        name="intervals",
+        data=DataConfig(csv=str(csv)),
+        models=[ModelConfig("naive")],
+        evaluation=EvaluationConfig(horizon=12, interval=0.95),
+        output=OutputConfig(directory=str(tmp_path / "out"), quantiles=[0.05, 0.5, 0.95]),
+    )
+    result = pipeline.run(config)
+    assert set(result.to_dict()["scores"]["naive"]) == {"mse", "mae", "coverage", "acd", "msis", "interval_width"}
+    forecast = pd.read_csv(result.files["forecast_csv"], index_col=0)
+    assert list(forecast.columns) == [f"{c}{s}" for c in ("load", "temp") for s in ("", "_q0.05", "_q0.5", "_q0.95")]
+    assert (forecast["load_q0.05"] <= forecast["load_q0.5"]).all() and (forecast["load_q0.5"] <= forecast["load_q0.95"]).all()
+    assert result.files["plot"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_run_refuses_output_quantiles_of_a_point_only_model_before_scoring(point_only, tmp_path, monkeypatch):
+    monkeypatch.setattr(PointOnly, "_fit", lambda self, series, validation=None: pytest.fail("fitted"))
+    config = PipelineConfig(
+        name="no-quantiles",
+        data=DataConfig(csv="unused.csv"),
+        models=[ModelConfig(point_only)],
+        output=OutputConfig(directory=str(tmp_path), quantiles=[0.1, 0.9]),
+    )
+    with pytest.raises(ConfigError, match=r"not quantiles \(output.quantiles\)"):
+        pipeline.run(config)
+
+
+def _fake_catalog(monkeypatch, frame, test=None):
+    import tsseq.data.catalog
+
+    monkeypatch.setattr(tsseq.data.catalog, "load", lambda name, **_: types.SimpleNamespace(frame=frame, test=test))
+
+
+def test_m4_protocol_scores_intervals_and_describes_the_interval(monkeypatch):
+    hours = 24 * 12
+    series = {
+        name: pd.DataFrame(
+            {"value": 50 + 10 * np.sin(np.arange(hours + 48) * 2 * np.pi / 24 + phase) + np.arange(hours + 48) * 0.01},
+            index=pd.date_range("2020-01-01", periods=hours + 48, freq="h", name="timestamp"),
+        )
+        for name, phase in (("H1", 0.0), ("H2", 1.0), ("H3", 2.0))
+    }
+    long = pd.concat(series, names=["series"])
+    position = long.groupby(level=0).cumcount()
+    _fake_catalog(monkeypatch, long[position < hours], long[position >= hours])
+    models = [ModelConfig("naive"), ModelConfig("seasonal_naive")]
+    scores, description = pipeline.score_protocol(DataConfig(dataset="m4-hourly"), models, EvaluationConfig(protocol="m4", interval=0.95))
+    assert description["interval"] == 0.95 and "interval" not in scores.columns
+    assert {"smape", "mase", "owa", "msis", "coverage", "acd"} <= set(scores.columns)
+    assert scores.loc["naive", "acd"] == pytest.approx(abs(scores.loc["naive", "coverage"] - 0.95))
+    # The protocol's season length reaches seasonal_naive: a 24-hourly cycle it repeats almost exactly.
+    assert scores.loc["seasonal_naive", "smape"] < 0.1 * scores.loc["naive", "smape"]
+
+
+def test_ett_protocol_reports_crps_for_probabilistic_models_only(monkeypatch, point_only):
+    rows = 24 * 30 * 20  # the 12/4/4-month ETTh split
+    index = pd.date_range("2016-07-01", periods=rows, freq="h", name="date")
+    rng = np.random.default_rng(0)
+    _fake_catalog(monkeypatch, pd.DataFrame({"OT": np.cumsum(rng.standard_normal(rows)) * 0.1}, index=index))
+    evaluation = EvaluationConfig(protocol="ett", setting="S", input_length=24, horizon=12)
+    scores, description = pipeline.score_protocol(DataConfig(dataset="ETTh1"), [ModelConfig("naive"), ModelConfig(point_only)], evaluation)
+    assert list(scores.columns) == ["mse", "mae", "crps", "coverage_80", "coverage_90"]
+    assert np.isfinite(scores.loc["naive"]).all() and scores.loc["point_only", ["crps", "coverage_80", "coverage_90"]].isna().all()
+    assert scores.loc["point_only", "mse"] == pytest.approx(scores.loc["naive", "mse"])  # both repeat the last value
+    assert description["crps_levels"] == "0.05:0.95:0.05" and description["n_windows"] == 2881 - 12
+    as_dict = pipeline.scores_to_dict(scores)
+    assert "crps" in as_dict["naive"] and set(as_dict["point_only"]) == {"mse", "mae"}
+    table = pipeline.format_scores(scores)
+    (row,) = [line for line in table.splitlines() if line.startswith("point_only")]
+    assert "nan" not in table.lower() and len(row.split()) == 3  # name, mse, mae; blank where there is no CRPS

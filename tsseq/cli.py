@@ -41,6 +41,31 @@ def _columns(text: str) -> list[str]:
     return [column.strip() for column in text.split(",") if column.strip()]
 
 
+def _quantile_levels(text: str) -> list[float]:
+    """``0.05,0.5,0.95`` -> [0.05, 0.5, 0.95]; argparse names ``--quantiles`` in the error (exit 2)."""
+    from tsseq.errors import ConfigError
+    from tsseq.quantiles import check_levels
+
+    try:
+        levels = [float(item) for item in text.split(",") if item.strip()]
+        return check_levels(levels).tolist()
+    except (ValueError, ConfigError):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated quantile levels strictly between 0 and 1, e.g. 0.05,0.5,0.95; got {text!r}"
+        ) from None
+
+
+def _coverage(text: str) -> float:
+    """A nominal interval coverage in (0, 1), e.g. ``0.95``."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a coverage strictly between 0 and 1, e.g. 0.95; got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tsseq", description="Time-series forecasting and anomaly detection.")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
@@ -62,7 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     forecast.add_argument("--freq", help="pandas frequency, e.g. h, D, 15min (default: inferred)")
     forecast.add_argument("--missing", choices=["error", "interpolate", "ffill", "mask"], default="error")
     forecast.add_argument("--output", type=Path, required=True, help="forecast CSV to write")
-    forecast.add_argument("--plot", type=Path, help="also write a PNG of history and forecast")
+    forecast.add_argument(
+        "--quantiles",
+        type=_quantile_levels,
+        metavar="LEVELS",
+        help="also write quantile columns y_q<level> after each column y, e.g. 0.05,0.5,0.95 (a probabilistic model)",
+    )
+    forecast.add_argument("--plot", type=Path, help="also write a PNG of history and forecast (a fan chart with --quantiles)")
 
     evaluate = commands.add_parser("evaluate", help="score models on a catalog data set with its published protocol")
     evaluate.add_argument("dataset", help="catalog name, e.g. ETTh1 or m4-hourly (see `tsseq datasets`)")
@@ -79,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--input-length", type=int, default=96)
     evaluate.add_argument("--horizon", type=int, default=96)
     evaluate.add_argument("--drop-last", action="store_true", help="ETT: drop the last incomplete batch of 32 test windows, as the published reference code does")
+    evaluate.add_argument(
+        "--interval",
+        type=_coverage,
+        metavar="COVERAGE",
+        help="M4: also score central prediction intervals of this coverage (msis, coverage, acd), e.g. 0.95; "
+        "ETT reports CRPS and 80/90%% coverage for probabilistic models without it",
+    )
     evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
 
     commands.add_parser("models", help="list the registered models")
@@ -124,8 +162,7 @@ def _forecast(args: argparse.Namespace) -> int:
         missing=args.missing,
     )
     frame = pipeline.load_frame(data)
-    model = pipeline.build_model(ModelConfig(args.model, dict(args.param)), {"horizon": args.horizon})
-    forecast = model.fit(frame).predict(args.horizon)
+    forecast = pipeline.fit_forecast(ModelConfig(args.model, dict(args.param)), frame, args.horizon, args.quantiles)
     io.write_csv(args.output, forecast)
     if args.plot:
         from tsseq.plotting import plot_forecast
@@ -139,12 +176,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     from tsseq import pipeline
     from tsseq.config import DataConfig, EvaluationConfig, ModelConfig
     from tsseq.data.catalog import catalog_entry
+    from tsseq.errors import ConfigError
 
     protocol = args.protocol or catalog_entry(args.dataset).protocol.name
     if protocol not in ("ett", "m4"):
-        from tsseq.errors import ConfigError
-
         raise ConfigError(f"{args.dataset!r} has protocol {protocol!r}; `tsseq evaluate` runs the 'ett' and 'm4' forecasting protocols.")
+    if protocol == "ett" and args.interval is not None:
+        raise ConfigError("--interval applies to the m4 protocol; the ett protocol reports CRPS and 80/90% coverage for every probabilistic model without it.")
     models = args.models or [ModelConfig("naive"), ModelConfig("ar", {"max_order": 96}, label="ar:max_order=96")]
     evaluation = EvaluationConfig(
         protocol=protocol,
@@ -152,10 +190,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         input_length=args.input_length,
         horizon=args.horizon,
         drop_last=args.drop_last,
+        interval=args.interval,
     )
     scores, description = pipeline.score_protocol(DataConfig(dataset=args.dataset), models, evaluation)
     if args.json:
-        print(json.dumps({"protocol": description, "scores": scores.to_dict(orient="index")}, indent=2, default=str))
+        print(json.dumps({"protocol": description, "scores": pipeline.scores_to_dict(scores)}, indent=2, default=str))
     else:
         print(", ".join(f"{key}={value}" for key, value in description.items()))
         print(pipeline.format_scores(scores))

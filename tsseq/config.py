@@ -62,6 +62,13 @@ class EvaluationConfig:
     train rows, score every window (stride 1) of the test rows, optionally on the
     standardised scale (``scale: standard``), like the published protocols.
     ``ett`` and ``m4``: the published protocols of those data sets.
+
+    ``interval`` (a nominal coverage in (0, 1), e.g. 0.95) also scores central
+    prediction intervals of that coverage (a probabilistic model's
+    ``(1 - interval) / 2`` and ``(1 + interval) / 2`` quantiles): ``m4`` adds M4's
+    ``msis``, ``coverage`` and ``acd``; ``holdout`` and ``windows`` add ``coverage``,
+    ``acd``, ``msis`` (scaled like MASE, with ``season_length``) and ``interval_width``.
+    ``ett`` takes none: it reports CRPS and 80%/90% coverage for every probabilistic model.
     """
 
     protocol: Literal["holdout", "windows", "ett", "m4"] = "holdout"
@@ -74,6 +81,18 @@ class EvaluationConfig:
     drop_last: bool = False
     season_length: int = 1  # for MASE on holdout / windows
     metrics: list[str] = field(default_factory=lambda: ["mse", "mae"])
+    interval: float | None = None  # nominal coverage of scored prediction intervals, e.g. 0.95
+
+    def __post_init__(self) -> None:
+        if self.interval is None:
+            return
+        if not 0 < self.interval < 1:
+            raise ConfigError(f"evaluation.interval: expected a coverage in (0, 1), e.g. 0.95; got {self.interval!r}.")
+        if self.protocol == "ett":
+            raise ConfigError(
+                "evaluation.interval: the 'ett' protocol scores no intervals of a chosen coverage; it reports "
+                "CRPS and 80%/90% coverage for every probabilistic model. Leave interval out."
+            )
 
 
 @dataclass(frozen=True)
@@ -84,6 +103,15 @@ class OutputConfig:
     forecast_csv: str | None = "forecast.csv"  # the first model refitted on all rows, next `horizon` rows
     plot: str | None = "forecast.png"
     results_json: str | None = "results.json"
+    # Quantile levels of the forecast CSV (a `y_q<level>` column after each column `y`)
+    # and the fan chart of the plot; needs a probabilistic first model.
+    quantiles: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.quantiles is not None:
+            from tsseq.quantiles import check_levels
+
+            check_levels(self.quantiles, name="output.quantiles")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import pandas as pd
 from tsseq import io, metrics, registry
 from tsseq.config import DataConfig, EvaluationConfig, ModelConfig, PipelineConfig, load_pipeline
 from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.quantiles import interval_levels
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class PipelineResult:
 
     name: str
     scores: pd.DataFrame  # one row per model, one column per metric
-    forecast: pd.DataFrame | None  # the first model, refitted on all rows, over the next `horizon` rows
+    forecast: pd.DataFrame | None  # the first model, refitted on all rows, over the next `horizon` rows (+ output.quantiles)
     files: dict[str, Path]
     protocol: dict  # how the scores were computed (protocol, L, H, windows, ...)
 
@@ -33,9 +34,14 @@ class PipelineResult:
         return {
             "name": self.name,
             "protocol": self.protocol,
-            "scores": {model: row.dropna().to_dict() for model, row in self.scores.iterrows()},
+            "scores": scores_to_dict(self.scores),
             "files": {kind: str(path) for kind, path in self.files.items()},
         }
+
+
+def scores_to_dict(scores: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """{model: {metric: value}}; a metric a model has no value for (NaN in a mixed table) is left out."""
+    return {model: row.dropna().to_dict() for model, row in scores.iterrows()}
 
 
 def load_frame(data: DataConfig, base_dir: Path = Path(".")) -> pd.DataFrame:
@@ -76,6 +82,31 @@ def _window_defaults(evaluation: EvaluationConfig) -> dict:
     return {"input_length": evaluation.input_length, "horizon": evaluation.horizon}
 
 
+def require_probabilistic(estimator, what: str) -> None:
+    """Refuse, before any fitting, quantiles or intervals from a point-only model, with the model's own message."""
+    if not getattr(estimator, "probabilistic", False):
+        estimator.require_probabilistic(what)  # raises ConfigError: how to train a probabilistic model, or wrap it in conformal
+
+
+def _check_interval_models(models: list[ModelConfig], evaluation: EvaluationConfig, defaults: dict) -> None:
+    """With ``evaluation.interval``, every model must give quantiles: refuse before the first one is fitted."""
+    if evaluation.interval is not None:
+        for model in models:
+            require_probabilistic(build_model(model, defaults), f"the intervals of evaluation.interval={evaluation.interval}")
+
+
+def fit_forecast(model: ModelConfig, frame: pd.DataFrame, horizon: int, quantiles: list[float] | None = None) -> pd.DataFrame:
+    """Fit the model on all of ``frame`` and forecast the next ``horizon`` rows.
+
+    With ``quantiles``: each column ``y`` is followed by ``y_q<level>`` per level
+    (:meth:`tsseq.base.Forecaster.predict`); a point-only model is refused before fitting.
+    """
+    estimator = build_model(model, {"horizon": horizon})
+    if quantiles is not None:
+        require_probabilistic(estimator, "quantiles")
+    return estimator.fit(frame).predict(horizon, quantiles=quantiles)
+
+
 class _Untracked:
     """What a scorer reports a model to when the job is not tracked: nothing."""
 
@@ -104,17 +135,28 @@ def score_holdout(
         train, test = frame.iloc[:-horizon], frame.iloc[-horizon:]
     if len(train) == 0 or (not is_long and len(test) < horizon):
         raise DataError(f"holdout: {len(frame)} rows are too few to hold out horizon={horizon} rows and still train.")
+    _check_interval_models(models, evaluation, {"horizon": horizon})
+    columns = list(test.columns)
     rows = {}
     for model in models:
         with _model_run(track, model) as run:
-            estimator = run.fitting(build_model(model, {"horizon": horizon}))
-            forecast = estimator.fit(train).predict(horizon).reindex(test.index)
+            estimator = run.fitting(build_model(model, {"horizon": horizon})).fit(train)
+            bounds = None
+            if evaluation.interval is None:
+                forecast = estimator.predict(horizon).reindex(test.index)
+            else:  # y, y_lower, y_upper: the (1 - interval) / 2 and (1 + interval) / 2 quantiles
+                forecast = estimator.predict_interval(horizon, coverage=evaluation.interval).reindex(test.index)
+                bounds = tuple(forecast[[f"{c}_{side}" for c in columns]].to_numpy(np.float64) for side in ("lower", "upper"))
             rows[model.display_name] = _metric_row(
-                test.to_numpy(np.float64), forecast[test.columns].to_numpy(np.float64), train, evaluation
+                test.to_numpy(np.float64), forecast[columns].to_numpy(np.float64), train, evaluation, bounds
             )
             run.scored(estimator, rows[model.display_name], history=train, truth=test)
     protocol = {"protocol": "holdout", "horizon": horizon, "train_rows": len(train), "test_rows": len(test)}
-    return pd.DataFrame.from_dict(rows, orient="index"), protocol
+    return pd.DataFrame.from_dict(rows, orient="index"), _with_interval(protocol, evaluation)
+
+
+def _with_interval(protocol: dict, evaluation: EvaluationConfig) -> dict:
+    return protocol if evaluation.interval is None else {**protocol, "interval": evaluation.interval}
 
 
 def score_windows(
@@ -138,12 +180,17 @@ def score_windows(
         validation = None  # no whole validation window: models train without early stopping
     windows = make_windows(test.to_numpy(np.float64), L, H)
     inputs, targets = windows.inputs.numpy(), windows.targets.numpy()
+    _check_interval_models(models, evaluation, _window_defaults(evaluation))
     rows = {}
     for model in models:
         with _model_run(track, model) as run:
             fitted = run.fitting(build_model(model, _window_defaults(evaluation))).fit(train, validation=validation)
             predictions = fitted.predict_windows(inputs, H)
-            rows[model.display_name] = _metric_row(targets, predictions, train, evaluation)
+            bounds = None
+            if evaluation.interval is not None:
+                quantiles = fitted.predict_windows(inputs, H, quantiles=interval_levels(evaluation.interval))  # (N, H, C, 2)
+                bounds = (quantiles[..., 0], quantiles[..., 1])
+            rows[model.display_name] = _metric_row(targets, predictions, train, evaluation, bounds)
             run.scored(fitted, rows[model.display_name], history=test.iloc[:-H], truth=test.iloc[-H:])
     protocol = {
         "protocol": "windows",
@@ -153,37 +200,65 @@ def score_windows(
         "scale": evaluation.scale,
         "train_rows": len(train),
     }
-    return pd.DataFrame.from_dict(rows, orient="index"), protocol
+    return pd.DataFrame.from_dict(rows, orient="index"), _with_interval(protocol, evaluation)
 
 
 POINT_METRICS = {"mse": metrics.mse, "mae": metrics.mae, "rmse": metrics.rmse, "mape": metrics.mape, "smape": metrics.smape}
+INTERVAL_METRICS = ("coverage", "acd", "msis", "interval_width")  # with evaluation.interval (holdout, windows)
+# The scores of the published protocols' results; their other fields describe the run.
+PROTOCOL_SCORES = {
+    "ett": ("mse", "mae", "crps", "coverage_80", "coverage_90"),
+    "m4": ("smape", "mase", "owa", "smape_naive2", "mase_naive2", "msis", "coverage", "acd"),
+}
 
 
-def _metric_row(y_true: np.ndarray, y_pred: np.ndarray, train: pd.DataFrame, evaluation: EvaluationConfig) -> dict:
-    """Every metric of ``evaluation.metrics``; MASE is scaled by the training rows of each series."""
+def _metric_row(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    train: pd.DataFrame,
+    evaluation: EvaluationConfig,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict:
+    """Every metric of ``evaluation.metrics``, then the interval metrics of ``bounds`` (lower, upper).
+
+    MASE and MSIS are scaled by the training rows of each series (``season_length``).
+    """
     row = {}
     for name in evaluation.metrics:
         if name == "mase":
-            row[name] = _mase(y_true, y_pred, train, evaluation.season_length)
+            row[name] = metrics.mase(y_true, y_pred, scale=_scale(y_true, train, evaluation.season_length))
         elif name in POINT_METRICS:
             row[name] = POINT_METRICS[name](y_true, y_pred)
+        elif name in INTERVAL_METRICS:
+            raise ConfigError(
+                f"evaluation.metrics: {name!r} comes with evaluation.interval (e.g. interval: 0.95), which adds "
+                f"{', '.join(INTERVAL_METRICS)}; leave it out of metrics."
+            )
         else:
             known = ", ".join([*POINT_METRICS, "mase"])
             raise ConfigError(f"evaluation.metrics: unknown metric {name!r}.{closest_match(name, POINT_METRICS)} Known: {known}.")
+    if bounds is not None:
+        lower, upper = bounds
+        nominal = evaluation.interval
+        share = metrics.coverage(y_true, lower, upper)
+        scale = _scale(y_true, train, evaluation.season_length)
+        row["coverage"] = share
+        row["acd"] = metrics.acd(share, nominal)
+        row["msis"] = metrics.msis(y_true, lower, upper, scale=scale, alpha=1 - nominal)
+        row["interval_width"] = metrics.mean_interval_width(lower, upper)
     return row
 
 
-def _mase(y_true: np.ndarray, y_pred: np.ndarray, train: pd.DataFrame, season_length: int) -> float:
+def _scale(y_true: np.ndarray, train: pd.DataFrame, season_length: int) -> np.ndarray:
+    """The MASE (and MSIS) scale of each scored value: its series' in-sample seasonal naive MAE, per channel."""
     if not isinstance(train.index, pd.MultiIndex):
-        scale = metrics.seasonal_naive_scale(train.to_numpy(np.float64), season_length)  # one per channel
-        return metrics.mase(y_true, y_pred, scale=scale)
+        return metrics.seasonal_naive_scale(train.to_numpy(np.float64), season_length)  # (C,), one per channel
     # Long layout (holdout rows stacked series by series): each series has its own scale.
     scales = train.groupby(level=0, sort=False).apply(
         lambda group: pd.Series(metrics.seasonal_naive_scale(group.to_numpy(np.float64), season_length))
     )
     horizon = len(y_true) // len(scales)
-    per_row = np.repeat(scales.to_numpy(np.float64), horizon, axis=0)
-    return metrics.mase(y_true, y_pred, scale=per_row)
+    return np.repeat(scales.to_numpy(np.float64), horizon, axis=0)  # (S·H, C)
 
 
 def score_protocol(
@@ -196,13 +271,20 @@ def score_protocol(
         raise ConfigError(f"evaluation.protocol {evaluation.protocol!r} needs data.dataset (a catalog name), not a CSV.")
     from tsseq.data.catalog import load
 
+    if evaluation.protocol == "m4":
+        frequency = _m4_frequency(data.dataset)
+        horizon, season_length = protocols.M4_FREQUENCIES[frequency]
+        defaults = {"horizon": horizon, "season_length": season_length}  # e.g. seasonal_naive's season
+    else:
+        defaults = _window_defaults(evaluation)
+    _check_interval_models(models, evaluation, defaults)
     # Load the data once for all models: each protocol run only reads it.
     loaded = load(data.dataset)
     rows, description = {}, {}
     for model in models:
         with _model_run(track, model) as run:
+            forecaster = run.fitting(build_model(model, defaults))
             if evaluation.protocol == "ett":
-                forecaster = run.fitting(build_model(model, _window_defaults(evaluation)))
                 result = protocols.evaluate_ett(
                     forecaster,
                     dataset=data.dataset,
@@ -211,15 +293,17 @@ def score_protocol(
                     horizon=evaluation.horizon,
                     drop_last=evaluation.drop_last,
                     frame=loaded.frame,
+                    crps=forecaster.probabilistic,  # point-only models keep MSE and MAE only
                 )
             else:
-                frequency = _m4_frequency(data.dataset)
-                horizon = protocols.M4_FREQUENCIES[frequency][0]
-                forecaster = run.fitting(build_model(model, {"horizon": horizon}))
-                result = protocols.evaluate_m4(forecaster, frequency=frequency, train=loaded.frame, test=loaded.test)
+                result = protocols.evaluate_m4(
+                    forecaster, frequency=frequency, train=loaded.frame, test=loaded.test, interval=evaluation.interval
+                )
             summary = result.to_dict()
-            rows[model.display_name] = {k: v for k, v in summary.items() if isinstance(v, float)}
-            description = {k: v for k, v in summary.items() if not isinstance(v, float) and k != "model"}
+            scores = PROTOCOL_SCORES[evaluation.protocol]
+            rows[model.display_name] = {key: float(summary[key]) for key in scores if key in summary}
+            # A mixed ETT table: crps_levels comes from the probabilistic models only.
+            description.update({k: v for k, v in summary.items() if k not in scores and k != "model"})
             run.scored(forecaster, rows[model.display_name])
     return pd.DataFrame.from_dict(rows, orient="index"), {"protocol": evaluation.protocol, **description}
 
@@ -239,6 +323,11 @@ def run(config: PipelineConfig, base_dir: Path = Path("."), output_dir: Path | N
         from tsseq.tracking.jobs import JobTracker
 
         track = JobTracker(config, base_dir)
+    writes_forecast = evaluation.protocol not in ("ett", "m4") and (config.output.forecast_csv or config.output.plot)
+    if writes_forecast and config.output.quantiles is not None:
+        # Refuse a point-only first model before scoring anything, not after.
+        first = build_model(config.models[0], {"horizon": evaluation.horizon})
+        require_probabilistic(first, "quantiles (output.quantiles)")
     if evaluation.protocol in ("ett", "m4"):
         scores, protocol = score_protocol(config.data, config.models, evaluation, track=track)
         frame = None
@@ -250,8 +339,8 @@ def run(config: PipelineConfig, base_dir: Path = Path("."), output_dir: Path | N
     directory = Path(output_dir if output_dir is not None else config.output.directory)
     files: dict[str, Path] = {}
     forecast = None
-    if frame is not None and (config.output.forecast_csv or config.output.plot):
-        forecast = build_model(config.models[0], {"horizon": evaluation.horizon}).fit(frame).predict(evaluation.horizon)
+    if writes_forecast:
+        forecast = fit_forecast(config.models[0], frame, evaluation.horizon, config.output.quantiles)
         if config.output.forecast_csv:
             files["forecast_csv"] = io.write_csv(directory / config.output.forecast_csv, forecast)
         if config.output.plot:
@@ -273,5 +362,5 @@ def run_file(path: str | Path, output_dir: Path | None = None) -> PipelineResult
 
 
 def format_scores(scores: pd.DataFrame, digits: int = 4) -> str:
-    """A plain-text table of the scores, models as rows."""
-    return scores.to_string(float_format=lambda value: f"{value:.{digits}f}")
+    """A plain-text table of the scores, models as rows; blank where a model has no value (e.g. CRPS of a point model)."""
+    return scores.to_string(float_format=lambda value: f"{value:.{digits}f}", na_rep="")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import pytest
@@ -73,3 +74,45 @@ def test_tracking_is_off_unless_enabled(csv, tmp_path, monkeypatch):
     assert config.tracking == TrackingConfig() and not config.tracking.enabled
     pipeline.run(config, base_dir=tmp_path)
     assert not (tmp_path / "mlflow").exists()
+
+
+def test_interval_scores_land_in_the_metrics_and_the_window_plot_is_a_fan_with_actuals(csv, store_uri, tmp_path, monkeypatch):
+    import tsseq.plotting
+
+    drawn = []
+    figure = tsseq.plotting.forecast_figure
+    monkeypatch.setattr(tsseq.plotting, "forecast_figure", lambda *a, **k: drawn.append((a, k)) or figure(*a, **k))
+    config = dataclasses.replace(
+        _config(csv, store_uri, [ModelConfig("naive")], experiment="pipeline-intervals"),
+        evaluation=EvaluationConfig(protocol="windows", input_length=24, horizon=6, scale="standard", interval=0.9),
+        tracking=TrackingConfig(enabled=True, experiment="pipeline-intervals", tracking_uri=store_uri, log_model=False),
+    )
+    result = pipeline.run(config, base_dir=tmp_path)
+    client = MlflowClient(store_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("pipeline-intervals").experiment_id])
+    for name in ("coverage", "acd", "msis", "interval_width"):
+        assert run.data.metrics[f"test_{name}"] == pytest.approx(result.scores.loc["naive", name], rel=1e-12)
+    assert run.data.params["evaluation.interval"] == "0.9"
+    ((args, keywords),) = drawn
+    forecast = args[1]
+    assert list(forecast.columns) == ["load", "load_q0.05", "load_q0.95"]  # the 90% interval it was scored on
+    assert keywords["actuals"].index.equals(forecast.index) and len(forecast) == 6
+    assert [artifact.path for artifact in client.list_artifacts(run.info.run_id, "plots")] == ["plots/forecast_vs_truth.png"]
+
+
+@pytest.mark.shared_data
+def test_the_ett_protocols_crps_lands_in_the_metrics(data_dir, store_uri, tmp_path, monkeypatch):
+    monkeypatch.setenv("TSSEQ_DATA_DIR", str(data_dir))
+    config = PipelineConfig(
+        name="ett-crps",
+        data=DataConfig(dataset="ETTh1"),
+        models=[ModelConfig("naive")],
+        evaluation=EvaluationConfig(protocol="ett", setting="S", input_length=24, horizon=24),
+        output=NO_OUTPUT,
+        tracking=TrackingConfig(enabled=True, tracking_uri=store_uri, log_model=False),
+    )
+    result = pipeline.run(config, base_dir=tmp_path)
+    client = MlflowClient(store_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("ett-crps").experiment_id])
+    for name in ("crps", "coverage_80", "coverage_90", "mse"):
+        assert run.data.metrics[f"test_{name}"] == pytest.approx(result.scores.loc["naive", name], rel=1e-12)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from tsseq import create
-from tsseq.errors import DataError
+from tsseq.errors import ConfigError, DataError
 from tsseq.tracking import forecast_from_history, tracked_run
 from tsseq.tracking.pyfunc import input_example
 
@@ -90,3 +90,77 @@ def test_bad_history_is_refused_with_what_was_expected(hourly):
         forecast_from_history(lstm, example.iloc[-10:], 6)
     with pytest.raises(DataError, match="strictly increasing"):
         forecast_from_history(lstm, example.iloc[::-1], 6)
+
+
+# Predicts with the params of each case and writes the values (.npy) and the column names (.json).
+FRESH_PROCESS_PARAMS = """
+import json, sys
+import numpy as np, pandas as pd, torch, mlflow
+torch.set_num_threads(1)
+for case in json.loads(sys.argv[1]):
+    model = mlflow.pyfunc.load_model(case["uri"])
+    history = pd.read_csv(case["input"], parse_dates=["timestamp"])
+    forecast = model.predict(history, params=case["params"]).drop(columns="timestamp")
+    np.save(case["output"], forecast.to_numpy(np.float64), allow_pickle=False)
+    with open(case["output"] + ".json", "w") as file:
+        json.dump(list(forecast.columns), file)
+"""
+
+
+def test_a_quantile_model_returns_its_quantiles_when_asked_in_a_fresh_process(store_uri, hourly, tmp_path):
+    training = {"loss": "quantile", "epochs": 2, "batch_size": 64, "seed": 0}
+    estimator = create("lstm", input_length=24, horizon=6, hidden_size=8, training=training).fit(hourly)
+    with tracked_run(experiment="pyfunc-quantiles", tracking_uri=store_uri) as run:
+        info = run.log_model(estimator, hourly, horizon=6)
+    example = input_example(estimator, hourly)
+    earlier = input_example(estimator, hourly.iloc[:-50])
+    history = pd.concat([example.assign(window=0), earlier.assign(window=1)], ignore_index=True)
+    history.to_csv(tmp_path / "input.csv", index=False)
+    asks = {"quantiles": {"horizon": 6, "quantiles": "0.95,0.05,0.5"}, "points": {"horizon": 6}}
+    cases = [
+        {"uri": info.model_uri, "input": str(tmp_path / "input.csv"), "output": str(tmp_path / f"{name}.npy"), "params": params}
+        for name, params in asks.items()
+    ]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store_uri}
+    subprocess.run([sys.executable, "-c", FRESH_PROCESS_PARAMS, json.dumps(cases)], check=True, env=env, capture_output=True)
+
+    windows = np.stack([example["load"].to_numpy(), earlier["load"].to_numpy()])[..., None]  # (2, L, 1)
+    levels = [0.05, 0.5, 0.95]
+    quantiles = estimator.predict_windows(windows, 6, quantiles=levels)  # (2, 6, 1, 3)
+    points = estimator.predict_windows(windows, 6)  # (2, 6, 1)
+    values = np.load(tmp_path / "quantiles.npy")
+    assert json.loads((tmp_path / "quantiles.npy.json").read_text()) == ["window", "load", "load_q0.05", "load_q0.5", "load_q0.95"]
+    np.testing.assert_array_equal(values[:, 0], np.repeat([0, 1], 6))
+    np.testing.assert_array_equal(values[:, 1], points[:, :, 0].ravel())
+    np.testing.assert_array_equal(values[:, 2:], quantiles[:, :, 0, :].reshape(12, 3))
+    assert (np.diff(values[:, 2:], axis=1) >= 0).all()  # never crossing
+    # Without the parameter: the point forecasts only, as before.
+    assert json.loads((tmp_path / "points.npy.json").read_text()) == ["window", "load"]
+    np.testing.assert_array_equal(np.load(tmp_path / "points.npy")[:, 1], points[:, :, 0].ravel())
+
+
+def test_the_quantiles_parameter_is_a_string_with_an_empty_default(store_uri, hourly):
+    estimator = create("naive").fit(hourly)
+    with tracked_run(experiment="pyfunc-quantiles", tracking_uri=store_uri) as run:
+        info = run.log_model(estimator, hourly, horizon=4)
+    params = {param.name: param for param in info.signature.params.params}
+    assert params["quantiles"].dtype.name == "string" and params["quantiles"].default == ""
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    example = input_example(estimator, hourly.iloc[-48:])
+    bands = loaded.predict(example, params={"quantiles": "0.1, 0.9"})
+    assert list(bands.columns) == ["window", "timestamp", "load", "load_q0.1", "load_q0.9"] and len(bands) == 4
+    expected = estimator.predict_windows(example[["load"]].to_numpy()[None], 4, quantiles=[0.1, 0.9])
+    np.testing.assert_allclose(bands[["load_q0.1", "load_q0.9"]].to_numpy(), expected[0, :, 0, :], rtol=1e-12)
+
+
+def test_quantiles_are_refused_for_a_point_model_and_bad_levels(hourly):
+    lstm = create("lstm", input_length=24, horizon=6, hidden_size=8, training={"epochs": 1, "seed": 0}).fit(hourly)
+    example = input_example(lstm, hourly)
+    with pytest.raises(ConfigError, match="point forecasts only, not quantiles"):
+        forecast_from_history(lstm, example, 6, quantiles="0.1,0.9")
+    assert list(forecast_from_history(lstm, example, 6, quantiles="").columns) == ["window", "timestamp", "load"]
+    naive = create("naive").fit(hourly)
+    with pytest.raises(ConfigError, match="comma-separated levels"):
+        forecast_from_history(naive, example, 6, quantiles="0.1;0.9")
+    with pytest.raises(ConfigError, match="strictly between 0 and 1"):
+        forecast_from_history(naive, example, 6, quantiles=[0.5, 1.5])

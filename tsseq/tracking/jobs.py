@@ -5,8 +5,11 @@ in the experiment ``tracking.experiment`` (default: the pipeline's name), named
 after the model's label. A run logs, before fitting: the data, evaluation and
 model configuration (flattened; the model's resolved constructor arguments and
 its full ``TrainingConfig``) and the data set identity; after scoring: the final
-metrics as ``test_<metric>``, the per-epoch history of a neural model (``step`` =
-epoch), a plot of the last test window (history, truth, forecast) and the fitted
+metrics as ``test_<metric>`` (with them the probabilistic scores: ``coverage``,
+``acd``, ``msis``, ``interval_width`` of ``evaluation.interval``, the ETT protocol's
+``crps``, ``coverage_80`` and ``coverage_90``), the per-epoch history of a neural model
+(``step`` = epoch), a plot of the last test window (history, truth, forecast; a fan
+chart of a probabilistic model, see :meth:`ModelRun.plot_levels`) and the fitted
 model as a pyfunc model (``tracking.log_model``). The tag ``tsseq.input_scale``
 says which scale the model's inputs are on (``standard`` for the ETT protocol and
 ``scale: standard``). Models fitted on many series (M4, long frames) log no pyfunc
@@ -21,9 +24,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tsseq.config import ModelConfig, PipelineConfig
+from tsseq.quantiles import interval_levels
 from tsseq.tracking.identity import DatasetIdentity, catalog_identity, file_identity
 from tsseq.tracking.runs import MODEL_TAG, TrackedRun, estimator_params, tracked_run
 
@@ -63,15 +68,34 @@ class ModelRun:
         if self.job.config.tracking.log_model:
             self.run.log_model(estimator, history, horizon=self.job.config.evaluation.horizon)
 
-    def _log_window_plot(self, estimator: Any, history: pd.DataFrame, truth: pd.DataFrame) -> None:
-        from tsseq.tracking.plots import forecast_figure, pyplot
-        from tsseq.tracking.pyfunc import forecast_from_history, input_example
+    def plot_levels(self, estimator: Any) -> list[float] | None:
+        """The quantile levels of the window plot's fan: ``output.quantiles``, else the levels the job scores.
 
-        forecast = forecast_from_history(estimator, input_example(estimator, history), len(truth))
-        forecast.index = truth.index
+        Those are the interval of ``evaluation.interval``, or the ETT protocol's 80% and 90%
+        intervals; None (a point forecast) for a point-only model or a job that asks for none.
+        """
+        if not getattr(estimator, "probabilistic", False):
+            return None
+        config = self.job.config
+        if config.output.quantiles is not None:
+            return list(config.output.quantiles)
+        if config.evaluation.interval is not None:
+            return np.round(interval_levels(config.evaluation.interval), 12).tolist()  # 0.05, not 0.04999999999999999
+        if config.evaluation.protocol == "ett":
+            return [0.05, 0.1, 0.9, 0.95]
+        return None
+
+    def _log_window_plot(self, estimator: Any, history: pd.DataFrame, truth: pd.DataFrame) -> None:
+        from tsseq.plotting import forecast_figure
+        from tsseq.tracking.plots import pyplot
+        from tsseq.tracking.pyfunc import TIMESTAMP, WINDOW, forecast_from_history, input_example
+
+        example = input_example(estimator, history)
+        forecast = forecast_from_history(estimator, example, len(truth), quantiles=self.plot_levels(estimator))
+        forecast = forecast.drop(columns=[WINDOW, TIMESTAMP]).set_axis(truth.index)
         shown = history.iloc[-FIGURE_HISTORY_HORIZONS * len(truth) :]
         title = f"{self.job.config.name}: {self.model.display_name}, last test window"
-        figure = forecast_figure(shown, truth, forecast[list(truth.columns)], title)
+        figure = forecast_figure(shown, forecast, actuals=truth, title=title, history_rows=len(shown))
         try:
             self.run.log_figure(figure, "plots/forecast_vs_truth.png")
         finally:

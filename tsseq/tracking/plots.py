@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-MAX_PANELS = 4  # channels drawn
-
-
 def pyplot():
     import matplotlib
 
@@ -14,23 +11,6 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def forecast_figure(history: pd.DataFrame, truth: pd.DataFrame, forecast: pd.DataFrame, title: str = ""):
-    """History window, the true continuation and the forecast, one panel per channel (wide frames)."""
-    plt = pyplot()
-    columns = list(truth.columns[:MAX_PANELS])
-    figure, axes = plt.subplots(len(columns), 1, figsize=(10, 2.6 * len(columns)), sharex=True, squeeze=False)
-    for axis, column in zip(axes[:, 0], columns):
-        axis.plot(history.index, history[column], color="0.4", linewidth=1, label="history")
-        axis.plot(truth.index, truth[column], color="0.1", linewidth=1.2, label="truth")
-        axis.plot(forecast.index, forecast[column], color="tab:blue", linewidth=1.5, label="forecast")
-        axis.set_ylabel(str(column))
-        axis.grid(alpha=0.3)
-    axes[0, 0].legend(loc="upper left")
-    axes[0, 0].set_title(title)
-    figure.tight_layout()
-    return figure
 
 
 def comparison_figure(table: pd.DataFrame, metric: str, title: str = ""):

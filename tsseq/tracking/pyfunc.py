@@ -16,6 +16,18 @@ rows of each history, which must have at least that many; the others (AR, naive
 family) read all of it. The output has columns ``window``, ``timestamp`` (the next
 ``horizon`` timestamps at the fitted frequency) and the channels.
 
+The parameter ``quantiles`` (a comma-separated string, e.g. ``"0.05,0.5,0.95"``;
+default ``""``: point forecasts only) asks a probabilistic model for quantiles: each
+channel ``y`` is then followed by ``y_q0.05``, ``y_q0.5``, ``y_q0.95`` (levels
+increasing, never crossing), the layout of :meth:`tsseq.base.Forecaster.predict`. It is
+a string, not a list, because MLflow checks parameters against the signature's types
+strictly: a string passes unchanged through Python calls and the ``params`` field of
+JSON requests (REST serving, ``mlflow models predict``), whereas a list-typed parameter
+(``ParamSpec(shape=(-1,))``) refuses a tuple, a single number and a string. The signature's output schema lists the point columns only
+(the levels are the caller's choice): pyfunc does not enforce output schemas, but
+``spark_udf`` derives its result type from it, so pass ``result_type`` there to get the
+quantile columns. A point-only model asked for quantiles raises a ConfigError.
+
 The values must be on the scale the model was fitted on: a model fitted by the ETT
 protocol, or the windows protocol with ``scale: standard``, takes standardised data
 (the run's tag ``tsseq.input_scale`` says which). Only models fitted on one (wide)
@@ -25,6 +37,7 @@ Example::
 
     model = mlflow.pyfunc.load_model("models:/etth1-lstm@champion")
     forecast = model.predict(recent_rows, params={"horizon": 24})
+    bands = model.predict(recent_rows, params={"horizon": 24, "quantiles": "0.05,0.5,0.95"})
 """
 
 from __future__ import annotations
@@ -38,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from tsseq.errors import ConfigError, DataError
+from tsseq.quantiles import check_levels, level_label
 
 TIMESTAMP = "timestamp"
 WINDOW = "window"
@@ -52,8 +66,31 @@ def history_rows(estimator: Any) -> int | None:
     return int(rows) if rows is not None else None
 
 
-def forecast_from_history(estimator: Any, history: pd.DataFrame, horizon: int) -> pd.DataFrame:
-    """The pyfunc's prediction (see the module docstring): forecasts after each history window."""
+def quantile_levels(value: object) -> np.ndarray | None:
+    """The ``quantiles`` parameter -> sorted levels, or None for point forecasts.
+
+    ``None`` or ``""``: None; ``"0.05,0.5,0.95"`` or a sequence of numbers: the levels.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        try:
+            value = [float(item) for item in value.split(",") if item.strip()]
+        except ValueError:
+            raise ConfigError(
+                f"The 'quantiles' parameter must be comma-separated levels in (0, 1), e.g. '0.05,0.5,0.95'. Got {value!r}."
+            ) from None
+    return check_levels(value)
+
+
+def forecast_from_history(estimator: Any, history: pd.DataFrame, horizon: int, quantiles: object = None) -> pd.DataFrame:
+    """The pyfunc's prediction (see the module docstring): forecasts after each history window.
+
+    ``quantiles`` (levels, or a comma-separated string): each channel ``y`` is followed by ``y_q<level>``.
+    """
+    levels = quantile_levels(quantiles)
+    if levels is not None and not estimator.probabilistic:
+        estimator.require_probabilistic("quantiles")  # the model's own ConfigError: how to get a probabilistic model
     columns = list(estimator.layout_.columns)
     missing = [column for column in (TIMESTAMP, *columns) if column not in history.columns]
     if missing:
@@ -77,27 +114,45 @@ def forecast_from_history(estimator: Any, history: pd.DataFrame, horizon: int) -
         ends.append(timestamps[-1])
         ids.append(int(window))
     forecasts = _predict_windows(estimator, windows, starts, horizon)  # one (H, C) array per window
+    quantile_forecasts = [None] * len(forecasts)
+    if levels is not None:
+        quantile_forecasts = _predict_windows(estimator, windows, starts, horizon, levels)  # (H, C, Q) each
     offset = pd.tseries.frequencies.to_offset(estimator.layout_.freq)
     frames = [
         pd.DataFrame(
             {WINDOW: np.full(horizon, window, dtype=np.int64), TIMESTAMP: pd.date_range(end + offset, periods=horizon, freq=offset)}
-            | {column: forecast[:, channel] for channel, column in enumerate(columns)}
+            | _channel_columns(columns, forecast, quantile_forecast, levels)
         )
-        for window, end, forecast in zip(ids, ends, forecasts)
+        for window, end, forecast, quantile_forecast in zip(ids, ends, forecasts, quantile_forecasts)
     ]
     return pd.concat(frames, ignore_index=True)
 
 
-def _predict_windows(estimator: Any, windows: list[np.ndarray], starts: list, horizon: int) -> list[np.ndarray]:
-    """``predict_windows`` over equally long windows at once, else one window at a time."""
-    keyword = {"window_starts": None} if getattr(estimator, "covariates", ()) else {}
+def _channel_columns(columns: list[str], forecast: np.ndarray, quantiles: np.ndarray | None, levels) -> dict:
+    """``(H, C)`` points and ``(H, C, Q)`` quantiles -> {y: ..., y_q<level>: ..., next channel ...}."""
+    values = {}
+    for channel, column in enumerate(columns):
+        values[column] = forecast[:, channel]
+        if quantiles is not None:
+            for position, level in enumerate(levels):
+                values[f"{column}_q{level_label(level)}"] = quantiles[:, channel, position]
+    return values
+
+
+def _predict_windows(
+    estimator: Any, windows: list[np.ndarray], starts: list, horizon: int, levels: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """``predict_windows`` (with ``quantiles=levels``) over equally long windows at once, else one at a time."""
+    keyword: dict[str, Any] = {"window_starts": None} if getattr(estimator, "covariates", ()) else {}
+    if levels is not None:
+        keyword["quantiles"] = levels
     if len({len(window) for window in windows}) == 1:
         batches = [(np.stack(windows), starts)]
     else:
         batches = [(window[None], [start]) for window, start in zip(windows, starts)]
     forecasts = []
     for inputs, window_starts in batches:
-        if keyword:
+        if "window_starts" in keyword:
             keyword["window_starts"] = pd.DatetimeIndex(window_starts)
         forecasts.extend(estimator.predict_windows(inputs, horizon, **keyword))
     return forecasts
@@ -113,12 +168,19 @@ class ForecasterModel(mlflow.pyfunc.PythonModel):
         self.default_horizon = int(context.model_config["default_horizon"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        horizon = int((params or {}).get("horizon", self.default_horizon))
-        return forecast_from_history(self.estimator, model_input, horizon)
+        params = params or {}
+        horizon = int(params.get("horizon", self.default_horizon))
+        return forecast_from_history(self.estimator, model_input, horizon, quantiles=params.get("quantiles"))
 
 
 def signature(columns: list[str], horizon: int):
-    """Input ``window`` (optional), ``timestamp``, channels; output ``window``, ``timestamp``, channels; param ``horizon``."""
+    """Input ``window`` (optional), ``timestamp``, channels; output ``window``, ``timestamp``, channels.
+
+    Params: ``horizon`` (default ``horizon``) and ``quantiles`` (a comma-separated string,
+    default ``""``). The output schema names the point columns; the ``y_q<level>`` columns
+    that ``quantiles`` adds depend on the call and are not listed (pyfunc does not
+    enforce output schemas; see the module docstring).
+    """
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
@@ -126,7 +188,7 @@ def signature(columns: list[str], horizon: int):
     return ModelSignature(
         inputs=Schema([ColSpec("long", WINDOW, required=False), ColSpec("datetime", TIMESTAMP), *channels]),
         outputs=Schema([ColSpec("long", WINDOW), ColSpec("datetime", TIMESTAMP), *channels]),
-        params=ParamSchema([ParamSpec("horizon", "long", horizon)]),
+        params=ParamSchema([ParamSpec("horizon", "long", horizon), ParamSpec("quantiles", "string", "")]),
     )
 
 
