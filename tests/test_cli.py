@@ -80,14 +80,20 @@ def test_run_quickstart_pipeline(tmp_path, capsys):
     code = main(["run", str(REPO_ROOT / "pipelines" / "quickstart.yaml"), "--output-dir", str(tmp_path)])
     assert code == 0
     table = capsys.readouterr().out
-    for model in ("ar", "seasonal_naive", "drift", "naive"):
+    models = {"segrnn", "ar", "seasonal_naive", "drift", "naive"}
+    for model in models:
         assert model in table
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results["scores"]) == {"ar", "seasonal_naive", "drift", "naive"}
+    assert set(results["scores"]) == models
     assert results["scores"]["ar"]["mse"] < results["scores"]["naive"]["mse"]
+    for scores in results["scores"].values():  # every model's 90% interval is scored
+        assert {"coverage", "acd", "msis", "interval_width"} <= set(scores) and 0 <= scores["coverage"] <= 1
     forecast = pd.read_csv(tmp_path / "forecast.csv", index_col=0, parse_dates=True)
+    assert list(forecast.columns) == ["co2"] + [f"co2_q{level}" for level in ("0.05", "0.25", "0.5", "0.75", "0.95")]
     assert len(forecast) == 104 and not forecast.isna().any().any()
-    assert (tmp_path / "forecast.png").stat().st_size > 1000
+    assert (forecast.diff(axis=1).iloc[:, 2:] >= 0).all().all()  # quantile columns never cross
+    for figure in ("forecast.png", "holdout.png"):
+        assert (tmp_path / figure).stat().st_size > 1000
 
 
 def test_run_rejects_unknown_pipeline_key(tmp_path, capsys):

@@ -594,3 +594,22 @@ def test_fit_sequence_learns_and_validates_statefully():
     assert history.train_loss[-1] < history.train_loss[0] / 2 and history.val_loss[-1] < history.val_loss[0]
     with pytest.raises(DataError, match="cannot be cut into 8 streams"):
         Trainer(settings).fit_sequence(seeded(StatefulRNN), values[:5], streams=8)
+
+
+def test_threads_default_leaves_a_cpu_free_and_are_restored_after_training():
+    from tsseq.engine.device import resolve_threads, usable_cpus
+
+    assert resolve_threads(None) == max(1, usable_cpus() - 1) and resolve_threads(3) == 3
+    with pytest.raises(ConfigError, match="'threads' parameter must be an int >= 1"):
+        TrainingConfig(threads=0)
+    before = torch.get_num_threads()
+    seen = []
+
+    class Spy(Callback):
+        def on_epoch_end(self, trainer, epoch, logs=None):
+            seen.append(torch.get_num_threads())
+
+    windows = make_windows(np.sin(np.arange(200.0))[:, None], 8, 2)
+    trainer = Trainer(TrainingConfig(epochs=1, threads=2 if before != 2 else 1, progress=False), [Spy()])
+    trainer.fit(nn.Sequential(nn.Flatten(), nn.Linear(8, 2), nn.Unflatten(1, (2, 1))), windows)
+    assert seen == [trainer.threads] and torch.get_num_threads() == before

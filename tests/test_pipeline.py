@@ -169,6 +169,32 @@ def test_run_writes_quantile_columns_and_prints_the_interval_scores(tmp_path):
     assert result.files["plot"].read_bytes()[:4] == b"\x89PNG"
 
 
+def test_holdout_plot_draws_every_models_held_out_forecast(tmp_path, monkeypatch):
+    drawn = {}
+
+    def capture(history, actuals, forecasts, path, **kwargs):
+        drawn.update(history=history, actuals=actuals, forecasts=forecasts)
+        return plot_holdout(history, actuals, forecasts, path, **kwargs)
+
+    from tsseq.plotting import plot_holdout
+
+    monkeypatch.setattr("tsseq.plotting.plot_holdout", capture)
+    csv = tmp_path / "plant.csv"
+    _seasonal().to_csv(csv)
+    config = PipelineConfig(
+        name="holdout",
+        data=DataConfig(csv=str(csv)),
+        models=[ModelConfig("naive"), ModelConfig("drift")],
+        evaluation=EvaluationConfig(horizon=12, interval=0.9),
+        output=OutputConfig(directory=str(tmp_path / "out"), holdout_plot="holdout.png", plot=None, forecast_csv=None),
+    )
+    result = pipeline.run(config)
+    assert result.files["holdout_plot"].read_bytes()[:4] == b"\x89PNG"
+    assert list(drawn["forecasts"]) == ["naive", "drift"] and len(drawn["actuals"]) == 12
+    assert drawn["history"].index[-1] < drawn["actuals"].index[0]
+    assert {"load_lower", "load_upper"} <= set(drawn["forecasts"]["naive"].columns)
+
+
 def test_run_refuses_output_quantiles_of_a_point_only_model_before_scoring(point_only, tmp_path, monkeypatch):
     monkeypatch.setattr(PointOnly, "_fit", lambda self, series, validation=None: pytest.fail("fitted"))
     config = PipelineConfig(

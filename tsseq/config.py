@@ -103,6 +103,8 @@ class OutputConfig:
     forecast_csv: str | None = "forecast.csv"  # the first model refitted on all rows, next `horizon` rows
     plot: str | None = "forecast.png"
     results_json: str | None = "results.json"
+    # The holdout protocol: every model's forecast of the held-out rows over the actuals.
+    holdout_plot: str | None = None
     # Quantile levels of the forecast CSV (a `y_q<level>` column after each column `y`)
     # and the fan chart of the plot; needs a probabilistic first model.
     quantiles: list[float] | None = None

@@ -122,17 +122,25 @@ def _model_run(track, model: ModelConfig):
     return nullcontext(_Untracked()) if track is None else track.model_run(model)
 
 
+def split_holdout(frame: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training rows, the last ``horizon`` rows of every series)."""
+    if isinstance(frame.index, pd.MultiIndex):
+        position = frame.groupby(level=0, sort=False).cumcount(ascending=False)
+        return frame[position >= horizon], frame[position < horizon]
+    return frame.iloc[:-horizon], frame.iloc[-horizon:]
+
+
 def score_holdout(
-    frame: pd.DataFrame, models: list[ModelConfig], evaluation: EvaluationConfig, *, track=None
+    frame: pd.DataFrame, models: list[ModelConfig], evaluation: EvaluationConfig, *, track=None, forecasts=None
 ) -> tuple[pd.DataFrame, dict]:
-    """Fit each model on all but the last `horizon` rows (of every series) and score its forecast."""
+    """Fit each model on all but the last `horizon` rows (of every series) and score its forecast.
+
+    ``forecasts``: a dict that receives each model's forecast of the held-out rows (with
+    ``y_lower``/``y_upper`` when ``evaluation.interval`` is set), by display name.
+    """
     horizon = evaluation.horizon
     is_long = isinstance(frame.index, pd.MultiIndex)
-    if is_long:
-        position = frame.groupby(level=0, sort=False).cumcount(ascending=False)
-        train, test = frame[position >= horizon], frame[position < horizon]
-    else:
-        train, test = frame.iloc[:-horizon], frame.iloc[-horizon:]
+    train, test = split_holdout(frame, horizon)
     if len(train) == 0 or (not is_long and len(test) < horizon):
         raise DataError(f"holdout: {len(frame)} rows are too few to hold out horizon={horizon} rows and still train.")
     _check_interval_models(models, evaluation, {"horizon": horizon})
@@ -151,6 +159,8 @@ def score_holdout(
                 test.to_numpy(np.float64), forecast[columns].to_numpy(np.float64), train, evaluation, bounds
             )
             run.scored(estimator, rows[model.display_name], history=train, truth=test)
+            if forecasts is not None:
+                forecasts[model.display_name] = forecast
     protocol = {"protocol": "holdout", "horizon": horizon, "train_rows": len(train), "test_rows": len(test)}
     return pd.DataFrame.from_dict(rows, orient="index"), _with_interval(protocol, evaluation)
 
@@ -328,13 +338,16 @@ def run(config: PipelineConfig, base_dir: Path = Path("."), output_dir: Path | N
         # Refuse a point-only first model before scoring anything, not after.
         first = build_model(config.models[0], {"horizon": evaluation.horizon})
         require_probabilistic(first, "quantiles (output.quantiles)")
+    holdout: dict[str, pd.DataFrame] = {}
     if evaluation.protocol in ("ett", "m4"):
         scores, protocol = score_protocol(config.data, config.models, evaluation, track=track)
         frame = None
     else:
         frame = load_frame(config.data, base_dir)
-        scorer = score_holdout if evaluation.protocol == "holdout" else score_windows
-        scores, protocol = scorer(frame, config.models, evaluation, track=track)
+        if evaluation.protocol == "holdout":
+            scores, protocol = score_holdout(frame, config.models, evaluation, track=track, forecasts=holdout)
+        else:
+            scores, protocol = score_windows(frame, config.models, evaluation, track=track)
 
     directory = Path(output_dir if output_dir is not None else config.output.directory)
     files: dict[str, Path] = {}
@@ -348,6 +361,12 @@ def run(config: PipelineConfig, base_dir: Path = Path("."), output_dir: Path | N
 
             title = f"{config.name}: {config.models[0].display_name}, next {evaluation.horizon} steps"
             files["plot"] = plot_forecast(frame, forecast, directory / config.output.plot, title=title)
+    if config.output.holdout_plot and holdout:
+        from tsseq.plotting import plot_holdout
+
+        train, test = split_holdout(frame, evaluation.horizon)
+        title = f"{config.name}: the last {evaluation.horizon} rows held out"
+        files["holdout_plot"] = plot_holdout(train, test, holdout, directory / config.output.holdout_plot, title=title)
     result = PipelineResult(config.name, scores, forecast, files, protocol)
     if config.output.results_json:
         path = directory / config.output.results_json

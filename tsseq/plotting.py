@@ -12,6 +12,8 @@ a frame in the layout of :meth:`tsseq.base.Forecaster.predict`; for each target 
 * a ``y_lower`` / ``y_upper`` pair (``predict_interval``) as one band;
 * the actual values over the forecast rows, when they are known (``actuals=``).
 
+:func:`plot_holdout` draws several models' forecasts of held-out rows over the actuals.
+
 Dates on the shared time axis are labelled by matplotlib's ``ConciseDateFormatter``.
 """
 
@@ -184,6 +186,60 @@ def plot_forecast(
     """Draw :func:`forecast_figure` and write it atomically as PNG to ``path``."""
     plt = _pyplot()
     figure = forecast_figure(history, forecast, actuals=actuals, columns=columns, title=title, history_rows=history_rows)
+    try:
+        return io.write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110))
+    finally:
+        plt.close(figure)
+
+
+def plot_holdout(
+    history: pd.DataFrame,
+    actuals: pd.DataFrame,
+    forecasts: dict[str, pd.DataFrame],
+    path: str | Path,
+    *,
+    columns: Sequence[str] | None = None,
+    title: str = "",
+    history_rows: int | None = None,
+) -> Path:
+    """Several models' forecasts of held-out rows against the actuals, written atomically as PNG.
+
+    ``forecasts``: model name -> forecast frame over the actuals' rows (as from
+    ``predict``/``predict_interval``); the first one with interval or quantile columns
+    also draws its bands, so that the figure stays readable. Wide frames (of a long
+    frame the first series is drawn).
+    """
+    import matplotlib.dates as mdates
+
+    plt = _pyplot()
+    if isinstance(history.index, pd.MultiIndex):
+        first = history.index.get_level_values(0)[0]
+        history, actuals = _first_series(history, first), _first_series(actuals, first)
+        forecasts = {name: _first_series(frame, first) for name, frame in forecasts.items()}
+        title = f"{title} (series {first})"
+    drawn, _ = _panel_columns(history, columns)
+    shown = history.iloc[-(history_rows or 3 * len(actuals)) :]
+    banded = next((name for name, frame in forecasts.items() if any(_fan(frame, c).bands for c in drawn)), None)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    figure, axes = plt.subplots(len(drawn), 1, figsize=(10, 1.0 + 2.6 * len(drawn)), sharex=True, squeeze=False)
+    for axis, column in zip(axes[:, 0], drawn):
+        axis.plot(shown.index, shown[column], color=HISTORY_COLOR, linewidth=1, label="history")
+        axis.plot(actuals.index, actuals[column], color="black", linewidth=1.2, label="actual")
+        for position, (name, frame) in enumerate(forecasts.items()):
+            color = colors[position % len(colors)]
+            if name == banded:
+                for label, low, high in _fan(frame, column).bands:
+                    axis.fill_between(frame.index, low, high, color=color, alpha=0.2, linewidth=0, label=f"{name} {label}")
+            axis.plot(frame.index, frame[column], color=color, linewidth=1.3, label=name)
+        axis.set_ylabel(column)
+        axis.grid(alpha=0.3)
+        if isinstance(shown.index, pd.DatetimeIndex):
+            locator = mdates.AutoDateLocator()
+            axis.xaxis.set_major_locator(locator)
+            axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    axes[0, 0].legend(loc="upper left", fontsize="small", ncol=3)
+    axes[0, 0].set_title(title)
+    figure.tight_layout()
     try:
         return io.write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110))
     finally:

@@ -98,6 +98,10 @@ class TrainingConfig:
         scaling), fp32 on CPU. ``"bf16"`` on CPU autocasts to bfloat16; ``"fp16"`` needs CUDA.
     compile : bool
         Run the forward pass through :func:`torch.compile`.
+    threads : int, optional
+        torch's intra-op threads while training and predicting (on the CPU). None: one
+        less than the CPUs this process may use (affinity and cgroup quota; at least 1),
+        because a thread that another process preempts stalls every operation.
     seed : int, optional
         Seeds torch's global RNG (weight noise, dropout) and the batch sampler at the start
         of training. None: leave the RNG alone (not reproducible).
@@ -135,6 +139,7 @@ class TrainingConfig:
     distributed: str = "auto"
     precision: str = "auto"
     compile: bool = False
+    threads: int | None = None
     seed: int | None = 0
     checkpoint_dir: str | None = None
     progress: bool | None = None
@@ -142,7 +147,7 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "lr_step_epochs", "lr_plateau_patience", "tbptt_steps"):
             check_positive_int(getattr(self, name), name)
-        for name in ("eval_batch_size", "early_stopping_patience", "tbptt_backprop_steps"):
+        for name in ("eval_batch_size", "early_stopping_patience", "tbptt_backprop_steps", "threads"):
             if getattr(self, name) is not None:
                 check_positive_int(getattr(self, name), name)
         if self.seed is not None:

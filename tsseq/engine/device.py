@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable
+import math
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -150,3 +152,42 @@ def tensor_to_device(tensor: torch.Tensor, device: torch.device, dtype: torch.dt
         # Page-locked memory lets the copy run asynchronously, overlapping the previous step's kernels.
         return tensor.pin_memory().to(device, non_blocking=True).to(target_dtype)
     return tensor.to(device=device, dtype=target_dtype)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may really use: its affinity mask, capped by a cgroup v2 CPU quota."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, math.floor(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+def resolve_threads(threads: int | None) -> int:
+    """Intra-op threads for CPU work: ``threads``, or by default one less than the usable CPUs.
+
+    Leaving a CPU free matters: torch's threads wait for each other at every operation,
+    so when another process holds one of them a step takes 10 to 30 times longer (the
+    same segrnn epoch ran at 202 against 6,591 windows/s on 2 CPUs with one busy;
+    ``pipelines/benchmarks/bench_threads.py``).
+    """
+    return threads if threads is not None else max(1, usable_cpus() - 1)
+
+
+@contextlib.contextmanager
+def intra_op_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op thread count set to ``threads`` within the block, restored after."""
+    before = torch.get_num_threads()
+    if threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)

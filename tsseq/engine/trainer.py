@@ -39,6 +39,8 @@ from tsseq.engine.checkpoint import TrainingState
 from tsseq.engine.config import TrainingConfig
 from tsseq.engine.device import (
     autocast_factory,
+    intra_op_threads,
+    resolve_threads,
     batch_to_device,
     model_dtype,
     resolve_device,
@@ -111,6 +113,7 @@ class Trainer:
         self._train_forward: Callable | None = None  # _forward, or the DistributedDataParallel model's
         self.should_stop = False
         self.batches_per_epoch = 0
+        self.threads = resolve_threads(self.config.threads)
 
     @property
     def rank(self) -> int:
@@ -279,7 +282,8 @@ class Trainer:
         loss = config_loss(self.config) if loss is None else loss
         model = model.to(self.device)
         source = to_device(_check_source(source, "source"), self.device, model_dtype(model))
-        return float(self._summed_loss(model, source, torch.arange(len(source)), loss)) / len(source)
+        with intra_op_threads(self.threads):
+            return float(self._summed_loss(model, source, torch.arange(len(source)), loss)) / len(source)
 
     def _validation_loss(self, model: torch.nn.Module, source: Any, loss: Loss) -> float:
         """:meth:`evaluate` during ``fit``; distributed, each process takes a share and the sums are all-reduced."""
@@ -324,7 +328,7 @@ class Trainer:
             source = to_device(_check_source(data, "data"), self.device, dtype)
             batches = (source.gather(indices)[0] for indices in torch.arange(len(source)).split(batch_size))
         outputs = []
-        with _evaluating(model):
+        with _evaluating(model), intra_op_threads(self.threads):
             for batch in batches:
                 with self._autocast():
                     outputs.append(self._forward_of(model)(tensor_to_device(batch, self.device, dtype)))
@@ -387,6 +391,12 @@ class Trainer:
             )
 
     def _train(
+        self, train_epoch: Callable[[StepRecorder], None], validate: Callable[[], float] | None
+    ) -> TrainingHistory:
+        with intra_op_threads(self.threads):
+            return self._train_epochs(train_epoch, validate)
+
+    def _train_epochs(
         self, train_epoch: Callable[[StepRecorder], None], validate: Callable[[], float] | None
     ) -> TrainingHistory:
         try:
