@@ -13,7 +13,10 @@ serves the whole corpus (the YAML job), never tuned per file.
 Detectors (``detector`` in the job):
 
 * ``online_residual``: :class:`tsseq.anomaly.online.OnlineResidualDetector` (online AR +
-  Numenta anomaly likelihood), ``params`` its constructor arguments;
+  Numenta anomaly likelihood), and ``online_interval``:
+  :class:`tsseq.anomaly.online_interval.OnlineIntervalDetector` (the same AR's Gaussian
+  one-step tail probability), ``params`` their constructor arguments, on the real
+  timestamps;
 * any name of :func:`tsseq.anomaly.detectors.make_detector` (``ar_residual``,
   ``lstm_ae``, ...), replayed by :func:`tsseq.anomaly.streaming.score_stream` with
   ``causal=True`` and no threshold; ``refit_every`` rows it is refitted on the rows seen.
@@ -75,10 +78,13 @@ def score_file(job: NabJob, key: str, series) -> tuple[str, "object", float]:
     train_rows = probationary_rows(len(series))
     started = time.perf_counter()
     with threadpool_limits(limits=1):
-        if job.detector == "online_residual":
+        if job.detector in ("online_residual", "online_interval"):
+            # Online detectors read the real timestamps (their seasonal lags come from them).
             from tsseq.anomaly.online import OnlineResidualDetector
+            from tsseq.anomaly.online_interval import OnlineIntervalDetector
 
-            scores = OnlineResidualDetector(**job.params).stream(series, train_rows=train_rows)
+            online = OnlineResidualDetector if job.detector == "online_residual" else OnlineIntervalDetector
+            scores = online(**job.params).stream(series, train_rows=train_rows)
         else:
             import torch
 
