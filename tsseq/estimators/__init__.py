@@ -21,7 +21,9 @@ module in ``_build_module``. The registered names:
   GPT-style transformer, both forecasting autoregressively;
 * ``transformer`` and ``patchtst``: :class:`TransformerForecaster` (one token per time
   step) and :class:`PatchTSTForecaster` (patches of each channel, with masked
-  pretraining), encoder-only transformers with a direct head (:mod:`.transformer`).
+  pretraining), encoder-only transformers with a direct head (:mod:`.transformer`);
+* ``token_transformer`` and ``token_gru``: :class:`TokenForecaster` (:mod:`.tokens`), a
+  language model over quantized values, decoded by sampling, greedily or by beam search.
 
 Training settings are one :class:`~tsseq.engine.TrainingConfig` (or the mapping of its
 fields, as YAML gives it) in the ``training`` argument.
@@ -33,6 +35,7 @@ from tsseq.estimators.neural import NeuralForecaster
 from tsseq.estimators.rnn import RNNForecaster
 from tsseq.estimators.seq2seq import Seq2SeqForecaster
 from tsseq.estimators.transformer import PatchTSTForecaster, TransformerForecaster
+from tsseq.estimators.tokens import TokenForecaster
 from tsseq.estimators.transformer_seq2seq import DecoderOnlyForecaster, TransformerSeq2SeqForecaster
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "PatchTSTForecaster",
     "RNNForecaster",
     "Seq2SeqForecaster",
+    "TokenForecaster",
     "TransformerForecaster",
     "TransformerSeq2SeqForecaster",
 ]
