@@ -28,3 +28,33 @@ def data_dir() -> Path:
     if not (path / "ett" / "ETTh1.csv").is_file():
         pytest.skip(f"benchmark data not found under {path}; set TSSEQ_DATA_DIR to the shared datasets folder")
     return path
+
+
+@pytest.fixture
+def point_only(monkeypatch) -> str:
+    """A point-only model (repeats the last value, no quantiles) registered as ``point_only`` for one test.
+
+    The registry's contract test never sees it.
+    """
+    from tsseq import registry
+    from tsseq.base import Forecaster
+
+    class RepeatLast(Forecaster):
+        registry_name = "point_only"
+
+        def __init__(self, *, horizon: int = 1) -> None:
+            self.horizon = horizon
+
+        def _fit(self, series, validation=None):
+            self.last_ = [values[-1] for values in series]
+
+        def _predict(self, horizon):
+            return [np.repeat(last[None], horizon, axis=0) for last in self.last_]
+
+        def _predict_windows(self, inputs, horizon):
+            return np.repeat(inputs[:, -1:], horizon, axis=1)
+
+    registry.names()  # load the registered models first
+    monkeypatch.setitem(registry._REGISTRY, "point_only", RepeatLast)
+    monkeypatch.setitem(registry._PRESETS, "point_only", {})
+    return "point_only"

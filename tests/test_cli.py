@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsseq.base import Forecaster
 from tsseq.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -217,29 +216,9 @@ def test_evaluate_m4_interval_json_adds_msis_coverage_acd(data_dir, monkeypatch,
     assert scores["acd"] == pytest.approx(abs(scores["coverage"] - 0.95))
 
 
-class PointOnly(Forecaster):
-    """Repeats the last value; no quantiles (a point-only model, registered for one test only)."""
-
-    registry_name = "point_only"
-
-    def _fit(self, series, validation=None):
-        self.last_ = [values[-1] for values in series]
-
-    def _predict(self, horizon):
-        return [np.repeat(last[None], horizon, axis=0) for last in self.last_]
-
-    def _predict_windows(self, inputs, horizon):
-        return np.repeat(inputs[:, -1:], horizon, axis=1)
-
-
 @pytest.mark.shared_data
-def test_evaluate_ett_reports_crps_for_probabilistic_models_only(data_dir, monkeypatch, capsys):
-    from tsseq import registry
-
+def test_evaluate_ett_reports_crps_for_probabilistic_models_only(data_dir, monkeypatch, capsys, point_only):
     monkeypatch.setenv("TSSEQ_DATA_DIR", str(data_dir))
-    registry.names()
-    monkeypatch.setitem(registry._REGISTRY, "point_only", PointOnly)
-    monkeypatch.setitem(registry._PRESETS, "point_only", {})
     arguments = ["evaluate", "ETTh1", "--model", "naive", "--model", "point_only", "--setting", "S", "--horizon", "24"]
     assert main(arguments + ["--json"]) == 0
     report = json.loads(capsys.readouterr().out)  # valid JSON: no NaN for the missing CRPS

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pandas as pd
+import pytest
 
-from tsseq.config import EvaluationConfig, ModelConfig
+from tsseq import metrics, pipeline, registry
+from tsseq.config import DataConfig, EvaluationConfig, ModelConfig, OutputConfig, PipelineConfig, from_mapping
+from tsseq.errors import ConfigError
 from tsseq.pipeline import build_model, score_windows
 
 
@@ -29,43 +34,6 @@ def test_windows_protocol_scores_every_test_window():
 
 # ---------------------------------------------------------------------------- intervals and quantiles
 # (issue 12: evaluation.interval, output.quantiles, the protocols' probabilistic scores)
-
-import types  # noqa: E402
-
-import pytest  # noqa: E402
-
-from tsseq import metrics, pipeline, registry  # noqa: E402
-from tsseq.base import Forecaster  # noqa: E402
-from tsseq.config import DataConfig, OutputConfig, PipelineConfig, from_mapping  # noqa: E402
-from tsseq.errors import ConfigError  # noqa: E402
-
-
-class PointOnly(Forecaster):
-    """Repeats the last value; no quantiles (a point-only model)."""
-
-    registry_name = "point_only"
-
-    def __init__(self, *, horizon: int = 1) -> None:
-        self.horizon = horizon
-
-    def _fit(self, series, validation=None):
-        self.last_ = [values[-1] for values in series]
-
-    def _predict(self, horizon):
-        return [np.repeat(last[None], horizon, axis=0) for last in self.last_]
-
-    def _predict_windows(self, inputs, horizon):
-        return np.repeat(inputs[:, -1:], horizon, axis=1)
-
-
-@pytest.fixture
-def point_only(monkeypatch) -> str:
-    """``point_only`` in the registry for this test only (the registry's contract test never sees it)."""
-    registry.names()  # load the registered models first
-    monkeypatch.setitem(registry._REGISTRY, "point_only", PointOnly)
-    monkeypatch.setitem(registry._PRESETS, "point_only", {})
-    return "point_only"
-
 
 def _seasonal(rows: int = 240, columns=("load", "temp"), seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
@@ -196,7 +164,7 @@ def test_holdout_plot_draws_every_models_held_out_forecast(tmp_path, monkeypatch
 
 
 def test_run_refuses_output_quantiles_of_a_point_only_model_before_scoring(point_only, tmp_path, monkeypatch):
-    monkeypatch.setattr(PointOnly, "_fit", lambda self, series, validation=None: pytest.fail("fitted"))
+    monkeypatch.setattr(registry.get(point_only), "_fit", lambda self, series, validation=None: pytest.fail("fitted"))
     config = PipelineConfig(
         name="no-quantiles",
         data=DataConfig(csv="unused.csv"),

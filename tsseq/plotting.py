@@ -123,8 +123,6 @@ def forecast_figure(
     ``columns``: the target columns to draw (default: all, at most :data:`MAX_PANELS`,
     with a note naming those left out). ``actuals``: the true values of forecast rows.
     """
-    import matplotlib.dates as mdates
-
     plt = _pyplot()
     if isinstance(history.index, pd.MultiIndex):
         first = history.index.get_level_values(0)[0]
@@ -135,10 +133,7 @@ def forecast_figure(
     figure, axes = plt.subplots(len(drawn), 1, figsize=(10, 1.0 + 2.3 * len(drawn)), sharex=True, squeeze=False)
     for axis, column in zip(axes[:, 0], drawn):
         _draw_panel(axis, column, shown, forecast, actuals)
-        if isinstance(shown.index, pd.DatetimeIndex):
-            locator = mdates.AutoDateLocator()
-            axis.xaxis.set_major_locator(locator)
-            axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        _date_axis(axis, shown.index)
     axes[0, 0].legend(loc="best", fontsize="small", ncol=3)
     axes[0, 0].set_title(title)
     bottom = 0.0
@@ -184,12 +179,8 @@ def plot_forecast(
     history_rows: int | None = None,
 ) -> Path:
     """Draw :func:`forecast_figure` and write it atomically as PNG to ``path``."""
-    plt = _pyplot()
     figure = forecast_figure(history, forecast, actuals=actuals, columns=columns, title=title, history_rows=history_rows)
-    try:
-        return io.write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110))
-    finally:
-        plt.close(figure)
+    return _save(figure, path)
 
 
 def plot_holdout(
@@ -209,8 +200,6 @@ def plot_holdout(
     also draws its bands, so that the figure stays readable. Wide frames (of a long
     frame the first series is drawn).
     """
-    import matplotlib.dates as mdates
-
     plt = _pyplot()
     if isinstance(history.index, pd.MultiIndex):
         first = history.index.get_level_values(0)[0]
@@ -233,14 +222,26 @@ def plot_holdout(
             axis.plot(frame.index, frame[column], color=color, linewidth=1.3, label=name)
         axis.set_ylabel(column)
         axis.grid(alpha=0.3)
-        if isinstance(shown.index, pd.DatetimeIndex):
-            locator = mdates.AutoDateLocator()
-            axis.xaxis.set_major_locator(locator)
-            axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        _date_axis(axis, shown.index)
     axes[0, 0].legend(loc="upper left", fontsize="small", ncol=3)
     axes[0, 0].set_title(title)
     figure.tight_layout()
+    return _save(figure, path)
+
+
+def _date_axis(axis, index: pd.Index) -> None:
+    """Concise date labels that do not collide, on a time axis."""
+    if isinstance(index, pd.DatetimeIndex):
+        import matplotlib.dates as mdates
+
+        locator = mdates.AutoDateLocator()
+        axis.xaxis.set_major_locator(locator)
+        axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _save(figure, path: str | Path) -> Path:
+    """Write ``figure`` atomically as PNG and close it."""
     try:
         return io.write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110))
     finally:
-        plt.close(figure)
+        _pyplot().close(figure)
