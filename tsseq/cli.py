@@ -237,12 +237,17 @@ COMMANDS = {"run": _run, "forecast": _forecast, "evaluate": _evaluate, "models":
 
 def main(argv: Sequence[str] | None = None) -> int:
     from tsseq.errors import TsseqError
+    from tsseq.signals import Terminated, terminating
 
     args = build_parser().parse_args(argv)
     show_traceback = args.traceback or os.environ.get("TSSEQ_TRACEBACK") == "1"
     try:
         command = COMMANDS.get(args.command) or _command_modules()[args.command].run
-        return command(args)
+        with terminating():
+            return command(args)
+    except Terminated as stop:
+        print(f"tsseq {args.command}: {stop}; stopped cleanly, nothing half-written", file=sys.stderr)
+        return stop.exit_code
     except TsseqError as error:
         if show_traceback:
             raise
