@@ -20,7 +20,7 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from tsseq import ar
 from tsseq.baselines import AR, Drift, Mean, Naive, Naive2, SeasonalNaive, seasonal_indices
-from tsseq.errors import DataError
+from tsseq.errors import ConfigError, DataError
 
 ALPHAS = (0.05, 0.2)  # two interval levels: 95% and 80%
 LEVELS = sorted({a / 2 for a in ALPHAS} | {1 - a / 2 for a in ALPHAS})
@@ -84,6 +84,19 @@ def test_ar_quantiles_equal_statsmodels_on_a_long_frame_with_selected_orders() -
         labels = [f"value_q{level:g}" for level in LEVELS]
         np.testing.assert_allclose(forecast.loc[name, labels].to_numpy(), expected, rtol=0, atol=1e-6)
         assert model.sigma2_[position, 0] == pytest.approx(AutoReg(values, lags=int(model.order_[position, 0]), trend="c").fit().sigma2, rel=1e-10)
+
+
+def test_unbiased_variance_divides_by_the_residual_degrees_of_freedom() -> None:
+    values = simulate_ar([0.5, 0.3], 90, seed=3, intercept=100.0, noise=4.0)
+    mle, unbiased = (AR(order=2, variance=kind).fit(wide({"y": values})) for kind in ("mle", "unbiased"))
+    result = AutoReg(values, lags=2, trend="c").fit()
+    assert unbiased.sigma2_[0, 0] == pytest.approx(result.ssr / (result.nobs - 3), rel=1e-10)  # 3 parameters
+    ratio = np.sqrt(result.nobs / (result.nobs - 3))
+    spread = {name: model.predict(5, quantiles=[0.1, 0.9]) for name, model in (("mle", mle), ("unbiased", unbiased))}
+    widths = {name: (frame["y_q0.9"] - frame["y_q0.1"]).to_numpy() for name, frame in spread.items()}
+    np.testing.assert_allclose(widths["unbiased"], widths["mle"] * ratio, rtol=1e-10)
+    with pytest.raises(ConfigError, match="'variance' parameter must be one of mle, unbiased"):
+        AR(variance="ols").fit(wide({"y": values}))
 
 
 def test_ma_weights_and_variance_equal_statsmodels_arma2ma() -> None:
