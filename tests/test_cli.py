@@ -246,3 +246,56 @@ def test_run_json_prints_the_interval_scores_and_writes_quantile_columns(hourly_
     forecast = pd.read_csv(tmp_path / "out" / "forecast.csv", index_col=0)
     assert list(forecast.columns[:4]) == ["load", "load_q0.1", "load_q0.5", "load_q0.9"]
     assert (tmp_path / "out" / "forecast.png").stat().st_size > 1000
+
+
+def test_models_also_lists_the_anomaly_detectors_with_a_line_each(capsys):
+    from tsseq.anomaly.detectors import DETECTORS
+
+    assert main(["models"]) == 0
+    listed = capsys.readouterr().out
+    forecasters, detectors = listed.split("Anomaly detectors")
+    assert "segrnn" in forecasters
+    for name in DETECTORS:
+        line = next(line for line in detectors.splitlines() if line.split()[:1] == [name])
+        assert len(line.split(maxsplit=1)[1]) > 20  # a description, not only the name
+    assert "online_residual" in detectors and "best on NAB" in detectors
+
+
+def test_forecast_reads_a_semicolon_file_with_decimal_commas(tmp_path):
+    path = tmp_path / "bench.csv"
+    rows = [f"2021-03-01 {hour:02d}:00;{10 + hour},{hour}5" for hour in range(12)]
+    path.write_text("time;load\n" + "\n".join(rows) + "\n")
+    output = tmp_path / "f.csv"
+    assert main(["forecast", str(path), "--model", "naive", "--horizon", "2", "--output", str(output)]) == 0
+    assert pd.read_csv(output)["load"].tolist() == [21.115, 21.115]
+    assert main(["forecast", str(path), "--sep", ";", "--decimal", ",", "--model", "naive", "--horizon", "2", "--output", str(output)]) == 0
+
+
+def test_forecast_with_the_wrong_sep_says_the_header_holds_a_delimiter(tmp_path, capsys):
+    path = tmp_path / "bench.csv"
+    path.write_text("time;load\n2021-03-01 00:00;1,5\n2021-03-01 01:00;2,5\n")
+    assert main(["forecast", str(path), "--sep", ",", "--horizon", "2", "--output", str(tmp_path / "f.csv")]) == 2
+    assert "the header is one column, 'time;load', that contains ';'" in capsys.readouterr().err
+
+
+def test_forecast_row_with_more_fields_than_the_header_names_the_line(hourly_csv, tmp_path, capsys):
+    lines = hourly_csv.read_text().splitlines()
+    lines[1] += ",7"
+    hourly_csv.write_text("\n".join(lines) + "\n")
+    assert main(["forecast", str(hourly_csv), "--horizon", "2", "--output", str(tmp_path / "f.csv")]) == 2
+    assert "line 2 has 4 fields, but the header names 3 columns (time, load, temperature)" in capsys.readouterr().err
+
+
+@pytest.mark.shared_data
+def test_evaluate_reports_a_failing_model_in_its_row_and_scores_the_others(data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("TSSEQ_DATA_DIR", str(data_dir))
+    arguments = ["evaluate", "ETTh1", "--model", "naive", "--model", "ar:max_order=0", "--setting", "S", "--horizon", "24"]
+    assert main(arguments) == 2  # every model tried; non-zero at the end
+    captured = capsys.readouterr()
+    rows = {line.split()[0]: line for line in captured.out.splitlines()[2:]}
+    assert rows["naive"].split()[1] == "0.0343"
+    assert "error: The 'max_order' parameter must be an int >= 1" in rows["ar:max_order=0"]
+    assert "ar:max_order=0 failed" in captured.err
+    assert main(arguments + ["--json"]) == 2
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["scores"]) == {"naive"} and "max_order" in report["errors"]["ar:max_order=0"]

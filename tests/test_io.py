@@ -27,3 +27,51 @@ def test_failed_write_leaves_nothing_and_keeps_the_old_file(tmp_path):
         io.write_atomic(path, fail)
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+# ---- a job's outputs together: io.outputs ------------------------------------------------------
+
+
+def test_outputs_appear_together_when_the_block_ends(tmp_path):
+    first, second = tmp_path / "a.csv", tmp_path / "sub" / "b.txt"
+    frame = pd.DataFrame({"x": [1.0]})
+    with io.outputs() as out:
+        out.add_csv(first, frame, "forecast CSV")
+        assert not first.exists()  # staged as a temporary until the end
+        out.add_text(second, "b", "results JSON")
+        assert out.paths == [first, second]
+    assert pd.read_csv(first, index_col=0).equals(frame) and second.read_text() == "b"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.csv", "b.txt", "sub"]
+
+
+def test_an_error_in_the_block_leaves_nothing_and_keeps_the_old_files(tmp_path):
+    old = tmp_path / "a.csv"
+    old.write_text("old")
+    with pytest.raises(RuntimeError, match="model failed"):
+        with io.outputs() as out:
+            out.add_text(old, "new")
+            out.add_text(tmp_path / "made" / "deeper" / "b.txt", "b")
+            raise RuntimeError("model failed")
+    assert old.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]  # temporaries and the folders made are gone
+
+
+def test_check_destination_names_the_users_path(tmp_path):
+    from tsseq.errors import OutputError
+
+    with pytest.raises(OutputError, match=rf"The plot '{tmp_path}' is a directory"):
+        io.check_destination(tmp_path, "plot")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match=r"'.*file/x/y.csv' cannot be written: '.*file' is a file, not a directory"):
+        io.check_destination(tmp_path / "file" / "x" / "y.csv", "forecast CSV")
+    assert io.check_destination(tmp_path / "new" / "y.csv") == tmp_path / "new" / "y.csv"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # the probe is removed, no folder made
+
+
+def test_two_kinds_of_output_at_one_path_are_refused(tmp_path):
+    from tsseq.errors import OutputError
+
+    with pytest.raises(OutputError, match="The plot and the forecast CSV are both"):
+        with io.outputs() as out:
+            out.check(tmp_path / "x", "forecast CSV")
+            out.check(tmp_path / "x", "plot")

@@ -218,3 +218,59 @@ def test_ett_protocol_reports_crps_for_probabilistic_models_only(monkeypatch, po
     table = pipeline.format_scores(scores)
     (row,) = [line for line in table.splitlines() if line.startswith("point_only")]
     assert "nan" not in table.lower() and len(row.split()) == 3  # name, mse, mae; blank where there is no CRPS
+
+
+def test_a_parameter_that_takes_a_mapping_names_itself_and_the_fields():
+    with pytest.raises(ConfigError, match=r"Model 'segrnn': the 'training' parameter must be a mapping of TrainingConfig fields"):
+        build_model(ModelConfig("segrnn", {"training": 5}))
+    with pytest.raises(ConfigError, match=r"training\.learning_rate: expected a number; got 'fast'"):
+        build_model(ModelConfig("segrnn", {"training": {"learning_rate": "fast"}}))
+    model = build_model(ModelConfig("segrnn", {"training": {"learning_rate": "1e-3"}, "input_length": "4.8e1"}))
+    assert model.training_config().learning_rate == 1e-3 and model.input_length == 48
+
+
+def test_run_writes_every_file_or_none(tmp_path, monkeypatch):
+    import tsseq.plotting
+
+    index = pd.date_range("2021-01-01", periods=60, freq="D", name="date")
+    path = tmp_path / "daily.csv"
+    pd.DataFrame({"y": np.arange(60.0)}, index=index).to_csv(path)
+    config = PipelineConfig(
+        "job", DataConfig(csv=str(path)), [ModelConfig("naive")], EvaluationConfig(horizon=5),
+        OutputConfig(directory=str(tmp_path / "out"), holdout_plot="holdout.png"),
+    )  # fmt: skip
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("no renderer")
+
+    monkeypatch.setattr(tsseq.plotting, "plot_holdout", crash)
+    with pytest.raises(RuntimeError, match="no renderer"):
+        pipeline.run(config)
+    assert not (tmp_path / "out").exists()
+    monkeypatch.undo()
+    result = pipeline.run(config)
+    written = {"forecast.csv", "forecast.png", "holdout.png", "results.json"}
+    assert {p.name for p in (tmp_path / "out").iterdir()} == written
+    assert set(result.files) == {"forecast_csv", "plot", "holdout_plot", "results_json"}
+
+
+def test_score_protocol_collects_failures_when_asked(monkeypatch):
+    import tsseq.data.catalog
+    import tsseq.protocols
+
+    monkeypatch.setattr(tsseq.data.catalog, "load", lambda name: types.SimpleNamespace(frame=None))
+
+    def evaluate_ett(forecaster, **options):
+        if forecaster.max_order == 2:
+            raise ConfigError("max_order=2 is too large for this series")
+        return types.SimpleNamespace(to_dict=lambda: {"mse": 1.0, "mae": 0.5, "dataset": "x"})
+
+    monkeypatch.setattr(tsseq.protocols, "evaluate_ett", evaluate_ett)
+    models = [ModelConfig("ar", {"max_order": 1}, label="ar1"), ModelConfig("ar", {"max_order": 2}, label="ar2")]
+    evaluation = EvaluationConfig(protocol="ett")
+    failures = {}
+    scores, description = pipeline.score_protocol(DataConfig(dataset="x"), models, evaluation, failures=failures)
+    assert list(scores.index) == ["ar1"] and description["dataset"] == "x"
+    assert str(failures["ar2"]) == "max_order=2 is too large for this series"
+    with pytest.raises(ConfigError, match="too large"):
+        pipeline.score_protocol(DataConfig(dataset="x"), models, evaluation)

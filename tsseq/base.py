@@ -238,7 +238,7 @@ class Forecaster(BaseEstimator):
     def _quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
         self.require_probabilistic("quantiles")
         quantiles = [noncrossing(values) for values in self._predict_quantiles(horizon, levels)]
-        self._check_finite(quantiles, "quantile forecast")
+        self._check_finite(quantiles, "quantile forecast", channel_axis=1)  # (H, C, Q)
         return quantiles
 
     def require_probabilistic(self, what: str = "quantiles") -> None:
@@ -253,10 +253,9 @@ class Forecaster(BaseEstimator):
                 f"conformal intervals: tsseq.create('conformal', model={name!r})."
             )
 
-    def _check_finite(self, arrays: list[np.ndarray], what: str) -> None:
-        """Refuse NaN or infinite forecasts, naming the series that has them."""
-        per_series = np.array([0.0 if np.isfinite(values).all() else np.nan for values in arrays])
-        check_finite_forecast(per_series, what, self.layout_.series_ids)
+    def _check_finite(self, arrays: list[np.ndarray], what: str, channel_axis: int = -1) -> None:
+        """Refuse NaN or infinite forecasts (ForecastError), naming the series and columns that have them."""
+        check_finite_forecast(arrays, what, self.layout_.series_ids, self.layout_.columns, channel_axis)
 
     def score(self, y: pd.DataFrame | pd.Series) -> float:
         """Negative mean squared error of a forecast of the rows of ``y`` (greater is better).

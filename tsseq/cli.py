@@ -1,7 +1,18 @@
 """The ``tsseq`` command: argument parsing only; the work is done in :mod:`tsseq.pipeline`.
 
-Exit codes: 0 success, 2 bad input or usage (message on stderr, no traceback unless
-``--traceback``), 1 any other failure.
+Exit codes (one line on stderr, no traceback unless ``--traceback``):
+
+* 0: success;
+* 1: an unexpected failure (a bug; ``--traceback`` shows where);
+* 2: bad input or usage (:class:`~tsseq.errors.TsseqError`): data, parameters, files of
+  the wrong kind, an output path that cannot be written (checked before any training),
+  a full disk;
+* 3: the result failed its sanity checks (:class:`~tsseq.errors.ForecastError`): a
+  forecast or anomaly score that is NaN or infinite, or far outside what the training
+  data make plausible (``--allow-implausible`` writes it anyway, with a warning);
+* 128 + N: stopped by signal N (130 Ctrl-C, 143 SIGTERM).
+
+Every command writes its files together at the end, or none of them (:func:`tsseq.io.outputs`).
 """
 
 from __future__ import annotations
@@ -13,7 +24,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_IMPLAUSIBLE = 0, 1, 2, 3
+
+
+def exit_code(error: BaseException) -> int:
+    """The exit code of a command that failed with ``error`` (see the module docstring)."""
+    from tsseq.errors import ForecastError, TsseqError
+
+    if isinstance(error, ForecastError):
+        return EXIT_IMPLAUSIBLE
+    return EXIT_USAGE if isinstance(error, TsseqError) else EXIT_FAILURE
 
 
 def _parse_param(text: str) -> tuple[str, object]:
@@ -66,6 +86,41 @@ def _coverage(text: str) -> float:
     return value
 
 
+def _one_character(text: str) -> str:
+    """``--sep`` / ``--decimal``: one character; ``\\t`` or ``tab`` for a tab."""
+    text = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(text, text)
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character, e.g. ';' or '\\t' (tab); got {text!r}")
+    return text
+
+
+def add_dialect_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--sep`` and ``--decimal`` of a command that reads a CSV."""
+    parser.add_argument(
+        "--sep", type=_one_character, help="CSV field delimiter (default: detected among , ; tab |)"
+    )
+    parser.add_argument(
+        "--decimal", type=_one_character, help="decimal mark (default: '.', or ',' detected in a ;-separated file)"
+    )
+
+
+def add_sanity_arguments(parser: argparse.ArgumentParser, horizon: bool = True) -> None:
+    """``--allow-implausible`` (and ``--max-horizon``) of a command that writes forecasts."""
+    parser.add_argument(
+        "--allow-implausible",
+        action="store_true",
+        help="write a forecast even where it lies more than 10 training spans outside the training range "
+        "(default: refuse, exit 3); each such series and column gets a warning",
+    )
+    if horizon:
+        parser.add_argument(
+            "--max-horizon",
+            type=int,
+            metavar="N",
+            help="allow horizons up to N rows (default: 100 times the training rows, or $TSSEQ_MAX_HORIZON)",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tsseq", description="Time-series forecasting and anomaly detection.")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
@@ -75,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("pipeline", type=Path, help="pipeline file, e.g. pipelines/quickstart.yaml")
     run.add_argument("--output-dir", type=Path, help="write outputs here instead of the pipeline's output.directory")
     run.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_sanity_arguments(run)
 
     forecast = commands.add_parser("forecast", help="fit a model on a CSV and forecast the next rows")
     forecast.add_argument("csv", type=Path)
@@ -94,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write quantile columns y_q<level> after each column y, e.g. 0.05,0.5,0.95 (a probabilistic model)",
     )
     forecast.add_argument("--plot", type=Path, help="also write a PNG of history and forecast (a fan chart with --quantiles)")
+    add_dialect_arguments(forecast)
+    add_sanity_arguments(forecast)
 
     evaluate = commands.add_parser("evaluate", help="score models on a catalog data set with its published protocol")
     evaluate.add_argument("dataset", help="catalog name, e.g. ETTh1 or m4-hourly (see `tsseq datasets`)")
@@ -119,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
 
-    commands.add_parser("models", help="list the registered models")
+    commands.add_parser("models", help="list the registered models and anomaly detectors")
     commands.add_parser("datasets", help="list the catalog data sets")
     for name, module in _command_modules().items():
         module.add_arguments(commands.add_parser(name, help=module.HELP, description=module.HELP))
@@ -144,13 +202,21 @@ def _command_modules() -> dict:
 def _run(args: argparse.Namespace) -> int:
     from tsseq import pipeline
 
-    result = pipeline.run_file(args.pipeline, args.output_dir)
+    result = pipeline.run_file(
+        args.pipeline, args.output_dir, max_horizon=args.max_horizon, allow_implausible=args.allow_implausible or None
+    )
+    _print_warnings(args.command, result.warnings)
     _print_result(result, args.json)
     return EXIT_OK
 
 
+def _print_warnings(command: str, warnings) -> None:
+    for warning in warnings:
+        print(f"tsseq {command}: warning: {warning}", file=sys.stderr)
+
+
 def _forecast(args: argparse.Namespace) -> int:
-    from tsseq import io, pipeline
+    from tsseq import io, pipeline, sanity
     from tsseq.config import DataConfig, ModelConfig
 
     data = DataConfig(
@@ -160,14 +226,24 @@ def _forecast(args: argparse.Namespace) -> int:
         series_column=args.series_column,
         freq=args.freq,
         missing=args.missing,
+        sep=args.sep,
+        decimal=args.decimal,
     )
-    frame = pipeline.load_frame(data)
-    forecast = pipeline.fit_forecast(ModelConfig(args.model, dict(args.param)), frame, args.horizon, args.quantiles)
-    io.write_csv(args.output, forecast)
-    if args.plot:
-        from tsseq.plotting import plot_forecast
+    with io.outputs() as out:  # the CSV and the plot together, or neither
+        out.check(args.output, "forecast CSV")
+        if args.plot:
+            out.check(args.plot, "plot")
+        frame = pipeline.load_frame(data)
+        model = ModelConfig(args.model, dict(args.param))
+        forecast = pipeline.fit_forecast(model, frame, args.horizon, args.quantiles, max_horizon=args.max_horizon)
+        warnings = sanity.check_forecast(forecast, frame, allow_implausible=args.allow_implausible)
+        out.add_csv(args.output, forecast, "forecast CSV")
+        if args.plot:
+            from tsseq.plotting import plot_forecast
 
-        plot_forecast(frame, forecast, args.plot, title=f"{args.csv.name}: {args.model}")
+            title = f"{args.csv.name}: {args.model}"
+            out.add(args.plot, lambda temporary: plot_forecast(frame, forecast, temporary, title=title), "plot")
+    _print_warnings(args.command, warnings)
     print(f"wrote {len(forecast)} forecast rows to {args.output}", file=sys.stderr)
     return EXIT_OK
 
@@ -192,13 +268,42 @@ def _evaluate(args: argparse.Namespace) -> int:
         drop_last=args.drop_last,
         interval=args.interval,
     )
-    scores, description = pipeline.score_protocol(DataConfig(dataset=args.dataset), models, evaluation)
+    failures: dict[str, Exception] = {}
+    scores, description = pipeline.score_protocol(DataConfig(dataset=args.dataset), models, evaluation, failures=failures)
+    errors = {name: _one_line(error) for name, error in failures.items()}
     if args.json:
-        print(json.dumps({"protocol": description, "scores": pipeline.scores_to_dict(scores)}, indent=2, default=str))
+        report = {"protocol": description, "scores": pipeline.scores_to_dict(scores)}
+        print(json.dumps({**report, "errors": errors} if errors else report, indent=2, default=str))
     else:
         print(", ".join(f"{key}={value}" for key, value in description.items()))
-        print(pipeline.format_scores(scores))
-    return EXIT_OK
+        print(_score_table(scores, errors, [model.display_name for model in models]))
+    for name, message in errors.items():
+        print(f"tsseq evaluate: {name} failed: {message}", file=sys.stderr)
+    # Every model was tried; the exit code is the first failure's (2 bad input, 3 implausible, 1 other).
+    return exit_code(next(iter(failures.values()))) if failures else EXIT_OK
+
+
+def _one_line(error: Exception) -> str:
+    """A failure as one line: the message of a TsseqError, else the type and message."""
+    from tsseq.errors import TsseqError
+
+    message = " ".join(str(error).split())
+    return message if isinstance(error, TsseqError) else f"unexpected {type(error).__name__}: {message}"
+
+
+def _score_table(scores, errors: dict[str, str], order: list[str]) -> str:
+    """The scores table, models in ``order``; a failed model's row holds ``error: <message>``."""
+    from tsseq.pipeline import format_scores
+
+    if not errors:
+        return format_scores(scores)
+    names = [name for name in order if name in scores.index or name in errors]
+    width = max(len(name) for name in names)
+    lines = format_scores(scores.reindex(names)).splitlines() if len(scores.columns) else [""] + names
+    rows = [lines[0]] + [
+        f"{name:<{width}} error: {errors[name]}" if name in errors else line for name, line in zip(names, lines[1:])
+    ]
+    return "\n".join(row for row in rows if row)
 
 
 def _print_result(result, as_json: bool) -> None:
@@ -215,12 +320,17 @@ def _print_result(result, as_json: bool) -> None:
 
 def _models(args: argparse.Namespace) -> int:
     from tsseq import registry
+    from tsseq.anomaly.cli import detector_descriptions
 
+    print("Forecasters (tsseq forecast --model NAME):")
     for name in registry.names():
         cls = registry.get(name)
         summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         preset = ", ".join(f"{key}={value!r}" for key, value in registry.preset(name).items())
-        print(f"{name:16s} {summary}" + (f" [{preset}]" if preset else ""))
+        print(f"  {name:19s} {summary}" + (f" [{preset}]" if preset else ""))
+    print("\nAnomaly detectors (tsseq detect --detector NAME):")
+    for name, summary in detector_descriptions().items():
+        print(f"  {name:19s} {summary}")
     return EXIT_OK
 
 
@@ -252,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if show_traceback:
             raise
         print(f"tsseq {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return exit_code(error)
     except KeyboardInterrupt:
         print("tsseq: interrupted", file=sys.stderr)
         return 130

@@ -10,8 +10,11 @@ silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
@@ -34,6 +37,8 @@ class DataConfig:
     missing: MissingPolicy = "error"
     sort: bool = False
     reindex: bool = False
+    sep: str | None = None  # CSV field delimiter; None: detected (',', ';', tab or '|')
+    decimal: str | None = None  # CSV decimal mark; None: '.', or ',' in a ';'-separated file that uses it
 
     def __post_init__(self) -> None:
         if (self.dataset is None) == (self.csv is None):
@@ -108,6 +113,9 @@ class OutputConfig:
     # Quantile levels of the forecast CSV (a `y_q<level>` column after each column `y`)
     # and the fan chart of the plot; needs a probabilistic first model.
     quantiles: list[float] | None = None
+    # Write a forecast even where it lies far outside the training data's range
+    # (tsseq.sanity.check_forecast), with a warning per series and column, also in results.json.
+    allow_implausible: bool = False
 
     def __post_init__(self) -> None:
         if self.quantiles is not None:
@@ -204,10 +212,84 @@ def _convert(annotation: Any, value: Any, where: str) -> Any:
         return from_mapping(annotation, value, where)
     if annotation is Any:
         return value
-    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if annotation in (int, float, str, bool) and (type(value) is not annotation):
+    if annotation in (int, float):
+        return _number(annotation, value, where)
+    if annotation in (str, bool) and (type(value) is not annotation):
         raise ConfigError(f"{where}: expected {annotation.__name__}; got {value!r}.")
+    return value
+
+
+# A decimal number as YAML 1.2 writes it; yaml.safe_load (YAML 1.1) reads '1e6', '1E-3' and
+# '+.5' as strings, because 1.1 wants a dot and a signed exponent (1.0e+6).
+_NUMBER = re.compile(r"^[+-]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def _number(annotation: type, value: Any, where: str) -> int | float:
+    """``value`` as an int or float field: numbers, and numeric strings such as '1e6', '1E-3', '.5'.
+
+    An int field takes a float or string only when it is whole (``1e3`` -> 1000).
+    """
+    number = value
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        number = float(value.strip().replace("_", ""))
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        expected = "int" if annotation is int else "a number"
+        raise ConfigError(f"{where}: expected {expected}; got {value!r}.")
+    if annotation is float:
+        return float(number)
+    if isinstance(number, float) and not (math.isfinite(number) and number.is_integer()):
+        raise ConfigError(f"{where}: expected int (a whole number); got {value!r}.")
+    return int(number)
+
+
+def check_parameters(cls: type, params: dict[str, Any], owner: str) -> dict[str, Any]:
+    """Constructor parameters checked against ``cls.__init__``'s annotations before anything is built.
+
+    A parameter annotated with a configuration dataclass (``training: TrainingConfig |
+    dict | None``) or a mapping must be given a mapping (or the dataclass), and a mapping
+    is validated field by field with :func:`from_mapping` (unknown keys, types, numbers
+    like ``1e-3``), so that ``--param training=5`` names the parameter and what it takes
+    before any data is read. A parameter annotated ``int`` or ``float`` takes numeric
+    strings such as ``'1e-3'``. Everything else is left to the class's own checks.
+    ``owner`` names the model in messages, e.g. ``"Model 'segrnn'"``.
+    """
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: leave the checks to the class
+        return dict(params)
+    return {
+        key: value if value is None or key not in hints else _check_parameter(hints[key], value, key, owner)
+        for key, value in params.items()
+    }
+
+
+def _check_parameter(annotation: Any, value: Any, key: str, owner: str) -> Any:
+    union = get_origin(annotation) in (typing.Union, types.UnionType)
+    members = [m for m in (get_args(annotation) if union else (annotation,)) if m is not type(None)]
+    configs = [m for m in members if dataclasses.is_dataclass(m) and isinstance(m, type)]
+    mappings = [m for m in members if m in (dict, Mapping) or get_origin(m) in (dict, Mapping)]
+    if configs or mappings:
+        if any(isinstance(value, config) for config in configs):
+            return value
+        if isinstance(value, Mapping):
+            if configs:
+                from_mapping(configs[0], dict(value), where=key)
+            return value
+        if len(configs) + len(mappings) < len(members):
+            return value  # the parameter also takes something else (a name, a number)
+        if configs:
+            first, *rest = dataclasses.fields(configs[0])
+            example = "..." if first.default is dataclasses.MISSING else repr(first.default)
+            names = ", ".join(f.name for f in [first, *rest][:4])
+            expected = f"a mapping of {configs[0].__name__} fields ({names}, ...), e.g. {key}={{{first.name}: {example}}}"
+        else:
+            expected = "a mapping, e.g. {name: value}"
+        raise ConfigError(f"{owner}: the {key!r} parameter must be {expected}; got {value!r} ({type(value).__name__}).")
+    if isinstance(value, str) and members and all(m in (int, float) for m in members):
+        try:
+            return _number(float if float in members else int, value, key)
+        except ConfigError:
+            return value  # the class says what it expects
     return value
 
 
@@ -219,12 +301,29 @@ def load_job(path: str | Path, config_class: type[T], what: str) -> tuple[T, Pat
     import yaml
 
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{what} {str(path)!r} is a directory; expected a YAML file.")
     if not path.is_file():
         raise DataFileNotFoundError(f"{what} {str(path)!r} does not exist.")
+    keys = ", ".join(field.name for field in dataclasses.fields(config_class))
+    expected = f"expected a YAML text file of {config_class.__name__} keys ({keys})"
+    data = path.read_bytes()
     try:
-        mapping = yaml.safe_load(path.read_text())
+        if b"\x00" in data[:8192]:
+            raise UnicodeDecodeError("utf-8", data[:1], 0, 1, "NUL byte")
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {str(path)!r} holds binary data, not text; {expected}.") from None
+    try:
+        mapping = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{what} {str(path)!r} is not valid YAML: {error}") from None
+    if not isinstance(mapping, dict):
+        got = "nothing (the file is empty)" if mapping is None else f"a {type(mapping).__name__}"
+        first = text.lstrip().splitlines()[0] if text.strip() else ""
+        if path.suffix.lower() in (".csv", ".tsv") or "," in first or ";" in first:
+            got += " (is it a CSV file?)"
+        raise ConfigError(f"{what} {str(path)!r} reads as {got}, not a mapping of keys; {expected}.")
     return from_mapping(config_class, mapping, where=path.name), path.parent
 
 

@@ -2,7 +2,8 @@
 
 Every message names the thing at fault (file, column, row, parameter) and what was
 expected, so a user can fix the input without reading our code. The CLI maps
-:class:`TsseqError` to exit code 2 (bad input or usage) and everything else to 1.
+:class:`TsseqError` to exit code 2 (bad input or usage), :class:`ForecastError` (a
+result that failed its sanity checks) to 3, and everything else to 1.
 """
 
 from __future__ import annotations
@@ -29,6 +30,23 @@ class ConfigError(TsseqError, ValueError):
 
 class DatasetUnavailableError(TsseqError, FileNotFoundError):
     """A catalog data set is neither in the data directory, nor cached, nor downloadable."""
+
+
+class OutputError(TsseqError, OSError):
+    """An output file cannot be written where the caller asked.
+
+    The path is a directory, its folder is a file or not writable, or the disk filled
+    up while writing. The message names the caller's path, never a temporary file.
+    """
+
+
+class ForecastError(TsseqError, ArithmeticError):
+    """A forecast or score failed its sanity checks before being written.
+
+    Non-finite values, or values implausibly far from the training data
+    (:mod:`tsseq.sanity`). Not the caller's input but the model's output: the CLI
+    exits 3, and nothing is written.
+    """
 
 
 def closest_match(name: str, candidates: Iterable[str]) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -47,18 +48,72 @@ def save(estimator: Any, path: str | Path) -> Path:
     return io.write_atomic(path, lambda temporary: torch.save(payload, temporary))
 
 
+_EXPECTED = "expected a model file written by model.save() (a zip archive of tensors and JSON)"
+_ZIP, _PICKLE = b"PK\x03\x04", b"\x80"  # torch.save's archive; its legacy format starts with a pickle
+
+
 def load(path: str | Path) -> Any:
-    """Read an estimator written by :func:`save`; it predicts exactly what the original did."""
+    """Read an estimator written by :func:`save`; it predicts exactly what the original did.
+
+    Anything else is refused with a :class:`~tsseq.errors.DataError` that says what the
+    file looks like (a text file such as a CSV, other binary data, a damaged archive),
+    and a file holding objects other than tensors and plain containers is refused
+    without running any of it.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"Model file {str(path)!r} is a directory; {_EXPECTED}.")
     if not path.is_file():
         raise DataFileNotFoundError(f"Model file {str(path)!r} does not exist.")
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if not head.startswith((_ZIP, _PICKLE)):
+        raise DataError(f"Model file {str(path)!r} is {_looks_like(path, head)}, not a tsseq model; {_EXPECTED}.")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unreadable file is the caller's bad input
-        raise DataError(f"{str(path)!r} is not a tsseq model file: {error}") from None
+        raise DataError(f"Model file {str(path)!r} was refused: {_load_failure(error)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise DataError(f"{str(path)!r} is not a tsseq model file (expected format {FORMAT!r}).")
-    return _decode_estimator(json.loads(payload["metadata"]), "", payload["tensors"])
+        raise DataError(f"Model file {str(path)!r} is not a tsseq model file (expected format {FORMAT!r}).")
+    try:
+        return _decode_estimator(json.loads(payload["metadata"]), "", payload["tensors"])
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as error:
+        raise DataError(
+            f"Model file {str(path)!r} is damaged or from another tsseq version ({type(error).__name__}: {error}); "
+            "save the model again."
+        ) from None
+
+
+def _looks_like(path: Path, head: bytes) -> str:
+    """What a file that is not a model file looks like, for the message."""
+    if not head:
+        return "empty"
+    if b"\x00" in head:
+        return "binary data"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data"
+    first = text.splitlines()[0] if text.splitlines() else ""
+    if path.suffix.lower() in (".csv", ".tsv") or first.count(",") >= 1 or first.count(";") >= 1:
+        return f"a text file that looks like a CSV (first line {first[:60]!r})"
+    if path.suffix.lower() in (".yaml", ".yml", ".json"):
+        return f"a {path.suffix.lower().lstrip('.').upper()} text file"
+    return "a text file"
+
+
+def _load_failure(error: Exception) -> str:
+    """torch.load's refusal, without its advice to load with weights_only=False (which would run the file's code)."""
+    message = str(error)
+    if "Weights only load failed" in message or "WeightsUnpickler" in message:
+        names = sorted(set(re.findall(r"GLOBAL ([\w.]+)", message)))
+        found = f" (it refers to {', '.join(names)})" if names else ""
+        return (
+            f"it holds objects other than tensors and plain containers{found}, which tsseq never writes: it was "
+            "not written by tsseq's save(), or it has been altered. Nothing in it was run; do not load it by other means."
+        )
+    first = message.strip().splitlines()[0] if message.strip() else type(error).__name__
+    return f"it could not be read as a tsseq model file ({first}); {_EXPECTED}."
 
 
 def _registered_name(estimator: Any) -> str:

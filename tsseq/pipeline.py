@@ -2,6 +2,12 @@
 
 The CLI's ``run``, ``forecast`` and ``evaluate`` commands are thin wrappers over the
 functions here, so everything a command does can also be done from Python.
+
+A job's files are written all together at the end or not at all (:func:`tsseq.io.outputs`):
+their paths are checked before any model is trained, and the forecast is checked
+(:func:`tsseq.sanity.check_forecast`: finite, within what the training data make
+plausible) before anything is written. Input values too large for float64 arithmetic
+and horizons far beyond the training data are refused up front (:mod:`tsseq.sanity`).
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tsseq import io, metrics, registry
-from tsseq.config import DataConfig, EvaluationConfig, ModelConfig, PipelineConfig, load_pipeline
+from tsseq import io, metrics, registry, sanity
+from tsseq.config import DataConfig, EvaluationConfig, ModelConfig, PipelineConfig, check_parameters, load_pipeline
 from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.quantiles import interval_levels
 
@@ -29,14 +35,16 @@ class PipelineResult:
     forecast: pd.DataFrame | None  # the first model, refitted on all rows, over the next `horizon` rows (+ output.quantiles)
     files: dict[str, Path]
     protocol: dict  # how the scores were computed (protocol, L, H, windows, ...)
+    warnings: tuple[str, ...] = ()  # e.g. an implausible forecast written under output.allow_implausible
 
     def to_dict(self) -> dict:
-        return {
+        result = {
             "name": self.name,
             "protocol": self.protocol,
             "scores": scores_to_dict(self.scores),
             "files": {kind: str(path) for kind, path in self.files.items()},
         }
+        return {**result, "warnings": list(self.warnings)} if self.warnings else result
 
 
 def scores_to_dict(scores: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -51,13 +59,15 @@ def load_frame(data: DataConfig, base_dir: Path = Path(".")) -> pd.DataFrame:
         from tsseq.data.checks import check_series
 
         frame = load(data.dataset).frame
-        return check_series(frame, source=data.dataset, columns=data.columns, missing=data.missing, freq=data.freq)
+        frame = check_series(frame, source=data.dataset, columns=data.columns, missing=data.missing, freq=data.freq)
+        return sanity.check_magnitude(frame, data.dataset)
     from tsseq.data.csv import read_csv
 
     path = Path(data.csv)
     if not path.is_absolute():
         path = base_dir / path
-    return read_csv(
+    dialect = {key: value for key, value in (("sep", data.sep), ("decimal", data.decimal)) if value is not None}
+    frame = read_csv(
         path,
         timestamp_column=data.timestamp_column,
         value_columns=data.columns,
@@ -66,15 +76,23 @@ def load_frame(data: DataConfig, base_dir: Path = Path(".")) -> pd.DataFrame:
         missing=data.missing,
         sort=data.sort,
         reindex=data.reindex,
+        **dialect,
     )
+    return sanity.check_magnitude(frame, str(path))
 
 
 def build_model(model: ModelConfig, defaults: dict | None = None):
-    """The configured model; ``defaults`` (a protocol's input length, horizon) fill the parameters it leaves out."""
+    """The configured model; ``defaults`` (a protocol's input length, horizon) fill the parameters it leaves out.
+
+    Parameters are checked against the constructor's annotations first
+    (:func:`tsseq.config.check_parameters`): ``training=5`` names the parameter and the
+    mapping it takes, and the mapping's fields are validated before any training.
+    """
     params = dict(model.params)
     if defaults:
         accepted = registry.parameters(model.name)
         params = {**{name: value for name, value in defaults.items() if name in accepted}, **params}
+    params = check_parameters(registry.get(model.name), params, f"Model {model.name!r}")
     return registry.create(model.name, **params)
 
 
@@ -95,12 +113,21 @@ def _check_interval_models(models: list[ModelConfig], evaluation: EvaluationConf
             require_probabilistic(build_model(model, defaults), f"the intervals of evaluation.interval={evaluation.interval}")
 
 
-def fit_forecast(model: ModelConfig, frame: pd.DataFrame, horizon: int, quantiles: list[float] | None = None) -> pd.DataFrame:
+def fit_forecast(
+    model: ModelConfig,
+    frame: pd.DataFrame,
+    horizon: int,
+    quantiles: list[float] | None = None,
+    *,
+    max_horizon: int | None = None,
+) -> pd.DataFrame:
     """Fit the model on all of ``frame`` and forecast the next ``horizon`` rows.
 
     With ``quantiles``: each column ``y`` is followed by ``y_q<level>`` per level
-    (:meth:`tsseq.base.Forecaster.predict`); a point-only model is refused before fitting.
+    (:meth:`tsseq.base.Forecaster.predict`); a point-only model is refused before fitting,
+    and so is a horizon beyond :func:`tsseq.sanity.check_horizon`'s limit (``max_horizon``).
     """
+    sanity.check_horizon(horizon, frame, len(quantiles or ()), max_horizon)
     estimator = build_model(model, {"horizon": horizon})
     if quantiles is not None:
         require_probabilistic(estimator, "quantiles")
@@ -272,9 +299,19 @@ def _scale(y_true: np.ndarray, train: pd.DataFrame, season_length: int) -> np.nd
 
 
 def score_protocol(
-    data: DataConfig, models: list[ModelConfig], evaluation: EvaluationConfig, *, track=None
+    data: DataConfig,
+    models: list[ModelConfig],
+    evaluation: EvaluationConfig,
+    *,
+    track=None,
+    failures: dict[str, Exception] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """The published protocols (ETT long-horizon, M4) for catalog data sets."""
+    """The published protocols (ETT long-horizon, M4) for catalog data sets.
+
+    ``failures``: given a dict, a model that fails (an order too large for the series, a
+    diverged fit) is recorded there by display name and left out of the scores, and the
+    other models are still scored; without it the first failure is raised.
+    """
     from tsseq import protocols
 
     if data.dataset is None:
@@ -292,30 +329,46 @@ def score_protocol(
     loaded = load(data.dataset)
     rows, description = {}, {}
     for model in models:
-        with _model_run(track, model) as run:
-            forecaster = run.fitting(build_model(model, defaults))
-            if evaluation.protocol == "ett":
-                result = protocols.evaluate_ett(
-                    forecaster,
-                    dataset=data.dataset,
-                    setting=evaluation.setting,
-                    input_length=evaluation.input_length,
-                    horizon=evaluation.horizon,
-                    drop_last=evaluation.drop_last,
-                    frame=loaded.frame,
-                    crps=forecaster.probabilistic,  # point-only models keep MSE and MAE only
-                )
-            else:
-                result = protocols.evaluate_m4(
-                    forecaster, frequency=frequency, train=loaded.frame, test=loaded.test, interval=evaluation.interval
-                )
-            summary = result.to_dict()
-            scores = PROTOCOL_SCORES[evaluation.protocol]
-            rows[model.display_name] = {key: float(summary[key]) for key in scores if key in summary}
-            # A mixed ETT table: crps_levels comes from the probabilistic models only.
-            description.update({k: v for k, v in summary.items() if k not in scores and k != "model"})
-            run.scored(forecaster, rows[model.display_name])
+        try:
+            row, details = _score_protocol_model(model, data, loaded, evaluation, defaults, track)
+        except Exception as error:  # noqa: BLE001 - reported in the model's row by the caller
+            if failures is None:
+                raise
+            failures[model.display_name] = error
+            continue
+        rows[model.display_name] = row
+        description.update(details)
     return pd.DataFrame.from_dict(rows, orient="index"), {"protocol": evaluation.protocol, **description}
+
+
+def _score_protocol_model(model: ModelConfig, data: DataConfig, loaded, evaluation: EvaluationConfig, defaults, track):
+    """One model's protocol scores and the protocol's description fields."""
+    from tsseq import protocols
+
+    frequency = _m4_frequency(data.dataset) if evaluation.protocol == "m4" else None
+    with _model_run(track, model) as run:
+        forecaster = run.fitting(build_model(model, defaults))
+        if evaluation.protocol == "ett":
+            result = protocols.evaluate_ett(
+                forecaster,
+                dataset=data.dataset,
+                setting=evaluation.setting,
+                input_length=evaluation.input_length,
+                horizon=evaluation.horizon,
+                drop_last=evaluation.drop_last,
+                frame=loaded.frame,
+                crps=forecaster.probabilistic,  # point-only models keep MSE and MAE only
+            )
+        else:
+            result = protocols.evaluate_m4(
+                forecaster, frequency=frequency, train=loaded.frame, test=loaded.test, interval=evaluation.interval
+            )
+        summary = result.to_dict()
+        scores = PROTOCOL_SCORES[evaluation.protocol]
+        row = {key: float(summary[key]) for key in scores if key in summary}
+        run.scored(forecaster, row)
+    # A mixed ETT table: crps_levels comes from the probabilistic models only.
+    return row, {k: v for k, v in summary.items() if k not in scores and k != "model"}
 
 
 def _m4_frequency(dataset: str) -> str:
@@ -325,59 +378,108 @@ def _m4_frequency(dataset: str) -> str:
     return frequency.title()
 
 
-def run(config: PipelineConfig, base_dir: Path = Path("."), output_dir: Path | None = None) -> PipelineResult:
-    """Run a whole job and write its outputs atomically."""
+def run(
+    config: PipelineConfig,
+    base_dir: Path = Path("."),
+    output_dir: Path | None = None,
+    *,
+    max_horizon: int | None = None,
+    allow_implausible: bool | None = None,
+) -> PipelineResult:
+    """Run a whole job; its files are written together at the end, or none of them.
+
+    The output paths are checked before any data is read or model trained (an
+    :class:`~tsseq.errors.OutputError` naming the path); the forecast is checked before
+    it is written (:func:`tsseq.sanity.check_forecast`; ``allow_implausible``, default
+    ``output.allow_implausible``, writes an implausible one with warnings, also in
+    results.json); ``max_horizon`` overrides the horizon limit (:func:`tsseq.sanity.check_horizon`).
+    """
     evaluation = config.evaluation
-    track = None
-    if config.tracking.enabled:
-        from tsseq.tracking.jobs import JobTracker
-
-        track = JobTracker(config, base_dir)
-    writes_forecast = evaluation.protocol not in ("ett", "m4") and (config.output.forecast_csv or config.output.plot)
-    if writes_forecast and config.output.quantiles is not None:
-        # Refuse a point-only first model before scoring anything, not after.
-        first = build_model(config.models[0], {"horizon": evaluation.horizon})
-        require_probabilistic(first, "quantiles (output.quantiles)")
-    holdout: dict[str, pd.DataFrame] = {}
-    if evaluation.protocol in ("ett", "m4"):
-        scores, protocol = score_protocol(config.data, config.models, evaluation, track=track)
-        frame = None
-    else:
-        frame = load_frame(config.data, base_dir)
-        if evaluation.protocol == "holdout":
-            scores, protocol = score_holdout(frame, config.models, evaluation, track=track, forecasts=holdout)
-        else:
-            scores, protocol = score_windows(frame, config.models, evaluation, track=track)
-
+    allow = config.output.allow_implausible if allow_implausible is None else allow_implausible
     directory = Path(output_dir if output_dir is not None else config.output.directory)
-    files: dict[str, Path] = {}
-    forecast = None
-    if writes_forecast:
-        forecast = fit_forecast(config.models[0], frame, evaluation.horizon, config.output.quantiles)
-        if config.output.forecast_csv:
-            files["forecast_csv"] = io.write_csv(directory / config.output.forecast_csv, forecast)
-        if config.output.plot:
-            from tsseq.plotting import plot_forecast
+    writes_forecast = evaluation.protocol not in ("ett", "m4") and bool(config.output.forecast_csv or config.output.plot)
+    with io.outputs() as out:
+        planned = _planned_outputs(config, directory, writes_forecast)
+        for path, what in planned.values():
+            out.check(path, what)  # before any training: a bad path is bad input, found now
+        for model in config.models:  # every model's name and parameters, before any data is read
+            build_model(model, _window_defaults(evaluation))
+        track = None
+        if config.tracking.enabled:
+            from tsseq.tracking.jobs import JobTracker
 
-            title = f"{config.name}: {config.models[0].display_name}, next {evaluation.horizon} steps"
-            files["plot"] = plot_forecast(frame, forecast, directory / config.output.plot, title=title)
-    if config.output.holdout_plot and holdout:
-        from tsseq.plotting import plot_holdout
+            track = JobTracker(config, base_dir)
+        if writes_forecast and config.output.quantiles is not None:
+            # Refuse a point-only first model before scoring anything, not after.
+            first = build_model(config.models[0], {"horizon": evaluation.horizon})
+            require_probabilistic(first, "quantiles (output.quantiles)")
+        holdout: dict[str, pd.DataFrame] = {}
+        if evaluation.protocol in ("ett", "m4"):
+            scores, protocol = score_protocol(config.data, config.models, evaluation, track=track)
+            frame = None
+        else:
+            frame = load_frame(config.data, base_dir)
+            if writes_forecast:
+                sanity.check_horizon(evaluation.horizon, frame, len(config.output.quantiles or ()), max_horizon)
+            if evaluation.protocol == "holdout":
+                scores, protocol = score_holdout(frame, config.models, evaluation, track=track, forecasts=holdout)
+            else:
+                scores, protocol = score_windows(frame, config.models, evaluation, track=track)
 
-        train, test = split_holdout(frame, evaluation.horizon)
-        title = f"{config.name}: the last {evaluation.horizon} rows held out"
-        files["holdout_plot"] = plot_holdout(train, test, holdout, directory / config.output.holdout_plot, title=title)
-    result = PipelineResult(config.name, scores, forecast, files, protocol)
-    if config.output.results_json:
-        path = directory / config.output.results_json
-        files["results_json"] = path
-        io.write_text(path, json.dumps({**result.to_dict(), "config": asdict(config)}, indent=2, default=str))
+        files: dict[str, Path] = {}
+        forecast, warnings = None, []
+        if writes_forecast:
+            forecast = fit_forecast(
+                config.models[0], frame, evaluation.horizon, config.output.quantiles, max_horizon=max_horizon
+            )
+            warnings = sanity.check_forecast(forecast, frame, allow_implausible=allow)
+            if "forecast_csv" in planned:
+                path, what = planned["forecast_csv"]
+                files["forecast_csv"] = out.add_csv(path, forecast, what)
+            if "plot" in planned:
+                from tsseq.plotting import plot_forecast
+
+                title = f"{config.name}: {config.models[0].display_name}, next {evaluation.horizon} steps"
+                path, what = planned["plot"]
+                files["plot"] = out.add(path, lambda temporary: plot_forecast(frame, forecast, temporary, title=title), what)
+        if "holdout_plot" in planned and holdout:
+            from tsseq.plotting import plot_holdout
+
+            train, test = split_holdout(frame, evaluation.horizon)
+            title = f"{config.name}: the last {evaluation.horizon} rows held out"
+            path, what = planned["holdout_plot"]
+            files["holdout_plot"] = out.add(
+                path, lambda temporary: plot_holdout(train, test, holdout, temporary, title=title), what
+            )
+        if "results_json" in planned:
+            files["results_json"] = planned["results_json"][0]
+        result = PipelineResult(config.name, scores, forecast, files, protocol, tuple(warnings))
+        if "results_json" in planned:
+            text = json.dumps({**result.to_dict(), "config": asdict(config)}, indent=2, default=str)
+            path, what = planned["results_json"]
+            out.add_text(path, text, what)
     return result
 
 
-def run_file(path: str | Path, output_dir: Path | None = None) -> PipelineResult:
+def _planned_outputs(config: PipelineConfig, directory: Path, writes_forecast: bool) -> dict[str, tuple[Path, str]]:
+    """The files the job will write: kind -> (path, what the file is, for messages)."""
+    output = config.output
+    planned = {}
+    if writes_forecast and output.forecast_csv:
+        planned["forecast_csv"] = (directory / output.forecast_csv, "forecast CSV")
+    if writes_forecast and output.plot:
+        planned["plot"] = (directory / output.plot, "forecast plot")
+    if output.holdout_plot and config.evaluation.protocol == "holdout":
+        planned["holdout_plot"] = (directory / output.holdout_plot, "holdout plot")
+    if output.results_json:
+        planned["results_json"] = (directory / output.results_json, "results JSON")
+    return planned
+
+
+def run_file(path: str | Path, output_dir: Path | None = None, **options) -> PipelineResult:
+    """Read a pipeline file and :func:`run` it; ``options``: ``max_horizon``, ``allow_implausible``."""
     config, base_dir = load_pipeline(path)
-    return run(config, base_dir, output_dir)
+    return run(config, base_dir, output_dir, **options)
 
 
 def format_scores(scores: pd.DataFrame, digits: int = 4) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tsseq.errors import ConfigError, DataError
+from tsseq.errors import ConfigError, ForecastError
 
 
 def check_levels(levels: object, name: str = "quantiles") -> np.ndarray:
@@ -93,14 +93,39 @@ def noncrossing(quantiles: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(quantiles, axis=-1)
 
 
-def check_finite_forecast(values: np.ndarray, what: str, series_names: Sequence[object] | None = None) -> None:
-    """Refuse a forecast with NaN or infinite values, naming the series (axis 0) that has them."""
-    finite = np.isfinite(values)
-    if finite.all():
+def check_finite_forecast(
+    per_series: Sequence[np.ndarray],
+    what: str,
+    series_names: Sequence[object] | None = None,
+    columns: Sequence[str] | None = None,
+    channel_axis: int = -1,
+) -> None:
+    """Refuse a forecast with NaN or infinite values (:class:`~tsseq.errors.ForecastError`).
+
+    ``per_series``: one array per series, the channels along ``channel_axis`` (named by
+    ``columns``). The message names the series (``series_names``; none for one wide
+    series) and the columns that have them.
+    """
+    bad = []
+    for position, values in enumerate(per_series):
+        finite = np.isfinite(np.asarray(values))
+        if finite.all():
+            continue
+        names = []
+        if columns is not None and finite.ndim >= 1 and finite.shape[channel_axis] == len(columns):
+            per_channel = np.moveaxis(finite, channel_axis, 0).reshape(len(columns), -1).all(axis=1)
+            names = [str(columns[c]) for c in np.flatnonzero(~per_channel)]
+        series = None if series_names is None else series_names[position]
+        bad.append((series, names))
+    if not bad:
         return
-    bad = np.flatnonzero(~finite.reshape(len(values), -1).all(axis=1))
-    names = [series_names[i] for i in bad[:5]] if series_names is not None else list(bad[:5])
-    raise DataError(
-        f"The model's {what} has NaN or infinite values for {len(bad)} series (e.g. {names}); "
-        "nothing is returned. Check the training data and the model's fit (training.learning_rate, clipping)."
+    described = []
+    for series, names in bad[:5]:
+        column_text = f"column(s) {', '.join(map(repr, names))}" if names else ""
+        series_text = "" if series is None else f"series {series!r}"
+        described.append(" ".join(part for part in (series_text, column_text) if part) or "the series")
+    more = f" and {len(bad) - 5} more series" if len(bad) > 5 else ""
+    raise ForecastError(
+        f"The model's {what} has NaN or infinite values in {'; '.join(described)}{more}; nothing is returned. "
+        "Check the training data and the model's fit (training.learning_rate, clipping)."
     )

@@ -176,3 +176,45 @@ def test_mixed_time_zones_name_the_line(tmp_path: Path) -> None:
     raises(write(tmp_path, text), "mix time zones", "line 3 (data row 2) has no UTC offset")
     same_zone = read_csv(io.StringIO("date,a\n2020-01-01T00:00+01:00,1\n2020-01-01T01:00+01:00,2\n"))
     assert same_zone.index.tz is not None
+
+
+# ---- delimiters, decimal commas and field counts (European exports, test-bench logs) ----------
+
+SEMICOLON = "Zeit;Temperatur;Druck\n2020-01-01 00:00;21,5;1013,25\n2020-01-01 01:00;-0,75;1012,5\n2020-01-01 02:00;22;1012\n"
+
+
+def test_semicolons_and_decimal_commas_are_detected(tmp_path: Path) -> None:
+    frame = read_csv(write(tmp_path, SEMICOLON), timestamp_column="Zeit")
+    assert list(frame.columns) == ["Temperatur", "Druck"]
+    np.testing.assert_allclose(frame.to_numpy(), [[21.5, 1013.25], [-0.75, 1012.5], [22.0, 1012.0]])
+    np.testing.assert_allclose(read_csv(io.StringIO(SEMICOLON), timestamp_column="Zeit")["Druck"], [1013.25, 1012.5, 1012])
+
+
+def test_tabs_and_pipes_are_detected_and_decimal_points_stay(tmp_path: Path) -> None:
+    for sep in ("\t", "|"):
+        frame = read_csv(write(tmp_path, HOURLY.replace(",", sep).replace(f"{sep}1{sep}10", f"{sep}1.5{sep}10")))
+        np.testing.assert_allclose(frame["a"], [1.5, 2.0, 3.0])
+
+
+def test_given_sep_and_decimal_win(tmp_path: Path) -> None:
+    path = write(tmp_path, SEMICOLON)
+    frame = read_csv(path, timestamp_column="Zeit", sep=";", decimal=",")
+    assert frame["Temperatur"].iloc[0] == 21.5
+
+
+def test_one_header_column_holding_a_delimiter_says_so(tmp_path: Path) -> None:
+    path = write(tmp_path, SEMICOLON)
+    raises(path, "the header is one column, 'Zeit;Temperatur;Druck', that contains ';'", "--sep ';'", "--decimal ,", sep=",")
+
+
+def test_a_row_with_more_fields_than_the_header_names_its_line(tmp_path: Path) -> None:
+    first = write(tmp_path, HOURLY.replace("00:00,1,10", "00:00,1,10,99"))
+    raises(first, "line 2 has 4 fields, but the header names 3 columns (date, a, b)")
+    later = write(tmp_path, HOURLY.replace("02:00,3,30", "02:00,3,30,"))
+    raises(later, "line 4 has 4 fields, but the header names 3 columns")
+
+
+def test_binary_file_says_a_csv_text_file_was_expected(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"PK\x03\x04\x00\x00binary")
+    raises(path, "holds binary data, not text; expected a CSV text file")

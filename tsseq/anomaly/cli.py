@@ -10,7 +10,8 @@ Examples::
     tsseq detect --config pipelines/detect_elnino.yaml
 
 The output CSV has the columns ``timestamp``, the value column(s), ``score`` and
-``is_anomaly``, and is written atomically. Modes: ``causal`` (default) trains on the first
+``is_anomaly``; it and the plot are written together at the end, or neither (the paths
+are checked before any training; non-finite scores are refused, exit 3). Modes: ``causal`` (default) trains on the first
 rows and streams the rest (the score of ``t`` uses rows up to ``t``; training rows get no
 score); ``batch`` trains on the same rows and scores every row offline, windows both sides
 of each point included. The job itself is :func:`tsseq.anomaly.job.run_detection`; this
@@ -24,6 +25,33 @@ import sys
 from pathlib import Path
 
 HELP = "score a series for anomalies (CSV or job file): scores, flags and an optional plot"
+
+# One line per detector for `tsseq models`; a detector missing here shows its class's first docstring line.
+DESCRIPTIONS = {
+    "lstm_ae": "LSTM autoencoder: how badly it reconstructs the windows around each point",
+    "gru_ae": "GRU autoencoder: how badly it reconstructs the windows around each point",
+    "bilstm_ae": "bidirectional LSTM autoencoder (reads each window both ways)",
+    "segment_ae": "GRU autoencoder over segments of 8 points: fast on long windows",
+    "dilated_ae": "three-layer dilated GRU autoencoder (dilations 1, 2, 4): long windows",
+    "lstm_vae": "LSTM variational autoencoder: reconstruction error under a latent Gaussian",
+    "patchtst_ae": "PatchTST encoder pretrained on masked patches; leave-one-patch-out scoring",
+    "forecast_residual": "error of any registered forecaster's prediction of each point (param forecaster=NAME)",
+    "ar_residual": "error of an autoregressive model's prediction of each point (Telemanom-style)",
+    "online_residual": "online AR and Numenta's anomaly likelihood, learning as it scores (causal only; best on NAB)",
+    "online_interval": "-log10 tail probability under the online AR's Gaussian predictive (causal only)",
+    "interval": "-log10 tail probability under a probabilistic forecaster's predictive distribution",
+}
+
+
+def detector_descriptions() -> dict[str, str]:
+    """Every detector of ``tsseq detect`` -> its one-line description."""
+    from tsseq.anomaly.detectors import DETECTORS
+
+    described = {}
+    for name, (cls, _) in sorted(DETECTORS.items()):
+        fallback = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        described[name] = DESCRIPTIONS.get(name, fallback)
+    return described
 
 
 def _key_value(text: str) -> tuple[str, object]:
@@ -73,6 +101,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--columns", type=_columns, help="comma-separated value columns (default: all)")
     parser.add_argument("--freq", help="pandas frequency, e.g. h, D, 5min (default: inferred)")
     parser.add_argument("--missing", choices=["error", "interpolate", "ffill", "mask"], default="error")
+    from tsseq.cli import add_dialect_arguments
+
+    add_dialect_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         config = DetectionConfig(
             name=args.csv.stem,
             data=DataConfig(csv=str(args.csv), timestamp_column=args.timestamp_column, columns=args.columns,
-                            freq=args.freq, missing=args.missing),
+                            freq=args.freq, missing=args.missing, sep=args.sep, decimal=args.decimal),
             detector=DetectorConfig(args.detector, dict(args.param)),
             window=args.window,
             threshold=None if str(args.threshold).lower() == "none" else args.threshold,
@@ -107,14 +138,23 @@ def run(args: argparse.Namespace) -> int:
             labels=None if args.labels is None else str(args.labels),
         )  # fmt: skip
         base_dir, output, plot = Path("."), args.output, args.plot
-    labels = None if config.labels is None else read_labels(base_dir / config.labels)
-    result = run_detection(config, base_dir)
-    io.write_csv(output, result.table)
-    if plot is not None:
-        from tsseq.anomaly.plotting import plot_detection
+    with io.outputs() as out:  # the scores and the plot together, or neither
+        out.check(output, "scores CSV")
+        if plot is not None:
+            out.check(plot, "plot")
+        labels = None if config.labels is None else read_labels(base_dir / config.labels)
+        result = run_detection(config, base_dir)
+        out.add_csv(output, result.table, "scores CSV")
+        if plot is not None:
+            from tsseq.anomaly.plotting import plot_detection
 
-        values = result.table.drop(columns=[c for c in ("score", "is_anomaly") if c in result.table])
-        plot_detection(values, result.plot_data, plot, labels=labels, title=f"{config.name}: {config.detector.name}")
+            values = result.table.drop(columns=[c for c in ("score", "is_anomaly") if c in result.table])
+            title = f"{config.name}: {config.detector.name}"
+            out.add(
+                plot,
+                lambda temporary: plot_detection(values, result.plot_data, temporary, labels=labels, title=title),
+                "plot",
+            )
     flagged = int(result.table["is_anomaly"].sum()) if "is_anomaly" in result.table else 0
     mode = "causal" if result.causal else "batch (offline)"
     written = f"{output} and {plot}" if plot else f"{output}"

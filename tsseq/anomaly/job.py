@@ -2,7 +2,8 @@
 
 What ``tsseq detect`` does between reading its arguments and writing files: load the
 data, build the detector by name, train it on the first rows and score the rest, in
-causal (streaming) or batch mode.
+causal (streaming) or batch mode. The scores are checked before they are returned
+(:func:`tsseq.sanity.check_scores`: finite after the first scored row).
 """
 
 from __future__ import annotations
@@ -27,10 +28,17 @@ def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
     """Run a :class:`~tsseq.anomaly.config.DetectionConfig` (no files written)."""
     import pandas as pd
 
-    from tsseq.anomaly.detectors import detector_parameters, make_detector
+    from tsseq.anomaly.detectors import DETECTORS, detector_parameters, make_detector
     from tsseq.anomaly.streaming import score_stream
+    from tsseq.config import check_parameters
     from tsseq.errors import ConfigError, DataError
     from tsseq.pipeline import load_frame
+    from tsseq.sanity import check_scores
+
+    # The detector's parameters first (training=5 names the parameter), then the data.
+    accepted = detector_parameters(config.detector.name)
+    owner = f"Detector {config.detector.name!r}"
+    checked = check_parameters(DETECTORS[config.detector.name][0], dict(config.detector.params), owner)
 
     frame = load_frame(config.data, base_dir)
     source = config.data.csv or config.data.dataset
@@ -45,8 +53,7 @@ def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
             f"detector.params {given} are set by the job: use 'window', 'threshold', 'threshold_params' and 'mode' "
             "instead."
         )
-    accepted = detector_parameters(config.detector.name)
-    params = {**config.detector.params, "threshold_params": dict(config.threshold_params)}
+    params = {**checked, "threshold_params": dict(config.threshold_params)}
     if config.threshold != "default":  # else the detector's own: spot, or online_residual's alarm level
         params["threshold"] = config.threshold
     if config.window is not None:
@@ -76,6 +83,7 @@ def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
     if "is_anomaly" in scored:
         table["is_anomaly"] = scored["is_anomaly"].to_numpy(dtype=bool)
     table.index.name = "timestamp"
+    check_scores(table["score"], f"{source}: detector {config.detector.name!r}")
     return DetectionResult(table, config.mode == "causal", threshold, scored)
 
 
@@ -85,9 +93,23 @@ def read_labels(path: Path):
 
     from tsseq.errors import DataError, DataFileNotFoundError
 
+    expected = "expected a CSV text file of labelled anomaly windows with columns 'start' and 'end'"
+    if Path(path).is_dir():
+        raise DataError(f"Labels file {str(path)!r} is a directory; {expected}.")
     if not Path(path).is_file():
         raise DataFileNotFoundError(f"Labels file {str(path)!r} does not exist.")
-    labels = pd.read_csv(path)
+    with open(path, "rb") as handle:
+        head = handle.read(8192)
+    if b"\x00" in head:
+        raise DataError(f"Labels file {str(path)!r} holds binary data; {expected}.")
+    try:
+        labels = pd.read_csv(path)
+    except UnicodeDecodeError:
+        raise DataError(f"Labels file {str(path)!r} is not UTF-8 text; {expected}.") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"Labels file {str(path)!r} is empty; {expected}.") from None
+    except pd.errors.ParserError as error:
+        raise DataError(f"Labels file {str(path)!r} is not a well-formed CSV file ({error}); {expected}.") from None
     missing = [column for column in ("start", "end") if column not in labels.columns]
     if missing:
         raise DataError(

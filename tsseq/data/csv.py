@@ -12,10 +12,16 @@ Two layouts:
   DatetimeIndex with ``freq`` set;
 * long (``series_column`` given): a series id column, a timestamp column and value
   columns, rows of many series -> a frame indexed by ``(series id, timestamp)``.
+
+The field delimiter is detected from the first lines of a file (``,``, ``;``, tab or
+``|``, :class:`csv.Sniffer`) unless ``sep`` is given; a ``;``- or tab-separated file
+whose numbers are written with decimal commas (``1,5``, common in European exports and
+test-bench logs) is read with ``decimal=","`` unless ``decimal`` is given.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import warnings
@@ -30,6 +36,12 @@ from tsseq.errors import ConfigError, DataError, DataFileNotFoundError, closest_
 
 TIMESTAMP_NAMES = ("date", "time", "timestamp", "datetime", "date_time", "ds")
 _DETECTION_ROWS = 100  # rows of a column tried when looking for the timestamp column
+_DELIMITERS = ",;\t|"  # field delimiters detected
+_SAMPLE_CHARACTERS = 65536  # read to detect the delimiter and the decimal mark
+_SAMPLE_LINES = 50
+_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
+_DECIMAL_POINT = re.compile(r"^\s*[+-]?\d*\.\d+(?:[eE][+-]?\d+)?\s*$")
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 def read_csv(
@@ -86,8 +98,11 @@ def read_csv(
         )
     if timestamp_column is not None and "dtype" not in read_options:
         read_options["dtype"] = {timestamp_column: str}  # so that e.g. 20200101 is not read as a number
+    sample = _sample(source, str(read_options.get("encoding") or "utf-8"))
+    _detect_dialect(sample, read_options)
     table = _read_table(source, name, read_options)
     _check_header(table, name)
+    _check_field_counts(table, sample, name, read_options)
     if series_column is not None:
         _require_column(table, series_column, name, "series_column")
     if timestamp_column is None:
@@ -130,6 +145,12 @@ def _read_table(source: object, name: str, read_options: dict[str, object]) -> p
             raise DataFileNotFoundError(f"{name}: file not found.{closest_match(path.name, siblings)}")
         if path.is_dir():
             raise DataError(f"{name}: is a directory; expected a CSV file.")
+        with open(path, "rb") as handle:
+            if b"\x00" in handle.read(8192):
+                raise DataError(
+                    f"{name}: holds binary data, not text; expected a CSV text file (a header line naming the "
+                    "columns, then one row per timestamp)."
+                )
     try:
         return pd.read_csv(source, **read_options)
     except pd.errors.EmptyDataError:
@@ -137,6 +158,13 @@ def _read_table(source: object, name: str, read_options: dict[str, object]) -> p
             f"{name}: the file is empty; expected a header line naming the columns, then one row per timestamp."
         ) from None
     except pd.errors.ParserError as error:
+        counts = _FIELD_COUNT.search(str(error))
+        if counts:
+            expected, line, saw = counts.groups()
+            raise DataError(
+                f"{name}: line {line} has {saw} fields, but the header names {expected} columns; remove the "
+                "extra field(s) (a stray delimiter?) or name every column in the header."
+            ) from None
         raise DataError(f"{name}: is not a well-formed CSV file: {error}".strip()) from None
     except UnicodeDecodeError as error:
         encoding = read_options.get("encoding", "utf-8")
@@ -145,8 +173,72 @@ def _read_table(source: object, name: str, read_options: dict[str, object]) -> p
         ) from None
 
 
+def _sample(source: object, encoding: str) -> str | None:
+    """The first characters of a file path or seekable text file (None otherwise)."""
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, encoding=encoding, errors="replace", newline="") as handle:
+                return handle.read(_SAMPLE_CHARACTERS)
+        except OSError:
+            return None
+    seekable = getattr(source, "seekable", None)
+    if callable(seekable) and seekable():
+        position = source.tell()  # type: ignore[attr-defined]
+        text = source.read(_SAMPLE_CHARACTERS)  # type: ignore[attr-defined]
+        source.seek(position)  # type: ignore[attr-defined]
+        return text if isinstance(text, str) else None
+    return None
+
+
+def _detect_dialect(sample: str | None, read_options: dict[str, object]) -> None:
+    """Fill ``sep`` (and ``decimal``) from the file's first characters, unless the caller gave them."""
+    if "sep" in read_options or "delimiter" in read_options or not sample or "\ufffd" in sample or "\x00" in sample:
+        return  # given, or not text: pandas reports what it finds
+    lines = sample.splitlines()[:_SAMPLE_LINES]
+    if len(sample) >= _SAMPLE_CHARACTERS and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut
+    try:
+        sep = csv.Sniffer().sniff("\n".join(lines), delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        return
+    if sep == "," or sep not in lines[0]:
+        return
+    read_options["sep"] = sep
+    if "decimal" not in read_options:
+        fields = [field for line in lines[1:] for field in line.split(sep)]
+        if any(_DECIMAL_COMMA.match(f) for f in fields) and not any(_DECIMAL_POINT.match(f) for f in fields):
+            read_options["decimal"] = ","
+
+
+def _check_field_counts(table: pd.DataFrame, sample: str | None, name: str, read_options: dict[str, object]) -> None:
+    """Refuse rows with more fields than the header (pandas would take the first column as an index)."""
+    if isinstance(table.index, pd.RangeIndex):
+        return
+    names = [str(column) for column in table.columns]
+    where = "rows have more fields than the header names"
+    if sample is not None:
+        sep = str(read_options.get("sep") or read_options.get("delimiter") or ",")
+        rows = csv.reader(sample.splitlines(), delimiter=sep)
+        next(rows, None)  # the header
+        for row in rows:
+            if len(row) > len(names):
+                where = f"line {rows.line_num} has {len(row)} fields"
+                break
+    raise DataError(
+        f"{name}: {where}, but the header names {len(names)} columns ({', '.join(names)}); remove the extra "
+        "field(s) (a trailing delimiter?) or name every column in the header."
+    )
+
+
 def _check_header(table: pd.DataFrame, name: str) -> None:
     names = [str(column) for column in table.columns]
+    inside = [mark for mark in _DELIMITERS if len(names) == 1 and mark in names[0]]
+    if inside:
+        raise DataError(
+            f"{name}: the header is one column, {names[0]!r}, that contains {inside[0]!r}: is the file "
+            f"{inside[0]!r}-separated? Pass sep={inside[0]!r} (on the command line: --sep {inside[0]!r}"
+            f"{', and --decimal , for decimal commas' if inside[0] != ',' else ''})."
+        )
     if all(_looks_like_value(column) for column in names):
         raise DataError(
             f"{name}: the first line ({','.join(names[:5])}{',...' if len(names) > 5 else ''}) looks like data, "
