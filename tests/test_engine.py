@@ -263,12 +263,38 @@ def test_nan_loss_stops_with_epoch_and_batch_and_keeps_the_last_checkpoint(tmp_p
 
     checkpoint = torch.load(tmp_path / "last.pt", weights_only=True)
     assert set(checkpoint) == {
-        "format", "mode", "epoch", "config", "model", "optimizer", "scheduler", "scaler", "history", "best", "rng"
+        "format", "mode", "epoch", "config", "model", "optimizer", "scheduler", "scaler", "history", "best", "rng",
+        "job",
     }
     assert checkpoint["epoch"] == 1 and len(checkpoint["history"]["train_loss"]) == 1
     for name, value in recorder.epoch_weights[0].items():
         assert torch.equal(checkpoint["model"][name], value), name
     assert sorted(path.name for path in tmp_path.iterdir()) == ["last.pt"]  # no temporary file left
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_a_loss_that_runs_away_while_finite_stops_training(tmp_path, validate):
+    """Adam at learning rate 1e6: losses of 1e10 and more, never NaN (issue 17: forecasts of millions, exit 0)."""
+    values = sine(100)
+    train, validation = windows(values[:80]), windows(values[70:]) if validate else None
+    trainer = Trainer(config(learning_rate=1e6, checkpoint_dir=str(tmp_path)))
+    with pytest.raises(TrainingDivergedError) as error:
+        trainer.fit(seeded(LSTMForecaster), train, validation)
+    which = "validation" if validate else "training"
+    message = str(error.value)
+    assert f"the {which} loss was" in message and "in epoch 0 (of 3" in message
+    assert "more than 1000 times the untrained model's" in message and "learning rate (1e+06)" in message
+    assert "clip_norm" in message and not (tmp_path / "last.pt").exists()  # the runaway epoch is never saved
+    assert math.isfinite(float(message.split(" loss was ")[1].split()[0]))
+
+
+def test_ordinary_loss_spikes_are_not_divergence():
+    """A high but workable rate: the validation loss jumps about (up to ~20x), training goes on."""
+    values = sine(200)
+    history = Trainer(config(epochs=8, learning_rate=0.3)).fit(seeded(LSTMForecaster), windows(values[:160]),
+                                                               windows(values[150:]))
+    assert history.epochs == 8 and history.untrained_loss > 0
+    assert max(history.val_loss) < 1000 * max(history.untrained_loss, min(history.val_loss))
 
 
 def test_resume_continues_bit_identically_with_dropout_and_a_schedule(tmp_path):
@@ -384,7 +410,8 @@ def test_pass_targets_gives_the_targets_to_training_steps_only():
     trainer = Trainer(config(epochs=1, batch_size=len(source)))
     trainer.fit(TeacherForced(), source, source, pass_targets=True)
     trainer.predict(trainer.model, source)
-    assert seen == [(True, True), (False, False), (False, False)]
+    # the untrained model's validation loss, the training step, the epoch's validation, predict
+    assert seen == [(False, False), (True, True), (False, False), (False, False)]
 
 
 def test_shape_mismatch_is_reported():
@@ -613,3 +640,15 @@ def test_threads_default_leaves_a_cpu_free_and_are_restored_after_training():
     trainer = Trainer(TrainingConfig(epochs=1, threads=2 if before != 2 else 1, progress=False), [Spy()])
     trainer.fit(nn.Sequential(nn.Flatten(), nn.Linear(8, 2), nn.Unflatten(1, (2, 1))), windows)
     assert seen == [trainer.threads] and torch.get_num_threads() == before
+
+
+def test_the_issues_lstm_at_learning_rate_1e6_stops_instead_of_forecasting_millions():
+    import pandas as pd
+
+    from tsseq import registry
+
+    index = pd.date_range("2020-01-01", periods=300, freq="h")
+    y = pd.DataFrame({"load": 10 + np.sin(np.arange(300) / 5)}, index=index)
+    training = {"epochs": 5, "learning_rate": 1e6, "device": "cpu", "progress": False}
+    with pytest.raises(TrainingDivergedError, match=r"the validation loss was \S+ in epoch 0 .* although finite"):
+        registry.create("lstm", input_length=24, horizon=6, training=training).fit(y)

@@ -38,6 +38,22 @@ def test_an_interruption_ends_the_run_killed(store_uri):
     assert _run(store_uri, run.run_id).info.status == "KILLED"
 
 
+def test_sigterm_ends_the_run_killed_and_propagates_as_terminated(store_uri):
+    import os
+    import signal
+    import time
+
+    from tsseq.signals import Terminated, terminating
+
+    with pytest.raises(Terminated), terminating():
+        with tracked_run(experiment="status", run_name="terminated", tracking_uri=store_uri) as run:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler raises long before this ends
+    ended = _run(store_uri, run.run_id)
+    assert ended.info.status == "KILLED"
+    assert ended.data.tags[ERROR_TAG] == "Terminated: terminated by SIGTERM"
+
+
 def test_killed_on_lists_exceptions_that_stop_a_run_on_purpose(store_uri):
     class Pruned(Exception):
         pass

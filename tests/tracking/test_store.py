@@ -33,3 +33,41 @@ def test_sqlite_artifacts_go_beside_the_database(tmp_path):
 def test_in_memory_sqlite_is_refused_with_the_reason():
     with pytest.raises(ConfigError, match="needs a file"):
         sqlite_path("sqlite:///:memory:")
+
+
+RACER = """
+import os, sys, time
+from tsseq.tracking.runs import tracked_run
+import mlflow  # noqa: F401 - imported before the start, so that the processes reach the store together
+
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.002)
+with tracked_run(experiment="race", run_name=f"racer-{sys.argv[2]}") as run:
+    run.log_metrics({"racer": float(sys.argv[2])})
+"""
+
+
+def test_three_processes_starting_together_on_a_fresh_store_all_succeed(tmp_path):
+    """MLflow creates its schema on first use; the set-up lock lets one process do it while the others wait."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from mlflow import MlflowClient
+
+    barrier, uri = tmp_path / "go", f"sqlite:///{tmp_path / 'fresh' / 'mlflow.db'}"
+    env = {**os.environ, "TSSEQ_TRACKING_URI": uri}
+    racers = [
+        subprocess.Popen([sys.executable, "-c", RACER, str(barrier), str(number)], env=env, cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for number in range(3)
+    ]
+    time.sleep(4)  # their imports done, all waiting on the barrier
+    barrier.touch()
+    results = [racer.communicate(timeout=240) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0, 0, 0], [stderr[-2000:] for _, stderr in results]
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("race").experiment_id])
+    assert sorted(run.info.run_name for run in runs) == ["racer-0", "racer-1", "racer-2"]
+    assert {run.info.status for run in runs} == {"FINISHED"}

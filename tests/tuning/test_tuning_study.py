@@ -88,7 +88,7 @@ def test_a_study_resumes_after_a_crash_keeping_its_trials_and_best(write_job, mo
     first = tune(config, base_dir=base)
     assert first.states == {"COMPLETE": 3}
 
-    def power_cut(self, estimator, callbacks=()):
+    def power_cut(self, estimator, callbacks=(), **options):
         raise KeyboardInterrupt  # what Ctrl-C or a dying worker leaves: a trial that never finished
 
     with monkeypatch.context() as patch:
@@ -208,3 +208,46 @@ def test_workers_that_start_a_new_study_together_agree_on_one_study_run(write_jo
     again = study_module._new_study_run(study, config, client)
     assert again != first and study.user_attrs[PARENT_RUN_ATTR] == again
     assert client.get_run(first).info.lifecycle_stage == "active"
+
+
+RACER = """
+import os, sys, time
+from tsseq.cli import main
+import mlflow, optuna, tsseq.tuning.study  # noqa: E401,F401 - imported before the start: the workers race for real
+
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.002)
+sys.exit(main(["tune", sys.argv[2], "--n-trials", "2", "--seed", sys.argv[3]]))
+"""
+
+
+def test_three_tune_workers_starting_together_on_fresh_stores_all_succeed(write_job, tmp_path):
+    """A fresh study database and a fresh MLflow store, three workers at the same moment (issue 17)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import optuna
+    from mlflow import MlflowClient
+
+    job = write_job("race", tracking={"enabled": True}, **AR_JOB)
+    barrier, uri = tmp_path / "go", f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    env = {**os.environ, "TSSEQ_TRACKING_URI": uri}
+    workers = [
+        subprocess.Popen([sys.executable, "-c", RACER, str(barrier), str(job), str(seed)], env=env, cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for seed in range(3)
+    ]
+    time.sleep(6)  # their imports done, all waiting on the barrier
+    barrier.touch()
+    results = [worker.communicate(timeout=300) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0], [stderr[-2000:] for _, stderr in results]
+
+    study = optuna.load_study(study_name="race", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    assert _states(study) == ["COMPLETE"] * 6
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("race").experiment_id])
+    roles = sorted(run.data.tags.get("tsseq.tuning.role") for run in runs)
+    assert roles == ["study"] + ["trial"] * 6  # one study run, elected by the three
+    assert {run.info.status for run in runs} == {"FINISHED"}

@@ -16,13 +16,15 @@ Usage::
 * :class:`TrainingHistory` and :class:`TrainingDivergedError` (:mod:`.history`);
 * data-parallel training over processes started by ``torchrun``
   (:mod:`.distributed`: :func:`init_distributed`, :class:`DistributedContext`);
-* checkpoints (:mod:`.checkpoint`), devices and precision (:mod:`.device`), losses
+* checkpoints and resuming (:mod:`.checkpoint`, :class:`CheckpointMismatchError`),
+  devices and precision (:mod:`.device`), losses
   (:mod:`.losses`), optimizers and schedules (:mod:`.optim`).
 """
 
 from __future__ import annotations
 
 from tsseq.engine.callbacks import Callback, ProgressBar
+from tsseq.engine.checkpoint import CheckpointMismatchError
 from tsseq.engine.config import TrainingConfig
 from tsseq.engine.device import to_device
 from tsseq.engine.distributed import DistributedContext, init_distributed
@@ -33,6 +35,7 @@ from tsseq.engine.trainer import Trainer
 
 __all__ = [
     "Callback",
+    "CheckpointMismatchError",
     "DistributedContext",
     "ProgressBar",
     "Streams",

@@ -12,28 +12,145 @@ dicts, ``history`` (:meth:`TrainingHistory.to_dict`, which names the best epoch)
 ``best`` (``model``: the weights of the best epoch, None without ``restore_best``;
 ``epochs_without_improvement``: early stopping's count), and ``rng``: the states of
 torch's CPU generator, of the training CUDA device's generator (None on the CPU), and
-of the batch sampler's generator.
+of the batch sampler's generator; ``job``: the identity of what is trained (below), None
+when the caller gave none.
 
 Randomness that lives elsewhere (Python's ``random``, NumPy) is not saved: models
 should draw their noise from torch.
+
+A process killed at any moment (SIGKILL included) leaves ``last.pt`` of its last
+finished epoch (or none): the rename is atomic, and a temporary file it leaves behind is
+removed when the next run starts. SIGTERM and SIGINT wait for a write in progress to end
+(:func:`tsseq.signals.deferred`), so the epoch that just finished is kept. Resuming
+(``Trainer.fit(..., resume=True)``) continues bit-identically to an uninterrupted run.
+
+Resuming a *job*: the estimators (``NeuralForecaster.fit(y, resume=True)``) give the
+trainer a :class:`CheckpointJob` among the callbacks, naming what they train (a
+:class:`JobIdentity`: the model's parameters and the training settings that change the
+result, and a :func:`fingerprint` of the arrays the engine trains and validates on).
+Every checkpoint records it; resuming continues only a checkpoint of the same job and
+refuses any other with a :class:`CheckpointMismatchError` that names what differs; a
+job started over (``resume=False``) says that it replaces the checkpoint there.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from tsseq.engine.callbacks import Callback
 from tsseq.engine.config import TrainingConfig
 from tsseq.engine.history import TrainingHistory
 from tsseq.errors import ConfigError, DataError, DataFileNotFoundError
 from tsseq.io import write_atomic
+from tsseq.signals import deferred
 
 CHECKPOINT_NAME = "last.pt"
 FORMAT = 1
+# TrainingConfig fields that do not change what training computes: not part of a job's identity.
+# (Threads and the device can change the last bits of float sums; moving a job between them is allowed.)
+RESULT_NEUTRAL = frozenset({"checkpoint_dir", "progress", "threads", "device"})
+
+
+class CheckpointMismatchError(ConfigError):
+    """The checkpoint to resume from was written by another job: other settings, or other data."""
+
+
+@dataclass(frozen=True)
+class JobIdentity:
+    """What a training run computes: ``settings`` (name -> canonical text) and ``data`` (a :func:`fingerprint`)."""
+
+    settings: Mapping[str, str]
+    data: str
+
+    def to_dict(self) -> dict:
+        return {"settings": dict(self.settings), "data": self.data}
+
+    def differences(self, saved: Mapping | None) -> list[str]:
+        """What differs between this job and the one a checkpoint recorded (``saved``); empty: the same job."""
+        if not saved:
+            return ["it records no job (written by Trainer.fit without a CheckpointJob), so it cannot be matched"]
+        differences = []
+        before, now = saved["settings"], self.settings
+        changed = sorted(name for name in {*before, *now} if before.get(name) != now.get(name))
+        if changed:
+            shown = [f"{name}: {_short(before.get(name))} in the checkpoint, {_short(now.get(name))} now" for name in changed[:6]]
+            more = f"; and {len(changed) - 6} more" if len(changed) > 6 else ""
+            differences.append(f"its configuration differs ({'; '.join(shown)}{more})")
+        if saved["data"] != self.data:
+            differences.append(
+                f"its data differs (the training and validation arrays have fingerprint {saved['data'][:12]} in the "
+                f"checkpoint, {self.data[:12]} now)"
+            )
+        return differences
+
+
+class CheckpointJob(Callback):
+    """Tells the trainer what it trains and whether to continue a checkpoint of it (see the module docstring).
+
+    Given among ``Trainer.fit``'s (or ``fit_sequence``'s) callbacks; its hooks do nothing.
+    With ``resume=True`` the trainer continues ``checkpoint_dir/last.pt`` when there is one
+    (refusing it with :class:`CheckpointMismatchError` when it is of another job) and starts
+    afresh when there is none; with ``resume=False`` it starts afresh and warns when it is
+    about to replace a checkpoint.
+    """
+
+    def __init__(self, identity: JobIdentity, resume: bool) -> None:
+        if not isinstance(resume, bool):
+            raise ConfigError(f"The 'resume' parameter must be True or False. Got {resume!r} instead.")
+        self.identity, self.resume = identity, resume
+
+    def should_resume(self, checkpoint_dir: str | os.PathLike | None) -> bool:
+        """Whether the run continues the checkpoint in ``checkpoint_dir`` (None: the config has none)."""
+        if checkpoint_dir is None:
+            if self.resume:
+                raise ConfigError(
+                    "resume=True needs training.checkpoint_dir, the folder where the checkpoint of each epoch is "
+                    "written (e.g. training={'checkpoint_dir': 'checkpoints/lstm'})."
+                )
+            return False
+        path = checkpoint_path(checkpoint_dir)
+        if self.resume:
+            return path.is_file()
+        if path.is_file():
+            warnings.warn(
+                f"Starting over (resume=False): the checkpoint {str(path)!r} of an earlier run is replaced at the end "
+                "of the first epoch. Pass resume=True to continue it instead.",
+                stacklevel=2,
+            )
+        return False
+
+
+def fingerprint(*parts: Sequence[np.ndarray] | None) -> str:
+    """SHA-256 of the shapes and float32 bytes of some lists of arrays (None counts as a part too).
+
+    What the estimators give :class:`JobIdentity` as the data's identity: the scaled
+    training and validation arrays the engine sees. Hashing runs at about 1 GB/s.
+    """
+    digest = hashlib.sha256()
+    for part in parts:
+        if part is None:
+            digest.update(b"none;")
+            continue
+        digest.update(f"{len(part)} arrays;".encode())
+        for array in part:
+            array = np.ascontiguousarray(array, dtype=np.float32)
+            digest.update(f"{array.shape};".encode())
+            digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def _short(value: str | None, limit: int = 60) -> str:
+    if value is None:
+        return "(absent)"
+    return value if len(value) <= limit else value[: limit - 3] + "..."
 
 
 @dataclass
@@ -51,6 +168,7 @@ class TrainingState:
     best_model: dict[str, torch.Tensor] | None = None  # the weights of history.best_epoch
     epochs_without_improvement: int = 0
     epochs_done: int = 0
+    job: JobIdentity | None = field(default=None)  # what is trained, from a CheckpointJob
 
     @property
     def device(self) -> torch.device:
@@ -74,11 +192,13 @@ class TrainingState:
             "history": self.history.to_dict(),
             "best": {"epochs_without_improvement": self.epochs_without_improvement, "model": self.best_model},
             "rng": capture_rng(self.sampler_generator, self.device),
+            "job": None if self.job is None else self.job.to_dict(),
         }
 
     def save(self, checkpoint_dir: str | os.PathLike) -> Path:
-        """Write ``checkpoint_dir/last.pt`` atomically."""
-        return save_checkpoint(checkpoint_path(checkpoint_dir), self.to_dict())
+        """Write ``checkpoint_dir/last.pt`` atomically; SIGTERM and SIGINT wait for the write to end."""
+        with deferred():
+            return save_checkpoint(checkpoint_path(checkpoint_dir), self.to_dict())
 
     def restore(self, checkpoint_dir: str | os.PathLike | None) -> None:
         """Load ``checkpoint_dir/last.pt`` into these objects (RNG states included)."""
@@ -86,7 +206,14 @@ class TrainingState:
             raise ConfigError("resume=True needs TrainingConfig(checkpoint_dir=...), the folder of the checkpoint.")
         path = checkpoint_path(checkpoint_dir)
         state = load_checkpoint(path, self.mode)
-        changed = changed_settings(state["config"], asdict(self.config))
+        if self.job is not None:
+            differences = self.job.differences(state.get("job"))
+            if differences:
+                raise CheckpointMismatchError(
+                    f"Cannot resume from the checkpoint {str(path)!r}: {'; and '.join(differences)}. Pass "
+                    "resume=False to start over (replacing it), or give this job a checkpoint_dir of its own."
+                )
+        changed = [] if self.job is not None else changed_settings(state["config"], asdict(self.config))
         if changed:
             warnings.warn(
                 f"Resuming from {str(path)!r} with different settings ({', '.join(changed)}): the run will "
@@ -111,6 +238,15 @@ class TrainingState:
 
 def checkpoint_path(checkpoint_dir: str | os.PathLike) -> Path:
     return Path(checkpoint_dir) / CHECKPOINT_NAME
+
+
+def remove_temporaries(checkpoint_dir: str | os.PathLike) -> None:
+    """Remove the temporary files of writes cut short by a killed process (``.last.pt.*.tmp``, :mod:`tsseq.io`)."""
+    for temporary in Path(checkpoint_dir).glob(f".{CHECKPOINT_NAME}.*.tmp"):
+        try:
+            temporary.unlink()
+        except OSError:  # another process's, gone already, or not ours to remove
+            pass
 
 
 def save_checkpoint(path: Path, state: dict) -> Path:

@@ -4,6 +4,18 @@ Every step keeps its loss and its gradient norm as 0-dim device tensors
 (:class:`StepRecorder`), so the loop never waits for the GPU; the epoch's figures
 reach the host in one copy at the end of the epoch, where a non-finite loss is found
 and reported as :class:`TrainingDivergedError`.
+
+A loss can also diverge while staying finite (an LSTM under Adam at learning rate 1e6
+forecasts millions for data near 10). :func:`exploded` catches it at the end of each
+epoch: the monitored loss (validation, else training) more than :data:`EXPLOSION_FACTOR`
+times both its best so far and the untrained model's (on the validation rows, or on the
+first training batch if that is larger: a model that starts perfect on validation rows
+of zeros keeps a scale). On the estimators' standardised scale the untrained model
+scores about what predicting zero scores (an MSE near 1, a few on validation rows that
+drifted), so the limit sits about 30 standard deviations of error away; the spikes of a merely high learning rate that training recovers from
+stay within 2-50 times, while the runaway case is 1e8 times and more. Training stops
+with :class:`TrainingDivergedError` rather than restoring the best weights: by then the
+best epoch has usually diverged too (the first step at such a rate already does).
 """
 
 from __future__ import annotations
@@ -19,6 +31,7 @@ _ADVICE = (
     "Lower the learning rate, clip the gradients (TrainingConfig(clip_norm=1.0)), "
     "or check the data for huge or non-finite values."
 )
+EXPLOSION_FACTOR = 1e3
 
 
 class TrainingDivergedError(TsseqError, FloatingPointError):
@@ -39,7 +52,10 @@ class TrainingHistory:
     *before* clipping, so that exploding gradients stay visible when clipping hides
     them from the optimizer. ``val_loss`` is empty without validation data.
     ``best_epoch`` is the epoch of the lowest monitored loss (validation loss, else
-    training loss), None before the first epoch.
+    training loss), None before the first epoch. ``untrained_loss`` is the loss of the
+    model before training, the scale :func:`exploded` judges against: the larger (in
+    magnitude) of its validation loss before the first epoch and its loss on the first
+    training batch (before any step).
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -52,6 +68,7 @@ class TrainingHistory:
     step_grad_norms: list[list[float]] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_early: bool = False
+    untrained_loss: float | None = None
 
     @property
     def epochs(self) -> int:
@@ -157,4 +174,26 @@ def diverged(loss: float, epoch: int, epochs: int, batch: int | None = None, bat
     return TrainingDivergedError(
         f"Training diverged: {where} was {loss} in epoch {epoch} (of {epochs}; epochs and batches count "
         f"from 0). {_ADVICE} The checkpoint of the last finished epoch, if any, is kept."
+    )
+
+
+def exploded(
+    loss: float, history: TrainingHistory, epoch: int, epochs: int, validation: bool, learning_rate: float
+) -> TrainingDivergedError | None:
+    """The error for a finite monitored ``loss`` of ``epoch`` that ran away (module docstring), else None."""
+    best = history.best_loss
+    scale = max(abs(history.untrained_loss or 0.0), abs(best or 0.0), 1e-8)  # NLL losses may be negative
+    if loss <= EXPLOSION_FACTOR * scale:
+        return None
+    which = "validation" if validation else "training"
+    references = []
+    if history.untrained_loss is not None:
+        references.append(f"the untrained model's ({history.untrained_loss:.4g})")
+    if best is not None:
+        references.append(f"its best so far ({best:.4g}, epoch {history.best_epoch})")
+    return TrainingDivergedError(
+        f"Training diverged: the {which} loss was {loss:.4g} in epoch {epoch} (of {epochs}; counting from 0), more "
+        f"than {EXPLOSION_FACTOR:g} times {' and '.join(references) or '1e-8'}, although finite. The learning rate ({learning_rate:g}) is probably too high: lower it, or clip the gradients "
+        "(TrainingConfig(clip_norm=1.0)); or check the data for huge values. The checkpoint of the last finished "
+        "epoch, if any, is kept."
     )

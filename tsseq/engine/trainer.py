@@ -35,7 +35,7 @@ import torch
 from tsseq.data.windows import BatchSampler
 from tsseq.engine import distributed
 from tsseq.engine.callbacks import Callback, ProgressBar
-from tsseq.engine.checkpoint import TrainingState
+from tsseq.engine.checkpoint import CheckpointJob, TrainingState, remove_temporaries
 from tsseq.engine.config import TrainingConfig
 from tsseq.engine.device import (
     autocast_factory,
@@ -48,7 +48,7 @@ from tsseq.engine.device import (
     tensor_to_device,
     to_device,
 )
-from tsseq.engine.history import StepRecorder, TrainingHistory, diverged
+from tsseq.engine.history import StepRecorder, TrainingHistory, diverged, exploded
 from tsseq.engine.losses import config_loss
 from tsseq.engine.optim import clip_gradients, current_lr, make_optimizer, make_scheduler, step_scheduler
 from tsseq.engine.tbptt import Streams, chunk_outputs, make_streams
@@ -369,6 +369,12 @@ class Trainer:
             history=TrainingHistory(),
         )
         self.should_stop = False
+        job = next((callback for callback in self.callbacks if isinstance(callback, CheckpointJob)), None)
+        if job is not None:
+            self.state.job = job.identity
+            resume = job.should_resume(config.checkpoint_dir) or resume
+        if config.checkpoint_dir is not None and self.is_main_process:
+            remove_temporaries(config.checkpoint_dir)
         if resume:
             self.state.restore(config.checkpoint_dir)
         self._train_forward = self._forward
@@ -401,6 +407,8 @@ class Trainer:
     ) -> TrainingHistory:
         try:
             self._call("on_train_begin")
+            if validate is not None and self.state.epochs_done == 0:
+                self.history.untrained_loss = self._untrained_loss(validate)
             for epoch in range(self.state.epochs_done, self.config.epochs):
                 if self._stop_requested() or self.history.stopped_early:
                     break
@@ -415,6 +423,12 @@ class Trainer:
         finally:
             self._train_forward = None  # a DistributedDataParallel wrapper unhooks from the model when freed
         return self.history
+
+    def _untrained_loss(self, validate: Callable[[], float]) -> float:
+        """The validation loss before training: the scale a runaway loss is judged against (:func:`exploded`)."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):  # leave the run's random streams as they were
+            return validate()
 
     def _stop_requested(self) -> bool:
         """``should_stop`` set here, or distributed on any process (so that all leave the loop together)."""
@@ -438,6 +452,12 @@ class Trainer:
         val_loss = None if validate is None else validate()
         if val_loss is not None and not math.isfinite(val_loss):
             raise diverged(val_loss, epoch, self.config.epochs)
+        if epoch == 0 or self.history.untrained_loss is None:  # the first batch's loss is before any step
+            self.history.untrained_loss = max(abs(self.history.untrained_loss or 0.0), abs(steps.losses[0]))
+        monitored = steps.mean_loss if val_loss is None else val_loss
+        runaway = exploded(monitored, self.history, epoch, self.config.epochs, val_loss is not None, learning_rate)
+        if runaway is not None:
+            raise runaway
         self.history.append_epoch(steps, val_loss, learning_rate, time.perf_counter() - started)
         self._track_best(epoch)
         step_scheduler(self.scheduler, self.history.monitored_loss[-1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -16,6 +17,7 @@ from tsseq.config import from_mapping
 from tsseq.data.scaling import Scaler
 from tsseq.data.windows import make_multi_series_windows
 from tsseq.engine import Callback, Trainer, TrainingConfig, TrainingHistory
+from tsseq.engine.checkpoint import RESULT_NEUTRAL, CheckpointJob, JobIdentity, fingerprint
 from tsseq.engine.distributions import Affine, OutputDistribution, make_output, sampling
 from tsseq.engine.losses import config_loss
 from tsseq.errors import ConfigError, DataError
@@ -56,22 +58,44 @@ class NeuralForecaster(Forecaster):
     covariates: Sequence[str] = ()  # estimators whose module takes codes store their own
 
     def fit(
-        self, y: Frame, validation: Frame | None = None, *, callbacks: Sequence[Callback] = ()
+        self,
+        y: Frame,
+        validation: Frame | None = None,
+        *,
+        callbacks: Sequence[Callback] = (),
+        resume: bool = False,
     ) -> "NeuralForecaster":
         """Train on ``y``; early stopping and the best epoch use ``validation`` when given.
 
         Without ``validation``, the last ``validation_fraction`` of each series (after
         ``input_length`` rows of context) is held out for it. ``callbacks`` receive the
         engine's events (tracking, pruning).
+
+        ``resume`` works with ``training.checkpoint_dir``, where every epoch's checkpoint
+        is written. True: continue from the checkpoint there if it is of this job (the
+        same estimator, parameters and training settings, and the same data, see
+        :mod:`tsseq.engine.checkpoint`), with a result identical to an uninterrupted fit;
+        start afresh if there is none; refuse one of another job with a
+        :class:`~tsseq.engine.checkpoint.CheckpointMismatchError` (a ConfigError) naming
+        what differs. False (the default): start afresh, warning when a checkpoint there
+        is about to be replaced. So a job killed at any point, run again with
+        ``resume=True``, loses at most the epoch that was running.
         """
+        if not isinstance(resume, bool):
+            raise ConfigError(f"The 'resume' parameter must be True or False. Got {resume!r} instead.")
         self._check_parameters()
+        config = self.training_config()
+        if resume and config.checkpoint_dir is None:
+            raise ConfigError(
+                "resume=True needs training.checkpoint_dir, the folder where each epoch's checkpoint is written "
+                "(e.g. training={'checkpoint_dir': 'checkpoints/lstm'})."
+            )
         series, layout = split_frame(y)
         self.n_channels_, self.n_series_ = layout.n_channels, len(series)
         self.series_ids_ = None if layout.series_ids is None else list(layout.series_ids)
-        config = self.training_config()
         if config.seed is not None:
             torch.manual_seed(config.seed)  # the initial weights
-        self._run(self._build_module(), config, callbacks, series, layout, validation)
+        self._run(self._build_module(), config, callbacks, series, layout, validation, resume=resume)
         return self
 
     def fine_tune(
@@ -154,8 +178,14 @@ class NeuralForecaster(Forecaster):
         return from_mapping(TrainingConfig, fields, where="fine_tune training")
 
     # ------------------------------------------------------------------ training
-    def _run(self, module, config, callbacks, series: list[np.ndarray], layout: SeriesLayout, validation) -> None:
-        """Train ``module`` on the series; then it, their statistics and last windows are the fitted state."""
+    def _run(
+        self, module, config, callbacks, series: list[np.ndarray], layout: SeriesLayout, validation, resume=None
+    ) -> None:
+        """Train ``module`` on the series; then it, their statistics and last windows are the fitted state.
+
+        ``resume`` (True or False; None: not a resumable job, as in fine-tuning) gives the
+        engine a :class:`CheckpointJob` when the settings have a ``checkpoint_dir``.
+        """
         rows = self._with_codes(series, layout)  # (T_i, C + K) each
         held_out = None if validation is None else self._validation_rows(validation, len(series))
         train, held_out = self._split_validation(rows, held_out)
@@ -167,7 +197,11 @@ class NeuralForecaster(Forecaster):
             return [self._scaled(values, center[i], scale[i]).astype(np.float32) for i, values in enumerate(part)]
 
         train, held_out = scaled(train), None if held_out is None else scaled(held_out)
-        history: TrainingHistory = self._train(config, tuple(callbacks), module, train, held_out)
+        callbacks = tuple(callbacks)
+        if resume is not None and config.checkpoint_dir is not None:
+            identity = JobIdentity(self._job_settings(config), fingerprint(train, held_out))
+            callbacks = (*callbacks, CheckpointJob(identity, resume))
+        history: TrainingHistory = self._train(config, callbacks, module, train, held_out)
         self.module_, self.history_, self.layout_ = module.cpu().eval(), history, layout
         self.center_, self.scale_ = center, scale
         self.last_inputs_ = np.stack(
@@ -180,6 +214,18 @@ class NeuralForecaster(Forecaster):
         validation_windows = None if validation is None else self._windows(validation, "validation")
         loss = ValuesLoss(self.n_channels_, config_loss(config)) if self._covariate_names() else None
         return Trainer(config, callbacks).fit(self._engine_model(module), windows, validation_windows, loss=loss)
+
+    def _job_settings(self, config: TrainingConfig) -> dict[str, str]:
+        """The settings a resumed fit must share with the checkpoint's: class, parameters, training config."""
+        def plain(value: object) -> str:
+            return json.dumps(value, sort_keys=True, default=repr)
+
+        settings = {"estimator": f"{type(self).__module__}.{type(self).__qualname__}"}
+        params = self.get_params(deep=False)
+        settings.update((f"model.{name}", plain(value)) for name, value in params.items() if name != "training")
+        fields = dataclasses.asdict(config)
+        settings.update((f"training.{name}", plain(value)) for name, value in fields.items() if name not in RESULT_NEUTRAL)
+        return settings
 
     def _check_parameters(self) -> None:
         check_positive_int(self.input_length, "input_length")

@@ -11,10 +11,15 @@ files. The run ends
   ``tsseq.error``);
 * ``KILLED`` on ``KeyboardInterrupt`` (Ctrl-C), on ``SystemExit`` and on the
   exception types listed in ``killed_on`` (e.g. ``optuna.TrialPruned``: a trial
-  stopped on purpose).
+  stopped on purpose). SIGTERM ends it KILLED too where :func:`tsseq.signals.terminating`
+  turns it into :class:`~tsseq.signals.Terminated`, a ``KeyboardInterrupt`` (the CLI
+  does, around every command).
 
-The exception always propagates. A process killed outright (SIGKILL, power loss)
-cannot end its run; MLflow shows it RUNNING until someone ends it.
+The exception always propagates. Starting and ending the run hold SIGTERM and SIGINT
+back until they are done (:func:`tsseq.signals.deferred`), so that a signal cannot
+fall between the run's creation and the block that ends it, nor cut its ending short.
+A process killed outright (SIGKILL, power loss) cannot end its run; MLflow shows it
+RUNNING until someone ends it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tsseq.signals import deferred
 from tsseq.tracking.identity import DatasetIdentity
 from tsseq.tracking.store import DEFAULT_EXPERIMENT, experiment_id, use_store
 
@@ -183,29 +189,42 @@ def tracked_run(
     else:
         uri = use_store(tracking_uri)
     tags = {key: str(value) for key, value in (tags or {}).items()}
-    if run_id is not None:
-        active = mlflow.start_run(run_id=run_id, tags=tags)
-    else:
+    if run_id is None:
         if experiment is None and nested and parent is not None:
             experiment_key = parent.info.experiment_id
         else:
             experiment_key = experiment_id(experiment or DEFAULT_EXPERIMENT, uri)
-        active = mlflow.start_run(experiment_id=experiment_key, run_name=run_name, nested=nested, tags=tags)
-    run = TrackedRun(active.info.run_id, uri)
+    run: TrackedRun | None = None
     try:
+        with deferred():  # a signal during the start is acted on inside the try, once the run can be ended
+            if run_id is not None:
+                active = mlflow.start_run(run_id=run_id, tags=tags)
+            else:
+                active = mlflow.start_run(experiment_id=experiment_key, run_name=run_name, nested=nested, tags=tags)
+            run = TrackedRun(active.info.run_id, uri)
         yield run
     except (KeyboardInterrupt, SystemExit, *killed_on) as interruption:
-        _end(run, "KILLED", interruption)
+        if run is not None:
+            _end(run, "KILLED", interruption)
         raise
     except BaseException as error:  # noqa: BLE001 - every failure ends the run FAILED, then propagates
-        _end(run, "FAILED", error)
+        if run is not None:
+            _end(run, "FAILED", error)
         raise
     else:
         _end(run, "FINISHED", None)
 
 
 def _end(run: TrackedRun, status: str, exception: BaseException | None) -> None:
-    """End the run with ``status``; a failure to record the error must not hide the error itself."""
+    """End the run with ``status``; a failure to record the error must not hide the error itself.
+
+    SIGTERM and SIGINT wait until the run is ended (a second Ctrl-C cannot leave it RUNNING).
+    """
+    with deferred():
+        _end_now(run, status, exception)
+
+
+def _end_now(run: TrackedRun, status: str, exception: BaseException | None) -> None:
     import mlflow
 
     if exception is not None:

@@ -14,15 +14,30 @@ every run lands in the repository's ``mlflow/`` (ignored by git, see
 ``<database folder>/artifacts/``; a tracking server (``http://...``) decides where
 its artifacts go itself. Scaling out is changing the URI, e.g.
 ``TSSEQ_TRACKING_URI=http://tracking-host:5000``.
+
+Several processes may start on a fresh SQLite store at the same moment (two ``tsseq
+tune`` workers, a job and its tuning): MLflow creates the tables and runs its schema
+migrations on first use, and two processes doing so together break each other. So
+:func:`use_store` opens a SQLite store under an inter-process lock,
+:func:`database_setup_lock` (a lock file beside the database): the first process
+creates the schema, the others wait and find it made. The Optuna storage
+(:mod:`tsseq.tuning.storage`) takes the same lock for its SQLite files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote, urlparse
 
 from tsseq.errors import ConfigError
+
+T = TypeVar("T")
+SETUP_LOCK_TIMEOUT_S = 600.0  # creating MLflow's schema takes seconds; a lock held longer is a stuck process
 
 TRACKING_URI_ENV = "TSSEQ_TRACKING_URI"
 MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
@@ -65,15 +80,54 @@ def artifact_location(tracking_uri: str) -> str | None:
 
 
 def use_store(tracking_uri: str | None = None) -> str:
-    """Point MLflow's fluent API at the resolved store (creating a SQLite store's folder); return its URI."""
+    """Point MLflow's fluent API at the resolved store (creating a SQLite store's folder and schema); return its URI."""
     import mlflow
 
     uri = resolve_tracking_uri(tracking_uri)
     database = sqlite_path(uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
+        with database_setup_lock(database):
+            # The first query creates the schema (MLflow's migrations); later ones find it made.
+            retry_locked(lambda: mlflow.MlflowClient(uri).search_experiments(max_results=1))
     mlflow.set_tracking_uri(uri)
     return uri
+
+
+@contextlib.contextmanager
+def database_setup_lock(database: Path, timeout_s: float = SETUP_LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the inter-process lock of a SQLite ``database``'s set-up (the file ``<database>.lock`` beside it).
+
+    A ``filelock.FileLock`` (an ``flock`` on POSIX, released by the system if the holder
+    dies); waits up to ``timeout_s`` seconds, then raises a ConfigError naming the lock file.
+    """
+    from filelock import FileLock, Timeout
+
+    path = Path(f"{database}.lock")
+    lock = FileLock(path, timeout=timeout_s)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ConfigError(
+            f"Another process has held the set-up lock of the database {str(database)!r} for {timeout_s:.0f} s "
+            f"({str(path)!r}); if no tsseq process is running, delete the lock file."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def retry_locked(action: Callable[[], T], attempts: int = 6, first_wait_s: float = 0.5) -> T:
+    """``action()``, tried again (waits doubling from ``first_wait_s``) while SQLite says "database is locked"."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except Exception as error:  # noqa: BLE001 - SQLAlchemy's, sqlite3's and MLflow's wrappers all say it
+            if "database is locked" not in str(error) or attempt + 1 == attempts:
+                raise
+            time.sleep(first_wait_s * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def experiment_id(name: str, tracking_uri: str) -> str:

@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pruner", choices=["median", "hyperband", "none"], help="default: the job's pruner.kind")
     parser.add_argument("--seed", type=int, help="sampler seed (give concurrent workers different seeds)")
     parser.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    parser.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="write each neural trial's checkpoints under DIR/<study>/trial-<n>; a trial retried after its worker "
+        "was stopped (SIGTERM, Ctrl-C, killed) resumes from them (default: the job's checkpoint_dir, else none)",
+    )
 
 
 def apply_overrides(config, args: argparse.Namespace):
@@ -48,6 +54,8 @@ def apply_overrides(config, args: argparse.Namespace):
         changes["sampler"] = replace(config.sampler, seed=args.seed)
     if args.no_tracking:
         changes["tracking"] = replace(config.tracking, enabled=False)
+    if args.checkpoint_dir:
+        changes["checkpoint_dir"] = args.checkpoint_dir
     return replace(config, **changes) if changes else config
 
 

@@ -144,7 +144,11 @@ class StudyConfig:
     worker runs (as Optuna's ``optimize``); at least one must be set. ``refit``: fit
     the best configuration again at the end and log it (and save it to
     ``best_model_path``, if given). ``tracking``: each trial an MLflow child run of the
-    study's run.
+    study's run. ``checkpoint_dir``: where the neural trials write their per-epoch
+    checkpoints (``<checkpoint_dir>/<name>/trial-<number>/``); a trial that a worker could
+    not finish (stopped by SIGTERM or Ctrl-C, or killed) is queued again with the same
+    parameters, and its retry continues from that checkpoint instead of epoch 1. None:
+    no checkpoints, a retry starts over.
     """
 
     name: str
@@ -160,6 +164,7 @@ class StudyConfig:
     tracking: TrackingConfig = field(default_factory=lambda: TrackingConfig(enabled=True))
     refit: bool = True
     best_model_path: str | None = None
+    checkpoint_dir: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):

@@ -7,15 +7,24 @@ standard deviation), as the ETT protocol scores its test windows. The neural
 estimators also train with the validation rows as their early-stopping and best-epoch
 data, and report the engine's per-epoch validation loss to the pruner
 (:class:`~tsseq.tuning.pruning.PruningCallback`).
+
+With the study's ``checkpoint_dir``, a neural trial writes its checkpoints to
+``<checkpoint_dir>/<study>/trial-<number>`` and records that folder as its user
+attribute ``checkpoint_dir``. A retry (a copy of a trial its worker could not finish,
+queued with the same parameters and user attributes) finds the attribute and resumes
+from that checkpoint (``fit(..., resume=True)``, which refuses a checkpoint of another
+job); a new trial starts afresh.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import socket
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +38,7 @@ from tsseq.tuning.spaces import Space, configure, suggest
 
 # (trial) -> a context manager yielding the trial's tsseq.tracking TrackedRun, or None when untracked.
 TrialRun = Callable[[Any], AbstractContextManager]
+CHECKPOINT_ATTR = "checkpoint_dir"  # trial user attribute: the folder of the trial's checkpoints
 
 
 def build_estimator(config: StudyConfig, params: Mapping[str, Any]) -> Any:
@@ -100,14 +110,23 @@ class Objective:
         self.frame = frame
         self.space = space
         self.trial_run = trial_run
+        self.interrupted: int | None = None  # the number of the trial a KeyboardInterrupt (or SIGTERM) stopped
 
     def __call__(self, trial: Any) -> float:
+        try:
+            return self._trial(trial)
+        except KeyboardInterrupt:
+            self.interrupted = trial.number
+            raise
+
+    def _trial(self, trial: Any) -> float:
         import optuna
 
         from tsseq.engine import TrainingDivergedError
 
         estimator = build_estimator(self.config, suggest(trial, self.space))
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it, in a shared study
+        resume = self._checkpoints(trial, estimator)
         with self._run(trial) as run:
             callbacks: list = [PruningCallback(trial)]
             if run is not None:
@@ -115,7 +134,7 @@ class Objective:
                 run.log_estimator(estimator)
                 callbacks.append(run.callback())
             try:
-                score = self.fit_and_score(estimator, callbacks)
+                score = self.fit_and_score(estimator, callbacks, resume=resume)
             except TrainingDivergedError as error:
                 # As hopeless as a trial the pruner stops, and TPE learns from pruned trials.
                 trial.set_user_attr("diverged", str(error))
@@ -124,14 +143,27 @@ class Objective:
                 run.log_metrics({"validation_mse": score})
         return score
 
-    def fit_and_score(self, estimator: Any, callbacks: list | tuple = ()) -> float:
-        """Fit ``estimator`` on the train rows (callbacks: neural estimators only); its validation MSE."""
+    def _checkpoints(self, trial: Any, estimator: Any) -> bool:
+        """Point a neural trial's training at its checkpoint folder (module docstring); whether it resumes."""
+        from tsseq.estimators import NeuralForecaster
+
+        if self.config.checkpoint_dir is None or not isinstance(estimator, NeuralForecaster):
+            return False
+        inherited = trial.user_attrs.get(CHECKPOINT_ATTR)  # a retry's: the folder of the attempt it repeats
+        folder = inherited or str(Path(self.config.checkpoint_dir) / self.config.name / f"trial-{trial.number}")
+        trial.set_user_attr(CHECKPOINT_ATTR, folder)
+        training = {**dataclasses.asdict(estimator.training_config()), "checkpoint_dir": folder}
+        estimator.set_params(training=training)
+        return inherited is not None
+
+    def fit_and_score(self, estimator: Any, callbacks: list | tuple = (), *, resume: bool = False) -> float:
+        """Fit ``estimator`` on the train rows (callbacks, ``resume``: neural estimators only); its validation MSE."""
         from tsseq.engine import TrainingDivergedError
         from tsseq.estimators import NeuralForecaster
 
         train, validation, input_length, horizon = self.rows(estimator)
         if isinstance(estimator, NeuralForecaster):
-            estimator.fit(train, validation=validation, callbacks=callbacks)
+            estimator.fit(train, validation=validation, callbacks=callbacks, resume=resume)
         else:
             estimator.fit(train)
         score = validation_mse(estimator, train, validation, input_length, horizon)

@@ -12,6 +12,12 @@ beating; the next worker to ask the study for a trial after ``grace_period`` sec
 marks it FAIL and, through Optuna's retry callback, queues a copy with the same
 parameters (system attribute ``failed_trial``: the number of the first failed attempt)
 that the next free worker runs.
+
+Workers that start together on a fresh SQLite file would race to create Optuna's
+tables; :func:`open_storage` creates them under the inter-process lock of
+:func:`tsseq.tracking.store.database_setup_lock` and tries again while SQLite says
+"database is locked". (On PostgreSQL the losers of the race find the tables made on
+a second look.)
 """
 
 from __future__ import annotations
@@ -64,7 +70,7 @@ def open_storage(config: StorageConfig, url: str | None = None):
     engine_kwargs = {"connect_args": {"timeout": 60}} if resolved.startswith("sqlite") else {"pool_pre_ping": True}
     for attempt in range(_OPEN_ATTEMPTS):
         try:
-            return _rdb_storage(resolved, config, engine_kwargs)
+            return _locked_rdb_storage(resolved, config, engine_kwargs)
         except ImportError as error:
             raise ConfigError(
                 f"storage {redacted(resolved)!r} needs a database driver that is not installed ({error}); for "
@@ -81,6 +87,19 @@ def open_storage(config: StorageConfig, url: str | None = None):
             raise ConfigError(f"storage {redacted(resolved)!r} could not be opened: {type(error).__name__}: {error}") from None
 
 
+def _locked_rdb_storage(url: str, config: StorageConfig, engine_kwargs: dict):
+    """The storage; a SQLite file's tables are created under its set-up lock."""
+    from sqlalchemy.engine import make_url
+
+    from tsseq.tracking.store import database_setup_lock, retry_locked
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return _rdb_storage(url, config, engine_kwargs)
+    with database_setup_lock(Path(parsed.database)):
+        return retry_locked(lambda: _rdb_storage(url, config, engine_kwargs))
+
+
 def _rdb_storage(url: str, config: StorageConfig, engine_kwargs: dict):
     import optuna
 
@@ -93,6 +112,17 @@ def _rdb_storage(url: str, config: StorageConfig, engine_kwargs: dict):
             grace_period=config.grace_period,
             **_retry_callback(config.max_retry),
         )
+
+
+def retry_callback(max_retry: int | None):
+    """Optuna's callback ``(study, failed_trial)`` that queues a copy of a failed trial (same parameters and
+    user attributes; system attribute ``failed_trial``), unless it was retried ``max_retry`` times already."""
+    import optuna
+
+    with warnings.catch_warnings():  # marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        (callback,) = _retry_callback(max_retry).values()
+    return callback
 
 
 def _retry_callback(max_retry: int | None) -> dict:

@@ -21,11 +21,23 @@ is a child run of it, with the trial's parameters, per-epoch losses and score, e
 KILLED when pruned; the refitted best configuration is one more child run, tagged
 ``tsseq.tuning.role=best``, with the fitted model. Progress goes to stderr, one line
 per finished trial.
+
+Stopped by SIGTERM or Ctrl-C (a :class:`~tsseq.signals.Terminated` or
+``KeyboardInterrupt`` out of the objective), a worker leaves the study as a killed
+worker's heartbeat would: the running trial is FAIL (Optuna marks it; a trial the
+signal caught while its state was being written is marked here), a copy with the same
+parameters is queued (at most ``storage.max_retry`` times) for the next worker, which
+continues from the trial's checkpoint when the study has a ``checkpoint_dir``; the
+trial's MLflow run and the study's end KILLED; the interruption propagates, without
+Optuna's traceback of it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -35,6 +47,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tsseq.errors import ConfigError
+from tsseq.signals import deferred
 from tsseq.tuning.config import PrunerConfig, StudyConfig
 from tsseq.tuning.objective import Objective, build_estimator
 from tsseq.tuning.spaces import search_space
@@ -125,28 +138,74 @@ def tune(config: StudyConfig, *, base_dir: str | Path = ".", stream: IO[str] | N
         with _study_run(study, config) as parent:
             trial_run = None if parent is None else _trial_run(config)
             objective = Objective(config, frame, space, trial_run)
-            study.optimize(
-                objective,
-                n_trials=config.n_trials,
-                timeout=config.timeout_s,
-                callbacks=[_Progress(config, stream)],
-                gc_after_trial=False,
-            )
+            try:
+                study.optimize(
+                    objective,
+                    n_trials=config.n_trials,
+                    timeout=config.timeout_s,
+                    callbacks=[_Progress(config, stream)],
+                    gc_after_trial=False,
+                )
+            except KeyboardInterrupt:  # SIGTERM (Terminated) or Ctrl-C
+                with deferred():  # a second signal must not cut this short
+                    _after_interruption(study, config, objective.interrupted)
+                raise
             best_model_path = _refit(study, config, objective, parent, stream)
     return _result(study, config, parent, best_model_path)
 
 
 @contextmanager
 def _quiet_optuna() -> Iterator[None]:
-    """Optuna's INFO log off: the progress lines of :class:`_Progress` replace its per-trial lines."""
+    """Optuna's INFO log off: the progress lines of :class:`_Progress` replace its per-trial lines.
+
+    Its warnings about a trial that an interruption stopped (a traceback, then the
+    trial's value) are left out too: the CLI says in one line that the job was stopped.
+    """
     import optuna
 
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
+    logger, interruptions = logging.getLogger("optuna.study._optimize"), _InterruptionFilter()
+    logger.addFilter(interruptions)
     try:
         yield
     finally:
+        logger.removeFilter(interruptions)
         optuna.logging.set_verbosity(verbosity)
+
+
+class _InterruptionFilter(logging.Filter):
+    """Drops Optuna's two warnings about a trial failed by KeyboardInterrupt (its traceback, then its value)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trial: str | None = None  # "Trial N " of the interrupted trial, whose second warning comes next
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            self.trial = " ".join(record.getMessage().split()[:2]) + " "
+            return False
+        if self.trial is not None and record.getMessage().startswith(self.trial + "failed with value"):
+            self.trial = None
+            return False
+        return True
+
+
+def _after_interruption(study, config: StudyConfig, number: int | None) -> None:
+    """Leave the study as a dead worker's heartbeat would (module docstring): trials FAIL, the interrupted queued again."""
+    from optuna.trial import TrialState
+
+    from tsseq.tuning.storage import retry_callback
+
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("worker") == worker or trial.number == number:  # ours, left RUNNING
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+    if number is None:
+        return
+    (trial,) = [trial for trial in study.get_trials(deepcopy=False) if trial.number == number]
+    if trial.state == TrialState.FAIL:  # not pruned nor complete after all: run it again
+        retry_callback(config.storage.max_retry)(study, trial)
 
 
 # --------------------------------------------------------------------------- tracking
