@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -299,3 +302,180 @@ def test_evaluate_reports_a_failing_model_in_its_row_and_scores_the_others(data_
     assert main(arguments + ["--json"]) == 2
     report = json.loads(capsys.readouterr().out)
     assert set(report["scores"]) == {"naive"} and "max_order" in report["errors"]["ar:max_order=0"]
+
+
+# ---------------------------------------------------------------------------- start-up, threads, resume, signals (issues 13, 17)
+
+
+def test_a_non_neural_forecast_imports_neither_torch_nor_the_neural_models(hourly_csv, tmp_path):
+    code = (
+        "import sys; from tsseq.cli import main; "
+        f"code = main(['forecast', {str(hourly_csv)!r}, '--model', 'ar', '--horizon', '3', '--output', {str(tmp_path / 'f.csv')!r}]); "
+        "print(code, ','.join(m for m in ('torch', 'tsseq.estimators', 'mlflow', 'optuna', 'matplotlib', 'statsmodels') "
+        "if m in sys.modules) or '-')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT)
+    assert result.stdout.split() == ["0", "-"], result.stderr[-2000:]
+
+
+def test_threads_must_be_a_positive_whole_number(hourly_csv, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["forecast", str(hourly_csv), "--horizon", "3", "--output", str(tmp_path / "f.csv"), "--threads", "0"])
+    assert exit_info.value.code == 2
+    assert "argument --threads: expected a whole number >= 1; got '0'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["run", "forecast", "evaluate", "detect", "tune"])
+def test_every_command_that_trains_takes_threads(command):
+    from tsseq.cli import build_parser
+
+    positional = {"run": ["job.yaml"], "forecast": ["y.csv", "--horizon", "2", "--output", "f.csv"],
+                  "evaluate": ["ETTh1"], "detect": ["y.csv"], "tune": ["study.yaml"]}[command]  # fmt: skip
+    assert build_parser().parse_args([command, *positional, "--threads", "2"]).threads == 2
+
+
+def test_run_and_forecast_take_checkpoint_dir_and_resume_switches():
+    from tsseq.cli import build_parser
+
+    parser = build_parser()
+    for command, positional in (("run", ["job.yaml"]), ("forecast", ["y.csv", "--horizon", "2", "--output", "f.csv"])):
+        assert parser.parse_args([command, *positional]).resume is None  # the job's resume key (default: resume)
+        args = parser.parse_args([command, *positional, "--checkpoint-dir", "ck", "--no-resume"])
+        assert args.checkpoint_dir == "ck" and args.resume is False
+        assert parser.parse_args([command, *positional, "--resume"]).resume is True
+
+
+def test_tune_threads_go_into_the_models_training_unless_it_sets_its_own():
+    import argparse
+
+    from tsseq.config import DataConfig, ModelConfig
+    from tsseq.tuning.cli import apply_overrides
+    from tsseq.tuning.config import StudyConfig
+
+    args = argparse.Namespace(study_name=None, storage=None, n_trials=None, timeout=None, pruner=None, seed=None,
+                              no_tracking=False, checkpoint_dir=None, threads=1)  # fmt: skip
+    study = StudyConfig(name="s", data=DataConfig(dataset="co2"), model=ModelConfig("lstm", {"training": {"epochs": 2}}))
+    assert apply_overrides(study, args).model.params == {"training": {"epochs": 2, "threads": 1}}
+    own = StudyConfig(name="s", data=DataConfig(dataset="co2"), model=ModelConfig("lstm", {"training": {"threads": 3}}))
+    assert apply_overrides(own, args).model.params == {"training": {"threads": 3}}
+
+
+def test_detect_threads_go_into_the_neural_detector_and_a_wrapped_forecaster():
+    from tsseq.anomaly.cli import with_threads
+    from tsseq.anomaly.config import DetectionConfig, DetectorConfig
+    from tsseq.config import DataConfig
+
+    def detector(name, params):
+        job = DetectionConfig(name="j", data=DataConfig(csv="y.csv"), detector=DetectorConfig(name, params))
+        return with_threads(job, 1).detector.params
+
+    assert detector("lstm_ae", {}) == {"training": {"threads": 1}}
+    assert detector("forecast_residual", {"forecaster": "gru"}) == {"forecaster": "gru", "forecaster_params": {"training": {"threads": 1}}}
+    assert detector("ar_residual", {"order": 3}) == {"order": 3}  # nothing neural: unchanged
+
+
+LSTM_PARAMS = ["input_length=24", "hidden_size=4", "training={epochs: 2, seed: 0, device: cpu}"]
+
+
+def _forecast_lstm(csv, output, *options, params=LSTM_PARAMS) -> list[str]:
+    return ["forecast", str(csv), "--model", "lstm", "--horizon", "3", "--output", str(output), "--threads", "1",
+            *[item for param in params for item in ("--param", param)], *options]  # fmt: skip
+
+
+def test_forecast_resumes_by_default_refuses_another_jobs_checkpoint_and_no_resume_starts_over(hourly_csv, tmp_path, capsys):
+    folder = tmp_path / "ck"
+    first, again = tmp_path / "first.csv", tmp_path / "again.csv"
+    assert main(_forecast_lstm(hourly_csv, first, "--checkpoint-dir", str(folder))) == 0
+    assert f"lstm [refit]: training from epoch 1/2; a checkpoint after each epoch in {folder / 'lstm' / 'refit'}" in capsys.readouterr().err
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.pt")) == ["lstm/refit/last.pt"]
+
+    assert main(_forecast_lstm(hourly_csv, again, "--checkpoint-dir", str(folder))) == 0  # the same job: resumed
+    assert "lstm [refit]: the checkpoint" in capsys.readouterr().err  # ... holds its finished training
+    pd.testing.assert_frame_equal(pd.read_csv(first), pd.read_csv(again))
+
+    other = ["input_length=24", "hidden_size=4", "training={epochs: 3, seed: 0, device: cpu}"]
+    assert main(_forecast_lstm(hourly_csv, again, "--checkpoint-dir", str(folder), params=other)) == 2
+    error = capsys.readouterr().err
+    assert "lstm [refit]: Cannot resume" in error and "training.epochs: 2 in the checkpoint, 3 now" in error
+    assert "--no-resume starts it over" in error and "Traceback" not in error
+
+    assert main(_forecast_lstm(hourly_csv, again, "--checkpoint-dir", str(folder), "--no-resume", params=other)) == 0
+    error = capsys.readouterr().err
+    assert "lstm [refit]: starting over at epoch 1/3 (no resume)" in error and "UserWarning" not in error
+
+
+def test_resume_without_a_checkpoint_folder_is_a_usage_error(hourly_csv, tmp_path, capsys):
+    assert main(_forecast_lstm(hourly_csv, tmp_path / "f.csv", "--resume")) == 2
+    assert "--resume needs a checkpoint folder to resume from: --checkpoint-dir DIR" in capsys.readouterr().err
+
+
+def _tsseq(arguments: list[str], cwd: Path, **options) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    return subprocess.Popen([sys.executable, "-m", "tsseq.cli", *arguments], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **options)  # fmt: skip
+
+
+def test_run_killed_mid_training_then_resumed_ends_with_the_scores_of_an_uninterrupted_run(tmp_path):
+    import torch
+
+    index = pd.date_range("2022-01-01", periods=1000, freq="h", name="time")
+    steps = np.arange(1000)
+    frame = pd.DataFrame({"load": 10 + np.sin(2 * np.pi * steps / 24) + 0.01 * steps}, index=index)
+    frame.to_csv(tmp_path / "load.csv")
+    training = "{epochs: 40, seed: 0, device: cpu, learning_rate: 0.01, progress: false}"
+    (tmp_path / "job.yaml").write_text(
+        "name: resumed\ndata: {csv: load.csv}\n"
+        f"models:\n  - {{name: lstm, params: {{input_length: 48, hidden_size: 16, training: {training}}}}}\n  - {{name: ar}}\n"
+        "evaluation: {protocol: holdout, horizon: 12}\n"
+        "output: {forecast_csv: forecast.csv, plot: null, results_json: results.json}\n"
+    )
+    job = ["run", "job.yaml", "--threads", "1"]
+    reference = _tsseq([*job, "--output-dir", "reference", "--checkpoint-dir", "ck-reference"], tmp_path)
+    _, stderr = reference.communicate(timeout=600)
+    assert reference.returncode == 0, stderr[-3000:]
+
+    # Killed (SIGKILL: no clean-up at all) once the holdout fit has finished three epochs.
+    checkpoint = tmp_path / "ck" / "lstm" / "holdout" / "last.pt"
+    killed = _tsseq([*job, "--output-dir", "out", "--checkpoint-dir", "ck"], tmp_path)
+    deadline, epochs_done = time.monotonic() + 300, 0
+    while epochs_done < 3:
+        assert killed.poll() is None, f"ended before it could be killed: {killed.stderr.read()[-3000:]}"
+        assert time.monotonic() < deadline, "no checkpoint in time"
+        if checkpoint.is_file():
+            epochs_done = torch.load(checkpoint, weights_only=True)["epoch"]  # renamed into place whole
+        time.sleep(0.02)
+    killed.kill()
+    killed.communicate(timeout=60)
+    assert killed.returncode == -9 and not (tmp_path / "out").exists()  # nothing half-written
+    at_kill = torch.load(checkpoint, weights_only=True)["epoch"]
+    assert 3 <= at_kill < 40
+
+    resumed = _tsseq([*job, "--output-dir", "out", "--checkpoint-dir", "ck", "--resume"], tmp_path)
+    _, stderr = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, stderr[-3000:]
+    started = re.search(r"lstm \[holdout\]: resuming at epoch (\d+)/40 from the checkpoint", stderr)
+    assert started and int(started.group(1)) == at_kill + 1, stderr  # not from epoch 1
+    assert "lstm [refit]: training from epoch 1/40" in stderr
+    expected = json.loads((tmp_path / "reference" / "results.json").read_text())
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["scores"] == expected["scores"]  # identical, to the last digit
+    assert (tmp_path / "out" / "forecast.csv").read_text() == (tmp_path / "reference" / "forecast.csv").read_text()
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 40
+    assert sorted(p.relative_to(tmp_path / "ck").as_posix() for p in (tmp_path / "ck").rglob("*")) == [
+        "lstm", "lstm/holdout", "lstm/holdout/last.pt", "lstm/refit", "lstm/refit/last.pt"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", [["datasets"], ["forecast", "missing.csv", "--horizon", "2", "--output", "f.csv"]])
+def test_a_sigterm_during_the_interpreters_shutdown_leaves_the_commands_exit_code(tmp_path, command):
+    # atexit handlers run last-registered first: this one, registered before the command, runs after
+    # MLflow's and the others, as late in the shutdown as a signal can come.
+    code = (
+        "import atexit, os, signal, sys, time\n"
+        "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(0.2)))\n"
+        f"sys.argv = ['tsseq', *{command!r}]\n"
+        "from tsseq.cli import main\n"
+        "sys.exit(main())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == (0 if command == ["datasets"] else 2), result.stderr[-2000:]

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import io
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -447,12 +448,28 @@ def test_exceptions_from_callbacks_propagate_after_on_exception():
     assert recorder.calls[-1] == ("exception", "Pruned")
 
 
-def test_progress_bar_writes_epochs_and_losses():
+def test_progress_bar_is_one_tqdm_bar_over_the_steps_of_the_fit_with_the_losses():
     stream = io.StringIO()
     Trainer(config(epochs=2), [ProgressBar(stream)]).fit(seeded(LinearForecaster), windows(sine(40)), windows(sine(30)))
     text = stream.getvalue()
     assert "epoch 1/2" in text and "epoch 2/2" in text and "train " in text and "val " in text
-    assert text.endswith("s\n")
+    last = text.rstrip("\n").split("\r")[-1]  # the bar's final state, left on its line
+    assert last.startswith("epoch 2/2: 100%") and "4/4" in last and "step/s" in last and text.endswith("]\n")
+
+
+def test_the_trainer_adds_a_progress_bar_only_on_a_terminal_unless_asked(monkeypatch):
+    def bars(trainer):
+        return [callback for callback in trainer.callbacks if isinstance(callback, ProgressBar)]
+
+    assert bars(Trainer(TrainingConfig(progress=None))) == []  # pytest's stderr is not a terminal
+    assert len(bars(Trainer(TrainingConfig(progress=True)))) == 1
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert len(bars(Trainer(TrainingConfig(progress=None)))) == 1
+    assert bars(Trainer(TrainingConfig(progress=False))) == []
 
 
 def test_predict_batches_in_eval_mode_and_returns_cpu_tensors():

@@ -291,3 +291,73 @@ def test_fine_tune_errors_name_the_problem():
     pd.testing.assert_frame_equal(model.predict(6), reference)  # failed runs left the model as it was
     with pytest.raises(NotFittedError):
         tiny().fine_tune(sine_frame())
+
+
+# ---------------------------------------------------------------------- scikit-learn conventions
+
+
+@pytest.mark.parametrize("name", ["lstm", "ar", "naive", "conformal"])
+def test_fit_y_x_in_scikit_learns_order_is_refused_not_taken_as_validation(name):
+    frame = sine_frame(120)
+    model = tiny(name) if name == "lstm" else registry.create(name)
+    with pytest.raises(TypeError, match="positional argument"):
+        model.fit(frame.iloc[:100], frame.iloc[100:])
+    assert not hasattr(model, "layout_")
+
+
+def test_training_settings_are_nested_parameters_for_set_params_and_clone():
+    from sklearn.base import clone
+
+    from tsseq.engine import TrainingConfig
+
+    shared = TrainingConfig(epochs=5, learning_rate=0.01)
+    model = tiny(training=shared)
+    params = model.get_params()
+    assert params["training__epochs"] == 5 and params["training__learning_rate"] == 0.01
+    assert "training__epochs" not in model.get_params(deep=False)
+    copy = clone(model)
+    assert copy.training == shared and copy.get_params() == params  # clone is exact
+
+    assert model.set_params(training__epochs=2, hidden_size=4) is model
+    assert model.training_config() == TrainingConfig(epochs=2, learning_rate=0.01) and model.hidden_size == 4
+    assert shared.epochs == 5  # the object it held is left as it was
+    as_dict = tiny(training={"epochs": 3, "batch_size": 16}).set_params(training__batch_size=8)  # YAML's mapping
+    assert as_dict.training_config() == TrainingConfig(epochs=3, batch_size=8)
+    assert tiny(training=None).set_params(training__seed=7).training_config() == TrainingConfig(seed=7)
+    with pytest.raises(ConfigError, match="unknown key 'epoch'. Did you mean 'epochs'"):
+        model.set_params(training__epoch=3)
+    with pytest.raises(ConfigError, match="'epochs' parameter must be an int >= 1"):
+        model.set_params(training__epochs=0)
+    with pytest.raises(ValueError, match="Invalid parameter 'trainin'"):
+        model.set_params(trainin__epochs=3)
+    conformal = registry.create("conformal", model=tiny()).set_params(model__training__epochs=1)
+    assert conformal.model.training_config().epochs == 1 and conformal.get_params()["model__training__epochs"] == 1
+
+
+def test_grid_search_over_a_nested_training_parameter():
+    from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+
+    model = tiny(horizon=6, validation_fraction=0.0, training={"epochs": 1, "batch_size": 32})
+    # TimeSeriesSplit: each test fold is the rows right after its training rows, what score() expects.
+    search = GridSearchCV(model, {"training__epochs": [1, 3]}, cv=TimeSeriesSplit(n_splits=2, test_size=6))
+    search.fit(sine_frame(160))
+    assert search.best_params_ in ({"training__epochs": 1}, {"training__epochs": 3})
+    assert search.best_estimator_.training_config().epochs == search.best_params_["training__epochs"]
+    assert len(search.best_estimator_.history_.train_loss) == search.best_params_["training__epochs"]
+    assert model.training == {"epochs": 1, "batch_size": 32} and not hasattr(model, "module_")  # cloned, not fitted
+
+
+def test_the_constructor_stores_its_arguments_as_given_and_the_module_receives_them():
+    dilations = [1, 2]
+    model = tiny("gru", dilations=dilations, segment_length=2, head="parallel")
+    assert model.get_params(deep=False)["dilations"] is dilations and "self" not in model.get_params(deep=False)
+    module = model.fit(sine_frame(120)).module_
+    assert (module.segment_length, module.head) == (2, "parallel")
+    patchtst = registry.create(
+        "patchtst", input_length=24, horizon=4, patch_length=8, stride=4, hidden_size=8, n_heads=2, num_layers=1,
+        d_ff=16, training=TRAINING,
+    )
+    module = patchtst.fit(sine_frame(120)).module_
+    assert (module.patch_length, module.stride, module.n_patches) == (8, 4, 6)
+    (layer,) = module.backbone.encoder.layers  # num_layers=1 -> n_layers, hidden_size=8 -> d_model
+    assert layer.attention.query_projection.in_features == 8 and layer.feed_forward.network[0].out_features == 16

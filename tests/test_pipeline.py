@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import types
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tsseq import metrics, pipeline, registry
+from tsseq import fitting, metrics, pipeline, registry
 from tsseq.config import DataConfig, EvaluationConfig, ModelConfig, OutputConfig, PipelineConfig, from_mapping
+from tsseq.engine.checkpoint import CheckpointMismatchError
 from tsseq.errors import ConfigError
 from tsseq.pipeline import build_model, score_windows
 
@@ -274,3 +276,95 @@ def test_score_protocol_collects_failures_when_asked(monkeypatch):
     assert str(failures["ar2"]) == "max_order=2 is too large for this series"
     with pytest.raises(ConfigError, match="too large"):
         pipeline.score_protocol(DataConfig(dataset="x"), models, evaluation)
+
+
+# ---------------------------------------------------------------------------- threads and checkpoints of a job
+
+
+def test_threads_go_into_every_neural_model_that_does_not_set_its_own():
+    models = [
+        ModelConfig("lstm", {"training": {"epochs": 2}}),
+        ModelConfig("gru", {"training": {"threads": 3}}),
+        ModelConfig("ar", {"max_order": 4}),
+        ModelConfig("conformal", {"model": "segrnn"}, label="wrapped"),
+    ]
+    lstm, gru, ar, conformal = fitting.with_threads(models, 1)
+    assert lstm.params == {"training": {"epochs": 2, "threads": 1}} and gru.params == {"training": {"threads": 3}}
+    assert ar == models[2]
+    assert conformal.params == {"model": "segrnn", "model_params": {"training": {"threads": 1}}} and conformal.label == "wrapped"
+    assert fitting.with_threads(models, None) == models
+    assert build_model(lstm).training_config().threads == 1
+
+
+def test_the_jobs_threads_checkpoint_dir_and_resume_keys():
+    mapping = {"name": "j", "data": {"dataset": "co2"}, "models": [{"name": "ar"}]}
+    config = from_mapping(PipelineConfig, {**mapping, "checkpoint_dir": "ck", "resume": False, "threads": 2})
+    assert (config.checkpoint_dir, config.resume, config.threads) == ("ck", False, 2)
+    default = from_mapping(PipelineConfig, mapping)
+    assert (default.checkpoint_dir, default.resume, default.threads) == (None, True, None)
+    with pytest.raises(ConfigError, match=r"threads: expected a number of threads >= 1 \(or null for the default\); got 0"):
+        from_mapping(PipelineConfig, {**mapping, "threads": 0})
+    with pytest.raises(ConfigError, match="pipeline.resume: expected bool; got 'yes please'"):
+        from_mapping(PipelineConfig, {**mapping, "resume": "yes please"})
+
+
+def _daily_job(tmp_path, models, **job) -> PipelineConfig:
+    index = pd.date_range("2021-01-01", periods=120, freq="D", name="date")
+    path = tmp_path / "daily.csv"
+    pd.DataFrame({"y": np.sin(np.arange(120) / 5) + 0.01 * np.arange(120)}, index=index).to_csv(path)
+    output = OutputConfig(directory=str(tmp_path / "out"), plot=None)
+    return PipelineConfig("job", DataConfig(csv=str(path)), models, EvaluationConfig(horizon=5), output, **job)
+
+
+TINY_LSTM = {"input_length": 12, "hidden_size": 4, "training": {"epochs": 1, "seed": 0, "device": "cpu"}}
+
+
+def _checkpoints(folder) -> list[str]:
+    return sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*.pt"))
+
+
+def test_each_fit_of_a_neural_model_keeps_its_checkpoint_in_a_folder_of_its_own(tmp_path, capsys):
+    folder = tmp_path / "ck"
+    models = [ModelConfig("lstm", TINY_LSTM, label="lstm:small"), ModelConfig("ar")]  # ar: no checkpoints
+    first = pipeline.run(_daily_job(tmp_path, models, checkpoint_dir=str(folder), threads=1))
+    assert _checkpoints(folder) == ["lstm_small/holdout/last.pt", "lstm_small/refit/last.pt"]
+    reports = capsys.readouterr().err
+    assert "lstm:small [holdout]: training from epoch 1/1" in reports and "lstm:small [refit]: training" in reports
+    again = pipeline.run(_daily_job(tmp_path, models, checkpoint_dir=str(folder), threads=1))  # resumes both fits
+    assert "lstm:small [holdout]: the checkpoint" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(first.scores, again.scores)
+    pd.testing.assert_frame_equal(first.forecast, again.forecast)
+
+    own = {**TINY_LSTM, "training": {**TINY_LSTM["training"], "checkpoint_dir": str(tmp_path / "own")}}
+    windows = dataclasses.replace(_daily_job(tmp_path, [ModelConfig("lstm", own)], checkpoint_dir=str(folder)),
+                                  evaluation=EvaluationConfig(protocol="windows", input_length=12, horizon=5))  # fmt: skip
+    pipeline.run(windows)
+    assert _checkpoints(tmp_path / "own") == ["refit/last.pt", "windows/last.pt"]  # a model's own folder comes first
+
+
+def test_a_changed_job_refuses_the_checkpoint_naming_the_fit_until_resume_is_off(tmp_path, capsys):
+    folder = str(tmp_path / "ck")
+    pipeline.run(_daily_job(tmp_path, [ModelConfig("lstm", TINY_LSTM)], checkpoint_dir=folder))
+    longer = {**TINY_LSTM, "training": {**TINY_LSTM["training"], "epochs": 2}}
+    with pytest.raises(CheckpointMismatchError, match=r"lstm \[holdout\]: Cannot resume .* --no-resume starts it over"):
+        pipeline.run(_daily_job(tmp_path, [ModelConfig("lstm", longer)], checkpoint_dir=folder))
+    capsys.readouterr()
+    pipeline.run(_daily_job(tmp_path, [ModelConfig("lstm", longer)], checkpoint_dir=folder, resume=False))
+    assert "lstm [holdout]: starting over at epoch 1/2 (no resume)" in capsys.readouterr().err
+
+
+def test_the_published_protocols_pass_the_checkpoint_options_to_fit(monkeypatch, tmp_path):
+    import tsseq.protocols
+
+    seen = {}
+
+    def evaluate_ett(forecaster, fit_options=None, **options):
+        seen.update(folder=forecaster.training_config().checkpoint_dir, options=fit_options)
+        return types.SimpleNamespace(to_dict=lambda: {"mse": 1.0, "mae": 0.5})
+
+    monkeypatch.setattr(tsseq.protocols, "evaluate_ett", evaluate_ett)
+    monkeypatch.setattr("tsseq.data.catalog.load", lambda name: types.SimpleNamespace(frame=None))
+    checkpoints = fitting.Checkpoints(tmp_path, resume=False)
+    evaluation = EvaluationConfig(protocol="ett", input_length=12, horizon=5)
+    pipeline.score_protocol(DataConfig(dataset="ETTh1"), [ModelConfig("lstm", TINY_LSTM)], evaluation, checkpoints=checkpoints)
+    assert seen["folder"] == str(tmp_path / "lstm" / "ett") and seen["options"]["resume"] is False

@@ -43,7 +43,7 @@ import torch._dynamo  # noqa: E402,F401 - torch.optim imports it on first use: 1
 from tsseq import registry
 from tsseq.engine import Callback
 
-registry.names()  # import every model now, once: the children start from here (no torch op before a fork)
+registry.load_all()  # import every model now, once: the children start from here (no torch op before a fork)
 
 out, kills, seed = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 index = pd.date_range("2020-01-01", periods=1500, freq="h")

@@ -58,7 +58,7 @@ def test_seq2seq_trains_teacher_forced_and_validates_on_the_rollout():
     train, validation = sine_frame(160), sine_frame(200).iloc[150:]
     model = TransformerSeq2SeqForecaster(input_length=16, horizon=4, hidden_size=8, n_heads=2)
     # a learning rate so small that the weights of the one epoch stay those measured below
-    model.set_params(training={**TINY_TRAINING, "epochs": 1, "learning_rate": 1e-12}).fit(train, validation)
+    model.set_params(training={**TINY_TRAINING, "epochs": 1, "learning_rate": 1e-12}).fit(train, validation=validation)
 
     def losses(frame: pd.DataFrame) -> tuple[float, float]:
         windows = _scaled_validation(model, frame).unfold(0, 20, 1).transpose(1, 2)  # (N, L + H, C)
@@ -79,7 +79,7 @@ def test_seq2seq_trains_teacher_forced_and_validates_on_the_rollout():
 def test_decoder_only_loss_is_the_next_patch_error_over_whole_sequences(patch_length):
     train, validation = sine_frame(160), sine_frame(200).iloc[150:]
     model = DecoderOnlyForecaster(input_length=16, horizon=6, hidden_size=8, n_heads=2, patch_length=patch_length)
-    model.set_params(training={**TINY_TRAINING, "epochs": 1}).fit(train, validation)
+    model.set_params(training={**TINY_TRAINING, "epochs": 1}).fit(train, validation=validation)
     rows = model.module_.sequence_length
     assert rows == {1: 22, 4: 24}[patch_length]  # (floor(16 / P) + ceil(6 / P)) P
     windows = _scaled_validation(model, validation).unfold(0, rows, 1).transpose(1, 2)  # (N, M, C)

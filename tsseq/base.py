@@ -5,7 +5,16 @@ returns the next ``horizon`` rows in the same layout; ``predict_windows`` foreca
 many input windows at once (backtests, published protocols); ``score`` is the negative
 MSE so that greater is better, as in scikit-learn's scorers. ``get_params``,
 ``set_params`` and ``clone`` come from :class:`sklearn.base.BaseEstimator`, so
-constructors take keyword arguments and only store them.
+constructors take keyword arguments and only store them (:func:`store_arguments`).
+:func:`tsseq.testing.check_forecaster` checks this contract on any model.
+
+How ``fit`` differs from a scikit-learn regressor's ``fit(X, y)``: a forecaster learns
+a series from its own past, so the one positional argument ``y`` is the series, both
+inputs and targets (there is no separate feature matrix ``X``); ``predict`` takes a
+horizon, not rows of features; ``score(y)`` takes the rows that follow the training
+data. The rows that neural models stop early on are passed by keyword,
+``fit(y, validation=rows)``: a second positional argument, as in ``fit(y, X)``, is a
+TypeError, never silently validation data.
 
 Two layouts are accepted:
 
@@ -53,7 +62,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from tsseq.errors import ConfigError, DataError
+from tsseq.data.checks import check_series, series_frequency
+from tsseq.errors import ConfigError, DataError, check_positive_int  # check_positive_int: also imported from here
 from tsseq.quantiles import (
     check_coverage,
     check_finite_forecast,
@@ -121,8 +131,6 @@ class SeriesLayout:
 
 def split_frame(y: pd.DataFrame | pd.Series) -> tuple[list[np.ndarray], SeriesLayout]:
     """A validated wide or long frame -> (list of ``(T_i, C)`` float64 arrays, layout)."""
-    from tsseq.data.checks import check_series, series_frequency
-
     frame = check_series(y.to_frame() if isinstance(y, pd.Series) else y, missing="mask")
     freq = series_frequency(frame)
     columns = tuple(str(column) for column in frame.columns)
@@ -139,19 +147,26 @@ def split_frame(y: pd.DataFrame | pd.Series) -> tuple[list[np.ndarray], SeriesLa
     return [frame.to_numpy(dtype=np.float64)], layout
 
 
-def check_positive_int(value: object, name: str, minimum: int = 1) -> int:
-    """Validate an integer parameter, naming it in the error."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"The {name!r} parameter must be an int >= {minimum}. Got {value!r} instead.")
-    return int(value)
+def store_arguments(estimator: object, arguments: dict[str, object]) -> None:
+    """Store each constructor argument as the attribute of its name: ``store_arguments(self, locals())``.
+
+    What scikit-learn asks of ``__init__`` (store the arguments unchanged, nothing
+    else), in one line: ``get_params`` reads the signature and these attributes, and
+    ``clone`` checks that they are the very objects passed. Call it first in
+    ``__init__``, while ``locals()`` holds nothing but the arguments.
+    """
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):  # __class__: in locals() of an __init__ that calls super()
+            setattr(estimator, name, value)
 
 
 class Forecaster(BaseEstimator):
     """Base class of tsseq forecasters; see the module docstring for the contract."""
 
-    def fit(self, y: pd.DataFrame | pd.Series, validation: pd.DataFrame | pd.Series | None = None) -> "Forecaster":
-        """Fit on ``y``; ``validation`` (same layout and columns) serves models that stop early.
+    def fit(self, y: pd.DataFrame | pd.Series, *, validation: pd.DataFrame | pd.Series | None = None) -> "Forecaster":
+        """Fit on the series ``y``; ``validation`` (same layout and columns) serves models that stop early.
 
+        ``validation`` is keyword-only (see the module docstring: ``fit(y, X)`` is refused).
         Closed-form models (the baselines) have nothing to tune on it and ignore it.
         """
         series, layout = split_frame(y)

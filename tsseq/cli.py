@@ -13,6 +13,16 @@ Exit codes (one line on stderr, no traceback unless ``--traceback``):
 * 128 + N: stopped by signal N (130 Ctrl-C, 143 SIGTERM).
 
 Every command writes its files together at the end, or none of them (:func:`tsseq.io.outputs`).
+
+Neural models: ``--threads N`` (``run``, ``forecast``, ``evaluate``, ``detect``, ``tune``)
+sets torch's CPU threads of every neural model that does not set its own
+``training.threads``; ``--checkpoint-dir DIR`` (``run``, ``forecast``) keeps each fit's
+per-epoch checkpoint under ``DIR/<model>/<fit>``, and a job run again continues each fit
+from its checkpoint (``--resume``, the default) or starts it over (``--no-resume``).
+
+Start-up: this module imports nothing heavy, and the registry imports only the module
+of the model asked for, so a non-neural ``tsseq forecast`` never imports torch
+(``pipelines/benchmarks/bench_cli_startup.py``).
 """
 
 from __future__ import annotations
@@ -104,6 +114,46 @@ def add_dialect_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def positive_int(text: str) -> int:
+    """An int >= 1 (``--threads``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1; got {text!r}")
+    return value
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads N`` of a command that may train neural models."""
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="torch CPU threads of every neural model that does not set its own training.threads "
+        "(default: one less than the CPUs this process may use)",
+    )
+
+
+def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--checkpoint-dir DIR`` and ``--resume/--no-resume`` of a command that fits neural models."""
+    parser.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="keep each neural fit's per-epoch checkpoint in DIR/<model>/<fit> (fit: holdout, windows, ett, m4, "
+        "refit), so that a job killed at any point loses at most the epoch in progress",
+    )
+    parser.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="continue each fit from its checkpoint when it is one of the same job (same settings and data; "
+        "another job's is refused, naming what differs); --no-resume starts every fit over, replacing it "
+        "(default: resume, or the pipeline's resume key)",
+    )
+
+
 def add_sanity_arguments(parser: argparse.ArgumentParser, horizon: bool = True) -> None:
     """``--allow-implausible`` (and ``--max-horizon``) of a command that writes forecasts."""
     parser.add_argument(
@@ -131,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output-dir", type=Path, help="write outputs here instead of the pipeline's output.directory")
     run.add_argument("--json", action="store_true", help="print the results as JSON")
     add_sanity_arguments(run)
+    add_checkpoint_arguments(run)
+    add_threads_argument(run)
 
     forecast = commands.add_parser("forecast", help="fit a model on a CSV and forecast the next rows")
     forecast.add_argument("csv", type=Path)
@@ -152,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     forecast.add_argument("--plot", type=Path, help="also write a PNG of history and forecast (a fan chart with --quantiles)")
     add_dialect_arguments(forecast)
     add_sanity_arguments(forecast)
+    add_checkpoint_arguments(forecast)
+    add_threads_argument(forecast)
 
     evaluate = commands.add_parser("evaluate", help="score models on a catalog data set with its published protocol")
     evaluate.add_argument("dataset", help="catalog name, e.g. ETTh1 or m4-hourly (see `tsseq datasets`)")
@@ -176,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ETT reports CRPS and 80/90%% coverage for probabilistic models without it",
     )
     evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_threads_argument(evaluate)
 
     commands.add_parser("models", help="list the registered models and anomaly detectors")
     commands.add_parser("datasets", help="list the catalog data sets")
@@ -202,8 +257,17 @@ def _command_modules() -> dict:
 def _run(args: argparse.Namespace) -> int:
     from tsseq import pipeline
 
+    overrides = {
+        key: value
+        for key, value in (("checkpoint_dir", args.checkpoint_dir), ("resume", args.resume), ("threads", args.threads))
+        if value is not None
+    }
     result = pipeline.run_file(
-        args.pipeline, args.output_dir, max_horizon=args.max_horizon, allow_implausible=args.allow_implausible or None
+        args.pipeline,
+        args.output_dir,
+        overrides=overrides,
+        max_horizon=args.max_horizon,
+        allow_implausible=args.allow_implausible or None,
     )
     _print_warnings(args.command, result.warnings)
     _print_result(result, args.json)
@@ -216,7 +280,7 @@ def _print_warnings(command: str, warnings) -> None:
 
 
 def _forecast(args: argparse.Namespace) -> int:
-    from tsseq import io, pipeline, sanity
+    from tsseq import fitting, io, pipeline, sanity
     from tsseq.config import DataConfig, ModelConfig
 
     data = DataConfig(
@@ -233,9 +297,14 @@ def _forecast(args: argparse.Namespace) -> int:
         out.check(args.output, "forecast CSV")
         if args.plot:
             out.check(args.plot, "plot")
+        (model,) = fitting.with_threads([ModelConfig(args.model, dict(args.param))], args.threads)
+        checkpoints = fitting.Checkpoints(args.checkpoint_dir, resume=args.resume is not False)
+        if args.resume:
+            fitting.require_checkpoints([model], args.checkpoint_dir)
         frame = pipeline.load_frame(data)
-        model = ModelConfig(args.model, dict(args.param))
-        forecast = pipeline.fit_forecast(model, frame, args.horizon, args.quantiles, max_horizon=args.max_horizon)
+        forecast = pipeline.fit_forecast(
+            model, frame, args.horizon, args.quantiles, max_horizon=args.max_horizon, checkpoints=checkpoints
+        )
         warnings = sanity.check_forecast(forecast, frame, allow_implausible=args.allow_implausible)
         out.add_csv(args.output, forecast, "forecast CSV")
         if args.plot:
@@ -253,6 +322,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from tsseq.config import DataConfig, EvaluationConfig, ModelConfig
     from tsseq.data.catalog import catalog_entry
     from tsseq.errors import ConfigError
+    from tsseq.fitting import with_threads
 
     protocol = args.protocol or catalog_entry(args.dataset).protocol.name
     if protocol not in ("ett", "m4"):
@@ -260,6 +330,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if protocol == "ett" and args.interval is not None:
         raise ConfigError("--interval applies to the m4 protocol; the ett protocol reports CRPS and 80/90% coverage for every probabilistic model without it.")
     models = args.models or [ModelConfig("naive"), ModelConfig("ar", {"max_order": 96}, label="ar:max_order=96")]
+    models = with_threads(models, args.threads)
     evaluation = EvaluationConfig(
         protocol=protocol,
         setting=args.setting,
@@ -342,10 +413,27 @@ def _datasets(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _ignore_signals() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, signal.SIG_IGN)
+
+
 COMMANDS = {"run": _run, "forecast": _forecast, "evaluate": _evaluate, "models": _models, "datasets": _datasets}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command of ``argv`` (None: the process's own command line); returns its exit code.
+
+    Inside the command SIGTERM and SIGINT raise :class:`~tsseq.signals.Terminated`. When
+    ``argv`` is None (the ``tsseq`` executable, ``python -m tsseq.cli``) the command is the
+    process's, and once it has returned both signals are ignored for the rest of the
+    process's life: the interpreter's shutdown (MLflow ends its runs and flushes then)
+    is not cut short by a late signal, and the exit code stays the command's.
+    """
     from tsseq.errors import TsseqError
     from tsseq.signals import Terminated, terminating
 
@@ -353,6 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     show_traceback = args.traceback or os.environ.get("TSSEQ_TRACEBACK") == "1"
     try:
         command = COMMANDS.get(args.command) or _command_modules()[args.command].run
+        if argv is None:
+            _ignore_signals()  # what terminating() restores when the command ends: ignored until the exit
         with terminating():
             return command(args)
     except Terminated as stop:

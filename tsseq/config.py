@@ -14,7 +14,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
@@ -136,7 +136,25 @@ class TrackingConfig:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """A whole job: data, models, evaluation, outputs, tracking."""
+    """A whole job: data, models, evaluation, outputs, tracking, and how its neural models train.
+
+    The last three keys apply to every neural model of the job (the others ignore them)
+    and mirror the command line of ``tsseq run`` one-to-one:
+
+    * ``checkpoint_dir`` (``--checkpoint-dir DIR``): each fit of a neural model writes
+      its per-epoch checkpoint in a folder of its own, ``<checkpoint_dir>/<model
+      label>/<fit>``, the fit being ``holdout``, ``windows``, ``ett`` or ``m4`` (the
+      scored fit) or ``refit`` (the forecast's fit on all rows); a model whose
+      ``training.checkpoint_dir`` is set uses ``<that folder>/<fit>`` instead. Relative
+      to the working directory, like ``output.directory``. None: no checkpoints (unless
+      a model sets its own).
+    * ``resume`` (``--resume/--no-resume``): True (the default) continues each fit from
+      its checkpoint when there is one of the same job (same settings and data; see
+      :mod:`tsseq.engine.checkpoint`), and refuses one of another job, naming what
+      differs; False starts every fit over, replacing its checkpoint.
+    * ``threads`` (``--threads N``): torch's CPU threads for every neural model that
+      does not set its own ``training.threads`` (None: one less than the usable CPUs).
+    """
 
     name: str
     data: DataConfig
@@ -144,10 +162,60 @@ class PipelineConfig:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    checkpoint_dir: str | None = None
+    resume: bool = True
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if not self.models:
             raise ConfigError("models: list at least one model, e.g. [{name: ar}].")
+        check_threads(self.threads, "threads")
+
+
+def check_threads(threads: object, where: str) -> None:
+    """``threads``: None or an int >= 1, else a ConfigError naming ``where``."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ConfigError(f"{where}: expected a number of threads >= 1 (or null for the default); got {threads!r}.")
+
+
+# Parameters that hold a wrapped registered model's parameters, and the parameter naming that model
+# (the conformal wrapper's model, the residual and interval detectors' forecaster).
+WRAPPED_MODEL_PARAMETERS = {"model_params": "model", "forecaster_params": "forecaster"}
+
+
+def with_training_defaults(params: Mapping[str, Any], accepted: Collection[str], defaults: Mapping[str, Any]) -> dict:
+    """``params`` of a model whose ``training`` gets each field of ``defaults`` it leaves unset (absent or None).
+
+    ``accepted``: the model's constructor parameters; a model without ``training`` (AR,
+    the naive family) is returned unchanged. A wrapped registered model (conformal's
+    ``model``, a detector's ``forecaster``, given by name) gets the defaults in its own
+    parameters (``model_params``, ``forecaster_params``). E.g. the job's ``threads``:
+    ``with_training_defaults(params, registry.parameters(name), {"threads": 1})``.
+    """
+    params = dict(params)
+    if not defaults:
+        return params
+    if "training" in accepted:
+        params["training"] = _training_with_defaults(params.get("training"), defaults)
+    for key, name_key in WRAPPED_MODEL_PARAMETERS.items():
+        inner = params.get(name_key)
+        if key in accepted and isinstance(inner, str) and isinstance(params.get(key) or {}, Mapping):
+            from tsseq import registry
+
+            if inner in registry.names():
+                params[key] = with_training_defaults(params.get(key) or {}, registry.parameters(inner), defaults)
+    return params
+
+
+def _training_with_defaults(training: Any, defaults: Mapping[str, Any]) -> Any:
+    if training is None:
+        return dict(defaults)
+    if isinstance(training, Mapping):
+        return {**training, **{key: value for key, value in defaults.items() if training.get(key) is None}}
+    if dataclasses.is_dataclass(training) and not isinstance(training, type):
+        unset = {key: value for key, value in defaults.items() if getattr(training, key, None) is None}
+        return dataclasses.replace(training, **unset)
+    return training  # not a training configuration: the model's own checks name it
 
 
 T = TypeVar("T")

@@ -197,7 +197,7 @@ class ConformalForecaster(Forecaster):
         self.refit = refit
 
     # ------------------------------------------------------------------ fit
-    def fit(self, y: pd.DataFrame | pd.Series, validation: pd.DataFrame | pd.Series | None = None) -> "ConformalForecaster":
+    def fit(self, y: pd.DataFrame | pd.Series, *, validation: pd.DataFrame | pd.Series | None = None) -> "ConformalForecaster":
         """Fit the model, calibrate its scores, and (``refit``) refit it on every row of ``y``."""
         base = self._base_model()
         horizon, input_length = self._sizes(base)

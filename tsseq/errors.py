@@ -1,4 +1,4 @@
-"""The exceptions tsseq raises on bad input.
+"""The exceptions tsseq raises on bad input, and the helpers that word their messages.
 
 Every message names the thing at fault (file, column, row, parameter) and what was
 expected, so a user can fix the input without reading our code. The CLI maps
@@ -9,6 +9,7 @@ result that failed its sanity checks) to 3, and everything else to 1.
 from __future__ import annotations
 
 import difflib
+import numbers
 from collections.abc import Iterable
 
 
@@ -57,3 +58,10 @@ def closest_match(name: str, candidates: Iterable[str]) -> str:
         if name.lower() in lowered:
             matches = [lowered[name.lower()]]
     return f" Did you mean {matches[0]!r}?" if matches else ""
+
+
+def check_positive_int(value: object, name: str, minimum: int = 1) -> int:
+    """Validate an integer parameter, naming it in the error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ConfigError(f"The {name!r} parameter must be an int >= {minimum}. Got {value!r} instead.")
+    return int(value)

@@ -8,11 +8,16 @@ their paths are checked before any model is trained, and the forecast is checked
 (:func:`tsseq.sanity.check_forecast`: finite, within what the training data make
 plausible) before anything is written. Input values too large for float64 arithmetic
 and horizons far beyond the training data are refused up front (:mod:`tsseq.sanity`).
+
+Neural models train with the job's ``threads`` and keep a checkpoint per fit, resumed
+when the job is run again (:mod:`tsseq.fitting`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,9 +25,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tsseq import io, metrics, registry, sanity
-from tsseq.config import DataConfig, EvaluationConfig, ModelConfig, PipelineConfig, check_parameters, load_pipeline
+from tsseq import io, registry, sanity
+from tsseq.config import (
+    DataConfig,
+    EvaluationConfig,
+    ModelConfig,
+    PipelineConfig,
+    check_parameters,
+    load_pipeline,
+)
 from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.fitting import Checkpoints, checkpointed, require_checkpoints, with_threads
 from tsseq.quantiles import interval_levels
 
 
@@ -96,6 +109,20 @@ def build_model(model: ModelConfig, defaults: dict | None = None):
     return registry.create(model.name, **params)
 
 
+def _models_progress(models: list[ModelConfig], what: str) -> Iterator[ModelConfig]:
+    """The models, with a bar on stderr naming the one in progress (:mod:`tsseq.progress`: when stderr is a terminal)."""
+    from tsseq.progress import progress
+
+    bar = progress(total=len(models), desc=f"{what}: models", unit="model", show=None if len(models) > 1 else False, leave=False)
+    try:
+        for model in models:
+            bar.set_postfix_str(model.display_name)
+            yield model
+            bar.update(1)
+    finally:
+        bar.close()
+
+
 def _window_defaults(evaluation: EvaluationConfig) -> dict:
     return {"input_length": evaluation.input_length, "horizon": evaluation.horizon}
 
@@ -120,18 +147,22 @@ def fit_forecast(
     quantiles: list[float] | None = None,
     *,
     max_horizon: int | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> pd.DataFrame:
     """Fit the model on all of ``frame`` and forecast the next ``horizon`` rows.
 
     With ``quantiles``: each column ``y`` is followed by ``y_q<level>`` per level
     (:meth:`tsseq.base.Forecaster.predict`); a point-only model is refused before fitting,
     and so is a horizon beyond :func:`tsseq.sanity.check_horizon`'s limit (``max_horizon``).
+    ``checkpoints``: a neural model's fit (the ``refit`` fit) keeps and resumes its checkpoint.
     """
     sanity.check_horizon(horizon, frame, len(quantiles or ()), max_horizon)
     estimator = build_model(model, {"horizon": horizon})
     if quantiles is not None:
         require_probabilistic(estimator, "quantiles")
-    return estimator.fit(frame).predict(horizon, quantiles=quantiles)
+    with checkpointed(estimator, model.display_name, "refit", checkpoints) as options:
+        estimator.fit(frame, **options)
+    return estimator.predict(horizon, quantiles=quantiles)
 
 
 class _Untracked:
@@ -158,12 +189,19 @@ def split_holdout(frame: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, pd.D
 
 
 def score_holdout(
-    frame: pd.DataFrame, models: list[ModelConfig], evaluation: EvaluationConfig, *, track=None, forecasts=None
+    frame: pd.DataFrame,
+    models: list[ModelConfig],
+    evaluation: EvaluationConfig,
+    *,
+    track=None,
+    forecasts=None,
+    checkpoints: Checkpoints | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Fit each model on all but the last `horizon` rows (of every series) and score its forecast.
 
     ``forecasts``: a dict that receives each model's forecast of the held-out rows (with
     ``y_lower``/``y_upper`` when ``evaluation.interval`` is set), by display name.
+    ``checkpoints``: neural models keep and resume their checkpoints (the ``holdout`` fit).
     """
     horizon = evaluation.horizon
     is_long = isinstance(frame.index, pd.MultiIndex)
@@ -173,9 +211,11 @@ def score_holdout(
     _check_interval_models(models, evaluation, {"horizon": horizon})
     columns = list(test.columns)
     rows = {}
-    for model in models:
+    for model in _models_progress(models, "holdout"):
         with _model_run(track, model) as run:
-            estimator = run.fitting(build_model(model, {"horizon": horizon})).fit(train)
+            estimator = run.fitting(build_model(model, {"horizon": horizon}))
+            with checkpointed(estimator, model.display_name, "holdout", checkpoints) as options:
+                estimator.fit(train, **options)
             bounds = None
             if evaluation.interval is None:
                 forecast = estimator.predict(horizon).reindex(test.index)
@@ -197,9 +237,17 @@ def _with_interval(protocol: dict, evaluation: EvaluationConfig) -> dict:
 
 
 def score_windows(
-    frame: pd.DataFrame, models: list[ModelConfig], evaluation: EvaluationConfig, *, track=None
+    frame: pd.DataFrame,
+    models: list[ModelConfig],
+    evaluation: EvaluationConfig,
+    *,
+    track=None,
+    checkpoints: Checkpoints | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """Fit on the train split, score every test window (stride 1), optionally standardised."""
+    """Fit on the train split, score every test window (stride 1), optionally standardised.
+
+    ``checkpoints``: neural models keep and resume their checkpoints (the ``windows`` fit).
+    """
     from tsseq.data.scaling import Scaler
     from tsseq.data.splits import split_by_fraction
     from tsseq.data.windows import make_windows
@@ -219,9 +267,11 @@ def score_windows(
     inputs, targets = windows.inputs.numpy(), windows.targets.numpy()
     _check_interval_models(models, evaluation, _window_defaults(evaluation))
     rows = {}
-    for model in models:
+    for model in _models_progress(models, "windows"):
         with _model_run(track, model) as run:
-            fitted = run.fitting(build_model(model, _window_defaults(evaluation))).fit(train, validation=validation)
+            fitted = run.fitting(build_model(model, _window_defaults(evaluation)))
+            with checkpointed(fitted, model.display_name, "windows", checkpoints) as options:
+                fitted.fit(train, validation=validation, **options)
             predictions = fitted.predict_windows(inputs, H)
             bounds = None
             if evaluation.interval is not None:
@@ -240,7 +290,7 @@ def score_windows(
     return pd.DataFrame.from_dict(rows, orient="index"), _with_interval(protocol, evaluation)
 
 
-POINT_METRICS = {"mse": metrics.mse, "mae": metrics.mae, "rmse": metrics.rmse, "mape": metrics.mape, "smape": metrics.smape}
+POINT_METRICS = ("mse", "mae", "rmse", "mape", "smape")  # functions of tsseq.metrics (imported when scoring: scikit-learn)
 INTERVAL_METRICS = ("coverage", "acd", "msis", "interval_width")  # with evaluation.interval (holdout, windows)
 # The scores of the published protocols' results; their other fields describe the run.
 PROTOCOL_SCORES = {
@@ -260,12 +310,14 @@ def _metric_row(
 
     MASE and MSIS are scaled by the training rows of each series (``season_length``).
     """
+    from tsseq import metrics
+
     row = {}
     for name in evaluation.metrics:
         if name == "mase":
             row[name] = metrics.mase(y_true, y_pred, scale=_scale(y_true, train, evaluation.season_length))
         elif name in POINT_METRICS:
-            row[name] = POINT_METRICS[name](y_true, y_pred)
+            row[name] = getattr(metrics, name)(y_true, y_pred)
         elif name in INTERVAL_METRICS:
             raise ConfigError(
                 f"evaluation.metrics: {name!r} comes with evaluation.interval (e.g. interval: 0.95), which adds "
@@ -288,6 +340,8 @@ def _metric_row(
 
 def _scale(y_true: np.ndarray, train: pd.DataFrame, season_length: int) -> np.ndarray:
     """The MASE (and MSIS) scale of each scored value: its series' in-sample seasonal naive MAE, per channel."""
+    from tsseq import metrics
+
     if not isinstance(train.index, pd.MultiIndex):
         return metrics.seasonal_naive_scale(train.to_numpy(np.float64), season_length)  # (C,), one per channel
     # Long layout (holdout rows stacked series by series): each series has its own scale.
@@ -305,12 +359,14 @@ def score_protocol(
     *,
     track=None,
     failures: dict[str, Exception] | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """The published protocols (ETT long-horizon, M4) for catalog data sets.
 
     ``failures``: given a dict, a model that fails (an order too large for the series, a
     diverged fit) is recorded there by display name and left out of the scores, and the
     other models are still scored; without it the first failure is raised.
+    ``checkpoints``: neural models keep and resume their checkpoints (the ``ett`` or ``m4`` fit).
     """
     from tsseq import protocols
 
@@ -328,9 +384,9 @@ def score_protocol(
     # Load the data once for all models: each protocol run only reads it.
     loaded = load(data.dataset)
     rows, description = {}, {}
-    for model in models:
+    for model in _models_progress(models, evaluation.protocol):
         try:
-            row, details = _score_protocol_model(model, data, loaded, evaluation, defaults, track)
+            row, details = _score_protocol_model(model, data, loaded, evaluation, defaults, track, checkpoints)
         except Exception as error:  # noqa: BLE001 - reported in the model's row by the caller
             if failures is None:
                 raise
@@ -341,34 +397,47 @@ def score_protocol(
     return pd.DataFrame.from_dict(rows, orient="index"), {"protocol": evaluation.protocol, **description}
 
 
-def _score_protocol_model(model: ModelConfig, data: DataConfig, loaded, evaluation: EvaluationConfig, defaults, track):
+def _score_protocol_model(
+    model: ModelConfig, data: DataConfig, loaded, evaluation: EvaluationConfig, defaults, track, checkpoints
+):
     """One model's protocol scores and the protocol's description fields."""
     from tsseq import protocols
 
     frequency = _m4_frequency(data.dataset) if evaluation.protocol == "m4" else None
     with _model_run(track, model) as run:
         forecaster = run.fitting(build_model(model, defaults))
-        if evaluation.protocol == "ett":
-            result = protocols.evaluate_ett(
-                forecaster,
-                dataset=data.dataset,
-                setting=evaluation.setting,
-                input_length=evaluation.input_length,
-                horizon=evaluation.horizon,
-                drop_last=evaluation.drop_last,
-                frame=loaded.frame,
-                crps=forecaster.probabilistic,  # point-only models keep MSE and MAE only
-            )
-        else:
-            result = protocols.evaluate_m4(
-                forecaster, frequency=frequency, train=loaded.frame, test=loaded.test, interval=evaluation.interval
-            )
-        summary = result.to_dict()
-        scores = PROTOCOL_SCORES[evaluation.protocol]
-        row = {key: float(summary[key]) for key in scores if key in summary}
+        with checkpointed(forecaster, model.display_name, evaluation.protocol, checkpoints) as fit_options:
+            row, summary = _run_protocol(protocols, forecaster, data, loaded, evaluation, frequency, fit_options)
         run.scored(forecaster, row)
     # A mixed ETT table: crps_levels comes from the probabilistic models only.
-    return row, {k: v for k, v in summary.items() if k not in scores and k != "model"}
+    return row, {k: v for k, v in summary.items() if k not in PROTOCOL_SCORES[evaluation.protocol] and k != "model"}
+
+
+def _run_protocol(protocols, forecaster, data: DataConfig, loaded, evaluation: EvaluationConfig, frequency, fit_options):
+    """(scores row, the protocol's whole summary) of one forecaster, fitted and scored by the protocol."""
+    if evaluation.protocol == "ett":
+        result = protocols.evaluate_ett(
+            forecaster,
+            dataset=data.dataset,
+            setting=evaluation.setting,
+            input_length=evaluation.input_length,
+            horizon=evaluation.horizon,
+            drop_last=evaluation.drop_last,
+            frame=loaded.frame,
+            crps=forecaster.probabilistic,  # point-only models keep MSE and MAE only
+            fit_options=fit_options,
+        )
+    else:
+        result = protocols.evaluate_m4(
+            forecaster,
+            frequency=frequency,
+            train=loaded.frame,
+            test=loaded.test,
+            interval=evaluation.interval,
+            fit_options=fit_options,
+        )
+    summary = result.to_dict()
+    return {key: float(summary[key]) for key in PROTOCOL_SCORES[evaluation.protocol] if key in summary}, summary
 
 
 def _m4_frequency(dataset: str) -> str:
@@ -393,8 +462,12 @@ def run(
     it is written (:func:`tsseq.sanity.check_forecast`; ``allow_implausible``, default
     ``output.allow_implausible``, writes an implausible one with warnings, also in
     results.json); ``max_horizon`` overrides the horizon limit (:func:`tsseq.sanity.check_horizon`).
+    Neural models train with the job's ``threads`` (unless they set their own) and keep
+    their checkpoints under ``checkpoint_dir``, resuming from them (``resume``): see
+    :class:`~tsseq.config.PipelineConfig`.
     """
     evaluation = config.evaluation
+    checkpoints = Checkpoints(config.checkpoint_dir, config.resume)
     allow = config.output.allow_implausible if allow_implausible is None else allow_implausible
     directory = Path(output_dir if output_dir is not None else config.output.directory)
     writes_forecast = evaluation.protocol not in ("ett", "m4") and bool(config.output.forecast_csv or config.output.plot)
@@ -402,7 +475,8 @@ def run(
         planned = _planned_outputs(config, directory, writes_forecast)
         for path, what in planned.values():
             out.check(path, what)  # before any training: a bad path is bad input, found now
-        for model in config.models:  # every model's name and parameters, before any data is read
+        models = with_threads(config.models, config.threads)
+        for model in models:  # every model's name and parameters, before any data is read
             build_model(model, _window_defaults(evaluation))
         track = None
         if config.tracking.enabled:
@@ -411,28 +485,35 @@ def run(
             track = JobTracker(config, base_dir)
         if writes_forecast and config.output.quantiles is not None:
             # Refuse a point-only first model before scoring anything, not after.
-            first = build_model(config.models[0], {"horizon": evaluation.horizon})
+            first = build_model(models[0], {"horizon": evaluation.horizon})
             require_probabilistic(first, "quantiles (output.quantiles)")
         holdout: dict[str, pd.DataFrame] = {}
         if evaluation.protocol in ("ett", "m4"):
-            scores, protocol = score_protocol(config.data, config.models, evaluation, track=track)
+            scores, protocol = score_protocol(config.data, models, evaluation, track=track, checkpoints=checkpoints)
             frame = None
         else:
             frame = load_frame(config.data, base_dir)
             if writes_forecast:
                 sanity.check_horizon(evaluation.horizon, frame, len(config.output.quantiles or ()), max_horizon)
             if evaluation.protocol == "holdout":
-                scores, protocol = score_holdout(frame, config.models, evaluation, track=track, forecasts=holdout)
+                scores, protocol = score_holdout(
+                    frame, models, evaluation, track=track, forecasts=holdout, checkpoints=checkpoints
+                )
             else:
-                scores, protocol = score_windows(frame, config.models, evaluation, track=track)
+                scores, protocol = score_windows(frame, models, evaluation, track=track, checkpoints=checkpoints)
 
         files: dict[str, Path] = {}
-        forecast, warnings = None, []
+        forecast, implausible = None, []
         if writes_forecast:
             forecast = fit_forecast(
-                config.models[0], frame, evaluation.horizon, config.output.quantiles, max_horizon=max_horizon
+                models[0],
+                frame,
+                evaluation.horizon,
+                config.output.quantiles,
+                max_horizon=max_horizon,
+                checkpoints=checkpoints,
             )
-            warnings = sanity.check_forecast(forecast, frame, allow_implausible=allow)
+            implausible = sanity.check_forecast(forecast, frame, allow_implausible=allow)
             if "forecast_csv" in planned:
                 path, what = planned["forecast_csv"]
                 files["forecast_csv"] = out.add_csv(path, forecast, what)
@@ -453,7 +534,7 @@ def run(
             )
         if "results_json" in planned:
             files["results_json"] = planned["results_json"][0]
-        result = PipelineResult(config.name, scores, forecast, files, protocol, tuple(warnings))
+        result = PipelineResult(config.name, scores, forecast, files, protocol, tuple(implausible))
         if "results_json" in planned:
             text = json.dumps({**result.to_dict(), "config": asdict(config)}, indent=2, default=str)
             path, what = planned["results_json"]
@@ -476,9 +557,19 @@ def _planned_outputs(config: PipelineConfig, directory: Path, writes_forecast: b
     return planned
 
 
-def run_file(path: str | Path, output_dir: Path | None = None, **options) -> PipelineResult:
-    """Read a pipeline file and :func:`run` it; ``options``: ``max_horizon``, ``allow_implausible``."""
+def run_file(
+    path: str | Path, output_dir: Path | None = None, *, overrides: dict | None = None, **options
+) -> PipelineResult:
+    """Read a pipeline file and :func:`run` it; ``options``: ``max_horizon``, ``allow_implausible``.
+
+    ``overrides``: top-level keys of the file replaced, e.g. ``{"threads": 1, "resume": False}``
+    (what ``tsseq run``'s ``--threads``, ``--checkpoint-dir`` and ``--resume/--no-resume`` do).
+    """
     config, base_dir = load_pipeline(path)
+    if overrides:
+        config = dataclasses.replace(config, **overrides)
+        if overrides.get("resume") is True:
+            require_checkpoints(config.models, config.checkpoint_dir)
     return run(config, base_dir, output_dir, **options)
 
 

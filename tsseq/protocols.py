@@ -18,8 +18,10 @@ probabilistic figures.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -146,6 +148,7 @@ def evaluate_ett(
     data_dir: str | Path | None = None,
     frame: pd.DataFrame | None = None,
     crps: bool = False,
+    fit_options: Mapping[str, Any] | None = None,
 ) -> EttResult:
     """Run the ETT long-horizon protocol.
 
@@ -181,6 +184,9 @@ def evaluate_ett(
         quantiles=...)``, the same windows and batches): CRPS on the standardised scale
         (:func:`tsseq.metrics.crps_from_quantiles`) and the coverage of the 80% and 90%
         central intervals. Needs a probabilistic model (``forecaster.probabilistic``).
+    fit_options : mapping, optional
+        More keyword arguments of ``forecaster.fit``, e.g. ``resume`` and ``callbacks``
+        of a neural model (what :func:`tsseq.pipeline.checkpointed` gives).
 
     Returns
     -------
@@ -208,7 +214,9 @@ def evaluate_ett(
     split = split_preset(frame, dataset, input_length=input_length)
     scaler = Scaler("standard").fit(split.train)
     # The validation rows serve early stopping of neural models; closed-form ones ignore them.
-    forecaster.fit(scaler.transform(split.train), validation=scaler.transform(split.validation))
+    forecaster.fit(
+        scaler.transform(split.train), validation=scaler.transform(split.validation), **dict(fit_options or {})
+    )
     windows = make_windows(scaler.transform(split.test).to_numpy(), input_length, horizon)
     n_windows = len(windows)
     if drop_last:
@@ -292,6 +300,7 @@ def evaluate_m4(
     train: pd.DataFrame | None = None,
     test: pd.DataFrame | None = None,
     interval: float | None = None,
+    fit_options: Mapping[str, Any] | None = None,
 ) -> M4Result:
     """Run the M4 protocol for one frequency (Hourly: horizon 48, season length 24).
 
@@ -321,6 +330,8 @@ def evaluate_m4(
     interval : float in (0, 1), optional
         Nominal coverage of central prediction intervals to score; needs a
         probabilistic model (``forecaster.probabilistic``).
+    fit_options : mapping, optional
+        More keyword arguments of ``forecaster.fit`` (as :func:`evaluate_ett`'s).
 
     Returns
     -------
@@ -349,7 +360,7 @@ def evaluate_m4(
     groups = train.groupby(level=0, sort=False)
     scales = np.stack([seasonal_naive_scale(group.to_numpy(dtype=np.float64), season_length) for _, group in groups])
     scales = scales.reshape(len(series_ids), 1, -1)
-    forecaster.fit(train)
+    forecaster.fit(train, **dict(fit_options or {}))  # fit_options: as evaluate_ett's
     intervals: dict[str, float] = {}
     if interval is None:
         forecast = _per_series_values(forecaster.predict(horizon), series_ids, horizon, "model forecast")

@@ -1,10 +1,18 @@
 """Name -> model class, read by the CLI, the YAML pipelines and the contract tests.
 
-A new model is one file plus one ``@register("name")`` line. A name may also preset
-some constructor arguments, so that one estimator class serves a family
-(``@register("lstm", cell="lstm")`` on the recurrent forecaster). Modules that
-register models are listed in ``_MODEL_MODULES`` and imported on first lookup, so
-that ``import tsseq`` does not import torch models or statsmodels.
+A new model is one file plus one ``@register("name")`` line, and one line in
+``MANIFEST`` below. A name may also preset some constructor arguments, so that one
+estimator class serves a family (``@register("lstm", cell="lstm")`` on the recurrent
+forecaster).
+
+The registry is lazy: ``MANIFEST`` names the module whose ``@register`` line defines
+each model, and :func:`get` imports only that module, so that ``get("ar")`` imports
+the baselines and not torch (``tsseq forecast --model ar`` starts in a fraction of a
+second). :func:`names` reads the manifest; :func:`load_all` imports every module (what
+``tsseq models`` needs for the descriptions). A contract test
+(``tests/test_registry.py``) checks the manifest against what the modules register.
+Models registered by other packages (``register`` called when their module is
+imported) are found once that module is imported.
 """
 
 from __future__ import annotations
@@ -20,8 +28,31 @@ T = TypeVar("T", bound=type)
 
 _REGISTRY: dict[str, type] = {}
 _PRESETS: dict[str, dict[str, object]] = {}
-_MODEL_MODULES = ("tsseq.baselines", "tsseq.estimators", "tsseq.conformal")
-_loaded = False
+# Registered name -> the module whose @register line defines it; one line per model.
+MANIFEST: dict[str, str] = {
+    "naive": "tsseq.baselines",
+    "mean": "tsseq.baselines",
+    "drift": "tsseq.baselines",
+    "seasonal_naive": "tsseq.baselines",
+    "naive2": "tsseq.baselines",
+    "ar": "tsseq.baselines",
+    "conformal": "tsseq.conformal",
+    "rnn": "tsseq.estimators.rnn",
+    "lstm": "tsseq.estimators.rnn",
+    "gru": "tsseq.estimators.rnn",
+    "mut1": "tsseq.estimators.rnn",
+    "mut2": "tsseq.estimators.rnn",
+    "mut3": "tsseq.estimators.rnn",
+    "segrnn": "tsseq.estimators.rnn",
+    "seq2seq": "tsseq.estimators.seq2seq",
+    "transformer": "tsseq.estimators.transformer",
+    "patchtst": "tsseq.estimators.transformer",
+    "transformer_seq2seq": "tsseq.estimators.transformer_seq2seq",
+    "decoder_only": "tsseq.estimators.transformer_seq2seq",
+    "token_transformer": "tsseq.estimators.tokens",
+    "token_gru": "tsseq.estimators.tokens",
+}
+_MODEL_MODULES = tuple(dict.fromkeys(MANIFEST.values()))  # in manifest order, each once
 
 
 def register(name: str, **preset: object) -> Callable[[T], T]:
@@ -40,23 +71,24 @@ def register(name: str, **preset: object) -> Callable[[T], T]:
     return decorator
 
 
-def _load_all() -> None:
-    global _loaded
-    if not _loaded:
-        for module in _MODEL_MODULES:
-            importlib.import_module(module)
-        _loaded = True
+def load_all() -> None:
+    """Import every module of the manifest, registering all of tsseq's models (torch included)."""
+    for module in _MODEL_MODULES:
+        importlib.import_module(module)
 
 
 def get(name: str) -> type:
-    """The model class registered under ``name``; a ConfigError lists the known names."""
-    _load_all()
+    """The model class registered under ``name``, importing its module first; a ConfigError lists the known names."""
+    if name not in _REGISTRY and isinstance(name, str) and name in MANIFEST:
+        importlib.import_module(MANIFEST[name])
+        if name not in _REGISTRY:  # a manifest line without its @register line: a bug, named
+            raise RuntimeError(f"tsseq.registry.MANIFEST says {MANIFEST[name]} registers {name!r}, but it does not.")
     try:
         return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
+    except (KeyError, TypeError):
+        known = names()
         raise ConfigError(
-            f"Unknown model {name!r}.{closest_match(name, _REGISTRY)} Registered models: {known}."
+            f"Unknown model {name!r}.{closest_match(str(name), known)} Registered models: {', '.join(known)}."
         ) from None
 
 
@@ -68,8 +100,7 @@ def preset(name: str) -> dict[str, object]:
 
 def name_of(model: object) -> str:
     """The registered name that builds ``model``: the preset matching its parameters, e.g. ``"gru"`` not ``"rnn"``."""
-    _load_all()
-    cls = type(model)
+    cls = type(model)  # its module is imported, so every name it registers is known
     params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
     matches = [
         name
@@ -82,9 +113,8 @@ def name_of(model: object) -> str:
 
 
 def names() -> list[str]:
-    """All registered model names, sorted."""
-    _load_all()
-    return sorted(_REGISTRY)
+    """All registered model names, sorted: the manifest's, and any registered from other packages (no import)."""
+    return sorted({*MANIFEST, *_REGISTRY})
 
 
 def parameters(name: str) -> list[str]:

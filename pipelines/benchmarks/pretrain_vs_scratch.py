@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = {}
     started = time.perf_counter()
-    scratch = registry.create(config.name, **params).fit(train, validation)
+    scratch = registry.create(config.name, **params).fit(train, validation=validation)
     rows["scratch"] = {**score(scratch), "seconds": time.perf_counter() - started}
 
     started = time.perf_counter()
@@ -97,11 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     pretraining = {"epochs": args.pretrain_epochs}
     if args.pretrain_learning_rate is not None:
         pretraining["learning_rate"] = args.pretrain_learning_rate
-    pretrained.pretrain(train, validation, mask_ratio=args.mask_ratio, training=pretraining)
+    pretrained.pretrain(train, validation=validation, mask_ratio=args.mask_ratio, training=pretraining)
     pretrain_seconds = time.perf_counter() - started
     probe = copy.deepcopy(pretrained)
     started = time.perf_counter()
-    pretrained.fit(train, validation)
+    pretrained.fit(train, validation=validation)
     rows["pretrained+fine-tuned"] = {
         **score(pretrained),
         "seconds": time.perf_counter() - started,
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }
     started = time.perf_counter()
-    probe.fine_tune(train, validation, freeze=["backbone"])
+    probe.fine_tune(train, validation=validation, freeze=["backbone"])
     rows["pretrained+linear-probe"] = {**score(probe), "seconds": time.perf_counter() - started}
 
     for name, row in rows.items():

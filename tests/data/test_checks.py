@@ -211,3 +211,12 @@ def test_an_empty_column_selection_is_refused() -> None:
         check_series(hourly({"temp": [1.0, 2.0]}), columns=[])
     with pytest.raises(DataError, match="has no value columns"):
         check_series(hourly({"temp": [1.0, 2.0]})[[]])
+
+
+def test_the_boundary_check_imports_nothing_of_the_estimator_base() -> None:
+    """tsseq.base uses check_series; check_series must not import tsseq.base back (no import circle)."""
+    import subprocess
+    import sys
+
+    code = "import sys, tsseq.data.checks; print('tsseq.base' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -176,3 +176,20 @@ def test_bad_inputs_are_named() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Scaler().fit(np.arange(4.0))  # no spurious warnings on ordinary data
+
+
+def test_a_scaler_is_a_step_of_a_scikit_learn_pipeline() -> None:
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+
+    rng = np.random.default_rng(0)
+    index = pd.date_range("2024-01-01", periods=60, freq="D")
+    features = pd.DataFrame(rng.normal(size=(60, 2)) * [1.0, 1000.0] + [0.0, 5000.0], index=index, columns=["a", "b"])
+    target = 2 * features["a"] + features["b"] / 1000
+    pipeline = Pipeline([("scale", Scaler("standard")), ("ridge", Ridge(alpha=1e-9))])
+    pipeline.fit(features.iloc[:40], target.iloc[:40])  # the pipeline passes the target to every step's fit_transform
+    np.testing.assert_allclose(pipeline.predict(features.iloc[40:]), target.iloc[40:], atol=1e-6)
+    scaler = pipeline.named_steps["scale"]
+    np.testing.assert_allclose(scaler.center_[0], features.iloc[:40].mean(), rtol=1e-12)  # the rows it was fitted on
+    scaled = Scaler("minmax").fit_transform(features, target)
+    assert isinstance(scaled, pd.DataFrame) and scaled.min().tolist() == [0.0, 0.0]

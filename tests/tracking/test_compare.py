@@ -38,7 +38,15 @@ def experiment(store_uri, tmp_path_factory) -> str:
         with tracked_run(experiment="compare", run_name="crashed", tracking_uri=store_uri) as run:
             run.log_metrics({"test_mse": 0.01})
             raise RuntimeError("out of memory")
+    for trial in range(2):  # pruned trials of a study: KILLED, no final metric
+        with pytest.raises(TrialPruned):
+            with tracked_run(experiment="compare", run_name=f"trial {trial}", tracking_uri=store_uri, killed_on=(TrialPruned,)):
+                raise TrialPruned(f"trial {trial} pruned after epoch 1/6")
     return "compare"
+
+
+class TrialPruned(Exception):
+    """Stands for optuna.TrialPruned (what the error tag of a pruned trial's run starts with)."""
 
 
 def test_the_table_lists_finished_runs_best_first_with_key_parameters(store_uri, experiment):
@@ -53,6 +61,23 @@ def test_the_table_lists_finished_runs_best_first_with_key_parameters(store_uri,
     assert list(table["model.order"][:3]) == ["3", "2", "1"] and table["model.order"].isna()[3]
     assert list(table["model.name"]) == ["ar", "ar", "ar", "naive"] and "data.dataset" not in table.columns
     assert list(table.columns[:3]) == ["run_name", "model", "test_mse"] and table.columns[-1] == "run_id"
+    assert comparison.pruned == 2 and comparison.left_out().startswith("2 pruned trials left out")
+
+
+def test_runs_are_labelled_by_the_registered_model_name(store_uri):
+    from tsseq.tracking.plots import comparison_figure, comparison_label, pyplot
+
+    for label, params, mse in (("small", {"hidden_size": 4}, 0.1), ("lstm", {}, 0.2)):
+        with tracked_run(experiment="compare-labels", run_name=label, tracking_uri=store_uri, tags={MODEL_TAG: label}) as run:
+            run.log_estimator(create("lstm", **params))  # logs model.name = lstm, the preset (the class is rnn's)
+            run.log_metrics({"mse": mse}, prefix="test_")
+    comparison = compare_runs("compare-labels", tracking_uri=store_uri)
+    assert list(comparison.table["model"]) == ["lstm", "lstm"] and comparison.left_out() is None
+    assert [comparison_label(*row) for row in comparison.table[["run_name", "model"]].to_numpy()] == ["small (lstm)", "lstm"]
+    figure = comparison_figure(comparison.table, "test_mse", note="1 pruned trial left out")
+    labels = [tick.get_text() for tick in figure.axes[0].get_yticklabels()]
+    assert labels == ["small (lstm)", "lstm"] and "1 pruned trial left out" in [text.get_text() for text in figure.texts]
+    pyplot().close(figure)
 
 
 def test_top_and_maximize_choose_rows_and_order(store_uri, experiment):
@@ -99,6 +124,7 @@ def test_the_command_prints_the_table_writes_the_plot_and_registers(store_uri, e
     assert [line.split()[0] for line in lines[1:4]] == ["ar-3", "ar-2", "ar-1"]
     assert plot.read_bytes()[:4] == b"\x89PNG"
     assert lines[-1].startswith("registered compare-cli version 1 as @best")
+    assert lines[4] == "2 pruned trials left out (stopped early by the pruner: no final metric)"  # after the 3 rows
     assert main(["compare", "--experiment", experiment, "--metric", "f1", "--tracking-uri", store_uri]) == 2
     assert "logged the metric 'f1'" in capsys.readouterr().err
     assert not (tmp_path / "elsewhere.db").exists()

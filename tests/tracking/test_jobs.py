@@ -49,6 +49,9 @@ def test_each_model_is_one_finished_run_with_params_data_metrics_history_plot_an
     assert params["model.hidden_size"] == "8" and params["model.input_length"] == "24" and params["training.epochs"] == "2"
     assert params["evaluation.protocol"] == "windows" and params["data.csv"] == str(csv)
     assert params["dataset.sha256"] == hashlib.sha256(csv.read_bytes()).hexdigest()
+    for run in runs.values():  # the MLflow UI's Dataset column
+        (dataset_input,) = run.inputs.dataset_inputs
+        assert dataset_input.dataset.name == "load.csv" and dataset_input.dataset.digest == params["dataset.sha256"][:36]
     assert tags["tsseq.input_scale"] == "standard" and tags["tsseq.model"] == "small lstm"
     for name, run in runs.items():
         assert run.data.metrics["test_mse"] == pytest.approx(result.scores.loc[name, "mse"], rel=1e-12)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 
 import pytest
 from mlflow import MlflowClient
@@ -95,3 +97,46 @@ def test_a_data_set_of_several_files_logs_one_combined_checksum():
     identity = catalog_identity("m4-hourly")
     assert len(identity.files) == 2 and all(len(digest) == 64 for digest in identity.files.values())
     assert identity.sha256 not in identity.files.values() and len(identity.sha256) == 64
+
+
+def test_the_data_set_is_an_mlflow_dataset_input_with_name_source_and_digest(store_uri, tmp_path):
+    from tsseq.tracking import file_identity
+
+    csv = tmp_path / "plant.csv"
+    csv.write_text("time,load\n2024-01-01 00:00,1.5\n2024-01-01 01:00,2.5\n")
+    inputs = {}
+    for identity, options in ((catalog_identity("ETTh1"), {}), (file_identity(csv), {"context": "evaluation"})):
+        with tracked_run(experiment="inputs", tracking_uri=store_uri) as run:
+            run.log_dataset(identity, **options)  # the default context: training
+        (inputs[identity.name],) = _run(store_uri, run.run_id).inputs.dataset_inputs
+    ett, plant = inputs["ETTh1"].dataset, inputs["plant.csv"].dataset
+    assert (ett.source_type, ett.digest) == ("http", catalog_identity("ETTh1").sha256[:36])
+    assert json.loads(ett.source) == {"url": "https://github.com/zhouhaoyi/ETDataset"}
+    assert json.loads(ett.profile)["sha256"] == catalog_identity("ETTh1").sha256
+    assert plant.source_type == "local" and json.loads(plant.source) == {"uri": str(csv.resolve())}
+    assert plant.digest == hashlib.sha256(csv.read_bytes()).hexdigest()[:36]
+    assert {tag.key: tag.value for tag in inputs["plant.csv"].tags}["mlflow.data.context"] == "evaluation"
+    assert {tag.key: tag.value for tag in inputs["ETTh1"].tags}["mlflow.data.context"] == "training"
+
+
+def test_an_embedded_data_set_gets_the_digest_of_its_content():
+    from tsseq.data.embedded import load_frame
+    from tsseq.tracking.identity import frame_sha256
+
+    identity = catalog_identity("co2")
+    assert identity.sha256 == frame_sha256(load_frame("co2")) and len(identity.sha256) == 64
+    assert identity.digest == identity.sha256[:36] and identity.source.startswith("https://www.statsmodels.org")
+    assert catalog_identity("sunspots").sha256 != identity.sha256
+    changed = load_frame("co2")
+    changed.iloc[0, 0] += 1e-9
+    assert frame_sha256(changed) != identity.sha256  # full precision: any change of a value shows
+
+
+def test_estimators_are_logged_under_their_registered_preset_name(store_uri):
+    from tsseq import create
+    from tsseq.tracking.runs import estimator_params
+
+    assert estimator_params(create("lstm"))["model.name"] == "lstm"
+    assert estimator_params(create("segrnn"))["model.name"] == "segrnn"
+    assert estimator_params(create("rnn"))["model.name"] == "rnn"
+    assert estimator_params(create("lstm"), "my-label")["model.name"] == "my-label"

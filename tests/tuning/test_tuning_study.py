@@ -179,6 +179,36 @@ def test_each_trial_is_a_child_run_of_the_study_run_and_the_best_is_refitted_and
 
     assert load(tmp_path / "best.pt").hidden_size == 8
 
+    # The pruned trial's run holds the epoch that pruned it (its callback logs before the pruner raises).
+    pruned = next(run for run in children if run.info.status == "KILLED")
+    assert [m.step for m in client.get_metric_history(pruned.info.run_id, "val_loss")] == [0] == list(study.trials[1].intermediate_values)
+    # Every run records the data set (the UI's Dataset column) and the preset's name, lstm, not rnn.
+    for run in [parent, *children]:
+        (dataset_input,) = client.get_run(run.info.run_id).inputs.dataset_inputs
+        assert dataset_input.dataset.name == "sunspots" and len(dataset_input.dataset.digest) == 36
+        assert run.data.params["model.name"] == "lstm"
+    # The champion has a test metric: the refitted best scored on the rows no trial saw.
+    assert best.data.metrics["test_mse"] == pytest.approx(result.best_test_mse) and result.best_test_mse > 0
+    assert parent.data.metrics["best_test_mse"] == pytest.approx(result.best_test_mse)
+    from tsseq.tracking import compare_runs
+
+    trials = compare_runs("tuning-test", metric="validation_mse", tracking_uri=uri)
+    assert trials.pruned == 1 and set(trials.table["model"]) == {"lstm"} and len(trials.table) == 3  # 2 trials, best
+    assert list(compare_runs("tuning-test", metric="mse", tracking_uri=uri).table["run_id"]) == [best.info.run_id]
+
+
+def test_the_refitted_best_configuration_is_scored_on_the_test_rows(write_job):
+    from tsseq.pipeline import load_frame
+    from tsseq.tuning.objective import build_estimator, split_rows, windows_mse
+
+    config, base = load_study(write_job("tested", refit=True, **AR_JOB))
+    result = tune(config, base_dir=base)
+    refitted = build_estimator(config, result.best_params)
+    split = split_rows(load_frame(config.data, base), config.validation, 30)
+    refitted.fit(split.train)
+    assert result.best_test_mse == pytest.approx(windows_mse(refitted, split.train, split.test, 30, 6), rel=1e-9)
+    assert f"test MSE {result.best_test_mse:.6g}" in result.summary()
+
 
 def test_workers_that_start_a_new_study_together_agree_on_one_study_run(write_job, tmp_path, monkeypatch):
     import mlflow

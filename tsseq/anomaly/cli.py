@@ -101,9 +101,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--columns", type=_columns, help="comma-separated value columns (default: all)")
     parser.add_argument("--freq", help="pandas frequency, e.g. h, D, 5min (default: inferred)")
     parser.add_argument("--missing", choices=["error", "interpolate", "ffill", "mask"], default="error")
-    from tsseq.cli import add_dialect_arguments
+    from tsseq.cli import add_dialect_arguments, add_threads_argument
 
     add_dialect_arguments(parser)
+    add_threads_argument(parser)
+
+
+def with_threads(config, threads: int | None):
+    """The job with ``threads`` in its neural detector's (or wrapped forecaster's) training, unless set there."""
+    if threads is None:
+        return config
+    import dataclasses
+
+    from tsseq.anomaly.detectors import detector_parameters
+    from tsseq.config import with_training_defaults
+
+    detector = config.detector
+    params = with_training_defaults(detector.params, detector_parameters(detector.name), {"threads": threads})
+    return dataclasses.replace(config, detector=dataclasses.replace(detector, params=params))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
             labels=None if args.labels is None else str(args.labels),
         )  # fmt: skip
         base_dir, output, plot = Path("."), args.output, args.plot
+    config = with_threads(config, args.threads)
     with io.outputs() as out:  # the scores and the plot together, or neither
         out.check(output, "scores CSV")
         if plot is not None:

@@ -478,7 +478,7 @@ class ForecastResidualDetector(AnomalyDetector):
         params = {**{k: v for k, v in defaults.items() if k in accepted}, **dict(self.forecaster_params or {})}
         self.forecaster_ = registry.create(self.forecaster, **params)
         usable = validation is not None and len(validation) > self.window_length
-        self.forecaster_.fit(train, validation if usable else None)
+        self.forecaster_.fit(train, validation=validation if usable else None)
 
     def _window_errors(self, scaled: pd.DataFrame):
         values = scaled.to_numpy()

@@ -144,7 +144,7 @@ class IntervalDetector(ForecastResidualDetector):
         if self.levels is not None and len(check_levels(self.levels, "levels")) < 2:
             raise ConfigError(f"The 'levels' parameter needs at least 2 quantile levels. Got {self.levels!r}.")
         usable = validation is not None and len(validation) > self.context_rows()
-        self.forecaster_.fit(train, validation if usable else None)
+        self.forecaster_.fit(train, validation=validation if usable else None)
         self.levels_ = self._levels(train.to_numpy()[: self.window_length])
 
     def _levels(self, window: np.ndarray) -> np.ndarray:

@@ -35,9 +35,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from tsseq.base import check_positive_int
 from tsseq.data.timegrid import Where, check_spacing, iloc_row, reindex_to_grid, resolve_frequency, series_frequency
-from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.errors import ConfigError, DataError, check_positive_int, closest_match
 
 __all__ = ["MISSING_POLICIES", "check_series", "observed_mask", "series_frequency"]  # series_frequency: re-exported
 

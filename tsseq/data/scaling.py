@@ -17,6 +17,11 @@ Layouts, returned as given: an array ``(T, C)`` or ``(T,)``; a wide DataFrame; a
 long DataFrame indexed by ``(series id, timestamp)``; a list of ``(T_i, C)`` arrays.
 Long frames and lists get one set of statistics per series (``per_series=True``),
 matched by series id (long frames) or position (lists) when transforming.
+
+A :class:`Scaler` is a scikit-learn transformer: ``fit`` and ``fit_transform`` take (and
+ignore) the target ``y`` that a :class:`sklearn.pipeline.Pipeline` passes every step, so
+``Pipeline([("scale", Scaler()), ("model", Ridge())]).fit(features, target)`` scales the
+feature frame with the statistics of the rows it is fitted on.
 """
 
 from __future__ import annotations
@@ -149,8 +154,8 @@ class Scaler(BaseEstimator):
         self.method = method
         self.per_series = per_series
 
-    def fit(self, data: ScalerInput) -> "Scaler":
-        """Learn the statistics of ``data`` (pass the training split only)."""
+    def fit(self, data: ScalerInput, y: object = None) -> "Scaler":
+        """Learn the statistics of ``data`` (pass the training split only); ``y`` is ignored (pipelines pass it)."""
         if self.method not in _METHODS:
             raise ConfigError(
                 f"Unknown scaling method {self.method!r}.{closest_match(str(self.method), _METHODS)} "
@@ -181,8 +186,8 @@ class Scaler(BaseEstimator):
         flat, codes = self._align(data)
         return flat.rebuild(flat.values * self.scale_[codes] + self.center_[codes])
 
-    def fit_transform(self, data: ScalerInput) -> ScalerInput:
-        """Fit on ``data`` and transform it."""
+    def fit_transform(self, data: ScalerInput, y: object = None) -> ScalerInput:
+        """Fit on ``data`` and transform it; ``y`` is ignored (pipelines pass it)."""
         return self.fit(data).transform(data)
 
     def _describe(self, series: int, channel: int) -> str:

@@ -108,7 +108,7 @@ class TrainingConfig:
     checkpoint_dir : str, optional
         Write ``checkpoint_dir/last.pt`` after every epoch; needed for ``resume=True``.
     progress : bool, optional
-        Show a progress line on stderr; None: only when stderr is a terminal.
+        Show a progress bar (tqdm) on stderr; None: only when stderr is a terminal.
     """
 
     epochs: int = 10

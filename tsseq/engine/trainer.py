@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -54,6 +53,7 @@ from tsseq.engine.optim import clip_gradients, current_lr, make_optimizer, make_
 from tsseq.engine.tbptt import Streams, chunk_outputs, make_streams
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError
+from tsseq.progress import should_show
 
 Loss = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 
@@ -99,7 +99,7 @@ class Trainer:
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
                 raise ConfigError(f"Callbacks must subclass tsseq.engine.Callback. Got {type(callback).__name__}.")
-        if self.config.progress or (self.config.progress is None and sys.stderr.isatty()):
+        if should_show(self.config.progress):  # True, or None and stderr is a terminal
             self.callbacks.append(ProgressBar())
         self.distributed = distributed.launch_context(self.config.distributed)
         device = self.config.device

@@ -25,18 +25,28 @@ from tsseq.estimators.covariates import PackedCodes, ValuesLoss, check_covariate
 from tsseq.estimators.transfer import frozen
 
 Frame = pd.DataFrame | pd.Series
+TRAINING = "training"  # the parameter holding the training settings; "training__<field>" are nested parameters
 
 
 class NeuralForecaster(Forecaster):
     """Base of the neural estimators: scaling, windows, the engine, forecasting, fine-tuning.
 
-    Subclasses store ``input_length``, ``horizon``, ``training``,
-    ``validation_fraction`` and ``scale`` (and their own arguments) and implement
-    ``_build_module()`` from the fitted sizes ``n_channels_`` and ``n_series_``. A
+    Subclasses take ``input_length``, ``horizon``, ``training``,
+    ``validation_fraction`` and ``scale`` (and their own arguments) as keyword-only
+    constructor arguments, store them with ``store_arguments(self, locals())``, and
+    implement ``_build_module()`` from the fitted sizes ``n_channels_`` and ``n_series_``,
+    passing their arguments on with :meth:`_module_arguments`. A
     subclass whose module takes covariates, ``module(values (B, L, C), codes (B, L, K))``,
     also stores ``covariates`` (names of :data:`tsseq.estimators.covariates.COVARIATES`);
     the base class derives their codes and carries them through the engine
     (:mod:`tsseq.estimators.covariates`).
+
+    Training settings are the parameter ``training``: None (the defaults), a mapping of
+    :class:`TrainingConfig` fields (as YAML gives them) or a TrainingConfig. Each field is
+    also a nested parameter, as scikit-learn names them: ``get_params()`` lists
+    ``training__epochs`` and the others, and ``set_params(training__epochs=2)`` (or a
+    grid search over ``training__learning_rate``) sets ``training`` to a new, validated
+    TrainingConfig with those fields changed.
 
     Fitted attributes: ``module_``; ``history_`` (of the last training run, :meth:`fit`
     or :meth:`fine_tune`); ``layout_``, ``center_`` and ``scale_`` ``(S, C)``,
@@ -60,8 +70,8 @@ class NeuralForecaster(Forecaster):
     def fit(
         self,
         y: Frame,
-        validation: Frame | None = None,
         *,
+        validation: Frame | None = None,
         callbacks: Sequence[Callback] = (),
         resume: bool = False,
     ) -> "NeuralForecaster":
@@ -101,8 +111,8 @@ class NeuralForecaster(Forecaster):
     def fine_tune(
         self,
         y: Frame,
-        validation: Frame | None = None,
         *,
+        validation: Frame | None = None,
         freeze: Sequence[str] = (),
         training: TrainingConfig | Mapping | None = None,
         callbacks: Sequence[Callback] = (),
@@ -154,6 +164,48 @@ class NeuralForecaster(Forecaster):
     @property
     def probabilistic(self) -> bool:
         return not self.output_distribution().is_point
+
+    # ------------------------------------------------------------------ parameters
+    def get_params(self, deep: bool = True) -> dict[str, object]:
+        """The constructor arguments; with ``deep``, also ``training__<field>`` for each training setting.
+
+        The nested values are the settings as given over the defaults, unvalidated (as
+        every ``get_params``, this never fails; :meth:`training_config` validates).
+        """
+        params = super().get_params(deep=deep)
+        if deep:
+            params.update((f"{TRAINING}__{name}", value) for name, value in self._training_fields().items())
+        return params
+
+    def set_params(self, **params: object) -> "NeuralForecaster":
+        """Set constructor arguments; ``training__<field>=value`` changes one training setting.
+
+        ``training`` then holds a new :class:`TrainingConfig`: the settings it held, with
+        the given fields changed, validated (a ConfigError names a wrong field or value);
+        the object it held before is left as it was (it may be shared).
+        """
+        nested = {key.partition("__")[2]: params.pop(key) for key in list(params) if key.startswith(f"{TRAINING}__")}
+        super().set_params(**params)
+        if nested:
+            self.training = from_mapping(TrainingConfig, {**self._training_fields(), **nested}, where=TRAINING)
+        return self
+
+    def _training_fields(self) -> dict[str, object]:
+        """The fields of ``training`` as given, over TrainingConfig's defaults."""
+        if isinstance(self.training, TrainingConfig):
+            return dataclasses.asdict(self.training)
+        given = dict(self.training) if isinstance(self.training, Mapping) else {}
+        return {**dataclasses.asdict(TrainingConfig()), **given}
+
+    def _module_arguments(self, *names: str, **renamed: str) -> dict[str, object]:
+        """Constructor arguments for the module: ``names`` as they are, ``renamed`` as ``module_name="argument"``.
+
+        E.g. ``self._module_arguments("dropout", d_model="hidden_size")`` ->
+        ``{"dropout": self.dropout, "d_model": self.hidden_size}``.
+        """
+        arguments = {name: getattr(self, name) for name in names}
+        arguments.update((module_name, getattr(self, name)) for module_name, name in renamed.items())
+        return arguments
 
     def training_config(self) -> TrainingConfig:
         """``training`` as a validated :class:`TrainingConfig`."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
+from tsseq.base import store_arguments
 from tsseq.engine import Trainer, TrainingConfig
 from tsseq.errors import ConfigError, DataError
 from tsseq.estimators.covariates import cardinalities
@@ -73,45 +74,18 @@ class RNNForecaster(NeuralForecaster):
         validation_fraction: float = 0.1,
         scale: bool = True,
     ) -> None:
-        self.input_length = input_length
-        self.horizon = horizon
-        self.cell = cell
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.head = head
-        self.dropout = dropout
-        self.residual = residual
-        self.bidirectional = bidirectional
-        self.dilations = dilations
-        self.segment_length = segment_length
-        self.normalization = normalization
-        self.channel_independent = channel_independent
-        self.forget_bias = forget_bias
-        self.stateful = stateful
-        self.covariates = covariates
-        self.covariate_dim = covariate_dim
-        self.training = training
-        self.validation_fraction = validation_fraction
-        self.scale = scale
+        store_arguments(self, locals())
 
     def _build_module(self) -> RecurrentForecaster:
         return RecurrentForecaster(
             self.n_channels_,
             self.horizon,
-            hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
-            cell=self.cell,
-            head=self.head,
-            dropout=self.dropout,
-            residual=self.residual,
-            bidirectional=self.bidirectional,
+            **self._module_arguments(
+                "hidden_size", "num_layers", "cell", "head", "dropout", "residual", "bidirectional", "segment_length",
+                "normalization", "channel_independent", "forget_bias", "covariate_dim",
+            ),
             dilations=None if self.dilations is None else tuple(self.dilations),
-            segment_length=self.segment_length,
-            normalization=self.normalization,
-            channel_independent=self.channel_independent,
-            forget_bias=self.forget_bias,
             covariates=cardinalities(self._covariate_names(), self.n_series_) or None,
-            covariate_dim=self.covariate_dim,
             output=self.output_distribution(),
         )
 

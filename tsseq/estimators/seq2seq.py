@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from tsseq.base import store_arguments
 from tsseq.engine import Callback, Trainer, TrainingConfig
 from tsseq.errors import ConfigError
 from tsseq.estimators.neural import NeuralForecaster
@@ -38,29 +39,13 @@ class Seq2SeqForecaster(NeuralForecaster):
         validation_fraction: float = 0.1,
         scale: bool = True,
     ) -> None:
-        self.input_length = input_length
-        self.horizon = horizon
-        self.cell = cell
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.attention = attention
-        self.bidirectional = bidirectional
-        self.dropout = dropout
-        self.teacher_forcing_ratio = teacher_forcing_ratio
-        self.training = training
-        self.validation_fraction = validation_fraction
-        self.scale = scale
+        store_arguments(self, locals())
 
     def _build_module(self) -> Seq2Seq:
         return Seq2Seq(
             self.n_channels_,
             self.horizon,
-            hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
-            cell=self.cell,
-            attention=self.attention,
-            bidirectional=self.bidirectional,
-            dropout=self.dropout,
+            **self._module_arguments("hidden_size", "num_layers", "cell", "attention", "bidirectional", "dropout"),
             output=self.output_distribution(),
         )
 

@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from tsseq.base import check_positive_int
+from tsseq.base import check_positive_int, store_arguments
 from tsseq.data.windows import make_multi_series_windows
 from tsseq.engine import Trainer, TrainingConfig
 from tsseq.engine.device import resolve_device
@@ -120,27 +120,7 @@ class TokenForecaster(NeuralForecaster):
         validation_fraction: float = 0.1,
         scale: bool = False,
     ) -> None:
-        self.input_length = input_length
-        self.horizon = horizon
-        self.n_bins = n_bins
-        self.limit = limit
-        self.backbone = backbone
-        self.hidden_size = hidden_size
-        self.n_heads = n_heads
-        self.num_layers = num_layers
-        self.d_ff = d_ff
-        self.dropout = dropout
-        self.norm_first = norm_first
-        self.positional = positional
-        self.point = point
-        self.num_samples = num_samples
-        self.temperature = temperature
-        self.top_k = top_k
-        self.beam_width = beam_width
-        self.stride = stride
-        self.training = training
-        self.validation_fraction = validation_fraction
-        self.scale = scale
+        store_arguments(self, locals())
 
     @property
     def probabilistic(self) -> bool:
@@ -150,15 +130,10 @@ class TokenForecaster(NeuralForecaster):
         return TokenLanguageModel(
             self.n_bins,
             self.input_length + self.horizon - 1,  # the longest prefix decoded
-            limit=self.limit,
-            backbone=self.backbone,
-            d_model=self.hidden_size,
-            n_heads=self.n_heads,
-            n_layers=self.num_layers,
-            d_ff=self.d_ff,
-            dropout=self.dropout,
-            norm_first=self.norm_first,
-            positional=self.positional,
+            **self._module_arguments(
+                "limit", "backbone", "n_heads", "d_ff", "dropout", "norm_first", "positional",
+                d_model="hidden_size", n_layers="num_layers",
+            ),
         )
 
     def _check_parameters(self) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from tsseq.base import split_frame
+from tsseq.base import split_frame, store_arguments
 from tsseq.engine import Callback, Trainer, TrainingConfig
 from tsseq.errors import ConfigError, DataError
 from tsseq.estimators.covariates import cardinalities
@@ -33,6 +33,11 @@ from tsseq.nn.masked_pretraining import MaskedPatchModel, check_mask_ratio, mask
 from tsseq.nn.patchtst import PatchTST
 from tsseq.nn.transformer import attention_weights, record_attention
 from tsseq.registry import register
+
+# What both encoders take under the estimators' names (besides d_model and n_layers, renamed).
+_ENCODER_ARGUMENTS = (
+    "n_heads", "d_ff", "dropout", "attention_dropout", "head_dropout", "norm", "norm_first", "activation", "positional"
+)
 
 
 class AttentionWeightsMixin:
@@ -109,45 +114,17 @@ class TransformerForecaster(AttentionWeightsMixin, NeuralForecaster):
         validation_fraction: float = 0.1,
         scale: bool = True,
     ) -> None:
-        self.input_length = input_length
-        self.horizon = horizon
-        self.hidden_size = hidden_size
-        self.n_heads = n_heads
-        self.d_ff = d_ff
-        self.num_layers = num_layers
-        self.dropout = dropout
-        self.attention_dropout = attention_dropout
-        self.head_dropout = head_dropout
-        self.norm = norm
-        self.norm_first = norm_first
-        self.activation = activation
-        self.positional = positional
-        self.revin = revin
-        self.covariates = covariates
-        self.covariate_dim = covariate_dim
-        self.training = training
-        self.validation_fraction = validation_fraction
-        self.scale = scale
+        store_arguments(self, locals())
 
     def _build_module(self) -> EncoderForecaster:
         return EncoderForecaster(
             self.n_channels_,
             self.input_length,
             self.horizon,
-            d_model=self.hidden_size,
-            n_heads=self.n_heads,
-            d_ff=self.d_ff,
-            n_layers=self.num_layers,
-            dropout=self.dropout,
-            attention_dropout=self.attention_dropout,
-            head_dropout=self.head_dropout,
-            norm=self.norm,
-            norm_first=self.norm_first,
-            activation=self.activation,
-            positional=self.positional,
-            revin=self.revin,
+            **self._module_arguments(
+                *_ENCODER_ARGUMENTS, "revin", "covariate_dim", d_model="hidden_size", n_layers="num_layers"
+            ),
             covariates=cardinalities(self._covariate_names(), self.n_series_) or None,
-            covariate_dim=self.covariate_dim,
             output=self.output_distribution(),
         )
 
@@ -230,35 +207,14 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
         validation_fraction: float = 0.1,
         scale: bool = True,
     ) -> None:
-        self.input_length = input_length
-        self.horizon = horizon
-        self.patch_length = patch_length
-        self.stride = stride
-        self.pad_end = pad_end
-        self.hidden_size = hidden_size
-        self.n_heads = n_heads
-        self.d_ff = d_ff
-        self.num_layers = num_layers
-        self.dropout = dropout
-        self.attention_dropout = attention_dropout
-        self.head_dropout = head_dropout
-        self.norm = norm
-        self.norm_first = norm_first
-        self.activation = activation
-        self.positional = positional
-        self.residual_attention = residual_attention
-        self.revin = revin
-        self.revin_affine = revin_affine
-        self.training = training
-        self.validation_fraction = validation_fraction
-        self.scale = scale
+        store_arguments(self, locals())
 
     # ------------------------------------------------------------------ pretraining
     def pretrain(
         self,
         y: Frame,
-        validation: Frame | None = None,
         *,
+        validation: Frame | None = None,
         mask_ratio: float = 0.4,
         training: TrainingConfig | Mapping | None = None,
         callbacks: Sequence[Callback] = (),
@@ -301,24 +257,6 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
         self._pretrained_state = {name: tensor.clone() for name, tensor in self.module_.state_dict().items()}
         return self
 
-    def fit(self, y: Frame, validation: Frame | None = None, *, callbacks: Sequence[Callback] = ()) -> "PatchTSTForecaster":
-        super().fit(y, validation, callbacks=callbacks)
-        self.forecast_trained_ = True
-        return self
-
-    def fine_tune(
-        self,
-        y: Frame,
-        validation: Frame | None = None,
-        *,
-        freeze: Sequence[str] = (),
-        training: TrainingConfig | Mapping | None = None,
-        callbacks: Sequence[Callback] = (),
-    ) -> "PatchTSTForecaster":
-        super().fine_tune(y, validation, freeze=freeze, training=training, callbacks=callbacks)
-        self.forecast_trained_ = True
-        return self
-
     def reconstruct_windows(self, inputs: np.ndarray) -> np.ndarray:
         """The model's reconstruction ``(N, L, C)`` of ``N`` windows ``(N, L, C)``, nothing hidden.
 
@@ -340,28 +278,20 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
         return reconstruction.double().numpy() * self.scale_[0] + self.center_[0]
 
     # ------------------------------------------------------------------ internals
+    def _run(self, *args, **kwargs) -> None:
+        """Train as every neural estimator does; after :meth:`fit` or :meth:`fine_tune` the head forecasts."""
+        super()._run(*args, **kwargs)
+        self.forecast_trained_ = True  # pretrain() sets it back to False: its forecasting head is untrained
+
     def _build_module(self) -> PatchTST:
         module = PatchTST(
             self.n_channels_,
             self.input_length,
             self.horizon,
-            patch_length=self.patch_length,
-            stride=self.stride,
-            pad_end=self.pad_end,
-            d_model=self.hidden_size,
-            n_heads=self.n_heads,
-            d_ff=self.d_ff,
-            n_layers=self.num_layers,
-            dropout=self.dropout,
-            attention_dropout=self.attention_dropout,
-            head_dropout=self.head_dropout,
-            norm=self.norm,
-            norm_first=self.norm_first,
-            activation=self.activation,
-            positional=self.positional,
-            residual_attention=self.residual_attention,
-            revin=self.revin,
-            revin_affine=self.revin_affine,
+            **self._module_arguments(
+                "patch_length", "stride", "pad_end", *_ENCODER_ARGUMENTS, "residual_attention", "revin", "revin_affine",
+                d_model="hidden_size", n_layers="num_layers",
+            ),
             output=self.output_distribution(),
         )
         pretrained = getattr(self, "_pretrained_state", None)

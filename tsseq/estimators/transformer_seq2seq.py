@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 
+from tsseq.base import store_arguments
 from tsseq.data.windows import make_multi_series_windows
 from tsseq.engine import Trainer, TrainingConfig
 from tsseq.engine.losses import config_loss
@@ -29,6 +30,9 @@ from tsseq.estimators.transformer import AttentionWeightsMixin
 from tsseq.nn.decoder_only import DecoderOnlyTransformer, sequence_length
 from tsseq.nn.transformer_seq2seq import TransformerSeq2Seq
 from tsseq.registry import register
+
+# What both decoders take under the estimators' names (besides d_model and the layer counts, renamed).
+_DECODER_ARGUMENTS = ("n_heads", "d_ff", "dropout", "norm_first", "positional", "revin")
 
 
 @register("transformer_seq2seq")
@@ -67,35 +71,16 @@ class TransformerSeq2SeqForecaster(AttentionWeightsMixin, NeuralForecaster):
         validation_fraction: float = 0.1,
         scale: bool = True,
     ) -> None:
-        self.input_length = input_length
-        self.horizon = horizon
-        self.hidden_size = hidden_size
-        self.n_heads = n_heads
-        self.num_encoder_layers = num_encoder_layers
-        self.num_decoder_layers = num_decoder_layers
-        self.d_ff = d_ff
-        self.dropout = dropout
-        self.norm_first = norm_first
-        self.positional = positional
-        self.revin = revin
-        self.training = training
-        self.validation_fraction = validation_fraction
-        self.scale = scale
+        store_arguments(self, locals())
 
     def _build_module(self) -> TransformerSeq2Seq:
         return TransformerSeq2Seq(
             self.n_channels_,
             self.horizon,
-            input_length=self.input_length,
-            d_model=self.hidden_size,
-            n_heads=self.n_heads,
-            n_encoder_layers=self.num_encoder_layers,
-            n_decoder_layers=self.num_decoder_layers,
-            d_ff=self.d_ff,
-            dropout=self.dropout,
-            norm_first=self.norm_first,
-            positional=self.positional,
-            revin=self.revin,
+            **self._module_arguments(
+                "input_length", *_DECODER_ARGUMENTS, d_model="hidden_size",
+                n_encoder_layers="num_encoder_layers", n_decoder_layers="num_decoder_layers",
+            ),
             output=self.output_distribution(),
         )
 
@@ -150,37 +135,16 @@ class DecoderOnlyForecaster(AttentionWeightsMixin, NeuralForecaster):
         validation_fraction: float = 0.1,
         scale: bool = True,
     ) -> None:
-        self.input_length = input_length
-        self.horizon = horizon
-        self.patch_length = patch_length
-        self.channel_independent = channel_independent
-        self.hidden_size = hidden_size
-        self.n_heads = n_heads
-        self.num_layers = num_layers
-        self.d_ff = d_ff
-        self.dropout = dropout
-        self.norm_first = norm_first
-        self.positional = positional
-        self.revin = revin
-        self.training = training
-        self.validation_fraction = validation_fraction
-        self.scale = scale
+        store_arguments(self, locals())
 
     def _build_module(self) -> DecoderOnlyTransformer:
         return DecoderOnlyTransformer(
             self.n_channels_,
             self.horizon,
-            input_length=self.input_length,
-            patch_length=self.patch_length,
-            channel_independent=self.channel_independent,
-            d_model=self.hidden_size,
-            n_heads=self.n_heads,
-            n_layers=self.num_layers,
-            d_ff=self.d_ff,
-            dropout=self.dropout,
-            norm_first=self.norm_first,
-            positional=self.positional,
-            revin=self.revin,
+            **self._module_arguments(
+                "input_length", "patch_length", "channel_independent", *_DECODER_ARGUMENTS,
+                d_model="hidden_size", n_layers="num_layers",
+            ),
             output=self.output_distribution(),
         )
 

@@ -34,7 +34,7 @@ Optuna trials as child runs of a study's run (the tuning package)::
                              tags={"optuna.trial": trial.number},
                              killed_on=(optuna.TrialPruned,)) as run:
                 run.log_config(config, "model")
-                estimator.fit(train, validation, callbacks=[run.callback(), pruning_callback])
+                estimator.fit(train, validation=validation, callbacks=[run.callback(), pruning_callback])
                 run.log_metrics({"best_val_loss": min(estimator.history_.val_loss)})
                 return min(estimator.history_.val_loss)
 

@@ -33,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
         args.experiment, metric=args.metric, top=top, maximize=args.maximize, tracking_uri=args.tracking_uri
     )
     print(format_table(comparison))
+    if comparison.left_out():
+        print(comparison.left_out())
     if args.plot:
         print(f"plot: {write_plot(comparison, args.plot)}")
     if args.register:

@@ -1,12 +1,15 @@
 """Comparing the runs of an experiment: a sorted table, a plot, the best model registered.
 
-The table has one row per FINISHED run: ``run_name``, ``model`` (the tag
-``tsseq.model``, else the parameter ``model.name``), the chosen metric first, the
-other final metrics, then the *key parameters*, those whose values differ between
-the listed runs (what the comparison is about), and ``run_id``. Runs that did not log
-the metric (a study's parent run beside its trials, say) are left out: they would make
-every parameter look like a difference. ``metric="mse"`` also finds the final metric
-``test_mse`` that tsseq runs log.
+The table has one row per FINISHED run: ``run_name``, ``model`` (the registered name
+that built the run's model, its parameter ``model.name``, e.g. ``lstm``; else the tag
+``tsseq.model``), the chosen metric first, the other final metrics, then the *key
+parameters*, those whose values differ between the listed runs (what the comparison
+is about), and ``run_id``. Runs that did not log the metric (a study's parent run
+beside its trials, say) are left out: they would make every parameter look like a
+difference. ``metric="mse"`` also finds the final metric ``test_mse`` that tsseq runs
+log. Pruned trials of a study (runs KILLED by ``optuna.TrialPruned``) have no final
+metric and are left out too; :attr:`Comparison.pruned` counts them, and the command
+and the plot say so.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import pandas as pd
 
 from tsseq import io
 from tsseq.errors import ConfigError, DataError, closest_match
-from tsseq.tracking.runs import MODEL_TAG, MODEL_URI_TAG
+from tsseq.tracking.runs import ERROR_TAG, MODEL_TAG, MODEL_URI_TAG
 from tsseq.tracking.store import resolve_tracking_uri, use_store
 
 FINAL_METRIC_PREFIX = "test_"
 EPOCH_METRIC_NAMES = ("train_loss", "val_loss", "lr", "grad_norm_mean", "grad_norm_max", "epoch_time_s")
+PRUNED_ERROR = "TrialPruned"  # how the error tag of a run that optuna.TrialPruned ended starts
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,14 @@ class Comparison:
     maximize: bool
     table: pd.DataFrame
     model_uris: dict[str, str]  # run id -> logged model URI, for the runs that logged one
+    pruned: int = 0  # pruned trials of the experiment, left out (no final metric)
+
+    def left_out(self) -> str | None:
+        """``"3 pruned trials left out (...)"``, or None when there are none."""
+        if not self.pruned:
+            return None
+        trials = "trial" if self.pruned == 1 else "trials"
+        return f"{self.pruned} pruned {trials} left out (stopped early by the pruner: no final metric)"
 
 
 def compare_runs(
@@ -57,7 +69,7 @@ def compare_runs(
     rows, uris = [], {}
     for run in (run for run in runs if key in run.data.metrics):
         metrics, params, tags = run.data.metrics, run.data.params, run.data.tags
-        row = {"run_name": run.info.run_name, "model": tags.get(MODEL_TAG, params.get("model.name", ""))}
+        row = {"run_name": run.info.run_name, "model": params.get("model.name", tags.get(MODEL_TAG, ""))}
         row |= {name: value for name, value in metrics.items() if name not in EPOCH_METRIC_NAMES}
         row |= {f"param:{name}": value for name, value in params.items()}
         row["run_id"] = run.info.run_id
@@ -67,17 +79,26 @@ def compare_runs(
     table = pd.DataFrame(rows).sort_values(key, ascending=not maximize, kind="stable")
     if top is not None:
         table = table.head(top)
-    return Comparison(experiment, key, maximize, _arrange(table, key), uris)
+    pruned = [run for run in _runs(client, found.experiment_id, "KILLED") if _was_pruned(run)]
+    return Comparison(experiment, key, maximize, _arrange(table, key), uris, pruned=len(pruned))
 
 
 def _finished_runs(client, experiment_id: str) -> list:
+    return _runs(client, experiment_id, "FINISHED")
+
+
+def _runs(client, experiment_id: str, status: str) -> list:
     runs, token = [], None
     while True:
-        page = client.search_runs([experiment_id], filter_string="attributes.status = 'FINISHED'", page_token=token)
+        page = client.search_runs([experiment_id], filter_string=f"attributes.status = '{status}'", page_token=token)
         runs.extend(page)
         token = page.token
         if not token:
             return runs
+
+
+def _was_pruned(run) -> bool:
+    return run.data.tags.get(ERROR_TAG, "").startswith(PRUNED_ERROR)
 
 
 def _metric_key(metric: str, runs: list, experiment: str) -> str:
@@ -110,7 +131,8 @@ def write_plot(comparison: Comparison, path: str | Path) -> Path:
     from tsseq.tracking.plots import comparison_figure, pyplot
 
     order = "higher is better" if comparison.maximize else "lower is better"
-    figure = comparison_figure(comparison.table, comparison.metric, f"{comparison.experiment}: {comparison.metric} ({order})")
+    title = f"{comparison.experiment}: {comparison.metric} ({order})"
+    figure = comparison_figure(comparison.table, comparison.metric, title, note=comparison.left_out())
     try:
         return io.write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110))
     finally:

@@ -6,17 +6,28 @@ the source URL of the data set and the sha256 the catalog records for its files
 that loaded the data used exactly those bytes). A data set of one file logs that
 file's sha256; one of several files (M4's train and test, NAB's series and labels)
 logs the sha256 of the lines ``"<sha256>  <path>"`` of its files, in catalog order,
-and the per-file hashes as a JSON artifact. A CSV file is identified by its path
-and the sha256 of its content.
+and the per-file hashes as a JSON artifact. An embedded data set (shipped inside
+statsmodels, no file of its own) logs the sha256 of its frame written as CSV (index and
+values, full precision). A CSV file is identified by its path and the sha256 of its
+content.
+
+A run records the identity twice: as parameters (``dataset.name``, ``dataset.source``,
+``dataset.sha256``) and as an MLflow dataset input (:meth:`DatasetIdentity.mlflow_input`,
+what ``mlflow.log_input`` records), which fills the Dataset column and panel of the
+MLflow UI: name, source (a URL, or a local path) and digest (:attr:`DatasetIdentity.digest`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tsseq.errors import DataFileNotFoundError
+
+DIGEST_LENGTH = 36  # the longest dataset digest MLflow's SQL stores keep
 
 
 @dataclass(frozen=True)
@@ -31,15 +42,44 @@ class DatasetIdentity:
     def params(self) -> dict[str, str]:
         return {"dataset.name": self.name, "dataset.source": self.source, "dataset.sha256": str(self.sha256)}
 
+    @property
+    def digest(self) -> str:
+        """MLflow's dataset digest: the first :data:`DIGEST_LENGTH` hex digits of ``sha256``.
+
+        Without a sha256 (a catalog file nobody has hashed yet) it is the hash of the name
+        and source: it then tells sources apart, not versions of the bytes.
+        """
+        known = self.sha256 or hashlib.sha256(f"{self.name}\n{self.source}".encode()).hexdigest()
+        return known[:DIGEST_LENGTH]
+
+    def mlflow_input(self, context: str = "training") -> Any:
+        """This identity as an ``mlflow.entities.DatasetInput`` (what ``mlflow.log_input`` logs).
+
+        The source is ``http`` for a URL, ``local`` for a file path (the JSON of MLflow's
+        ``HTTPDatasetSource`` and ``LocalArtifactDatasetSource``); the profile holds the
+        full sha256 and the per-file hashes; ``context`` becomes the input's
+        ``mlflow.data.context`` tag.
+        """
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        remote = self.source.startswith(("http://", "https://"))
+        source_type, source = ("http", {"url": self.source}) if remote else ("local", {"uri": self.source})
+        profile = json.dumps({"sha256": self.sha256, "files": self.files})
+        dataset = Dataset(self.name, self.digest, source_type, json.dumps(source), profile=profile)
+        return DatasetInput(dataset, tags=[InputTag(MLFLOW_DATASET_CONTEXT, context)])
+
 
 def catalog_identity(name: str) -> DatasetIdentity:
-    """The identity of catalog data set ``name`` (case-insensitive), from the catalog alone."""
+    """The identity of catalog data set ``name`` (case-insensitive): from the catalog, or the content of an embedded one."""
     from tsseq.data.catalog import catalog_entry
 
     entry = catalog_entry(name)
     files = {file.path: file.sha256 for file in entry.files}
-    if not files:  # the statsmodels data sets ship inside statsmodels
-        return DatasetIdentity(entry.name, entry.url, None)
+    if not files:  # the statsmodels data sets ship inside statsmodels: the hash of their content
+        from tsseq.data.embedded import load_frame
+
+        return DatasetIdentity(entry.name, entry.url, frame_sha256(load_frame(entry.name)))
     if len(files) == 1:
         return DatasetIdentity(entry.name, entry.url, next(iter(files.values())), files)
     if any(digest is None for digest in files.values()):
@@ -58,3 +98,8 @@ def file_identity(path: str | Path) -> DatasetIdentity:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return DatasetIdentity(path.name, str(path.resolve()), digest.hexdigest())
+
+
+def frame_sha256(frame: Any) -> str:
+    """The sha256 of a frame written as CSV: its index, columns and values at full precision."""
+    return hashlib.sha256(frame.to_csv(float_format="%.17g").encode()).hexdigest()

@@ -2,7 +2,8 @@
 
 :func:`tracked_run` starts an MLflow run (nested under the active run with
 ``nested=True``) and yields a :class:`TrackedRun`, whose methods log to that run:
-configuration dataclasses as flattened parameters, the data set identity, metrics,
+configuration dataclasses as flattened parameters, the data set identity (parameters
+and an MLflow dataset input, the UI's Dataset column), metrics,
 the per-epoch history of a fitted model, the fitted model (pyfunc), figures and
 files. The run ends
 
@@ -38,7 +39,7 @@ from tsseq.tracking.store import DEFAULT_EXPERIMENT, experiment_id, use_store
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a parameter value
 MODEL_URI_TAG = "tsseq.model_uri"  # where compare finds a run's logged model
-MODEL_TAG = "tsseq.model"  # the model's display name: compare's "model" column
+MODEL_TAG = "tsseq.model"  # the model's display name (a pipeline's label); compare's "model" column without model.name
 ERROR_TAG = "tsseq.error"
 
 
@@ -56,9 +57,15 @@ def flatten(config: Any, prefix: str = "") -> dict[str, str]:
 
 
 def estimator_params(estimator: Any, name: str | None = None) -> dict[str, str]:
-    """``model.name`` (default: the registry name), ``model.<argument>``, and ``training.*`` (the full TrainingConfig)."""
+    """``model.name``, ``model.<argument>``, and ``training.*`` (the full TrainingConfig).
+
+    ``model.name`` defaults to the registered name that builds the estimator, its preset's
+    (``lstm``, not ``rnn``): :func:`tsseq.registry.name_of`.
+    """
+    from tsseq.registry import name_of
+
     params = dict(estimator.get_params(deep=False))
-    flat = {"model.name": name or str(getattr(estimator, "registry_name", type(estimator).__name__))}
+    flat = {"model.name": name or name_of(estimator)}
     if hasattr(estimator, "training_config"):
         params.pop("training", None)
         flat.update(flatten(estimator.training_config(), "training"))
@@ -92,9 +99,15 @@ class TrackedRun:
         """Log an estimator's parameters (:func:`estimator_params`); ``name``: its registry name, e.g. ``"lstm"``."""
         self.log_params(estimator_params(estimator, name))
 
-    def log_dataset(self, identity: DatasetIdentity) -> None:
-        """Log ``dataset.name``, ``dataset.source``, ``dataset.sha256``; several files also as ``dataset.json``."""
+    def log_dataset(self, identity: DatasetIdentity, context: str = "training") -> None:
+        """Log the data set: ``dataset.name``, ``.source``, ``.sha256`` and an MLflow dataset input of ``context``.
+
+        The input (name, source, digest; :meth:`DatasetIdentity.mlflow_input`) is what
+        ``mlflow.log_input`` records; the UI shows it in the Dataset column. A data set
+        of several files also logs their hashes as ``dataset.json``.
+        """
         self.log_params(identity.params())
+        self.client.log_inputs(self.run_id, datasets=[identity.mlflow_input(context)])
         if len(identity.files) > 1:
             self.client.log_dict(self.run_id, {"name": identity.name, "files": identity.files}, "dataset.json")
 

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write each neural trial's checkpoints under DIR/<study>/trial-<n>; a trial retried after its worker "
         "was stopped (SIGTERM, Ctrl-C, killed) resumes from them (default: the job's checkpoint_dir, else none)",
     )
+    from tsseq.cli import add_threads_argument
+
+    add_threads_argument(parser)
 
 
 def apply_overrides(config, args: argparse.Namespace):
@@ -56,6 +59,10 @@ def apply_overrides(config, args: argparse.Namespace):
         changes["tracking"] = replace(config.tracking, enabled=False)
     if args.checkpoint_dir:
         changes["checkpoint_dir"] = args.checkpoint_dir
+    if getattr(args, "threads", None) is not None:  # into the model's training, unless it sets its own threads
+        from tsseq.fitting import with_threads
+
+        (changes["model"],) = with_threads([config.model], args.threads)
     return replace(config, **changes) if changes else config
 
 

@@ -6,7 +6,10 @@ scale of the training rows standardised per channel (their mean and population
 standard deviation), as the ETT protocol scores its test windows. The neural
 estimators also train with the validation rows as their early-stopping and best-epoch
 data, and report the engine's per-epoch validation loss to the pruner
-(:class:`~tsseq.tuning.pruning.PruningCallback`).
+(:class:`~tsseq.tuning.pruning.PruningCallback`); a tracked trial's MLflow callback
+comes before it, so that the run of a pruned trial holds the epoch that pruned it. The
+test rows, left out of every trial, score the refitted best configuration the same way
+(:meth:`Objective.test_mse`).
 
 With the study's ``checkpoint_dir``, a neural trial writes its checkpoints to
 ``<checkpoint_dir>/<study>/trial-<number>`` and records that folder as its user
@@ -18,7 +21,6 @@ job); a new trial starts afresh.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import socket
@@ -61,25 +63,24 @@ def window_geometry(estimator: Any, validation: ValidationConfig) -> tuple[int, 
     return sizes[0], sizes[1]
 
 
-def split_rows(frame: pd.DataFrame, validation: ValidationConfig, input_length: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(train, validation)`` rows; validation starts ``input_length`` rows early (its first inputs)."""
+def split_rows(frame: pd.DataFrame, validation: ValidationConfig, input_length: int):
+    """The train, validation and test rows (a :class:`~tsseq.data.splits.Split`); validation and test
+    start ``input_length`` rows early (their first inputs)."""
     from tsseq.data.splits import split_by_fraction, split_preset
 
     if validation.preset is not None:
-        split = split_preset(frame, validation.preset, input_length=input_length)
-    else:
-        split = split_by_fraction(frame, validation.train_fraction, validation.test_fraction, input_length=input_length)
-    return split.train, split.validation
+        return split_preset(frame, validation.preset, input_length=input_length)
+    return split_by_fraction(frame, validation.train_fraction, validation.test_fraction, input_length=input_length)
 
 
-def validation_mse(estimator: Any, train: pd.DataFrame, validation: pd.DataFrame, input_length: int, horizon: int) -> float:
-    """The study's score of a fitted estimator (see the module docstring)."""
+def windows_mse(estimator: Any, train: pd.DataFrame, rows: pd.DataFrame, input_length: int, horizon: int) -> float:
+    """The study's score of a fitted estimator on ``rows`` (validation or test; see the module docstring)."""
     from tsseq.data.windows import make_windows
 
-    windows = make_windows(validation.to_numpy(np.float64), input_length, horizon)
+    windows = make_windows(rows.to_numpy(np.float64), input_length, horizon)
     inputs, targets = windows.inputs.numpy(), windows.targets.numpy()  # (N, L, C), (N, H, C)
     if getattr(estimator, "covariates", ()):
-        starts = validation.index[windows.starts.numpy()]
+        starts = rows.index[windows.starts.numpy()]
         predictions = estimator.predict_windows(inputs, horizon, window_starts=starts)
     else:
         predictions = estimator.predict_windows(inputs, horizon)
@@ -128,11 +129,12 @@ class Objective:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it, in a shared study
         resume = self._checkpoints(trial, estimator)
         with self._run(trial) as run:
-            callbacks: list = [PruningCallback(trial)]
+            callbacks: list = []
             if run is not None:
                 trial.set_user_attr("mlflow_run_id", run.run_id)
                 run.log_estimator(estimator)
-                callbacks.append(run.callback())
+                callbacks.append(run.callback())  # first: the epoch that prunes the trial is logged too
+            callbacks.append(PruningCallback(trial))
             try:
                 score = self.fit_and_score(estimator, callbacks, resume=resume)
             except TrainingDivergedError as error:
@@ -152,8 +154,7 @@ class Objective:
         inherited = trial.user_attrs.get(CHECKPOINT_ATTR)  # a retry's: the folder of the attempt it repeats
         folder = inherited or str(Path(self.config.checkpoint_dir) / self.config.name / f"trial-{trial.number}")
         trial.set_user_attr(CHECKPOINT_ATTR, folder)
-        training = {**dataclasses.asdict(estimator.training_config()), "checkpoint_dir": folder}
-        estimator.set_params(training=training)
+        estimator.set_params(training__checkpoint_dir=folder)
         return inherited is not None
 
     def fit_and_score(self, estimator: Any, callbacks: list | tuple = (), *, resume: bool = False) -> float:
@@ -166,7 +167,7 @@ class Objective:
             estimator.fit(train, validation=validation, callbacks=callbacks, resume=resume)
         else:
             estimator.fit(train)
-        score = validation_mse(estimator, train, validation, input_length, horizon)
+        score = windows_mse(estimator, train, validation, input_length, horizon)
         if not math.isfinite(score):
             raise TrainingDivergedError(f"the validation MSE is {score}: the model forecasts non-finite values.")
         return score
@@ -174,8 +175,19 @@ class Objective:
     def rows(self, estimator: Any) -> tuple[pd.DataFrame, pd.DataFrame, int, int]:
         """``(train, validation, input_length, horizon)`` for this estimator's window geometry."""
         input_length, horizon = window_geometry(estimator, self.config.validation)
-        train, validation = split_rows(self.frame, self.config.validation, input_length)
-        return train, validation, input_length, horizon
+        split = split_rows(self.frame, self.config.validation, input_length)
+        return split.train, split.validation, input_length, horizon
+
+    def test_mse(self, estimator: Any) -> float | None:
+        """A fitted estimator's MSE on the test rows, which no trial saw, scored as trials are.
+
+        None when the test rows hold no window of ``input_length + horizon`` rows.
+        """
+        input_length, horizon = window_geometry(estimator, self.config.validation)
+        split = split_rows(self.frame, self.config.validation, input_length)
+        if len(split.test) < input_length + horizon:
+            return None
+        return windows_mse(estimator, split.train, split.test, input_length, horizon)
 
     def _run(self, trial: Any) -> AbstractContextManager:
         from contextlib import nullcontext

@@ -168,10 +168,12 @@ def suggest(trial: Any, space: Space) -> dict[str, Any]:
 
 
 def configure(estimator: Any, params: Mapping[str, Any]) -> Any:
-    """Set ``params`` (space names) on ``estimator``: ``set_params`` for its arguments,
-    ``dataclasses.replace`` of its training configuration for ``training.*``; returns it."""
-    own = {key: value for key, value in params.items() if not key.startswith(TRAINING_PREFIX)}
-    training = {key[len(TRAINING_PREFIX) :]: value for key, value in params.items() if key.startswith(TRAINING_PREFIX)}
-    if training:
-        own["training"] = dataclasses.replace(estimator.training_config(), **training)
-    return estimator.set_params(**own)
+    """Set ``params`` (space names) on ``estimator`` with ``set_params``; returns it.
+
+    ``training.<field>`` is the nested parameter ``training__<field>`` of the neural
+    estimators (:meth:`~tsseq.estimators.NeuralForecaster.set_params`).
+    """
+    def parameter(key: str) -> str:
+        return "training__" + key[len(TRAINING_PREFIX) :] if key.startswith(TRAINING_PREFIX) else key
+
+    return estimator.set_params(**{parameter(key): value for key, value in params.items()})

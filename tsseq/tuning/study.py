@@ -18,9 +18,14 @@ With ``tracking.enabled``, the study has one MLflow run (its id is the study's u
 attribute ``mlflow_run_id``, so resumed studies and other workers reuse it, and workers
 that start a new study together agree on one); each trial
 is a child run of it, with the trial's parameters, per-epoch losses and score, ended
-KILLED when pruned; the refitted best configuration is one more child run, tagged
-``tsseq.tuning.role=best``, with the fitted model. Progress goes to stderr, one line
-per finished trial.
+KILLED when pruned (its per-epoch losses up to the epoch that pruned it); the refitted
+best configuration is one more child run, tagged ``tsseq.tuning.role=best``, with its
+validation MSE, its ``test_mse`` on the test rows that no trial saw, and the fitted
+model, so that ``tsseq compare --register`` gives the registered champion a test
+metric. Every run (the study's, each trial's, the best's) records the data set as an
+MLflow dataset input and as ``dataset.*`` parameters, and ``model.name`` is the
+registered (preset) name, ``lstm`` rather than ``rnn``. Progress goes to stderr, one
+line per finished trial.
 
 Stopped by SIGTERM or Ctrl-C (a :class:`~tsseq.signals.Terminated` or
 ``KeyboardInterrupt`` out of the objective), a worker leaves the study as a killed
@@ -71,6 +76,7 @@ class TuningResult:
     epochs: int  # epochs trained by all trials (pruned ones included)
     mlflow_run_id: str | None = None
     best_model_path: str | None = None
+    best_test_mse: float | None = None  # of the refitted best configuration, on the test rows
 
     def summary(self) -> str:
         states = ", ".join(f"{count} {state.lower()}" for state, count in sorted(self.states.items()))
@@ -80,6 +86,8 @@ class TuningResult:
         else:
             lines.append(f"best trial {self.best_trial}: validation MSE {self.best_value:.6g}")
             lines.extend(f"  {name} = {value!r}" for name, value in self.best_params.items())
+            if self.best_test_mse is not None:
+                lines.append(f"refitted best: test MSE {self.best_test_mse:.6g} (on the rows left out of tuning)")
         if self.mlflow_run_id:
             lines.append(f"MLflow run: {self.mlflow_run_id}")
         if self.best_model_path:
@@ -133,10 +141,11 @@ def tune(config: StudyConfig, *, base_dir: str | Path = ".", stream: IO[str] | N
     stream = sys.stderr if stream is None else stream
     space = search_space(config.model.name, config.search_space)
     frame = load_frame(config.data, Path(base_dir))
+    identity = _identity(config, Path(base_dir)) if config.tracking.enabled else None
     with _quiet_optuna():
         study = open_study(config)
-        with _study_run(study, config) as parent:
-            trial_run = None if parent is None else _trial_run(config)
+        with _study_run(study, config, identity) as parent:
+            trial_run = None if parent is None else _trial_run(config, identity)
             objective = Objective(config, frame, space, trial_run)
             try:
                 study.optimize(
@@ -150,8 +159,8 @@ def tune(config: StudyConfig, *, base_dir: str | Path = ".", stream: IO[str] | N
                 with deferred():  # a second signal must not cut this short
                     _after_interruption(study, config, objective.interrupted)
                 raise
-            best_model_path = _refit(study, config, objective, parent, stream)
-    return _result(study, config, parent, best_model_path)
+            best_model_path, test_mse = _refit(study, config, objective, parent, identity, stream)
+    return _result(study, config, parent, best_model_path, test_mse)
 
 
 @contextmanager
@@ -212,7 +221,7 @@ def _after_interruption(study, config: StudyConfig, number: int | None) -> None:
 
 
 @contextmanager
-def _study_run(study, config: StudyConfig) -> Iterator[Any]:
+def _study_run(study, config: StudyConfig, identity=None) -> Iterator[Any]:
     """The study's MLflow run, created on first use and resumed after; None when untracked."""
     if not config.tracking.enabled:
         yield None
@@ -232,12 +241,12 @@ def _study_run(study, config: StudyConfig) -> Iterator[Any]:
         except MlflowException:  # the study was tracked in another store: start over in this one
             run_id = None
     if run_id is None:
-        run_id = _new_study_run(study, config, client)
+        run_id = _new_study_run(study, config, client, identity)
     with tracked_run(run_id=run_id, tracking_uri=uri) as run:
         yield run
 
 
-def _new_study_run(study, config: StudyConfig, client) -> str:
+def _new_study_run(study, config: StudyConfig, client, identity=None) -> str:
     """Create the study's run and record it on the study; returns the run every worker will use.
 
     Workers that start a new study at the same moment each create a run before either
@@ -264,7 +273,7 @@ def _new_study_run(study, config: StudyConfig, client) -> str:
     if elected == own:
         run = TrackedRun(own, uri)
         run.log_config({key: value for key, value in dataclasses.asdict(config).items() if key != "storage"})
-        run.log_dataset(_identity(config))
+        run.log_dataset(identity or _identity(config))
     else:
         client.delete_run(own)
     study.set_user_attr(PARENT_RUN_ATTR, elected)
@@ -275,23 +284,29 @@ def _storage_name(config: StudyConfig) -> str:
     return redacted(storage_url(config.storage.url))
 
 
-def _identity(config: StudyConfig):
+def _identity(config: StudyConfig, base_dir: Path = Path(".")):
+    """The study's data set identity; a CSV path is relative to the job file's folder, as its data is."""
     from tsseq.tracking.identity import catalog_identity, file_identity
 
-    return catalog_identity(config.data.dataset) if config.data.dataset else file_identity(config.data.csv)
+    if config.data.dataset:
+        return catalog_identity(config.data.dataset)
+    csv = Path(config.data.csv)
+    return file_identity(csv if csv.is_absolute() else base_dir / csv)
 
 
-def _trial_run(config: StudyConfig):
-    """``trial -> tracked_run`` of that trial, a child of the study's (active) run."""
+def _trial_run(config: StudyConfig, identity):
+    """``trial -> tracked_run`` of that trial, a child of the study's (active) run, with the data set logged."""
     import optuna
 
     from tsseq.tracking.runs import tracked_run
 
+    @contextmanager
     def trial_run(trial):
         tags = {ROLE_TAG: "trial", "optuna.study": config.name, "optuna.trial": trial.number}
-        return tracked_run(
-            nested=True, run_name=f"{config.name}-trial-{trial.number}", tags=tags, killed_on=(optuna.TrialPruned,)
-        )
+        name = f"{config.name}-trial-{trial.number}"
+        with tracked_run(nested=True, run_name=name, tags=tags, killed_on=(optuna.TrialPruned,)) as run:
+            run.log_dataset(identity)
+            yield run
 
     return trial_run
 
@@ -323,32 +338,39 @@ class _Progress:
         self.stream.flush()
 
 
-def _refit(study, config: StudyConfig, objective: Objective, parent, stream: IO[str]) -> str | None:
-    """Fit the best trial's configuration again; log it (tracked) and save it (``best_model_path``)."""
+def _refit(study, config: StudyConfig, objective: Objective, parent, identity, stream: IO[str]):
+    """Fit the best trial's configuration again, score it on the test rows; log it (tracked), save it.
+
+    Returns ``(best_model_path or None, test MSE or None)``.
+    """
     if not config.refit or not _completed(study):
-        return None
+        return None, None
     best = study.best_trial
     estimator = build_estimator(config, best.params)
     if parent is None:
         score = objective.fit_and_score(estimator)
+        test = objective.test_mse(estimator)
     else:
         from tsseq.tracking.runs import tracked_run
 
         tags = {ROLE_TAG: "best", "optuna.study": config.name, "optuna.trial": best.number}
         with tracked_run(nested=True, run_name=f"{config.name}-best", tags=tags) as run:
+            run.log_dataset(identity)
             run.log_estimator(estimator)
             score = objective.fit_and_score(estimator, [run.callback()])
-            run.log_metrics({"validation_mse": score})
+            test = objective.test_mse(estimator)
+            run.log_metrics({"validation_mse": score, "test_mse": test})  # None (no test window) is left out
             if config.tracking.log_model:
                 train, _, _, horizon = objective.rows(estimator)
                 run.log_model(estimator, train, horizon=horizon)
         parent.set_tags({"best.trial": best.number, "best.run_id": run.run_id, "best.validation_mse": best.value})
-        parent.log_metrics({"best_validation_mse": best.value}, step=len(study.trials))
-    stream.write(f"[{config.name}] refitted trial {best.number}'s configuration: validation MSE {score:.6g}\n")
+        parent.log_metrics({"best_validation_mse": best.value, "best_test_mse": test}, step=len(study.trials))
+    tested = "no test window" if test is None else f"test MSE {test:.6g}"
+    stream.write(f"[{config.name}] refitted trial {best.number}'s configuration: validation MSE {score:.6g}, {tested}\n")
     if config.best_model_path is None:
-        return None
+        return None, test
     estimator.save(config.best_model_path)
-    return str(config.best_model_path)
+    return str(config.best_model_path), test
 
 
 def _completed(study) -> list:
@@ -357,7 +379,7 @@ def _completed(study) -> list:
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
-def _result(study, config: StudyConfig, parent, best_model_path: str | None) -> TuningResult:
+def _result(study, config: StudyConfig, parent, best_model_path: str | None, test_mse: float | None) -> TuningResult:
     trials = study.get_trials(deepcopy=False)
     states: dict[str, int] = {}
     for trial in trials:
@@ -373,4 +395,5 @@ def _result(study, config: StudyConfig, parent, best_model_path: str | None) -> 
         epochs=sum(len(trial.intermediate_values) for trial in trials),
         mlflow_run_id=None if parent is None else parent.run_id,
         best_model_path=best_model_path,
+        best_test_mse=test_mse,
     )
