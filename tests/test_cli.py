@@ -307,12 +307,12 @@ def test_evaluate_reports_a_failing_model_in_its_row_and_scores_the_others(data_
 # ---------------------------------------------------------------------------- start-up, threads, resume, signals (issues 13, 17)
 
 
-def test_a_non_neural_forecast_imports_neither_torch_nor_the_neural_models(hourly_csv, tmp_path):
+def test_a_non_neural_forecast_imports_neither_torch_nor_scikit_learn(hourly_csv, tmp_path):
     code = (
         "import sys; from tsseq.cli import main; "
         f"code = main(['forecast', {str(hourly_csv)!r}, '--model', 'ar', '--horizon', '3', '--output', {str(tmp_path / 'f.csv')!r}]); "
-        "print(code, ','.join(m for m in ('torch', 'tsseq.estimators', 'mlflow', 'optuna', 'matplotlib', 'statsmodels') "
-        "if m in sys.modules) or '-')"
+        "print(code, ','.join(m for m in ('torch', 'tsseq.estimators', 'mlflow', 'optuna', 'matplotlib', 'statsmodels', "
+        "'sklearn', 'scipy') if m in sys.modules) or '-')"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.stdout.split() == ["0", "-"], result.stderr[-2000:]

@@ -4,7 +4,8 @@
 returns the next ``horizon`` rows in the same layout; ``predict_windows`` forecasts
 many input windows at once (backtests, published protocols); ``score`` is the negative
 MSE so that greater is better, as in scikit-learn's scorers. ``get_params``,
-``set_params`` and ``clone`` come from :class:`sklearn.base.BaseEstimator`, so
+``set_params`` and :func:`sklearn.base.clone` work as on scikit-learn's estimators
+(:class:`tsseq.parameters.Estimator`, which does not import scikit-learn), so
 constructors take keyword arguments and only store them (:func:`store_arguments`).
 :func:`tsseq.testing.check_forecaster` checks this contract on any model.
 
@@ -59,11 +60,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
 from tsseq.data.checks import check_series, series_frequency
 from tsseq.errors import ConfigError, DataError, check_positive_int  # check_positive_int: also imported from here
+from tsseq.parameters import Estimator, check_is_fitted
 from tsseq.quantiles import (
     check_coverage,
     check_finite_forecast,
@@ -160,7 +160,7 @@ def store_arguments(estimator: object, arguments: dict[str, object]) -> None:
             setattr(estimator, name, value)
 
 
-class Forecaster(BaseEstimator):
+class Forecaster(Estimator):
     """Base class of tsseq forecasters; see the module docstring for the contract."""
 
     def fit(self, y: pd.DataFrame | pd.Series, *, validation: pd.DataFrame | pd.Series | None = None) -> "Forecaster":

@@ -164,9 +164,9 @@ def _decode_estimator(metadata: dict, prefix: str, tensors: dict[str, torch.Tens
 
 
 def _is_estimator(value: Any) -> bool:
-    from sklearn.base import BaseEstimator
+    from tsseq.parameters import is_estimator
 
-    return isinstance(value, BaseEstimator)
+    return is_estimator(value)
 
 
 def _decode_params(params: dict) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import pytest
 
@@ -281,3 +282,19 @@ def test_three_tune_workers_starting_together_on_fresh_stores_all_succeed(write_
     roles = sorted(run.data.tags.get("tsseq.tuning.role") for run in runs)
     assert roles == ["study"] + ["trial"] * 6  # one study run, elected by the three
     assert {run.info.status for run in runs} == {"FINISHED"}
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_each_trial_is_one_line_and_a_terminal_also_gets_a_bar_of_trials(write_job, terminal):
+    config, base = load_study(write_job(f"lines-{terminal}", n_trials=3, **AR_JOB))
+    stream = _Terminal() if terminal else io.StringIO()
+    tune(config, base_dir=base, stream=stream)
+    text = stream.getvalue()
+    for number in range(3):
+        assert f"[lines-{terminal}] trial {number} COMPLETE value" in text
+    assert ("\r" in text and "trials" in text and "3/3" in text) is terminal  # tqdm redraws with \r

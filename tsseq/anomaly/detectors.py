@@ -62,8 +62,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
 from tsseq.base import check_positive_int, split_frame
 from tsseq.config import from_mapping
@@ -75,6 +73,7 @@ from tsseq.anomaly.online import OnlineResidualDetector
 from tsseq.anomaly.online_interval import OnlineIntervalDetector
 from tsseq.nn.autoencoders import LSTMVAE, PatchAutoencoder, RecurrentAutoencoder
 from tsseq.nn.recurrent import require_causal
+from tsseq.parameters import Estimator, check_is_fitted
 
 Frame = pd.DataFrame | pd.Series
 
@@ -134,7 +133,7 @@ class ReconstructionWindows:
         return ReconstructionWindows(self.series, self.observed, starts, self.window_length)
 
 
-class AnomalyDetector(BaseEstimator):
+class AnomalyDetector(Estimator):
     """Base of the detectors: scaling, validation split, scoring, aggregation, thresholds.
 
     Subclasses store their arguments and implement ``_fit_model(train, validation)`` (scaled

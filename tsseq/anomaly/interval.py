@@ -14,14 +14,13 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.utils.validation import check_is_fitted
-
-from tsseq.anomaly.detectors import DETECTORS, ForecastResidualDetector, Frame
 from scipy.special import ndtri
 
+from tsseq.anomaly.detectors import DETECTORS, ForecastResidualDetector, Frame
 from tsseq.anomaly.tails import GRID_LEVELS, TAILS, TailScorer, combine_channel_scores, normal_tail_score, quantile_z
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError, TsseqError, closest_match
+from tsseq.parameters import check_is_fitted
 from tsseq.quantiles import check_levels
 
 GRID_WIDTHS = (6.0, 4.0, 3.0, 2.0)  # the grid's |z| bounds tried in turn (levels=None)

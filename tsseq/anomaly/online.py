@@ -43,13 +43,11 @@ from dataclasses import dataclass, replace
 import numba
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
 from tsseq.anomaly.scorers import LikelihoodScorer
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError
-
+from tsseq.parameters import Estimator, check_is_fitted
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,7 +119,7 @@ class AlarmLevel:
         return self.predict(scores), np.full(np.shape(scores), self.threshold_)
 
 
-class OnlineResidualDetector(BaseEstimator):
+class OnlineResidualDetector(Estimator):
     """Causal anomaly scores of a univariate stream (module docstring); higher = more anomalous.
 
     Parameters

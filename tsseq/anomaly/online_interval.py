@@ -45,12 +45,12 @@ from dataclasses import dataclass, replace
 import numba
 import numpy as np
 import pandas as pd
-from sklearn.utils.validation import check_is_fitted
 
 from tsseq.anomaly.online import OnlineResidualDetector
 from tsseq.anomaly.tails import COMBINATIONS, combine_channel_scores, normal_tail_score, student_t_tail_score
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.parameters import check_is_fitted
 
 SCALES = ("squared", "absolute")
 DISTRIBUTIONS = ("normal", "student_t")

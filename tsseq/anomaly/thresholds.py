@@ -24,11 +24,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
 from tsseq.anomaly.metrics import label_segments
 from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.parameters import Estimator, check_is_fitted
 
 __all__ = [
     "DSPOT",
@@ -186,7 +185,7 @@ def gpd_tail_quantile(threshold: float, fit: GPDFit, q: float, n_observations: i
     return threshold + fit.scale * math.expm1(-fit.shape * log_ratio) / fit.shape
 
 
-class SPOT(BaseEstimator):
+class SPOT(Estimator):
     """Streaming peaks-over-threshold (Siffer et al. 2017, Algorithm 1 + 2). Causal.
 
     ``fit`` sets the initial threshold ``t`` at the empirical ``level`` quantile of the
@@ -264,7 +263,7 @@ class SPOT(BaseEstimator):
         return self.run(scores)[0]
 
 
-class DSPOT(BaseEstimator):
+class DSPOT(Estimator):
     """SPOT on the deviation from a moving average, for drifting scores (Siffer et al. 2017, §4.3).
 
     The modelled value is ``x_i - M_i`` with ``M_i`` the mean of the last ``depth``
@@ -458,7 +457,7 @@ def telemanom_threshold(
     return _dynamic_threshold(smoothed, z_values, error_buffer, max_sequences, min_decrease)
 
 
-class TelemanomThresholder(BaseEstimator):
+class TelemanomThresholder(Estimator):
     """Telemanom's dynamic threshold over a sliding window of past errors, as in its code.
 
     The smoothed errors are processed in batches of ``batch_size``; each batch is judged
@@ -533,7 +532,7 @@ class TelemanomThresholder(BaseEstimator):
 # --- fixed thresholds as Thresholders, the oracle, and the name lookup ----------------------
 
 
-class QuantileThresholder(BaseEstimator):
+class QuantileThresholder(Estimator):
     """Flags scores above the ``q`` quantile of the validation scores (:func:`quantile_threshold`)."""
 
     def __init__(self, *, q: float = 0.99) -> None:

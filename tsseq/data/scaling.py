@@ -33,10 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from pandas.api.typing import DataFrameGroupBy
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
 from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.parameters import Estimator, check_is_fitted
 
 __all__ = ["Scaler"]
 
@@ -122,7 +121,7 @@ def _flatten(data: ScalerInput) -> _Flat:
     )
 
 
-class Scaler(BaseEstimator):
+class Scaler(Estimator):
     """Scale each channel of each series with statistics of the training data.
 
     Parameters

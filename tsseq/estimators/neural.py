@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from tsseq.base import Forecaster, SeriesLayout, check_positive_int, split_frame
 from tsseq.config import from_mapping
@@ -23,6 +22,7 @@ from tsseq.engine.losses import config_loss
 from tsseq.errors import ConfigError, DataError
 from tsseq.estimators.covariates import PackedCodes, ValuesLoss, check_covariates, row_codes, window_codes
 from tsseq.estimators.transfer import frozen
+from tsseq.parameters import check_is_fitted
 
 Frame = pd.DataFrame | pd.Series
 TRAINING = "training"  # the parameter holding the training settings; "training__<field>" are nested parameters

@@ -26,7 +26,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from tsseq.base import check_positive_int, store_arguments
 from tsseq.data.windows import make_multi_series_windows
@@ -36,6 +35,7 @@ from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.estimators.neural import NeuralForecaster
 from tsseq.nn import decoding
 from tsseq.nn.tokens import CachedStep, TokenLanguageModel, ValueTokenizer, next_token_loss
+from tsseq.parameters import check_is_fitted
 from tsseq.quantiles import sample_quantiles
 from tsseq.registry import register
 

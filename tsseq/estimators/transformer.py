@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from tsseq.base import split_frame, store_arguments
 from tsseq.engine import Callback, Trainer, TrainingConfig
@@ -32,6 +31,7 @@ from tsseq.nn.encoder_forecaster import EncoderForecaster
 from tsseq.nn.masked_pretraining import MaskedPatchModel, check_mask_ratio, masked_patch_loss
 from tsseq.nn.patchtst import PatchTST
 from tsseq.nn.transformer import attention_weights, record_attention
+from tsseq.parameters import check_is_fitted
 from tsseq.registry import register
 
 # What both encoders take under the estimators' names (besides d_model and n_layers, renamed).

@@ -147,18 +147,21 @@ def tune(config: StudyConfig, *, base_dir: str | Path = ".", stream: IO[str] | N
         with _study_run(study, config, identity) as parent:
             trial_run = None if parent is None else _trial_run(config, identity)
             objective = Objective(config, frame, space, trial_run)
+            progress = _Progress(config, stream)
             try:
                 study.optimize(
                     objective,
                     n_trials=config.n_trials,
                     timeout=config.timeout_s,
-                    callbacks=[_Progress(config, stream)],
+                    callbacks=[progress],
                     gc_after_trial=False,
                 )
             except KeyboardInterrupt:  # SIGTERM (Terminated) or Ctrl-C
                 with deferred():  # a second signal must not cut this short
                     _after_interruption(study, config, objective.interrupted)
                 raise
+            finally:
+                progress.close()
             best_model_path, test_mse = _refit(study, config, objective, parent, identity, stream)
     return _result(study, config, parent, best_model_path, test_mse)
 
@@ -315,11 +318,18 @@ def _trial_run(config: StudyConfig, identity):
 
 
 class _Progress:
-    """One stderr line per finished trial: state, score, epochs, time, best so far."""
+    """One stderr line per finished trial (state, score, epochs, time, best so far), under a bar of trials.
+
+    The lines go to every stream (a scheduler's log keeps them); the tqdm bar over the
+    trials (:mod:`tsseq.progress`) only to a terminal, with the lines written above it.
+    """
 
     def __init__(self, config: StudyConfig, stream: IO[str]) -> None:
+        from tsseq.progress import progress
+
         self.config, self.stream = config, stream
         self.done, self.started = 0, time.perf_counter()
+        self.bar = progress(total=config.n_trials, desc=f"[{config.name}] trials", unit="trial", stream=stream, leave=False)
 
     def __call__(self, study, trial) -> None:
         self.done += 1
@@ -330,12 +340,21 @@ class _Progress:
         except ValueError:  # no completed trial yet
             best = "no best yet"
         of = f"/{self.config.n_trials}" if self.config.n_trials else ""
-        self.stream.write(
+        line = (
             f"[{self.config.name}] trial {trial.number} {trial.state.name}{value}, "
             f"{len(trial.intermediate_values)} epochs, {seconds:.1f}s | {best} | this worker {self.done}{of}, "
-            f"{time.perf_counter() - self.started:.0f}s\n"
+            f"{time.perf_counter() - self.started:.0f}s"
         )
-        self.stream.flush()
+        if self.bar.disable:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        else:
+            self.bar.write(line, file=self.stream)
+            self.bar.update(1)
+            self.bar.set_postfix_str(best)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _refit(study, config: StudyConfig, objective: Objective, parent, identity, stream: IO[str]):
