@@ -182,7 +182,10 @@ def test_direct_estimator_uses_the_direct_models(batch: list[np.ndarray]) -> Non
 def test_clone_and_get_params() -> None:
     model = AR(order=3, criterion="bic", strategy="direct", horizon=12)
     params = model.get_params()
-    assert params == {"order": 3, "max_order": 10, "criterion": "bic", "strategy": "direct", "horizon": 12, "variance": "mle"}
+    assert params == {
+        "order": 3, "max_order": 10, "criterion": "bic", "strategy": "direct", "horizon": 12, "variance": "mle",
+        "stable": True, "stable_tol": 0.01,
+    }
     copy = clone(model)
     assert copy is not model and copy.get_params() == params
     assert copy.set_params(order=None).order is None

@@ -40,12 +40,16 @@ def test_a_signal_inside_a_deferred_block_is_acted_on_when_it_ends():
 
 
 def test_deferred_gives_ctrl_c_back_to_pythons_own_handler_outside_terminating():
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    with pytest.raises(KeyboardInterrupt):
-        with deferred():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.01)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Python's own handler, also where this process was started with SIGINT ignored (a background job of a script)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with deferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.01)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_deferred_does_nothing_outside_the_main_thread():
@@ -152,7 +156,7 @@ def test_sigterm_to_tsseq_tune_fails_the_trial_kills_its_runs_and_the_retry_resu
     trial_zero = tmp_path / "checkpoints" / "stopped" / "trial-0"
 
     code, stderr = _terminate_once_training(_start(["tune", str(job)], tmp_path), trial_zero / "last.pt")
-    assert code == 143
+    assert code == 143, stderr[-3000:]
     _assert_one_clean_line(stderr, "tune")
     runs = _runs(tmp_path)
     assert runs == {"stopped": "KILLED", "stopped-trial-0": "KILLED"}, runs
@@ -195,8 +199,46 @@ def test_sigterm_to_a_tracked_tsseq_run_ends_its_run_killed(tmp_path):
 
     checkpoint = tmp_path / "checkpoints" / "holdout" / "last.pt"  # the pipeline's holdout fit: a folder of its own
     code, stderr = _terminate_once_training(_start(["run", "job.yaml"], tmp_path), checkpoint)
-    assert code == 143
+    assert code == 143, stderr[-3000:]
     _assert_one_clean_line(stderr, "run")
     runs = _runs(tmp_path)
     assert list(runs.values()) == ["KILLED"], runs
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+# ----------------------------------------------------------------------------- storage writes are not cut in half
+class _StorageWrite:
+    """A stand-in for a store's write that a SIGTERM lands in the middle of."""
+
+    def __init__(self):
+        self.completed = False
+
+    def __call__(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)  # the handler would have run here, mid-write
+        self.completed = True
+
+
+def test_a_signal_during_a_trials_report_is_acted_on_after_the_write():
+    from tsseq.tuning.pruning import PruningCallback
+
+    class Trial:
+        number, report = 0, _StorageWrite()
+
+        def should_prune(self):
+            return False
+
+    trial = Trial()
+    with pytest.raises(Terminated), terminating():
+        PruningCallback(trial).on_epoch_end(None, 0, {"train_loss": 1.0})
+    assert trial.report.completed
+
+
+def test_a_signal_during_an_epochs_metrics_write_is_acted_on_after_it():
+    from tsseq.tracking.callback import MlflowCallback
+
+    callback = MlflowCallback.__new__(MlflowCallback)
+    callback._client, callback._run_id, callback.prefix = type("Client", (), {"log_batch": _StorageWrite()})(), "run", ""
+    with pytest.raises(Terminated), terminating():
+        callback.on_epoch_end(None, 0, {"train_loss": 1.0})
+    assert callback._client.log_batch.completed

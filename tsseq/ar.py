@@ -16,10 +16,44 @@ at once, without a Python loop over the series:
    factor ``R`` holds the residual sum of squares of every nested model at once:
    ``RSS_p = sum_{i > p} R[i, -1] ** 2`` (Gram–Schmidt on the columns in order).
 3. The order minimising AIC / BIC / HQIC on the common sample (the first
-   ``max_order`` values held back, as statsmodels' ``ar_select_order``) is chosen,
-   and the coefficients are refitted on the sample that starts at the chosen order
-   (statsmodels' ``AutoReg(y, lags=p, trend="c")`` with ``hold_back=None``): the
-   common-sample sums plus those of the few rows ``p <= t < max_order``.
+   ``K_b = min(max_order, T_b // 4)`` values held back, as statsmodels'
+   ``ar_select_order(y, maxlag=K_b)``) is chosen, and the coefficients are refitted on
+   the sample that starts at the chosen order (statsmodels' ``AutoReg(y, lags=p,
+   trend="c")`` with ``hold_back=None``): the common-sample sums plus those of the few
+   rows ``p <= t < K_b``.
+4. Explosive fits are replaced (below), with one refit per candidate order of the
+   explosive series only.
+
+Exogenous regressors (ARX, statsmodels' ``AutoReg(y, lags=p, exog=X)``): with ``K``
+regressors observed alongside each series, row by row,
+
+    y_t = c + phi_1 y_{t-1} + ... + phi_p y_{t-p} + b_1 x_{t,1} + ... + b_K x_{t,K} + e_t,
+
+the regressors of row ``t`` entering contemporaneously (their values at the target's own
+time; a driver known only up to ``t - 1`` is passed shifted by the caller). The Gram
+matrices become those of ``[1, x_t, y_{t-1}, ..., y_{t-K}, y_t]`` (:func:`exog_gram`): the
+regressors sit before the lags, so the nested models of step 2 are ``[1, x_t, lags 1..p]``
+and keep every regressor, as ``ar_select_order(..., exog=X)`` compares them (its penalty
+counts ``p + K + 1`` parameters). Forecasts need the regressors' future values, whose
+effect ``b' x_{T+h}`` is added at each step of the recursion; the forecast variance is
+the same ``sigma2 sum psi_j^2`` (the future regressors are known, not forecast).
+
+Orders are capped by the length of each series: the selection considers the orders
+``0..min(max_order, T // 4)`` (:func:`max_order_for_length`), Box & Jenkins' rule of
+thumb that autocorrelations are trustworthy only up to lag ``T / 4`` (*Time Series
+Analysis: Forecasting and Control*, 1976, section 2.1.6), which leaves at least three
+observations per parameter in the common sample. R's ``ar()`` default,
+``min(T - 1, 10 log10 T)``, is stricter, but it would cut M4 Hourly (``T >= 700``) at 28
+lags, below the 48 to 168 lags that give its published AR figures; on long series the
+cap never binds. A fixed ``order`` is not capped: it was asked for.
+
+Explosive fits (:func:`spectral_radius` above ``1 + stable_tol``; a short series with a
+high order easily estimates a root of 1.05 or more, whose forecasts grow by orders of
+magnitude within a year of weekly steps) are replaced by the stable lower order of
+minimal criterion on the same common sample, refitted on its own sample; order 0, the
+mean model, is always stable and the last resort. ``stable_tol`` (:data:`STABLE_TOL`)
+keeps the near-unit roots that least squares estimates on trending series (1.001 to
+1.005 on M4 Hourly): they are random walks with drift, not explosions.
 
 Singular designs (a constant series, an exactly periodic one) do not fail: a column
 that is numerically a combination of the earlier ones (pivot below ``RANK_RTOL``
@@ -46,13 +80,20 @@ explosive: its forecasts and their variance grow geometrically.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from tsseq.errors import ConfigError, DataError
 
 CRITERIA = ("aic", "bic", "hqic")
+# A fit is explosive when its spectral radius exceeds 1 + STABLE_TOL: such a root grows a
+# deviation 1.6-fold in 48 steps and 2.7-fold in 100; the near-unit roots of trending series
+# (1.001 to 1.005 on M4 Hourly) stay, an estimated 1.017 there or 1.05 on a short weekly
+# series does not.
+STABLE_TOL = 0.01
+# Box & Jenkins: autocorrelations, and so AR lags, up to T / 4 of a series of T values.
+LENGTH_PER_LAG = 4
 # Relative pivot below which a regressor counts as collinear with the earlier ones.
 RANK_RTOL = 1e-10
 
@@ -76,6 +117,16 @@ class ARFit:
     sigma2 : (B,) float or None
         Innovation variance ``RSS / (T_b - p_b)`` of each model (statsmodels'
         ``AutoRegResults.sigma2``); :func:`fit_ar` always sets it.
+    exog_coef : (B, K) float or None
+        ``exog_coef[b, k]`` multiplies the regressor ``x_{t,k}``; ``None`` without regressors.
+    max_order : (B,) int or None
+        The largest order the selection considered for each series, ``max_order`` capped
+        by :func:`max_order_for_length`; the fixed order when there was no selection.
+    replaced_order : (B,) int or None
+        The explosive order first chosen where the stability check replaced it by
+        ``order``, -1 where the first choice was kept; ``None`` when the check was off.
+    replaced_radius : (B,) float or None
+        The spectral radius of that replaced model (NaN where kept).
     """
 
     order: np.ndarray
@@ -83,6 +134,10 @@ class ARFit:
     coef: np.ndarray
     criteria: np.ndarray | None = None
     sigma2: np.ndarray | None = None
+    exog_coef: np.ndarray | None = None
+    max_order: np.ndarray | None = None
+    replaced_order: np.ndarray | None = None
+    replaced_radius: np.ndarray | None = None
 
 
 def required_length(max_lag: int, horizon: int = 1) -> int:
@@ -92,6 +147,17 @@ def required_length(max_lag: int, horizon: int = 1) -> int:
     horizon + 1`` rows and ``max_lag + 1`` parameters.
     """
     return 2 * max_lag + horizon + 1
+
+
+def max_order_for_length(lengths: np.ndarray, horizon: int = 1) -> np.ndarray:
+    """Largest order worth selecting for series of ``lengths`` values: ``min(T // 4, (T - horizon - 1) // 2)``, at least 0.
+
+    ``T // 4`` is Box & Jenkins' lag limit (see the module docstring); the second term
+    keeps a residual degree of freedom for direct models of ``horizon`` steps
+    (:func:`required_length`), and binds only below 8 values for ``horizon=1``.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.maximum(np.minimum(lengths // LENGTH_PER_LAG, (lengths - horizon - 1) // 2), 0)
 
 
 def pad_series(series: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -186,21 +252,69 @@ def solve_regression(gram: np.ndarray, rtol: float = RANK_RTOL) -> np.ndarray:
     return np.linalg.solve(triangular, projected[..., None])[..., 0]
 
 
-def information_criteria(rss: np.ndarray, nobs: np.ndarray, criterion: str) -> np.ndarray:
-    """AIC, BIC or HQIC of AR models with an intercept, as statsmodels' ``ar_select_order`` computes them.
-
-    ``sigma2 = RSS / nobs``, ``llf = -nobs (log(2 pi sigma2) + 1) / 2`` and the penalty
-    counts ``p + 1`` parameters (statsmodels' ``df_model + 1``).
+def exog_gram(values: np.ndarray, exog: np.ndarray, first: np.ndarray, stop: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Gram matrices of ``[1, x_{t,1}, ..., x_{t,K}, y_{t-o_1}, ..., y_{t-o_k}]`` over rows ``first_b <= t < stop_b``.
 
     Parameters
     ----------
-    rss : (B, K + 1) float
-        Residual sums of squares of the orders ``0..K``.
+    values : (B, T) float
+        Series, zero-padded at the end, as for :func:`lagged_gram`.
+    exog : (B, T, K) float
+        Regressors aligned row by row with ``values`` (row ``t`` enters the regression of ``y_t``).
+    first, stop, offsets
+        As for :func:`lagged_gram`.
+
+    Returns
+    -------
+    (B, 1 + K + k, 1 + K + k) float
+        Index 0 is the intercept, ``1..K`` the regressors, ``1 + K + j`` the column of ``offsets[j]``.
+    """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    lags = lagged_gram(values, first, stop, offsets)  # the Toeplitz-like part, as without regressors
+    batch, length, n_exog = exog.shape
+    times = np.arange(length)
+    rows = (times >= np.asarray(first)[:, None]) & (times < np.asarray(stop)[:, None])
+    x = np.where(rows[..., None], exog, 0.0)  # x_t on the rows, 0 elsewhere: (B, T, K)
+    reach = int(offsets.max())
+    y = np.pad(values, ((0, 0), (reach, 0)))  # y_{t-o} = y[:, reach - o + t]; before time 0 it is 0
+    # sum over the rows of x_{t,k} y_{t-o}, one lag at a time: (B, K, k)
+    cross = np.stack([np.einsum("btk,bt->bk", x, y[:, reach - lag : reach - lag + length]) for lag in offsets], axis=2)
+    exog_index = 1 + np.arange(n_exog)
+    lag_index = np.r_[0, 1 + n_exog + np.arange(len(offsets))]
+    gram = np.empty((batch, 1 + n_exog + len(offsets), 1 + n_exog + len(offsets)))
+    gram[:, lag_index[:, None], lag_index[None, :]] = lags
+    gram[:, 0, exog_index] = gram[:, exog_index, 0] = x.sum(axis=1)
+    gram[:, exog_index[:, None], exog_index[None, :]] = np.einsum("btk,btl->bkl", x, x)
+    gram[:, exog_index[:, None], lag_index[None, 1:]] = cross
+    gram[:, lag_index[1:, None], exog_index[None, :]] = cross.transpose(0, 2, 1)
+    return gram
+
+
+def _design_gram(values: np.ndarray, exog: np.ndarray | None, first: np.ndarray, stop: np.ndarray, width: int) -> np.ndarray:
+    """Gram of ``[1, x_t, y_{t-1}, ..., y_{t-width}, y_t]`` (no ``x_t`` when ``exog`` is None) over ``first_b <= t < stop_b``."""
+    offsets = np.concatenate([1 + np.arange(width), [0]])
+    if exog is None:
+        return lagged_gram(values, first, stop, offsets)
+    return exog_gram(values, exog, first, stop, offsets)
+
+
+def information_criteria(rss: np.ndarray, nobs: np.ndarray, criterion: str, n_exog: int = 0) -> np.ndarray:
+    """AIC, BIC or HQIC of AR models with an intercept, as statsmodels' ``ar_select_order`` computes them.
+
+    ``sigma2 = RSS / nobs``, ``llf = -nobs (log(2 pi sigma2) + 1) / 2`` and the penalty
+    counts ``p + K + 1`` parameters (statsmodels' ``df_model + 1``; ``K = n_exog`` regressors).
+
+    Parameters
+    ----------
+    rss : (B, K_max + 1) float
+        Residual sums of squares of the orders ``0..K_max``.
     nobs : (B,) int
         Rows of the common sample.
+    n_exog : int >= 0
+        Exogenous regressors in every model.
     """
     nobs = np.asarray(nobs, dtype=np.float64)[:, None]
-    parameters = np.arange(rss.shape[1]) + 1.0
+    parameters = np.arange(rss.shape[1]) + 1.0 + n_exog
     with np.errstate(divide="ignore"):  # a perfect fit has RSS 0 and criterion -inf
         llf = -nobs * (np.log(2 * np.pi * rss / nobs) + 1) / 2
     penalty = {"aic": 2.0, "bic": np.log(nobs), "hqic": 2 * np.log(np.log(nobs))}[criterion]
@@ -208,12 +322,17 @@ def information_criteria(rss: np.ndarray, nobs: np.ndarray, criterion: str) -> n
 
 
 def _standardise(values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centre and scale each padded series; a constant series keeps scale 1."""
-    observed = np.arange(values.shape[1]) < lengths[:, None]
-    mean = values.sum(axis=1) / lengths
-    scale = np.sqrt((np.where(observed, values - mean[:, None], 0.0) ** 2).sum(axis=1) / lengths)
+    """Centre and scale each padded series ``(B, T)`` (or each regressor of ``(B, T, K)``) over its observed rows.
+
+    A constant keeps scale 1.
+    """
+    observed = np.arange(values.shape[1]) < lengths[:, None]  # (B, T)
+    observed = observed.reshape(observed.shape + (1,) * (values.ndim - 2))
+    mean = values.sum(axis=1) / lengths.reshape((-1,) + (1,) * (values.ndim - 2))
+    centred = np.where(observed, values - mean[:, None], 0.0)
+    scale = np.sqrt((centred**2).sum(axis=1) / lengths.reshape(mean.shape[:1] + (1,) * (values.ndim - 2)))
     scale = np.where(scale > 0, scale, 1.0)
-    return np.where(observed, (values - mean[:, None]) / scale[:, None], 0.0), mean, scale
+    return centred / scale[:, None], mean, scale
 
 
 def _check_batch(series: list[np.ndarray], max_lag: int, horizon: int = 1) -> None:
@@ -228,17 +347,41 @@ def _check_batch(series: list[np.ndarray], max_lag: int, horizon: int = 1) -> No
             )
 
 
-def _keep_own_lags(gram: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Decouple the lag columns beyond each model's order in ``[1, lags 1..P, target]`` Gram matrices.
+def pad_exog(series: list[np.ndarray], exog: list[np.ndarray]) -> np.ndarray:
+    """Check the regressors ``(T_b, K)`` of each series (``(T_b,)`` or ``(T_b, C)``) and stack them.
+
+    Returns ``(B, T_max, K)``, zero-padded at the end.
+    """
+    if len(exog) != len(series):
+        raise DataError(f"AR got {len(exog)} regressor arrays for {len(series)} series; give one (T_b, K) array per series.")
+    widths = {np.shape(values)[1] if np.ndim(values) == 2 else -1 for values in exog}
+    if len(widths) != 1 or -1 in widths:
+        raise DataError("AR needs the regressors of every series as 2-D arrays (T_b, K) with the same K.")
+    length = max((len(values) for values in series), default=0)
+    padded = np.zeros((len(series), length, widths.pop()))
+    for position, (values, regressors) in enumerate(zip(series, exog)):
+        if len(regressors) != len(values):
+            raise DataError(
+                f"Series {position} has {len(values)} values but {len(regressors)} rows of regressors; "
+                "they must be aligned row by row."
+            )
+        if not np.all(np.isfinite(regressors)):
+            raise DataError(f"AR needs finite regressors; those of series {position} have missing or infinite values.")
+        padded[position, : len(values)] = regressors
+    return padded
+
+
+def _keep_own_lags(gram: np.ndarray, order: np.ndarray, n_exog: int = 0) -> np.ndarray:
+    """Decouple the lag columns beyond each model's order in ``[1, x_t (n_exog), lags 1..P, target]`` Gram matrices.
 
     Their rows and columns become unit vectors, so their coefficients solve to 0.
     """
-    width = gram.shape[1] - 2
+    width = gram.shape[1] - 2 - n_exog
     unused = np.zeros(gram.shape[:2], dtype=bool)
-    unused[:, 1 : width + 1] = np.arange(width) >= order[:, None]
+    unused[:, 1 + n_exog : 1 + n_exog + width] = np.arange(width) >= order[:, None]
     keep = ~unused
     gram = gram * (keep[:, :, None] & keep[:, None, :])
-    gram[unused[:, :, None] & np.eye(width + 2, dtype=bool)] = 1.0
+    gram[unused[:, :, None] & np.eye(gram.shape[1], dtype=bool)] = 1.0
     return gram
 
 
@@ -249,15 +392,21 @@ def _own_sample_gram(values: np.ndarray, lengths: np.ndarray, order: np.ndarray,
     return _keep_own_lags(lagged_gram(values, order + horizon - 1, lengths, offsets), order)
 
 
-def select_order(gram: np.ndarray, nobs: np.ndarray, criterion: str) -> tuple[np.ndarray, np.ndarray]:
-    """Choose the order minimising ``criterion`` among the nested models of Gram matrices ``[1, lags 1..K, y_t]``.
+def select_order(
+    gram: np.ndarray, nobs: np.ndarray, criterion: str, n_exog: int = 0, max_order: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Choose the order minimising ``criterion`` among the nested models of Gram matrices ``[1, x_t, lags 1..K, y_t]``.
 
     Parameters
     ----------
-    gram : (B, K + 2, K + 2) float
-        Gram matrices over the common sample (see :func:`lagged_gram`).
+    gram : (B, n_exog + K + 2, n_exog + K + 2) float
+        Gram matrices over the common sample (see :func:`lagged_gram`, :func:`exog_gram`).
     nobs : (B,) int
         Rows of the common sample.
+    n_exog : int >= 0
+        Regressors ``x_t`` (columns ``1..n_exog``), kept in every model.
+    max_order : (B,) int, optional
+        Largest order of each series; the criteria of higher orders are set to ``inf``.
 
     Returns
     -------
@@ -267,14 +416,26 @@ def select_order(gram: np.ndarray, nobs: np.ndarray, criterion: str) -> tuple[np
         The criterion of the orders ``0..K``.
     """
     factor = guarded_cholesky(gram)
-    tail = factor[:, 1:, -1] ** 2  # (B, K + 1): contributions of lags 1..K and the residual
-    rss = np.cumsum(tail[:, ::-1], axis=1)[:, ::-1]  # rss[:, p] = sum_{i > p} R[i, -1]^2
-    criteria = information_criteria(rss, nobs, criterion)
+    tail = factor[:, 1 + n_exog :, -1] ** 2  # (B, K + 1): contributions of lags 1..K and the residual
+    rss = np.cumsum(tail[:, ::-1], axis=1)[:, ::-1]  # rss[:, p] = sum_{i > p} R[n_exog + i, -1]^2
+    criteria = information_criteria(rss, nobs, criterion, n_exog)
+    if max_order is not None:
+        criteria = np.where(np.arange(criteria.shape[1]) <= np.asarray(max_order)[:, None], criteria, np.inf)
     return np.argmin(criteria, axis=1), criteria
 
 
-def fit_ar(series: list[np.ndarray], *, order: int | None = None, max_order: int = 10, criterion: str = "aic") -> ARFit:
-    """Fit one AR model with intercept to each 1-D series, all at once.
+def fit_ar(
+    series: list[np.ndarray],
+    *,
+    order: int | None = None,
+    max_order: int = 10,
+    criterion: str = "aic",
+    exog: list[np.ndarray] | None = None,
+    stable: bool = True,
+    stable_tol: float = STABLE_TOL,
+    horizon: int = 1,
+) -> ARFit:
+    """Fit one AR (or ARX) model with intercept to each 1-D series, all at once.
 
     Parameters
     ----------
@@ -282,43 +443,145 @@ def fit_ar(series: list[np.ndarray], *, order: int | None = None, max_order: int
         Finite values; lengths may differ.
     order : int >= 1, optional
         Fixed order for every series. When ``None`` the order is chosen in
-        ``0..max_order`` by ``criterion`` on the common sample.
+        ``0..min(max_order, T_b // 4)`` (:func:`max_order_for_length`) by ``criterion``
+        on the common sample ``t >= min(max_order, T_b // 4)``.
     max_order : int >= 1
         Largest order considered by the selection.
     criterion : {"aic", "bic", "hqic"}
+        Also ranks the replacements of explosive fits, for a fixed order too.
+    exog : list of B float arrays of shape (T_b, K), optional
+        Regressors aligned row by row with each series: ``x_t`` enters the regression
+        of ``y_t`` (statsmodels' ``AutoReg(y, lags=p, exog=X)``).
+    stable : bool
+        Replace each fit whose :func:`spectral_radius` exceeds ``1 + stable_tol`` by
+        the stable order below it of minimal criterion (0, the mean model, at worst);
+        the fit records what it replaced (``replaced_order``, ``replaced_radius``).
+    stable_tol : float >= 0
+    horizon : int >= 1
+        The selected orders leave rows for direct models of this many steps
+        (:func:`fit_direct`); 1 for the recursive model.
     """
     if criterion not in CRITERIA:
         raise ConfigError(f"The 'criterion' parameter must be one of {CRITERIA}. Got {criterion!r} instead.")
-    _check_batch(series, order if order is not None else max_order)
+    if not stable_tol >= 0:
+        raise ConfigError(f"The 'stable_tol' parameter must be a float >= 0. Got {stable_tol!r} instead.")
+    _check_batch(series, 0 if order is None else order, horizon)
     values, lengths = pad_series(series)
     standard, mean, scale = _standardise(values, lengths)
+    regressors = x_mean = x_scale = None
+    if exog is not None:
+        regressors, x_mean, x_scale = _standardise(pad_exog(series, exog), lengths)
+    n_exog = 0 if regressors is None else regressors.shape[2]
+    if order is None:
+        common = np.minimum(max_order, max_order_for_length(lengths, horizon))  # (B,) the largest order of each
+    else:
+        common = np.full(len(series), order)
+    # Compare the orders 0..common_b on the common sample t >= common_b.
+    gram = _design_gram(standard, regressors, common, lengths, int(common.max(initial=0)))
+    orders, criteria = select_order(gram, lengths - common, criterion, n_exog, common)
     if order is not None:
-        orders = np.full(len(series), order)
-        params = solve_regression(_own_sample_gram(standard, lengths, orders, horizon=1))
-        return _to_raw_scale(params, mean, scale, orders, criteria=None, series=series)
-    # Compare the orders on the common sample t >= max_order.
-    common = np.full(len(series), max_order)
-    gram = lagged_gram(standard, common, lengths, np.concatenate([1 + np.arange(max_order), [0]]))
-    orders, criteria = select_order(gram, lengths - max_order, criterion)
-    # Refit each on its own sample t >= p: the common-sample sums plus the rows p <= t < max_order.
-    width = int(orders.max())
-    columns = np.r_[: width + 1, max_order + 1]
-    head = lagged_gram(standard[:, :max_order], orders, common, np.concatenate([1 + np.arange(width), [0]]))
-    params = solve_regression(_keep_own_lags(gram[:, columns][:, :, columns] + head, orders))
-    # Criteria on the raw scale: RSS grows by scale^2, i.e. -2 llf by 2 nobs log(scale).
-    criteria = criteria + 2 * (lengths - max_order)[:, None] * np.log(scale)[:, None]
-    return _to_raw_scale(params, mean, scale, orders, criteria, series)
+        orders = common
+    params = _refit(standard, regressors, gram, common, orders)
+    replaced_order = replaced_radius = None
+    if stable:
+        params, orders, replaced_order, replaced_radius = _replace_explosive(
+            standard, regressors, gram, common, orders, params, criteria, stable_tol
+        )
+    params = params[:, : 1 + n_exog + int(orders.max(initial=0))]
+    if order is None:
+        # Criteria on the raw scale: RSS grows by scale^2, i.e. -2 llf by 2 nobs log(scale); orders
+        # above every series' cap are padded with inf, so that there are max_order + 1 columns.
+        criteria = criteria + 2 * (lengths - common)[:, None] * np.log(scale)[:, None]
+        criteria = np.pad(criteria, ((0, 0), (0, max_order + 1 - criteria.shape[1])), constant_values=np.inf)
+    else:
+        criteria = None
+    fit = _to_raw_scale(params, mean, scale, orders, criteria, series, x_mean, x_scale, exog)
+    return replace(fit, max_order=common, replaced_order=replaced_order, replaced_radius=replaced_radius)
+
+
+def _refit(values: np.ndarray, exog: np.ndarray | None, gram: np.ndarray, common: np.ndarray, orders: np.ndarray) -> np.ndarray:
+    """Coefficients ``(B, 1 + K + max(orders))`` of each order on its own sample ``t >= p_b``.
+
+    The sums over the own sample are those of the common sample ``t >= common_b``
+    (``gram``, :func:`_design_gram`) plus those of the few rows ``p_b <= t < common_b``.
+    """
+    n_exog = 0 if exog is None else exog.shape[2]
+    width, largest = int(orders.max(initial=0)), gram.shape[1] - 2 - n_exog
+    columns = np.r_[: 1 + n_exog + width, 1 + n_exog + largest]
+    span = int(common.max(initial=0))
+    head = _design_gram(values[:, :span], None if exog is None else exog[:, :span], orders, common, width)
+    return solve_regression(_keep_own_lags(gram[:, columns][:, :, columns] + head, orders, n_exog))
+
+
+def _replace_explosive(
+    values: np.ndarray,
+    exog: np.ndarray | None,
+    gram: np.ndarray,
+    common: np.ndarray,
+    orders: np.ndarray,
+    params: np.ndarray,
+    criteria: np.ndarray,
+    stable_tol: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Replace the fits with a root beyond ``1 + stable_tol`` by their stable lower order of minimal criterion.
+
+    Only the explosive series are refitted, once per candidate order ``1..max(p) - 1``
+    (order 0 is the mean model, always stable); ``criteria (B, K + 1)`` are those of
+    the common sample, so the ranking is the selection's own. Returns the new
+    ``params``, ``orders``, and the replaced orders (-1 where kept) and their radii (NaN).
+    """
+    n_exog = 0 if exog is None else exog.shape[2]
+    radius = spectral_radius(params[:, 1 + n_exog :])
+    explosive = np.flatnonzero(~(radius <= 1 + stable_tol))  # NaN or inf coefficients count as explosive
+    replaced_order = np.full(len(orders), -1)
+    replaced_radius = np.full(len(orders), np.nan)
+    if explosive.size == 0:
+        return params, orders, replaced_order, replaced_radius
+    sub_values, sub_exog = values[explosive], None if exog is None else exog[explosive]
+    sub_gram, sub_common, first_choice = gram[explosive], common[explosive], orders[explosive]
+    best, best_criterion = np.zeros(len(explosive), dtype=np.int64), criteria[explosive, 0]
+    for candidate in range(1, int(first_choice.max())):
+        candidate_orders = np.full(len(explosive), candidate)
+        coef = _refit(sub_values, sub_exog, sub_gram, sub_common, candidate_orders)[:, 1 + n_exog :]
+        better = (candidate < first_choice) & (criteria[explosive, candidate] < best_criterion)
+        better &= spectral_radius(coef) <= 1 + stable_tol
+        best = np.where(better, candidate, best)
+        best_criterion = np.where(better, criteria[explosive, candidate], best_criterion)
+    refitted = _refit(sub_values, sub_exog, sub_gram, sub_common, best)
+    params = params.copy()
+    params[explosive] = 0.0
+    params[explosive, : refitted.shape[1]] = refitted
+    orders = orders.copy()
+    orders[explosive] = best
+    replaced_order[explosive], replaced_radius[explosive] = first_choice, radius[explosive]
+    return params, orders, replaced_order, replaced_radius
 
 
 def _to_raw_scale(
-    params: np.ndarray, mean: np.ndarray, scale: np.ndarray, orders: np.ndarray, criteria: np.ndarray | None,
+    params: np.ndarray,
+    mean: np.ndarray,
+    scale: np.ndarray,
+    orders: np.ndarray,
+    criteria: np.ndarray | None,
     series: list[np.ndarray],
+    exog_mean: np.ndarray | None = None,
+    exog_scale: np.ndarray | None = None,
+    exog: list[np.ndarray] | None = None,
 ) -> ARFit:
-    """Coefficients ``(B, 1 + P)`` of standardised series -> an :class:`ARFit` on the original scale."""
-    coef = params[:, 1:]
+    """Coefficients ``(B, 1 + K + P)`` of standardised series and regressors -> an :class:`ARFit` on the original scale.
+
+    With ``y = m + s y~`` and ``x_k = m_k + s_k x~_k``: ``b_k = s b~_k / s_k`` and
+    ``c = s c~ + m (1 - sum phi) - sum_k b_k m_k``; the AR coefficients are unchanged.
+    """
+    n_exog = 0 if exog_mean is None else exog_mean.shape[1]
+    coef = params[:, 1 + n_exog :]
     intercept = scale * params[:, 0] + mean * (1 - coef.sum(axis=1))
-    sigma2 = residual_variance(series, intercept, coef, orders)
-    return ARFit(order=orders, intercept=intercept, coef=coef, criteria=criteria, sigma2=sigma2)
+    exog_coef = None
+    if n_exog:
+        exog_coef = scale[:, None] * params[:, 1 : 1 + n_exog] / exog_scale
+        intercept = intercept - np.einsum("bk,bk->b", exog_coef, exog_mean)
+    sigma2 = residual_variance(series, intercept, coef, orders, exog=exog, exog_coef=exog_coef)
+    return ARFit(order=orders, intercept=intercept, coef=coef, criteria=criteria, sigma2=sigma2, exog_coef=exog_coef)
 
 
 def fit_direct(series: list[np.ndarray], order: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -339,7 +602,12 @@ def fit_direct(series: list[np.ndarray], order: np.ndarray, horizon: int) -> tup
 
 
 def forecast_recursive(
-    intercept: np.ndarray, coef: np.ndarray, history: np.ndarray, horizon: int, noise: np.ndarray | None = None
+    intercept: np.ndarray,
+    coef: np.ndarray,
+    history: np.ndarray,
+    horizon: int,
+    noise: np.ndarray | None = None,
+    exog_effect: np.ndarray | None = None,
 ) -> np.ndarray:
     """Iterate the one-step equation ``horizon`` times.
 
@@ -347,21 +615,31 @@ def forecast_recursive(
     ``L >= P`` (the last value is the most recent) -> ``(..., horizon)``. With ``noise
     (..., horizon)``, the innovation ``noise[..., h]`` is added at step ``h`` and fed back
     into the later steps: sample paths of the model (ancestral simulation), e.g. with
-    ``noise`` of shape ``(n, B, horizon)`` for ``n`` paths of ``B`` models.
+    ``noise`` of shape ``(n, B, horizon)`` for ``n`` paths of ``B`` models. An ARX adds
+    its regressors' effect ``exog_effect (..., horizon)``, ``b' x_{T+h}`` at step ``h``
+    (see :func:`exog_effect`), the same way.
     """
     width = coef.shape[-1]
     shape = np.broadcast_shapes(intercept.shape, coef.shape[:-1], history.shape[:-1])
-    if noise is not None:
-        shape = np.broadcast_shapes(shape, noise.shape[:-1])
+    for extra in (noise, exog_effect):
+        if extra is not None:
+            shape = np.broadcast_shapes(shape, extra.shape[:-1])
     buffer = np.zeros(shape + (width + horizon,))
     buffer[..., :width] = history[..., history.shape[-1] - width :]
     oldest_first = coef[..., ::-1]
     with np.errstate(over="ignore", invalid="ignore"):  # explosive models overflow; callers warn
         for step in range(horizon):
             buffer[..., width + step] = intercept + np.sum(buffer[..., step : step + width] * oldest_first, axis=-1)
+            if exog_effect is not None:
+                buffer[..., width + step] += exog_effect[..., step]
             if noise is not None:
                 buffer[..., width + step] += noise[..., step]
     return buffer[..., width:]
+
+
+def exog_effect(exog_coef: np.ndarray, future_exog: np.ndarray) -> np.ndarray:
+    """The regressors' part of each step, ``b' x_{T+h}``: ``exog_coef (..., K)``, ``future_exog (..., H, K)`` -> ``(..., H)``."""
+    return np.einsum("...k,...hk->...h", exog_coef, future_exog)
 
 
 def forecast_direct(intercept: np.ndarray, coef: np.ndarray, history: np.ndarray, horizon: int) -> np.ndarray:
@@ -373,7 +651,14 @@ def forecast_direct(intercept: np.ndarray, coef: np.ndarray, history: np.ndarray
 
 
 def residual_variance(
-    series: list[np.ndarray], intercept: np.ndarray, coef: np.ndarray, order: np.ndarray, horizon: int = 1
+    series: list[np.ndarray],
+    intercept: np.ndarray,
+    coef: np.ndarray,
+    order: np.ndarray,
+    horizon: int = 1,
+    *,
+    exog: list[np.ndarray] | None = None,
+    exog_coef: np.ndarray | None = None,
 ) -> np.ndarray:
     """Mean squared in-sample residual ``RSS / nobs`` of ``y_t`` regressed on ``1, y_{t-h}, ..., y_{t-h-P+1}``.
 
@@ -392,16 +677,26 @@ def residual_variance(
     order : (B,) int
         Model orders; coefficients beyond them are 0.
     horizon : int >= 1
+    exog : list of B float arrays ``(T_b, K)``, optional
+        An ARX's regressors, row ``t`` with target ``y_t``.
+    exog_coef : (B, K) float, optional
+        Their coefficients; required with ``exog``.
 
     Returns
     -------
     (B,) float
     """
     values, lengths = pad_series(series)
-    # Centre each series first: the residuals are the same, without cancellation against a large mean.
+    # Centre each series (and regressor) first: the residuals are the same, without cancellation against a large mean.
     mean = np.array([values_b.mean() for values_b in series])
     centred = values - mean[:, None]
-    residual = centred - (intercept - mean * (1 - coef.sum(axis=1)))[:, None]  # (B, T)
+    level = intercept - mean * (1 - coef.sum(axis=1))
+    residual = centred - level[:, None]  # (B, T)
+    if exog is not None:
+        regressors = pad_exog(series, exog)  # (B, T, K)
+        exog_mean = np.stack([regressors_b.mean(axis=0) for regressors_b in exog])  # (B, K)
+        residual -= np.einsum("bk,bk->b", exog_coef, exog_mean)[:, None]
+        residual -= np.einsum("btk,bk->bt", regressors - exog_mean[:, None, :], exog_coef)
     for lag in range(coef.shape[1]):
         shift = horizon + lag  # y_{t-h-lag} sits `shift` rows before the target y_t
         residual[:, shift:] -= coef[:, lag : lag + 1] * centred[:, : centred.shape[1] - shift]
@@ -442,15 +737,22 @@ def spectral_radius(coef: np.ndarray) -> np.ndarray:
     """Largest modulus of the eigenvalues of each model's companion matrix: ``(..., P) -> (...)``.
 
     Above 1 the model is explosive; at 1 it has a unit root (a random walk's forecast
-    variance grows linearly); below 1 it is stationary. Order 0 gives 0.
+    variance grows linearly); below 1 it is stationary. Order 0 gives 0, non-finite
+    coefficients ``inf``. The trailing zeros of a row only add zero eigenvalues, so the
+    models are grouped by their effective order and each group's companion matrices are
+    only as large as it: the cost is ``sum_b p_b^3``, not ``B P^3``.
     """
     width = coef.shape[-1]
-    if width == 0:
-        return np.zeros(coef.shape[:-1])
-    companion = np.zeros(coef.shape[:-1] + (width, width))
-    companion[..., 0, :] = coef
-    companion[..., np.arange(1, width), np.arange(width - 1)] = 1.0
-    finite = np.isfinite(companion).all(axis=(-2, -1))
-    radius = np.full(coef.shape[:-1], np.inf)
-    radius[finite] = np.abs(np.linalg.eigvals(companion[finite])).max(axis=-1)
-    return radius
+    flat = coef.reshape(-1, width)
+    radius = np.zeros(len(flat))
+    finite = np.isfinite(flat).all(axis=1)
+    radius[~finite] = np.inf
+    nonzero = flat != 0
+    effective = np.where(nonzero.any(axis=1), width - np.argmax(nonzero[:, ::-1], axis=1), 0)
+    for order in np.unique(effective[finite & (effective > 0)]):
+        rows = np.flatnonzero(finite & (effective == order))
+        companion = np.zeros((len(rows), order, order))
+        companion[:, 0, :] = flat[rows, :order]
+        companion[:, np.arange(1, order), np.arange(order - 1)] = 1.0
+        radius[rows] = np.abs(np.linalg.eigvals(companion)).max(axis=-1)
+    return radius.reshape(coef.shape[:-1])

@@ -292,6 +292,24 @@ class Forecaster(Estimator):
         error = truth.to_numpy(dtype=np.float64) - forecast[list(truth.columns)].to_numpy(dtype=np.float64)
         return -float(np.nanmean(error**2))
 
+    def historical_forecasts(self, y: pd.DataFrame | pd.Series, *, start: object, horizon: int, **options) -> pd.DataFrame:
+        """The forecasts this model would have made from every origin of ``y`` after ``start``, as a long frame.
+
+        Columns ``[series,] cutoff, timestamp``, each target and its quantile columns;
+        ``options``: ``stride``, ``refit``, ``window``, ``quantiles``, ``train_length``,
+        ``input_length`` (:func:`tsseq.backtesting.historical_forecasts`). This model is
+        cloned for every fit, never changed.
+        """
+        from tsseq.backtesting import historical_forecasts
+
+        return historical_forecasts(self, y, start=start, horizon=horizon, **options)
+
+    def backtest(self, y: pd.DataFrame | pd.Series, *, start: object, horizon: int, metric: object = "mae", **options) -> pd.DataFrame:
+        """Score :meth:`historical_forecasts` with ``metric`` per horizon step and overall (:func:`tsseq.backtesting.backtest`)."""
+        from tsseq.backtesting import backtest
+
+        return backtest(self, y, start=start, horizon=horizon, metric=metric, **options)
+
     # Subclasses implement these three on arrays.
     def _fit(self, series: list[np.ndarray], validation: list[np.ndarray] | None = None) -> None:
         raise NotImplementedError

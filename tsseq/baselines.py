@@ -47,11 +47,14 @@ import numpy as np
 
 from tsseq.ar import (
     CRITERIA,
+    STABLE_TOL,
+    exog_effect,
     fit_ar,
     fit_direct,
     forecast_direct,
     forecast_recursive,
     forecast_variance,
+    pad_exog,
     required_length,
     residual_variance,
     spectral_radius,
@@ -492,36 +495,61 @@ class AR(Forecaster):
     equals ``ar_select_order(y, maxlag=max_order, ic=criterion, trend="c")``. All
     series and channels are fitted in one batch (see :mod:`tsseq.ar`).
 
+    Orders that cannot explode. The selection considers the orders
+    ``0..min(max_order, T // 4)`` of a series of ``T`` rows (Box & Jenkins' lag limit,
+    :func:`tsseq.ar.max_order_for_length`), so a ``max_order`` that suits long series
+    does not overfit short ones, and a series shorter than ``2 max_order + 2`` rows is
+    fitted with fewer lags instead of refused. With ``stable=True`` (the default) a
+    recursive model whose companion matrix has a root of modulus above
+    ``1 + stable_tol`` is replaced by the stable lower order of minimal criterion
+    (order 0, the mean, at worst), refitted; ``fit`` warns once, naming each replaced
+    series and channel with its orders before and after. On series long enough for
+    ``max_order`` whose fits are stable nothing changes: statsmodels' equalities hold.
+
     Forecast distribution, Gaussian and centred on the point forecast:
 
     * ``strategy="recursive"``: the ``h``-step error variance ``sigma2 sum_{j<h} psi_j^2``
       from the moving-average weights, with ``sigma2 = RSS / (T - p)``; the quantiles equal
-      statsmodels' ``get_prediction(...).conf_int`` / ``summary_frame``. ``sample`` draws
-      paths ancestrally (Gaussian innovations fed back through the recursion).
+      statsmodels' ``get_prediction(...).conf_int`` / ``summary_frame`` (of the replaced,
+      stable order where the fit was replaced). ``sample`` draws paths ancestrally
+      (Gaussian innovations fed back through the recursion).
       ``variance="unbiased"`` divides by the residual degrees of freedom instead,
-      ``sigma2 = RSS / (T - 2p - 1)``: in-sample residuals understate the error of a
+      ``sigma2 = RSS / (T - 2p - K - 1)``: in-sample residuals understate the error of a
       high-order fit, and on M4 Hourly (lags up to 168) the maximum-likelihood intervals
       cover 92.0% of the test values for a nominal 95%.
     * ``strategy="direct"``: each horizon's own regression gives its error variance
       ``RSS_h / nobs_h`` (its in-sample ``h``-step residuals), so no model of the error
       dependence is assumed; ``sample`` draws each step from its marginal (the steps of
-      a path are independent).
+      a path are independent). Direct models do not feed back, so ``stable`` does not
+      apply to them.
 
-    ``predict_windows`` uses the same standard deviations for every window. A fitted
-    model that is explosive (a companion-matrix root of modulus ``r > 1``) forecasts
-    values, and intervals, that grow geometrically: a forecast of ``H`` steps from it
-    warns, naming the series and channels, when ``r ** H > EXPLOSIVE_GROWTH`` (1.5), and
-    a variance that overflows is then refused as non-finite. Fit a lower ``order`` /
-    ``max_order`` or difference the series.
+    ``predict_windows`` uses the same standard deviations for every window. A kept model
+    with a root of modulus ``1 < r <= 1 + stable_tol`` (or any with ``stable=False``)
+    still grows geometrically: a forecast of ``H`` steps from it warns, naming the series
+    and channels, when ``r ** H > EXPLOSIVE_GROWTH`` (1.5), and a variance that overflows
+    is then refused as non-finite.
+
+    Exogenous regressors (ARX), through array methods that the covariate API calls
+    (the frames' layout is the caller's): ``_fit_exog(series, exog)`` takes the targets
+    ``series``, a list of ``(T_i, C)`` arrays as ``_fit`` does, and ``exog``, a list of
+    ``(T_i, K)`` arrays aligned row by row with them (the same ``K`` columns for every
+    series; row ``t`` enters the regression of ``y_t``, as statsmodels' ``AutoReg(y,
+    lags=p, exog=X)``, so a past-only covariate is passed lagged), and fits
+    ``y_t = c + sum_j phi_j y_{t-j} + b' x_t + e_t`` for every channel, equal to
+    statsmodels to 1e-6. Afterwards ``_predict``, ``_predict_quantiles`` and
+    ``_sample`` need ``future_exog=``, a list of ``(H_i >= horizon, K)`` arrays, the
+    regressors of the ``horizon`` steps after each series' end (their first ``horizon``
+    rows are used). Recursive strategy only; ``predict_windows`` refuses an ARX (the
+    windows carry no regressors).
 
     Parameters
     ----------
     order : int >= 1, optional
-        Fixed order. ``None`` selects it in ``0..max_order`` by ``criterion``.
+        Fixed order. ``None`` selects it in ``0..min(max_order, T // 4)`` by ``criterion``.
     max_order : int >= 1
         Largest order the selection considers (ignored when ``order`` is given).
     criterion : {"aic", "bic", "hqic"}
-        Information criterion of the selection.
+        Information criterion of the selection, and of the replacement of explosive fits.
     strategy : {"recursive", "direct"}
         ``"recursive"`` iterates the one-step model; ``"direct"`` fits one regression
         of ``y_{t+h}`` on the same ``p`` lags for each ``h = 1..horizon``.
@@ -529,18 +557,34 @@ class AR(Forecaster):
         Longest horizon of the direct models (required by ``strategy="direct"``).
     variance : {"mle", "unbiased"}
         The innovation variance of the intervals: ``RSS / nobs`` (statsmodels') or
-        ``RSS / (nobs - p - 1)`` (the residual degrees of freedom); see above.
+        ``RSS / (nobs - p - K - 1)`` (the residual degrees of freedom); see above.
+    stable : bool
+        Replace explosive recursive fits by the best stable lower order (``False``
+        keeps them, and the warning at forecast time).
+    stable_tol : float >= 0
+        A fit is explosive when its companion matrix has a root of modulus above
+        ``1 + stable_tol``; the default 0.01 keeps the near-unit roots of trending series.
 
     Attributes
     ----------
     order_ : (S, C) int
         Order per series and channel.
+    max_order_ : (S, C) int
+        The largest order considered: ``max_order`` capped by the series' length (the
+        fixed ``order`` when given).
+    replaced_order_ : (S, C) int
+        The explosive order first chosen where ``stable`` replaced it, -1 elsewhere.
+    replaced_radius_ : (S, C) float
+        The root modulus of that replaced fit, NaN elsewhere.
     intercept_ : (S, C) float
     coef_ : (S, C, P) float
         One-step coefficients, ``coef_[s, c, i]`` multiplies ``y_{t-1-i}``;
         ``P = order_.max()`` and entries beyond a model's order are 0.
+    exog_coef_ : (S, C, K) float or None
+        Coefficients of the regressors after ``_fit_exog``; ``None`` after ``fit``.
     criteria_ : (S, C, max_order + 1) float or None
-        The criterion of every order on the common sample (``None`` for a fixed order).
+        The criterion of every order on the common sample, ``inf`` above ``max_order_``
+        (``None`` for a fixed order).
     direct_intercept_ : (S, C, horizon) float, direct strategy only
     direct_coef_ : (S, C, horizon, P) float, direct strategy only
         ``direct_coef_[s, c, h - 1, i]`` multiplies ``y_{t-i}`` in the forecast of ``y_{t+h}``.
@@ -548,7 +592,7 @@ class AR(Forecaster):
         The last ``P`` training values, the start of ``predict``.
     sigma2_ : (S, C) float
         Innovation variance of each one-step model: ``RSS / (T - p)`` (statsmodels' ``sigma2``),
-        or ``RSS / (T - 2p - 1)`` with ``variance="unbiased"``.
+        or ``RSS / (T - 2p - K - 1)`` with ``variance="unbiased"``.
     direct_sigma2_ : (S, C, horizon) float, direct strategy only
         Error variance of each direct model, ``RSS_h / (T - p - h + 1)``.
     """
@@ -562,6 +606,8 @@ class AR(Forecaster):
         strategy: str = "recursive",
         horizon: int | None = None,
         variance: str = "mle",
+        stable: bool = True,
+        stable_tol: float = STABLE_TOL,
     ) -> None:
         self.order = order
         self.max_order = max_order
@@ -569,6 +615,8 @@ class AR(Forecaster):
         self.strategy = strategy
         self.horizon = horizon
         self.variance = variance
+        self.stable = stable
+        self.stable_tol = stable_tol
 
     def _check_params(self) -> tuple[int, int]:
         """Validate the parameters; return the largest lag and the direct horizon (1 if recursive)."""
@@ -586,30 +634,76 @@ class AR(Forecaster):
                     f"The {name!r} parameter must be one of {', '.join(options)}. "
                     f"Got {value!r} instead.{closest_match(str(value), options)}"
                 )
+        if not isinstance(self.stable, (bool, np.bool_)):
+            raise ConfigError(f"The 'stable' parameter must be True or False. Got {self.stable!r} instead.")
+        if isinstance(self.stable_tol, bool) or not isinstance(self.stable_tol, (int, float)) or not self.stable_tol >= 0:
+            raise ConfigError(f"The 'stable_tol' parameter must be a float >= 0. Got {self.stable_tol!r} instead.")
         if self.strategy == "recursive":
             return max_lag, 1
         if self.horizon is None:
             raise ConfigError("The 'horizon' parameter must be an int >= 1 when strategy='direct'. Got None instead.")
         return max_lag, check_positive_int(self.horizon, "horizon")
 
+    def fit(self, y, **fit_options) -> "AR":
+        """As :meth:`Forecaster.fit` (every keyword passed on), then one warning naming the fits ``stable`` replaced."""
+        super().fit(y, **fit_options)
+        self._warn_replaced()
+        return self
+
     def _fit(self, series: list[np.ndarray], validation: list[np.ndarray] | None = None) -> None:
+        self._fit_arrays(series, exog=None)
+
+    def _fit_exog(self, series: list[np.ndarray], exog: list[np.ndarray]) -> None:
+        """Fit an ARX on targets ``series`` (``(T_i, C)`` each) and regressors ``exog`` (``(T_i, K)``, row-aligned).
+
+        The caller sets ``layout_`` (as :meth:`fit` does) and may then call
+        :meth:`_warn_replaced`; see the class docstring.
+        """
+        if self.strategy != "recursive":
+            raise ConfigError(
+                f"AR takes exogenous regressors with strategy='recursive' only. Got strategy={self.strategy!r}."
+            )
+        self._fit_arrays(series, exog=exog)
+
+    def _fit_arrays(self, series: list[np.ndarray], exog: list[np.ndarray] | None) -> None:
         max_lag, horizon = self._check_params()
-        lag_name = "order" if self.order is not None else "max_order"
-        needed = required_length(max_lag, horizon)
-        rule = f"2 * {lag_name} + 2" if horizon == 1 else f"2 * {lag_name} + horizon + 1"
-        _check_arrays(series, needed, "AR", f"with {lag_name}={max_lag} needs at least {needed} rows ({rule})")
+        if self.order is not None:
+            needed = required_length(max_lag, horizon)
+            rule = "2 * order + 2" if horizon == 1 else "2 * order + horizon + 1"
+            _check_arrays(series, needed, "AR", f"with order={max_lag} needs at least {needed} rows ({rule})")
+        else:  # max_order is capped by each series' length; order 0 needs one residual degree of freedom
+            needed = required_length(0, horizon)
+            _check_arrays(series, needed, "AR", f"needs at least {needed} rows")
+        if exog is not None:
+            pad_exog(series, exog)  # checked per series here, before they are repeated for every channel
         n_series, n_channels = len(series), series[0].shape[1]
         columns = [values[:, channel] for values in series for channel in range(n_channels)]
-        fit = fit_ar(columns, order=self.order, max_order=max_lag, criterion=self.criterion)
+        exog_columns = None if exog is None else [regressors for regressors in exog for _ in range(n_channels)]
+        fit = fit_ar(
+            columns,
+            order=self.order,
+            max_order=max_lag,
+            criterion=self.criterion,
+            exog=exog_columns,
+            stable=bool(self.stable) and self.strategy == "recursive",
+            stable_tol=float(self.stable_tol),
+            horizon=horizon,
+        )
         grid = (n_series, n_channels)
         self.order_ = fit.order.reshape(grid)
+        self.max_order_ = fit.max_order.reshape(grid)
+        kept = np.full(grid, -1) if fit.replaced_order is None else fit.replaced_order.reshape(grid)
+        self.replaced_order_ = kept
+        self.replaced_radius_ = np.full(grid, np.nan) if fit.replaced_radius is None else fit.replaced_radius.reshape(grid)
         self.intercept_ = fit.intercept.reshape(grid)
         self.coef_ = fit.coef.reshape(grid + (-1,))
+        self.exog_coef_ = None if fit.exog_coef is None else fit.exog_coef.reshape(grid + (-1,))
         self.criteria_ = None if fit.criteria is None else fit.criteria.reshape(grid + (-1,))
         self.sigma2_ = fit.sigma2.reshape(grid)
         if self.variance == "unbiased":
+            n_exog = 0 if fit.exog_coef is None else fit.exog_coef.shape[1]
             nobs = np.array([len(values) for values in columns]) - fit.order  # statsmodels' nobs, T - p
-            self.sigma2_ = (fit.sigma2 * nobs / np.maximum(nobs - fit.order - 1, 1)).reshape(grid)
+            self.sigma2_ = (fit.sigma2 * nobs / np.maximum(nobs - fit.order - n_exog - 1, 1)).reshape(grid)
         if self.strategy == "direct":
             intercept, coef = fit_direct(columns, fit.order, horizon)
             self.direct_intercept_ = intercept.reshape(grid + (horizon,))
@@ -619,10 +713,63 @@ class AR(Forecaster):
         width = self.coef_.shape[-1]
         self.last_values_ = np.stack([values[len(values) - width :].T for values in series])  # (S, C, P)
 
-    def _forecast(self, model: tuple[int, ...] | slice, history: np.ndarray, horizon: int) -> np.ndarray:
+    def _model_names(self, positions: np.ndarray) -> list[str]:
+        """``series 'id' channel 'name'`` of each ``(s, c)`` row of ``positions`` (their numbers before ``layout_`` is set)."""
+        layout = getattr(self, "layout_", None)
+        if layout is None:
+            return [f"series {s} channel {c}" for s, c in positions]
+        ids = layout.series_ids
+        return [f"{'' if ids is None else f'series {ids[s]!r} '}channel {layout.columns[c]!r}" for s, c in positions]
+
+    def _warn_replaced(self) -> None:
+        """One warning naming every (series, channel) whose explosive fit ``stable`` replaced (the first ten)."""
+        replaced = np.argwhere(self.replaced_order_ >= 0)
+        if not len(replaced):
+            return
+        named = [
+            f"{name}: order {self.replaced_order_[s, c]} -> {self.order_[s, c]} "
+            f"(root modulus {self.replaced_radius_[s, c]:.4g})"
+            for name, (s, c) in zip(self._model_names(replaced[:10]), replaced[:10])
+        ]
+        more = f" and {len(replaced) - 10} more" if len(replaced) > 10 else ""
+        warnings.warn(
+            f"AR: {len(replaced)} fitted model(s) were explosive (a companion-matrix root of modulus above "
+            f"1 + stable_tol = {1 + self.stable_tol:g}) and were replaced by the stable lower order of best "
+            f"{self.criterion}: {'; '.join(named)}{more}. Pass stable=False to keep them.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+    def _exog_effect(self, horizon: int, future_exog: list[np.ndarray] | None) -> np.ndarray | None:
+        """``b' x_{T+h}`` of every model, ``(S, C, horizon)``, from the future regressors; ``None`` for a plain AR."""
+        if getattr(self, "exog_coef_", None) is None:
+            if future_exog is not None:
+                raise DataError("This AR was fitted without exogenous regressors; it takes no future_exog.")
+            return None
+        n_series, n_channels, n_exog = self.exog_coef_.shape
+        if future_exog is None or len(future_exog) != n_series:
+            got = "none" if future_exog is None else f"{len(future_exog)} arrays"
+            raise DataError(
+                f"This AR was fitted with {n_exog} exogenous regressor(s); forecasting needs their future values, "
+                f"one (horizon, {n_exog}) array per series for {n_series} series. Got {got}."
+            )
+        for position, regressors in enumerate(future_exog):
+            if np.ndim(regressors) != 2 or np.shape(regressors)[1] != n_exog or len(regressors) < horizon:
+                raise DataError(
+                    f"The future regressors of series {position} have shape {np.shape(regressors)}; "
+                    f"a forecast of {horizon} steps needs at least ({horizon}, {n_exog})."
+                )
+            if not np.all(np.isfinite(regressors[:horizon])):
+                raise DataError(f"The future regressors of series {position} have missing or infinite values.")
+        future = np.stack([np.asarray(regressors, dtype=np.float64)[:horizon] for regressors in future_exog])  # (S, H, K)
+        return exog_effect(self.exog_coef_, future[:, None])  # (S, C, H)
+
+    def _forecast(
+        self, model: tuple[int, ...] | slice, history: np.ndarray, horizon: int, effect: np.ndarray | None = None
+    ) -> np.ndarray:
         """Forecast with the models ``[model]`` from ``history (..., L)``, broadcasting -> ``(..., horizon)``."""
         if self.strategy == "recursive":
-            return forecast_recursive(self.intercept_[model], self.coef_[model], history, horizon)
+            return forecast_recursive(self.intercept_[model], self.coef_[model], history, horizon, exog_effect=effect)
         self._check_direct_horizon(horizon)
         return forecast_direct(self.direct_intercept_[model], self.direct_coef_[model], history, horizon)
 
@@ -633,12 +780,15 @@ class AR(Forecaster):
                 "steps. Refit with a larger 'horizon' or use strategy='recursive'."
             )
 
-    def _predict(self, horizon: int) -> list[np.ndarray]:
+    def _predict(self, horizon: int, future_exog: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        effect = self._exog_effect(horizon, future_exog)
         self._warn_if_explosive(horizon)
-        forecast = self._forecast(slice(None), self.last_values_, horizon)  # (S, C, H)
+        forecast = self._forecast(slice(None), self.last_values_, horizon, effect)  # (S, C, H)
         return list(forecast.transpose(0, 2, 1))
 
     def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
+        if getattr(self, "exog_coef_", None) is not None:
+            raise DataError("predict_windows cannot forecast an AR fitted with exogenous regressors: windows carry none.")
         if self.order_.shape[0] != 1:
             raise DataError(
                 f"predict_windows needs an AR fitted on one series (a wide frame); this one was fitted "
@@ -670,11 +820,8 @@ class AR(Forecaster):
             bad = ~(radius**horizon <= EXPLOSIVE_GROWTH)
         if not bad.any():
             return
-        ids, columns = self.layout_.series_ids, self.layout_.columns
-        named = [
-            f"{'' if ids is None else f'series {ids[s]!r} '}channel {columns[c]!r} (root modulus {radius[s, c]:.4g})"
-            for s, c in np.argwhere(bad)[:5]
-        ]
+        positions = np.argwhere(bad)[:5]
+        named = [f"{name} (root modulus {radius[s, c]:.4g})" for name, (s, c) in zip(self._model_names(positions), positions)]
         warnings.warn(
             f"AR: {int(bad.sum())} fitted model(s) are explosive (a companion-matrix root outside the unit "
             f"circle), e.g. {', '.join(named)}: over {horizon} steps their forecasts and forecast variances grow "
@@ -683,8 +830,11 @@ class AR(Forecaster):
             stacklevel=4,
         )
 
-    def _predict_quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
-        point = self._forecast(slice(None), self.last_values_, horizon)  # (S, C, H)
+    def _predict_quantiles(
+        self, horizon: int, levels: np.ndarray, future_exog: list[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
+        effect = self._exog_effect(horizon, future_exog)
+        point = self._forecast(slice(None), self.last_values_, horizon, effect)  # (S, C, H)
         quantiles = point[..., None] + self._error_sd(horizon)[..., None] * _normal_quantiles(levels)
         return list(quantiles.transpose(0, 2, 1, 3))  # (H, C, Q) per series
 
@@ -693,12 +843,15 @@ class AR(Forecaster):
         sd = self._error_sd(horizon)[0].T  # (H, C): the same for every window
         return point[..., None] + sd[..., None] * _normal_quantiles(levels)
 
-    def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    def _sample(
+        self, horizon: int, n: int, rng: np.random.Generator, future_exog: list[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
+        effect = self._exog_effect(horizon, future_exog)
         shape = (n,) + self.intercept_.shape + (horizon,)  # (n, S, C, H)
         if self.strategy == "recursive":
             self._warn_if_explosive(horizon)
             noise = rng.standard_normal(shape) * np.sqrt(self.sigma2_)[..., None]
-            paths = forecast_recursive(self.intercept_, self.coef_, self.last_values_, horizon, noise=noise)
+            paths = forecast_recursive(self.intercept_, self.coef_, self.last_values_, horizon, noise=noise, exog_effect=effect)
         else:
             point = self._forecast(slice(None), self.last_values_, horizon)
             paths = point + rng.standard_normal(shape) * self._error_sd(horizon)

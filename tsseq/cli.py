@@ -245,6 +245,7 @@ EXTENSION_COMMANDS = {
     "detect": "tsseq.anomaly.cli",
     "tune": "tsseq.tuning.cli",
     "compare": "tsseq.tracking.cli",
+    "backtest": "tsseq.backtest_cli",
 }
 
 

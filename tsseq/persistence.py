@@ -7,10 +7,10 @@ with the registry name, the constructor parameters and every fitted attribute (n
 ending in ``_``) that is not an array; arrays, lists of arrays and the state dicts of
 ``torch.nn.Module`` attributes go to ``tensors``. A module is rebuilt by the estimator's
 ``_build_module()`` from its parameters and fitted sizes, then given its saved weights.
-A fitted attribute that is itself a fitted estimator (a wrapper's model) is stored the
-same way, nested; an estimator given as a constructor parameter is stored by its
-registry name and parameters. Only the dataclasses listed in ``_DATACLASSES`` are
-rebuilt from metadata.
+A fitted attribute that is itself a fitted estimator (a wrapper's model), or a list of
+them (an ensemble's members), is stored the same way, nested; an estimator given as a
+constructor parameter is stored by its registry name and parameters. Only the
+dataclasses listed in ``_DATACLASSES`` are rebuilt from metadata.
 """
 
 from __future__ import annotations
@@ -129,13 +129,18 @@ def _encode_estimator(estimator: Any, prefix: str, tensors: dict[str, torch.Tens
     """The metadata of an estimator; its arrays and weights go to ``tensors`` under ``prefix``.
 
     A fitted attribute that is itself a fitted estimator (a wrapper's model, e.g. the
-    conformal wrapper's) is encoded the same way, its tensors under ``prefix + "attribute/"``.
+    conformal wrapper's) is encoded the same way, its tensors under ``prefix + "attribute/"``;
+    a list of fitted estimators (an ensemble's members) likewise, item ``i`` under
+    ``prefix + "attribute/i/"``.
     """
     fitted: dict[str, Any] = {}
     for attribute, value in vars(estimator).items():
         if attribute.endswith("_") and not attribute.startswith("_"):
-            if _is_estimator(value) and hasattr(value, "layout_"):
+            if _is_fitted_estimator(value):
                 fitted[attribute] = {"kind": "estimator", "metadata": _encode_estimator(value, f"{prefix}{attribute}/", tensors)}
+            elif isinstance(value, list) and value and all(_is_fitted_estimator(item) for item in value):
+                items = [_encode_estimator(item, f"{prefix}{attribute}/{i}/", tensors) for i, item in enumerate(value)]
+                fitted[attribute] = {"kind": "estimator_list", "metadata": items}
             else:
                 fitted[attribute] = _encode(f"{prefix}{attribute}", value, tensors)
     return {"model": _registered_name(estimator), "params": _jsonable(estimator.get_params(deep=False)), "fitted": fitted}
@@ -152,6 +157,9 @@ def _decode_estimator(metadata: dict, prefix: str, tensors: dict[str, torch.Tens
             modules.append(attribute)
         elif kind == "estimator":
             setattr(estimator, attribute, _decode_estimator(encoded["metadata"], f"{prefix}{attribute}/", tensors))
+        elif kind == "estimator_list":
+            items = [_decode_estimator(item, f"{prefix}{attribute}/{i}/", tensors) for i, item in enumerate(encoded["metadata"])]
+            setattr(estimator, attribute, items)
         else:
             setattr(estimator, attribute, _decode(f"{prefix}{attribute}", encoded, tensors))
     for attribute in modules:
@@ -167,6 +175,10 @@ def _is_estimator(value: Any) -> bool:
     from tsseq.parameters import is_estimator
 
     return is_estimator(value)
+
+
+def _is_fitted_estimator(value: Any) -> bool:
+    return _is_estimator(value) and hasattr(value, "layout_")
 
 
 def _decode_params(params: dict) -> dict:

@@ -37,6 +37,7 @@ MANIFEST: dict[str, str] = {
     "naive2": "tsseq.baselines",
     "ar": "tsseq.baselines",
     "conformal": "tsseq.conformal",
+    "ensemble": "tsseq.ensemble",
     "rnn": "tsseq.estimators.rnn",
     "lstm": "tsseq.estimators.rnn",
     "gru": "tsseq.estimators.rnn",

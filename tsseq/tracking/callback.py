@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tsseq.engine.callbacks import Callback
 from tsseq.errors import ConfigError
+from tsseq.signals import deferred
 
 if TYPE_CHECKING:
     from tsseq.engine.history import TrainingHistory
@@ -85,7 +86,8 @@ class MlflowCallback(Callback):
             for name in EPOCH_METRICS
             if metrics.get(name) is not None
         ]
-        self._client.log_batch(self._run_id, metrics=items)
+        with deferred():  # a signal must not cut the store's write in half (the run must still end KILLED after it)
+            self._client.log_batch(self._run_id, metrics=items)
 
     def on_train_end(self, trainer: Trainer, history: TrainingHistory) -> None:
         if self._client is not None and history.best_epoch is not None:

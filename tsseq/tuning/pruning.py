@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from tsseq.engine import Callback
+from tsseq.signals import deferred
 
 
 class PruningCallback(Callback):
@@ -32,7 +33,8 @@ class PruningCallback(Callback):
         import optuna
 
         loss = metrics.get("val_loss", metrics["train_loss"])
-        self.trial.report(float(loss), epoch)
+        with deferred():  # a signal must not cut the study storage's write in half: acted on after it
+            self.trial.report(float(loss), epoch)
         self.epochs_reported += 1
         if self.trial.should_prune():
             raise optuna.TrialPruned(

@@ -1,0 +1,269 @@
+"""The ensemble forecaster: combinations, fitted weights, seed ensembles, quantiles, save/load, errors."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tsseq
+from tsseq import persistence, testing
+from tsseq.ensemble import EnsembleForecaster, simplex_least_squares
+from tsseq.errors import ConfigError, DataError
+
+MEMBERS = ["naive", {"name": "seasonal_naive", "params": {"season_length": 24}}, {"name": "ar", "params": {"max_order": 6}}]
+TINY_RNN = {"input_length": 24, "horizon": 5, "hidden_size": 8, "training": {"epochs": 2, "batch_size": 64}}
+LEVELS = [0.05, 0.25, 0.5, 0.75, 0.95]
+
+
+def _member_models() -> list:
+    return [tsseq.create("naive"), tsseq.create("seasonal_naive", season_length=24), tsseq.create("ar", max_order=6)]
+
+
+def _stack(frames: list[pd.DataFrame]) -> np.ndarray:
+    return np.stack([frame.to_numpy() for frame in frames])
+
+
+def _seasonal_frame(rows: int = 240) -> pd.DataFrame:
+    """A daily pattern repeated exactly (seasonal naive forecasts it without error) plus a level shift per day."""
+    steps = np.arange(rows)
+    pattern = np.sin(2 * np.pi * steps / 24) + 0.5 * np.cos(2 * np.pi * 3 * steps / 24)
+    index = pd.date_range("2022-01-01", periods=rows, freq="h", name="timestamp")
+    return pd.DataFrame({"a": 5 + pattern, "b": 2 * pattern - 1}, index=index)
+
+
+# ---------------------------------------------------------------------- mean and median
+
+
+@pytest.mark.parametrize("combine", ["mean", "median"])
+def test_mean_and_median_equal_the_combination_of_the_members_forecasts(combine):
+    frame, horizon = testing.wide_frame(), 7
+    ensemble = tsseq.create("ensemble", members=MEMBERS, combine=combine).fit(frame)
+    members = [model.fit(frame) for model in _member_models()]
+    reduce = np.mean if combine == "mean" else np.median
+    expected = reduce(_stack([m.predict(horizon) for m in members]), axis=0)
+    forecast = ensemble.predict(horizon)
+    np.testing.assert_allclose(forecast.to_numpy(), expected, rtol=1e-12, atol=1e-12)
+    assert list(forecast.columns) == ["a", "b"] and forecast.index.equals(members[0].predict(horizon).index)
+    windows = testing._windows(frame, 48)[:9]
+    expected_windows = reduce(np.stack([m.predict_windows(windows, horizon) for m in members]), axis=0)
+    np.testing.assert_allclose(ensemble.predict_windows(windows, horizon), expected_windows, rtol=1e-12, atol=1e-12)
+    assert ensemble.labels_ == ["naive", "seasonal_naive", "ar"]
+    np.testing.assert_array_equal(ensemble.weights_, np.full(3, 1 / 3))
+
+
+def test_long_frames_combine_every_series():
+    frame, horizon = testing.long_frame(), 6
+    ensemble = tsseq.create("ensemble", members=MEMBERS, combine="mean").fit(frame)
+    members = [model.fit(frame) for model in _member_models()]
+    forecast = ensemble.predict(horizon)
+    expected = np.mean(_stack([m.predict(horizon) for m in members]), axis=0)
+    np.testing.assert_allclose(forecast.to_numpy(), expected, rtol=1e-12, atol=1e-12)
+    assert forecast.groupby(level="series").size().to_dict() == {"s1": horizon, "s2": horizon, "s3": horizon}
+    quantiles = ensemble.predict(horizon, quantiles=[0.1, 0.9])
+    expected = np.mean(_stack([m.predict(horizon, quantiles=[0.1, 0.9]) for m in members]), axis=0)
+    np.testing.assert_allclose(quantiles.to_numpy(), expected, rtol=1e-12, atol=1e-12)
+    paths = ensemble.sample(horizon, 4, seed=0)
+    assert paths.index.names == ["series", "sample", "timestamp"] and len(paths) == 3 * 4 * horizon
+
+
+# ---------------------------------------------------------------------- weighted
+
+
+def test_weighted_puts_all_weight_on_the_member_exact_on_the_validation_tail():
+    frame = _seasonal_frame()
+    members = ["naive", "mean", {"name": "seasonal_naive", "params": {"season_length": 24}}]
+    ensemble = tsseq.create("ensemble", members=members, combine="weighted", horizon=12, validation_length=48).fit(frame)
+    assert np.all(ensemble.weights_ >= 0) and ensemble.weights_.sum() == pytest.approx(1, abs=1e-12)
+    assert ensemble.weights_[2] == pytest.approx(1, abs=1e-6)
+    assert ensemble.validation_errors_[2] == pytest.approx(0, abs=1e-20) and ensemble.validation_errors_[:2].min() > 0.01
+    exact = tsseq.create("seasonal_naive", season_length=24).fit(frame).predict(24)
+    np.testing.assert_allclose(ensemble.predict(24).to_numpy(), exact.to_numpy(), atol=1e-5)
+
+
+def test_weighted_on_many_series_uses_one_origin_per_series():
+    parts = []
+    for series, shift in (("x", 0.0), ("y", 100.0)):  # very different levels: scaled errors weigh them alike
+        part = _seasonal_frame(200) + shift
+        part.index = pd.MultiIndex.from_arrays([[series] * len(part), part.index], names=["series", "timestamp"])
+        parts.append(part)
+    frame = pd.concat(parts)
+    members = ["naive", {"name": "seasonal_naive", "params": {"season_length": 24}}]
+    ensemble = tsseq.create("ensemble", members=members, combine="weighted", horizon=24).fit(frame)
+    assert ensemble.weights_ == pytest.approx([0, 1], abs=1e-6)
+    assert ensemble.predict(24).groupby(level="series").size().to_dict() == {"x": 24, "y": 24}
+
+
+def test_simplex_least_squares_matches_the_exact_active_set_solution():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        forecasts, target = rng.standard_normal((4, 60)), rng.standard_normal(60)
+        best, best_loss = None, np.inf
+        for size in range(1, 5):  # the optimum lies on some face of the simplex: solve each face exactly
+            for face in itertools.combinations(range(4), size):
+                a = forecasts[list(face)].T
+                kkt = np.block([[2 * a.T @ a, np.ones((size, 1))], [np.ones((1, size)), np.zeros((1, 1))]])
+                solution = np.linalg.lstsq(kkt, np.concatenate([2 * a.T @ target, [1]]), rcond=None)[0][:size]
+                if np.all(solution >= -1e-12):
+                    weights = np.zeros(4)
+                    weights[list(face)] = solution
+                    loss = np.sum((weights @ forecasts - target) ** 2)
+                    if loss < best_loss:
+                        best, best_loss = weights, loss
+        weights = simplex_least_squares(forecasts, target)
+        assert np.all(weights >= 0) and weights.sum() == pytest.approx(1, abs=1e-12)
+        assert np.sum((weights @ forecasts - target) ** 2) == pytest.approx(best_loss, rel=1e-7)
+        np.testing.assert_allclose(weights, best, atol=1e-5)
+
+
+# ---------------------------------------------------------------------- seed ensembles
+
+
+def test_a_seed_ensemble_fits_one_recipe_per_seed_and_averages_them():
+    frame, horizon = testing.wide_frame(), 5
+    ensemble = tsseq.create("ensemble", members=[{"name": "rnn", "params": TINY_RNN}], seeds=[0, 1, 2]).fit(frame)
+    assert ensemble.labels_ == ["rnn[seed=0]", "rnn[seed=1]", "rnn[seed=2]"]
+    assert [m.training_config().seed for m in ensemble.members_] == [0, 1, 2]
+    forecasts = _stack([m.predict(horizon) for m in ensemble.members_])
+    for first, second in itertools.combinations(forecasts, 2):
+        assert not np.allclose(first, second)
+    np.testing.assert_allclose(ensemble.predict(horizon).to_numpy(), forecasts.mean(axis=0), rtol=1e-12, atol=1e-12)
+    single = tsseq.create("rnn", **{**TINY_RNN, "training": {**TINY_RNN["training"], "seed": 1}}).fit(frame)
+    np.testing.assert_array_equal(single.predict(horizon).to_numpy(), forecasts[1])
+
+
+# ---------------------------------------------------------------------- quantiles and paths
+
+
+@pytest.mark.parametrize("combine", ["mean", "median", "weighted"])
+def test_quantiles_are_the_combined_member_quantiles_and_never_cross(combine):
+    frame, horizon = testing.wide_frame(), 8
+    weighted = {"validation_length": 30, "horizon": 8} if combine == "weighted" else {}
+    ensemble = tsseq.create("ensemble", members=MEMBERS, combine=combine, **weighted).fit(frame)
+    assert ensemble.probabilistic
+    # Columns a, a_q0.05, ..., b, b_q0.05, ...: (H, C, 1 + Q), the point first.
+    quantiles = ensemble.predict(horizon, quantiles=LEVELS).to_numpy().reshape(horizon, 2, 1 + len(LEVELS))[..., 1:]
+    members = _stack([m.predict(horizon, quantiles=LEVELS) for m in ensemble.members_])
+    member_quantiles = members.reshape(3, horizon, 2, 1 + len(LEVELS))[..., 1:]
+    if combine == "median":
+        expected = np.median(member_quantiles, axis=0)
+    else:
+        expected = np.tensordot(ensemble.weights_, member_quantiles, axes=1)
+    np.testing.assert_allclose(quantiles, expected, rtol=1e-12, atol=1e-12)
+    assert np.all(np.diff(quantiles, axis=-1) >= 0)
+    windows = testing._windows(frame, 48)[:5]
+    window_quantiles = ensemble.predict_windows(windows, horizon, quantiles=LEVELS)
+    assert window_quantiles.shape == (5, horizon, 2, len(LEVELS)) and np.all(np.diff(window_quantiles, axis=-1) >= 0)
+    interval = ensemble.predict_interval(horizon, coverage=0.9)
+    np.testing.assert_allclose(interval["a_lower"].to_numpy(), quantiles[:, 0, 0], rtol=1e-12)
+
+
+def test_sample_paths_are_the_members_paths_drawn_by_weight():
+    frame, horizon = testing.wide_frame(), 6
+    ensemble = tsseq.create("ensemble", members=MEMBERS).fit(frame)
+    paths = ensemble.sample(horizon, 3000, seed=4)
+    assert paths.index.names == ["sample", "timestamp"] and paths.shape == (3000 * horizon, 2)
+    pd.testing.assert_frame_equal(paths, ensemble.sample(horizon, 3000, seed=4))
+    # The mixture's mean is the weighted mean of the members' means (their point forecasts).
+    mixture_mean = paths.groupby(level="timestamp").mean().to_numpy()
+    spread = paths.groupby(level="timestamp").std().to_numpy()
+    assert np.all(np.abs(mixture_mean - ensemble.predict(horizon).to_numpy()) < 5 * spread / np.sqrt(3000))
+    ensemble.weights_ = np.array([0.0, 1.0, 0.0])  # all paths from the seasonal naive: its daily walk
+    one = ensemble.sample(horizon, 200, seed=0).groupby(level="timestamp").mean().to_numpy()
+    seasonal = ensemble.members_[1].predict(horizon).to_numpy()
+    assert np.all(np.abs(one - seasonal) < 0.2)
+
+
+# ---------------------------------------------------------------------- persistence
+
+
+def test_save_and_load_give_bit_identical_forecasts(tmp_path: Path):
+    frame, horizon = testing.wide_frame(), 5
+    members = [*MEMBERS, {"name": "rnn", "params": {**TINY_RNN, "training": {**TINY_RNN["training"], "loss": "quantile"}},
+                          "label": "tiny-rnn"}]
+    ensemble = tsseq.create("ensemble", members=members, combine="weighted", horizon=5, validation_length=20).fit(frame)
+    path = persistence.save(ensemble, tmp_path / "ensemble.pt")
+    loaded = persistence.load(path)
+    assert type(loaded) is EnsembleForecaster and loaded.labels_ == ["naive", "seasonal_naive", "ar", "tiny-rnn"]
+    assert [type(m) for m in loaded.members_] == [type(m) for m in ensemble.members_]
+    np.testing.assert_array_equal(loaded.weights_, ensemble.weights_)
+    pd.testing.assert_frame_equal(loaded.predict(horizon), ensemble.predict(horizon), check_exact=True)
+    pd.testing.assert_frame_equal(
+        loaded.predict(horizon, quantiles=LEVELS), ensemble.predict(horizon, quantiles=LEVELS), check_exact=True
+    )
+    windows = testing._windows(frame, 48)[:4]
+    np.testing.assert_array_equal(loaded.predict_windows(windows, horizon), ensemble.predict_windows(windows, horizon))
+    pd.testing.assert_frame_equal(loaded.sample(horizon, 10, seed=2), ensemble.sample(horizon, 10, seed=2), check_exact=True)
+
+
+# ---------------------------------------------------------------------- errors
+
+
+def test_an_unknown_member_is_named_with_the_closest_registered_name():
+    with pytest.raises(ConfigError, match=r"ensemble members\[1\]: Unknown model 'arr'\. Did you mean 'ar'\?"):
+        tsseq.create("ensemble", members=["naive", "arr"]).fit(testing.wide_frame())
+    with pytest.raises(ConfigError, match=r"members\[0\]: unknown key 'parms'\. Did you mean 'params'\?"):
+        tsseq.create("ensemble", members=[{"name": "ar", "parms": {}}]).fit(testing.wide_frame())
+    with pytest.raises(ConfigError, match=r"Ensemble member 'ar'.*no parameter 'max_ordr'\. Did you mean 'max_order'\?"):
+        tsseq.create("ensemble", members=[{"name": "ar", "params": {"max_ordr": 3}}]).fit(testing.wide_frame())
+
+
+@pytest.mark.parametrize("members", [[], (), "ar", None])
+def test_members_must_be_a_non_empty_list(members):
+    with pytest.raises(ConfigError, match="'members' parameter must be a non-empty list"):
+        tsseq.create("ensemble", members=members).fit(testing.wide_frame())
+
+
+def test_bad_parameters_are_named():
+    frame = testing.wide_frame()
+    with pytest.raises(ConfigError, match=r"'combine' parameter must be one of mean, median, weighted\. Got 'meen'.*'mean'"):
+        tsseq.create("ensemble", combine="meen").fit(frame)
+    with pytest.raises(ConfigError, match="validation_length' parameter must be at least the horizon \\(10\\)"):
+        tsseq.create("ensemble", combine="weighted", horizon=10, validation_length=4).fit(frame)
+    with pytest.raises(ConfigError, match="'ar' has no training settings"):
+        tsseq.create("ensemble", members=["ar"], seeds=[0, 1]).fit(frame)
+    with pytest.raises(ConfigError, match="give exactly one member, not 2"):
+        tsseq.create("ensemble", members=["rnn", "gru"], seeds=[0, 1]).fit(frame)
+    with pytest.warns(UserWarning, match="validation_length is used by combine='weighted' only"):
+        tsseq.create("ensemble", validation_length=10).fit(frame)
+
+
+def test_a_point_only_member_is_named_when_quantiles_are_asked_for():
+    frame = testing.wide_frame()
+    ensemble = tsseq.create("ensemble", members=["naive", {"name": "rnn", "params": TINY_RNN, "label": "my-rnn"}])
+    assert not ensemble.probabilistic  # known before fitting, as a job checks before training
+    ensemble.fit(frame)
+    assert ensemble.predict(5).shape == (5, 2)
+    with pytest.raises(ConfigError, match=r"point forecasts only, not quantiles: its member\(s\) 'my-rnn' give point"
+                                          r" forecasts only\..*conformal"):
+        ensemble.predict(5, quantiles=[0.1, 0.9])
+    with pytest.raises(ConfigError, match="'my-rnn'"):
+        ensemble.sample(5, 3)
+
+
+def test_windows_too_short_for_a_member_name_it():
+    frame = testing.wide_frame()
+    ensemble = tsseq.create("ensemble", members=["naive", {"name": "rnn", "params": TINY_RNN}]).fit(frame)
+    assert ensemble.predict_windows(testing._windows(frame, 30)[:3], 5).shape == (3, 5, 2)  # rnn reads the last 24
+    with pytest.raises(DataError, match=r"windows of 10 steps; ensemble member 'rnn' reads the last input_length=24"):
+        ensemble.predict_windows(testing._windows(frame, 10)[:3], 5)
+    ar = tsseq.create("ensemble", members=[{"name": "ar", "params": {"order": 12}}]).fit(frame)
+    with pytest.raises(DataError, match=r"Ensemble member 'ar': predict_windows got windows of 5 steps"):
+        ar.predict_windows(testing._windows(frame, 5)[:3], 5)
+
+
+def test_the_m4_hourly_ensemble_job_parses_and_builds():
+    from tsseq.config import load_pipeline
+    from tsseq.pipeline import build_model
+
+    job = Path(__file__).resolve().parents[1] / "pipelines" / "benchmarks" / "m4_hourly_ensemble.yaml"
+    config, _ = load_pipeline(job)
+    assert config.evaluation.protocol == "m4" and config.evaluation.interval == 0.95
+    (model,) = config.models
+    ensemble = build_model(model, {"horizon": 48, "season_length": 24})  # what the m4 protocol passes
+    assert ensemble.combine == "median" and ensemble.horizon == 48
+    assert [c.display_name for c in ensemble.member_configs()] == ["ar", "segrnn", "seasonal_naive"]
+    assert ensemble.probabilistic  # AR and seasonal naive analytically, segrnn by its quantile loss

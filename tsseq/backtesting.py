@@ -1,0 +1,480 @@
+"""Historical forecasts and backtests of any forecaster over rolling forecast origins.
+
+Vocabulary, for one series of ``T`` rows and a horizon ``H``:
+
+* an **origin** ``p`` is the row of a forecast's first value: the forecast sees rows
+  ``[0, p)`` and covers rows ``p .. p + H - 1``;
+* its **cutoff** is the timestamp of row ``p - 1``, the last one the forecast has seen
+  (the ``cutoff`` column, as in NeuralForecast's ``cross_validation``);
+* ``start`` places the first origin (the first forecast timestamp, as in Darts'
+  ``historical_forecasts``): a timestamp (the first row at or after it), an int row
+  position (negative counts from the end) or a float fraction of the rows in (0, 1).
+  Later origins follow every ``stride`` rows while a whole horizon fits in the data:
+  ``p_0, p_0 + stride, ... <= T - H``.
+
+How the forecasts are made. A fit sees the rows before its origin (``window="expanding"``:
+all of them; ``"sliding"``: the last ``train_length``, by default the ``p_0`` rows before
+the first origin) and forecasts the origins up to the next fit in one vectorised
+``predict_windows`` call, ``(N, L, C) -> (N, H, C)``, on the ``L`` rows before each
+origin. ``L`` is the model's ``input_length``; a model without one (AR, the naive family)
+gets the rows of the first fit (``p_0``, or ``train_length`` sliding), for which AR, naive
+and seasonal naive forecast exactly as from the whole history (they read their last lags
+only), while mean, drift and Naive2 read those ``L`` rows as their history. With
+``refit=False`` there is one fit (on the rows before the first origin) and one pass over
+all origins; ``refit=k`` refits at every ``k``-th origin (``True``: at every origin).
+
+A long frame (many series) is backtested series by series, each with its own clone of the
+model: ``predict_windows`` forecasts windows of the one series a model was fitted on.
+Series without a complete forecast after ``start`` are left out, with a warning.
+
+The model passed in is never changed: every fit is on a clone. Importing this module does
+not import torch.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+import warnings
+from collections.abc import Callable
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from tsseq.data.checks import check_series
+from tsseq.errors import ConfigError, DataError, check_positive_int, closest_match
+from tsseq.metrics import (
+    coverage,
+    crps_from_quantiles,
+    mae,
+    mape,
+    mase,
+    mean_interval_width,
+    mse,
+    pinball_loss,
+    rmse,
+    smape,
+    weighted_quantile_loss,
+)
+from tsseq.quantiles import check_levels, level_label
+
+__all__ = [
+    "METRICS", "backtest", "check_metrics", "forecast_origins", "historical_forecasts", "origin_windows", "score_forecasts",
+]
+
+WINDOWS = ("expanding", "sliding")
+START_KINDS = "The 'start' parameter must be a timestamp, an int row position or a float fraction in (0, 1)."
+WINDOW_VALUES = 32_000_000  # window values per predict_windows call: bounds what a model copies (256 MB of float64)
+# Metrics of the observed elements: (truth (n,), point (n,), quantiles (n, Q), levels (Q,), scale (n,)) -> float.
+POINT_METRICS: dict[str, Callable[..., float]] = {
+    "mae": lambda y, f, q, levels, scale: mae(y, f),
+    "mse": lambda y, f, q, levels, scale: mse(y, f),
+    "rmse": lambda y, f, q, levels, scale: rmse(y, f),
+    "mape": lambda y, f, q, levels, scale: mape(y, f),
+    "smape": lambda y, f, q, levels, scale: smape(y, f),
+    "mase": lambda y, f, q, levels, scale: mase(y, f, scale=scale),
+}
+# "coverage" and "interval_width": of the interval between the lowest and the highest level.
+QUANTILE_METRICS: dict[str, Callable[..., float]] = {
+    "crps": lambda y, f, q, levels, scale: crps_from_quantiles(y, q, levels),
+    "pinball": lambda y, f, q, levels, scale: pinball_loss(y, q, levels),
+    "wql": lambda y, f, q, levels, scale: weighted_quantile_loss(y, q, levels),
+    "coverage": lambda y, f, q, levels, scale: coverage(y, q[:, 0], q[:, -1]),
+    "interval_width": lambda y, f, q, levels, scale: mean_interval_width(q[:, 0], q[:, -1]),
+}
+METRICS = (*POINT_METRICS, *QUANTILE_METRICS)
+
+
+def historical_forecasts(
+    model,
+    frame: pd.DataFrame | pd.Series,
+    *,
+    start: object,
+    horizon: int,
+    stride: int = 1,
+    refit: bool | int = False,
+    window: str = "expanding",
+    quantiles: object = None,
+    train_length: int | None = None,
+    input_length: int | None = None,
+) -> pd.DataFrame:
+    """The forecasts ``model`` would have made from every origin after ``start`` (module docstring).
+
+    Parameters
+    ----------
+    model : Forecaster
+        Fitted or not; it is cloned for every fit, never changed.
+    frame : DataFrame or Series
+        Wide (DatetimeIndex) or long (MultiIndex ``(series, timestamp)``), the layouts of
+        :meth:`tsseq.base.Forecaster.fit`; NaN marks missing values.
+    start : timestamp, int or float
+        The first origin: the first row at or after a timestamp, a row position (negative:
+        from the end), or a fraction in (0, 1) of each series' rows.
+    horizon, stride : int >= 1
+        Rows per forecast, and rows between consecutive origins.
+    refit : bool or int >= 0
+        ``False`` / ``0``: fit once, before the first origin; ``True`` / ``1``: refit at every
+        origin; ``k``: at every ``k``-th.
+    window : {"expanding", "sliding"}
+        The rows of each fit: all before its origin, or the last ``train_length``.
+    quantiles : sequence of levels in (0, 1), optional
+        Also the quantile columns ``y_q0.05`` ..., as :meth:`tsseq.base.Forecaster.predict`.
+    train_length : int, optional
+        Rows of a sliding window (default: the rows before the first origin).
+    input_length : int, optional
+        Rows of context before each origin (default: the model's ``input_length``, else the
+        rows of the first fit).
+
+    Returns
+    -------
+    DataFrame
+        One row per (series, origin, step), ordered so: ``[series,]`` ``cutoff``, ``timestamp``,
+        then each target column ``y`` followed by its quantile columns. A RangeIndex.
+    """
+    horizon, stride = check_positive_int(horizon, "horizon"), check_positive_int(stride, "stride")
+    every = _refit_interval(refit)
+    if window not in WINDOWS:
+        raise ConfigError(
+            f"The 'window' parameter must be one of {', '.join(WINDOWS)}. "
+            f"Got {window!r} instead.{closest_match(str(window), WINDOWS)}"
+        )
+    if train_length is not None:
+        train_length = check_positive_int(train_length, "train_length")
+        if window == "expanding":
+            raise ConfigError("'train_length' sets the rows of a sliding window; pass window='sliding' with it.")
+    if input_length is not None:
+        input_length = check_positive_int(input_length, "input_length")
+    levels = None if quantiles is None else check_levels(quantiles)
+    if levels is not None:
+        model.require_probabilistic("quantiles")  # refused before any fit
+    validated = check_series(frame.to_frame() if isinstance(frame, pd.Series) else frame, missing="mask")
+    series_column = _series_column(validated)
+    parts, skipped = [], []
+    for series_id, rows in _wide_parts(validated):
+        try:
+            origins = _origins(rows.index, start, horizon, stride, series_id)
+        except DataError as error:
+            if series_column is None:
+                raise
+            skipped.append((series_id, error))  # a long frame's short series: left out, with a warning
+            continue
+        first = int(origins[0])
+        fit_rows = train_length or first  # of a sliding window
+        if fit_rows > first:
+            raise DataError(
+                f"train_length={train_length} needs {train_length} rows before the first origin; "
+                f"{_where(series_id)}start={start!r} leaves {first}."
+            )
+        length = input_length or _own_input_length(model) or (fit_rows if window == "sliding" else first)
+        if length > first:
+            raise DataError(
+                f"{_where(series_id)}start={start!r} leaves {first} rows before the first cutoff "
+                f"{rows.index[first - 1]}; a context of input_length={length} rows needs at least {length}: "
+                "start later or shorten input_length."
+            )
+        sliding = fit_rows if window == "sliding" else None
+        point, quantile = _refitted_forecasts(model, rows, origins, every, sliding, length, horizon, levels)
+        parts.append(_forecast_frame(rows, origins, point, quantile, levels))
+        if series_column is not None:
+            parts[-1].insert(0, series_column, series_id)
+    if not parts:
+        raise DataError(f"No series has a forecast to make; e.g. {skipped[0][1]}")
+    if skipped:
+        warnings.warn(
+            f"{len(skipped)} of {len(skipped) + len(parts)} series are left out, having no complete forecast of "
+            f"horizon={horizon} after start={start!r}; e.g. {skipped[0][1]}",
+            UserWarning,
+            stacklevel=2,
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _refitted_forecasts(
+    model, rows: pd.DataFrame, origins: np.ndarray, every: int, sliding: int | None, length: int, horizon: int,
+    levels: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One series' forecasts ``(N, H, C)`` (quantiles ``(N, H, C, Q)``): a fit every ``every`` origins (0: one fit).
+
+    Each fit sees the rows before its origin (the last ``sliding`` of them, if given) and
+    forecasts its origins up to the next fit in one pass.
+    """
+    points, quantiles = [], []
+    bounds = list(range(0, len(origins), every)) if every else [0]
+    for begin, end in zip(bounds, bounds[1:] + [len(origins)]):
+        origin = int(origins[begin])
+        fitted = clone(model).fit(rows.iloc[0 if sliding is None else origin - sliding : origin])
+        point, quantile = forecast_origins(fitted, rows, origins[begin:end], length, horizon, quantiles=levels)
+        points.append(point)
+        quantiles.append(quantile)
+    return np.concatenate(points), None if levels is None else np.concatenate(quantiles)
+
+
+def origin_windows(values: np.ndarray, origins: np.ndarray, length: int) -> np.ndarray:
+    """The ``length`` rows before each origin: values ``(T, C)``, origins ``(N,)`` -> ``(N, length, C)``.
+
+    Evenly spaced origins (a backtest's) give a read-only view of ``values``, whatever ``N``
+    and ``length``: a year of daily origins with 8,000 rows of context each copies nothing.
+    Other origins give a copy of the ``N`` windows.
+    """
+    origins = np.asarray(origins)
+    view = np.lib.stride_tricks.sliding_window_view(values, length, axis=0)  # (T - length + 1, C, length), no copy
+    steps = np.diff(origins)
+    if len(origins) and (steps > 0).all() and (steps == (steps[0] if len(steps) else 1)).all():
+        step = int(steps[0]) if len(steps) else 1
+        return view[origins[0] - length : origins[-1] - length + 1 : step].transpose(0, 2, 1)
+    return view[origins - length].transpose(0, 2, 1)
+
+
+def forecast_origins(
+    model, rows: pd.DataFrame, origins: np.ndarray, length: int, horizon: int, *, quantiles: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A fitted model's forecasts ``(N, H, C)`` (quantiles ``(N, H, C, Q)``) from the ``length`` rows before each origin.
+
+    ``rows`` is the wide frame of the series the model was fitted on. The windows go to
+    ``predict_windows`` together, in as few calls as :data:`WINDOW_VALUES` allows.
+    """
+    values = rows.to_numpy(dtype=np.float64)
+    # Models with calendar covariates derive them from each window's first timestamp.
+    takes_starts = "window_starts" in inspect.signature(model.predict_windows).parameters
+    chunk = max(1, WINDOW_VALUES // (length * values.shape[1]))
+    points, quantile_values = [], []
+    for begin in range(0, len(origins), chunk):
+        part = np.asarray(origins[begin : begin + chunk])
+        inputs = origin_windows(values, part, length)
+        options = {"window_starts": rows.index[part - length]} if takes_starts else {}
+        points.append(model.predict_windows(inputs, horizon, **options))
+        if quantiles is not None:
+            quantile_values.append(model.predict_windows(inputs, horizon, quantiles=quantiles, **options))
+    return np.concatenate(points), None if quantiles is None else np.concatenate(quantile_values)
+
+
+def backtest(
+    model, frame: pd.DataFrame | pd.Series, *, metric: object = "mae", season_length: int = 1, **options
+) -> pd.DataFrame:
+    """Score :func:`historical_forecasts` of ``model`` (``options``: its arguments) with ``metric``.
+
+    See :func:`score_forecasts` for ``metric``, ``season_length`` and the table returned.
+    """
+    metrics = check_metrics(metric, options.get("quantiles") is not None)  # refused before any fit
+    forecasts = historical_forecasts(model, frame, **options)
+    return score_forecasts(forecasts, frame, metric=metrics, season_length=season_length)
+
+
+def score_forecasts(
+    forecasts: pd.DataFrame, frame: pd.DataFrame | pd.Series, *, metric: object = "mae", season_length: int = 1
+) -> pd.DataFrame:
+    """Score historical forecasts against the values of ``frame``, per horizon step and overall.
+
+    Parameters
+    ----------
+    forecasts : DataFrame
+        What :func:`historical_forecasts` returned for ``frame``.
+    metric : str, callable, or a list of them
+        Names in :data:`METRICS`: points ``mae``, ``mse``, ``rmse``, ``mape``, ``smape``,
+        ``mase`` (scaled by the mean absolute lag-``season_length`` change of the series up to
+        each cutoff); quantiles (forecasts with quantile columns) ``crps`` (from the
+        quantiles), ``pinball``, ``wql``, ``coverage`` and ``interval_width`` of the interval
+        between the lowest and highest levels. A callable ``f(y_true, y_pred) -> float``
+        gets the observed values and point forecasts as 1-D arrays, and is named by
+        its ``__name__``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``metric``, ``step`` (``1 .. H``, then ``"all"``), ``value``: every value
+        pools all series, origins and target columns; missing truths are left out.
+    """
+    validated = check_series(frame.to_frame() if isinstance(frame, pd.Series) else frame, missing="mask")
+    targets = [str(column) for column in validated.columns]
+    levels = _forecast_levels(forecasts, targets[0])
+    metrics = metric if isinstance(metric, dict) else check_metrics(metric, levels is not None)
+    keys = ["cutoff"] if _series_column(validated) is None else [_series_column(validated), "cutoff"]
+    sizes = forecasts.groupby(keys, sort=False).size()
+    horizon = int(sizes.iloc[0]) if len(sizes) else 0
+    if horizon == 0 or (sizes != horizon).any():
+        raise DataError(
+            "score_forecasts expects what historical_forecasts returned: the same number of rows (the horizon) "
+            "for every cutoff."
+        )
+    shape = (len(sizes), horizon, len(targets))  # (N, H, C)
+    point = forecasts[targets].to_numpy(dtype=np.float64).reshape(shape)
+    quantiles = None
+    if levels is not None:
+        names = [f"{target}_q{level_label(level)}" for target in targets for level in levels]
+        quantiles = forecasts[names].to_numpy(dtype=np.float64).reshape(shape + (len(levels),))
+    truth, scale = _truth_and_scale(validated, forecasts, shape, "mase" in metrics, season_length)
+    observed = np.isfinite(truth)
+    rows = []
+    for name, function in metrics.items():
+        for step in [*range(horizon), "all"]:
+            selected = observed if step == "all" else observed & (np.arange(horizon) == step)[None, :, None]
+            value = np.nan
+            if selected.any():
+                value = function(truth[selected], point[selected], None if quantiles is None else quantiles[selected],
+                                 levels, None if scale is None else scale[selected])
+            rows.append({"metric": name, "step": step if step == "all" else step + 1, "value": float(value)})
+    return pd.DataFrame(rows, columns=["metric", "step", "value"])
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _refit_interval(refit: object) -> int:
+    """``refit`` -> origins between fits (0: fit once)."""
+    if isinstance(refit, (bool, np.bool_)):
+        return int(bool(refit))
+    if isinstance(refit, numbers.Integral) and refit >= 0:
+        return int(refit)
+    raise ConfigError(
+        f"The 'refit' parameter must be True, False or an int >= 0 (refit every k origins). Got {refit!r} instead."
+    )
+
+
+def _own_input_length(model) -> int | None:
+    own = getattr(model, "input_length", None)
+    return own if isinstance(own, numbers.Integral) and not isinstance(own, bool) and own > 0 else None
+
+
+def _series_column(frame: pd.DataFrame) -> str | None:
+    """The column naming the series of a long frame (its series level's name, else ``"series"``); None if wide."""
+    if not isinstance(frame.index, pd.MultiIndex):
+        return None
+    return str(frame.index.names[0]) if frame.index.names[0] is not None else "series"
+
+
+def _wide_parts(frame: pd.DataFrame):
+    """``(series id, wide frame)`` per series; one ``(None, frame)`` for a wide frame."""
+    if not isinstance(frame.index, pd.MultiIndex):
+        yield None, frame
+        return
+    for series_id, group in frame.groupby(level=0, sort=False):
+        yield series_id, group.droplevel(0)
+
+
+def _where(series_id: object) -> str:
+    return "" if series_id is None else f"series {series_id!r}: "
+
+
+def _origins(index: pd.DatetimeIndex, start: object, horizon: int, stride: int, series_id: object) -> np.ndarray:
+    """The origins ``(N,)`` of one series' rows after ``start`` (module docstring), or a DataError saying why none."""
+    n_rows = len(index)
+    if isinstance(start, (bool, np.bool_)):
+        raise ConfigError(START_KINDS + f" Got {start!r} instead.")
+    if isinstance(start, numbers.Integral):
+        first = int(start) + n_rows if start < 0 else int(start)
+    elif isinstance(start, numbers.Real):
+        if not 0 < start < 1:
+            raise ConfigError(f"A float 'start' is a fraction of the rows, in (0, 1). Got {start!r} instead.")
+        first = int(start * n_rows)
+    elif isinstance(start, (str, datetime, np.datetime64)):
+        try:
+            stamp = pd.Timestamp(start)
+        except (TypeError, ValueError):
+            raise ConfigError(f"The 'start' parameter {start!r} is neither a number nor a timestamp.") from None
+        if index.tz is not None and stamp.tz is None:
+            stamp = stamp.tz_localize(index.tz)
+        first = int(index.searchsorted(stamp, side="left"))
+    else:
+        raise ConfigError(START_KINDS + f" Got {start!r} instead.")
+    if first < 1:
+        raise DataError(
+            f"{_where(series_id)}start={start!r} leaves no row before the first origin {index[0]}: "
+            "a model needs rows to fit on."
+        )
+    if horizon >= n_rows:
+        raise DataError(f"{_where(series_id)}horizon={horizon} is not shorter than the {n_rows} rows of the data.")
+    if first > n_rows - horizon:
+        raise DataError(
+            f"{_where(series_id)}start={start!r} leaves no complete forecast of horizon={horizon}: the data run "
+            f"from {index[0]} to {index[-1]} ({n_rows} rows), so the last origin is {index[n_rows - horizon]} "
+            f"(row {n_rows - horizon}); start={start!r} is row {first}."
+        )
+    return np.arange(first, n_rows - horizon + 1, stride)
+
+
+def _forecast_frame(rows: pd.DataFrame, origins: np.ndarray, point: np.ndarray, quantiles: np.ndarray | None,
+                    levels: np.ndarray | None) -> pd.DataFrame:
+    """Forecasts ``(N, H, C)`` (quantiles ``(N, H, C, Q)``) -> cutoff, timestamp, ``y, y_q...`` per column."""
+    n_origins, horizon, _ = point.shape
+    columns = []
+    for name in map(str, rows.columns):
+        columns += [name] + ([] if levels is None else [f"{name}_q{level_label(level)}" for level in levels])
+    clash = {"cutoff", "timestamp"}.intersection(columns)
+    if clash:
+        raise DataError(
+            f"A target column is named {sorted(clash)[0]!r}, a column the historical forecasts need; rename it."
+        )
+    block = point if quantiles is None else np.concatenate([point[..., None], quantiles], axis=3)  # (N, H, C, 1 + Q)
+    result = pd.DataFrame(block.reshape(n_origins * horizon, -1), columns=columns)  # channel-major, as predict's
+    result.insert(0, "cutoff", np.repeat(rows.index[origins - 1], horizon))
+    result.insert(1, "timestamp", rows.index[(origins[:, None] + np.arange(horizon)).ravel()])
+    return result
+
+
+def check_metrics(metric: object, has_quantiles: bool) -> dict[str, Callable[..., float]]:
+    """``metric`` (a name, a callable or a list of them) -> {name: function of the observed elements}.
+
+    Refuses, naming it, an unknown metric or a quantile metric without quantiles; callers
+    check before any fit.
+    """
+    chosen = [metric] if isinstance(metric, str) or callable(metric) else list(metric)  # type: ignore[arg-type]
+    functions: dict[str, Callable[..., float]] = {}
+    for item in chosen:
+        if callable(item):
+            functions[getattr(item, "__name__", repr(item))] = lambda y, f, q, levels, scale, item=item: item(y, f)
+        elif item in POINT_METRICS:
+            functions[item] = POINT_METRICS[item]
+        elif item in QUANTILE_METRICS:
+            if not has_quantiles:
+                raise ConfigError(
+                    f"The metric {item!r} scores quantile forecasts; pass quantiles=[...] (e.g. [0.05, 0.5, 0.95])."
+                )
+            functions[item] = QUANTILE_METRICS[item]
+        else:
+            raise ConfigError(
+                f"Unknown metric {item!r} in the 'metric' parameter.{closest_match(str(item), METRICS)} "
+                f"Known: {', '.join(METRICS)}, or a callable."
+            )
+    if not functions:
+        raise ConfigError("The 'metric' parameter names no metric; give e.g. 'mae' or ['mae', 'crps'].")
+    return functions
+
+
+def _forecast_levels(forecasts: pd.DataFrame, target: str) -> np.ndarray | None:
+    """The quantile levels of the forecast columns ``<target>_q<level>`` (None without them)."""
+    prefix = f"{target}_q"
+    levels = [float(column[len(prefix):]) for column in forecasts.columns if str(column).startswith(prefix)]
+    return np.array(levels) if levels else None
+
+
+def _truth_and_scale(validated: pd.DataFrame, forecasts: pd.DataFrame, shape: tuple[int, int, int], with_scale: bool,
+                     season_length: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The observed values ``(N, H, C)`` at the forecasts' rows (NaN where missing) and, for MASE, their scales."""
+    series_column = _series_column(validated)
+    stamps = pd.DatetimeIndex(forecasts["timestamp"])
+    index = stamps if series_column is None else pd.MultiIndex.from_arrays([forecasts[series_column], stamps])
+    truth = validated.reindex(index).to_numpy(dtype=np.float64).reshape(shape)
+    if not with_scale:
+        return truth, None
+    season_length = check_positive_int(season_length, "season_length")
+    firsts = forecasts.iloc[:: shape[1]]  # the first step of each origin
+    scales = np.empty(shape[::2])  # (N, C)
+    for series_id, rows in _wide_parts(validated):
+        chosen = np.full(len(firsts), True) if series_id is None else (firsts[series_column] == series_id).to_numpy()
+        origins = rows.index.get_indexer(pd.DatetimeIndex(firsts["timestamp"][chosen]))
+        scales[chosen] = _history_scales(rows.to_numpy(dtype=np.float64), origins, season_length)
+    return truth, np.broadcast_to(scales[:, None, :], shape)
+
+
+def _history_scales(values: np.ndarray, origins: np.ndarray, season_length: int) -> np.ndarray:
+    """MASE's scale of the rows before each origin, ``(N, C)``: the mean observed ``|y_t - y_{t-m}|``, by cumsums."""
+    changes = np.abs(values[season_length:] - values[:-season_length])  # (T - m, C); change t pairs rows t and t + m
+    observed = np.isfinite(changes)
+    zero = np.zeros((1, values.shape[1]))
+    sums = np.concatenate([zero, np.cumsum(np.where(observed, changes, 0.0), axis=0)])
+    counts = np.concatenate([zero, np.cumsum(observed, axis=0)])
+    ends = np.clip(np.asarray(origins) - season_length, 0, None)  # changes wholly before the origin
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums[ends] / counts[ends]
