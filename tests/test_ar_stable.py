@@ -157,3 +157,12 @@ def test_direct_models_are_not_checked_and_bad_parameters_are_refused() -> None:
         AR(stable_tol=-0.1).fit(frame)
     with pytest.raises(ConfigError, match="'stable' parameter must be True or False"):
         AR(stable="yes").fit(frame)
+
+
+def test_white_noise_selects_order_zero_everywhere_and_forecasts_its_mean():
+    index = pd.date_range("2020-01-01", periods=600, freq="h")
+    noise = pd.DataFrame({"y": np.random.default_rng(1).normal(size=600)}, index=index)
+    model = AR(max_order=96).fit(noise)
+    assert model.order_.tolist() == [[0]]  # every order 0: the stability check has no lag to look at
+    np.testing.assert_allclose(model.predict(3)["y"], noise["y"].mean())
+    assert np.isfinite(model.predict_interval(3).to_numpy()).all()

@@ -131,8 +131,8 @@ def fitted_arx(params: dict, k: int):
 def test_estimator_array_methods_equal_statsmodels_per_channel(k: int) -> None:
     model, frame, exog, future = fitted_arx({"order": 2}, k)
     assert model.exog_coef_.shape == (2, 2, k)
-    points = model._predict(8, future_exog=future)
-    quantiles = model._predict_quantiles(8, np.array([0.025, 0.975]), future_exog=future)
+    points = model._predict(8, future_covariates=future)
+    quantiles = model._predict_quantiles(8, np.array([0.025, 0.975]), future_covariates=future)
     for position, name in enumerate(["s1", "s2"]):
         for channel, column in enumerate(["a", "b"]):
             y = frame.loc[name, column].to_numpy()
@@ -141,7 +141,7 @@ def test_estimator_array_methods_equal_statsmodels_per_channel(k: int) -> None:
             np.testing.assert_allclose(points[position][:, channel], expected, rtol=0, atol=1e-6)
             prediction = result.get_prediction(start=len(y), end=len(y) + 7, exog_oos=future[position][:8])
             np.testing.assert_allclose(quantiles[position][:, channel], prediction.conf_int(alpha=0.05), rtol=0, atol=1e-6)
-    paths = model._sample(8, 5, np.random.default_rng(0), future_exog=future)
+    paths = model._sample(8, 5, np.random.default_rng(0), future_covariates=future)
     assert paths[0].shape == (5, 8, 2) and np.isfinite(paths[1]).all()
 
 
@@ -160,7 +160,7 @@ def test_estimator_refuses_missing_or_misshapen_regressors() -> None:
     with pytest.raises(DataError, match=r"fitted with 2 exogenous regressor\(s\); forecasting needs their future values"):
         model.predict(4)
     with pytest.raises(DataError, match=r"series 1 have shape \(3, 2\); a forecast of 4 steps needs at least \(4, 2\)"):
-        model._predict(4, future_exog=[future[0], future[1][:3]])
+        model._predict(4, future_covariates=[future[0], future[1][:3]])
     with pytest.raises(DataError, match="windows carry none"):
         model._predict_windows(np.zeros((1, 5, 2)), 3)
     series, _ = split_frame(frame)
@@ -171,4 +171,4 @@ def test_estimator_refuses_missing_or_misshapen_regressors() -> None:
     plain = AR(order=2).fit(frame)
     assert plain.exog_coef_ is None
     with pytest.raises(DataError, match="fitted without exogenous regressors"):
-        plain._predict(3, future_exog=future)
+        plain._predict(3, future_covariates=future)

@@ -479,3 +479,12 @@ def test_a_sigterm_during_the_interpreters_shutdown_leaves_the_commands_exit_cod
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == (0 if command == ["datasets"] else 2), result.stderr[-2000:]
+
+
+def test_forecast_without_a_model_lets_auto_choose_and_say_what(hourly_csv, tmp_path, capsys):
+    output = tmp_path / "forecast.csv"
+    assert main(["forecast", str(hourly_csv), "--horizon", "6", "--output", str(output)]) == 0
+    assert "auto: chose " in capsys.readouterr().err
+    forecast = pd.read_csv(output, index_col=0)
+    assert list(forecast.columns) == ["load", "temperature"] and len(forecast) == 6
+    assert np.isfinite(forecast.to_numpy()).all()

@@ -267,3 +267,10 @@ def test_the_m4_hourly_ensemble_job_parses_and_builds():
     assert ensemble.combine == "median" and ensemble.horizon == 48
     assert [c.display_name for c in ensemble.member_configs()] == ["ar", "segrnn", "seasonal_naive"]
     assert ensemble.probabilistic  # AR and seasonal naive analytically, segrnn by its quantile loss
+
+
+def test_covariates_are_refused_naming_the_kind():
+    frame = _seasonal_frame()
+    driver = frame.rename(columns=lambda column: f"{column}_driver")
+    with pytest.raises(ConfigError, match="ensemble does not take future covariates: it takes no covariates"):
+        tsseq.create("ensemble", members=["naive", "ar"]).fit(frame, future_covariates=driver)

@@ -24,11 +24,19 @@ from tsseq.estimators import NeuralForecaster
 
 # Small enough for the whole registry to run in seconds; the architecture is the preset one.
 TINY = {"input_length": 24, "horizon": testing.HORIZON, "hidden_size": 8, "training": {"epochs": 2, "batch_size": 64}}
+# Models that need parameters of their own on the checks' small frames. auto: its horizon, and the
+# baselines and their ensembles only (the frames are too short for its networks anyway).
+PARAMS = {
+    "auto": {
+        "horizon": testing.HORIZON, "input_length": 24, "candidates": ["naive", "seasonal_naive", "ar", "ensemble"],
+        "verbose": False,
+    },
+}
 
 
 @pytest.fixture(params=registry.names())
 def model(request):
-    model = registry.create(request.param)
+    model = registry.create(request.param, **PARAMS.get(request.param, {}))
     return model.set_params(**TINY) if isinstance(model, NeuralForecaster) else model
 
 

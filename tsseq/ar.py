@@ -743,6 +743,8 @@ def spectral_radius(coef: np.ndarray) -> np.ndarray:
     only as large as it: the cost is ``sum_b p_b^3``, not ``B P^3``.
     """
     width = coef.shape[-1]
+    if width == 0:  # every model of order 0 (no lag kept): nothing to grow
+        return np.zeros(coef.shape[:-1])
     flat = coef.reshape(-1, width)
     radius = np.zeros(len(flat))
     finite = np.isfinite(flat).all(axis=1)

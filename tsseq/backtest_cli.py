@@ -39,7 +39,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from tsseq.cli import _columns, _parse_param, _quantile_levels, add_dialect_arguments, add_threads_argument
+    from tsseq.cli import _parse_param, _quantile_levels, add_dialect_arguments, add_layout_arguments, add_threads_argument
 
     parser.add_argument("csv", type=Path)
     parser.add_argument("--model", default="ar", help="registered model name (see `tsseq models`)")
@@ -72,11 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "wql, coverage, interval_width (default: mae and mse, plus crps and coverage with --quantiles)",
     )
     parser.add_argument("--season-length", type=int, default=1, help="lag of MASE's scale (default: 1)")
-    parser.add_argument("--columns", type=_columns, help="comma-separated target columns (default: all)")
-    parser.add_argument("--timestamp-column")
-    parser.add_argument("--series-column", help="long format: the column holding series ids")
-    parser.add_argument("--freq", help="pandas frequency, e.g. h, D, 15min (default: inferred)")
-    parser.add_argument("--missing", choices=["error", "interpolate", "ffill", "mask"], default="error")
+    add_layout_arguments(parser)
     parser.add_argument("--output", type=Path, required=True, help="historical forecasts CSV to write")
     parser.add_argument("--metrics-json", type=Path, help="also write the scores as JSON")
     add_dialect_arguments(parser)
@@ -86,19 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tsseq import io, pipeline
     from tsseq.backtesting import check_metrics, historical_forecasts, score_forecasts
-    from tsseq.config import DataConfig, ModelConfig
+    from tsseq.cli import csv_data_config
+    from tsseq.config import ModelConfig
     from tsseq.fitting import with_threads
 
-    data = DataConfig(
-        csv=str(args.csv),
-        timestamp_column=args.timestamp_column,
-        columns=args.columns,
-        series_column=args.series_column,
-        freq=args.freq,
-        missing=args.missing,
-        sep=args.sep,
-        decimal=args.decimal,
-    )
+    data = csv_data_config(args)
     metrics = args.metrics or (["mae", "mse"] + (["crps", "coverage"] if args.quantiles else []))
     check_metrics(metrics, args.quantiles is not None)  # before any fit
     with io.outputs() as out:  # the forecasts and the scores together, or neither

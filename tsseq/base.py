@@ -43,6 +43,18 @@ Probabilistic forecasts (:mod:`tsseq.quantiles`) come from up to three more:
 A model without them gives point forecasts only, and says so when asked for more;
 :class:`tsseq.conformal.ConformalForecaster` adds intervals to any model.
 
+Covariates (:mod:`tsseq.data.covariates`): ``fit`` also takes ``past_covariates``,
+``future_covariates`` (frames in the layout of ``y``) and ``static_covariates`` (one row
+per series); ``predict``, ``predict_interval`` and ``sample`` take the
+``future_covariates`` of the horizon. A model lists the kinds it takes in
+``supported_covariates`` and is checked here, in one place (:meth:`Forecaster._check_kinds`);
+its ``_fit`` then receives ``covariates=`` (a
+:class:`~tsseq.data.covariates.SeriesCovariates` of the training rows, and
+``validation_covariates=`` of the validation rows), and, when fitted with future
+covariates, ``_predict``, ``_predict_quantiles`` and ``_sample`` receive
+``future_covariates=``, a list of ``(horizon, F)`` arrays. The spec of the columns is
+the fitted ``covariate_spec_`` (None without covariates).
+
 Column layout of the public methods, for each target column ``y``:
 
 * ``predict(h, quantiles=[0.05, 0.5, 0.95])``: ``y``, ``y_q0.05``, ``y_q0.5``, ``y_q0.95``
@@ -62,6 +74,7 @@ import numpy as np
 import pandas as pd
 
 from tsseq.data.checks import check_series, series_frequency
+from tsseq.data.covariates import KINDS, CovariateSpec, SeriesCovariates, align, covariate_spec, horizon_rows
 from tsseq.errors import ConfigError, DataError, check_positive_int  # check_positive_int: also imported from here
 from tsseq.parameters import Estimator, check_is_fitted
 from tsseq.quantiles import (
@@ -163,37 +176,103 @@ def store_arguments(estimator: object, arguments: dict[str, object]) -> None:
 class Forecaster(Estimator):
     """Base class of tsseq forecasters; see the module docstring for the contract."""
 
-    def fit(self, y: pd.DataFrame | pd.Series, *, validation: pd.DataFrame | pd.Series | None = None) -> "Forecaster":
+    supported_covariates: frozenset[str] = frozenset()  # of "past", "future", "static" (tsseq.data.covariates)
+
+    def fit(
+        self,
+        y: pd.DataFrame | pd.Series,
+        *,
+        past_covariates: pd.DataFrame | None = None,
+        future_covariates: pd.DataFrame | None = None,
+        static_covariates: pd.DataFrame | None = None,
+        validation: pd.DataFrame | pd.Series | None = None,
+    ) -> "Forecaster":
         """Fit on the series ``y``; ``validation`` (same layout and columns) serves models that stop early.
 
         ``validation`` is keyword-only (see the module docstring: ``fit(y, X)`` is refused).
         Closed-form models (the baselines) have nothing to tune on it and ignore it.
+        Covariate frames (:mod:`tsseq.data.covariates`) cover the rows of ``y`` and of
+        ``validation`` alike: pass frames spanning both.
         """
         series, layout = split_frame(y)
-        validation_series = None if validation is None else split_frame(validation)[0]
-        self._fit(series, validation_series)
+        validation_series, validation_layout = (None, None) if validation is None else split_frame(validation)
+        frames = (past_covariates, future_covariates, static_covariates)
+        spec, covariates, validation_covariates = self._align_covariates(
+            frames, series, layout, validation_series, validation_layout
+        )
+        if spec is None:
+            self._fit(series, validation_series)
+        else:
+            self._fit(series, validation_series, covariates=covariates, validation_covariates=validation_covariates)
         self.layout_ = layout
         self.n_channels_ = layout.n_channels
+        self.covariate_spec_ = spec
         return self
 
-    def predict(self, horizon: int, *, quantiles: object = None) -> pd.DataFrame:
+    def _align_covariates(self, frames, series, layout, validation_series=None, validation_layout=None):
+        """``(spec, training covariates, validation covariates)`` of the frames given to ``fit``; all None without any."""
+        if all(frame is None for frame in frames):
+            return None, None, None
+        spec = covariate_spec(*frames, target_columns=layout.columns)
+        self._check_kinds(spec.kinds)
+        covariates = align(spec, *frames, layout, [len(values) for values in series])
+        validation_covariates = None
+        if validation_series is not None:
+            lengths = [len(values) for values in validation_series]
+            validation_covariates = align(spec, *frames, validation_layout, lengths, "validation")
+        return spec, covariates, validation_covariates
+
+    def _check_kinds(self, kinds) -> None:
+        """Refuse covariate kinds this model does not take (a ConfigError naming the model, the kind, what it takes)."""
+        refused = [kind for kind in kinds if kind not in self.supported_covariates]
+        if refused:
+            from tsseq.registry import name_of
+
+            takes = [kind for kind in KINDS if kind in self.supported_covariates]
+            what = f"it takes {' and '.join(takes)} covariates only" if takes else "it takes no covariates"
+            raise ConfigError(
+                f"{name_of(self)} does not take {refused[0]} covariates: {what}. "
+                f"{self._covariates_note()}".rstrip()
+            )
+
+    def _covariates_note(self) -> str:
+        """Why this model refuses some kinds, said after the refusal (subclasses explain their architecture)."""
+        return ""
+
+    def _future_arguments(self, future_covariates: object, horizon: int) -> dict[str, object]:
+        """``{"future_covariates": [(horizon, F) per series]}`` for a model fitted with future covariates, else ``{}``."""
+        spec: CovariateSpec | None = getattr(self, "covariate_spec_", None)
+        if spec is None or not spec.future:
+            if future_covariates is not None:
+                raise DataError(
+                    "future_covariates were given to a model fitted without future covariates; fit it with "
+                    "future_covariates=... first, or leave them out."
+                )
+            return {}
+        return {"future_covariates": horizon_rows(spec, future_covariates, self.layout_, horizon)}
+
+    def predict(self, horizon: int, *, future_covariates: pd.DataFrame | None = None, quantiles: object = None) -> pd.DataFrame:
         """The next ``horizon`` rows of every series.
 
-        With ``quantiles`` (levels in (0, 1)), each column ``y`` is followed by one column
+        ``future_covariates``: required by a model fitted with future covariates, covering
+        the ``horizon`` timestamps after each series' end. With ``quantiles`` (levels in (0, 1)), each column ``y`` is followed by one column
         per level, ``y_q0.05`` ..., increasing left to right and never crossing.
         """
         check_is_fitted(self, "layout_")
         horizon = check_positive_int(horizon, "horizon")
-        forecasts = self._predict(horizon)
+        future = self._future_arguments(future_covariates, horizon)
+        forecasts = self._predict(horizon, **future)
         self._check_finite(forecasts, "point forecast")
         if quantiles is None:
             return self.layout_.to_frame(forecasts)
         levels = check_levels(quantiles)
         return self.layout_.to_quantile_frame(
-            forecasts, self._quantiles(horizon, levels), [f"q{level_label(level)}" for level in levels]
+            forecasts, self._quantiles(horizon, levels, future), [f"q{level_label(level)}" for level in levels]
         )
 
-    def predict_interval(self, horizon: int, *, coverage: float = 0.9) -> pd.DataFrame:
+    def predict_interval(
+        self, horizon: int, *, future_covariates: pd.DataFrame | None = None, coverage: float = 0.9
+    ) -> pd.DataFrame:
         """Central prediction intervals: ``y``, ``y_lower``, ``y_upper`` for each column ``y``.
 
         The bounds are the ``(1 - coverage) / 2`` and ``(1 + coverage) / 2`` quantiles.
@@ -201,11 +280,14 @@ class Forecaster(Estimator):
         check_is_fitted(self, "layout_")
         horizon = check_positive_int(horizon, "horizon")
         levels = interval_levels(check_coverage(coverage))
-        forecasts = self._predict(horizon)
+        future = self._future_arguments(future_covariates, horizon)
+        forecasts = self._predict(horizon, **future)
         self._check_finite(forecasts, "point forecast")
-        return self.layout_.to_quantile_frame(forecasts, self._quantiles(horizon, levels), ["lower", "upper"])
+        return self.layout_.to_quantile_frame(forecasts, self._quantiles(horizon, levels, future), ["lower", "upper"])
 
-    def sample(self, horizon: int, n: int = 100, *, seed: int | None = 0) -> pd.DataFrame:
+    def sample(
+        self, horizon: int, n: int = 100, *, future_covariates: pd.DataFrame | None = None, seed: int | None = 0
+    ) -> pd.DataFrame:
         """``n`` sample paths of the next ``horizon`` rows, indexed by ([series,] sample, timestamp).
 
         Aggregates come from the paths, e.g. the distribution of a weekly total:
@@ -221,7 +303,8 @@ class Forecaster(Estimator):
         if seed is not None:
             check_positive_int(seed, "seed", minimum=0)
         self.require_probabilistic("sample paths")
-        samples = self._sample(horizon, n, np.random.default_rng(seed))
+        future = self._future_arguments(future_covariates, horizon)
+        samples = self._sample(horizon, n, np.random.default_rng(seed), **future)
         self._check_finite(samples, "sample paths")
         return self.layout_.to_sample_frame(samples)
 
@@ -233,6 +316,12 @@ class Forecaster(Estimator):
         """
         check_is_fitted(self, "layout_")
         horizon = check_positive_int(horizon, "horizon")
+        if getattr(self, "covariate_spec_", None) is not None:
+            raise ConfigError(
+                "predict_windows (and backtesting without refit) cannot forecast a model fitted with covariates: "
+                f"windows of values carry none ({', '.join(self.covariate_spec_.kinds)} covariates were given to fit). "
+                "Forecast with predict(horizon, future_covariates=...) from the end of the fitted data."
+            )
         inputs = np.asarray(inputs, dtype=np.float64)
         if inputs.ndim != 3 or inputs.shape[2] != self.n_channels_:
             raise DataError(
@@ -250,9 +339,9 @@ class Forecaster(Estimator):
         """Whether this model, as configured, gives quantiles and sample paths, not only points."""
         return type(self)._predict_quantiles is not Forecaster._predict_quantiles
 
-    def _quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
+    def _quantiles(self, horizon: int, levels: np.ndarray, future: dict | None = None) -> list[np.ndarray]:
         self.require_probabilistic("quantiles")
-        quantiles = [noncrossing(values) for values in self._predict_quantiles(horizon, levels)]
+        quantiles = [noncrossing(values) for values in self._predict_quantiles(horizon, levels, **(future or {}))]
         self._check_finite(quantiles, "quantile forecast", channel_axis=1)  # (H, C, Q)
         return quantiles
 
@@ -272,10 +361,11 @@ class Forecaster(Estimator):
         """Refuse NaN or infinite forecasts (ForecastError), naming the series and columns that have them."""
         check_finite_forecast(arrays, what, self.layout_.series_ids, self.layout_.columns, channel_axis)
 
-    def score(self, y: pd.DataFrame | pd.Series) -> float:
+    def score(self, y: pd.DataFrame | pd.Series, *, future_covariates: pd.DataFrame | None = None) -> float:
         """Negative mean squared error of a forecast of the rows of ``y`` (greater is better).
 
-        ``y`` holds the rows that follow the training data, in the same layout.
+        ``y`` holds the rows that follow the training data, in the same layout;
+        ``future_covariates`` cover them for a model fitted with future covariates.
         """
         check_is_fitted(self, "layout_")
         truth = y.to_frame() if isinstance(y, pd.Series) else y
@@ -283,7 +373,7 @@ class Forecaster(Estimator):
             horizon = int(truth.groupby(level=0, sort=False).size().max())
         else:
             horizon = len(truth)
-        forecast = self.predict(horizon).reindex(truth.index)
+        forecast = self.predict(horizon, future_covariates=future_covariates).reindex(truth.index)
         if forecast.isna().to_numpy().any():
             raise DataError(
                 "score() expects the rows right after the training data, with the same timestamps "

@@ -60,6 +60,7 @@ from tsseq.ar import (
     spectral_radius,
 )
 from tsseq.base import Forecaster, check_positive_int
+from tsseq.data.covariates import SeriesCovariates
 from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.registry import register
 
@@ -529,15 +530,26 @@ class AR(Forecaster):
     and channels, when ``r ** H > EXPLOSIVE_GROWTH`` (1.5), and a variance that overflows
     is then refused as non-finite.
 
-    Exogenous regressors (ARX), through array methods that the covariate API calls
-    (the frames' layout is the caller's): ``_fit_exog(series, exog)`` takes the targets
+    Exogenous regressors (ARX) through the public API: ``fit(y,
+    future_covariates=X)`` fits ``y_t = c + sum_j phi_j y_{t-j} + b' x_t + e_t`` with the
+    future covariates of row ``t`` as the regressors of ``y_t`` (equal to statsmodels'
+    ``AutoReg(y, lags=p, exog=X)``), and ``predict(h, future_covariates=X_future)`` adds
+    ``b' x_{T+h}`` at each step (``exog_oos``). Past covariates are refused: entering
+    contemporaneously, as ARX regressors do, they would be needed over the horizon,
+    where they are not observed; lagging them by the horizon would tie the fitted model to
+    one horizon (``predict`` takes any). A past driver whose effect lags by ``k >= H``
+    steps is a future covariate once shifted: pass ``x.shift(k)`` as a future covariate.
+    Static covariates are refused too: per-series models have nothing to learn from a
+    per-series constant (the intercept absorbs it).
+
+    The array methods under it (the frames' layout is the caller's): ``_fit_exog(series, exog)`` takes the targets
     ``series``, a list of ``(T_i, C)`` arrays as ``_fit`` does, and ``exog``, a list of
     ``(T_i, K)`` arrays aligned row by row with them (the same ``K`` columns for every
     series; row ``t`` enters the regression of ``y_t``, as statsmodels' ``AutoReg(y,
     lags=p, exog=X)``, so a past-only covariate is passed lagged), and fits
     ``y_t = c + sum_j phi_j y_{t-j} + b' x_t + e_t`` for every channel, equal to
     statsmodels to 1e-6. Afterwards ``_predict``, ``_predict_quantiles`` and
-    ``_sample`` need ``future_exog=``, a list of ``(H_i >= horizon, K)`` arrays, the
+    ``_sample`` need ``future_covariates=``, a list of ``(H_i >= horizon, K)`` arrays, the
     regressors of the ``horizon`` steps after each series' end (their first ``horizon``
     rows are used). Recursive strategy only; ``predict_windows`` refuses an ARX (the
     windows carry no regressors).
@@ -650,7 +662,24 @@ class AR(Forecaster):
         self._warn_replaced()
         return self
 
-    def _fit(self, series: list[np.ndarray], validation: list[np.ndarray] | None = None) -> None:
+    supported_covariates = frozenset({"future"})
+
+    def _covariates_note(self) -> str:
+        return (
+            "AR's regressors enter contemporaneously (y_t on x_t, as statsmodels' AutoReg(exog=)), so they must be "
+            "known over the horizon; pass a past driver shifted by k >= horizon steps as a future covariate."
+        )
+
+    def _fit(
+        self,
+        series: list[np.ndarray],
+        validation: list[np.ndarray] | None = None,
+        covariates: SeriesCovariates | None = None,
+        validation_covariates: SeriesCovariates | None = None,
+    ) -> None:
+        if covariates is not None:
+            self._fit_exog(series, covariates.future)
+            return
         self._fit_arrays(series, exog=None)
 
     def _fit_exog(self, series: list[np.ndarray], exog: list[np.ndarray]) -> None:
@@ -740,20 +769,20 @@ class AR(Forecaster):
             stacklevel=3,
         )
 
-    def _exog_effect(self, horizon: int, future_exog: list[np.ndarray] | None) -> np.ndarray | None:
+    def _exog_effect(self, horizon: int, future_covariates: list[np.ndarray] | None) -> np.ndarray | None:
         """``b' x_{T+h}`` of every model, ``(S, C, horizon)``, from the future regressors; ``None`` for a plain AR."""
         if getattr(self, "exog_coef_", None) is None:
-            if future_exog is not None:
-                raise DataError("This AR was fitted without exogenous regressors; it takes no future_exog.")
+            if future_covariates is not None:
+                raise DataError("This AR was fitted without exogenous regressors; it takes no future_covariates.")
             return None
         n_series, n_channels, n_exog = self.exog_coef_.shape
-        if future_exog is None or len(future_exog) != n_series:
-            got = "none" if future_exog is None else f"{len(future_exog)} arrays"
+        if future_covariates is None or len(future_covariates) != n_series:
+            got = "none" if future_covariates is None else f"{len(future_covariates)} arrays"
             raise DataError(
                 f"This AR was fitted with {n_exog} exogenous regressor(s); forecasting needs their future values, "
                 f"one (horizon, {n_exog}) array per series for {n_series} series. Got {got}."
             )
-        for position, regressors in enumerate(future_exog):
+        for position, regressors in enumerate(future_covariates):
             if np.ndim(regressors) != 2 or np.shape(regressors)[1] != n_exog or len(regressors) < horizon:
                 raise DataError(
                     f"The future regressors of series {position} have shape {np.shape(regressors)}; "
@@ -761,7 +790,7 @@ class AR(Forecaster):
                 )
             if not np.all(np.isfinite(regressors[:horizon])):
                 raise DataError(f"The future regressors of series {position} have missing or infinite values.")
-        future = np.stack([np.asarray(regressors, dtype=np.float64)[:horizon] for regressors in future_exog])  # (S, H, K)
+        future = np.stack([np.asarray(regressors, dtype=np.float64)[:horizon] for regressors in future_covariates])  # (S, H, K)
         return exog_effect(self.exog_coef_, future[:, None])  # (S, C, H)
 
     def _forecast(
@@ -780,8 +809,8 @@ class AR(Forecaster):
                 "steps. Refit with a larger 'horizon' or use strategy='recursive'."
             )
 
-    def _predict(self, horizon: int, future_exog: list[np.ndarray] | None = None) -> list[np.ndarray]:
-        effect = self._exog_effect(horizon, future_exog)
+    def _predict(self, horizon: int, future_covariates: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        effect = self._exog_effect(horizon, future_covariates)
         self._warn_if_explosive(horizon)
         forecast = self._forecast(slice(None), self.last_values_, horizon, effect)  # (S, C, H)
         return list(forecast.transpose(0, 2, 1))
@@ -831,9 +860,9 @@ class AR(Forecaster):
         )
 
     def _predict_quantiles(
-        self, horizon: int, levels: np.ndarray, future_exog: list[np.ndarray] | None = None
+        self, horizon: int, levels: np.ndarray, future_covariates: list[np.ndarray] | None = None
     ) -> list[np.ndarray]:
-        effect = self._exog_effect(horizon, future_exog)
+        effect = self._exog_effect(horizon, future_covariates)
         point = self._forecast(slice(None), self.last_values_, horizon, effect)  # (S, C, H)
         quantiles = point[..., None] + self._error_sd(horizon)[..., None] * _normal_quantiles(levels)
         return list(quantiles.transpose(0, 2, 1, 3))  # (H, C, Q) per series
@@ -844,9 +873,9 @@ class AR(Forecaster):
         return point[..., None] + sd[..., None] * _normal_quantiles(levels)
 
     def _sample(
-        self, horizon: int, n: int, rng: np.random.Generator, future_exog: list[np.ndarray] | None = None
+        self, horizon: int, n: int, rng: np.random.Generator, future_covariates: list[np.ndarray] | None = None
     ) -> list[np.ndarray]:
-        effect = self._exog_effect(horizon, future_exog)
+        effect = self._exog_effect(horizon, future_covariates)
         shape = (n,) + self.intercept_.shape + (horizon,)  # (n, S, C, H)
         if self.strategy == "recursive":
             self._warn_if_explosive(horizon)

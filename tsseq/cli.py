@@ -136,6 +136,32 @@ def add_threads_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_layout_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a command reads its CSV: ``--columns``, ``--timestamp-column``, ``--series-column``, ``--freq``, ``--missing``."""
+    parser.add_argument("--columns", type=_columns, help="comma-separated target columns (default: all)")
+    parser.add_argument("--timestamp-column")
+    parser.add_argument("--series-column", help="long format: the column holding series ids")
+    parser.add_argument("--freq", help="pandas frequency, e.g. h, D, 15min (default: inferred)")
+    parser.add_argument("--missing", choices=["error", "interpolate", "ffill", "mask"], default="error")
+
+
+def csv_data_config(args: argparse.Namespace, **fields: object):
+    """The :class:`~tsseq.config.DataConfig` of ``args.csv`` read as the layout and dialect arguments say (and ``fields``)."""
+    from tsseq.config import DataConfig
+
+    return DataConfig(
+        csv=str(args.csv),
+        timestamp_column=args.timestamp_column,
+        columns=args.columns,
+        series_column=args.series_column,
+        freq=args.freq,
+        missing=args.missing,
+        sep=args.sep,
+        decimal=args.decimal,
+        **fields,
+    )
+
+
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     """``--checkpoint-dir DIR`` and ``--resume/--no-resume`` of a command that fits neural models."""
     parser.add_argument(
@@ -187,13 +213,22 @@ def build_parser() -> argparse.ArgumentParser:
     forecast = commands.add_parser("forecast", help="fit a model on a CSV and forecast the next rows")
     forecast.add_argument("csv", type=Path)
     forecast.add_argument("--horizon", type=int, required=True, help="number of future rows to forecast")
-    forecast.add_argument("--model", default="ar", help="registered model name (see `tsseq models`)")
+    forecast.add_argument("--model", default="auto", help="registered model name (see `tsseq models`; default: auto, which chooses one)")
     forecast.add_argument("--param", type=_parse_param, action="append", default=[], metavar="KEY=VALUE")
-    forecast.add_argument("--columns", type=_columns, help="comma-separated target columns (default: all)")
-    forecast.add_argument("--timestamp-column")
-    forecast.add_argument("--series-column", help="long format: the column holding series ids")
-    forecast.add_argument("--freq", help="pandas frequency, e.g. h, D, 15min (default: inferred)")
-    forecast.add_argument("--missing", choices=["error", "interpolate", "ffill", "mask"], default="error")
+    forecast.add_argument("--target", type=_columns, help="comma-separated target columns (the same as --columns)")
+    forecast.add_argument(
+        "--past-covariates", type=_columns, metavar="A,B", help="columns observed up to the forecast origin only"
+    )
+    forecast.add_argument(
+        "--future-covariates", type=_columns, metavar="A,B", help="columns known over the horizon too (see --future)"
+    )
+    forecast.add_argument(
+        "--future", type=Path, metavar="CSV", help="the future covariates over the horizon (same timestamp/series columns)"
+    )
+    forecast.add_argument(
+        "--static-covariates", type=Path, metavar="CSV", help="one row per series: series id, then numeric or categorical columns"
+    )
+    add_layout_arguments(forecast)
     forecast.add_argument("--output", type=Path, required=True, help="forecast CSV to write")
     forecast.add_argument(
         "--quantiles",
@@ -282,17 +317,15 @@ def _print_warnings(command: str, warnings) -> None:
 
 def _forecast(args: argparse.Namespace) -> int:
     from tsseq import fitting, io, pipeline, sanity
-    from tsseq.config import DataConfig, ModelConfig
+    from tsseq.config import ModelConfig
 
-    data = DataConfig(
-        csv=str(args.csv),
-        timestamp_column=args.timestamp_column,
-        columns=args.columns,
-        series_column=args.series_column,
-        freq=args.freq,
-        missing=args.missing,
-        sep=args.sep,
-        decimal=args.decimal,
+    data = csv_data_config(
+        args,
+        target=args.target,
+        past_covariates=args.past_covariates,
+        future_covariates=args.future_covariates,
+        future_csv=None if args.future is None else str(args.future),
+        static_csv=None if args.static_covariates is None else str(args.static_covariates),
     )
     with io.outputs() as out:  # the CSV and the plot together, or neither
         out.check(args.output, "forecast CSV")
@@ -302,9 +335,10 @@ def _forecast(args: argparse.Namespace) -> int:
         checkpoints = fitting.Checkpoints(args.checkpoint_dir, resume=args.resume is not False)
         if args.resume:
             fitting.require_checkpoints([model], args.checkpoint_dir)
-        frame = pipeline.load_frame(data)
+        frame, covariates = pipeline.load_inputs(data)
         forecast = pipeline.fit_forecast(
-            model, frame, args.horizon, args.quantiles, max_horizon=args.max_horizon, checkpoints=checkpoints
+            model, frame, args.horizon, args.quantiles, max_horizon=args.max_horizon, checkpoints=checkpoints,
+            covariates=covariates,
         )
         warnings = sanity.check_forecast(forecast, frame, allow_implausible=args.allow_implausible)
         out.add_csv(args.output, forecast, "forecast CSV")

@@ -26,7 +26,16 @@ MissingPolicy = Literal["error", "interpolate", "ffill", "mask"]
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the series come from: a catalog data set or a CSV file."""
+    """Where the series come from: a catalog data set or a CSV file, and their covariates.
+
+    ``target`` names the forecast columns (``columns`` is its older name; give one).
+    ``past_covariates`` and ``future_covariates`` name columns of the same file
+    (:mod:`tsseq.data.covariates`): past ones are observed up to the forecast origin,
+    future ones are known over the horizon too, and ``future_csv`` holds their values
+    over the horizon (same timestamp and series columns). ``static_csv`` holds one row
+    per series (the series id in ``series_column``, or the first column), numeric and
+    categorical columns. Paths are relative to the pipeline file.
+    """
 
     dataset: str | None = None  # a catalog name, e.g. "ETTh1", "co2", "m4-hourly"
     csv: str | None = None  # a CSV path, relative to the pipeline file
@@ -39,10 +48,27 @@ class DataConfig:
     reindex: bool = False
     sep: str | None = None  # CSV field delimiter; None: detected (',', ';', tab or '|')
     decimal: str | None = None  # CSV decimal mark; None: '.', or ',' in a ';'-separated file that uses it
+    target: list[str] | None = None  # the forecast columns; None = every value column that is not a covariate
+    past_covariates: list[str] | None = None  # columns observed up to the forecast origin
+    future_covariates: list[str] | None = None  # columns known over the horizon too
+    future_csv: str | None = None  # the future covariates over the horizon
+    static_csv: str | None = None  # one row per series: static covariates
 
     def __post_init__(self) -> None:
         if (self.dataset is None) == (self.csv is None):
             raise ConfigError("data: give exactly one of 'dataset' (a catalog name) or 'csv' (a file path).")
+        if self.target is not None and self.columns is not None:
+            raise ConfigError("data: give the forecast columns once, as 'target' (or its older name 'columns').")
+        if self.future_csv is not None and not self.future_covariates:
+            raise ConfigError("data: 'future_csv' holds the future covariates over the horizon; name them in 'future_covariates'.")
+
+    @property
+    def target_columns(self) -> list[str] | None:
+        return self.target if self.target is not None else self.columns
+
+    @property
+    def has_covariates(self) -> bool:
+        return bool(self.past_covariates or self.future_covariates or self.static_csv)
 
 
 @dataclass(frozen=True)

@@ -276,8 +276,22 @@ class EnsembleForecaster(Forecaster):
             )
 
     # ------------------------------------------------------------------ fit
-    def fit(self, y: pd.DataFrame | pd.Series, *, validation: pd.DataFrame | pd.Series | None = None) -> "EnsembleForecaster":
-        """Fit the weights (``"weighted"``), then every member on all of ``y``; ``validation`` is passed to each member."""
+    def fit(
+        self,
+        y: pd.DataFrame | pd.Series,
+        *,
+        past_covariates: pd.DataFrame | None = None,
+        future_covariates: pd.DataFrame | None = None,
+        static_covariates: pd.DataFrame | None = None,
+        validation: pd.DataFrame | pd.Series | None = None,
+    ) -> "EnsembleForecaster":
+        """Fit the weights (``"weighted"``), then every member on all of ``y``; ``validation`` is passed to each member.
+
+        Covariates are refused (a ConfigError, as by any model that takes none): the
+        members would each need their own, and their forecasts the horizon's.
+        """
+        given = zip(("past", "future", "static"), (past_covariates, future_covariates, static_covariates))
+        self._check_kinds([kind for kind, frame in given if frame is not None])
         configs = self.member_configs()
         frame = y.to_frame() if isinstance(y, pd.Series) else y
         series, layout = split_frame(frame)

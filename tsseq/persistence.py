@@ -33,9 +33,10 @@ FORMAT = "tsseq-estimator/1"
 
 def _dataclasses() -> dict[str, type]:
     from tsseq.base import SeriesLayout
+    from tsseq.data.covariates import CovariateSpec
     from tsseq.engine.history import TrainingHistory
 
-    return {"SeriesLayout": SeriesLayout, "TrainingHistory": TrainingHistory}
+    return {"SeriesLayout": SeriesLayout, "TrainingHistory": TrainingHistory, "CovariateSpec": CovariateSpec}
 
 
 def save(estimator: Any, path: str | Path) -> Path:
@@ -231,6 +232,8 @@ def _restore(cls: type, name: str, value: Any) -> Any:
             return tuple(pd.Timestamp(text) for text in value)
         if isinstance(value, list):
             return tuple(value)
+    if cls.__name__ == "CovariateSpec":  # tuples of names, and of category values per column
+        return tuple(tuple(item) if isinstance(item, list) else item for item in value)
     return value
 
 

@@ -66,14 +66,42 @@ def scores_to_dict(scores: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 
 def load_frame(data: DataConfig, base_dir: Path = Path(".")) -> pd.DataFrame:
-    """The validated frame a job works on (catalog data set or CSV), restricted to `columns`."""
+    """The validated frame of the targets a job forecasts (catalog data set or CSV), restricted to `target`."""
+    return load_inputs(data, base_dir)[0]
+
+
+def load_inputs(data: DataConfig, base_dir: Path = Path(".")) -> tuple[pd.DataFrame, dict]:
+    """The targets and the covariates' ``fit`` keywords (:mod:`tsseq.data.covariate_csv`; ``{}`` without any)."""
+    from tsseq.data.covariate_csv import data_columns, split_inputs
+
+    frame, source = read_frame(data, base_dir, data_columns(data))
+    if not data.has_covariates:
+        return frame, {}
+    return split_inputs(data, frame, source, base_dir)
+
+
+def read_frame(
+    data: DataConfig,
+    base_dir: Path = Path("."),
+    columns: list[str] | None = None,
+    *,
+    missing: str | None = None,
+    irregular: str = "error",
+) -> tuple[pd.DataFrame, str]:
+    """``(validated frame, its source)`` of a catalog data set or a CSV, as ``data`` says.
+
+    ``missing`` overrides ``data.missing``; ``irregular="keep"`` keeps a CSV's rows as they
+    are when their spacing is irregular (detection on the row sequence; forecasting needs
+    a regular grid and keeps the default, ``"error"``).
+    """
+    missing = data.missing if missing is None else missing
     if data.dataset is not None:
         from tsseq.data.catalog import load
         from tsseq.data.checks import check_series
 
         frame = load(data.dataset).frame
-        frame = check_series(frame, source=data.dataset, columns=data.columns, missing=data.missing, freq=data.freq)
-        return sanity.check_magnitude(frame, data.dataset)
+        frame = check_series(frame, source=data.dataset, columns=columns, missing=missing, freq=data.freq)
+        return sanity.check_magnitude(frame, data.dataset), data.dataset
     from tsseq.data.csv import read_csv
 
     path = Path(data.csv)
@@ -83,15 +111,16 @@ def load_frame(data: DataConfig, base_dir: Path = Path(".")) -> pd.DataFrame:
     frame = read_csv(
         path,
         timestamp_column=data.timestamp_column,
-        value_columns=data.columns,
+        value_columns=columns,
         series_column=data.series_column,
         freq=data.freq,
-        missing=data.missing,
+        missing=missing,
         sort=data.sort,
         reindex=data.reindex,
+        irregular=irregular,
         **dialect,
     )
-    return sanity.check_magnitude(frame, str(path))
+    return sanity.check_magnitude(frame, str(path)), str(path)
 
 
 def build_model(model: ModelConfig, defaults: dict | None = None):
@@ -148,8 +177,12 @@ def fit_forecast(
     *,
     max_horizon: int | None = None,
     checkpoints: Checkpoints | None = None,
+    covariates: dict | None = None,
 ) -> pd.DataFrame:
     """Fit the model on all of ``frame`` and forecast the next ``horizon`` rows.
+
+    ``covariates``: the ``fit`` keywords of :func:`load_inputs`; their future covariates
+    also serve ``predict`` (they must cover the horizon).
 
     With ``quantiles``: each column ``y`` is followed by ``y_q<level>`` per level
     (:meth:`tsseq.base.Forecaster.predict`); a point-only model is refused before fitting,
@@ -160,9 +193,10 @@ def fit_forecast(
     estimator = build_model(model, {"horizon": horizon})
     if quantiles is not None:
         require_probabilistic(estimator, "quantiles")
+    covariates = covariates or {}
     with checkpointed(estimator, model.display_name, "refit", checkpoints) as options:
-        estimator.fit(frame, **options)
-    return estimator.predict(horizon, quantiles=quantiles)
+        estimator.fit(frame, **covariates, **options)
+    return estimator.predict(horizon, future_covariates=covariates.get("future_covariates"), quantiles=quantiles)
 
 
 class _Untracked:
@@ -196,8 +230,11 @@ def score_holdout(
     track=None,
     forecasts=None,
     checkpoints: Checkpoints | None = None,
+    covariates: dict | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Fit each model on all but the last `horizon` rows (of every series) and score its forecast.
+
+    ``covariates``: the ``fit`` keywords of :func:`load_inputs` (frames spanning the held-out rows).
 
     ``forecasts``: a dict that receives each model's forecast of the held-out rows (with
     ``y_lower``/``y_upper`` when ``evaluation.interval`` is set), by display name.
@@ -215,12 +252,14 @@ def score_holdout(
         with _model_run(track, model) as run:
             estimator = run.fitting(build_model(model, {"horizon": horizon}))
             with checkpointed(estimator, model.display_name, "holdout", checkpoints) as options:
-                estimator.fit(train, **options)
+                estimator.fit(train, **(covariates or {}), **options)
             bounds = None
+            future = (covariates or {}).get("future_covariates")
             if evaluation.interval is None:
-                forecast = estimator.predict(horizon).reindex(test.index)
+                forecast = estimator.predict(horizon, future_covariates=future).reindex(test.index)
             else:  # y, y_lower, y_upper: the (1 - interval) / 2 and (1 + interval) / 2 quantiles
-                forecast = estimator.predict_interval(horizon, coverage=evaluation.interval).reindex(test.index)
+                forecast = estimator.predict_interval(horizon, future_covariates=future, coverage=evaluation.interval)
+                forecast = forecast.reindex(test.index)
                 bounds = tuple(forecast[[f"{c}_{side}" for c in columns]].to_numpy(np.float64) for side in ("lower", "upper"))
             rows[model.display_name] = _metric_row(
                 test.to_numpy(np.float64), forecast[columns].to_numpy(np.float64), train, evaluation, bounds
@@ -488,16 +527,23 @@ def run(
             first = build_model(models[0], {"horizon": evaluation.horizon})
             require_probabilistic(first, "quantiles (output.quantiles)")
         holdout: dict[str, pd.DataFrame] = {}
+        if config.data.has_covariates and evaluation.protocol != "holdout":
+            raise ConfigError(
+                f"data: covariates are scored by the 'holdout' protocol (and used by the forecast); "
+                f"evaluation.protocol {evaluation.protocol!r} takes none."
+            )
+        covariates: dict = {}
         if evaluation.protocol in ("ett", "m4"):
             scores, protocol = score_protocol(config.data, models, evaluation, track=track, checkpoints=checkpoints)
             frame = None
         else:
-            frame = load_frame(config.data, base_dir)
+            frame, covariates = load_inputs(config.data, base_dir)
             if writes_forecast:
                 sanity.check_horizon(evaluation.horizon, frame, len(config.output.quantiles or ()), max_horizon)
             if evaluation.protocol == "holdout":
                 scores, protocol = score_holdout(
-                    frame, models, evaluation, track=track, forecasts=holdout, checkpoints=checkpoints
+                    frame, models, evaluation, track=track, forecasts=holdout, checkpoints=checkpoints,
+                    covariates=covariates,
                 )
             else:
                 scores, protocol = score_windows(frame, models, evaluation, track=track, checkpoints=checkpoints)
@@ -512,6 +558,7 @@ def run(
                 config.output.quantiles,
                 max_horizon=max_horizon,
                 checkpoints=checkpoints,
+                covariates=covariates,
             )
             implausible = sanity.check_forecast(forecast, frame, allow_implausible=allow)
             if "forecast_csv" in planned:

@@ -38,6 +38,7 @@ MANIFEST: dict[str, str] = {
     "ar": "tsseq.baselines",
     "conformal": "tsseq.conformal",
     "ensemble": "tsseq.ensemble",
+    "auto": "tsseq.auto",
     "rnn": "tsseq.estimators.rnn",
     "lstm": "tsseq.estimators.rnn",
     "gru": "tsseq.estimators.rnn",

@@ -16,8 +16,9 @@ A higher score always means more anomalous. The pieces, one module each:
 * :mod:`.thresholds`: quantile, k-sigma, SPOT/DSPOT, Telemanom's dynamic threshold, and the
   best-F1 oracle (evaluation only);
 * :mod:`.streaming`: the causal mode, the score at ``t`` from data up to ``t`` only;
-* :mod:`.metrics`: point, point-adjusted and range-based precision/recall, ROC-AUC,
-  PR-AUC, VUS-PR; :mod:`.nab`: the NAB score and its corpus threshold sweep;
+* :mod:`.metrics`: point, point-adjusted, range-based and event-level precision/recall,
+  ROC-AUC, PR-AUC, VUS-PR; :mod:`.nab`: the NAB score and its corpus threshold sweep;
+* :mod:`.events`: flagged points merged into events (start, end, peak, channels);
 * :mod:`.job`: a detection job (:func:`~.job.run_detection`); :mod:`.cli`: ``tsseq detect``.
 
 Names are imported on first use, so ``import tsseq.anomaly`` stays light.
@@ -52,6 +53,8 @@ _LAZY = {
     "pr_auc": "tsseq.anomaly.metrics",
     "point_adjusted_f1": "tsseq.anomaly.metrics",
     "range_precision_recall": "tsseq.anomaly.metrics",
+    "event_precision_recall_f1": "tsseq.anomaly.metrics",
+    "find_events": "tsseq.anomaly.events",
 }
 
 __all__ = sorted(_LAZY)

@@ -7,11 +7,17 @@ Examples::
     tsseq detect data.csv --detector online_residual --threshold alarm_level --output scores.csv
     tsseq detect data.csv --detector online_interval --output scores.csv          # -log10 tail probability
     tsseq detect data.csv --detector interval --param forecaster=lstm --param "forecaster_params={training: {loss: normal}}" --output scores.csv
+    tsseq detect sensor_log.csv --detector ar_residual --timestamps rows --events events.csv --output scores.csv
+    tsseq detect sensor_log.csv --detector ar_residual --resample 2s --missing interpolate --output scores.csv
     tsseq detect --config pipelines/detect_elnino.yaml
 
 The output CSV has the columns ``timestamp``, the value column(s), ``score`` and
-``is_anomaly``; it and the plot are written together at the end, or neither (the paths
-are checked before any training; non-finite scores are refused, exit 3). Modes: ``causal`` (default) trains on the first
+``is_anomaly``; ``--events`` adds a CSV of events (flagged rows merged, ``--event-gap``
+rows bridged: start, end, duration, rows, peak score and time, channels), shaded on
+the plot. The files are written together at the end, or none (the paths
+are checked before any training; non-finite scores are refused, exit 3). Irregularly
+stamped logs are detected on their row sequence by default (``--timestamps``; or
+``--resample FREQ``; :class:`tsseq.anomaly.config.DetectionConfig`). Modes: ``causal`` (default) trains on the first
 rows and streams the rest (the score of ``t`` uses rows up to ``t``; training rows get no
 score); ``batch`` trains on the same rows and scores every row offline, windows both sides
 of each point included. The job itself is :func:`tsseq.anomaly.job.run_detection`; this
@@ -95,7 +101,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-fraction", type=float, default=0.3)
     parser.add_argument("--refit-every", type=int, help="causal mode: refit every N rows on the rows seen so far")
     parser.add_argument("--output", type=Path, help="scores CSV to write")
-    parser.add_argument("--plot", type=Path, help="also write a PNG of series, score, threshold and labels")
+    parser.add_argument("--plot", type=Path, help="also write a PNG: series, score, threshold, labels, events")
+    parser.add_argument("--events", type=Path, help="also write a CSV of events: merged flagged rows, their peaks")
+    parser.add_argument("--event-gap", type=int, default=0, help="join events at most N unflagged rows apart")
+    parser.add_argument(
+        "--timestamps", choices=["auto", "grid", "rows"], default="auto",
+        help="auto (default): the grid when regular, else the row sequence; grid: irregular steps refused; "
+        "rows: detect on the row sequence, timestamps carried through unchanged",
+    )  # fmt: skip
+    parser.add_argument(
+        "--resample", metavar="FREQ",
+        help="put irregular rows on a FREQ grid first (e.g. 2s): the mean of each bin; empty bins go through --missing",
+    )  # fmt: skip
     parser.add_argument("--labels", type=Path, help="CSV of labelled anomaly windows (columns start, end) to plot")
     parser.add_argument("--timestamp-column")
     parser.add_argument("--columns", type=_columns, help="comma-separated value columns (default: all)")
@@ -135,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         directory = Path(config.output.directory)
         output = args.output or directory / config.output.csv
         plot = args.plot or (directory / config.output.plot if config.output.plot else None)
+        events = args.events or (directory / config.output.events if config.output.events else None)
     else:
         if args.output is None:
             raise ConfigError("tsseq detect: --output SCORES.csv is required with a CSV file.")
@@ -151,16 +169,25 @@ def run(args: argparse.Namespace) -> int:
             train_fraction=args.train_fraction,
             refit_every=args.refit_every,
             labels=None if args.labels is None else str(args.labels),
+            timestamps=args.timestamps,
+            resample=args.resample,
+            event_gap=args.event_gap,
         )  # fmt: skip
-        base_dir, output, plot = Path("."), args.output, args.plot
+        base_dir, output, plot, events = Path("."), args.output, args.plot, args.events
     config = with_threads(config, args.threads)
-    with io.outputs() as out:  # the scores and the plot together, or neither
+    if events is not None and config.threshold is None:
+        raise ConfigError("tsseq detect: events are made of flagged rows; --events needs a threshold (not 'none').")
+    with io.outputs() as out:  # the scores, the events and the plot together, or none of them
         out.check(output, "scores CSV")
         if plot is not None:
             out.check(plot, "plot")
+        if events is not None:
+            out.check(events, "events CSV")
         labels = None if config.labels is None else read_labels(base_dir / config.labels)
         result = run_detection(config, base_dir)
         out.add_csv(output, result.table, "scores CSV")
+        if events is not None:
+            out.add(events, lambda temporary: result.events.to_csv(temporary, index=False), "events CSV")
         if plot is not None:
             from tsseq.anomaly.plotting import plot_detection
 
@@ -168,11 +195,18 @@ def run(args: argparse.Namespace) -> int:
             title = f"{config.name}: {config.detector.name}"
             out.add(
                 plot,
-                lambda temporary: plot_detection(values, result.plot_data, temporary, labels=labels, title=title),
+                lambda temporary: plot_detection(
+                    values, result.plot_data, temporary, labels=labels, events=result.events, title=title
+                ),
                 "plot",
             )
     flagged = int(result.table["is_anomaly"].sum()) if "is_anomaly" in result.table else 0
     mode = "causal" if result.causal else "batch (offline)"
-    written = f"{output} and {plot}" if plot else f"{output}"
-    print(f"{config.name}: {mode}, {flagged} of {len(result.table)} rows flagged; wrote {written}", file=sys.stderr)
+    written = ", ".join(str(path) for path in (output, events, plot) if path is not None)
+    found = "" if result.events is None else f" in {len(result.events)} event(s)"
+    if result.spacing != "grid":
+        print(f"{config.name}: timestamps: {result.spacing}", file=sys.stderr)
+    print(
+        f"{config.name}: {mode}, {flagged} of {len(result.table)} rows flagged{found}; wrote {written}", file=sys.stderr
+    )
     return 0

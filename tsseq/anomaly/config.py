@@ -10,7 +10,9 @@ A job file (``tsseq detect --config job.yaml``, e.g. ``pipelines/detect_elnino.y
     threshold_params: {q: 0.001}
     mode: causal                          # causal (streamed) | batch (offline)
     train_fraction: 0.3
-    output: {directory: outputs, csv: elnino_scores.csv, plot: elnino_scores.png}
+    timestamps: auto                      # auto | grid | rows (irregular logs), or resample: 10s
+    event_gap: 0
+    output: {directory: outputs, csv: elnino_scores.csv, plot: elnino_scores.png, events: elnino_events.csv}
 
 :func:`load_detection_job` reads it with ``yaml.safe_load`` and validates it with
 :func:`tsseq.config.from_mapping` (unknown keys are named, with the closest valid one).
@@ -23,7 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tsseq.config import DataConfig, load_job
-from tsseq.errors import ConfigError
+from tsseq.errors import ConfigError, closest_match
+
+TIMESTAMP_POLICIES = ("auto", "grid", "rows")
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,8 @@ class DetectionOutputConfig:
 
     directory: str = "outputs"
     csv: str = "scores.csv"  # timestamp, value column(s), score, is_anomaly
-    plot: str | None = None  # PNG: series, score, threshold, labelled windows
+    plot: str | None = None  # PNG: series, score, threshold, labelled windows, events
+    events: str | None = None  # CSV: one row per event (tsseq.anomaly.events.find_events)
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,27 @@ class DetectionConfig:
     ``threshold: default`` keeps the detector's own (``"spot"``; ``online_residual`` and
     ``online_interval``: ``"alarm_level"``, their calibrated fixed levels),
     None (``none``) scores without flags. ``labels``: an optional CSV of labelled
-    anomaly windows (columns ``start``, ``end``) drawn on the plot.
+    anomaly windows (columns ``start``, ``end``) drawn on the plot. ``event_gap``: flagged
+    rows at most this many unflagged rows apart form one event.
+
+    Timestamps (the spacing of the rows):
+
+    * ``"auto"`` (default): a regular series is detected on its grid, as forecasting
+      reads it; a log whose steps vary (e.g. stamped every 1 to 2 s with jitter) is
+      detected on its row sequence, as ``"rows"``, with a note on stderr giving the
+      smallest, median and largest step (a long gap shows there);
+    * ``"grid"``: steps must equal the frequency; irregular spacing is refused, as for
+      forecasting;
+    * ``"rows"``: the detector sees the rows in order, one step each, whatever their
+      timestamps (it is given a regular surrogate index with the median step, so that a
+      ``seasonal_period`` such as ``"1D"`` means about a day of rows); the output
+      carries the original timestamps unchanged. ``missing: interpolate`` is linear in
+      row position;
+    * ``resample`` (a pandas frequency, e.g. ``"10s"``): the rows are put on that grid
+      first, each bin the mean of the rows whose timestamps fall in
+      ``[bin, bin + freq)`` (bins labelled by their left edge); empty bins are missing
+      values and go through ``data.missing`` (``error`` refuses them, ``interpolate``
+      fills them linearly in time, ``ffill``, ``mask``). The output has one row per bin.
     """
 
     name: str
@@ -73,6 +98,9 @@ class DetectionConfig:
     train_fraction: float = 0.3
     refit_every: int | None = None
     labels: str | None = None
+    timestamps: Literal["auto", "grid", "rows"] = "auto"
+    resample: str | None = None
+    event_gap: int = 0
     output: DetectionOutputConfig = field(default_factory=DetectionOutputConfig)
 
     def __post_init__(self) -> None:
@@ -86,6 +114,15 @@ class DetectionConfig:
             raise ConfigError(
                 f"refit_every must be >= 1 and needs mode 'causal'. Got {self.refit_every!r} with mode {self.mode!r}."
             )
+        if self.timestamps not in TIMESTAMP_POLICIES:
+            raise ConfigError(
+                f"timestamps must be one of {', '.join(TIMESTAMP_POLICIES)}. Got {self.timestamps!r}."
+                + closest_match(str(self.timestamps), TIMESTAMP_POLICIES)
+            )
+        if self.resample is not None and self.timestamps == "rows":
+            raise ConfigError("resample puts the rows on a grid; it cannot be combined with timestamps: rows.")
+        if isinstance(self.event_gap, bool) or not isinstance(self.event_gap, int) or self.event_gap < 0:
+            raise ConfigError(f"event_gap must be an int >= 0 (unflagged rows bridged). Got {self.event_gap!r}.")
 
     def training_rows(self, n_rows: int) -> int:
         """Rows the detector is trained on, of a series of ``n_rows``."""

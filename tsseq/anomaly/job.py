@@ -1,9 +1,12 @@
 """A detection job: a :class:`~tsseq.anomaly.config.DetectionConfig` run to a table of scores and flags.
 
 What ``tsseq detect`` does between reading its arguments and writing files: load the
-data, build the detector by name, train it on the first rows and score the rest, in
-causal (streaming) or batch mode. The scores are checked before they are returned
-(:func:`tsseq.sanity.check_scores`: finite after the first scored row).
+data (on its grid, on its row sequence when irregularly stamped, or resampled: the
+``timestamps`` and ``resample`` policies of :class:`~tsseq.anomaly.config.DetectionConfig`),
+build the detector by name, train it on the first rows and score the rest, in causal
+(streaming) or batch mode, and merge the flagged rows into events
+(:func:`tsseq.anomaly.events.find_events`). The scores are checked before they are
+returned (:func:`tsseq.sanity.check_scores`: finite after the first scored row).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ class DetectionResult:
     causal: bool
     threshold: float | None  # the fitted threshold (causal mode: at the start of the stream)
     plot_data: object  # DataFrame the plot draws: score, is_anomaly, threshold (per point, causal mode)
+    events: object = None  # DataFrame of find_events, None without flags
+    spacing: str = "grid"  # how the rows were read: "grid", "rows (...)" or "resampled to FREQ"
 
 
 def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
@@ -29,10 +34,10 @@ def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
     import pandas as pd
 
     from tsseq.anomaly.detectors import DETECTORS, detector_parameters, make_detector
+    from tsseq.anomaly.events import find_events
     from tsseq.anomaly.streaming import score_stream
     from tsseq.config import check_parameters
     from tsseq.errors import ConfigError, DataError
-    from tsseq.pipeline import load_frame
     from tsseq.sanity import check_scores
 
     # The detector's parameters first (training=5 names the parameter), then the data.
@@ -40,10 +45,11 @@ def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
     owner = f"Detector {config.detector.name!r}"
     checked = check_parameters(DETECTORS[config.detector.name][0], dict(config.detector.params), owner)
 
-    frame = load_frame(config.data, base_dir)
+    frame = _load_frame(config, base_dir)
     source = config.data.csv or config.data.dataset
     if isinstance(frame.index, pd.MultiIndex):
         raise DataError(f"{source}: tsseq detect scores one series; this data holds many (a series column).")
+    frame, timestamps, spacing = _row_sequence(frame, config)
     clashes = [column for column in frame.columns if column in ("score", "is_anomaly", "timestamp")]
     if clashes:
         raise DataError(f"{source}: value column(s) {clashes} clash with the output columns; rename them.")
@@ -82,9 +88,72 @@ def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
     table["score"] = scored["score"].to_numpy()
     if "is_anomaly" in scored:
         table["is_anomaly"] = scored["is_anomaly"].to_numpy(dtype=bool)
+    if timestamps is not None:  # the row sequence was scored: the rows get their own timestamps back
+        table.index = scored.index = timestamps
     table.index.name = "timestamp"
     check_scores(table["score"], f"{source}: detector {config.detector.name!r}")
-    return DetectionResult(table, config.mode == "causal", threshold, scored)
+    events = None
+    if "is_anomaly" in table:
+        events = find_events(table["is_anomaly"], table["score"], gap=config.event_gap)
+    return DetectionResult(table, config.mode == "causal", threshold, scored, events, spacing)
+
+
+def _load_frame(config, base_dir: Path):
+    """The job's validated frame; a CSV is read keeping irregular rows unless ``timestamps: grid``."""
+    from tsseq.pipeline import load_frame, read_frame
+
+    data = config.data
+    if data.csv is None or (config.timestamps == "grid" and config.resample is None):
+        frame = load_frame(data, base_dir)  # catalog data sets are regular; grid: as forecasting reads it
+    else:
+        # Resampling: missing raw values are skipped by the bin means, and the policy is applied on the grid.
+        missing = "mask" if config.resample is not None and data.missing != "error" else data.missing
+        frame, _ = read_frame(data, base_dir, data.columns, missing=missing, irregular="keep")
+    if config.resample is not None:
+        frame = _resample(frame, config.resample, data.missing, str(data.csv or data.dataset))
+    return frame
+
+
+def _resample(frame, freq: str, missing: str, source: str):
+    """The mean of each ``[bin, bin + freq)``; empty bins missing, then the ``missing`` policy."""
+    import pandas as pd
+
+    from tsseq.data.checks import check_series
+    from tsseq.errors import ConfigError, DataError
+
+    if isinstance(frame.index, pd.MultiIndex):
+        raise DataError(f"{source}: tsseq detect scores one series; this data holds many (a series column).")
+    try:
+        binned = frame.resample(freq).mean()
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"resample: {freq!r} is not a pandas frequency such as '10s' or '1min' ({error}).") from None
+    binned.index.name = frame.index.name
+    return check_series(binned, source=f"{source} resampled to {freq}", freq=freq, missing=missing)
+
+
+def _row_sequence(frame, config):
+    """-> (the frame the detector sees, the original timestamps to restore or None, the spacing in words).
+
+    On an irregular frame (``timestamps`` ``auto`` or ``rows``) the detector gets a
+    regular surrogate index from the first timestamp in steps of the median step, so
+    that every detector (some read the step, e.g. a ``seasonal_period`` in rows) sees
+    one row per step; the output gets the original timestamps back.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if config.resample is not None:
+        return frame, None, f"resampled to {config.resample}"
+    index = frame.index
+    if index.freq is not None or len(index) < 2:
+        return frame, None, "grid"
+    steps = pd.to_timedelta(np.diff(index.asi8), unit=index.unit)
+    median = steps.median()
+    step = median.round("ms") if median >= pd.Timedelta("1ms") else median
+    surrogate = pd.date_range(index[0], periods=len(index), freq=step, name=index.name)
+    seconds = [value.total_seconds() for value in (steps.min(), median, steps.max())]
+    spacing = "rows (irregular steps of {:g} s to {:g} s, median {:g} s)".format(seconds[0], seconds[2], seconds[1])
+    return frame.set_axis(surrogate), index, spacing
 
 
 def read_labels(path: Path):

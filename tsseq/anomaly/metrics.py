@@ -12,6 +12,9 @@ it covers ``start, ..., end - 1`` (:func:`label_segments`).
   point detects a whole segment); report it separately from the point F1, never instead.
 * :func:`range_precision_recall` (Tatbul et al. 2018): precision and recall of ranges
   with existence and positional-overlap rewards.
+* :func:`event_precision_recall_f1`: events as units. A true segment is detected when any
+  flagged event overlaps it; a flagged event that overlaps no true segment is a false
+  alarm; :func:`merge_segments` joins events a few unflagged rows apart (``gap``).
 
 Zero-division convention (as scikit-learn's ``zero_division=0``): a precision with no
 flagged point, a recall with no labelled anomaly, and F1 when both are 0, are 0.0.
@@ -27,7 +30,9 @@ from tsseq.errors import ConfigError, DataError, closest_match
 
 __all__ = [
     "PrecisionRecallF1",
+    "event_precision_recall_f1",
     "label_segments",
+    "merge_segments",
     "point_adjust",
     "point_adjusted_f1",
     "point_f1",
@@ -84,6 +89,58 @@ def label_segments(labels: np.ndarray) -> list[tuple[int, int]]:
     truth = _boolean(labels, "labels", "label_segments")
     edges = np.diff(np.concatenate(([0], truth.astype(np.int8), [0])))
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def merge_segments(segments: list[tuple[int, int]], gap: int = 0) -> list[tuple[int, int]]:
+    """Join consecutive half-open segments separated by at most ``gap`` uncovered rows.
+
+    ``(0, 3)`` and ``(5, 6)`` are two rows apart (rows 3 and 4): they merge into ``(0, 6)``
+    for ``gap >= 2`` and stay apart for ``gap <= 1``. ``gap=0`` returns the segments as given.
+    """
+    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
+        raise ConfigError(f"The 'gap' parameter must be an int >= 0 (unflagged rows bridged). Got {gap!r} instead.")
+    merged: list[tuple[int, int]] = []
+    for start, end in segments:
+        if merged and start - merged[-1][1] <= gap:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def event_precision_recall_f1(
+    predictions: np.ndarray, labels: np.ndarray, *, gap: int = 0, ignore: np.ndarray | None = None
+) -> PrecisionRecallF1:
+    """Event-level precision, recall and F1: each segment counts once, whatever its length.
+
+    True events are the labelled segments (:func:`label_segments`); flagged events are
+    the flagged segments joined across at most ``gap`` unflagged rows
+    (:func:`merge_segments`). ``recall = detected true events / true events`` where a
+    true event is detected when any flagged event overlaps it; ``precision = flagged
+    events overlapping a true event / flagged events``, so a flagged event that overlaps
+    no true event is a false alarm. ``ignore`` (boolean, one per row) marks rows that
+    are neither normal nor of interest, e.g. anomalies of another kind when scoring one
+    kind: a flagged event that overlaps no true event but some ignored row counts in
+    neither count.
+    """
+    flags, truth = _pair(predictions, labels, "event_precision_recall_f1")
+    where = "event_precision_recall_f1"
+    skipped = np.zeros_like(truth) if ignore is None else _pair(ignore, labels, where, "ignore")[0]
+    real = label_segments(truth)
+    predicted = merge_segments(label_segments(flags), gap)
+    in_events = np.zeros_like(flags)  # the flagged events' rows, bridged gaps included
+    for start, end in predicted:
+        in_events[start:end] = True
+    hits = np.concatenate(([0], np.cumsum(truth)))  # hits[end] - hits[start]: labelled rows in [start, end)
+    covered = np.concatenate(([0], np.cumsum(in_events)))
+    held = np.concatenate(([0], np.cumsum(skipped)))
+    detected = sum(1 for start, end in real if covered[end] > covered[start])
+    true_alarms = sum(1 for start, end in predicted if hits[end] > hits[start])
+    false_alarms = sum(1 for start, end in predicted if hits[end] == hits[start] and held[end] == held[start])
+    recall = detected / len(real) if real else 0.0
+    counted = true_alarms + false_alarms
+    precision = true_alarms / counted if counted else 0.0
+    return _f1(precision, recall)
 
 
 def point_precision_recall_f1(predictions: np.ndarray, labels: np.ndarray) -> PrecisionRecallF1:

@@ -1,4 +1,4 @@
-"""The figure of an anomaly-scoring job: series, flags, score, threshold, labelled windows."""
+"""The figure of an anomaly-scoring job: series, flags, score, threshold, labelled windows, events."""
 
 from __future__ import annotations
 
@@ -17,13 +17,16 @@ def plot_detection(
     path: str | Path,
     *,
     labels: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
     title: str = "",
 ) -> Path:
     """Draw ``values`` with flagged points, and ``result["score"]`` with its threshold; write a PNG atomically.
 
     ``result`` has a ``score`` column, optionally ``is_anomaly`` and ``threshold`` (a
     per-point threshold, as streaming gives) and ``attrs["threshold"]`` (one value).
-    ``labels`` (columns ``start``, ``end``) are shaded on both panels.
+    ``labels`` (columns ``start``, ``end``) are shaded orange on both panels; detected
+    ``events`` (:func:`tsseq.anomaly.events.find_events`) red, their peaks marked on the
+    score panel.
     """
     import matplotlib
 
@@ -47,6 +50,14 @@ def plot_detection(
         for start, end in zip(pd.to_datetime(labels["start"]), pd.to_datetime(labels["end"])):
             for axis in (series_axis, score_axis):
                 axis.axvspan(start, end, color="tab:orange", alpha=0.25, linewidth=0)
+    if events is not None and len(events):
+        for start, end in zip(pd.to_datetime(events["start"]), pd.to_datetime(events["end"])):
+            for axis in (series_axis, score_axis):
+                # a one-row event has start == end: draw it as a thin line rather than nothing
+                axis.axvspan(start, end, color="tab:red", alpha=0.15, linewidth=0.8 if start == end else 0)
+        peaks = events.dropna(subset=["peak_time"])
+        score_axis.scatter(pd.to_datetime(peaks["peak_time"]), peaks["peak_score"], color="tab:red", marker="v",
+                           s=18, zorder=3, label=f"event peaks ({len(events)} events)")  # fmt: skip
     mode = "causal" if result.attrs.get("causal") else "batch (offline)"
     series_axis.set_title(f"{title}, {mode}" if title else mode)
     for axis in (series_axis, score_axis):

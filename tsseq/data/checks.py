@@ -13,8 +13,9 @@ can name the row as the caller gave it: value columns exist; values are numbers;
 timestamp parses and all share one time zone; no infinite values; no channel without a
 single value; no missing values (``missing="error"`` only); no duplicate timestamps;
 timestamps increase (or ``sort=True``); steps equal the frequency (or ``reindex=True``
-inserts the missing timestamps as missing values; both in :mod:`tsseq.data.timegrid`);
-enough rows; the missing-value policy.
+inserts the missing timestamps as missing values; both in :mod:`tsseq.data.timegrid`;
+or ``irregular="keep"`` keeps irregularly stamped rows as they are, for detection on
+the row sequence); enough rows; the missing-value policy.
 
 Missing-value policies:
 
@@ -35,12 +36,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from tsseq.data.timegrid import Where, check_spacing, iloc_row, reindex_to_grid, resolve_frequency, series_frequency
+from tsseq.data.timegrid import Where, check_spacing, iloc_row, is_regular, reindex_to_grid, resolve_frequency
+from tsseq.data.timegrid import series_frequency  # re-exported
 from tsseq.errors import ConfigError, DataError, check_positive_int, closest_match
 
-__all__ = ["MISSING_POLICIES", "check_series", "observed_mask", "series_frequency"]  # series_frequency: re-exported
+__all__ = ["IRREGULAR_POLICIES", "MISSING_POLICIES", "check_series", "observed_mask", "series_frequency"]
 
 MISSING_POLICIES = ("error", "interpolate", "ffill", "mask")
+IRREGULAR_POLICIES = ("error", "keep")
 _SHOWN = 5  # how many offending items a message lists
 
 
@@ -55,6 +58,7 @@ def check_series(
     min_rows: int | None = None,
     columns: Sequence[object] | None = None,
     row_label: Callable[[int], str] | None = None,
+    irregular: str = "error",
 ) -> pd.DataFrame:
     """Validate a wide or long frame and return a clean copy.
 
@@ -83,6 +87,12 @@ def check_series(
     row_label : callable, optional
         Names a row in messages from its 0-based position in ``frame``; the default says
         ``row iloc[i]``. :func:`tsseq.data.csv.read_csv` passes CSV line numbers.
+    irregular : {"error", "keep"}
+        Steps that are not the frequency (and ``reindex=False``): ``"error"`` raises
+        (what forecasting needs: a regular grid); ``"keep"`` keeps the rows in time
+        order as they are and returns an index without ``freq`` (anomaly detection on
+        the row sequence, :mod:`tsseq.anomaly.job`). Regular rows get ``freq`` either way.
+        On irregular rows ``missing="interpolate"`` is linear in row position, not in time.
 
     Returns
     -------
@@ -101,6 +111,10 @@ def check_series(
         raise ConfigError(
             f"The 'missing' parameter must be one of {', '.join(MISSING_POLICIES)}. "
             f"Got {missing!r} instead.{closest_match(str(missing), MISSING_POLICIES)}"
+        )
+    if irregular not in IRREGULAR_POLICIES:
+        raise ConfigError(
+            f"The 'irregular' parameter must be one of {', '.join(IRREGULAR_POLICIES)}. Got {irregular!r} instead."
         )
     if min_rows is not None:
         min_rows = check_positive_int(min_rows, "min_rows")
@@ -126,6 +140,8 @@ def check_series(
         codes, timestamps, values = reindex_to_grid(codes, timestamps, values, offset, order, where)
         if missing == "error":
             _check_nothing_inserted(len(frame), codes, timestamps, values, where)
+    elif irregular == "keep" and not is_regular(codes, timestamps, offset):
+        offset = None  # the rows as they come: no grid, so no freq on the index
     else:
         check_spacing(codes, timestamps, offset, how, order, where)
     if min_rows is not None:
@@ -385,7 +401,7 @@ def _build_frame(
     timestamps: pd.DatetimeIndex,
     values: np.ndarray,
     columns: list[object],
-    offset: pd.DateOffset,
+    offset: pd.DateOffset | None,
     where: Where,
 ) -> pd.DataFrame:
     names = list(frame.index.names)

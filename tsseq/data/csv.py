@@ -55,6 +55,7 @@ def read_csv(
     sort: bool = False,
     reindex: bool = False,
     min_rows: int | None = None,
+    irregular: str = "error",
     **read_options: object,
 ) -> pd.DataFrame:
     """Read a CSV file (path or text file object) into a validated frame.
@@ -71,7 +72,7 @@ def read_csv(
         The channels to keep, in this order; all other columns when not given.
     series_column : str, optional
         The column of series ids; given, the file is read in the long layout.
-    freq, missing, sort, reindex, min_rows
+    freq, missing, sort, reindex, min_rows, irregular
         As in :func:`tsseq.data.checks.check_series`.
     **read_options
         Passed to ``pandas.read_csv`` (``sep``, ``decimal``, ``thousands``,
@@ -120,6 +121,7 @@ def read_csv(
         sort=sort,
         reindex=reindex,
         min_rows=min_rows,
+        irregular=irregular,
         columns=value_columns,
         row_label=_csv_line,
     )

@@ -15,6 +15,10 @@ into random, non-overlapping stretches of single channels:
 The clean components and the anomalies come from independent streams spawned from
 the seed, so ``generate(..., anomalies={})`` with the same seed is the series before
 injection: the two differ only inside the labelled stretches.
+
+Multivariate coupled channels (a control input driving sensors that depend on each
+other) with collective faults labelled per row and per channel are
+:func:`tsseq.data.plant.generate_plant` (which places its faults with :func:`_place`).
 """
 
 from __future__ import annotations

@@ -109,6 +109,11 @@ def resolve_frequency(
     return to_offset(pd.Timedelta(step_ns, unit="ns")), "the most common step"
 
 
+def is_regular(codes: np.ndarray, timestamps: pd.DatetimeIndex, offset: pd.DateOffset) -> bool:
+    """Whether every step within a series is one ``offset`` (:func:`check_spacing` without raising)."""
+    return bool(_regular_steps(codes, timestamps, offset).all())
+
+
 def check_spacing(
     codes: np.ndarray,
     timestamps: pd.DatetimeIndex,

@@ -11,6 +11,22 @@ The covariates (:data:`COVARIATES`): the calendar features of
 :func:`tsseq.nn.embeddings.calendar_features` (``"hour"``, ``"day_of_week"``,
 ``"day_of_month"``, ``"month"``), derived from each series' timestamps, and
 ``"series"``, the position of the series among those the model was fitted on.
+
+The user's covariates (:mod:`tsseq.data.covariates`: past, future, static) travel the
+same way, as one real-valued block of ``X`` columns between the values and the codes:
+rows ``(T, C + X + K)``. Row ``t`` of a series holds (:mod:`tsseq.nn.exogenous`)
+
+    [ p_t (P) ; f_t, f_{t+L}, ..., f_{t+mL} (F each, m = ceil(H / L)) ; s (N) ; k (K_s) ]
+
+so that the ``L`` input rows of any window carry the future covariates of its ``H``
+forecast steps too (:func:`lead_columns`): the engine's windows need no change, and a
+forecast from the last window needs only the horizon's future covariates put into its
+lead columns (:func:`with_horizon`). Past covariates appear on their own row only: no
+window sees a past covariate after its last input step. The real covariates are
+standardised with statistics of the training rows of ``y`` pooled over the series
+(:func:`covariate_statistics`): a price keeps its level across series, which a per-series
+scaling would erase; a column constant there keeps scale 1. Static categorical codes
+are carried as floats (exact up to 2**24) and embedded in the module.
 """
 
 from __future__ import annotations
@@ -22,9 +38,11 @@ import pandas as pd
 import torch
 from torch import nn
 
+from tsseq.data.covariates import CovariateSpec, SeriesCovariates
 from tsseq.engine import masked_mse
 from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.nn.embeddings import CALENDAR_CARDINALITIES, calendar_features
+from tsseq.nn.exogenous import ExogenousSizes
 
 COVARIATES = (*CALENDAR_CARDINALITIES, "series")
 
@@ -90,20 +108,109 @@ def window_codes(
     return codes[positions[:, None] + np.arange(input_length)]  # (N, L, K)
 
 
+def exogenous_sizes(spec: CovariateSpec | None) -> ExogenousSizes | None:
+    """The sizes a module's covariate block has for the fitted ``spec`` (None: no user covariates)."""
+    if spec is None:
+        return None
+    return ExogenousSizes.of(len(spec.past), len(spec.future), len(spec.static_numeric), spec.cardinalities)
+
+
+def covariate_statistics(covariates: SeriesCovariates) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and scale ``(P + F + N,)`` of the real covariates: past and future over the training rows of
+    all series, static numeric over the series."""
+    parts = [np.concatenate(rows) for rows in (covariates.past, covariates.future) if rows is not None]
+    if covariates.static_numeric is not None:
+        parts.append(covariates.static_numeric)
+    center = np.concatenate([part.mean(axis=0) for part in parts]) if parts else np.empty(0)
+    scale = np.concatenate([part.std(axis=0) for part in parts]) if parts else np.empty(0)
+    return center, np.where(scale > 1e-12 * np.maximum(np.abs(center), 1.0), scale, 1.0)
+
+
+def lead_columns(sequence: np.ndarray, input_length: int, n_leads: int, rows: int) -> np.ndarray:
+    """``(..., T, F)`` -> ``(..., rows, F · n_leads)``: row ``r`` holds ``f_r, f_{r+L}, ..., f_{r+(n-1)L}`` (0 past the end)."""
+    needed = (n_leads - 1) * input_length + rows
+    pad = [(0, 0)] * (sequence.ndim - 2) + [(0, max(0, needed - sequence.shape[-2])), (0, 0)]
+    padded = np.pad(sequence, pad)
+    return np.concatenate([padded[..., k * input_length : k * input_length + rows, :] for k in range(n_leads)], axis=-1)
+
+
+def exogenous_rows(
+    covariates: SeriesCovariates,
+    position: int,
+    n_rows: int,
+    statistics: tuple[np.ndarray, np.ndarray],
+    input_length: int,
+    horizon: int,
+) -> np.ndarray:
+    """The ``(T, X)`` covariate block of the ``T = n_rows`` rows of series ``position`` (standardised; see the module docstring)."""
+    center, scale = statistics
+    blocks, offset = [], 0
+
+    def standardised(values: np.ndarray) -> np.ndarray:
+        nonlocal offset
+        width = values.shape[-1]
+        result = (values - center[offset : offset + width]) / scale[offset : offset + width]
+        offset += width
+        return result
+
+    past, future = covariates.past, covariates.future
+    if past is not None:
+        blocks.append(standardised(past[position]))
+    if future is not None:
+        rows = standardised(future[position])
+        n_leads = 1 + -(-horizon // input_length)
+        blocks.append(lead_columns(rows, input_length, n_leads, len(rows)))
+    constant = []
+    if covariates.static_numeric is not None:
+        constant.append(standardised(covariates.static_numeric[position]))
+    if covariates.static_codes is not None:
+        constant.append(covariates.static_codes[position].astype(np.float64))
+    if constant:
+        static = np.concatenate(constant)
+        blocks.append(np.broadcast_to(static, (n_rows, len(static))))
+    return np.concatenate(blocks, axis=1)
+
+
+def with_horizon(
+    windows: np.ndarray, future: np.ndarray, n_channels: int, sizes: ExogenousSizes, center: np.ndarray, scale: np.ndarray, horizon: int
+) -> np.ndarray:
+    """Windows ``(S, L, C + X + K)`` with the lead columns filled from the horizon's future covariates ``(S, h, F)``.
+
+    ``h <= horizon`` steps are given; the steps after them repeat the last given row (the
+    module reads all ``horizon`` of them: a forecast of ``h`` steps depends on that padding
+    only through a head that mixes steps).
+    """
+    length = windows.shape[1]
+    n_leads = sizes.n_leads(length, horizon)
+    start = n_channels + sizes.past  # the lead columns
+    scaled = (future - center[sizes.past : sizes.past + sizes.future]) / scale[sizes.past : sizes.past + sizes.future]
+    if scaled.shape[1] < horizon:
+        scaled = np.concatenate([scaled, np.repeat(scaled[:, -1:], horizon - scaled.shape[1], axis=1)], axis=1)
+    known = windows[:, :, start : start + sizes.future]  # lead 0: the input steps' own rows, (S, L, F)
+    sequence = np.concatenate([known, scaled], axis=1)  # (S, L + H, F)
+    result = windows.copy()
+    result[:, :, start : start + sizes.future * n_leads] = lead_columns(sequence, length, n_leads, length)
+    return result
+
+
 class PackedCodes(nn.Module):
-    """Calls ``model(values (B, L, C), codes (B, L, K))`` on packed inputs ``(B, L, C + K)``.
+    """Calls ``model(values (B, L, C), codes (B, L, K)[, exogenous (B, L, X)])`` on packed inputs ``(B, L, C + X + K)``.
 
     The codes travel as float columns (exact in float32 up to 2**24) and are turned back
-    into integers here. The state dict is the wrapped model's under ``model.``.
+    into integers here (None when there are none). The state dict is the wrapped model's under ``model.``.
     """
 
-    def __init__(self, model: nn.Module, n_channels: int) -> None:
+    def __init__(self, model: nn.Module, n_channels: int, n_exogenous: int = 0) -> None:
         super().__init__()
-        self.model, self.n_channels = model, n_channels
+        self.model, self.n_channels, self.n_exogenous = model, n_channels, n_exogenous
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        values, codes = inputs[..., : self.n_channels], inputs[..., self.n_channels :]  # (B, L, C), (B, L, K)
-        return self.model(values, codes.round().long())
+        split = self.n_channels + self.n_exogenous
+        values, codes = inputs[..., : self.n_channels], inputs[..., split:]  # (B, L, C), (B, L, K)
+        codes = codes.round().long() if codes.shape[-1] else None
+        if not self.n_exogenous:
+            return self.model(values, codes)
+        return self.model(values, codes, inputs[..., self.n_channels : split])  # (B, L, X)
 
 
 class ValuesLoss:

@@ -20,7 +20,17 @@ from tsseq.engine.checkpoint import RESULT_NEUTRAL, CheckpointJob, JobIdentity, 
 from tsseq.engine.distributions import Affine, OutputDistribution, make_output, sampling
 from tsseq.engine.losses import config_loss
 from tsseq.errors import ConfigError, DataError
-from tsseq.estimators.covariates import PackedCodes, ValuesLoss, check_covariates, row_codes, window_codes
+from tsseq.estimators.covariates import (
+    PackedCodes,
+    ValuesLoss,
+    check_covariates,
+    covariate_statistics,
+    exogenous_rows,
+    exogenous_sizes,
+    row_codes,
+    window_codes,
+    with_horizon,
+)
 from tsseq.estimators.transfer import frozen
 from tsseq.parameters import check_is_fitted
 
@@ -39,7 +49,12 @@ class NeuralForecaster(Forecaster):
     subclass whose module takes covariates, ``module(values (B, L, C), codes (B, L, K))``,
     also stores ``covariates`` (names of :data:`tsseq.estimators.covariates.COVARIATES`);
     the base class derives their codes and carries them through the engine
-    (:mod:`tsseq.estimators.covariates`).
+    (:mod:`tsseq.estimators.covariates`). A subclass whose module takes the user's
+    covariates (``module(values, codes, exogenous (B, L, X))``, :mod:`tsseq.nn.exogenous`)
+    lists their kinds in ``supported_covariates`` and passes
+    ``exogenous=self._exogenous_sizes()`` to its module; the base class packs them next to
+    the values, standardised (fitted ``covariate_center_``, ``covariate_scale_``), and puts
+    the horizon's future covariates into the last windows at predict time.
 
     Training settings are the parameter ``training``: None (the defaults), a mapping of
     :class:`TrainingConfig` fields (as YAML gives them) or a TrainingConfig. Each field is
@@ -71,11 +86,17 @@ class NeuralForecaster(Forecaster):
         self,
         y: Frame,
         *,
+        past_covariates: pd.DataFrame | None = None,
+        future_covariates: pd.DataFrame | None = None,
+        static_covariates: pd.DataFrame | None = None,
         validation: Frame | None = None,
         callbacks: Sequence[Callback] = (),
         resume: bool = False,
     ) -> "NeuralForecaster":
         """Train on ``y``; early stopping and the best epoch use ``validation`` when given.
+
+        Covariates as in :meth:`tsseq.base.Forecaster.fit`: frames covering the rows of
+        ``y`` and of ``validation`` (one frame spanning both).
 
         Without ``validation``, the last ``validation_fraction`` of each series (after
         ``input_length`` rows of context) is held out for it. ``callbacks`` receive the
@@ -101,11 +122,17 @@ class NeuralForecaster(Forecaster):
                 "(e.g. training={'checkpoint_dir': 'checkpoints/lstm'})."
             )
         series, layout = split_frame(y)
+        held_out = None if validation is None else split_frame(validation)
+        frames = (past_covariates, future_covariates, static_covariates)
+        spec, covariates, validation_covariates = self._align_covariates(frames, series, layout, *(held_out or (None, None)))
+        self.covariate_spec_ = spec
+        self.covariate_center_, self.covariate_scale_ = (None, None) if spec is None else covariate_statistics(covariates)
         self.n_channels_, self.n_series_ = layout.n_channels, len(series)
         self.series_ids_ = None if layout.series_ids is None else list(layout.series_ids)
         if config.seed is not None:
             torch.manual_seed(config.seed)  # the initial weights
-        self._run(self._build_module(), config, callbacks, series, layout, validation, resume=resume)
+        module = self._build_module()
+        self._run(module, config, callbacks, series, layout, held_out, resume=resume, covariates=(covariates, validation_covariates))
         return self
 
     def fine_tune(
@@ -144,6 +171,8 @@ class NeuralForecaster(Forecaster):
         """
         check_is_fitted(self, "module_")
         self._check_parameters()
+        if getattr(self, "covariate_spec_", None) is not None:
+            raise ConfigError("fine_tune does not take covariates yet; refit the model with them instead.")
         series, layout = split_frame(y)
         if layout.n_channels != self.n_channels_:
             raise DataError(
@@ -153,7 +182,7 @@ class NeuralForecaster(Forecaster):
         config = self._run_config(training)
         module = copy.deepcopy(self.module_)
         with frozen(module, freeze):
-            self._run(module, config, callbacks, series, layout, validation)
+            self._run(module, config, callbacks, series, layout, None if validation is None else split_frame(validation))
         return self
 
     def output_distribution(self) -> OutputDistribution:
@@ -231,15 +260,18 @@ class NeuralForecaster(Forecaster):
 
     # ------------------------------------------------------------------ training
     def _run(
-        self, module, config, callbacks, series: list[np.ndarray], layout: SeriesLayout, validation, resume=None
+        self, module, config, callbacks, series: list[np.ndarray], layout: SeriesLayout, validation, resume=None,
+        covariates=(None, None),
     ) -> None:
         """Train ``module`` on the series; then it, their statistics and last windows are the fitted state.
 
+        ``validation``: None or the (series, layout) of the validation frame; ``covariates``:
+        the user's covariates of the training and of the validation rows (or None).
         ``resume`` (True or False; None: not a resumable job, as in fine-tuning) gives the
         engine a :class:`CheckpointJob` when the settings have a ``checkpoint_dir``.
         """
-        rows = self._with_codes(series, layout)  # (T_i, C + K) each
-        held_out = None if validation is None else self._validation_rows(validation, len(series))
+        rows = self._packed(series, layout, covariates[0])  # (T_i, C + X + K) each
+        held_out = None if validation is None else self._validation_rows(*validation, len(series), covariates[1])
         train, held_out = self._split_validation(rows, held_out)
         if self.output_distribution().name == "negative_binomial":
             _check_counts(rows, self.n_channels_, layout.columns)
@@ -258,13 +290,14 @@ class NeuralForecaster(Forecaster):
         self.center_, self.scale_ = center, scale
         self.last_inputs_ = np.stack(
             [self._last_window(self._scaled(values, center[i], scale[i])) for i, values in enumerate(rows)]
-        )  # (S, L, C + K)
+        )  # (S, L, C + X + K)
 
     def _train(self, config: TrainingConfig, callbacks, module: torch.nn.Module, train, validation):
         """Train ``module`` on the scaled rows (float32 ``(T_i, C + K)`` arrays); returns the history."""
         windows = self._windows(train, "training")
         validation_windows = None if validation is None else self._windows(validation, "validation")
-        loss = ValuesLoss(self.n_channels_, config_loss(config)) if self._covariate_names() else None
+        packed = self._covariate_names() or self._exogenous_width()
+        loss = ValuesLoss(self.n_channels_, config_loss(config)) if packed else None
         return Trainer(config, callbacks).fit(self._engine_model(module), windows, validation_windows, loss=loss)
 
     def _job_settings(self, config: TrainingConfig) -> dict[str, str]:
@@ -286,13 +319,12 @@ class NeuralForecaster(Forecaster):
             raise ConfigError(f"The 'validation_fraction' parameter must be in [0, 1). Got {self.validation_fraction!r} instead.")
         check_covariates(self.covariates)
 
-    def _validation_rows(self, validation: Frame, n_series: int) -> list[np.ndarray]:
-        series, layout = split_frame(validation)
+    def _validation_rows(self, series, layout, n_series: int, covariates) -> list[np.ndarray]:
         if len(series) != n_series:
             raise DataError(f"validation has {len(series)} series; the training data has {n_series}.")
         if layout.n_channels != self.n_channels_:
             raise DataError(f"validation has {layout.n_channels} channels; the training data has {self.n_channels_}.")
-        return self._with_codes(series, layout)
+        return self._packed(series, layout, covariates)
 
     def _split_validation(self, series: list[np.ndarray], validation: list[np.ndarray] | None):
         window = self.input_length + self.horizon
@@ -342,11 +374,35 @@ class NeuralForecaster(Forecaster):
         return check_covariates(self.covariates)
 
     def _engine_model(self, module: torch.nn.Module) -> torch.nn.Module:
-        """What the engine calls with inputs ``(B, L, C + K)``: the module, given its codes apart."""
-        return PackedCodes(module, self.n_channels_) if self._covariate_names() else module
+        """What the engine calls with inputs ``(B, L, C + X + K)``: the module, given its codes and covariates apart."""
+        if self._covariate_names() or self._exogenous_width():
+            return PackedCodes(module, self.n_channels_, self._exogenous_width())
+        return module
+
+    def _exogenous_sizes(self):
+        """The sizes of the user's covariates for the module (:class:`~tsseq.nn.exogenous.ExogenousSizes`), or None."""
+        return exogenous_sizes(getattr(self, "covariate_spec_", None))
+
+    def _exogenous_width(self) -> int:
+        """``X``, the columns of the user's covariates in each packed row."""
+        sizes = self._exogenous_sizes()
+        return 0 if sizes is None else sizes.width(self.input_length, self.horizon)
+
+    def _packed(self, series: list[np.ndarray], layout: SeriesLayout, covariates) -> list[np.ndarray]:
+        """``(T_i, C)`` values -> ``(T_i, C + X + K)``: the user's covariates, then the codes (:mod:`tsseq.estimators.covariates`)."""
+        if covariates is not None:
+            statistics = (self.covariate_center_, self.covariate_scale_)
+            series = [
+                np.concatenate(
+                    [values, exogenous_rows(covariates, i, len(values), statistics, self.input_length, self.horizon)],
+                    axis=1,
+                )
+                for i, values in enumerate(series)
+            ]
+        return self._with_codes(series, layout)
 
     def _with_codes(self, series: list[np.ndarray], layout: SeriesLayout) -> list[np.ndarray]:
-        """``(T_i, C)`` values -> ``(T_i, C + K)``: the covariate codes of each row appended as floats."""
+        """``(T_i, C + X)`` rows -> ``(T_i, C + X + K)``: the covariate codes of each row appended as floats."""
         names = self._covariate_names()
         if not names:
             return series
@@ -437,8 +493,17 @@ class NeuralForecaster(Forecaster):
                 "Refit it with a larger horizon."
             )
 
-    def _predict(self, horizon: int) -> list[np.ndarray]:
-        forecasts = self._forecast_scaled(self.last_inputs_, horizon)  # (S, H, C)
+    def _last_inputs(self, horizon: int, future_covariates: list[np.ndarray] | None) -> np.ndarray:
+        """The last window of each series ``(S, L, C + X + K)``, with the horizon's future covariates when fitted with them."""
+        if future_covariates is None:
+            return self.last_inputs_
+        self._check_horizon(horizon)
+        future = np.stack(future_covariates)  # (S, h, F)
+        statistics = (self.covariate_center_, self.covariate_scale_)
+        return with_horizon(self.last_inputs_, future, self.n_channels_, self._exogenous_sizes(), *statistics, self.horizon)
+
+    def _predict(self, horizon: int, future_covariates: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        forecasts = self._forecast_scaled(self._last_inputs(horizon, future_covariates), horizon)  # (S, H, C)
         return [forecast * self.scale_[i] + self.center_[i] for i, forecast in enumerate(forecasts)]
 
     # ------------------------------------------------------------------ probabilistic forecasts
@@ -453,18 +518,23 @@ class NeuralForecaster(Forecaster):
         data_scale = Affine(shift, torch.tensor(scale)[:, None])
         return output.quantile(output.affine(params, data_scale), levels.tolist()).numpy()
 
-    def _predict_quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
-        return list(self._quantiles_of(self.last_inputs_, horizon, levels, self.center_, self.scale_))
+    def _predict_quantiles(
+        self, horizon: int, levels: np.ndarray, future_covariates: list[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
+        inputs = self._last_inputs(horizon, future_covariates)
+        return list(self._quantiles_of(inputs, horizon, levels, self.center_, self.scale_))
 
     def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
         scaled = self._scaled_windows(inputs)
         center, scale = (np.repeat(part[:1], len(inputs), axis=0) for part in (self.center_, self.scale_))  # (N, C)
         return self._quantiles_of(scaled, horizon, levels, center, scale)
 
-    def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    def _sample(
+        self, horizon: int, n: int, rng: np.random.Generator, future_covariates: list[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
         """``n`` paths per series: drawn ancestrally by autoregressive decoders, per step by direct heads."""
         self._check_horizon(horizon)
-        inputs = np.repeat(self.last_inputs_, n, axis=0)  # (S·n, L, C + K), series-major
+        inputs = np.repeat(self._last_inputs(horizon, future_covariates), n, axis=0)  # (S·n, L, C + X + K), series-major
         inputs = torch.from_numpy(np.nan_to_num(inputs, nan=0.0).astype(np.float32))
         model = self._engine_model(self.module_)
         with torch.random.fork_rng(), sampling(model):

@@ -48,7 +48,17 @@ class RNNForecaster(NeuralForecaster):
     one vector per series). They describe the input window, so they need the
     ``"direct"`` or ``"parallel"`` head; with segments, each segment gets the codes of
     its first step. :meth:`predict_windows` then needs ``window_starts``.
+
+    The user's covariates (``fit(y, past_covariates=..., future_covariates=...,
+    static_covariates=...)``, :mod:`tsseq.data.covariates`) enter every input step
+    (past, future and static, standardised; static categories embedded in
+    ``covariate_dim`` values) and the head (the horizon's future and static covariates:
+    a flattened projection added to the direct head's output, or to each output
+    segment's query of the parallel head); see :class:`RecurrentForecaster`. The
+    recursive head and ``stateful=True`` refuse them.
     """
+
+    supported_covariates = frozenset({"past", "future", "static"})
 
     def __init__(
         self,
@@ -86,12 +96,15 @@ class RNNForecaster(NeuralForecaster):
             ),
             dilations=None if self.dilations is None else tuple(self.dilations),
             covariates=cardinalities(self._covariate_names(), self.n_series_) or None,
+            exogenous=self._exogenous_sizes(),
             output=self.output_distribution(),
         )
 
     def _train(self, config: TrainingConfig, callbacks, module, train, validation):
         if not self.stateful:
             return super()._train(config, callbacks, module, train, validation)
+        if self._exogenous_width():
+            raise ConfigError("stateful=True trains on the values alone; it takes no past, future or static covariates.")
         if self.head != "recursive":
             raise ConfigError("stateful=True trains the one-step (recursive) head; set head='recursive'.")
         if len(train) != 1:

@@ -95,6 +95,12 @@ class TokenForecaster(NeuralForecaster):
         As for every :class:`~tsseq.estimators.neural.NeuralForecaster`.
     """
 
+    def _covariates_note(self) -> str:
+        return (
+            "It reads values as tokens of a fixed vocabulary (a language model's view of a series), which has no "
+            "slot for real-valued covariates. Use 'transformer', 'seq2seq', 'gru' or 'segrnn' with covariates."
+        )
+
     def __init__(
         self,
         *,

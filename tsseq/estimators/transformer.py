@@ -70,7 +70,9 @@ class TransformerForecaster(AttentionWeightsMixin, NeuralForecaster):
     The module is :class:`tsseq.nn.encoder_forecaster.EncoderForecaster`; see it for the
     equations. ``covariates`` adds calendar features or the series id to every token,
     as for :class:`~tsseq.estimators.rnn.RNNForecaster` (then :meth:`predict_windows`
-    needs ``window_starts``).
+    needs ``window_starts``). The user's covariates (past, future, static) add a linear
+    projection of each step's covariates to its token, and the horizon's future and
+    static covariates enter the head through a flattened projection.
 
     Parameters
     ----------
@@ -116,6 +118,8 @@ class TransformerForecaster(AttentionWeightsMixin, NeuralForecaster):
     ) -> None:
         store_arguments(self, locals())
 
+    supported_covariates = frozenset({"past", "future", "static"})
+
     def _build_module(self) -> EncoderForecaster:
         return EncoderForecaster(
             self.n_channels_,
@@ -125,6 +129,7 @@ class TransformerForecaster(AttentionWeightsMixin, NeuralForecaster):
                 *_ENCODER_ARGUMENTS, "revin", "covariate_dim", d_model="hidden_size", n_layers="num_layers"
             ),
             covariates=cardinalities(self._covariate_names(), self.n_series_) or None,
+            exogenous=self._exogenous_sizes(),
             output=self.output_distribution(),
         )
 
@@ -180,6 +185,14 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
     forecast_trained_ : bool
         False after :meth:`pretrain` alone (the forecasting head is untrained).
     """
+
+    def _covariates_note(self) -> str:
+        return (
+            "PatchTST forecasts each channel as its own univariate series from patches of that channel, each "
+            "normalised by RevIN: a covariate channel would be normalised and forecast as a target, and the patch "
+            "tokens have no slot for the horizon's known future. Use 'transformer' (covariates projected into each "
+            "token), 'segrnn', 'gru' or 'seq2seq' with covariates."
+        )
 
     def __init__(
         self,
@@ -249,7 +262,9 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
         self._pretrained_state = None  # a second pretraining starts afresh
         self._mask_ratio = mask_ratio
         try:
-            self._run(self._build_module(), config, callbacks, series, layout, validation)
+            self.covariate_spec_ = None  # pretraining reads the values only
+            held_out = None if validation is None else split_frame(validation)
+            self._run(self._build_module(), config, callbacks, series, layout, held_out)
         finally:
             del self._mask_ratio
         self.pretraining_history_ = self.history_

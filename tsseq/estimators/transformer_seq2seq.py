@@ -53,6 +53,12 @@ class TransformerSeq2SeqForecaster(AttentionWeightsMixin, NeuralForecaster):
     and its own errors are fed back along the rollout.
     """
 
+    def _covariates_note(self) -> str:
+        return (
+            "Its decoder tokens are the fed-back forecasts; covariates are not wired into them yet. Use "
+            "'transformer', 'seq2seq' (its decoder takes the horizon's future covariates), 'gru' or 'segrnn'."
+        )
+
     def __init__(
         self,
         *,
@@ -115,6 +121,12 @@ class DecoderOnlyForecaster(AttentionWeightsMixin, NeuralForecaster):
     benchmarked in tsseq; each forecast costs ``ceil(H / patch_length)`` forward
     passes, and its own errors are fed back along the rollout.
     """
+
+    def _covariates_note(self) -> str:
+        return (
+            "Its decoder tokens are the fed-back forecasts; covariates are not wired into them yet. Use "
+            "'transformer', 'seq2seq' (its decoder takes the horizon's future covariates), 'gru' or 'segrnn'."
+        )
 
     def __init__(
         self,

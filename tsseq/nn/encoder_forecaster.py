@@ -17,6 +17,11 @@ Covariates: with ``K`` categorical covariates (calendar codes, a series id: inte
 (:class:`tsseq.nn.embeddings.CovariateEmbedding`, as the recurrent models); without
 them ``e_t`` is empty.
 
+The user's covariates (a packed ``exogenous (B, L, X)`` block, :mod:`tsseq.nn.exogenous`):
+each token gets a linear projection of its step's covariates added,
+``u_t = W_in [x_t ; e_t] + W_a a_t``, and the head a flattened projection of the
+horizon's known future, ``yhat = W_h vec(Z) + W_b vec(b_1 .. b_H)``.
+
 Shapes: B batch, L input steps, C channels, H horizon, D = d_model, K covariates.
 """
 
@@ -28,6 +33,7 @@ from torch import Tensor, nn
 from tsseq.base import check_positive_int
 from tsseq.errors import DataError
 from tsseq.nn.embeddings import CovariateEmbedding
+from tsseq.nn.exogenous import ExogenousInputs, ExogenousSizes
 from tsseq.engine.distributions import IDENTITY, OutputDistribution, PointOutput
 from tsseq.nn.revin import RevIN
 from tsseq.nn.transformer import Encoder, _check_probability, positional_encoding
@@ -91,6 +97,7 @@ class EncoderForecaster(nn.Module):
         revin: bool = True,
         covariates: dict[str, int] | None = None,
         covariate_dim: int = 4,
+        exogenous: ExogenousSizes | None = None,
         output: OutputDistribution | None = None,
     ) -> None:
         super().__init__()
@@ -123,8 +130,12 @@ class EncoderForecaster(nn.Module):
             nn.Dropout(_check_probability(head_dropout, "head_dropout")),
             nn.Linear(input_length * d_model, horizon * input_size * self.distribution.n_params),
         )
+        self.exogenous = None if exogenous is None else ExogenousInputs(exogenous, horizon, covariate_dim)
+        if self.exogenous is not None:
+            self.exogenous_embedding = nn.Linear(self.exogenous.step_size, d_model, bias=False)  # W_a
+            self.exogenous_head = nn.Linear(horizon * self.exogenous.horizon_size, horizon * input_size * self.distribution.n_params)
 
-    def forward(self, x: Tensor, codes: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, codes: Tensor | None = None, exogenous: Tensor | None = None) -> Tensor:
         if x.dim() != 3 or x.shape[1:] != (self.input_length, self.input_size):
             raise DataError(
                 f"EncoderForecaster expects inputs of shape (B, {self.input_length}, {self.input_size}) "
@@ -134,9 +145,17 @@ class EncoderForecaster(nn.Module):
         if self.revin is not None:
             x, stats = self.revin.normalize(x)
             affine = self.revin.as_affine(stats)
+        if (exogenous is None) != (self.exogenous is None):
+            raise DataError(f"This EncoderForecaster is called {'without' if self.exogenous is None else 'with'} a covariate block.")
         tokens = self.input_embedding(self._with_covariates(x, codes))  # (B, L, D)
+        if self.exogenous is not None:
+            steps, ahead = self.exogenous(exogenous)  # (B, L, A), (B, H, B_h)
+            tokens = tokens + self.exogenous_embedding(steps)
         encoded = self.encoder(self.dropout(self.position(tokens)))  # (B, L, D)
-        raw = self.head(encoded).view(x.shape[0], self.horizon, self.input_size, -1)  # (B, H, C, P)
+        flat = self.head(encoded)  # (B, H·C·P)
+        if self.exogenous is not None:
+            flat = flat + self.exogenous_head(ahead.flatten(1))
+        raw = flat.view(x.shape[0], self.horizon, self.input_size, -1)  # (B, H, C, P)
         return self.distribution.finish(raw, affine)  # (B, H, C), or (B, H, C, P) parameters
 
     def _with_covariates(self, x: Tensor, codes: Tensor | None) -> Tensor:

@@ -19,6 +19,15 @@ channel-independent mode every channel's sequence gets its window's ``e_j``. The
 heads that need no future inputs (``"direct"``, ``"parallel"``) take them; the
 recursive head, which would need the codes of the forecast steps, refuses them.
 
+Real-valued covariates (the user's past, future and static covariates, a packed
+``exogenous (B, L, X)`` block, :mod:`tsseq.nn.exogenous`): each input step also carries
+``a_t = [p_t ; f_t ; s ; E(k)]`` of all its ``w`` points (``s_j = [x ; e_j ; a_{jw} ..
+a_{jw+w-1}]``); the horizon's known future ``b_1 .. b_H = [f_{L+h} ; s ; E(k)]`` enters
+the head: ``"direct"`` adds ``W_b vec(b_1 .. b_H)`` to its output (a flattened projection,
+one effect per output value), ``"parallel"`` adds ``W_b vec(b_{(m-1)w+1} .. b_{mw})`` to
+the query of output segment ``m``. The recursive head refuses them (its rollout would
+need past covariates over the horizon).
+
 Heads:
 
 * ``"direct"``: all ``H`` steps at once from the last output, ``ŷ = W_o y_n + b_o``
@@ -58,6 +67,7 @@ from tsseq.base import check_positive_int
 from tsseq.engine.distributions import IDENTITY, Affine, OutputDistribution, PointOutput
 from tsseq.errors import ConfigError, DataError
 from tsseq.nn.embeddings import CovariateEmbedding
+from tsseq.nn.exogenous import ExogenousInputs, ExogenousSizes
 from tsseq.nn.recurrent import RecurrentLayerStack, StackState, make_cell, require_causal
 from tsseq.nn.revin import RevIN
 
@@ -93,11 +103,13 @@ class RecurrentForecaster(nn.Module):
         columns (e.g. ``{"hour": 24, "series": 414}``); None or empty: no covariates.
     covariate_dim : int
         Size of each covariate's embedding vector.
+    exogenous : ExogenousSizes, optional
+        The real-valued covariates of the packed block (:mod:`tsseq.nn.exogenous`).
     output : OutputDistribution, optional
         What the head predicts per forecast value; default the point output.
 
     Inputs: ``x`` ``(B, L, C)``; ``codes`` ``(B, L, K)`` integers, required with
-    covariates (else None). Outputs: ``(B, H, C)`` with the point output, else the
+    covariates (else None); ``exogenous`` ``(B, L, X)``, required with ``exogenous`` sizes. Outputs: ``(B, H, C)`` with the point output, else the
     output's parameters ``(B, H, C, P)`` (a drawn path ``(B, H, C)`` when sampling).
 
     Attributes
@@ -126,6 +138,7 @@ class RecurrentForecaster(nn.Module):
         fused: bool | None = None,
         covariates: dict[str, int] | None = None,
         covariate_dim: int = 4,
+        exogenous: ExogenousSizes | None = None,
         output: OutputDistribution | None = None,
     ) -> None:
         super().__init__()
@@ -142,7 +155,9 @@ class RecurrentForecaster(nn.Module):
         self.n_output_segments = math.ceil(self.horizon / self.segment_length)
         self.covariate_embedding = self._make_covariate_embedding(covariates, covariate_dim)
         covariate_size = 0 if self.covariate_embedding is None else self.covariate_embedding.output_size
-        step_size = self.segment_size + covariate_size  # values per step, then the covariate vectors
+        self.exogenous = self._make_exogenous(exogenous, covariate_dim)
+        exogenous_size = 0 if self.exogenous is None else self.segment_length * self.exogenous.step_size
+        step_size = self.segment_size + covariate_size + exogenous_size  # values, codes' vectors, covariates
         self.embed = (
             nn.Sequential(nn.Linear(step_size, hidden_size), nn.ReLU()) if self.segment_length > 1 else nn.Identity()
         )
@@ -175,6 +190,13 @@ class RecurrentForecaster(nn.Module):
             )
             self.decoder_dropout = nn.Dropout(dropout)
             self.output = nn.Linear(width, self.segment_size * n_params)
+        self.exogenous_head = None  # W_b: the horizon's known future into the head
+        if self.exogenous is not None and self.head == "direct":
+            # Per window (all C channels at once, also channel-independent: each channel its own effect).
+            outputs = self.n_output_segments * self.segment_length * self.input_size * n_params
+            self.exogenous_head = nn.Linear(self.horizon * self.exogenous.horizon_size, outputs)
+        elif self.exogenous is not None:
+            self.exogenous_head = nn.Linear(self.segment_length * self.exogenous.horizon_size, width)  # to the query
 
     def _make_covariate_embedding(self, covariates: dict[str, int] | None, dim: int) -> CovariateEmbedding | None:
         check_positive_int(dim, "covariate_dim")
@@ -188,20 +210,35 @@ class RecurrentForecaster(nn.Module):
             )
         return CovariateEmbedding(dict(covariates), {name: dim for name in covariates})
 
-    def forward(self, x: Tensor, codes: Tensor | None = None) -> Tensor:
+    def _make_exogenous(self, sizes: ExogenousSizes | None, dim: int) -> ExogenousInputs | None:
+        if sizes is None:
+            return None
+        if self.head == "recursive":
+            raise ConfigError(
+                "The recursive head feeds its forecasts back as inputs, which would need past covariates over the "
+                "horizon; use head='direct' or 'parallel' with past, future or static covariates."
+            )
+        return ExogenousInputs(sizes, self.horizon, dim)
+
+    def forward(self, x: Tensor, codes: Tensor | None = None, exogenous: Tensor | None = None) -> Tensor:
         self._check_inputs(x)
         self._check_codes(x, codes)
+        self._check_exogenous(x, exogenous)
         batch = x.shape[0]
+        steps, ahead = (None, None) if self.exogenous is None else self.exogenous(exogenous)  # (B, L, A), (B, H, B_h)
         x, affine = self._normalize(x)
         sequence = self._to_sequences(x)  # (B', L, c), B' = B·C if channel-independent else B
-        outputs, state = self.encoder(self._embed(sequence, self._step_covariates(codes)))  # (B', n, D·H)
+        covariates = self._step_covariates(codes, steps)
+        outputs, state = self.encoder(self._embed(sequence, covariates))  # (B', n, D·H)
         fed = None
         if self.head == "direct":
             segments = self.output(outputs[:, -1])  # (B', M·w·c·P)
+            if ahead is not None:
+                segments = segments + self._direct_exogenous(ahead)
         elif self.head == "recursive":
             segments, fed = self._rollout(outputs[:, -1], state, self._sequence_affine(affine))  # (B', M·w·c·P)
         else:
-            segments = self._parallel_decode(state)  # (B', M·w·c·P)
+            segments = self._parallel_decode(state, ahead)  # (B', M·w·c·P)
         shape = (segments.shape[0], -1, self.series_channels, self.distribution.n_params)
         raw = self._from_sequences(segments.reshape(shape), batch)[:, : self.horizon]  # (B, H, C, P)
         if fed is None:
@@ -246,7 +283,15 @@ class RecurrentForecaster(nn.Module):
             predictions.append(self.output(output[:, -1]))
         return torch.cat(predictions, dim=1), torch.cat(fed, dim=1)
 
-    def _parallel_decode(self, state: StackState) -> Tensor:
+    def _direct_exogenous(self, ahead: Tensor) -> Tensor:
+        """``W_b vec(b_1 .. b_H)``: ``(B, H, B_h)`` -> ``(B', M·w·c·P)``, in the layout of the direct head's output."""
+        effect = self.exogenous_head(ahead.flatten(1))  # (B, M·w·C·P)
+        if not self.channel_independent:
+            return effect
+        effect = effect.reshape(ahead.shape[0], -1, self.input_size, self.distribution.n_params)  # (B, M·w, C, P)
+        return effect.transpose(1, 2).reshape(ahead.shape[0] * self.input_size, -1)  # (B·C, M·w·P), row b·C + k
+
+    def _parallel_decode(self, state: StackState, ahead: Tensor | None = None) -> Tensor:
         last_layer = state[-1]  # (h,) or (h, c), each (D, d, B', H)
         batch = last_layer[0].shape[2]
         # The final state of every direction, side by side: (B', D·H), one copy per output segment.
@@ -257,15 +302,30 @@ class RecurrentForecaster(nn.Module):
         if self.channel_embedding is not None:
             channels = self.channel_embedding.repeat(batch // self.input_size, 1)  # (B', E_c), row b·C + k is channel k
             queries = torch.cat([queries, channels.unsqueeze(1).expand(-1, self.n_output_segments, -1)], dim=-1)
+        if ahead is not None:
+            padded = nn.functional.pad(ahead, (0, 0, 0, self.n_output_segments * self.segment_length - self.horizon))
+            by_segment = padded.reshape(ahead.shape[0], self.n_output_segments, -1)  # (B, M, w·B_h)
+            effect = self.exogenous_head(by_segment)  # (B, M, P_q)
+            if self.channel_independent:
+                effect = effect.repeat_interleave(self.input_size, dim=0)  # (B·C, M, P_q), row b·C + k
+            queries = queries + effect
         hidden = self.decoder(queries.reshape(batch * self.n_output_segments, -1), initial)[0]  # (B'·M, D·H)
         segments = self.output(self.decoder_dropout(hidden))  # (B'·M, w·c)
         return segments.reshape(batch, -1)
 
-    def _step_covariates(self, codes: Tensor | None) -> Tensor | None:
-        """``(B, L, K)`` codes -> ``(B', L / w, E_cov)``: the embedded codes of each step's first point."""
-        if codes is None:
+    def _step_covariates(self, codes: Tensor | None, steps: Tensor | None = None) -> Tensor | None:
+        """``(B, L, K)`` codes and ``(B, L, A)`` covariates -> ``(B', L / w, E_cov + w·A)`` per recurrent step.
+
+        The embedded codes of each step's first point, then the covariates of all its ``w`` points.
+        """
+        parts = []
+        if codes is not None:
+            parts.append(self.covariate_embedding(codes[:, :: self.segment_length]))  # (B, L/w, E_cov)
+        if steps is not None:
+            parts.append(steps.reshape(steps.shape[0], -1, self.segment_length * steps.shape[2]))  # (B, L/w, w·A)
+        if not parts:
             return None
-        vectors = self.covariate_embedding(codes[:, :: self.segment_length])  # (B, L/w, E_cov)
+        vectors = torch.cat(parts, dim=-1)
         if self.channel_independent:
             vectors = vectors.repeat_interleave(self.input_size, dim=0)  # (B·C, L/w, E_cov), row b·C + k
         return vectors
@@ -323,6 +383,13 @@ class RecurrentForecaster(nn.Module):
                 f"RecurrentForecaster with covariates {names} expects codes (B, L, K) = "
                 f"({x.shape[0]}, {x.shape[1]}, {len(names)}) next to the inputs. Got {got}."
             )
+
+    def _check_exogenous(self, x: Tensor, exogenous: Tensor | None) -> None:
+        if (exogenous is None) != (self.exogenous is None):
+            expected = "without a covariate block" if self.exogenous is None else "with its covariate block (B, L, X)"
+            raise DataError(f"This RecurrentForecaster is called {expected}.")
+        if exogenous is not None and exogenous.shape[:2] != x.shape[:2]:
+            raise DataError(f"The covariate block {tuple(exogenous.shape)} must match the inputs' (B, L) {tuple(x.shape[:2])}.")
 
     def _check_inputs(self, x: Tensor) -> None:
         if x.dim() != 3 or x.shape[-1] != self.input_size:

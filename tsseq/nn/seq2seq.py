@@ -48,6 +48,7 @@ from tsseq.base import check_positive_int
 from tsseq.engine.distributions import OutputDistribution, PointOutput
 from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.nn.attention import make_attention
+from tsseq.nn.exogenous import ExogenousInputs
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # GRU: h; LSTM: (h, c); each (layers * D, B, H_h)
@@ -347,3 +348,45 @@ def _check_target_channels(target_channels: Sequence[int] | None, input_size: in
     if len(set(channels)) != len(channels):
         raise ConfigError(f"The 'target_channels' parameter lists a channel twice: {target_channels!r}.")
     return channels
+
+
+class Seq2SeqWithCovariates(nn.Module):
+    r"""A :class:`Seq2Seq` reading the user's covariates (:mod:`tsseq.nn.exogenous`).
+
+    The encoder reads ``[x_t ; a_t]`` (values and the step's past, future and static
+    covariates), the decoder's ``z_t`` are the horizon's known future ``b_t = [f_{L+t} ;
+    s ; E(k)]``; only the ``C`` value channels are forecast.
+
+    Inputs: ``values (B, L, C)``, ``codes`` (None: calendar codes are not taken),
+    ``exogenous (B, L, X)``, and for teacher forcing ``targets (B, H, C)`` and the ratio.
+    Outputs: as :class:`Seq2Seq`'s, ``(B, H, C)`` or ``(B, H, C, P)``.
+    """
+
+    def __init__(self, input_size: int, horizon: int, exogenous, *, static_dim: int = 4, **seq2seq_arguments) -> None:
+        super().__init__()
+        self.exogenous = ExogenousInputs(exogenous, horizon, static_dim)
+        self.seq2seq = Seq2Seq(
+            input_size + self.exogenous.step_size,
+            horizon,
+            target_channels=range(input_size),
+            covariate_size=self.exogenous.horizon_size,
+            **seq2seq_arguments,
+        )
+
+    @property
+    def last_attention(self) -> torch.Tensor | None:
+        return self.seq2seq.last_attention
+
+    def forward(
+        self,
+        values: torch.Tensor,
+        codes: torch.Tensor | None = None,
+        exogenous: torch.Tensor | None = None,
+        targets: torch.Tensor | None = None,
+        teacher_forcing_ratio: float = 0.0,
+    ) -> torch.Tensor:
+        if codes is not None or exogenous is None:
+            raise DataError("Seq2SeqWithCovariates takes values and their covariate block (B, L, X), no calendar codes.")
+        steps, ahead = self.exogenous(exogenous)  # (B, L, A), (B, H, B_h)
+        inputs = torch.cat([values, steps], dim=-1)  # (B, L, C + A)
+        return self.seq2seq(inputs, targets, teacher_forcing_ratio, covariates=ahead)

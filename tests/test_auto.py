@@ -1,0 +1,232 @@
+"""auto: season inference, the candidates' validation backtest, the choice and its guarantee, budget, persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tsseq
+from tsseq import persistence
+from tsseq.auto import AutoForecaster, frequency_season
+from tsseq.backtesting import historical_forecasts
+from tsseq.errors import ConfigError, DataError
+
+BASELINE_CANDIDATES = ["naive", "seasonal_naive", "ar", "ensemble"]  # no network: fast
+
+
+def hourly(values: np.ndarray, name: str = "y") -> pd.DataFrame:
+    return pd.DataFrame({name: values}, index=pd.date_range("2023-01-01", periods=len(values), freq="h", name="time"))
+
+
+def seasonal_hourly(rows: int = 600, seed: int = 0) -> pd.DataFrame:
+    """A strong daily cycle with a little noise."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(rows)
+    return hourly(10 + 3 * np.sin(2 * np.pi * steps / 24) + 0.3 * rng.standard_normal(rows))
+
+
+def random_walk(rows: int = 600, seed: int = 0) -> pd.DataFrame:
+    return hourly(np.cumsum(np.random.default_rng(seed).standard_normal(rows)))
+
+
+def mixed(rows: int = 500, seed: int = 0) -> pd.DataFrame:
+    """A season whose amplitude drifts, a trend and AR(1) noise: no baseline is right by construction."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(rows)
+    noise = np.zeros(rows)
+    for t in range(1, rows):
+        noise[t] = 0.7 * noise[t - 1] + rng.standard_normal()
+    amplitude = 2 + np.sin(2 * np.pi * steps / rows * rng.uniform(1, 3))
+    return hourly(amplitude * np.sin(2 * np.pi * steps / 24) + 0.01 * rng.uniform(-1, 1) * steps + 0.5 * noise)
+
+
+def fit_auto(frame: pd.DataFrame, horizon: int = 24, **params) -> AutoForecaster:
+    return tsseq.create("auto", horizon=horizon, verbose=False, **params).fit(frame)
+
+
+def score_of(model: AutoForecaster, name: str) -> float:
+    board = model.leaderboard_
+    (score,) = board.loc[board["candidate"].str.startswith(name + "(") | (board["candidate"] == name), "score"]
+    return float(score)
+
+
+# --------------------------------------------------------------------------- season
+
+
+@pytest.mark.parametrize(
+    ("freq", "season"),
+    [("h", 24), ("D", 7), ("W-SUN", 52), ("MS", 12), ("ME", 12), ("QS", 4), ("YS", 1), ("15min", 96), ("2h", 12),
+     ("B", 5), ("s", 60)],
+)
+def test_the_season_of_a_frequency(freq, season):
+    assert frequency_season(freq) == season
+
+
+@pytest.mark.parametrize(("freq", "period", "season"), [("h", 24, 24), ("D", 7, 7), ("MS", 12, 12)])
+def test_the_season_is_inferred_from_the_frequency_and_confirmed_by_the_seasonality_test(freq, period, season):
+    rng = np.random.default_rng(0)
+    rows = 20 * period
+    values = 5 + np.sin(2 * np.pi * np.arange(rows) / period) + 0.2 * rng.standard_normal(rows)
+    frame = pd.DataFrame({"y": values}, index=pd.date_range("2000-01-01", periods=rows, freq=freq))
+    model = fit_auto(frame, horizon=period, candidates=BASELINE_CANDIDATES)
+    assert model.season_length_ == season
+    assert f"season {season}" in model.report()
+
+
+def test_white_noise_has_no_season_though_its_frequency_suggests_one():
+    model = fit_auto(hourly(np.random.default_rng(0).standard_normal(600)), candidates=BASELINE_CANDIDATES)
+    assert model.season_length_ == 1
+    assert "no season (frequency h suggests 24; seasonality test 0/1)" in model.report()
+
+
+# --------------------------------------------------------------------------- the choice
+
+
+def test_a_strongly_seasonal_series_gets_a_seasonal_model_that_beats_naive_on_validation():
+    model = fit_auto(seasonal_hourly())
+    members = [m["name"] for m in model.chosen_["params"].get("members", [])]
+    assert model.chosen_["name"] in ("seasonal_naive", "ar") or {"seasonal_naive", "ar"} & set(members)
+    assert model.validation_score_ < 0.5 * score_of(model, "naive")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_random_walk_gets_naive_or_ar(seed):
+    model = fit_auto(random_walk(seed=seed))
+    assert model.chosen_["name"] in ("naive", "ar")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_never_worse_on_its_validation_backtest_than_the_best_of_naive_seasonal_naive_and_ar(seed):
+    frame = mixed(seed=seed)
+    model = fit_auto(frame, horizon=12)
+    board = model.leaderboard_
+    baselines = board[board["candidate"].str.match(r"^(naive|seasonal_naive|ar)\b")]
+    assert len(baselines) == 3 and baselines["score"].notna().all()
+    assert model.validation_score_ <= baselines["score"].min()
+    assert model.baseline_score_ == baselines["score"].min()
+
+
+def test_the_validation_score_is_mase_of_a_backtest_without_refit_on_the_last_rows():
+    frame = seasonal_hourly(rows=400)
+    model = fit_auto(frame, candidates=BASELINE_CANDIDATES, validation_origins=5)
+    first = len(frame) - 24 - 4 * 12  # 5 origins 12 rows apart, the last 24 rows before the end
+    forecasts = historical_forecasts(tsseq.create("naive"), frame, start=first, horizon=24, stride=12)
+    truth = frame["y"].reindex(pd.DatetimeIndex(forecasts["timestamp"])).to_numpy()
+    history = frame["y"].to_numpy()[:first]
+    scale = np.mean(np.abs(history[24:] - history[:-24]))
+    assert model.validation_origins_ == 5
+    assert score_of(model, "naive") == pytest.approx(np.mean(np.abs(forecasts["y"].to_numpy() - truth)) / scale)
+
+
+def test_many_series_are_scored_on_the_last_horizon_of_each_and_all_forecast():
+    parts = {f"s{i}": seasonal_hourly(rows=300 + 20 * i, seed=i) for i in range(4)}
+    frame = pd.concat(parts, names=["series", "time"])
+    model = fit_auto(frame, candidates=BASELINE_CANDIDATES)
+    assert model.validation_origins_ == 1 and "4 series x 1 origin(s)" in model.report()
+    forecast = model.predict(24)
+    assert forecast.groupby(level="series").size().to_dict() == {name: 24 for name in parts}
+
+
+def test_it_says_what_it_chose_and_why():
+    model = fit_auto(seasonal_hourly())
+    board = model.leaderboard_
+    assert list(board.columns) == ["candidate", "score", "fit_seconds", "skipped"]
+    scored = board["score"].notna()
+    assert board["score"][scored].is_monotonic_increasing and not scored[scored.idxmin():].any()  # best first, skipped last
+    skipped = board.set_index("candidate")["skipped"]
+    assert "fewer than 1,000" in skipped.filter(like="segrnn").iloc[0]  # 600 rows: too few windows
+    line = model.report()
+    assert line.startswith(f"auto: chose {model.chosen_['label']} (") and "\n" not in line
+    rebuilt = tsseq.create(model.chosen_["name"], **model.chosen_["params"])
+    assert model.chosen_model_.get_params(deep=False) == rebuilt.get_params(deep=False)
+
+
+def test_verbose_prints_the_report_line_on_stderr(capsys):
+    model = tsseq.create("auto", horizon=24, candidates=BASELINE_CANDIDATES).fit(seasonal_hourly())
+    assert capsys.readouterr().err.strip() == model.report()
+
+
+# --------------------------------------------------------------------------- budget and networks
+
+
+def test_the_time_budget_skips_the_networks_and_says_so():
+    frame = seasonal_hourly(rows=3000)  # 2,500 windows before the validation: segrnn is a candidate
+    model = fit_auto(frame, time_budget_s=1e-6)
+    skipped = model.leaderboard_.set_index("candidate")["skipped"]
+    assert skipped.filter(like="segrnn").iloc[0].startswith("time budget")
+    assert "time budget" in model.report()
+    assert model.chosen_["name"] != "segrnn"
+
+
+def test_a_network_candidate_is_probed_against_the_budget_trained_and_scored():
+    frame = seasonal_hourly(rows=1500)
+    model = fit_auto(frame, candidates=["segrnn"], training={"epochs": 2, "threads": 1}, time_budget_s=300)
+    board = model.leaderboard_.set_index("candidate")
+    (segrnn,) = [label for label in board.index if label.startswith("segrnn")]
+    assert np.isfinite(board.loc[segrnn, "score"]) and board.loc[segrnn, "skipped"] is None
+    assert not model.probabilistic or model.chosen_["name"] != "segrnn"
+
+
+# --------------------------------------------------------------------------- forecasts and persistence
+
+
+def test_forecasts_quantiles_paths_and_windows_are_the_chosen_models():
+    frame = seasonal_hourly()
+    model = fit_auto(frame, candidates=BASELINE_CANDIDATES)
+    chosen = model.chosen_model_
+    pd.testing.assert_frame_equal(model.predict(24, quantiles=[0.1, 0.9]), chosen.predict(24, quantiles=[0.1, 0.9]))
+    pd.testing.assert_frame_equal(model.sample(24, 5, seed=3), chosen.sample(24, 5, seed=3))
+    windows = frame.to_numpy()[None, -200:]
+    np.testing.assert_array_equal(model.predict_windows(windows, 24), chosen.predict_windows(windows, 24))
+
+
+def test_probabilistic_unless_a_point_network_may_be_chosen():
+    assert tsseq.create("auto", horizon=5, candidates=BASELINE_CANDIDATES).probabilistic
+    assert not tsseq.create("auto", horizon=5).probabilistic
+    assert tsseq.create("auto", horizon=5, training={"loss": "quantile"}).probabilistic
+    with pytest.raises(ConfigError, match="point forecasts only.*loss': 'quantile'"):
+        tsseq.create("auto", horizon=5).require_probabilistic()
+
+
+def test_save_and_load_keep_the_chosen_model_and_the_leaderboard(tmp_path):
+    frame = seasonal_hourly()
+    model = fit_auto(frame)
+    persistence.save(model, tmp_path / "auto.pt")
+    loaded = tsseq.load_model(tmp_path / "auto.pt")
+    assert type(loaded) is AutoForecaster and loaded.chosen_ == model.chosen_
+    pd.testing.assert_frame_equal(loaded.leaderboard_, model.leaderboard_)
+    pd.testing.assert_frame_equal(loaded.predict(24), model.predict(24))
+    assert loaded.report() == model.report()
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_a_missing_horizon_is_named():
+    with pytest.raises(ConfigError, match="'horizon' parameter must be an int >= 1.*Got None"):
+        tsseq.create("auto").fit(seasonal_hourly())
+
+
+def test_too_short_data_name_the_rows_needed():
+    with pytest.raises(DataError, match="auto needs at least 34 rows per series for horizon=24.* have 30 rows"):
+        fit_auto(seasonal_hourly(rows=30))
+    with pytest.raises(DataError, match=r"at least 82 rows.*5 validation origins 12 rows apart.* have 80 rows"):
+        fit_auto(seasonal_hourly(rows=80), validation_origins=5)
+
+
+def test_unknown_candidates_and_metrics_are_named():
+    with pytest.raises(ConfigError, match="Unknown candidate 'segrn'.*Did you mean 'segrnn'"):
+        fit_auto(seasonal_hourly(), candidates=["segrn"])
+    with pytest.raises(ConfigError, match="'metric' parameter must be one of mase, smape"):
+        fit_auto(seasonal_hourly(), metric="mse")
+
+
+def test_it_logs_its_choice_to_the_active_mlflow_run(tmp_path):
+    mlflow = pytest.importorskip("mlflow")
+    from tsseq.tracking import tracked_run
+
+    with tracked_run(experiment="auto", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}") as run:
+        model = fit_auto(seasonal_hourly(), candidates=BASELINE_CANDIDATES)
+    tags = mlflow.MlflowClient(run.tracking_uri).get_run(run.run_id).data.tags
+    assert tags["tsseq.auto.chosen"] == model.chosen_["label"] and tags["tsseq.auto.report"] == model.report()

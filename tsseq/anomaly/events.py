@@ -1,0 +1,112 @@
+"""Flagged points merged into events: what an operator reads instead of a column of flags.
+
+An event is a maximal run of flagged rows (:func:`tsseq.anomaly.metrics.label_segments`),
+runs at most ``gap`` unflagged rows apart joined into one
+(:func:`tsseq.anomaly.metrics.merge_segments`): a score that dips under its threshold
+for a row inside a long anomaly should not report two events. For each event
+:func:`find_events` gives
+
+* ``start``, ``end``: its first and last timestamps (inclusive; bridged rows inside);
+* ``duration``: ``end - start`` (zero for a one-row event) and ``rows``: rows it spans;
+* ``peak_score``, ``peak_time``: the highest score inside it and the first row where it
+  occurs (NaN / NaT without scores, or when no row inside has a score);
+* ``channels``: with per-channel contributions ``c_{t,k} >= 0`` (a score split over the
+  channels), the channels whose contribution summed over the event,
+  ``C_k = sum_{t in event} c_{t,k}``, is at least ``channel_share * max_k C_k``, largest
+  first, comma-separated; empty without contributions.
+
+Event-level precision, recall and F1 are :func:`tsseq.anomaly.metrics.event_precision_recall_f1`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tsseq.anomaly.metrics import label_segments, merge_segments
+from tsseq.errors import ConfigError, DataError
+
+EVENT_COLUMNS = ("start", "end", "duration", "rows", "peak_score", "peak_time", "channels")
+
+
+def find_events(
+    flags: pd.Series | np.ndarray,
+    scores: pd.Series | np.ndarray | None = None,
+    *,
+    index: pd.Index | None = None,
+    gap: int = 0,
+    contributions: pd.DataFrame | None = None,
+    channel_share: float = 0.5,
+) -> pd.DataFrame:
+    """Events of ``flags`` (module docstring), one row each in time order, columns :data:`EVENT_COLUMNS`.
+
+    Parameters
+    ----------
+    flags : Series or array (T,)
+        True where a row is flagged. A Series gives the timestamps (its index).
+    scores : Series or array (T,), optional
+        The anomaly scores (NaN where unscored), for ``peak_score`` and ``peak_time``.
+    index : Index (T,), optional
+        The timestamps when ``flags`` is an array; default: ``flags.index``, else row numbers.
+    gap : int
+        Join events separated by at most this many unflagged rows.
+    contributions : DataFrame (T, C), optional
+        Per-channel contributions to the score (non-negative), for ``channels``.
+    channel_share : float in (0, 1]
+        A channel is involved when its contribution to the event is at least this share of the largest one.
+    """
+    if index is None:
+        index = flags.index if isinstance(flags, pd.Series) else pd.RangeIndex(len(flags))
+    marked = np.asarray(flags, dtype=bool)
+    if marked.ndim != 1 or len(marked) != len(index):
+        raise DataError(
+            f"find_events: flags must be one-dimensional, one per timestamp ({len(index)}). Got shape {marked.shape}."
+        )
+    values = np.full(len(marked), np.nan) if scores is None else np.asarray(scores, dtype=np.float64)
+    if values.shape != marked.shape:
+        raise DataError(
+            f"find_events: scores and flags must have the same length. Got {values.shape} and {marked.shape}."
+        )
+    if not (isinstance(channel_share, (int, float)) and 0 < channel_share <= 1):
+        raise ConfigError(f"The 'channel_share' parameter must be a number in (0, 1]. Got {channel_share!r} instead.")
+    shares = None
+    if contributions is not None:
+        if len(contributions) != len(marked):
+            raise DataError(
+                f"find_events: contributions must have one row per timestamp ({len(marked)}). Got {len(contributions)}."
+            )
+        shares = np.nan_to_num(contributions.to_numpy(dtype=np.float64))  # (T, C); unscored rows add nothing
+    names = None if contributions is None else contributions.columns
+    rows = []
+    for start, end in merge_segments(label_segments(marked), gap):
+        inside = values[start:end]
+        peak = int(np.nanargmax(inside)) + start if np.isfinite(inside).any() else None
+        rows.append(
+            {
+                "start": index[start],
+                "end": index[end - 1],
+                "duration": index[end - 1] - index[start],
+                "rows": end - start,
+                "peak_score": np.nan if peak is None else float(values[peak]),
+                "peak_time": None if peak is None else index[peak],
+                "channels": "" if shares is None else _involved(shares[start:end], names, channel_share),
+            }
+        )
+    events = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+    if isinstance(index, pd.DatetimeIndex):  # typed columns, also when there is no event
+        events["start"] = pd.DatetimeIndex(events["start"], tz=index.tz)
+        events["end"] = pd.DatetimeIndex(events["end"], tz=index.tz)
+        events["peak_time"] = pd.DatetimeIndex(events["peak_time"], tz=index.tz)
+        events["duration"] = pd.to_timedelta(events["duration"])
+    events["rows"] = events["rows"].astype(np.int64)
+    events["peak_score"] = events["peak_score"].astype(np.float64)
+    return events
+
+
+def _involved(shares: np.ndarray, columns: pd.Index, channel_share: float) -> str:
+    """Channels whose summed contribution is at least ``channel_share`` of the largest, largest first."""
+    totals = shares.sum(axis=0)  # (C,)
+    if not (totals > 0).any():
+        return ""
+    order = np.argsort(-totals, kind="stable")
+    return ",".join(str(columns[k]) for k in order if totals[k] >= channel_share * totals.max())

@@ -1,0 +1,717 @@
+"""``auto``: a forecaster chosen for the data by a validation backtest, never worse there than the baselines.
+
+:class:`AutoForecaster` (registered as ``"auto"``) is what a user without a model in mind
+fits. For a frame of ``S`` series and the horizon ``H`` it
+
+1. **finds the season** ``m`` from the frequency (:func:`frequency_season`: hourly 24,
+   daily 7, weekly 52, monthly 12, quarterly 4, yearly 1, ``n``-minute ``1440 / n``, ...)
+   and keeps it when M4's 90% autocorrelation test (:func:`tsseq.baselines.seasonality_test`,
+   Naive2's) finds it in at least half of the series and channels; else ``m = 1``;
+2. **builds candidates**, cheapest first (:meth:`AutoForecaster.candidate_plan`): naive;
+   seasonal naive at the frequency's season; AR with lags up to ``4 m`` (10 without a
+   season); ``segrnn`` over ``L = min(7 m, ...)`` rows in segments of ``m`` when the rows
+   before the validation hold at least 1,000 training windows, ``patchtst`` at 5,000; small
+   networks (at most 10 epochs, early stopping after 2 without improvement, MAE loss);
+3. **scores each on one validation backtest** at horizon ``H`` over the last rows, the same
+   origins for all: one series, up to ``validation_origins`` (20) origins ``ceil(H / 2)`` rows
+   apart, the last one ``H`` rows before the end, the candidate fitted once on the rows before
+   the first and every origin forecast in one vectorised pass
+   (:func:`tsseq.backtesting.historical_forecasts`, ``refit=False``); many series,
+   ``validation_origins`` (1) origins per series ``H`` rows apart, each with a fit on the rows
+   before it (a global network forecasts windows of one series only). The score is
+   ``metric`` (MASE by default: the mean absolute error over the mean absolute lag-``m``
+   change of the rows before the first origin) per series and channel, averaged over them;
+4. **adds ensembles** of the best few (:mod:`tsseq.ensemble`: the mean of the best two, the
+   median and the mean of the best three), scored from their members' validation forecasts;
+5. **chooses** the best of naive, seasonal naive and AR, replaced by a network or an ensemble
+   only when that scores lower by more than :data:`PARSIMONY` (1%) of it: a validation score
+   is an estimate, and the simpler model is cheaper and cannot diverge later. So the choice
+   is never worse on the validation backtest than the best baseline;
+6. **refits** the choice on every row (``validation`` passed on: neural choices stop early on it).
+
+``time_budget_s`` bounds the search: the baselines always run; before each network a
+one-epoch probe on about 4,096 windows is timed and extrapolated to its windows and its
+fits (validation and refit); a network trains for as many of its epochs as fit in the time
+left (its label says so), and is skipped, saying so in the leaderboard, when fewer than 3
+fit. With a budget, which networks run depends on the machine's speed;
+``time_budget_s=None`` makes the choice reproducible anywhere.
+
+``chosen_``, ``leaderboard_`` and :meth:`AutoForecaster.report` say what was chosen and why;
+``verbose`` prints the report line on stderr, and a fit inside an active MLflow run (a
+tracked ``tsseq run``) sets its tags ``tsseq.auto.*`` and logs ``auto/leaderboard.json``.
+Forecasts, quantiles, sample paths and window forecasts are the chosen model's.
+Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from tsseq import registry
+from tsseq.base import Forecaster, SeriesLayout, check_positive_int, split_frame, store_arguments
+from tsseq.baselines import seasonality_test
+from tsseq.conformal import history_scale
+from tsseq.data.checks import check_series
+from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.parameters import check_is_fitted
+
+BASELINES = ("naive", "seasonal_naive", "ar")
+NETWORKS = ("segrnn", "patchtst")
+CANDIDATES = (*BASELINES, *NETWORKS, "ensemble")
+METRICS = ("mase", "smape")
+PARSIMONY = 0.01  # a network or an ensemble must beat the best baseline by more than this share of its score
+MIN_FIT_ROWS = 10  # rows a candidate is fitted on before the first validation origin, at least
+MIN_WINDOWS = {"segrnn": 1_000, "patchtst": 5_000}  # training windows a network needs to be a candidate
+MAX_INPUT_LENGTH = 720  # the longest input the published long-horizon recipes use
+MAX_SEGMENT = 48
+PROBE_WINDOWS = 4_096  # windows of the one-epoch probe that times a network against the budget
+MIN_BUDGET_EPOCHS = 3  # a network the budget allows fewer epochs than this is skipped
+ORIGINS = {"one series": 20, "many series": 1}  # default validation origins per series
+# Small, fast networks: the epochs are a ceiling, early stopping usually ends sooner.
+NETWORK_TRAINING = {"epochs": 10, "early_stopping_patience": 2, "loss": "mae"}
+LEADERBOARD_COLUMNS = ["candidate", "score", "fit_seconds", "skipped"]
+
+
+def frequency_season(freq: str) -> int:
+    """Rows in one natural season of data at frequency ``freq`` (1 when there is none).
+
+    Yearly 1, quarterly 4, monthly 12, weekly 52, business-daily 5, daily 7 (a week), a
+    step that divides a day: the rows of a day (hourly 24, 15-minute 96), a step under a
+    minute: the rows of a minute. A multiple of a calendar step divides its count when it
+    can (``2h`` 12, ``2QS`` 2), else 1.
+    """
+    offset = pd.tseries.frequencies.to_offset(freq)
+    n, offsets = max(int(offset.n), 1), pd.offsets
+    calendar = [  # (offsets, rows in a year; a business week for business days)
+        ((offsets.YearBegin, offsets.YearEnd, offsets.BYearBegin, offsets.BYearEnd), 1),
+        ((offsets.QuarterBegin, offsets.QuarterEnd, offsets.BQuarterBegin, offsets.BQuarterEnd), 4),
+        ((offsets.MonthBegin, offsets.MonthEnd, offsets.BusinessMonthBegin, offsets.BusinessMonthEnd), 12),
+        ((offsets.Week,), 52),
+        ((offsets.BusinessDay, offsets.CustomBusinessDay), 5),
+    ]
+    for kinds, count in calendar:
+        if isinstance(offset, kinds):
+            return count // n if count % n == 0 else 1
+    try:
+        seconds = pd.Timedelta(offset).total_seconds()
+    except (TypeError, ValueError):
+        return 1
+    day, week = 86_400, 7 * 86_400
+    if 0 < seconds < 60 and 60 % seconds == 0:
+        return int(60 // seconds)
+    if 0 < seconds < day and day % seconds == 0:
+        return int(day // seconds)
+    if seconds >= day and week % seconds == 0:
+        return int(week // seconds)
+    return 1
+
+
+@dataclass
+class Candidate:
+    """One candidate of the search: a registered model and its parameters, and how it fared."""
+
+    label: str
+    name: str
+    params: dict
+    score: float = math.nan
+    fit_seconds: float | None = None
+    skipped: str | None = None
+    forecasts: np.ndarray | None = field(default=None, repr=False)  # (N, H, C) on the validation origins
+
+    @property
+    def scored(self) -> bool:
+        return self.skipped is None and math.isfinite(self.score)
+
+    def config(self) -> dict:
+        return {"name": self.name, "params": self.params, "label": self.label}
+
+    def record(self) -> dict:
+        return {"candidate": self.label, "score": self.score, "fit_seconds": self.fit_seconds, "skipped": self.skipped}
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The origins every candidate is scored on, and what scoring needs (module docstring, step 3)."""
+
+    frame: pd.DataFrame  # validated, wide or long
+    layout: SeriesLayout
+    horizon: int
+    offsets: tuple[int, ...]  # rows between each origin and its series' end, earliest origin first
+    stride: int
+    fit_rows: tuple[int, ...]  # rows before the first origin, per series
+    truth: np.ndarray  # (N, H, C), origin-major then series (one series: origin by origin)
+    series_of: np.ndarray  # (N,) the series position of each forecast
+    scales: np.ndarray  # (S, C) MASE's scale of the rows before the first origin
+
+    @property
+    def one_series(self) -> bool:
+        return self.layout.series_ids is None
+
+    def windows(self, input_length: int) -> int:
+        """Training windows of ``input_length`` + H rows before the first origin, over all series."""
+        return sum(max(0, rows - input_length - self.horizon + 1) for rows in self.fit_rows)
+
+
+@registry.register("auto")
+class AutoForecaster(Forecaster):
+    """A forecaster chosen by a validation backtest among baselines, small networks and their ensembles.
+
+    See the module docstring for how it chooses.
+
+    Parameters
+    ----------
+    horizon : int
+        The steps the candidates are scored on (required; a protocol passes its own).
+    input_length : int, optional
+        The rows of context that window forecasts (``predict_windows``, the ETT protocol)
+        give: the networks read that many, AR at most that many lags. None: chosen from
+        the data (``7 m``, capped by the series' length and 720).
+    season_length : int, optional
+        ``m``; None: from the frequency, confirmed by the seasonality test.
+    candidates : sequence of str, optional
+        Names among ``naive``, ``seasonal_naive``, ``ar``, ``segrnn``, ``patchtst``,
+        ``ensemble``; the first three are always scored. None: every one the data allow.
+    time_budget_s : float, optional
+        Seconds the search may take (module docstring; default 10 minutes); None: no bound.
+    validation_origins : int, optional
+        Origins per series of the validation backtest; None: up to 20 for one series, 1 for many.
+    metric : {"mase", "smape"}
+        The validation score, per series and channel, then averaged (lower is better).
+    training : dict, optional
+        Training settings of the networks over auto's recipe, e.g. ``{"threads": 1}`` or
+        ``{"loss": "quantile"}`` (probabilistic networks: every candidate then gives quantiles).
+    seed : int
+        The networks' ``training.seed``.
+    verbose : bool
+        Print the report line on stderr after ``fit``.
+
+    Attributes
+    ----------
+    chosen_ : dict
+        ``{"name", "params", "label"}`` of the chosen model (``tsseq.create(name, **params)``).
+    chosen_model_ : Forecaster
+        The chosen model, refitted on every row.
+    leaderboard_ : DataFrame
+        ``candidate``, ``score`` (validation ``metric``), ``fit_seconds`` (validation fit and
+        forecasts), ``skipped`` (why a candidate was not scored); best first.
+    season_length_, horizon_, validation_origins_ : int
+    input_length_ : int or None
+        The rows of a window the chosen model reads (None: its whole history).
+    validation_score_, baseline_score_ : float
+        The chosen model's score and the best baseline's.
+    search_seconds_ : float
+        The search and the refit, end to end.
+    """
+
+    def __init__(
+        self,
+        *,
+        horizon: int | None = None,
+        input_length: int | None = None,
+        season_length: int | None = None,
+        candidates: Sequence[str] | None = None,
+        time_budget_s: float | None = 600.0,
+        validation_origins: int | None = None,
+        metric: str = "mase",
+        training: dict | None = None,
+        seed: int = 0,
+        verbose: bool = True,
+    ) -> None:
+        store_arguments(self, locals())
+
+    # ------------------------------------------------------------------ parameters
+    def _check_params(self) -> int:
+        """Validate the parameters; return the horizon."""
+        if self.horizon is None:
+            raise ConfigError(
+                "The 'horizon' parameter must be an int >= 1: auto scores its candidates on forecasts of that many "
+                "steps, e.g. tsseq.create('auto', horizon=24). Got None instead."
+            )
+        horizon = check_positive_int(self.horizon, "horizon")
+        for name in ("input_length", "season_length", "validation_origins"):
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), name)
+        check_positive_int(self.seed, "seed", minimum=0)
+        if self.metric not in METRICS:
+            raise ConfigError(
+                f"The 'metric' parameter must be one of {', '.join(METRICS)}. Got {self.metric!r} instead."
+                f"{closest_match(str(self.metric), METRICS)}"
+            )
+        budget = self.time_budget_s
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0):
+            raise ConfigError(f"The 'time_budget_s' parameter must be a number > 0 or None. Got {budget!r} instead.")
+        if self.training is not None and not isinstance(self.training, Mapping):
+            raise ConfigError(f"The 'training' parameter must be a mapping of training settings. Got {self.training!r}.")
+        self._candidate_names()
+        return horizon
+
+    def _candidate_names(self) -> tuple[str, ...]:
+        """The candidate kinds asked for, baselines always included, in CANDIDATES' order."""
+        if self.candidates is None:
+            return CANDIDATES
+        if isinstance(self.candidates, str) or not isinstance(self.candidates, Sequence):
+            raise ConfigError(f"The 'candidates' parameter must be a list of names. Got {self.candidates!r} instead.")
+        for name in self.candidates:
+            if name not in CANDIDATES:
+                raise ConfigError(
+                    f"Unknown candidate {name!r} in the 'candidates' parameter.{closest_match(str(name), CANDIDATES)} "
+                    f"Known: {', '.join(CANDIDATES)}."
+                )
+        return tuple(name for name in CANDIDATES if name in BASELINES or name in self.candidates)
+
+    def _network_training(self) -> dict:
+        return {**NETWORK_TRAINING, "seed": self.seed, **dict(self.training or {})}
+
+    # ------------------------------------------------------------------ fit
+    def _covariates_note(self) -> str:
+        return (
+            "Name a model that takes them: ar (future covariates: ARX), or rnn, lstm, gru, segrnn, seq2seq, "
+            "transformer (past, future and static); e.g. tsseq forecast ... --model ar."
+        )
+
+    def fit(
+        self,
+        y: pd.DataFrame | pd.Series,
+        *,
+        past_covariates: pd.DataFrame | None = None,
+        future_covariates: pd.DataFrame | None = None,
+        static_covariates: pd.DataFrame | None = None,
+        validation: pd.DataFrame | pd.Series | None = None,
+    ) -> "AutoForecaster":
+        """Score the candidates on the last rows of ``y``, choose, and refit the choice on every row.
+
+        Covariates are refused for now (a ConfigError saying which models take them): the
+        candidates would need them in the validation backtest, which scores windows.
+        """
+        given = zip(("past", "future", "static"), (past_covariates, future_covariates, static_covariates))
+        self._check_kinds([kind for kind, frame in given if frame is not None])
+        horizon = self._check_params()
+        started = time.perf_counter()
+        frame = check_series(y.to_frame() if isinstance(y, pd.Series) else y, missing="mask")
+        series, layout = split_frame(frame)
+        frequency_m = self.season_length or frequency_season(layout.freq)
+        season, season_note = self._season(series, layout.freq, frequency_m)
+        plan = self._validation(frame, series, layout, horizon, season)
+        candidates = self.candidate_plan(plan, season, frequency_m)
+        for candidate in candidates:
+            self._score(candidate, plan, self._seconds_left(candidates, started))
+        candidates += self._ensembles(candidates, plan)
+        chosen, best_baseline, model = self._refit_choice(candidates, frame, validation)
+        candidates.sort(key=lambda c: (not c.scored, c.score if c.scored else 0.0))
+        self.chosen_, self.chosen_model_ = chosen.config(), model
+        self.leaderboard_records_ = [candidate.record() for candidate in candidates]
+        self.season_length_, self.horizon_, self.validation_origins_ = season, horizon, len(plan.offsets)
+        self.input_length_ = self._window_length(model)
+        self.validation_score_, self.baseline_score_ = chosen.score, best_baseline.score
+        self.search_seconds_ = time.perf_counter() - started
+        self.layout_, self.n_channels_ = layout, layout.n_channels
+        self.report_ = self._summary(chosen, best_baseline, plan, season_note)
+        if self.verbose:
+            print(self.report_, file=sys.stderr)
+        self._log_to_active_run()
+        return self
+
+    def _season(self, series: list[np.ndarray], freq: str, frequency_m: int) -> tuple[int, str]:
+        """``m`` and how it was found: given, or the frequency's confirmed by the seasonality test."""
+        if self.season_length is not None:
+            return self.season_length, f"season {self.season_length} (given)"
+        if frequency_m < 2:
+            return 1, f"no season (frequency {freq})"
+        tests = [bool(seasonality_test(values[:, c][np.isfinite(values[:, c])], frequency_m))
+                 for values in series for c in range(values.shape[1])]
+        passed = sum(tests)
+        note = f"seasonality test {passed}/{len(tests)}"
+        if 2 * passed >= len(tests):
+            return frequency_m, f"season {frequency_m} (frequency {freq}; {note})"
+        return 1, f"no season (frequency {freq} suggests {frequency_m}; {note})"
+
+    def _validation(self, frame: pd.DataFrame, series: list[np.ndarray], layout: SeriesLayout, horizon: int,
+                    season: int) -> Validation:
+        """The origins of the validation backtest (module docstring, step 3), or a DataError naming the rows needed."""
+        lengths = [len(values) for values in series]
+        one = layout.series_ids is None
+        stride = math.ceil(horizon / 2) if one else horizon
+        asked = self.validation_origins
+        shortest = int(np.argmin(lengths))
+        length = lengths[shortest]
+        fit = max(MIN_FIT_ROWS, length // 2) if one and asked is None else MIN_FIT_ROWS  # by default, half the rows to fit
+        possible = (length - horizon - fit) // stride + 1 if length - horizon >= fit else 0
+        count = asked or min(ORIGINS["one series" if one else "many series"], max(possible, 1))
+        needed = MIN_FIT_ROWS + horizon + (count - 1) * stride
+        if length < needed:
+            where = "The data have" if one else f"Series {layout.series_ids[shortest]!r} has"
+            origins = f"{count} validation origins {stride} rows apart" if count > 1 else "the validation"
+            raise DataError(
+                f"auto needs at least {needed} rows per series for horizon={horizon}: {origins} hold out the last "
+                f"{needed - MIN_FIT_ROWS} rows to score the candidates on, and at least {MIN_FIT_ROWS} rows before "
+                f"them to fit on. {where} {length} rows. Pass a shorter horizon or fewer validation_origins."
+            )
+        offsets = tuple(horizon + k * stride for k in reversed(range(count)))  # earliest origin first
+        truth, series_of = [], []
+        for offset in offsets:
+            for position, values in enumerate(series):
+                start = len(values) - offset
+                truth.append(values[start : start + horizon])
+                series_of.append(position)
+        fit_rows = tuple(n - offsets[0] for n in lengths)
+        scales = np.stack([history_scale(values[: len(values) - offsets[0]], "naive", season if rows > season else 1)
+                           for values, rows in zip(series, fit_rows)])
+        return Validation(frame, layout, horizon, offsets, stride, fit_rows, np.stack(truth), np.array(series_of), scales)
+
+    def candidate_plan(self, plan: Validation, season: int, frequency_m: int) -> list[Candidate]:
+        """The candidates for these data, cheapest first; those the data rule out come marked ``skipped``."""
+        names, horizon, context = self._candidate_names(), plan.horizon, self.input_length
+        shortest = min(plan.fit_rows)
+        cap = context or shortest
+        candidates = [Candidate("naive", "naive", {})]
+        snaive = Candidate(f"seasonal_naive(m={frequency_m})", "seasonal_naive", {"season_length": frequency_m})
+        if frequency_m < 2:
+            snaive.skipped = "season 1: the same forecasts as naive"
+        elif frequency_m > cap:
+            snaive.skipped = f"season {frequency_m} is longer than the {cap} rows of context"
+        candidates.append(snaive)
+        max_order = min(4 * season if season > 1 else 10, cap)
+        candidates.append(Candidate(f"ar(max_order={max_order})", "ar", {"max_order": max_order}))
+        length, why_not = self._network_input_length(plan, season)
+        for name in NETWORKS:
+            if name not in names:
+                continue
+            if length is None:
+                candidates.append(Candidate(name, name, {}, skipped=why_not))
+                continue
+            params = {"input_length": length, "horizon": horizon, "training": self._network_training()}
+            if name == "segrnn":
+                segment = _segment_length(length, season)
+                params.update(hidden_size=64 if plan.one_series else 128, segment_length=segment,
+                              training={"batch_size": 64 if plan.one_series else 256,
+                                        "learning_rate": 0.003 if plan.one_series else 0.002, **params["training"]})
+                label = f"segrnn(L={length}, segments of {segment})"
+            else:
+                patch = min(16, max(2, length // 4))
+                params.update(patch_length=patch, stride=max(1, patch // 2),
+                              training={"batch_size": 128, "learning_rate": 0.001, **params["training"]})
+                label = f"patchtst(L={length}, patches of {patch})"
+            candidate = Candidate(label, name, params)
+            windows = plan.windows(length)
+            if windows < MIN_WINDOWS[name]:
+                candidate.skipped = f"{windows:,} training windows before the validation, fewer than {MIN_WINDOWS[name]:,}"
+            candidates.append(candidate)
+        return candidates
+
+    def _network_input_length(self, plan: Validation, season: int) -> tuple[int | None, str]:
+        """(the networks' input length ``L``, "") or (None, why there is none): ``7 m`` rows, capped by the data."""
+        room = (min(plan.fit_rows) - plan.horizon) // 2  # rows of input that leave as many for windows
+        if self.input_length is not None:
+            if self.input_length > min(plan.fit_rows) - plan.horizon:
+                return None, f"input_length={self.input_length} + horizon exceeds the rows before the validation"
+            return self.input_length, ""
+        unit = season if season > 1 else 8
+        wanted = min(7 * season if season > 1 else 4 * plan.horizon, MAX_INPUT_LENGTH, room)
+        length = wanted // unit * unit
+        if length < unit:
+            return None, f"too few rows before the validation for an input of {unit} rows"
+        return length, ""
+
+    # ------------------------------------------------------------------ scoring
+    def _score(self, candidate: Candidate, plan: Validation, left: float) -> None:
+        """Forecast the validation origins with ``candidate`` and score it (or say why it is skipped).
+
+        ``left``: the seconds of the budget left for it (inf without a budget).
+        """
+        if candidate.skipped is not None:
+            return
+        if candidate.name in NETWORKS and self.time_budget_s is not None:
+            candidate.skipped = self._over_budget(candidate, plan, left)
+            if candidate.skipped is not None:
+                return
+        begin = time.perf_counter()
+        try:
+            forecasts = self._validation_forecasts(candidate, plan)
+        except Exception as error:  # noqa: BLE001 - a failing candidate is reported, the others still compete
+            candidate.skipped = f"failed: {type(error).__name__}: {error}"
+            return
+        finally:
+            candidate.fit_seconds = time.perf_counter() - begin
+        if not np.isfinite(forecasts).all():
+            candidate.skipped = "failed: non-finite validation forecasts"
+            return
+        candidate.forecasts, candidate.score = forecasts, self._metric(forecasts, plan)
+
+    def _seconds_left(self, candidates: list[Candidate], started: float) -> float:
+        """The budget left, less the refits of the networks already scored (one may be chosen, or both in an ensemble)."""
+        if self.time_budget_s is None:
+            return math.inf
+        refits = sum(c.fit_seconds for c in candidates if c.name in NETWORKS and c.scored)
+        return self.time_budget_s - (time.perf_counter() - started) - refits
+
+    def _validation_forecasts(self, candidate: Candidate, plan: Validation) -> np.ndarray:
+        """The candidate's forecasts ``(N, H, C)`` of every validation origin (module docstring, step 3)."""
+        from sklearn.base import clone
+
+        from tsseq.backtesting import historical_forecasts
+
+        model = registry.create(candidate.name, **candidate.params)
+        horizon, columns = plan.horizon, list(plan.layout.columns)
+        if plan.one_series:
+            context = None if candidate.name in NETWORKS else self.input_length  # the networks read their own
+            first = len(plan.frame) - plan.offsets[0]
+            forecasts = historical_forecasts(model, plan.frame, start=first, horizon=horizon, stride=plan.stride,
+                                             input_length=context)
+            return forecasts[columns].to_numpy(dtype=np.float64).reshape(len(plan.offsets), horizon, len(columns))
+        parts = []
+        for offset in plan.offsets:
+            fitted = clone(model).fit(_drop_last(plan.frame, offset))
+            parts.append(np.stack(_series_arrays(fitted.predict(horizon), plan.layout)))  # (S, H, C)
+        return np.concatenate(parts)
+
+    def _metric(self, forecasts: np.ndarray, plan: Validation) -> float:
+        """``metric`` per (series, channel) over its origins and steps, averaged over them; NaN truths left out."""
+        error = forecasts - plan.truth
+        observed = np.isfinite(plan.truth)
+        scale = plan.scales[plan.series_of][:, None, :]  # (N, 1, C)
+        if self.metric == "smape":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values = np.nan_to_num(200 * np.abs(error) / (np.abs(forecasts) + np.abs(plan.truth)))  # 0 / 0: 0
+        else:
+            values = np.abs(error) / scale
+        sums = np.zeros(plan.scales.shape)
+        counts = np.zeros(plan.scales.shape)
+        np.add.at(sums, plan.series_of, np.where(observed, values, 0.0).sum(axis=1))
+        np.add.at(counts, plan.series_of, observed.sum(axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return float(np.nanmean(sums / counts))  # a (series, channel) with no observed truth is left out
+
+    def _over_budget(self, candidate: Candidate, plan: Validation, left: float) -> str | None:
+        """Why ``candidate`` does not fit in the ``left`` seconds (None if it does), from a timed one-epoch probe."""
+        if left <= 0:
+            return f"time budget: nothing left of {self.time_budget_s:g} s"
+        length, training = candidate.params["input_length"], candidate.params["training"]
+        probe_frame, probe_windows = _probe_frame(plan, length)
+        probe = registry.create(candidate.name, **{
+            **candidate.params, "training": {**training, "epochs": 1, "early_stopping_patience": None},
+        })
+        begin = time.perf_counter()
+        try:
+            probe.fit(probe_frame)
+        except Exception as error:  # noqa: BLE001 - reported as the candidate's failure
+            return f"failed: {type(error).__name__}: {error}"
+        left -= time.perf_counter() - begin
+        epoch = probe.history_.epoch_time_s[0]  # the engine's own timing: no import, build or windowing
+        fits = len(plan.offsets) + 1 if not plan.one_series else 2  # validation fit(s) and the refit
+        windows = plan.windows(length)
+        per_epoch = epoch / max(probe_windows, 1) * windows * fits  # seconds of one epoch of every fit
+        epochs = min(training["epochs"], int(left // per_epoch))
+        if epochs == training["epochs"]:
+            return None
+        probe_note = (f"a 1-epoch probe on {probe_windows:,} windows took {epoch:.2f} s, extrapolated to {windows:,} "
+                      f"windows x {fits} fits: {per_epoch:.0f} s an epoch")
+        if epochs >= MIN_BUDGET_EPOCHS:  # fewer epochs than the recipe's, said in the label
+            candidate.params = {**candidate.params, "training": {**training, "epochs": epochs}}
+            candidate.label = f"{candidate.label[:-1]}, {epochs} of {training['epochs']} epochs for the time budget)"
+            return None
+        need = MIN_BUDGET_EPOCHS * per_epoch
+        return f"time budget: {MIN_BUDGET_EPOCHS} epochs need {need:.0f} s > {max(left, 0):.0f} s left ({probe_note})"
+
+    def _ensembles(self, candidates: list[Candidate], plan: Validation) -> list[Candidate]:
+        """Mean of the best two, median and mean of the best three, scored from their members' forecasts."""
+        if "ensemble" not in self._candidate_names():
+            return []
+        ranked = sorted((c for c in candidates if c.scored), key=lambda c: c.score)
+        ensembles = []
+        for count, combine in ((2, "mean"), (3, "median"), (3, "mean")):
+            if len(ranked) < count:
+                continue
+            members = ranked[:count]
+            stacked = np.stack([member.forecasts for member in members])
+            forecasts = np.median(stacked, axis=0) if combine == "median" else stacked.mean(axis=0)
+            params = {"members": [member.config() for member in members], "combine": combine, "horizon": plan.horizon}
+            label = f"ensemble({combine}: {', '.join(member.label for member in members)})"
+            seconds = sum(member.fit_seconds or 0.0 for member in members)
+            ensemble = Candidate(label, "ensemble", params, fit_seconds=seconds)
+            ensemble.forecasts, ensemble.score = forecasts, self._metric(forecasts, plan)
+            ensembles.append(ensemble)
+        return ensembles
+
+    @staticmethod
+    def _choose(candidates: list[Candidate]) -> tuple[Candidate, Candidate]:
+        """(the choice, the best baseline): the best baseline unless another beats it by more than PARSIMONY."""
+        baselines = [c for c in candidates if c.name in BASELINES and c.scored]
+        if not baselines:
+            reasons = "; ".join(f"{c.label}: {c.skipped}" for c in candidates if c.name in BASELINES)
+            raise DataError(f"auto could score none of its baselines on the validation backtest ({reasons}).")
+        best = min(baselines, key=lambda c: c.score)  # ties: the cheapest, listed first
+        better = [c for c in candidates if c.name not in BASELINES and c.scored and c.score < best.score * (1 - PARSIMONY)]
+        return (min(better, key=lambda c: c.score) if better else best), best
+
+    def _refit_choice(self, candidates: list[Candidate], frame: pd.DataFrame, validation) -> tuple:
+        """(choice, best baseline, the choice fitted on every row); a choice that fails to refit gives way to the next."""
+        while True:
+            chosen, best_baseline = self._choose(candidates)
+            model = registry.create(chosen.name, **chosen.params)
+            try:
+                model.fit(frame, **({} if validation is None else {"validation": validation}))
+            except Exception as error:  # noqa: BLE001 - the next best is refitted instead, with a warning
+                reason = f"failed to refit on every row: {type(error).__name__}: {error}"
+                warnings.warn(f"auto: {chosen.label} {reason}; the next best candidate is refitted instead.",
+                              UserWarning, stacklevel=3)
+                for candidate in candidates:  # the ensembles holding it would fail alike
+                    members = [m["label"] for m in candidate.params.get("members", [])] if candidate.name == "ensemble" else []
+                    if candidate is chosen or chosen.label in members:
+                        candidate.skipped = reason
+                continue
+            return chosen, best_baseline, model
+
+    # ------------------------------------------------------------------ report
+    @property
+    def leaderboard_(self) -> pd.DataFrame:
+        check_is_fitted(self, "leaderboard_records_")
+        return pd.DataFrame(self.leaderboard_records_, columns=LEADERBOARD_COLUMNS)
+
+    def report(self) -> str:
+        """One line: what was chosen, its validation score against the best baseline's, what was skipped."""
+        check_is_fitted(self, "report_")
+        return self.report_
+
+    def _summary(self, chosen: Candidate, best: Candidate, plan: Validation, season_note: str) -> str:
+        score = f"validation {self.metric} {chosen.score:.4g}"
+        if chosen is best:
+            why = f"the best baseline, {score}"
+        else:
+            why = f"{score}, {100 * (chosen.score / best.score - 1):+.1f}% against the best baseline {best.label}"
+        skipped = [f"{r['candidate']}: {r['skipped']}" for r in self.leaderboard_records_ if r["skipped"] is not None]
+        scored = len(self.leaderboard_records_) - len(skipped)
+        where = "one series" if plan.one_series else f"{len(plan.fit_rows)} series"
+        return (
+            f"auto: chose {chosen.label} ({why}); {season_note}; {where} x {len(plan.offsets)} origin(s) of horizon "
+            f"{plan.horizon}; {scored} candidates scored" + (f", skipped {'; '.join(skipped)}" if skipped else "")
+            + f"; {self.search_seconds_:.1f} s"
+        )
+
+    def _log_to_active_run(self) -> None:
+        """Tags ``tsseq.auto.*`` and ``auto/leaderboard.json`` on the active MLflow run, if any (never imports MLflow)."""
+        mlflow = sys.modules.get("mlflow")
+        if mlflow is None or mlflow.active_run() is None:
+            return
+        try:
+            mlflow.set_tags({
+                "tsseq.auto.chosen": self.chosen_["label"],
+                "tsseq.auto.chosen_model": self.chosen_["name"],
+                "tsseq.auto.validation_score": f"{self.validation_score_:.6g}",
+                "tsseq.auto.report": self.report_[:5000],
+            })
+            mlflow.log_dict({"chosen": self.chosen_, "leaderboard": self.leaderboard_records_}, "auto/leaderboard.json")
+        except Exception as error:  # noqa: BLE001 - a tracking failure must not lose the fitted model
+            warnings.warn(f"auto: could not log its choice to MLflow ({type(error).__name__}: {error}).", UserWarning,
+                          stacklevel=3)
+
+    # ------------------------------------------------------------------ forecasts: the chosen model's
+    @staticmethod
+    def _window_length(model: Forecaster) -> int | None:
+        own = model.get_params(deep=False).get("input_length")
+        if isinstance(own, int):
+            return own
+        lengths = [n for n in getattr(model, "input_lengths_", None) or [] if isinstance(n, int)]  # an ensemble's
+        return max(lengths) if lengths else None
+
+    @property
+    def probabilistic(self) -> bool:
+        """Fitted: whether the chosen model is. Unfitted: whether every candidate it may choose is."""
+        if hasattr(self, "chosen_model_"):
+            return self.chosen_model_.probabilistic
+        return not self._may_choose_point_model()
+
+    def _may_choose_point_model(self) -> bool:
+        point_loss = self._network_training().get("loss") in ("mse", "mae")
+        return point_loss and any(name in NETWORKS for name in self._candidate_names())
+
+    def require_probabilistic(self, what: str = "quantiles") -> None:
+        """Raise a ConfigError saying how to get ``what`` when the (chosen) model gives point forecasts only."""
+        if self.probabilistic:
+            return
+        how = ("Pass training={'loss': 'quantile'} so that the networks forecast quantiles, or "
+               "candidates=['naive', 'seasonal_naive', 'ar', 'ensemble'] (all probabilistic), or wrap auto in "
+               "conformal intervals: tsseq.create('conformal', model='auto', model_params={'horizon': ...}).")
+        if hasattr(self, "chosen_model_"):
+            raise ConfigError(f"auto chose {self.chosen_['label']}, which gives point forecasts only, not {what}. {how}")
+        raise ConfigError(f"auto may choose a network trained on a point loss, so it gives point forecasts only, "
+                          f"not {what}. {how}")
+
+    def _windows(self, inputs: np.ndarray) -> np.ndarray:
+        """The last ``input_length_`` steps of the windows (the chosen model's context), or a DataError."""
+        length = self.chosen_model_.get_params(deep=False).get("input_length")
+        if not isinstance(length, int):
+            return inputs  # the whole window: AR and the naive family read their last lags, an ensemble cuts each member's
+        if inputs.shape[1] < length:
+            raise DataError(
+                f"predict_windows got windows of {inputs.shape[1]} steps; auto chose {self.chosen_['label']}, which "
+                f"reads the last input_length={length}: give windows of at least {length} steps."
+            )
+        return inputs[:, inputs.shape[1] - length :]
+
+    def _predict(self, horizon: int) -> list[np.ndarray]:
+        return self.chosen_model_._predict(horizon)
+
+    def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
+        return self.chosen_model_.predict_windows(self._windows(inputs), horizon)
+
+    def _predict_quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
+        return self.chosen_model_._predict_quantiles(horizon, levels)
+
+    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
+        return self.chosen_model_.predict_windows(self._windows(inputs), horizon, quantiles=levels)
+
+    def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        return self.chosen_model_._sample(horizon, n, rng)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _segment_length(length: int, season: int) -> int:
+    """SegRNN's segment: the season when it divides the input, else the largest divisor of it up to L / 8."""
+    if 2 <= season <= MAX_SEGMENT and length % season == 0:
+        return season
+    limit = max(1, min(MAX_SEGMENT, length // 8))
+    return max(d for d in range(1, limit + 1) if length % d == 0)
+
+
+def _drop_last(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
+    """``frame`` without the last ``rows`` rows of every series."""
+    if not isinstance(frame.index, pd.MultiIndex):
+        return frame.iloc[: len(frame) - rows]
+    from_end = frame.groupby(level=0, sort=False).cumcount(ascending=False).to_numpy()
+    return frame[from_end >= rows]
+
+
+def _series_arrays(forecast: pd.DataFrame, layout: SeriesLayout) -> list[np.ndarray]:
+    """A forecast frame in ``layout`` -> ``(H, C)`` arrays per series, in the layout's order."""
+    columns = list(layout.columns)
+    if layout.series_ids is None:
+        return [forecast[columns].to_numpy(dtype=np.float64)]
+    groups = dict(tuple(forecast[columns].groupby(level=0, sort=False)))
+    return [groups[series_id].to_numpy(dtype=np.float64) for series_id in layout.series_ids]
+
+
+def _probe_frame(plan: Validation, input_length: int) -> tuple[pd.DataFrame, int]:
+    """The rows before the first origin of enough series (or of the one series' end) for ~PROBE_WINDOWS windows."""
+    window = input_length + plan.horizon
+    train = _drop_last(plan.frame, plan.offsets[0])
+    if plan.one_series:
+        rows = min(len(train), window - 1 + PROBE_WINDOWS)
+        return train.iloc[len(train) - rows :], max(0, rows - window + 1)
+    chosen, windows = [], 0
+    for position, rows in enumerate(plan.fit_rows):
+        if rows >= window:
+            chosen.append(plan.layout.series_ids[position])
+            windows += rows - window + 1
+        if windows >= PROBE_WINDOWS:
+            break
+    return train.loc[chosen], windows
