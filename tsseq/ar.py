@@ -160,6 +160,21 @@ def max_order_for_length(lengths: np.ndarray, horizon: int = 1) -> np.ndarray:
     return np.maximum(np.minimum(lengths // LENGTH_PER_LAG, (lengths - horizon - 1) // 2), 0)
 
 
+def lag_sum(terms: np.ndarray) -> np.ndarray:
+    """Sum over the last (lag) axis, one lag at a time from the first: ``(..., P) -> (...)``.
+
+    Why not ``np.sum``: its pairwise summation groups the terms by the axis length, so a
+    model's sum would change in the last bits with the width ``P`` of its batch (the
+    largest order among the series fitted together). Here the lags beyond a model's order,
+    zeros at the end, add exactly nothing, and a per-series model gives the same bits
+    whichever series share its batch (the streamed many-series jobs rely on it).
+    """
+    total = np.zeros(terms.shape[:-1])
+    for lag in range(terms.shape[-1]):
+        total = total + terms[..., lag]
+    return total
+
+
 def pad_series(series: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Stack 1-D series of different lengths: ``(B, T_max)`` zero-padded at the end, and ``(B,)`` lengths."""
     lengths = np.array([len(values) for values in series], dtype=np.int64)
@@ -506,7 +521,10 @@ def _refit(values: np.ndarray, exog: np.ndarray | None, gram: np.ndarray, common
     (``gram``, :func:`_design_gram`) plus those of the few rows ``p_b <= t < common_b``.
     """
     n_exog = 0 if exog is None else exog.shape[2]
-    width, largest = int(orders.max(initial=0)), gram.shape[1] - 2 - n_exog
+    # Every solve is as wide as the Gram (the largest order the batch may select), not the largest order
+    # selected: LAPACK's blocking changes with the size, so a narrower solve would give a series other
+    # bits depending on which series share its batch. The lags beyond each order are decoupled.
+    width = largest = gram.shape[1] - 2 - n_exog
     columns = np.r_[: 1 + n_exog + width, 1 + n_exog + largest]
     span = int(common.max(initial=0))
     head = _design_gram(values[:, :span], None if exog is None else exog[:, :span], orders, common, width)
@@ -575,7 +593,7 @@ def _to_raw_scale(
     """
     n_exog = 0 if exog_mean is None else exog_mean.shape[1]
     coef = params[:, 1 + n_exog :]
-    intercept = scale * params[:, 0] + mean * (1 - coef.sum(axis=1))
+    intercept = scale * params[:, 0] + mean * (1 - lag_sum(coef))
     exog_coef = None
     if n_exog:
         exog_coef = scale[:, None] * params[:, 1 : 1 + n_exog] / exog_scale
@@ -626,10 +644,10 @@ def forecast_recursive(
             shape = np.broadcast_shapes(shape, extra.shape[:-1])
     buffer = np.zeros(shape + (width + horizon,))
     buffer[..., :width] = history[..., history.shape[-1] - width :]
-    oldest_first = coef[..., ::-1]
     with np.errstate(over="ignore", invalid="ignore"):  # explosive models overflow; callers warn
         for step in range(horizon):
-            buffer[..., width + step] = intercept + np.sum(buffer[..., step : step + width] * oldest_first, axis=-1)
+            recent_first = buffer[..., step : step + width][..., ::-1]  # coef[..., i] multiplies y_{t-1-i}
+            buffer[..., width + step] = intercept + lag_sum(recent_first * coef)
             if exog_effect is not None:
                 buffer[..., width + step] += exog_effect[..., step]
             if noise is not None:
@@ -690,7 +708,7 @@ def residual_variance(
     # Centre each series (and regressor) first: the residuals are the same, without cancellation against a large mean.
     mean = np.array([values_b.mean() for values_b in series])
     centred = values - mean[:, None]
-    level = intercept - mean * (1 - coef.sum(axis=1))
+    level = intercept - mean * (1 - lag_sum(coef))
     residual = centred - level[:, None]  # (B, T)
     if exog is not None:
         regressors = pad_exog(series, exog)  # (B, T, K)
@@ -719,7 +737,7 @@ def ma_weights(coef: np.ndarray, horizon: int) -> np.ndarray:
         for step in range(1, horizon):
             reach = min(step, width)
             # phi_1 psi_{j-1} + ... + phi_reach psi_{j-reach}
-            psi[..., step] = np.sum(coef[..., :reach] * psi[..., step - 1 :: -1][..., :reach], axis=-1)
+            psi[..., step] = lag_sum(coef[..., :reach] * psi[..., step - 1 :: -1][..., :reach])
     return psi
 
 

@@ -210,8 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_checkpoint_arguments(run)
     add_threads_argument(run)
 
-    forecast = commands.add_parser("forecast", help="fit a model on a CSV and forecast the next rows")
-    forecast.add_argument("csv", type=Path)
+    forecast = commands.add_parser("forecast", help="fit a model on a CSV or Parquet file and forecast the next rows")
+    forecast.add_argument("csv", type=Path, help="the data: a CSV file, a .parquet file, or a directory of Parquet files")
     forecast.add_argument("--horizon", type=int, required=True, help="number of future rows to forecast")
     forecast.add_argument("--model", default="auto", help="registered model name (see `tsseq models`; default: auto, which chooses one)")
     forecast.add_argument("--param", type=_parse_param, action="append", default=[], metavar="KEY=VALUE")
@@ -229,7 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--static-covariates", type=Path, metavar="CSV", help="one row per series: series id, then numeric or categorical columns"
     )
     add_layout_arguments(forecast)
-    forecast.add_argument("--output", type=Path, required=True, help="forecast CSV to write")
+    forecast.add_argument("--output", type=Path, required=True, help="forecast to write: CSV, or Parquet for a .parquet name")
+    forecast.add_argument(
+        "--batch-series",
+        type=positive_int,
+        metavar="N",
+        help="Parquet input with a per-series model (ar, the naive family): fit, forecast and write N series at a "
+        "time, so that memory does not grow with the number of series (the default there, N=10000)",
+    )
     forecast.add_argument(
         "--quantiles",
         type=_quantile_levels,
@@ -281,6 +288,7 @@ EXTENSION_COMMANDS = {
     "tune": "tsseq.tuning.cli",
     "compare": "tsseq.tracking.cli",
     "backtest": "tsseq.backtest_cli",
+    "convert": "tsseq.convert_cli",
 }
 
 
@@ -327,8 +335,16 @@ def _forecast(args: argparse.Namespace) -> int:
         future_csv=None if args.future is None else str(args.future),
         static_csv=None if args.static_covariates is None else str(args.static_covariates),
     )
-    with io.outputs() as out:  # the CSV and the plot together, or neither
-        out.check(args.output, "forecast CSV")
+    from tsseq import streaming_jobs
+
+    batch_series = streaming_jobs.streamed_batch_size(
+        data, args.model, args.batch_series, whole_frame_outputs=args.plot is not None
+    )
+    if batch_series is not None:
+        return _forecast_streamed(args, data, batch_series)
+    what = "forecast Parquet file" if args.output.suffix.lower() == ".parquet" else "forecast CSV"
+    with io.outputs() as out:  # the forecast and the plot together, or neither
+        out.check(args.output, what)
         if args.plot:
             out.check(args.plot, "plot")
         (model,) = fitting.with_threads([ModelConfig(args.model, dict(args.param))], args.threads)
@@ -341,7 +357,10 @@ def _forecast(args: argparse.Namespace) -> int:
             covariates=covariates,
         )
         warnings = sanity.check_forecast(forecast, frame, allow_implausible=args.allow_implausible)
-        out.add_csv(args.output, forecast, "forecast CSV")
+        if what == "forecast CSV":
+            out.add_csv(args.output, forecast, what)
+        else:
+            out.add(args.output, lambda temporary: streaming_jobs.write_forecast(forecast, temporary, parquet=True), what)
         if args.plot:
             from tsseq.plotting import plot_forecast
 
@@ -349,6 +368,30 @@ def _forecast(args: argparse.Namespace) -> int:
             out.add(args.plot, lambda temporary: plot_forecast(frame, forecast, temporary, title=title), "plot")
     _print_warnings(args.command, warnings)
     print(f"wrote {len(forecast)} forecast rows to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _forecast_streamed(args: argparse.Namespace, data, batch_series: int) -> int:
+    """``tsseq forecast`` of Parquet input with a per-series model, in batches of series (:mod:`tsseq.streaming_jobs`)."""
+    from tsseq.config import ModelConfig
+    from tsseq.streaming_jobs import forecast_in_batches
+
+    result = forecast_in_batches(
+        data,
+        ModelConfig(args.model, dict(args.param)),
+        args.horizon,
+        args.output,
+        batch_series=batch_series,
+        quantiles=args.quantiles,
+        max_horizon=args.max_horizon,
+        allow_implausible=args.allow_implausible,
+    )
+    _print_warnings(args.command, result.warnings)
+    print(
+        f"wrote {result.rows} forecast rows of {result.series} series ({result.batches} batches of at most "
+        f"{batch_series}) to {args.output}",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 

@@ -26,7 +26,7 @@ MissingPolicy = Literal["error", "interpolate", "ffill", "mask"]
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the series come from: a catalog data set or a CSV file, and their covariates.
+    """Where the series come from: a catalog data set or a data file (CSV or Parquet), and their covariates.
 
     ``target`` names the forecast columns (``columns`` is its older name; give one).
     ``past_covariates`` and ``future_covariates`` name columns of the same file
@@ -38,7 +38,9 @@ class DataConfig:
     """
 
     dataset: str | None = None  # a catalog name, e.g. "ETTh1", "co2", "m4-hourly"
-    csv: str | None = None  # a CSV path, relative to the pipeline file
+    # The data file, relative to the pipeline file: a CSV, or Parquet (a .parquet file or a directory of
+    # Parquet files, told apart by the suffix); one key for every file kind, as the CLI's one positional path.
+    csv: str | None = None
     timestamp_column: str | None = None
     columns: list[str] | None = None  # target channels; None = every value column
     series_column: str | None = None  # long format: the series id column

@@ -66,7 +66,7 @@ def scores_to_dict(scores: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 
 def load_frame(data: DataConfig, base_dir: Path = Path(".")) -> pd.DataFrame:
-    """The validated frame of the targets a job forecasts (catalog data set or CSV), restricted to `target`."""
+    """The validated frame of the targets a job forecasts (catalog data set, CSV or Parquet), restricted to `target`."""
     return load_inputs(data, base_dir)[0]
 
 
@@ -80,6 +80,12 @@ def load_inputs(data: DataConfig, base_dir: Path = Path(".")) -> tuple[pd.DataFr
     return split_inputs(data, frame, source, base_dir)
 
 
+def data_path(data: DataConfig, base_dir: Path = Path(".")) -> Path:
+    """The data file (``data.csv``: a CSV, a Parquet file or a directory of Parquet files), relative to ``base_dir``."""
+    path = Path(data.csv)
+    return path if path.is_absolute() else base_dir / path
+
+
 def read_frame(
     data: DataConfig,
     base_dir: Path = Path("."),
@@ -88,7 +94,10 @@ def read_frame(
     missing: str | None = None,
     irregular: str = "error",
 ) -> tuple[pd.DataFrame, str]:
-    """``(validated frame, its source)`` of a catalog data set or a CSV, as ``data`` says.
+    """``(validated frame, its source)`` of a catalog data set, a CSV or Parquet, as ``data`` says.
+
+    ``data.csv`` is a CSV file, or Parquet (a ``.parquet`` file or a directory of Parquet
+    files, :mod:`tsseq.data.parquet`), told apart by the suffix or the directory.
 
     ``missing`` overrides ``data.missing``; ``irregular="keep"`` keeps a CSV's rows as they
     are when their spacing is irregular (detection on the row sequence; forecasting needs
@@ -103,10 +112,24 @@ def read_frame(
         frame = check_series(frame, source=data.dataset, columns=columns, missing=missing, freq=data.freq)
         return sanity.check_magnitude(frame, data.dataset), data.dataset
     from tsseq.data.csv import read_csv
+    from tsseq.data.parquet import is_parquet, read_parquet
 
-    path = Path(data.csv)
-    if not path.is_absolute():
-        path = base_dir / path
+    path = data_path(data, base_dir)
+    if is_parquet(path):
+        if data.sep is not None or data.decimal is not None:
+            raise ConfigError(f"data: 'sep' and 'decimal' (--sep, --decimal) apply to CSV files; {path} is Parquet.")
+        frame = read_parquet(
+            path,
+            timestamp_column=data.timestamp_column,
+            value_columns=columns,
+            series_column=data.series_column,
+            freq=data.freq,
+            missing=missing,
+            sort=data.sort,
+            reindex=data.reindex,
+            irregular=irregular,
+        )
+        return sanity.check_magnitude(frame, str(path)), str(path)
     dialect = {key: value for key, value in (("sep", data.sep), ("decimal", data.decimal)) if value is not None}
     frame = read_csv(
         path,

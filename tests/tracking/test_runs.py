@@ -99,6 +99,22 @@ def test_a_data_set_of_several_files_logs_one_combined_checksum():
     assert identity.sha256 not in identity.files.values() and len(identity.sha256) == 64
 
 
+def test_a_folder_of_files_is_identified_by_its_files_hashes(tmp_path):
+    from tsseq.tracking import file_identity
+
+    folder = tmp_path / "sales"
+    (folder / "id=a").mkdir(parents=True)
+    (folder / "id=a" / "part.parquet").write_bytes(b"first")
+    (folder / "id=b.parquet").write_bytes(b"second")
+    identity = file_identity(folder)
+    digests = {"id=a/part.parquet": hashlib.sha256(b"first").hexdigest(), "id=b.parquet": hashlib.sha256(b"second").hexdigest()}
+    assert identity.files == digests and identity.source == str(folder.resolve())
+    listing = "".join(f"{digest}  {name}\n" for name, digest in sorted(digests.items()))
+    assert identity.sha256 == hashlib.sha256(listing.encode()).hexdigest()
+    (folder / "id=b.parquet").write_bytes(b"changed")
+    assert file_identity(folder).sha256 != identity.sha256
+
+
 def test_the_data_set_is_an_mlflow_dataset_input_with_name_source_and_digest(store_uri, tmp_path):
     from tsseq.tracking import file_identity
 

@@ -8,8 +8,8 @@ file's sha256; one of several files (M4's train and test, NAB's series and label
 logs the sha256 of the lines ``"<sha256>  <path>"`` of its files, in catalog order,
 and the per-file hashes as a JSON artifact. An embedded data set (shipped inside
 statsmodels, no file of its own) logs the sha256 of its frame written as CSV (index and
-values, full precision). A CSV file is identified by its path and the sha256 of its
-content.
+values, full precision). A data file (CSV, Parquet) is identified by its path and the sha256 of its
+content; a folder of files (a Parquet dataset) as a data set of several files is.
 
 A run records the identity twice: as parameters (``dataset.name``, ``dataset.source``,
 ``dataset.sha256``) and as an MLflow dataset input (:meth:`DatasetIdentity.mlflow_input`,
@@ -89,15 +89,28 @@ def catalog_identity(name: str) -> DatasetIdentity:
 
 
 def file_identity(path: str | Path) -> DatasetIdentity:
-    """The identity of a data file: its name, absolute path and the sha256 of its bytes."""
+    """The identity of a data file (its name, absolute path, the sha256 of its bytes) or folder.
+
+    A folder (a Parquet dataset of many files) is identified as a catalog data set of
+    several files is: the sha256 of the lines ``"<sha256>  <relative path>"`` of its files,
+    in sorted order, with the per-file hashes kept.
+    """
     path = Path(path)
+    if path.is_dir():
+        files = {str(file.relative_to(path)): _file_sha256(file) for file in sorted(path.rglob("*")) if file.is_file()}
+        listing = "".join(f"{digest}  {name}\n" for name, digest in files.items())
+        return DatasetIdentity(path.name, str(path.resolve()), hashlib.sha256(listing.encode()).hexdigest(), files)
     if not path.is_file():
         raise DataFileNotFoundError(f"Data file {str(path)!r} does not exist.")
+    return DatasetIdentity(path.name, str(path.resolve()), _file_sha256(path))
+
+
+def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    return DatasetIdentity(path.name, str(path.resolve()), digest.hexdigest())
+    return digest.hexdigest()
 
 
 def frame_sha256(frame: Any) -> str:
