@@ -13,7 +13,9 @@ each sensor on its own; its score is the largest of the channels' and its flags 
 Threshold (stated, not tuned on the labels): the ``--quantile`` quantile of the
 detector's own validation scores, i.e. of its normal training rows held out from its fit
 (``threshold="quantile"``); detectors that refuse it keep their default (the online
-detectors' alarm level).
+detectors' alarm level). ``auto`` (the default of ``tsseq detect``) combines ``lstm_ae``,
+``ar_residual`` and ``interval`` configured as their own rows here, its threshold the same
+quantile of its combined validation scores.
 
 Per kind ``k`` (rows of the other kinds left out):
 
@@ -61,6 +63,9 @@ def detector_params(name: str, window: int, epochs: int, quantile: float) -> dic
         params["model_params"] = {"hidden_size": 16}
     if name == "interval":  # an AR forecaster's Gaussian intervals, as the interval detector's default
         params["forecaster"] = "ar"
+    if name == "auto":  # its members as the rows lstm_ae, ar_residual and interval are run here
+        params["members"] = [{"name": "lstm_ae", "params": {"model_params": {"hidden_size": 16}}}, "ar_residual",
+                             {"name": "interval", "params": {"forecaster": "ar"}}]  # fmt: skip
     return params
 
 

@@ -2,6 +2,7 @@
 
 Examples::
 
+    tsseq detect data.csv --output scores.csv --plot scores.png --events events.csv   # auto, the default
     tsseq detect data.csv --detector lstm_ae --window 48 --threshold spot --mode causal --output scores.csv
     tsseq detect data.csv --detector ar_residual --param scorer=likelihood --output scores.csv --plot scores.png
     tsseq detect data.csv --detector online_residual --threshold alarm_level --output scores.csv
@@ -11,8 +12,12 @@ Examples::
     tsseq detect sensor_log.csv --detector ar_residual --resample 2s --missing interpolate --output scores.csv
     tsseq detect --config pipelines/detect_elnino.yaml
 
-The output CSV has the columns ``timestamp``, the value column(s), ``score`` and
-``is_anomaly``; ``--events`` adds a CSV of events (flagged rows merged, ``--event-gap``
+The default detector is ``auto`` (:mod:`tsseq.anomaly.auto`: a reconstruction, a
+forecast-residual and an interval detector, their scores normalised and combined; what it
+combined is printed on stderr). The output CSV has the columns ``timestamp``, the value
+column(s), ``score``, ``is_anomaly`` and, for detectors that give them, each score's
+per-channel contributions ``contribution_<channel>`` (drawn under the score on the plot,
+and naming the events' channels); ``--events`` adds a CSV of events (flagged rows merged, ``--event-gap``
 rows bridged: start, end, duration, rows, peak score and time, channels), shaded on
 the plot. The files are written together at the end, or none (the paths
 are checked before any training; non-finite scores are refused, exit 3). Irregularly
@@ -34,6 +39,8 @@ HELP = "score a series for anomalies (CSV or job file): scores, flags and an opt
 
 # One line per detector for `tsseq models`; a detector missing here shows its class's first docstring line.
 DESCRIPTIONS = {
+    "auto": "the default: lstm_ae, ar_residual and interval, each score as -log10 of its tail probability "
+    "under its own validation scores, the largest taken",
     "lstm_ae": "LSTM autoencoder: how badly it reconstructs the windows around each point",
     "gru_ae": "GRU autoencoder: how badly it reconstructs the windows around each point",
     "bilstm_ae": "bidirectional LSTM autoencoder (reads each window both ways)",
@@ -80,8 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("csv", type=Path, nargs="?", help="CSV file with a timestamp column and value column(s)")
     parser.add_argument("--config", type=Path, help="a detection job file (YAML) instead of a CSV and options")
     parser.add_argument(
-        "--detector", default="lstm_ae",
-        help="e.g. online_residual (best on NAB; causal only), lstm_ae, gru_ae, segment_ae, lstm_vae, patchtst_ae, "
+        "--detector", default="auto",
+        help="auto (default: reconstruction, forecast residual and interval detectors combined), "
+        "online_residual (best on NAB; causal only), lstm_ae, gru_ae, segment_ae, lstm_vae, patchtst_ae, "
         "ar_residual, interval (tail probability under a probabilistic forecaster), online_interval (causal only)",
     )  # fmt: skip
     parser.add_argument(
@@ -93,7 +101,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold", default="default",
         help="quantile, ksigma, spot, dspot, telemanom, none (scores only), or default: the detector's own "
-        "(spot; online_residual, online_interval: alarm_level, their calibrated levels)",
+        "(auto: the 0.99 quantile of its combined validation scores; spot; online_residual, online_interval: "
+        "alarm_level, their calibrated levels)",
     )  # fmt: skip
     parser.add_argument("--threshold-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--mode", choices=["causal", "batch"], default="causal")
@@ -191,7 +200,12 @@ def run(args: argparse.Namespace) -> int:
         if plot is not None:
             from tsseq.anomaly.plotting import plot_detection
 
-            values = result.table.drop(columns=[c for c in ("score", "is_anomaly") if c in result.table])
+            from tsseq.anomaly.detectors import CONTRIBUTION_PREFIX
+
+            table = result.table
+            contributions = [c for c in table if c.startswith(CONTRIBUTION_PREFIX) and c[len(CONTRIBUTION_PREFIX) :] in table]
+            outputs = [c for c in ("score", "is_anomaly") if c in table] + contributions
+            values = result.table.drop(columns=outputs)
             title = f"{config.name}: {config.detector.name}"
             out.add(
                 plot,
@@ -206,6 +220,8 @@ def run(args: argparse.Namespace) -> int:
     found = "" if result.events is None else f" in {len(result.events)} event(s)"
     if result.spacing != "grid":
         print(f"{config.name}: timestamps: {result.spacing}", file=sys.stderr)
+    for note in result.notes:
+        print(f"{config.name}: {note}", file=sys.stderr)
     print(
         f"{config.name}: {mode}, {flagged} of {len(result.table)} rows flagged{found}; wrote {written}", file=sys.stderr
     )

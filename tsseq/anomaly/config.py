@@ -34,7 +34,7 @@ TIMESTAMP_POLICIES = ("auto", "grid", "rows")
 class DetectorConfig:
     """A detector of :data:`tsseq.anomaly.detectors.DETECTORS` and its constructor arguments."""
 
-    name: str = "lstm_ae"
+    name: str = "auto"  # tsseq.anomaly.auto: reconstruction, forecast residual and interval, combined
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -61,7 +61,8 @@ class DetectionConfig:
     ``threshold``/``threshold_params`` fill the detector's ``window_length`` (None:
     the detector's default, 48 for the windowed ones; ``online_residual`` and
     ``online_interval`` have no window), ``threshold`` and ``threshold_params``;
-    ``threshold: default`` keeps the detector's own (``"spot"``; ``online_residual`` and
+    ``threshold: default`` keeps the detector's own (``auto``: the 0.99 quantile of its
+    combined validation scores; the others ``"spot"``; ``online_residual`` and
     ``online_interval``: ``"alarm_level"``, their calibrated fixed levels),
     None (``none``) scores without flags. ``labels``: an optional CSV of labelled
     anomaly windows (columns ``start``, ``end``) drawn on the plot. ``event_gap``: flagged

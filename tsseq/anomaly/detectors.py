@@ -37,6 +37,15 @@ by its largest reconstruction errors: after a first fit, the training windows wi
 top ``contamination`` mean squared error are dropped and the model is refitted once
 (with the same seed) on the rest.
 
+Per-channel contributions (``contributions(y)`` ``(T, C)``, every detector whose
+``gives_contributions`` is True): how much each channel adds to each score, summing to it
+(the scorer's split, :mod:`tsseq.anomaly.scorers`; exact for the additive scorers, the
+Mahalanobis terms ``m_c / d``, a stated share for the likelihood and the tail scores).
+They are computed from the same windows as the scores, so they are as causal as the
+scores. :func:`tsseq.anomaly.streaming.score_stream` (``contributions=True``) adds them as
+columns ``contribution_<channel>`` (:func:`contribution_columns`); ``online_residual``,
+one channel only, gives none and says so.
+
 Detectors by name: :data:`DETECTORS` and :func:`make_detector`. Besides these windowed
 detectors, ``"online_residual"`` is :class:`tsseq.anomaly.online.OnlineResidualDetector`
 (online AR + anomaly likelihood, causal only; threshold ``"alarm_level"`` by default): it
@@ -71,6 +80,7 @@ from tsseq.engine import Trainer, TrainingConfig
 from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.anomaly.online import OnlineResidualDetector
 from tsseq.anomaly.online_interval import OnlineIntervalDetector
+from tsseq.anomaly.scorers import split_by_shares
 from tsseq.nn.autoencoders import LSTMVAE, PatchAutoencoder, RecurrentAutoencoder
 from tsseq.nn.recurrent import require_causal
 from tsseq.parameters import Estimator, check_is_fitted
@@ -145,6 +155,8 @@ class AnomalyDetector(Estimator):
     ``validation_scores_`` ``(T_val,)``, ``columns_``.
     """
 
+    gives_contributions = True  # contributions(y): which channels make each score (module docstring)
+
     def fit(self, y: Frame, validation: Frame | None = None) -> "AnomalyDetector":
         """Train on ``y``; calibrate scorer and threshold on ``validation`` (or ``y``'s tail)."""
         self._check_parameters()
@@ -201,10 +213,37 @@ class AnomalyDetector(Estimator):
         """``True`` where ``y`` is anomalous: its scores over the fitted threshold."""
         return self.detect(y)["is_anomaly"]
 
+    def contributions(self, y: Frame) -> pd.DataFrame:
+        """Per-channel contributions ``(T, C)`` to :meth:`score` of ``y``: each row sums to its score.
+
+        The scorer's split of each point-wise score over the channels
+        (:mod:`tsseq.anomaly.scorers`: exact for the additive ones), mapped to timestamps as
+        the scores are: ``"last"`` and ``"mean"`` aggregate each channel alike (a mean of
+        sums is the sum of the means); ``"max"`` splits the row's max-aggregated score in the
+        shares of its mean-aggregated contributions. A temporal scorer's score is split in
+        the shares of its raw score's. NaN where the score is NaN; as causal as the score.
+        """
+        check_is_fitted(self, "scaler_")
+        frame = self._frame(y, "y")
+        raw, parts = self.raw_scores_and_contributions(frame)
+        if self.temporal_scorer_ is not None:
+            parts = split_by_shares(self.temporal_scorer_.score(raw), parts)
+        return pd.DataFrame(parts, index=frame.index, columns=self.columns_)
+
     def raw_scores(self, frame: pd.DataFrame) -> np.ndarray:
         """Steps 1-4 (module docstring): per-timestamp point-wise scores ``(T,)``, before any temporal scorer."""
         errors, starts, offset = self._window_errors(self._scaled(frame))
         return self._aggregate(self.scorer_.score(errors), starts, offset, len(frame))
+
+    def raw_scores_and_contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`raw_scores` ``(T,)`` and their per-channel contributions ``(T, C)`` (:meth:`contributions`)."""
+        errors, starts, offset = self._window_errors(self._scaled(frame))
+        raw = self._aggregate(self.scorer_.score(errors), starts, offset, len(frame))
+        mapped = "mean" if self.aggregation == "max" else self.aggregation
+        parts = self._aggregate(self.scorer_.contributions(errors), starts, offset, len(frame), mapped)  # (T, C)
+        if self.aggregation == "max":
+            parts = split_by_shares(raw, parts)
+        return raw, np.where(np.isnan(raw)[:, None], np.nan, parts)
 
     # ------------------------------------------------------------------ steps
     def _make_scorers(self):
@@ -221,10 +260,14 @@ class AnomalyDetector(Estimator):
             raise ConfigError("This detector has threshold=None: it scores but does not flag. Set 'threshold'.")
         return np.asarray(copy.deepcopy(self.thresholder_).predict(scores), dtype=bool)  # a fresh online state
 
-    def _aggregate(self, window_scores: np.ndarray, starts: np.ndarray, offset: int, n_rows: int) -> np.ndarray:
+    def _aggregate(
+        self, window_scores: np.ndarray, starts: np.ndarray, offset: int, n_rows: int, aggregation: str | None = None
+    ) -> np.ndarray:
+        """Window values ``(N, W)`` or ``(N, W, C)`` -> per timestamp ``(T,)`` or ``(T, C)``."""
         values = torch.from_numpy(np.ascontiguousarray(window_scores, dtype=np.float64))
         starts = torch.from_numpy(starts)
-        return windows_to_timestamps(values, starts, n_rows, aggregation=self.aggregation, offset=offset).numpy()
+        how = aggregation or self.aggregation
+        return windows_to_timestamps(values, starts, n_rows, aggregation=how, offset=offset).numpy()
 
     def _frame(self, y: Frame, name: str, fitting: bool = False) -> pd.DataFrame:
         if not isinstance(y, (pd.DataFrame, pd.Series)):
@@ -503,6 +546,14 @@ DETECTORS: dict[str, tuple[type, dict]] = {
 }
 
 
+CONTRIBUTION_PREFIX = "contribution_"
+
+
+def contribution_columns(columns) -> list[str]:
+    """The output columns of the contributions of ``columns``: ``contribution_<channel>``."""
+    return [f"{CONTRIBUTION_PREFIX}{column}" for column in columns]
+
+
 def detector_names() -> list[str]:
     return sorted(DETECTORS)
 
@@ -533,3 +584,4 @@ def make_detector(name: str, **params: object) -> AnomalyDetector | OnlineResidu
 # Detectors that subclass the ones above live in their own modules and add themselves to
 # DETECTORS when imported; importing them last lets either module be imported first.
 importlib.import_module("tsseq.anomaly.interval")
+importlib.import_module("tsseq.anomaly.auto")

@@ -4,7 +4,9 @@ What ``tsseq detect`` does between reading its arguments and writing files: load
 data (on its grid, on its row sequence when irregularly stamped, or resampled: the
 ``timestamps`` and ``resample`` policies of :class:`~tsseq.anomaly.config.DetectionConfig`),
 build the detector by name, train it on the first rows and score the rest, in causal
-(streaming) or batch mode, and merge the flagged rows into events
+(streaming) or batch mode, with each score's per-channel contributions (columns
+``contribution_<channel>``, for every detector that gives them), and merge the flagged
+rows into events whose ``channels`` come from those contributions
 (:func:`tsseq.anomaly.events.find_events`). The scores are checked before they are
 returned (:func:`tsseq.sanity.check_scores`: finite after the first scored row).
 """
@@ -19,7 +21,7 @@ _FILLED_BY_JOB = ("window_length", "threshold", "threshold_params", "causal")
 
 @dataclass(frozen=True)
 class DetectionResult:
-    """A job's output table (index ``timestamp``; values, ``score``, ``is_anomaly``) and its mode."""
+    """A job's output table (index ``timestamp``; values, ``score``, ``is_anomaly``, ``contribution_<channel>``) and its mode."""
 
     table: object  # pandas DataFrame
     causal: bool
@@ -27,13 +29,14 @@ class DetectionResult:
     plot_data: object  # DataFrame the plot draws: score, is_anomaly, threshold (per point, causal mode)
     events: object = None  # DataFrame of find_events, None without flags
     spacing: str = "grid"  # how the rows were read: "grid", "rows (...)" or "resampled to FREQ"
+    notes: tuple[str, ...] = ()  # what the detector says it did (auto's report; no contributions), for stderr
 
 
 def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
     """Run a :class:`~tsseq.anomaly.config.DetectionConfig` (no files written)."""
     import pandas as pd
 
-    from tsseq.anomaly.detectors import DETECTORS, detector_parameters, make_detector
+    from tsseq.anomaly.detectors import DETECTORS, contribution_columns, detector_parameters, make_detector
     from tsseq.anomaly.events import find_events
     from tsseq.anomaly.streaming import score_stream
     from tsseq.config import check_parameters
@@ -50,7 +53,8 @@ def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
     if isinstance(frame.index, pd.MultiIndex):
         raise DataError(f"{source}: tsseq detect scores one series; this data holds many (a series column).")
     frame, timestamps, spacing = _row_sequence(frame, config)
-    clashes = [column for column in frame.columns if column in ("score", "is_anomaly", "timestamp")]
+    outputs = ("score", "is_anomaly", "timestamp", *contribution_columns(frame.columns))
+    clashes = [column for column in frame.columns if column in outputs]
     if clashes:
         raise DataError(f"{source}: value column(s) {clashes} clash with the output columns; rename them.")
     given = [key for key in config.detector.params if key in _FILLED_BY_JOB]
@@ -72,30 +76,47 @@ def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
     train_rows = config.training_rows(len(frame))
     if train_rows >= len(frame):
         raise DataError(f"{source}: train_rows={train_rows} leaves none of its {len(frame)} rows to score.")
+    gives = bool(getattr(DETECTORS[config.detector.name][0], "gives_contributions", False))
+    notes = [] if gives else [
+        f"detector {config.detector.name!r} gives no per-channel contributions (it scores one channel); "
+        "the output has none"
+    ]  # fmt: skip
     if config.mode == "causal":
         detector = make_detector(config.detector.name, causal=True, **params)
-        stream = score_stream(detector, frame, train_rows=train_rows, refit_every=config.refit_every)
-        scored = stream.frame
+        stream = score_stream(
+            detector, frame, train_rows=train_rows, refit_every=config.refit_every, contributions=gives
+        )
+        scored, fitted = stream.frame, stream.detector
         threshold = None if "threshold" not in scored else float(scored["threshold"].iloc[train_rows])
     else:
         defaults = {"aggregation": "mean"} if "aggregation" in accepted else {}
-        detector = make_detector(config.detector.name, causal=False, **{**defaults, **params})
-        detector.fit(frame.iloc[:train_rows])
-        scored = detector.detect(frame) if detector.threshold is not None else detector.score(frame).to_frame()
-        threshold = detector.threshold_
+        fitted = make_detector(config.detector.name, causal=False, **{**defaults, **params})
+        fitted.fit(frame.iloc[:train_rows])
+        scored = fitted.detect(frame) if fitted.threshold is not None else fitted.score(frame).to_frame()
+        if gives:
+            scored[contribution_columns(frame.columns)] = fitted.contributions(frame).to_numpy()
+        threshold = fitted.threshold_
+    if hasattr(fitted, "report"):
+        notes.insert(0, fitted.report())
     scored.attrs.update(causal=config.mode == "causal", threshold=threshold)
     table = frame.copy()
     table["score"] = scored["score"].to_numpy()
     if "is_anomaly" in scored:
         table["is_anomaly"] = scored["is_anomaly"].to_numpy(dtype=bool)
+    contribution_names = [c for c in contribution_columns(frame.columns) if c in scored]
+    for column in contribution_names:
+        table[column] = scored[column].to_numpy()
     if timestamps is not None:  # the row sequence was scored: the rows get their own timestamps back
         table.index = scored.index = timestamps
     table.index.name = "timestamp"
     check_scores(table["score"], f"{source}: detector {config.detector.name!r}")
     events = None
     if "is_anomaly" in table:
-        events = find_events(table["is_anomaly"], table["score"], gap=config.event_gap)
-    return DetectionResult(table, config.mode == "causal", threshold, scored, events, spacing)
+        contributions = None
+        if contribution_names:  # the events name their channels
+            contributions = table[contribution_names].set_axis(list(frame.columns), axis=1)
+        events = find_events(table["is_anomaly"], table["score"], gap=config.event_gap, contributions=contributions)
+    return DetectionResult(table, config.mode == "causal", threshold, scored, events, spacing, tuple(notes))
 
 
 def _load_frame(config, base_dir: Path):

@@ -204,6 +204,7 @@ class OnlineResidualDetector(Estimator):
         self.causal = causal
 
     learns_online = True  # streaming replays it with its own online updates, never refits it
+    gives_contributions = False  # one channel: nothing to split (contributions() says so)
 
     # ------------------------------------------------------------------ public
     def fit(self, y: pd.Series | pd.DataFrame, validation: pd.Series | pd.DataFrame | None = None) -> "OnlineResidualDetector":
@@ -295,6 +296,13 @@ class OnlineResidualDetector(Estimator):
         series = pd.Series(scores, index=index, name="score")
         series.attrs["causal"] = True
         return series
+
+    def contributions(self, y: pd.Series | pd.DataFrame) -> pd.DataFrame:
+        """Not available: this detector scores one channel, so there is nothing to split over channels."""
+        raise ConfigError(
+            "OnlineResidualDetector scores one channel only, so it gives no per-channel contributions. For many "
+            "channels with contributions use online_interval, interval, ar_residual, an autoencoder or auto."
+        )
 
     def update(self, y: pd.Series | pd.DataFrame) -> pd.Series:
         """As :meth:`score`, and the detector keeps what it learnt: the next rows continue after ``y``."""

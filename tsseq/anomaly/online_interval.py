@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from tsseq.anomaly.online import OnlineResidualDetector
+from tsseq.anomaly.scorers import split_by_shares
 from tsseq.anomaly.tails import COMBINATIONS, combine_channel_scores, normal_tail_score, student_t_tail_score
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError, closest_match
@@ -171,12 +172,27 @@ class OnlineIntervalDetector(OnlineResidualDetector):
         self.validation_fraction = validation_fraction
         self.causal = causal
 
+    gives_contributions = True  # many channels: contributions() splits each score over them
+
     def channel_scores(self, y: pd.Series | pd.DataFrame) -> pd.DataFrame:
         """Per-channel ``-log10 p_c`` ``(T, C)`` of the rows ``y`` that follow those seen (no suppression; unchanged detector)."""
         check_is_fitted(self, "state_")
         values, index = self._values(y, "y")
         scores, _ = self._channel_scores(self.state_, values)
         return pd.DataFrame(scores, index=index, columns=self.columns_)
+
+    def contributions(self, y: pd.Series | pd.DataFrame) -> pd.DataFrame:
+        """Per-channel contributions ``(T, C)`` to :meth:`score` of the rows ``y``: each row sums to its score.
+
+        The combined ``-log10 p`` (after suppression) split in proportion to the channels'
+        own ``-log10 p_c`` (:meth:`tsseq.anomaly.tails.TailScorer.contributions`); causal
+        as the scores; the detector is unchanged.
+        """
+        check_is_fitted(self, "state_")
+        values, index = self._values(y, "y")
+        channel, _ = self._channel_scores(self.state_, values)
+        scores, _ = self._suppress(combine_channel_scores(channel, self.combine), self.state_.seen, self.state_.last_alarm)
+        return pd.DataFrame(split_by_shares(scores, channel), index=index, columns=self.columns_)
 
     # ------------------------------------------------------------------ steps
     def _fit_stream(self, y: pd.Series | pd.DataFrame) -> None:

@@ -23,7 +23,11 @@ def plot_detection(
     """Draw ``values`` with flagged points, and ``result["score"]`` with its threshold; write a PNG atomically.
 
     ``result`` has a ``score`` column, optionally ``is_anomaly`` and ``threshold`` (a
-    per-point threshold, as streaming gives) and ``attrs["threshold"]`` (one value).
+    per-point threshold, as streaming gives), ``attrs["threshold"]`` (one value) and
+    ``contribution_<channel>`` columns: drawn as a heat strip under the score, one row per
+    channel, the colour each channel's share of the score (its contribution over the
+    row's score, 0 to 1), so that the channel making an alarm stands out whatever the
+    score's size.
     ``labels`` (columns ``start``, ``end``) are shaded orange on both panels; detected
     ``events`` (:func:`tsseq.anomaly.events.find_events`) red, their peaks marked on the
     score panel.
@@ -33,7 +37,16 @@ def plot_detection(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (series_axis, score_axis) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True)
+    from tsseq.anomaly.detectors import CONTRIBUTION_PREFIX
+
+    shares = _shares(result, CONTRIBUTION_PREFIX)
+    if shares is None:
+        figure, (series_axis, score_axis) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True)
+    else:
+        figure, (series_axis, score_axis, share_axis) = plt.subplots(
+            3, 1, figsize=(11, 7), sharex=True, gridspec_kw={"height_ratios": [3, 3, 0.5 + 0.3 * shares.shape[1]]}
+        )
+        _draw_shares(figure, share_axis, shares)
     for column in list(values.columns[:MAX_CHANNELS]):
         series_axis.plot(values.index, values[column], linewidth=0.9, label=str(column))
     if "is_anomaly" in result:
@@ -68,3 +81,34 @@ def plot_detection(
         return io.write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=100))
     finally:
         plt.close(figure)
+
+
+def _shares(result: pd.DataFrame, prefix: str) -> pd.DataFrame | None:
+    """Each channel's share of the score ``(T, C)``, clipped to [0, 1] (NaN where unscored); None without contributions."""
+    columns = [column for column in result.columns if str(column).startswith(prefix)]
+    if not columns:
+        return None
+    parts = result[columns].rename(columns=lambda column: str(column)[len(prefix) :])
+    total = result["score"].where(result["score"] != 0)
+    return parts.div(total, axis=0).clip(0.0, 1.0)
+
+
+def _draw_shares(figure, axis, shares: pd.DataFrame) -> None:
+    """The heat strip: time across, one row per channel; its colour bar says what the colour means."""
+    import matplotlib.dates as mdates
+    import numpy as np
+
+    index = shares.index
+    if isinstance(index, pd.DatetimeIndex) and len(index) > 1:
+        x = mdates.date2num(index.to_pydatetime())
+        edges = np.r_[x[0] - (x[1] - x[0]) / 2, (x[1:] + x[:-1]) / 2, x[-1] + (x[-1] - x[-2]) / 2]
+        edges = mdates.num2date(edges)
+    else:
+        edges = np.arange(len(index) + 1) - 0.5
+    mesh = axis.pcolormesh(edges, np.arange(shares.shape[1] + 1), shares.to_numpy().T, cmap="Reds", vmin=0, vmax=1,
+                           shading="flat")  # fmt: skip
+    axis.set_yticks(np.arange(shares.shape[1]) + 0.5)
+    axis.set_yticklabels(list(shares.columns), fontsize=7)
+    axis.set_ylim(shares.shape[1], 0)
+    colour_bar = figure.colorbar(mesh, ax=axis, pad=0.01, fraction=0.02)
+    colour_bar.set_label("share of score", fontsize=7)

@@ -12,6 +12,20 @@ Two kinds, both with ``fit(validation) -> self``, ``score(x) -> scores`` and a s
   ``(T,)`` to scores ``(T,)`` and are causal: the score at ``t`` uses raw scores up to
   ``t`` only. :class:`LikelihoodScorer` is Numenta's anomaly likelihood.
 
+Per-channel contributions: every point-wise scorer's ``contributions(errors)`` ``(..., C)``
+says how much each channel adds to ``score(errors)`` ``(...)``, and they sum to it over
+the channels (to float rounding):
+
+* absolute / squared, ``reduction="mean"``: ``|e_c| / C`` or ``e_c^2 / C`` (additive: exact);
+  ``reduction="max"``: the largest channel carries the whole score, the others 0;
+* Mahalanobis, ``d^2 = sum_c m_c`` with ``m_c = (e - mu)_c (S^-1 (e - mu))_c``: the
+  contributions to ``d`` are ``m_c / d`` (they sum to ``d^2 / d = d``; :meth:`MahalanobisScorer.terms`
+  gives the ``m_c``). A term is negative when the channel's error is *expected* given the
+  others' (correlated channels moving together): it lowers the distance;
+* a temporal scorer's score (the likelihood) is split over the channels in the shares of
+  the raw score it was computed from (:func:`split_by_shares`): a stated attribution,
+  since the likelihood is not a sum over channels.
+
 ``make_scorer(name, **params)`` builds one by name (:data:`SCORERS`).
 """
 
@@ -49,6 +63,35 @@ class Scorer:
         """The score of one error vector ``(C,)``."""
         return float(self.score(np.asarray(error, dtype=np.float64)[None])[0])
 
+    def contributions(self, errors: object) -> np.ndarray:
+        """Per-channel contributions ``(..., C)`` summing to :meth:`score` ``(...)`` (module docstring)."""
+        raise ConfigError(f"{type(self).__name__} gives no per-channel contributions.")
+
+
+def split_by_shares(scores: object, parts: object) -> np.ndarray:
+    """``s_t * p_{t,c} / sum_c p_{t,c}``: scores ``(...)`` split over channels in the shares of ``parts`` ``(..., C)``.
+
+    Rows whose parts sum to 0 are split evenly; NaN parts count as 0; a NaN score gives
+    NaN contributions. The result sums to ``scores`` over the last axis.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    parts = np.nan_to_num(np.asarray(parts, dtype=np.float64))
+    total = parts.sum(axis=-1, keepdims=True)
+    even = np.full_like(parts, 1.0 / parts.shape[-1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = np.where(total != 0, parts / np.where(total != 0, total, 1.0), even)
+    return scores[..., None] * shares
+
+
+def _reduced_contributions(per_channel: np.ndarray, reduction: str) -> np.ndarray:
+    """``mean``: each channel's value over ``C``; ``max``: the (first) largest channel's value, 0 elsewhere."""
+    if reduction == "mean":
+        return per_channel / per_channel.shape[-1]
+    largest = np.argmax(np.nan_to_num(per_channel, nan=-np.inf), axis=-1)[..., None]  # (..., 1)
+    chosen = np.arange(per_channel.shape[-1]) == largest
+    out = np.where(chosen, per_channel, 0.0)
+    return np.where(np.isnan(per_channel).any(axis=-1, keepdims=True), np.nan, out)  # np.max gives NaN there
+
 
 class AbsoluteScorer(Scorer):
     """``reduce_c |e_c|``: the absolute error of each channel, reduced over channels (mean or max)."""
@@ -63,12 +106,18 @@ class AbsoluteScorer(Scorer):
     def score(self, errors: object) -> np.ndarray:
         return REDUCTIONS[self.reduction](np.abs(_errors(errors, "AbsoluteScorer")), axis=-1)
 
+    def contributions(self, errors: object) -> np.ndarray:
+        return _reduced_contributions(np.abs(_errors(errors, "AbsoluteScorer")), self.reduction)
+
 
 class SquaredScorer(AbsoluteScorer):
     """``reduce_c e_c^2``: the squared error of each channel, reduced over channels (mean or max)."""
 
     def score(self, errors: object) -> np.ndarray:
         return REDUCTIONS[self.reduction](np.square(_errors(errors, "SquaredScorer")), axis=-1)
+
+    def contributions(self, errors: object) -> np.ndarray:
+        return _reduced_contributions(np.square(_errors(errors, "SquaredScorer")), self.reduction)
 
 
 class MahalanobisScorer(Scorer):
@@ -123,6 +172,18 @@ class MahalanobisScorer(Scorer):
         centred = _errors(errors, "MahalanobisScorer") - self.mean_  # (..., C)
         squared = np.einsum("...i,ij,...j->...", centred, self.precision_, centred)
         return np.sqrt(np.maximum(squared, 0.0))
+
+    def terms(self, errors: object) -> np.ndarray:
+        """``m_c = (e - mu)_c (S^-1 (e - mu))_c`` ``(..., C)``: they sum to the squared distance ``d^2``."""
+        centred = _errors(errors, "MahalanobisScorer") - self.mean_  # (..., C)
+        return centred * (centred @ self.precision_)  # precision_ is symmetric
+
+    def contributions(self, errors: object) -> np.ndarray:
+        """``m_c / d`` ``(..., C)``: they sum to the distance ``d`` (0 where ``d = 0``)."""
+        terms = self.terms(errors)
+        distance = np.sqrt(np.maximum(terms.sum(axis=-1, keepdims=True), 0.0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(distance > 0, terms / np.where(distance > 0, distance, 1.0), 0.0)
 
 
 _RED = 1e-5  # NuPIC's red zone: a tail probability below it is a likelihood >= 0.99999

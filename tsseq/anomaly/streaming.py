@@ -53,12 +53,16 @@ class StreamResult:
     ``is_anomaly`` (bool) and ``threshold`` (the threshold each score was compared with
     where the thresholder exposes it, else NaN). ``refits``: the timestamps at which a
     model was (re)fitted, the first being the end of the training rows. ``causal`` is True.
+    With ``contributions=True`` the frame also has ``contribution_<channel>`` columns
+    (per-channel contributions, summing to ``score``). ``detector``: the first fitted
+    detector (its threshold and, for ``auto``, its :meth:`report`).
     """
 
     frame: pd.DataFrame
     train_rows: int
     refits: tuple[pd.Timestamp, ...]
     causal: bool = True
+    detector: object = None
 
 
 def _check_causal(detector) -> None:
@@ -76,6 +80,7 @@ def score_stream(
     train_rows: int,
     refit_every: int | None = None,
     max_train_rows: int | None = None,
+    contributions: bool = False,
 ) -> StreamResult:
     """Replay ``y`` as a stream through a clone of ``detector`` (module docstring).
 
@@ -91,6 +96,10 @@ def score_stream(
         Refit every this many rows on the rows seen so far (None: never).
     max_train_rows : int, optional
         A refit uses at most this many of the latest rows.
+    contributions : bool
+        Also the per-channel contributions to each score (``detector.contributions``),
+        from the same windows, so as causal as the scores; a detector that gives none
+        (``gives_contributions`` False) raises its :class:`~tsseq.errors.ConfigError`.
     """
     _check_causal(detector)
     frame = y.to_frame() if isinstance(y, pd.Series) else y
@@ -100,9 +109,13 @@ def score_stream(
     every = len(frame) if refit_every is None else check_positive_int(refit_every, "refit_every")
     if max_train_rows is not None:
         check_positive_int(max_train_rows, "max_train_rows")
+    if contributions and not getattr(detector, "gives_contributions", False):
+        detector.contributions(frame)  # its own words on why it has none
+        raise ConfigError(f"{type(detector).__name__} gives no per-channel contributions.")
     if getattr(detector, "learns_online", False):
-        return _score_online_stream(detector, frame, train_rows, refit_every, max_train_rows)
+        return _score_online_stream(detector, frame, train_rows, refit_every, max_train_rows, contributions)
     raw = np.full(len(frame), np.nan)
+    parts = np.full((len(frame), frame.shape[1]), np.nan) if contributions else None
     first = None
     refits = []
     for start in range(train_rows, len(frame), every):
@@ -112,14 +125,22 @@ def score_stream(
         first = fitted if first is None else first
         refits.append(frame.index[start - 1])
         context = max(0, start - fitted.context_rows())  # rows the windows ending in [start, stop) reach back to
-        raw[start:stop] = fitted.raw_scores(frame.iloc[context:stop])[start - context :]
+        if contributions:
+            stretch, stretch_parts = fitted.raw_scores_and_contributions(frame.iloc[context:stop])
+            raw[start:stop], parts[start:stop] = stretch[start - context :], stretch_parts[start - context :]
+        else:
+            raw[start:stop] = fitted.raw_scores(frame.iloc[context:stop])[start - context :]
     scores = raw.copy()
     if first.temporal_scorer_ is not None:  # continues from the first fit's calibration scores
         scores[train_rows:] = first.temporal_scorer_.score(raw[train_rows:])
-    return _result(first, frame, scores, train_rows, refits)
+        if contributions:  # the likelihood split in the shares of the raw score's contributions
+            from tsseq.anomaly.scorers import split_by_shares
+
+            parts = split_by_shares(scores, parts)
+    return _result(first, frame, scores, train_rows, refits, parts)
 
 
-def _score_online_stream(detector, frame, train_rows, refit_every, max_train_rows) -> StreamResult:
+def _score_online_stream(detector, frame, train_rows, refit_every, max_train_rows, contributions) -> StreamResult:
     """A detector that learns online (``learns_online``): fit once, then its own updates, row by row."""
     if refit_every is not None or max_train_rows is not None:
         raise ConfigError(
@@ -129,16 +150,24 @@ def _score_online_stream(detector, frame, train_rows, refit_every, max_train_row
     fitted = clone(detector).fit(frame.iloc[:train_rows])
     scores = np.full(len(frame), np.nan)
     scores[train_rows:] = fitted.score(frame.iloc[train_rows:]).to_numpy()
-    return _result(fitted, frame, scores, train_rows, [frame.index[train_rows - 1]])
+    parts = None
+    if contributions:
+        parts = np.full((len(frame), frame.shape[1]), np.nan)
+        parts[train_rows:] = fitted.contributions(frame.iloc[train_rows:]).to_numpy()
+    return _result(fitted, frame, scores, train_rows, [frame.index[train_rows - 1]], parts)
 
 
-def _result(fitted, frame: pd.DataFrame, scores: np.ndarray, train_rows: int, refits: list) -> StreamResult:
+def _result(fitted, frame, scores: np.ndarray, train_rows: int, refits: list, parts=None) -> StreamResult:
+    from tsseq.anomaly.detectors import contribution_columns
+
     result = pd.DataFrame({"score": scores}, index=frame.index)
     if fitted.thresholder_ is not None:
         flags, thresholds = _stream_thresholds(copy.deepcopy(fitted.thresholder_), scores)
         result["is_anomaly"], result["threshold"] = flags, thresholds
+    if parts is not None:
+        result[contribution_columns(frame.columns)] = parts
     result.attrs["causal"] = True
-    return StreamResult(result, train_rows, tuple(refits))
+    return StreamResult(result, train_rows, tuple(refits), detector=fitted)
 
 
 def _stream_thresholds(thresholder, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

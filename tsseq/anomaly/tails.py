@@ -55,7 +55,7 @@ import math
 import numpy as np
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri, xlogy
 
-from tsseq.anomaly.scorers import Scorer
+from tsseq.anomaly.scorers import Scorer, split_by_shares
 from tsseq.errors import ConfigError, DataError, closest_match
 
 COMBINATIONS = ("sidak", "bonferroni", "fisher")
@@ -170,7 +170,8 @@ class TailScorer(Scorer):
 
     The point-wise scorer of the interval detectors: it only combines the channels
     (:func:`combine_channel_scores` with ``combine``); the tail probabilities themselves
-    come from the detector's predictive distribution. Nothing to fit.
+    come from the detector's predictive distribution. Nothing to fit. Contributions:
+    :meth:`contributions`.
     """
 
     def __init__(self, combine: str = "sidak") -> None:
@@ -179,3 +180,11 @@ class TailScorer(Scorer):
 
     def score(self, errors: object) -> np.ndarray:
         return combine_channel_scores(errors, self.combine)
+
+    def contributions(self, errors: object) -> np.ndarray:
+        """The combined ``-log10 p`` split over the channels in proportion to their own ``-log10 p_c``.
+
+        A stated attribution (Šidák's and Bonferroni's ``p`` follow the smallest ``p_c``,
+        Fisher's the sum of ``-ln p_c``): the channel far out in its tail gets the most.
+        """
+        return split_by_shares(self.score(errors), errors)

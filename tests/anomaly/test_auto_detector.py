@@ -1,0 +1,125 @@
+"""The auto detector: a common scale for its members, never the worst family, the default of `tsseq detect`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsseq.anomaly.auto import AutoDetector, TailNormaliser
+from tsseq.anomaly.config import DetectorConfig
+from tsseq.anomaly.detectors import DETECTORS, contribution_columns, make_detector
+from tsseq.anomaly.metrics import pr_auc
+from tsseq.anomaly.streaming import score_stream
+from tsseq.cli import main
+from tsseq.data.plant import PLANT_ANOMALY_KINDS, generate_plant
+from tsseq.errors import ConfigError
+
+TINY = {"epochs": 3, "batch_size": 64, "seed": 0, "progress": False, "threads": 1}
+
+
+@pytest.fixture(scope="module")
+def streamed():
+    plant = generate_plant(2400, clean_start=1000, seed=0)
+    detector = make_detector("auto", window_length=32, training=TINY)
+    return plant, score_stream(detector, plant.frame, train_rows=1000, contributions=True)
+
+
+def test_normalisation_puts_scores_of_any_scale_on_one_scale_known_answer() -> None:
+    # Exponential scores of scale b: P(S > s) = exp(-s / b), so g(s) = s / (b ln 10) and the
+    # 0.99 quantile b ln 100 maps to 2 (a 1% tail), whatever b.
+    rng = np.random.default_rng(0)
+    for scale in (0.01, 1.0, 300.0):
+        normaliser = TailNormaliser(tail_fraction=0.1).fit(rng.exponential(scale, 20_000))
+        quantiles = scale * np.log([10.0, 100.0, 1e4])  # the 0.9, 0.99 and 0.9999 quantiles
+        np.testing.assert_allclose(normaliser.transform(quantiles), [1.0, 2.0, 4.0], rtol=0.03)
+    # Gaussian and exponential members agree on how rare a value is, not on its size.
+    gaussian = TailNormaliser().fit(rng.normal(5.0, 2.0, 20_000))
+    assert abs(gaussian.transform(5.0 + 2.0 * 2.3263) - 2.0) < 0.06  # the 0.99 quantile
+    assert np.isnan(gaussian.transform(np.nan)) and np.all(np.diff(gaussian.transform(np.linspace(-5, 40, 500))) >= 0)
+
+
+def test_members_are_on_one_scale_on_normal_rows(streamed) -> None:
+    _, result = streamed
+    auto = result.detector
+    for (label, detector), normaliser in zip(auto.members_, auto.normalisers_):
+        g = normaliser.transform(detector.validation_scores_)
+        assert abs(np.mean(g > 1.0) - 0.1) <= 0.03, label  # a 10% tail above 1, for every member (200 rows)
+        assert abs(np.nanmedian(g) - math.log10(2)) < 0.05, label  # the median at P(S > s) = 1/2
+
+
+def test_auto_is_registered_and_the_default(streamed) -> None:
+    assert DETECTORS["auto"][0] is AutoDetector
+    assert DetectorConfig().name == "auto"
+    _, result = streamed
+    assert [label for label, _ in result.detector.members_] == ["lstm_ae", "ar_residual", "interval"]
+
+
+def test_auto_says_what_it_combined(streamed) -> None:
+    _, result = streamed
+    report = result.detector.report()
+    for words in ("max of 3 normalised scores", "lstm_ae", "ar_residual", "interval", "-log10 P(S > s)",
+                  "0.99 quantile", "threshold"):  # fmt: skip
+        assert words in report, report
+
+
+def test_auto_contributions_sum_to_its_score_and_name_the_fault(streamed) -> None:
+    plant, result = streamed
+    frame = result.frame
+    parts = frame[contribution_columns(plant.frame.columns)]
+    np.testing.assert_allclose(parts.sum(axis=1, min_count=1), frame["score"], rtol=1e-10, atol=1e-12)
+    spikes = plant.events[plant.events["kind"] == "spike"]
+    for spike in spikes.itertuples():
+        row = parts.loc[spike.start].set_axis(list(plant.frame.columns))
+        assert row.idxmax() == spike.channels
+
+
+def test_auto_is_never_the_worst_family_on_any_kind(streamed) -> None:
+    plant, result = streamed
+    auto, scored = result.detector, slice(1000, None)
+    kinds = plant.labels["kind"].to_numpy(dtype=object)[scored]
+    scores = {"auto": result.frame["score"].to_numpy()[scored]}
+    for label, member in auto.members_:  # each family alone, as fitted inside auto: same rows, same settings
+        scores[label] = member.raw_scores(plant.frame)[scored]
+    for kind in PLANT_ANOMALY_KINDS:
+        kept = (kinds == "") | (kinds == kind)
+        auc = {name: pr_auc(np.nan_to_num(s[kept], nan=0.0), kinds[kept] == kind) for name, s in scores.items()}
+        worst = min(value for name, value in auc.items() if name != "auto")
+        assert auc["auto"] > worst, (kind, auc)
+
+
+def test_auto_is_causal_and_refuses_what_it_cannot_combine() -> None:
+    plant = generate_plant(1500, anomalies={"spike": 2}, clean_start=1000, seed=1)
+    with pytest.raises(ConfigError, match="learns online"):
+        AutoDetector(members=["online_interval"]).fit(plant.frame.iloc[:1000])
+    with pytest.raises(ConfigError, match="combine"):
+        AutoDetector(combine="median").fit(plant.frame.iloc[:1000])
+    with pytest.raises(ConfigError, match="causal"):
+        AutoDetector(members=["bilstm_ae"], training=TINY).fit(plant.frame.iloc[:1000])
+    detector = AutoDetector(members=["ar_residual", "interval"], combine="mean", window_length=24)
+    changed = plant.frame.copy()
+    changed.iloc[1200:] += 50.0
+    left = score_stream(detector, plant.frame, train_rows=1000, contributions=True).frame
+    right = score_stream(detector, changed, train_rows=1000, contributions=True).frame
+    pd.testing.assert_frame_equal(left.iloc[:1200], right.iloc[:1200])
+
+
+def test_tsseq_detect_with_no_detector_option_runs_auto(tmp_path: Path, capsys) -> None:
+    plant = generate_plant(1600, anomalies={"spike": 3, "shift": 1}, clean_start=800, seed=2)
+    data = tmp_path / "plant.csv"
+    plant.frame.to_csv(data)
+    output, events = tmp_path / "scores.csv", tmp_path / "events.csv"
+    code = main(["detect", str(data), "--train-rows", "800", "--window", "32", "--param",
+                 "training={epochs: 2, progress: false}", "--threads", "1", "--output", str(output),
+                 "--events", str(events)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "auto: the max of 3 normalised scores" in err and "lstm_ae" in err
+    table = pd.read_csv(output, parse_dates=["timestamp"])
+    assert list(table.columns[-5:]) == contribution_columns(plant.frame.columns)
+    assert table["score"].iloc[:800].isna().all() and table["score"].iloc[800:].notna().all()
+    assert table.loc[table["timestamp"].isin(plant.events["start"][plant.events["kind"] == "spike"]), "is_anomaly"].all()
+    assert (pd.read_csv(events)["channels"].fillna("") != "").all()

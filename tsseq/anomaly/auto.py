@@ -1,0 +1,317 @@
+r"""The ``auto`` detector: three families' scores on one scale, combined; the default of ``tsseq detect``.
+
+Different anomalies show in different families: a spike or an oscillation in a
+forecaster's residual, a stuck sensor or a broken coupling in how badly an autoencoder
+reconstructs a window, a value far out in its predictive distribution in the interval
+detector. :class:`AutoDetector` fits one detector of each (``members``; by default
+``lstm_ae``, ``ar_residual`` and ``interval``, :data:`DEFAULT_MEMBERS`) on the same rows,
+puts their scores on one scale and combines them:
+
+1. **Normalise** each member's score ``s`` by its tail probability under that member's
+   own validation scores (held-out normal rows, scored by a model not fitted on them),
+   ``g(s) = -log10 P(S > s)`` (:class:`TailNormaliser`): the empirical distribution up to
+   its ``1 - tail_fraction`` quantile ``u``, beyond it an exponential tail fitted to the
+   excesses over ``u``, ``P(S > s) = P(S > u) exp(-(s - u) / beta)``, ``beta`` their mean.
+
+   Why the tail probability and not a robust z-score ``(s - median) / MAD``: a z-score
+   matches the members' centres and spreads only, so a heavy-tailed member (squared
+   errors, a reconstruction error) reaches z of hundreds where a light-tailed one reaches
+   ten, and dominates any combination; the tail probability gives every member the same
+   distribution on normal rows, ``P(g > a) = 10^-a``, the same unit as the interval
+   detector's ``-log10 p``, and it reads as a false-alarm rate. Why an exponential tail
+   beyond the empirical one: the empirical tail stops at ``-log10(1 / (n + 1))`` (about 3
+   for a thousand validation rows), exactly where anomalies lie, so they would all tie;
+   the exponential (a generalised Pareto tail of shape 0) keeps their order and, unlike
+   a fitted shape, is stable with a few dozen excesses.
+2. **Combine** by the largest, ``S_t = max_m g_m(s_{m,t})`` (``combine="max"``; ``"mean"``
+   also offered). The members are there because each family sees kinds of anomaly the
+   others miss, so the question per row is "does any family find it rare", which is
+   Tippett's combination of p-values (the smallest ``p``; the interval detector's Šidák
+   channel combination asks the same of channels): an anomaly only one family sees keeps
+   its full strength, where the mean (Fisher's combination, which pools moderate evidence
+   from every member) divides it by ``M``. The max's usual cost, false alarms adding up
+   over the members, is paid in the threshold: it is fitted on the combined scores, so the
+   stated false-alarm rate holds for the combination. On the plant corpus (three seeds,
+   ``pipelines/benchmarks/plant_detectors.py``) the mean was the worst of the families on
+   oscillations' event F1; the max was never the worst on any kind.
+3. **Threshold** (``threshold="quantile"``, ``q = 0.99`` by default): the ``q`` quantile of
+   the combined validation scores, i.e. a stated false-alarm rate of ``1 - q`` of normal
+   rows; any :func:`~tsseq.anomaly.thresholds.make_thresholder` method can replace it.
+
+Per-channel contributions (:meth:`AutoDetector.contributions`): each member's
+contributions rescaled to its normalised score (its shares of ``g_m``), combined with the
+members' weights (for the max, 1 for the member that is largest on the row and 0 for the
+others; ``1 / M`` each for the mean), so that they sum to ``S_t``. Causal when
+``causal=True``: every member is causal and the normalisers and threshold are fixed
+maps fitted on training rows; the first rows score NaN until every member scores (:meth:`AutoDetector.context_rows`). :meth:`AutoDetector.report` says
+what was combined. Registered as ``"auto"`` in :data:`tsseq.anomaly.detectors.DETECTORS`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from tsseq.anomaly.detectors import DETECTORS, Frame, detector_parameters, make_detector
+from tsseq.anomaly.scorers import split_by_shares
+from tsseq.errors import ConfigError, DataError
+from tsseq.parameters import Estimator, check_is_fitted
+
+# One detector of each family. lstm_ae is EncDec-AD, tsseq's default detector before auto.
+DEFAULT_MEMBERS = (
+    {"name": "lstm_ae", "params": {}},  # reconstruction
+    {"name": "ar_residual", "params": {}},  # forecast residual
+    {"name": "interval", "params": {}},  # tail probability under AR's Gaussian predictive
+)
+COMBINES = ("max", "mean")
+# Parameters auto hands to every member that takes them, unless the member's params set them.
+_SHARED = ("window_length", "training", "validation_fraction", "aggregation")
+
+
+class TailNormaliser:
+    """``g(s) = -log10 P(S > s)`` under a sample of normal scores (module docstring, step 1).
+
+    ``fit(scores (n,))``: the sorted finite scores ``v_1 <= .. <= v_n``, ``u`` their
+    ``1 - tail_fraction`` quantile, ``beta`` the mean excess over ``u`` (at least 1e-12
+    times the scores' scale). ``transform(s)``: for ``s <= u`` the survival ``1 - F(s)``,
+    ``F`` interpolating the plotting positions ``i / (n + 1)`` at the ``v_i``; beyond
+    ``u``, ``P(S > u) exp(-(s - u) / beta)``, so ``g`` grows linearly,
+    ``g(u) + (s - u) / (beta ln 10)``. Monotone, continuous; NaN stays NaN.
+    """
+
+    def __init__(self, tail_fraction: float = 0.1) -> None:
+        self.tail_fraction = tail_fraction
+
+    def fit(self, scores: object) -> "TailNormaliser":
+        values = np.sort(np.asarray(scores, dtype=np.float64)[np.isfinite(scores)])
+        if len(values) < 10:
+            raise DataError(f"TailNormaliser needs at least 10 finite validation scores. Got {len(values)}.")
+        self.sorted_ = values
+        self.positions_ = np.arange(1, len(values) + 1) / (len(values) + 1)
+        self.knee_ = float(np.quantile(values, 1.0 - self.tail_fraction))
+        excess = values[values > self.knee_] - self.knee_
+        scale = max(float(np.abs(values).max()), 1e-300)
+        self.beta_ = max(float(excess.mean()) if excess.size else 0.0, 1e-12 * scale)
+        self.knee_survival_ = 1.0 - float(np.interp(self.knee_, values, self.positions_))
+        return self
+
+    def transform(self, scores: object) -> np.ndarray:
+        s = np.asarray(scores, dtype=np.float64)
+        body = -np.log10(1.0 - np.interp(s, self.sorted_, self.positions_))
+        tail = -math.log10(self.knee_survival_) + (s - self.knee_) / (self.beta_ * math.log(10.0))
+        return np.where(np.isnan(s), np.nan, np.where(s > self.knee_, tail, body))
+
+
+class AutoDetector(Estimator):
+    """Normalised scores of a reconstruction, a forecast-residual and an interval detector, combined (module docstring).
+
+    Parameters
+    ----------
+    members : sequence of str or mapping, optional
+        Detectors of :data:`~tsseq.anomaly.detectors.DETECTORS`, each a name or ``{name,
+        params}``; None: :data:`DEFAULT_MEMBERS`. Each is built with no threshold and this
+        detector's ``causal``, and with ``window_length``, ``training``,
+        ``validation_fraction`` and ``aggregation`` where it takes them and its params
+        leave them unset. Members learning online or with a temporal scorer are refused.
+    combine : {"max", "mean"}
+        Over the members' normalised scores (module docstring, step 2).
+    tail_fraction : float in (0, 0.5]
+        The share of each member's validation scores its exponential tail is fitted to.
+    window_length, training, validation_fraction, aggregation, causal
+        Handed to the members (above); ``training`` to the neural ones.
+    threshold, threshold_params
+        A method of :func:`~tsseq.anomaly.thresholds.make_thresholder` fitted on the
+        combined validation scores (None: scores only); default the 0.99 quantile.
+
+    Fitted: ``members_`` (label, fitted detector), ``normalisers_``, ``validation_scores_``,
+    ``thresholder_``, ``threshold_``, ``columns_``; ``temporal_scorer_`` is None (streaming's contract).
+    """
+
+    gives_contributions = True
+    temporal_scorer_ = None
+
+    def __init__(
+        self,
+        *,
+        members: Sequence | None = None,
+        combine: str = "max",
+        tail_fraction: float = 0.1,
+        window_length: int = 48,
+        training: Mapping | None = None,
+        validation_fraction: float = 0.2,
+        aggregation: str = "last",
+        threshold: str | None = "quantile",
+        threshold_params: Mapping | None = None,
+        causal: bool = True,
+    ) -> None:
+        self.members = members
+        self.combine = combine
+        self.tail_fraction = tail_fraction
+        self.window_length = window_length
+        self.training = training
+        self.validation_fraction = validation_fraction
+        self.aggregation = aggregation
+        self.threshold = threshold
+        self.threshold_params = threshold_params
+        self.causal = causal
+
+    # ------------------------------------------------------------------ public
+    def fit(self, y: Frame, validation: Frame | None = None) -> "AutoDetector":
+        """Fit every member on ``y``; normalisers on their validation scores; the threshold on the combination."""
+        if self.combine not in COMBINES:
+            raise ConfigError(f"The 'combine' parameter must be one of {list(COMBINES)}. Got {self.combine!r} instead.")
+        if not (isinstance(self.tail_fraction, (int, float)) and 0 < self.tail_fraction <= 0.5):
+            raise ConfigError(f"The 'tail_fraction' parameter must be in (0, 0.5]. Got {self.tail_fraction!r} instead.")
+        self.members_ = []
+        for label, detector in self._build_members():
+            detector.fit(y, validation)
+            if detector.temporal_scorer_ is not None:
+                raise ConfigError(f"auto: member {label!r} has a temporal scorer; give its members point-wise scorers.")
+            self.members_.append((label, detector))
+        self.columns_ = list(self.members_[0][1].columns_)
+        self.normalisers_ = [TailNormaliser(self.tail_fraction).fit(d.validation_scores_) for _, d in self.members_]
+        normalised = [n.transform(d.validation_scores_) for n, (_, d) in zip(self.normalisers_, self.members_)]
+        self.validation_scores_ = self._combined(np.column_stack(normalised))
+        self.thresholder_ = None
+        if self.threshold is not None:
+            from tsseq.anomaly.thresholds import make_thresholder
+
+            params = {"q": 0.99} if self.threshold == "quantile" and not self.threshold_params else {}
+            params.update(self.threshold_params or {})
+            self.thresholder_ = make_thresholder(self.threshold, **params).fit(self.validation_scores_)
+        self.threshold_ = None if self.thresholder_ is None else float(self.thresholder_.threshold_)
+        return self
+
+    def score(self, y: Frame) -> pd.Series:
+        """The combined normalised score ``(T,)`` of ``y`` (NaN until every member scores)."""
+        frame = self._checked(y)
+        series = pd.Series(self.raw_scores(frame), index=frame.index, name="score")
+        series.attrs["causal"] = bool(self.causal)
+        return series
+
+    def contributions(self, y: Frame) -> pd.DataFrame:
+        """Per-channel contributions ``(T, C)`` to :meth:`score`: the members', weighted (module docstring)."""
+        frame = self._checked(y)
+        _, parts = self.raw_scores_and_contributions(frame)
+        return pd.DataFrame(parts, index=frame.index, columns=self.columns_)
+
+    def detect(self, y: Frame) -> pd.DataFrame:
+        """Scores and flags of ``y``: columns ``score`` and ``is_anomaly`` (bool)."""
+        scores = self.score(y)
+        if self.thresholder_ is None:
+            raise ConfigError("This detector has threshold=None: it scores but does not flag. Set 'threshold'.")
+        flags = np.asarray(copy.deepcopy(self.thresholder_).predict(scores.to_numpy()), dtype=bool)
+        result = pd.DataFrame({"score": scores, "is_anomaly": flags}, index=scores.index)
+        result.attrs["causal"] = bool(self.causal)
+        return result
+
+    def predict(self, y: Frame) -> pd.Series:
+        """``True`` where ``y`` is anomalous: its combined score over the fitted threshold."""
+        return self.detect(y)["is_anomaly"]
+
+    def context_rows(self) -> int:
+        """Rows before a timestamp that its score reads: the most any member reads."""
+        check_is_fitted(self, "members_")
+        return max(detector.context_rows() for _, detector in self.members_)
+
+    def raw_scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """The combined score ``(T,)`` of a frame (streaming's contract; no temporal scorer)."""
+        return self._combined(self._normalised(frame))
+
+    def raw_scores_and_contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`raw_scores` ``(T,)`` and the per-channel contributions ``(T, C)`` summing to them."""
+        check_is_fitted(self, "members_")
+        normalised, shares = [], []
+        for normaliser, (_, detector) in zip(self.normalisers_, self.members_):
+            raw, parts = detector.raw_scores_and_contributions(frame)
+            g = normaliser.transform(raw)
+            normalised.append(g)
+            shares.append(split_by_shares(g, parts))  # (T, C): the member's split of g
+        g = np.column_stack(normalised)  # (T, M)
+        stacked = np.stack(shares, axis=1)  # (T, M, C)
+        g[: self.context_rows()] = np.nan  # not every member scores these rows yet
+        scores = self._combined(g)
+        if self.combine == "mean":
+            present = ~np.isnan(stacked)
+            count = np.maximum(present.sum(axis=1), 1)  # (T, C) members that score the row
+            parts = np.where(present, stacked, 0.0).sum(axis=1) / count  # weights 1/M over those members
+        else:
+            largest = np.argmax(np.nan_to_num(g, nan=-np.inf), axis=1)
+            parts = stacked[np.arange(len(g)), largest]
+        return scores, np.where(np.isnan(scores)[:, None], np.nan, parts)
+
+    def report(self) -> str:
+        """What was combined, how, and the threshold, in one paragraph."""
+        check_is_fitted(self, "members_")
+        described = []
+        for (label, detector), normaliser in zip(self.members_, self.normalisers_):
+            scorer = getattr(detector, "scorer", None) or getattr(detector, "combine", "")
+            described.append(
+                f"{label} ({type(detector).__name__}, {scorer}; tail beyond {normaliser.knee_:.4g}, "
+                f"beta {normaliser.beta_:.4g})"
+            )
+        threshold = "no threshold" if self.threshold_ is None else f"threshold {self.threshold_:.3f}: {self._threshold_words()}"
+        return (
+            f"auto: the {self.combine} of {len(self.members_)} normalised scores, each -log10 P(S > s) under its own "
+            f"validation scores ({len(self.validation_scores_)} held-out rows; exponential tail over the top "
+            f"{self.tail_fraction:g}): " + "; ".join(described) + f"; {threshold}."
+        )
+
+    # ------------------------------------------------------------------ steps
+    def _build_members(self) -> list[tuple[str, object]]:
+        specs = DEFAULT_MEMBERS if self.members is None else self.members
+        if isinstance(specs, (str, Mapping)) or not len(specs):
+            raise ConfigError(f"The 'members' parameter must be a non-empty list of detectors. Got {specs!r}.")
+        built, labels = [], []
+        for spec in specs:
+            name, params = (spec, {}) if isinstance(spec, str) else (spec.get("name"), dict(spec.get("params") or {}))
+            if name == "auto":
+                raise ConfigError("auto cannot be a member of itself.")
+            accepted = detector_parameters(name)
+            if getattr(DETECTORS[name][0], "learns_online", False):
+                raise ConfigError(f"auto: member {name!r} learns online; use windowed detectors (e.g. 'interval').")
+            shared = {key: getattr(self, key) for key in _SHARED if key in accepted and key not in params}
+            if shared.get("training") is None:
+                shared.pop("training", None)
+            detector = make_detector(name, **{**shared, **params, "threshold": None, "causal": self.causal})
+            label = name if name not in labels else f"{name}#{labels.count(name) + 1}"
+            labels.append(name)
+            built.append((label, detector))
+        return built
+
+    def _normalised(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each member's normalised raw score ``(T, M)``."""
+        check_is_fitted(self, "members_")
+        columns = [n.transform(d.raw_scores(frame)) for n, (_, d) in zip(self.normalisers_, self.members_)]
+        normalised = np.column_stack(columns)
+        normalised[: self.context_rows()] = np.nan  # not every member scores these rows yet
+        return normalised
+
+    def _combined(self, normalised: np.ndarray) -> np.ndarray:
+        """``(T, M)`` -> ``(T,)``: mean or max over the members that score a row (NaN where none does)."""
+        scored = ~np.isnan(normalised).all(axis=1)
+        combined = np.full(len(normalised), np.nan)
+        reduce = np.nanmean if self.combine == "mean" else np.nanmax
+        combined[scored] = reduce(normalised[scored], axis=1)
+        return combined
+
+    def _checked(self, y: Frame) -> pd.DataFrame:
+        check_is_fitted(self, "members_")
+        frame = self.members_[0][1]._frame(y, "y")
+        scores_from = self.context_rows()
+        if len(frame) <= scores_from:
+            raise DataError(f"auto: {len(frame)} rows are too few to score any; its members read {scores_from} before a row.")
+        return frame
+
+    def _threshold_words(self) -> str:
+        if self.threshold == "quantile":
+            q = (self.threshold_params or {}).get("q", 0.99)
+            return f"the {q:g} quantile of the combined validation scores (a false-alarm rate of {1 - q:.3g} of normal rows)"
+        return f"{self.threshold} fitted on the combined validation scores"
+
+
+DETECTORS["auto"] = (AutoDetector, {})
