@@ -289,6 +289,7 @@ EXTENSION_COMMANDS = {
     "compare": "tsseq.tracking.cli",
     "backtest": "tsseq.backtest_cli",
     "convert": "tsseq.convert_cli",
+    "export": "tsseq.export_cli",
 }
 
 
