@@ -291,8 +291,7 @@ class AutoForecaster(Forecaster):
         Covariates are refused for now (a ConfigError saying which models take them): the
         candidates would need them in the validation backtest, which scores windows.
         """
-        given = zip(("past", "future", "static"), (past_covariates, future_covariates, static_covariates))
-        self._check_kinds([kind for kind, frame in given if frame is not None])
+        self._refuse_covariates(past_covariates, future_covariates, static_covariates)
         horizon = self._check_params()
         started = time.perf_counter()
         frame = check_series(y.to_frame() if isinstance(y, pd.Series) else y, missing="mask")

@@ -36,7 +36,7 @@ from __future__ import annotations
 import inspect
 import numbers
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import numpy as np
@@ -227,6 +227,21 @@ def origin_windows(values: np.ndarray, origins: np.ndarray, length: int) -> np.n
     return view[origins - length].transpose(0, 2, 1)
 
 
+def origin_chunks(
+    values: np.ndarray, origins: np.ndarray, length: int, max_values: int = WINDOW_VALUES
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(origins, windows (n, length, C))`` in chunks of at most ``max_values`` window values.
+
+    What every caller that forecasts many origins through ``predict_windows`` iterates
+    over (backtests, conformal calibration, ensemble weights): the bound keeps what a
+    model copies of the windows small, whatever the number of origins.
+    """
+    chunk = max(1, max_values // (length * values.shape[1]))
+    for begin in range(0, len(origins), chunk):
+        part = np.asarray(origins[begin : begin + chunk])
+        yield part, origin_windows(values, part, length)
+
+
 def forecast_origins(
     model, rows: pd.DataFrame, origins: np.ndarray, length: int, horizon: int, *, quantiles: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -238,11 +253,8 @@ def forecast_origins(
     values = rows.to_numpy(dtype=np.float64)
     # Models with calendar covariates derive them from each window's first timestamp.
     takes_starts = "window_starts" in inspect.signature(model.predict_windows).parameters
-    chunk = max(1, WINDOW_VALUES // (length * values.shape[1]))
     points, quantile_values = [], []
-    for begin in range(0, len(origins), chunk):
-        part = np.asarray(origins[begin : begin + chunk])
-        inputs = origin_windows(values, part, length)
+    for part, inputs in origin_chunks(values, origins, length):
         options = {"window_starts": rows.index[part - length]} if takes_starts else {}
         points.append(model.predict_windows(inputs, horizon, **options))
         if quantiles is not None:

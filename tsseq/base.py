@@ -74,7 +74,7 @@ import numpy as np
 import pandas as pd
 
 from tsseq.data.checks import check_series, series_frequency
-from tsseq.data.covariates import KINDS, CovariateSpec, SeriesCovariates, align, covariate_spec, horizon_rows
+from tsseq.data.covariates import KINDS, CovariateSpec, align, covariate_spec, horizon_rows
 from tsseq.errors import ConfigError, DataError, check_positive_int  # check_positive_int: also imported from here
 from tsseq.parameters import Estimator, check_is_fitted
 from tsseq.quantiles import (
@@ -234,6 +234,10 @@ class Forecaster(Estimator):
                 f"{name_of(self)} does not take {refused[0]} covariates: {what}. "
                 f"{self._covariates_note()}".rstrip()
             )
+
+    def _refuse_covariates(self, past: object, future: object, static: object) -> None:
+        """For a model that overrides ``fit`` and takes no covariates: refuse those given as :meth:`fit` would."""
+        self._check_kinds([kind for kind, frame in zip(KINDS, (past, future, static)) if frame is not None])
 
     def _covariates_note(self) -> str:
         """Why this model refuses some kinds, said after the refusal (subclasses explain their architecture)."""

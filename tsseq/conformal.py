@@ -110,12 +110,6 @@ def score_quantile(scores: np.ndarray, counts: np.ndarray, coverage: np.ndarray,
     return np.where(rank > counts, np.inf, quantile) if beyond == "inf" else quantile
 
 
-def _window_inputs(values: np.ndarray, origins: np.ndarray, length: int) -> np.ndarray:
-    """The ``length`` rows before each origin: ``(T, C)`` -> ``(N, length, C)``."""
-    view = np.lib.stride_tricks.sliding_window_view(values, length, axis=0)  # (T - length + 1, C, length)
-    return view[origins - length].transpose(0, 2, 1)
-
-
 def _frame_arrays(forecast: pd.DataFrame, layout: SeriesLayout) -> list[np.ndarray]:
     """A forecast frame in ``layout`` -> ``(H, C)`` arrays per series, in the layout's order."""
     columns = list(layout.columns)
@@ -345,10 +339,10 @@ class ConformalForecaster(Forecaster):
     def _forecast_windows(self, model: Forecaster, values: np.ndarray, origins: np.ndarray, length: int,
                           horizon: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
         """Forecasts ``(N, H, C)`` from the ``length`` rows before each origin, and those windows' scales ``(N, C)``."""
-        chunk = max(1, WINDOW_VALUES // (length * values.shape[1]))
+        from tsseq.backtesting import origin_chunks
+
         forecasts, scales = [], []
-        for start in range(0, len(origins), chunk):
-            inputs = _window_inputs(values, origins[start : start + chunk], length)
+        for _, inputs in origin_chunks(values, origins, length, WINDOW_VALUES):
             forecasts.append(model.predict_windows(inputs, horizon))
             scales.append(history_scale(inputs, kind, self.season_length))
         return np.concatenate(forecasts), np.concatenate(scales)

@@ -53,7 +53,8 @@ import pandas as pd
 from tsseq import registry
 from tsseq.base import Forecaster, SeriesLayout, check_positive_int, split_frame, store_arguments
 from tsseq.config import ModelConfig, check_parameters, from_mapping
-from tsseq.conformal import WINDOW_VALUES, ConformalForecaster, _window_inputs, history_scale
+from tsseq.backtesting import origin_chunks
+from tsseq.conformal import WINDOW_VALUES, ConformalForecaster, history_scale
 from tsseq.errors import ConfigError, DataError, closest_match
 
 COMBINES = ("mean", "median", "weighted")
@@ -290,8 +291,7 @@ class EnsembleForecaster(Forecaster):
         Covariates are refused (a ConfigError, as by any model that takes none): the
         members would each need their own, and their forecasts the horizon's.
         """
-        given = zip(("past", "future", "static"), (past_covariates, future_covariates, static_covariates))
-        self._check_kinds([kind for kind, frame in given if frame is not None])
+        self._refuse_covariates(past_covariates, future_covariates, static_covariates)
         configs = self.member_configs()
         frame = y.to_frame() if isinstance(y, pd.Series) else y
         series, layout = split_frame(frame)
@@ -361,9 +361,7 @@ class EnsembleForecaster(Forecaster):
                     f"Ensemble member {label!r} reads input_length={length} rows, but only {first} rows precede the "
                     f"validation tail of {rows} rows. Pass a smaller validation_length, or a longer series."
                 )
-            chunk = max(1, WINDOW_VALUES // (length * values.shape[1]))
-            parts = [member.predict_windows(_window_inputs(values, origins[start : start + chunk], length), horizon)
-                     for start in range(0, len(origins), chunk)]
+            parts = [member.predict_windows(inputs, horizon) for _, inputs in origin_chunks(values, origins, length, WINDOW_VALUES)]
             forecasts.append(np.concatenate(parts))
         return np.stack(forecasts), truth, history_scale(values[:first], "naive")
 

@@ -115,34 +115,23 @@ def read_frame(
     from tsseq.data.parquet import is_parquet, read_parquet
 
     path = data_path(data, base_dir)
+    options = {
+        "timestamp_column": data.timestamp_column,
+        "value_columns": columns,
+        "series_column": data.series_column,
+        "freq": data.freq,
+        "missing": missing,
+        "sort": data.sort,
+        "reindex": data.reindex,
+        "irregular": irregular,
+    }
     if is_parquet(path):
         if data.sep is not None or data.decimal is not None:
             raise ConfigError(f"data: 'sep' and 'decimal' (--sep, --decimal) apply to CSV files; {path} is Parquet.")
-        frame = read_parquet(
-            path,
-            timestamp_column=data.timestamp_column,
-            value_columns=columns,
-            series_column=data.series_column,
-            freq=data.freq,
-            missing=missing,
-            sort=data.sort,
-            reindex=data.reindex,
-            irregular=irregular,
-        )
-        return sanity.check_magnitude(frame, str(path)), str(path)
-    dialect = {key: value for key, value in (("sep", data.sep), ("decimal", data.decimal)) if value is not None}
-    frame = read_csv(
-        path,
-        timestamp_column=data.timestamp_column,
-        value_columns=columns,
-        series_column=data.series_column,
-        freq=data.freq,
-        missing=missing,
-        sort=data.sort,
-        reindex=data.reindex,
-        irregular=irregular,
-        **dialect,
-    )
+        frame = read_parquet(path, **options)
+    else:
+        dialect = {key: value for key, value in (("sep", data.sep), ("decimal", data.decimal)) if value is not None}
+        frame = read_csv(path, **options, **dialect)
     return sanity.check_magnitude(frame, str(path)), str(path)
 
 

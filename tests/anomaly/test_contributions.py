@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tsseq.anomaly.detectors import contribution_columns, make_detector
-from tsseq.anomaly.scorers import AbsoluteScorer, LikelihoodScorer, MahalanobisScorer, SquaredScorer, split_by_shares
+from tsseq.anomaly.scorers import AbsoluteScorer, MahalanobisScorer, SquaredScorer, split_by_shares
 from tsseq.anomaly.streaming import score_stream
 from tsseq.cli import main
 from tsseq.data.plant import generate_plant

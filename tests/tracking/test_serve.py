@@ -10,12 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -32,20 +26,6 @@ START_TIMEOUT_S = 90  # the worker imports torch and tsseq before it answers
 HORIZON = 6
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def _invoke(url: str, history: pd.DataFrame, params: dict) -> pd.DataFrame:
     # Python's float repr round-trips float64 exactly (pandas' to_json keeps 10 digits).
     rows = history.assign(timestamp=history["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -57,7 +37,7 @@ def _invoke(url: str, history: pd.DataFrame, params: dict) -> pd.DataFrame:
 
 
 @pytest.fixture
-def served(store_uri, hourly, tmp_path: Path):
+def served(store_uri, hourly, tmp_path: Path, mlflow_process):
     """A quantile LSTM logged to the store, served by ``mlflow models serve``; yields (estimator, URL)."""
     training = {"loss": "quantile", "epochs": 2, "batch_size": 64, "seed": 0}
     estimator = create("lstm", input_length=24, horizon=HORIZON, hidden_size=8, training=training).fit(hourly)
@@ -65,35 +45,10 @@ def served(store_uri, hourly, tmp_path: Path):
         info = run.log_model(estimator, hourly, horizon=HORIZON)
     mlflow.set_tracking_uri(store_uri)
     local = mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(tmp_path / "model"))
-    executable = shutil.which("mlflow")
-    command = [executable] if executable else [sys.executable, "-m", "mlflow"]
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen(
-        [*command, "models", "serve", "-m", local, "--env-manager", "local", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,  # its own group: its worker stops with it
-        env={**os.environ, "MLFLOW_TRACKING_URI": store_uri},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _answers(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = (tmp_path / "serve.log").read_text()[-2000:]
-                pytest.fail(f"mlflow models serve did not answer on {url} within {START_TIMEOUT_S} s; its log ends:\n{tail}")
-            time.sleep(0.5)
+    arguments = ["models", "serve", "-m", local, "--env-manager", "local", "--workers", "1"]
+    environment = {**os.environ, "MLFLOW_TRACKING_URI": store_uri}
+    with mlflow_process(arguments, tmp_path / "serve.log", "/ping", START_TIMEOUT_S, pytest.fail, environment) as url:
         yield estimator, url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
-
 
 def test_a_served_model_answers_with_the_library_forecast_and_quantiles(served, hourly):
     estimator, url = served

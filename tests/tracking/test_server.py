@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import mlflow
@@ -24,52 +16,13 @@ from tsseq.tracking.pyfunc import input_example
 START_TIMEOUT_S = 45
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture
-def server(tmp_path: Path):
+def server(tmp_path: Path, mlflow_process):
     """``mlflow server`` with a SQLite backend and proxied artifacts in ``tmp_path``; yields its URL."""
-    executable = shutil.which("mlflow")
-    command = [executable] if executable else [sys.executable, "-m", "mlflow"]
-    port = _free_port()
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [*command, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,  # its own group: its workers stop with it
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _answers(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = (tmp_path / "server.log").read_text()[-2000:]
-                pytest.skip(f"mlflow server did not answer on {url} within {START_TIMEOUT_S} s; its output ends:\n{tail}")
-            time.sleep(0.5)
+    arguments = ["server", "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+                 "--artifacts-destination", str(tmp_path / "artifacts")]  # fmt: skip
+    with mlflow_process(arguments, tmp_path / "server.log", "/health", START_TIMEOUT_S, pytest.skip) as url:
         yield url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
-
 
 def test_runs_models_and_statuses_go_to_a_tracking_server(server, hourly):
     estimator = create("ar", order=3).fit(hourly)

@@ -27,7 +27,7 @@ import pandas as pd
 
 from tsseq.data.checks import check_series, series_frequency
 from tsseq.data.csv import TIMESTAMP_NAMES
-from tsseq.errors import ConfigError, DataError, DataFileNotFoundError, closest_match
+from tsseq.errors import ConfigError, DataError, DataFileNotFoundError, check_positive_int, closest_match
 
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 _DETECTION_ROWS = 100  # rows of a text column tried when looking for the timestamp column
@@ -122,8 +122,7 @@ def iter_series_batches(
     """
     import pyarrow.dataset as ds
 
-    if isinstance(batch_series, bool) or not isinstance(batch_series, int) or batch_series < 1:
-        raise ConfigError(f"The 'batch_series' parameter must be an int >= 1. Got {batch_series!r} instead.")
+    batch_series = check_positive_int(batch_series, "batch_series")
     dataset = ParquetSource(source, timestamp_column, value_columns, series_column)
     ids = dataset.series_ids()
     key = ds.field(series_column)
