@@ -161,7 +161,7 @@ def test_estimator_refuses_missing_or_misshapen_regressors() -> None:
         model.predict(4)
     with pytest.raises(DataError, match=r"series 1 have shape \(3, 2\); a forecast of 4 steps needs at least \(4, 2\)"):
         model._predict(4, future_covariates=[future[0], future[1][:3]])
-    with pytest.raises(DataError, match="windows carry none"):
+    with pytest.raises(DataError, match="needs their values over each window's horizon"):
         model._predict_windows(np.zeros((1, 5, 2)), 3)
     series, _ = split_frame(frame)
     with pytest.raises(DataError, match="Series 1 has 90 values but 89 rows of regressors"):

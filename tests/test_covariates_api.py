@@ -170,13 +170,13 @@ def test_missing_coverage_names_the_column_the_timestamp_and_the_series() -> Non
 
 
 def test_refusals_name_the_model_the_kind_and_what_it_takes() -> None:
-    y, _, future = promoted(100)
+    y, past, future = promoted(100)
     with pytest.raises(ConfigError, match=r"patchtst does not take future covariates: it takes no covariates.*RevIN"):
         tsseq.create("patchtst", input_length=LENGTH, horizon=HORIZON).fit(y.iloc[:100], future_covariates=future)
     with pytest.raises(ConfigError, match=r"naive does not take future covariates: it takes no covariates"):
         tsseq.create("naive").fit(y.iloc[:100], future_covariates=future)
-    with pytest.raises(ConfigError, match="recursive head"):
-        tsseq.create("gru", **TINY, head="recursive").fit(y.iloc[:100], future_covariates=future)
+    with pytest.raises(ConfigError, match=r"gru does not take past covariates: it takes future and static.*recursive head"):
+        tsseq.create("gru", **TINY, head="recursive").fit(y.iloc[:100], past_covariates=past)
     model = tsseq.create("gru", **TINY).fit(y.iloc[:100], future_covariates=future)
     with pytest.raises(ConfigError, match="predict_windows"):
         model.predict_windows(np.zeros((1, LENGTH, 1)), HORIZON)
@@ -208,8 +208,10 @@ def test_cli_forecast_with_covariates_end_to_end(tmp_path, capsys) -> None:
         "forecast", str(tmp_path / "data.csv"), "--target", "y", "--future-covariates", "promo",
         "--future", str(tmp_path / "future.csv"), "--horizon", str(HORIZON), "--output", str(tmp_path / "f.csv"),
     ]
-    assert main(arguments) == 2  # the default model, auto, takes no covariates and says which models do
-    assert "auto does not take future covariates" in capsys.readouterr().err
+    assert main(arguments) == 0  # the default model, auto, keeps the candidates that take them (ARX here)
+    assert len(pd.read_csv(tmp_path / "f.csv")) == HORIZON
+    assert main(arguments + ["--model", "ar", "--past-covariates", "sensor"]) == 2
+    assert "ar does not take past covariates" in capsys.readouterr().err
     arguments += ["--model", "ar"]
     assert main(arguments) == 0
     forecast = pd.read_csv(tmp_path / "f.csv")

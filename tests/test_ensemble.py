@@ -269,8 +269,9 @@ def test_the_m4_hourly_ensemble_job_parses_and_builds():
     assert ensemble.probabilistic  # AR and seasonal naive analytically, segrnn by its quantile loss
 
 
-def test_covariates_are_refused_naming_the_kind():
+def test_covariates_no_member_takes_are_refused_naming_the_kind_and_the_members():
     frame = _seasonal_frame()
     driver = frame.rename(columns=lambda column: f"{column}_driver")
-    with pytest.raises(ConfigError, match="ensemble does not take future covariates: it takes no covariates"):
-        tsseq.create("ensemble", members=["naive", "ar"]).fit(frame, future_covariates=driver)
+    with pytest.raises(ConfigError, match="ensemble does not take past covariates: it takes future covariates only. "
+                                          "No member takes them: 'naive' takes none; 'ar' takes future"):
+        tsseq.create("ensemble", members=["naive", "ar"]).fit(frame, past_covariates=driver)

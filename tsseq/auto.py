@@ -29,6 +29,16 @@ fits. For a frame of ``S`` series and the horizon ``H`` it
    is never worse on the validation backtest than the best baseline;
 6. **refits** the choice on every row (``validation`` passed on: neural choices stop early on it).
 
+**Covariates** (``past_covariates``, ``future_covariates``, ``static_covariates`` as for any
+model) restrict the candidates to the models that take every kind given: with future
+covariates only, AR becomes ARX (``ar`` fitted with them) and segrnn takes them, while
+naive, seasonal naive and patchtst, which take none, are left out (the leaderboard says
+why); with past or static covariates segrnn alone qualifies among the candidates (no
+baseline takes them, so the parsimony rule has nothing to compare with). The validation
+backtest, the budget probe, the ensembles and the refit all read the covariates, each
+forecast only up to its origin (past) and over its horizon (future); the report names the
+kinds and the restriction.
+
 ``time_budget_s`` bounds the search: the baselines always run; before each network a
 one-epoch probe on about 4,096 windows is timed and extrapolated to its windows and its
 fits (validation and refit); a network trains for as many of its epochs as fit in the time
@@ -45,6 +55,7 @@ Importing this module does not import torch.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -60,6 +71,7 @@ from tsseq.base import Forecaster, SeriesLayout, check_positive_int, split_frame
 from tsseq.baselines import seasonality_test
 from tsseq.conformal import history_scale
 from tsseq.data.checks import check_series
+from tsseq.data.covariates import KINDS, covariate_spec
 from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.parameters import check_is_fitted
 
@@ -150,6 +162,12 @@ class Validation:
     truth: np.ndarray  # (N, H, C), origin-major then series (one series: origin by origin)
     series_of: np.ndarray  # (N,) the series position of each forecast
     scales: np.ndarray  # (S, C) MASE's scale of the rows before the first origin
+    covariates: dict = field(default_factory=dict)  # the covariate frames given to fit, by fit's keyword
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The covariate kinds given, in the order of KINDS."""
+        return tuple(kind for kind in KINDS if f"{kind}_covariates" in self.covariates)
 
     @property
     def one_series(self) -> bool:
@@ -271,11 +289,29 @@ class AutoForecaster(Forecaster):
         return {**NETWORK_TRAINING, "seed": self.seed, **dict(self.training or {})}
 
     # ------------------------------------------------------------------ fit
+    @property
+    def supported_covariates(self) -> frozenset[str]:
+        """The kinds some candidate asked for takes (fit then keeps the candidates that take every kind given)."""
+        return frozenset(kind for supported in self._candidate_kinds().values() for kind in supported)
+
+    def _candidate_kinds(self) -> dict[str, frozenset[str]]:
+        """The covariate kinds each candidate asked for takes (the ensembles take what their members take)."""
+        return {name: registry.create(name).supported_covariates for name in self._candidate_names() if name != "ensemble"}
+
     def _covariates_note(self) -> str:
-        return (
-            "Name a model that takes them: ar (future covariates: ARX), or rnn, lstm, gru, segrnn, seq2seq, "
-            "transformer (past, future and static); e.g. tsseq forecast ... --model ar."
-        )
+        return f"{self._takes()}. Add 'segrnn' to candidates (past, future and static), or name a model that takes them."
+
+    def _takes(self) -> str:
+        return "; ".join(f"{name} takes {', '.join(k for k in KINDS if k in supported) or 'none'}"
+                         for name, supported in self._candidate_kinds().items())
+
+    def _covariate_candidates(self, kinds: Sequence[str]) -> list[str]:
+        """The candidate kinds asked for that take every covariate kind in ``kinds``; a ConfigError when none does."""
+        self._check_kinds(kinds)
+        able = [name for name, supported in self._candidate_kinds().items() if set(kinds) <= supported]
+        if kinds and not able:
+            raise ConfigError(f"auto has no candidate that takes {' and '.join(kinds)} covariates together ({self._takes()}).")
+        return able
 
     def fit(
         self,
@@ -288,28 +324,35 @@ class AutoForecaster(Forecaster):
     ) -> "AutoForecaster":
         """Score the candidates on the last rows of ``y``, choose, and refit the choice on every row.
 
-        Covariates are refused for now (a ConfigError saying which models take them): the
-        candidates would need them in the validation backtest, which scores windows.
+        Covariates restrict the candidates to the models that take every kind given
+        (module docstring); a ConfigError when no candidate asked for takes them.
         """
-        self._refuse_covariates(past_covariates, future_covariates, static_covariates)
         horizon = self._check_params()
         started = time.perf_counter()
         frame = check_series(y.to_frame() if isinstance(y, pd.Series) else y, missing="mask")
         series, layout = split_frame(frame)
+        frames = (past_covariates, future_covariates, static_covariates)
+        spec = None if all(part is None for part in frames) else covariate_spec(*frames, target_columns=layout.columns)
+        self._covariate_candidates(() if spec is None else spec.kinds)
         frequency_m = self.season_length or frequency_season(layout.freq)
         season, season_note = self._season(series, layout.freq, frequency_m)
         plan = self._validation(frame, series, layout, horizon, season)
+        plan = dataclasses.replace(plan, covariates={
+            f"{kind}_covariates": part for kind, part in zip(KINDS, frames) if part is not None
+        })
         candidates = self.candidate_plan(plan, season, frequency_m)
         for candidate in candidates:
             self._score(candidate, plan, self._seconds_left(candidates, started))
         candidates += self._ensembles(candidates, plan)
-        chosen, best_baseline, model = self._refit_choice(candidates, frame, validation)
+        chosen, best_baseline, model = self._refit_choice(candidates, frame, validation, plan.covariates)
         candidates.sort(key=lambda c: (not c.scored, c.score if c.scored else 0.0))
         self.chosen_, self.chosen_model_ = chosen.config(), model
         self.leaderboard_records_ = [candidate.record() for candidate in candidates]
         self.season_length_, self.horizon_, self.validation_origins_ = season, horizon, len(plan.offsets)
         self.input_length_ = self._window_length(model)
-        self.validation_score_, self.baseline_score_ = chosen.score, best_baseline.score
+        self.covariate_spec_ = spec
+        self.validation_score_ = chosen.score
+        self.baseline_score_ = math.nan if best_baseline is None else best_baseline.score
         self.search_seconds_ = time.perf_counter() - started
         self.layout_, self.n_channels_ = layout, layout.n_channels
         self.report_ = self._summary(chosen, best_baseline, plan, season_note)
@@ -403,6 +446,20 @@ class AutoForecaster(Forecaster):
             if windows < MIN_WINDOWS[name]:
                 candidate.skipped = f"{windows:,} training windows before the validation, fewer than {MIN_WINDOWS[name]:,}"
             candidates.append(candidate)
+        return self._restricted(candidates, plan.kinds)
+
+    def _restricted(self, candidates: list[Candidate], kinds: tuple[str, ...]) -> list[Candidate]:
+        """With covariates: AR labelled ARX, and the candidates that do not take every kind given skipped, saying so."""
+        if not kinds:
+            return candidates
+        able = self._covariate_candidates(kinds)
+        for candidate in candidates:
+            if candidate.name == "ar" and "future" in kinds:
+                candidate.label = "arx" + candidate.label[2:]  # AR with the future covariates as regressors
+            if candidate.name not in able and candidate.skipped is None:
+                supported = registry.create(candidate.name).supported_covariates
+                refused = [kind for kind in kinds if kind not in supported]
+                candidate.skipped = f"takes no {' or '.join(refused)} covariates"
         return candidates
 
     def _network_input_length(self, plan: Validation, season: int) -> tuple[int | None, str]:
@@ -463,12 +520,13 @@ class AutoForecaster(Forecaster):
             context = None if candidate.name in NETWORKS else self.input_length  # the networks read their own
             first = len(plan.frame) - plan.offsets[0]
             forecasts = historical_forecasts(model, plan.frame, start=first, horizon=horizon, stride=plan.stride,
-                                             input_length=context)
+                                             input_length=context, **plan.covariates)
             return forecasts[columns].to_numpy(dtype=np.float64).reshape(len(plan.offsets), horizon, len(columns))
         parts = []
+        future = {"future_covariates": plan.covariates["future_covariates"]} if "future" in plan.kinds else {}
         for offset in plan.offsets:
-            fitted = clone(model).fit(_drop_last(plan.frame, offset))
-            parts.append(np.stack(_series_arrays(fitted.predict(horizon), plan.layout)))  # (S, H, C)
+            fitted = clone(model).fit(_drop_last(plan.frame, offset), **plan.covariates)
+            parts.append(np.stack(_series_arrays(fitted.predict(horizon, **future), plan.layout)))  # (S, H, C)
         return np.concatenate(parts)
 
     def _metric(self, forecasts: np.ndarray, plan: Validation) -> float:
@@ -499,7 +557,7 @@ class AutoForecaster(Forecaster):
         })
         begin = time.perf_counter()
         try:
-            probe.fit(probe_frame)
+            probe.fit(probe_frame, **plan.covariates)
         except Exception as error:  # noqa: BLE001 - reported as the candidate's failure
             return f"failed: {type(error).__name__}: {error}"
         left -= time.perf_counter() - begin
@@ -540,9 +598,15 @@ class AutoForecaster(Forecaster):
         return ensembles
 
     @staticmethod
-    def _choose(candidates: list[Candidate]) -> tuple[Candidate, Candidate]:
-        """(the choice, the best baseline): the best baseline unless another beats it by more than PARSIMONY."""
+    def _choose(candidates: list[Candidate], covariates: bool = False) -> tuple[Candidate, Candidate | None]:
+        """(the choice, the best baseline): the best baseline unless another beats it by more than PARSIMONY.
+
+        With ``covariates`` no baseline may take them: then the best other candidate, and None.
+        """
         baselines = [c for c in candidates if c.name in BASELINES and c.scored]
+        others = [c for c in candidates if c.scored]
+        if not baselines and covariates and others:
+            return min(others, key=lambda c: c.score), None
         if not baselines:
             reasons = "; ".join(f"{c.label}: {c.skipped}" for c in candidates if c.name in BASELINES)
             raise DataError(f"auto could score none of its baselines on the validation backtest ({reasons}).")
@@ -550,13 +614,14 @@ class AutoForecaster(Forecaster):
         better = [c for c in candidates if c.name not in BASELINES and c.scored and c.score < best.score * (1 - PARSIMONY)]
         return (min(better, key=lambda c: c.score) if better else best), best
 
-    def _refit_choice(self, candidates: list[Candidate], frame: pd.DataFrame, validation) -> tuple:
+    def _refit_choice(self, candidates: list[Candidate], frame: pd.DataFrame, validation, covariates: dict | None = None
+                      ) -> tuple:
         """(choice, best baseline, the choice fitted on every row); a choice that fails to refit gives way to the next."""
         while True:
-            chosen, best_baseline = self._choose(candidates)
+            chosen, best_baseline = self._choose(candidates, covariates=bool(covariates))
             model = registry.create(chosen.name, **chosen.params)
             try:
-                model.fit(frame, **({} if validation is None else {"validation": validation}))
+                model.fit(frame, **({} if validation is None else {"validation": validation}), **covariates)
             except Exception as error:  # noqa: BLE001 - the next best is refitted instead, with a warning
                 reason = f"failed to refit on every row: {type(error).__name__}: {error}"
                 warnings.warn(f"auto: {chosen.label} {reason}; the next best candidate is refitted instead.",
@@ -581,13 +646,18 @@ class AutoForecaster(Forecaster):
 
     def _summary(self, chosen: Candidate, best: Candidate, plan: Validation, season_note: str) -> str:
         score = f"validation {self.metric} {chosen.score:.4g}"
-        if chosen is best:
+        if best is None:
+            why = f"{score}; no baseline takes the covariates"
+        elif chosen is best:
             why = f"the best baseline, {score}"
         else:
             why = f"{score}, {100 * (chosen.score / best.score - 1):+.1f}% against the best baseline {best.label}"
         skipped = [f"{r['candidate']}: {r['skipped']}" for r in self.leaderboard_records_ if r["skipped"] is not None]
         scored = len(self.leaderboard_records_) - len(skipped)
         where = "one series" if plan.one_series else f"{len(plan.fit_rows)} series"
+        if plan.kinds:
+            where = (f"{' and '.join(plan.kinds)} covariates (candidates limited to the models that take them"
+                     f"{', AR as ARX' if plan.kinds == ('future',) else ''}); {where}")
         return (
             f"auto: chose {chosen.label} ({why}); {season_note}; {where} x {len(plan.offsets)} origin(s) of horizon "
             f"{plan.horizon}; {scored} candidates scored" + (f", skipped {'; '.join(skipped)}" if skipped else "")
@@ -655,20 +725,28 @@ class AutoForecaster(Forecaster):
             )
         return inputs[:, inputs.shape[1] - length :]
 
-    def _predict(self, horizon: int) -> list[np.ndarray]:
-        return self.chosen_model_._predict(horizon)
+    # The chosen model was fitted with the same covariate frames (every candidate takes every kind given).
+    def _predict(self, horizon: int, **future) -> list[np.ndarray]:
+        return self.chosen_model_._predict(horizon, **future)
 
-    def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
-        return self.chosen_model_.predict_windows(self._windows(inputs), horizon)
+    def _chosen_windows(self, inputs: np.ndarray, covariates) -> dict:
+        windows = self._windows(inputs)
+        if covariates is None:
+            return {"inputs": windows}
+        chosen = covariates.select(self.covariate_spec_, inputs.shape[1], windows.shape[1])
+        return {"inputs": windows, "covariates": chosen}
 
-    def _predict_quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
-        return self.chosen_model_._predict_quantiles(horizon, levels)
+    def _predict_windows(self, inputs: np.ndarray, horizon: int, covariates=None) -> np.ndarray:
+        return self.chosen_model_.predict_windows(horizon=horizon, **self._chosen_windows(inputs, covariates))
 
-    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
-        return self.chosen_model_.predict_windows(self._windows(inputs), horizon, quantiles=levels)
+    def _predict_quantiles(self, horizon: int, levels: np.ndarray, **future) -> list[np.ndarray]:
+        return self.chosen_model_._predict_quantiles(horizon, levels, **future)
 
-    def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
-        return self.chosen_model_._sample(horizon, n, rng)
+    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray, covariates=None) -> np.ndarray:
+        return self.chosen_model_.predict_windows(horizon=horizon, quantiles=levels, **self._chosen_windows(inputs, covariates))
+
+    def _sample(self, horizon: int, n: int, rng: np.random.Generator, **future) -> list[np.ndarray]:
+        return self.chosen_model_._sample(horizon, n, rng, **future)
 
 
 # --------------------------------------------------------------------------- helpers

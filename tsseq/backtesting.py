@@ -23,6 +23,14 @@ only), while mean, drift and Naive2 read those ``L`` rows as their history. With
 ``refit=False`` there is one fit (on the rows before the first origin) and one pass over
 all origins; ``refit=k`` refits at every ``k``-th origin (``True``: at every origin).
 
+Covariates (:mod:`tsseq.data.covariates`): ``past_covariates``, ``future_covariates`` and
+``static_covariates``, the frames :meth:`~tsseq.base.Forecaster.fit` takes (covering every
+row of the data), go to every fit, which reads their training rows only; each origin's
+forecast then reads the past covariates of its ``L`` context rows only (never a row at or
+after its origin) and the future covariates of its context and of its ``H`` forecast rows
+(:func:`tsseq.data.covariates.window_covariates`), beside the windows of the values in the
+same vectorised ``predict_windows`` pass.
+
 A long frame (many series) is backtested series by series, each with its own clone of the
 model: ``predict_windows`` forecasts windows of the one series a model was fitted on.
 Series without a complete forecast after ``start`` are left out, with a warning.
@@ -33,6 +41,7 @@ not import torch.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import numbers
 import warnings
@@ -44,6 +53,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from tsseq.data.checks import check_series
+from tsseq.data.covariates import KINDS, align, window_covariates
 from tsseq.errors import ConfigError, DataError, check_positive_int, closest_match
 from tsseq.metrics import (
     coverage,
@@ -65,6 +75,7 @@ __all__ = [
 ]
 
 WINDOWS = ("expanding", "sliding")
+COVARIATE_ARGUMENTS = tuple(f"{kind}_covariates" for kind in KINDS)  # fit's keywords, in the order of KINDS
 START_KINDS = "The 'start' parameter must be a timestamp, an int row position or a float fraction in (0, 1)."
 WINDOW_VALUES = 32_000_000  # window values per predict_windows call: bounds what a model copies (256 MB of float64)
 # Metrics of the observed elements: (truth (n,), point (n,), quantiles (n, Q), levels (Q,), scale (n,)) -> float.
@@ -99,6 +110,9 @@ def historical_forecasts(
     quantiles: object = None,
     train_length: int | None = None,
     input_length: int | None = None,
+    past_covariates: pd.DataFrame | None = None,
+    future_covariates: pd.DataFrame | None = None,
+    static_covariates: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The forecasts ``model`` would have made from every origin after ``start`` (module docstring).
 
@@ -126,6 +140,10 @@ def historical_forecasts(
     input_length : int, optional
         Rows of context before each origin (default: the model's ``input_length``, else the
         rows of the first fit).
+    past_covariates, future_covariates, static_covariates : DataFrame, optional
+        As for :meth:`tsseq.base.Forecaster.fit`, covering every row of ``frame``: each fit
+        reads its training rows, each forecast the past covariates up to its cutoff and
+        the future covariates up to the end of its horizon (module docstring).
 
     Returns
     -------
@@ -151,6 +169,10 @@ def historical_forecasts(
         model.require_probabilistic("quantiles")  # refused before any fit
     validated = check_series(frame.to_frame() if isinstance(frame, pd.Series) else frame, missing="mask")
     series_column = _series_column(validated)
+    frames = (past_covariates, future_covariates, static_covariates)
+    check_kinds = getattr(model, "_check_kinds", None)  # tsseq's Forecaster: refused before any fit
+    if check_kinds is not None and any(part is not None for part in frames):
+        check_kinds([kind for kind, part in zip(KINDS, frames) if part is not None])
     parts, skipped = [], []
     for series_id, rows in _wide_parts(validated):
         try:
@@ -175,7 +197,8 @@ def historical_forecasts(
                 "start later or shorten input_length."
             )
         sliding = fit_rows if window == "sliding" else None
-        point, quantile = _refitted_forecasts(model, rows, origins, every, sliding, length, horizon, levels)
+        covariates = _series_covariates(frames, series_id)
+        point, quantile = _refitted_forecasts(model, rows, origins, every, sliding, length, horizon, levels, covariates)
         parts.append(_forecast_frame(rows, origins, point, quantile, levels))
         if series_column is not None:
             parts[-1].insert(0, series_column, series_id)
@@ -193,19 +216,23 @@ def historical_forecasts(
 
 def _refitted_forecasts(
     model, rows: pd.DataFrame, origins: np.ndarray, every: int, sliding: int | None, length: int, horizon: int,
-    levels: np.ndarray | None,
+    levels: np.ndarray | None, covariates: tuple | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """One series' forecasts ``(N, H, C)`` (quantiles ``(N, H, C, Q)``): a fit every ``every`` origins (0: one fit).
 
     Each fit sees the rows before its origin (the last ``sliding`` of them, if given) and
-    forecasts its origins up to the next fit in one pass.
+    forecasts its origins up to the next fit in one pass. ``covariates``: the series'
+    ``(past, future, static)`` frames, or None.
     """
     points, quantiles = [], []
     bounds = list(range(0, len(origins), every)) if every else [0]
+    options = {} if covariates is None else dict(zip(COVARIATE_ARGUMENTS, covariates))
     for begin, end in zip(bounds, bounds[1:] + [len(origins)]):
         origin = int(origins[begin])
-        fitted = clone(model).fit(rows.iloc[0 if sliding is None else origin - sliding : origin])
-        point, quantile = forecast_origins(fitted, rows, origins[begin:end], length, horizon, quantiles=levels)
+        fitted = clone(model).fit(rows.iloc[0 if sliding is None else origin - sliding : origin], **options)
+        point, quantile = forecast_origins(
+            fitted, rows, origins[begin:end], length, horizon, quantiles=levels, covariates=covariates
+        )
         points.append(point)
         quantiles.append(quantile)
     return np.concatenate(points), None if levels is None else np.concatenate(quantiles)
@@ -243,19 +270,31 @@ def origin_chunks(
 
 
 def forecast_origins(
-    model, rows: pd.DataFrame, origins: np.ndarray, length: int, horizon: int, *, quantiles: np.ndarray | None = None
+    model, rows: pd.DataFrame, origins: np.ndarray, length: int, horizon: int, *, quantiles: np.ndarray | None = None,
+    covariates: tuple | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """A fitted model's forecasts ``(N, H, C)`` (quantiles ``(N, H, C, Q)``) from the ``length`` rows before each origin.
 
     ``rows`` is the wide frame of the series the model was fitted on. The windows go to
     ``predict_windows`` together, in as few calls as :data:`WINDOW_VALUES` allows.
+    ``covariates``: the series' ``(past, future, static)`` frames for a model fitted with
+    covariates; each window gets those of its rows (:func:`~tsseq.data.covariates.window_covariates`).
     """
     values = rows.to_numpy(dtype=np.float64)
     # Models with calendar covariates derive them from each window's first timestamp.
     takes_starts = "window_starts" in inspect.signature(model.predict_windows).parameters
+    spec = getattr(model, "covariate_spec_", None)
+    aligned, offset = None, 0
+    if spec is not None and covariates is not None:
+        # The rows from the first window's start to the end, read once; a window takes its slice of them.
+        offset = int(np.min(origins)) - length
+        layout = dataclasses.replace(model.layout_, last_timestamps=(rows.index[-1],))
+        aligned = align(spec, *covariates, layout, [len(rows) - offset], "backtest")
     points, quantile_values = [], []
     for part, inputs in origin_chunks(values, origins, length):
         options = {"window_starts": rows.index[part - length]} if takes_starts else {}
+        if aligned is not None:
+            options["covariates"] = window_covariates(aligned, part - offset, length, horizon)
         points.append(model.predict_windows(inputs, horizon, **options))
         if quantiles is not None:
             quantile_values.append(model.predict_windows(inputs, horizon, quantiles=quantiles, **options))
@@ -363,6 +402,31 @@ def _wide_parts(frame: pd.DataFrame):
         return
     for series_id, group in frame.groupby(level=0, sort=False):
         yield series_id, group.droplevel(0)
+
+
+def _series_covariates(frames: tuple, series_id: object) -> tuple | None:
+    """The ``(past, future, static)`` covariate frames of one series (wide frames, a one-row static one); None without any."""
+    if all(frame is None for frame in frames):
+        return None
+    if series_id is None:
+        return frames
+    past, future, static = frames
+
+    def rows(frame, kind: str):
+        if frame is None:
+            return None
+        if not isinstance(frame.index, pd.MultiIndex):
+            raise DataError(
+                f"{kind}_covariates must be indexed like the long frame, by (series, timestamp). "
+                f"Got {type(frame.index).__name__}."
+            )
+        return frame[frame.index.get_level_values(0) == series_id].droplevel(0)
+
+    if static is not None:
+        if series_id not in static.index:
+            raise DataError(f"static_covariates has no row for series {series_id!r}: it needs one row per series.")
+        static = static.loc[[series_id]]
+    return rows(past, "past"), rows(future, "future"), static
 
 
 def _where(series_id: object) -> str:

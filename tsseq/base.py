@@ -52,8 +52,10 @@ its ``_fit`` then receives ``covariates=`` (a
 :class:`~tsseq.data.covariates.SeriesCovariates` of the training rows, and
 ``validation_covariates=`` of the validation rows), and, when fitted with future
 covariates, ``_predict``, ``_predict_quantiles`` and ``_sample`` receive
-``future_covariates=``, a list of ``(horizon, F)`` arrays. The spec of the columns is
-the fitted ``covariate_spec_`` (None without covariates).
+``future_covariates=``, a list of ``(horizon, F)`` arrays, and ``_predict_windows`` (and
+``_predict_windows_quantiles``) ``covariates=``, the
+:class:`~tsseq.data.covariates.WindowCovariates` of the windows (backtests build them).
+The spec of the columns is the fitted ``covariate_spec_`` (None without covariates).
 
 Column layout of the public methods, for each target column ``y``:
 
@@ -74,7 +76,7 @@ import numpy as np
 import pandas as pd
 
 from tsseq.data.checks import check_series, series_frequency
-from tsseq.data.covariates import KINDS, CovariateSpec, align, covariate_spec, horizon_rows
+from tsseq.data.covariates import KINDS, CovariateSpec, WindowCovariates, align, covariate_spec, horizon_rows
 from tsseq.errors import ConfigError, DataError, check_positive_int  # check_positive_int: also imported from here
 from tsseq.parameters import Estimator, check_is_fitted
 from tsseq.quantiles import (
@@ -171,6 +173,26 @@ def store_arguments(estimator: object, arguments: dict[str, object]) -> None:
     for name, value in arguments.items():
         if name not in ("self", "__class__"):  # __class__: in locals() of an __init__ that calls super()
             setattr(estimator, name, value)
+
+
+def _check_window_covariates(spec: CovariateSpec, covariates: WindowCovariates, windows: tuple[int, int], horizon: int) -> None:
+    """The window covariates match the fitted ``spec``, ``N`` windows of ``L`` rows and the horizon (DataError naming the kind)."""
+    n, length = windows
+    expected = {
+        "past": (spec.past, (n, length, len(spec.past))),
+        "future": (spec.future, (n, length + horizon, len(spec.future))),
+        "static_numeric": (spec.static_numeric, (n, len(spec.static_numeric))),
+        "static_codes": (spec.static_categorical, (n, len(spec.static_categorical))),
+    }
+    for kind, (columns, shape) in expected.items():
+        given = getattr(covariates, kind)
+        if not columns:
+            if given is not None:
+                raise DataError(f"covariates.{kind} was given, but the model was fitted without {kind} covariates.")
+            continue
+        if given is None or np.shape(given) != shape:
+            got = "none" if given is None else f"shape {np.shape(given)}"
+            raise DataError(f"covariates.{kind} of {n} windows must have shape {shape} (columns {list(columns)}). Got {got}.")
 
 
 class Forecaster(Estimator):
@@ -312,31 +334,44 @@ class Forecaster(Estimator):
         self._check_finite(samples, "sample paths")
         return self.layout_.to_sample_frame(samples)
 
-    def predict_windows(self, inputs: np.ndarray, horizon: int, *, quantiles: object = None) -> np.ndarray:
+    def predict_windows(
+        self, inputs: np.ndarray, horizon: int, *, quantiles: object = None, covariates: WindowCovariates | None = None
+    ) -> np.ndarray:
         """Forecast ``horizon`` steps after each of ``N`` input windows ``(N, L, C)``.
 
         Returns ``(N, horizon, C)``, or with ``quantiles`` (``Q`` levels)
-        ``(N, horizon, C, Q)``, the levels sorted increasing.
+        ``(N, horizon, C, Q)``, the levels sorted increasing. A model fitted with
+        covariates needs each window's ``covariates``
+        (:func:`tsseq.data.covariates.window_covariates`: past ones of its ``L`` rows, future
+        ones of its rows and its ``horizon``); its ``_predict_windows`` (and
+        ``_predict_windows_quantiles``) then receive ``covariates=``.
         """
         check_is_fitted(self, "layout_")
         horizon = check_positive_int(horizon, "horizon")
-        if getattr(self, "covariate_spec_", None) is not None:
+        spec = getattr(self, "covariate_spec_", None)
+        if spec is not None and covariates is None:
             raise ConfigError(
-                "predict_windows (and backtesting without refit) cannot forecast a model fitted with covariates: "
-                f"windows of values carry none ({', '.join(self.covariate_spec_.kinds)} covariates were given to fit). "
-                "Forecast with predict(horizon, future_covariates=...) from the end of the fitted data."
+                "predict_windows (and backtesting) of a model fitted with covariates needs the windows' covariates "
+                f"({', '.join(spec.kinds)} covariates were given to fit): pass covariates=window_covariates(...), or "
+                "backtest with historical_forecasts(..., past_covariates=..., future_covariates=..., static_covariates=...)."
             )
+        if spec is None and covariates is not None:
+            raise DataError("covariates were given to predict_windows of a model fitted without covariates; leave them out.")
         inputs = np.asarray(inputs, dtype=np.float64)
         if inputs.ndim != 3 or inputs.shape[2] != self.n_channels_:
             raise DataError(
                 f"predict_windows expects inputs of shape (N, L, {self.n_channels_}) "
                 f"(windows, input length, channels). Got shape {inputs.shape}."
             )
+        options = {}
+        if covariates is not None:
+            _check_window_covariates(spec, covariates, inputs.shape[:2], horizon)
+            options = {"covariates": covariates}
         if quantiles is None:
-            return self._predict_windows(inputs, horizon)
+            return self._predict_windows(inputs, horizon, **options)
         levels = check_levels(quantiles)
         self.require_probabilistic("quantiles")
-        return noncrossing(self._predict_windows_quantiles(inputs, horizon, levels))
+        return noncrossing(self._predict_windows_quantiles(inputs, horizon, levels, **options))
 
     @property
     def probabilistic(self) -> bool:
@@ -391,8 +426,11 @@ class Forecaster(Estimator):
 
         Columns ``[series,] cutoff, timestamp``, each target and its quantile columns;
         ``options``: ``stride``, ``refit``, ``window``, ``quantiles``, ``train_length``,
-        ``input_length`` (:func:`tsseq.backtesting.historical_forecasts`). This model is
-        cloned for every fit, never changed.
+        ``input_length``, and the covariate frames of :meth:`fit` (``past_covariates``,
+        ``future_covariates``, ``static_covariates``, covering the rows of ``y``: each
+        cutoff's forecast reads past covariates up to the cutoff and future ones over its
+        horizon) (:func:`tsseq.backtesting.historical_forecasts`). This model is cloned for
+        every fit, never changed.
         """
         from tsseq.backtesting import historical_forecasts
 

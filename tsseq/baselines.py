@@ -551,8 +551,9 @@ class AR(Forecaster):
     statsmodels to 1e-6. Afterwards ``_predict``, ``_predict_quantiles`` and
     ``_sample`` need ``future_covariates=``, a list of ``(H_i >= horizon, K)`` arrays, the
     regressors of the ``horizon`` steps after each series' end (their first ``horizon``
-    rows are used). Recursive strategy only; ``predict_windows`` refuses an ARX (the
-    windows carry no regressors).
+    rows are used). Recursive strategy only; ``predict_windows`` of an ARX takes the
+    regressors of each window's horizon (``covariates=``, a
+    :class:`~tsseq.data.covariates.WindowCovariates`), so backtests pass them through.
 
     Parameters
     ----------
@@ -815,9 +816,16 @@ class AR(Forecaster):
         forecast = self._forecast(slice(None), self.last_values_, horizon, effect)  # (S, C, H)
         return list(forecast.transpose(0, 2, 1))
 
-    def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
+    def _predict_windows(self, inputs: np.ndarray, horizon: int, covariates=None) -> np.ndarray:
+        effect = None
         if getattr(self, "exog_coef_", None) is not None:
-            raise DataError("predict_windows cannot forecast an AR fitted with exogenous regressors: windows carry none.")
+            if covariates is None or covariates.future is None:
+                raise DataError(
+                    "predict_windows of an AR fitted with exogenous regressors needs their values over each window's "
+                    "horizon: covariates=window_covariates(...) with future covariates."
+                )
+            future = covariates.future[:, inputs.shape[1] :]  # (N, H, K): the horizon's rows
+            effect = exog_effect(self.exog_coef_[0], future[:, None])  # (N, C, H)
         if self.order_.shape[0] != 1:
             raise DataError(
                 f"predict_windows needs an AR fitted on one series (a wide frame); this one was fitted "
@@ -826,7 +834,7 @@ class AR(Forecaster):
         width = self.coef_.shape[-1]
         _check_windows(inputs, width, "AR", f"has order {width}")
         self._warn_if_explosive(horizon)
-        return self._forecast(0, inputs.transpose(0, 2, 1), horizon).transpose(0, 2, 1)  # (N, H, C)
+        return self._forecast(0, inputs.transpose(0, 2, 1), horizon, effect).transpose(0, 2, 1)  # (N, H, C)
 
     # --- forecast distribution ------------------------------------------------------------------
 
@@ -867,8 +875,8 @@ class AR(Forecaster):
         quantiles = point[..., None] + self._error_sd(horizon)[..., None] * _normal_quantiles(levels)
         return list(quantiles.transpose(0, 2, 1, 3))  # (H, C, Q) per series
 
-    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
-        point = self._predict_windows(inputs, horizon)  # (N, H, C)
+    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray, covariates=None) -> np.ndarray:
+        point = self._predict_windows(inputs, horizon, covariates)  # (N, H, C)
         sd = self._error_sd(horizon)[0].T  # (H, C): the same for every window
         return point[..., None] + sd[..., None] * _normal_quantiles(levels)
 

@@ -191,8 +191,21 @@ class ConformalForecaster(Forecaster):
         self.refit = refit
 
     # ------------------------------------------------------------------ fit
-    def fit(self, y: pd.DataFrame | pd.Series, *, validation: pd.DataFrame | pd.Series | None = None) -> "ConformalForecaster":
-        """Fit the model, calibrate its scores, and (``refit``) refit it on every row of ``y``."""
+    def fit(
+        self,
+        y: pd.DataFrame | pd.Series,
+        *,
+        past_covariates: pd.DataFrame | None = None,
+        future_covariates: pd.DataFrame | None = None,
+        static_covariates: pd.DataFrame | None = None,
+        validation: pd.DataFrame | pd.Series | None = None,
+    ) -> "ConformalForecaster":
+        """Fit the model, calibrate its scores, and (``refit``) refit it on every row of ``y``.
+
+        Covariates are refused (a ConfigError naming the kind): the calibration forecasts
+        would need them too.
+        """
+        self._refuse_covariates(past_covariates, future_covariates, static_covariates)
         base = self._base_model()
         horizon, input_length = self._sizes(base)
         series, layout = split_frame(y)

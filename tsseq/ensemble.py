@@ -40,6 +40,13 @@ member's dependence between steps.
 
 ``predict_windows`` gives each member the last ``input_length`` steps of each window (the
 whole window to members without one, such as AR and the naive family).
+
+**Covariates** (:mod:`tsseq.data.covariates`) go to the members that take them: each
+member is fitted with the kinds it takes (``supported_covariates``; e.g. AR's future ones,
+a GRU's past, future and static ones) and forecasts with the horizon's future covariates
+when it was fitted with them; the others are fitted on the values alone (``member_covariates_``
+says which got what). The ensemble takes a kind when at least one member does, and
+refuses one that no member takes, naming every member and the kinds it takes.
 """
 
 from __future__ import annotations
@@ -53,8 +60,10 @@ import pandas as pd
 from tsseq import registry
 from tsseq.base import Forecaster, SeriesLayout, check_positive_int, split_frame, store_arguments
 from tsseq.config import ModelConfig, check_parameters, from_mapping
-from tsseq.backtesting import origin_chunks
-from tsseq.conformal import WINDOW_VALUES, ConformalForecaster, history_scale
+from tsseq.backtesting import COVARIATE_ARGUMENTS, forecast_origins
+from tsseq.data.covariates import KINDS, covariate_spec
+from tsseq.conformal import ConformalForecaster, history_scale
+from tsseq.data.checks import check_series
 from tsseq.errors import ConfigError, DataError, closest_match
 
 COMBINES = ("mean", "median", "weighted")
@@ -254,11 +263,42 @@ class EnsembleForecaster(Forecaster):
             raise ConfigError(f"{owner}: {error}") from None
 
     def _point_only_members(self) -> list[str]:
+        return [label for label, member in self._labelled_members() if not member.probabilistic]
+
+    @property
+    def supported_covariates(self) -> frozenset[str]:
+        """The covariate kinds at least one member takes (each member gets the kinds it takes)."""
+        return frozenset(kind for _, member in self._labelled_members() for kind in member.supported_covariates)
+
+    def _labelled_members(self) -> list[tuple[str, Forecaster]]:
         if hasattr(self, "members_"):
-            pairs = zip(self.labels_, self.members_)
-        else:
-            pairs = [(config.display_name, self._build_member(config)) for config in self.member_configs()]
-        return [label for label, member in pairs if not member.probabilistic]
+            return list(zip(self.labels_, self.members_))
+        return [(config.display_name, self._build_member(config)) for config in self.member_configs()]
+
+    def _covariates_note(self) -> str:
+        takes = [f"{label!r} takes {', '.join(sorted(m.supported_covariates, key=KINDS.index)) or 'none'}"
+                 for label, m in self._labelled_members()]
+        return f"No member takes them: {'; '.join(takes)}. Add a member that does, e.g. 'gru' (past, future, static)."
+
+    @staticmethod
+    def _member_covariates(member: Forecaster, frames: tuple) -> dict:
+        """The covariate frames of ``fit`` that ``member`` takes, as its keyword arguments."""
+        return {argument: frame for argument, kind, frame in zip(COVARIATE_ARGUMENTS, KINDS, frames)
+                if frame is not None and kind in member.supported_covariates}
+
+    @staticmethod
+    def _member_future(member: Forecaster, frame: pd.DataFrame | None) -> dict:
+        """``{"future_covariates": frame}`` for a member fitted with future covariates, else ``{}``."""
+        spec = getattr(member, "covariate_spec_", None)
+        return {"future_covariates": frame} if spec is not None and spec.future else {}
+
+    def _future_frame(self, future_covariates: list[np.ndarray] | None) -> pd.DataFrame | None:
+        """The horizon's future covariates ``(h, F)`` per series back as a frame in the fitted layout, for the members."""
+        if future_covariates is None:
+            return None
+        layout = SeriesLayout(self.covariate_spec_.future, self.layout_.freq, self.layout_.last_timestamps,
+                              self.layout_.series_ids, self.layout_.index_names)
+        return layout.to_frame(future_covariates)
 
     @property
     def probabilistic(self) -> bool:
@@ -288,25 +328,34 @@ class EnsembleForecaster(Forecaster):
     ) -> "EnsembleForecaster":
         """Fit the weights (``"weighted"``), then every member on all of ``y``; ``validation`` is passed to each member.
 
-        Covariates are refused (a ConfigError, as by any model that takes none): the
-        members would each need their own, and their forecasts the horizon's.
+        Covariates go to the members that take them (module docstring); a kind no member
+        takes is refused (a ConfigError naming the members and what each takes).
         """
-        self._refuse_covariates(past_covariates, future_covariates, static_covariates)
         configs = self.member_configs()
         frame = y.to_frame() if isinstance(y, pd.Series) else y
         series, layout = split_frame(frame)
+        frames = (past_covariates, future_covariates, static_covariates)
+        spec = None
+        if any(part is not None for part in frames):
+            spec = covariate_spec(*frames, target_columns=layout.columns)
+            self._check_kinds(spec.kinds)
         options = {} if validation is None else {"validation": validation}
         members = [self._build_member(config) for config in configs]
+        covariates = [self._member_covariates(member, frames) for member in members]
         own = [m.get_params(deep=False).get("horizon") for m in members]
         horizon = self.horizon or min((h for h in own if isinstance(h, int)), default=DEFAULT_HORIZON)
         if self.combine == "weighted":
-            weights, errors = self._fit_weights(configs, frame, series, layout, horizon, options)
+            weights, errors = self._fit_weights(configs, frame, series, layout, horizon, options, frames)
         else:
             if self.validation_length is not None:
                 warnings.warn(f"validation_length is used by combine='weighted' only; combine={self.combine!r} ignores it.",
                               UserWarning, stacklevel=2)
             weights, errors = np.full(len(members), 1 / len(members)), None
-        self.members_ = [member.fit(frame, **options) for member in members]
+        self.members_ = [member.fit(frame, **options, **given) for member, given in zip(members, covariates)]
+        self.covariate_spec_ = spec
+        self.member_covariates_ = {
+            config.display_name: [argument.partition("_")[0] for argument in given] for config, given in zip(configs, covariates)
+        }
         self.weights_, self.validation_errors_ = weights, errors
         self.labels_, self.horizon_ = [config.display_name for config in configs], horizon
         self.input_lengths_ = [m.get_params(deep=False).get("input_length") for m in self.members_]
@@ -314,7 +363,8 @@ class EnsembleForecaster(Forecaster):
         return self
 
     def _fit_weights(self, configs: list[ModelConfig], frame: pd.DataFrame, series: list[np.ndarray],
-                     layout: SeriesLayout, horizon: int, options: dict) -> tuple[np.ndarray, np.ndarray]:
+                     layout: SeriesLayout, horizon: int, options: dict, frames: tuple = (None, None, None)
+                     ) -> tuple[np.ndarray, np.ndarray]:
         """Members fitted before the validation tail forecast it -> (simplex weights, each member's scaled MSE)."""
         rows = horizon if self.validation_length is None else self.validation_length
         if rows < horizon:
@@ -330,12 +380,14 @@ class EnsembleForecaster(Forecaster):
                     "(validation_length) and needs rows before them to fit the members on. Pass a smaller validation_length."
                 )
         train = ConformalForecaster._drop_last(frame, rows, layout)
-        members = [self._build_member(config).fit(train, **options) for config in configs]
+        members = [self._build_member(config) for config in configs]
+        members = [member.fit(train, **options, **self._member_covariates(member, frames)) for member in members]
         labels = [config.display_name for config in configs]
         if layout.series_ids is None:
-            forecasts, truth, scale = self._rolling_forecasts(members, labels, series[0], rows, horizon)
+            forecasts, truth, scale = self._rolling_forecasts(members, labels, frame, rows, horizon, frames)
         else:  # one origin per series: the start of its tail
-            forecasts = np.stack([np.stack(_series_arrays(member.predict(horizon), layout)) for member in members])
+            forecasts = np.stack([np.stack(_series_arrays(member.predict(horizon, **self._member_future(member, frames[1])),
+                                                          layout)) for member in members])
             truth = np.stack([values[len(values) - rows : len(values) - rows + horizon] for values in series])
             scale = np.stack([history_scale(values[: len(values) - rows], "naive") for values in series])[:, None, :]
         forecasts, truth = forecasts / scale, truth / scale  # (M, ..., H, C), (..., H, C)
@@ -346,10 +398,14 @@ class EnsembleForecaster(Forecaster):
         errors = np.mean((stacked - target) ** 2, axis=1)
         return simplex_least_squares(stacked, target), errors
 
-    @staticmethod
-    def _rolling_forecasts(members: list[Forecaster], labels: list[str], values: np.ndarray, rows: int,
-                           horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One series -> forecasts ``(M, N, H, C)`` from every origin in its tail, truths ``(N, H, C)``, scale ``(C,)``."""
+    def _rolling_forecasts(self, members: list[Forecaster], labels: list[str], frame: pd.DataFrame, rows: int,
+                           horizon: int, frames: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One series -> forecasts ``(M, N, H, C)`` from every origin in its tail, truths ``(N, H, C)``, scale ``(C,)``.
+
+        A member fitted with covariates reads those of each window (:func:`tsseq.backtesting.forecast_origins`).
+        """
+        rows_frame = check_series(frame, missing="mask")  # the rows the members were fitted on
+        values = rows_frame.to_numpy(dtype=np.float64)
         first = len(values) - rows
         origins = np.arange(first, len(values) - horizon + 1)
         truth = values[origins[:, None] + np.arange(horizon)]
@@ -361,8 +417,8 @@ class EnsembleForecaster(Forecaster):
                     f"Ensemble member {label!r} reads input_length={length} rows, but only {first} rows precede the "
                     f"validation tail of {rows} rows. Pass a smaller validation_length, or a longer series."
                 )
-            parts = [member.predict_windows(inputs, horizon) for _, inputs in origin_chunks(values, origins, length, WINDOW_VALUES)]
-            forecasts.append(np.concatenate(parts))
+            point, _ = forecast_origins(member, rows_frame, origins, length, horizon, covariates=frames)
+            forecasts.append(point)
         return np.stack(forecasts), truth, history_scale(values[:first], "naive")
 
     # ------------------------------------------------------------------ forecasts
@@ -376,13 +432,20 @@ class EnsembleForecaster(Forecaster):
         """``per_member[i][s]`` -> the combination per series ``s``."""
         return [self._combine(np.stack(arrays)) for arrays in zip(*per_member)]
 
-    def _predict(self, horizon: int) -> list[np.ndarray]:
-        return self._combine_series([_series_arrays(m.predict(horizon), self.layout_) for m in self.members_])
+    def _predict(self, horizon: int, future_covariates: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        frame = self._future_frame(future_covariates)
+        return self._combine_series(
+            [_series_arrays(m.predict(horizon, **self._member_future(m, frame)), self.layout_) for m in self.members_]
+        )
 
-    def _predict_quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
+    def _predict_quantiles(
+        self, horizon: int, levels: np.ndarray, future_covariates: list[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
+        frame = self._future_frame(future_covariates)
         per_member = []
         for member in self.members_:
-            arrays = _series_arrays(member.predict(horizon, quantiles=levels), self.layout_)  # (H, C·(1 + Q)) each
+            forecast = member.predict(horizon, quantiles=levels, **self._member_future(member, frame))
+            arrays = _series_arrays(forecast, self.layout_)  # (H, C·(1 + Q)) each
             per_member.append([values.reshape(len(values), self.n_channels_, -1)[..., 1:] for values in arrays])
         return self._combine_series(per_member)  # (H, C, Q) per series
 
@@ -399,28 +462,37 @@ class EnsembleForecaster(Forecaster):
             )
         return inputs[:, inputs.shape[1] - length :]
 
-    def _windows_of_members(self, inputs: np.ndarray, horizon: int, **quantiles) -> np.ndarray:
+    def _windows_of_members(self, inputs: np.ndarray, horizon: int, covariates=None, **quantiles) -> np.ndarray:
         forecasts = []
         for position, member in enumerate(self.members_):
             windows = self._member_windows(position, inputs)
+            spec = getattr(member, "covariate_spec_", None)
+            if spec is not None:  # the kinds it was fitted with, of the rows it reads
+                quantiles["covariates"] = covariates.select(spec, inputs.shape[1], windows.shape[1])
+            else:
+                quantiles.pop("covariates", None)
             try:
                 forecasts.append(member.predict_windows(windows, horizon, **quantiles))
             except DataError as error:  # the member's own refusal, e.g. windows shorter than AR's order
                 raise DataError(f"Ensemble member {self.labels_[position]!r}: {error}") from None
         return self._combine(np.stack(forecasts))
 
-    def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
-        return self._windows_of_members(inputs, horizon)
+    def _predict_windows(self, inputs: np.ndarray, horizon: int, covariates=None) -> np.ndarray:
+        return self._windows_of_members(inputs, horizon, covariates)
 
-    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
-        return self._windows_of_members(inputs, horizon, quantiles=levels)
+    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray, covariates=None) -> np.ndarray:
+        return self._windows_of_members(inputs, horizon, covariates, quantiles=levels)
 
-    def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    def _sample(
+        self, horizon: int, n: int, rng: np.random.Generator, future_covariates: list[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
+        frame = self._future_frame(future_covariates)
         chosen = rng.choice(len(self.members_), size=n, p=self.weights_)  # the member of each path
         paths = [np.empty((n, horizon, self.n_channels_)) for _ in self.layout_.last_timestamps]
         for position in np.unique(chosen):
             rows = np.flatnonzero(chosen == position)
-            drawn = self.members_[position].sample(horizon, len(rows), seed=int(rng.integers(2**31)))
+            member = self.members_[position]
+            drawn = member.sample(horizon, len(rows), seed=int(rng.integers(2**31)), **self._member_future(member, frame))
             for series, values in enumerate(_series_arrays(drawn, self.layout_)):  # (k·H, C), sample-major
                 paths[series][rows] = values.reshape(len(rows), horizon, -1)
         return paths

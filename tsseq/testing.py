@@ -23,7 +23,8 @@ channels; :func:`long_frame`, three series of 120 to 150 rows). A neural model s
 be configured small (a few epochs, a short ``input_length``) so that the checks run in
 seconds; a model with a ``horizon`` shorter than :data:`HORIZON` is asked for its own.
 The registry's contract test (``tests/test_registry.py``) runs every check over every
-registered model.
+registered model; one of them checks that ``supported_covariates`` is what the model
+takes and that every other covariate kind is refused by name.
 """
 
 from __future__ import annotations
@@ -254,6 +255,58 @@ def check_point_models_say_how_to_get_intervals(model) -> None:
     raise AssertionError("a point model asked for quantiles must raise a ConfigError saying how to get them")
 
 
+def check_covariate_kinds_are_declared_taken_and_refused_by_name(model) -> None:
+    """``supported_covariates`` says which kinds the model takes: those fit, forecast and backtest (past ones after the
+    origin unread); each other kind is refused by a ConfigError naming the model and the kind."""
+    from sklearn.base import clone
+
+    from tsseq.data.covariates import KINDS
+    from tsseq.errors import ConfigError
+    from tsseq.registry import name_of
+
+    parameters = inspect.signature(model.fit).parameters
+    if "future_covariates" not in parameters and not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        raise unittest.SkipTest("fit takes no covariate keywords")
+    supported = getattr(model, "supported_covariates", frozenset())
+    _require(isinstance(supported, frozenset) and supported <= set(KINDS),
+             f"supported_covariates must be a frozenset of {KINDS}; got {supported!r}")
+    frame, horizon = wide_frame(), _horizon(model)
+    frames = _covariate_frames(frame, horizon)
+    name = name_of(model)
+    for kind in KINDS:
+        if kind in supported:
+            continue
+        try:
+            clone(model).fit(frame, **{f"{kind}_covariates": frames[kind]})
+        except ConfigError as error:
+            _require(f"{name} does not take {kind} covariates" in str(error),
+                     f"the refusal of {kind} covariates must say '{name} does not take {kind} covariates'; got: {error}")
+            continue
+        raise AssertionError(f"{name} does not list {kind} in supported_covariates, yet fit took {kind} covariates")
+    if not supported:
+        return
+    given = {f"{kind}_covariates": frames[kind] for kind in KINDS if kind in supported}
+    fitted = clone(model).fit(frame, **given)
+    spec = getattr(fitted, "covariate_spec_", None)
+    kinds = tuple(kind for kind in KINDS if kind in supported)
+    _require(spec is not None and spec.kinds == kinds, f"covariate_spec_.kinds must be {kinds}; got {spec}")
+    future = {"future_covariates": frames["future"]} if "future" in supported else {}
+    forecast = fitted.predict(horizon, **future)
+    _require(forecast.shape == (horizon, 2) and bool(np.isfinite(forecast.to_numpy()).all()),
+             f"the forecast with covariates has shape {forecast.shape} or non-finite values")
+    start = len(frame) - horizon - 3
+    backtests = []
+    changed = frames["past"].copy()
+    changed.iloc[start:] = 1e3  # the rows after the first cutoff
+    for past in (frames["past"], changed):
+        options = {**given, **({"past_covariates": past} if "past" in supported else {})}
+        backtests.append(clone(model).historical_forecasts(frame, start=start, horizon=horizon, **options))
+    first = backtests[0]["cutoff"] == frame.index[start - 1]
+    _require(int(first.sum()) == horizon, f"the backtest with covariates has {int(first.sum())} rows at its first cutoff")
+    np.testing.assert_allclose(backtests[1].loc[first, ["a", "b"]], backtests[0].loc[first, ["a", "b"]], rtol=0, atol=1e-6,
+                               err_msg="past covariates after a cutoff changed its backtest forecast")
+
+
 CHECKS: tuple[Check, ...] = (
     check_constructor_takes_keywords_and_stores_them,
     check_nested_parameters_round_trip,
@@ -267,6 +320,7 @@ CHECKS: tuple[Check, ...] = (
     check_save_and_load_give_identical_forecasts,
     check_probabilistic_models_give_ordered_quantiles_and_paths,
     check_point_models_say_how_to_get_intervals,
+    check_covariate_kinds_are_declared_taken_and_refused_by_name,
 )
 
 
@@ -301,6 +355,17 @@ def _fitted(model):
     fitted = copy.fit(frame)
     _require(fitted is copy, f"fit must return the estimator itself; it returned {type(fitted).__name__}")
     return fitted, frame, _horizon(model)
+
+
+def _covariate_frames(frame: pd.DataFrame, horizon: int) -> dict[str, pd.DataFrame]:
+    """A past, a future (running ``horizon`` rows past ``frame``) and a static (numeric and categorical) covariate frame."""
+    rng = np.random.default_rng(1)
+    index = pd.date_range(frame.index[0], periods=len(frame) + horizon, freq="h", name=frame.index.name)
+    return {
+        "past": pd.DataFrame({"sensor": rng.standard_normal(len(index))}, index=index),
+        "future": pd.DataFrame({"promo": (rng.random(len(index)) < 0.3).astype(float)}, index=index),
+        "static": pd.DataFrame({"size": [2.0], "region": ["north"]}),
+    }
 
 
 def _same(first: object, second: object) -> bool:

@@ -18,7 +18,8 @@ Three kinds, each a DataFrame (see :mod:`tsseq.base` for the layouts):
 :func:`covariate_spec` fixes the columns of each kind at fit time (a
 :class:`CovariateSpec`, saved with the model); :func:`align` reads every series' rows of
 the frames as float64 arrays (a :class:`SeriesCovariates`); :func:`horizon_rows` the
-future covariates of a forecast. Every gap is a :class:`~tsseq.errors.DataError` naming
+future covariates of a forecast; :func:`window_covariates` those of many forecast windows
+(backtests, :meth:`~tsseq.base.Forecaster.predict_windows`). Every gap is a :class:`~tsseq.errors.DataError` naming
 the kind, the column, the first timestamp without a value and, for a long frame, the
 series. Models read the arrays; they never see these frames.
 """
@@ -73,6 +74,67 @@ class SeriesCovariates:
     future: list[np.ndarray] | None = None
     static_numeric: np.ndarray | None = None
     static_codes: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class WindowCovariates:
+    """The covariates of ``N`` forecast windows of ``L`` input rows and ``H`` forecast rows (a kind the spec lacks is None).
+
+    ``past`` ``(N, L, P)``: the input rows only (observed up to each origin); ``future``
+    ``(N, L + H, F)``: the input rows, then the ``H`` rows of the window's horizon;
+    ``static_numeric`` ``(N, N_s)`` float64; ``static_codes`` ``(N, K)`` int64.
+    """
+
+    past: np.ndarray | None = None
+    future: np.ndarray | None = None
+    static_numeric: np.ndarray | None = None
+    static_codes: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        present = [part for part in (self.past, self.future, self.static_numeric, self.static_codes) if part is not None]
+        return len(present[0]) if present else 0
+
+    def select(self, spec: CovariateSpec, input_length: int, rows: int) -> "WindowCovariates":
+        """The kinds of ``spec``, for a model reading the last ``rows`` of windows of ``input_length`` rows
+        (an ensemble member, auto's choice)."""
+        skip = input_length - rows
+        return WindowCovariates(
+            self.past[:, skip:] if spec.past and self.past is not None else None,
+            self.future[:, skip:] if spec.future and self.future is not None else None,
+            self.static_numeric if spec.static_numeric else None,
+            self.static_codes if spec.static_categorical else None,
+        )
+
+
+def window_covariates(covariates: SeriesCovariates, origins: np.ndarray, length: int, horizon: int) -> WindowCovariates:
+    """The windows of series 0 of ``covariates`` before each origin ``(N,)`` (rows ``[p - L, p)``; future also ``[p, p + H)``).
+
+    Row ``p`` of the arrays is the series' row ``p``; a window never reads a past covariate
+    at or after its origin, nor a future covariate after its horizon.
+    """
+    origins = np.asarray(origins, dtype=np.int64)
+    n = len(origins)
+
+    def rows(values: list[np.ndarray] | None, steps: int) -> np.ndarray | None:
+        if values is None:
+            return None
+        positions = origins[:, None] - length + np.arange(steps)  # (N, steps)
+        if positions.min() < 0 or positions.max() >= len(values[0]):
+            raise DataError(
+                f"The covariate windows need rows {int(positions.min())} .. {int(positions.max())} of the series; "
+                f"the covariates cover {len(values[0])} rows."
+            )
+        return values[0][positions]
+
+    def repeated(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else np.repeat(values[:1], n, axis=0)
+
+    return WindowCovariates(
+        rows(covariates.past, length),
+        rows(covariates.future, length + horizon),
+        repeated(covariates.static_numeric),
+        repeated(covariates.static_codes),
+    )
 
 
 def _as_frame(frame: object, kind: str) -> pd.DataFrame:

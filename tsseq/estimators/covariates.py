@@ -143,6 +143,27 @@ def exogenous_rows(
     horizon: int,
 ) -> np.ndarray:
     """The ``(T, X)`` covariate block of the ``T = n_rows`` rows of series ``position`` (standardised; see the module docstring)."""
+
+    def pick(values):
+        return None if values is None else values[position]
+
+    parts = (covariates.past, covariates.future, covariates.static_numeric, covariates.static_codes)
+    return exogenous_block(*map(pick, parts), n_rows, statistics, input_length, horizon)
+
+
+def exogenous_block(
+    past: np.ndarray | None,
+    future: np.ndarray | None,
+    static_numeric: np.ndarray | None,
+    static_codes: np.ndarray | None,
+    n_rows: int,
+    statistics: tuple[np.ndarray, np.ndarray],
+    input_length: int,
+    horizon: int,
+) -> np.ndarray:
+    """The standardised block ``(..., T, X)`` of rows with ``past`` ``(..., T, P)``, ``future`` ``(..., T, F)`` (lead 0 of
+    each row; later leads from the rows after it, 0 past the end), ``static_numeric`` ``(..., N)`` and ``static_codes``
+    ``(..., K_s)``; ``...`` are batch axes (none for one series, ``N`` for windows)."""
     center, scale = statistics
     blocks, offset = [], 0
 
@@ -153,22 +174,22 @@ def exogenous_rows(
         offset += width
         return result
 
-    past, future = covariates.past, covariates.future
     if past is not None:
-        blocks.append(standardised(past[position]))
+        blocks.append(standardised(past))
     if future is not None:
-        rows = standardised(future[position])
+        rows = standardised(future)
         n_leads = 1 + -(-horizon // input_length)
-        blocks.append(lead_columns(rows, input_length, n_leads, len(rows)))
+        blocks.append(lead_columns(rows, input_length, n_leads, rows.shape[-2]))
     constant = []
-    if covariates.static_numeric is not None:
-        constant.append(standardised(covariates.static_numeric[position]))
-    if covariates.static_codes is not None:
-        constant.append(covariates.static_codes[position].astype(np.float64))
+    if static_numeric is not None:
+        constant.append(standardised(static_numeric))
+    if static_codes is not None:
+        constant.append(static_codes.astype(np.float64))
     if constant:
-        static = np.concatenate(constant)
-        blocks.append(np.broadcast_to(static, (n_rows, len(static))))
-    return np.concatenate(blocks, axis=1)
+        static = np.concatenate(constant, axis=-1)  # (..., N + K_s)
+        batch = static.shape[:-1]
+        blocks.append(np.broadcast_to(static[..., None, :], batch + (n_rows, static.shape[-1])))
+    return np.concatenate(blocks, axis=-1)
 
 
 def with_horizon(
@@ -211,6 +232,25 @@ class PackedCodes(nn.Module):
         if not self.n_exogenous:
             return self.model(values, codes)
         return self.model(values, codes, inputs[..., self.n_channels : split])  # (B, L, X)
+
+
+class PackedExogenous(nn.Module):
+    """Calls ``model(values (B, L, C)[, targets (B, T, C)], exogenous=block (B, L, X))`` on packed rows ``(B, L, C + X)``.
+
+    For modules that take no calendar codes and are called with their targets
+    (teacher forcing: the engine's ``pass_targets``); the targets' values only are
+    passed on. The state dict is the wrapped model's under ``model.``.
+    """
+
+    def __init__(self, model: nn.Module, n_channels: int) -> None:
+        super().__init__()
+        self.model, self.n_channels = model, n_channels
+
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        values, block = inputs[..., : self.n_channels], inputs[..., self.n_channels :]  # (B, L, C), (B, L, X)
+        if targets is None:
+            return self.model(values, exogenous=block)
+        return self.model(values, targets[..., : self.n_channels], exogenous=block)
 
 
 class ValuesLoss:

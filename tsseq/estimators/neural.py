@@ -13,6 +13,7 @@ import torch
 
 from tsseq.base import Forecaster, SeriesLayout, check_positive_int, split_frame
 from tsseq.config import from_mapping
+from tsseq.data.covariates import WindowCovariates
 from tsseq.data.scaling import Scaler
 from tsseq.data.windows import make_multi_series_windows
 from tsseq.engine import Callback, Trainer, TrainingConfig, TrainingHistory
@@ -25,6 +26,7 @@ from tsseq.estimators.covariates import (
     ValuesLoss,
     check_covariates,
     covariate_statistics,
+    exogenous_block,
     exogenous_rows,
     exogenous_sizes,
     row_codes,
@@ -437,28 +439,49 @@ class NeuralForecaster(Forecaster):
 
     # ------------------------------------------------------------------ forecasting
     def predict_windows(
-        self, inputs: np.ndarray, horizon: int, *, quantiles: object = None, window_starts: object = None
+        self,
+        inputs: np.ndarray,
+        horizon: int,
+        *,
+        quantiles: object = None,
+        window_starts: object = None,
+        covariates: WindowCovariates | None = None,
     ) -> np.ndarray:
         """Forecast ``horizon`` steps after each of ``N`` input windows ``(N, L, C)``.
 
-        ``quantiles`` as in :meth:`tsseq.base.Forecaster.predict_windows`.
+        ``quantiles`` and ``covariates`` (the user's, of each window) as in
+        :meth:`tsseq.base.Forecaster.predict_windows`.
         ``window_starts``, the timestamp of each window's first row ``(N,)``, gives the
         covariate codes of a model with covariates (required then); other models ignore it.
         """
         self._window_starts = window_starts
         try:
-            return super().predict_windows(inputs, horizon, quantiles=quantiles)
+            return super().predict_windows(inputs, horizon, quantiles=quantiles, covariates=covariates)
         finally:
             del self._window_starts
 
-    def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
-        return self._forecast_scaled(self._scaled_windows(inputs), horizon) * self.scale_[0] + self.center_[0]
+    def _predict_windows(self, inputs: np.ndarray, horizon: int, covariates: WindowCovariates | None = None) -> np.ndarray:
+        scaled = self._scaled_windows(inputs, covariates)
+        return self._forecast_scaled(scaled, horizon) * self.scale_[0] + self.center_[0]
 
-    def _scaled_windows(self, inputs: np.ndarray) -> np.ndarray:
-        """Windows ``(N, L, C)`` of the fitted (wide) series -> scaled, with their codes ``(N, L, C + K)``."""
+    def _scaled_windows(self, inputs: np.ndarray, covariates: WindowCovariates | None = None) -> np.ndarray:
+        """Windows ``(N, L, C)`` of the fitted (wide) series -> scaled, with the user's covariates (the horizon's future
+        ones in the lead columns, as :meth:`predict` puts them) and their codes ``(N, L, C + X + K)``."""
         if len(self.center_) != 1:
             raise DataError("predict_windows needs a model fitted on one (wide) series; this one was fitted on many.")
         scaled = (inputs - self.center_[0]) / self.scale_[0]
+        if covariates is not None:
+            length, statistics = inputs.shape[1], (self.covariate_center_, self.covariate_scale_)
+            future = None if covariates.future is None else covariates.future[:, :length]  # lead 0: the rows' own
+            block = exogenous_block(
+                covariates.past, future, covariates.static_numeric, covariates.static_codes, length, statistics,
+                self.input_length, self.horizon,
+            )
+            scaled = np.concatenate([scaled, block], axis=-1)  # (N, L, C + X)
+            if covariates.future is not None:
+                scaled = with_horizon(
+                    scaled, covariates.future[:, length:], self.n_channels_, self._exogenous_sizes(), *statistics, self.horizon
+                )
         names = self._covariate_names()
         if names:
             if self._window_starts is None:
@@ -524,8 +547,10 @@ class NeuralForecaster(Forecaster):
         inputs = self._last_inputs(horizon, future_covariates)
         return list(self._quantiles_of(inputs, horizon, levels, self.center_, self.scale_))
 
-    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
-        scaled = self._scaled_windows(inputs)
+    def _predict_windows_quantiles(
+        self, inputs: np.ndarray, horizon: int, levels: np.ndarray, covariates: WindowCovariates | None = None
+    ) -> np.ndarray:
+        scaled = self._scaled_windows(inputs, covariates)
         center, scale = (np.repeat(part[:1], len(inputs), axis=0) for part in (self.center_, self.scale_))  # (N, C)
         return self._quantiles_of(scaled, horizon, levels, center, scale)
 

@@ -55,10 +55,28 @@ class RNNForecaster(NeuralForecaster):
     ``covariate_dim`` values) and the head (the horizon's future and static covariates:
     a flattened projection added to the direct head's output, or to each output
     segment's query of the parallel head); see :class:`RecurrentForecaster`. The
-    recursive head and ``stateful=True`` refuse them.
+    recursive head takes future and static covariates, fed at every rollout step, and
+    refuses past ones (unobserved over the horizon it rolls through); ``stateful=True``
+    refuses all of them (:attr:`supported_covariates` says which kinds this
+    configuration takes).
     """
 
-    supported_covariates = frozenset({"past", "future", "static"})
+    @property
+    def supported_covariates(self) -> frozenset[str]:
+        """The covariate kinds this configuration takes: all; future and static with the recursive head; none when stateful."""
+        if self.stateful:
+            return frozenset()
+        if self.head == "recursive":
+            return frozenset({"future", "static"})
+        return frozenset({"past", "future", "static"})
+
+    def _covariates_note(self) -> str:
+        if self.stateful:
+            return "stateful=True trains on the values alone (truncated BPTT over a whole series)."
+        return (
+            "The recursive head feeds its forecasts back over the horizon, where past covariates are not observed; "
+            "use head='direct' or 'parallel' with past covariates."
+        )
 
     def __init__(
         self,

@@ -25,6 +25,7 @@ from tsseq.data.windows import make_multi_series_windows
 from tsseq.engine import Trainer, TrainingConfig
 from tsseq.engine.losses import config_loss
 from tsseq.errors import DataError
+from tsseq.estimators.covariates import PackedExogenous, ValuesLoss
 from tsseq.estimators.neural import NeuralForecaster
 from tsseq.estimators.transformer import AttentionWeightsMixin
 from tsseq.nn.decoder_only import DecoderOnlyTransformer, sequence_length
@@ -51,13 +52,14 @@ class TransformerSeq2SeqForecaster(AttentionWeightsMixin, NeuralForecaster):
     published long-horizon results (Zeng et al. 2023; Nie et al. 2023) favour direct
     multi-step models such as ``patchtst``. Each forecast costs ``H`` decoder passes,
     and its own errors are fed back along the rollout.
+
+    The user's covariates (past, future, static): each encoder token adds a projection
+    of its step's covariates, each decoder token one of the known future and static
+    covariates of the step it forecasts, in teacher forcing, rollout and sampling alike
+    (see :class:`~tsseq.nn.transformer_seq2seq.TransformerSeq2Seq`).
     """
 
-    def _covariates_note(self) -> str:
-        return (
-            "Its decoder tokens are the fed-back forecasts; covariates are not wired into them yet. Use "
-            "'transformer', 'seq2seq' (its decoder takes the horizon's future covariates), 'gru' or 'segrnn'."
-        )
+    supported_covariates = frozenset({"past", "future", "static"})
 
     def __init__(
         self,
@@ -88,12 +90,18 @@ class TransformerSeq2SeqForecaster(AttentionWeightsMixin, NeuralForecaster):
                 n_encoder_layers="num_encoder_layers", n_decoder_layers="num_decoder_layers",
             ),
             output=self.output_distribution(),
+            exogenous=self._exogenous_sizes(),
         )
+
+    def _engine_model(self, module: torch.nn.Module) -> torch.nn.Module:
+        return PackedExogenous(module, self.n_channels_) if self._exogenous_width() else module
 
     def _train(self, config: TrainingConfig, callbacks, module, train, validation):
         windows = self._windows(train, "training")
         validation_windows = None if validation is None else self._windows(validation, "validation")
-        return Trainer(config, callbacks).fit(module, windows, validation_windows, pass_targets=True)
+        loss = ValuesLoss(self.n_channels_, config_loss(config)) if self._exogenous_width() else None
+        model = self._engine_model(module)
+        return Trainer(config, callbacks).fit(model, windows, validation_windows, loss=loss, pass_targets=True)
 
 
 @register("decoder_only")
@@ -120,13 +128,15 @@ class DecoderOnlyForecaster(AttentionWeightsMixin, NeuralForecaster):
     that trains on one dataset with the same engine as everything else. It is not
     benchmarked in tsseq; each forecast costs ``ceil(H / patch_length)`` forward
     passes, and its own errors are fed back along the rollout.
+
+    The user's covariates (past, future, static) are added to every token's embedding:
+    the past covariates of a context token's rows, the known future covariates of the
+    patch a token predicts, the static ones (see
+    :class:`~tsseq.nn.decoder_only.DecoderOnlyTransformer`); the tokens after the context
+    get no past covariates, in training as in the rollout.
     """
 
-    def _covariates_note(self) -> str:
-        return (
-            "Its decoder tokens are the fed-back forecasts; covariates are not wired into them yet. Use "
-            "'transformer', 'seq2seq' (its decoder takes the horizon's future covariates), 'gru' or 'segrnn'."
-        )
+    supported_covariates = frozenset({"past", "future", "static"})
 
     def __init__(
         self,
@@ -158,7 +168,11 @@ class DecoderOnlyForecaster(AttentionWeightsMixin, NeuralForecaster):
                 d_model="hidden_size", n_layers="num_layers",
             ),
             output=self.output_distribution(),
+            exogenous=self._exogenous_sizes(),
         )
+
+    def _engine_model(self, module: torch.nn.Module) -> torch.nn.Module:
+        return PackedExogenous(module, self.n_channels_) if self._exogenous_width() else module
 
     def _split_validation(self, series, validation):
         train, held_out = super()._split_validation(series, validation)
@@ -172,8 +186,12 @@ class DecoderOnlyForecaster(AttentionWeightsMixin, NeuralForecaster):
         rows = module.sequence_length
         windows = self._sequence_windows(train, rows, "training")
         validation_windows = None if validation is None else self._sequence_windows(validation, rows, "validation")
-        loss = _LaterTargets(module.patch_length - 1, config_loss(config))
-        return Trainer(config, callbacks).fit(_NextPatch(module), windows, validation_windows, loss=loss)
+        loss = config_loss(config)
+        if self._exogenous_width():
+            loss = ValuesLoss(self.n_channels_, loss)  # the targets carry the covariate block too
+        loss = _LaterTargets(module.patch_length - 1, loss)
+        next_patch = _NextPatch(module, self.n_channels_)
+        return Trainer(config, callbacks).fit(next_patch, windows, validation_windows, loss=loss)
 
     def _sequence_windows(self, series, rows: int, what: str):
         """Windows of ``rows - 1`` inputs, each with the same rows shifted by one as targets."""
@@ -191,15 +209,21 @@ class _NextPatch(torch.nn.Module):
 
     Rows ``0 .. M - P - 1`` are the tokens that predict them; the last ``P - 1`` input
     rows are never a token's input (they are in its target patch).
+
+    Packed rows ``(B, M - 1, C + X)`` carry the user's covariates after the ``C`` values;
+    the whole block goes to the model (its leads reach the last predicted patch).
     """
 
-    def __init__(self, model: DecoderOnlyTransformer) -> None:
+    def __init__(self, model: DecoderOnlyTransformer, n_channels: int) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.n_channels = model, n_channels
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         fed = inputs.shape[1] + 1 - self.model.patch_length  # M - P
-        return self.model.forward_sequence(inputs[:, :fed])  # (B, M - P, C)
+        values = inputs[:, :fed, : self.n_channels]
+        if inputs.shape[-1] == self.n_channels:
+            return self.model.forward_sequence(values)  # (B, M - P, C)
+        return self.model.forward_sequence(values, exogenous=inputs[..., self.n_channels :])
 
 
 class _LaterTargets:

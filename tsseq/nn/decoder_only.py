@@ -34,6 +34,21 @@ forecast is the first ``H`` steps of the ``R`` predicted patches. Every step rec
 the whole prefix (no key/value cache): ``R`` forward passes over at most
 ``N_c + R - 1`` tokens.
 
+Covariates (the user's, a packed block ``exogenous``, :mod:`tsseq.nn.exogenous`): token
+``i`` also carries ``κ_i = [π_i ; φ_{i+1} ; σ]``, added to its embedding as
+``e_i = W_in z_i + W_x κ_i + b_in + PE(i)``:
+
+* ``π_i``: the past covariates of the rows of patch ``i`` for a context token (``i <
+  N_c``), 0 for the tokens after it, which in forecasting are fed-back predictions over
+  the horizon, where past covariates are not observed (training zeroes them at the same
+  positions, so both see the same inputs);
+* ``φ_{i+1}``: the known future covariates of the rows of the patch token ``i``
+  predicts, 0 on rows past the horizon (``N_c P + H`` rows after the context's start);
+* ``σ = [s ; E(k)]``: the static covariates.
+
+A forecast therefore reads past covariates up to its origin only, and future ones up to
+the end of its horizon, in the rollout and when sampling alike.
+
 RevIN (Kim et al. 2022) takes its statistics from the ``N_c P`` context rows of a
 sequence, so a prediction never depends on values after the context through them; the
 positions *inside* the context do see their own future through the statistics in
@@ -49,6 +64,7 @@ from torch import Tensor, nn
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError
 from tsseq.engine.distributions import IDENTITY, Affine, OutputDistribution, PointOutput
+from tsseq.nn.exogenous import ExogenousInputs, ExogenousSizes
 from tsseq.nn.revin import RevIN
 from tsseq.nn.transformer import Encoder, attention_weights, positional_encoding, record_attention
 
@@ -88,14 +104,20 @@ class DecoderOnlyTransformer(nn.Module):
         What the head predicts per step and channel (:mod:`tsseq.engine.distributions`);
         default the point output. The rollout feeds back its point forecast, or a draw
         when sampling (ancestral sampling; :meth:`forward` then returns the drawn path).
+    exogenous : ExogenousSizes, optional
+        The user's covariates of the packed block (:mod:`tsseq.nn.exogenous`; its leads
+        every ``input_length`` rows).
+    static_dim : int
+        Size of each static categorical covariate's embedding.
 
     Inputs / outputs
     ----------------
-    ``forward(inputs (B, L, C)) -> (B, H, C)``, the autoregressive forecast (the output's
-    parameters ``(B, H, C, P)`` with a distribution output).
-    ``forward_sequence(sequence (B, T, C)) -> (B, T, C)`` (or ``(B, T, C, P)``): next-patch
+    ``forward(inputs (B, L, C), exogenous=None) -> (B, H, C)``, the autoregressive forecast (the output's
+    parameters ``(B, H, C, P)`` with a distribution output); ``exogenous`` ``(B, L, X)``.
+    ``forward_sequence(sequence (B, T, C), exogenous=None) -> (B, T, C)`` (or ``(B, T, C, P)``): next-patch
     predictions of rows ``P .. T + P - 1`` (``T`` a multiple of ``P``, at most
-    ``(N_c + R - 1) P``).
+    ``(N_c + R - 1) P``); ``exogenous`` ``(B, T', X)`` with ``T' >= max(T, L)`` rows from the
+    sequence's first (its leads reach the rows of the last predicted patch).
     """
 
     def __init__(
@@ -115,6 +137,8 @@ class DecoderOnlyTransformer(nn.Module):
         positional: str = "sinusoidal",
         revin: bool = False,
         output: OutputDistribution | None = None,
+        exogenous: ExogenousSizes | None = None,
+        static_dim: int = 4,
     ) -> None:
         super().__init__()
         self.distribution = PointOutput() if output is None else output
@@ -139,6 +163,11 @@ class DecoderOnlyTransformer(nn.Module):
         self.embedding_dropout = nn.Dropout(dropout)
         self.decoder = Encoder.stack(n_layers, d_model, n_heads, d_ff, dropout, norm_first=norm_first)
         self.head = nn.Linear(d_model, token_size * self.distribution.n_params)
+        self.exogenous = None if exogenous is None else ExogenousInputs(exogenous, horizon, static_dim)
+        self.covariate_embedding = None  # W_x
+        if exogenous is not None:
+            width = patch_length * (exogenous.past + exogenous.future) + self.exogenous.static_size  # |κ_i|
+            self.covariate_embedding = nn.Linear(width, d_model, bias=False)
 
     @property
     def context_length(self) -> int:
@@ -150,25 +179,30 @@ class DecoderOnlyTransformer(nn.Module):
         """``(N_c + R) P``: rows of one training window (:func:`sequence_length`)."""
         return sequence_length(self.input_length, self.horizon, self.patch_length)
 
-    def forward(self, inputs: Tensor) -> Tensor:
+    def forward(self, inputs: Tensor, exogenous: Tensor | None = None) -> Tensor:
         if inputs.dim() != 3 or inputs.shape[1:] != (self.input_length, self.input_size):
             raise DataError(
                 f"DecoderOnlyTransformer expects inputs of shape (B, {self.input_length}, {self.input_size}) "
                 f"(batch, input_length, channels). Got {tuple(inputs.shape)} instead."
             )
+        self._check_exogenous(exogenous)
         batch = inputs.shape[0]
-        context, affine = self._normalize(inputs[:, self.input_length - self.context_length :])  # (B, N_c P, C)
+        start = self.input_length - self.context_length  # the context's first row
+        context, affine = self._normalize(inputs[:, start:])  # (B, N_c P, C)
+        known = None if exogenous is None else self._covariate_tokens(exogenous, start, self.max_tokens)  # (B', N, |κ|)
         tokens, raw = self._tokens(context), []  # (B', N_c, P C_t)
         token_affine = self._token_affine(affine)
         for _ in range(self.forecast_patches):
-            raw.append(self._next_patches(tokens)[:, -1:])  # (B', 1, P C_t, P_d)
+            read = None if known is None else known[:, : tokens.shape[1]]
+            raw.append(self._next_patches(tokens, read)[:, -1:])  # (B', 1, P C_t, P_d)
             tokens = torch.cat([tokens, self.distribution.feedback(raw[-1], token_affine)], dim=1)  # (B', n + 1, P C_t)
         path = self._rows(tokens[:, self.context_patches :], batch)[:, : self.horizon]  # (B, H, C)
         raw_rows = self._rows(torch.cat(raw, dim=1), batch)[:, : self.horizon]  # (B, H, C, P_d)
         return self.distribution.finish_path(path, raw_rows, affine)
 
-    def forward_sequence(self, sequence: Tensor) -> Tensor:
+    def forward_sequence(self, sequence: Tensor, exogenous: Tensor | None = None) -> Tensor:
         """Teacher-forced next-patch predictions: output rows ``iP .. iP + P - 1`` predict rows ``(i + 1) P ..``."""
+        self._check_exogenous(exogenous)
         steps = sequence.shape[1] if sequence.dim() == 3 else 0
         if (
             sequence.dim() != 3
@@ -183,7 +217,8 @@ class DecoderOnlyTransformer(nn.Module):
                 f"Got {tuple(sequence.shape)} instead."
             )
         normalized, affine = self._normalize(sequence)
-        raw = self._rows(self._next_patches(self._tokens(normalized)), sequence.shape[0])  # (B, T, C, P_d)
+        known = None if exogenous is None else self._covariate_tokens(exogenous, 0, steps // self.patch_length)
+        raw = self._rows(self._next_patches(self._tokens(normalized), known), sequence.shape[0])  # (B, T, C, P_d)
         return self.distribution.finish(raw, affine)
 
     def attention(self, inputs: Tensor) -> dict[str, Tensor]:
@@ -197,11 +232,37 @@ class DecoderOnlyTransformer(nn.Module):
             self(inputs)
         return attention_weights(self)
 
-    def _next_patches(self, tokens: Tensor) -> Tensor:
-        """Tokens ``(B', n, P C_t)`` -> the head's prediction of each one's next patch, ``(B', n, P C_t, P_d)``."""
-        embedded = self.embedding_dropout(self.positions(self.embedding(tokens)))  # (B', n, D)
+    def _next_patches(self, tokens: Tensor, known: Tensor | None = None) -> Tensor:
+        """Tokens ``(B', n, P C_t)`` and their covariates ``κ`` ``(B', n, |κ|)`` -> the head's prediction of each one's
+        next patch, ``(B', n, P C_t, P_d)``."""
+        embedded = self.embedding(tokens)  # (B', n, D)
+        if known is not None:
+            embedded = embedded + self.covariate_embedding(known)
+        embedded = self.embedding_dropout(self.positions(embedded))
         raw = self.head(self.decoder(embedded, causal=True))  # (B', n, P C_t · P_d)
         return raw.unflatten(-1, (-1, self.distribution.n_params))
+
+    def _covariate_tokens(self, block: Tensor, start: int, count: int) -> Tensor:
+        """``κ_0 .. κ_{count-1}`` ``(B', count, |κ|)`` of the tokens whose first starts at row ``start`` of ``block``."""
+        patch = self.patch_length
+        past, future, constant = self.exogenous.rows(block, self.input_length, start + (count + 1) * patch)
+        parts = []
+        if past.shape[-1]:  # π_i: rows of token i, context tokens only
+            observed = past[:, start : start + self.context_length]  # (B, N_c P, P_x)
+            rows = nn.functional.pad(observed, (0, 0, 0, max(0, count - self.context_patches) * patch))[:, : count * patch]
+            parts.append(rows.reshape(rows.shape[0], count, -1))  # (B, count, P P_x)
+        if future is not None:  # φ_{i+1}: rows of token i + 1, up to the horizon's end
+            rows = future[:, start + patch : start + (count + 1) * patch].clone()  # (B, count P, F)
+            rows[:, self.context_length + self.horizon - patch :] = 0
+            parts.append(rows.reshape(rows.shape[0], count, -1))  # (B, count, P F)
+        parts.append(constant[:, None].expand(-1, count, -1))  # σ
+        known = torch.cat(parts, dim=-1)  # (B, count, |κ|)
+        return known.repeat_interleave(self.input_size, dim=0) if self.channel_independent else known  # row b C + c
+
+    def _check_exogenous(self, exogenous: Tensor | None) -> None:
+        if (exogenous is None) != (self.exogenous is None):
+            expected = "without a covariate block" if self.exogenous is None else "with its covariate block exogenous=(B, T, X)"
+            raise DataError(f"This DecoderOnlyTransformer is called {expected}.")
 
     def _tokens(self, rows: Tensor) -> Tensor:
         """``(B, n P, C)`` -> ``(B', n, P C_t)``: non-overlapping patches are a reshape of the time axis."""

@@ -17,6 +17,10 @@ covariates and ``k`` the codes of the static categorical ones (the same on every
   heads. Past covariates never enter ``b``: they are not observed after the origin.
 
 ``E(k) = [E_1[k_1] ; ... ; E_{K_s}[k_{K_s}]]`` (:class:`~tsseq.nn.embeddings.CovariateEmbedding`).
+
+:meth:`ExogenousInputs.rows` gives the kinds apart, row by row, also of a packed sequence
+longer than one window (the decoder-only model's next-patch training windows), whose
+future rows reach past its end through the leads of its last ``L`` rows.
 """
 
 from __future__ import annotations
@@ -84,25 +88,40 @@ class ExogenousInputs(nn.Module):
         self.horizon_size = sizes.future + static
 
     def forward(self, block: Tensor) -> tuple[Tensor, Tensor]:
-        if block.dim() != 3:
-            raise DataError(f"ExogenousInputs expects a covariate block (B, L, X). Got {tuple(block.shape)}.")
-        length, width = block.shape[1:]
-        if width != self.sizes.width(length, self.horizon):
-            raise DataError(
-                f"ExogenousInputs with {self.sizes} expects a covariate block (B, {length}, "
-                f"{self.sizes.width(length, self.horizon)}) for L={length}, H={self.horizon}. Got {tuple(block.shape)}."
-            )
+        length = block.shape[1] if block.dim() == 3 else 0
+        past, future, constant = self.rows(block, length, length + self.horizon)
+        steps = [past] + ([future[:, :length]] if future is not None else []) + [constant[:, None].expand(-1, length, -1)]
+        ahead = ([future[:, length:]] if future is not None else []) + [constant[:, None].expand(-1, self.horizon, -1)]
+        return torch.cat(steps, dim=-1), torch.cat(ahead, dim=-1)  # (B, L, A), (B, H, B_h)
+
+    def rows(self, block: Tensor, stride: int, count: int) -> tuple[Tensor, Tensor | None, Tensor]:
+        """The kinds apart, row by row: ``past`` ``(B, T, P)``, ``future`` ``f_1 .. f_count`` ``(B, count, F)`` (None
+        without), ``constant`` ``[s ; E(k)]`` ``(B, N + E_s)``.
+
+        ``block`` ``(B, T, X)`` holds rows packed with leads every ``stride`` rows (the
+        estimators' ``input_length``; ``T >= stride``): an input window (``T = stride``) or a
+        longer training sequence. Lead ``k`` of row ``r`` is ``f_{r + k·stride}``, so the
+        future rows after the block come from the leads of its last ``stride`` rows; rows
+        beyond what the leads reach are 0.
+        """
         sizes = self.sizes
-        past, rest = block[..., : sizes.past], block[..., sizes.past :]  # (B, L, P)
-        future_width = sizes.future * sizes.n_leads(length, self.horizon)
-        leads, static = rest[..., :future_width], rest[:, 0, future_width:]  # (B, L, F·(m+1)), (B, N + K_s)
-        # Lead k of row r is f_{r + kL}: stacking the leads in time gives f_1 .. f_{(m+1)L}.
-        future = torch.cat(leads.split(sizes.future, dim=-1), dim=1)[:, : length + self.horizon] if sizes.future else None
+        length = block.shape[1] if block.dim() == 3 else 0
+        if block.dim() != 3 or length < stride or block.shape[2] != sizes.width(stride, self.horizon):
+            raise DataError(
+                f"ExogenousInputs with {sizes} expects a covariate block (B, T >= {stride}, "
+                f"{sizes.width(stride, self.horizon)}) for L={stride}, H={self.horizon}. Got {tuple(block.shape)}."
+            )
+        past, rest = block[..., : sizes.past], block[..., sizes.past :]  # (B, T, P)
+        future_width = sizes.future * sizes.n_leads(stride, self.horizon)
+        leads, static = rest[..., :future_width], rest[:, 0, future_width:]  # (B, T, F·(m+1)), (B, N + K_s)
+        future = None
+        if sizes.future:
+            lead = leads.split(sizes.future, dim=-1)  # m + 1 of (B, T, F)
+            # f_1 .. f_T from lead 0, then each lead k adds the stride rows after: f_{T + (k-1)·stride + 1} ..
+            future = torch.cat([lead[0]] + [part[:, length - stride :] for part in lead[1:]], dim=1)
+            future = nn.functional.pad(future, (0, 0, 0, max(0, count - future.shape[1])))[:, :count]
         parts = [static[:, : sizes.static_numeric]]  # (B, N)
         if self.static_embedding is not None:
             codes = static[:, sizes.static_numeric :].round().long()  # (B, K_s)
             parts.append(self.static_embedding(codes).to(block.dtype))  # (B, E_s)
-        constant = torch.cat(parts, dim=-1)  # (B, N + E_s)
-        steps = [past] + ([future[:, :length]] if future is not None else []) + [constant[:, None].expand(-1, length, -1)]
-        ahead = ([future[:, length:]] if future is not None else []) + [constant[:, None].expand(-1, self.horizon, -1)]
-        return torch.cat(steps, dim=-1), torch.cat(ahead, dim=-1)  # (B, L, A), (B, H, B_h)
+        return past, future, torch.cat(parts, dim=-1)  # (B, N + E_s)

@@ -27,6 +27,13 @@ encodes the patches with some of them replaced by zeros and predicts every patch
 :meth:`PatchTST.reconstruct` maps whole windows to their reconstruction (an anomaly
 score is the reconstruction error).
 
+Covariates: none of the three kinds is taken, and the estimator refuses each by name.
+Past covariates as extra channels would be RevIN-normalised, patched and forecast as
+targets under channel independence (the channels never meet), so they would not inform
+the target; future-known covariates have no slot in patch tokens that end at the
+origin; static covariates would need a per-series token the flatten head does not have.
+Use ``transformer``, ``seq2seq``, ``transformer_seq2seq`` or the recurrent family.
+
 Shapes: B batch, L input steps, C channels, H horizon, P patch length, S stride,
 N patches, D = d_model.
 """

@@ -25,8 +25,12 @@ Real-valued covariates (the user's past, future and static covariates, a packed
 a_{jw+w-1}]``); the horizon's known future ``b_1 .. b_H = [f_{L+h} ; s ; E(k)]`` enters
 the head: ``"direct"`` adds ``W_b vec(b_1 .. b_H)`` to its output (a flattened projection,
 one effect per output value), ``"parallel"`` adds ``W_b vec(b_{(m-1)w+1} .. b_{mw})`` to
-the query of output segment ``m``. The recursive head refuses them (its rollout would
-need past covariates over the horizon).
+the query of output segment ``m``. The recursive head takes future and static covariates
+at every rollout step: segment ``m`` (horizon steps ``(m-1)w+1 .. mw``, known covariates
+``β_m = vec(b_{(m-1)w+1} .. b_{mw})``) is predicted as ``ŷ_m = W_o y + b_o + W_b β_m`` and
+fed back as the input step ``s = [ŷ_m ; β_m]``, the layout of an input step (without past
+covariates ``a_t = [f_t ; s ; E(k)]`` and ``b_h`` line up). It refuses
+past covariates: they are not observed over the horizon its rollout runs through.
 
 Heads:
 
@@ -195,6 +199,8 @@ class RecurrentForecaster(nn.Module):
             # Per window (all C channels at once, also channel-independent: each channel its own effect).
             outputs = self.n_output_segments * self.segment_length * self.input_size * n_params
             self.exogenous_head = nn.Linear(self.horizon * self.exogenous.horizon_size, outputs)
+        elif self.exogenous is not None and self.head == "recursive":  # to each predicted segment
+            self.exogenous_head = nn.Linear(self.segment_length * self.exogenous.horizon_size, self.segment_size * n_params)
         elif self.exogenous is not None:
             self.exogenous_head = nn.Linear(self.segment_length * self.exogenous.horizon_size, width)  # to the query
 
@@ -213,10 +219,11 @@ class RecurrentForecaster(nn.Module):
     def _make_exogenous(self, sizes: ExogenousSizes | None, dim: int) -> ExogenousInputs | None:
         if sizes is None:
             return None
-        if self.head == "recursive":
+        if self.head == "recursive" and sizes.past:
             raise ConfigError(
                 "The recursive head feeds its forecasts back as inputs, which would need past covariates over the "
-                "horizon; use head='direct' or 'parallel' with past, future or static covariates."
+                "horizon, where they are not observed; it takes future and static covariates only. Use "
+                "head='direct' or 'parallel' with past covariates."
             )
         return ExogenousInputs(sizes, self.horizon, dim)
 
@@ -236,7 +243,7 @@ class RecurrentForecaster(nn.Module):
             if ahead is not None:
                 segments = segments + self._direct_exogenous(ahead)
         elif self.head == "recursive":
-            segments, fed = self._rollout(outputs[:, -1], state, self._sequence_affine(affine))  # (B', M·w·c·P)
+            segments, fed = self._rollout(outputs[:, -1], state, self._sequence_affine(affine), ahead)  # (B', M·w·c·P)
         else:
             segments = self._parallel_decode(state, ahead)  # (B', M·w·c·P)
         shape = (segments.shape[0], -1, self.series_channels, self.distribution.n_params)
@@ -271,16 +278,31 @@ class RecurrentForecaster(nn.Module):
         outputs, state = self.encoder(self._to_sequences(x), state)  # (B', k, H)
         return self._from_sequences(self.output(outputs), batch), state  # (B, k, C)
 
-    def _rollout(self, last_output: Tensor, state: StackState, affine: Affine) -> tuple[Tensor, Tensor]:
-        """Recursive decoding: ``(raw (B', M·w·c·P), fed (B', M·w·c))``, the head's outputs and the values fed back."""
+    def _rollout(
+        self, last_output: Tensor, state: StackState, affine: Affine, ahead: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Recursive decoding: ``(raw (B', M·w·c·P), fed (B', M·w·c))``, the head's outputs and the values fed back.
+
+        ``ahead`` ``(B, H, B_h)``: the horizon's known covariates, fed with the segment of the steps they describe.
+        """
         shape = (last_output.shape[0], self.segment_length, self.series_channels, self.distribution.n_params)
-        predictions, fed = [self.output(last_output)], []  # each (B', w·c·P)
+        known = [None] * self.n_output_segments  # β_m of each segment, (B', 1, w·B_h)
+        if ahead is not None:  # (B, M·w, B_h), the last segment zero-padded past H
+            ahead = nn.functional.pad(ahead, (0, 0, 0, self.n_output_segments * self.segment_length - self.horizon))
+            known = [self._step_covariates(None, rows) for rows in ahead.split(self.segment_length, dim=1)]
+
+        def predict(output: Tensor, segment: int) -> Tensor:  # (B', D·H) -> (B', w·c·P)
+            if known[segment] is None:
+                return self.output(output)
+            return self.output(output) + self.exogenous_head(known[segment][:, 0])
+
+        predictions, fed = [predict(last_output, 0)], []  # each (B', w·c·P)
         for segment in range(self.n_output_segments):
             fed.append(self.distribution.feedback(predictions[-1].reshape(shape), affine).flatten(1))  # (B', w·c)
             if segment == self.n_output_segments - 1:
                 break
-            output, state = self.encoder(self._embed(fed[-1].unsqueeze(1)), state)
-            predictions.append(self.output(output[:, -1]))
+            output, state = self.encoder(self._embed(fed[-1].unsqueeze(1), known[segment]), state)
+            predictions.append(predict(output[:, -1], segment + 1))
         return torch.cat(predictions, dim=1), torch.cat(fed, dim=1)
 
     def _direct_exogenous(self, ahead: Tensor) -> Tensor:

@@ -34,8 +34,19 @@ cache), the encoder once. Because of the causal mask both give the same ``yhat_t
 the same ``u_0 .. u_t``; training never sees the model's own errors fed back (exposure
 bias), which validating on the rollout exposes.
 
-Calendar covariates (:mod:`tsseq.nn.embeddings`) are not supported: the decoder tokens
-would need the codes of the future steps, which the estimators' windows do not carry.
+The user's covariates (a packed block ``exogenous (B, L, X)``, :mod:`tsseq.nn.exogenous`)
+enter both token streams: every encoder token adds the projection of its step's
+covariates ``a_j = [p_j ; f_j ; s ; E(k)]``, and decoder token ``t``, which forecasts step
+``L + t``, adds the projection of that step's known covariates ``b_{t+1} = [f_{L+t} ; s ;
+E(k)]``::
+
+    e_j  = W_v x_j + W_a a_j + b_v + PE(j)
+    d_t  = W_v u_t + W_b b_{t+1} + b_v + PE(L - 1 + t)
+
+The same ``b`` enter in teacher forcing, in the rollout and when sampling, so the three
+agree. Past covariates reach the encoder only: nothing after the origin is read but the
+future covariates of the ``H`` forecast steps. Calendar codes (:mod:`tsseq.nn.embeddings`)
+are not taken.
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ from torch import Tensor, nn
 from tsseq.base import check_positive_int
 from tsseq.errors import DataError
 from tsseq.engine.distributions import IDENTITY, OutputDistribution, PointOutput
+from tsseq.nn.exogenous import ExogenousInputs, ExogenousSizes
 from tsseq.nn.revin import RevIN
 from tsseq.nn.transformer import Decoder, Encoder, attention_weights, positional_encoding, record_attention
 
@@ -77,11 +89,16 @@ class TransformerSeq2Seq(nn.Module):
         What the head predicts per step and channel (:mod:`tsseq.engine.distributions`);
         default the point output. The rollout feeds back its point forecast, or a draw
         when sampling (ancestral sampling; the module then returns the drawn path).
+    exogenous : ExogenousSizes, optional
+        The user's covariates of the packed block (:mod:`tsseq.nn.exogenous`).
+    static_dim : int
+        Size of each static categorical covariate's embedding.
 
     Inputs
     ------
     inputs : ``(B, L, C)``.
     targets : ``(B, H, C)``, optional: teacher forcing (one pass) instead of the rollout.
+    exogenous : ``(B, L, X)``, required with ``exogenous`` sizes (keyword).
 
     Outputs
     -------
@@ -104,6 +121,8 @@ class TransformerSeq2Seq(nn.Module):
         positional: str = "sinusoidal",
         revin: bool = False,
         output: OutputDistribution | None = None,
+        exogenous: ExogenousSizes | None = None,
+        static_dim: int = 4,
     ) -> None:
         super().__init__()
         self.distribution = PointOutput() if output is None else output
@@ -118,30 +137,45 @@ class TransformerSeq2Seq(nn.Module):
         self.encoder = Encoder.stack(n_encoder_layers, d_model, n_heads, d_ff, dropout, norm_first=norm_first)
         self.decoder = Decoder.stack(n_decoder_layers, d_model, n_heads, d_ff, dropout, norm_first=norm_first)
         self.head = nn.Linear(d_model, input_size * self.distribution.n_params)
+        self.exogenous = None if exogenous is None else ExogenousInputs(exogenous, horizon, static_dim)
+        self.step_embedding = None if exogenous is None else nn.Linear(self.exogenous.step_size, d_model, bias=False)  # W_a
+        self.ahead_embedding = (  # W_b; None when nothing is known ahead (past covariates only)
+            nn.Linear(self.exogenous.horizon_size, d_model, bias=False)
+            if exogenous is not None and self.exogenous.horizon_size
+            else None
+        )
 
-    def forward(self, inputs: Tensor, targets: Tensor | None = None) -> Tensor:
-        self._check(inputs, targets)
+    def forward(self, inputs: Tensor, targets: Tensor | None = None, *, exogenous: Tensor | None = None) -> Tensor:
+        self._check(inputs, targets, exogenous)
+        steps, ahead = (None, None) if self.exogenous is None else self.exogenous(exogenous)  # (B, L, A), (B, H, B_h)
         stats = None if self.revin is None else self.revin.statistics(inputs)
         affine = IDENTITY if stats is None else self.revin.as_affine(stats)
         x = self._normalize(inputs, stats)  # (B, L, C)
-        memory = self.encode(x)  # (B, L, D)
+        memory = self.encode(x, steps)  # (B, L, D)
         if targets is not None:
             fed = torch.cat([x[:, -1:], self._normalize(targets, stats)[:, :-1]], dim=1)  # (B, H, C): u_0 .. u_{H-1}
-            return self.distribution.finish(self.decode(fed, memory), affine)  # (B, H, C) or (B, H, C, P)
+            return self.distribution.finish(self.decode(fed, memory, ahead), affine)  # (B, H, C) or (B, H, C, P)
         fed, raw = x[:, -1:], []  # (B, 1, C): u_0
-        for _ in range(self.horizon):
-            raw.append(self.decode(fed, memory)[:, -1:])  # (B, 1, C, P): yhat_t from u_0 .. u_t
+        for step in range(self.horizon):
+            known = None if ahead is None else ahead[:, : step + 1]  # (B, t + 1, B_h): b_1 .. b_{t+1}
+            raw.append(self.decode(fed, memory, known)[:, -1:])  # (B, 1, C, P): yhat_t from u_0 .. u_t
             fed = torch.cat([fed, self.distribution.feedback(raw[-1], affine)], dim=1)  # (B, t + 2, C)
         return self.distribution.finish_path(fed[:, 1:], torch.cat(raw, dim=1), affine)  # (B, H, C) or (B, H, C, P)
 
-    def encode(self, x: Tensor) -> Tensor:
-        """Input window ``(B, L, C)`` (normalised) -> memory ``(B, L, D)``."""
-        tokens = self.embedding_dropout(self.positions(self.value_embedding(x)))  # (B, L, D)
-        return self.encoder(tokens)
+    def encode(self, x: Tensor, steps: Tensor | None = None) -> Tensor:
+        """Input window ``(B, L, C)`` (normalised) and its covariates ``a`` ``(B, L, A)`` -> memory ``(B, L, D)``."""
+        embedded = self.value_embedding(x)  # (B, L, D)
+        if steps is not None:
+            embedded = embedded + self.step_embedding(steps)
+        return self.encoder(self.embedding_dropout(self.positions(embedded)))
 
-    def decode(self, fed: Tensor, memory: Tensor) -> Tensor:
-        """Fed values ``u_0 .. u_{T-1}`` ``(B, T, C)`` and memory ``(B, L, D)`` -> the head's ``(B, T, C, P)`` for ``yhat_0 ..``."""
-        embedded = self.positions(self.value_embedding(fed), offset=self.input_length - 1)  # (B, T, D)
+    def decode(self, fed: Tensor, memory: Tensor, known: Tensor | None = None) -> Tensor:
+        """Fed values ``u_0 .. u_{T-1}`` ``(B, T, C)``, memory ``(B, L, D)`` and the known ``b_1 .. b_T`` ``(B, T, B_h)``
+        -> the head's ``(B, T, C, P)`` for ``yhat_0 ..``."""
+        embedded = self.value_embedding(fed)  # (B, T, D)
+        if known is not None and self.ahead_embedding is not None:
+            embedded = embedded + self.ahead_embedding(known)
+        embedded = self.positions(embedded, offset=self.input_length - 1)
         raw = self.head(self.decoder(self.embedding_dropout(embedded), memory, causal=True))  # (B, T, C·P)
         return raw.unflatten(-1, (self.input_size, self.distribution.n_params))  # (B, T, C, P)
 
@@ -161,7 +195,10 @@ class TransformerSeq2Seq(nn.Module):
     def _normalize(self, values: Tensor, stats) -> Tensor:
         return values if stats is None else self.revin.normalize(values, stats)[0]
 
-    def _check(self, inputs: Tensor, targets: Tensor | None) -> None:
+    def _check(self, inputs: Tensor, targets: Tensor | None, exogenous: Tensor | None = None) -> None:
+        if (exogenous is None) != (self.exogenous is None):
+            expected = "without a covariate block" if self.exogenous is None else "with its covariate block exogenous=(B, L, X)"
+            raise DataError(f"This TransformerSeq2Seq is called {expected}.")
         if inputs.dim() != 3 or inputs.shape[1:] != (self.input_length, self.input_size):
             raise DataError(
                 f"TransformerSeq2Seq expects inputs of shape (B, {self.input_length}, {self.input_size}) "
