@@ -11,8 +11,8 @@ scores give about the anomaly rate, shown in the last row).
 Detectors: the reconstruction autoencoders and the AR forecast-residual detector of
 :mod:`tsseq.anomaly.detectors` (absolute error, ``"last"`` aggregation), the same AR
 residual through the Numenta likelihood scorer, and
-:class:`tsseq.anomaly.online.OnlineResidualDetector` with and without its alarm
-suppression (which zeroes the rows after an alarm: good for NAB's one-alarm-per-window
+:class:`tsseq.anomaly.online.OnlineResidualDetector` without and with its optional alarm
+suppression (off by default; it zeroes the rows after an alarm: good for NAB's one-alarm-per-window
 rule, bad for point-wise PR-AUC on long anomalies), and the interval detectors (tail
 probability ``-log10 p`` under a predictive distribution): ``interval`` over AR's
 Gaussian intervals and over an LSTM trained with a normal likelihood, and
@@ -71,8 +71,8 @@ def detectors(window: int) -> dict:
         "lstm_vae": batch("lstm_vae", **neural),
         "ar_residual": batch("ar_residual"),
         "ar_residual + likelihood": batch("ar_residual", scorer="likelihood"),
-        "online_residual": online(),
-        "online_residual, no suppression": online(suppression=0.0),
+        "online_residual": online(),  # suppression off: its default
+        "online_residual, suppression 0.2": online(suppression=0.2),
         "interval (ar)": batch("interval"),
         "interval (lstm, normal loss)": batch(
             "interval", forecaster="lstm",

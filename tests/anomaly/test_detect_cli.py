@@ -69,14 +69,15 @@ def test_detect_job_file(spiky_csv: Path, tmp_path: Path, monkeypatch) -> None:
 def test_detect_with_the_online_residual_detector(spiky_csv: Path, tmp_path: Path, capsys) -> None:
     output = tmp_path / "scores.csv"
     code = main(["detect", str(spiky_csv), "--detector", "online_residual", "--threshold", "alarm_level",
-                 "--param", "seasonal_period=1D", "--output", str(output)])  # fmt: skip
+                 "--param", "seasonal_period=1D", "--param", "suppression=0.2", "--output", str(output)])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     table = pd.read_csv(output)
     assert table["score"].iloc[:180].isna().all() and table["score"].iloc[180:].between(0, 1).all()
     assert table["score"].idxmax() == SPIKE_ROW
     assert list(table.index[table["is_anomaly"]]) == [SPIKE_ROW]
-    assert main(["detect", str(spiky_csv), "--detector", "online_residual", "--output", str(output)]) == 0
-    assert pd.read_csv(output).equals(table)  # its default threshold is the alarm level
+    assert main(["detect", str(spiky_csv), "--detector", "online_residual", "--param", "suppression=0.2",
+                 "--output", str(output)]) == 0  # fmt: skip
+    assert pd.read_csv(output).equals(table)  # its default threshold is the alarm level (suppression: explicit)
     assert main(["detect", str(spiky_csv), "--detector", "online_residual", "--window", "24",
                  "--output", str(output)]) == 2  # fmt: skip
     assert "has no window" in capsys.readouterr().err

@@ -114,11 +114,15 @@ def test_get_params_clone_and_set_params() -> None:
     assert clone(forecast).get_params() == forecast.get_params()
 
 
-def test_threshold_is_fitted_on_validation_scores() -> None:
+def test_threshold_is_fitted_on_the_normal_rows_scores() -> None:
+    """Every training row's score (in-sample, then the held-out rows'), no labels (threshold_study.py)."""
     frame = generate(400, seed=2).frame
     detector = tiny("ar_residual", threshold="quantile", threshold_params={"q": 0.9}).fit(frame)
-    assert detector.threshold_ == pytest.approx(np.nanquantile(detector.validation_scores_, 0.9))
     assert len(detector.validation_scores_) == 80  # validation_fraction 0.2 of 400 rows
+    assert len(detector.normal_scores_) == 400
+    np.testing.assert_allclose(detector.normal_scores_, detector.score(frame).to_numpy())
+    np.testing.assert_allclose(detector.normal_scores_[-80:], detector.validation_scores_)
+    assert detector.threshold_ == pytest.approx(np.nanquantile(detector.normal_scores_, 0.9))
     unthresholded = tiny("ar_residual", threshold=None).fit(frame)
     assert unthresholded.threshold_ is None
     with pytest.raises(ConfigError, match="threshold=None"):

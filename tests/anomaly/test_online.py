@@ -95,7 +95,7 @@ def test_alarm_level_threshold_flags_the_spike_as_a_detector() -> None:
 
     y = seasonal_series(rows=1200)
     y.iloc[800] += 30
-    detector = make_detector("online_residual").fit(y.iloc[:300])
+    detector = make_detector("online_residual", suppression=0.2).fit(y.iloc[:300])  # suppression: an explicit option
     assert detector.causal is True and detector.threshold_ == 0.5 and detector.validation_scores_ is None
     result = detector.detect(y.iloc[300:])
     assert list(result.columns) == ["score", "is_anomaly"] and result.attrs["causal"] is True

@@ -34,9 +34,13 @@ puts their scores on one scale and combines them:
    stated false-alarm rate holds for the combination. On the plant corpus (three seeds,
    ``pipelines/benchmarks/plant_detectors.py``) the mean was the worst of the families on
    oscillations' event F1; the max was never the worst on any kind.
-3. **Threshold** (``threshold="quantile"``, ``q = 0.99`` by default): the ``q`` quantile of
-   the combined validation scores, i.e. a stated false-alarm rate of ``1 - q`` of normal
-   rows; any :func:`~tsseq.anomaly.thresholds.make_thresholder` method can replace it.
+3. **Threshold** (``threshold="false_alarm"`` by default,
+   :class:`~tsseq.anomaly.thresholds.FalseAlarmThresholder`): the 0.99 quantile of the
+   combined scores of every training row (in-sample, and the validation rows), i.e. a
+   stated false-alarm rate of 1% of normal rows, chosen across corpora by
+   ``pipelines/benchmarks/threshold_study.py``; any
+   :func:`~tsseq.anomaly.thresholds.make_thresholder` method can replace it
+   (``"quantile"`` keeps ``q = 0.99`` unless given).
 
 Per-channel contributions (:meth:`AutoDetector.contributions`): each member's
 contributions rescaled to its normalised score (its shares of ``g_m``), combined with the
@@ -125,9 +129,10 @@ class AutoDetector(Estimator):
         Handed to the members (above); ``training`` to the neural ones.
     threshold, threshold_params
         A method of :func:`~tsseq.anomaly.thresholds.make_thresholder` fitted on the
-        combined validation scores (None: scores only); default the 0.99 quantile.
+        combined scores of the training rows (None: scores only); default
+        ``"false_alarm"``, a 1% false-alarm rate of them.
 
-    Fitted: ``members_`` (label, fitted detector), ``normalisers_``, ``validation_scores_``,
+    Fitted: ``members_`` (label, fitted detector), ``normalisers_``, ``validation_scores_``, ``normal_scores_``,
     ``thresholder_``, ``threshold_``, ``columns_``; ``temporal_scorer_`` is None (streaming's contract).
     """
 
@@ -144,7 +149,7 @@ class AutoDetector(Estimator):
         training: Mapping | None = None,
         validation_fraction: float = 0.2,
         aggregation: str = "last",
-        threshold: str | None = "quantile",
+        threshold: str | None = "false_alarm",
         threshold_params: Mapping | None = None,
         causal: bool = True,
     ) -> None:
@@ -182,7 +187,10 @@ class AutoDetector(Estimator):
 
             params = {"q": 0.99} if self.threshold == "quantile" and not self.threshold_params else {}
             params.update(self.threshold_params or {})
-            self.thresholder_ = make_thresholder(self.threshold, **params).fit(self.validation_scores_)
+            # every training row's combined score (in-sample), then the validation rows' if separate
+            normal = self.score(y).to_numpy(dtype=np.float64)
+            self.normal_scores_ = normal if validation is None else np.concatenate([normal, self.validation_scores_])
+            self.thresholder_ = make_thresholder(self.threshold, **params).fit(self.normal_scores_)
         self.threshold_ = None if self.thresholder_ is None else float(self.thresholder_.threshold_)
         return self
 
@@ -310,8 +318,14 @@ class AutoDetector(Estimator):
     def _threshold_words(self) -> str:
         if self.threshold == "quantile":
             q = (self.threshold_params or {}).get("q", 0.99)
-            return f"the {q:g} quantile of the combined validation scores (a false-alarm rate of {1 - q:.3g} of normal rows)"
-        return f"{self.threshold} fitted on the combined validation scores"
+            return f"the {q:g} quantile of the combined training scores (a false-alarm rate of {1 - q:.3g} of normal rows)"
+        if self.threshold == "false_alarm":
+            thresholder = self.thresholder_
+            smoothed = "" if thresholder.smoothing == 1 else f", after a causal moving {thresholder.smoother} of {thresholder.smoothing} rows"
+            tail = f"their {1 - thresholder.rate:g} quantile" if thresholder.tail == "quantile" else "a GPD tail"
+            return (f"a false-alarm rate of {thresholder.rate:g} of the combined training scores "
+                    f"({tail}{smoothed})")  # fmt: skip
+        return f"{self.threshold} fitted on the combined training scores"
 
 
 DETECTORS["auto"] = (AutoDetector, {})

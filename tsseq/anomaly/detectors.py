@@ -17,7 +17,11 @@ a higher score is more anomalous. The steps, for a wide series ``(T, C)``:
    the step-4 absolute-error scores, the validation rows its probationary period) turns
    the sequence into 0..1 scores, causally;
 6. a thresholder (:func:`tsseq.anomaly.thresholds.make_thresholder`) fitted on the
-   validation scores flags ``score > threshold`` (SPOT/DSPOT keep adapting online).
+   scores of the normal rows (``normal_scores_``: every training row's, in-sample, and the
+   validation rows'; the validation rows' only with the likelihood scorer) flags ``score >
+   threshold`` (SPOT/DSPOT keep adapting online). By default ``"false_alarm"``: a 1%
+   false-alarm rate of those scores, chosen across corpora by
+   ``pipelines/benchmarks/threshold_study.py`` (:mod:`tsseq.anomaly.thresholds`).
 
 NaN policy: a timestamp no window scores is NaN and never flagged: with ``"last"`` the
 first ``L - 1`` points of a reconstruction detector, and the first ``L`` points of a
@@ -35,7 +39,13 @@ calibrates the scorer (Mahalanobis mean and covariance, the likelihood's history
 threshold. ``contamination`` (a fraction, optional) estimates a contaminated training set
 by its largest reconstruction errors: after a first fit, the training windows with the
 top ``contamination`` mean squared error are dropped and the model is refitted once
-(with the same seed) on the rest.
+(with the same seed) on the rest. Robust training within one fit, for every neural model
+(the autoencoders here, a neural forecaster under ``forecast_residual`` or ``interval``
+through its ``forecaster_params``): ``training={"trim_fraction": f}`` makes the engine
+leave the ``f`` of training windows of highest loss out of each epoch after
+``trim_warmup_epochs`` (:mod:`tsseq.engine.trimming`; ``history_.trimmed`` lists them). It
+works when ``f`` covers the windows that overlap anomalies, about ``(1 + (L - 1) / m)``
+times the contaminated share of rows for anomalies ``m`` rows long.
 
 Per-channel contributions (``contributions(y)`` ``(T, C)``, every detector whose
 ``gives_contributions`` is True): how much each channel adds to each score, summing to it
@@ -43,7 +53,8 @@ Per-channel contributions (``contributions(y)`` ``(T, C)``, every detector whose
 Mahalanobis terms ``m_c / d``, a stated share for the likelihood and the tail scores).
 They are computed from the same windows as the scores, so they are as causal as the
 scores. :func:`tsseq.anomaly.streaming.score_stream` (``contributions=True``) adds them as
-columns ``contribution_<channel>`` (:func:`contribution_columns`); ``online_residual``,
+columns ``contribution_<channel>`` (:func:`contribution_columns`), and the one-row-at-a-time
+:class:`~tsseq.anomaly.streaming.OnlineDetector` (``contributions=True``) gives each row's; ``online_residual``,
 one channel only, gives none and says so.
 
 Detectors by name: :data:`DETECTORS` and :func:`make_detector`. Besides these windowed
@@ -152,7 +163,8 @@ class AnomalyDetector(Estimator):
 
     Fitted: ``scaler_``, ``scorer_``, ``temporal_scorer_`` (or None), ``thresholder_`` (or
     None), ``threshold_`` (its value after fitting, None without a threshold),
-    ``validation_scores_`` ``(T_val,)``, ``columns_``.
+    ``validation_scores_`` ``(T_val,)``, ``normal_scores_`` (what the threshold was fitted
+    on), ``columns_``.
     """
 
     gives_contributions = True  # contributions(y): which channels make each score (module docstring)
@@ -182,12 +194,20 @@ class AnomalyDetector(Estimator):
             validation_scores[half:] = self.temporal_scorer_.fit(raw[:half]).score(raw[half:])
             self.temporal_scorer_.fit(raw)  # all validation rows: the history new data continue from
         self.validation_scores_ = validation_scores
+        # The threshold is fitted on every normal row's score, the training rows' (in-sample)
+        # and the held-out ones', not on the few held-out ones alone (threshold_study.py).
+        normal_scores = validation_scores
+        if self.temporal_scorer_ is None:
+            normal_scores = self.raw_scores(frame)
+            if validation is not None:
+                normal_scores = np.concatenate([normal_scores, validation_scores])
+        self.normal_scores_ = normal_scores
         self.thresholder_ = None
         if self.threshold is not None:
             from tsseq.anomaly.thresholds import make_thresholder
 
             self.thresholder_ = make_thresholder(self.threshold, **(self.threshold_params or {}))
-            self.thresholder_.fit(validation_scores)
+            self.thresholder_.fit(normal_scores)
         self.threshold_ = None if self.thresholder_ is None else float(self.thresholder_.threshold_)
         return self
 
@@ -350,10 +370,13 @@ class ReconstructionDetector(AnomalyDetector):
         under it (default ``"absolute"``).
     aggregation : {"last", "mean", "max"}
     threshold : str or None
-        ``"quantile"``, ``"ksigma"``, ``"spot"``, ``"dspot"``, ``"telemanom"``; None: scores only.
+        ``"false_alarm"`` (default: a 1% false-alarm rate of the training rows' scores,
+        :class:`~tsseq.anomaly.thresholds.FalseAlarmThresholder`), ``"quantile"``,
+        ``"ksigma"``, ``"spot"``, ``"dspot"``, ``"telemanom"``; None: scores only.
     threshold_params : mapping, optional
     training : TrainingConfig or mapping, optional
-        How the shared engine trains the model.
+        How the shared engine trains the model; ``trim_fraction`` trains robustly on
+        contaminated rows (module docstring).
     validation_fraction : float
         Held-out tail when ``fit`` gets no ``validation``.
     contamination : float, optional
@@ -371,7 +394,7 @@ class ReconstructionDetector(AnomalyDetector):
         scorer: str = "absolute",
         scorer_params: Mapping | None = None,
         aggregation: str = "last",
-        threshold: str | None = "spot",
+        threshold: str | None = "false_alarm",
         threshold_params: Mapping | None = None,
         training: TrainingConfig | Mapping | None = None,
         validation_fraction: float = 0.2,
@@ -492,7 +515,7 @@ class ForecastResidualDetector(AnomalyDetector):
         scorer: str = "absolute",
         scorer_params: Mapping | None = None,
         aggregation: str = "last",
-        threshold: str | None = "spot",
+        threshold: str | None = "false_alarm",
         threshold_params: Mapping | None = None,
         validation_fraction: float = 0.2,
         causal: bool = True,

@@ -62,8 +62,8 @@ class IntervalDetector(ForecastResidualDetector):
     combine : {"sidak", "bonferroni", "fisher"}
         How channels' tail probabilities become one (:mod:`tsseq.anomaly.tails`).
     threshold, threshold_params, validation_fraction, causal
-        As :class:`~tsseq.anomaly.detectors.ReconstructionDetector` (``"spot"`` by
-        default, fitted on the validation rows' scores).
+        As :class:`~tsseq.anomaly.detectors.ReconstructionDetector` (``"false_alarm"`` by
+        default: a 1% false-alarm rate of the training rows' scores).
 
     Fitted: as :class:`~tsseq.anomaly.detectors.ForecastResidualDetector`, and ``levels_``
     ``(Q,)``, the levels asked of the forecaster.
@@ -81,7 +81,7 @@ class IntervalDetector(ForecastResidualDetector):
         levels: object = None,
         tail: str = "gaussian",
         combine: str = "sidak",
-        threshold: str | None = "spot",
+        threshold: str | None = "false_alarm",
         threshold_params: Mapping | None = None,
         validation_fraction: float = 0.2,
         causal: bool = True,

@@ -21,10 +21,17 @@ It is built for NAB's protocol (train on a short probationary period, then strea
    ``reestimation_period`` rows from at most ``historic_window`` rows, the training rows
    being its probationary period. The score is NuPIC's log-likelihood
    ``log(1.0000000001 - L) / log(1e-10)`` in ``[0, 1]`` (0.5 for ``L = 1 - 1e-5``).
+   With ``novelty_window`` set, a second raw score joins: the pattern novelty of the last
+   ``novelty_window`` values (:mod:`tsseq.anomaly.novelty`: their distance to the nearest
+   earlier window, normalised by its running mean, saturating at ``novelty_scale``), through
+   its own likelihood; the score is the larger of the two log-likelihoods. The residual
+   of an AR that keeps learning returns to normal within a few rows of a new pattern;
+   the pattern stays novel until it has been seen before.
 4. **Spatial anomaly** (NAB's ``numenta`` detector): a value beyond the range seen so far
    by more than ``spatial_tolerance`` of that range scores 1.
-5. **Alarm suppression** (CAD OSE's rest period): after a score >= ``alarm_level`` the
-   next ``suppression * training rows`` rows score 0, so one event raises one alarm.
+5. **Alarm suppression** (optional, off by default; CAD OSE's rest period): after a score
+   >= ``alarm_level`` the next ``suppression * training rows`` rows score 0, so one event
+   raises one alarm (NAB's configuration sets ``suppression: 0.2``).
 
 Usage: ``fit(train)`` on the first rows, then ``score(rest)`` for the rows that follow
 (the detector itself is left unchanged; the online learning happens on a copy of its
@@ -44,6 +51,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from tsseq.anomaly.novelty import NoveltyState, novelty_raw
 from tsseq.anomaly.scorers import LikelihoodScorer
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError
@@ -64,6 +72,8 @@ class _StreamState:
     low: float  # the smallest and largest value seen
     high: float
     last_alarm: int  # row of the last alarm (-1: none yet)
+    novelty: NoveltyState | None = None  # step 3's pattern novelty (novelty_window set), and its likelihood
+    novelty_likelihood: LikelihoodScorer | None = None
 
 
 @numba.njit(cache=True)
@@ -138,10 +148,18 @@ class OnlineResidualDetector(Estimator):
         Normalised residual that gives the raw score 1.
     averaging_window, historic_window, reestimation_period : int
         The anomaly likelihood's short average, history and re-estimation period (rows).
+    novelty_window : int or None
+        ``W`` of the pattern novelty score (step 3); None (default): off. NAB's configuration: 16.
+    novelty_scale : float
+        Distance, in running means of the past distances, that gives the novelty raw score 1.
+    novelty_history : int
+        Rows back that the nearest earlier window is searched for (the cost per row is
+        ``O(novelty_history * novelty_window)``).
     spatial_tolerance : float or None
         Fraction of the seen range beyond it that scores 1; None: off.
     suppression : float
-        Rows after an alarm that score 0, as a fraction of the training rows (0: off).
+        Rows after an alarm that score 0, as a fraction of the training rows (0, the
+        default: off; an explicit option, e.g. 0.2 in ``pipelines/benchmarks/nab.yaml``).
     alarm_level : float
         Score that counts as an alarm, for the suppression and for ``threshold="alarm_level"``
         (0.5: likelihood 0.99999, NuPIC's red zone).
@@ -178,8 +196,11 @@ class OnlineResidualDetector(Estimator):
         averaging_window: int = 10,
         historic_window: int = 8640,
         reestimation_period: int = 100,
+        novelty_window: int | None = None,
+        novelty_scale: float = 6.0,
+        novelty_history: int = 4032,
         spatial_tolerance: float | None = 0.05,
-        suppression: float = 0.2,
+        suppression: float = 0.0,
         alarm_level: float = 0.5,
         threshold: str | None = "alarm_level",
         threshold_params: Mapping | None = None,
@@ -195,6 +216,9 @@ class OnlineResidualDetector(Estimator):
         self.averaging_window = averaging_window
         self.historic_window = historic_window
         self.reestimation_period = reestimation_period
+        self.novelty_window = novelty_window
+        self.novelty_scale = novelty_scale
+        self.novelty_history = novelty_history
         self.spatial_tolerance = spatial_tolerance
         self.suppression = suppression
         self.alarm_level = alarm_level
@@ -264,13 +288,15 @@ class OnlineResidualDetector(Estimator):
         z, weights, precision, scale_sum, scale_weight = _ar_stream(
             x, np.empty(0), self.lags_, weights, precision, 0.0, 0.0, self._decay(), self.forgetting, False
         )
-        likelihood = LikelihoodScorer(
-            averaging_window=self.averaging_window, historic_window=self.historic_window,
-            reestimation_period=self.reestimation_period, log_scale=True,
-        ).fit(self._raw(z), values)  # fmt: skip
+        likelihood = self._likelihood().fit(self._raw(z), values)
+        novelty = novelty_likelihood = None
+        if self.novelty_window is not None:
+            raw, novelty = self._novelty(x, None)
+            novelty_likelihood = self._likelihood().fit(raw, values)
         self.state_ = _StreamState(
             weights, precision, scale_sum, scale_weight, x[-int(self.lags_.max()) :], likelihood,
             seen=self.n_train_, low=float(values.min()), high=float(values.max()), last_alarm=-1,
+            novelty=novelty, novelty_likelihood=novelty_likelihood,
         )
 
     def _thresholder(self):
@@ -332,12 +358,18 @@ class OnlineResidualDetector(Estimator):
         )
         likelihood = copy.deepcopy(state.likelihood)
         scores = likelihood.update(self._raw(z), values)
+        novelty, novelty_likelihood = state.novelty, state.novelty_likelihood
+        if novelty is not None:
+            raw, novelty = self._novelty(x, novelty)
+            novelty_likelihood = copy.deepcopy(novelty_likelihood)
+            scores = np.fmax(scores, novelty_likelihood.update(raw, values))
         scores, low, high = self._spatial(values, scores, state.low, state.high)
         scores, last_alarm = self._suppress(scores, state.seen, state.last_alarm)
         new_state = replace(
             state, weights=weights, precision=precision, scale_sum=scale_sum, scale_weight=scale_weight,
             recent=np.concatenate([state.recent, x])[-len(state.recent) :], likelihood=likelihood,
             seen=state.seen + len(values), low=low, high=high, last_alarm=last_alarm,
+            novelty=novelty, novelty_likelihood=novelty_likelihood,
         )
         return scores, new_state
 
@@ -369,6 +401,18 @@ class OnlineResidualDetector(Estimator):
             i += rest + 1
 
     # ------------------------------------------------------------------ helpers
+    def _likelihood(self) -> LikelihoodScorer:
+        return LikelihoodScorer(
+            averaging_window=self.averaging_window, historic_window=self.historic_window,
+            reestimation_period=self.reestimation_period, log_scale=True,
+        )  # fmt: skip
+
+    def _novelty(self, x: np.ndarray, state: NoveltyState | None) -> tuple[np.ndarray, NoveltyState]:
+        return novelty_raw(
+            x, state, window=self.novelty_window, history=self.novelty_history,
+            halflife=self.scale_halflife, scale=self.novelty_scale,
+        )  # fmt: skip
+
     def _raw(self, z: np.ndarray) -> np.ndarray:
         return np.nan_to_num(np.minimum(z / self.error_scale, 1.0), nan=0.0)  # no forecast yet: no error
 
@@ -420,11 +464,13 @@ class OnlineResidualDetector(Estimator):
             raise ConfigError(
                 f"The 'validation_fraction' parameter must be in [0, 1). Got {self.validation_fraction!r} instead."
             )
-        for name in ("order", "averaging_window", "historic_window", "reestimation_period"):
+        for name in ("order", "averaging_window", "historic_window", "reestimation_period", "novelty_history"):
             check_positive_int(getattr(self, name), name)
+        if self.novelty_window is not None and check_positive_int(self.novelty_window, "novelty_window") < 2:
+            raise ConfigError(f"The 'novelty_window' parameter must be an int >= 2 or None. Got {self.novelty_window!r} instead.")
         if not 0 < self.forgetting <= 1:
             raise ConfigError(f"The 'forgetting' parameter must be in (0, 1]. Got {self.forgetting!r} instead.")
-        for name in ("ridge", "scale_halflife", "error_scale"):
+        for name in ("ridge", "scale_halflife", "error_scale", "novelty_scale"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"The {name!r} parameter must be > 0. Got {getattr(self, name)!r} instead.")
         if not self.suppression >= 0:

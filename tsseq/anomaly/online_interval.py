@@ -190,9 +190,17 @@ class OnlineIntervalDetector(OnlineResidualDetector):
         """
         check_is_fitted(self, "state_")
         values, index = self._values(y, "y")
-        channel, _ = self._channel_scores(self.state_, values)
-        scores, _ = self._suppress(combine_channel_scores(channel, self.combine), self.state_.seen, self.state_.last_alarm)
-        return pd.DataFrame(split_by_shares(scores, channel), index=index, columns=self.columns_)
+        _, parts, _ = self._continue_with_contributions(self.state_, values)
+        return pd.DataFrame(parts, index=index, columns=self.columns_)
+
+    def update_with_contributions(self, y: pd.Series | pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+        """:meth:`update` (score the rows ``y`` and keep learning) and the rows' :meth:`contributions`, in one pass."""
+        check_is_fitted(self, "state_")
+        values, index = self._values(y, "y")
+        scores, parts, self.state_ = self._continue_with_contributions(self.state_, values)
+        series = pd.Series(scores, index=index, name="score")
+        series.attrs["causal"] = True
+        return series, pd.DataFrame(parts, index=index, columns=self.columns_)
 
     # ------------------------------------------------------------------ steps
     def _fit_stream(self, y: pd.Series | pd.DataFrame) -> None:
@@ -241,10 +249,16 @@ class OnlineIntervalDetector(OnlineResidualDetector):
         return (ratios, *(np.stack([np.asarray(part[i]) for part in parts]) for i in range(4)))
 
     def _continue(self, state: _IntervalState, values: np.ndarray) -> tuple[np.ndarray, _IntervalState]:
+        scores, _, new_state = self._continue_with_contributions(state, values)
+        return scores, new_state
+
+    def _continue_with_contributions(self, state: _IntervalState, values: np.ndarray):
+        """Steps 1-4: ``(scores (T,), contributions (T, C), state after the rows)``; the combined score
+        (after suppression) split in proportion to the channels' own ``-log10 p_c``."""
         channel, new_state = self._channel_scores(state, values)
         scores = combine_channel_scores(channel, self.combine)
         scores, last_alarm = self._suppress(scores, state.seen, state.last_alarm)
-        return scores, replace(new_state, last_alarm=last_alarm)
+        return scores, split_by_shares(scores, channel), replace(new_state, last_alarm=last_alarm)
 
     def _unit(self) -> float:
         """``c`` with ``u = ratio * c`` in the standard units of ``D``.

@@ -12,7 +12,8 @@ Two ways to drive a causal detector (``causal=True``, :mod:`tsseq.anomaly.detect
   statistics (vectorised, causal) and the thresholder's online updates (SPOT/DSPOT).
 * :class:`OnlineDetector` takes one row at a time (``update``), for a live feed: it
   keeps the last ``L`` rows, scores the window ending at the new row, and updates the
-  temporal scorer and the thresholder by that one score.
+  temporal scorer and the thresholder by that one score (``contributions=True``: also the
+  row's per-channel contributions, equal to :func:`score_stream`'s).
 
 A detector that learns online (``learns_online``, e.g.
 :class:`~tsseq.anomaly.online.OnlineResidualDetector`) is fitted once on the training
@@ -195,16 +196,39 @@ class OnlineDetector:
     have arrived). The detector's scorers and thresholder are copied, so the detector
     itself is unchanged; ``refit_every`` rows, the copy's model is refitted on the
     rows kept so far (at most ``max_train_rows``, default all), a blocking call.
+
+    With ``contributions=True`` ``update`` returns ``(score, is_anomaly, contributions)``,
+    the row's per-channel contributions ``(C,)`` summing to its score (NaN in the warm-up):
+    the detector's own split, as its ``contributions`` and :func:`score_stream` give them
+    (``raw_scores_and_contributions`` of the window ending at the row; a temporal scorer's
+    score split in the shares of the raw score's; :class:`~tsseq.anomaly.online_interval.OnlineIntervalDetector`'s
+    ``update_with_contributions``). They use the rows up to the new one only. A detector
+    that gives none (``gives_contributions`` False: ``online_residual``, one channel) is refused.
     """
 
-    def __init__(self, detector, *, refit_every: int | None = None, max_train_rows: int | None = None) -> None:
+    def __init__(
+        self,
+        detector,
+        *,
+        refit_every: int | None = None,
+        max_train_rows: int | None = None,
+        contributions: bool = False,
+    ) -> None:
         _check_causal(detector)
         self._learns_online = getattr(detector, "learns_online", False)
-        check_is_fitted(detector, "state_" if self._learns_online else "scaler_")
+        check_is_fitted(detector, "state_" if self._learns_online else "thresholder_")  # auto has no scaler_
         if self._learns_online and (refit_every is not None or max_train_rows is not None):
             raise ConfigError(
                 f"{type(detector).__name__} learns online from every row; refit_every and max_train_rows do not apply."
             )
+        if not isinstance(contributions, bool):
+            raise ConfigError(f"The 'contributions' parameter must be True or False. Got {contributions!r} instead.")
+        if contributions and not getattr(detector, "gives_contributions", False):
+            raise ConfigError(
+                f"{type(detector).__name__} gives no per-channel contributions (it scores one channel: nothing to "
+                "split); build OnlineDetector with contributions=False, or use a multichannel detector."
+            )
+        self.contributions = contributions
         self.detector = copy.deepcopy(detector)
         self.refit_every = refit_every
         self.max_train_rows = max_train_rows
@@ -214,7 +238,7 @@ class OnlineDetector:
         self._thresholder = self.detector.thresholder_
         self._count = 0
 
-    def update(self, values) -> tuple[float, bool]:
+    def update(self, values) -> tuple[float, bool] | tuple[float, bool, np.ndarray]:
         row = np.asarray(values, dtype=np.float64).reshape(-1)
         if len(row) != len(self.detector.columns_):
             columns = self.detector.columns_
@@ -225,24 +249,36 @@ class OnlineDetector:
             self._seen.append(row)
             if self._count % self.refit_every == 0:
                 self._refit()
-        if len(self._window) < self._window.maxlen:
-            return float("nan"), False  # warm-up: no window ends here yet
+        if len(self._window) < self._window.maxlen:  # warm-up: no window ends here yet
+            return (float("nan"), False, np.full(len(row), np.nan)) if self.contributions else (float("nan"), False)
         rows = np.stack(self._window)
         window = pd.DataFrame(rows, columns=self.detector.columns_, index=_dummy_index(len(rows)))
+        parts = None
         if self._learns_online:  # the detector's own online update, one row
-            score = float(self.detector.update(window).iloc[0])
+            if self.contributions:
+                scores, split = self.detector.update_with_contributions(window)
+                score, parts = float(scores.iloc[0]), split.to_numpy()[0]
+            else:
+                score = float(self.detector.update(window).iloc[0])
         else:
-            raw = float(self.detector.raw_scores(window)[-1])
+            if self.contributions:
+                raws, split = self.detector.raw_scores_and_contributions(window)
+                raw, parts = float(raws[-1]), split[-1]
+            else:
+                raw = float(self.detector.raw_scores(window)[-1])
             score = raw if self._temporal is None else self._temporal.update(raw)
+            if parts is not None and self._temporal is not None:  # as the batch path: the raw score's shares
+                from tsseq.anomaly.scorers import split_by_shares
+
+                parts = split_by_shares(np.array([score]), parts[None])[0]
         flag = False if self._thresholder is None else bool(self._thresholder.predict(np.array([score]))[0])
-        return float(score), flag
+        return (float(score), flag, parts) if self.contributions else (float(score), flag)
 
     def _refit(self) -> None:
         rows = np.stack(self._seen[-self.max_train_rows :] if self.max_train_rows else self._seen)
         frame = pd.DataFrame(rows, columns=self.detector.columns_, index=_dummy_index(len(rows)))
         refitted = clone(self.detector).fit(frame)
-        self.detector.scaler_, self.detector.scorer_ = refitted.scaler_, refitted.scorer_
-        for name in ("module_", "forecaster_"):
+        for name in ("scaler_", "scorer_", "module_", "forecaster_", "members_", "normalisers_"):  # last two: auto's
             if hasattr(refitted, name):
                 setattr(self.detector, name, getattr(refitted, name))
 

@@ -298,4 +298,7 @@ def restore_rng(states: dict, sampler_generator: torch.Generator, device: torch.
 def changed_settings(saved: dict, current: dict) -> list[str]:
     """Config fields that differ between a checkpoint and this run, other than the harmless ones."""
     harmless = {"epochs", "checkpoint_dir", "progress", "early_stopping_patience", "device"}
-    return sorted(name for name in current if name not in harmless and saved.get(name) != current[name])
+    defaults = asdict(TrainingConfig())  # a field newer than the checkpoint had its default there
+    return sorted(
+        name for name in current if name not in harmless and saved.get(name, defaults.get(name)) != current[name]
+    )

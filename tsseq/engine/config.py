@@ -109,6 +109,17 @@ class TrainingConfig:
         Write ``checkpoint_dir/last.pt`` after every epoch; needed for ``resume=True``.
     progress : bool, optional
         Show a progress bar (tqdm) on stderr; None: only when stderr is a terminal.
+    trim_fraction : float
+        Robust training on data that is not clean (trimmed loss, small-loss selection;
+        :mod:`tsseq.engine.trimming`): before each epoch after the warm-up, every training
+        window's loss under the current weights is computed (eval mode, no gradients) and
+        the ``floor(trim_fraction * N)`` windows of highest loss sit that epoch out. In
+        [0, 0.5); 0 (the default) trains on every window. :meth:`Trainer.fit` only (not
+        truncated BPTT); the dropped windows are recorded in ``TrainingHistory.trimmed``.
+    trim_warmup_epochs : int
+        Epochs trained on every window before trimming starts (>= 0, and below ``epochs``
+        when ``trim_fraction`` > 0): the model must first fit the bulk of the data for the
+        losses to single out what it does not explain.
     """
 
     epochs: int = 10
@@ -143,6 +154,8 @@ class TrainingConfig:
     seed: int | None = 0
     checkpoint_dir: str | None = None
     progress: bool | None = None
+    trim_fraction: float = 0.0
+    trim_warmup_epochs: int = 1
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "lr_step_epochs", "lr_plateau_patience", "tbptt_steps"):
@@ -192,6 +205,17 @@ class TrainingConfig:
                 f"The 'checkpoint_dir' parameter must be a folder path or None. Got {self.checkpoint_dir!r} instead."
             )
         self._check_tbptt()
+        self._check_trimming()
+
+    def _check_trimming(self) -> None:
+        _check_float(self.trim_fraction, "trim_fraction", "in [0, 0.5) (0: no trimming)", lambda x: 0 <= x < 0.5)
+        check_positive_int(self.trim_warmup_epochs, "trim_warmup_epochs", minimum=0)
+        if self.trim_fraction > 0 and self.trim_warmup_epochs >= self.epochs:
+            raise ConfigError(
+                f"The 'trim_warmup_epochs' parameter must be below 'epochs' ({self.epochs}) for trim_fraction="
+                f"{self.trim_fraction} to drop anything: trimming starts after the warm-up. Got "
+                f"{self.trim_warmup_epochs} instead."
+            )
 
     def _check_tbptt(self) -> None:
         k1, k2 = self.tbptt_steps, self.backprop_steps

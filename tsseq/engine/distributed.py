@@ -225,6 +225,13 @@ def global_step_losses(losses: list[torch.Tensor], weights: list[int]) -> tuple[
     return list((figures[0] / figures[1]).unbind()), [int(value) for value in figures[1].tolist()]
 
 
+def main_process_copy(values: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Rank 0's ``values`` on every process (same shape everywhere; one broadcast), on the CPU."""
+    shared = values.to(device)
+    torch.distributed.broadcast(shared, src=0)
+    return shared.cpu()
+
+
 def any_process(flag: bool, device: torch.device) -> bool:
     """True on every process when ``flag`` is True on any (one all-reduce)."""
     value = torch.tensor([float(flag)], device=device)

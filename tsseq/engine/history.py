@@ -55,7 +55,9 @@ class TrainingHistory:
     training loss), None before the first epoch. ``untrained_loss`` is the loss of the
     model before training, the scale :func:`exploded` judges against: the larger (in
     magnitude) of its validation loss before the first epoch and its loss on the first
-    training batch (before any step).
+    training batch (before any step). ``trimmed`` (only when
+    ``TrainingConfig.trim_fraction`` > 0): per epoch, the indices of the training windows
+    that sat it out, highest loss first (empty in the warm-up; :mod:`tsseq.engine.trimming`).
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -69,6 +71,7 @@ class TrainingHistory:
     best_epoch: int | None = None
     stopped_early: bool = False
     untrained_loss: float | None = None
+    trimmed: list[list[int]] = field(default_factory=list)
 
     @property
     def epochs(self) -> int:

@@ -51,6 +51,7 @@ from tsseq.engine.history import StepRecorder, TrainingHistory, diverged, explod
 from tsseq.engine.losses import config_loss
 from tsseq.engine.optim import clip_gradients, current_lr, make_optimizer, make_scheduler, step_scheduler
 from tsseq.engine.tbptt import Streams, chunk_outputs, make_streams
+from tsseq.engine.trimming import kept_windows, trimmed_windows, window_losses
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError
 from tsseq.progress import should_show
@@ -180,6 +181,10 @@ class Trainer:
             Call ``model(inputs, targets)`` in training steps, for teacher forcing;
             validation and :meth:`predict` still call ``model(inputs)``.
 
+        With ``config.trim_fraction`` > 0 each epoch after the warm-up leaves out the
+        training windows of highest loss (:mod:`tsseq.engine.trimming`); they are listed
+        in ``history.trimmed``.
+
         Returns
         -------
         TrainingHistory
@@ -191,9 +196,37 @@ class Trainer:
         dtype = model_dtype(model)
         train = to_device(train, self.device, dtype)
         validation = None if validation is None else to_device(validation, self.device, dtype)
+        shards = self._batches(len(train))
+        kept: torch.Tensor | None = None  # the windows of this epoch when trimming (tsseq.engine.trimming)
+        forward = self._train_forward
+
+        def begin_epoch(epoch: int) -> None:
+            nonlocal shards, kept
+            if epoch < self.config.trim_warmup_epochs:
+                self.history.trimmed.append([])
+                return
+            dropped = self._trimmed_windows(model, train, loss)
+            kept = kept_windows(len(train), dropped)
+            shards = self._batches(len(kept))
+            self.history.trimmed.append(dropped.tolist())
+
+        def train_epoch(recorder: StepRecorder) -> None:
+            for indices, windows, loss_scale in shards:
+                if kept is not None:
+                    indices = kept[indices]
+                inputs, targets, _, target_mask = batch_to_device(train.gather(indices), self.device, dtype)
+                with self._autocast():
+                    predictions = forward(inputs, targets) if pass_targets else forward(inputs)
+                self._step(loss(predictions, targets, target_mask), recorder, windows, loss_scale)
+
+        validate = None if validation is None else (lambda: self._validation_loss(model, validation, loss))
+        return self._train(train_epoch, validate, begin_epoch if self.config.trim_fraction > 0 else None)
+
+    def _batches(self, n_windows: int) -> distributed.ShardedBatches:
+        """This process's batches of an epoch over ``n_windows`` windows; sets :attr:`batches_per_epoch`."""
         config = self.config
         sampler = BatchSampler(
-            len(train),
+            n_windows,
             config.batch_size,
             shuffle=config.shuffle,
             drop_last=config.drop_last,
@@ -201,22 +234,26 @@ class Trainer:
         )
         if len(sampler) == 0:
             raise DataError(
-                f"drop_last=True with {len(train)} training windows and batch_size={config.batch_size} leaves no "
+                f"drop_last=True with {n_windows} training windows and batch_size={config.batch_size} leaves no "
                 "batch; lower the batch size or set drop_last=False."
             )
         self.batches_per_epoch = len(sampler)
-        shards = distributed.ShardedBatches(sampler, self.rank, self.world_size)  # alone: the sampler's batches
-        forward = self._train_forward
+        return distributed.ShardedBatches(sampler, self.rank, self.world_size)  # alone: the sampler's batches
 
-        def train_epoch(recorder: StepRecorder) -> None:
-            for indices, windows, loss_scale in shards:
-                inputs, targets, _, target_mask = batch_to_device(train.gather(indices), self.device, dtype)
+    def _trimmed_windows(self, model: torch.nn.Module, source: Any, loss: Loss) -> torch.Tensor:
+        """The training windows that sit the next epoch out (:mod:`tsseq.engine.trimming`), highest loss first."""
+        dtype, parts = model_dtype(model), []
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), _evaluating(model):  # draws nothing from the run's streams
+            for batch in torch.arange(len(source)).split(self.config.evaluation_batch_size):
+                inputs, targets, _, target_mask = batch_to_device(source.gather(batch), self.device, dtype)
                 with self._autocast():
-                    predictions = forward(inputs, targets) if pass_targets else forward(inputs)
-                self._step(loss(predictions, targets, target_mask), recorder, windows, loss_scale)
-
-        validate = None if validation is None else (lambda: self._validation_loss(model, validation, loss))
-        return self._train(train_epoch, validate)
+                    predictions = self._forward_of(model)(inputs)
+                parts.append(window_losses(loss, predictions, targets, target_mask))
+        dropped = trimmed_windows(torch.cat(parts), self.config.trim_fraction)
+        if self.distributed is not None:  # float noise must not give processes different batches
+            dropped = distributed.main_process_copy(dropped, self.device)
+        return dropped
 
     def fit_sequence(
         self,
@@ -246,6 +283,12 @@ class Trainer:
         loss, resume
             As in :meth:`fit`. The steps of an epoch are the ``ceil(S / k1)`` chunks.
         """
+        if self.config.trim_fraction > 0:
+            raise ConfigError(
+                "The 'trim_fraction' parameter drops whole training windows, and truncated BPTT (fit_sequence) "
+                f"trains on contiguous streams, which have none. Got trim_fraction={self.config.trim_fraction}; "
+                "set it to 0, or train on windows (Trainer.fit)."
+            )
         loss = config_loss(self.config) if loss is None else loss
         train = make_streams(series, streams)
         validation = None if validation_series is None else make_streams(validation_series, validation_streams)
@@ -397,13 +440,19 @@ class Trainer:
             )
 
     def _train(
-        self, train_epoch: Callable[[StepRecorder], None], validate: Callable[[], float] | None
+        self,
+        train_epoch: Callable[[StepRecorder], None],
+        validate: Callable[[], float] | None,
+        begin_epoch: Callable[[int], None] | None = None,
     ) -> TrainingHistory:
         with intra_op_threads(self.threads):
-            return self._train_epochs(train_epoch, validate)
+            return self._train_epochs(train_epoch, validate, begin_epoch)
 
     def _train_epochs(
-        self, train_epoch: Callable[[StepRecorder], None], validate: Callable[[], float] | None
+        self,
+        train_epoch: Callable[[StepRecorder], None],
+        validate: Callable[[], float] | None,
+        begin_epoch: Callable[[int], None] | None,
     ) -> TrainingHistory:
         try:
             self._call("on_train_begin")
@@ -412,7 +461,7 @@ class Trainer:
             for epoch in range(self.state.epochs_done, self.config.epochs):
                 if self._stop_requested() or self.history.stopped_early:
                     break
-                self._run_epoch(epoch, train_epoch, validate)
+                self._run_epoch(epoch, train_epoch, validate, begin_epoch)
             if self.config.restore_best and self.state.best_model is not None:
                 self.model.load_state_dict(self.state.best_model)
             self._call("on_train_end", self.history)
@@ -437,7 +486,11 @@ class Trainer:
         self.should_stop = distributed.any_process(self.should_stop, self.device)
         return self.should_stop
 
-    def _run_epoch(self, epoch: int, train_epoch: Callable[[StepRecorder], None], validate) -> None:
+    def _run_epoch(
+        self, epoch: int, train_epoch: Callable[[StepRecorder], None], validate, begin_epoch=None
+    ) -> None:
+        if begin_epoch is not None:  # choose the epoch's windows (trimming) before anything counts its batches
+            begin_epoch(epoch)
         self._call("on_epoch_begin", epoch)
         learning_rate, started = current_lr(self.optimizer), time.perf_counter()
         recorder = StepRecorder(self.batches_per_epoch, self.device, epoch, self.config.epochs)
