@@ -41,6 +41,8 @@ def exit_code(error: BaseException) -> int:
     """The exit code of a command that failed with ``error`` (see the module docstring)."""
     from tsseq.errors import ForecastError, TsseqError
 
+    if isinstance(error, TsseqError) and isinstance(getattr(error, "exit_code", None), int):
+        return error.exit_code  # another process's failure under torchrun: its code (tsseq.main_process)
     if isinstance(error, ForecastError):
         return EXIT_IMPLAUSIBLE
     return EXIT_USAGE if isinstance(error, TsseqError) else EXIT_FAILURE
@@ -162,6 +164,35 @@ def csv_data_config(args: argparse.Namespace, **fields: object):
     )
 
 
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--engine``, ``--scheduler`` and ``--workers`` of a command that runs many-series work (:mod:`tsseq.dask_jobs`)."""
+    parser.add_argument(
+        "--engine",
+        choices=["local", "dask"],
+        help="local (default): this process; dask: each batch of series a task on a Dask cluster (needs "
+        "`pip install 'tsseq[dask]'`, Parquet input with --series-column), the same output",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDR", help="--engine dask: the scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)"
+    )
+    parser.add_argument(
+        "--workers", type=positive_int, metavar="N", help="--engine dask, local cluster: worker processes (default: the usable CPUs)"
+    )
+
+
+def dask_engine(args: argparse.Namespace):
+    """The :class:`tsseq.dask_jobs.Engine` of the engine arguments, or None for the local engine (checked together)."""
+    from tsseq.config import check_engine
+
+    engine = args.engine or "local"
+    check_engine(engine, args.scheduler, args.workers, where="--")
+    if engine != "dask":
+        return None
+    from tsseq.dask_jobs import Engine
+
+    return Engine(scheduler=args.scheduler, workers=args.workers)
+
+
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     """``--checkpoint-dir DIR`` and ``--resume/--no-resume`` of a command that fits neural models."""
     parser.add_argument(
@@ -237,6 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="Parquet input with a per-series model (ar, the naive family): fit, forecast and write N series at a "
         "time, so that memory does not grow with the number of series (the default there, N=10000)",
     )
+    forecast.add_argument(
+        "--model-file",
+        type=Path,
+        metavar="PATH",
+        help="forecast with a fitted model saved by model.save() (a global model: no fitting), each series from "
+        "its last input_length rows; instead of --model",
+    )
+    add_engine_arguments(forecast)
     forecast.add_argument(
         "--quantiles",
         type=_quantile_levels,
@@ -314,8 +353,11 @@ def _run(args: argparse.Namespace) -> int:
         max_horizon=args.max_horizon,
         allow_implausible=args.allow_implausible or None,
     )
-    _print_warnings(args.command, result.warnings)
-    _print_result(result, args.json)
+    from tsseq.main_process import is_main_process
+
+    if is_main_process():  # under torchrun: once, by rank 0
+        _print_warnings(args.command, result.warnings)
+        _print_result(result, args.json)
     return EXIT_OK
 
 
@@ -325,7 +367,7 @@ def _print_warnings(command: str, warnings) -> None:
 
 
 def _forecast(args: argparse.Namespace) -> int:
-    from tsseq import fitting, io, pipeline, sanity
+    from tsseq import fitting, io, main_process, pipeline, sanity
     from tsseq.config import ModelConfig
 
     data = csv_data_config(
@@ -338,59 +380,101 @@ def _forecast(args: argparse.Namespace) -> int:
     )
     from tsseq import streaming_jobs
 
+    engine = dask_engine(args)
+    estimator = _saved_model(args)
     batch_series = streaming_jobs.streamed_batch_size(
-        data, args.model, args.batch_series, whole_frame_outputs=args.plot is not None
+        data,
+        None if estimator is not None else args.model,
+        args.batch_series,
+        whole_frame_outputs=args.plot is not None,
+        required_by=None if engine is None else "--engine dask",
     )
     if batch_series is not None:
-        return _forecast_streamed(args, data, batch_series)
+        return _forecast_streamed(args, data, batch_series, engine, estimator)
     what = "forecast Parquet file" if args.output.suffix.lower() == ".parquet" else "forecast CSV"
-    with io.outputs() as out:  # the forecast and the plot together, or neither
-        out.check(args.output, what)
-        if args.plot:
-            out.check(args.plot, "plot")
+    main_process.start_job()  # under torchrun: every process fits, rank 0 alone writes and prints
+    main = main_process.is_main_process()
+    with io.outputs(write=main) as out:  # the forecast and the plot together, or neither
+        with main_process.shared_outcome("checking the output paths"):
+            out.check(args.output, what)
+            if args.plot:
+                out.check(args.plot, "plot")
         (model,) = fitting.with_threads([ModelConfig(args.model, dict(args.param))], args.threads)
         checkpoints = fitting.Checkpoints(args.checkpoint_dir, resume=args.resume is not False)
         if args.resume:
             fitting.require_checkpoints([model], args.checkpoint_dir)
         frame, covariates = pipeline.load_inputs(data)
-        forecast = pipeline.fit_forecast(
-            model, frame, args.horizon, args.quantiles, max_horizon=args.max_horizon, checkpoints=checkpoints,
-            covariates=covariates,
-        )
-        warnings = sanity.check_forecast(forecast, frame, allow_implausible=args.allow_implausible)
-        if what == "forecast CSV":
-            out.add_csv(args.output, forecast, what)
+        if estimator is None:
+            forecast = pipeline.fit_forecast(
+                model, frame, args.horizon, args.quantiles, max_horizon=args.max_horizon, checkpoints=checkpoints,
+                covariates=covariates,
+            )
         else:
-            out.add(args.output, lambda temporary: streaming_jobs.write_forecast(forecast, temporary, parquet=True), what)
-        if args.plot:
-            from tsseq.plotting import plot_forecast
+            from tsseq.inference import forecast_series
 
-            title = f"{args.csv.name}: {args.model}"
-            out.add(args.plot, lambda temporary: plot_forecast(frame, forecast, temporary, title=title), "plot")
-    _print_warnings(args.command, warnings)
-    print(f"wrote {len(forecast)} forecast rows to {args.output}", file=sys.stderr)
+            sanity.check_horizon(args.horizon, frame, len(args.quantiles or ()), args.max_horizon)
+            forecast = forecast_series(
+                estimator, frame, args.horizon, args.quantiles, threads=args.threads or 1, source=str(args.csv)
+            )
+        with main_process.shared_outcome("writing the outputs"):
+            warnings = sanity.check_forecast(forecast, frame, allow_implausible=args.allow_implausible)
+            if what == "forecast CSV":
+                out.add_csv(args.output, forecast, what)
+            else:
+                out.add(args.output, lambda temporary: streaming_jobs.write_forecast(forecast, temporary, parquet=True), what)
+            if args.plot:
+                from tsseq.plotting import plot_forecast
+
+                title = f"{args.csv.name}: {args.model}"
+                out.add(args.plot, lambda temporary: plot_forecast(frame, forecast, temporary, title=title), "plot")
+        main_process.on_main_process(out.commit, "writing the outputs")
+    if main:
+        _print_warnings(args.command, warnings)
+        print(f"wrote {len(forecast)} forecast rows to {args.output}", file=sys.stderr)
     return EXIT_OK
 
 
-def _forecast_streamed(args: argparse.Namespace, data, batch_series: int) -> int:
-    """``tsseq forecast`` of Parquet input with a per-series model, in batches of series (:mod:`tsseq.streaming_jobs`)."""
-    from tsseq.config import ModelConfig
-    from tsseq.streaming_jobs import forecast_in_batches
+def _saved_model(args: argparse.Namespace):
+    """The fitted estimator of ``--model-file`` (None without it); refused beside --model, --param or covariates."""
+    from tsseq.errors import ConfigError
 
-    result = forecast_in_batches(
-        data,
-        ModelConfig(args.model, dict(args.param)),
-        args.horizon,
-        args.output,
+    if args.model_file is None:
+        return None
+    if args.model != "auto" or args.param:
+        raise ConfigError("--model-file forecasts with a fitted model; drop --model and --param (they fit a new one).")
+    if args.past_covariates or args.future_covariates or args.static_covariates:
+        raise ConfigError("--model-file forecasts each series from its own values alone; drop the covariates.")
+    from tsseq.persistence import load
+
+    return load(args.model_file)
+
+
+def _forecast_streamed(args: argparse.Namespace, data, batch_series: int, engine=None, estimator=None) -> int:
+    """``tsseq forecast`` of Parquet input with a per-series (or saved) model, in batches of series, here or on Dask."""
+    from tsseq.config import ModelConfig
+
+    options = dict(
         batch_series=batch_series,
         quantiles=args.quantiles,
         max_horizon=args.max_horizon,
         allow_implausible=args.allow_implausible,
+        estimator=estimator,
+        threads=args.threads or 1,
     )
+    model = None if estimator is not None else ModelConfig(args.model, dict(args.param))
+    if engine is None:
+        from tsseq.streaming_jobs import forecast_in_batches
+
+        result = forecast_in_batches(data, model, args.horizon, args.output, **options)
+    else:
+        from tsseq.dask_jobs import forecast_on_dask
+
+        result = forecast_on_dask(data, model, args.horizon, args.output, engine=engine, **options)
     _print_warnings(args.command, result.warnings)
+    where = "" if engine is None else f" on Dask ({engine.scheduler or 'a local cluster'})"
     print(
         f"wrote {result.rows} forecast rows of {result.series} series ({result.batches} batches of at most "
-        f"{batch_series}) to {args.output}",
+        f"{batch_series}{where}) to {args.output}",
         file=sys.stderr,
     )
     return EXIT_OK

@@ -206,6 +206,35 @@ def check_threads(threads: object, where: str) -> None:
         raise ConfigError(f"{where}: expected a number of threads >= 1 (or null for the default); got {threads!r}.")
 
 
+ENGINES = ("local", "dask")
+
+
+def check_engine(engine: object, scheduler: object, workers: object, where: str = "") -> None:
+    """``engine`` (local or dask), ``scheduler`` (an address) and ``workers`` (>= 1), checked together.
+
+    ``scheduler`` and ``workers`` belong to the dask engine; ``workers`` sizes the local
+    cluster started when no ``scheduler`` is given. ``where`` prefixes the keys in messages.
+    """
+    if engine not in ENGINES:
+        raise ConfigError(
+            f"{where}engine must be one of {', '.join(ENGINES)}. Got {engine!r}.{closest_match(str(engine), ENGINES)}"
+        )
+    if engine != "dask" and (scheduler is not None or workers is not None):
+        given = "scheduler" if scheduler is not None else "workers"
+        raise ConfigError(f"{where}{given} is for engine 'dask' (a Dask cluster); the engine is {engine!r}.")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"{where}workers: expected a number of worker processes >= 1. Got {workers!r}.")
+    if workers is not None and scheduler is not None:
+        raise ConfigError(
+            f"{where}workers sizes the local cluster; the cluster at scheduler {scheduler!r} has its own workers. "
+            "Give one of them."
+        )
+    if scheduler is not None and (not isinstance(scheduler, str) or ":" not in scheduler):
+        raise ConfigError(
+            f"{where}scheduler: expected a Dask scheduler address such as tcp://10.0.0.5:8786. Got {scheduler!r}."
+        )
+
+
 # Parameters that hold a wrapped registered model's parameters, and the parameter naming that model
 # (the conformal wrapper's model, the residual and interval detectors' forecaster).
 WRAPPED_MODEL_PARAMETERS = {"model_params": "model", "forecaster_params": "forecaster"}

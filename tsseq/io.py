@@ -18,6 +18,10 @@ or none is::
         out.add(png_path, lambda temporary: draw(temporary), "plot")
     # both renamed here, or neither
 
+``outputs(write=False)`` is the same transaction in a process that writes nothing (the
+processes other than rank 0 of a job under ``torchrun``, :mod:`tsseq.main_process`):
+it checks, renders and renames nothing, and its methods return the caller's paths.
+
 :func:`check_destination` refuses, before any work, a destination that is a directory,
 whose folder is a file, or whose folder cannot be written, with an
 :class:`~tsseq.errors.OutputError` naming the caller's path.
@@ -135,9 +139,13 @@ def check_destination(path: str | Path, what: str = "output file") -> Path:
 
 
 class Outputs:
-    """The files of one job, staged as temporaries and renamed into place together (:func:`outputs`)."""
+    """The files of one job, staged as temporaries and renamed into place together (:func:`outputs`).
 
-    def __init__(self) -> None:
+    ``write=False``: a transaction that touches nothing (see the module docstring).
+    """
+
+    def __init__(self, write: bool = True) -> None:
+        self.write = write
         self._staged: list[tuple[Path, Path, str]] = []  # (temporary, destination, what)
         self._planned: dict[Path, str] = {}  # absolute destination -> what, to refuse two outputs at one path
         self._created: list[Path] = []  # folders made by this transaction, outermost first
@@ -145,6 +153,8 @@ class Outputs:
     def check(self, path: str | Path, what: str = "output file") -> Path:
         """:func:`check_destination`, and refuse a second output at the same path."""
         path = Path(path)
+        if not self.write:
+            return path
         key = Path(os.path.abspath(path))
         if key in self._planned and self._planned[key] != what:
             raise OutputError(f"The {what} and the {self._planned[key]} are both {str(path)!r}; give them different paths.")
@@ -155,6 +165,8 @@ class Outputs:
         """Render ``write(temporary)`` now; it becomes ``path`` when the transaction commits."""
         path = Path(path)
         self.check(path, what)
+        if not self.write:
+            return path
         try:
             self._make_folder(path.parent)
             temporary = _temporary_beside(path)
@@ -245,9 +257,12 @@ def _quietly(function: Callable, *args: object) -> None:
 
 
 @contextmanager
-def outputs() -> Iterator[Outputs]:
-    """A job's outputs, all written when the block ends without error, or none (see the module docstring)."""
-    transaction = Outputs()
+def outputs(write: bool = True) -> Iterator[Outputs]:
+    """A job's outputs, all written when the block ends without error, or none (see the module docstring).
+
+    ``write=False``: nothing is written (the other processes of a job under torchrun).
+    """
+    transaction = Outputs(write)
     try:
         yield transaction
     except BaseException:

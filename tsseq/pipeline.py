@@ -11,6 +11,10 @@ and horizons far beyond the training data are refused up front (:mod:`tsseq.sani
 
 Neural models train with the job's ``threads`` and keep a checkpoint per fit, resumed
 when the job is run again (:mod:`tsseq.fitting`).
+
+Under ``torchrun`` every process runs the job and the neural models train together
+(data-parallel); only the main process (rank 0) writes the files and tracks the runs,
+and the others learn whether its steps succeeded (:mod:`tsseq.main_process`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tsseq import io, registry, sanity
+from tsseq import io, main_process, registry, sanity
 from tsseq.config import (
     DataConfig,
     EvaluationConfig,
@@ -154,7 +158,8 @@ def _models_progress(models: list[ModelConfig], what: str) -> Iterator[ModelConf
     """The models, with a bar on stderr naming the one in progress (:mod:`tsseq.progress`: when stderr is a terminal)."""
     from tsseq.progress import progress
 
-    bar = progress(total=len(models), desc=f"{what}: models", unit="model", show=None if len(models) > 1 else False, leave=False)
+    show = None if len(models) > 1 and main_process.is_main_process() else False
+    bar = progress(total=len(models), desc=f"{what}: models", unit="model", show=show, leave=False)
     try:
         for model in models:
             bar.set_postfix_str(model.display_name)
@@ -516,16 +521,21 @@ def run(
     Neural models train with the job's ``threads`` (unless they set their own) and keep
     their checkpoints under ``checkpoint_dir``, resuming from them (``resume``): see
     :class:`~tsseq.config.PipelineConfig`.
+
+    Under ``torchrun`` (:mod:`tsseq.main_process`) the processes join first; all compute
+    the same result, which only the main process (rank 0) writes and tracks.
     """
     evaluation = config.evaluation
     checkpoints = Checkpoints(config.checkpoint_dir, config.resume)
     allow = config.output.allow_implausible if allow_implausible is None else allow_implausible
     directory = Path(output_dir if output_dir is not None else config.output.directory)
     writes_forecast = evaluation.protocol not in ("ett", "m4") and bool(config.output.forecast_csv or config.output.plot)
-    with io.outputs() as out:
+    main_process.start_job()
+    with io.outputs(write=main_process.is_main_process()) as out:
         planned = _planned_outputs(config, directory, writes_forecast)
-        for path, what in planned.values():
-            out.check(path, what)  # before any training: a bad path is bad input, found now
+        with main_process.shared_outcome("checking the output paths"):
+            for path, what in planned.values():
+                out.check(path, what)  # before any training: a bad path is bad input, found now
         models = with_threads(config.models, config.threads)
         for model in models:  # every model's name and parameters, before any data is read
             build_model(model, _window_defaults(evaluation))
@@ -572,32 +582,39 @@ def run(
                 checkpoints=checkpoints,
                 covariates=covariates,
             )
-            implausible = sanity.check_forecast(forecast, frame, allow_implausible=allow)
-            if "forecast_csv" in planned:
-                path, what = planned["forecast_csv"]
-                files["forecast_csv"] = out.add_csv(path, forecast, what)
-            if "plot" in planned:
-                from tsseq.plotting import plot_forecast
+        # No process trains from here on: the main process renders and renames the files, in steps
+        # whose outcome every process learns (a file rank 0 cannot write stops the others too).
+        with main_process.shared_outcome("writing the outputs"):
+            if writes_forecast:
+                implausible = sanity.check_forecast(forecast, frame, allow_implausible=allow)
+                if "forecast_csv" in planned:
+                    path, what = planned["forecast_csv"]
+                    files["forecast_csv"] = out.add_csv(path, forecast, what)
+                if "plot" in planned:
+                    from tsseq.plotting import plot_forecast
 
-                title = f"{config.name}: {config.models[0].display_name}, next {evaluation.horizon} steps"
-                path, what = planned["plot"]
-                files["plot"] = out.add(path, lambda temporary: plot_forecast(frame, forecast, temporary, title=title), what)
-        if "holdout_plot" in planned and holdout:
-            from tsseq.plotting import plot_holdout
+                    title = f"{config.name}: {config.models[0].display_name}, next {evaluation.horizon} steps"
+                    path, what = planned["plot"]
+                    files["plot"] = out.add(
+                        path, lambda temporary: plot_forecast(frame, forecast, temporary, title=title), what
+                    )
+            if "holdout_plot" in planned and holdout:
+                from tsseq.plotting import plot_holdout
 
-            train, test = split_holdout(frame, evaluation.horizon)
-            title = f"{config.name}: the last {evaluation.horizon} rows held out"
-            path, what = planned["holdout_plot"]
-            files["holdout_plot"] = out.add(
-                path, lambda temporary: plot_holdout(train, test, holdout, temporary, title=title), what
-            )
-        if "results_json" in planned:
-            files["results_json"] = planned["results_json"][0]
-        result = PipelineResult(config.name, scores, forecast, files, protocol, tuple(implausible))
-        if "results_json" in planned:
-            text = json.dumps({**result.to_dict(), "config": asdict(config)}, indent=2, default=str)
-            path, what = planned["results_json"]
-            out.add_text(path, text, what)
+                train, test = split_holdout(frame, evaluation.horizon)
+                title = f"{config.name}: the last {evaluation.horizon} rows held out"
+                path, what = planned["holdout_plot"]
+                files["holdout_plot"] = out.add(
+                    path, lambda temporary: plot_holdout(train, test, holdout, temporary, title=title), what
+                )
+            if "results_json" in planned:
+                files["results_json"] = planned["results_json"][0]
+            result = PipelineResult(config.name, scores, forecast, files, protocol, tuple(implausible))
+            if "results_json" in planned:
+                text = json.dumps({**result.to_dict(), "config": asdict(config)}, indent=2, default=str)
+                path, what = planned["results_json"]
+                out.add_text(path, text, what)
+        main_process.on_main_process(out.commit, "writing the outputs")
     return result
 
 

@@ -9,7 +9,10 @@ runs the same arithmetic: AR's lag cap ``T // 4`` is ``max_order`` for all, and 
 is zero-padded to a longer one); AR on series of different lengths, padded to the longest
 of their batch, agrees to about 1e-15 (numpy's pairwise sums group terms by that length).
 Global models (the neural networks, ``auto``, ``ensemble``, ``conformal``) learn
-from all series together and are refused with the reason.
+from all series together and are refused with the reason; a global model already fitted
+and saved (``--model-file``) streams, each series forecast from its own last rows
+(:mod:`tsseq.inference`). What a batch goes through, :func:`forecast_batch`, is also what
+each task of the Dask engine runs (:mod:`tsseq.dask_jobs`).
 
 Output: a Parquet file (``.parquet``) or a CSV file (any other suffix), one row per series
 and forecast step, the columns of the in-memory forecast (series id, timestamp, then each
@@ -43,6 +46,40 @@ class StreamedForecast:
     warnings: tuple[str, ...] = ()  # implausible forecasts written under allow_implausible
 
 
+@dataclass(frozen=True)
+class BatchForecast:
+    """What every batch of series goes through, the same in every process of a job (see :func:`forecast_batch`)."""
+
+    horizon: int
+    model: ModelConfig | None = None  # a per-series model fitted on each batch; None: a fitted model forecasts
+    quantiles: tuple[float, ...] | None = None
+    max_horizon: int | None = None
+    allow_implausible: bool = False
+    threads: int = 1  # torch threads of a fitted model's inference
+
+
+def forecast_batch(job: BatchForecast, history: pd.DataFrame, source: str, estimator=None) -> tuple[pd.DataFrame, list[str]]:
+    """One batch of series (a validated long frame) -> (its forecast, the warnings of implausible values).
+
+    A per-series model (``job.model``) is fitted on the batch, as
+    :func:`tsseq.pipeline.fit_forecast` fits the whole frame; else the fitted ``estimator``
+    forecasts each series from its last rows (:func:`tsseq.inference.forecast_series`).
+    Either forecast is checked against the batch's own history (:func:`tsseq.sanity.check_forecast`).
+    """
+    from tsseq import pipeline
+
+    history = sanity.check_magnitude(history, source)
+    quantiles = None if job.quantiles is None else list(job.quantiles)
+    if estimator is None:
+        forecast = pipeline.fit_forecast(job.model, history, job.horizon, quantiles, max_horizon=job.max_horizon)
+    else:
+        from tsseq.inference import forecast_series
+
+        sanity.check_horizon(job.horizon, history, len(quantiles or ()), job.max_horizon)
+        forecast = forecast_series(estimator, history, job.horizon, quantiles, threads=job.threads, source=source)
+    return forecast, sanity.check_forecast(forecast, history, allow_implausible=job.allow_implausible)
+
+
 def is_per_series(model_name: str) -> bool:
     """Whether the registered model fits each series on its own rows alone (so that batches of series are exact)."""
     from tsseq import registry
@@ -52,42 +89,51 @@ def is_per_series(model_name: str) -> bool:
 
 
 def streamed_batch_size(
-    data: DataConfig, model_name: str, batch_series: int | None, *, whole_frame_outputs: bool = False
+    data: DataConfig,
+    model_name: str | None,
+    batch_series: int | None,
+    *,
+    whole_frame_outputs: bool = False,
+    required_by: str | None = None,
 ) -> int | None:
     """The batch size of a forecast job that streams, or None for the in-memory path (refusing what cannot stream).
 
     A job streams when its data file is Parquet with a series column, its model is per
-    series and it takes no covariates; ``batch_series`` defaults to 10,000 then. Asked for
-    (``batch_series`` given) where it cannot, the reason is a ConfigError. A job with
-    ``whole_frame_outputs`` (a plot of every series) runs in memory unless asked to stream.
+    series (or ``model_name`` is None: a fitted model forecasting each series) and it takes
+    no covariates; ``batch_series`` defaults to 10,000 then. Asked for (``batch_series``
+    given, or ``required_by`` naming the option that needs it, e.g. ``"--engine dask"``)
+    where it cannot, the reason is a ConfigError. A job with ``whole_frame_outputs`` (a
+    plot of every series) runs in memory unless asked to stream.
     """
     from tsseq.data.parquet import is_parquet
     from tsseq.pipeline import data_path
 
-    asked = batch_series is not None
+    option = required_by or "--batch-series"
+    asked = batch_series is not None or required_by is not None
     if data.csv is None or not is_parquet(data_path(data)):
         if asked:
             raise ConfigError(
-                "--batch-series streams Parquet input; convert the CSV first (`tsseq convert data.csv --output "
-                "data.parquet --series-column ID`), or drop --batch-series to read it whole."
+                f"{option} reads Parquet input in batches of series; convert the CSV first (`tsseq convert data.csv "
+                f"--output data.parquet --series-column ID`), or drop {option} to read it whole."
             )
         return None
     if data.series_column is None:
         if asked:
-            raise ConfigError("--batch-series streams many series; name their id column with --series-column.")
+            raise ConfigError(f"{option} works on many series; name their id column with --series-column.")
         return None
     reasons = []
-    if not is_per_series(model_name):
+    if model_name is not None and not is_per_series(model_name):
         reasons.append(
             f"model {model_name!r} is not a per-series model: it learns from all series together, so batches of "
-            "series would give another model (streamed: ar, naive, seasonal_naive, drift, mean, naive2)"
+            "series would give another model (streamed: ar, naive, seasonal_naive, drift, mean, naive2; or a "
+            "global model fitted and saved, given with --model-file)"
         )
     if data.has_covariates:
         reasons.append("covariates are read whole for now")
     if whole_frame_outputs:
         reasons.append("a plot of every series needs them all in memory")
     if reasons and asked:
-        raise ConfigError(f"cannot stream this forecast in batches of series: {'; '.join(reasons)}. Drop --batch-series.")
+        raise ConfigError(f"cannot forecast in batches of series: {'; '.join(reasons)}. Drop {option}.")
     if reasons:
         return None
     return DEFAULT_BATCH_SERIES if batch_series is None else batch_series
@@ -95,7 +141,7 @@ def streamed_batch_size(
 
 def forecast_in_batches(
     data: DataConfig,
-    model: ModelConfig,
+    model: ModelConfig | None,
     horizon: int,
     output: str | Path,
     *,
@@ -104,57 +150,53 @@ def forecast_in_batches(
     max_horizon: int | None = None,
     allow_implausible: bool = False,
     base_dir: Path = Path("."),
+    estimator=None,
+    threads: int = 1,
 ) -> StreamedForecast:
     """Forecast every series of ``data`` (Parquet, long) in batches, writing ``output`` atomically.
 
-    Each batch goes through :func:`tsseq.pipeline.fit_forecast` and
-    :func:`tsseq.sanity.check_forecast` against its own history, as the in-memory job does
-    for the whole frame; any error leaves nothing at ``output``.
+    Each batch goes through :func:`forecast_batch` (fitting ``model``, or forecasting with
+    the fitted ``estimator`` on ``threads`` torch threads) and is checked against its own
+    history, as the in-memory job does for the whole frame; any error leaves nothing at ``output``.
     """
+    job = batch_job(model, horizon, quantiles, max_horizon, allow_implausible, estimator, threads)
     with io.outputs() as out:
-        out.check(output, _what(output))
+        out.check(output, output_kind(output))
         summary = {}
         out.add(
             output,
             lambda temporary: summary.update(
-                write_forecasts(
-                    temporary,
-                    data,
-                    model,
-                    horizon,
-                    parquet=_is_parquet_output(output),
-                    batch_series=batch_series,
-                    quantiles=quantiles,
-                    max_horizon=max_horizon,
-                    allow_implausible=allow_implausible,
-                    base_dir=base_dir,
-                )
+                write_forecasts(temporary, data, job, parquet=is_parquet_output(output), batch_series=batch_series,
+                                base_dir=base_dir, estimator=estimator)
             ),
-            _what(output),
-        )
+            output_kind(output),
+        )  # fmt: skip
     return StreamedForecast(Path(output), **summary)
 
 
+def batch_job(model, horizon, quantiles=None, max_horizon=None, allow_implausible=False, estimator=None, threads=1):
+    """The :class:`BatchForecast` of a job, refusing a model that cannot be fitted in batches of series."""
+    if estimator is None and not is_per_series(model.name):
+        raise ConfigError(f"model {model.name!r} is not a per-series model; it cannot be fitted in batches of series.")
+    return BatchForecast(
+        horizon,
+        model if estimator is None else None,
+        None if quantiles is None else tuple(quantiles),
+        max_horizon,
+        allow_implausible,
+        threads,
+    )
+
+
 def write_forecasts(
-    path: Path,
-    data: DataConfig,
-    model: ModelConfig,
-    horizon: int,
-    *,
-    parquet: bool,
-    batch_series: int,
-    quantiles: list[float] | None = None,
-    max_horizon: int | None = None,
-    allow_implausible: bool = False,
-    base_dir: Path = Path("."),
-) -> dict:
+    path: Path, data: DataConfig, job: BatchForecast, *, parquet: bool, batch_series: int,
+    base_dir: Path = Path("."), estimator=None,
+) -> dict:  # fmt: skip
     """The streaming loop, appending every batch's forecast to ``path`` (the caller makes it atomic)."""
     from tsseq.data.covariate_csv import data_columns
     from tsseq.data.parquet import iter_series_batches
-    from tsseq.pipeline import data_path, fit_forecast
+    from tsseq.pipeline import data_path
 
-    if not is_per_series(model.name):
-        raise ConfigError(f"model {model.name!r} is not a per-series model; it cannot be fitted in batches of series.")
     source = data_path(data, base_dir)
     batches = iter_series_batches(
         source,
@@ -167,51 +209,77 @@ def write_forecasts(
         sort=data.sort,
         reindex=data.reindex,
     )
-    sink = _ParquetSink(path) if parquet else _CsvSink(path)
-    n_series = n_rows = n_batches = 0
+    counts = {"series": 0, "rows": 0, "batches": 0}
     warnings: list[str] = []
-    try:
+
+    def forecasts():
         for history in batches:
-            history = sanity.check_magnitude(history, str(source))
-            forecast = fit_forecast(model, history, horizon, quantiles, max_horizon=max_horizon)
-            warnings += sanity.check_forecast(forecast, history, allow_implausible=allow_implausible)
-            sink.write(forecast)
-            n_series += history.index.get_level_values(0).nunique()
-            n_rows += len(forecast)
-            n_batches += 1
+            forecast, found = forecast_batch(job, history, str(source), estimator)
+            warnings.extend(found)
+            counts["series"] += history.index.get_level_values(0).nunique()
+            counts["rows"] += len(forecast)
+            counts["batches"] += 1
+            yield forecast
+
+    write_frames(path, forecasts(), parquet=parquet)
+    return {**counts, "warnings": tuple(warnings)}
+
+
+def open_series(data: DataConfig, base_dir: Path = Path(".")):
+    """The job's Parquet input as a :class:`~tsseq.data.parquet.ParquetSource` of its series column and values."""
+    from tsseq.data.covariate_csv import data_columns
+    from tsseq.data.parquet import ParquetSource
+    from tsseq.pipeline import data_path
+
+    return ParquetSource(data_path(data, base_dir), data.timestamp_column, data_columns(data), data.series_column)
+
+
+def read_batch(source, data: DataConfig, bounds: tuple[object, object], freq: str | None = None) -> pd.DataFrame:
+    """The validated long frame of the series with ids in ``bounds`` (first, last), read as ``data`` says."""
+    from tsseq.data.parquet import read_series_range
+
+    first, last = bounds
+    return read_series_range(
+        source, first, last, freq=freq or data.freq, missing=data.missing, sort=data.sort, reindex=data.reindex
+    )
+
+
+def write_frames(path: Path, frames, *, parquet: bool, index: bool = True) -> None:
+    """Append each frame of the iterable ``frames`` to ``path`` (Parquet or CSV), with ``index`` the first columns."""
+    sink = _ParquetSink(path, index) if parquet else _CsvSink(path, index)
+    try:
+        for frame in frames:
+            sink.write(frame)
     finally:
         sink.close()
-    return {"series": n_series, "rows": n_rows, "batches": n_batches, "warnings": tuple(warnings)}
 
 
 def write_forecast(frame: pd.DataFrame, path: Path, *, parquet: bool) -> None:
     """One in-memory forecast frame in the streamed job's layout (the index as the first columns)."""
-    sink = _ParquetSink(path) if parquet else _CsvSink(path)
-    try:
-        sink.write(frame)
-    finally:
-        sink.close()
+    write_frames(path, [frame], parquet=parquet)
 
 
-def _is_parquet_output(path: str | Path) -> bool:
+def is_parquet_output(path: str | Path) -> bool:
+    """Whether an output path names a Parquet file (``.parquet``); any other suffix is a CSV."""
     return Path(path).suffix.lower() == ".parquet"
 
 
-def _what(path: str | Path) -> str:
-    return "forecast Parquet file" if _is_parquet_output(path) else "forecast CSV"
+def output_kind(path: str | Path, what: str = "forecast") -> str:
+    """``"forecast Parquet file"`` or ``"forecast CSV"``: the output's kind, for messages."""
+    return f"{what} Parquet file" if is_parquet_output(path) else f"{what} CSV"
 
 
 class _ParquetSink:
     """Appends frames to one Parquet file, one row group per frame, with the first frame's schema."""
 
-    def __init__(self, path: Path) -> None:
-        self.path, self.writer, self.schema = path, None, None
+    def __init__(self, path: Path, index: bool = True) -> None:
+        self.path, self.index, self.writer, self.schema = path, index, None, None
 
     def write(self, frame: pd.DataFrame) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(frame.reset_index(), preserve_index=False, schema=self.schema)
+        table = pa.Table.from_pandas(frame.reset_index() if self.index else frame, preserve_index=False, schema=self.schema)
         if self.writer is None:
             self.schema = table.schema
             self.writer = pq.ParquetWriter(self.path, self.schema)
@@ -225,11 +293,11 @@ class _ParquetSink:
 class _CsvSink:
     """Appends frames to one CSV file, the header once (what ``DataFrame.to_csv`` writes for the whole)."""
 
-    def __init__(self, path: Path) -> None:
-        self.handle, self.header = open(path, "w", newline=""), True
+    def __init__(self, path: Path, index: bool = True) -> None:
+        self.handle, self.index, self.header = open(path, "w", newline=""), index, True
 
     def write(self, frame: pd.DataFrame) -> None:
-        frame.to_csv(self.handle, header=self.header)
+        frame.to_csv(self.handle, header=self.header, index=self.index)
         self.header = False
 
     def close(self) -> None:

@@ -100,9 +100,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threshold", default="default",
-        help="quantile, ksigma, spot, dspot, telemanom, none (scores only), or default: the detector's own "
-        "(auto: the 0.99 quantile of its combined validation scores; spot; online_residual, online_interval: "
-        "alarm_level, their calibrated levels)",
+        help="false_alarm, quantile, ksigma, spot, dspot, telemanom, none (scores only), or default: the "
+        "detector's own (every windowed detector and auto: false_alarm, a false-alarm rate of 1%% of the training "
+        "rows' scores, --threshold-param rate=0.01, smoothing=1 (a causal moving mean of that many rows); "
+        "online_residual, online_interval: alarm_level, their calibrated levels)",
     )  # fmt: skip
     parser.add_argument("--threshold-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--mode", choices=["causal", "batch"], default="causal")
@@ -127,8 +128,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--columns", type=_columns, help="comma-separated value columns (default: all)")
     parser.add_argument("--freq", help="pandas frequency, e.g. h, D, 5min (default: inferred)")
     parser.add_argument("--missing", choices=["error", "interpolate", "ffill", "mask"], default="error")
-    from tsseq.cli import add_dialect_arguments, add_threads_argument
+    parser.add_argument(
+        "--series-column", help="many series (long format): the column of series ids; each series is scored on its own"
+    )
+    from tsseq.cli import add_dialect_arguments, add_engine_arguments, add_threads_argument, positive_int
 
+    parser.add_argument(
+        "--batch-series", type=positive_int, metavar="N", help="many series: score N at a time (default 1000)"
+    )
+    add_engine_arguments(parser)
     add_dialect_arguments(parser)
     add_threads_argument(parser)
 
@@ -158,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("tsseq detect: give either a CSV file or --config JOB.yaml (exactly one).")
     if args.config is not None:
         config, base_dir = load_detection_job(args.config)
+        config = _with_engine(config, args)
         directory = Path(config.output.directory)
         output = args.output or directory / config.output.csv
         plot = args.plot or (directory / config.output.plot if config.output.plot else None)
@@ -168,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
         config = DetectionConfig(
             name=args.csv.stem,
             data=DataConfig(csv=str(args.csv), timestamp_column=args.timestamp_column, columns=args.columns,
-                            freq=args.freq, missing=args.missing, sep=args.sep, decimal=args.decimal),
+                            series_column=args.series_column, freq=args.freq, missing=args.missing, sep=args.sep,
+                            decimal=args.decimal),
             detector=DetectorConfig(args.detector, dict(args.param)),
             window=args.window,
             threshold=None if str(args.threshold).lower() == "none" else args.threshold,
@@ -181,9 +191,15 @@ def run(args: argparse.Namespace) -> int:
             timestamps=args.timestamps,
             resample=args.resample,
             event_gap=args.event_gap,
+            batch_series=args.batch_series,
+            engine=args.engine or "local",
+            scheduler=args.scheduler,
+            workers=args.workers,
         )  # fmt: skip
         base_dir, output, plot, events = Path("."), args.output, args.plot, args.events
     config = with_threads(config, args.threads)
+    if config.data.series_column is not None:
+        return _run_many(config, base_dir, output, plot, events)
     if events is not None and config.threshold is None:
         raise ConfigError("tsseq detect: events are made of flagged rows; --events needs a threshold (not 'none').")
     with io.outputs() as out:  # the scores, the events and the plot together, or none of them
@@ -224,5 +240,50 @@ def run(args: argparse.Namespace) -> int:
         print(f"{config.name}: {note}", file=sys.stderr)
     print(
         f"{config.name}: {mode}, {flagged} of {len(result.table)} rows flagged{found}; wrote {written}", file=sys.stderr
+    )
+    return 0
+
+
+def _with_engine(config, args: argparse.Namespace):
+    """A job file's config with the command line's --series-column, --batch-series and engine options over its own."""
+    import dataclasses
+
+    data = config.data
+    if args.series_column is not None:
+        data = dataclasses.replace(data, series_column=args.series_column)
+    changes = {
+        key: value
+        for key, value in (("engine", args.engine), ("scheduler", args.scheduler), ("workers", args.workers),
+                           ("batch_series", args.batch_series))
+        if value is not None
+    }  # fmt: skip
+    if "engine" in changes and changes["engine"] == "local":
+        changes.update(scheduler=None, workers=None)
+    return dataclasses.replace(config, data=data, **changes)
+
+
+def _run_many(config, base_dir: Path, output: Path, plot, events) -> int:
+    """Many series (a series column): each scored on its own, here or on Dask (:mod:`tsseq.anomaly.many`)."""
+    from tsseq.anomaly.many import detect_many
+    from tsseq.errors import ConfigError
+
+    if plot is not None or events is not None or config.labels is not None:
+        raise ConfigError(
+            "with many series (a series column) tsseq detect writes the scores of each; plots, events and labels are "
+            "for one series: drop --plot, --events and --labels (or score one series)."
+        )
+    engine = None
+    if config.engine == "dask":
+        from tsseq.dask_jobs import Engine
+
+        engine = Engine(scheduler=config.scheduler, workers=config.workers)
+    result = detect_many(config, output, base_dir=base_dir, batch_series=config.batch_series, engine=engine)
+    for note in result.notes:
+        print(f"{config.name}: {note}", file=sys.stderr)
+    where = "" if engine is None else f" on Dask ({engine.scheduler or 'a local cluster'})"
+    print(
+        f"{config.name}: {result.flagged} of {result.rows} rows of {result.series} series flagged ({result.batches} "
+        f"batches{where}); wrote {output}",
+        file=sys.stderr,
     )
     return 0

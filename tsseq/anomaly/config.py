@@ -6,13 +6,18 @@ A job file (``tsseq detect --config job.yaml``, e.g. ``pipelines/detect_elnino.y
     data: {dataset: elnino}              # tsseq.config.DataConfig: a catalog name or a CSV
     detector: {name: ar_residual, params: {scorer: squared}}
     window: 24
-    threshold: spot
-    threshold_params: {q: 0.001}
+    threshold: false_alarm                # the default: a 1% false-alarm rate of the training rows' scores
+    threshold_params: {rate: 0.01}
     mode: causal                          # causal (streamed) | batch (offline)
     train_fraction: 0.3
     timestamps: auto                      # auto | grid | rows (irregular logs), or resample: 10s
     event_gap: 0
     output: {directory: outputs, csv: elnino_scores.csv, plot: elnino_scores.png, events: elnino_events.csv}
+
+Many series (``data: {csv: sensors.parquet, series_column: id}``) are each scored on their
+own (:mod:`tsseq.anomaly.many`), ``batch_series`` at a time; ``engine: dask`` runs the
+batches on a Dask cluster (``scheduler: tcp://HOST:PORT``, else a local one of
+``workers`` processes), as ``--engine``, ``--scheduler``, ``--workers`` do.
 
 :func:`load_detection_job` reads it with ``yaml.safe_load`` and validates it with
 :func:`tsseq.config.from_mapping` (unknown keys are named, with the closest valid one).
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tsseq.config import DataConfig, load_job
+from tsseq.config import DataConfig, check_engine, load_job
 from tsseq.errors import ConfigError, closest_match
 
 TIMESTAMP_POLICIES = ("auto", "grid", "rows")
@@ -61,8 +66,10 @@ class DetectionConfig:
     ``threshold``/``threshold_params`` fill the detector's ``window_length`` (None:
     the detector's default, 48 for the windowed ones; ``online_residual`` and
     ``online_interval`` have no window), ``threshold`` and ``threshold_params``;
-    ``threshold: default`` keeps the detector's own (``auto``: the 0.99 quantile of its
-    combined validation scores; the others ``"spot"``; ``online_residual`` and
+    ``threshold: default`` keeps the detector's own (``auto`` and the windowed detectors:
+    ``"false_alarm"``, a false-alarm rate of 1% of the scores of the training rows, no
+    smoothing, :class:`~tsseq.anomaly.thresholds.FalseAlarmThresholder`, chosen across
+    corpora by ``pipelines/benchmarks/threshold_study.py``; ``online_residual`` and
     ``online_interval``: ``"alarm_level"``, their calibrated fixed levels),
     None (``none``) scores without flags. ``labels``: an optional CSV of labelled
     anomaly windows (columns ``start``, ``end``) drawn on the plot. ``event_gap``: flagged
@@ -103,6 +110,10 @@ class DetectionConfig:
     resample: str | None = None
     event_gap: int = 0
     output: DetectionOutputConfig = field(default_factory=DetectionOutputConfig)
+    batch_series: int | None = None  # many series: scored this many at a time (default 1,000)
+    engine: Literal["local", "dask"] = "local"  # dask: each batch of series a task on a Dask cluster
+    scheduler: str | None = None  # engine dask: the scheduler's address; None: a local cluster
+    workers: int | None = None  # engine dask, local cluster: worker processes (default: the usable CPUs)
 
     def __post_init__(self) -> None:
         if not 0 < self.train_fraction < 1:
@@ -124,6 +135,13 @@ class DetectionConfig:
             raise ConfigError("resample puts the rows on a grid; it cannot be combined with timestamps: rows.")
         if isinstance(self.event_gap, bool) or not isinstance(self.event_gap, int) or self.event_gap < 0:
             raise ConfigError(f"event_gap must be an int >= 0 (unflagged rows bridged). Got {self.event_gap!r}.")
+        check_engine(self.engine, self.scheduler, self.workers)
+        if self.batch_series is not None and self.batch_series < 1:
+            raise ConfigError(f"batch_series must be >= 1 (series scored at a time). Got {self.batch_series!r}.")
+        if (self.engine == "dask" or self.batch_series is not None) and self.data.series_column is None:
+            raise ConfigError(
+                "engine dask and batch_series work on many series; name their id column (data.series_column, --series-column)."
+            )
 
     def training_rows(self, n_rows: int) -> int:
         """Rows the detector is trained on, of a series of ``n_rows``."""

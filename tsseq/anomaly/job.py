@@ -33,25 +33,42 @@ class DetectionResult:
 
 
 def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
-    """Run a :class:`~tsseq.anomaly.config.DetectionConfig` (no files written)."""
+    """Run a :class:`~tsseq.anomaly.config.DetectionConfig` of one series (no files written)."""
     import pandas as pd
 
-    from tsseq.anomaly.detectors import DETECTORS, contribution_columns, detector_parameters, make_detector
-    from tsseq.anomaly.events import find_events
-    from tsseq.anomaly.streaming import score_stream
-    from tsseq.config import check_parameters
-    from tsseq.errors import ConfigError, DataError
-    from tsseq.sanity import check_scores
+    from tsseq.errors import DataError
 
-    # The detector's parameters first (training=5 names the parameter), then the data.
-    accepted = detector_parameters(config.detector.name)
-    owner = f"Detector {config.detector.name!r}"
-    checked = check_parameters(DETECTORS[config.detector.name][0], dict(config.detector.params), owner)
-
+    check_detector(config)  # the detector's parameters first (training=5 names the parameter), then the data
     frame = _load_frame(config, base_dir)
     source = config.data.csv or config.data.dataset
     if isinstance(frame.index, pd.MultiIndex):
-        raise DataError(f"{source}: tsseq detect scores one series; this data holds many (a series column).")
+        raise DataError(
+            f"{source}: this data holds many series; name their id column (--series-column, data.series_column) "
+            "to score each of them."
+        )
+    return detect_frame(config, frame, source)
+
+
+def check_detector(config) -> dict:
+    """The job's detector parameters, checked against the detector's signature (a ConfigError naming the one at fault)."""
+    from tsseq.anomaly.detectors import DETECTORS, detector_parameters
+    from tsseq.config import check_parameters
+
+    detector_parameters(config.detector.name)  # an unknown name: a ConfigError with the closest one
+    owner = f"Detector {config.detector.name!r}"
+    return check_parameters(DETECTORS[config.detector.name][0], dict(config.detector.params), owner)
+
+
+def detect_frame(config, frame, source: str) -> DetectionResult:
+    """Score one series (a validated wide frame) as ``config`` says: what :func:`run_detection` does once it is read."""
+    from tsseq.anomaly.detectors import DETECTORS, contribution_columns, detector_parameters, make_detector
+    from tsseq.anomaly.events import find_events
+    from tsseq.anomaly.streaming import score_stream
+    from tsseq.errors import ConfigError, DataError
+    from tsseq.sanity import check_scores
+
+    accepted = detector_parameters(config.detector.name)
+    checked = check_detector(config)
     frame, timestamps, spacing = _row_sequence(frame, config)
     outputs = ("score", "is_anomaly", "timestamp", *contribution_columns(frame.columns))
     clashes = [column for column in frame.columns if column in outputs]
@@ -64,7 +81,7 @@ def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
             "instead."
         )
     params = {**checked, "threshold_params": dict(config.threshold_params)}
-    if config.threshold != "default":  # else the detector's own: spot, or online_residual's alarm level
+    if config.threshold != "default":  # else the detector's own: false_alarm, or the online ones' alarm level
         params["threshold"] = config.threshold
     if config.window is not None:
         if "window_length" not in accepted:

@@ -120,30 +120,52 @@ def iter_series_batches(
     but each batch then reads every row group. Messages name a row by its series and
     timestamp.
     """
-    import pyarrow.dataset as ds
-
     batch_series = check_positive_int(batch_series, "batch_series")
     dataset = ParquetSource(source, timestamp_column, value_columns, series_column)
-    ids = dataset.series_ids()
-    key = ds.field(series_column)
-    for start in range(0, len(ids), batch_series):
-        first, last = ids[start].as_py(), ids[min(start + batch_series, len(ids)) - 1].as_py()
-        table = dataset.read(filter=(key >= first) & (key <= last))
-        frame = dataset.frame(table)
-        raw = frame.index.get_level_values(1)
-        batch = check_series(
-            frame,
-            source=dataset.name,
-            freq=freq,
-            missing=missing,
-            sort=sort,
-            reindex=reindex,
-            min_rows=min_rows,
-            columns=dataset.value_columns,
-            row_label=lambda position, raw=raw: _stamped_row(raw[position]),
-        )
+    options = dict(missing=missing, sort=sort, reindex=reindex, min_rows=min_rows)
+    for first, last in series_ranges(dataset, batch_series):
+        batch = read_series_range(dataset, first, last, freq=freq, **options)
         freq = freq or series_frequency(batch)
         yield batch
+
+
+def series_ranges(dataset: "ParquetSource", batch_series: int) -> list[tuple[object, object]]:
+    """The (first id, last id) of each batch of ``batch_series`` series, in sorted order (one pass over the ids)."""
+    ids = dataset.series_ids()
+    return [
+        (ids[start].as_py(), ids[min(start + batch_series, len(ids)) - 1].as_py())
+        for start in range(0, len(ids), batch_series)
+    ]
+
+
+def read_series_range(
+    dataset: "ParquetSource",
+    first: object,
+    last: object,
+    *,
+    freq: str | None = None,
+    missing: str = "error",
+    sort: bool = False,
+    reindex: bool = False,
+    min_rows: int | None = None,
+) -> pd.DataFrame:
+    """The validated long frame of the series whose ids lie in ``[first, last]`` (a batch of :func:`series_ranges`)."""
+    import pyarrow.dataset as ds
+
+    key = ds.field(dataset.series_column)
+    frame = dataset.frame(dataset.read(filter=(key >= first) & (key <= last)))
+    raw = frame.index.get_level_values(1)
+    return check_series(
+        frame,
+        source=dataset.name,
+        freq=freq,
+        missing=missing,
+        sort=sort,
+        reindex=reindex,
+        min_rows=min_rows,
+        columns=dataset.value_columns,
+        row_label=lambda position: _stamped_row(raw[position]),
+    )
 
 
 def _stamped_row(timestamp: object) -> str:

@@ -15,12 +15,19 @@ says which scale the model's inputs are on (``standard`` for the ETT protocol an
 ``scale: standard``). Models fitted on many series (M4, long frames) log no pyfunc
 model and no plot: they forecast their own series only; the tag
 ``tsseq.model_not_logged`` says so.
+
+Under ``torchrun`` (:mod:`tsseq.main_process`) every process of the job makes the
+same calls, but only the main process (rank 0) opens the store (its set-up included),
+starts, logs to and ends the runs and logs the models: one run and one model per model
+of the job. The other processes' :class:`ModelRun` log nothing; each step that touches
+the store is a :func:`~tsseq.main_process.shared_outcome` step, so that a store
+failure on rank 0 stops the others too, with the same exit code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from tsseq.config import ModelConfig, PipelineConfig
+from tsseq.main_process import on_main_process
 from tsseq.quantiles import interval_levels
 from tsseq.tracking.identity import DatasetIdentity, catalog_identity, file_identity
 from tsseq.tracking.runs import MODEL_TAG, TrackedRun, estimator_params, tracked_run
@@ -36,14 +44,17 @@ FIGURE_HISTORY_HORIZONS = 4  # history drawn before the forecast, in horizons
 
 
 class ModelRun:
-    """What a scorer reports to the run of one model (see :class:`JobTracker`)."""
+    """What a scorer reports to the run of one model (see :class:`JobTracker`); ``run`` None: logs nothing."""
 
-    def __init__(self, run: TrackedRun, job: JobTracker, model: ModelConfig) -> None:
+    def __init__(self, run: TrackedRun | None, job: JobTracker, model: ModelConfig) -> None:
         self.run, self.job, self.model = run, job, model
 
     def fitting(self, estimator: Any) -> Any:
         """Log the estimator's parameters before it is fitted; returns it."""
-        self.run.log_params(estimator_params(estimator, self.model.name))
+        on_main_process(
+            lambda: self.run.log_params(estimator_params(estimator, self.model.name)),
+            f"tracking: logging the parameters of {self.model.display_name!r}",
+        )
         return estimator
 
     def scored(
@@ -54,6 +65,12 @@ class ModelRun:
         ``history``: the rows (model scale) right before ``truth``, the ``horizon`` rows of
         the last test window; both None for the published protocols, whose data this derives.
         """
+        on_main_process(
+            lambda: self._log_scored(estimator, metrics, history, truth),
+            f"tracking: logging the scores and model of {self.model.display_name!r}",
+        )
+
+    def _log_scored(self, estimator: Any, metrics: dict, history: pd.DataFrame | None, truth: pd.DataFrame | None) -> None:
         self.run.log_metrics(metrics, prefix="test_")
         from tsseq.engine.history import TrainingHistory
 
@@ -103,17 +120,28 @@ class ModelRun:
 
 
 class JobTracker:
-    """Opens the tracked run of each model of a pipeline job."""
+    """Opens the tracked run of each model of a pipeline job (on the main process only, see the module docstring)."""
 
     def __init__(self, config: PipelineConfig, base_dir: Path = Path(".")) -> None:
         self.config = config
         data = config.data
-        self.identity: DatasetIdentity = (
-            catalog_identity(data.dataset) if data.dataset is not None else file_identity(_csv_path(data.csv, base_dir))
+        source = None if data.dataset is not None else _csv_path(data.csv, base_dir)
+        self.identity: DatasetIdentity | None = on_main_process(  # None on the other processes
+            lambda: catalog_identity(data.dataset) if source is None else file_identity(source),
+            "tracking: identifying the data set",
         )
 
     @contextmanager
     def model_run(self, model: ModelConfig) -> Iterator[ModelRun]:
+        """The run of one model's fit and scoring: FINISHED when the block completes, else FAILED or KILLED."""
+        with ExitStack() as stack:
+            name = model.display_name
+            run = on_main_process(lambda: stack.enter_context(self._run(model)), f"tracking: starting the run of {name!r}")
+            yield ModelRun(run, self, model)
+            on_main_process(stack.close, f"tracking: ending the run of {name!r}")
+
+    @contextmanager
+    def _run(self, model: ModelConfig) -> Iterator[TrackedRun]:
         config, evaluation = self.config, self.config.evaluation
         standard = evaluation.protocol == "ett" or (evaluation.protocol == "windows" and evaluation.scale == "standard")
         tags = {
@@ -133,7 +161,7 @@ class JobTracker:
             if model.label:
                 run.log_params({"model.label": model.label})
             run.log_dataset(self.identity)
-            yield ModelRun(run, self, model)
+            yield run
 
     def protocol_window(self) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
         """The last test window of the ETT protocol on its standardised scale, as the model saw it; else (None, None)."""
