@@ -114,8 +114,10 @@ def test_global_model_over_series_of_different_lengths():
     assert model.center_.shape == (2, 1)
     forecast = model.predict(6)
     assert forecast.groupby(level="series").size().to_dict() == {"a": 6, "b": 6}
-    with pytest.raises(DataError, match="fitted on one"):
+    with pytest.raises(DataError, match="fitted on 2 series.*needs series="):
         model.predict_windows(np.zeros((1, 24, 1)), 6)
+    window = long.loc["b"].to_numpy()[-24:][None]  # each window is scaled as the series it is of
+    np.testing.assert_allclose(model.predict_windows(window, 6, series=["b"])[0], forecast.loc["b"].to_numpy(), atol=1e-6)
 
 
 def test_a_series_shorter_than_the_input_window_is_forecast_from_what_it_has():

@@ -18,7 +18,9 @@ retried ``retries`` times, and no series is lost or written twice. Bad input (a
 :class:`~tsseq.errors.TsseqError`: a gap in a series, a model that cannot fit it) is not
 retried: it fails the job at once with its own message and exit code, as in one process. A global model (a fitted estimator read
 from a model file) is shipped to every worker once (``client.scatter(broadcast=True)``)
-and each task forecasts its partition with it (:func:`tsseq.inference.forecast_series`).
+and each task forecasts its partition with it (:func:`tsseq.inference.forecast_series`);
+a neural model fitted on many series forecasts those series, each scaled with its own
+statistics (one it was not fitted on fails the job, named).
 At most two partitions per worker thread are in flight at a time, so that neither the driver
 nor the workers hold more than a few batches whatever the number of series.
 

@@ -5,15 +5,18 @@ A global model (a neural network trained once, saved with ``model.save()`` and r
 rows: its ``input_length`` rows (all of them for a model without one, such as a saved
 AR), through the estimator's ``predict_windows``. So each series' forecast depends on that
 series and the model alone, which is what lets :mod:`tsseq.streaming_jobs` and
-:mod:`tsseq.dask_jobs` run it on batches of series. Models whose ``predict_windows``
-needs the series of their fit (a neural model fitted on many series, scaled per series)
-refuse with the estimator's own message.
+:mod:`tsseq.dask_jobs` run it on batches of series. A neural model fitted on many series
+(a long frame) scales each series with its own statistics: it forecasts the series of
+its fit, each window passed with its series id (``predict_windows(..., series=)``), as
+its ``predict()`` does; a series it was not fitted on is refused by id.
 
 Torch runs the batch with ``threads`` intra-op threads (default 1), the same on every
 process of a job, so that a batch gives the same bits wherever it runs.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 import pandas as pd
@@ -53,6 +56,11 @@ def forecast_series(
             f"(columns: {[str(column) for column in history.columns]})."
         )
     series, layout = split_frame(history.rename(columns=str)[columns])
+    if layout.series_ids is None and fitted.series_ids is not None and len(fitted.series_ids) > 1:
+        raise DataError(
+            f"{source}: the model was fitted on {len(fitted.series_ids)} series (a long frame), each scaled on its own; "
+            "give the data as a long frame with their ids (a series column) so that each is forecast as that series."
+        )
     if pd.tseries.frequencies.to_offset(layout.freq) != pd.tseries.frequencies.to_offset(fitted.freq):
         raise DataError(f"{source}: the data's frequency is {layout.freq!r}; the model was fitted on {fitted.freq!r} data.")
     rows = getattr(estimator, "input_length", None)
@@ -68,6 +76,16 @@ def forecast_series(
     points: list[np.ndarray | None] = [None] * len(series)
     bands: list[np.ndarray | None] = [None] * len(series)
     keyword = {"window_starts": None} if getattr(estimator, "covariates", ()) else {}
+    takes_series = layout.series_ids is not None and "series" in inspect.signature(estimator.predict_windows).parameters
+    if takes_series and fitted.series_ids is not None and len(fitted.series_ids) > 1:
+        known = set(fitted.series_ids)
+        unknown = [series_id for series_id in layout.series_ids if series_id not in known]
+        if unknown:
+            raise DataError(
+                f"{source}: {len(unknown)} series are not among the {len(known)} the model was fitted on "
+                f"(e.g. {unknown[:5]}): a model fitted on many series scales each with its own statistics, so it "
+                "can only forecast the series it was fitted on."
+            )
     with torch.inference_mode(), intra_op_threads(threads):
         for positions in _equal_lengths(series, rows):
             windows = np.stack([series[i][len(series[i]) - (rows or len(series[i])) :] for i in positions])  # (N, L, C)
@@ -75,6 +93,8 @@ def forecast_series(
                 keyword["window_starts"] = pd.DatetimeIndex(
                     [_window_start(layout, i, len(windows[0])) for i in positions]
                 )
+            if takes_series:
+                keyword["series"] = [layout.series_ids[i] for i in positions]
             forecast = estimator.predict_windows(windows, horizon, **keyword)  # (N, H, C)
             band = None if levels is None else estimator.predict_windows(windows, horizon, quantiles=levels, **keyword)
             for n, i in enumerate(positions):

@@ -445,6 +445,7 @@ class NeuralForecaster(Forecaster):
         *,
         quantiles: object = None,
         window_starts: object = None,
+        series: object = None,
         covariates: WindowCovariates | None = None,
     ) -> np.ndarray:
         """Forecast ``horizon`` steps after each of ``N`` input windows ``(N, L, C)``.
@@ -453,23 +454,58 @@ class NeuralForecaster(Forecaster):
         :meth:`tsseq.base.Forecaster.predict_windows`.
         ``window_starts``, the timestamp of each window's first row ``(N,)``, gives the
         covariate codes of a model with covariates (required then); other models ignore it.
+        ``series``, the id of the fitted series each window belongs to ``(N,)``: a model
+        fitted on many series (a long frame) needs it, and standardises each window with
+        its series' statistics (and codes it as that series for the ``"series"``
+        covariate), as :meth:`predict` does; a model fitted on one series ignores it.
         """
-        self._window_starts = window_starts
+        self._window_starts, self._window_series = window_starts, series
         try:
             return super().predict_windows(inputs, horizon, quantiles=quantiles, covariates=covariates)
         finally:
-            del self._window_starts
+            del self._window_starts, self._window_series
+
+    def _window_positions(self, n: int) -> np.ndarray | None:
+        """The position among the fitted series (of ``center_``) of each of ``n`` windows; None for a one-series model."""
+        if len(self.center_) == 1:
+            return None
+        series = getattr(self, "_window_series", None)
+        ids = list(self.layout_.series_ids)
+        if series is None:
+            raise DataError(
+                f"This model was fitted on {len(ids)} series, each standardised with its own statistics: "
+                "predict_windows needs series=, the id of the fitted series each window belongs to (N,)."
+            )
+        series = list(np.asarray(series, dtype=object).reshape(-1))
+        if len(series) != n:
+            raise DataError(f"series has {len(series)} ids for {n} windows; give one per window.")
+        positions = {series_id: position for position, series_id in enumerate(ids)}
+        unknown = [series_id for series_id in series if series_id not in positions]
+        if unknown:
+            raise DataError(
+                f"Series {unknown[0]!r} is not one the model was fitted on (e.g. {ids[:3]}): a model fitted on many "
+                "series standardises each with its own statistics, so it can only forecast the series it was fitted on."
+            )
+        return np.array([positions[series_id] for series_id in series], dtype=np.int64)
+
+    def _window_scaling(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``center`` and ``scale`` ``(N, C)`` of ``n`` windows: those of each window's series."""
+        positions = self._window_positions(n)
+        if positions is None:
+            return tuple(np.repeat(part[:1], n, axis=0) for part in (self.center_, self.scale_))
+        return self.center_[positions], self.scale_[positions]
 
     def _predict_windows(self, inputs: np.ndarray, horizon: int, covariates: WindowCovariates | None = None) -> np.ndarray:
         scaled = self._scaled_windows(inputs, covariates)
-        return self._forecast_scaled(scaled, horizon) * self.scale_[0] + self.center_[0]
+        center, scale = self._window_scaling(len(inputs))
+        return self._forecast_scaled(scaled, horizon) * scale[:, None] + center[:, None]
 
     def _scaled_windows(self, inputs: np.ndarray, covariates: WindowCovariates | None = None) -> np.ndarray:
-        """Windows ``(N, L, C)`` of the fitted (wide) series -> scaled, with the user's covariates (the horizon's future
-        ones in the lead columns, as :meth:`predict` puts them) and their codes ``(N, L, C + X + K)``."""
-        if len(self.center_) != 1:
-            raise DataError("predict_windows needs a model fitted on one (wide) series; this one was fitted on many.")
-        scaled = (inputs - self.center_[0]) / self.scale_[0]
+        """Windows ``(N, L, C)`` of the fitted series -> scaled (each with its series' statistics), with the user's
+        covariates (the horizon's future ones in the lead columns, as :meth:`predict` puts them) and their codes
+        ``(N, L, C + X + K)``."""
+        center, scale = self._window_scaling(len(inputs))
+        scaled = (inputs - center[:, None]) / scale[:, None]
         if covariates is not None:
             length, statistics = inputs.shape[1], (self.covariate_center_, self.covariate_scale_)
             future = None if covariates.future is None else covariates.future[:, :length]  # lead 0: the rows' own
@@ -489,10 +525,13 @@ class NeuralForecaster(Forecaster):
                     f"This model has covariates {list(names)}: predict_windows needs window_starts, the timestamp "
                     "of each window's first row, to derive their codes."
                 )
-            series_code = int(self._series_codes(self.layout_)[0]) if "series" in names else 0
-            codes = window_codes(names, self._window_starts, inputs.shape[1], self.layout_.freq, series_code)
+            series_codes = self._series_codes(self.layout_) if "series" in names else np.zeros(1, dtype=np.int64)
+            codes = window_codes(names, self._window_starts, inputs.shape[1], self.layout_.freq, int(series_codes[0]))
             if len(codes) != len(inputs):
                 raise DataError(f"window_starts has {len(codes)} timestamps for {len(inputs)} windows.")
+            positions = self._window_positions(len(inputs))
+            if "series" in names and positions is not None:
+                codes[:, :, list(names).index("series")] = series_codes[positions][:, None]  # each window's series
             scaled = np.concatenate([scaled, codes], axis=-1)  # (N, L, C + K)
         return scaled
 
@@ -551,7 +590,7 @@ class NeuralForecaster(Forecaster):
         self, inputs: np.ndarray, horizon: int, levels: np.ndarray, covariates: WindowCovariates | None = None
     ) -> np.ndarray:
         scaled = self._scaled_windows(inputs, covariates)
-        center, scale = (np.repeat(part[:1], len(inputs), axis=0) for part in (self.center_, self.scale_))  # (N, C)
+        center, scale = self._window_scaling(len(inputs))  # (N, C) each
         return self._quantiles_of(scaled, horizon, levels, center, scale)
 
     def _sample(

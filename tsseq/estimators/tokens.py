@@ -227,21 +227,23 @@ class TokenForecaster(NeuralForecaster):
         return list(self._unscaled(self._decode(self.last_inputs_, horizon, "sample", n=n, seed=seed)[0]))
 
     def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
-        center, scale = self._window_statistics()
+        center, scale = self._window_statistics(len(inputs))
         return self._points((inputs - center) / scale, horizon) * scale + center
 
     def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
-        center, scale = self._window_statistics()
-        paths = self._decode((inputs - center) / scale, horizon, "sample", seed=0)[0] * scale + center  # (N, n, H, C)
+        center, scale = self._window_statistics(len(inputs))
+        paths = self._decode((inputs - center) / scale, horizon, "sample", seed=0)[0]  # (N, n, H, C)
+        paths = paths * scale[:, None] + center[:, None]
         return sample_quantiles(np.moveaxis(paths, 1, 0), levels)  # (N, H, C, Q)
 
-    def _window_statistics(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.scale and len(self.center_) != 1:
-            raise DataError(
-                "predict_windows needs the standardisation of one series: this model was fitted on many with "
-                "scale=True. Fit it on one (wide) series, or with scale=False."
-            )
-        return self.center_[0], self.scale_[0]
+    def _window_statistics(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``center`` and ``scale`` ``(N, 1, C)`` of ``n`` windows: those of each window's series
+        (``predict_windows(..., series=)``); of the first for a model fitted on one series, or unscaled."""
+        if not self.scale:  # every series' statistics are 0 and 1
+            center, scale = (np.repeat(part[:1], n, axis=0) for part in (self.center_, self.scale_))
+        else:
+            center, scale = self._window_scaling(n)  # (N, C)
+        return center[:, None], scale[:, None]
 
     def _points(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
         """Scaled windows ``(N, L, C)`` -> the ``point`` forecast ``(N, H, C)`` on that scale."""
