@@ -57,6 +57,19 @@ def _nearest_distances(buffer, first, window, history):
     return out
 
 
+@numba.njit(cache=True)
+def _running_means(distances, decay, scale_sum, scale_weight):
+    """``m_{t-1}`` for each row (NaN before the first finite distance), and the sums after the last row."""
+    means = np.full(len(distances), np.nan)
+    for i in range(len(distances)):
+        if scale_weight > 0:
+            means[i] = scale_sum / scale_weight
+        if np.isfinite(distances[i]):
+            scale_sum = decay * scale_sum + distances[i]
+            scale_weight = decay * scale_weight + 1.0
+    return means, scale_sum, scale_weight
+
+
 def novelty_raw(
     x: np.ndarray, state: NoveltyState | None, *, window: int, history: int, halflife: float, scale: float
 ) -> tuple[np.ndarray, NoveltyState]:
@@ -65,13 +78,7 @@ def novelty_raw(
     buffer = np.concatenate([state.recent, np.asarray(x, dtype=np.float64)])
     distances = _nearest_distances(buffer, len(state.recent), window, history)
     decay = float(np.exp(-np.log(2.0) / halflife))
-    means = np.full(len(distances), np.nan)
-    scale_sum, scale_weight = state.scale_sum, state.scale_weight
-    for i, distance in enumerate(distances):  # the mean of the distances before each row
-        if scale_weight > 0:
-            means[i] = scale_sum / scale_weight
-        if np.isfinite(distance):
-            scale_sum, scale_weight = decay * scale_sum + distance, decay * scale_weight + 1.0
+    means, scale_sum, scale_weight = _running_means(distances, decay, state.scale_sum, state.scale_weight)
     with np.errstate(divide="ignore", invalid="ignore"):
         raw = np.minimum(distances / (scale * means), 1.0)
     raw = np.nan_to_num(raw, nan=0.0, posinf=1.0)
