@@ -41,7 +41,7 @@ from pathlib import Path
 
 from tsseq import io
 from tsseq.config import DataConfig, ModelConfig
-from tsseq.errors import ConfigError, DataError
+from tsseq.errors import ConfigError
 from tsseq.streaming_jobs import (
     DEFAULT_BATCH_SERIES,
     BatchForecast,
@@ -52,7 +52,7 @@ from tsseq.streaming_jobs import (
     open_series,
     output_kind,
     read_batch,
-    write_frames,
+    write_counted,
 )
 
 DEFAULT_RETRIES = 3  # reruns of a task that raised (a worker's death is counted by the scheduler's allowed-failures)
@@ -237,7 +237,8 @@ def forecast_on_dask(
             )  # fmt: skip
             out.add(
                 output,
-                lambda temporary: summary.update(_write(temporary, results, is_parquet_output(output), source.name, data)),
+                lambda temporary: summary.update(write_counted(temporary, results, parquet=is_parquet_output(output),
+                                                               notes="warnings", source=source.name, data=data)),
                 output_kind(output),
             )
     return StreamedForecast(Path(output), **summary)
@@ -252,36 +253,6 @@ def _forecast_task(job: BatchForecast, data: DataConfig, base_dir: Path, *rest):
     history = read_batch(source, data, bounds)
     forecast, warnings = forecast_batch(job, history, source.name, estimator[0] if estimator else None)
     return forecast, warnings, history.index.get_level_values(0).nunique(), series_frequency(history)
-
-
-def _write(path: Path, results: Iterator[tuple], parquet: bool, source: str, data: DataConfig) -> dict:
-    counts = {"series": 0, "rows": 0, "batches": 0}
-    warnings: list[str] = []
-    frequency: list[str] = []
-
-    def frames():
-        for forecast, found, series, freq in results:
-            check_frequency(frequency, freq, source, forecast, data)
-            warnings.extend(found)
-            counts["series"] += series
-            counts["rows"] += len(forecast)
-            counts["batches"] += 1
-            yield forecast
-
-    write_frames(path, frames(), parquet=parquet)
-    return {**counts, "warnings": tuple(warnings)}
-
-
-def check_frequency(seen: list[str], freq: str, source: str, frame, data: DataConfig) -> None:
-    """One frequency for all partitions (as the streamed path requires of its batches); ``seen`` keeps the first."""
-    if not seen:
-        seen.append(freq)
-    elif freq != seen[0]:
-        first = frame.index.get_level_values(0)[0] if len(frame) else "?"
-        raise DataError(
-            f"{source}: the series from {first!r} on are {freq!r}; the first ones are {seen[0]!r}. One job reads "
-            f"one frequency{'' if data.freq else ': give it with --freq, or split the file'}."
-        )
 
 
 def partitions_of(data: DataConfig, batch_series: int, base_dir: Path = Path(".")) -> list[tuple[object, object]]:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from tsseq import io, sanity
 from tsseq.config import DataConfig, ModelConfig
-from tsseq.errors import ConfigError
+from tsseq.errors import ConfigError, DataError
 
 DEFAULT_BATCH_SERIES = 10_000
 
@@ -209,20 +209,56 @@ def write_forecasts(
         sort=data.sort,
         reindex=data.reindex,
     )
-    counts = {"series": 0, "rows": 0, "batches": 0}
-    warnings: list[str] = []
+    results = (
+        (*forecast_batch(job, history, str(source), estimator), history.index.get_level_values(0).nunique(), None)
+        for history in batches
+    )
+    return write_counted(path, results, parquet=parquet, notes="warnings")
 
-    def forecasts():
-        for history in batches:
-            forecast, found = forecast_batch(job, history, str(source), estimator)
-            warnings.extend(found)
-            counts["series"] += history.index.get_level_values(0).nunique()
-            counts["rows"] += len(forecast)
+
+def write_counted(
+    path: Path, results, *, parquet: bool, index: bool = True, notes: str = "notes", flag_column: str | None = None,
+    source: str = "", data: DataConfig | None = None,
+) -> dict:  # fmt: skip
+    """Append each batch's frame of ``results`` to ``path`` (:func:`write_frames`) and count what was written.
+
+    ``results`` yields ``(frame, notes, series, freq)`` per batch, in the order they are
+    written. Returns the counts of ``series``, ``rows`` and ``batches`` (and of the rows
+    true in ``flag_column``, as ``"flagged"``, when it is given), and the batches' notes
+    under the key ``notes``, each once, in order. A batch's ``freq`` (None: not checked)
+    must be the first batch's: one job reads one frequency, as the streamed path's batches
+    must (:func:`check_frequency`, naming ``source``).
+    """
+    counts = {"series": 0, "rows": 0, "batches": 0, **({"flagged": 0} if flag_column else {})}
+    found_notes: list[str] = []
+    frequency: list[str] = []
+
+    def frames():
+        for frame, found, series, freq in results:
+            if freq is not None and len(frame):
+                first = frame.index.get_level_values(0)[0] if index else frame.iloc[0, 0]
+                check_frequency(frequency, freq, source, first, data)
+            found_notes.extend(note for note in found if note not in found_notes)
+            counts["series"] += series
+            counts["rows"] += len(frame)
             counts["batches"] += 1
-            yield forecast
+            if flag_column and flag_column in frame:
+                counts["flagged"] += int(frame[flag_column].sum())
+            yield frame
 
-    write_frames(path, forecasts(), parquet=parquet)
-    return {**counts, "warnings": tuple(warnings)}
+    write_frames(path, frames(), parquet=parquet, index=index)
+    return {**counts, notes: tuple(found_notes)}
+
+
+def check_frequency(seen: list[str], freq: str, source: str, first_id: object, data: DataConfig) -> None:
+    """One frequency for all batches; ``seen`` keeps the first, ``first_id`` is the first series of this batch."""
+    if not seen:
+        seen.append(freq)
+    elif freq != seen[0]:
+        raise DataError(
+            f"{source}: the series from {first_id!r} on are {freq!r}; the first ones are {seen[0]!r}. One job reads "
+            f"one frequency{'' if data.freq else ': give it with --freq, or split the file'}."
+        )
 
 
 def open_series(data: DataConfig, base_dir: Path = Path(".")):

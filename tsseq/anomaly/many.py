@@ -50,7 +50,7 @@ def detect_many(config, output: str | Path, *, base_dir: Path = Path("."), batch
     from tsseq.data.parquet import is_parquet
     from tsseq.errors import ConfigError, check_positive_int
     from tsseq.pipeline import data_path
-    from tsseq.streaming_jobs import is_parquet_output, output_kind
+    from tsseq.streaming_jobs import is_parquet_output, output_kind, write_counted
 
     check_detector(config)
     if config.resample is not None or config.timestamps == "rows":
@@ -83,7 +83,9 @@ def detect_many(config, output: str | Path, *, base_dir: Path = Path("."), batch
             partitions = [frame.loc[ids[start : start + batch_series]] for start in range(0, len(ids), batch_series)]
         with _runner(engine, client) as run:
             results = run(partitions, [config, base_dir])
-            out.add(output, lambda temporary: summary.update(_write(temporary, results, is_parquet_output(output), data)), kind)
+            out.add(output, lambda temporary: summary.update(write_counted(
+                temporary, results, parquet=is_parquet_output(output), index=False, flag_column="is_anomaly",
+                source=str(data.csv), data=data)), kind)
     return ManyDetection(Path(output), **summary)
 
 
@@ -141,28 +143,6 @@ def _naming(error: Exception, where: str) -> Exception:
         return type(error)(f"{where}: {message}")
     except TypeError:  # an error class with other arguments: as it is
         return error
-
-
-def _write(path: Path, results, parquet: bool, data) -> dict:
-    from tsseq.dask_jobs import check_frequency
-    from tsseq.streaming_jobs import write_frames
-
-    counts = {"series": 0, "rows": 0, "flagged": 0, "batches": 0}
-    notes: list[str] = []
-    frequency: list[str] = []
-
-    def tables():
-        for table, found, series, freq in results:
-            check_frequency(frequency, freq, str(data.csv), table.set_index(table.columns[0]), data)
-            notes.extend(note for note in found if note not in notes)
-            counts["series"] += series
-            counts["rows"] += len(table)
-            counts["flagged"] += int(table["is_anomaly"].sum()) if "is_anomaly" in table else 0
-            counts["batches"] += 1
-            yield table
-
-    write_frames(path, tables(), parquet=parquet, index=False)
-    return {**counts, "notes": tuple(notes)}
 
 
 @contextlib.contextmanager
