@@ -51,6 +51,16 @@ chosen across corpora, never on one. Run::
     OMP_NUM_THREADS=1 TSSEQ_DATA_DIR=/work/shared/datasets python pipelines/benchmarks/threshold_study.py \\
         --corpora plant synthetic nab --seeds 0 1 --output tmp/cache/threshold_study_long.csv
 
+Second study (pre-registered in ``threshold_study.md`` before it ran; ``TRANSDUCTIVE_RULES``):
+thresholds adapted to the scored period for batch jobs,
+:class:`~tsseq.anomaly.thresholds.TransductiveThresholder` (Otsu, Otsu lower only, a
+two-component mixture, kneedle, an estimated F1), fitted on the normal scores and applied
+to the test rows (``scored``) or to the training and test rows (``train+scored``, as
+``tsseq detect --mode batch`` scores a file), against the same oracle; criterion: the
+worst-case point-F1 gap over the corpora and ``CRITERION_FAMILIES``. Added after the
+first study as well: SPOT on causally smoothed scores (``SPOT_SMOOTHED``) and
+the ``online_interval`` family (its ``alarm_level 5``).
+
 The result, and the defaults chosen from it: ``threshold_study.md`` next to this script.
 """
 
@@ -71,7 +81,9 @@ from tsseq.anomaly.metrics import event_precision_recall_f1, point_precision_rec
 from tsseq.anomaly.thresholds import DSPOT, SPOT, causal_smooth, make_thresholder
 from tsseq.errors import DataError
 
-FAMILIES = ("lstm_ae", "gru_ae", "ar_residual", "interval", "online_residual", "auto")
+FAMILIES = ("lstm_ae", "gru_ae", "ar_residual", "interval", "online_residual", "online_interval", "auto")
+ONLINE = ("online_residual", "online_interval")  # causal only, each with its own calibrated alarm level
+ALARM_LEVELS = {"online_residual": 0.5, "online_interval": 5.0}
 TRAINING = {"epochs": 10, "batch_size": 64, "learning_rate": 3e-3, "seed": 0, "device": "cpu",
             "progress": False, "threads": 1}  # fmt: skip
 ORACLE_QUANTILES = 1.0 - np.geomspace(1e-4, 0.3, 40)
@@ -148,6 +160,11 @@ def _online_scores(column: pd.DataFrame, train_rows: int) -> tuple[np.ndarray, n
 
 
 def raw_scores(name: str, frame: pd.DataFrame, train_rows: int, window: int) -> dict[str, np.ndarray]:
+    if name == "online_interval":  # every channel at once (its Sidak combination), learning online
+        fitted = make_detector("online_interval", threshold="quantile").fit(frame.iloc[:train_rows])
+        validation = np.asarray(fitted.validation_scores_, dtype=np.float64)
+        test = fitted.score(frame.iloc[train_rows:]).to_numpy(dtype=np.float64)
+        return {"train": validation, "validation": validation, "test": test}
     if name == "online_residual":  # one channel: each sensor alone, the largest score
         parts = [_online_scores(frame[[column]], train_rows) for column in frame.columns]
         validation = np.max([p[0] for p in parts], axis=0)
@@ -212,6 +229,94 @@ def flags_of(rule: str, source: str, k: int, how: str, scores: dict) -> np.ndarr
         return np.zeros(len(scores["test"]), dtype=bool)
 
 
+# Second study (pre-registered in threshold_study.md): thresholds adapted to the scored period.
+TRANSDUCTIVE_RULES = {  # label -> TransductiveThresholder parameters (None: the floor, FalseAlarmThresholder)
+    "floor": None,
+    "otsu": {"method": "otsu", "lower_only": False},
+    "otsu lower only": {"method": "otsu", "lower_only": True},  # the winner: TransductiveThresholder's defaults
+    "mixture": {"method": "mixture", "lower_only": False},
+    "knee": {"method": "knee", "lower_only": False},
+    "estimated_f1": {"method": "estimated_f1", "lower_only": False},
+}
+CRITERION_FAMILIES = ("lstm_ae", "gru_ae", "ar_residual", "interval", "auto")
+
+
+def transductive_flags(rule: str, scores: dict, with_training: bool) -> np.ndarray:
+    """Flags of the test rows; the threshold fitted on the normal scores and applied to the test
+    rows alone (``scored``) or to the training and test rows together (``train+scored``, as
+    ``tsseq detect`` in batch mode scores the whole file)."""
+    params = TRANSDUCTIVE_RULES[rule]
+    if params is None:
+        thresholder = make_thresholder("false_alarm", rate=0.01)
+    else:
+        thresholder = make_thresholder("transductive", **params)
+    thresholder.fit(scores["train"])
+    test = scores["test"]
+    scored = np.concatenate([scores["train"], test]) if with_training else test
+    return np.asarray(thresholder.predict(scored), dtype=bool)[-len(test):]
+
+
+def evaluated_transductive(args, corpus: str, series: str, name: str, scores: dict) -> pd.DataFrame:
+    path = args.cache / f"{corpus}_{series}_{name}_transductive_gap{args.gap}.csv"
+    if path.exists():
+        return pd.read_csv(path)
+    truth = scores["labels"].astype(bool)
+    rows = []
+    for rule in TRANSDUCTIVE_RULES:
+        for source, with_training in (("scored", False), ("train+scored", True)):
+            point, event = f1s(transductive_flags(rule, scores, with_training), truth, args.gap)
+            rows.append((corpus, series, name, rule, source, point, event))
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table.to_csv(path, index=False)
+    return table
+
+
+def report_transductive(long: pd.DataFrame, oracle: pd.DataFrame) -> None:
+    """The second study's tables: every rule's F1 and gap per family and corpus, and the criterion."""
+    fmt = lambda value: f"{value:.3f}"  # noqa: E731
+    part = long[long["source"].isin(["scored", "train+scored"]) & long["rule"].isin(list(TRANSDUCTIVE_RULES))]
+    mean = part.groupby(["source", "rule", "detector", "corpus"])[["point_f1", "event_f1"]].mean()
+    best = oracle.reindex(mean.index.droplevel(["source", "rule"]))
+    mean["point_gap"] = best["point_f1"].to_numpy() - mean["point_f1"].to_numpy()
+    mean["event_gap"] = best["event_f1"].to_numpy() - mean["event_f1"].to_numpy()
+    for source in ("scored", "train+scored"):
+        table = mean.loc[source]
+        print(f"\nSecond study, applied to the {source} rows: point-F1 gap to the oracle (mean over series)")
+        gap = table["point_gap"].unstack("corpus")
+        print(gap.to_string(float_format=fmt))
+        print(f"\nSecond study, {source}: point F1 / event F1")
+        print(table[["point_f1", "event_f1"]].unstack("corpus").to_string(float_format=fmt))
+        inside = table.loc[table.index.get_level_values("detector").isin(CRITERION_FAMILIES)]
+        summary = pd.DataFrame({
+            "worst point gap": inside["point_gap"].groupby("rule").max(),
+            "mean point gap": inside["point_gap"].groupby("rule").mean(),
+            "worst event gap": inside["event_gap"].groupby("rule").max(),
+            "cells <= 0.03": (inside["point_gap"] <= 0.03).groupby("rule").sum(),
+            "cells": inside["point_gap"].groupby("rule").size(),
+        }).sort_values(["worst point gap", "mean point gap"])
+        print(f"\nCriterion ({source}; over {', '.join(CRITERION_FAMILIES)} x the corpora):")
+        print(summary.to_string(float_format=fmt))
+
+
+SPOT_SMOOTHED = [(f"spot {q}", k, how) for q in ("1e-4", "1e-3") for k, how in ((4, "mean"), (4, "median"))]
+
+
+def evaluated_spot_smoothed(args, corpus: str, series: str, name: str, scores: dict) -> pd.DataFrame:
+    """SPOT on causally smoothed scores (added after the first study; same timeout, validation scores)."""
+    path = args.cache / f"{corpus}_{series}_{name}_spot_smoothed_gap{args.gap}.csv"
+    if path.exists():
+        return pd.read_csv(path)
+    truth = scores["labels"].astype(bool)
+    rows = []
+    for rule, k, how in SPOT_SMOOTHED:
+        flags = flags_of(rule, "validation", k, how, scores)
+        point, event = (np.nan, np.nan) if flags is None else f1s(flags, truth, args.gap)
+        rows.append((corpus, series, name, f"{rule} + {how} {k}", "validation", point, event))
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table.to_csv(path, index=False)
+    return table
+
+
 def f1s(flags: np.ndarray, labels: np.ndarray, gap: int) -> tuple[float, float]:
     return point_precision_recall_f1(flags, labels).f1, event_precision_recall_f1(flags, labels, gap=gap).f1
 
@@ -260,14 +365,19 @@ def main() -> int:
             for name in args.detectors:
                 scores = cached_scores(args.cache, corpus, series, name, frame, labels, train_rows, args.window)
                 rows.append(evaluated(args, corpus, series, name, scores, candidates))
-                if name == "online_residual":  # its own default: the fixed alarm level 0.5 (no fit)
-                    point, event = f1s(scores["test"] >= 0.5, scores["labels"].astype(bool), args.gap)
-                    rows.append(pd.DataFrame([(corpus, series, name, "alarm_level 0.5", "validation", point, event)],
-                                             columns=COLUMNS))  # fmt: skip
+                rows.append(evaluated_transductive(args, corpus, series, name, scores))
+                rows.append(evaluated_spot_smoothed(args, corpus, series, name, scores))
+                if name in ONLINE:  # its own default: the fixed alarm level (no fit)
+                    level = ALARM_LEVELS[name]
+                    point, event = f1s(scores["test"] >= level, scores["labels"].astype(bool), args.gap)
+                    rows.append(pd.DataFrame([(corpus, series, name, f"alarm_level {level:g}", "validation", point,
+                                               event)], columns=COLUMNS))  # fmt: skip
     long = pd.concat(rows, ignore_index=True)
     if args.output:
         long.to_csv(args.output, index=False)
-    mean = long.groupby(["detector", "rule", "source", "corpus"])[["point_f1", "event_f1"]].mean().reset_index()
+    second = long["source"].isin(["scored", "train+scored"])
+    keys = ["detector", "rule", "source", "corpus"]
+    mean = long[~second].groupby(keys)[["point_f1", "event_f1"]].mean().reset_index()
     is_oracle = mean["rule"].str.startswith("oracle")
     oracle = mean[is_oracle].groupby(["detector", "corpus"])[["point_f1", "event_f1"]].max()
     table = mean[~is_oracle].set_index(["detector", "rule", "source", "corpus"])
@@ -285,8 +395,11 @@ def main() -> int:
     chosen = {}
     for name in args.detectors:
         part = wide.loc[name].sort_values([("worst point gap", ""), ("mean point gap", "")])
-        print(f"\n{name}: the 8 rules with the smallest worst-case point-F1 gap, then SPOT (1e-4: the old default):")
-        show = pd.concat([part.head(8), part.loc[[("spot 1e-4", "validation"), ("spot 1e-3", "validation")]]])
+        print(f"\n{name}: the 8 rules with the smallest worst-case point-F1 gap, then SPOT (1e-4: the old default; "
+              "smoothed: added after the first study):")
+        spots = [("spot 1e-4", "validation"), ("spot 1e-3", "validation")]
+        spots += [(f"{rule} + {how} {k}", "validation") for rule, k, how in SPOT_SMOOTHED]
+        show = pd.concat([part.head(8), part.loc[[key for key in spots if key in part.index]]])
         print(show[["point_f1", "point_gap", "event_f1", "worst point gap"]].to_string(float_format=fmt))
         chosen[name] = part.index[0]
     print("\nBest rule per family (smallest worst-case point-F1 gap over the corpora):")
@@ -294,7 +407,7 @@ def main() -> int:
         print(f"  {name}: {rule} on the {source} scores")
     # One rule for every windowed family and auto: the one whose worst-case gap is nearest each
     # family's best (the largest excess over the families); online_residual keeps alarm_level if best.
-    windowed = [name for name in args.detectors if name != "online_residual"]
+    windowed = [name for name in args.detectors if name not in ONLINE]
     if windowed:
         per_family = worst.unstack("detector")[windowed].dropna()
         excess = (per_family - per_family.min()).max(axis=1).sort_values()
@@ -303,11 +416,12 @@ def main() -> int:
         print(excess.head(5).to_string(float_format=fmt))
     print("\nThe defaults in the code (FalseAlarmThresholder: quantile 0.01 on the normal scores; "
           "online_residual: alarm_level 0.5) against the old ones (SPOT q=1e-4 on the validation scores):")  # fmt: skip
-    keys = [(name, ("alarm_level 0.5" if name == "online_residual" else "quantile 0.01"),
-             ("validation" if name == "online_residual" else "normal")) for name in args.detectors]  # fmt: skip
-    keys += [(name, "spot 1e-4", "validation") for name in args.detectors if name != "online_residual"]
+    keys = [(name, (f"alarm_level {ALARM_LEVELS[name]:g}" if name in ONLINE else "quantile 0.01"),
+             ("validation" if name in ONLINE else "normal")) for name in args.detectors]  # fmt: skip
+    keys += [(name, "spot 1e-4", "validation") for name in args.detectors if name not in ONLINE]
     summary = wide.loc[[key for key in keys if key in wide.index]]
     print(summary[["point_f1", "point_gap", "event_f1", "event_gap"]].to_string(float_format=fmt))
+    report_transductive(long, oracle)
     return 0
 
 

@@ -103,3 +103,39 @@ def test_novelty_flags_a_new_shape_that_the_learning_residual_forgets():
 def test_bad_novelty_parameters_name_themselves(params, message):
     with pytest.raises(ConfigError, match=message):
         OnlineResidualDetector(**params).fit(seasonal_stream(rows=400))
+
+
+def test_novelty_warmup_leaves_the_novelty_out_until_its_row_and_then_equals_it():
+    # Known answer: before row (1 + w) * n_train the score is the residual's alone (the
+    # detector without novelty), from that row on the score with novelty from the start.
+    y = seasonal_stream(rows=1600)
+    square = 10 + 3 * np.sign(np.sin(2 * np.pi * np.arange(1000, 1600) / 24))
+    y.iloc[1000:] = square + 0.2 * np.random.default_rng(3).standard_normal(600)
+    options = dict(spatial_tolerance=None, suppression=0.0)
+    residual_only = OnlineResidualDetector(**options).stream(y, train_rows=300)
+    at_once = OnlineResidualDetector(novelty_window=12, **options).stream(y, train_rows=300)
+    warmed = OnlineResidualDetector(novelty_window=12, novelty_warmup=2.0, **options).stream(y, train_rows=300)
+    first = 3 * 300  # (1 + 2.0) * 300
+    np.testing.assert_array_equal(warmed.iloc[:first].to_numpy(), residual_only.iloc[:first].to_numpy())
+    np.testing.assert_array_equal(warmed.iloc[first:].to_numpy(), at_once.iloc[first:].to_numpy())
+    assert (warmed.iloc[1000:1200] >= 0.5).any()  # the new shape after the warm-up still alarms
+
+
+def test_novelty_warmup_stays_causal_and_chunkable_across_its_boundary():
+    y = seasonal_stream()
+    detector = OnlineResidualDetector(novelty_window=12, novelty_history=300, novelty_warmup=1.5, suppression=0.05)
+    whole = detector.stream(y, train_rows=300)
+    perturbed = y.copy()
+    perturbed.iloc[1001:] += 40.0
+    changed = detector.stream(perturbed, train_rows=300)
+    np.testing.assert_array_equal(whole.iloc[:1001].to_numpy(), changed.iloc[:1001].to_numpy())
+    detector.fit(y.iloc[:300])
+    # 750 = (1 + 1.5) * 300 is the first row the novelty counts at: chunks end just before and at it.
+    chunks = [detector.update(y.iloc[a:b]) for a, b in ((300, 749), (749, 750), (750, 751), (751, len(y)))]
+    np.testing.assert_allclose(pd.concat(chunks).to_numpy(), whole.iloc[300:].to_numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("value", [-1.0, float("nan"), "2"])
+def test_bad_novelty_warmup_names_itself(value):
+    with pytest.raises(ConfigError, match="'novelty_warmup' parameter must be a number >= 0"):
+        OnlineResidualDetector(novelty_window=8, novelty_warmup=value).fit(seasonal_stream(rows=400))

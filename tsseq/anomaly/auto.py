@@ -171,6 +171,9 @@ class AutoDetector(Estimator):
             raise ConfigError(f"The 'combine' parameter must be one of {list(COMBINES)}. Got {self.combine!r} instead.")
         if not (isinstance(self.tail_fraction, (int, float)) and 0 < self.tail_fraction <= 0.5):
             raise ConfigError(f"The 'tail_fraction' parameter must be in (0, 0.5]. Got {self.tail_fraction!r} instead.")
+        from tsseq.anomaly.thresholds import check_causal_threshold
+
+        check_causal_threshold(self.threshold, self.causal)
         self.members_ = []
         for label, detector in self._build_members():
             detector.fit(y, validation)
@@ -325,6 +328,11 @@ class AutoDetector(Estimator):
             tail = f"their {1 - thresholder.rate:g} quantile" if thresholder.tail == "quantile" else "a GPD tail"
             return (f"a false-alarm rate of {thresholder.rate:g} of the combined training scores "
                     f"({tail}{smoothed})")  # fmt: skip
+        if self.threshold == "transductive":
+            thresholder = self.thresholder_
+            return (f"a split ({thresholder.method}) of the scored rows' combined scores where they hold a separate "
+                    f"group of high ones, {'never above' if thresholder.lower_only else 'else'} a false-alarm rate of "
+                    f"{thresholder.rate:g} of the combined training scores")  # fmt: skip
         return f"{self.threshold} fitted on the combined training scores"
 
 

@@ -100,10 +100,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threshold", default="default",
-        help="false_alarm, quantile, ksigma, spot, dspot, telemanom, none (scores only), or default: the "
-        "detector's own (every windowed detector and auto: false_alarm, a false-alarm rate of 1%% of the training "
-        "rows' scores, --threshold-param rate=0.01, smoothing=1 (a causal moving mean of that many rows); "
-        "online_residual, online_interval: alarm_level, their calibrated levels)",
+        help="false_alarm, quantile, ksigma, spot, dspot, telemanom, transductive (batch only), none (scores "
+        "only), or default: the detector's own (every windowed detector and auto: false_alarm, a false-alarm rate "
+        "of 1%% of the training rows' scores, --threshold-param rate=0.01, smoothing=1 (a causal moving mean of "
+        "that many rows), and with --mode batch transductive: that threshold lowered to Otsu's split of the scored "
+        "rows when they hold a separate group of high scores; online_residual, online_interval: alarm_level, "
+        "their calibrated levels)",
     )  # fmt: skip
     parser.add_argument("--threshold-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--mode", choices=["causal", "batch"], default="causal")

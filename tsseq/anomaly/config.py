@@ -70,7 +70,12 @@ class DetectionConfig:
     ``"false_alarm"``, a false-alarm rate of 1% of the scores of the training rows, no
     smoothing, :class:`~tsseq.anomaly.thresholds.FalseAlarmThresholder`, chosen across
     corpora by ``pipelines/benchmarks/threshold_study.py``; ``online_residual`` and
-    ``online_interval``: ``"alarm_level"``, their calibrated fixed levels),
+    ``online_interval``: ``"alarm_level"``, their calibrated fixed levels), except in
+    ``"batch"`` mode, where ``auto`` and the windowed detectors take ``"transductive"``
+    (:class:`~tsseq.anomaly.thresholds.TransductiveThresholder`: that floor, lowered to
+    Otsu's split of the scored rows' scores when they hold a separate group of high
+    scores; not causal, so never in ``"causal"`` mode) unless ``threshold_params`` name
+    a parameter it lacks (then ``"false_alarm"``),
     None (``none``) scores without flags. ``labels``: an optional CSV of labelled
     anomaly windows (columns ``start``, ``end``) drawn on the plot. ``event_gap``: flagged
     rows at most this many unflagged rows apart form one event.

@@ -343,6 +343,9 @@ class AnomalyDetector(Estimator):
                     f"aggregation={self.aggregation!r} looks at windows that end after each timestamp; causal "
                     "scoring needs aggregation='last'. Set causal=False for offline (batch) scoring."
                 )
+            from tsseq.anomaly.thresholds import check_causal_threshold
+
+            check_causal_threshold(self.threshold, causal=True)
             if self.threshold == "telemanom" and (self.threshold_params or {}).get("batch_size", 70) != 1:
                 raise ConfigError(
                     "Telemanom's threshold judges a batch of errors at once (causal only per batch); causal "
@@ -372,7 +375,9 @@ class ReconstructionDetector(AnomalyDetector):
     threshold : str or None
         ``"false_alarm"`` (default: a 1% false-alarm rate of the training rows' scores,
         :class:`~tsseq.anomaly.thresholds.FalseAlarmThresholder`), ``"quantile"``,
-        ``"ksigma"``, ``"spot"``, ``"dspot"``, ``"telemanom"``; None: scores only.
+        ``"ksigma"``, ``"spot"``, ``"dspot"``, ``"telemanom"``, ``"transductive"`` (batch
+        only: adapted to the scored rows, :class:`~tsseq.anomaly.thresholds.TransductiveThresholder`);
+        None: scores only.
     threshold_params : mapping, optional
     training : TrainingConfig or mapping, optional
         How the shared engine trains the model; ``trim_fraction`` trains robustly on

@@ -13,6 +13,7 @@ returned (:func:`tsseq.sanity.check_scores`: finite after the first scored row).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +84,8 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     params = {**checked, "threshold_params": dict(config.threshold_params)}
     if config.threshold != "default":  # else the detector's own: false_alarm, or the online ones' alarm level
         params["threshold"] = config.threshold
+    elif config.mode == "batch" and _batch_default(config.detector.name, config.threshold_params):
+        params["threshold"] = "transductive"  # adapted to the scored rows (batch only; threshold_study.md)
     if config.window is not None:
         if "window_length" not in accepted:
             raise ConfigError(
@@ -113,6 +116,13 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         if gives:
             scored[contribution_columns(frame.columns)] = fitted.contributions(frame).to_numpy()
         threshold = fitted.threshold_
+        if threshold is not None and not getattr(fitted.thresholder_, "causal", True):
+            # A threshold adapted to the scored period splits the scores after the training rows (the period the
+            # study measured, threshold_study.md); the training rows are then flagged against the same threshold.
+            applied = copy.deepcopy(fitted.thresholder_)
+            applied.predict(scored["score"].to_numpy()[train_rows:])
+            threshold = float(applied.threshold_)
+            scored["is_anomaly"] = scored["score"].to_numpy() > threshold  # NaN scores compare False: unflagged
     if hasattr(fitted, "report"):
         notes.insert(0, fitted.report())
     scored.attrs.update(causal=config.mode == "causal", threshold=threshold)
@@ -134,6 +144,17 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
             contributions = table[contribution_names].set_axis(list(frame.columns), axis=1)
         events = find_events(table["is_anomaly"], table["score"], gap=config.event_gap, contributions=contributions)
     return DetectionResult(table, config.mode == "causal", threshold, scored, events, spacing, tuple(notes))
+
+
+def _batch_default(name: str, threshold_params) -> bool:
+    """Whether ``threshold: default`` in batch mode means ``"transductive"``: for the detectors whose own
+    default is ``"false_alarm"`` (windowed ones, ``auto``), unless threshold_params are not its parameters."""
+    from tsseq.anomaly.detectors import DETECTORS
+    from tsseq.anomaly.thresholds import TransductiveThresholder
+
+    cls, preset = DETECTORS[name]
+    own = {**cls().get_params(), **preset}.get("threshold")
+    return own == "false_alarm" and set(threshold_params) <= set(TransductiveThresholder().get_params())
 
 
 def _load_frame(config, base_dir: Path):

@@ -26,7 +26,12 @@ It is built for NAB's protocol (train on a short probationary period, then strea
    earlier window, normalised by its running mean, saturating at ``novelty_scale``), through
    its own likelihood; the score is the larger of the two log-likelihoods. The residual
    of an AR that keeps learning returns to normal within a few rows of a new pattern;
-   the pattern stays novel until it has been seen before.
+   the pattern stays novel until it has been seen before. With ``novelty_warmup`` ``w``
+   the novelty joins only from ``(1 + w) * training rows`` rows seen on (it is computed
+   and its likelihood learns before that): right after a short training period the
+   nearest earlier window is searched among few rows, and ordinary patterns not met
+   yet look novel (on NAB, 42 of the 252 false alarms of ``w = 0`` fell within one
+   training period after it; ``w = 2.5`` scores 72.7 against 71.6).
 4. **Spatial anomaly** (NAB's ``numenta`` detector): a value beyond the range seen so far
    by more than ``spatial_tolerance`` of that range scores 1.
 5. **Alarm suppression** (optional, off by default; CAD OSE's rest period): after a score
@@ -155,6 +160,10 @@ class OnlineResidualDetector(Estimator):
     novelty_history : int
         Rows back that the nearest earlier window is searched for (the cost per row is
         ``O(novelty_history * novelty_window)``).
+    novelty_warmup : float
+        The novelty's warm-up after the training rows, in multiples of their number: it
+        counts from row ``(1 + novelty_warmup) * n_train`` on (step 3). 0 (default): at
+        once. NAB's configuration: 2.5.
     spatial_tolerance : float or None
         Fraction of the seen range beyond it that scores 1; None: off.
     suppression : float
@@ -199,6 +208,7 @@ class OnlineResidualDetector(Estimator):
         novelty_window: int | None = None,
         novelty_scale: float = 6.0,
         novelty_history: int = 4032,
+        novelty_warmup: float = 0.0,
         spatial_tolerance: float | None = 0.05,
         suppression: float = 0.0,
         alarm_level: float = 0.5,
@@ -219,6 +229,7 @@ class OnlineResidualDetector(Estimator):
         self.novelty_window = novelty_window
         self.novelty_scale = novelty_scale
         self.novelty_history = novelty_history
+        self.novelty_warmup = novelty_warmup
         self.spatial_tolerance = spatial_tolerance
         self.suppression = suppression
         self.alarm_level = alarm_level
@@ -362,7 +373,11 @@ class OnlineResidualDetector(Estimator):
         if novelty is not None:
             raw, novelty = self._novelty(x, novelty)
             novelty_likelihood = copy.deepcopy(novelty_likelihood)
-            scores = np.fmax(scores, novelty_likelihood.update(raw, values))
+            novelty_scores = novelty_likelihood.update(raw, values)
+            # Warm-up: rows before (1 + novelty_warmup) n_train (counted from the stream's start) ignore it.
+            rows = state.seen + np.arange(len(values))
+            counts = rows - self.n_train_ >= self.novelty_warmup * self.n_train_
+            scores = np.where(counts, np.fmax(scores, novelty_scores), scores)
         scores, low, high = self._spatial(values, scores, state.low, state.high)
         scores, last_alarm = self._suppress(scores, state.seen, state.last_alarm)
         new_state = replace(
@@ -473,6 +488,8 @@ class OnlineResidualDetector(Estimator):
         for name in ("ridge", "scale_halflife", "error_scale", "novelty_scale"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"The {name!r} parameter must be > 0. Got {getattr(self, name)!r} instead.")
+        if not (isinstance(self.novelty_warmup, (int, float)) and self.novelty_warmup >= 0):
+            raise ConfigError(f"The 'novelty_warmup' parameter must be a number >= 0. Got {self.novelty_warmup!r} instead.")
         if not self.suppression >= 0:
             raise ConfigError(f"The 'suppression' parameter must be >= 0. Got {self.suppression!r} instead.")
         if self.spatial_tolerance is not None and not self.spatial_tolerance >= 0:

@@ -1,0 +1,212 @@
+"""The batch threshold adapted to the scored period (TransductiveThresholder, threshold_study.md's second study)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsseq.anomaly.thresholds import (
+    TransductiveThresholder,
+    make_thresholder,
+    threshold_is_causal,
+)
+from tsseq.errors import ConfigError
+
+RNG = np.random.default_rng(0)
+NORMAL = RNG.lognormal(0.0, 0.5, 4000)  # the training rows' scores: floor = exp(0.5 * 2.326) = 3.2
+
+
+def _scored(anomalous_share: float, mean_log: float, sd_log: float, n: int = 3000, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    n_bad = int(anomalous_share * n)
+    scores = np.concatenate([rng.lognormal(0.0, 0.5, n - n_bad), rng.lognormal(mean_log, sd_log, n_bad)])
+    labels = np.arange(n) >= n - n_bad
+    return scores, labels
+
+
+@pytest.mark.parametrize("method", ["otsu", "mixture"])
+def test_the_split_lands_between_the_modes_of_a_bimodal_period(method: str) -> None:
+    # 20% of the rows around exp(3) = 20, the rest as the normal scores (around 1): the split lies
+    # between the groups, flagging (almost) all of the high group and (almost) none of the low one.
+    scores, labels = _scored(0.2, 3.0, 0.3)
+    thresholder = TransductiveThresholder(method=method, lower_only=False).fit(NORMAL)
+    flags = thresholder.predict(scores)
+    assert thresholder.accepted_
+    assert np.max(scores[~labels]) * 0.5 < thresholder.threshold_ < np.min(scores[labels]) * 2
+    assert flags[labels].mean() > 0.99 and flags[~labels].mean() < 0.01
+
+
+@pytest.mark.parametrize("method", ["otsu", "mixture", "knee"])
+def test_a_period_like_the_normal_scores_falls_back_to_the_floor(method: str) -> None:
+    scores = np.random.default_rng(2).lognormal(0.0, 0.5, 3000)  # unimodal, as the training rows
+    thresholder = TransductiveThresholder(method=method, lower_only=False).fit(NORMAL)
+    floor = np.quantile(NORMAL, 0.99)
+    flags = thresholder.predict(scores)
+    assert thresholder.floor_ == pytest.approx(floor)
+    assert not thresholder.accepted_
+    assert thresholder.threshold_ == pytest.approx(floor)
+    assert abs(flags.mean() - 0.01) < 0.01
+
+
+def test_estimated_f1_on_a_period_like_the_normal_scores_flags_no_more_than_the_floor() -> None:
+    # Its contamination estimate is a maximum over thresholds, so sampling noise in the far tail
+    # (a score above every normal one: p0 = 0) passes the excess test; it then flags fewer rows.
+    scores = np.random.default_rng(2).lognormal(0.0, 0.5, 3000)
+    thresholder = TransductiveThresholder(method="estimated_f1", lower_only=False).fit(NORMAL)
+    assert thresholder.predict(scores).mean() <= 0.011
+    assert TransductiveThresholder(method="estimated_f1").fit(NORMAL).predict(scores).mean() == pytest.approx(
+        (scores > np.quantile(NORMAL, 0.99)).mean()
+    )  # lower only: the floor
+
+
+def test_the_default_lowers_the_floor_for_a_large_group_of_moderately_high_scores() -> None:
+    # 30% of the rows around exp(1.1) = 3.0, under the floor (3.2): a fixed 1% false-alarm rate
+    # misses most of them; the default (Otsu, lower only) flags them at an estimated precision >= 1/2.
+    scores, labels = _scored(0.3, 1.1, 0.12)
+    floor_flags = make_thresholder("false_alarm").fit(NORMAL).predict(scores)
+    thresholder = make_thresholder("transductive").fit(NORMAL)
+    flags = thresholder.predict(scores)
+    assert thresholder.accepted_ and thresholder.threshold_ < thresholder.floor_
+    assert flags[labels].mean() > 0.8 > floor_flags[labels].mean()
+    assert labels[flags].mean() > 0.5  # precision, as the acceptance test estimates it
+
+
+def test_lower_only_never_raises_the_floor() -> None:
+    scores, _ = _scored(0.05, 4.0, 0.2)  # a small group far above the floor: Otsu's split is above it
+    above = TransductiveThresholder(lower_only=False).fit(NORMAL)
+    above.predict(scores)
+    lower = TransductiveThresholder(lower_only=True).fit(NORMAL)
+    lower.predict(scores)
+    assert above.accepted_ and above.threshold_ > above.floor_
+    assert lower.threshold_ == pytest.approx(lower.floor_)
+
+
+def test_otsu_known_answer_and_nan_scores() -> None:
+    normal = np.linspace(0.5, 1.05, 100)  # no normal score above 1.05: the split passes the excess test
+    thresholder = TransductiveThresholder(lower_only=False).fit(normal)
+    scores = np.array([1.0, 1.05, np.nan, 1.02, 9.0, 10.0, 1.01, 1.03, 11.0, 1.04])
+    flags = thresholder.predict(scores)
+    assert thresholder.accepted_
+    assert thresholder.threshold_ == pytest.approx(1.05)  # the largest score of the lower group
+    assert flags.tolist() == [False, False, False, False, True, True, False, False, True, False]
+
+
+def test_one_score_at_a_time_is_the_floor() -> None:
+    thresholder = make_thresholder("transductive").fit(NORMAL)
+    for value in (0.5, 100.0):
+        thresholder.predict(np.array([value]))
+        assert thresholder.threshold_ == pytest.approx(thresholder.floor_) and not thresholder.accepted_
+
+
+def test_it_is_not_causal_and_refuses_to_stream() -> None:
+    assert not threshold_is_causal("transductive")
+    assert threshold_is_causal("false_alarm") and threshold_is_causal("spot")
+    with pytest.raises(ConfigError, match="not causal"):
+        make_thresholder("transductive").fit(NORMAL).run(NORMAL)
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"method": "otsuu"}, "method"),
+        ({"rate": 0.0}, "rate"),
+        ({"rate": 1.5}, "rate"),
+        ({"max_fraction": 1.0}, "max_fraction"),
+        ({"min_excess": 0.5}, "min_excess"),
+        ({"min_excess": float("inf")}, "min_excess"),
+        ({"min_separation": -1.0}, "min_separation"),
+        ({"lower_only": "yes"}, "lower_only"),
+    ],
+)
+def test_parameter_errors_name_the_parameter(params: dict, name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        make_thresholder("transductive", **params)
+    with pytest.raises(ConfigError, match=name):
+        TransductiveThresholder(**params).fit(NORMAL)
+
+
+def test_an_unknown_method_suggests_the_closest() -> None:
+    with pytest.raises(ConfigError, match="otsu"):
+        make_thresholder("transductive", method="otsuu")
+    with pytest.raises(ConfigError, match="no parameter 'smoothing'"):
+        make_thresholder("transductive", smoothing=4)
+
+
+def _series(n: int = 600, seed: int = 0, shift: float = 1.5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = np.sin(2 * np.pi * t / 24) + 0.1 * rng.standard_normal(n)
+    values[450:520] += shift  # a long shift in the scored rows
+    return pd.DataFrame({"value": values}, index=pd.date_range("2024-01-01", periods=n, freq="h"))
+
+
+def test_causal_detectors_refuse_it_and_batch_detectors_use_it() -> None:
+    from tsseq.anomaly.detectors import make_detector
+
+    frame = _series()
+    with pytest.raises(ConfigError, match="not causal"):
+        make_detector("ar_residual", window_length=24, threshold="transductive").fit(frame.iloc[:300])
+    detector = make_detector("ar_residual", window_length=24, threshold="transductive", causal=False)
+    detected = detector.fit(frame.iloc[:300]).detect(frame.iloc[300:])
+    assert detector.threshold_ == pytest.approx(detector.thresholder_.floor_)  # unchanged by detect
+    assert detected["is_anomaly"].iloc[150:220].mean() > 0.5  # the shift is flagged
+
+
+def test_the_batch_job_default_is_transductive_and_the_causal_one_is_not() -> None:
+    from tsseq.anomaly.job import _batch_default
+
+    assert _batch_default("ar_residual", {})
+    assert _batch_default("lstm_ae", {"rate": 0.005})
+    assert _batch_default("auto", {})
+    assert not _batch_default("ar_residual", {"smoothing": 4})  # a false_alarm parameter: false_alarm stays
+    assert not _batch_default("online_residual", {})
+    assert not _batch_default("online_interval", {})
+
+
+@pytest.fixture()
+def shifted_csv(tmp_path):
+    frame = _series(shift=0.8)  # small enough that the training false-alarm threshold misses part of it
+    frame.index.name = "timestamp"
+    path = tmp_path / "sensor.csv"
+    frame.to_csv(path)
+    return path
+
+
+def test_tsseq_detect_batch_default_adapts_to_the_scored_rows(shifted_csv, tmp_path, capsys) -> None:
+    from tsseq.cli import main
+
+    runs = {}
+    for name, extra in (("default", []), ("false_alarm", ["--threshold", "false_alarm"])):
+        output = tmp_path / f"{name}.csv"
+        code = main(["detect", str(shifted_csv), "--detector", "ar_residual", "--window", "24", "--mode", "batch",
+                     "--train-rows", "300", *extra, "--output", str(output)])  # fmt: skip
+        assert code == 0, capsys.readouterr().err
+        runs[name] = pd.read_csv(output)["is_anomaly"].to_numpy()
+    # the shift (rows 450-520) is a separate group of high scores: the default flags a superset
+    # of the false-alarm threshold's rows (lower only), and most of the shift
+    assert np.all(runs["default"] >= runs["false_alarm"])
+    assert runs["default"][450:520].mean() > runs["false_alarm"][450:520].mean()
+
+
+def test_tsseq_detect_refuses_it_in_causal_mode(shifted_csv, tmp_path, capsys) -> None:
+    from tsseq.cli import main
+
+    code = main(["detect", str(shifted_csv), "--detector", "ar_residual", "--window", "24", "--threshold",
+                 "transductive", "--output", str(tmp_path / "out.csv")])  # fmt: skip
+    assert code != 0
+    assert "not causal" in capsys.readouterr().err
+
+
+def test_the_auto_detector_refuses_it_when_causal_and_names_it_in_its_report() -> None:
+    from tsseq.anomaly.auto import AutoDetector
+
+    frame = _series()
+    members = ["ar_residual"]
+    with pytest.raises(ConfigError, match="not causal"):
+        AutoDetector(members=members, window_length=24, threshold="transductive").fit(frame.iloc[:300])
+    detector = AutoDetector(members=members, window_length=24, threshold="transductive", causal=False,
+                            aggregation="mean").fit(frame.iloc[:300])
+    assert "a split (otsu) of the scored rows' combined scores" in detector.report()
+    flags = detector.detect(frame)["is_anomaly"].to_numpy()
+    assert flags[450:520].mean() > 0.5
