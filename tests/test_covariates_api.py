@@ -171,7 +171,7 @@ def test_missing_coverage_names_the_column_the_timestamp_and_the_series() -> Non
 
 def test_refusals_name_the_model_the_kind_and_what_it_takes() -> None:
     y, past, future = promoted(100)
-    with pytest.raises(ConfigError, match=r"patchtst does not take future covariates: it takes no covariates.*RevIN"):
+    with pytest.raises(ConfigError, match=r"patchtst does not take future covariates: it takes past and static covariates only.*no token"):
         tsseq.create("patchtst", input_length=LENGTH, horizon=HORIZON).fit(y.iloc[:100], future_covariates=future)
     with pytest.raises(ConfigError, match=r"naive does not take future covariates: it takes no covariates"):
         tsseq.create("naive").fit(y.iloc[:100], future_covariates=future)

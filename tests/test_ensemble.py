@@ -97,6 +97,36 @@ def test_weighted_on_many_series_uses_one_origin_per_series():
     assert ensemble.predict(24).groupby(level="series").size().to_dict() == {"x": 24, "y": 24}
 
 
+def test_weighted_with_a_validation_frame_fits_the_weights_on_it_without_refitting():
+    frame = _seasonal_frame(480)
+    train, validation = frame.iloc[:360], frame.iloc[360 - 48 :]  # the validation frame starts with its input rows
+    members = [{"name": "ar", "params": {"max_order": 3}}, {"name": "seasonal_naive", "params": {"season_length": 24}}]
+    ensemble = tsseq.create("ensemble", members=members, combine="weighted", horizon=12, input_length=48)
+    ensemble.fit(train, validation=validation)
+    # Known answer: the weights solve the simplex least squares over every validation window of the members fitted
+    # once on the training rows (the ones kept), scaled by the training rows' mean absolute change.
+    fitted = [tsseq.create("ar", max_order=3).fit(train), tsseq.create("seasonal_naive", season_length=24).fit(train)]
+    values = validation.to_numpy()
+    origins = np.arange(48, len(values) - 12 + 1)
+    windows = np.stack([values[o - 48 : o] for o in origins])
+    truth = np.stack([values[o : o + 12] for o in origins])
+    scale = np.mean(np.abs(np.diff(train.to_numpy(), axis=0)), axis=0)
+    stacked = np.stack([m.predict_windows(windows, 12) for m in fitted]) / scale
+    expected = simplex_least_squares(stacked.reshape(2, -1), (truth / scale).ravel())
+    np.testing.assert_allclose(ensemble.weights_, expected, atol=1e-8)
+    assert ensemble.weights_[1] == pytest.approx(1, abs=1e-6)  # seasonal naive is exact on this series
+    for kept, reference in zip(ensemble.members_, fitted):  # the members are those fitted on ``train``: no refit
+        np.testing.assert_allclose(kept.predict(12).to_numpy(), reference.predict(12).to_numpy(), rtol=1e-12)
+    with pytest.warns(UserWarning, match="validation_length is ignored: the weights are fitted on the validation frame"):
+        tsseq.create("ensemble", members=members, combine="weighted", horizon=12, input_length=48,
+                     validation_length=24).fit(train, validation=validation)
+    with pytest.raises(DataError, match=r"No validation window .* the validation frame has 50 rows, .* 48 input rows and 12"):
+        tsseq.create("ensemble", members=members, combine="weighted", horizon=12, input_length=48).fit(
+            train, validation=validation.iloc[:50])
+    with pytest.raises(ConfigError, match="no member sets input_length. Pass the ensemble's 'input_length'"):
+        tsseq.create("ensemble", members=members, combine="weighted", horizon=12).fit(train, validation=validation)
+
+
 def test_simplex_least_squares_matches_the_exact_active_set_solution():
     rng = np.random.default_rng(3)
     for _ in range(20):

@@ -70,3 +70,49 @@ def test_auto_restricts_its_candidates_to_the_models_that_take_the_covariates_an
     with pytest.raises(ConfigError, match=r"auto does not take past covariates: it takes future covariates only. "
                                           r"naive takes none; seasonal_naive takes none; ar takes future"):
         auto.fit(y, past_covariates=past)
+
+
+def test_auto_on_a_short_series_drops_the_past_covariates_no_candidate_it_can_score_takes_and_says_so() -> None:
+    y, past, future = promoted(rows=200)
+    auto = tsseq.create("auto", horizon=HORIZON, time_budget_s=None, verbose=False)
+    with pytest.warns(UserWarning, match=r"auto: past covariates dropped: no candidate that takes them can be scored "
+                                         r"on these data \(segrnn\(.*fewer than 1,000"):
+        auto.fit(y, past_covariates=past)
+    assert list(auto.dropped_covariates_) == ["past"] and "fewer than 1,000" in auto.dropped_covariates_["past"]
+    assert auto.covariate_spec_.kinds == ("past",)  # auto still takes them: forecasts and backtests pass them
+    assert getattr(auto.chosen_model_, "covariate_spec_", None) is None  # the choice was fitted on the values alone
+    board = auto.leaderboard_.set_index("candidate")
+    segrnn = next(label for label in board.index if label.startswith("segrnn("))
+    assert board.loc[segrnn, "skipped"].endswith("the past covariates it takes are dropped")
+    assert pd.isna(board.loc["naive", "skipped"]) and np.isfinite(board.loc["naive", "score"])  # scored, without them
+    assert "past covariates dropped (no candidate that takes them can be scored on these data)" in auto.report()
+    forecast = auto.predict(HORIZON)
+    assert forecast.shape == (HORIZON, 1) and np.isfinite(forecast.to_numpy()).all()
+    with pytest.warns(UserWarning, match="past covariates dropped"):  # each refit of the backtest decides alike
+        backtest = auto.historical_forecasts(y, start=180, horizon=HORIZON, stride=HORIZON, past_covariates=past)
+    assert np.isfinite(backtest["y"]).all()
+
+
+def test_auto_on_a_short_series_keeps_the_future_covariates_for_arx_and_drops_the_rest() -> None:
+    y, past, future = promoted(rows=200)
+    static = pd.DataFrame({"shop": ["north"]})
+    auto = tsseq.create("auto", horizon=HORIZON, time_budget_s=None, verbose=False)
+    with pytest.warns(UserWarning, match=r"past and static covariates dropped: .*choice fitted with the future covariates"):
+        auto.fit(y, past_covariates=past, future_covariates=future, static_covariates=static)
+    assert list(auto.dropped_covariates_) == ["past", "static"]
+    assert auto.chosen_["name"] == "ar" and auto.chosen_model_.covariate_spec_.kinds == ("future",)
+    assert any(label.startswith("arx(") for label in auto.leaderboard_["candidate"])
+    assert "future covariates (candidates limited to the models that take them, AR as ARX)" in auto.report()
+    forecast = auto.predict(HORIZON, future_covariates=future)
+    arx = tsseq.create("ar", **auto.chosen_["params"]).fit(y, future_covariates=future)
+    np.testing.assert_allclose(forecast.to_numpy(), arx.predict(HORIZON, future_covariates=future).to_numpy())
+
+
+def test_auto_falls_back_to_the_baselines_when_no_candidate_taking_the_covariates_can_be_scored() -> None:
+    # Enough rows for segrnn's 1,000 windows, but no time for it: the same rule drops the past covariates.
+    y, past, future = promoted(rows=1_400)
+    auto = tsseq.create("auto", horizon=HORIZON, candidates=["segrnn"], time_budget_s=1e-9, verbose=False)
+    with pytest.warns(UserWarning, match=r"past covariates dropped: .*segrnn\(.*time budget"):
+        auto.fit(y, past_covariates=past)
+    assert auto.chosen_["name"] in ("naive", "seasonal_naive", "ar") and "time budget" in auto.dropped_covariates_["past"]
+    assert np.isfinite(auto.predict(HORIZON).to_numpy()).all()

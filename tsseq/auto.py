@@ -32,12 +32,27 @@ fits. For a frame of ``S`` series and the horizon ``H`` it
 **Covariates** (``past_covariates``, ``future_covariates``, ``static_covariates`` as for any
 model) restrict the candidates to the models that take every kind given: with future
 covariates only, AR becomes ARX (``ar`` fitted with them) and segrnn takes them, while
-naive, seasonal naive and patchtst, which take none, are left out (the leaderboard says
-why); with past or static covariates segrnn alone qualifies among the candidates (no
-baseline takes them, so the parsimony rule has nothing to compare with). The validation
+naive, seasonal naive (which take none) and patchtst (past and static only) are left out
+(the leaderboard says why); with past or static covariates segrnn and patchtst (past and
+static, not future) qualify among the candidates (no baseline takes them, so the
+parsimony rule has nothing to compare with). The validation
 backtest, the budget probe, the ensembles and the refit all read the covariates, each
 forecast only up to its origin (past) and over its horizon (future); the report names the
 kinds and the restriction.
+
+A kind that no candidate asked for takes is refused (a ConfigError naming it: that is a
+choice of ``candidates``). A kind that only candidates these data rule out take (segrnn
+short of its 1,000 training windows and patchtst of its 5,000, say, on a short series with past or static
+covariates) is **dropped** rather than leaving auto with nothing to score: the kinds
+kept are those of the candidate the data allow that takes the most of the kinds given
+(the cheapest on a tie; AR takes the future ones, so future covariates are always kept,
+as ARX), the others are dropped with a UserWarning naming them and why, the candidates
+are restricted to those taking every kind kept, and the report, the leaderboard (the
+skipped candidates that took them) and ``dropped_covariates_`` say so. The same rule
+applies when every candidate taking the kinds fails or exceeds the time budget while
+being scored: the baselines are then scored with the kinds they take. Forecasts and
+backtests of auto still take every kind given to ``fit`` and pass the chosen model those
+it was fitted with.
 
 ``time_budget_s`` bounds the search: the baselines always run; before each network a
 one-epoch probe on about 4,096 windows is timed and extrapolated to its windows and its
@@ -227,6 +242,9 @@ class AutoForecaster(Forecaster):
         The chosen model's score and the best baseline's.
     search_seconds_ : float
         The search and the refit, end to end.
+    dropped_covariates_ : dict
+        ``{kind: why}`` of the covariate kinds given to ``fit`` that no candidate these
+        data allow takes, left out of the search and of the chosen model (module docstring).
     """
 
     def __init__(
@@ -299,7 +317,7 @@ class AutoForecaster(Forecaster):
         return {name: registry.create(name).supported_covariates for name in self._candidate_names() if name != "ensemble"}
 
     def _covariates_note(self) -> str:
-        return f"{self._takes()}. Add 'segrnn' to candidates (past, future and static), or name a model that takes them."
+        return f"{self._takes()}. Add 'segrnn' (past, future and static) or 'patchtst' (past and static) to candidates, or name a model that takes them."
 
     def _takes(self) -> str:
         return "; ".join(f"{name} takes {', '.join(k for k in KINDS if k in supported) or 'none'}"
@@ -325,7 +343,9 @@ class AutoForecaster(Forecaster):
         """Score the candidates on the last rows of ``y``, choose, and refit the choice on every row.
 
         Covariates restrict the candidates to the models that take every kind given
-        (module docstring); a ConfigError when no candidate asked for takes them.
+        (module docstring); a ConfigError when no candidate asked for takes them. A kind
+        that only candidates these data rule out take is dropped, with a UserWarning naming
+        it and why (``dropped_covariates_``, the report and the leaderboard say so too).
         """
         horizon = self._check_params()
         started = time.perf_counter()
@@ -340,9 +360,18 @@ class AutoForecaster(Forecaster):
         plan = dataclasses.replace(plan, covariates={
             f"{kind}_covariates": part for kind, part in zip(KINDS, frames) if part is not None
         })
-        candidates = self.candidate_plan(plan, season, frequency_m)
+        candidates = self._data_candidates(plan, season, frequency_m)
+        plan, dropped = self._drop_unusable_kinds(plan, candidates, {})
         for candidate in candidates:
             self._score(candidate, plan, self._seconds_left(candidates, started))
+        if plan.kinds and not any(candidate.scored for candidate in candidates):
+            # Every candidate taking the kinds failed or ran out of budget: score the baselines (always run) afresh,
+            # with the kinds they take, by the same rule as above.
+            baselines = [c for c in self._data_candidates(plan, season, frequency_m) if c.name in BASELINES]
+            candidates = baselines + [c for c in candidates if c.name not in BASELINES]
+            plan, dropped = self._drop_unusable_kinds(plan, candidates, dropped)
+            for candidate in baselines:
+                self._score(candidate, plan, self._seconds_left(candidates, started))
         candidates += self._ensembles(candidates, plan)
         chosen, best_baseline, model = self._refit_choice(candidates, frame, validation, plan.covariates)
         candidates.sort(key=lambda c: (not c.scored, c.score if c.scored else 0.0))
@@ -350,7 +379,8 @@ class AutoForecaster(Forecaster):
         self.leaderboard_records_ = [candidate.record() for candidate in candidates]
         self.season_length_, self.horizon_, self.validation_origins_ = season, horizon, len(plan.offsets)
         self.input_length_ = self._window_length(model)
-        self.covariate_spec_ = spec
+        self.covariate_spec_ = spec  # every kind given: forecasts and backtests take them, the chosen model reads its own
+        self.dropped_covariates_ = dropped
         self.validation_score_ = chosen.score
         self.baseline_score_ = math.nan if best_baseline is None else best_baseline.score
         self.search_seconds_ = time.perf_counter() - started
@@ -409,7 +439,17 @@ class AutoForecaster(Forecaster):
         return Validation(frame, layout, horizon, offsets, stride, fit_rows, np.stack(truth), np.array(series_of), scales)
 
     def candidate_plan(self, plan: Validation, season: int, frequency_m: int) -> list[Candidate]:
-        """The candidates for these data, cheapest first; those the data rule out come marked ``skipped``."""
+        """The candidates for these data, cheapest first; those the data rule out come marked ``skipped``.
+
+        With covariates, restricted to the models that take every kind kept (the kinds some
+        candidate the data allow takes; module docstring).
+        """
+        candidates = self._data_candidates(plan, season, frequency_m)
+        self._drop_unusable_kinds(plan, candidates, {}, warn=False)
+        return candidates
+
+    def _data_candidates(self, plan: Validation, season: int, frequency_m: int) -> list[Candidate]:
+        """The candidates asked for, cheapest first, those the data rule out marked ``skipped``; no covariate restriction."""
         names, horizon, context = self._candidate_names(), plan.horizon, self.input_length
         shortest = min(plan.fit_rows)
         cap = context or shortest
@@ -446,7 +486,41 @@ class AutoForecaster(Forecaster):
             if windows < MIN_WINDOWS[name]:
                 candidate.skipped = f"{windows:,} training windows before the validation, fewer than {MIN_WINDOWS[name]:,}"
             candidates.append(candidate)
-        return self._restricted(candidates, plan.kinds)
+        return candidates
+
+    def _drop_unusable_kinds(self, plan: Validation, candidates: list[Candidate], dropped: dict, warn: bool = True
+                             ) -> tuple[Validation, dict]:
+        """(``plan`` with only the covariate kinds kept, ``{kind: why}`` of those dropped, with ``dropped`` before).
+
+        The kinds kept are those taken by the candidate still in the running (not skipped)
+        that takes the most of the kinds given, the cheapest on a tie: so at least that
+        candidate is scored, where requiring every kind would leave none (module docstring).
+        The candidates that took a dropped kind say so in their ``skipped``; the others are
+        restricted to the kinds kept (:meth:`_restricted`), in place.
+        """
+        takes = self._candidate_kinds()
+        running = [c for c in candidates if c.skipped is None]
+        taken = [tuple(kind for kind in plan.kinds if kind in takes[c.name]) for c in running]
+        kept = max(taken, key=len, default=())
+        lost = [kind for kind in plan.kinds if kind not in kept]
+        if lost:
+            takers = [c for c in candidates if set(lost) & takes[c.name]]
+            why = "no candidate that takes them can be scored on these data (" + "; ".join(
+                f"{c.label}: {c.skipped}" for c in takers) + ")"
+            dropped = {**dropped, **{kind: why for kind in lost}}
+            for candidate in takers:
+                candidate.skipped = f"{candidate.skipped}; the {' and '.join(lost)} covariates it takes are dropped"
+            if warn:
+                alone = f"the {' and '.join(kept)} covariates" if kept else "the values alone"
+                warnings.warn(
+                    f"auto: {' and '.join(lost)} covariates dropped: {why}; the candidates are scored and the choice "
+                    f"fitted with {alone}.", UserWarning, stacklevel=3,
+                )
+            plan = dataclasses.replace(plan, covariates={
+                argument: frame for argument, frame in plan.covariates.items() if argument.partition("_")[0] in kept
+            })
+        self._restricted(candidates, plan.kinds)
+        return plan, dropped
 
     def _restricted(self, candidates: list[Candidate], kinds: tuple[str, ...]) -> list[Candidate]:
         """With covariates: AR labelled ARX, and the candidates that do not take every kind given skipped, saying so."""
@@ -658,6 +732,9 @@ class AutoForecaster(Forecaster):
         if plan.kinds:
             where = (f"{' and '.join(plan.kinds)} covariates (candidates limited to the models that take them"
                      f"{', AR as ARX' if plan.kinds == ('future',) else ''}); {where}")
+        if self.dropped_covariates_:
+            kinds = " and ".join(self.dropped_covariates_)
+            where = f"{kinds} covariates dropped (no candidate that takes them can be scored on these data); {where}"
         return (
             f"auto: chose {chosen.label} ({why}); {season_note}; {where} x {len(plan.offsets)} origin(s) of horizon "
             f"{plan.horizon}; {scored} candidates scored" + (f", skipped {'; '.join(skipped)}" if skipped else "")
@@ -725,28 +802,34 @@ class AutoForecaster(Forecaster):
             )
         return inputs[:, inputs.shape[1] - length :]
 
-    # The chosen model was fitted with the same covariate frames (every candidate takes every kind given).
+    # The chosen model was fitted with the kinds kept (every kind given, unless some were dropped): it reads those only.
+    def _chosen_future(self, future: dict) -> dict:
+        """The horizon's future covariates for the chosen model when it was fitted with them, else nothing."""
+        spec = getattr(self.chosen_model_, "covariate_spec_", None)
+        return future if spec is not None and spec.future else {}
+
     def _predict(self, horizon: int, **future) -> list[np.ndarray]:
-        return self.chosen_model_._predict(horizon, **future)
+        return self.chosen_model_._predict(horizon, **self._chosen_future(future))
 
     def _chosen_windows(self, inputs: np.ndarray, covariates) -> dict:
         windows = self._windows(inputs)
-        if covariates is None:
+        spec = getattr(self.chosen_model_, "covariate_spec_", None)
+        if covariates is None or spec is None:
             return {"inputs": windows}
-        chosen = covariates.select(self.covariate_spec_, inputs.shape[1], windows.shape[1])
+        chosen = covariates.select(spec, inputs.shape[1], windows.shape[1])
         return {"inputs": windows, "covariates": chosen}
 
     def _predict_windows(self, inputs: np.ndarray, horizon: int, covariates=None) -> np.ndarray:
         return self.chosen_model_.predict_windows(horizon=horizon, **self._chosen_windows(inputs, covariates))
 
     def _predict_quantiles(self, horizon: int, levels: np.ndarray, **future) -> list[np.ndarray]:
-        return self.chosen_model_._predict_quantiles(horizon, levels, **future)
+        return self.chosen_model_._predict_quantiles(horizon, levels, **self._chosen_future(future))
 
     def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray, covariates=None) -> np.ndarray:
         return self.chosen_model_.predict_windows(horizon=horizon, quantiles=levels, **self._chosen_windows(inputs, covariates))
 
     def _sample(self, horizon: int, n: int, rng: np.random.Generator, **future) -> list[np.ndarray]:
-        return self.chosen_model_._sample(horizon, n, rng, **future)
+        return self.chosen_model_._sample(horizon, n, rng, **self._chosen_future(future))
 
 
 # --------------------------------------------------------------------------- helpers

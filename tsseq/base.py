@@ -265,8 +265,11 @@ class Forecaster(Estimator):
         """Why this model refuses some kinds, said after the refusal (subclasses explain their architecture)."""
         return ""
 
-    def _future_arguments(self, future_covariates: object, horizon: int) -> dict[str, object]:
-        """``{"future_covariates": [(horizon, F) per series]}`` for a model fitted with future covariates, else ``{}``."""
+    def _future_arguments(self, future_covariates: object, horizon: int, what: str = "predict") -> dict[str, object]:
+        """``{"future_covariates": [(horizon, F) per series]}`` for a model fitted with future covariates, else ``{}``.
+
+        ``what``: the method asking, named in the errors.
+        """
         spec: CovariateSpec | None = getattr(self, "covariate_spec_", None)
         if spec is None or not spec.future:
             if future_covariates is not None:
@@ -275,7 +278,7 @@ class Forecaster(Estimator):
                     "future_covariates=... first, or leave them out."
                 )
             return {}
-        return {"future_covariates": horizon_rows(spec, future_covariates, self.layout_, horizon)}
+        return {"future_covariates": horizon_rows(spec, future_covariates, self.layout_, horizon, what)}
 
     def predict(self, horizon: int, *, future_covariates: pd.DataFrame | None = None, quantiles: object = None) -> pd.DataFrame:
         """The next ``horizon`` rows of every series.

@@ -24,6 +24,14 @@ checked by the same code as a pipeline's models).
   windows). The problem is solved by SLSQP (:func:`simplex_least_squares`), then the
   members are refitted on every row.
 
+  When ``fit`` is given a ``validation`` frame of one series (a protocol's validation
+  split, which starts with the input rows of its first window, as the neural members'
+  early stopping reads it), the weights are fitted on it instead: the members are fitted
+  once, on ``y``, and forecast every origin of the validation frame that has
+  ``input_length`` rows before it and ``horizon`` after it (through ``predict_windows``,
+  ``s_k`` the scale of ``y``). Nothing is held out of ``y`` and nothing is refitted,
+  which halves the cost of expensive members; ``validation_length`` does not apply.
+
 ``seeds=[0, 1, 2]`` turns one recipe into a seed ensemble: one member per seed, its
 ``training.seed`` set (a model fitted in closed form has no seed and is refused).
 
@@ -328,6 +336,9 @@ class EnsembleForecaster(Forecaster):
     ) -> "EnsembleForecaster":
         """Fit the weights (``"weighted"``), then every member on all of ``y``; ``validation`` is passed to each member.
 
+        ``"weighted"`` with a ``validation`` frame of one series fits the weights on it after
+        the members are fitted (module docstring): no tail held out, no refit.
+
         Covariates go to the members that take them (module docstring); a kind no member
         takes is refused (a ConfigError naming the members and what each takes).
         """
@@ -344,7 +355,13 @@ class EnsembleForecaster(Forecaster):
         covariates = [self._member_covariates(member, frames) for member in members]
         own = [m.get_params(deep=False).get("horizon") for m in members]
         horizon = self.horizon or min((h for h in own if isinstance(h, int)), default=DEFAULT_HORIZON)
-        if self.combine == "weighted":
+        on_validation = self.combine == "weighted" and validation is not None and layout.series_ids is None
+        if on_validation:
+            if self.validation_length is not None:
+                warnings.warn("validation_length is ignored: the weights are fitted on the validation frame given to fit.",
+                              UserWarning, stacklevel=2)
+            weights = errors = None  # after the members are fitted, below
+        elif self.combine == "weighted":
             weights, errors = self._fit_weights(configs, frame, series, layout, horizon, options, frames)
         else:
             if self.validation_length is not None:
@@ -352,6 +369,8 @@ class EnsembleForecaster(Forecaster):
                               UserWarning, stacklevel=2)
             weights, errors = np.full(len(members), 1 / len(members)), None
         self.members_ = [member.fit(frame, **options, **given) for member, given in zip(members, covariates)]
+        if on_validation:
+            weights, errors = self._fit_validation_weights(configs, validation, series[0], horizon, frames)
         self.covariate_spec_ = spec
         self.member_covariates_ = {
             config.display_name: [argument.partition("_")[0] for argument in given] for config, given in zip(configs, covariates)
@@ -384,12 +403,42 @@ class EnsembleForecaster(Forecaster):
         members = [member.fit(train, **options, **self._member_covariates(member, frames)) for member in members]
         labels = [config.display_name for config in configs]
         if layout.series_ids is None:
-            forecasts, truth, scale = self._rolling_forecasts(members, labels, frame, rows, horizon, frames)
+            rows_frame = check_series(frame, missing="mask")  # the rows the members were fitted on
+            first = len(rows_frame) - rows
+            scale = history_scale(rows_frame.to_numpy(dtype=np.float64)[:first], "naive")
+            forecasts, truth = self._rolling_forecasts(members, labels, rows_frame, first, horizon, frames,
+                                                       f"only {first} rows precede the validation tail of {rows} rows. "
+                                                       "Pass a smaller validation_length, or a longer series")
         else:  # one origin per series: the start of its tail
             forecasts = np.stack([np.stack(_series_arrays(member.predict(horizon, **self._member_future(member, frames[1])),
                                                           layout)) for member in members])
             truth = np.stack([values[len(values) - rows : len(values) - rows + horizon] for values in series])
             scale = np.stack([history_scale(values[: len(values) - rows], "naive") for values in series])[:, None, :]
+        return self._solve_weights(forecasts, truth, scale)
+
+    def _fit_validation_weights(self, configs: list[ModelConfig], validation: pd.DataFrame | pd.Series,
+                                train_values: np.ndarray, horizon: int, frames: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """The fitted members forecast every origin of ``validation`` -> (simplex weights, each member's scaled MSE)."""
+        validation = validation.to_frame() if isinstance(validation, pd.Series) else validation
+        rows_frame = check_series(validation, missing="mask")
+        lengths = [member.get_params(deep=False).get("input_length") for member in self.members_]
+        context = self.input_length or max((length for length in lengths if length), default=None)
+        if context is None:
+            raise ConfigError(
+                "combine='weighted' with a validation frame forecasts its windows from input_length rows each, but no "
+                "member sets input_length. Pass the ensemble's 'input_length' (the rows before the first origin)."
+            )
+        labels = [config.display_name for config in configs]
+        forecasts, truth = self._rolling_forecasts(
+            self.members_, labels, rows_frame, context, horizon, frames,
+            f"the validation frame has {len(rows_frame)} rows, and its windows need {context} input rows and {horizon} "
+            "after them. Pass a longer validation frame",
+        )
+        return self._solve_weights(forecasts, truth, history_scale(train_values, "naive"))
+
+    @staticmethod
+    def _solve_weights(forecasts: np.ndarray, truth: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Forecasts ``(M, ..., H, C)`` and truths ``(..., H, C)``, scaled per channel -> (weights, scaled MSEs)."""
         forecasts, truth = forecasts / scale, truth / scale  # (M, ..., H, C), (..., H, C)
         observed = np.isfinite(truth) & np.isfinite(forecasts).all(axis=0)
         if not observed.any():
@@ -398,28 +447,26 @@ class EnsembleForecaster(Forecaster):
         errors = np.mean((stacked - target) ** 2, axis=1)
         return simplex_least_squares(stacked, target), errors
 
-    def _rolling_forecasts(self, members: list[Forecaster], labels: list[str], frame: pd.DataFrame, rows: int,
-                           horizon: int, frames: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One series -> forecasts ``(M, N, H, C)`` from every origin in its tail, truths ``(N, H, C)``, scale ``(C,)``.
+    def _rolling_forecasts(self, members: list[Forecaster], labels: list[str], rows_frame: pd.DataFrame, first: int,
+                           horizon: int, frames: tuple, too_short: str) -> tuple[np.ndarray, np.ndarray]:
+        """Forecasts ``(M, N, H, C)`` from every origin ``first .. len(rows_frame) - horizon``, truths ``(N, H, C)``.
 
-        A member fitted with covariates reads those of each window (:func:`tsseq.backtesting.forecast_origins`).
+        A member fitted with covariates reads those of each window (:func:`tsseq.backtesting.forecast_origins`);
+        ``too_short`` ends the message when a member reads more rows than precede the first origin.
         """
-        rows_frame = check_series(frame, missing="mask")  # the rows the members were fitted on
         values = rows_frame.to_numpy(dtype=np.float64)
-        first = len(values) - rows
         origins = np.arange(first, len(values) - horizon + 1)
+        if len(origins) == 0:
+            raise DataError(f"No validation window to fit the ensemble weights on: {too_short}.")
         truth = values[origins[:, None] + np.arange(horizon)]
         forecasts = []
         for member, label in zip(members, labels):
-            length = member.get_params(deep=False).get("input_length") or first  # else every row before the tail
+            length = member.get_params(deep=False).get("input_length") or first  # else every row before the origin
             if length > first:
-                raise DataError(
-                    f"Ensemble member {label!r} reads input_length={length} rows, but only {first} rows precede the "
-                    f"validation tail of {rows} rows. Pass a smaller validation_length, or a longer series."
-                )
+                raise DataError(f"Ensemble member {label!r} reads input_length={length} rows, but {too_short}.")
             point, _ = forecast_origins(member, rows_frame, origins, length, horizon, covariates=frames)
             forecasts.append(point)
-        return np.stack(forecasts), truth, history_scale(values[:first], "naive")
+        return np.stack(forecasts), truth
 
     # ------------------------------------------------------------------ forecasts
     def _combine(self, stacked: np.ndarray) -> np.ndarray:

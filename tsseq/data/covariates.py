@@ -94,6 +94,11 @@ class WindowCovariates:
         present = [part for part in (self.past, self.future, self.static_numeric, self.static_codes) if part is not None]
         return len(present[0]) if present else 0
 
+    def take(self, windows: slice | np.ndarray) -> "WindowCovariates":
+        """The covariates of the windows ``windows`` (a slice or positions along the first axis)."""
+        parts = (self.past, self.future, self.static_numeric, self.static_codes)
+        return WindowCovariates(*(None if part is None else part[windows] for part in parts))
+
     def select(self, spec: CovariateSpec, input_length: int, rows: int) -> "WindowCovariates":
         """The kinds of ``spec``, for a model reading the last ``rows`` of windows of ``input_length`` rows
         (an ensemble member, auto's choice)."""
@@ -194,11 +199,11 @@ def align(
     return SeriesCovariates(arrays["past"], arrays["future"], numeric, codes)
 
 
-def horizon_rows(spec: CovariateSpec, future: object, layout, horizon: int) -> list[np.ndarray]:
-    """``(horizon, F)`` future covariates after each series' end, from the frame given to ``predict``."""
+def horizon_rows(spec: CovariateSpec, future: object, layout, horizon: int, what: str = "predict") -> list[np.ndarray]:
+    """``(horizon, F)`` future covariates after each series' end, from the frame given to ``what`` (``predict``, ...)."""
     if future is None:
         raise DataError(
-            f"This model was fitted with the future covariates {list(spec.future)}: predict needs "
+            f"This model was fitted with the future covariates {list(spec.future)}: {what} needs "
             f"future_covariates covering the {horizon} steps after the training data."
         )
     timestamps = [layout.future_index(i, horizon) for i in range(len(layout.last_timestamps))]

@@ -13,7 +13,8 @@ import torch
 
 from tsseq.base import Forecaster, SeriesLayout, check_positive_int, split_frame
 from tsseq.config import from_mapping
-from tsseq.data.covariates import WindowCovariates
+from tsseq.data import target_transforms
+from tsseq.data.covariates import KINDS, WindowCovariates, align
 from tsseq.data.scaling import Scaler
 from tsseq.data.windows import make_multi_series_windows
 from tsseq.engine import Callback, Trainer, TrainingConfig, TrainingHistory
@@ -80,9 +81,17 @@ class NeuralForecaster(Forecaster):
     is then the output's point (the median of a quantile head, the mean otherwise).
     ``"negative_binomial"`` models counts on their own scale: the series are not
     standardised, and must hold non-negative integers.
+
+    Target transform: a subclass that takes ``target_transform`` (None, ``"log"`` or
+    ``"log1p"``, :mod:`tsseq.data.target_transforms`) stores it; the base class then
+    trains on ``g(y)`` (before the standardisation, so ``center_`` and ``scale_`` are
+    those of ``g(y)``) and maps every forecast back with ``g^-1``: points, quantiles
+    (exactly: ``g`` is increasing), sample paths and :meth:`predict_windows` (whose input
+    windows are on the data's scale). Not with ``"negative_binomial"``.
     """
 
     covariates: Sequence[str] = ()  # estimators whose module takes codes store their own
+    target_transform: str | None = None  # estimators that take the parameter store their own
 
     def fit(
         self,
@@ -141,6 +150,9 @@ class NeuralForecaster(Forecaster):
         self,
         y: Frame,
         *,
+        past_covariates: pd.DataFrame | None = None,
+        future_covariates: pd.DataFrame | None = None,
+        static_covariates: pd.DataFrame | None = None,
         validation: Frame | None = None,
         freeze: Sequence[str] = (),
         training: TrainingConfig | Mapping | None = None,
@@ -155,6 +167,16 @@ class NeuralForecaster(Forecaster):
             standardised with statistics of its own training rows. With the ``"series"``
             covariate the series of ``y`` must be among those of :meth:`fit` (a long
             frame with their ids, or a wide frame after a wide fit): their codes are reused.
+        past_covariates, future_covariates, static_covariates : DataFrame, optional
+            Exactly the kinds the model was fitted with, with the fitted columns (and
+            static categories), covering the rows of ``y`` and ``validation`` as in
+            :meth:`fit`: the module's covariate inputs are fixed by its fit, so a
+            missing kind and one it was fitted without are refused, naming the kind. A
+            model fitted without covariates takes none here (its module has no weights
+            that read them: fit one with them instead). The covariates are standardised
+            with the statistics of the fit (``covariate_center_``, ``covariate_scale_``):
+            the trained weights read them on that scale. Afterwards :meth:`predict` takes
+            the future covariates of the horizon after ``y``.
         freeze : sequence of str
             Parameter-name prefixes of ``module_`` that stay fixed, e.g. ``["encoder"]``
             (:mod:`tsseq.estimators.transfer`); an unknown one raises a ConfigError
@@ -173,19 +195,53 @@ class NeuralForecaster(Forecaster):
         """
         check_is_fitted(self, "module_")
         self._check_parameters()
-        if getattr(self, "covariate_spec_", None) is not None:
-            raise ConfigError("fine_tune does not take covariates yet; refit the model with them instead.")
         series, layout = split_frame(y)
         if layout.n_channels != self.n_channels_:
             raise DataError(
                 f"fine_tune got {layout.n_channels} channels ({', '.join(layout.columns)}); the model was fitted "
                 f"on {self.n_channels_} ({', '.join(self.layout_.columns)})."
             )
+        held_out = None if validation is None else split_frame(validation)
+        frames = (past_covariates, future_covariates, static_covariates)
+        covariates = self._fitted_covariates(frames, series, layout, held_out, "fine_tune")
         config = self._run_config(training)
         module = copy.deepcopy(self.module_)
         with frozen(module, freeze):
-            self._run(module, config, callbacks, series, layout, None if validation is None else split_frame(validation))
+            self._run(module, config, callbacks, series, layout, held_out, covariates=covariates)
         return self
+
+    def _fitted_covariates(self, frames, series, layout, held_out, what: str):
+        """(training, validation) covariates of the frames given to ``what`` in the fitted spec's columns, or (None, None).
+
+        The kinds must be those of the fit: the module's covariate inputs were sized by it.
+        """
+        spec = getattr(self, "covariate_spec_", None)
+        given = [kind for kind, frame in zip(KINDS, frames) if frame is not None]
+        self._check_kinds(given)  # a kind this model never takes: refused as fit refuses it
+        fitted = () if spec is None else spec.kinds
+        extra = [kind for kind in given if kind not in fitted]
+        if extra:
+            what_fit = f"with {' and '.join(fitted)} covariates only" if fitted else "without covariates"
+            raise ConfigError(
+                f"{what} got {extra[0]}_covariates, but the model was fitted {what_fit}: its module has no inputs for "
+                f"{extra[0]} covariates, which only a fit with them creates. Leave them out, or fit the model with "
+                f"{extra[0]}_covariates=...."
+            )
+        missing = [kind for kind in fitted if kind not in given]
+        if missing:
+            columns = {"past": spec.past, "future": spec.future, "static": spec.static_numeric + spec.static_categorical}
+            raise DataError(
+                f"This model was fitted with the {missing[0]} covariates {list(columns[missing[0]])}: {what} needs "
+                f"{missing[0]}_covariates covering the rows of y, as fit did."
+            )
+        if spec is None:
+            return None, None
+        covariates = align(spec, *frames, layout, [len(values) for values in series])
+        if held_out is None:
+            return covariates, None
+        validation_series, validation_layout = held_out
+        lengths = [len(values) for values in validation_series]
+        return covariates, align(spec, *frames, validation_layout, lengths, "validation")
 
     def output_distribution(self) -> OutputDistribution:
         """What the module's head predicts, from ``training.loss`` (and ``training.quantiles``)."""
@@ -272,8 +328,9 @@ class NeuralForecaster(Forecaster):
         ``resume`` (True or False; None: not a resumable job, as in fine-tuning) gives the
         engine a :class:`CheckpointJob` when the settings have a ``checkpoint_dir``.
         """
-        rows = self._packed(series, layout, covariates[0])  # (T_i, C + X + K) each
+        rows = self._transformed(self._packed(series, layout, covariates[0]), "the training data", layout)  # (T_i, C + X + K) each
         held_out = None if validation is None else self._validation_rows(*validation, len(series), covariates[1])
+        held_out = None if held_out is None else self._transformed(held_out, "the validation data", validation[1])
         train, held_out = self._split_validation(rows, held_out)
         if self.output_distribution().name == "negative_binomial":
             _check_counts(rows, self.n_channels_, layout.columns)
@@ -320,6 +377,13 @@ class NeuralForecaster(Forecaster):
         if not 0 <= self.validation_fraction < 1:
             raise ConfigError(f"The 'validation_fraction' parameter must be in [0, 1). Got {self.validation_fraction!r} instead.")
         check_covariates(self.covariates)
+        if target_transforms.check_target_transform(self.target_transform) and (
+            self.output_distribution().name == "negative_binomial"
+        ):
+            raise ConfigError(
+                f"target_transform={self.target_transform!r} cannot be combined with loss='negative_binomial', "
+                "which models counts on their own scale; use one or the other."
+            )
 
     def _validation_rows(self, series, layout, n_series: int, covariates) -> list[np.ndarray]:
         if len(series) != n_series:
@@ -350,6 +414,30 @@ class NeuralForecaster(Forecaster):
             return np.zeros(shape), np.ones(shape)
         scaler = Scaler("standard", per_series=True).fit([values[:, : self.n_channels_] for values in train])
         return scaler.center_, scaler.scale_
+
+    def _transformed(self, rows: list[np.ndarray], what: str, layout: SeriesLayout) -> list[np.ndarray]:
+        """``(T_i, C + ...)`` rows with ``target_transform`` applied to their ``C`` value columns (a DataError names
+        the series, by its id in ``layout``, and the row of a value outside the transform's domain)."""
+        if self.target_transform is None:
+            return rows
+        channels, ids = self.n_channels_, layout.series_ids
+        return [
+            np.concatenate([
+                target_transforms.forward(
+                    self.target_transform, values[:, :channels], what if ids is None else f"{what} (series {ids[i]!r})"
+                ),
+                values[:, channels:],
+            ], axis=1)
+            for i, values in enumerate(rows)
+        ]
+
+    def _untransformed(self, forecasts):
+        """Forecasts on the training scale (an array, or a list of arrays) -> the data's: ``g^-1`` of ``target_transform``."""
+        if self.target_transform is None:
+            return forecasts
+        if isinstance(forecasts, list):
+            return [target_transforms.inverse(self.target_transform, values) for values in forecasts]
+        return target_transforms.inverse(self.target_transform, forecasts)
 
     @staticmethod
     def _scaled(rows: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -498,13 +586,14 @@ class NeuralForecaster(Forecaster):
     def _predict_windows(self, inputs: np.ndarray, horizon: int, covariates: WindowCovariates | None = None) -> np.ndarray:
         scaled = self._scaled_windows(inputs, covariates)
         center, scale = self._window_scaling(len(inputs))
-        return self._forecast_scaled(scaled, horizon) * scale[:, None] + center[:, None]
+        return self._untransformed(self._forecast_scaled(scaled, horizon) * scale[:, None] + center[:, None])
 
     def _scaled_windows(self, inputs: np.ndarray, covariates: WindowCovariates | None = None) -> np.ndarray:
         """Windows ``(N, L, C)`` of the fitted series -> scaled (each with its series' statistics), with the user's
         covariates (the horizon's future ones in the lead columns, as :meth:`predict` puts them) and their codes
         ``(N, L, C + X + K)``."""
         center, scale = self._window_scaling(len(inputs))
+        inputs = target_transforms.forward(self.target_transform, inputs, "the input windows")
         scaled = (inputs - center[:, None]) / scale[:, None]
         if covariates is not None:
             length, statistics = inputs.shape[1], (self.covariate_center_, self.covariate_scale_)
@@ -566,7 +655,7 @@ class NeuralForecaster(Forecaster):
 
     def _predict(self, horizon: int, future_covariates: list[np.ndarray] | None = None) -> list[np.ndarray]:
         forecasts = self._forecast_scaled(self._last_inputs(horizon, future_covariates), horizon)  # (S, H, C)
-        return [forecast * self.scale_[i] + self.center_[i] for i, forecast in enumerate(forecasts)]
+        return self._untransformed([forecast * self.scale_[i] + self.center_[i] for i, forecast in enumerate(forecasts)])
 
     # ------------------------------------------------------------------ probabilistic forecasts
     def _quantiles_of(self, inputs: np.ndarray, horizon: int, levels: np.ndarray, center, scale) -> np.ndarray:
@@ -584,14 +673,14 @@ class NeuralForecaster(Forecaster):
         self, horizon: int, levels: np.ndarray, future_covariates: list[np.ndarray] | None = None
     ) -> list[np.ndarray]:
         inputs = self._last_inputs(horizon, future_covariates)
-        return list(self._quantiles_of(inputs, horizon, levels, self.center_, self.scale_))
+        return self._untransformed(list(self._quantiles_of(inputs, horizon, levels, self.center_, self.scale_)))
 
     def _predict_windows_quantiles(
         self, inputs: np.ndarray, horizon: int, levels: np.ndarray, covariates: WindowCovariates | None = None
     ) -> np.ndarray:
         scaled = self._scaled_windows(inputs, covariates)
         center, scale = self._window_scaling(len(inputs))  # (N, C) each
-        return self._quantiles_of(scaled, horizon, levels, center, scale)
+        return self._untransformed(self._quantiles_of(scaled, horizon, levels, center, scale))
 
     def _sample(
         self, horizon: int, n: int, rng: np.random.Generator, future_covariates: list[np.ndarray] | None = None
@@ -605,7 +694,7 @@ class NeuralForecaster(Forecaster):
             torch.manual_seed(int(rng.integers(2**63 - 1)))
             paths = Trainer(self.training_config()).predict(model, inputs).double().numpy()  # (S·n, H', C)
         paths = paths[:, :horizon].reshape(len(self.last_inputs_), n, horizon, self.n_channels_)
-        return [paths[i] * self.scale_[i] + self.center_[i] for i in range(len(paths))]
+        return self._untransformed([paths[i] * self.scale_[i] + self.center_[i] for i in range(len(paths))])
 
     def save(self, path) -> None:
         """Write the fitted estimator to one file; :func:`tsseq.persistence.load` reads it back."""

@@ -59,6 +59,10 @@ class RNNForecaster(NeuralForecaster):
     refuses past ones (unobserved over the horizon it rolls through); ``stateful=True``
     refuses all of them (:attr:`supported_covariates` says which kinds this
     configuration takes).
+
+    ``target_transform`` (None, ``"log"``, ``"log1p"``): train on ``log y`` (or
+    ``log(1 + y)``) and map the forecasts back, as every neural estimator does
+    (:class:`tsseq.estimators.neural.NeuralForecaster`, :mod:`tsseq.data.target_transforms`).
     """
 
     @property
@@ -101,6 +105,7 @@ class RNNForecaster(NeuralForecaster):
         training: TrainingConfig | dict | None = None,
         validation_fraction: float = 0.1,
         scale: bool = True,
+        target_transform: str | None = None,
     ) -> None:
         store_arguments(self, locals())
 

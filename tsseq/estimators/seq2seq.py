@@ -27,6 +27,9 @@ class Seq2SeqForecaster(NeuralForecaster):
     The user's covariates (past, future, static) enter the encoder at every input step,
     and the horizon's future and static covariates enter the decoder at every step
     (:class:`tsseq.nn.seq2seq.Seq2SeqWithCovariates`); calendar codes are not taken.
+
+    ``target_transform`` (None, ``"log"``, ``"log1p"``): train on ``log y`` (or
+    ``log(1 + y)``) and map the forecasts back (:mod:`tsseq.data.target_transforms`).
     """
 
     supported_covariates = frozenset({"past", "future", "static"})
@@ -46,6 +49,7 @@ class Seq2SeqForecaster(NeuralForecaster):
         training: TrainingConfig | dict | None = None,
         validation_fraction: float = 0.1,
         scale: bool = True,
+        target_transform: str | None = None,
     ) -> None:
         store_arguments(self, locals())
 

@@ -3,14 +3,15 @@
 * ``transformer``: :class:`TransformerForecaster`, one token per time step
   (:class:`tsseq.nn.encoder_forecaster.EncoderForecaster`), with optional covariates;
 * ``patchtst``: :class:`PatchTSTForecaster`, patches of each channel as tokens
-  (:class:`tsseq.nn.patchtst.PatchTST`), with the official ETTh1 architecture as
-  defaults, and :meth:`PatchTSTForecaster.pretrain` (masked-patch pretraining,
+  (:class:`tsseq.nn.patchtst.PatchTST`), with past and static covariates added to every
+  token, the official ETTh1 architecture as defaults, and :meth:`PatchTSTForecaster.pretrain` (masked-patch pretraining,
   :mod:`tsseq.nn.masked_pretraining`) before :meth:`~PatchTSTForecaster.fit` or
   :meth:`~tsseq.estimators.neural.NeuralForecaster.fine_tune`.
 
 ``hidden_size`` is the model width ``d_model`` (the name every neural estimator shares);
-``n_heads`` must divide it. Both estimators return the attention weights of given
-windows with :meth:`attention_weights` (for :func:`tsseq.plotting.plot_attention`).
+``n_heads`` must divide it. Both estimators return the attention weights of a forecast
+(:meth:`predict`'s, or given windows', with the same covariates) with
+:meth:`attention_weights` (for :func:`tsseq.plotting.plot_attention`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 
-from tsseq.base import split_frame, store_arguments
+from tsseq.base import check_positive_int, split_frame, store_arguments
 from tsseq.engine import Callback, Trainer, TrainingConfig
 from tsseq.errors import ConfigError, DataError
+from tsseq.data.covariates import WindowCovariates
 from tsseq.estimators.covariates import cardinalities
 from tsseq.estimators.neural import Frame, NeuralForecaster
 from tsseq.estimators.transfer import frozen
@@ -41,23 +44,88 @@ _ENCODER_ARGUMENTS = (
 
 
 class AttentionWeightsMixin:
-    """``attention_weights`` of the transformer estimators: run windows through the module while recording."""
+    """``attention_weights`` of the transformer estimators: run a forecast through the module while recording."""
 
-    def attention_weights(self, inputs: np.ndarray, *, window_starts: object = None) -> dict[str, np.ndarray]:
-        """Attention weights of the fitted model on ``N`` input windows ``(N, L, C)``.
+    def attention_weights(
+        self,
+        inputs: np.ndarray | None = None,
+        *,
+        window_starts: object = None,
+        series: object = None,
+        covariates: WindowCovariates | None = None,
+        horizon: int | None = None,
+        future_covariates: pd.DataFrame | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Attention weights of the fitted model, recorded in the very forward pass that forecasts.
+
+        Two forms, one per way the model forecasts, with that method's covariate arguments:
+
+        * ``attention_weights(horizon=h, future_covariates=...)`` (no ``inputs``): of
+          ``predict(h, future_covariates=...)``, the last window of each fitted series with
+          the past and static covariates of the fit and the horizon's future covariates
+          (required when fitted with future covariates, as for :meth:`predict`); the first
+          axis is the series'.
+        * ``attention_weights(inputs, covariates=..., window_starts=..., series=...)``: of
+          ``predict_windows(inputs, h, ...)`` on ``N`` windows ``(N, L, C)``; a model fitted
+          with covariates needs each window's ``covariates``
+          (:func:`tsseq.data.covariates.window_covariates`), as :meth:`predict_windows` does.
+
+        ``horizon``: the forecast's steps (default the fitted ``horizon``); it matters where
+        the horizon's future covariates enter attention (padded past ``h`` as
+        :meth:`predict` pads them). A DataError names the covariate kind that is missing.
 
         Returns ``{attention module name: (N, h, Tq, Tk)}`` (tokens are time steps for
         ``transformer``, patches of one channel for ``patchtst``, whose first axis is then
-        ``N·C``, window-major). ``window_starts`` as in :meth:`predict_windows`.
+        ``N·C``, window-major); each row is a softmax over the keys.
         """
         check_is_fitted(self, "module_")
+        horizon = self.horizon if horizon is None else check_positive_int(horizon, "horizon")
+        spec = getattr(self, "covariate_spec_", None)
+        chunk = self.training_config().evaluation_batch_size  # one engine batch per pass: every weight is kept
+        if inputs is None:
+            given = [name for name, value in (("window_starts", window_starts), ("series", series),
+                                              ("covariates", covariates)) if value is not None]
+            if given:
+                raise ConfigError(
+                    f"attention_weights got {given[0]}=, which describes given windows, but no inputs: pass the "
+                    "windows as inputs, or leave it out for the attention of predict's forecast."
+                )
+            future = self._future_arguments(future_covariates, horizon, what="attention_weights")
+            last = self._last_inputs(horizon, future.get("future_covariates"))  # what _predict forecasts from
+            return self._recorded_attention(len(last), chunk, lambda rows: self._forecast_scaled(last[rows], horizon))
+        if future_covariates is not None:
+            raise ConfigError(
+                "attention_weights got future_covariates (a frame, as predict takes) with inputs: give the windows' "
+                "covariates as covariates=window_covariates(...), as predict_windows takes them."
+            )
+        if spec is not None and covariates is None:
+            kinds = " and ".join(spec.kinds)
+            call = "attention_weights(future_covariates=...)" if spec.future else "attention_weights()"
+            raise DataError(
+                f"This model was fitted with {kinds} covariates: attention_weights(inputs, ...) needs covariates=, "
+                f"the windows' {kinds} covariates (tsseq.data.covariates.window_covariates), as predict_windows does; "
+                f"or call {call} without inputs for the attention of predict's forecast."
+            )
         inputs = np.asarray(inputs, dtype=np.float64)
-        chunk = self.training_config().evaluation_batch_size  # one engine batch per call: every weight is kept
+        starts = None if window_starts is None else list(window_starts)
+        ids = None if series is None else list(np.asarray(series, dtype=object).reshape(-1))
+
+        def forecast(rows: slice) -> None:
+            self.predict_windows(
+                inputs[rows], horizon,
+                window_starts=None if starts is None else starts[rows],
+                series=None if ids is None else ids[rows],
+                covariates=None if covariates is None else covariates.take(rows),
+            )
+
+        return self._recorded_attention(len(inputs), chunk, forecast)
+
+    def _recorded_attention(self, n: int, chunk: int, forecast) -> dict[str, np.ndarray]:
+        """Run ``forecast(rows)`` on slices of at most ``chunk`` of ``n`` windows, collecting each pass's weights."""
         collected: dict[str, list[np.ndarray]] = {}
-        for start in range(0, len(inputs), chunk):
-            starts = None if window_starts is None else list(window_starts)[start : start + chunk]
+        for start in range(0, n, chunk):
             with record_attention(self.module_):
-                self.predict_windows(inputs[start : start + chunk], self.horizon, window_starts=starts)
+                forecast(slice(start, start + chunk))
                 for name, weights in attention_weights(self.module_).items():
                     collected.setdefault(name, []).append(weights.float().cpu().numpy())
         return {name: np.concatenate(parts) for name, parts in collected.items()}
@@ -159,6 +227,19 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
     pretrained module as it is. Until one of them has run, the model cannot forecast.
     :meth:`reconstruct_windows` maps windows to their reconstruction (anomaly scoring).
 
+    Covariates (``supported_covariates``): past and static, through the shared packed block
+    (:mod:`tsseq.estimators.covariates`). Each target token gets a linear map of the past
+    covariates' patch at its steps and of the static covariates added (``W_x``, ``W_c``,
+    :mod:`tsseq.nn.patchtst`), the same for every target channel: the targets stay
+    channel independent, the covariates are inputs only (not forecast, not in the loss, not
+    normalised by RevIN with a target's statistics) and none after the forecast origin is
+    read. Future covariates are refused: the tokens are patches of the input window, and
+    the horizon's known values have no token (the reason is in :mod:`tsseq.nn.patchtst`).
+    :meth:`pretrain` and :meth:`reconstruct_windows` read the values only and refuse
+    covariates; :meth:`fit` with covariates after :meth:`pretrain` starts from the
+    pretrained backbone, its covariate maps from zero; :meth:`fine_tune` takes the kinds
+    of the fit, as every neural estimator's.
+
     Parameters
     ----------
     input_length, horizon : int
@@ -175,6 +256,8 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
     positional : {"learned", "sinusoidal"}
     residual_attention : bool
     revin, revin_affine : bool
+    covariate_dim : int
+        Size of each static categorical covariate's embedding.
     training, validation_fraction, scale
         As for every :class:`~tsseq.estimators.neural.NeuralForecaster`.
 
@@ -186,12 +269,13 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
         False after :meth:`pretrain` alone (the forecasting head is untrained).
     """
 
+    supported_covariates = frozenset({"past", "static"})
+
     def _covariates_note(self) -> str:
         return (
-            "PatchTST forecasts each channel as its own univariate series from patches of that channel, each "
-            "normalised by RevIN: a covariate channel would be normalised and forecast as a target, and the patch "
-            "tokens have no slot for the horizon's known future. Use 'transformer' (covariates projected into each "
-            "token), 'segrnn', 'gru' or 'seq2seq' with covariates."
+            "PatchTST's tokens are patches of the input window, which ends at the forecast origin: the horizon's "
+            "known future values have no token to enter, and only a linear map beside the encoder could read them. "
+            "Use 'transformer', 'segrnn', 'seq2seq' or 'transformer_seq2seq' with future covariates."
         )
 
     def __init__(
@@ -216,6 +300,7 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
         residual_attention: bool = True,
         revin: bool = True,
         revin_affine: bool = False,
+        covariate_dim: int = 4,
         training: TrainingConfig | dict | None = None,
         validation_fraction: float = 0.1,
         scale: bool = True,
@@ -231,6 +316,9 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
         mask_ratio: float = 0.4,
         training: TrainingConfig | Mapping | None = None,
         callbacks: Sequence[Callback] = (),
+        past_covariates: object = None,
+        future_covariates: object = None,
+        static_covariates: object = None,
     ) -> "PatchTSTForecaster":
         """Train the backbone to reconstruct randomly hidden patches of the windows of ``y``.
 
@@ -244,6 +332,9 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
         training : TrainingConfig or mapping, optional
             This run's settings over ``training`` (as in :meth:`fine_tune`).
         callbacks : sequence of Callback
+        past_covariates, future_covariates, static_covariates
+            Refused (a ConfigError): pretraining reads the values only. Give covariates
+            to :meth:`fit` after it.
 
         Returns
         -------
@@ -251,6 +342,14 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
             With ``module_`` (pretrained backbone and reconstruction head, untrained
             forecasting head), ``pretraining_history_`` and ``forecast_trained_ = False``.
         """
+        given = [kind for kind, frame in (("past", past_covariates), ("future", future_covariates),
+                                          ("static", static_covariates)) if frame is not None]
+        if given:
+            raise ConfigError(
+                f"pretrain does not take {given[0]} covariates: masked-patch pretraining rebuilds each channel's hidden "
+                "patches from its visible ones and reads the values only. Pass past or static covariates to fit() "
+                "after pretrain(): it starts from the pretrained backbone, with the covariate maps from zero."
+            )
         mask_ratio = check_mask_ratio(mask_ratio)
         self._check_parameters()
         series, layout = split_frame(y)
@@ -288,6 +387,11 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
             )
         if len(self.center_) != 1:
             raise DataError("reconstruct_windows needs a model fitted on one (wide) series; this one was fitted on many.")
+        if getattr(self, "covariate_spec_", None) is not None:
+            raise ConfigError(
+                f"reconstruct_windows reads the values only; this model was fitted with {' and '.join(self.covariate_spec_.kinds)} "
+                "covariates, which its encoder's tokens carry. Reconstruct with a model pretrained or fitted without them."
+            )
         scaled = np.nan_to_num((inputs - self.center_[0]) / self.scale_[0], nan=0.0).astype(np.float32)
         reconstruction = Trainer(self.training_config()).predict(_Reconstruction(self.module_), torch.from_numpy(scaled))
         return reconstruction.double().numpy() * self.scale_[0] + self.center_[0]
@@ -305,9 +409,10 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
             self.horizon,
             **self._module_arguments(
                 "patch_length", "stride", "pad_end", *_ENCODER_ARGUMENTS, "residual_attention", "revin", "revin_affine",
-                d_model="hidden_size", n_layers="num_layers",
+                "covariate_dim", d_model="hidden_size", n_layers="num_layers",
             ),
             output=self.output_distribution(),
+            exogenous=self._exogenous_sizes(),
         )
         pretrained = getattr(self, "_pretrained_state", None)
         if pretrained is not None:

@@ -43,7 +43,8 @@ class TransformerSeq2SeqForecaster(AttentionWeightsMixin, NeuralForecaster):
     The module is :class:`tsseq.nn.transformer_seq2seq.TransformerSeq2Seq`; see it for
     the equations. ``hidden_size`` is the model width ``d_model`` (a multiple of
     ``n_heads``); ``d_ff`` defaults to ``4 * hidden_size``; no dropout unless asked for.
-    :meth:`attention_weights` returns, for given windows, the encoder's self-attention
+    :meth:`attention_weights` returns, for predict's forecast or given windows (with their
+    covariates: the decoder's attention reads the horizon's future ones), the encoder's self-attention
     ``(N, h, L, L)``, the decoder's causal self-attention ``(N, h, H, H)`` and its
     cross-attention ``(N, h, H, L)`` (row ``t``: what the forecast of step ``t`` looked at).
 

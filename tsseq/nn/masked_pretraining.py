@@ -19,6 +19,12 @@ masks too (in eval mode), so the validation loss is that of the same task.
 
 Overlapping patches (``S < P``) let the hidden values leak through their neighbours; the
 official pretraining uses ``S == P``.
+
+Covariates: none. The task is to rebuild each channel's hidden patches from its visible
+ones, the targets being the input itself; a PatchTST built with covariates
+(``exogenous``) is refused. A backbone pretrained here serves a PatchTST with covariates
+as well: their maps start at zero (:mod:`tsseq.nn.patchtst`), so pretrain without
+covariates, then fit with them.
 """
 
 from __future__ import annotations
@@ -83,6 +89,12 @@ class MaskedPatchModel(nn.Module):
 
     def __init__(self, model: PatchTST, mask_ratio: float = 0.4) -> None:
         super().__init__()
+        if getattr(model, "exogenous", None) is not None:
+            raise ConfigError(
+                "Masked pretraining takes no covariates: it rebuilds each channel's hidden patches from its visible "
+                "ones. The 'model' given was built with covariates (exogenous=...); pretrain a PatchTST without them, "
+                "then fit one with covariates from its backbone."
+            )
         self.model = model
         self.mask_ratio = check_mask_ratio(mask_ratio)
 

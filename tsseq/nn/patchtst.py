@@ -4,7 +4,7 @@ The path of a window through the model::
 
     x (B, L, C) -> RevIN -> channel independence: (B·C, L)
       -> patches (B·C, N, P)                    (tsseq.nn.patching.patch; stride S, end padding)
-      -> tokens u_n = W_p p_n + b_p + W_pos[n]  (B·C, N, D), then Dropout
+      -> tokens u_n = W_p p_n + b_p + W_pos[n]  (B·C, N, D), then Dropout  (+ covariates: see below)
       -> encoder (n_layers x EncoderLayer)      (B·C, N, D)
       -> flatten head  y = W_h Dropout(flatten(z)) + b_h     (B·C, N·D) -> (B·C, H)
       -> (B, H, C) -> RevIN⁻¹
@@ -27,15 +27,33 @@ encodes the patches with some of them replaced by zeros and predicts every patch
 :meth:`PatchTST.reconstruct` maps whole windows to their reconstruction (an anomaly
 score is the reconstruction error).
 
-Covariates: none of the three kinds is taken, and the estimator refuses each by name.
-Past covariates as extra channels would be RevIN-normalised, patched and forecast as
-targets under channel independence (the channels never meet), so they would not inform
-the target; future-known covariates have no slot in patch tokens that end at the
-origin; static covariates would need a per-series token the flatten head does not have.
-Use ``transformer``, ``seq2seq``, ``transformer_seq2seq`` or the recurrent family.
+Covariates (the user's, a packed ``exogenous (B, L, X)`` block, :mod:`tsseq.nn.exogenous`):
+past and static covariates are exogenous inputs of every target token, never channels of
+their own. With ``X_n (N, P_x·P)`` the patches of the ``P_x`` past covariates at patch
+``n`` (cut as the values are, flattened over covariates and steps) and
+``c = [s ; E(k)]`` the static covariates of the series::
+
+    u_cn = W_p p_cn + b_p + W_x vec(X_n) + W_c c + W_pos[n]      (B·C, N, D)
+
+The same ``W_x``, ``W_c`` serve every target channel ``c``, so the targets stay channel
+independent (each is still forecast from its own patches, with shared weights) and the
+covariates are inputs only: they are not forecast and not in the loss. They skip RevIN:
+a target's window statistics say nothing of a covariate's scale, and a per-window
+normalisation of the covariates would erase their level (a price, a temperature), which
+the estimators' pooled standardisation keeps. Patches end at the forecast origin, so no
+covariate after it is read. ``W_x`` and ``W_c`` start at zero: a backbone pretrained
+without covariates (masked pretraining takes none) starts from the tokens it was trained
+on.
+
+Future-known covariates are refused. Their information is the horizon's values
+``f_{L+1} .. f_{L+H}``, and every token is a patch of the input window, which ends at
+the origin; the only place they could enter is a projection added to the flatten head's
+output, a linear regression beside the encoder rather than PatchTST. Models built for
+them: ``transformer``, ``segrnn``, ``seq2seq``, ``transformer_seq2seq``. (A known column
+whose values up to the origin are enough can be given as a past covariate.)
 
 Shapes: B batch, L input steps, C channels, H horizon, P patch length, S stride,
-N patches, D = d_model.
+N patches, D = d_model, P_x past covariates, X the packed covariate columns.
 """
 
 from __future__ import annotations
@@ -44,7 +62,8 @@ import torch
 from torch import Tensor, nn
 
 from tsseq.base import check_positive_int
-from tsseq.errors import DataError
+from tsseq.errors import ConfigError, DataError
+from tsseq.nn.exogenous import ExogenousInputs, ExogenousSizes
 from tsseq.nn.patching import patch, patch_count, unpatch
 from tsseq.engine.distributions import IDENTITY, OutputDistribution, PointOutput
 from tsseq.nn.revin import InstanceStats, RevIN
@@ -91,9 +110,65 @@ class PatchEncoder(nn.Module):
             residual_attention=residual_attention,
         )
 
-    def forward(self, patches: Tensor) -> Tensor:
-        tokens = self.dropout(self.position(self.patch_embedding(patches)))  # (B', N, D)
-        return self.encoder(tokens)  # (B', N, D)
+    def forward(self, patches: Tensor, shift: Tensor | None = None) -> Tensor:
+        """``shift`` ``(B', N or 1, D)``: the covariates' term of each token (:class:`CovariateTokens`), added before the positions."""
+        tokens = self.patch_embedding(patches)  # (B', N, D)
+        if shift is not None:
+            tokens = tokens + shift
+        return self.encoder(self.dropout(self.position(tokens)))  # (B', N, D)
+
+
+class CovariateTokens(nn.Module):
+    r"""The packed covariate block ``(B, L, X)`` -> each patch token's covariate term ``W_x vec(X_n) + W_c c`` ``(B, N | 1, D)``.
+
+    Past covariates ``(B, L, P_x)`` are cut into the patches of the values (same ``P``,
+    ``S``, end padding), so that ``X_n`` covers the steps of patch ``n``; static ones
+    ``c = [s ; E(k)]`` (:class:`~tsseq.nn.exogenous.ExogenousInputs`) give one term for
+    every token (``(B, 1, D)`` when there are no past covariates). Both maps start at zero
+    (module docstring).
+
+    Parameters
+    ----------
+    sizes : ExogenousSizes
+        Without future covariates (a ConfigError otherwise, saying why).
+    horizon, patch_length, stride, pad_end, d_model
+        As :class:`PatchTST`.
+    static_dim : int
+        Size of each static categorical column's embedding.
+    """
+
+    def __init__(
+        self, sizes: ExogenousSizes, horizon: int, patch_length: int, stride: int, pad_end: bool, d_model: int,
+        static_dim: int,
+    ) -> None:
+        super().__init__()
+        if sizes.future:
+            raise ConfigError(
+                f"PatchTST takes past and static covariates only; got {sizes.future} future covariates in 'exogenous'. "
+                "Its tokens are patches of the input window, which ends at the forecast origin: the horizon's known "
+                "values have no token (module docstring)."
+            )
+        self.patch_length, self.stride, self.pad_end = patch_length, stride, pad_end
+        self.inputs = ExogenousInputs(sizes, horizon, check_positive_int(static_dim, "covariate_dim"))
+        static = self.inputs.static_size
+        if not (sizes.past or static):
+            raise ConfigError(f"'exogenous' holds no past or static covariate ({sizes}); pass exogenous=None for none.")
+        self.past_projection = nn.Linear(sizes.past * patch_length, d_model, bias=False) if sizes.past else None  # W_x
+        self.static_projection = nn.Linear(static, d_model, bias=False) if static else None  # W_c
+        for projection in (self.past_projection, self.static_projection):
+            if projection is not None:
+                nn.init.zeros_(projection.weight)
+
+    def forward(self, block: Tensor) -> Tensor:
+        length = block.shape[1] if block.dim() == 3 else 0
+        past, _, constant = self.inputs.rows(block, length, length)  # (B, L, P_x), None, (B, N_s + E_s)
+        terms = []
+        if self.past_projection is not None:
+            patches = patch(past, self.patch_length, self.stride, self.pad_end)  # (B, P_x, N, P)
+            terms.append(self.past_projection(patches.transpose(1, 2).flatten(2)))  # (B, N, P_x·P) -> (B, N, D)
+        if self.static_projection is not None:
+            terms.append(self.static_projection(constant)[:, None])  # (B, 1, D)
+        return sum(terms[1:], terms[0])  # (B, N, D), or (B, 1, D) with static covariates only
 
 
 class PatchTST(nn.Module):
@@ -133,8 +208,15 @@ class PatchTST(nn.Module):
     output : OutputDistribution, optional
         What the head predicts per forecast value (:mod:`tsseq.engine.distributions`);
         default the point output.
+    exogenous : ExogenousSizes, optional
+        The user's covariates of the packed block (:mod:`tsseq.nn.exogenous`): past and
+        static only (module docstring).
+    covariate_dim : int
+        Size of each static categorical covariate's embedding.
 
-    Inputs: ``x (B, L, C)``. Outputs: ``(B, H, C)``, or the output's parameters ``(B, H, C, P)``.
+    Inputs: ``x (B, L, C)``; ``codes`` always None (no calendar codes; the estimators'
+    calling convention); ``exogenous (B, L, X)``, required with ``exogenous`` sizes.
+    Outputs: ``(B, H, C)``, or the output's parameters ``(B, H, C, P)``.
 
     Attributes
     ----------
@@ -145,6 +227,8 @@ class PatchTST(nn.Module):
         Flatten head ``(B·C, N, D) -> (B·C, H)``.
     reconstruction_head : nn.Linear
         ``D -> P`` per token, used by masked pretraining and :meth:`reconstruct`.
+    exogenous : CovariateTokens or None
+        The covariates' term of every token (``W_x``, ``W_c``); None without covariates.
     n_patches : int
         ``N``.
     """
@@ -173,6 +257,8 @@ class PatchTST(nn.Module):
         revin: bool = True,
         revin_affine: bool = False,
         output: OutputDistribution | None = None,
+        exogenous: ExogenousSizes | None = None,
+        covariate_dim: int = 4,
     ) -> None:
         super().__init__()
         self.distribution = PointOutput() if output is None else output
@@ -205,13 +291,36 @@ class PatchTST(nn.Module):
             nn.Linear(self.n_patches * d_model, horizon * self.distribution.n_params),
         )
         self.reconstruction_head = nn.Linear(d_model, patch_length)
+        self.exogenous = None
+        if exogenous is not None:
+            self.exogenous = CovariateTokens(exogenous, horizon, patch_length, stride, self.pad_end, d_model, covariate_dim)
 
-    def forward(self, x: Tensor) -> Tensor:
-        x, stats = self._normalize(x)
-        tokens = self.backbone(self.patches(x))  # (B·C, N, D)
+    def forward(self, x: Tensor, codes: Tensor | None = None, exogenous: Tensor | None = None) -> Tensor:
+        if codes is not None:
+            raise DataError("PatchTST takes no calendar codes: call it with codes=None.")
+        x, stats = self._normalize(x)  # the target channels only: covariates never meet their statistics
+        shift = self._covariate_shift(x, exogenous)  # (B·C, N | 1, D) or None
+        tokens = self.backbone(self.patches(x), shift)  # (B·C, N, D)
         raw = self.head(tokens)  # (B·C, H·P)
         raw = raw.view(x.shape[0], self.input_size, self.horizon, -1).transpose(1, 2)  # (B, H, C, P)
         return self.distribution.finish(raw, IDENTITY if stats is None else self.revin.as_affine(stats))
+
+    def _covariate_shift(self, x: Tensor, exogenous: Tensor | None) -> Tensor | None:
+        """The covariates' term of each target token, ``(B, N | 1, D)`` repeated for the ``C`` channels: ``(B·C, N | 1, D)``."""
+        if (exogenous is None) != (self.exogenous is None):
+            raise DataError(
+                f"This PatchTST was built {'without' if self.exogenous is None else 'with'} covariates; call it "
+                f"{'without' if self.exogenous is None else 'with'} a covariate block 'exogenous' (B, L, X)."
+            )
+        if exogenous is None:
+            return None
+        if exogenous.dim() != 3 or exogenous.shape[:2] != x.shape[:2]:
+            raise DataError(
+                f"PatchTST expects a covariate block 'exogenous' of shape ({x.shape[0]}, {self.input_length}, X), "
+                f"row for row with x. Got {tuple(exogenous.shape)}."
+            )
+        # row b·C + c of the channel-independent batch is channel c of window b (see patches)
+        return self.exogenous(exogenous.to(x.dtype)).repeat_interleave(self.input_size, dim=0)
 
     def patches(self, x: Tensor) -> Tensor:
         """``(B, L, C)`` (normalised) -> ``(B·C, N, P)``, every channel's patches a sequence of its own."""
@@ -230,6 +339,13 @@ class PatchTST(nn.Module):
         return self._reconstruct_normalized(normalized, patch_mask)
 
     def _reconstruct_normalized(self, x: Tensor, patch_mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        if self.exogenous is not None:
+            # its encoder learnt tokens with the covariates' term; reconstruction reads the values only
+            raise ConfigError(
+                "This PatchTST takes covariates, and patch reconstruction (masked pretraining, reconstruct) reads "
+                "the values only. Pretrain or reconstruct with a PatchTST without covariates (exogenous=None); a "
+                "model with covariates can then start from its backbone."
+            )
         target = self.patches(x)  # (B·C, N, P)
         inputs = target
         if patch_mask is not None:

@@ -1,0 +1,156 @@
+"""Target transforms (tsseq.data.target_transforms) and the neural estimators' target_transform."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsseq import registry
+from tsseq.data import target_transforms
+from tsseq.errors import ConfigError, DataError
+
+TRAINING = {"epochs": 2, "batch_size": 32, "seed": 0}
+
+
+def positive_series(rows: int = 160, level: float = 5.0, start: str = "2023-01-01") -> pd.DataFrame:
+    steps = np.arange(rows)
+    values = level * np.exp(0.3 * np.sin(2 * np.pi * steps / 12))
+    return pd.DataFrame({"y": values}, index=pd.date_range(start, periods=rows, freq="h", name="time"))
+
+
+def two_series() -> pd.DataFrame:
+    """A long frame of two positive series of very different levels."""
+    parts = {"small": positive_series(120, level=0.5), "large": positive_series(150, level=400.0)}
+    return pd.concat(parts, names=["series", "time"])
+
+
+def tiny(name: str = "gru", **params):
+    defaults = {"input_length": 24, "horizon": 6, "hidden_size": 8, "training": TRAINING}
+    return registry.create(name, **{**defaults, **params})
+
+
+# ------------------------------------------------------------------ the transforms
+@pytest.mark.parametrize("name, values", [
+    ("log", np.array([[1e-8, 0.5], [1.0, np.nan], [3.0, 1e6]])),
+    ("log1p", np.array([[0.0, 0.5], [1e-12, np.nan], [3.0, 1e6]])),
+])
+def test_inverse_undoes_forward_nans_included(name, values):
+    transformed = target_transforms.forward(name, values)
+    np.testing.assert_allclose(target_transforms.inverse(name, transformed), values, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(np.isnan(transformed), np.isnan(values))
+    expected = np.log(values) if name == "log" else np.log1p(values)
+    np.testing.assert_array_equal(transformed, expected)
+
+
+def test_none_leaves_the_values_as_they_are():
+    values = np.array([-1.0, 0.0, 2.0])
+    assert target_transforms.forward(None, values) is values
+    assert target_transforms.inverse(None, values) is values
+
+
+@pytest.mark.parametrize("value, message", [
+    ("lg", r"must be None or one of 'log', 'log1p'\. Got 'lg' instead\. Did you mean 'log'\?"),
+    ("box-cox", r"Got 'box-cox' instead\.$"),
+    (True, r"Got True instead\."),
+])
+def test_an_unknown_transform_is_a_config_error_listing_the_known_ones(value, message):
+    with pytest.raises(ConfigError, match=message):
+        target_transforms.check_target_transform(value)
+
+
+@pytest.mark.parametrize("name, bad, bound", [("log", 0.0, "> 0"), ("log1p", -0.5, ">= 0")])
+def test_a_value_outside_the_domain_is_a_data_error_naming_it(name, bad, bound):
+    values = np.array([[1.0], [np.nan], [bad]])
+    with pytest.raises(DataError, match=rf"target_transform='{name}' needs every observed value of the series {bound}; "
+                                        rf"the value at \(2, 0\) is {bad:g}"):
+        target_transforms.forward(name, values)
+
+
+# ------------------------------------------------------------------ the estimators
+def test_fitting_with_log_equals_fitting_the_log_and_exponentiating():
+    """One mechanism, exactly inverted: a model of y with target_transform='log' is a model of log y."""
+    frame = two_series()
+    logged = np.log(frame)
+    ours = tiny("segrnn", segment_length=6, target_transform="log").fit(frame)
+    reference = tiny("segrnn", segment_length=6).fit(logged)
+    np.testing.assert_allclose(ours.center_, reference.center_)
+    np.testing.assert_allclose(ours.predict(6).to_numpy(), np.exp(reference.predict(6).to_numpy()), rtol=1e-6)
+    windows = np.stack([part.to_numpy()[-24:] for _, part in frame.groupby(level=0, sort=False)])
+    ids = list(frame.index.get_level_values(0).unique())
+    np.testing.assert_allclose(
+        ours.predict_windows(windows, 6, series=ids), np.exp(reference.predict_windows(np.log(windows), 6, series=ids)),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        ours.predict_windows(windows, 6, series=ids)[:, :, 0],
+        np.stack([ours.predict(6).loc[series_id, "y"].to_numpy() for series_id in ids]), rtol=1e-6,
+    )
+
+
+def test_quantiles_and_samples_are_mapped_back_and_stay_ordered():
+    frame = positive_series()
+    training = {**TRAINING, "loss": "quantile", "quantiles": [0.1, 0.5, 0.9]}
+    ours = tiny(target_transform="log", training=training).fit(frame)
+    reference = tiny(training=training).fit(np.log(frame))
+    quantiles = ours.predict(6, quantiles=[0.1, 0.5, 0.9])
+    expected = np.exp(reference.predict(6, quantiles=[0.1, 0.5, 0.9]).to_numpy())
+    np.testing.assert_allclose(quantiles.to_numpy(), expected, rtol=1e-6)
+    levels = quantiles.to_numpy()[:, 1:]  # the point forecast, then the three levels
+    assert np.all(np.diff(levels, axis=1) >= 0) and np.all(levels > 0)
+    assert np.all(ours.sample(6, 5, seed=0).to_numpy() > 0)
+
+
+def test_log1p_takes_zeros():
+    frame = positive_series() - positive_series().min()  # a zero at the minimum
+    assert (frame.to_numpy() == 0).any()
+    forecast = tiny(target_transform="log1p").fit(frame).predict(6)
+    assert np.all(forecast.to_numpy() > -1) and np.all(np.isfinite(forecast.to_numpy()))
+
+
+def test_a_non_positive_value_is_refused_at_fit_naming_the_series():
+    frame = two_series()
+    frame.iloc[130, 0] = -2.0  # the "large" series (rows 120 to 269), its row 10
+    with pytest.raises(DataError, match=r"of the training data \(series 'large'\) > 0; the value at \(10, 0\) is -2"):
+        tiny(target_transform="log").fit(frame)
+
+
+def test_a_non_positive_window_is_refused_at_predict_windows():
+    model = tiny(target_transform="log").fit(positive_series())
+    windows = np.ones((1, 24, 1))
+    windows[0, 3, 0] = 0.0
+    with pytest.raises(DataError, match=r"of the input windows > 0; the value at \(0, 3, 0\) is 0"):
+        model.predict_windows(windows, 6)
+
+
+def test_a_wrong_name_and_negative_binomial_are_refused_before_training():
+    with pytest.raises(ConfigError, match=r"Got 'logg' instead\. Did you mean 'log'\?"):
+        tiny(target_transform="logg").fit(positive_series())
+    counts = positive_series().round()
+    with pytest.raises(ConfigError, match="cannot be combined with loss='negative_binomial'"):
+        tiny(target_transform="log1p", training={**TRAINING, "loss": "negative_binomial"}).fit(counts)
+
+
+def test_the_parameter_is_a_constructor_parameter_of_the_neural_estimators():
+    for name in ("gru", "segrnn", "seq2seq"):
+        model = registry.create(name, target_transform="log")
+        assert model.get_params()["target_transform"] == "log"
+    assert registry.create("gru").target_transform is None
+
+
+def test_export_refuses_a_model_with_a_target_transform():
+    from tsseq import export
+
+    model = tiny(target_transform="log").fit(positive_series())
+    with pytest.raises(export.ExportError, match="fitted with target_transform='log'"):
+        export.forecast_graph(model)
+
+
+def test_a_saved_model_keeps_its_transform(tmp_path):
+    from tsseq import persistence
+
+    model = tiny(target_transform="log").fit(positive_series())
+    model.save(tmp_path / "model.tsseq")
+    loaded = persistence.load(tmp_path / "model.tsseq")
+    assert loaded.target_transform == "log"
+    np.testing.assert_allclose(loaded.predict(6).to_numpy(), model.predict(6).to_numpy())
