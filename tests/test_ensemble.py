@@ -285,18 +285,25 @@ def test_windows_too_short_for_a_member_name_it():
         ar.predict_windows(testing._windows(frame, 5)[:3], 5)
 
 
-def test_the_m4_hourly_ensemble_job_parses_and_builds():
+def test_the_benchmark_ensemble_jobs_parse_and_build():
     from tsseq.config import load_pipeline
     from tsseq.pipeline import build_model
 
-    job = Path(__file__).resolve().parents[1] / "pipelines" / "benchmarks" / "m4_hourly_ensemble.yaml"
-    config, _ = load_pipeline(job)
-    assert config.evaluation.protocol == "m4" and config.evaluation.interval == 0.95
+    folder = Path(__file__).resolve().parents[1] / "pipelines" / "benchmarks"
+    config, _ = load_pipeline(folder / "m4_hourly_ensemble.yaml")
+    assert config.evaluation.protocol == "m4"
     (model,) = config.models
     ensemble = build_model(model, {"horizon": 48, "season_length": 24})  # what the m4 protocol passes
     assert ensemble.combine == "median" and ensemble.horizon == 48
-    assert [c.display_name for c in ensemble.member_configs()] == ["ar", "segrnn", "seasonal_naive"]
-    assert ensemble.probabilistic  # AR and seasonal naive analytically, segrnn by its quantile loss
+    assert [c.display_name for c in ensemble.member_configs()] == ["segrnn_mae", "segrnn_log", "seasonal_naive"]
+    log_member = ensemble._build_member(ensemble.member_configs()[1])
+    assert log_member.target_transform == "log" and log_member.scale is False
+    config, _ = load_pipeline(folder / "etth1_M96_ensemble.yaml")
+    (model,) = config.models
+    ensemble = build_model(model, {"horizon": 96, "input_length": 720})  # what the ett protocol passes
+    members = [ensemble._build_member(member) for member in ensemble.member_configs()]
+    assert ensemble.combine == "weighted" and [m.training_config().seed for m in members[:2]] == [0, 1]
+    assert members[0].get_params()["hidden_size"] == members[1].get_params()["hidden_size"] == 512  # one recipe, two seeds
 
 
 def test_covariates_no_member_takes_are_refused_naming_the_kind_and_the_members():
