@@ -78,12 +78,17 @@ def test_the_detector_with_novelty_stays_causal_and_chunkable():
     np.testing.assert_allclose(pd.concat(chunks).to_numpy(), whole.iloc[300:].to_numpy(), rtol=1e-9, atol=1e-12)
 
 
-def test_novelty_flags_a_new_shape_that_the_learning_residual_forgets():
+def square_wave_stream() -> pd.Series:
+    """From row 1000 the daily cycle turns into a square wave of the same range: the AR's
+    residual returns to normal as it learns, the pattern stays unlike the history."""
     y = seasonal_stream(rows=1600)
-    # From row 1000 the daily cycle turns into a square wave of the same range: the AR's
-    # residual returns to normal as it learns, the pattern stays unlike the history.
     square = 10 + 3 * np.sign(np.sin(2 * np.pi * np.arange(1000, 1600) / 24))
     y.iloc[1000:] = square + 0.2 * np.random.default_rng(3).standard_normal(600)
+    return y
+
+
+def test_novelty_flags_a_new_shape_that_the_learning_residual_forgets():
+    y = square_wave_stream()
     options = dict(spatial_tolerance=None, suppression=0.0)
     residual_only = OnlineResidualDetector(**options).stream(y, train_rows=300)
     with_novelty = OnlineResidualDetector(novelty_window=12, **options).stream(y, train_rows=300)
@@ -108,9 +113,7 @@ def test_bad_novelty_parameters_name_themselves(params, message):
 def test_novelty_warmup_leaves_the_novelty_out_until_its_row_and_then_equals_it():
     # Known answer: before row (1 + w) * n_train the score is the residual's alone (the
     # detector without novelty), from that row on the score with novelty from the start.
-    y = seasonal_stream(rows=1600)
-    square = 10 + 3 * np.sign(np.sin(2 * np.pi * np.arange(1000, 1600) / 24))
-    y.iloc[1000:] = square + 0.2 * np.random.default_rng(3).standard_normal(600)
+    y = square_wave_stream()
     options = dict(spatial_tolerance=None, suppression=0.0)
     residual_only = OnlineResidualDetector(**options).stream(y, train_rows=300)
     at_once = OnlineResidualDetector(novelty_window=12, **options).stream(y, train_rows=300)
