@@ -257,18 +257,13 @@ def transductive_flags(rule: str, scores: dict, with_training: bool) -> np.ndarr
 
 
 def evaluated_transductive(args, corpus: str, series: str, name: str, scores: dict) -> pd.DataFrame:
-    path = args.cache / f"{corpus}_{series}_{name}_transductive_gap{args.gap}.csv"
-    if path.exists():
-        return pd.read_csv(path)
-    truth = scores["labels"].astype(bool)
-    rows = []
-    for rule in TRANSDUCTIVE_RULES:
-        for source, with_training in (("scored", False), ("train+scored", True)):
-            point, event = f1s(transductive_flags(rule, scores, with_training), truth, args.gap)
-            rows.append((corpus, series, name, rule, source, point, event))
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    table.to_csv(path, index=False)
-    return table
+    def rows(truth):
+        for rule in TRANSDUCTIVE_RULES:
+            for source, with_training in (("scored", False), ("train+scored", True)):
+                point, event = f1s(transductive_flags(rule, scores, with_training), truth, args.gap)
+                yield corpus, series, name, rule, source, point, event
+
+    return cached_table(args.cache / f"{corpus}_{series}_{name}_transductive_gap{args.gap}.csv", rows, scores)
 
 
 def report_transductive(long: pd.DataFrame, oracle: pd.DataFrame) -> None:
@@ -303,16 +298,20 @@ SPOT_SMOOTHED = [(f"spot {q}", k, how) for q in ("1e-4", "1e-3") for k, how in (
 
 def evaluated_spot_smoothed(args, corpus: str, series: str, name: str, scores: dict) -> pd.DataFrame:
     """SPOT on causally smoothed scores (added after the first study; same timeout, validation scores)."""
-    path = args.cache / f"{corpus}_{series}_{name}_spot_smoothed_gap{args.gap}.csv"
+    def rows(truth):
+        for rule, k, how in SPOT_SMOOTHED:
+            flags = flags_of(rule, "validation", k, how, scores)
+            point, event = (np.nan, np.nan) if flags is None else f1s(flags, truth, args.gap)
+            yield corpus, series, name, f"{rule} + {how} {k}", "validation", point, event
+
+    return cached_table(args.cache / f"{corpus}_{series}_{name}_spot_smoothed_gap{args.gap}.csv", rows, scores)
+
+
+def cached_table(path: Path, rows, scores: dict) -> pd.DataFrame:
+    """The table of ``rows(truth)`` (tuples of COLUMNS) for one cached series, read from ``path`` once written there."""
     if path.exists():
         return pd.read_csv(path)
-    truth = scores["labels"].astype(bool)
-    rows = []
-    for rule, k, how in SPOT_SMOOTHED:
-        flags = flags_of(rule, "validation", k, how, scores)
-        point, event = (np.nan, np.nan) if flags is None else f1s(flags, truth, args.gap)
-        rows.append((corpus, series, name, f"{rule} + {how} {k}", "validation", point, event))
-    table = pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(list(rows(scores["labels"].astype(bool))), columns=COLUMNS)
     table.to_csv(path, index=False)
     return table
 
@@ -326,24 +325,18 @@ COLUMNS = ["corpus", "series", "detector", "rule", "source", "point_f1", "event_
 
 def evaluated(args, corpus: str, series: str, name: str, scores: dict, candidates) -> pd.DataFrame:
     """Every rule and the oracle grid on one cached series; cached as CSV too (keyed by the grid)."""
+    def rows(truth):
+        for rule, source, k, how in candidates:
+            flags = flags_of(rule, source, k, how, scores)
+            point, event = (np.nan, np.nan) if flags is None else f1s(flags, truth, args.gap)
+            yield corpus, series, name, rule if k == 1 else f"{rule} + {how} {k}", source, point, event
+        finite = scores["train"][np.isfinite(scores["train"])]
+        for q in ORACLE_QUANTILES:
+            point, event = f1s(scores["test"] > np.quantile(finite, q), truth, args.gap)
+            yield corpus, series, name, f"oracle q={q:.5f}", "normal", point, event
+
     key = f"k{'-'.join(map(str, args.smoothing))}_gap{args.gap}"
-    path = args.cache / f"{corpus}_{series}_{name}_{key}.csv"
-    if path.exists():
-        return pd.read_csv(path)
-    truth = scores["labels"].astype(bool)
-    rows = []
-    for rule, source, k, how in candidates:
-        flags = flags_of(rule, source, k, how, scores)
-        point, event = (np.nan, np.nan) if flags is None else f1s(flags, truth, args.gap)
-        label = rule if k == 1 else f"{rule} + {how} {k}"
-        rows.append((corpus, series, name, label, source, point, event))
-    finite = scores["train"][np.isfinite(scores["train"])]
-    for q in ORACLE_QUANTILES:
-        point, event = f1s(scores["test"] > np.quantile(finite, q), truth, args.gap)
-        rows.append((corpus, series, name, f"oracle q={q:.5f}", "normal", point, event))
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    table.to_csv(path, index=False)
-    return table
+    return cached_table(args.cache / f"{corpus}_{series}_{name}_{key}.csv", rows, scores)
 
 
 def main() -> int:

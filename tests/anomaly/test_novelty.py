@@ -65,16 +65,24 @@ def seasonal_stream(rows: int = 1400, seed: int = 0) -> pd.Series:
     return pd.Series(values, index=pd.date_range("2020-01-01", periods=rows, freq="h"), name="value")
 
 
-def test_the_detector_with_novelty_stays_causal_and_chunkable():
+@pytest.mark.parametrize(
+    "warmup, bounds",
+    [
+        (0.0, ((300, 700), (700, 701), (701, None))),
+        # 750 = (1 + 1.5) * 300 is the first row the novelty counts at: chunks end just before and at it.
+        (1.5, ((300, 749), (749, 750), (750, 751), (751, None))),
+    ],
+)
+def test_the_detector_with_novelty_stays_causal_and_chunkable(warmup, bounds):
     y = seasonal_stream()
-    detector = OnlineResidualDetector(novelty_window=12, novelty_history=300, suppression=0.05)
+    detector = OnlineResidualDetector(novelty_window=12, novelty_history=300, novelty_warmup=warmup, suppression=0.05)
     whole = detector.stream(y, train_rows=300)
     perturbed = y.copy()
     perturbed.iloc[1001:] += 40.0
     changed = detector.stream(perturbed, train_rows=300)
     np.testing.assert_array_equal(whole.iloc[:1001].to_numpy(), changed.iloc[:1001].to_numpy())
     detector.fit(y.iloc[:300])
-    chunks = [detector.update(y.iloc[a:b]) for a, b in ((300, 700), (700, 701), (701, len(y)))]
+    chunks = [detector.update(y.iloc[a:b]) for a, b in bounds]
     np.testing.assert_allclose(pd.concat(chunks).to_numpy(), whole.iloc[300:].to_numpy(), rtol=1e-9, atol=1e-12)
 
 
@@ -122,20 +130,6 @@ def test_novelty_warmup_leaves_the_novelty_out_until_its_row_and_then_equals_it(
     np.testing.assert_array_equal(warmed.iloc[:first].to_numpy(), residual_only.iloc[:first].to_numpy())
     np.testing.assert_array_equal(warmed.iloc[first:].to_numpy(), at_once.iloc[first:].to_numpy())
     assert (warmed.iloc[1000:1200] >= 0.5).any()  # the new shape after the warm-up still alarms
-
-
-def test_novelty_warmup_stays_causal_and_chunkable_across_its_boundary():
-    y = seasonal_stream()
-    detector = OnlineResidualDetector(novelty_window=12, novelty_history=300, novelty_warmup=1.5, suppression=0.05)
-    whole = detector.stream(y, train_rows=300)
-    perturbed = y.copy()
-    perturbed.iloc[1001:] += 40.0
-    changed = detector.stream(perturbed, train_rows=300)
-    np.testing.assert_array_equal(whole.iloc[:1001].to_numpy(), changed.iloc[:1001].to_numpy())
-    detector.fit(y.iloc[:300])
-    # 750 = (1 + 1.5) * 300 is the first row the novelty counts at: chunks end just before and at it.
-    chunks = [detector.update(y.iloc[a:b]) for a, b in ((300, 749), (749, 750), (750, 751), (751, len(y)))]
-    np.testing.assert_allclose(pd.concat(chunks).to_numpy(), whole.iloc[300:].to_numpy(), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("value", [-1.0, float("nan"), "2"])

@@ -112,17 +112,18 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         defaults = {"aggregation": "mean"} if "aggregation" in accepted else {}
         fitted = make_detector(config.detector.name, causal=False, **{**defaults, **params})
         fitted.fit(frame.iloc[:train_rows])
-        scored = fitted.detect(frame) if fitted.threshold is not None else fitted.score(frame).to_frame()
+        # A threshold adapted to the scored period splits the scores after the training rows (the period the
+        # study measured, threshold_study.md) and flags every row against it: scored once, split once here.
+        adapted = not getattr(getattr(fitted, "thresholder_", None), "causal", True)
+        scored = fitted.detect(frame) if fitted.threshold is not None and not adapted else fitted.score(frame).to_frame()
         if gives:
             scored[contribution_columns(frame.columns)] = fitted.contributions(frame).to_numpy()
         threshold = fitted.threshold_
-        if threshold is not None and not getattr(fitted.thresholder_, "causal", True):
-            # A threshold adapted to the scored period splits the scores after the training rows (the period the
-            # study measured, threshold_study.md); the training rows are then flagged against the same threshold.
-            applied = copy.deepcopy(fitted.thresholder_)
+        if adapted:
+            applied = copy.deepcopy(fitted.thresholder_)  # predict sets threshold_: the fitted detector stays as fitted
             applied.predict(scored["score"].to_numpy()[train_rows:])
             threshold = float(applied.threshold_)
-            scored["is_anomaly"] = scored["score"].to_numpy() > threshold  # NaN scores compare False: unflagged
+            scored.insert(1, "is_anomaly", scored["score"].to_numpy() > threshold)  # NaN scores compare False
     if hasattr(fitted, "report"):
         notes.insert(0, fitted.report())
     scored.attrs.update(causal=config.mode == "causal", threshold=threshold)

@@ -25,7 +25,7 @@ import torch
 from tsseq.base import check_positive_int, split_frame, store_arguments
 from tsseq.engine import Callback, Trainer, TrainingConfig
 from tsseq.errors import ConfigError, DataError
-from tsseq.data.covariates import WindowCovariates
+from tsseq.data.covariates import KINDS, WindowCovariates
 from tsseq.estimators.covariates import cardinalities
 from tsseq.estimators.neural import Frame, NeuralForecaster
 from tsseq.estimators.transfer import frozen
@@ -342,8 +342,8 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
             With ``module_`` (pretrained backbone and reconstruction head, untrained
             forecasting head), ``pretraining_history_`` and ``forecast_trained_ = False``.
         """
-        given = [kind for kind, frame in (("past", past_covariates), ("future", future_covariates),
-                                          ("static", static_covariates)) if frame is not None]
+        given = [kind for kind, frame in zip(KINDS, (past_covariates, future_covariates, static_covariates))
+                 if frame is not None]
         if given:
             raise ConfigError(
                 f"pretrain does not take {given[0]} covariates: masked-patch pretraining rebuilds each channel's hidden "
