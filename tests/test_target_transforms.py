@@ -132,10 +132,120 @@ def test_a_wrong_name_and_negative_binomial_are_refused_before_training():
 
 
 def test_the_parameter_is_a_constructor_parameter_of_the_neural_estimators():
-    for name in ("gru", "segrnn", "seq2seq"):
+    names = ("gru", "segrnn", "seq2seq", *TRANSFORMERS, "token_transformer", "token_gru")
+    for name in names:
         model = registry.create(name, target_transform="log")
         assert model.get_params()["target_transform"] == "log"
-    assert registry.create("gru").target_transform is None
+        assert registry.create(name).target_transform is None
+
+
+# ------------------------------------------------------------------ transformers and token models
+# Tiny configurations of the estimators that override or add prediction paths beyond the base class.
+TRANSFORMERS = {
+    "transformer": {"n_heads": 2, "d_ff": 16, "num_layers": 1},
+    "patchtst": {"patch_length": 8, "stride": 8, "n_heads": 2, "d_ff": 16, "num_layers": 1},
+    "transformer_seq2seq": {"n_heads": 2, "d_ff": 16, "num_encoder_layers": 1},
+    "decoder_only": {"n_heads": 2, "d_ff": 16, "num_layers": 1, "patch_length": 2},
+}
+TOKENS = {"n_bins": 63, "n_heads": 2, "num_layers": 1, "num_samples": 11}
+
+
+def series_windows(frame: pd.DataFrame, ids: list, length: int = 24) -> np.ndarray:
+    """The last ``length`` rows of each series ``ids`` of a long frame ``(S, length, 1)``, in that order (the token
+    model's sampled paths depend on a window's row in the batch: in the fitted order they are predict's)."""
+    return np.stack([frame.loc[series_id].to_numpy()[-length:] for series_id in ids])
+
+
+@pytest.mark.parametrize("name", [*TRANSFORMERS, "token_transformer"])
+def test_a_transformer_fitted_with_log_is_one_fitted_on_the_log(name):
+    """The known answer of the recurrent test above, for each estimator with prediction paths of its own."""
+    frame = two_series()
+    params = TOKENS if name == "token_transformer" else TRANSFORMERS[name]
+    ours = tiny(name, **params, target_transform="log").fit(frame)
+    reference = tiny(name, **params).fit(np.log(frame))
+    np.testing.assert_allclose(ours.center_, reference.center_)
+    np.testing.assert_allclose(ours.predict(6).to_numpy(), np.exp(reference.predict(6).to_numpy()), rtol=1e-6)
+    ids = list(ours.layout_.series_ids)
+    windows = series_windows(frame, ids)
+    forecasts = ours.predict_windows(windows, 6, series=ids)
+    np.testing.assert_allclose(forecasts, np.exp(reference.predict_windows(np.log(windows), 6, series=ids)), rtol=1e-6)
+    np.testing.assert_allclose(
+        forecasts[:, :, 0], np.stack([ours.predict(6).loc[series_id, "y"].to_numpy() for series_id in ids]), rtol=1e-6
+    )
+    if hasattr(ours, "attention_weights"):  # recorded in the forecast's pass, of the transformed windows
+        for mine, theirs in ((ours.attention_weights(windows, series=ids),
+                              reference.attention_weights(np.log(windows), series=ids)),
+                             (ours.attention_weights(), reference.attention_weights())):
+            assert mine.keys() == theirs.keys()
+            for key in mine:
+                np.testing.assert_allclose(mine[key], theirs[key], rtol=1e-5, atol=1e-7)
+
+
+def test_transformer_seq2seq_quantiles_and_samples_are_mapped_back_and_stay_ordered():
+    frame = positive_series()
+    training = {**TRAINING, "loss": "quantile", "quantiles": [0.1, 0.5, 0.9]}
+    params = {**TRANSFORMERS["transformer_seq2seq"], "training": training}
+    ours = tiny("transformer_seq2seq", **params, target_transform="log").fit(frame)
+    reference = tiny("transformer_seq2seq", **params).fit(np.log(frame))
+    quantiles = ours.predict(6, quantiles=[0.1, 0.5, 0.9])
+    expected = np.exp(reference.predict(6, quantiles=[0.1, 0.5, 0.9]).to_numpy())
+    np.testing.assert_allclose(quantiles.to_numpy(), expected, rtol=1e-6)
+    levels = quantiles.to_numpy()[:, 1:]  # the point forecast, then the three levels
+    assert np.all(np.diff(levels, axis=1) >= 0) and np.all(levels > 0)
+    np.testing.assert_allclose(ours.sample(6, 4, seed=3).to_numpy(), np.exp(reference.sample(6, 4, seed=3).to_numpy()),
+                               rtol=1e-6)
+
+
+def test_token_quantiles_samples_and_beams_are_mapped_back():
+    frame = positive_series()
+    ours = tiny("token_transformer", **TOKENS, target_transform="log").fit(frame)
+    reference = tiny("token_transformer", **TOKENS).fit(np.log(frame))
+    quantiles = ours.predict(6, quantiles=[0.1, 0.5, 0.9])
+    np.testing.assert_allclose(
+        quantiles.to_numpy(), np.exp(reference.predict(6, quantiles=[0.1, 0.5, 0.9]).to_numpy()), rtol=1e-6
+    )
+    assert np.all(np.diff(quantiles.to_numpy()[:, 1:], axis=1) >= 0)
+    np.testing.assert_allclose(quantiles["y_q0.5"], quantiles["y"], rtol=1e-12)  # the median point, as without
+    np.testing.assert_allclose(ours.sample(6, 4, seed=3).to_numpy(), np.exp(reference.sample(6, 4, seed=3).to_numpy()),
+                               rtol=1e-6)
+    (paths, scores), (reference_paths, reference_scores) = ours.beam_search(6, 2), reference.beam_search(6, 2)
+    np.testing.assert_allclose(paths.to_numpy(), np.exp(reference_paths.to_numpy()), rtol=1e-6)
+    np.testing.assert_allclose(scores.to_numpy(), reference_scores.to_numpy())  # of the bins: unchanged
+    windows = frame.to_numpy()[None, -24:]
+    np.testing.assert_allclose(
+        ours.predict_windows(windows, 6, quantiles=[0.1, 0.9]),
+        np.exp(reference.predict_windows(np.log(windows), 6, quantiles=[0.1, 0.9])), rtol=1e-6,
+    )
+
+
+def test_patchtst_predict_windows_with_log():
+    frame = positive_series()
+    model = tiny("patchtst", **TRANSFORMERS["patchtst"], target_transform="log").fit(frame)
+    windows = np.stack([frame.to_numpy()[-24:], frame.to_numpy()[-48:-24]])
+    forecasts = model.predict_windows(windows, 6)
+    assert forecasts.shape == (2, 6, 1) and np.all(forecasts > 0)
+    np.testing.assert_allclose(forecasts[0], model.predict(6).to_numpy(), rtol=1e-6)  # the last window is predict's
+    windows[1, 5, 0] = -1.0
+    with pytest.raises(DataError, match=r"of the input windows > 0; the value at \(1, 5, 0\) is -1"):
+        model.predict_windows(windows, 6)
+
+
+def test_patchtst_pretrains_and_reconstructs_on_the_transformed_scale():
+    """Masked pretraining, reconstruct_windows and fit after pretrain, each the same as on log y."""
+    frame = positive_series()
+    params = TRANSFORMERS["patchtst"]
+    ours = tiny("patchtst", **params, target_transform="log").pretrain(frame)
+    reference = tiny("patchtst", **params).pretrain(np.log(frame))
+    np.testing.assert_allclose(ours.pretraining_history_.train_loss, reference.pretraining_history_.train_loss, rtol=1e-6)
+    windows = np.stack([frame.to_numpy()[-24:], frame.to_numpy()[:24]])
+    reconstruction = ours.reconstruct_windows(windows)
+    np.testing.assert_allclose(reconstruction, np.exp(reference.reconstruct_windows(np.log(windows))), rtol=1e-6)
+    assert np.all(reconstruction > 0)
+    np.testing.assert_allclose(ours.fit(frame).predict(6).to_numpy(),
+                               np.exp(reference.fit(np.log(frame)).predict(6).to_numpy()), rtol=1e-6)
+    windows[0, 0, 0] = 0.0
+    with pytest.raises(DataError, match=r"target_transform='log' needs every observed value of the input windows > 0"):
+        ours.reconstruct_windows(windows)
 
 
 def test_export_refuses_a_model_with_a_target_transform():

@@ -5,7 +5,8 @@
 
 The module is :class:`tsseq.nn.tokens.TokenLanguageModel` (Chronos-style mean scaling
 and uniform bins; see it for the equations); the decoders are :mod:`tsseq.nn.decoding`.
-Forecasts are paths of tokens mapped back to bin centres times each window's scale:
+Forecasts are paths of tokens mapped back to bin centres times each window's scale
+(then through ``g^-1`` with a ``target_transform``, :mod:`tsseq.data.target_transforms`):
 
 * ``sample(h, n)``: ``n`` paths per series and channel by ancestral sampling
   (``temperature``, ``top_k``), seeded;
@@ -28,6 +29,7 @@ import pandas as pd
 import torch
 
 from tsseq.base import check_positive_int, store_arguments
+from tsseq.data import target_transforms
 from tsseq.data.windows import make_multi_series_windows
 from tsseq.engine import Trainer, TrainingConfig
 from tsseq.engine.device import resolve_device
@@ -62,6 +64,16 @@ class TokenForecaster(NeuralForecaster):
     Mean scaling suits series whose level is large against their variation only
     up to the bin width: a series at 1000 +- 1 is one or two bins (as in Chronos).
 
+    ``target_transform`` (None, ``"log"``, ``"log1p"``): train on ``log y`` (or
+    ``log(1 + y)``) and map the forecasts back, as every neural estimator does
+    (:class:`tsseq.estimators.neural.NeuralForecaster`, :mod:`tsseq.data.target_transforms`):
+    the windows of ``g(y)`` are mean-scaled and tokenized, and every path is decoded on
+    that scale, so points, quantiles (of the paths of ``g(y)``, then mapped: the median
+    column still equals the ``"median"`` point), sample paths, beam-search paths and
+    windows' forecasts are ``g^-1`` of it; the beams' log-probabilities are unchanged.
+    Mean scaling then divides each window of ``g(y)`` by its mean absolute value: a log
+    level far from 0 with small variations is resolved coarsely, as a large level is.
+
     Parameters
     ----------
     input_length, horizon : int
@@ -91,7 +103,7 @@ class TokenForecaster(NeuralForecaster):
         Width of the beam behind ``point="beam"``.
     stride : int
         Rows between the starts of consecutive training windows (1: every window).
-    training, validation_fraction, scale
+    training, validation_fraction, scale, target_transform
         As for every :class:`~tsseq.estimators.neural.NeuralForecaster`.
     """
 
@@ -125,6 +137,7 @@ class TokenForecaster(NeuralForecaster):
         training: TrainingConfig | dict | None = None,
         validation_fraction: float = 0.1,
         scale: bool = False,
+        target_transform: str | None = None,
     ) -> None:
         store_arguments(self, locals())
 
@@ -205,7 +218,7 @@ class TokenForecaster(NeuralForecaster):
         horizon = check_positive_int(horizon, "horizon")
         width = check_positive_int(width, "width")
         paths, scores = self._decode(self.last_inputs_, horizon, "beam", width=width)  # (S, k, H, C), (S, k, C)
-        frame = self.layout_.to_sample_frame(list(self._unscaled(paths)))
+        frame = self.layout_.to_sample_frame(self._untransformed(list(self._unscaled(paths))))
         frame.index = frame.index.set_names("beam", level="sample")
         columns = list(self.layout_.columns)
         if self.layout_.series_ids is None:
@@ -216,25 +229,28 @@ class TokenForecaster(NeuralForecaster):
 
     def _predict(self, horizon: int) -> list[np.ndarray]:
         points = self._points(self.last_inputs_, horizon)  # (S, H, C)
-        return list(points * self.scale_[:, None, :] + self.center_[:, None, :])
+        return self._untransformed(list(points * self.scale_[:, None, :] + self.center_[:, None, :]))
 
     def _predict_quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
         paths = self._unscaled(self._decode(self.last_inputs_, horizon, "sample", seed=0)[0])  # (S, n, H, C)
-        return [sample_quantiles(values, levels) for values in paths]  # (H, C, Q) each
+        return self._untransformed([sample_quantiles(values, levels) for values in paths])  # (H, C, Q) each
 
     def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
         seed = int(rng.integers(2**63 - 1))
-        return list(self._unscaled(self._decode(self.last_inputs_, horizon, "sample", n=n, seed=seed)[0]))
+        paths = self._decode(self.last_inputs_, horizon, "sample", n=n, seed=seed)[0]  # (S, n, H, C)
+        return self._untransformed(list(self._unscaled(paths)))
 
     def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
         center, scale = self._window_statistics(len(inputs))
-        return self._points((inputs - center) / scale, horizon) * scale + center
+        inputs = target_transforms.forward(self.target_transform, inputs, "the input windows")
+        return self._untransformed(self._points((inputs - center) / scale, horizon) * scale + center)
 
     def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
         center, scale = self._window_statistics(len(inputs))
+        inputs = target_transforms.forward(self.target_transform, inputs, "the input windows")
         paths = self._decode((inputs - center) / scale, horizon, "sample", seed=0)[0]  # (N, n, H, C)
         paths = paths * scale[:, None] + center[:, None]
-        return sample_quantiles(np.moveaxis(paths, 1, 0), levels)  # (N, H, C, Q)
+        return self._untransformed(sample_quantiles(np.moveaxis(paths, 1, 0), levels))  # (N, H, C, Q)
 
     def _window_statistics(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``center`` and ``scale`` ``(N, 1, C)`` of ``n`` windows: those of each window's series
@@ -252,7 +268,7 @@ class TokenForecaster(NeuralForecaster):
         return self._decode(inputs, horizon, self.point, width=self.beam_width)[0][:, 0]  # greedy, or the best beam
 
     def _unscaled(self, paths: np.ndarray) -> np.ndarray:
-        """Per-series ``(S, n, H, C)`` on the training scale -> the data's scale."""
+        """Per-series ``(S, n, H, C)`` on the training scale -> that of ``g(y)`` (without ``target_transform``: y's)."""
         return paths * self.scale_[:, None, None, :] + self.center_[:, None, None, :]
 
     def _decode(

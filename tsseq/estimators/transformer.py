@@ -25,6 +25,7 @@ import torch
 from tsseq.base import check_positive_int, split_frame, store_arguments
 from tsseq.engine import Callback, Trainer, TrainingConfig
 from tsseq.errors import ConfigError, DataError
+from tsseq.data import target_transforms
 from tsseq.data.covariates import KINDS, WindowCovariates
 from tsseq.estimators.covariates import cardinalities
 from tsseq.estimators.neural import Frame, NeuralForecaster
@@ -142,6 +143,11 @@ class TransformerForecaster(AttentionWeightsMixin, NeuralForecaster):
     projection of each step's covariates to its token, and the horizon's future and
     static covariates enter the head through a flattened projection.
 
+    ``target_transform`` (None, ``"log"``, ``"log1p"``): train on ``log y`` (or
+    ``log(1 + y)``) and map the forecasts back, as every neural estimator does
+    (:class:`tsseq.estimators.neural.NeuralForecaster`, :mod:`tsseq.data.target_transforms`);
+    :meth:`attention_weights` of given windows transforms them as :meth:`predict_windows` does.
+
     Parameters
     ----------
     input_length, horizon : int
@@ -157,7 +163,7 @@ class TransformerForecaster(AttentionWeightsMixin, NeuralForecaster):
     revin : bool
     covariates : sequence of str
     covariate_dim : int
-    training, validation_fraction, scale
+    training, validation_fraction, scale, target_transform
         As for every :class:`~tsseq.estimators.neural.NeuralForecaster`.
     """
 
@@ -183,6 +189,7 @@ class TransformerForecaster(AttentionWeightsMixin, NeuralForecaster):
         training: TrainingConfig | dict | None = None,
         validation_fraction: float = 0.1,
         scale: bool = True,
+        target_transform: str | None = None,
     ) -> None:
         store_arguments(self, locals())
 
@@ -240,6 +247,13 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
     pretrained backbone, its covariate maps from zero; :meth:`fine_tune` takes the kinds
     of the fit, as every neural estimator's.
 
+    ``target_transform`` (None, ``"log"``, ``"log1p"``): train on ``log y`` (or
+    ``log(1 + y)``) and map the forecasts back, as every neural estimator does
+    (:class:`tsseq.estimators.neural.NeuralForecaster`, :mod:`tsseq.data.target_transforms`).
+    RevIN then normalises each window of ``g(y)``. :meth:`pretrain` reconstructs hidden
+    patches of ``g(y)`` too, and :meth:`reconstruct_windows` transforms the windows, rebuilds
+    them on that scale and maps the reconstruction back to the data's.
+
     Parameters
     ----------
     input_length, horizon : int
@@ -258,7 +272,7 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
     revin, revin_affine : bool
     covariate_dim : int
         Size of each static categorical covariate's embedding.
-    training, validation_fraction, scale
+    training, validation_fraction, scale, target_transform
         As for every :class:`~tsseq.estimators.neural.NeuralForecaster`.
 
     Attributes
@@ -304,6 +318,7 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
         training: TrainingConfig | dict | None = None,
         validation_fraction: float = 0.1,
         scale: bool = True,
+        target_transform: str | None = None,
     ) -> None:
         store_arguments(self, locals())
 
@@ -326,7 +341,8 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
         ----------
         y, validation : DataFrame or Series
             As in :meth:`fit`; windows of ``input_length`` rows (each needs one more row
-            after it, as the engine's windows have a target).
+            after it, as the engine's windows have a target). With ``target_transform``
+            the windows are of ``g(y)``, as :meth:`fit` trains on them.
         mask_ratio : float
             Fraction of each channel's patches hidden, in (0, 1).
         training : TrainingConfig or mapping, optional
@@ -376,7 +392,10 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
 
         On the data's scale (the fitted standardisation is applied and undone); for a
         model fitted on one (wide) series. After :meth:`pretrain` this is the trained
-        reconstruction; the difference to ``inputs`` scores anomalies.
+        reconstruction; the difference to ``inputs`` scores anomalies. With
+        ``target_transform`` the model rebuilds ``g(inputs)`` (a DataError names a value
+        outside its domain) and the reconstruction is ``g^-1`` of that: its difference to
+        ``inputs`` is on the data's scale (``g`` of both compares them relatively).
         """
         check_is_fitted(self, "module_")
         inputs = np.asarray(inputs, dtype=np.float64)
@@ -392,9 +411,10 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
                 f"reconstruct_windows reads the values only; this model was fitted with {' and '.join(self.covariate_spec_.kinds)} "
                 "covariates, which its encoder's tokens carry. Reconstruct with a model pretrained or fitted without them."
             )
+        inputs = target_transforms.forward(self.target_transform, inputs, "the input windows")
         scaled = np.nan_to_num((inputs - self.center_[0]) / self.scale_[0], nan=0.0).astype(np.float32)
         reconstruction = Trainer(self.training_config()).predict(_Reconstruction(self.module_), torch.from_numpy(scaled))
-        return reconstruction.double().numpy() * self.scale_[0] + self.center_[0]
+        return self._untransformed(reconstruction.double().numpy() * self.scale_[0] + self.center_[0])
 
     # ------------------------------------------------------------------ internals
     def _run(self, *args, **kwargs) -> None:

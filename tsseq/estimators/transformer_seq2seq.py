@@ -58,6 +58,11 @@ class TransformerSeq2SeqForecaster(AttentionWeightsMixin, NeuralForecaster):
     of its step's covariates, each decoder token one of the known future and static
     covariates of the step it forecasts, in teacher forcing, rollout and sampling alike
     (see :class:`~tsseq.nn.transformer_seq2seq.TransformerSeq2Seq`).
+
+    ``target_transform`` (None, ``"log"``, ``"log1p"``): train on ``log y`` (or
+    ``log(1 + y)``) and map the forecasts back, as every neural estimator does
+    (:class:`tsseq.estimators.neural.NeuralForecaster`, :mod:`tsseq.data.target_transforms`):
+    the decoder is teacher-forced with, and rolls out, values of ``g(y)``.
     """
 
     supported_covariates = frozenset({"past", "future", "static"})
@@ -79,6 +84,7 @@ class TransformerSeq2SeqForecaster(AttentionWeightsMixin, NeuralForecaster):
         training: TrainingConfig | dict | None = None,
         validation_fraction: float = 0.1,
         scale: bool = True,
+        target_transform: str | None = None,
     ) -> None:
         store_arguments(self, locals())
 
@@ -135,6 +141,11 @@ class DecoderOnlyForecaster(AttentionWeightsMixin, NeuralForecaster):
     patch a token predicts, the static ones (see
     :class:`~tsseq.nn.decoder_only.DecoderOnlyTransformer`); the tokens after the context
     get no past covariates, in training as in the rollout.
+
+    ``target_transform`` (None, ``"log"``, ``"log1p"``): train on ``log y`` (or
+    ``log(1 + y)``) and map the forecasts back, as every neural estimator does
+    (:class:`tsseq.estimators.neural.NeuralForecaster`, :mod:`tsseq.data.target_transforms`):
+    the next-patch targets and the rollout are values of ``g(y)``.
     """
 
     supported_covariates = frozenset({"past", "future", "static"})
@@ -157,6 +168,7 @@ class DecoderOnlyForecaster(AttentionWeightsMixin, NeuralForecaster):
         training: TrainingConfig | dict | None = None,
         validation_fraction: float = 0.1,
         scale: bool = True,
+        target_transform: str | None = None,
     ) -> None:
         store_arguments(self, locals())
 
