@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -298,12 +299,17 @@ def test_the_benchmark_ensemble_jobs_parse_and_build():
     assert [c.display_name for c in ensemble.member_configs()] == ["segrnn_mae", "segrnn_log", "seasonal_naive"]
     log_member = ensemble._build_member(ensemble.member_configs()[1])
     assert log_member.target_transform == "log" and log_member.scale is False
-    config, _ = load_pipeline(folder / "etth1_M96_ensemble.yaml")
+    config, _ = load_pipeline(folder / "etth1_M96_best.yaml")
     (model,) = config.models
     ensemble = build_model(model, {"horizon": 96, "input_length": 720})  # what the ett protocol passes
     members = [ensemble._build_member(member) for member in ensemble.member_configs()]
-    assert ensemble.combine == "weighted" and [m.training_config().seed for m in members[:2]] == [0, 1]
-    assert members[0].get_params()["hidden_size"] == members[1].get_params()["hidden_size"] == 512  # one recipe, two seeds
+    assert ensemble.combine == "weighted" and [m.training_config().seed for m in members[:4]] == [0, 1, 2, 3]
+    (single,) = load_pipeline(folder / "etth1_M96_segrnn.yaml")[0].models
+    network = build_model(single, {"horizon": 96, "input_length": 720})
+    for seed, member in enumerate(members[:4]):  # one recipe, four seeds: the single network's but for the seed
+        assert {**member.get_params(deep=False), "training": None} == {**network.get_params(deep=False), "training": None}
+        assert member.training_config() == dataclasses.replace(network.training_config(), seed=seed)
+    assert [m.get_params()["strategy"] for m in members[4:]] == ["direct", "recursive"]
 
 
 def test_covariates_no_member_takes_are_refused_naming_the_kind_and_the_members():
