@@ -309,7 +309,9 @@ def test_the_benchmark_ensemble_jobs_parse_and_build():
     for seed, member in enumerate(members[:4]):  # one recipe, four seeds: the single network's but for the seed
         assert {**member.get_params(deep=False), "training": None} == {**network.get_params(deep=False), "training": None}
         assert member.training_config() == dataclasses.replace(network.training_config(), seed=seed)
-    assert [m.get_params()["strategy"] for m in members[4:]] == ["direct", "recursive"]
+    assert [m.get_params()["strategy"] for m in members[4:6]] == ["direct", "recursive"]
+    mse_loss = dataclasses.replace(network.training_config(), loss="mse")
+    assert members[6].training_config() == mse_loss and members[6].get_params(deep=False)["hidden_size"] == 512
 
 
 def test_covariates_no_member_takes_are_refused_naming_the_kind_and_the_members():
