@@ -262,5 +262,31 @@ def test_a_saved_model_keeps_its_transform(tmp_path):
     model = tiny(target_transform="log").fit(positive_series())
     model.save(tmp_path / "model.tsseq")
     loaded = persistence.load(tmp_path / "model.tsseq")
-    assert loaded.target_transform == "log"
+    assert loaded.target_transform == loaded.target_transform_ == "log"
     np.testing.assert_allclose(loaded.predict(6).to_numpy(), model.predict(6).to_numpy())
+
+
+@pytest.mark.parametrize("name", ["gru", "patchtst", "token_transformer"])
+def test_setting_the_parameter_after_fit_changes_the_next_fit_not_the_fitted_forecasts(name):
+    """As every other parameter: the fitted model keeps the transform it was trained with (target_transform_)."""
+    frame = positive_series()
+    params = {**TRANSFORMERS, "token_transformer": TOKENS}.get(name, {})
+    model = tiny(name, target_transform="log", **params).fit(frame)
+    windows = frame.to_numpy()[None, -24:]
+    forecast, window_forecast = model.predict(6).to_numpy(), model.predict_windows(windows, 6)
+    model.set_params(target_transform=None)
+    assert model.target_transform_ == "log"
+    np.testing.assert_allclose(model.predict(6).to_numpy(), forecast)
+    np.testing.assert_allclose(model.predict_windows(windows, 6), window_forecast)
+    model.fit(frame)
+    assert model.target_transform_ is None
+    reference = tiny(name, **params).fit(frame)
+    np.testing.assert_allclose(model.predict(6).to_numpy(), reference.predict(6).to_numpy(), rtol=1e-6)
+
+
+def test_export_refuses_the_fitted_transform_whatever_the_parameter_says_now():
+    from tsseq import export
+
+    model = tiny(target_transform="log").fit(positive_series()).set_params(target_transform=None)
+    with pytest.raises(export.ExportError, match="fitted with target_transform='log'"):
+        export.forecast_graph(model)

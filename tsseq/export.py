@@ -296,9 +296,10 @@ def _check_exportable(model: Any) -> None:
         )
     if not getattr(model, "forecast_trained_", True):
         raise ExportError(f"{name} cannot be exported: it was only pretrained; its forecasting head is untrained.")
-    if getattr(model, "target_transform", None) is not None:
+    transform = getattr(model, "target_transform_", getattr(model, "target_transform", None))  # the fit's
+    if transform is not None:
         raise ExportError(
-            f"{name} cannot be exported: it was fitted with target_transform={model.target_transform!r}, which the "
+            f"{name} cannot be exported: it was fitted with target_transform={transform!r}, which the "
             "graph does not apply to its inputs nor invert on its outputs; export a model fitted without one."
         )
 

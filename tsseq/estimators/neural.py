@@ -87,7 +87,9 @@ class NeuralForecaster(Forecaster):
     trains on ``g(y)`` (before the standardisation, so ``center_`` and ``scale_`` are
     those of ``g(y)``) and maps every forecast back with ``g^-1``: points, quantiles
     (exactly: ``g`` is increasing), sample paths and :meth:`predict_windows` (whose input
-    windows are on the data's scale). Not with ``"negative_binomial"``.
+    windows are on the data's scale). Not with ``"negative_binomial"``. The transform of
+    the last training run is the fitted ``target_transform_``: setting the parameter
+    afterwards changes the next fit, never the fitted model's forecasts.
     """
 
     covariates: Sequence[str] = ()  # estimators whose module takes codes store their own
@@ -328,6 +330,7 @@ class NeuralForecaster(Forecaster):
         ``resume`` (True or False; None: not a resumable job, as in fine-tuning) gives the
         engine a :class:`CheckpointJob` when the settings have a ``checkpoint_dir``.
         """
+        self.target_transform_ = self.target_transform  # this run's: what the forecasts map back through
         rows = self._transformed(self._packed(series, layout, covariates[0]), "the training data", layout)  # (T_i, C + X + K) each
         held_out = None if validation is None else self._validation_rows(*validation, len(series), covariates[1])
         held_out = None if held_out is None else self._transformed(held_out, "the validation data", validation[1])
@@ -415,16 +418,23 @@ class NeuralForecaster(Forecaster):
         scaler = Scaler("standard", per_series=True).fit([values[:, : self.n_channels_] for values in train])
         return scaler.center_, scaler.scale_
 
+    @property
+    def _fitted_transform(self) -> str | None:
+        """The ``target_transform`` of the last training run, which every forecast maps back through: a later
+        ``set_params(target_transform=...)`` changes the next fit, not this one's forecasts (as every other
+        parameter). Models saved before it was recorded as ``target_transform_`` read the parameter."""
+        return getattr(self, "target_transform_", self.target_transform)
+
     def _transformed(self, rows: list[np.ndarray], what: str, layout: SeriesLayout) -> list[np.ndarray]:
-        """``(T_i, C + ...)`` rows with ``target_transform`` applied to their ``C`` value columns (a DataError names
-        the series, by its id in ``layout``, and the row of a value outside the transform's domain)."""
-        if self.target_transform is None:
+        """``(T_i, C + ...)`` rows with the fitted target transform applied to their ``C`` value columns (a DataError
+        names the series, by its id in ``layout``, and the row of a value outside the transform's domain)."""
+        if self._fitted_transform is None:
             return rows
         channels, ids = self.n_channels_, layout.series_ids
         return [
             np.concatenate([
                 target_transforms.forward(
-                    self.target_transform, values[:, :channels], what if ids is None else f"{what} (series {ids[i]!r})"
+                    self._fitted_transform, values[:, :channels], what if ids is None else f"{what} (series {ids[i]!r})"
                 ),
                 values[:, channels:],
             ], axis=1)
@@ -433,11 +443,11 @@ class NeuralForecaster(Forecaster):
 
     def _untransformed(self, forecasts):
         """Forecasts on the training scale (an array, or a list of arrays) -> the data's: ``g^-1`` of ``target_transform``."""
-        if self.target_transform is None:
+        if self._fitted_transform is None:
             return forecasts
         if isinstance(forecasts, list):
-            return [target_transforms.inverse(self.target_transform, values) for values in forecasts]
-        return target_transforms.inverse(self.target_transform, forecasts)
+            return [target_transforms.inverse(self._fitted_transform, values) for values in forecasts]
+        return target_transforms.inverse(self._fitted_transform, forecasts)
 
     @staticmethod
     def _scaled(rows: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -593,7 +603,7 @@ class NeuralForecaster(Forecaster):
         covariates (the horizon's future ones in the lead columns, as :meth:`predict` puts them) and their codes
         ``(N, L, C + X + K)``."""
         center, scale = self._window_scaling(len(inputs))
-        inputs = target_transforms.forward(self.target_transform, inputs, "the input windows")
+        inputs = target_transforms.forward(self._fitted_transform, inputs, "the input windows")
         scaled = (inputs - center[:, None]) / scale[:, None]
         if covariates is not None:
             length, statistics = inputs.shape[1], (self.covariate_center_, self.covariate_scale_)

@@ -242,12 +242,12 @@ class TokenForecaster(NeuralForecaster):
 
     def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
         center, scale = self._window_statistics(len(inputs))
-        inputs = target_transforms.forward(self.target_transform, inputs, "the input windows")
+        inputs = target_transforms.forward(self._fitted_transform, inputs, "the input windows")
         return self._untransformed(self._points((inputs - center) / scale, horizon) * scale + center)
 
     def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
         center, scale = self._window_statistics(len(inputs))
-        inputs = target_transforms.forward(self.target_transform, inputs, "the input windows")
+        inputs = target_transforms.forward(self._fitted_transform, inputs, "the input windows")
         paths = self._decode((inputs - center) / scale, horizon, "sample", seed=0)[0]  # (N, n, H, C)
         paths = paths * scale[:, None] + center[:, None]
         return self._untransformed(sample_quantiles(np.moveaxis(paths, 1, 0), levels))  # (N, H, C, Q)

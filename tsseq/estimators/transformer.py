@@ -411,7 +411,7 @@ class PatchTSTForecaster(AttentionWeightsMixin, NeuralForecaster):
                 f"reconstruct_windows reads the values only; this model was fitted with {' and '.join(self.covariate_spec_.kinds)} "
                 "covariates, which its encoder's tokens carry. Reconstruct with a model pretrained or fitted without them."
             )
-        inputs = target_transforms.forward(self.target_transform, inputs, "the input windows")
+        inputs = target_transforms.forward(self._fitted_transform, inputs, "the input windows")
         scaled = np.nan_to_num((inputs - self.center_[0]) / self.scale_[0], nan=0.0).astype(np.float32)
         reconstruction = Trainer(self.training_config()).predict(_Reconstruction(self.module_), torch.from_numpy(scaled))
         return self._untransformed(reconstruction.double().numpy() * self.scale_[0] + self.center_[0])
