@@ -139,12 +139,17 @@ def _source_name(source: object) -> str:
     return name if isinstance(name, str) else "<file object>"
 
 
+def check_exists(path: Path, name: str) -> None:
+    """A DataFileNotFoundError naming ``name`` and the closest file beside it, when ``path`` does not exist."""
+    if not path.exists():
+        siblings = [entry.name for entry in path.parent.iterdir()] if path.parent.is_dir() else []
+        raise DataFileNotFoundError(f"{name}: file not found.{closest_match(path.name, siblings)}")
+
+
 def _read_table(source: object, name: str, read_options: dict[str, object]) -> pd.DataFrame:
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.exists():
-            siblings = [entry.name for entry in path.parent.iterdir()] if path.parent.is_dir() else []
-            raise DataFileNotFoundError(f"{name}: file not found.{closest_match(path.name, siblings)}")
+        check_exists(path, name)
         if path.is_dir():
             raise DataError(f"{name}: is a directory; expected a CSV file.")
         with open(path, "rb") as handle:

@@ -26,8 +26,8 @@ from pathlib import Path
 import pandas as pd
 
 from tsseq.data.checks import check_series, series_frequency
-from tsseq.data.csv import TIMESTAMP_NAMES
-from tsseq.errors import ConfigError, DataError, DataFileNotFoundError, check_positive_int, closest_match
+from tsseq.data.csv import TIMESTAMP_NAMES, check_exists
+from tsseq.errors import ConfigError, DataError, check_positive_int, closest_match
 
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 _DETECTION_ROWS = 100  # rows of a text column tried when looking for the timestamp column
@@ -330,9 +330,7 @@ class ParquetSource:
 
 def _parquet_files(path: Path, name: str) -> list[Path]:
     """The file itself, or a directory's Parquet files in path order (a series' files stay in time order)."""
-    if not path.exists():
-        siblings = [entry.name for entry in path.parent.iterdir()] if path.parent.is_dir() else []
-        raise DataFileNotFoundError(f"{name}: file not found.{closest_match(path.name, siblings)}")
+    check_exists(path, name)
     if not path.is_dir():
         return [path]
     hidden = lambda part: part.startswith((".", "_"))  # noqa: E731 - Arrow's rule: _SUCCESS, .crc, _metadata

@@ -36,8 +36,16 @@ from tsseq.registry import register
 _DECODER_ARGUMENTS = ("n_heads", "d_ff", "dropout", "norm_first", "positional", "revin")
 
 
+class _CovariateBlockByKeyword:
+    """``_engine_model`` of both estimators: their modules take no calendar codes, and the covariate block by keyword."""
+
+    def _engine_model(self, module: torch.nn.Module) -> torch.nn.Module:
+        # not NeuralForecaster's PackedCodes, which passes codes as the second argument: these modules take none
+        return PackedExogenous(module, self.n_channels_) if self._exogenous_width() else module
+
+
 @register("transformer_seq2seq")
-class TransformerSeq2SeqForecaster(AttentionWeightsMixin, NeuralForecaster):
+class TransformerSeq2SeqForecaster(_CovariateBlockByKeyword, AttentionWeightsMixin, NeuralForecaster):
     """Encoder-decoder transformer (Vaswani et al. 2017) forecasting ``H`` steps autoregressively.
 
     The module is :class:`tsseq.nn.transformer_seq2seq.TransformerSeq2Seq`; see it for
@@ -100,9 +108,6 @@ class TransformerSeq2SeqForecaster(AttentionWeightsMixin, NeuralForecaster):
             exogenous=self._exogenous_sizes(),
         )
 
-    def _engine_model(self, module: torch.nn.Module) -> torch.nn.Module:
-        return PackedExogenous(module, self.n_channels_) if self._exogenous_width() else module
-
     def _train(self, config: TrainingConfig, callbacks, module, train, validation):
         windows = self._windows(train, "training")
         validation_windows = None if validation is None else self._windows(validation, "validation")
@@ -112,7 +117,7 @@ class TransformerSeq2SeqForecaster(AttentionWeightsMixin, NeuralForecaster):
 
 
 @register("decoder_only")
-class DecoderOnlyForecaster(AttentionWeightsMixin, NeuralForecaster):
+class DecoderOnlyForecaster(_CovariateBlockByKeyword, AttentionWeightsMixin, NeuralForecaster):
     """Decoder-only (GPT-style) transformer: next-patch prediction, rolled out for ``H`` steps.
 
     The module is :class:`tsseq.nn.decoder_only.DecoderOnlyTransformer`; see it for the
@@ -183,9 +188,6 @@ class DecoderOnlyForecaster(AttentionWeightsMixin, NeuralForecaster):
             output=self.output_distribution(),
             exogenous=self._exogenous_sizes(),
         )
-
-    def _engine_model(self, module: torch.nn.Module) -> torch.nn.Module:
-        return PackedExogenous(module, self.n_channels_) if self._exogenous_width() else module
 
     def _split_validation(self, series, validation):
         train, held_out = super()._split_validation(series, validation)

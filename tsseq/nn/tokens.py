@@ -259,15 +259,8 @@ def _cached_layer(layer: EncoderLayer, x: Tensor, keys: Tensor, values: Tensor, 
     def attend(tokens: Tensor) -> Tensor:
         return _cached_attention(layer.attention, tokens, keys, values, start)
 
-    x = _sublayer(layer, x, attend, layer.attention_norm)
-    return _sublayer(layer, x, layer.feed_forward, layer.feed_forward_norm)
-
-
-def _sublayer(layer: EncoderLayer, x: Tensor, sublayer, norm: nn.Module) -> Tensor:
-    # the residual placements of EncoderLayer (pre-LN or post-LN); a test checks equality with its forward
-    if layer.norm_first:
-        return x + layer.dropout(sublayer(norm(x)))
-    return norm(x + layer.dropout(sublayer(x)))
+    x = layer._sublayer(x, attend, layer.attention_norm)  # EncoderLayer's residual placement (pre-LN or post-LN)
+    return layer._sublayer(x, layer.feed_forward, layer.feed_forward_norm)
 
 
 def _cached_attention(

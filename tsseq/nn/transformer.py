@@ -286,7 +286,22 @@ def make_norm(kind: str, d_model: int) -> nn.Module:
     return nn.LayerNorm(d_model) if kind == "layer" else TokenBatchNorm(d_model)
 
 
-class EncoderLayer(nn.Module):
+class _ResidualLayer(nn.Module):
+    """The residual sublayer of :class:`EncoderLayer` and :class:`DecoderLayer`, pre-LN or post-LN.
+
+    A subclass sets ``norm_first`` (bool) and ``dropout`` (the sublayers' output dropout).
+    """
+
+    norm_first: bool
+    dropout: nn.Dropout
+
+    def _sublayer(self, x: Tensor, sublayer, norm: nn.Module) -> Tensor:
+        if self.norm_first:
+            return x + self.dropout(sublayer(norm(x)))
+        return norm(x + self.dropout(sublayer(x)))
+
+
+class EncoderLayer(_ResidualLayer):
     r"""Self-attention and feed-forward sublayers, each with residual, dropout and norm.
 
     post-LN (``norm_first=False``)::
@@ -372,13 +387,8 @@ class EncoderLayer(nn.Module):
         x = self._sublayer(x, attend, self.attention_norm)
         return self._sublayer(x, self.feed_forward, self.feed_forward_norm), scores[0]
 
-    def _sublayer(self, x: Tensor, sublayer, norm: nn.Module) -> Tensor:
-        if self.norm_first:
-            return x + self.dropout(sublayer(norm(x)))
-        return norm(x + self.dropout(sublayer(x)))
 
-
-class DecoderLayer(nn.Module):
+class DecoderLayer(_ResidualLayer):
     r"""Masked self-attention, cross-attention to the encoder memory, feed-forward.
 
     post-LN (``norm_first=False``)::
@@ -435,11 +445,6 @@ class DecoderLayer(nn.Module):
         x = self._sublayer(x, self_attend, self.self_attention_norm)
         x = self._sublayer(x, cross_attend, self.cross_attention_norm)
         return self._sublayer(x, self.feed_forward, self.feed_forward_norm)
-
-    def _sublayer(self, x: Tensor, sublayer, norm: nn.Module) -> Tensor:
-        if self.norm_first:
-            return x + self.dropout(sublayer(norm(x)))
-        return norm(x + self.dropout(sublayer(x)))
 
 
 class _LayerStack(nn.Module):
