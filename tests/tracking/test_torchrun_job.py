@@ -56,7 +56,10 @@ def torchrun(job: Path) -> subprocess.CompletedProcess:
         if key not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "TSSEQ_TRACKING_URI")
     }
     environment.update(OMP_NUM_THREADS="1", MPLBACKEND="Agg")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "tsseq.cli"]
+    # --tee 3: each line of either stream is prefixed with its rank ([default1]:...), so that a failure's
+    # output says which process printed what
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--tee", "3",
+               "-m", "tsseq.cli"]  # fmt: skip
     return subprocess.run(
         [*command, "run", str(job)], cwd=job.parent, env=environment, capture_output=True, text=True, timeout=300
     )
