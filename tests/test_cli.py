@@ -106,6 +106,29 @@ def test_run_rejects_unknown_pipeline_key(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_two_models_of_one_name_are_refused_naming_them(tmp_path, capsys):
+    path = tmp_path / "job.yaml"
+    path.write_text("name: job\ndata: {dataset: co2}\nmodels: [{name: ar, params: {max_order: 1}}, {name: naive}, "
+                    "{name: ar, params: {max_order: 10}}]\nevaluation: {horizon: 3}\n")
+    assert main(["run", str(path), "--output-dir", str(tmp_path / "out")]) == 2
+    assert "two or more models are named 'ar' (models [0, 2]); results are kept by name" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["forecast", "{data}", "--model", "naive", "--horizon", "3", "--output", "{data}"],
+    ["forecast", "{data}", "--model", "naive", "--horizon", "3", "--output", "{out}", "--plot", "{data}"],
+    ["detect", "{data}", "--detector", "ar_residual", "--output", "{data}"],
+    ["backtest", "{data}", "--model", "naive", "--horizon", "3", "--start", "0.8", "--output", "{data}"],
+])
+def test_an_output_over_the_input_exits_2_and_leaves_the_input(hourly_csv, tmp_path, capsys, command):
+    before = hourly_csv.read_bytes()
+    argv = [part.format(data=hourly_csv, out=tmp_path / "f.csv") for part in command]
+    assert main(argv) == 2
+    assert f"'{hourly_csv}' is the input data file this job reads" in capsys.readouterr().err
+    assert hourly_csv.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["plant.csv"]
+
+
 def test_models_lists_the_registry(capsys):
     assert main(["models"]) == 0
     listed = capsys.readouterr().out

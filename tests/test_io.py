@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pandas as pd
 import pytest
 
@@ -75,3 +78,45 @@ def test_two_kinds_of_output_at_one_path_are_refused(tmp_path):
         with io.outputs() as out:
             out.check(tmp_path / "x", "forecast CSV")
             out.check(tmp_path / "x", "plot")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_special_file_is_refused_not_replaced_by_a_plain_file(tmp_path):
+    """The rename into place would turn a FIFO or a device (``--output /dev/null`` as root) into a plain file."""
+    from tsseq.errors import OutputError
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputError, match=r"'.*pipe.csv' is a FIFO \(named pipe\); tsseq writes a new file and renames"):
+        io.check_destination(fifo, "forecast CSV")
+    with pytest.raises(OutputError, match="is a FIFO"):
+        io.write_text(fifo, "x")
+    with pytest.raises(OutputError, match="is a FIFO"), io.outputs() as out:
+        out.add_text(fifo, "x")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["pipe.csv"]
+
+
+def test_a_symbolic_link_stays_a_link_and_its_target_is_written(tmp_path):
+    target, link = tmp_path / "target.csv", tmp_path / "link.csv"
+    target.write_text("old")
+    link.symlink_to(target.name)
+    io.write_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+    with io.outputs() as out:
+        out.add_text(link, "newer")
+    assert link.is_symlink() and target.read_text() == "newer"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "target.csv"]
+
+
+def test_an_output_over_a_file_the_job_reads_is_refused(tmp_path):
+    from tsseq.errors import OutputError
+
+    data = tmp_path / "data.csv"
+    data.write_text("time,y\n")
+    (tmp_path / "alias.csv").symlink_to(data.name)
+    for path in (data, tmp_path / "alias.csv", tmp_path / "sub" / ".." / "data.csv"):
+        with pytest.raises(OutputError, match=r"The plot '.*' is the input data file this job reads"):
+            with io.outputs() as out:
+                out.reads([data])
+                out.check(path, "plot")
+    assert data.read_text() == "time,y\n"

@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = args.metrics or (["mae", "mse"] + (["crps", "coverage"] if args.quantiles else []))
     check_metrics(metrics, args.quantiles is not None)  # before any fit
     with io.outputs() as out:  # the forecasts and the scores together, or neither
+        out.reads(data.files())
         out.check(args.output, "backtest CSV")
         if args.metrics_json:
             out.check(args.metrics_json, "metrics JSON")

@@ -396,6 +396,7 @@ def _forecast(args: argparse.Namespace) -> int:
     main = main_process.is_main_process()
     with io.outputs(write=main) as out:  # the forecast and the plot together, or neither
         with main_process.shared_outcome("checking the output paths"):
+            out.reads(data.files())
             out.check(args.output, what)
             if args.plot:
                 out.check(args.plot, "plot")

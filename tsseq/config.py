@@ -72,6 +72,11 @@ class DataConfig:
     def has_covariates(self) -> bool:
         return bool(self.past_covariates or self.future_covariates or self.static_csv)
 
+    def files(self, base_dir: Path = Path(".")) -> list[Path]:
+        """The files the job reads (``csv``, ``future_csv``, ``static_csv``), relative to ``base_dir``: no output may replace them."""
+        paths = [Path(name) for name in (self.csv, self.future_csv, self.static_csv) if name is not None]
+        return [path if path.is_absolute() else base_dir / path for path in paths]
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -197,6 +202,14 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         if not self.models:
             raise ConfigError("models: list at least one model, e.g. [{name: ar}].")
+        names = [model.display_name for model in self.models]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:  # results, runs and files are keyed by the name: a second would silently replace the first
+            positions = ", ".join(f"{name!r} (models {[i for i, n in enumerate(names) if n == name]})" for name in repeated)
+            raise ConfigError(
+                f"models: two or more models are named {positions}; results are kept by name. "
+                "Give each a 'label' of its own, e.g. {name: ar, label: ar_order10, params: {max_order: 10}}."
+            )
         check_threads(self.threads, "threads")
 
 

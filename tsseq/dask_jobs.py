@@ -225,6 +225,7 @@ def forecast_on_dask(
     """
     job = batch_job(model, horizon, quantiles, max_horizon, allow_implausible, estimator, threads)
     with io.outputs() as out:
+        out.reads(data.files(base_dir))
         out.check(output, output_kind(output))
         source = open_series(data, base_dir)  # bad input (no file, no column) is found here, before any cluster
         partitions = _partitions(source, batch_series)

@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,10 +79,33 @@ def _temporary_beside(destination: Path) -> Path:
     return Path(temporary)
 
 
+def _written_path(destination: Path, what: str = "output file") -> Path:
+    """The path a write to ``destination`` renames its temporary onto: a symbolic link's target (the link
+    stays a link), refused (:class:`OutputError`) when it exists and is not a regular file or a directory.
+
+    The rename would replace a device, a FIFO or a socket by a plain file (``--output
+    /dev/null`` run as root would replace the system's ``/dev/null``), and a link by a file.
+    """
+    target = Path(os.path.realpath(destination)) if destination.is_symlink() else destination
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return target  # nothing there yet (or a dangling link's target): a new file
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        kind = {stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device", stat.S_ISFIFO: "a FIFO (named pipe)",
+                stat.S_ISSOCK: "a socket"}  # fmt: skip
+        name = next((text for test, text in kind.items() if test(mode)), "not a regular file")
+        raise OutputError(
+            f"The {what} {str(destination)!r} is {name}; tsseq writes a new file and renames it into place, "
+            "which would replace it. Give the path of a regular file."
+        )
+    return target
+
+
 @contextmanager
 def atomic_path(destination: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``destination``; rename it into place on success."""
-    destination = Path(destination)
+    destination = _written_path(Path(destination))
     destination.parent.mkdir(parents=True, exist_ok=True)
     temporary = _temporary_beside(destination)
     try:
@@ -121,7 +145,7 @@ def check_destination(path: str | Path, what: str = "output file") -> Path:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"The {what} {str(path)!r} is a directory; give a file path, e.g. {str(path / 'name')!r}.")
-    ancestor = path.parent
+    ancestor = _written_path(path, what).parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
@@ -148,13 +172,22 @@ class Outputs:
         self.write = write
         self._staged: list[tuple[Path, Path, str]] = []  # (temporary, destination, what)
         self._planned: dict[Path, str] = {}  # absolute destination -> what, to refuse two outputs at one path
+        self._read: dict[Path, str] = {}  # real path of a file the job reads -> what: no output may replace it
         self._created: list[Path] = []  # folders made by this transaction, outermost first
 
+    def reads(self, paths: Iterable[str | Path], what: str = "input data file") -> None:
+        """Files the job reads: :meth:`check` refuses an output that would replace one of them."""
+        for path in paths:
+            self._read[Path(os.path.realpath(path))] = what
+
     def check(self, path: str | Path, what: str = "output file") -> Path:
-        """:func:`check_destination`, and refuse a second output at the same path."""
+        """:func:`check_destination`, and refuse a second output at the same path or one over a file the job reads."""
         path = Path(path)
         if not self.write:
             return path
+        read = self._read.get(Path(os.path.realpath(path)))
+        if read is not None:
+            raise OutputError(f"The {what} {str(path)!r} is the {read} this job reads; give the output another path.")
         key = Path(os.path.abspath(path))
         if key in self._planned and self._planned[key] != what:
             raise OutputError(f"The {what} and the {self._planned[key]} are both {str(path)!r}; give them different paths.")
@@ -162,17 +195,18 @@ class Outputs:
         return check_destination(path, what)
 
     def add(self, path: str | Path, write: Callable[[Path], object], what: str = "output file") -> Path:
-        """Render ``write(temporary)`` now; it becomes ``path`` when the transaction commits."""
+        """Render ``write(temporary)`` now; it becomes ``path`` (a link's target) when the transaction commits."""
         path = Path(path)
         self.check(path, what)
         if not self.write:
             return path
+        written = _written_path(path, what)
         try:
-            self._make_folder(path.parent)
-            temporary = _temporary_beside(path)
+            self._make_folder(written.parent)
+            temporary = _temporary_beside(written)
         except OSError as error:
             raise OutputError(f"Could not write the {what} {str(path)!r}: {_reason(error)}.") from None
-        self._staged.append((temporary, path, what))
+        self._staged.append((temporary, written, what))
         try:
             write(temporary)
         except OutputError:

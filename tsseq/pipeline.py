@@ -534,6 +534,7 @@ def run(
     with io.outputs(write=main_process.is_main_process()) as out:
         planned = _planned_outputs(config, directory, writes_forecast)
         with main_process.shared_outcome("checking the output paths"):
+            out.reads(config.data.files(base_dir))
             for path, what in planned.values():
                 out.check(path, what)  # before any training: a bad path is bad input, found now
         models = with_threads(config.models, config.threads)

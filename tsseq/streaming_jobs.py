@@ -161,6 +161,7 @@ def forecast_in_batches(
     """
     job = batch_job(model, horizon, quantiles, max_horizon, allow_implausible, estimator, threads)
     with io.outputs() as out:
+        out.reads(data.files(base_dir))
         out.check(output, output_kind(output))
         summary = {}
         out.add(

@@ -205,6 +205,9 @@ def run(args: argparse.Namespace) -> int:
     if events is not None and config.threshold is None:
         raise ConfigError("tsseq detect: events are made of flagged rows; --events needs a threshold (not 'none').")
     with io.outputs() as out:  # the scores, the events and the plot together, or none of them
+        out.reads(config.data.files(base_dir))
+        if config.labels is not None:
+            out.reads([base_dir / config.labels], "labels file")
         out.check(output, "scores CSV")
         if plot is not None:
             out.check(plot, "plot")

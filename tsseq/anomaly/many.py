@@ -68,6 +68,7 @@ def detect_many(config, output: str | Path, *, base_dir: Path = Path("."), batch
     kind = output_kind(output, "scores")
     summary: dict = {}
     with io.outputs() as out:
+        out.reads(data.files(base_dir))
         out.check(output, kind)
         if parquet_input:
             from tsseq.data.parquet import series_ranges
