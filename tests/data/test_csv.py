@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,27 @@ def test_unparsable_timestamp_names_line_and_value(tmp_path: Path) -> None:
     path = write(tmp_path, HOURLY.replace("2020-01-01 02:00", "2020-01-01 2 o'clock"))
     raises(path, "unparsable timestamp \"2020-01-01 2 o'clock\" at line 4 (data row 3)")
     raises(write(tmp_path, HOURLY.replace("2020-01-01 01:00", "")), "missing timestamp at line 3 (data row 2)")
+
+
+def _dates(days: int, style: str) -> str:
+    return "date,y\n" + "".join(f"{t:{style}},{i}\n" for i, t in enumerate(pd.date_range("2024-01-01", periods=days)))
+
+
+def test_day_first_dates_are_read_day_first_where_only_that_reading_parses_them(tmp_path: Path) -> None:
+    for style in ("%d/%m/%Y", "%d.%m.%Y", "%m/%d/%Y"):  # 13/01/2024 cannot be month first; 01/13/2024 cannot be day first
+        frame = read_csv(write(tmp_path, _dates(30, style)))
+        assert frame.index.equals(pd.date_range("2024-01-01", periods=30, freq="D", name="date")), style
+
+
+def test_dates_that_read_both_ways_warn_naming_the_file_and_a_date(tmp_path: Path) -> None:
+    path = write(tmp_path, _dates(12, "%d/%m/%Y"), name="days.csv")  # 01/01 .. 12/01: daily or monthly
+    with pytest.warns(UserWarning, match=r"days.csv: the timestamps read both month first and day first \('02/01/2024' "
+                                         r"at line 3 \(data row 2\) is 01 February 2024 or 02 January 2024\)"):
+        frame = read_csv(path)
+    assert frame.index[1] == pd.Timestamp("2024-02-01")  # month first, as pandas reads them
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_csv(write(tmp_path, _dates(12, "%Y-%m-%d")))  # ISO dates: one reading, no warning
 
 
 def test_duplicate_timestamps_are_listed_with_their_lines(tmp_path: Path) -> None:

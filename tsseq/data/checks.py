@@ -31,6 +31,8 @@ Missing-value policies:
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -225,9 +227,11 @@ def _parse_timestamps(raw: pd.Index, where: Where) -> pd.DatetimeIndex:
     if absent.any():
         raise DataError(f"{where.source}: missing timestamp at {where.row(int(np.argmax(absent)))}.")
     try:
-        parsed = pd.to_datetime(raw, errors="coerce")
+        parsed = _to_datetime(raw, dayfirst=False)
     except (ValueError, TypeError):  # pandas refuses mixed offsets, or aware mixed with naive
         raise _mixed_time_zones(raw, where) from None
+    if isinstance(raw[0], str) and _DAY_MONTH.match(raw[0]):
+        parsed = _day_or_month_first(raw, parsed, where)
     bad = np.asarray(parsed.isna())
     if bad.any():
         position = int(np.argmax(bad))
@@ -239,6 +243,38 @@ def _parse_timestamps(raw: pd.Index, where: Where) -> pd.DatetimeIndex:
             f"in the format of the first timestamp {raw[0]!r}. {int(bad.sum())} timestamp(s) do not parse."
         )
     return pd.DatetimeIndex(parsed)
+
+
+_DAY_MONTH = re.compile(r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")  # 05/01/2024: 1 May or 5 January
+
+
+def _to_datetime(raw: pd.Index, dayfirst: bool) -> pd.DatetimeIndex:
+    with warnings.catch_warnings():  # pandas warns when its guess of the format disagrees with dayfirst
+        warnings.simplefilter("ignore", UserWarning)
+        return pd.to_datetime(raw, errors="coerce", dayfirst=dayfirst)
+
+
+def _day_or_month_first(raw: pd.Index, month_first: pd.DatetimeIndex, where: Where) -> pd.DatetimeIndex:
+    """Dates written ``nn/nn/yyyy``: read day first where only that reading parses them all (13/01/2024), and
+    warn, naming the file, where both readings parse every date but differ (month first is kept)."""
+    try:
+        day_first = _to_datetime(raw, dayfirst=True)
+    except (ValueError, TypeError):
+        return month_first
+    if day_first.isna().any():
+        return month_first
+    if month_first.isna().any():
+        return day_first
+    if not day_first.equals(month_first):
+        differs = int(np.argmax(np.asarray(day_first != month_first)))
+        warnings.warn(
+            f"{where.source}: the timestamps read both month first and day first ({raw[differs]!r} at "
+            f"{where.row(differs)} is {month_first[differs]:%d %B %Y} or {day_first[differs]:%d %B %Y}); they are "
+            "read month first. If they are day first, write the dates as year-month-day (e.g. 2024-01-05).",
+            UserWarning,
+            stacklevel=2,
+        )
+    return month_first
 
 
 def _mixed_time_zones(raw: pd.Index, where: Where) -> DataError:
