@@ -181,14 +181,19 @@ def check_forecast(forecast: pd.DataFrame, history: pd.DataFrame, *, allow_impla
     )
 
 
-def check_scores(scores: pd.Series, source: str) -> None:
-    """Refuse anomaly scores that are infinite, or NaN after the first scored row (:class:`ForecastError`)."""
+def check_scores(scores: pd.Series, source: str, missing: np.ndarray | None = None) -> None:
+    """Refuse anomaly scores that are infinite, or NaN after the first scored row (:class:`ForecastError`).
+
+    ``missing`` (bool per row, optional): rows whose input has a missing value (``--missing
+    mask``), which may have a NaN score: a row without a value has no score.
+    """
     values = scores.to_numpy(dtype=np.float64)
     finite = np.isfinite(values)
     if not finite.any():
         raise ForecastError(f"{source}: the detector scored no row with a finite value; nothing is written.")
     first = int(np.argmax(finite))
-    bad = np.flatnonzero(~finite[first:]) + first
+    unscored = ~finite if missing is None else ~finite & ~np.asarray(missing, dtype=bool)
+    bad = np.flatnonzero(unscored[first:]) + first
     infinite = np.flatnonzero(np.isinf(values))
     bad = np.union1d(bad, infinite).astype(int)
     if bad.size:

@@ -114,3 +114,21 @@ def test_usage_errors_exit_2(spiky_csv: Path, tmp_path: Path, capsys, arguments:
 def test_csv_and_config_are_exclusive(spiky_csv: Path, tmp_path: Path, capsys) -> None:
     assert main(["detect", str(spiky_csv), "--config", str(tmp_path / "job.yaml")]) == 2
     assert "exactly one" in capsys.readouterr().err
+
+
+def test_masked_missing_values_have_no_score_or_are_refused_naming_the_way_out(spiky_csv: Path, tmp_path: Path,
+                                                                               capsys) -> None:
+    frame = pd.read_csv(spiky_csv, index_col=0)
+    frame.iloc[300:306, 0] = float("nan")
+    gaps = tmp_path / "gaps.csv"
+    frame.to_csv(gaps)
+    output = tmp_path / "scores.csv"
+    code = main(["detect", str(gaps), "--detector", "lstm_ae", "--param", TINY_AE, "--window", "24",
+                 "--missing", "mask", "--output", str(output)])  # fmt: skip
+    assert code == 0, capsys.readouterr().err  # a masked row has no score: not a diverged model (exit 3 before)
+    table = pd.read_csv(output)
+    assert table["score"].iloc[300:306].isna().all() and table["score"].iloc[306:].notna().all()
+    code = main(["detect", str(gaps), "--detector", "ar_residual", "--missing", "mask", "--output", str(output)])
+    assert code == 2
+    assert ("gaps.csv: detector 'ar_residual' cannot score data with missing values (6 row(s) kept as missing by "
+            "missing='mask'): AR cannot use missing values") in capsys.readouterr().err

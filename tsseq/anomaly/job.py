@@ -14,6 +14,9 @@ returned (:func:`tsseq.sanity.check_scores`: finite after the first scored row).
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +63,24 @@ def check_detector(config) -> dict:
     return check_parameters(DETECTORS[config.detector.name][0], dict(config.detector.params), owner)
 
 
+@contextmanager
+def _missing_values_named(frame, source: str, detector: str) -> Iterator[None]:
+    """A detector's refusal of missing values (kept by ``--missing mask``) names the file, the rows and the ways out."""
+    from tsseq.errors import DataError
+
+    try:
+        yield
+    except DataError as error:
+        missing = int(frame.isna().any(axis=1).sum())
+        if not missing or not re.search(r"\b(nan|missing|non-finite)\b", str(error), re.IGNORECASE):
+            raise
+        raise DataError(
+            f"{source}: detector {detector!r} cannot score data with missing values ({missing} row(s) kept as missing "
+            f"by missing='mask'): {error} Use missing='interpolate' or 'ffill' (--missing), or a detector that scores "
+            "around them (e.g. lstm_ae)."
+        ) from None
+
+
 def detect_frame(config, frame, source: str) -> DetectionResult:
     """Score one series (a validated wide frame) as ``config`` says: what :func:`run_detection` does once it is read."""
     from tsseq.anomaly.detectors import DETECTORS, contribution_columns, detector_parameters, make_detector
@@ -101,29 +122,30 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         f"detector {config.detector.name!r} gives no per-channel contributions (it scores one channel); "
         "the output has none"
     ]  # fmt: skip
-    if config.mode == "causal":
-        detector = make_detector(config.detector.name, causal=True, **params)
-        stream = score_stream(
-            detector, frame, train_rows=train_rows, refit_every=config.refit_every, contributions=gives
-        )
-        scored, fitted = stream.frame, stream.detector
-        threshold = None if "threshold" not in scored else float(scored["threshold"].iloc[train_rows])
-    else:
-        defaults = {"aggregation": "mean"} if "aggregation" in accepted else {}
-        fitted = make_detector(config.detector.name, causal=False, **{**defaults, **params})
-        fitted.fit(frame.iloc[:train_rows])
-        # A threshold adapted to the scored period splits the scores after the training rows (the period the
-        # study measured, threshold_study.md) and flags every row against it: scored once, split once here.
-        adapted = not getattr(getattr(fitted, "thresholder_", None), "causal", True)
-        scored = fitted.detect(frame) if fitted.threshold is not None and not adapted else fitted.score(frame).to_frame()
-        if gives:
-            scored[contribution_columns(frame.columns)] = fitted.contributions(frame).to_numpy()
-        threshold = fitted.threshold_
-        if adapted:
-            applied = copy.deepcopy(fitted.thresholder_)  # predict sets threshold_: the fitted detector stays as fitted
-            applied.predict(scored["score"].to_numpy()[train_rows:])
-            threshold = float(applied.threshold_)
-            scored.insert(1, "is_anomaly", scored["score"].to_numpy() > threshold)  # NaN scores compare False
+    with _missing_values_named(frame, source, config.detector.name):
+        if config.mode == "causal":
+            detector = make_detector(config.detector.name, causal=True, **params)
+            stream = score_stream(
+                detector, frame, train_rows=train_rows, refit_every=config.refit_every, contributions=gives
+            )
+            scored, fitted = stream.frame, stream.detector
+            threshold = None if "threshold" not in scored else float(scored["threshold"].iloc[train_rows])
+        else:
+            defaults = {"aggregation": "mean"} if "aggregation" in accepted else {}
+            fitted = make_detector(config.detector.name, causal=False, **{**defaults, **params})
+            fitted.fit(frame.iloc[:train_rows])
+            # A threshold adapted to the scored period splits the scores after the training rows (the period the
+            # study measured, threshold_study.md) and flags every row against it: scored once, split once here.
+            adapted = not getattr(getattr(fitted, "thresholder_", None), "causal", True)
+            scored = fitted.detect(frame) if fitted.threshold is not None and not adapted else fitted.score(frame).to_frame()
+            if gives:
+                scored[contribution_columns(frame.columns)] = fitted.contributions(frame).to_numpy()
+            threshold = fitted.threshold_
+            if adapted:
+                applied = copy.deepcopy(fitted.thresholder_)  # predict sets threshold_: the fitted detector stays as fitted
+                applied.predict(scored["score"].to_numpy()[train_rows:])
+                threshold = float(applied.threshold_)
+                scored.insert(1, "is_anomaly", scored["score"].to_numpy() > threshold)  # NaN scores compare False
     if hasattr(fitted, "report"):
         notes.insert(0, fitted.report())
     scored.attrs.update(causal=config.mode == "causal", threshold=threshold)
@@ -137,7 +159,7 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     if timestamps is not None:  # the row sequence was scored: the rows get their own timestamps back
         table.index = scored.index = timestamps
     table.index.name = "timestamp"
-    check_scores(table["score"], f"{source}: detector {config.detector.name!r}")
+    check_scores(table["score"], f"{source}: detector {config.detector.name!r}", frame.isna().any(axis=1).to_numpy())
     events = None
     if "is_anomaly" in table:
         contributions = None
