@@ -129,6 +129,20 @@ def test_an_output_over_the_input_exits_2_and_leaves_the_input(hourly_csv, tmp_p
     assert hourly_csv.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["plant.csv"]
 
 
+def test_reindex_and_sort_are_command_line_options_as_the_error_says(hourly_csv, tmp_path, capsys):
+    frame = pd.read_csv(hourly_csv, index_col=0)
+    gappy = tmp_path / "gappy.csv"
+    frame.drop(frame.index[50]).iloc[::-1].to_csv(gappy)  # one hour missing, newest row first
+    argv = ["forecast", str(gappy), "--model", "naive", "--horizon", "3", "--output", str(tmp_path / "f.csv")]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert "not in increasing order" in error and "pass sort=True (tsseq: --sort)" in error
+    assert main([*argv, "--sort"]) == 2
+    assert "Pass reindex=True (tsseq: --reindex)" in capsys.readouterr().err
+    assert main([*argv, "--sort", "--reindex", "--missing", "interpolate"]) == 0
+    assert len(pd.read_csv(tmp_path / "f.csv")) == 3
+
+
 def test_models_lists_the_registry(capsys):
     assert main(["models"]) == 0
     listed = capsys.readouterr().out

@@ -145,6 +145,16 @@ def add_layout_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--series-column", help="long format: the column holding series ids")
     parser.add_argument("--freq", help="pandas frequency, e.g. h, D, 15min (default: inferred)")
     parser.add_argument("--missing", choices=["error", "interpolate", "ffill", "mask"], default="error")
+    add_grid_arguments(parser)
+
+
+def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--sort`` and ``--reindex`` (DataConfig's ``sort`` and ``reindex``) of a command that reads a CSV."""
+    parser.add_argument("--sort", action="store_true", help="sort the rows by time (default: out-of-order rows are an error)")
+    parser.add_argument(
+        "--reindex", action="store_true",
+        help="insert the missing timestamps of the regular grid as missing values, which --missing then fills",
+    )  # fmt: skip
 
 
 def csv_data_config(args: argparse.Namespace, **fields: object):
@@ -160,6 +170,8 @@ def csv_data_config(args: argparse.Namespace, **fields: object):
         missing=args.missing,
         sep=args.sep,
         decimal=args.decimal,
+        sort=args.sort,
+        reindex=args.reindex,
         **fields,
     )
 

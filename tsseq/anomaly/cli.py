@@ -133,13 +133,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--series-column", help="many series (long format): the column of series ids; each series is scored on its own"
     )
-    from tsseq.cli import add_dialect_arguments, add_engine_arguments, add_threads_argument, positive_int
+    from tsseq.cli import add_dialect_arguments, add_engine_arguments, add_grid_arguments, add_threads_argument, positive_int
 
     parser.add_argument(
         "--batch-series", type=positive_int, metavar="N", help="many series: score N at a time (default 1000)"
     )
     add_engine_arguments(parser)
     add_dialect_arguments(parser)
+    add_grid_arguments(parser)
     add_threads_argument(parser)
 
 
@@ -180,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
             name=args.csv.stem,
             data=DataConfig(csv=str(args.csv), timestamp_column=args.timestamp_column, columns=args.columns,
                             series_column=args.series_column, freq=args.freq, missing=args.missing, sep=args.sep,
-                            decimal=args.decimal),
+                            decimal=args.decimal, sort=args.sort, reindex=args.reindex),
             detector=DetectorConfig(args.detector, dict(args.param)),
             window=args.window,
             threshold=None if str(args.threshold).lower() == "none" else args.threshold,

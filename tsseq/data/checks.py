@@ -366,7 +366,7 @@ def _time_order(codes: np.ndarray, timestamps: pd.DatetimeIndex, sort: bool, whe
     raise DataError(
         f"{where.source}: timestamps are not in increasing order: {where.row(after, codes[after])} "
         f"({timestamps[after]}) comes after {where.row_label(int(before))} ({timestamps[before]}). "
-        "Sort the rows by time, or pass sort=True."
+        "Sort the rows by time, or pass sort=True (tsseq: --sort)."
     )
 
 

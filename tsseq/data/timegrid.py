@@ -144,7 +144,8 @@ def check_spacing(
         f"{where.source}: irregular spacing: {where.row(positions[step], code)} ({first}) is followed by "
         f"{where.row_label(int(positions[step + 1]))} ({second}), a step of {to_offset(second - first).freqstr!r}; "
         f"expected steps of {offset.freqstr!r} ({how}). {int((~regular).sum())} irregular step(s) in all. "
-        "Pass reindex=True to insert the missing timestamps as missing values, or freq= to state the frequency."
+        "Pass reindex=True (tsseq: --reindex) to insert the missing timestamps as missing values, or freq= "
+        "(--freq) to state the frequency."
     )
 
 
