@@ -525,3 +525,13 @@ def test_forecast_without_a_model_lets_auto_choose_and_say_what(hourly_csv, tmp_
     forecast = pd.read_csv(output, index_col=0)
     assert list(forecast.columns) == ["load", "temperature"] and len(forecast) == 6
     assert np.isfinite(forecast.to_numpy()).all()
+
+
+def test_a_one_row_series_with_its_frequency_stated_is_forecast(tmp_path, capsys):
+    data = tmp_path / "one.csv"
+    data.write_text("timestamp,y\n2024-01-01 00:00,1.0\n")
+    output = tmp_path / "f.csv"
+    assert main(["forecast", str(data), "--model", "naive", "--horizon", "2", "--output", str(output)]) == 2
+    assert "one.csv: cannot infer a frequency from series of one row; pass freq= (tsseq: --freq)" in capsys.readouterr().err
+    assert main(["forecast", str(data), "--model", "naive", "--horizon", "2", "--freq", "h", "--output", str(output)]) == 0
+    assert pd.read_csv(output)["timestamp"].tolist() == ["2024-01-01 01:00:00", "2024-01-01 02:00:00"]

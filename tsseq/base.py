@@ -146,7 +146,8 @@ class SeriesLayout:
 
 def split_frame(y: pd.DataFrame | pd.Series) -> tuple[list[np.ndarray], SeriesLayout]:
     """A validated wide or long frame -> (list of ``(T_i, C)`` float64 arrays, layout)."""
-    frame = check_series(y.to_frame() if isinstance(y, pd.Series) else y, missing="mask")
+    stated = None if isinstance(y.index, pd.MultiIndex) else getattr(y.index, "freq", None)  # e.g. one row, --freq h
+    frame = check_series(y.to_frame() if isinstance(y, pd.Series) else y, missing="mask", freq=stated)
     freq = series_frequency(frame)
     columns = tuple(str(column) for column in frame.columns)
     if isinstance(frame.index, pd.MultiIndex):

@@ -95,7 +95,7 @@ def resolve_frequency(
     starts = _series_starts(codes)
     lengths = np.diff(np.r_[starts, len(codes)])
     if lengths.max() < 2:
-        raise DataError(f"{where.source}: cannot infer a frequency from series of one row; pass freq= (e.g. 'h').")
+        raise DataError(f"{where.source}: cannot infer a frequency from series of one row; pass freq= (tsseq: --freq), e.g. 'h'.")
     longest = int(np.argmax(lengths))
     if lengths[longest] >= 3:
         offset = _infer_freq(timestamps[starts[longest] : starts[longest] + lengths[longest]])
