@@ -364,6 +364,9 @@ def test_max_horizon_allows_a_long_forecast(data, tmp_path, monkeypatch, capsys)
     assert main([*args, "--max-horizon", "12001"]) == 0
     monkeypatch.setenv("TSSEQ_MAX_HORIZON", "20000")
     assert main(args) == 0
+    with pytest.raises(SystemExit) as stop:  # a limit must be a positive number of rows: a usage error
+        main([*args, "--max-horizon", "0"])
+    assert stop.value.code == 2 and "--max-horizon: expected a whole number >= 1; got '0'" in capsys.readouterr().err
 
 
 def test_non_finite_detection_scores_exit_3(data, tmp_path, capsys, monkeypatch):

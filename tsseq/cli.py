@@ -102,7 +102,7 @@ def _one_character(text: str) -> str:
     """``--sep`` / ``--decimal``: one character; ``\\t`` or ``tab`` for a tab."""
     text = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(text, text)
     if len(text) != 1:
-        raise argparse.ArgumentTypeError(f"expected one character, e.g. ';' or '\\t' (tab); got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected one character, e.g. ';' or ',' ('\\t' or tab for a tab); got {text!r}")
     return text
 
 
@@ -234,7 +234,7 @@ def add_sanity_arguments(parser: argparse.ArgumentParser, horizon: bool = True) 
     if horizon:
         parser.add_argument(
             "--max-horizon",
-            type=int,
+            type=positive_int,
             metavar="N",
             help="allow horizons up to N rows (default: 100 times the training rows, or $TSSEQ_MAX_HORIZON)",
         )

@@ -132,3 +132,13 @@ def test_masked_missing_values_have_no_score_or_are_refused_naming_the_way_out(s
     assert code == 2
     assert ("gaps.csv: detector 'ar_residual' cannot score data with missing values (6 row(s) kept as missing by "
             "missing='mask'): AR cannot use missing values") in capsys.readouterr().err
+
+
+def test_a_labelled_window_that_ends_before_it_starts_is_refused_naming_its_line(tmp_path: Path) -> None:
+    from tsseq.anomaly.job import read_labels
+    from tsseq.errors import DataError
+
+    labels = tmp_path / "labels.csv"
+    labels.write_text("start,end\n2024-01-01 00:00,2024-01-01 02:00\n2024-01-02 05:00,2024-01-02 01:00\n")
+    with pytest.raises(DataError, match=r"labels.csv': line 3 \(window 2\) starts at 2024-01-02 05:00:00 after it ends"):
+        read_labels(labels)

@@ -267,6 +267,14 @@ def read_labels(path: Path):
             f"Labels file {str(path)!r} needs columns 'start' and 'end'; missing {missing}. Got {list(labels.columns)}."
         )
     try:
-        return pd.DataFrame({"start": pd.to_datetime(labels["start"]), "end": pd.to_datetime(labels["end"])})
+        windows = pd.DataFrame({"start": pd.to_datetime(labels["start"]), "end": pd.to_datetime(labels["end"])})
     except (ValueError, TypeError) as error:
         raise DataError(f"Labels file {str(path)!r}: 'start'/'end' must be timestamps: {error}") from None
+    reversed_rows = (windows["start"] > windows["end"]).to_numpy()
+    if reversed_rows.any():
+        row = int(reversed_rows.argmax())
+        raise DataError(
+            f"Labels file {str(path)!r}: line {row + 2} (window {row + 1}) starts at {windows['start'].iloc[row]} after "
+            f"it ends at {windows['end'].iloc[row]}; expected start <= end. {int(reversed_rows.sum())} such window(s)."
+        )
+    return windows
