@@ -120,3 +120,16 @@ def test_an_output_over_a_file_the_job_reads_is_refused(tmp_path):
                 out.reads([data])
                 out.check(path, "plot")
     assert data.read_text() == "time,y\n"
+
+
+def test_a_plot_path_with_another_suffix_than_png_is_refused(tmp_path):
+    """Plots are PNG: 'plot.pdf' would hold PNG bytes under a PDF's name."""
+    from tsseq.errors import OutputError
+
+    for path in (tmp_path / "plot.pdf", tmp_path / "holdout.svg"):
+        with pytest.raises(OutputError, match=r"ends in '\.(pdf|svg)', but plots are PNG images: name it \.png"):
+            with io.outputs() as out:
+                out.check(path, "holdout plot")
+    with io.outputs() as out:
+        for name in ("plot.png", "PLOT.PNG", "plot"):
+            out.check(tmp_path / name, "plot")

@@ -135,6 +135,13 @@ def _reason(error: OSError) -> str:
     return error.strerror or str(error) or type(error).__name__
 
 
+def check_plot_suffix(path: str | Path, what: str = "plot") -> None:
+    """Plots are PNG images: a path with another suffix (``plot.pdf``) is refused rather than given PNG bytes."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in ("", ".png"):
+        raise OutputError(f"The {what} {str(path)!r} ends in {suffix!r}, but plots are PNG images: name it .png.")
+
+
 def check_destination(path: str | Path, what: str = "output file") -> Path:
     """Refuse, before any work, an output path that cannot be written (:class:`OutputError`).
 
@@ -188,6 +195,8 @@ class Outputs:
         read = self._read.get(Path(os.path.realpath(path)))
         if read is not None:
             raise OutputError(f"The {what} {str(path)!r} is the {read} this job reads; give the output another path.")
+        if what.endswith("plot"):  # "plot", "forecast plot", "holdout plot"
+            check_plot_suffix(path, what)
         key = Path(os.path.abspath(path))
         if key in self._planned and self._planned[key] != what:
             raise OutputError(f"The {what} and the {self._planned[key]} are both {str(path)!r}; give them different paths.")
