@@ -142,3 +142,12 @@ def test_a_labelled_window_that_ends_before_it_starts_is_refused_naming_its_line
     labels.write_text("start,end\n2024-01-01 00:00,2024-01-01 02:00\n2024-01-02 05:00,2024-01-02 01:00\n")
     with pytest.raises(DataError, match=r"labels.csv': line 3 \(window 2\) starts at 2024-01-02 05:00:00 after it ends"):
         read_labels(labels)
+
+
+def test_too_few_training_rows_for_a_window_names_the_options(spiky_csv: Path, tmp_path: Path, capsys) -> None:
+    code = main(["detect", str(spiky_csv), "--detector", "ar_residual", "--window", "48", "--train-rows", "50",
+                 "--output", str(tmp_path / "scores.csv")])  # fmt: skip
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "50 rows leave 40 training rows" in error and "--train-rows, --train-fraction" in error and "--window" in error
+    assert not (tmp_path / "scores.csv").exists()

@@ -319,7 +319,8 @@ class AnomalyDetector(Estimator):
         if len(train) < self.context_rows() + 1:
             raise DataError(
                 f"{len(frame)} rows leave {len(train)} training rows after holding out validation_fraction="
-                f"{self.validation_fraction}; a window needs {self.context_rows() + 1}."
+                f"{self.validation_fraction}; a window needs {self.context_rows() + 1}. Train on more rows (tsseq "
+                "detect: --train-rows, --train-fraction) or use a shorter window (window_length, --window)."
             )
         return train, frame.iloc[len(frame) - held - context :], context
 
