@@ -129,7 +129,7 @@ def test_a_plot_path_with_another_suffix_than_png_is_refused(tmp_path):
     for path in (tmp_path / "plot.pdf", tmp_path / "holdout.svg"):
         with pytest.raises(OutputError, match=r"ends in '\.(pdf|svg)', but plots are PNG images: name it \.png"):
             with io.outputs() as out:
-                out.check(path, "holdout plot")
+                out.check_plot(path, "holdout plot")
     with io.outputs() as out:
         for name in ("plot.png", "PLOT.PNG", "plot"):
-            out.check(tmp_path / name, "plot")
+            out.check_plot(tmp_path / name)

@@ -61,7 +61,7 @@ from tsseq.ar import (
 )
 from tsseq.base import Forecaster, check_positive_int
 from tsseq.data.covariates import SeriesCovariates
-from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.errors import ConfigError, DataError, MissingValuesError, closest_match
 from tsseq.registry import register
 
 # z-value of the one-sided 90% test in the M4 competition's seasonality test.
@@ -229,7 +229,7 @@ def _check_arrays(series: list[np.ndarray], needed: int, model: str, requirement
         absent = ~np.isfinite(values)
         if absent.any():
             row, channel = np.argwhere(absent)[0]
-            raise DataError(
+            raise MissingValuesError(
                 f"{model} cannot use missing values: series {position}, channel {channel} has {int(absent.sum())} "
                 f"missing or infinite value(s) (first at row {row}). Fill them first, e.g. with "
                 "tsseq.data.checks.check_series(frame, missing='interpolate')."
@@ -246,7 +246,7 @@ def _check_windows(inputs: np.ndarray, needed: int, model: str, requirement: str
             f"so it needs input windows of at least {needed} steps."
         )
     if not np.all(np.isfinite(inputs)):
-        raise DataError(f"{model} cannot use missing values: the input windows contain NaN or infinite values.")
+        raise MissingValuesError(f"{model} cannot use missing values: the input windows contain NaN or infinite values.")
 
 
 class _HistoryBaseline(Forecaster):

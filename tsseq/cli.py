@@ -411,7 +411,7 @@ def _forecast(args: argparse.Namespace) -> int:
             out.reads(data.files())
             out.check(args.output, what)
             if args.plot:
-                out.check(args.plot, "plot")
+                out.check_plot(args.plot)
         (model,) = fitting.with_threads([ModelConfig(args.model, dict(args.param))], args.threads)
         checkpoints = fitting.Checkpoints(args.checkpoint_dir, resume=args.resume is not False)
         if args.resume:

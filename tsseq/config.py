@@ -14,6 +14,7 @@ import math
 import re
 import types
 import typing
+from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,8 +75,13 @@ class DataConfig:
 
     def files(self, base_dir: Path = Path(".")) -> list[Path]:
         """The files the job reads (``csv``, ``future_csv``, ``static_csv``), relative to ``base_dir``: no output may replace them."""
-        paths = [Path(name) for name in (self.csv, self.future_csv, self.static_csv) if name is not None]
-        return [path if path.is_absolute() else base_dir / path for path in paths]
+        return [job_path(name, base_dir) for name in (self.csv, self.future_csv, self.static_csv) if name is not None]
+
+
+def job_path(name: str | Path, base_dir: Path) -> Path:
+    """A path written in a job file: a relative one resolves against ``base_dir`` (the job file's folder)."""
+    path = Path(name)
+    return path if path.is_absolute() else base_dir / path
 
 
 @dataclass(frozen=True)
@@ -203,7 +209,7 @@ class PipelineConfig:
         if not self.models:
             raise ConfigError("models: list at least one model, e.g. [{name: ar}].")
         names = [model.display_name for model in self.models]
-        repeated = sorted({name for name in names if names.count(name) > 1})
+        repeated = sorted(name for name, count in Counter(names).items() if count > 1)
         if repeated:  # results, runs and files are keyed by the name: a second would silently replace the first
             positions = ", ".join(f"{name!r} (models {[i for i, n in enumerate(names) if n == name]})" for name in repeated)
             raise ConfigError(

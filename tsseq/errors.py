@@ -21,6 +21,10 @@ class DataError(TsseqError, ValueError):
     """The data (a CSV file, a frame, an array) is not what tsseq can use."""
 
 
+class MissingValuesError(DataError):
+    """A model or detector that cannot use missing values was given some (NaN or infinite)."""
+
+
 class DataFileNotFoundError(DataError, FileNotFoundError):
     """A data file that was asked for does not exist."""
 

@@ -296,7 +296,7 @@ def _check_exportable(model: Any) -> None:
         )
     if not getattr(model, "forecast_trained_", True):
         raise ExportError(f"{name} cannot be exported: it was only pretrained; its forecasting head is untrained.")
-    transform = getattr(model, "target_transform_", getattr(model, "target_transform", None))  # the fit's
+    transform = model._fitted_transform  # the fit's, not the parameter as set since
     if transform is not None:
         raise ExportError(
             f"{name} cannot be exported: it was fitted with target_transform={transform!r}, which the "

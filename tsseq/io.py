@@ -135,13 +135,6 @@ def _reason(error: OSError) -> str:
     return error.strerror or str(error) or type(error).__name__
 
 
-def check_plot_suffix(path: str | Path, what: str = "plot") -> None:
-    """Plots are PNG images: a path with another suffix (``plot.pdf``) is refused rather than given PNG bytes."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in ("", ".png"):
-        raise OutputError(f"The {what} {str(path)!r} ends in {suffix!r}, but plots are PNG images: name it .png.")
-
-
 def check_destination(path: str | Path, what: str = "output file") -> Path:
     """Refuse, before any work, an output path that cannot be written (:class:`OutputError`).
 
@@ -195,13 +188,20 @@ class Outputs:
         read = self._read.get(Path(os.path.realpath(path)))
         if read is not None:
             raise OutputError(f"The {what} {str(path)!r} is the {read} this job reads; give the output another path.")
-        if what.endswith("plot"):  # "plot", "forecast plot", "holdout plot"
-            check_plot_suffix(path, what)
         key = Path(os.path.abspath(path))
         if key in self._planned and self._planned[key] != what:
             raise OutputError(f"The {what} and the {self._planned[key]} are both {str(path)!r}; give them different paths.")
         self._planned[key] = what
         return check_destination(path, what)
+
+    def check_plot(self, path: str | Path, what: str = "plot") -> Path:
+        """:meth:`check` a plot's path, which must end in .png (or nothing): plots are PNG images, and ``plot.pdf``
+        would hold PNG bytes under another format's name."""
+        path = self.check(path, what)
+        suffix = path.suffix.lower()
+        if self.write and suffix not in ("", ".png"):
+            raise OutputError(f"The {what} {str(path)!r} ends in {suffix!r}, but plots are PNG images: name it .png.")
+        return path
 
     def add(self, path: str | Path, write: Callable[[Path], object], what: str = "output file") -> Path:
         """Render ``write(temporary)`` now; it becomes ``path`` (a link's target) when the transaction commits."""

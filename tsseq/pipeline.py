@@ -36,6 +36,7 @@ from tsseq.config import (
     ModelConfig,
     PipelineConfig,
     check_parameters,
+    job_path,
     load_pipeline,
 )
 from tsseq.errors import ConfigError, DataError, closest_match
@@ -86,8 +87,7 @@ def load_inputs(data: DataConfig, base_dir: Path = Path(".")) -> tuple[pd.DataFr
 
 def data_path(data: DataConfig, base_dir: Path = Path(".")) -> Path:
     """The data file (``data.csv``: a CSV, a Parquet file or a directory of Parquet files), relative to ``base_dir``."""
-    path = Path(data.csv)
-    return path if path.is_absolute() else base_dir / path
+    return job_path(data.csv, base_dir)
 
 
 def read_frame(
@@ -535,8 +535,8 @@ def run(
         planned = _planned_outputs(config, directory, writes_forecast)
         with main_process.shared_outcome("checking the output paths"):
             out.reads(config.data.files(base_dir))
-            for path, what in planned.values():
-                out.check(path, what)  # before any training: a bad path is bad input, found now
+            for kind, (path, what) in planned.items():  # before any training: a bad path is bad input, found now
+                (out.check_plot if kind in ("plot", "holdout_plot") else out.check)(path, what)
         models = with_threads(config.models, config.threads)
         for model in models:  # every model's name and parameters, before any data is read
             build_model(model, _window_defaults(evaluation))

@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
             out.reads([base_dir / config.labels], "labels file")
         out.check(output, "scores CSV")
         if plot is not None:
-            out.check(plot, "plot")
+            out.check_plot(plot)
         if events is not None:
             out.check(events, "events CSV")
         labels = None if config.labels is None else read_labels(base_dir / config.labels)

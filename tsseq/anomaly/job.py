@@ -14,7 +14,6 @@ returned (:func:`tsseq.sanity.check_scores`: finite after the first scored row).
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,20 +63,20 @@ def check_detector(config) -> dict:
 
 
 @contextmanager
-def _missing_values_named(frame, source: str, detector: str) -> Iterator[None]:
-    """A detector's refusal of missing values (kept by ``--missing mask``) names the file, the rows and the ways out."""
-    from tsseq.errors import DataError
+def _missing_values_named(missing_rows, source: str, detector: str) -> Iterator[None]:
+    """A detector's refusal of missing values (kept by ``--missing mask``; ``missing_rows`` bool per row) names the
+    file, the rows and the ways out."""
+    from tsseq.errors import MissingValuesError
 
     try:
         yield
-    except DataError as error:
-        missing = int(frame.isna().any(axis=1).sum())
-        if not missing or not re.search(r"\b(nan|missing|non-finite)\b", str(error), re.IGNORECASE):
+    except MissingValuesError as error:
+        if not missing_rows.any():
             raise
-        raise DataError(
-            f"{source}: detector {detector!r} cannot score data with missing values ({missing} row(s) kept as missing "
-            f"by missing='mask'): {error} Use missing='interpolate' or 'ffill' (--missing), or a detector that scores "
-            "around them (e.g. lstm_ae)."
+        raise MissingValuesError(
+            f"{source}: detector {detector!r} cannot score data with missing values ({int(missing_rows.sum())} row(s) "
+            f"kept as missing by missing='mask'): {error} Use missing='interpolate' or 'ffill' (--missing), or a "
+            "detector that scores around them (e.g. lstm_ae)."
         ) from None
 
 
@@ -122,7 +121,8 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         f"detector {config.detector.name!r} gives no per-channel contributions (it scores one channel); "
         "the output has none"
     ]  # fmt: skip
-    with _missing_values_named(frame, source, config.detector.name):
+    missing_rows = frame.isna().any(axis=1).to_numpy()  # kept as missing (missing='mask'): no score there
+    with _missing_values_named(missing_rows, source, config.detector.name):
         if config.mode == "causal":
             detector = make_detector(config.detector.name, causal=True, **params)
             stream = score_stream(
@@ -159,7 +159,7 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     if timestamps is not None:  # the row sequence was scored: the rows get their own timestamps back
         table.index = scored.index = timestamps
     table.index.name = "timestamp"
-    check_scores(table["score"], f"{source}: detector {config.detector.name!r}", frame.isna().any(axis=1).to_numpy())
+    check_scores(table["score"], f"{source}: detector {config.detector.name!r}", missing_rows)
     events = None
     if "is_anomaly" in table:
         contributions = None

@@ -59,7 +59,7 @@ import pandas as pd
 from tsseq.anomaly.novelty import NoveltyState, novelty_raw
 from tsseq.anomaly.scorers import LikelihoodScorer
 from tsseq.base import check_positive_int
-from tsseq.errors import ConfigError, DataError
+from tsseq.errors import ConfigError, DataError, MissingValuesError
 from tsseq.parameters import Estimator, check_is_fitted
 
 
@@ -464,7 +464,7 @@ class OnlineResidualDetector(Estimator):
         values = frame.iloc[:, 0].to_numpy(dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
-            raise DataError(f"{name}: row {bad[0]} ({frame.index[bad[0]]}) has the non-finite value {values[bad[0]]}; fill or drop it first.")
+            raise MissingValuesError(f"{name}: row {bad[0]} ({frame.index[bad[0]]}) has the non-finite value {values[bad[0]]}; fill or drop it first.")
         if not len(values):
             raise DataError(f"{name} has no rows.")
         return values, frame.index

@@ -50,7 +50,7 @@ from tsseq.anomaly.online import OnlineResidualDetector
 from tsseq.anomaly.scorers import split_by_shares
 from tsseq.anomaly.tails import COMBINATIONS, combine_channel_scores, normal_tail_score, student_t_tail_score
 from tsseq.base import check_positive_int
-from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.errors import ConfigError, DataError, MissingValuesError, closest_match
 from tsseq.parameters import check_is_fitted
 
 SCALES = ("squared", "absolute")
@@ -288,7 +288,7 @@ class OnlineIntervalDetector(OnlineResidualDetector):
         bad = np.argwhere(~np.isfinite(values))
         if len(bad):
             row, column = bad[0]
-            raise DataError(
+            raise MissingValuesError(
                 f"{name}: row {row} ({frame.index[row]}), column {frame.columns[column]!r} has the non-finite value "
                 f"{values[row, column]}; fill or drop it first."
             )

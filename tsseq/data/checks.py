@@ -257,6 +257,8 @@ def _to_datetime(raw: pd.Index, dayfirst: bool) -> pd.DatetimeIndex:
 def _day_or_month_first(raw: pd.Index, month_first: pd.DatetimeIndex, where: Where) -> pd.DatetimeIndex:
     """Dates written ``nn/nn/yyyy``: read day first where only that reading parses them all (13/01/2024), and
     warn, naming the file, where both readings parse every date but differ (month first is kept)."""
+    if not month_first.isna().any() and (month_first.day > 12).any():
+        return month_first  # a day above 12 cannot be read as a month: the one reading, no second parse
     try:
         day_first = _to_datetime(raw, dayfirst=True)
     except (ValueError, TypeError):

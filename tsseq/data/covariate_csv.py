@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tsseq.config import job_path
 from tsseq.data.csv import read_csv
 from tsseq.errors import DataError, DataFileNotFoundError
 
@@ -47,18 +48,14 @@ def split_inputs(data, frame: pd.DataFrame, source: str, base_dir: Path = Path("
     if future:
         rows, where = frame[future].copy(), source
         if data.future_csv is not None:
-            path = _path(data.future_csv, base_dir)
+            path = job_path(data.future_csv, base_dir)
             rows, where = _with_future_file(rows, path, data), f"{source} and {path}"
         rows.attrs["source"] = where
         keywords["future_covariates"] = rows
     if data.static_csv is not None:
-        keywords["static_covariates"] = read_static_csv(_path(data.static_csv, base_dir), data.series_column)
+        keywords["static_covariates"] = read_static_csv(job_path(data.static_csv, base_dir), data.series_column)
     return frame[list(target)], keywords
 
-
-def _path(name: str, base_dir: Path) -> Path:
-    path = Path(name)
-    return path if path.is_absolute() else base_dir / path
 
 
 def _with_future_file(known: pd.DataFrame, path: Path, data) -> pd.DataFrame:

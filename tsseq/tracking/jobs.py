@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsseq.config import ModelConfig, PipelineConfig
+from tsseq.config import ModelConfig, PipelineConfig, job_path
 from tsseq.main_process import on_main_process
 from tsseq.quantiles import interval_levels
 from tsseq.tracking.identity import DatasetIdentity, catalog_identity, file_identity
@@ -125,7 +125,7 @@ class JobTracker:
     def __init__(self, config: PipelineConfig, base_dir: Path = Path(".")) -> None:
         self.config = config
         data = config.data
-        source = None if data.dataset is not None else _csv_path(data.csv, base_dir)
+        source = None if data.dataset is not None else job_path(data.csv, base_dir)
         self.identity: DatasetIdentity | None = on_main_process(  # None on the other processes
             lambda: catalog_identity(data.dataset) if source is None else file_identity(source),
             "tracking: identifying the data set",
@@ -181,6 +181,3 @@ class JobTracker:
         return test.iloc[: -evaluation.horizon], test.iloc[-evaluation.horizon :]
 
 
-def _csv_path(csv: str, base_dir: Path) -> Path:
-    path = Path(csv)
-    return path if path.is_absolute() else base_dir / path

@@ -289,12 +289,12 @@ def _storage_name(config: StudyConfig) -> str:
 
 def _identity(config: StudyConfig, base_dir: Path = Path(".")):
     """The study's data set identity; a CSV path is relative to the job file's folder, as its data is."""
+    from tsseq.config import job_path
     from tsseq.tracking.identity import catalog_identity, file_identity
 
     if config.data.dataset:
         return catalog_identity(config.data.dataset)
-    csv = Path(config.data.csv)
-    return file_identity(csv if csv.is_absolute() else base_dir / csv)
+    return file_identity(job_path(config.data.csv, base_dir))
 
 
 def _trial_run(config: StudyConfig, identity):
