@@ -351,6 +351,25 @@ def test_huge_input_values_are_refused_when_read(data, tmp_path, capsys):
     assert leftovers(tmp_path) == []
 
 
+def test_a_column_too_small_to_have_a_spread_is_refused_when_read(data, tmp_path, capsys):
+    frame = pd.read_csv(data, index_col=0)
+    frame["load"] *= 1e-300  # squares underflow to 0: the naive interval had width 0
+    frame.to_csv(data)
+    assert forecast(data, "--quantiles", "0.1,0.9", "--output", str(tmp_path / "f.csv")) == 2
+    error = capsys.readouterr().err
+    assert "column 'load' holds no value larger than 1.1e-299 in magnitude" in error
+    assert "Rescale the column" in error
+    assert leftovers(tmp_path) == []
+
+
+def test_zeros_and_single_tiny_values_are_read(data, tmp_path):
+    frame = pd.read_csv(data, index_col=0)
+    frame["idle"] = 0.0
+    frame.iloc[3, 0] = 1e-300
+    frame.to_csv(data)
+    assert forecast(data, "--output", str(tmp_path / "f.csv")) == 0
+
+
 def test_a_huge_horizon_is_refused_up_front_with_its_override(data, tmp_path, capsys, monkeypatch, no_training):
     assert main(["forecast", str(data), "--horizon", str(10**8), "--output", str(tmp_path / "f.csv")]) == 2
     error = capsys.readouterr().err

@@ -2,7 +2,9 @@
 
 * :func:`check_magnitude`: input values beyond ``±MAX_ABS_VALUE`` (1e150) are refused
   when read (:class:`~tsseq.errors.DataError`, exit 2): their squares overflow float64,
-  so variances, scalers and losses become infinite and forecasts NaN.
+  so variances, scalers and losses become infinite and forecasts NaN. So is a column
+  whose every nonzero value lies within ``±MIN_SCALE`` (1e-150): its squares underflow
+  to 0, so its spread reads as 0 and every interval collapses onto the point forecast.
 * :func:`check_horizon`: a horizon longer than ``HORIZON_FACTOR`` (100) times the
   longest training series is refused before any fitting
   (:class:`~tsseq.errors.ConfigError`, exit 2), with the size of the forecast it would
@@ -32,6 +34,7 @@ import pandas as pd
 from tsseq.errors import ConfigError, DataError, ForecastError
 
 MAX_ABS_VALUE = 1e150
+MIN_SCALE = 1e-150
 HORIZON_FACTOR = 100
 PLAUSIBLE_SPANS = 10.0
 HORIZON_ENVIRONMENT = "TSSEQ_MAX_HORIZON"
@@ -45,6 +48,7 @@ def check_magnitude(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     with np.errstate(invalid="ignore"):
         huge = np.abs(values) > MAX_ABS_VALUE
     if not huge.any():
+        _check_scale(frame, values, source)
         return frame
     row, column = (int(position[0]) for position in np.nonzero(huge))
     count = int(huge.sum())
@@ -52,6 +56,22 @@ def check_magnitude(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         f"{source}: column {str(frame.columns[column])!r} at {frame.index[row]} holds {values[row, column]:.6g}"
         f"{f' ({count} such values)' if count > 1 else ''}; values beyond ±{MAX_ABS_VALUE:.0e} cannot be used "
         "(their squares overflow 64-bit floats, so scaling and fitting would give NaN). Rescale the column."
+    )
+
+
+def _check_scale(frame: pd.DataFrame, values: np.ndarray, source: str) -> None:
+    """Refuse a column whose largest magnitude is nonzero but within :data:`MIN_SCALE` (module docstring)."""
+    with np.errstate(invalid="ignore"):
+        largest = np.nanmax(np.where(np.isfinite(values), np.abs(values), np.nan), axis=0, initial=0.0)
+    tiny = np.flatnonzero((largest > 0) & (largest < MIN_SCALE))
+    if tiny.size == 0:
+        return
+    column = int(tiny[0])
+    raise DataError(
+        f"{source}: column {str(frame.columns[column])!r} holds no value larger than {largest[column]:.6g} in "
+        f"magnitude; a column whose values all lie within ±{MIN_SCALE:.0e} cannot be used (their squares underflow "
+        "64-bit floats to 0, so its spread reads as 0 and every interval would collapse onto the forecast). "
+        "Rescale the column."
     )
 
 
