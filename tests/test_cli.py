@@ -224,6 +224,23 @@ def test_bad_quantiles_exit_2_naming_the_option(hourly_csv, tmp_path, capsys, le
     assert "argument --quantiles" in capsys.readouterr().err and not output.exists()
 
 
+@pytest.mark.parametrize(
+    "arguments, hint",
+    [
+        (["detect", "{csv}", "--model", "lstm_ae"], "unrecognized arguments: --model lstm_ae. tsseq detect takes --detector, not --model."),
+        (["forecast", "{csv}", "--horizon", "3", "--output", "{out}", "--detector", "naive"], "tsseq forecast takes --model, not --detector."),
+        (["forecast", "{csv}", "--horizon", "3", "--output", "{out}", "--treads", "1"], "Did you mean '--threads'?"),
+        (["forecast", "{csv}", "--horizon", "3", "--output", "{out}", "leftover"], "unrecognized arguments: leftover."),
+    ],
+)
+def test_an_unknown_option_is_answered_with_the_one_meant(hourly_csv, tmp_path, capsys, arguments, hint):
+    output = tmp_path / "f.csv"
+    with pytest.raises(SystemExit) as exit_info:
+        main([argument.format(csv=hourly_csv, out=output) for argument in arguments])
+    assert exit_info.value.code == 2
+    assert hint in capsys.readouterr().err and not output.exists()
+
+
 def test_point_only_model_with_quantiles_exits_2_with_its_message_before_fitting(hourly_csv, tmp_path, capsys, monkeypatch):
     from tsseq import registry
 

@@ -244,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tsseq", description="Time-series forecasting and anomaly detection.")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.command_parsers = commands.choices  # for _unrecognized's suggestions
 
     run = commands.add_parser("run", help="run a declarative pipeline (YAML)")
     run.add_argument("pipeline", type=Path, help="pipeline file, e.g. pipelines/quickstart.yaml")
@@ -601,6 +602,27 @@ def _ignore_signals() -> None:
 COMMANDS = {"run": _run, "forecast": _forecast, "evaluate": _evaluate, "models": _models, "datasets": _datasets}
 
 
+# An option of one command given to another where it has another name (forecast's model is detect's detector).
+_OTHER_NAMES = {"--model": "--detector", "--detector": "--model"}
+
+
+def _unrecognized(command_parser: argparse.ArgumentParser, command: str, extras: list[str]) -> str:
+    """argparse's "unrecognized arguments" message, with the option meant where one is close or renamed."""
+    from tsseq.errors import closest_match
+
+    options = {option for action in command_parser._actions for option in action.option_strings}
+    hints = []
+    for extra in extras:
+        name = extra.split("=", 1)[0]
+        if not name.startswith("--"):
+            continue
+        if _OTHER_NAMES.get(name) in options:
+            hints.append(f" tsseq {command} takes {_OTHER_NAMES[name]}, not {name}.")
+        else:
+            hints.append(closest_match(name, sorted(options)))
+    return f"unrecognized arguments: {' '.join(extras)}.{''.join(hints)}".replace("..", ".")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command of ``argv`` (None: the process's own command line); returns its exit code.
 
@@ -613,7 +635,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tsseq.errors import TsseqError
     from tsseq.signals import Terminated, terminating
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        parser.error(_unrecognized(parser.command_parsers[args.command], args.command, extras))
     show_traceback = args.traceback or os.environ.get("TSSEQ_TRACEBACK") == "1"
     try:
         command = COMMANDS.get(args.command) or _command_modules()[args.command].run
