@@ -9,10 +9,11 @@ of the result equals ``read_csv`` of the CSV.
 
 Typing, chunk by chunk, so that every chunk has the first one's schema: the timestamp
 column is parsed with the format of its first value (what pandas infers for a whole
-column), value columns become float64, series ids stay integers when the first chunk's
-are (else text). A cell that breaks the type is a DataError naming the file, the column
-and the CSV line. The rest of the checks (duplicates, spacing, missing values) need whole
-series and are :func:`tsseq.data.checks.check_series`'s, when the Parquet is read.
+column; dates written ``nn/nn/yyyy`` day first or month first as ``read_csv`` reads them,
+:func:`_reads_day_first`), value columns become float64, series ids stay integers when
+the first chunk's are (else text). A cell that breaks the type is a DataError naming the
+file, the column and the CSV line. The rest of the checks (duplicates, spacing, missing
+values) need whole series and are :func:`tsseq.data.checks.check_series`'s, when the Parquet is read.
 
 The output is written under a temporary name beside the destination and renamed into
 place at the end: a failed conversion leaves nothing.
@@ -24,7 +25,8 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,7 @@ import pandas as pd
 from tsseq.errors import ConfigError, DataError, OutputError
 
 DEFAULT_CHUNK_ROWS = 1_000_000
+_HEAD_ROWS = 1000  # read first: the header, the timestamp column, the types of the first rows
 
 
 @dataclass(frozen=True)
@@ -61,16 +64,15 @@ def csv_to_parquet(
     ``read_options`` go to ``pandas.read_csv`` (``sep``, ``decimal``, ``encoding``, ...);
     the delimiter and decimal mark are detected when not given, as ``read_csv`` does.
     """
-    from tsseq.data.csv import _check_header, _detect_dialect, _detect_timestamp_column, _read_table, _sample
+    from tsseq.data.csv import _check_header, _detect_timestamp_column, _read_table, prepare_text
 
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ConfigError(f"The 'chunk_rows' parameter must be an int >= 1. Got {chunk_rows!r} instead.")
     if partition_by_series and series_column is None:
         raise ConfigError("Partitioning by series needs the series column (--series-column).")
     name, destination = os.fspath(source), Path(destination)
-    sample = _sample(source, str(read_options.get("encoding") or "utf-8"))
-    _detect_dialect(sample, read_options)
-    head = _read_table(source, name, {**read_options, "nrows": 1000})
+    prepare_text(source, name, read_options)
+    head = _read_table(source, name, {**read_options, "nrows": _HEAD_ROWS})
     _check_header(head, name)
     for column, parameter in ((series_column, "series_column"), (timestamp_column, "timestamp_column")):
         if column is not None and column not in head.columns:
@@ -82,23 +84,101 @@ def csv_to_parquet(
     for column in values:
         if column not in head.columns:
             _missing_column(head, column, "value_columns", name)
-    typing = _ChunkTyping(name, series_column, timestamp_column, values, head)
+    day_first = _reads_day_first(source, name, timestamp_column, head, chunk_rows, read_options)
+    typing = _ChunkTyping(name, series_column, timestamp_column, values, head, day_first)
     dtypes = {timestamp_column: str, **({} if typing.integer_ids else {series_column: str} if series_column else {})}
     with _staged(destination, directory=partition_by_series) as staging:
         writer = _DirectoryWriter(staging, series_column) if partition_by_series else _FileWriter(staging)
         rows = chunks = 0
         try:
-            reader = pd.read_csv(source, usecols=keys + values, dtype=dtypes, chunksize=chunk_rows, **read_options)
-            for chunk in reader:
-                writer.write(typing.table(chunk, first_line=rows + 2))
-                rows, chunks = rows + len(chunk), chunks + 1
-        except pd.errors.ParserError as error:
-            raise DataError(f"{name}: is not a well-formed CSV file: {' '.join(str(error).split())}") from None
+            with _csv_errors(source, name, read_options):
+                reader = pd.read_csv(source, usecols=keys + values, dtype=dtypes, chunksize=chunk_rows, **read_options)
+                for chunk in reader:
+                    writer.write(typing.table(chunk, first_line=rows + 2))
+                    rows, chunks = rows + len(chunk), chunks + 1
         finally:
             writer.close()
         if rows == 0:
             raise DataError(f"{name}: has a header but no data rows.")
     return Conversion(destination, rows, chunks, tuple(keys + values))
+
+
+@contextmanager
+def _csv_errors(source: str | os.PathLike[str], name: str, read_options: dict[str, object]) -> Iterator[None]:
+    """pandas' errors past the first rows, as DataErrors naming the file."""
+    from tsseq.data.csv import undecodable_text
+
+    try:
+        yield
+    except pd.errors.ParserError as error:
+        raise DataError(f"{name}: is not a well-formed CSV file: {' '.join(str(error).split())}") from None
+    except UnicodeDecodeError as error:
+        raise undecodable_text(source, name, read_options.get("encoding"), error) from None
+
+
+def _reads_day_first(
+    source: str | os.PathLike[str],
+    name: str,
+    column: str,
+    head: pd.DataFrame,
+    chunk_rows: int,
+    read_options: dict[str, object],
+) -> bool:
+    """Whether the timestamps are dates written ``nn/nn/yyyy`` day first, decided as ``read_csv`` decides.
+
+    The decision, and its warning where both readings parse every date but differ, are
+    :func:`tsseq.data.checks._day_or_month_first`'s, given the first timestamp of each date
+    written: the two readings differ in the date only, so the dates decide, and there are
+    few of them however many rows the file has. They come from the first rows when these
+    settle it (a date that reads one way only), else from the timestamp column of the whole
+    file, read once more in chunks (a file larger than memory still converts).
+    """
+    from tsseq.data.checks import _DAY_MONTH, _day_or_month_first, _to_datetime
+    from tsseq.data.csv import _csv_line
+    from tsseq.data.timegrid import Where
+
+    written = head[column].dropna()
+    if written.empty or not isinstance(written.iloc[0], str) or not _DAY_MONTH.match(written.iloc[0]):
+        return False  # ISO dates (and every other format) have one reading
+    dates = _FirstOfEachDate()
+    dates.add(head[column])
+    if not dates.settled() and len(head) == _HEAD_ROWS:  # the rows after the first may settle it
+        dates = _FirstOfEachDate()
+        with _csv_errors(source, name, read_options):
+            reader = pd.read_csv(source, usecols=[column], dtype={column: str}, chunksize=chunk_rows, **read_options)
+            for chunk in reader:
+                dates.add(chunk[column])
+    stamps = pd.Index(dates.stamps)
+    month_first = _to_datetime(stamps, dayfirst=False)
+    where = Where(name, lambda position: _csv_line(dates.rows[position]), None)
+    return not _day_or_month_first(stamps, month_first, where).equals(month_first)
+
+
+class _FirstOfEachDate:
+    """The first timestamp of each date written (``05/01/2024`` of ``05/01/2024 13:00``) and its data row."""
+
+    def __init__(self) -> None:
+        self.stamps: list[str] = []
+        self.rows: list[int] = []
+        self._dates: set[str] = set()
+
+    def add(self, stamps: pd.Series) -> None:
+        """The timestamps of consecutive rows, indexed by data row (as pandas' chunks are)."""
+        from tsseq.data.checks import _DAY_MONTH
+
+        text = stamps.dropna().astype(str)
+        dates = text.str.extract(f"({_DAY_MONTH.pattern})", expand=False).fillna(text)  # not a date: its own
+        new = ~dates.duplicated() & ~dates.isin(self._dates)
+        self.stamps.extend(text[new])
+        self.rows.extend(int(row) for row in text.index[new])
+        self._dates.update(dates[new])
+
+    def settled(self) -> bool:
+        """Whether a date reads one way only (no more rows can make both readings parse every date)."""
+        from tsseq.data.checks import _to_datetime
+
+        month_first = _to_datetime(pd.Index(self.stamps), dayfirst=False)
+        return bool(month_first.isna().any() or (month_first.day > 12).any())
 
 
 def _missing_column(head: pd.DataFrame, column: str, parameter: str, name: str) -> None:
@@ -111,13 +191,22 @@ def _missing_column(head: pd.DataFrame, column: str, parameter: str, name: str) 
 class _ChunkTyping:
     """Types every chunk as the first one's values say, naming the first cell that does not fit."""
 
-    def __init__(self, name: str, series_column: str | None, timestamp_column: str, values: list[str], head: pd.DataFrame):
+    def __init__(
+        self,
+        name: str,
+        series_column: str | None,
+        timestamp_column: str,
+        values: list[str],
+        head: pd.DataFrame,
+        day_first: bool,
+    ) -> None:
         self.name, self.series_column, self.timestamp_column, self.values = name, series_column, timestamp_column, values
         self.integer_ids = series_column is not None and pd.api.types.is_integer_dtype(head[series_column].dtype)
         first = head[timestamp_column].dropna()
         with warnings.catch_warnings():  # pandas warns when it cannot guess
             warnings.simplefilter("ignore")
-            self.format = pd.tseries.api.guess_datetime_format(str(first.iloc[0])) if len(first) else None
+            guess = pd.tseries.api.guess_datetime_format
+            self.format = guess(str(first.iloc[0]), dayfirst=day_first) if len(first) else None
         self.schema = None
 
     def table(self, chunk: pd.DataFrame, first_line: int):

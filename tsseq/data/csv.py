@@ -17,13 +17,20 @@ The field delimiter is detected from the first lines of a file (``,``, ``;``, ta
 ``|``, :class:`csv.Sniffer`) unless ``sep`` is given; a ``;``- or tab-separated file
 whose numbers are written with decimal commas (``1,5``, common in European exports and
 test-bench logs) is read with ``decimal=","`` unless ``decimal`` is given.
+
+The text is UTF-8 unless ``encoding`` is given; a file that starts with a UTF-16 or
+UTF-32 byte-order mark (Excel's "Unicode text", PowerShell's ``Out-File``) is read in that
+encoding (a UTF-8 one pandas skips). A byte that does not decode is named by its offset and
+line, with how to re-save the file as UTF-8.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import os
 import re
+import shlex
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,6 +49,12 @@ _SAMPLE_LINES = 50
 _DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
 _DECIMAL_POINT = re.compile(r"^\s*[+-]?\d*\.\d+(?:[eE][+-]?\d+)?\s*$")
 _FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_SHOWN_BYTES = 80  # of the line around a byte that does not decode
+_HEAD_BYTES = 8192  # read to tell text from binary data and to find a byte-order mark
+# Longest first: the UTF-32 LE mark begins with the UTF-16 LE one. A UTF-8 mark needs nothing: pandas skips it.
+_BYTE_ORDER_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+                     (codecs.BOM_UTF16_BE, "utf-16"))  # fmt: skip
+_NUL_CODE_UNITS = ("utf-16", "utf-32", "utf_16", "utf_32", "utf16", "utf32")  # encodings whose text holds NUL bytes
 
 
 def read_csv(
@@ -99,8 +112,7 @@ def read_csv(
         )
     if timestamp_column is not None and "dtype" not in read_options:
         read_options["dtype"] = {timestamp_column: str}  # so that e.g. 20200101 is not read as a number
-    sample = _sample(source, str(read_options.get("encoding") or "utf-8"))
-    _detect_dialect(sample, read_options)
+    sample = prepare_text(source, name, read_options)
     table = _read_table(source, name, read_options)
     _check_header(table, name)
     _check_field_counts(table, sample, name, read_options)
@@ -146,18 +158,88 @@ def check_exists(path: Path, name: str) -> None:
         raise DataFileNotFoundError(f"{name}: file not found.{closest_match(path.name, siblings)}")
 
 
-def _read_table(source: object, name: str, read_options: dict[str, object]) -> pd.DataFrame:
+def prepare_text(source: object, name: str, read_options: dict[str, object]) -> str | None:
+    """Check that a path is a text file, take its encoding from a byte-order mark and its ``sep`` and ``decimal``
+    from its first lines, unless ``read_options`` give them (filled in place); the file's first characters."""
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         check_exists(path, name)
         if path.is_dir():
             raise DataError(f"{name}: is a directory; expected a CSV file.")
         with open(path, "rb") as handle:
-            if b"\x00" in handle.read(8192):
-                raise DataError(
-                    f"{name}: holds binary data, not text; expected a CSV text file (a header line naming the "
-                    "columns, then one row per timestamp)."
-                )
+            head = handle.read(_HEAD_BYTES)
+        if not read_options.get("encoding"):
+            marked = next((encoding for mark, encoding in _BYTE_ORDER_MARKS if head.startswith(mark)), None)
+            if marked is not None:
+                read_options["encoding"] = marked
+        encoding = str(read_options.get("encoding") or "utf-8").lower()
+        if b"\x00" in head and not encoding.startswith(_NUL_CODE_UNITS):
+            wide = head.count(0) >= len(head) // 4  # every other byte NUL: UTF-16 text without its mark
+            raise DataError(
+                f"{name}: holds binary data, not text; expected a CSV text file (a header line naming the "
+                "columns, then one row per timestamp)."
+                + (" If it is UTF-16 text without a byte-order mark, re-save it as UTF-8." if wide else "")
+            )
+    sample = _sample(source, str(read_options.get("encoding") or "utf-8"))
+    _detect_dialect(sample, read_options)
+    return sample
+
+
+def undecodable_text(source: object, name: str, encoding: object, error: UnicodeDecodeError) -> DataError:
+    """The error for a byte that does not decode: its offset and line (found again: pandas' offset is within a
+    field), the line as read, and how to re-save the file as UTF-8 (the command line has no encoding option)."""
+    encoding = str(encoding or "utf-8")
+    where = f" ({error.reason})"
+    located = _first_undecodable(Path(source), encoding) if isinstance(source, (str, os.PathLike)) else None
+    if located is not None:
+        offset, line, text, bad = located
+        where = (
+            f": byte {offset} (line {line}{', the header' if line == 1 else ''}) is 0x{bad.hex()}, which {encoding} "
+            f"cannot decode, in \"{text}\""
+        )
+    return DataError(
+        f"{name}: is not {encoding} text{where}. Re-save the file as UTF-8 (Excel: Save As 'CSV UTF-8'; "
+        f"iconv -f latin1 -t utf-8 {shlex.quote(name)} > utf8.csv for Latin-1/Windows-1252 text), or in Python "
+        "pass encoding= (e.g. encoding='latin-1')."
+    )
+
+
+def _first_undecodable(path: Path, encoding: str) -> tuple[int, int, str, bytes] | None:
+    """Where ``path`` stops decoding: byte offset, line (1-based), the line up to a little past that byte
+    (undecodable bytes escaped), the first undecodable byte(s); None when it decodes (or cannot be read again)."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        with open(path, "rb") as handle:
+            offset, newlines, line_start = 0, 0, 0
+            while True:
+                block = handle.read(1 << 20)
+                pending = decoder.getstate()[0]  # bytes of a character cut by the last block, already counted
+                try:
+                    decoder.decode(block, final=not block)
+                except UnicodeDecodeError as error:
+                    start = max(error.start - len(pending), 0)  # within this block
+                    before = block[:start]
+                    newlines += before.count(b"\n")
+                    if b"\n" in before:
+                        line_start = offset + before.rindex(b"\n") + 1
+                    position = offset - len(pending) + error.start
+                    handle.seek(max(line_start, position - _SHOWN_BYTES))
+                    shown = handle.readline(min(position, _SHOWN_BYTES) + _SHOWN_BYTES // 2).rstrip(b"\r\n")
+                    text = ("..." if position - line_start > _SHOWN_BYTES else "") + shown.decode(
+                        encoding, errors="backslashreplace"
+                    )
+                    return position, newlines + 1, text, (pending + block)[error.start : error.end]
+                if not block:
+                    return None
+                if b"\n" in block:
+                    newlines += block.count(b"\n")
+                    line_start = offset + block.rindex(b"\n") + 1
+                offset += len(block)
+    except (OSError, LookupError):
+        return None
+
+
+def _read_table(source: object, name: str, read_options: dict[str, object]) -> pd.DataFrame:
     try:
         return pd.read_csv(source, **read_options)
     except pd.errors.EmptyDataError:
@@ -174,10 +256,7 @@ def _read_table(source: object, name: str, read_options: dict[str, object]) -> p
             ) from None
         raise DataError(f"{name}: is not a well-formed CSV file: {error}".strip()) from None
     except UnicodeDecodeError as error:
-        encoding = read_options.get("encoding", "utf-8")
-        raise DataError(
-            f"{name}: is not text in the {encoding} encoding (byte {error.start}: {error.reason}); pass encoding=."
-        ) from None
+        raise undecodable_text(source, name, read_options.get("encoding"), error) from None
 
 
 def _sample(source: object, encoding: str) -> str | None:
