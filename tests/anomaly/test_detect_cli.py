@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -151,3 +152,20 @@ def test_too_few_training_rows_for_a_window_names_the_options(spiky_csv: Path, t
     error = capsys.readouterr().err
     assert "50 rows leave 40 training rows" in error and "--train-rows, --train-fraction" in error and "--window" in error
     assert not (tmp_path / "scores.csv").exists()
+
+
+def test_online_residual_on_many_columns_names_them_and_says_how_to_choose_one(tmp_path: Path, capsys) -> None:
+    frame = pd.DataFrame(
+        np.random.default_rng(0).normal(size=(300, 5)),
+        index=pd.date_range("2024-01-01", periods=300, freq="h", name="timestamp"),
+        columns=["a", "b", "c", "d", "e"],
+    )
+    frame.to_csv(tmp_path / "five.csv")
+    output = tmp_path / "scores.csv"
+    arguments = ["detect", str(tmp_path / "five.csv"), "--detector", "online_residual", "--output", str(output)]
+    assert main(arguments) == 2
+    error = capsys.readouterr().err
+    assert "has 5 columns: 'a', 'b', 'c', 'd', 'e'. Choose one with --columns a (tsseq detect" in error, error
+    assert "online_interval" in error and not output.exists()
+    assert main([*arguments, "--columns", "a"]) == 0, capsys.readouterr().err  # the way out works
+    assert main([*arguments[:2], "--detector", "online_interval", "--output", str(output)]) == 0  # takes them all

@@ -78,7 +78,7 @@ def test_bad_input_and_parameters_raise_clear_errors():
     broken.iloc[150] = np.nan
     with pytest.raises(DataError, match=r"row 50 \(2020-01-07 06:00:00\) has the non-finite value nan"):
         OnlineResidualDetector().fit(y.iloc[:100]).score(broken.iloc[100:])
-    with pytest.raises(DataError, match="univariate"):
+    with pytest.raises(DataError, match=r"univariate series\), but y has 2 columns"):
         OnlineResidualDetector().fit(pd.concat([y, y], axis=1))
     with pytest.raises(ConfigError, match="'forgetting' parameter must be in \\(0, 1\\]. Got 1.5"):
         OnlineResidualDetector(forgetting=1.5).fit(y)

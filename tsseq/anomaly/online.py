@@ -49,6 +49,7 @@ steps 3-5 are vectorised or a single pass.
 from __future__ import annotations
 
 import copy
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -112,6 +113,21 @@ def _ar_stream(x, recent, lags, weights, precision, scale_sum, scale_weight, dec
             weights = weights + gain * residual
             precision = (precision - np.outer(gain, gain_direction)) / forgetting
     return z, weights, precision, scale_sum, scale_weight
+
+
+_COLUMNS_SHOWN = 10  # columns a message lists
+
+
+def _one_channel_only(detector: str, name: str, columns: list[object]) -> str:
+    """The refusal of a multi-column frame: the columns found, how to pick one, and the detector that takes them all."""
+    shown = ", ".join(repr(str(column)) for column in columns[:_COLUMNS_SHOWN])
+    more = f", ... ({len(columns) - _COLUMNS_SHOWN} more)" if len(columns) > _COLUMNS_SHOWN else ""
+    first = str(columns[0])
+    return (
+        f"{detector} scores one channel (a univariate series), but {name} has {len(columns)} columns: {shown}{more}. "
+        f"Choose one with --columns {shlex.quote(first)} (tsseq detect; in Python {name}[[{first!r}]]), or score "
+        "all the channels together with the detector online_interval (OnlineIntervalDetector)."
+    )
 
 
 class AlarmLevel:
@@ -455,6 +471,8 @@ class OnlineResidualDetector(Estimator):
 
     def _values(self, y, name: str, fitting: bool = False) -> tuple[np.ndarray, pd.Index]:
         frame = y.to_frame() if isinstance(y, pd.Series) else y
+        if isinstance(frame, pd.DataFrame) and frame.shape[1] > 1:
+            raise DataError(_one_channel_only(type(self).__name__, name, list(frame.columns)))
         if not isinstance(frame, pd.DataFrame) or frame.shape[1] != 1:
             raise DataError(f"{name} must be a univariate Series or one-column DataFrame. Got {type(y).__name__} of shape {np.shape(y)}.")
         if not fitting and hasattr(self, "columns_") and list(frame.columns) != self.columns_ and not isinstance(y, pd.Series):
