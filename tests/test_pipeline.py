@@ -304,7 +304,7 @@ def test_the_jobs_threads_checkpoint_dir_and_resume_keys():
     assert (default.checkpoint_dir, default.resume, default.threads) == (None, True, None)
     with pytest.raises(ConfigError, match=r"threads: expected a number of threads >= 1 \(or null for the default\); got 0"):
         from_mapping(PipelineConfig, {**mapping, "threads": 0})
-    with pytest.raises(ConfigError, match="pipeline.resume: expected bool; got 'yes please'"):
+    with pytest.raises(ConfigError, match=r"^resume: expected bool; got 'yes please'"):
         from_mapping(PipelineConfig, {**mapping, "resume": "yes please"})
 
 

@@ -264,6 +264,14 @@ class AutoForecaster(Forecaster):
         store_arguments(self, locals())
 
     # ------------------------------------------------------------------ parameters
+    def check_params(self) -> None:
+        self._check_params()
+        if self.training is not None:  # the settings its networks train with
+            from tsseq.config import from_mapping
+            from tsseq.engine.config import TrainingConfig
+
+            from_mapping(TrainingConfig, self._network_training(), where="training")
+
     def _check_params(self) -> int:
         """Validate the parameters; return the horizon."""
         if self.horizon is None:

@@ -377,6 +377,15 @@ class Forecaster(Estimator):
         self.require_probabilistic("quantiles")
         return noncrossing(self._predict_windows_quantiles(inputs, horizon, levels, **options))
 
+    def check_params(self) -> None:
+        """Check the parameters as :meth:`fit` checks them first, before it reads any data.
+
+        Raises a :class:`~tsseq.errors.ConfigError` naming the parameter and what it takes, so
+        that a job can refuse a bad model before it trains the others. Checks that need the
+        data (an input length against a series' length) stay with :meth:`fit`. Each kind of
+        model overrides this with its own checks; the base class has none.
+        """
+
     @property
     def probabilistic(self) -> bool:
         """Whether this model, as configured, gives quantiles and sample paths, not only points."""

@@ -266,6 +266,9 @@ class _HistoryBaseline(Forecaster):
         """Standard deviation of the ``1..horizon``-step forecast errors: ``(..., L) -> (..., horizon)``."""
         raise NotImplementedError
 
+    def check_params(self) -> None:
+        self._requirement()
+
     def _requirement(self) -> tuple[int, str]:
         """Validate the parameters; return the fewest values a history needs and why."""
         return 1, "needs at least 1 value"
@@ -630,6 +633,9 @@ class AR(Forecaster):
         self.variance = variance
         self.stable = stable
         self.stable_tol = stable_tol
+
+    def check_params(self) -> None:
+        self._check_params()
 
     def _check_params(self) -> tuple[int, int]:
         """Validate the parameters; return the largest lag and the direct horizon (1 if recursive)."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
-from tsseq.errors import ConfigError, DataFileNotFoundError, closest_match
+from tsseq.errors import ConfigError, DataFileNotFoundError, closest_match, located
 
 MissingPolicy = Literal["error", "interpolate", "ffill", "mask"]
 
@@ -297,27 +297,41 @@ def _training_with_defaults(training: Any, defaults: Mapping[str, Any]) -> Any:
 T = TypeVar("T")
 
 
-def from_mapping(cls: type[T], mapping: object, where: str = "pipeline") -> T:
-    """Build dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types."""
+def from_mapping(cls: type[T], mapping: object, where: str = "") -> T:
+    """Build dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types.
+
+    ``where`` is the key path of ``mapping`` in its file (``""``: the file's top level,
+    ``"models[1].params.training"``), which every message starts with: the keys below it
+    are appended (``models[1].params.training.epochs: expected int; got 'abc'``). A message
+    of the dataclass's own checks gets ``where`` in front unless it names its key already
+    (``evaluation.interval: ...``; :func:`located`), so no key is said twice.
+    """
+    at = f"{where}: " if where else ""
     if not isinstance(mapping, dict):
-        raise ConfigError(f"{where}: expected a mapping of {cls.__name__} fields, got {type(mapping).__name__}.")
+        raise ConfigError(f"{at}expected a mapping of {cls.__name__} fields, got {type(mapping).__name__}.")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [key for key in mapping if key not in fields]
     if unknown:
         key = str(unknown[0])
-        raise ConfigError(
-            f"{where}: unknown key {key!r}.{closest_match(key, fields)} Allowed keys: {', '.join(fields)}."
-        )
+        raise ConfigError(f"{at}unknown key {key!r}.{closest_match(key, fields)} Allowed keys: {', '.join(fields)}.")
     missing = [
         name
         for name, f in fields.items()
         if name not in mapping and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     ]
     if missing:
-        raise ConfigError(f"{where}: missing required key {missing[0]!r}.")
-    values = {key: _convert(hints[key], value, f"{where}.{key}") for key, value in mapping.items()}
-    return cls(**values)
+        raise ConfigError(f"{at}missing required key {missing[0]!r}.")
+    values = {key: _convert(hints[key], value, key_path(where, key)) for key, value in mapping.items()}
+    try:
+        return cls(**values)
+    except ConfigError as error:
+        raise located(error, where) if where else error from None
+
+
+def key_path(where: str, key: str) -> str:
+    """The key path of ``key`` inside the mapping at ``where``: ``"models[1].params"`` + ``"training"``."""
+    return f"{where}.{key}" if where else key
 
 
 def _convert(annotation: Any, value: Any, where: str) -> Any:
@@ -386,7 +400,7 @@ def _number(annotation: type, value: Any, where: str) -> int | float:
     return int(number)
 
 
-def check_parameters(cls: type, params: dict[str, Any], owner: str) -> dict[str, Any]:
+def check_parameters(cls: type, params: dict[str, Any], owner: str, where: str = "") -> dict[str, Any]:
     """Constructor parameters checked against ``cls.__init__``'s annotations before anything is built.
 
     A parameter annotated with a configuration dataclass (``training: TrainingConfig |
@@ -395,19 +409,21 @@ def check_parameters(cls: type, params: dict[str, Any], owner: str) -> dict[str,
     like ``1e-3``), so that ``--param training=5`` names the parameter and what it takes
     before any data is read. A parameter annotated ``int`` or ``float`` takes numeric
     strings such as ``'1e-3'``. Everything else is left to the class's own checks.
-    ``owner`` names the model in messages, e.g. ``"Model 'segrnn'"``.
+    ``owner`` names the model in messages, e.g. ``"Model 'segrnn'"``; ``where`` is the key path
+    of ``params`` in a job file (e.g. ``"models[1].params"``), which the messages about a
+    mapping's fields start with (``models[1].params.training.epochs: expected int; ...``).
     """
     try:
         hints = typing.get_type_hints(cls.__init__)
     except Exception:  # noqa: BLE001 - unresolvable annotations: leave the checks to the class
         return dict(params)
     return {
-        key: value if value is None or key not in hints else _check_parameter(hints[key], value, key, owner)
+        key: value if value is None or key not in hints else _check_parameter(hints[key], value, key, owner, where)
         for key, value in params.items()
     }
 
 
-def _check_parameter(annotation: Any, value: Any, key: str, owner: str) -> Any:
+def _check_parameter(annotation: Any, value: Any, key: str, owner: str, where: str) -> Any:
     union = get_origin(annotation) in (typing.Union, types.UnionType)
     members = [m for m in (get_args(annotation) if union else (annotation,)) if m is not type(None)]
     configs = [m for m in members if dataclasses.is_dataclass(m) and isinstance(m, type)]
@@ -417,7 +433,7 @@ def _check_parameter(annotation: Any, value: Any, key: str, owner: str) -> Any:
             return value
         if isinstance(value, Mapping):
             if configs:
-                from_mapping(configs[0], dict(value), where=key)
+                from_mapping(configs[0], dict(value), where=key_path(where, key))
             return value
         if len(configs) + len(mappings) < len(members):
             return value  # the parameter also takes something else (a name, a number)
@@ -468,7 +484,11 @@ def load_job(path: str | Path, config_class: type[T], what: str) -> tuple[T, Pat
         if path.suffix.lower() in (".csv", ".tsv") or "," in first or ";" in first:
             got += " (is it a CSV file?)"
         raise ConfigError(f"{what} {str(path)!r} reads as {got}, not a mapping of keys; {expected}.")
-    return from_mapping(config_class, mapping, where=path.name), path.parent
+    try:
+        config = from_mapping(config_class, mapping)
+    except ConfigError as error:  # its messages start with the key path (none at the top level); the file goes first
+        raise located(error, path.name) from None
+    return config, path.parent
 
 
 def load_pipeline(path: str | Path) -> tuple[PipelineConfig, Path]:

@@ -66,10 +66,10 @@ import pandas as pd
 from sklearn.base import clone
 
 from tsseq.base import Forecaster, SeriesLayout, check_positive_int, split_frame
-from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.errors import ConfigError, DataError, closest_match, located
 from tsseq.parameters import check_is_fitted
 from tsseq.quantiles import check_coverage, level_label
-from tsseq.registry import create, parameters, register
+from tsseq.registry import create, name_of, parameters, register
 
 METHODS = ("split", "adaptive")
 SCALES = ("naive", "std", "none")
@@ -241,6 +241,15 @@ class ConformalForecaster(Forecaster):
         self.scale_ = np.stack([history_scale(values, self.scale, self.season_length) for values in histories])
         self.layout_, self.n_channels_ = layout, layout.n_channels
         return self
+
+    def check_params(self) -> None:
+        """The wrapper's parameters, then its model's (:meth:`Forecaster.check_params`), naming the model."""
+        model = self._base_model()
+        self._sizes(model)
+        try:
+            model.check_params()
+        except ConfigError as error:
+            raise located(error, f"its model {name_of(model)!r}") from None
 
     def _sizes(self, base: Forecaster) -> tuple[int, int | None]:
         """The horizon to calibrate and the input length of the windows (None: all rows before the first origin)."""

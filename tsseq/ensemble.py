@@ -72,7 +72,7 @@ from tsseq.backtesting import COVARIATE_ARGUMENTS, forecast_origins
 from tsseq.data.covariates import KINDS, covariate_spec
 from tsseq.conformal import ConformalForecaster, history_scale
 from tsseq.data.checks import check_series
-from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.errors import ConfigError, DataError, closest_match, located
 
 COMBINES = ("mean", "median", "weighted")
 DEFAULT_HORIZON = 24  # the validation forecasts' length when neither the ensemble nor a member sets one
@@ -204,6 +204,14 @@ class EnsembleForecaster(Forecaster):
         store_arguments(self, locals())
 
     # ------------------------------------------------------------------ members
+    def check_params(self) -> None:
+        """The ensemble's parameters, then each member's (:meth:`Forecaster.check_params`), naming the member."""
+        for config in self.member_configs():
+            try:
+                self._build_member(config).check_params()
+            except ConfigError as error:
+                raise located(error, f"Ensemble member {config.display_name!r}") from None
+
     def member_configs(self) -> list[ModelConfig]:
         """The members as ModelConfigs (seeds applied, labels made unique), every parameter checked."""
         if self.combine not in COMBINES:

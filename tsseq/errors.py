@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import numbers
+import re
 from collections.abc import Iterable
 
 
@@ -62,6 +63,22 @@ def closest_match(name: str, candidates: Iterable[str]) -> str:
         if name.lower() in lowered:
             matches = [lowered[name.lower()]]
     return f" Did you mean {matches[0]!r}?" if matches else ""
+
+
+def _names_key(message: str, where: str) -> bool:
+    """Whether ``message`` already names the key path ``where`` or a key below it (``'output.quantiles'``)."""
+    return re.search(rf"(?<![\w.]){re.escape(where)}(?:$|[.:\['])", message) is not None
+
+
+def located(error: Exception, where: str) -> Exception:
+    """``error`` (its type kept) with ``where`` (a file name, a key path, a model) in front of its message.
+
+    A message that already names ``where`` (or a key below it: ``evaluation.interval: ...``
+    for ``evaluation``) is kept as it is, so that each place is said once.
+    """
+    if not _names_key(str(error), where):
+        error.args = (f"{where}: {error}", *error.args[1:])
+    return error
 
 
 def check_positive_int(value: object, name: str, minimum: int = 1) -> int:

@@ -37,9 +37,10 @@ from tsseq.config import (
     PipelineConfig,
     check_parameters,
     job_path,
+    key_path,
     load_pipeline,
 )
-from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.errors import ConfigError, DataError, closest_match, located
 from tsseq.fitting import Checkpoints, checkpointed, require_checkpoints, with_threads
 from tsseq.quantiles import interval_levels
 
@@ -146,12 +147,49 @@ def build_model(model: ModelConfig, defaults: dict | None = None):
     (:func:`tsseq.config.check_parameters`): ``training=5`` names the parameter and the
     mapping it takes, and the mapping's fields are validated before any training.
     """
+    return registry.create(model.name, **_checked_params(model, defaults, f"Model {model.name!r}"))
+
+
+def _checked_params(model: ModelConfig, defaults: dict | None, owner: str, where: str = "") -> dict:
+    """The model's parameters, ``defaults`` filling those it leaves out, checked (:func:`tsseq.config.check_parameters`).
+
+    ``owner`` names the model in messages and ``where`` is the key path of its ``params``.
+    """
     params = dict(model.params)
     if defaults:
         accepted = registry.parameters(model.name)
         params = {**{name: value for name, value in defaults.items() if name in accepted}, **params}
-    params = check_parameters(registry.get(model.name), params, f"Model {model.name!r}")
-    return registry.create(model.name, **params)
+    return check_parameters(registry.get(model.name), params, owner, where)
+
+
+def check_models(models: list[ModelConfig], defaults: dict | None = None, job_file: str | None = None) -> None:
+    """Check every model's parameters, as its fit would check them first, before any data is read or model trained.
+
+    A job whose third model has ``hidden_size: -3`` or ``training: {loss: msee}`` fails
+    here, naming ``models[2]`` (and ``job_file``, the job's file name, when given), not
+    after the first two have trained. The checks are the estimators' own that need no data
+    (:meth:`tsseq.base.Forecaster.check_params`); those that do (an input length against a
+    series' length) stay with fit.
+    """
+    for position, model in enumerate(models):
+        where = f"models[{position}]"
+        owner = f"{where} ({model.display_name})"
+        try:
+            try:
+                registry.get(model.name)
+            except ConfigError as error:
+                raise located(error, key_path(where, "name")) from None
+            params = _checked_params(model, defaults, owner, key_path(where, "params"))  # messages say where
+            try:
+                estimator = registry.create(model.name, **params)
+            except ConfigError as error:  # an unknown parameter
+                raise located(error, key_path(where, "params")) from None
+            try:
+                estimator.check_params()
+            except ConfigError as error:
+                raise located(error, owner) from None
+        except ConfigError as error:
+            raise error if job_file is None else located(error, job_file) from None
 
 
 def _models_progress(models: list[ModelConfig], what: str) -> Iterator[ModelConfig]:
@@ -171,6 +209,18 @@ def _models_progress(models: list[ModelConfig], what: str) -> Iterator[ModelConf
 
 def _window_defaults(evaluation: EvaluationConfig) -> dict:
     return {"input_length": evaluation.input_length, "horizon": evaluation.horizon}
+
+
+def _scoring_defaults(data: DataConfig, evaluation: EvaluationConfig) -> dict:
+    """The parameters the job's protocol gives the models it scores (those a model leaves out)."""
+    if evaluation.protocol == "holdout":
+        return {"horizon": evaluation.horizon}
+    if evaluation.protocol == "m4" and data.dataset is not None:
+        from tsseq import protocols
+
+        horizon, season_length = protocols.M4_FREQUENCIES[_m4_frequency(data.dataset)]
+        return {"horizon": horizon, "season_length": season_length}  # e.g. seasonal_naive's season
+    return _window_defaults(evaluation)
 
 
 def require_probabilistic(estimator, what: str) -> None:
@@ -424,18 +474,11 @@ def score_protocol(
     other models are still scored; without it the first failure is raised.
     ``checkpoints``: neural models keep and resume their checkpoints (the ``ett`` or ``m4`` fit).
     """
-    from tsseq import protocols
-
     if data.dataset is None:
         raise ConfigError(f"evaluation.protocol {evaluation.protocol!r} needs data.dataset (a catalog name), not a CSV.")
     from tsseq.data.catalog import load
 
-    if evaluation.protocol == "m4":
-        frequency = _m4_frequency(data.dataset)
-        horizon, season_length = protocols.M4_FREQUENCIES[frequency]
-        defaults = {"horizon": horizon, "season_length": season_length}  # e.g. seasonal_naive's season
-    else:
-        defaults = _window_defaults(evaluation)
+    defaults = _scoring_defaults(data, evaluation)
     _check_interval_models(models, evaluation, defaults)
     # Load the data once for all models: each protocol run only reads it.
     loaded = load(data.dataset)
@@ -510,11 +553,14 @@ def run(
     *,
     max_horizon: int | None = None,
     allow_implausible: bool | None = None,
+    job_file: str | None = None,
 ) -> PipelineResult:
     """Run a whole job; its files are written together at the end, or none of them.
 
-    The output paths are checked before any data is read or model trained (an
-    :class:`~tsseq.errors.OutputError` naming the path); the forecast is checked before
+    The output paths and every model's parameters (:func:`check_models`) are checked
+    before any data is read or model trained (an :class:`~tsseq.errors.OutputError` naming
+    the path; a ConfigError naming the model, its place in ``models`` and the parameter,
+    after ``job_file``, the job's file name, when given); the forecast is checked before
     it is written (:func:`tsseq.sanity.check_forecast`; ``allow_implausible``, default
     ``output.allow_implausible``, writes an implausible one with warnings, also in
     results.json); ``max_horizon`` overrides the horizon limit (:func:`tsseq.sanity.check_horizon`).
@@ -538,8 +584,7 @@ def run(
             for kind, (path, what) in planned.items():  # before any training: a bad path is bad input, found now
                 (out.check_plot if kind in ("plot", "holdout_plot") else out.check)(path, what)
         models = with_threads(config.models, config.threads)
-        for model in models:  # every model's name and parameters, before any data is read
-            build_model(model, _window_defaults(evaluation))
+        check_models(models, _scoring_defaults(config.data, evaluation), job_file)
         track = None
         if config.tracking.enabled:
             from tsseq.tracking.jobs import JobTracker
@@ -647,7 +692,7 @@ def run_file(
         config = dataclasses.replace(config, **overrides)
         if overrides.get("resume") is True:
             require_checkpoints(config.models, config.checkpoint_dir)
-    return run(config, base_dir, output_dir, **options)
+    return run(config, base_dir, output_dir, job_file=Path(path).name, **options)
 
 
 def format_scores(scores: pd.DataFrame, digits: int = 4) -> str:

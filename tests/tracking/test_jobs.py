@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 
 from tsseq import pipeline
 from tsseq.config import DataConfig, EvaluationConfig, ModelConfig, OutputConfig, PipelineConfig, TrackingConfig
-from tsseq.errors import ConfigError
+from tsseq.errors import DataError
 
 NO_OUTPUT = OutputConfig(forecast_csv=None, plot=None, results_json=None)
 
@@ -61,8 +61,8 @@ def test_each_model_is_one_finished_run_with_params_data_metrics_history_plot_an
 
 
 def test_a_model_that_fails_leaves_a_failed_run_and_the_job_raises(csv, store_uri, tmp_path):
-    models = [ModelConfig("gru", {"input_length": 0}, label="broken")]
-    with pytest.raises(ConfigError, match="input_length"):
+    models = [ModelConfig("gru", {"input_length": 10_000}, label="broken")]  # longer than the series: fails in fit
+    with pytest.raises(DataError, match="input_length"):
         pipeline.run(_config(csv, store_uri, models, experiment="pipeline-failure"), base_dir=tmp_path)
     client = MlflowClient(store_uri)
     (run,) = client.search_runs([client.get_experiment_by_name("pipeline-failure").experiment_id])

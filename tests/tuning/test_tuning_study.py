@@ -135,7 +135,7 @@ def test_the_cli_names_a_bad_key_of_the_job_file(write_job, capsys):
 
     job = write_job("bad", pruner={"kind": "median", "n_startup_trial": 1})
     assert main(["tune", str(job)]) == 2
-    assert "bad.yaml.pruner: unknown key 'n_startup_trial'. Did you mean 'n_startup_trials'?" in capsys.readouterr().err
+    assert "bad.yaml: pruner: unknown key 'n_startup_trial'. Did you mean 'n_startup_trials'?" in capsys.readouterr().err
 
 
 def test_each_trial_is_a_child_run_of_the_study_run_and_the_best_is_refitted_and_logged(write_job, tmp_path):

@@ -374,6 +374,20 @@ class NeuralForecaster(Forecaster):
         settings.update((f"training.{name}", plain(value)) for name, value in fields.items() if name not in RESULT_NEUTRAL)
         return settings
 
+    def check_params(self) -> None:
+        """The parameters, the training settings and the module's own checks (``hidden_size``, ...).
+
+        The module is built for a stand-in series of one channel (the sizes fit learns from
+        the data) and dropped; building it draws initial weights, so the global RNG is left
+        as it was.
+        """
+        self._check_parameters()
+        self.training_config()
+        stand_in = copy.copy(self)
+        stand_in.n_channels_, stand_in.n_series_, stand_in.covariate_spec_ = 1, 1, None
+        with torch.random.fork_rng(devices=[]):
+            stand_in._build_module()
+
     def _check_parameters(self) -> None:
         check_positive_int(self.input_length, "input_length")
         check_positive_int(self.horizon, "horizon")
