@@ -9,7 +9,7 @@ from torch import nn
 
 from tsseq.data.windows import make_windows
 from tsseq.engine import Trainer, TrainingConfig
-from tsseq.engine.trimming import kept_windows, trim_count, trimmed_windows, window_losses
+from tsseq.engine.trimming import kept_windows, outlier_count, trim_count, trimmed_windows, window_losses
 from tsseq.engine.losses import masked_mae
 from tsseq.errors import ConfigError
 
@@ -51,6 +51,20 @@ def test_trimmed_windows_are_the_largest_losses_largest_first_ties_to_the_lower_
     assert kept_windows(10, torch.tensor([5, 4, 1])).tolist() == [0, 2, 3, 6, 7, 8, 9]
 
 
+def test_auto_trims_the_losses_beyond_the_log_scale_fence_at_most_a_quarter():
+    generator = torch.Generator().manual_seed(0)
+    clean = torch.distributions.Chi2(torch.tensor(24.0)).sample((1000,)) / 24  # one window's mean squared error
+    assert outlier_count(clean) == 0
+    dirty = clean.clone()
+    dirty[[7, 300, 301]] *= 40
+    assert outlier_count(dirty) == 3 and trimmed_windows(dirty, "auto").sort().values.tolist() == [7, 300, 301]
+    assert outlier_count(torch.tensor([1.0] * 9 + [float("nan")])) == 1  # no spread: only the NaN
+    assert outlier_count(torch.tensor([1.0, 1.1, 0.9, 1.05, 0.95, 1.0, 0.0, 50.0])) == 1  # a zero loss is no outlier
+    bulk, spikes = 0.9 + 0.2 * torch.rand(300, generator=generator), torch.full((100,), 1e6)
+    assert outlier_count(torch.cat([bulk, spikes])) == 100  # a quarter of 400
+    assert outlier_count(torch.cat([bulk[:200], spikes])) == 75  # capped at a quarter of 300
+
+
 def test_window_losses_are_each_windows_loss_alone():
     predictions, targets = torch.zeros(3, 2, 1), torch.tensor([[1.0, 3.0], [2.0, 2.0], [0.0, -4.0]])[..., None]
     mask = torch.tensor([[True, False], [True, True], [False, True]])[..., None]
@@ -66,6 +80,17 @@ def test_trimming_drops_the_windows_holding_the_outliers_after_the_warm_up():
     # Known answer: the 2 x 9 windows that read an outlier have the highest losses of all.
     assert set(history.trimmed[-1][: len(hit)]) == hit
     assert len(hit) < count
+
+
+def test_auto_trimming_drops_only_windows_holding_the_outliers_and_nothing_of_clean_data():
+    windows, hit = contaminated_windows()
+    history = Trainer(config(trim_fraction="auto")).fit(Linear(), windows)
+    assert history.trimmed[0] == []
+    for dropped in history.trimmed[1:]:
+        assert set(dropped) <= hit and len(dropped) >= len(hit) // 2
+    noise = 0.1 * np.random.default_rng(0).standard_normal((600, 1)).astype(np.float32)
+    clean = make_windows(np.sin(2 * np.pi * np.arange(600) / 16)[:, None].astype(np.float32) + noise, INPUT_LENGTH, 1)
+    assert Trainer(config(trim_fraction="auto")).fit(Linear(), clean).trimmed == [[], [], [], []]
 
 
 def test_trimming_is_reproducible_and_off_by_default():
@@ -103,7 +128,8 @@ def test_trimming_robust_fit_recovers_the_clean_model():
     [
         ({"trim_fraction": 0.5}, "'trim_fraction' parameter must be a number in [0, 0.5)"),
         ({"trim_fraction": -0.1}, "'trim_fraction'"),
-        ({"trim_fraction": "0.1"}, "'trim_fraction'"),
+        ({"trim_fraction": "0.1"}, "'trim_fraction' parameter must be a number in [0, 0.5) (0: no trimming), or 'auto'"),
+        ({"trim_fraction": "auto", "trim_warmup_epochs": 4}, "for trim_fraction=auto to drop anything"),
         ({"trim_warmup_epochs": -1}, "'trim_warmup_epochs' parameter must be an int >= 0"),
         ({"trim_fraction": 0.1, "trim_warmup_epochs": 4}, "'trim_warmup_epochs' parameter must be below 'epochs' (4)"),
     ],

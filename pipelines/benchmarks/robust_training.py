@@ -20,13 +20,16 @@ row causally (``"last"`` aggregation); the figures are over the test rows:
 * point F1 and event F1 (:func:`~tsseq.anomaly.metrics.point_precision_recall_f1`,
   :func:`~tsseq.anomaly.metrics.event_precision_recall_f1` with ``--gap`` rows bridged)
   of the flags of a stated threshold: the ``--quantile`` quantile of the detector's own
-  validation scores (``threshold="quantile"``), not tuned on the labels.
+  validation scores (``threshold="quantile"``), not tuned on the labels;
+* ``dropped``: the training windows that sat the last epoch out (of about
+  ``0.8 * train_rows - window``).
 
 Detectors (``--detectors``): ``lstm_ae`` (reconstruction) and ``lstm_residual`` (the
 forecast-residual detector over the registered ``lstm`` forecaster), each trained plainly
-and with ``training.trim_fraction`` at each of ``--trims`` (warm-up ``--warmup`` epochs);
+and with ``training.trim_fraction`` at each of ``--trims`` (warm-up ``--warmup`` epochs;
+``auto``: the windows whose loss is an outlier, :mod:`tsseq.engine.trimming`);
 ``lstm_ae+refit`` is the detector's older two-fit option ``contamination`` (fit, drop the
-top fraction of windows once, refit) at the first trim value, for comparison.
+top fraction of windows once, refit) at the first fixed trim value, for comparison.
 
 Mean over seeds. Run (torch at one thread; on 2 shared, busy cores the synthetic run took
 9 minutes, the plant 14)::
@@ -91,7 +94,7 @@ def make_series(
     return frame, labels, float(labels[:train_rows].mean())
 
 
-def detector(name: str, trim: float, args) -> object:
+def detector(name: str, trim: float | str, args) -> object:
     training = {"epochs": args.epochs, "batch_size": 64, "learning_rate": 3e-3, "seed": 0, "device": "cpu",
                 "threads": 1, "progress": False, "trim_fraction": trim, "trim_warmup_epochs": args.warmup}  # fmt: skip
     common = {"window_length": args.window, "threshold": "quantile", "threshold_params": {"q": args.quantile}}
@@ -105,6 +108,12 @@ def detector(name: str, trim: float, args) -> object:
                          forecaster_params={"hidden_size": 32, "training": training}, **common)  # fmt: skip
 
 
+def dropped_windows(fitted) -> int:
+    """Training windows that sat the last epoch out (0 untrimmed): the detector's or its forecaster's history."""
+    history = getattr(fitted, "history_", None) or getattr(getattr(fitted, "forecaster_", None), "history_", None)
+    return len(history.trimmed[-1]) if history is not None and history.trimmed else 0
+
+
 def evaluate(frame: pd.DataFrame, labels: np.ndarray, fitted, train_rows: int, gap: int) -> dict:
     result = fitted.detect(frame).iloc[train_rows:]
     scores = result["score"].to_numpy(dtype=np.float64)
@@ -114,7 +123,13 @@ def evaluate(frame: pd.DataFrame, labels: np.ndarray, fitted, train_rows: int, g
         "pr_auc": pr_auc(scores, truth),
         "point_f1": point_precision_recall_f1(flags, truth).f1,
         "event_f1": event_precision_recall_f1(flags, truth, gap=gap).f1,
+        "dropped": dropped_windows(fitted),
     }
+
+
+def trim_value(text: str) -> float | str:
+    """A ``--trims`` value: a fraction, or ``auto`` (the outlier fence of tsseq.engine.trimming)."""
+    return text if text == "auto" else float(text)
 
 
 def main() -> int:
@@ -122,7 +137,7 @@ def main() -> int:
     parser.add_argument("--data", choices=SOURCES, default="synthetic")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--rates", type=float, nargs="+", default=[0.0, 0.02, 0.05, 0.10])
-    parser.add_argument("--trims", type=float, nargs="+", default=[0.1, 0.2])
+    parser.add_argument("--trims", type=trim_value, nargs="+", default=[0.1, 0.2, "auto"])
     parser.add_argument("--detectors", nargs="+", choices=DETECTORS, default=list(DETECTORS))
     parser.add_argument("--length", type=int, default=3000)
     parser.add_argument("--train-rows", type=int, default=1500)
@@ -138,17 +153,18 @@ def main() -> int:
         for seed in args.seeds:
             frame, labels, share = make_series(args.data, args.length, args.train_rows, rate, seed)
             for name in args.detectors:
-                trims = [args.trims[0]] if name.endswith("+refit") else [0.0, *args.trims]
+                fractions = [trim for trim in args.trims if trim != "auto"]
+                trims = fractions[:1] if name.endswith("+refit") else [0.0, *args.trims]
                 for trim in trims:
                     fitted = detector(name, trim, args).fit(frame.iloc[: args.train_rows])
                     figures = evaluate(frame, labels, fitted, args.train_rows, args.gap)
-                    rows.append({"rate": rate, "share": share, "seed": seed, "detector": name, "trim": trim,
+                    rows.append({"rate": rate, "share": share, "seed": seed, "detector": name, "trim": str(trim),
                                  "test_share": labels[args.train_rows :].mean(), **figures})  # fmt: skip
             print(f"rate {rate:.2f} seed {seed}: done ({time.perf_counter() - started:.0f} s)", flush=True)
     table = pd.DataFrame(rows)
     summary = table.groupby(["detector", "trim", "rate"]).agg(
         share=("share", "mean"), pr_auc=("pr_auc", "mean"), pr_auc_sd=("pr_auc", "std"),
-        point_f1=("point_f1", "mean"), event_f1=("event_f1", "mean"),
+        point_f1=("point_f1", "mean"), event_f1=("event_f1", "mean"), dropped=("dropped", "mean"),
     )  # fmt: skip
     print(f"\n--data {args.data}: test rows {args.train_rows}..{args.length - 1}, mean over seeds {args.seeds} "
           f"(share: contaminated share of the training rows; random PR-AUC = test anomaly share "

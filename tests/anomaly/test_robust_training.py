@@ -27,7 +27,7 @@ def contaminated_series() -> pd.DataFrame:
     return pd.DataFrame({"sensor": values}, index=pd.date_range("2000-01-01", periods=len(t), freq="h"))
 
 
-def fitted(trim_fraction: float, frame: pd.DataFrame):
+def fitted(trim_fraction: float | str, frame: pd.DataFrame):
     training = {"epochs": 15, "batch_size": 32, "learning_rate": 3e-3, "seed": 0, "device": "cpu", "threads": 1,
                 "progress": False, "trim_fraction": trim_fraction, "trim_warmup_epochs": 2}  # fmt: skip
     detector = make_detector("lstm_ae", window_length=L, threshold=None, model_params={"hidden_size": 32},
@@ -54,6 +54,17 @@ def test_robust_training_ignores_injected_training_anomalies():
         return np.nanmean(scores[slice(*TEST_SHIFT)]) / np.nanmedian(scores[TRAIN_ROWS : TEST_SHIFT[0]])
 
     assert test_ratio(robust) > 1.5 * test_ratio(plain)  # measured 34.0 against 18.7
+
+
+def test_auto_trimming_drops_exactly_the_windows_overlapping_the_injected_anomalies():
+    """Known answer: with trim_fraction="auto" no fraction is given, and the 81 training windows that
+    overlap a shift, and no other, sit out every epoch after the warm-up."""
+    frame = contaminated_series()
+    robust = fitted("auto", frame)
+    overlapping = {s for a, b in TRAINING_SHIFTS for s in range(a - L + 1, b)}
+    assert robust.history_.trimmed[:2] == [[], []]
+    for dropped in robust.history_.trimmed[2:]:
+        assert set(dropped) == overlapping
 
 
 def test_trim_fraction_is_validated_through_the_detectors_training_mapping():

@@ -45,7 +45,9 @@ through its ``forecaster_params``): ``training={"trim_fraction": f}`` makes the 
 leave the ``f`` of training windows of highest loss out of each epoch after
 ``trim_warmup_epochs`` (:mod:`tsseq.engine.trimming`; ``history_.trimmed`` lists them). It
 works when ``f`` covers the windows that overlap anomalies, about ``(1 + (L - 1) / m)``
-times the contaminated share of rows for anomalies ``m`` rows long.
+times the contaminated share of rows for anomalies ``m`` rows long; ``f="auto"`` leaves out
+the windows whose loss is an outlier among all windows' losses, however many they are (at
+most a quarter).
 
 Per-channel contributions (``contributions(y)`` ``(T, C)``, every detector whose
 ``gives_contributions`` is True): how much each channel adds to each score, summing to it

@@ -15,7 +15,8 @@ Usage::
   (MLflow tracking and Optuna pruning are callbacks);
 * :class:`TrainingHistory` and :class:`TrainingDivergedError` (:mod:`.history`);
 * robust training on contaminated data, ``TrainingConfig(trim_fraction=...)``: the
-  windows of highest loss sit each epoch out (:mod:`.trimming`);
+  windows of highest loss (a fixed fraction, or ``"auto"``: those whose loss is an
+  outlier) sit each epoch out (:mod:`.trimming`);
 * data-parallel training over processes started by ``torchrun``
   (:mod:`.distributed`: :func:`init_distributed`, :class:`DistributedContext`);
 * checkpoints and resuming (:mod:`.checkpoint`, :class:`CheckpointMismatchError`),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from tsseq.base import check_positive_int
 from tsseq.engine.distributions import DEFAULT_LEVELS, check_training_levels
+from tsseq.engine.trimming import AUTO
 from tsseq.errors import ConfigError, closest_match
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -109,16 +110,17 @@ class TrainingConfig:
         Write ``checkpoint_dir/last.pt`` after every epoch; needed for ``resume=True``.
     progress : bool, optional
         Show a progress bar (tqdm) on stderr; None: only when stderr is a terminal.
-    trim_fraction : float
+    trim_fraction : float or "auto"
         Robust training on data that is not clean (trimmed loss, small-loss selection;
         :mod:`tsseq.engine.trimming`): before each epoch after the warm-up, every training
         window's loss under the current weights is computed (eval mode, no gradients) and
         the ``floor(trim_fraction * N)`` windows of highest loss sit that epoch out. In
-        [0, 0.5); 0 (the default) trains on every window. :meth:`Trainer.fit` only (not
+        [0, 0.5); 0 (the default) trains on every window; ``"auto"``: the windows whose
+        loss is an outlier among all windows' losses sit out (at most a quarter). :meth:`Trainer.fit` only (not
         truncated BPTT); the dropped windows are recorded in ``TrainingHistory.trimmed``.
     trim_warmup_epochs : int
         Epochs trained on every window before trimming starts (>= 0, and below ``epochs``
-        when ``trim_fraction`` > 0): the model must first fit the bulk of the data for the
+        when trimming): the model must first fit the bulk of the data for the
         losses to single out what it does not explain.
     """
 
@@ -154,7 +156,7 @@ class TrainingConfig:
     seed: int | None = 0
     checkpoint_dir: str | None = None
     progress: bool | None = None
-    trim_fraction: float = 0.0
+    trim_fraction: float | str = 0.0
     trim_warmup_epochs: int = 1
 
     def __post_init__(self) -> None:
@@ -207,10 +209,17 @@ class TrainingConfig:
         self._check_tbptt()
         self._check_trimming()
 
+    @property
+    def trims(self) -> bool:
+        """Whether training windows of highest loss sit epochs out (``trim_fraction`` "auto" or > 0)."""
+        return self.trim_fraction == AUTO or self.trim_fraction > 0
+
     def _check_trimming(self) -> None:
-        _check_float(self.trim_fraction, "trim_fraction", "in [0, 0.5) (0: no trimming)", lambda x: 0 <= x < 0.5)
+        if self.trim_fraction != AUTO:
+            _check_float(self.trim_fraction, "trim_fraction", "in [0, 0.5) (0: no trimming), or 'auto'",
+                         lambda x: 0 <= x < 0.5)  # fmt: skip
         check_positive_int(self.trim_warmup_epochs, "trim_warmup_epochs", minimum=0)
-        if self.trim_fraction > 0 and self.trim_warmup_epochs >= self.epochs:
+        if self.trims and self.trim_warmup_epochs >= self.epochs:
             raise ConfigError(
                 f"The 'trim_warmup_epochs' parameter must be below 'epochs' ({self.epochs}) for trim_fraction="
                 f"{self.trim_fraction} to drop anything: trimming starts after the warm-up. Got "

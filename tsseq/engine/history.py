@@ -56,7 +56,7 @@ class TrainingHistory:
     model before training, the scale :func:`exploded` judges against: the larger (in
     magnitude) of its validation loss before the first epoch and its loss on the first
     training batch (before any step). ``trimmed`` (only when
-    ``TrainingConfig.trim_fraction`` > 0): per epoch, the indices of the training windows
+    ``TrainingConfig.trim_fraction`` is > 0 or "auto"): per epoch, the indices of the training windows
     that sat it out, highest loss first (empty in the warm-up; :mod:`tsseq.engine.trimming`).
     """
 

@@ -181,7 +181,7 @@ class Trainer:
             Call ``model(inputs, targets)`` in training steps, for teacher forcing;
             validation and :meth:`predict` still call ``model(inputs)``.
 
-        With ``config.trim_fraction`` > 0 each epoch after the warm-up leaves out the
+        With ``config.trim_fraction`` > 0 or "auto" each epoch after the warm-up leaves out the
         training windows of highest loss (:mod:`tsseq.engine.trimming`); they are listed
         in ``history.trimmed``.
 
@@ -220,7 +220,7 @@ class Trainer:
                 self._step(loss(predictions, targets, target_mask), recorder, windows, loss_scale)
 
         validate = None if validation is None else (lambda: self._validation_loss(model, validation, loss))
-        return self._train(train_epoch, validate, begin_epoch if self.config.trim_fraction > 0 else None)
+        return self._train(train_epoch, validate, begin_epoch if self.config.trims else None)
 
     def _batches(self, n_windows: int) -> distributed.ShardedBatches:
         """This process's batches of an epoch over ``n_windows`` windows; sets :attr:`batches_per_epoch`."""
@@ -250,9 +250,13 @@ class Trainer:
                 with self._autocast():
                     predictions = self._forward_of(model)(inputs)
                 parts.append(window_losses(loss, predictions, targets, target_mask))
-        dropped = trimmed_windows(torch.cat(parts), self.config.trim_fraction)
-        if self.distributed is not None:  # float noise must not give processes different batches
-            dropped = distributed.main_process_copy(dropped, self.device)
+        losses = torch.cat(parts)
+        dropped = trimmed_windows(losses, self.config.trim_fraction)
+        if self.distributed is not None:  # float noise must not give processes different batches (or counts)
+            padded = torch.full((len(losses),), -1, dtype=dropped.dtype)
+            padded[: len(dropped)] = dropped
+            padded = distributed.main_process_copy(padded, self.device)
+            dropped = padded[padded >= 0]
         return dropped
 
     def fit_sequence(
@@ -283,10 +287,10 @@ class Trainer:
         loss, resume
             As in :meth:`fit`. The steps of an epoch are the ``ceil(S / k1)`` chunks.
         """
-        if self.config.trim_fraction > 0:
+        if self.config.trims:
             raise ConfigError(
                 "The 'trim_fraction' parameter drops whole training windows, and truncated BPTT (fit_sequence) "
-                f"trains on contiguous streams, which have none. Got trim_fraction={self.config.trim_fraction}; "
+                f"trains on contiguous streams, which have none. Got trim_fraction={self.config.trim_fraction!r}; "
                 "set it to 0, or train on windows (Trainer.fit)."
             )
         loss = config_loss(self.config) if loss is None else loss

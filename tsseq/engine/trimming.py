@@ -13,6 +13,21 @@ reproducible; the selection draws no random numbers (the RNG state is restored a
 A window dropped in one epoch is judged again before the next: a window that only looked
 hard early on comes back.
 
+How many sit out: ``floor(f N)`` for a fixed fraction ``f``; with ``trim_fraction="auto"``
+the windows whose loss is an outlier among all windows' losses, so that clean data loses
+(nearly) nothing and contaminated data loses what its anomalies spoil. A loss is an outlier
+when its cube root lies more than ``FENCE`` (3.5) robust standard deviations above the
+median of the cube roots (the modified z-score rule of Iglewicz & Hoaglin 1993), the
+robust standard deviation being 1.4826 times the median absolute deviation. The cube root
+because a window's mean squared error over ``d`` values of Gaussian noise is a scaled
+chi-square with ``d`` degrees of freedom, whose cube root is close to normal for every
+``d`` (Wilson & Hilferty 1931): the fence is then about the same tail probability for a
+one-step forecaster's loss (``d = 1``, where a log scale put it near 9 standard deviations
+of the error and trimmed nothing) as for a long reconstruction window's. At most
+``MAX_AUTO_FRACTION`` (a quarter) of the windows, since data with more anomalous windows
+than that is not a training period of normal behaviour. A NaN or infinite loss is always
+an outlier.
+
 A window's loss is the training loss of that window as a batch of one,
 ``loss(predictions[i:i+1], targets[i:i+1], mask[i:i+1])``, for all windows of an
 evaluation batch at once through :func:`torch.func.vmap` (one call per window for a loss
@@ -38,18 +53,37 @@ import torch
 
 from tsseq.errors import ConfigError
 
+AUTO = "auto"
+FENCE = 3.5
+MAX_AUTO_FRACTION = 0.25
+
 
 def trim_count(n_windows: int, fraction: float) -> int:
     """Windows left out of an epoch: ``floor(fraction * n_windows)``, leaving at least one."""
     return min(int(math.floor(fraction * n_windows + 1e-9)), n_windows - 1)
 
 
-def trimmed_windows(losses: torch.Tensor, fraction: float) -> torch.Tensor:
-    """Indices ``(k,)`` of the ``k = trim_count(N, fraction)`` largest of ``losses (N,)``, largest first.
+def outlier_count(losses: torch.Tensor) -> int:
+    """How many of ``losses (N,)`` lie above the fence on their cube roots (module docstring); at most a quarter."""
+    ranked = torch.nan_to_num(losses.double().cpu(), nan=math.inf)
+    finite = torch.isfinite(ranked)
+    roots = ranked[finite].abs().pow(1 / 3)  # losses are >= 0; abs() keeps a -0.0 or a rounding error real
+    outliers = int((~finite).sum())
+    if len(roots):
+        median = roots.median()
+        spread = 1.4826 * (roots - median).abs().median()
+        if spread > 0:  # identical losses (spread 0) have no outliers among them
+            outliers += int((roots > median + FENCE * spread).sum())
+    return min(outliers, trim_count(len(losses), MAX_AUTO_FRACTION))
 
+
+def trimmed_windows(losses: torch.Tensor, fraction: float | str) -> torch.Tensor:
+    """Indices ``(k,)`` of the ``k`` largest of ``losses (N,)``, largest first.
+
+    ``k = trim_count(N, fraction)``, or :func:`outlier_count` for ``fraction="auto"``.
     Ties keep the lower index first; a NaN loss ranks as the largest.
     """
-    count = trim_count(len(losses), fraction)
+    count = outlier_count(losses) if fraction == AUTO else trim_count(len(losses), fraction)
     ranked = torch.nan_to_num(losses.double().cpu(), nan=math.inf)
     order = torch.sort(ranked, descending=True, stable=True).indices
     return order[:count]
