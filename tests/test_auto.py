@@ -189,6 +189,17 @@ def test_probabilistic_unless_a_point_network_may_be_chosen():
         tsseq.create("auto", horizon=5).require_probabilistic()
 
 
+def test_asked_for_quantiles_auto_trains_its_networks_on_the_quantile_loss_unless_a_loss_is_set():
+    model = tsseq.create("auto", horizon=5, training={"epochs": 3})
+    ready = model.for_quantiles()
+    assert ready.probabilistic and ready.training == {"epochs": 3, "loss": "quantile"}
+    assert model.training == {"epochs": 3}  # a copy: the model asked is left as it was
+    pinned = tsseq.create("auto", horizon=5, training={"loss": "mae"})
+    assert pinned.for_quantiles() is pinned and not pinned.probabilistic  # the user's loss stands (then refused)
+    naive = tsseq.create("naive")
+    assert naive.for_quantiles() is naive
+
+
 def test_save_and_load_keep_the_chosen_model_and_the_leaderboard(tmp_path):
     frame = seasonal_hourly()
     model = fit_auto(frame)

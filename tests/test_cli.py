@@ -241,6 +241,15 @@ def test_an_unknown_option_is_answered_with_the_one_meant(hourly_csv, tmp_path, 
     assert hint in capsys.readouterr().err and not output.exists()
 
 
+def test_the_default_model_gives_the_quantiles_asked_for(hourly_csv, tmp_path, capsys):
+    output = tmp_path / "q.csv"
+    arguments = ["forecast", str(hourly_csv), "--columns", "load", "--horizon", "3", "--quantiles", "0.1,0.9"]
+    assert main(arguments + ["--output", str(output)]) == 0, capsys.readouterr().err  # auto refused them before
+    forecast = pd.read_csv(output)
+    assert list(forecast.columns) == ["time", "load", "load_q0.1", "load_q0.9"]
+    assert (forecast["load_q0.1"] <= forecast["load"]).all() and (forecast["load"] <= forecast["load_q0.9"]).all()
+
+
 def test_point_only_model_with_quantiles_exits_2_with_its_message_before_fitting(hourly_csv, tmp_path, capsys, monkeypatch):
     from tsseq import registry
 

@@ -775,6 +775,13 @@ class AutoForecaster(Forecaster):
         lengths = [n for n in getattr(model, "input_lengths_", None) or [] if isinstance(n, int)]  # an ensemble's
         return max(lengths) if lengths else None
 
+    def for_quantiles(self) -> AutoForecaster:
+        """A copy whose networks train on the quantile loss, unless ``training`` names a loss (then itself)."""
+        training = dict(self.training or {})
+        if "loss" in training or hasattr(self, "chosen_model_"):
+            return self
+        return type(self)(**{**self.get_params(deep=False), "training": {**training, "loss": "quantile"}})
+
     @property
     def probabilistic(self) -> bool:
         """Fitted: whether the chosen model is. Unfitted: whether every candidate it may choose is."""

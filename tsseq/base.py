@@ -386,6 +386,15 @@ class Forecaster(Estimator):
         model overrides this with its own checks; the base class has none.
         """
 
+    def for_quantiles(self) -> Forecaster:
+        """This model set up to forecast quantiles where it is free to choose how (``auto``); else itself.
+
+        Called before fitting when quantiles are asked for (``tsseq forecast --quantiles``),
+        so that a model that picks its own settings picks probabilistic ones; a model whose
+        settings the user chose is left as it is (:meth:`require_probabilistic` then says how).
+        """
+        return self
+
     @property
     def probabilistic(self) -> bool:
         """Whether this model, as configured, gives quantiles and sample paths, not only points."""

@@ -252,13 +252,15 @@ def fit_forecast(
     also serve ``predict`` (they must cover the horizon).
 
     With ``quantiles``: each column ``y`` is followed by ``y_q<level>`` per level
-    (:meth:`tsseq.base.Forecaster.predict`); a point-only model is refused before fitting,
+    (:meth:`tsseq.base.Forecaster.predict`; ``auto`` is set up for them,
+    :meth:`~tsseq.base.Forecaster.for_quantiles`); a point-only model is refused before fitting,
     and so is a horizon beyond :func:`tsseq.sanity.check_horizon`'s limit (``max_horizon``).
     ``checkpoints``: a neural model's fit (the ``refit`` fit) keeps and resumes its checkpoint.
     """
     sanity.check_horizon(horizon, frame, len(quantiles or ()), max_horizon)
     estimator = build_model(model, {"horizon": horizon})
     if quantiles is not None:
+        estimator = estimator.for_quantiles()  # auto's networks then train on the quantile loss
         require_probabilistic(estimator, "quantiles")
     covariates = covariates or {}
     with checkpointed(estimator, model.display_name, "refit", checkpoints) as options:
