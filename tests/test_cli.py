@@ -250,6 +250,16 @@ def test_the_default_model_gives_the_quantiles_asked_for(hourly_csv, tmp_path, c
     assert (forecast["load_q0.1"] <= forecast["load"]).all() and (forecast["load"] <= forecast["load_q0.9"]).all()
 
 
+def test_a_job_of_auto_writes_the_quantiles_of_output_quantiles(hourly_csv, tmp_path, capsys):
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        f"name: q\ndata: {{csv: {hourly_csv.name}, columns: [load]}}\nevaluation: {{horizon: 3}}\n"
+        "models: [{name: auto}]\noutput: {quantiles: [0.1, 0.9]}\n"
+    )
+    assert main(["run", str(job), "--output-dir", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    assert list(pd.read_csv(tmp_path / "out" / "forecast.csv").columns) == ["time", "load", "load_q0.1", "load_q0.9"]
+
+
 def test_point_only_model_with_quantiles_exits_2_with_its_message_before_fitting(hourly_csv, tmp_path, capsys, monkeypatch):
     from tsseq import registry
 

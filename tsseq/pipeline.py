@@ -594,7 +594,7 @@ def run(
             track = JobTracker(config, base_dir)
         if writes_forecast and config.output.quantiles is not None:
             # Refuse a point-only first model before scoring anything, not after.
-            first = build_model(models[0], {"horizon": evaluation.horizon})
+            first = build_model(models[0], {"horizon": evaluation.horizon}).for_quantiles()  # as fit_forecast builds it
             require_probabilistic(first, "quantiles (output.quantiles)")
         holdout: dict[str, pd.DataFrame] = {}
         if config.data.has_covariates and evaluation.protocol != "holdout":
