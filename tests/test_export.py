@@ -189,6 +189,14 @@ def test_the_opset_can_be_chosen(co2, tmp_path):
     assert {entry.domain: entry.version for entry in onnx.load(str(path)).opset_import}[""] == 18
 
 
+def test_an_opset_the_graph_cannot_be_converted_to_is_refused_not_replaced(co2, tmp_path, capsys):
+    model = _fitted("gru", co2)
+    with pytest.raises(export.ExportError, match="cannot be converted to opset 5; the exporter made opset 18"):
+        export.export_onnx(model, tmp_path / "old.onnx", opset=5)  # it wrote opset 18 under opset 5's name before
+    assert not (tmp_path / "old.onnx").exists()
+    assert "Traceback" not in capsys.readouterr().err  # the converter's own, logged
+
+
 # -------------------------------------------------------------------------------------- refusals
 @pytest.mark.parametrize("name", NOT_EXPORTABLE)
 def test_the_models_that_cannot_be_exported_say_why(name, tmp_path):
@@ -262,6 +270,18 @@ def test_the_cli_exits_2_on_bad_input_and_writes_nothing(tmp_path, capsys):
     assert main(arguments) == 2
     assert "--opset applies to --format onnx only" in capsys.readouterr().err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["ar.pt", "data.csv"]
+
+
+@pytest.mark.parametrize("format_", ["onnx", "torch-export"])
+def test_the_cli_never_exports_over_the_model_file_it_reads(co2, tmp_path, capsys, format_):
+    _fitted("gru", co2).save(tmp_path / "model.pt")
+    saved = (tmp_path / "model.pt").read_bytes()
+    (tmp_path / "link.pt").symlink_to(tmp_path / "model.pt")
+    for source, output in (("model.pt", "model.pt"), ("link.pt", "model.pt"), ("model.pt", "link.pt")):
+        arguments = ["export", str(tmp_path / source), "--format", format_, "--output", str(tmp_path / output)]
+        assert main(arguments) == 2  # exit 0 before, the model replaced by the graph
+        assert f"The exported model '{tmp_path / output}' is the model file this job reads" in capsys.readouterr().err
+    assert (tmp_path / "model.pt").read_bytes() == saved
 
 
 def test_stateful_and_recursive_models_export_their_point_rollout(co2, tmp_path):

@@ -351,6 +351,20 @@ def test_huge_input_values_are_refused_when_read(data, tmp_path, capsys):
     assert leftovers(tmp_path) == []
 
 
+def test_a_forecast_over_the_model_file_it_reads_is_refused(data, tmp_path, capsys):
+    import tsseq
+
+    model_file = tmp_path / "input-model.pt"
+    persistence.save(tsseq.create("naive").fit(pd.read_csv(data, index_col=0, parse_dates=True)), model_file)
+    saved = model_file.read_bytes()
+    for option in ("--output", "--plot"):
+        paths = {"--output": str(tmp_path / "f.csv"), option: str(model_file)}
+        arguments = ["forecast", str(data), "--model-file", str(model_file), "--horizon", "3"]
+        assert main(arguments + [part for pair in paths.items() for part in pair]) == 2  # 0 before: a CSV over the model
+        assert f"'{model_file}' is the model file this job reads" in capsys.readouterr().err
+    assert model_file.read_bytes() == saved and leftovers(tmp_path) == []
+
+
 def test_a_column_too_small_to_have_a_spread_is_refused_when_read(data, tmp_path, capsys):
     frame = pd.read_csv(data, index_col=0)
     frame["load"] *= 1e-300  # squares underflow to 0: the naive interval had width 0

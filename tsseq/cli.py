@@ -394,6 +394,7 @@ def _forecast(args: argparse.Namespace) -> int:
     from tsseq import streaming_jobs
 
     engine = dask_engine(args)
+    _refuse_outputs_over_the_model_file(args)
     estimator = _saved_model(args)
     batch_series = streaming_jobs.streamed_batch_size(
         data,
@@ -446,6 +447,19 @@ def _forecast(args: argparse.Namespace) -> int:
         _print_warnings(args.command, warnings)
         print(f"wrote {len(forecast)} forecast rows to {args.output}", file=sys.stderr)
     return EXIT_OK
+
+
+def _refuse_outputs_over_the_model_file(args: argparse.Namespace) -> None:
+    """An output at the --model-file it reads would replace the model; checked before the paths' own job runs."""
+    if args.model_file is None:
+        return
+    from tsseq import io
+
+    planned = io.Outputs()
+    planned.reads([args.model_file], "model file")
+    planned.check(args.output, "forecast output")
+    if args.plot:
+        planned.check_plot(args.plot)
 
 
 def _saved_model(args: argparse.Namespace):

@@ -187,6 +187,12 @@ def export_onnx(model: Any, path: str | Path, *, opset: int | None = None) -> Pa
             verbose=False,
         )
     proto = program.model_proto
+    written = next(entry.version for entry in proto.opset_import if entry.domain in ("", "ai.onnx"))
+    if opset is not None and written != opset:  # the exporter falls back to its own opset when converting fails
+        raise ExportError(
+            f"The 'opset' parameter (--opset): this graph cannot be converted to opset {opset}; the exporter "
+            f"made opset {written}. Ask for a later opset, or leave it out for the exporter's own."
+        )
     del proto.metadata_props[:]
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
@@ -310,9 +316,10 @@ def _quiet_exporter() -> Iterator[None]:
 
     Nothing in them is the user's to act on; an export that fails still raises.
     """
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    loggers = [logging.getLogger("torch.onnx"), logging.getLogger("onnxscript")]  # onnxscript: a failed conversion's
+    levels = [logger.level for logger in loggers]  # traceback, which export_onnx turns into one message
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL if logger.name == "onnxscript" else logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
@@ -321,7 +328,8 @@ def _quiet_exporter() -> Iterator[None]:
             warnings.filterwarnings("ignore", message="The tensor attributes .* were assigned during export")
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _require(package: str):

@@ -34,9 +34,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.opset is not None and args.format != "onnx":
         raise ConfigError(f"--opset applies to --format onnx only; got --format {args.format}.")
-    io.check_destination(args.output, "exported model")
+    planned = io.Outputs()  # only checks here (export writes its files itself): never over the model it reads
+    planned.reads([args.model], "model file")
+    planned.check(args.output, "exported model")
     if args.format == "torch-export":
-        io.check_destination(export.metadata_path(args.output), "exported model's metadata")
+        planned.check(export.metadata_path(args.output), "exported model's metadata")
     model = load(args.model)
     if args.format == "onnx":
         path = export.export_onnx(model, args.output, opset=args.opset)
