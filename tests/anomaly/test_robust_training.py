@@ -67,6 +67,20 @@ def test_auto_trimming_drops_exactly_the_windows_overlapping_the_injected_anomal
         assert set(dropped) == overlapping
 
 
+def test_auto_contamination_refits_without_exactly_the_windows_overlapping_the_injected_anomalies():
+    """The detector's two-fit option with the same fence: after the first fit the 81 windows overlapping
+    a shift, and no other, are left out of the refit."""
+    frame = contaminated_series()
+    training = {"epochs": 15, "batch_size": 32, "learning_rate": 3e-3, "seed": 0, "device": "cpu", "threads": 1,
+                "progress": False}  # fmt: skip
+    detector = make_detector("lstm_ae", window_length=L, threshold=None, model_params={"hidden_size": 32},
+                             training=training, contamination="auto").fit(frame.iloc[:TRAIN_ROWS])  # fmt: skip
+    overlapping = {s for a, b in TRAINING_SHIFTS for s in range(a - L + 1, b)}
+    assert set(detector.contamination_dropped_.tolist()) == overlapping
+    with pytest.raises(ConfigError, match="'contamination' parameter must be a float in \\(0, 0.5\\), 'auto' or None"):
+        make_detector("lstm_ae", window_length=L, contamination="most").fit(frame.iloc[:200])
+
+
 def test_trim_fraction_is_validated_through_the_detectors_training_mapping():
     frame = contaminated_series().iloc[:200]
     detector = make_detector("gru_ae", window_length=L, threshold=None, training={"trim_fraction": 0.5})

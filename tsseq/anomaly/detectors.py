@@ -39,7 +39,9 @@ calibrates the scorer (Mahalanobis mean and covariance, the likelihood's history
 threshold. ``contamination`` (a fraction, optional) estimates a contaminated training set
 by its largest reconstruction errors: after a first fit, the training windows with the
 top ``contamination`` mean squared error are dropped and the model is refitted once
-(with the same seed) on the rest. Robust training within one fit, for every neural model
+(with the same seed) on the rest (``contamination_dropped_``: their indices); ``"auto"``:
+the windows whose error is an outlier among all windows' errors, by the fence of
+``trim_fraction="auto"`` below. Robust training within one fit, for every neural model
 (the autoencoders here, a neural forecaster under ``forecast_residual`` or ``interval``
 through its ``forecaster_params``): ``training={"trim_fraction": f}`` makes the engine
 leave the ``f`` of training windows of highest loss out of each epoch after
@@ -90,6 +92,7 @@ from tsseq.config import from_mapping
 from tsseq.data.scaling import Scaler
 from tsseq.data.windows import AGGREGATIONS, windows_to_timestamps
 from tsseq.engine import Trainer, TrainingConfig
+from tsseq.engine.trimming import AUTO, kept_windows, trimmed_windows
 from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.anomaly.online import OnlineResidualDetector
 from tsseq.anomaly.online_interval import OnlineIntervalDetector
@@ -387,8 +390,8 @@ class ReconstructionDetector(AnomalyDetector):
         contaminated rows (module docstring).
     validation_fraction : float
         Held-out tail when ``fit`` gets no ``validation``.
-    contamination : float, optional
-        Fraction of training windows dropped before one refit (module docstring).
+    contamination : float or "auto", optional
+        Fraction of training windows dropped before one refit, or "auto" (module docstring).
     causal : bool
         Refuse anything that looks past ``t`` (module docstring).
     """
@@ -457,9 +460,10 @@ class ReconstructionDetector(AnomalyDetector):
 
     def _fit_model(self, train: pd.DataFrame, validation: pd.DataFrame | None) -> None:
         contamination = self.contamination
-        if contamination is not None and not (isinstance(contamination, float) and 0 < contamination < 0.5):
+        fraction = isinstance(contamination, float) and 0 < contamination < 0.5
+        if contamination not in (None, AUTO) and not fraction:
             raise ConfigError(
-                f"The 'contamination' parameter must be a float in (0, 0.5) or None. Got {contamination!r} instead."
+                f"The 'contamination' parameter must be a float in (0, 0.5), 'auto' or None. Got {contamination!r} instead."
             )
         config = self.training_config()
         windows = ReconstructionWindows.of(train.to_numpy(), self.window_length)
@@ -470,8 +474,13 @@ class ReconstructionDetector(AnomalyDetector):
         if contamination is not None:
             errors = self._reconstruction_errors(module, windows.inputs())  # (N, L, C)
             window_error = np.nanmean(np.square(errors), axis=(1, 2))  # (N,)
-            self.contamination_threshold_ = float(np.quantile(window_error, 1 - contamination))
-            keep = np.flatnonzero(window_error <= self.contamination_threshold_)
+            if contamination == AUTO:
+                keep = kept_windows(len(window_error), trimmed_windows(torch.from_numpy(window_error), AUTO)).numpy()
+                self.contamination_threshold_ = float(window_error[keep].max())
+            else:
+                self.contamination_threshold_ = float(np.quantile(window_error, 1 - contamination))
+                keep = np.flatnonzero(window_error <= self.contamination_threshold_)
+            self.contamination_dropped_ = np.setdiff1d(np.arange(len(window_error)), keep)
             module = self._train(config, windows.subset(keep), held_out)
         self.module_ = module.cpu().eval()
         self.n_channels_ = train.shape[1]
