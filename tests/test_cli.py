@@ -280,6 +280,16 @@ def test_evaluate_interval_must_be_a_coverage_and_belongs_to_m4(capsys):
     assert "--interval applies to the m4 protocol" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "options, named",
+    [(["--horizon", "24"], "--horizon applies"), (["--setting", "S", "--input-length", "5"], "--setting, --input-length apply"),
+     (["--drop-last"], "--drop-last applies")],
+)
+def test_evaluate_m4_refuses_the_ett_options_it_would_ignore(capsys, options, named):
+    assert main(["evaluate", "m4-hourly", "--model", "naive", *options]) == 2  # exit 0 before, horizon=48 regardless
+    assert f"{named} to the ett protocol; the m4 protocol fixes the horizon of 'm4-hourly'" in capsys.readouterr().err
+
+
 @pytest.mark.shared_data
 def test_evaluate_m4_interval_json_adds_msis_coverage_acd(data_dir, monkeypatch, capsys):
     monkeypatch.setenv("TSSEQ_DATA_DIR", str(data_dir))

@@ -312,9 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="model and parameters, e.g. ar:max_order=96; repeat to compare (default: naive, ar:max_order=96)",
     )
     evaluate.add_argument("--protocol", choices=["ett", "m4"], help="default: the data set's standard protocol")
-    evaluate.add_argument("--setting", choices=["S", "M"], default="M", help="ETT: S = OT only, M = all channels")
-    evaluate.add_argument("--input-length", type=int, default=96)
-    evaluate.add_argument("--horizon", type=int, default=96)
+    # The ETT options default to None so that the m4 protocol, which fixes its own, can refuse them when given.
+    evaluate.add_argument("--setting", choices=["S", "M"], help="ETT: S = OT only, M = all channels (default)")
+    evaluate.add_argument("--input-length", type=int, help="ETT: the input windows' length (default 96)")
+    evaluate.add_argument("--horizon", type=int, help="ETT: the forecast horizon (default 96; M4 fixes its own)")
     evaluate.add_argument("--drop-last", action="store_true", help="ETT: drop the last incomplete batch of 32 test windows, as the published reference code does")
     evaluate.add_argument(
         "--interval",
@@ -520,13 +521,21 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.dataset!r} has protocol {protocol!r}; `tsseq evaluate` runs the 'ett' and 'm4' forecasting protocols.")
     if protocol == "ett" and args.interval is not None:
         raise ConfigError("--interval applies to the m4 protocol; the ett protocol reports CRPS and 80/90% coverage for every probabilistic model without it.")
+    ett_options = {"--setting": args.setting, "--input-length": args.input_length, "--horizon": args.horizon,
+                   "--drop-last": args.drop_last or None}  # fmt: skip
+    given = [option for option, value in ett_options.items() if value is not None]
+    if protocol == "m4" and given:
+        raise ConfigError(
+            f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to the ett protocol; the m4 protocol "
+            f"fixes the horizon of {args.dataset!r} and scores every series: drop {'it' if len(given) == 1 else 'them'}."
+        )
     models = args.models or [ModelConfig("naive"), ModelConfig("ar", {"max_order": 96}, label="ar:max_order=96")]
     models = with_threads(models, args.threads)
     evaluation = EvaluationConfig(
         protocol=protocol,
-        setting=args.setting,
-        input_length=args.input_length,
-        horizon=args.horizon,
+        setting=args.setting or "M",
+        input_length=96 if args.input_length is None else args.input_length,
+        horizon=96 if args.horizon is None else args.horizon,
         drop_last=args.drop_last,
         interval=args.interval,
     )
