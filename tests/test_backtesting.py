@@ -225,6 +225,13 @@ def test_bad_arguments_are_refused_naming_the_parameter(options, error, message)
         historical_forecasts(Naive(), random_walks(), **options)
 
 
+def test_a_context_other_than_the_models_own_input_length_is_refused_before_any_fit(monkeypatch):
+    lstm = tsseq.create("lstm", input_length=24, horizon=HORIZON)
+    monkeypatch.setattr(type(lstm), "fit", lambda *args, **kwargs: pytest.fail("fitted"))
+    with pytest.raises(ConfigError, match=r"input_length=5 differs from the model's own input_length=24.*--param input_length=5"):
+        historical_forecasts(lstm, random_walks(), start=100, horizon=HORIZON, input_length=5)  # ran on 5 rows before
+
+
 def test_bad_metrics_and_point_only_quantiles_are_refused_before_any_fit(monkeypatch):
     def no_fit(*args, **kwargs):
         raise AssertionError("fitted before the arguments were checked")

@@ -61,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rows of each fit: all before its origin, or the last --train-length")
     parser.add_argument("--train-length", type=int, metavar="N", help="rows of a sliding window (default: those before the first origin)")
     parser.add_argument("--input-length", type=int, metavar="N",
-                        help="rows of context of each forecast (default: the model's input_length, else the rows of the first fit)")
+                        help="rows of context of each forecast of a model without its own input_length (AR, the naive family; "
+                        "default: the rows of the first fit); a network reads its own")
     parser.add_argument(
         "--quantiles", type=_quantile_levels, metavar="LEVELS",
         help="also forecast quantile columns y_q<level>, e.g. 0.05,0.5,0.95 (a probabilistic model)",

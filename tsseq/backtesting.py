@@ -139,7 +139,7 @@ def historical_forecasts(
         Rows of a sliding window (default: the rows before the first origin).
     input_length : int, optional
         Rows of context before each origin (default: the model's ``input_length``, else the
-        rows of the first fit).
+        rows of the first fit); a model with its own ``input_length`` takes that one only.
     past_covariates, future_covariates, static_covariates : DataFrame, optional
         As for :meth:`tsseq.base.Forecaster.fit`, covering every row of ``frame``: each fit
         reads its training rows, each forecast the past covariates up to its cutoff and
@@ -164,6 +164,13 @@ def historical_forecasts(
             raise ConfigError("'train_length' sets the rows of a sliding window; pass window='sliding' with it.")
     if input_length is not None:
         input_length = check_positive_int(input_length, "input_length")
+        own = _own_input_length(model)
+        if own is not None and input_length != own:  # a recurrent model ran on it unchanged; a fixed-size one failed late
+            raise ConfigError(
+                f"input_length={input_length} differs from the model's own input_length={own}, the windows it is "
+                f"fitted on and reads: leave input_length out, or set the model's (e.g. --param input_length="
+                f"{input_length})."
+            )
     levels = None if quantiles is None else check_levels(quantiles)
     if levels is not None:
         model.require_probabilistic("quantiles")  # refused before any fit
