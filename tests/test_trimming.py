@@ -60,6 +60,8 @@ def test_auto_trims_the_losses_beyond_the_log_scale_fence_at_most_a_quarter():
     assert outlier_count(dirty) == 3 and trimmed_windows(dirty, "auto").sort().values.tolist() == [7, 300, 301]
     assert outlier_count(torch.tensor([1.0] * 9 + [float("nan")])) == 1  # no spread: only the NaN
     assert outlier_count(torch.tensor([1.0, 1.1, 0.9, 1.05, 0.95, 1.0, 0.0, 50.0])) == 1  # a zero loss is no outlier
+    likelihood = torch.tensor([-1.0, -1.1, -0.9, -1.05, -0.95, -1.0, float("-inf"), 30.0])  # negative log-likelihoods
+    assert outlier_count(likelihood) == 1 and trimmed_windows(likelihood, "auto").tolist() == [7]
     bulk, spikes = 0.9 + 0.2 * torch.rand(300, generator=generator), torch.full((100,), 1e6)
     assert outlier_count(torch.cat([bulk, spikes])) == 100  # a quarter of 400
     assert outlier_count(torch.cat([bulk[:200], spikes])) == 75  # capped at a quarter of 300

@@ -116,8 +116,9 @@ class TrainingConfig:
         window's loss under the current weights is computed (eval mode, no gradients) and
         the ``floor(trim_fraction * N)`` windows of highest loss sit that epoch out. In
         [0, 0.5); 0 (the default) trains on every window; ``"auto"``: the windows whose
-        loss is an outlier among all windows' losses sit out (at most a quarter). :meth:`Trainer.fit` only (not
-        truncated BPTT); the dropped windows are recorded in ``TrainingHistory.trimmed``.
+        loss is an outlier among all windows' losses sit out (at most a quarter).
+        :meth:`Trainer.fit` only (not truncated BPTT); the dropped windows are recorded in
+        ``TrainingHistory.trimmed``.
     trim_warmup_epochs : int
         Epochs trained on every window before trimming starts (>= 0, and below ``epochs``
         when trimming): the model must first fit the bulk of the data for the

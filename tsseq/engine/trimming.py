@@ -26,7 +26,8 @@ one-step forecaster's loss (``d = 1``, where a log scale put it near 9 standard 
 of the error and trimmed nothing) as for a long reconstruction window's. At most
 ``MAX_AUTO_FRACTION`` (a quarter) of the windows, since data with more anomalous windows
 than that is not a training period of normal behaviour. A NaN or infinite loss is always
-an outlier.
+an outlier (a likelihood loss of minus infinity is not); a negative loss (a negative
+log-likelihood) has a negative cube root.
 
 A window's loss is the training loss of that window as a batch of one,
 ``loss(predictions[i:i+1], targets[i:i+1], mask[i:i+1])``, for all windows of an
@@ -67,8 +68,9 @@ def outlier_count(losses: torch.Tensor) -> int:
     """How many of ``losses (N,)`` lie above the fence on their cube roots (module docstring); at most a quarter."""
     ranked = torch.nan_to_num(losses.double().cpu(), nan=math.inf)
     finite = torch.isfinite(ranked)
-    roots = ranked[finite].abs().pow(1 / 3)  # losses are >= 0; abs() keeps a -0.0 or a rounding error real
-    outliers = int((~finite).sum())
+    kept = ranked[finite]  # a likelihood loss may be negative: the signed cube root keeps the order
+    roots = kept.sign() * kept.abs().pow(1 / 3)
+    outliers = int((ranked == math.inf).sum())
     if len(roots):
         median = roots.median()
         spread = 1.4826 * (roots - median).abs().median()
