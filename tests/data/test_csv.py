@@ -150,6 +150,19 @@ def test_dates_that_read_both_ways_warn_naming_the_file_and_a_date(tmp_path: Pat
         read_csv(write(tmp_path, _dates(12, "%Y-%m-%d")))  # ISO dates: one reading, no warning
 
 
+def test_dotted_dates_that_read_both_ways_are_day_first_without_a_warning(tmp_path: Path) -> None:
+    # A German sensor log: 01.03.2024 08:00:01.511 was read as 3 January (with a warning), every row of it.
+    text = "zeit;druck\n" + "".join(f"01.03.2024 08:00:{second:02d}.511;{second},5\n" for second in range(30))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = read_csv(write(tmp_path, text))
+    assert frame.index[0] == pd.Timestamp("2024-03-01 08:00:00.511") and frame["druck"].iloc[1] == 1.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = read_csv(write(tmp_path, _dates(12, "%d.%m.%Y"), name="dotted.csv"))  # 01.01 .. 12.01
+    assert frame.index.equals(pd.date_range("2024-01-01", periods=12, freq="D", name="date"))
+
+
 def test_duplicate_timestamps_are_listed_with_their_lines(tmp_path: Path) -> None:
     path = write(tmp_path, HOURLY + "2020-01-01 02:00,4,40\n2020-01-01 01:00,5,50\n")
     listed = "2020-01-01 01:00:00 at line 3 (data row 2) and line 6 (data row 5)"

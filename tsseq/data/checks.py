@@ -246,6 +246,7 @@ def _parse_timestamps(raw: pd.Index, where: Where) -> pd.DatetimeIndex:
 
 
 _DAY_MONTH = re.compile(r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")  # 05/01/2024: 1 May or 5 January
+_DOTTED = re.compile(r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}\b")  # 05.01.2024: 5 January wherever dots are written
 
 
 def _to_datetime(raw: pd.Index, dayfirst: bool) -> pd.DatetimeIndex:
@@ -256,7 +257,9 @@ def _to_datetime(raw: pd.Index, dayfirst: bool) -> pd.DatetimeIndex:
 
 def _day_or_month_first(raw: pd.Index, month_first: pd.DatetimeIndex, where: Where) -> pd.DatetimeIndex:
     """Dates written ``nn/nn/yyyy``: read day first where only that reading parses them all (13/01/2024), and
-    warn, naming the file, where both readings parse every date but differ (month first is kept)."""
+    warn, naming the file, where both readings parse every date but differ (month first is kept, as pandas
+    reads them). Dates written with dots (``01.03.2024``) are read day first where both parse: no country
+    writes the month first with dots, and German, Russian or Nordic logs write every date so."""
     if not month_first.isna().any() and (month_first.day > 12).any():
         return month_first  # a day above 12 cannot be read as a month: the one reading, no second parse
     try:
@@ -265,7 +268,7 @@ def _day_or_month_first(raw: pd.Index, month_first: pd.DatetimeIndex, where: Whe
         return month_first
     if day_first.isna().any():
         return month_first
-    if month_first.isna().any():
+    if month_first.isna().any() or _DOTTED.match(raw[0]):
         return day_first
     if not day_first.equals(month_first):
         differs = int(np.argmax(np.asarray(day_first != month_first)))
