@@ -7,6 +7,10 @@
 * :mod:`.objective`: what a trial does (build, train, score: the validation MSE);
 * :mod:`.storage`: SQLite by default, any SQLAlchemy URL (PostgreSQL) for many workers,
   with heartbeats and retry of trials whose worker died;
+* :mod:`.checks`: the job checked before any study is opened (model, windows, search
+  space against each parameter, the split of the data);
+* :mod:`.identity`: what defines the trials' scores, recorded with the study; a job that
+  differs is refused by name;
 * :mod:`.study`: :func:`tune` (create or resume, optimise, track in MLflow, refit the best).
 
 Importing this package imports neither Optuna nor torch; its modules do when used.

@@ -71,6 +71,6 @@ def run(args: argparse.Namespace) -> int:
     from tsseq.tuning.study import tune
 
     config, base_dir = load_study(args.study)
-    result = tune(apply_overrides(config, args), base_dir=base_dir)
+    result = tune(apply_overrides(config, args), base_dir=base_dir, source=args.study.name)
     print(result.summary())
     return 0

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tsseq.config import DataConfig, ModelConfig, TrackingConfig, from_mapping, load_job
-from tsseq.errors import ConfigError
+from tsseq.errors import ConfigError, closest_match
 
 PRUNERS = ("median", "hyperband", "none")
 _CATEGORY_TYPES = (type(None), bool, int, float, str)  # what Optuna stores as a categorical choice
@@ -90,6 +90,31 @@ class ValidationConfig:
     input_length: int | None = None
     horizon: int | None = None
 
+    def __post_init__(self) -> None:
+        # Checked here, at load, so that a bad split fails before any study exists (not inside trial 0).
+        if self.preset is not None:
+            from tsseq.data.splits import PRESETS
+
+            if self.preset not in PRESETS:
+                raise ConfigError(
+                    f"validation.preset: unknown split preset {self.preset!r}.{closest_match(self.preset, PRESETS)} "
+                    f"Known presets: {', '.join(PRESETS)}."
+                )
+        for name in ("train_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise ConfigError(f"validation.{name}: expected a fraction of the rows in (0, 1); got {value!r}.")
+        if self.preset is None and self.train_fraction + self.test_fraction >= 1:
+            raise ConfigError(
+                f"validation.train_fraction + validation.test_fraction must be < 1, so that rows are left between "
+                f"them to validate on; got {self.train_fraction!r} + {self.test_fraction!r} = "
+                f"{self.train_fraction + self.test_fraction:.6g}."
+            )
+        for name in ("input_length", "horizon"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(f"validation.{name}: expected an int >= 1 (or null: the model's own); got {value!r}.")
+
 
 @dataclass(frozen=True)
 class SamplerConfig:
@@ -139,9 +164,10 @@ class StudyConfig:
     """A whole study: the data, the model and its search space, how trials are run and kept.
 
     ``model`` is the registered model with the parameters every trial shares (its
-    ``params.training`` mapping too); ``search_space`` overrides the model family's
-    space (:mod:`tsseq.tuning.spaces`). ``n_trials`` and ``timeout_s`` bound what one
-    worker runs (as Optuna's ``optimize``); at least one must be set. ``refit``: fit
+    ``params.training`` mapping too): a parameter pinned there is never searched;
+    ``search_space`` overrides the model family's space (:mod:`tsseq.tuning.spaces`).
+    ``n_trials`` and ``timeout_s`` bound what one worker runs (as Optuna's
+    ``optimize``); at least one must be set. ``refit``: fit
     the best configuration again at the end and log it (and save it to
     ``best_model_path``, if given). ``tracking``: each trial an MLflow child run of the
     study's run. ``checkpoint_dir``: where the neural trials write their per-epoch

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from tsseq import registry
-from tsseq.errors import ConfigError
+from tsseq.errors import ConfigError, TsseqError, located
 from tsseq.tuning.config import StudyConfig, ValidationConfig
 from tsseq.tuning.pruning import PruningCallback
 from tsseq.tuning.spaces import Space, configure, suggest
@@ -118,6 +118,12 @@ class Objective:
             return self._trial(trial)
         except KeyboardInterrupt:
             self.interrupted = trial.number
+            raise
+        except TsseqError as error:
+            # A job error the up-front checks could not see (a combination of values): the study stops
+            # with the trial and its values named; Optuna records the trial FAIL.
+            drawn = ", ".join(f"{name}={value!r}" for name, value in trial.params.items())
+            located(error, f"trial {trial.number} ({drawn})" if drawn else f"trial {trial.number}")
             raise
 
     def _trial(self, trial: Any) -> float:

@@ -5,9 +5,12 @@ name is a constructor argument of the estimator (``hidden_size``) or, for the ne
 estimators, ``training.<field>`` of its :class:`~tsseq.engine.TrainingConfig`
 (``training.learning_rate``). The family functions below list the knobs a family
 shares; a model gets those of them it has (SegRNN has no ``bidirectional``, say). A
-job's ``search_space`` then replaces a family entry, adds one, or drops one with
-``null``; every name it gives must be a parameter of the model, else a ConfigError
-names it.
+parameter the job pins in ``model.params`` (``hidden_size: 16``, ``training:
+{batch_size: 32}`` pins ``training.batch_size``) is left out of the family space: a
+pinned value is never searched. A job's ``search_space`` then replaces a family entry,
+adds one, or drops one with ``null``; every name it gives must be a parameter of the
+model, else a ConfigError names it, and it may not give a range for a pinned
+parameter (which value would win is ambiguous), though ``null`` for one is fine.
 
 Families (by where the estimator class lives): ``recurrent`` (rnn, lstm, gru, mut1-3,
 segrnn: :mod:`tsseq.estimators.rnn`), ``seq2seq``, ``transformer`` (the estimators of
@@ -126,15 +129,47 @@ def searchable(model: str) -> set[str]:
     return names - {"training"}
 
 
-def search_space(model: str, overrides: Mapping[str, ParameterSpace | None] | None = None) -> Space:
-    """The space of ``model``: its family's (the knobs it has), updated by ``overrides``.
-
-    An override replaces or adds a parameter; ``None`` drops one. Raises a ConfigError
-    naming an override that is not a parameter of the model, and when nothing is left.
-    """
+def family_space(model: str) -> Space:
+    """The space of ``model``'s family, restricted to the knobs the model has (``{}``: no family)."""
     allowed = searchable(model)
     name = family(model)
-    space = {key: value for key, value in FAMILIES[name]().items() if key in allowed} if name else {}
+    return {key: value for key, value in FAMILIES[name]().items() if key in allowed} if name else {}
+
+
+def pinned_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters ``model.params`` pins, by space name: ``{"hidden_size": 16, "training.batch_size": 32}``.
+
+    A ``training`` mapping pins each field it gives; a ``TrainingConfig`` object pins the
+    fields it sets away from their defaults (its other fields stay searchable). A None
+    value pins nothing: it leaves the model's default, as ``null`` does elsewhere.
+    """
+    from tsseq.engine import TrainingConfig
+
+    pinned = {key: value for key, value in params.items() if key != "training" and value is not None}
+    training = params.get("training")
+    if isinstance(training, TrainingConfig):
+        default = TrainingConfig()
+        fields = {f.name: getattr(training, f.name) for f in dataclasses.fields(training)}
+        training = {key: value for key, value in fields.items() if value != getattr(default, key)}
+    if isinstance(training, Mapping):
+        pinned.update((TRAINING_PREFIX + str(key), value) for key, value in training.items() if value is not None)
+    return pinned
+
+
+def search_space(
+    model: str,
+    overrides: Mapping[str, ParameterSpace | None] | None = None,
+    pinned: Mapping[str, Any] | None = None,
+) -> Space:
+    """The space of ``model``: its family's (the knobs it has) less the ``pinned`` parameters, updated by ``overrides``.
+
+    An override replaces or adds a parameter; ``None`` drops one. Raises a ConfigError
+    naming an override that is not a parameter of the model, one that gives a range
+    for a pinned parameter (:func:`pinned_parameters`), and when nothing is left.
+    """
+    allowed = searchable(model)
+    pinned = pinned or {}
+    space = {key: value for key, value in family_space(model).items() if key not in pinned}
     for key, value in (overrides or {}).items():
         if key not in allowed:
             raise ConfigError(
@@ -143,11 +178,18 @@ def search_space(model: str, overrides: Mapping[str, ParameterSpace | None] | No
             )
         if value is None:
             space.pop(key, None)
+        elif key in pinned:
+            raise ConfigError(  # training.<field> is also the key path inside model.params
+                f"search_space.{key} and model.params.{key} both set {key!r} (a range, and the value "
+                f"{pinned[key]!r}): which one holds is ambiguous. To search it, remove it from model.params; "
+                f"to keep {pinned[key]!r}, remove search_space.{key} (or set it to null)."
+            )
         else:
             space[key] = value.check(key)
     if not space:
         raise ConfigError(
-            f"Model {model!r} has no search space left: its family is {name or 'none'}; declare the parameters "
+            f"Model {model!r} has no search space left: its family is {family(model) or 'none'}"
+            f"{' and model.params pins the rest' if pinned and family_space(model) else ''}; declare the parameters "
             "to search in the job's search_space, e.g. {season_length: {type: categorical, choices: [1, 24]}}."
         )
     return space

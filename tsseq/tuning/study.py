@@ -8,11 +8,18 @@
     result = tune(config, base_dir=base_dir)
     result.best_value, result.best_params
 
-The study is named ``config.name`` in the storage (:mod:`tsseq.tuning.storage`):
-running the same job again, or several workers at once, adds trials to the same study
-(``load_if_exists``). Its sampler is TPE, seeded; its pruner works on the per-epoch
-validation loss (:mod:`tsseq.tuning.pruning`). Each trial returns the validation MSE
-(:mod:`tsseq.tuning.objective`).
+Before any study is opened, the job is checked (:mod:`tsseq.tuning.checks`: the model,
+the validation windows, each search-space entry, then the split of the data), so that
+a job error fails in one line naming its key and leaves no failed trial behind. The
+study is named ``config.name`` in the storage (:mod:`tsseq.tuning.storage`): running
+the same job again, or several workers at once, adds trials to the same study
+(``load_if_exists``); a job that would score its trials otherwise (other data, model,
+pinned parameters, validation or search space) is refused, naming what differs
+(:mod:`tsseq.tuning.identity`). Its sampler is TPE, seeded; its pruner works on the
+per-epoch validation loss (:mod:`tsseq.tuning.pruning`). Each trial returns the
+validation MSE (:mod:`tsseq.tuning.objective`). A tsseq error inside a trial (a
+combination of values no check could see) stops the worker: the trial is FAIL, the
+error propagates naming the trial, without Optuna's traceback.
 
 With ``tracking.enabled``, the study has one MLflow run (its id is the study's user
 attribute ``mlflow_run_id``, so resumed studies and other workers reuse it, and workers
@@ -45,17 +52,19 @@ import os
 import socket
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from tsseq.errors import ConfigError
+from tsseq.errors import ConfigError, TsseqError, located
 from tsseq.signals import deferred
 from tsseq.tuning.config import PrunerConfig, StudyConfig
+from tsseq.tuning.identity import dataset_identity
 from tsseq.tuning.objective import Objective, build_estimator
-from tsseq.tuning.spaces import search_space
+from tsseq.tuning.spaces import family_space, pinned_parameters, search_space
 from tsseq.tuning.storage import open_storage, redacted, storage_url
 
 PARENT_RUN_ATTR = "mlflow_run_id"  # study user attribute: the study's MLflow run
@@ -77,10 +86,14 @@ class TuningResult:
     mlflow_run_id: str | None = None
     best_model_path: str | None = None
     best_test_mse: float | None = None  # of the refitted best configuration, on the test rows
+    pinned: dict[str, Any] = dataclasses.field(default_factory=dict)  # family parameters model.params fixes
 
     def summary(self) -> str:
         states = ", ".join(f"{count} {state.lower()}" for state, count in sorted(self.states.items()))
         lines = [f"study {self.study_name!r} in {self.storage}: {states}; {self.epochs} epochs trained"]
+        if self.pinned:
+            pinned = ", ".join(f"{name} = {value!r}" for name, value in self.pinned.items())
+            lines.append(f"pinned by model.params, not searched: {pinned}")
         if self.best_trial is None:
             lines.append("no trial completed yet")
         else:
@@ -106,10 +119,24 @@ def make_pruner(config: PrunerConfig):
     return optuna.pruners.NopPruner()
 
 
-def open_study(config: StudyConfig):
-    """Create study ``config.name`` in its storage, or load it if it exists; returns the ``optuna.Study``."""
+def open_study(config: StudyConfig, *, base_dir: str | Path = ".", space=None, dataset=None):
+    """Create study ``config.name`` in its storage, or load it if it exists; returns the ``optuna.Study``.
+
+    A new study records the settings that define its trials' scores; an existing one must
+    record the same, else a :class:`~tsseq.tuning.identity.StudyMismatchError` names what
+    differs (:mod:`tsseq.tuning.identity`). ``space`` (the search space) and ``dataset``
+    (the data set's identity) are worked out from ``config`` when not given; ``base_dir``
+    is the folder a data file's path is relative to.
+    """
     import optuna
 
+    from tsseq.tuning.identity import reconcile, study_settings
+
+    if space is None:
+        space = search_space(config.model.name, config.search_space, pinned_parameters(config.model.params))
+    if dataset is None:
+        dataset = dataset_identity(config, Path(base_dir))
+    settings = study_settings(config, space, dataset)
     storage = open_storage(config.storage)
     try:
         existing = len(storage.get_all_trials(storage.get_study_id_from_name(config.name), deepcopy=False))
@@ -131,19 +158,42 @@ def open_study(config: StudyConfig):
         )
     if study.direction != optuna.study.StudyDirection.MINIMIZE:
         raise ConfigError(f"Study {config.name!r} in the storage maximises; tsseq studies minimise the validation MSE.")
+    reconcile(study, settings, _storage_name(config))
     return study
 
 
-def tune(config: StudyConfig, *, base_dir: str | Path = ".", stream: IO[str] | None = None) -> TuningResult:
-    """Run ``config.n_trials`` trials (or for ``config.timeout_s``) of study ``config.name``; see the module docstring."""
+def tune(
+    config: StudyConfig, *, base_dir: str | Path = ".", stream: IO[str] | None = None, source: str | None = None
+) -> TuningResult:
+    """Run ``config.n_trials`` trials (or for ``config.timeout_s``) of study ``config.name``; see the module docstring.
+
+    ``source`` names the job file in the messages of the checks made before the study is
+    opened (e.g. ``"tune.yaml: model.params.horizon = 400 ..."``).
+    """
     from tsseq.pipeline import load_frame
+    from tsseq.tuning.checks import check_data, check_study
+    from tsseq.tuning.identity import UnrecordedStudyWarning
 
     stream = sys.stderr if stream is None else stream
-    space = search_space(config.model.name, config.search_space)
-    frame = load_frame(config.data, Path(base_dir))
-    identity = _identity(config, Path(base_dir)) if config.tracking.enabled else None
+    base_dir = Path(base_dir)
+    try:  # everything a job error can be found by, before the study is created or opened
+        space = check_study(config)
+        frame = load_frame(config.data, base_dir)
+        check_data(config, frame, space)
+        identity = dataset_identity(config, base_dir)
+        with warnings.catch_warnings(record=True) as caught, _quiet_optuna():
+            warnings.simplefilter("always", UnrecordedStudyWarning)
+            study = open_study(config, space=space, dataset=identity)
+    except TsseqError as error:
+        raise located(error, source) if source else error
+    for warning in caught:  # a line of the run's log, as the trials' are; any other warning as it came
+        if issubclass(warning.category, UnrecordedStudyWarning):
+            stream.write(f"[{config.name}] warning: {warning.message}\n")
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    family = family_space(config.model.name)
+    pinned = {name: value for name, value in pinned_parameters(config.model.params).items() if name in family}
     with _quiet_optuna():
-        study = open_study(config)
         with _study_run(study, config, identity) as parent:
             trial_run = None if parent is None else _trial_run(config, identity)
             objective = Objective(config, frame, space, trial_run)
@@ -163,38 +213,39 @@ def tune(config: StudyConfig, *, base_dir: str | Path = ".", stream: IO[str] | N
             finally:
                 progress.close()
             best_model_path, test_mse = _refit(study, config, objective, parent, identity, stream)
-    return _result(study, config, parent, best_model_path, test_mse)
+    return _result(study, config, parent, best_model_path, test_mse, pinned)
 
 
 @contextmanager
 def _quiet_optuna() -> Iterator[None]:
     """Optuna's INFO log off: the progress lines of :class:`_Progress` replace its per-trial lines.
 
-    Its warnings about a trial that an interruption stopped (a traceback, then the
-    trial's value) are left out too: the CLI says in one line that the job was stopped.
+    Its warnings about a trial that an interruption or a tsseq error stopped (a
+    traceback, then the trial's value) are left out too: the error propagates, and the
+    CLI says in one line that the job was stopped, or what was wrong.
     """
     import optuna
 
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
-    logger, interruptions = logging.getLogger("optuna.study._optimize"), _InterruptionFilter()
-    logger.addFilter(interruptions)
+    logger, stops = logging.getLogger("optuna.study._optimize"), _StoppedTrialFilter()
+    logger.addFilter(stops)
     try:
         yield
     finally:
-        logger.removeFilter(interruptions)
+        logger.removeFilter(stops)
         optuna.logging.set_verbosity(verbosity)
 
 
-class _InterruptionFilter(logging.Filter):
-    """Drops Optuna's two warnings about a trial failed by KeyboardInterrupt (its traceback, then its value)."""
+class _StoppedTrialFilter(logging.Filter):
+    """Drops Optuna's two warnings about a trial failed by KeyboardInterrupt or a tsseq error (its traceback, then its value)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.trial: str | None = None  # "Trial N " of the interrupted trial, whose second warning comes next
+        self.trial: str | None = None  # "Trial N " of the stopped trial, whose second warning comes next
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+        if record.exc_info and isinstance(record.exc_info[1], (KeyboardInterrupt, TsseqError)):
             self.trial = " ".join(record.getMessage().split()[:2]) + " "
             return False
         if self.trial is not None and record.getMessage().startswith(self.trial + "failed with value"):
@@ -276,7 +327,7 @@ def _new_study_run(study, config: StudyConfig, client, identity=None) -> str:
     if elected == own:
         run = TrackedRun(own, uri)
         run.log_config({key: value for key, value in dataclasses.asdict(config).items() if key != "storage"})
-        run.log_dataset(identity or _identity(config))
+        run.log_dataset(identity or dataset_identity(config))
     else:
         client.delete_run(own)
     study.set_user_attr(PARENT_RUN_ATTR, elected)
@@ -285,16 +336,6 @@ def _new_study_run(study, config: StudyConfig, client, identity=None) -> str:
 
 def _storage_name(config: StudyConfig) -> str:
     return redacted(storage_url(config.storage.url))
-
-
-def _identity(config: StudyConfig, base_dir: Path = Path(".")):
-    """The study's data set identity; a CSV path is relative to the job file's folder, as its data is."""
-    from tsseq.config import job_path
-    from tsseq.tracking.identity import catalog_identity, file_identity
-
-    if config.data.dataset:
-        return catalog_identity(config.data.dataset)
-    return file_identity(job_path(config.data.csv, base_dir))
 
 
 def _trial_run(config: StudyConfig, identity):
@@ -398,7 +439,9 @@ def _completed(study) -> list:
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
-def _result(study, config: StudyConfig, parent, best_model_path: str | None, test_mse: float | None) -> TuningResult:
+def _result(
+    study, config: StudyConfig, parent, best_model_path: str | None, test_mse: float | None, pinned: dict[str, Any]
+) -> TuningResult:
     trials = study.get_trials(deepcopy=False)
     states: dict[str, int] = {}
     for trial in trials:
@@ -415,4 +458,5 @@ def _result(study, config: StudyConfig, parent, best_model_path: str | None, tes
         mlflow_run_id=None if parent is None else parent.run_id,
         best_model_path=best_model_path,
         best_test_mse=test_mse,
+        pinned=pinned,
     )
