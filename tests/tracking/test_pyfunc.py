@@ -164,3 +164,25 @@ def test_quantiles_are_refused_for_a_point_model_and_bad_levels(hourly):
         forecast_from_history(naive, example, 6, quantiles="0.1;0.9")
     with pytest.raises(ConfigError, match="strictly between 0 and 1"):
         forecast_from_history(naive, example, 6, quantiles=[0.5, 1.5])
+
+
+def test_history_at_another_frequency_is_refused_as_the_saved_model_path_refuses_it(store_uri):
+    """A yearly model given monthly rows: no forecasts stamped a year apart, the error of ``--model-file``."""
+    from tsseq.inference import forecast_series
+
+    years = pd.date_range("1950-01-01", periods=60, freq="YS")
+    yearly = pd.DataFrame({"y": np.sin(np.arange(60) / 3.0) + 0.01 * np.arange(60)}, index=years)
+    estimator = create("ar", max_order=4).fit(yearly)
+    with tracked_run(experiment="pyfunc-frequency", tracking_uri=store_uri) as run:
+        info = run.log_model(estimator, yearly, horizon=3)
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    monthly = pd.DataFrame({"timestamp": pd.date_range("2000-01-01", periods=30, freq="MS"), "y": np.arange(30.0)})
+    with pytest.raises(DataError) as refused:
+        model.predict(monthly)
+    with pytest.raises(DataError) as saved_model_path:
+        forecast_series(estimator, monthly.set_index("timestamp"), 3, source="the model input")
+    assert str(refused.value) == str(saved_model_path.value)
+    assert "the data's frequency is 'MS'; the model was fitted on 'YS-JAN' data" in str(refused.value)
+    # Yearly rows still forecast the next years.
+    forecast = model.predict(input_example(estimator, yearly))
+    assert list(forecast["timestamp"]) == list(pd.date_range("2010-01-01", periods=3, freq="YS"))

@@ -21,10 +21,12 @@ The public API (imported on first use, so ``import tsseq.tracking`` loads no MLf
   ``step`` = epoch; rank 0 only under ``torch.distributed`` (:mod:`.callback`).
 * :func:`log_forecaster` and the pyfunc flavour: a fitted forecaster as an MLflow
   model predicting from given history windows, without pickle (:mod:`.pyfunc`).
-* :func:`compare_runs`, :func:`register_best`: the ``tsseq compare`` command
-  (:mod:`.compare`, :mod:`.cli`).
+* :func:`compare_runs`, :func:`register_best`: the ``tsseq compare`` command, ranking
+  only runs of the same data and evaluation settings (:mod:`.compare`, :mod:`.cli`).
 * :func:`catalog_identity`, :func:`file_identity`: what identifies a run's data (:mod:`.identity`).
-* :func:`resolve_tracking_uri`: the store in use (:mod:`.store`).
+* :func:`resolve_tracking_uri`: the store in use; :func:`check_store`: that URI vetted
+  (a ConfigError naming its setting for a path, a non-MLflow file, a server that does
+  not answer) (:mod:`.store`).
 
 Optuna trials as child runs of a study's run (the tuning package)::
 
@@ -60,6 +62,7 @@ _LAZY = {
     "file_identity": "tsseq.tracking.identity",
     "DatasetIdentity": "tsseq.tracking.identity",
     "resolve_tracking_uri": "tsseq.tracking.store",
+    "check_store": "tsseq.tracking.store",
 }
 
 __all__ = sorted(_LAZY)

@@ -16,6 +16,10 @@ says which scale the model's inputs are on (``standard`` for the ETT protocol an
 model and no plot: they forecast their own series only; the tag
 ``tsseq.model_not_logged`` says so.
 
+The store is opened (:func:`~tsseq.tracking.store.use_store`) when the tracker is made,
+before any model trains, so that a store that cannot be used stops the job at once with
+a ConfigError naming ``tracking.tracking_uri`` (or the environment variable it came from).
+
 Under ``torchrun`` (:mod:`tsseq.main_process`) every process of the job makes the
 same calls, but only the main process (rank 0) opens the store (its set-up included),
 starts, logs to and ends the runs and logs the models: one run and one model per model
@@ -39,6 +43,7 @@ from tsseq.main_process import on_main_process
 from tsseq.quantiles import interval_levels
 from tsseq.tracking.identity import DatasetIdentity, catalog_identity, file_identity
 from tsseq.tracking.runs import MODEL_TAG, TrackedRun, estimator_params, tracked_run
+from tsseq.tracking.store import use_store
 
 FIGURE_HISTORY_HORIZONS = 4  # history drawn before the forecast, in horizons
 
@@ -124,6 +129,12 @@ class JobTracker:
 
     def __init__(self, config: PipelineConfig, base_dir: Path = Path(".")) -> None:
         self.config = config
+        # Before any training: a store that cannot be used (a server that does not answer, a
+        # folder given as a URI) is bad input, found now and named by its setting.
+        on_main_process(
+            lambda: use_store(config.tracking.tracking_uri, setting="tracking.tracking_uri"),
+            "tracking: opening the tracking store",
+        )
         data = config.data
         source = None if data.dataset is not None else job_path(data.csv, base_dir)
         self.identity: DatasetIdentity | None = on_main_process(  # None on the other processes

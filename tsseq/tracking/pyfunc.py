@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from tsseq.errors import ConfigError, DataError
-from tsseq.quantiles import check_levels, level_label
+from tsseq.quantiles import check_levels
 
 TIMESTAMP = "timestamp"
 WINDOW = "window"
@@ -87,7 +87,15 @@ def forecast_from_history(estimator: Any, history: pd.DataFrame, horizon: int, q
     """The pyfunc's prediction (see the module docstring): forecasts after each history window.
 
     ``quantiles`` (levels, or a comma-separated string): each channel ``y`` is followed by ``y_q<level>``.
+    The windows go through the batch forecast of a saved model (:func:`tsseq.inference.forecast_series`,
+    what ``tsseq forecast --model-file`` runs) as the series of a long frame, one per ``window``:
+    its checks apply (the data's frequency must be the fitted one, each window long enough),
+    and windows of one length are forecast in one batch.
     """
+    import torch
+
+    from tsseq.inference import forecast_series
+
     levels = quantile_levels(quantiles)
     if levels is not None and not estimator.probabilistic:
         estimator.require_probabilistic("quantiles")  # the model's own ConfigError: how to get a probabilistic model
@@ -98,64 +106,28 @@ def forecast_from_history(estimator: Any, history: pd.DataFrame, horizon: int, q
             f"The model input lacks the column(s) {missing}: it needs {TIMESTAMP!r} and the channels {columns}"
             f" (and optionally {WINDOW!r}). Got {list(history.columns)}."
         )
-    groups = history.groupby(WINDOW, sort=True) if WINDOW in history.columns else [(0, history)]
+    windows = history[WINDOW].to_numpy(np.int64) if WINDOW in history.columns else np.zeros(len(history), np.int64)
+    timestamps = pd.DatetimeIndex(history[TIMESTAMP])
     needed = history_rows(estimator)
-    windows, starts, ends, ids = [], [], [], []
-    for window, rows in groups:
-        timestamps = pd.DatetimeIndex(rows[TIMESTAMP])
-        if not (timestamps.is_monotonic_increasing and timestamps.is_unique):
+    for window, positions in pd.Series(np.arange(len(history))).groupby(windows, sort=True):
+        stamps = timestamps[positions.to_numpy()]
+        if not (stamps.is_monotonic_increasing and stamps.is_unique):
             raise DataError(f"Window {window!r}: the {TIMESTAMP!r} column must be strictly increasing.")
-        if needed is not None:
-            if len(rows) < needed:
-                raise DataError(f"Window {window!r} has {len(rows)} rows; the model reads the last {needed} (its input_length).")
-            rows, timestamps = rows.iloc[-needed:], timestamps[-needed:]
-        windows.append(rows[columns].to_numpy(np.float64))  # (L, C)
-        starts.append(timestamps[0])
-        ends.append(timestamps[-1])
-        ids.append(int(window))
-    forecasts = _predict_windows(estimator, windows, starts, horizon)  # one (H, C) array per window
-    quantile_forecasts = [None] * len(forecasts)
-    if levels is not None:
-        quantile_forecasts = _predict_windows(estimator, windows, starts, horizon, levels)  # (H, C, Q) each
-    offset = pd.tseries.frequencies.to_offset(estimator.layout_.freq)
-    frames = [
-        pd.DataFrame(
-            {WINDOW: np.full(horizon, window, dtype=np.int64), TIMESTAMP: pd.date_range(end + offset, periods=horizon, freq=offset)}
-            | _channel_columns(columns, forecast, quantile_forecast, levels)
-        )
-        for window, end, forecast, quantile_forecast in zip(ids, ends, forecasts, quantile_forecasts)
-    ]
-    return pd.concat(frames, ignore_index=True)
-
-
-def _channel_columns(columns: list[str], forecast: np.ndarray, quantiles: np.ndarray | None, levels) -> dict:
-    """``(H, C)`` points and ``(H, C, Q)`` quantiles -> {y: ..., y_q<level>: ..., next channel ...}."""
-    values = {}
-    for channel, column in enumerate(columns):
-        values[column] = forecast[:, channel]
-        if quantiles is not None:
-            for position, level in enumerate(levels):
-                values[f"{column}_q{level_label(level)}"] = quantiles[:, channel, position]
-    return values
-
-
-def _predict_windows(
-    estimator: Any, windows: list[np.ndarray], starts: list, horizon: int, levels: np.ndarray | None = None
-) -> list[np.ndarray]:
-    """``predict_windows`` (with ``quantiles=levels``) over equally long windows at once, else one at a time."""
-    keyword: dict[str, Any] = {"window_starts": None} if getattr(estimator, "covariates", ()) else {}
-    if levels is not None:
-        keyword["quantiles"] = levels
-    if len({len(window) for window in windows}) == 1:
-        batches = [(np.stack(windows), starts)]
-    else:
-        batches = [(window[None], [start]) for window, start in zip(windows, starts)]
-    forecasts = []
-    for inputs, window_starts in batches:
-        if "window_starts" in keyword:
-            keyword["window_starts"] = pd.DatetimeIndex(window_starts)
-        forecasts.extend(estimator.predict_windows(inputs, horizon, **keyword))
-    return forecasts
+        if needed is not None and len(stamps) < needed:
+            raise DataError(f"Window {window!r} has {len(stamps)} rows; the model reads the last {needed} (its input_length).")
+    index = pd.MultiIndex.from_arrays([windows, timestamps], names=[WINDOW, TIMESTAMP])
+    frame = history[columns].set_axis(index)
+    forecast = forecast_series(
+        estimator,
+        frame,
+        horizon,
+        None if levels is None else list(levels),
+        threads=torch.get_num_threads(),  # the caller's (a server's) setting, as predict_windows would run
+        source="the model input",
+    )
+    forecast = forecast.reset_index()
+    forecast[WINDOW] = forecast[WINDOW].astype(np.int64)
+    return forecast
 
 
 class ForecasterModel(mlflow.pyfunc.PythonModel):

@@ -7,6 +7,15 @@ The tracking URI is, in this order of precedence:
 3. the environment variable ``MLFLOW_TRACKING_URI`` (MLflow's own);
 4. the local store ``sqlite:///<cwd>/mlflow/mlflow.db``, created on first use.
 
+:func:`check_store` vets the URI before anything uses it, and its ConfigError names the
+setting the URI came from (:func:`tracking_setting`: ``tracking.tracking_uri``,
+``--tracking-uri``, ``$TSSEQ_TRACKING_URI``, ...): a bare folder or file path (MLflow 3
+refuses folder stores unless ``MLFLOW_ALLOW_FILE_STORE=true``; tsseq's stores are SQLite
+files or servers), a ``sqlite:///`` path that is a folder or a file of another kind, a
+tracking server that does not answer within :data:`SERVER_PROBE_TIMEOUT_S` (one request,
+instead of MLflow's minutes of retries), and, for the commands that only read
+(``tsseq compare``), a store that does not exist (which MLflow would create empty).
+
 The local store lives in the folder ``mlflow/`` of the *current working directory*
 (like MLflow's own ``./mlruns`` default): run tsseq from the repository root and
 every run lands in the repository's ``mlflow/`` (ignored by git, see
@@ -28,7 +37,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import sqlite3
+import ssl
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -45,6 +59,10 @@ LOCAL_STORE_DIR = "mlflow"  # relative to the current working directory
 DATABASE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "artifacts"
 DEFAULT_EXPERIMENT = "tsseq"
+DEFAULT_STORE_URI = f"sqlite:///{LOCAL_STORE_DIR}/{DATABASE_FILE}"  # as users write it, relative to the working directory
+SERVER_PROBE_TIMEOUT_S = 5.0  # a tracking server answers a health request in milliseconds; MLflow's retries take minutes
+FILE_STORE_OPT_IN_ENV = "MLFLOW_ALLOW_FILE_STORE"  # MLflow 3's switch that re-enables folder stores
+MLFLOW_TABLES = frozenset({"experiments", "runs"})  # present in every MLflow SQL store
 
 
 def local_store_dir() -> Path:
@@ -54,10 +72,140 @@ def local_store_dir() -> Path:
 
 def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
     """The tracking URI to use (see the module docstring for the precedence)."""
-    for candidate in (tracking_uri, os.environ.get(TRACKING_URI_ENV), os.environ.get(MLFLOW_TRACKING_URI_ENV)):
-        if candidate:
-            return str(candidate)
-    return f"sqlite:///{local_store_dir() / DATABASE_FILE}"
+    return tracking_setting(tracking_uri)[0]
+
+
+def tracking_setting(tracking_uri: str | None = None, setting: str = "tracking_uri") -> tuple[str, str]:
+    """``(uri, where it came from)``: ``setting`` for the argument, else ``$TSSEQ_TRACKING_URI``, ... (for messages)."""
+    if tracking_uri:
+        return str(tracking_uri), setting
+    for variable in (TRACKING_URI_ENV, MLFLOW_TRACKING_URI_ENV):
+        if os.environ.get(variable):
+            return os.environ[variable], f"${variable}"
+    return f"sqlite:///{local_store_dir() / DATABASE_FILE}", "the default store"
+
+
+def check_store(tracking_uri: str | None = None, *, setting: str = "tracking_uri", must_exist: bool = False) -> str:
+    """The resolved tracking URI once it names a store tsseq can use; else a ConfigError naming where it came from.
+
+    ``setting`` names the argument (``"--tracking-uri"``, ``"tracking.tracking_uri"``);
+    a URI from the environment or the default is named as such. ``must_exist``: refuse a
+    SQLite store that does not exist yet (a command that only reads must not create one).
+    Creates nothing. See the module docstring for what is refused.
+    """
+    uri, origin = tracking_setting(tracking_uri, setting)
+    where = f"{origin} {uri!r}"
+    if re.fullmatch(r"[\w.-]+:\d+/?", uri):  # "localhost:5000": urlparse reads the host as a scheme
+        raise ConfigError(f"{where} lacks its scheme: a tracking server is http://{uri} (or https://).")
+    scheme = urlparse(uri).scheme.lower()
+    if scheme in ("", "file") or len(scheme) == 1:  # a path ("mlflow", "./mlruns", "C:\\runs") or file:...
+        if os.environ.get(FILE_STORE_OPT_IN_ENV, "").lower() in ("1", "true"):
+            return uri  # the user re-enabled MLflow's folder stores
+        raise ConfigError(_not_a_store_uri(where, Path(unquote(urlparse(uri).path) if scheme == "file" else uri)))
+    if scheme == "sqlite":
+        try:
+            database = sqlite_path(uri)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        _check_sqlite_file(where, database, must_exist)
+    elif scheme in ("http", "https"):
+        _probe_server(where, uri, origin)
+    return uri
+
+
+def _not_a_store_uri(where: str, path: Path) -> str:
+    """The message for a path given as a tracking URI: what it is, and the URI to give instead."""
+    if path.is_file():
+        if _is_sqlite_file(path):
+            return f"{where} is a SQLite file given as a path: give it as sqlite:///{path.as_posix()}."
+        return (
+            f"{where} is a file, not a tracking store: expected a SQLite store, e.g. {DEFAULT_STORE_URI} "
+            "(tsseq's default), or a tracking server, e.g. http://host:5000."
+        )
+    suggested = f"sqlite:///{path.as_posix().rstrip('/') or '.'}/{DATABASE_FILE}"
+    default = "" if suggested == DEFAULT_STORE_URI else f"; tsseq's default store is {DEFAULT_STORE_URI}"
+    return (
+        f"{where} is a folder path, but MLflow 3 keeps runs in a database or on a tracking server (its './mlruns' "
+        f"folder store is off unless ${FILE_STORE_OPT_IN_ENV}=true): give {suggested} for a SQLite store in that "
+        f"folder, or a server, e.g. http://host:5000{default}."
+    )
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(16) == b"SQLite format 3\x00"
+
+
+def _check_sqlite_file(where: str, database: Path, must_exist: bool) -> None:
+    """A ``sqlite:///`` store's file: absent (unless ``must_exist``), empty, or a SQLite database holding MLflow's tables."""
+    if database.is_dir():
+        raise ConfigError(
+            f"{where} names a folder; expected a database file, e.g. sqlite:///{database.as_posix()}/{DATABASE_FILE}."
+        )
+    if not database.exists():
+        if must_exist:
+            hint = (
+                "tsseq looks for mlflow/mlflow.db in the working directory: run it where your runs are, or name the "
+                f"store (--tracking-uri, ${TRACKING_URI_ENV})"
+                if where.startswith("the default")
+                else "check the path"
+            )
+            raise ConfigError(
+                f"{where}: there is no tracking store at {str(database)!r}, and this command only reads one; {hint}. "
+                "A tracked job creates its store on first use."
+            )
+        return
+    if database.stat().st_size == 0:
+        if must_exist:
+            raise ConfigError(f"{where}: {str(database)!r} is an empty file, not a tracking store with runs.")
+        return
+    if not _is_sqlite_file(database):
+        raise ConfigError(
+            f"{where}: {str(database)!r} is not a SQLite database; expected an MLflow store such as {DEFAULT_STORE_URI}."
+        )
+    tables = retry_locked(lambda: _sqlite_tables(where, database))
+    if not MLFLOW_TABLES <= tables:
+        raise ConfigError(
+            f"{where}: {str(database)!r} is a SQLite database of something else (tables: "
+            f"{', '.join(sorted(tables)[:5])}), not an MLflow store; use a file of its own, e.g. {DEFAULT_STORE_URI}."
+        )
+
+
+def _sqlite_tables(where: str, database: Path) -> set[str]:
+    """The table names of a SQLite file, opened read-only (SQLite's "database is locked" propagates, to be retried)."""
+    try:
+        connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        if "database is locked" in str(error):
+            raise
+        raise ConfigError(f"{where}: cannot read the SQLite database {str(database)!r}: {error}.") from None
+
+
+def _probe_server(where: str, uri: str, origin: str) -> None:
+    """One request to the server's ``/health`` with a short timeout: any HTTP answer means it is there."""
+    request = urllib.request.Request(uri.rstrip("/") + "/health", method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=SERVER_PROBE_TIMEOUT_S):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered (401 behind an authenticating proxy, 404 under a path prefix): reachable
+    except urllib.error.URLError as error:
+        if isinstance(error.reason, ssl.SSLError):
+            return  # it answered; whether to trust its certificate is MLflow's setting (MLFLOW_TRACKING_INSECURE_TLS)
+        reason = error.reason
+    except (TimeoutError, OSError) as error:
+        reason = error
+    if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+        reason = f"no answer within {SERVER_PROBE_TIMEOUT_S:g} s"
+    fix = f"unset {origin[1:]}" if origin.startswith("$") else "leave it out"
+    raise ConfigError(
+        f"{where}: the tracking server cannot be reached ({reason}). Start it (mlflow server, see mlflow/README.md), "
+        f"correct the address, or {fix} to use the local store {DEFAULT_STORE_URI}."
+    )
 
 
 def sqlite_path(tracking_uri: str) -> Path | None:
@@ -65,7 +213,7 @@ def sqlite_path(tracking_uri: str) -> Path | None:
     parsed = urlparse(tracking_uri)
     if parsed.scheme != "sqlite":
         return None
-    path = unquote(tracking_uri[len("sqlite:///") :])
+    path = unquote(tracking_uri[len("sqlite:///") :].split("?", 1)[0])  # "?timeout=30": SQLAlchemy's options
     if not path or path == ":memory:":
         raise ConfigError(f"Tracking URI {tracking_uri!r}: a SQLite store needs a file, e.g. sqlite:///mlflow/mlflow.db.")
     return Path(path)
@@ -79,14 +227,20 @@ def artifact_location(tracking_uri: str) -> str | None:
     return (database.parent.resolve() / ARTIFACTS_DIR).as_uri()
 
 
-def use_store(tracking_uri: str | None = None) -> str:
-    """Point MLflow's fluent API at the resolved store (creating a SQLite store's folder and schema); return its URI."""
+def use_store(tracking_uri: str | None = None, *, setting: str = "tracking_uri") -> str:
+    """Point MLflow's fluent API at the resolved store (creating a SQLite store's folder and schema); return its URI.
+
+    The URI is vetted first (:func:`check_store`; ``setting`` names the argument in its errors).
+    """
     import mlflow
 
-    uri = resolve_tracking_uri(tracking_uri)
+    uri = check_store(tracking_uri, setting=setting)
     database = sqlite_path(uri)
     if database is not None:
-        database.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(f"Cannot create the folder of the tracking store {uri!r}: {error.strerror}.") from None
         with database_setup_lock(database):
             # The first query creates the schema (MLflow's migrations); later ones find it made.
             retry_locked(lambda: mlflow.MlflowClient(uri).search_experiments(max_results=1))
