@@ -45,10 +45,11 @@ _SHOWN = 5  # series or columns named in one message
 def check_magnitude(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """Refuse values whose magnitude exceeds :data:`MAX_ABS_VALUE`, naming column, row and value."""
     values = frame.to_numpy(dtype=np.float64)
+    magnitude = np.abs(values)
     with np.errstate(invalid="ignore"):
-        huge = np.abs(values) > MAX_ABS_VALUE
+        huge = magnitude > MAX_ABS_VALUE
     if not huge.any():
-        _check_scale(frame, values, source)
+        _check_scale(frame, magnitude, source)
         return frame
     row, column = (int(position[0]) for position in np.nonzero(huge))
     count = int(huge.sum())
@@ -59,10 +60,11 @@ def check_magnitude(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     )
 
 
-def _check_scale(frame: pd.DataFrame, values: np.ndarray, source: str) -> None:
-    """Refuse a column whose largest magnitude is nonzero but within :data:`MIN_SCALE` (module docstring)."""
+def _check_scale(frame: pd.DataFrame, magnitude: np.ndarray, source: str) -> None:
+    """Refuse a column whose largest magnitude (of ``magnitude``, the values' absolute values, no infinity:
+    :func:`check_magnitude` refused those) is nonzero but within :data:`MIN_SCALE` (module docstring)."""
     with np.errstate(invalid="ignore"):
-        largest = np.nanmax(np.where(np.isfinite(values), np.abs(values), np.nan), axis=0, initial=0.0)
+        largest = np.nanmax(magnitude, axis=0, initial=0.0)
     tiny = np.flatnonzero((largest > 0) & (largest < MIN_SCALE))
     if tiny.size == 0:
         return

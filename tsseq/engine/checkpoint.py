@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -78,12 +78,9 @@ class JobIdentity:
         if not saved:
             return ["it records no job (written by Trainer.fit without a CheckpointJob), so it cannot be matched"]
         differences = []
-        before, now = saved["settings"], self.settings
-        changed = sorted(name for name in {*before, *now} if before.get(name) != now.get(name))
+        changed = setting_differences(saved["settings"], self.settings, "the checkpoint")
         if changed:
-            shown = [f"{name}: {_short(before.get(name))} in the checkpoint, {_short(now.get(name))} now" for name in changed[:6]]
-            more = f"; and {len(changed) - 6} more" if len(changed) > 6 else ""
-            differences.append(f"its configuration differs ({'; '.join(shown)}{more})")
+            differences.append(f"its configuration differs ({changed})")
         if saved["data"] != self.data:
             differences.append(
                 f"its data differs (the training and validation arrays have fingerprint {saved['data'][:12]} in the "
@@ -145,6 +142,18 @@ def fingerprint(*parts: Sequence[np.ndarray] | None) -> str:
             digest.update(f"{array.shape};".encode())
             digest.update(memoryview(array).cast("B"))
     return digest.hexdigest()
+
+
+def setting_differences(
+    before: Mapping[str, str], now: Mapping[str, str], where: str, short: Callable[[str, str | None], str] | None = None
+) -> str:
+    """``"name: <before> in <where>, <now> now; ..."`` for the settings that differ (6 named, then how many more);
+    "" when none. ``short(name, value)`` shows a value (default: cut at 60 characters, ``(absent)`` for None)."""
+    short = short or (lambda name, value: _short(value))
+    changed = sorted(name for name in {*before, *now} if before.get(name) != now.get(name))
+    shown = [f"{name}: {short(name, before.get(name))} in {where}, {short(name, now.get(name))} now" for name in changed[:6]]
+    more = f"; and {len(changed) - 6} more" if len(changed) > 6 else ""
+    return "; ".join(shown) + more
 
 
 def _short(value: str | None, limit: int = 60) -> str:

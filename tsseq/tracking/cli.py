@@ -52,16 +52,14 @@ def _setting(text: str) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     from tsseq.base import check_positive_int
     from tsseq.tracking.compare import check_comparable, compare_runs, format_table, register_best, write_plot
-    from tsseq.tracking.store import check_store
-
     top = check_positive_int(args.top, "--top")
-    uri = check_store(args.tracking_uri, setting="--tracking-uri", must_exist=True)
     comparison = compare_runs(
         args.experiment,
         metric=args.metric,
         top=top,
         maximize=args.maximize,
-        tracking_uri=uri,
+        tracking_uri=args.tracking_uri,
+        setting="--tracking-uri",
         data=args.data,
         where=dict(args.where),
     )
@@ -73,6 +71,6 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"plot: {write_plot(comparison, args.plot)}")
     if args.register:
-        version = register_best(comparison, args.register, alias=args.alias, tracking_uri=uri)
+        version = register_best(comparison, args.register, alias=args.alias, tracking_uri=args.tracking_uri)
         print(f"registered {args.register} version {version.version} as @{args.alias}: models:/{args.register}@{args.alias}")
     return 0

@@ -138,6 +138,7 @@ def compare_runs(
     top: int | None = 10,
     maximize: bool = False,
     tracking_uri: str | None = None,
+    setting: str = "tracking_uri",
     data: str | None = None,
     where: Mapping[str, object] | None = None,
 ) -> Comparison:
@@ -147,11 +148,12 @@ def compare_runs(
     ``"load.csv"``; case-insensitive). ``where``: only the runs whose parameters have these
     values, e.g. ``{"evaluation.horizon": 6}``. Of the runs selected, those comparable with
     the newest are ranked; the others are :attr:`Comparison.incomparable` (module docstring).
-    The store must exist (this reads; it creates nothing).
+    The store must exist (this reads; it creates nothing); ``setting`` names ``tracking_uri``
+    in the errors (``"--tracking-uri"``).
     """
     from mlflow import MlflowClient
 
-    uri = check_store(tracking_uri, must_exist=True)
+    uri = check_store(tracking_uri, setting=setting, must_exist=True)
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:

@@ -28,7 +28,7 @@ from tsseq.config import check_parameters
 from tsseq.errors import ConfigError, DataError, TsseqError, located
 from tsseq.tuning.config import ParameterSpace, StudyConfig
 from tsseq.tuning.objective import build_estimator, split_rows, window_geometry
-from tsseq.tuning.spaces import Space, pinned_parameters, search_space
+from tsseq.tuning.spaces import Space, study_space
 
 # Where inside a float range the probe value lies: not the middle, which is a whole number for
 # ranges like [8, 64], so that an int parameter searched as a float is refused as its trials would be.
@@ -41,7 +41,7 @@ def check_study(config: StudyConfig) -> Space:
     Raises a ConfigError naming the key at fault (``model.params``,
     ``validation.input_length``, ``search_space.<name>``).
     """
-    space = search_space(config.model.name, config.search_space, pinned_parameters(config.model.params))
+    space = study_space(config)
     try:
         check_parameters(registry.get(config.model.name), dict(config.model.params), f"Model {config.model.name!r}")
         estimator = _checked(config, {})
@@ -132,16 +132,14 @@ def describe(spec: ParameterSpace) -> str:
 def _checked(config: StudyConfig, params: dict[str, Any]) -> Any:
     """The study's model with ``params`` (space names) set, after its own :meth:`check_params`."""
     estimator = build_estimator(config, params)
-    check = getattr(estimator, "check_params", None)
-    if check is not None:
-        with warnings.catch_warnings():  # a probe's warnings (dropout with one layer, ...) are the trials' to give
-            warnings.simplefilter("ignore")
-            try:
-                check()
-            except TsseqError:
-                raise
-            except (TypeError, ValueError) as error:  # a value of the wrong kind met arithmetic before a check
-                raise ConfigError(str(error)) from None
+    with warnings.catch_warnings():  # a probe's warnings (dropout with one layer, ...) are the trials' to give
+        warnings.simplefilter("ignore")
+        try:
+            estimator.check_params()
+        except TsseqError:
+            raise
+        except (TypeError, ValueError) as error:  # a value of the wrong kind met arithmetic before a check
+            raise ConfigError(str(error)) from None
     return estimator
 
 

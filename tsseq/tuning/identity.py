@@ -46,7 +46,6 @@ METRIC, DIRECTION = "validation_mse", "minimize"
 # catalog name as the catalog spells it, the older name of `target` as `target`; the covariate
 # files are not read by a study.
 _DATA_FIELDS_APART = frozenset({"dataset", "csv", "columns", "future_csv", "static_csv"})
-_SHOWN = 6  # differences named in a refusal
 
 
 class StudyMismatchError(ConfigError):
@@ -129,18 +128,16 @@ def reconcile(study: Any, settings: Mapping[str, str], storage: str) -> None:
             )
         # A worker that created the same study at the same moment may have recorded its own settings since.
         recorded = study.user_attrs.get(SETTINGS_ATTR)
+    from tsseq.engine.checkpoint import setting_differences
+
     before = recorded.get("settings", {}) if isinstance(recorded, Mapping) else {}
-    changed = sorted(name for name in {*before, *settings} if before.get(name) != settings.get(name))
+    changed = setting_differences(before, settings, "the study", _short)
     if not changed:
         return
-    shown = [
-        f"{key}: {_short(key, before.get(key))} in the study, {_short(key, settings.get(key))} now" for key in changed[:_SHOWN]
-    ]
-    more = f"; and {len(changed) - _SHOWN} more" if len(changed) > _SHOWN else ""
     name = study.study_name
     raise StudyMismatchError(
         f"Study {name!r} in {storage} holds trials of another job, so their scores and this job's could not be "
-        f"compared: {'; '.join(shown)}{more}. Give this job a study of its own (another 'name' in the job file, or "
+        f"compared: {changed}. Give this job a study of its own (another 'name' in the job file, or "
         f"tsseq tune --study-name NEW), or remove the old study (optuna delete-study --study-name {name} "
         f"--storage {storage}) or move its storage file aside."
     )

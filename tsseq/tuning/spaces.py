@@ -156,6 +156,12 @@ def pinned_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
     return pinned
 
 
+def study_space(config: Any) -> Space:
+    """The search space of a study job (a :class:`~tsseq.tuning.config.StudyConfig`): its model's, less what
+    ``model.params`` pins, with the job's ``search_space``."""
+    return search_space(config.model.name, config.search_space, pinned_parameters(config.model.params))
+
+
 def search_space(
     model: str,
     overrides: Mapping[str, ParameterSpace | None] | None = None,

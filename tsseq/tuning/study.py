@@ -64,7 +64,7 @@ from tsseq.signals import deferred
 from tsseq.tuning.config import PrunerConfig, StudyConfig
 from tsseq.tuning.identity import dataset_identity
 from tsseq.tuning.objective import Objective, build_estimator
-from tsseq.tuning.spaces import family_space, pinned_parameters, search_space
+from tsseq.tuning.spaces import family_space, pinned_parameters, study_space
 from tsseq.tuning.storage import open_storage, redacted, storage_url
 
 PARENT_RUN_ATTR = "mlflow_run_id"  # study user attribute: the study's MLflow run
@@ -133,7 +133,7 @@ def open_study(config: StudyConfig, *, base_dir: str | Path = ".", space=None, d
     from tsseq.tuning.identity import reconcile, study_settings
 
     if space is None:
-        space = search_space(config.model.name, config.search_space, pinned_parameters(config.model.params))
+        space = study_space(config)
     if dataset is None:
         dataset = dataset_identity(config, Path(base_dir))
     settings = study_settings(config, space, dataset)
