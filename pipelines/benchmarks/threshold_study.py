@@ -99,7 +99,7 @@ signal.signal(signal.SIGALRM, _timeout)
 
 
 # --------------------------------------------------------------------------- corpora
-def corpus_series(corpus: str, seeds: list[int]):
+def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownCause"):
     """Yield ``(series name, frame (T, C) on a regular grid, labels (T,) bool, training rows)``."""
     if corpus == "plant":
         from tsseq.data.plant import generate_plant
@@ -121,7 +121,7 @@ def corpus_series(corpus: str, seeds: list[int]):
 
         dataset = load("nab")
         for key in sorted(dataset.anomaly_windows):
-            if not key.startswith("realKnownCause/"):
+            if not key.startswith(f"{nab_category}/"):
                 continue
             raw = dataset.frame.loc[key]["value"]
             stamps = pd.DatetimeIndex(raw.index)
@@ -192,12 +192,12 @@ def cached_scores(cache: Path, corpus: str, series: str, name: str, frame, label
 
 
 # --------------------------------------------------------------------------- rules
-def rules(smoothing: list[int]) -> list[tuple[str, str, int, str]]:
+def rules(smoothing: list[int], spot: bool = True) -> list[tuple[str, str, int, str]]:
     """``(rule, source, k, smoother)``: every candidate, spot/dspot on the validation scores only."""
     smoothers = [(k, "mean") for k in smoothing] + [(k, "median") for k in smoothing if k > 1]
     out = []
     for k, how in smoothers:
-        if k == 1:  # streaming SPOT/DSPOT refit the tail at every peak: unsmoothed only (today's rules)
+        if k == 1 and spot:  # streaming SPOT/DSPOT refit the tail at every peak: unsmoothed only (today's rules)
             out += [("spot 1e-4", "validation", k, how), ("spot 1e-3", "validation", k, how),
                     ("dspot 1e-3", "validation", k, how)]  # fmt: skip
         for source in ("validation", "normal"):
@@ -375,17 +375,22 @@ def main() -> int:
     parser.add_argument("--gap", type=int, default=3, help="unflagged rows bridged between flagged events")
     parser.add_argument("--cache", type=Path, default=Path("tmp/cache/threshold_study"))
     parser.add_argument("--output", type=Path, default=None, help="also write the long table as CSV")
+    parser.add_argument("--nab-category", default="realKnownCause",
+                        help="the NAB category of the nab corpus (realTraffic: the third study's held-out corpus)")
+    parser.add_argument("--spot", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the SPOT/DSPOT rules (slow on drifting scores; --no-spot for the third study)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    candidates = rules(args.smoothing)
+    candidates = rules(args.smoothing, args.spot)
     rows = []
     for corpus in args.corpora:
-        for series, frame, labels, train_rows in corpus_series(corpus, args.seeds):
+        for series, frame, labels, train_rows in corpus_series(corpus, args.seeds, args.nab_category):
             for name in args.detectors:
                 scores = cached_scores(args.cache, corpus, series, name, frame, labels, train_rows, args.window)
                 rows.append(evaluated(args, corpus, series, name, scores, candidates))
                 rows.append(evaluated_transductive(args, corpus, series, name, scores))
-                rows.append(evaluated_spot_smoothed(args, corpus, series, name, scores))
+                if args.spot:
+                    rows.append(evaluated_spot_smoothed(args, corpus, series, name, scores))
                 every = np.ones_like(scores["labels"], dtype=bool)  # the trivial reference: flag every scored row
                 point, event = f1s(every, scores["labels"].astype(bool), args.gap)
                 rows.append(pd.DataFrame([(corpus, series, name, FLAG_ALL, "scored", point, event)], columns=COLUMNS))
