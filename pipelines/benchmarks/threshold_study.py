@@ -61,6 +61,12 @@ worst-case point-F1 gap over the corpora and ``CRITERION_FAMILIES``. Added after
 first study as well: SPOT on causally smoothed scores (``SPOT_SMOOTHED``) and
 the ``online_interval`` family (its ``alarm_level 5``).
 
+Third study (pre-registered likewise; ``SMOOTHED_RULES``, source ``smoothed``): the normal and
+the scored scores smoothed by a centred moving mean or median before Otsu's split, confirmed
+on series no rule had been tried on (``--seeds 4 5 --nab-category realAdExchange``, with
+``--no-spot`` and a separate ``--cache``); the centred mean of 9 rows won and is the batch
+default now.
+
 The result, and the defaults chosen from it: ``threshold_study.md`` next to this script.
 """
 
@@ -233,20 +239,30 @@ def flags_of(rule: str, source: str, k: int, how: str, scores: dict) -> np.ndarr
 # Second study (pre-registered in threshold_study.md): thresholds adapted to the scored period.
 TRANSDUCTIVE_RULES = {  # label -> TransductiveThresholder parameters (None: the floor, FalseAlarmThresholder)
     "floor": None,
-    "otsu": {"method": "otsu", "lower_only": False},
-    "otsu lower only": {"method": "otsu", "lower_only": True},  # the winner: TransductiveThresholder's defaults
-    "mixture": {"method": "mixture", "lower_only": False},
-    "knee": {"method": "knee", "lower_only": False},
-    "estimated_f1": {"method": "estimated_f1", "lower_only": False},
+    "otsu": {"method": "otsu", "lower_only": False, "smoothing": 1},
+    "otsu lower only": {"method": "otsu", "lower_only": True, "smoothing": 1},  # the winner
+    "mixture": {"method": "mixture", "lower_only": False, "smoothing": 1},
+    "knee": {"method": "knee", "lower_only": False, "smoothing": 1},
+    "estimated_f1": {"method": "estimated_f1", "lower_only": False, "smoothing": 1},
 }
 CRITERION_FAMILIES = ("lstm_ae", "gru_ae", "ar_residual", "interval", "auto")
 
 
-def transductive_flags(rule: str, scores: dict, with_training: bool) -> np.ndarray:
+# Third study (pre-registered in threshold_study.md): the scores smoothed (centred) before the batch split.
+SMOOTHED_RULES = {  # label -> TransductiveThresholder parameters (None: the floor)
+    "floor": None,
+    "otsu lower only": {"smoothing": 1},  # the second study's winner
+    "centred mean 17": {"smoothing": 17, "smoother": "mean"},
+    "centred mean 9": {"smoothing": 9, "smoother": "mean"},  # the winner: TransductiveThresholder's defaults
+    "centred median 17": {"smoothing": 17, "smoother": "median"},
+}
+
+
+def transductive_flags(rule: str, scores: dict, with_training: bool, table: dict = TRANSDUCTIVE_RULES) -> np.ndarray:
     """Flags of the test rows; the threshold fitted on the normal scores and applied to the test
     rows alone (``scored``) or to the training and test rows together (``train+scored``, as
     ``tsseq detect`` in batch mode scores the whole file)."""
-    params = TRANSDUCTIVE_RULES[rule]
+    params = table[rule]
     if params is None:
         thresholder = make_thresholder("false_alarm", rate=0.01)
     else:
@@ -267,6 +283,16 @@ def evaluated_transductive(args, corpus: str, series: str, name: str, scores: di
     return cached_table(args.cache / f"{corpus}_{series}_{name}_transductive_gap{args.gap}.csv", rows, scores)
 
 
+def evaluated_smoothed(args, corpus: str, series: str, name: str, scores: dict) -> pd.DataFrame:
+    """The third study's rules (``SMOOTHED_RULES``) on the scored rows; source ``smoothed`` keeps them apart."""
+    def rows(truth):
+        for rule in SMOOTHED_RULES:
+            point, event = f1s(transductive_flags(rule, scores, False, SMOOTHED_RULES), truth, args.gap)
+            yield corpus, series, name, rule, "smoothed", point, event
+
+    return cached_table(args.cache / f"{corpus}_{series}_{name}_smoothed_gap{args.gap}.csv", rows, scores)
+
+
 def report_flag_all(long: pd.DataFrame, oracle: pd.DataFrame) -> pd.Series:
     """Whether the oracle beats flagging every scored row, per family and corpus (True: its scores inform).
 
@@ -283,24 +309,28 @@ def report_flag_all(long: pd.DataFrame, oracle: pd.DataFrame) -> pd.Series:
     return table["oracle - flag every row"] > 0
 
 
-def report_transductive(long: pd.DataFrame, oracle: pd.DataFrame, informative: pd.Series) -> None:
-    """The second study's tables: every rule's F1 and gap per family and corpus, and the criterion.
+def report_transductive(long: pd.DataFrame, oracle: pd.DataFrame, informative: pd.Series,
+                        study: str = "Second study", sources: tuple = ("scored", "train+scored"),
+                        rules: dict = TRANSDUCTIVE_RULES) -> None:  # fmt: skip
+    """The second (or third) study's tables: every rule's F1 and gap per family and corpus, and the criterion.
 
     ``informative`` marks the (detector, corpus) cells whose oracle beats flagging every row; the
     criterion is also given over those cells alone.
     """
     fmt = lambda value: f"{value:.3f}"  # noqa: E731
-    part = long[long["source"].isin(["scored", "train+scored"]) & long["rule"].isin(list(TRANSDUCTIVE_RULES))]
+    part = long[long["source"].isin(sources) & long["rule"].isin(list(rules))]
     mean = part.groupby(["source", "rule", "detector", "corpus"])[["point_f1", "event_f1"]].mean()
     best = oracle.reindex(mean.index.droplevel(["source", "rule"]))
     mean["point_gap"] = best["point_f1"].to_numpy() - mean["point_f1"].to_numpy()
     mean["event_gap"] = best["event_f1"].to_numpy() - mean["event_f1"].to_numpy()
-    for source in ("scored", "train+scored"):
+    for source in sources:
         table = mean.loc[source]
-        print(f"\nSecond study, applied to the {source} rows: point-F1 gap to the oracle (mean over series)")
+        print(f"\n{study}, applied to the {source} rows: point-F1 gap to the oracle (mean over series)")
         gap = table["point_gap"].unstack("corpus")
         print(gap.to_string(float_format=fmt))
-        print(f"\nSecond study, {source}: point F1 / event F1")
+        print(f"\n{study}, {source}: event-F1 gap to the oracle (mean over series)")
+        print(table["event_gap"].unstack("corpus").to_string(float_format=fmt))
+        print(f"\n{study}, {source}: point F1 / event F1")
         print(table[["point_f1", "event_f1"]].unstack("corpus").to_string(float_format=fmt))
         inside = table.loc[table.index.get_level_values("detector").isin(CRITERION_FAMILIES)]
         cells = inside.index.droplevel("rule")
@@ -315,7 +345,7 @@ def report_transductive(long: pd.DataFrame, oracle: pd.DataFrame, informative: p
             "informative cells <= 0.03": (informed["point_gap"] <= 0.03).groupby("rule").sum(),
             "informative cells": informed["point_gap"].groupby("rule").size(),
         }).sort_values(["worst point gap", "mean point gap"])
-        print(f"\nCriterion ({source}; over {', '.join(CRITERION_FAMILIES)} x the corpora):")
+        print(f"\n{study} criterion ({source}; over {', '.join(CRITERION_FAMILIES)} x the corpora):")
         print(summary.to_string(float_format=fmt))
 
 
@@ -389,6 +419,7 @@ def main() -> int:
                 scores = cached_scores(args.cache, corpus, series, name, frame, labels, train_rows, args.window)
                 rows.append(evaluated(args, corpus, series, name, scores, candidates))
                 rows.append(evaluated_transductive(args, corpus, series, name, scores))
+                rows.append(evaluated_smoothed(args, corpus, series, name, scores))
                 if args.spot:
                     rows.append(evaluated_spot_smoothed(args, corpus, series, name, scores))
                 every = np.ones_like(scores["labels"], dtype=bool)  # the trivial reference: flag every scored row
@@ -402,7 +433,7 @@ def main() -> int:
     long = pd.concat(rows, ignore_index=True)
     if args.output:
         long.to_csv(args.output, index=False)
-    second = long["source"].isin(["scored", "train+scored"])
+    second = long["source"].isin(["scored", "train+scored", "smoothed"])
     keys = ["detector", "rule", "source", "corpus"]
     mean = long[~second].groupby(keys)[["point_f1", "event_f1"]].mean().reset_index()
     is_oracle = mean["rule"].str.startswith("oracle")
@@ -448,7 +479,9 @@ def main() -> int:
     keys += [(name, "spot 1e-4", "validation") for name in args.detectors if name not in ONLINE]
     summary = wide.loc[[key for key in keys if key in wide.index]]
     print(summary[["point_f1", "point_gap", "event_f1", "event_gap"]].to_string(float_format=fmt))
-    report_transductive(long, oracle, report_flag_all(long, oracle))
+    informative = report_flag_all(long, oracle)
+    report_transductive(long, oracle, informative)
+    report_transductive(long, oracle, informative, "Third study", ("smoothed",), SMOOTHED_RULES)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The batch threshold adapted to the scored period (TransductiveThresholder, threshold_study.md's second study)."""
+"""The batch threshold adapted to the scored period (TransductiveThresholder; threshold_study.md's 2nd and 3rd studies)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_the_split_lands_between_the_modes_of_a_bimodal_period(method: str) -> N
     # 20% of the rows around exp(3) = 20, the rest as the normal scores (around 1): the split lies
     # between the groups, flagging (almost) all of the high group and (almost) none of the low one.
     scores, labels = _scored(0.2, 3.0, 0.3)
-    thresholder = TransductiveThresholder(method=method, lower_only=False).fit(NORMAL)
+    thresholder = TransductiveThresholder(method=method, lower_only=False, smoothing=1).fit(NORMAL)
     flags = thresholder.predict(scores)
     assert thresholder.accepted_
     assert np.max(scores[~labels]) * 0.5 < thresholder.threshold_ < np.min(scores[labels]) * 2
@@ -40,7 +40,7 @@ def test_the_split_lands_between_the_modes_of_a_bimodal_period(method: str) -> N
 @pytest.mark.parametrize("method", ["otsu", "mixture", "knee"])
 def test_a_period_like_the_normal_scores_falls_back_to_the_floor(method: str) -> None:
     scores = np.random.default_rng(2).lognormal(0.0, 0.5, 3000)  # unimodal, as the training rows
-    thresholder = TransductiveThresholder(method=method, lower_only=False).fit(NORMAL)
+    thresholder = TransductiveThresholder(method=method, lower_only=False, smoothing=1).fit(NORMAL)
     floor = np.quantile(NORMAL, 0.99)
     flags = thresholder.predict(scores)
     assert thresholder.floor_ == pytest.approx(floor)
@@ -53,11 +53,10 @@ def test_estimated_f1_on_a_period_like_the_normal_scores_flags_no_more_than_the_
     # Its contamination estimate is a maximum over thresholds, so sampling noise in the far tail
     # (a score above every normal one: p0 = 0) passes the excess test; it then flags fewer rows.
     scores = np.random.default_rng(2).lognormal(0.0, 0.5, 3000)
-    thresholder = TransductiveThresholder(method="estimated_f1", lower_only=False).fit(NORMAL)
+    thresholder = TransductiveThresholder(method="estimated_f1", lower_only=False, smoothing=1).fit(NORMAL)
     assert thresholder.predict(scores).mean() <= 0.011
-    assert TransductiveThresholder(method="estimated_f1").fit(NORMAL).predict(scores).mean() == pytest.approx(
-        (scores > np.quantile(NORMAL, 0.99)).mean()
-    )  # lower only: the floor
+    lower_only = TransductiveThresholder(method="estimated_f1", smoothing=1).fit(NORMAL)
+    assert lower_only.predict(scores).mean() == pytest.approx((scores > np.quantile(NORMAL, 0.99)).mean())  # the floor
 
 
 def test_the_default_lowers_the_floor_for_a_large_group_of_moderately_high_scores() -> None:
@@ -65,7 +64,7 @@ def test_the_default_lowers_the_floor_for_a_large_group_of_moderately_high_score
     # misses most of them; the default (Otsu, lower only) flags them at an estimated precision >= 1/2.
     scores, labels = _scored(0.3, 1.1, 0.12)
     floor_flags = make_thresholder("false_alarm").fit(NORMAL).predict(scores)
-    thresholder = make_thresholder("transductive").fit(NORMAL)
+    thresholder = make_thresholder("transductive", smoothing=1).fit(NORMAL)
     flags = thresholder.predict(scores)
     assert thresholder.accepted_ and thresholder.threshold_ < thresholder.floor_
     assert flags[labels].mean() > 0.8 > floor_flags[labels].mean()
@@ -74,9 +73,9 @@ def test_the_default_lowers_the_floor_for_a_large_group_of_moderately_high_score
 
 def test_lower_only_never_raises_the_floor() -> None:
     scores, _ = _scored(0.05, 4.0, 0.2)  # a small group far above the floor: Otsu's split is above it
-    above = TransductiveThresholder(lower_only=False).fit(NORMAL)
+    above = TransductiveThresholder(lower_only=False, smoothing=1).fit(NORMAL)
     above.predict(scores)
-    lower = TransductiveThresholder(lower_only=True).fit(NORMAL)
+    lower = TransductiveThresholder(lower_only=True, smoothing=1).fit(NORMAL)
     lower.predict(scores)
     assert above.accepted_ and above.threshold_ > above.floor_
     assert lower.threshold_ == pytest.approx(lower.floor_)
@@ -84,7 +83,7 @@ def test_lower_only_never_raises_the_floor() -> None:
 
 def test_otsu_known_answer_and_nan_scores() -> None:
     normal = np.linspace(0.5, 1.05, 100)  # no normal score above 1.05: the split passes the excess test
-    thresholder = TransductiveThresholder(lower_only=False).fit(normal)
+    thresholder = TransductiveThresholder(lower_only=False, smoothing=1).fit(normal)
     scores = np.array([1.0, 1.05, np.nan, 1.02, 9.0, 10.0, 1.01, 1.03, 11.0, 1.04])
     flags = thresholder.predict(scores)
     assert thresholder.accepted_
@@ -117,6 +116,8 @@ def test_it_is_not_causal_and_refuses_to_stream() -> None:
         ({"min_excess": float("inf")}, "min_excess"),
         ({"min_separation": -1.0}, "min_separation"),
         ({"lower_only": "yes"}, "lower_only"),
+        ({"smoothing": 0}, "smoothing"),
+        ({"smoothing": 2.5}, "smoothing"),
     ],
 )
 def test_parameter_errors_name_the_parameter(params: dict, name: str) -> None:
@@ -129,8 +130,10 @@ def test_parameter_errors_name_the_parameter(params: dict, name: str) -> None:
 def test_an_unknown_method_suggests_the_closest() -> None:
     with pytest.raises(ConfigError, match="otsu"):
         make_thresholder("transductive", method="otsuu")
-    with pytest.raises(ConfigError, match="no parameter 'smoothing'"):
-        make_thresholder("transductive", smoothing=4)
+    with pytest.raises(ConfigError, match="no parameter 'tail'"):
+        make_thresholder("transductive", tail="pot")
+    with pytest.raises(ConfigError, match="smoother must be one of mean, median.*Did you mean 'median'"):
+        make_thresholder("transductive", smoother="medain")
 
 
 def _series(n: int = 600, seed: int = 0, shift: float = 1.5) -> pd.DataFrame:
@@ -159,7 +162,8 @@ def test_the_batch_job_default_is_transductive_and_the_causal_one_is_not() -> No
     assert _batch_default("ar_residual", {})
     assert _batch_default("lstm_ae", {"rate": 0.005})
     assert _batch_default("auto", {})
-    assert not _batch_default("ar_residual", {"smoothing": 4})  # a false_alarm parameter: false_alarm stays
+    assert _batch_default("ar_residual", {"smoothing": 4})  # its own centred smoothing
+    assert not _batch_default("ar_residual", {"tail": "pot"})  # a false_alarm parameter: false_alarm stays
     assert not _batch_default("online_residual", {})
     assert not _batch_default("online_interval", {})
 
@@ -182,11 +186,20 @@ def test_tsseq_detect_batch_default_adapts_to_the_scored_rows(shifted_csv, tmp_p
         code = main(["detect", str(shifted_csv), "--detector", "ar_residual", "--window", "24", "--mode", "batch",
                      "--train-rows", "300", *extra, "--output", str(output)])  # fmt: skip
         assert code == 0, capsys.readouterr().err
-        runs[name] = pd.read_csv(output)["is_anomaly"].to_numpy()
-    # the shift (rows 450-520) is a separate group of high scores: the default flags a superset
-    # of the false-alarm threshold's rows (lower only), and most of the shift
-    assert np.all(runs["default"] >= runs["false_alarm"])
-    assert runs["default"][450:520].mean() > runs["false_alarm"][450:520].mean()
+        runs[name] = pd.read_csv(output)
+    default, false_alarm = runs["default"], runs["false_alarm"]
+    assert "smoothed_score" in default and "smoothed_score" not in false_alarm
+    # the flags are the smoothed scores over one threshold: every flagged row's above every other's
+    flagged = default["is_anomaly"].to_numpy()
+    smoothed = default["smoothed_score"].to_numpy()
+    assert smoothed[flagged].min() > np.nanmax(smoothed[~flagged])
+    centred = pd.Series(default["score"]).rolling(9, center=True, min_periods=1).mean().to_numpy()
+    np.testing.assert_allclose(smoothed[30:-5], centred[30:-5], rtol=1e-12)  # past the warm-up's missing scores
+    # the shift (rows 450-520): all of it flagged, as one event, where the false-alarm threshold
+    # misses rows of it and breaks it into pieces
+    assert flagged[450:520].all() and false_alarm["is_anomaly"].to_numpy()[450:520].mean() < 1
+    assert (np.diff(flagged[440:530].astype(int)) == 1).sum() == 1
+    assert (np.diff(false_alarm["is_anomaly"].to_numpy()[440:530].astype(int)) == 1).sum() > 1
 
 
 def test_tsseq_detect_refuses_it_in_causal_mode(shifted_csv, tmp_path, capsys) -> None:
@@ -210,3 +223,53 @@ def test_the_auto_detector_refuses_it_when_causal_and_names_it_in_its_report() -
     assert "a split (otsu) of the scored rows' combined scores" in detector.report()
     flags = detector.detect(frame)["is_anomaly"].to_numpy()
     assert flags[450:520].mean() > 0.5
+
+
+def test_centred_smooth_known_answers() -> None:
+    from tsseq.anomaly.thresholds import centred_smooth
+
+    spike = np.array([0.0, 0.0, 9.0, 0.0, 0.0])
+    np.testing.assert_allclose(centred_smooth(spike, 3), [0.0, 3.0, 3.0, 3.0, 0.0])
+    np.testing.assert_allclose(centred_smooth(np.array([3.0, 0.0, 0.0]), 3), [1.5, 1.0, 0.0])  # fewer rows at the ends
+    np.testing.assert_allclose(centred_smooth(np.array([0.0, 4.0, 8.0, 0.0]), 4), [4.0, 3.0, 4.0, 4.0])  # rows t-1..t+2
+    with_nan = centred_smooth(np.array([np.nan, 3.0, 0.0, 0.0]), 3)
+    assert np.isnan(with_nan[0])  # a missing score stays missing and takes no weight
+    np.testing.assert_allclose(with_nan[1:], [1.5, 1.0, 0.0])
+    medians = centred_smooth(np.array([0.0, 9.0, 0.0, 9.0, 9.0]), 3, "median")
+    np.testing.assert_allclose(medians, [4.5, 0.0, 9.0, 9.0, 9.0])
+    assert centred_smooth(spike, 1) is not spike and np.array_equal(centred_smooth(spike, 1), spike)
+    with pytest.raises(ConfigError, match="how must be one of mean, median"):
+        centred_smooth(spike, 3, "mode")
+
+
+def test_smoothing_flags_a_collective_anomaly_whose_single_scores_look_normal() -> None:
+    # 300 rows whose scores are drawn like the normal ones but three times as large: many of
+    # them, one by one, lie under the floor (and under any split); averaged with their
+    # neighbours they stand apart, and the default (a centred mean of 9 rows) flags the run.
+    rng = np.random.default_rng(3)
+    scores = rng.lognormal(0.0, 0.5, 3000)
+    scores[1500:1800] *= 3.0
+    labels = np.zeros(3000, dtype=bool)
+    labels[1500:1800] = True
+    raw = TransductiveThresholder(smoothing=1).fit(NORMAL)
+    raw_flags = raw.predict(scores)
+    smoothed = TransductiveThresholder().fit(NORMAL)
+    flags = smoothed.predict(scores)
+    assert smoothed.smoothing == 9 and smoothed.accepted_
+    assert flags[labels].mean() > 0.95 > 0.7 > raw_flags[labels].mean()
+    assert flags[~labels].mean() < 0.03  # about the floor's 1% of normal rows, in clumps of neighbours
+    compared = smoothed.smooth(scores)
+    assert np.array_equal(flags, compared > smoothed.threshold_)
+
+
+def test_a_value_column_named_like_an_output_column_is_refused(shifted_csv, tmp_path, capsys) -> None:
+    from tsseq.cli import main
+
+    frame = pd.read_csv(shifted_csv).rename(columns={"value": "smoothed_score"})
+    path = tmp_path / "clash.csv"
+    frame.to_csv(path, index=False)
+    code = main(["detect", str(path), "--detector", "ar_residual", "--window", "24", "--mode", "batch",
+                 "--train-rows", "300", "--output", str(tmp_path / "out.csv")])  # fmt: skip
+    assert code == 2
+    assert "['smoothed_score'] clash with the output columns" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()

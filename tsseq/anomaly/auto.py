@@ -330,9 +330,12 @@ class AutoDetector(Estimator):
                     f"({tail}{smoothed})")  # fmt: skip
         if self.threshold == "transductive":
             thresholder = self.thresholder_
-            return (f"a split ({thresholder.method}) of the scored rows' combined scores where they hold a separate "
-                    f"group of high ones, {'never above' if thresholder.lower_only else 'else'} a false-alarm rate of "
-                    f"{thresholder.rate:g} of the combined training scores")  # fmt: skip
+            smoothed = "" if thresholder.smoothing == 1 else (
+                f"a centred moving {thresholder.smoother} of {thresholder.smoothing} rows, then ")
+            bound = "never above" if thresholder.lower_only else "else"
+            return (f"{smoothed}a split ({thresholder.method}) of the scored rows' combined scores where they hold "
+                    f"a separate group of high ones, {bound} a false-alarm rate of {thresholder.rate:g} of the "
+                    "combined training scores")  # fmt: skip
         return f"{self.threshold} fitted on the combined training scores"
 
 

@@ -103,8 +103,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="false_alarm, quantile, ksigma, spot, dspot, telemanom, transductive (batch only), none (scores "
         "only), or default: the detector's own (every windowed detector and auto: false_alarm, a false-alarm rate "
         "of 1%% of the training rows' scores, --threshold-param rate=0.01, smoothing=1 (a causal moving mean of "
-        "that many rows), and with --mode batch transductive: that threshold lowered to Otsu's split of the scored "
-        "rows when they hold a separate group of high scores; online_residual, online_interval: alarm_level, "
+        "that many rows), and with --mode batch transductive: the scores smoothed by a centred moving mean of 9 "
+        "rows (smoothing=9), the 1%% threshold of the smoothed training scores lowered to Otsu's split of the "
+        "scored rows when they hold a separate group of high scores; online_residual, online_interval: alarm_level, "
         "their calibrated levels)",
     )  # fmt: skip
     parser.add_argument("--threshold-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
@@ -223,10 +224,11 @@ def run(args: argparse.Namespace) -> int:
             from tsseq.anomaly.plotting import plot_detection
 
             from tsseq.anomaly.detectors import CONTRIBUTION_PREFIX
+            from tsseq.anomaly.job import RESULT_COLUMNS
 
             table = result.table
             contributions = [c for c in table if c.startswith(CONTRIBUTION_PREFIX) and c[len(CONTRIBUTION_PREFIX) :] in table]
-            outputs = [c for c in ("score", "is_anomaly") if c in table] + contributions
+            outputs = [c for c in RESULT_COLUMNS if c in table] + contributions
             values = result.table.drop(columns=outputs)
             title = f"{config.name}: {config.detector.name}"
             out.add(

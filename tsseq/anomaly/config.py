@@ -72,8 +72,9 @@ class DetectionConfig:
     corpora by ``pipelines/benchmarks/threshold_study.py``; ``online_residual`` and
     ``online_interval``: ``"alarm_level"``, their calibrated fixed levels), except in
     ``"batch"`` mode, where ``auto`` and the windowed detectors take ``"transductive"``
-    (:class:`~tsseq.anomaly.thresholds.TransductiveThresholder`: that floor, lowered to
-    Otsu's split of the scored rows' scores when they hold a separate group of high
+    (:class:`~tsseq.anomaly.thresholds.TransductiveThresholder`: the scores smoothed by a
+    centred moving mean of 9 rows, that floor of the smoothed training scores, lowered to
+    Otsu's split of the scored rows' smoothed scores when they hold a separate group of high
     scores; not causal, so never in ``"causal"`` mode) unless ``threshold_params`` name
     a parameter it lacks (then ``"false_alarm"``),
     None (``none``) scores without flags. ``labels``: an optional CSV of labelled

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _FILLED_BY_JOB = ("window_length", "threshold", "threshold_params", "causal")
+RESULT_COLUMNS = ("score", "smoothed_score", "is_anomaly")  # what a job adds to the values (and contributions)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     accepted = detector_parameters(config.detector.name)
     checked = check_detector(config)
     frame, timestamps, spacing = _row_sequence(frame, config)
-    outputs = ("score", "is_anomaly", "timestamp", *contribution_columns(frame.columns))
+    outputs = (*RESULT_COLUMNS, "timestamp", *contribution_columns(frame.columns))
     clashes = [column for column in frame.columns if column in outputs]
     if clashes:
         raise DataError(f"{source}: value column(s) {clashes} clash with the output columns; rename them.")
@@ -145,12 +146,17 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
                 applied = copy.deepcopy(fitted.thresholder_)  # predict sets threshold_: the fitted detector stays as fitted
                 applied.predict(scored["score"].to_numpy()[train_rows:])
                 threshold = float(applied.threshold_)
-                scored.insert(1, "is_anomaly", scored["score"].to_numpy() > threshold)  # NaN scores compare False
+                compared = applied.smooth(scored["score"].to_numpy())  # what the threshold applies to
+                scored.insert(1, "is_anomaly", compared > threshold)  # NaN scores compare False
+                if applied.smoothing > 1:
+                    scored.insert(1, "smoothed_score", compared)
     if hasattr(fitted, "report"):
         notes.insert(0, fitted.report())
     scored.attrs.update(causal=config.mode == "causal", threshold=threshold)
     table = frame.copy()
     table["score"] = scored["score"].to_numpy()
+    if "smoothed_score" in scored:
+        table["smoothed_score"] = scored["smoothed_score"].to_numpy()
     if "is_anomaly" in scored:
         table["is_anomaly"] = scored["is_anomaly"].to_numpy(dtype=bool)
     contribution_names = [c for c in contribution_columns(frame.columns) if c in scored]

@@ -22,7 +22,8 @@ def plot_detection(
 ) -> Path:
     """Draw ``values`` with flagged points, and ``result["score"]`` with its threshold; write a PNG atomically.
 
-    ``result`` has a ``score`` column, optionally ``is_anomaly`` and ``threshold`` (a
+    ``result`` has a ``score`` column, optionally ``is_anomaly``, ``smoothed_score`` (the
+    scores a batch threshold compares, drawn beside them), ``threshold`` (a
     per-point threshold, as streaming gives), ``attrs["threshold"]`` (one value) and
     ``contribution_<channel>`` columns: drawn as a heat strip under the score, one row per
     channel, the colour each channel's share of the score (its contribution over the
@@ -54,6 +55,9 @@ def plot_detection(
         first = values.columns[0]
         series_axis.scatter(flagged, values.loc[flagged, first], color="tab:red", s=14, zorder=3, label="flagged")
     score_axis.plot(result.index, result["score"], color="0.2", linewidth=0.9, label="score")
+    if "smoothed_score" in result:  # a batch threshold smooths the scores first: the line it is compared with
+        score_axis.plot(result.index, result["smoothed_score"], color="tab:blue", linewidth=1.1,
+                        label="smoothed score (what the threshold applies to)")  # fmt: skip
     if "threshold" in result:
         threshold = result["threshold"].where(result["score"].notna())  # none drawn where nothing is scored
         score_axis.plot(result.index, threshold, color="tab:red", linewidth=0.9, linestyle="--", label="threshold")
