@@ -274,6 +274,9 @@ class _Untracked:
     def fitting(self, estimator):
         return estimator
 
+    def fit_options(self, estimator, options: dict) -> dict:
+        return options
+
     def scored(self, estimator, metrics: dict, **frames) -> None:
         pass
 
@@ -321,7 +324,7 @@ def score_holdout(
         with _model_run(track, model) as run:
             estimator = run.fitting(build_model(model, {"horizon": horizon}))
             with checkpointed(estimator, model.display_name, "holdout", checkpoints) as options:
-                estimator.fit(train, **(covariates or {}), **options)
+                estimator.fit(train, **(covariates or {}), **run.fit_options(estimator, options))
             bounds = None
             future = (covariates or {}).get("future_covariates")
             if evaluation.interval is None:
@@ -379,7 +382,7 @@ def score_windows(
         with _model_run(track, model) as run:
             fitted = run.fitting(build_model(model, _window_defaults(evaluation)))
             with checkpointed(fitted, model.display_name, "windows", checkpoints) as options:
-                fitted.fit(train, validation=validation, **options)
+                fitted.fit(train, validation=validation, **run.fit_options(fitted, options))
             predictions = fitted.predict_windows(inputs, H)
             bounds = None
             if evaluation.interval is not None:
@@ -507,7 +510,8 @@ def _score_protocol_model(
     frequency = _m4_frequency(data.dataset) if evaluation.protocol == "m4" else None
     with _model_run(track, model) as run:
         forecaster = run.fitting(build_model(model, defaults))
-        with checkpointed(forecaster, model.display_name, evaluation.protocol, checkpoints) as fit_options:
+        with checkpointed(forecaster, model.display_name, evaluation.protocol, checkpoints) as options:
+            fit_options = run.fit_options(forecaster, options)
             row, summary = _run_protocol(protocols, forecaster, data, loaded, evaluation, frequency, fit_options)
         run.scored(forecaster, row)
     # A mixed ETT table: crps_levels comes from the probabilistic models only.

@@ -119,3 +119,39 @@ def test_the_ett_protocols_crps_lands_in_the_metrics(data_dir, store_uri, tmp_pa
     (run,) = client.search_runs([client.get_experiment_by_name("ett-crps").experiment_id])
     for name in ("crps", "coverage_80", "coverage_90", "mse"):
         assert run.data.metrics[f"test_{name}"] == pytest.approx(result.scores.loc["naive", name], rel=1e-12)
+
+
+def test_a_job_stopped_in_training_keeps_its_epochs_and_the_resumed_run_logs_each_epoch_once(
+    csv, store_uri, tmp_path, monkeypatch
+):
+    from tsseq.engine.trainer import Trainer
+
+    run_epoch = Trainer._run_epoch
+
+    def stopped_at_epoch_2(self, epoch, *args, **kwargs):
+        if epoch == 2:
+            raise KeyboardInterrupt  # Ctrl-C in the third epoch
+        return run_epoch(self, epoch, *args, **kwargs)
+
+    models = [ModelConfig("lstm", {"hidden_size": 8, "training": {"epochs": 4, "seed": 0}}, label="lstm")]
+    config = dataclasses.replace(
+        _config(csv, store_uri, models, experiment="pipeline-stopped"), checkpoint_dir=str(tmp_path / "checkpoints")
+    )
+    monkeypatch.setattr(Trainer, "_run_epoch", stopped_at_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run(config, base_dir=tmp_path)
+    client = MlflowClient(store_uri)
+    experiment = client.get_experiment_by_name("pipeline-stopped").experiment_id
+    (killed,) = client.search_runs([experiment])
+    assert killed.info.status == "KILLED"
+    for metric in ("train_loss", "val_loss", "lr", "epoch_time_s"):  # logged as each epoch ended
+        assert [m.step for m in client.get_metric_history(killed.info.run_id, metric)] == [0, 1], metric
+
+    monkeypatch.setattr(Trainer, "_run_epoch", run_epoch)
+    pipeline.run(config, base_dir=tmp_path)  # resumes from epoch 2's checkpoint
+    (resumed,) = [run for run in client.search_runs([experiment]) if run.info.run_id != killed.info.run_id]
+    assert resumed.info.status == "FINISHED"
+    history = client.get_metric_history(resumed.info.run_id, "train_loss")
+    assert sorted(m.step for m in history) == [0, 1, 2, 3]  # epochs 0-1 from the checkpoint's history, 2-3 live
+    first = {m.step: m.value for m in client.get_metric_history(killed.info.run_id, "train_loss")}
+    assert {m.step: m.value for m in history if m.step < 2} == first

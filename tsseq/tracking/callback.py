@@ -57,6 +57,7 @@ class MlflowCallback(Callback):
         self.prefix = prefix
         self._client = None
         self._run_id: str | None = None
+        self.logged_epochs: list[int] = []  # what is in the run already (a job logs the rest of a resumed history)
 
     def on_train_begin(self, trainer: Trainer) -> None:
         import mlflow
@@ -88,6 +89,7 @@ class MlflowCallback(Callback):
         ]
         with deferred():  # a signal must not cut the store's write in half (the run must still end KILLED after it)
             self._client.log_batch(self._run_id, metrics=items)
+        self.logged_epochs.append(epoch)
 
     def on_train_end(self, trainer: Trainer, history: TrainingHistory) -> None:
         if self._client is not None and history.best_epoch is not None:

@@ -7,8 +7,9 @@ model configuration (flattened; the model's resolved constructor arguments and
 its full ``TrainingConfig``) and the data set identity; after scoring: the final
 metrics as ``test_<metric>`` (with them the probabilistic scores: ``coverage``,
 ``acd``, ``msis``, ``interval_width`` of ``evaluation.interval``, the ETT protocol's
-``crps``, ``coverage_80`` and ``coverage_90``), the per-epoch history of a neural model
-(``step`` = epoch), a plot of the last test window (history, truth, forecast; a fan
+``crps``, ``coverage_80`` and ``coverage_90``), the epochs of a resumed fit's history that
+came before its checkpoint (``step`` = epoch; a neural model's epochs are logged as each
+ends, :meth:`ModelRun.fit_options`, so a job stopped during training keeps them), a plot of the last test window (history, truth, forecast; a fan
 chart of a probabilistic model, see :meth:`ModelRun.plot_levels`) and the fitted
 model as a pyfunc model (``tracking.log_model``). The tag ``tsseq.input_scale``
 says which scale the model's inputs are on (``standard`` for the ETT protocol and
@@ -30,6 +31,7 @@ failure on rank 0 stops the others too, with the same exit code.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -53,6 +55,7 @@ class ModelRun:
 
     def __init__(self, run: TrackedRun | None, job: JobTracker, model: ModelConfig) -> None:
         self.run, self.job, self.model = run, job, model
+        self.live = None  # the MlflowCallback logging each epoch of the fit, for a model the engine trains
 
     def fitting(self, estimator: Any) -> Any:
         """Log the estimator's parameters before it is fitted; returns it."""
@@ -61,6 +64,18 @@ class ModelRun:
             f"tracking: logging the parameters of {self.model.display_name!r}",
         )
         return estimator
+
+    def fit_options(self, estimator: Any, options: dict) -> dict:
+        """``options`` for ``estimator.fit`` with a callback that logs each epoch to the run as it ends.
+
+        For the models the engine trains (their ``fit`` takes ``callbacks``): a job stopped
+        during training (Ctrl-C, a kill) keeps the epochs it trained in its KILLED run, and
+        a resumed fit logs the epochs before its checkpoint once it is scored.
+        """
+        if self.run is None or "callbacks" not in inspect.signature(estimator.fit).parameters:
+            return options
+        self.live = self.run.callback()
+        return {**options, "callbacks": [*options.get("callbacks", ()), self.live]}
 
     def scored(
         self, estimator: Any, metrics: dict, *, history: pd.DataFrame | None = None, truth: pd.DataFrame | None = None
@@ -80,7 +95,8 @@ class ModelRun:
         from tsseq.engine.history import TrainingHistory
 
         if isinstance(getattr(estimator, "history_", None), TrainingHistory):  # the naive family's is its data
-            self.run.log_history(estimator.history_)
+            logged = () if self.live is None else self.live.logged_epochs
+            self.run.log_history(estimator.history_, skip_epochs=logged)
         if history is None:
             history, truth = self.job.protocol_window()
         if history is None or isinstance(history.index, pd.MultiIndex):

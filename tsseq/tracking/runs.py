@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -120,16 +120,24 @@ class TrackedRun:
         if items:
             self.client.log_batch(self.run_id, metrics=items)
 
-    def log_history(self, history: Any) -> None:
-        """Log a finished :class:`~tsseq.engine.TrainingHistory` per epoch, as :class:`MlflowCallback` does live."""
+    def log_history(self, history: Any, skip_epochs: Collection[int] = ()) -> None:
+        """Log a finished :class:`~tsseq.engine.TrainingHistory` per epoch, as :class:`MlflowCallback` does live.
+
+        ``skip_epochs``: epochs already logged (by that callback), left out so that no step is logged twice.
+        """
         from mlflow.entities import Metric
 
         from tsseq.tracking.callback import EPOCH_METRICS
 
         now = int(time.time() * 1000)
+        skip = set(skip_epochs)
         items = []
         for key, values in EPOCH_METRICS.items():
-            items.extend(Metric(key, float(value), now, epoch) for epoch, value in enumerate(getattr(history, values)))
+            items.extend(
+                Metric(key, float(value), now, epoch)
+                for epoch, value in enumerate(getattr(history, values))
+                if epoch not in skip
+            )
         for start in range(0, len(items), 1000):  # MLflow takes at most 1000 metrics a call
             self.client.log_batch(self.run_id, metrics=items[start : start + 1000])
         if history.best_epoch is not None:
