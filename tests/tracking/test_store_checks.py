@@ -165,3 +165,67 @@ def test_a_server_that_never_answers_is_given_up_after_the_probe_timeout(silent_
 def test_folder_stores_pass_when_the_user_re_enables_them(monkeypatch):
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     assert check_store("mlruns") == "mlruns"
+
+
+@pytest.fixture
+def answering_server():
+    """A loopback HTTP server answering every GET with ``answer["code"]``, ``answer["type"]`` and ``answer["body"]``."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answer = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            answer["path"] = self.path
+            body = answer["body"].encode()
+            self.send_response(answer["code"])
+            self.send_header("Content-Type", answer["type"])
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", answer
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "body"),
+    [
+        (200, "application/json", '{"experiments": [{"experiment_id": "0", "name": "Default"}]}'),  # MLflow
+        (200, "application/json", "{}"),  # MLflow with no experiment to list
+        (404, "application/json", '{"error_code": "ENDPOINT_NOT_FOUND", "message": "No API found"}'),  # MLflow
+        (401, "text/html", "<html>Log in</html>"),  # an authenticating proxy in front of it
+        (403, "text/plain", "Forbidden"),
+    ],
+)
+def test_an_mlflow_server_or_a_proxy_asking_who_we_are_passes(answering_server, code, kind, body):
+    url, answer = answering_server
+    answer.update(code=code, type=kind, body=body)
+    assert check_store(url + "/mlflow/") == url + "/mlflow/"
+    assert answer["path"] == "/mlflow/api/2.0/mlflow/experiments/search?max_results=1"  # under the URI's path prefix
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "body"),
+    [
+        (404, "text/html", "<html><body>Not Found</body></html>"),  # another web server on that port
+        (200, "text/html", "<html><body>Grafana</body></html>"),  # a web application that answers every path
+        (200, "application/json", '{"status": "ok"}'),  # another JSON service
+        (200, "application/json", "[1, 2]"),
+    ],
+)
+def test_a_server_that_is_not_mlflow_is_refused_naming_what_it_answered(answering_server, code, kind, body, tmp_path, capsys):
+    url, answer = answering_server
+    answer.update(code=code, type=kind, body=body)
+    with pytest.raises(ConfigError, match=rf"not as an MLflow tracking server \(GET /api/2.0/mlflow/experiments/search gave HTTP {code}, {kind}\)"):
+        check_store(url)
+    assert main(["run", _job(tmp_path, url)]) == 2
+    assert f"tracking.tracking_uri '{url}': the server answers, but not as an MLflow tracking server" in capsys.readouterr().err

@@ -60,7 +60,9 @@ DATABASE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "artifacts"
 DEFAULT_EXPERIMENT = "tsseq"
 DEFAULT_STORE_URI = f"sqlite:///{LOCAL_STORE_DIR}/{DATABASE_FILE}"  # as users write it, relative to the working directory
-SERVER_PROBE_TIMEOUT_S = 5.0  # a tracking server answers a health request in milliseconds; MLflow's retries take minutes
+SERVER_PROBE_TIMEOUT_S = 5.0  # a tracking server answers a probe in milliseconds; MLflow's retries take minutes
+SERVER_PROBE_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"  # MLflow's REST API: JSON from an MLflow server
+AUTHENTICATION_CODES = frozenset({401, 403, 407})  # a proxy in front of the server asks who we are: it is there
 FILE_STORE_OPT_IN_ENV = "MLFLOW_ALLOW_FILE_STORE"  # MLflow 3's switch that re-enables folder stores
 MLFLOW_TABLES = frozenset({"experiments", "runs"})  # present in every MLflow SQL store
 
@@ -186,19 +188,36 @@ def _sqlite_tables(where: str, database: Path) -> set[str]:
 
 
 def _probe_server(where: str, uri: str, origin: str) -> None:
-    """One request to the server's ``/health`` with a short timeout: any HTTP answer means it is there."""
-    request = urllib.request.Request(uri.rstrip("/") + "/health", method="GET")
+    """One request to MLflow's REST API with a short timeout: is an MLflow tracking server there?
+
+    An MLflow server answers JSON (an experiment list, or an ``error_code``); an authenticating
+    proxy in front of it 401/403/407. Any other answer (a web page, another service's 404) is
+    a server that is not MLflow's: refused here, where MLflow would fail at the first run with
+    a JSON parsing error.
+    """
+    request = urllib.request.Request(uri.rstrip("/") + SERVER_PROBE_PATH, method="GET")
+    answer = None
     try:
-        with urllib.request.urlopen(request, timeout=SERVER_PROBE_TIMEOUT_S):
+        with urllib.request.urlopen(request, timeout=SERVER_PROBE_TIMEOUT_S) as response:
+            answer, code, kind = response.read(65536), response.status, response.headers.get_content_type()
+    except urllib.error.HTTPError as error:
+        if error.code in AUTHENTICATION_CODES:
             return
-    except urllib.error.HTTPError:
-        return  # it answered (401 behind an authenticating proxy, 404 under a path prefix): reachable
+        answer, code, kind = error.read(65536), error.code, error.headers.get_content_type()
     except urllib.error.URLError as error:
         if isinstance(error.reason, ssl.SSLError):
             return  # it answered; whether to trust its certificate is MLflow's setting (MLFLOW_TRACKING_INSECURE_TLS)
         reason = error.reason
     except (TimeoutError, OSError) as error:
         reason = error
+    if answer is not None:
+        if _is_mlflow_answer(answer):
+            return
+        raise ConfigError(
+            f"{where}: the server answers, but not as an MLflow tracking server (GET {SERVER_PROBE_PATH.split('?')[0]} "
+            f"gave HTTP {code}, {kind}). Check the address and port (mlflow server's, see mlflow/README.md; a path "
+            "prefix belongs in the URI)."
+        )
     if isinstance(reason, TimeoutError) or "timed out" in str(reason):
         reason = f"no answer within {SERVER_PROBE_TIMEOUT_S:g} s"
     fix = f"unset {origin[1:]}" if origin.startswith("$") else "leave it out"
@@ -206,6 +225,17 @@ def _probe_server(where: str, uri: str, origin: str) -> None:
         f"{where}: the tracking server cannot be reached ({reason}). Start it (mlflow server, see mlflow/README.md), "
         f"correct the address, or {fix} to use the local store {DEFAULT_STORE_URI}."
     )
+
+
+def _is_mlflow_answer(body: bytes) -> bool:
+    """Whether a response body is what MLflow's REST API gives: a JSON object (experiments, or an ``error_code``)."""
+    import json
+
+    try:
+        parsed = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(parsed, dict) and (not parsed or "experiments" in parsed or "error_code" in parsed)
 
 
 def sqlite_path(tracking_uri: str) -> Path | None:
