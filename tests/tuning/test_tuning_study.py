@@ -298,3 +298,45 @@ def test_each_trial_is_one_line_and_a_terminal_also_gets_a_bar_of_trials(write_j
     for number in range(3):
         assert f"[lines-{terminal}] trial {number} COMPLETE value" in text
     assert ("\r" in text and "trials" in text and "3/3" in text) is terminal  # tqdm redraws with \r
+
+
+def test_a_best_trial_already_refitted_is_not_refitted_again(write_job, tmp_path):
+    import io
+
+    import mlflow
+
+    from tsseq.tuning.study import REFIT_ATTR
+
+    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    config, base = load_study(
+        write_job("twice", n_trials=1, refit=True, best_model_path=str(tmp_path / "best.pt"),
+                  tracking={"enabled": True, "experiment": "refit-once", "tracking_uri": uri}, **AR_JOB)  # fmt: skip
+    )
+    study = open_study(config)
+    study.enqueue_trial({"max_order": 6})
+    first_log = io.StringIO()
+    first = tune(config, base_dir=base, stream=first_log)
+    record = open_study(config).user_attrs[REFIT_ATTR]
+    assert record["trial"] == 0 and record["path"] == str(tmp_path / "best.pt") and record["run_id"]
+    written = (tmp_path / "best.pt").stat().st_mtime_ns
+    from tsseq.persistence import load
+
+    assert load(tmp_path / "best.pt").max_order == 6  # an AR model file (AR has no save method of its own)
+
+    study.enqueue_trial({"max_order": 1})  # a second worker's trial, worse: the best stays trial 0
+    second_log = io.StringIO()
+    second = tune(config, base_dir=base, stream=second_log)
+    assert "trial 0's configuration is refitted already" in second_log.getvalue()
+    assert f"MLflow run {record['run_id']}" in second_log.getvalue()
+    assert second.best_model_path == first.best_model_path and second.best_test_mse == pytest.approx(first.best_test_mse)
+    assert (tmp_path / "best.pt").stat().st_mtime_ns == written
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("refit-once").experiment_id
+    bests = client.search_runs([experiment], "tags.`tsseq.tuning.role` = 'best'")
+    assert len(bests) == 1
+
+    (tmp_path / "best.pt").unlink()  # the model file is gone: the next worker writes it again
+    study.enqueue_trial({"max_order": 2})
+    third_log = io.StringIO()
+    tune(config, base_dir=base, stream=third_log)
+    assert "refitted trial 0's configuration" in third_log.getvalue() and (tmp_path / "best.pt").is_file()

@@ -34,6 +34,11 @@ MLflow dataset input and as ``dataset.*`` parameters, and ``model.name`` is the
 registered (preset) name, ``lstm`` rather than ``rnn``. Progress goes to stderr, one
 line per finished trial.
 
+The best configuration is refitted once per best trial: the study's user attribute
+``refitted`` records the trial, the model file and the best run, so a worker (or a rerun
+of the job) that ends with a best trial already refitted for it says so and refits nothing
+(:func:`_refitted_already`; workers ending at the same moment may still both refit).
+
 Stopped by SIGTERM or Ctrl-C (a :class:`~tsseq.signals.Terminated` or
 ``KeyboardInterrupt`` out of the objective), a worker leaves the study as a killed
 worker's heartbeat would: the running trial is FAIL (Optuna marks it; a trial the
@@ -68,6 +73,7 @@ from tsseq.tuning.spaces import family_space, pinned_parameters, study_space
 from tsseq.tuning.storage import open_storage, redacted, storage_url
 
 PARENT_RUN_ATTR = "mlflow_run_id"  # study user attribute: the study's MLflow run
+REFIT_ATTR = "refitted"  # study user attribute: the trial last refitted, its model file, best run and test MSE
 ROLE_TAG = "tsseq.tuning.role"  # "study", "trial" or "best"
 STUDY_RUN_RACE_S = 60.0  # how far back workers starting a new study together look for each other's runs
 
@@ -406,6 +412,13 @@ def _refit(study, config: StudyConfig, objective: Objective, parent, identity, s
     if not config.refit or not _completed(study):
         return None, None
     best = study.best_trial
+    done = _refitted_already(study, config, best.number, parent is not None)
+    if done is not None:
+        path, test = done.get("path"), done.get("test_mse")
+        where = ", ".join(f"{k} {v}" for k, v in (("model file", path), ("MLflow run", done.get("run_id"))) if v)
+        stream.write(f"[{config.name}] trial {best.number}'s configuration is refitted already (by another worker, or "
+                     f"a run of this job before){': ' + where if where else ''}\n")  # fmt: skip
+        return path, test
     estimator = build_estimator(config, best.params)
     if parent is None:
         score = objective.fit_and_score(estimator)
@@ -427,10 +440,35 @@ def _refit(study, config: StudyConfig, objective: Objective, parent, identity, s
         parent.log_metrics({"best_validation_mse": best.value, "best_test_mse": test}, step=len(study.trials))
     tested = "no test window" if test is None else f"test MSE {test:.6g}"
     stream.write(f"[{config.name}] refitted trial {best.number}'s configuration: validation MSE {score:.6g}, {tested}\n")
-    if config.best_model_path is None:
-        return None, test
-    estimator.save(config.best_model_path)
-    return str(config.best_model_path), test
+    path = None
+    if config.best_model_path is not None:
+        from tsseq import persistence
+
+        persistence.save(estimator, config.best_model_path)  # every estimator (AR has no save method of its own)
+        path = str(config.best_model_path)
+    run_id = None if parent is None else run.run_id
+    record = {"trial": best.number, "path": path, "run_id": run_id, "test_mse": None if test is None else float(test)}
+    study.set_user_attr(REFIT_ATTR, record)
+    return path, test
+
+
+def _refitted_already(study, config: StudyConfig, number: int, tracked: bool) -> dict | None:
+    """The record of trial ``number``'s refit when it is done for what this job asks (its model file, its run).
+
+    Workers sharing a study each finish with a refit of the best trial: the second finding the
+    same best refitted (model file written, best run logged when tracked) leaves it as it is.
+    Two workers ending at the same moment can still both refit: the later write wins, whole.
+    """
+    record = study.user_attrs.get(REFIT_ATTR)
+    if not isinstance(record, dict) or record.get("trial") != number:
+        return None
+    if config.best_model_path is not None and (
+        record.get("path") != str(config.best_model_path) or not Path(config.best_model_path).is_file()
+    ):
+        return None
+    if tracked and not record.get("run_id"):
+        return None
+    return record
 
 
 def _completed(study) -> list:
