@@ -60,6 +60,8 @@ def test_the_table_lists_finished_runs_best_first_with_key_parameters(store_uri,
     # Key parameters: those that differ between runs (model.order, model.name), not the shared ones.
     assert list(table["model.order"][:3]) == ["3", "2", "1"] and table["model.order"].isna()[3]
     assert list(table["model.name"]) == ["ar", "ar", "ar", "naive"] and "data.dataset" not in table.columns
+    # A parameter only AR logs, the same in every AR run, says no more than the model column: left out.
+    assert "model.strategy" not in table.columns and "model.criterion" not in table.columns
     assert list(table.columns[:3]) == ["run_name", "model", "test_mse"] and table.columns[-1] == "run_id"
     assert comparison.pruned == 2 and comparison.left_out().startswith("2 pruned trials left out")
 

@@ -325,9 +325,14 @@ def _metric_key(metric: str, runs: list, experiment: str) -> str:
 
 
 def _arrange(table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Columns in reading order; of the parameters only those that differ between the rows."""
+    """Columns in reading order; of the parameters only those that differ between the rows that logged them.
+
+    A parameter only one model family logs, with one value (an LSTM's ``training.*`` beside
+    AR and naive runs), says nothing the ``model`` column does not: left out, so that a
+    comparison of families stays a few columns wide.
+    """
     params = [column for column in table.columns if column.startswith("param:")]
-    varying = [column for column in params if table[column].astype(str).nunique(dropna=False) > 1]
+    varying = [column for column in params if table[column].dropna().astype(str).nunique() > 1]
     metrics = [c for c in table.columns if c not in params and c not in ("run_name", "model", "run_id", metric)]
     arranged = table[["run_name", "model", metric, *sorted(metrics), *sorted(varying), "run_id"]]
     return arranged.rename(columns={column: column[len("param:") :] for column in varying}).reset_index(drop=True)
