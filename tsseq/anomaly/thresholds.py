@@ -619,21 +619,14 @@ def causal_smooth(scores: np.ndarray, k: int, how: str = "mean", history: np.nda
     anomalies: a run of moderately high scores lifts the smoothed score over a threshold
     that no single one of them would cross.
     """
-    _check_int(k, "k", "causal_smooth", 1)
-    if how not in SMOOTHERS:
-        raise ConfigError(f"causal_smooth: how must be one of {', '.join(SMOOTHERS)}. Got how={how!r}.")
-    values = _scores(scores, "causal_smooth")
+    values = _smoothing_input(scores, k, how, "causal_smooth")
     if k == 1 or values.size == 0:
         return values.copy()
     past = np.full(k - 1, np.nan)
     if history is not None:
         tail = _scores(history, "causal_smooth history")[-(k - 1) :]
         past[k - 1 - tail.size :] = tail
-    windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([past, values]), k)  # (T, k)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: NaN, as wanted
-        smoothed = np.nanmean(windows, axis=1) if how == "mean" else np.nanmedian(windows, axis=1)
-    return np.where(np.isnan(values), np.nan, smoothed)
+    return _moving(np.concatenate([past, values]), k, how, values)
 
 
 def centred_smooth(scores: np.ndarray, k: int, how: str = "mean") -> np.ndarray:
@@ -645,14 +638,23 @@ def centred_smooth(scores: np.ndarray, k: int, how: str = "mean") -> np.ndarray:
     moderately high scores stands above the normal noise once averaged with its neighbours
     on both sides (it blurs a one-row spike: a stream keeps :func:`causal_smooth`).
     """
-    _check_int(k, "k", "centred_smooth", 1)
-    if how not in SMOOTHERS:
-        raise ConfigError(f"centred_smooth: how must be one of {', '.join(SMOOTHERS)}. Got how={how!r}.")
-    values = _scores(scores, "centred_smooth")
+    values = _smoothing_input(scores, k, how, "centred_smooth")
     if k == 1 or values.size == 0:
         return values.copy()
     before = (k - 1) // 2
-    padded = np.concatenate([np.full(before, np.nan), values, np.full(k - 1 - before, np.nan)])
+    return _moving(np.concatenate([np.full(before, np.nan), values, np.full(k - 1 - before, np.nan)]), k, how, values)
+
+
+def _smoothing_input(scores: np.ndarray, k: int, how: str, where: str) -> np.ndarray:
+    """The scores as a float array, once ``k`` and ``how`` are checked."""
+    _check_int(k, "k", where, 1)
+    if how not in SMOOTHERS:
+        raise ConfigError(f"{where}: how must be one of {', '.join(SMOOTHERS)}. Got how={how!r}.")
+    return _scores(scores, where)
+
+
+def _moving(padded: np.ndarray, k: int, how: str, values: np.ndarray) -> np.ndarray:
+    """The ``how`` of every ``k`` consecutive ``padded`` values (one per row of ``values``); NaN where ``values`` is."""
     windows = np.lib.stride_tricks.sliding_window_view(padded, k)  # (T, k)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: NaN, as wanted
