@@ -1,4 +1,4 @@
-"""AR that cannot explode: orders capped by the series' length, explosive fits replaced by stable lower orders.
+"""AR that cannot explode: orders capped by the series' length, explosive fits replaced (stable order or random walk).
 
 The failure this guards against (issue 14): a ``max_order`` that suits long series,
 on short weekly series, selected explosive fits whose forecasts ran off to enormous
@@ -104,16 +104,50 @@ def test_intervals_follow_the_replaced_order() -> None:
     np.testing.assert_allclose(forecast["sales"].to_numpy(), result.forecast(20), rtol=1e-9)
 
 
-def test_a_fixed_explosive_order_falls_back_to_the_mean_model() -> None:
+def test_a_growing_series_falls_back_to_the_random_walk_with_drift_not_the_mean() -> None:
+    # Every order's fit of a series growing 8% a step is explosive (AR(1) too); the mean model, the
+    # only stable order, forecast the training mean (about 80) below a last value near 45 * 1.08.
     rng = np.random.default_rng(0)
     boom = 1.08 ** np.arange(50) + rng.normal(size=50)
-    with pytest.warns(UserWarning, match=r"series 'boom' channel 'sales': order 2 -> 0 \(root modulus 1\.079\)"):
+    with pytest.warns(UserWarning, match=r"series 'boom' channel 'sales': order 2 -> a random walk with drift "
+                      r"\(root modulus 1\.079\)"):  # fmt: skip
         model = AR(order=2).fit(long({"boom": boom, "calm": rng.normal(size=50)}))
-    np.testing.assert_array_equal(model.order_[:, 0], [0, 2])
+    np.testing.assert_array_equal(model.order_[:, 0], [1, 2])
+    np.testing.assert_array_equal(model.random_walk_[:, 0], [True, False])
+    assert model.coef_[0, 0, 0] == 1.0 and model.coef_[0, 0, 1] == 0.0
+    # Known answer: y_T + h d, d the mean step; the h-step variance h * sigma2, sigma2 the steps' MLE variance.
+    steps = np.diff(boom)
+    drift, sigma2 = steps.mean(), np.mean((steps - steps.mean()) ** 2)
+    horizon = np.arange(1, 7)
     forecast = model.predict(6, quantiles=[0.025, 0.975])
-    result = AutoReg(boom, lags=0, trend="c").fit()  # AR(1) is explosive too: the mean model is left
-    np.testing.assert_allclose(forecast.loc["boom", ["sales_q0.025", "sales_q0.975"]].to_numpy(),
-                               result.get_prediction(start=50, end=55).conf_int(alpha=0.05), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(forecast.loc["boom", "sales"].to_numpy(), boom[-1] + horizon * drift, rtol=1e-10)
+    half = 1.959963984540054 * np.sqrt(horizon * sigma2)
+    np.testing.assert_allclose(forecast.loc["boom", "sales_q0.025"].to_numpy(), boom[-1] + horizon * drift - half, rtol=1e-8)
+    np.testing.assert_allclose(forecast.loc["boom", "sales_q0.975"].to_numpy(), boom[-1] + horizon * drift + half, rtol=1e-8)
+
+
+def test_the_random_walk_wins_only_by_the_criterion_and_regressors_keep_the_stable_orders() -> None:
+    # The criterion decides: on store_126 (trend, yearly cycle) the stable order 2 stays ahead of it.
+    fit = ar.fit_ar([weekly(126)], max_order=26, criterion="aic")
+    assert fit.order[0] == 2 and not fit.random_walk[0]
+    walk_criterion, drift = ar._random_walk(*[np.asarray(v) for v in (weekly(126)[None], [60], [15])], "aic")
+    assert walk_criterion[0] > fit.criteria[0, 2] and drift[0] == pytest.approx(np.diff(weekly(126)).mean())
+    # With regressors a random walk is no candidate (its drift would ignore them): the stable orders only.
+    rng = np.random.default_rng(0)
+    boom = 1.08 ** np.arange(50) + rng.normal(size=50)
+    fit_x = ar.fit_ar([boom], order=2, exog=[rng.normal(size=(50, 1))])
+    assert fit_x.replaced_order[0] == 2 and fit_x.order[0] == 0 and not fit_x.random_walk[0]
+
+
+def test_a_yearly_series_growing_five_percent_keeps_growing() -> None:
+    # The probe's case (statsmodels' copper consumption behaves alike): 30 yearly values growing 5%.
+    rng = np.random.default_rng(0)
+    values = 100 * 1.05 ** np.arange(30) * (1 + 0.02 * rng.standard_normal(30))
+    frame = pd.DataFrame({"y": values}, index=pd.date_range("1990", periods=30, freq="YS"))
+    with pytest.warns(UserWarning, match="order 2 -> a random walk with drift"):
+        forecast = AR().fit(frame).predict(3)["y"].to_numpy()
+    assert np.all(np.diff(forecast) > 0) and forecast[0] > values[-1]  # the mean model gave 220.9, flat
+    np.testing.assert_allclose(forecast, values[-1] + np.arange(1, 4) * np.diff(values).mean(), rtol=1e-10)
 
 
 def test_stable_fits_are_untouched_by_the_check() -> None:

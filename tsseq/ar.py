@@ -49,11 +49,16 @@ cap never binds. A fixed ``order`` is not capped: it was asked for.
 
 Explosive fits (:func:`spectral_radius` above ``1 + stable_tol``; a short series with a
 high order easily estimates a root of 1.05 or more, whose forecasts grow by orders of
-magnitude within a year of weekly steps) are replaced by the stable lower order of
-minimal criterion on the same common sample, refitted on its own sample; order 0, the
-mean model, is always stable and the last resort. ``stable_tol`` (:data:`STABLE_TOL`)
-keeps the near-unit roots that least squares estimates on trending series (1.001 to
-1.005 on M4 Hourly): they are random walks with drift, not explosions.
+magnitude within a year of weekly steps) are replaced by the candidate of minimal
+criterion on the same common sample, refitted on its own sample: the stable lower orders
+(order 0, the mean model, always among them) and, without regressors, the random walk
+with drift ``y_t = y_{t-1} + d + e_t`` (one parameter, as the mean model; a unit root).
+On a series that grows by a few percent a step every order's fit is explosive, and the
+mean model, the only stable order left, forecasts the training mean far below the last
+value; the random walk with drift continues the level and its average step instead.
+``stable_tol`` (:data:`STABLE_TOL`) keeps the near-unit roots that least squares
+estimates on trending series (1.001 to 1.005 on M4 Hourly): they are random walks with
+drift, not explosions.
 
 Singular designs (a constant series, an exactly periodic one) do not fail: a column
 that is numerically a combination of the earlier ones (pivot below ``RANK_RTOL``
@@ -127,6 +132,9 @@ class ARFit:
         ``order``, -1 where the first choice was kept; ``None`` when the check was off.
     replaced_radius : (B,) float or None
         The spectral radius of that replaced model (NaN where kept).
+    random_walk : (B,) bool or None
+        Where the replacement is the random walk with drift (``order`` 1, coefficient 1,
+        ``intercept`` the drift) rather than a stable lower order; ``None`` when the check was off.
     """
 
     order: np.ndarray
@@ -138,6 +146,7 @@ class ARFit:
     max_order: np.ndarray | None = None
     replaced_order: np.ndarray | None = None
     replaced_radius: np.ndarray | None = None
+    random_walk: np.ndarray | None = None
 
 
 def required_length(max_lag: int, horizon: int = 1) -> int:
@@ -497,10 +506,10 @@ def fit_ar(
     if order is not None:
         orders = common
     params = _refit(standard, regressors, gram, common, orders)
-    replaced_order = replaced_radius = None
+    replaced_order = replaced_radius = random_walk = None
     if stable:
-        params, orders, replaced_order, replaced_radius = _replace_explosive(
-            standard, regressors, gram, common, orders, params, criteria, stable_tol
+        params, orders, replaced_order, replaced_radius, random_walk = _replace_explosive(
+            standard, lengths, regressors, gram, common, orders, params, criteria, criterion, stable_tol
         )
     params = params[:, : 1 + n_exog + int(orders.max(initial=0))]
     if order is None:
@@ -511,7 +520,9 @@ def fit_ar(
     else:
         criteria = None
     fit = _to_raw_scale(params, mean, scale, orders, criteria, series, x_mean, x_scale, exog)
-    return replace(fit, max_order=common, replaced_order=replaced_order, replaced_radius=replaced_radius)
+    return replace(
+        fit, max_order=common, replaced_order=replaced_order, replaced_radius=replaced_radius, random_walk=random_walk
+    )
 
 
 def _refit(values: np.ndarray, exog: np.ndarray | None, gram: np.ndarray, common: np.ndarray, orders: np.ndarray) -> np.ndarray:
@@ -533,28 +544,33 @@ def _refit(values: np.ndarray, exog: np.ndarray | None, gram: np.ndarray, common
 
 def _replace_explosive(
     values: np.ndarray,
+    lengths: np.ndarray,
     exog: np.ndarray | None,
     gram: np.ndarray,
     common: np.ndarray,
     orders: np.ndarray,
     params: np.ndarray,
     criteria: np.ndarray,
+    criterion: str,
     stable_tol: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Replace the fits with a root beyond ``1 + stable_tol`` by their stable lower order of minimal criterion.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Replace the fits with a root beyond ``1 + stable_tol`` by the candidate of minimal criterion.
 
-    Only the explosive series are refitted, once per candidate order ``1..max(p) - 1``
-    (order 0 is the mean model, always stable); ``criteria (B, K + 1)`` are those of
-    the common sample, so the ranking is the selection's own. Returns the new
-    ``params``, ``orders``, and the replaced orders (-1 where kept) and their radii (NaN).
+    The candidates: the stable lower orders (only the explosive series are refitted, once
+    per order ``1..max(p) - 1``; order 0, the mean model, is always stable) and, without
+    regressors, the random walk with drift (:func:`_random_walk`); ``criteria (B, K + 1)``
+    are those of the common sample, so the ranking is the selection's own. Returns the new
+    ``params``, ``orders``, the replaced orders (-1 where kept), their radii (NaN) and
+    where the random walk replaced them.
     """
     n_exog = 0 if exog is None else exog.shape[2]
     radius = spectral_radius(params[:, 1 + n_exog :])
     explosive = np.flatnonzero(~(radius <= 1 + stable_tol))  # NaN or inf coefficients count as explosive
     replaced_order = np.full(len(orders), -1)
     replaced_radius = np.full(len(orders), np.nan)
+    random_walk = np.zeros(len(orders), dtype=bool)
     if explosive.size == 0:
-        return params, orders, replaced_order, replaced_radius
+        return params, orders, replaced_order, replaced_radius, random_walk
     sub_values, sub_exog = values[explosive], None if exog is None else exog[explosive]
     sub_gram, sub_common, first_choice = gram[explosive], common[explosive], orders[explosive]
     best, best_criterion = np.zeros(len(explosive), dtype=np.int64), criteria[explosive, 0]
@@ -566,13 +582,41 @@ def _replace_explosive(
         best = np.where(better, candidate, best)
         best_criterion = np.where(better, criteria[explosive, candidate], best_criterion)
     refitted = _refit(sub_values, sub_exog, sub_gram, sub_common, best)
+    walk = np.zeros(len(explosive), dtype=bool)
+    if n_exog == 0:
+        walk_criterion, drift = _random_walk(sub_values, lengths[explosive], sub_common, criterion)
+        walk = walk_criterion < best_criterion
+        best = np.where(walk, 1, best)
+        refitted = np.pad(refitted, ((0, 0), (0, max(0, 2 - refitted.shape[1]))))
+        refitted[walk] = 0.0
+        refitted[walk, 0], refitted[walk, 1] = drift[walk], 1.0
     params = params.copy()
     params[explosive] = 0.0
     params[explosive, : refitted.shape[1]] = refitted
     orders = orders.copy()
     orders[explosive] = best
     replaced_order[explosive], replaced_radius[explosive] = first_choice, radius[explosive]
-    return params, orders, replaced_order, replaced_radius
+    random_walk[explosive] = walk
+    return params, orders, replaced_order, replaced_radius, random_walk
+
+
+def _random_walk(values: np.ndarray, lengths: np.ndarray, common: np.ndarray, criterion: str) -> tuple[np.ndarray, np.ndarray]:
+    """The random walk with drift ``y_t = y_{t-1} + d + e_t`` of each padded series ``(B, T)``.
+
+    Returns its ``criterion`` on the common sample ``t >= common_b`` (one parameter, the
+    drift, counted as the mean model's intercept is), comparable with the orders' criteria,
+    and its drift on the own sample ``t >= 1`` (the mean step).
+    """
+    steps = np.diff(values, axis=1)  # steps[:, t - 1] = y_t - y_{t-1}
+    rows = np.arange(1, values.shape[1])
+    in_common = (rows >= np.maximum(common, 1)[:, None]) & (rows < lengths[:, None])
+    nobs = in_common.sum(axis=1)
+    common_drift = np.where(in_common, steps, 0.0).sum(axis=1) / np.maximum(nobs, 1)
+    rss = np.where(in_common, steps - common_drift[:, None], 0.0) ** 2
+    walk_criterion = information_criteria(rss.sum(axis=1)[:, None], nobs, criterion)[:, 0]
+    own = rows < lengths[:, None]
+    drift = np.where(own, steps, 0.0).sum(axis=1) / np.maximum(own.sum(axis=1), 1)
+    return walk_criterion, drift
 
 
 def _to_raw_scale(

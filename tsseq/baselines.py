@@ -505,9 +505,10 @@ class AR(Forecaster):
     does not overfit short ones, and a series shorter than ``2 max_order + 2`` rows is
     fitted with fewer lags instead of refused. With ``stable=True`` (the default) a
     recursive model whose companion matrix has a root of modulus above
-    ``1 + stable_tol`` is replaced by the stable lower order of minimal criterion
-    (order 0, the mean, at worst), refitted; ``fit`` warns once, naming each replaced
-    series and channel with its orders before and after. On series long enough for
+    ``1 + stable_tol`` is replaced by the candidate of minimal criterion among the stable
+    lower orders (order 0, the mean, among them) and the random walk with drift (a growing
+    series explodes at every order: :mod:`tsseq.ar`), refitted; ``fit`` warns once, naming
+    each replaced series and channel with its models before and after. On series long enough for
     ``max_order`` whose fits are stable nothing changes: statsmodels' equalities hold.
 
     Forecast distribution, Gaussian and centred on the point forecast:
@@ -575,8 +576,8 @@ class AR(Forecaster):
         The innovation variance of the intervals: ``RSS / nobs`` (statsmodels') or
         ``RSS / (nobs - p - K - 1)`` (the residual degrees of freedom); see above.
     stable : bool
-        Replace explosive recursive fits by the best stable lower order (``False``
-        keeps them, and the warning at forecast time).
+        Replace explosive recursive fits by the best stable lower order or the random walk
+        with drift (``False`` keeps them, and the warning at forecast time).
     stable_tol : float >= 0
         A fit is explosive when its companion matrix has a root of modulus above
         ``1 + stable_tol``; the default 0.01 keeps the near-unit roots of trending series.
@@ -592,6 +593,9 @@ class AR(Forecaster):
         The explosive order first chosen where ``stable`` replaced it, -1 elsewhere.
     replaced_radius_ : (S, C) float
         The root modulus of that replaced fit, NaN elsewhere.
+    random_walk_ : (S, C) bool
+        Where the replacement is the random walk with drift (order 1, coefficient 1, the
+        intercept its drift: :mod:`tsseq.ar`), not a stable lower order.
     intercept_ : (S, C) float
     coef_ : (S, C, P) float
         One-step coefficients, ``coef_[s, c, i]`` multiplies ``y_{t-1-i}``;
@@ -731,6 +735,7 @@ class AR(Forecaster):
         kept = np.full(grid, -1) if fit.replaced_order is None else fit.replaced_order.reshape(grid)
         self.replaced_order_ = kept
         self.replaced_radius_ = np.full(grid, np.nan) if fit.replaced_radius is None else fit.replaced_radius.reshape(grid)
+        self.random_walk_ = np.zeros(grid, dtype=bool) if fit.random_walk is None else fit.random_walk.reshape(grid)
         self.intercept_ = fit.intercept.reshape(grid)
         self.coef_ = fit.coef.reshape(grid + (-1,))
         self.exog_coef_ = None if fit.exog_coef is None else fit.exog_coef.reshape(grid + (-1,))
@@ -762,16 +767,18 @@ class AR(Forecaster):
         replaced = np.argwhere(self.replaced_order_ >= 0)
         if not len(replaced):
             return
+        walks = getattr(self, "random_walk_", np.zeros_like(self.replaced_order_, dtype=bool))
         named = [
-            f"{name}: order {self.replaced_order_[s, c]} -> {self.order_[s, c]} "
+            f"{name}: order {self.replaced_order_[s, c]} -> "
+            f"{'a random walk with drift' if walks[s, c] else self.order_[s, c]} "
             f"(root modulus {self.replaced_radius_[s, c]:.4g})"
             for name, (s, c) in zip(self._model_names(replaced[:10]), replaced[:10])
         ]
         more = f" and {len(replaced) - 10} more" if len(replaced) > 10 else ""
         warnings.warn(
             f"AR: {len(replaced)} fitted model(s) were explosive (a companion-matrix root of modulus above "
-            f"1 + stable_tol = {1 + self.stable_tol:g}) and were replaced by the stable lower order of best "
-            f"{self.criterion}: {'; '.join(named)}{more}. Pass stable=False to keep them.",
+            f"1 + stable_tol = {1 + self.stable_tol:g}) and were replaced by the stable lower order or the random "
+            f"walk with drift of best {self.criterion}: {'; '.join(named)}{more}. Pass stable=False to keep them.",
             UserWarning,
             stacklevel=3,
         )
