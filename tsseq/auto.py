@@ -61,6 +61,17 @@ left (its label says so), and is skipped, saying so in the leaderboard, when few
 fit. With a budget, which networks run depends on the machine's speed;
 ``time_budget_s=None`` makes the choice reproducible anywhere.
 
+**Missing values** are refused before anything is fitted (a DataError naming each column, its
+count of missing values and the first one's timestamp): the baselines auto always scores and
+falls back on take none. Fill them first (:func:`tsseq.data.checks.check_series` with
+``missing="interpolate"`` or ``"ffill"``; ``--missing interpolate`` on the command line).
+
+The **warnings of the candidates' fits** (an AR replacing an explosive fit, say) are issued
+once each at the end of ``fit``, at the line that called it, prefixed with the fit that gave
+them: ``auto: validation backtest of <candidate>:``, ``auto: time-budget probe of
+<candidate>:`` or ``auto: final refit of <choice>:``; the report says when the final refit's
+AR replaced explosive fits.
+
 ``chosen_``, ``leaderboard_`` and :meth:`AutoForecaster.report` say what was chosen and why;
 ``verbose`` prints the report line on stderr, and a fit inside an active MLflow run (a
 tracked ``tsseq run``) sets its tags ``tsseq.auto.*`` and logs ``auto/leaderboard.json``.
@@ -70,6 +81,7 @@ Importing this module does not import torch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import sys
@@ -333,6 +345,8 @@ class AutoForecaster(Forecaster):
 
     def _covariate_candidates(self, kinds: Sequence[str]) -> list[str]:
         """The candidate kinds asked for that take every covariate kind in ``kinds``; a ConfigError when none does."""
+        if not kinds:  # every candidate takes no covariates: building each to ask would import torch for nothing
+            return [name for name in self._candidate_names() if name != "ensemble"]
         self._check_kinds(kinds)
         able = [name for name, supported in self._candidate_kinds().items() if set(kinds) <= supported]
         if kinds and not able:
@@ -358,6 +372,7 @@ class AutoForecaster(Forecaster):
         horizon = self._check_params()
         started = time.perf_counter()
         frame = check_series(y.to_frame() if isinstance(y, pd.Series) else y, missing="mask")
+        _refuse_missing(frame)  # before any candidate trains: the baselines it always scores would fail on them
         series, layout = split_frame(frame)
         frames = (past_covariates, future_covariates, static_covariates)
         spec = None if all(part is None for part in frames) else covariate_spec(*frames, target_columns=layout.columns)
@@ -370,18 +385,22 @@ class AutoForecaster(Forecaster):
         })
         candidates = self._data_candidates(plan, season, frequency_m)
         plan, dropped = self._drop_unusable_kinds(plan, candidates, {})
-        for candidate in candidates:
-            self._score(candidate, plan, self._seconds_left(candidates, started))
-        if plan.kinds and not any(candidate.scored for candidate in candidates):
-            # Every candidate taking the kinds failed or ran out of budget: score the baselines (always run) afresh,
-            # with the kinds they take, by the same rule as above.
-            baselines = [c for c in self._data_candidates(plan, season, frequency_m) if c.name in BASELINES]
-            candidates = baselines + [c for c in candidates if c.name not in BASELINES]
-            plan, dropped = self._drop_unusable_kinds(plan, candidates, dropped)
-            for candidate in baselines:
-                self._score(candidate, plan, self._seconds_left(candidates, started))
-        candidates += self._ensembles(candidates, plan)
-        chosen, best_baseline, model = self._refit_choice(candidates, frame, validation, plan.covariates)
+        relay = _FitWarnings()
+        try:
+            for candidate in candidates:
+                self._score(candidate, plan, self._seconds_left(candidates, started), relay)
+            if plan.kinds and not any(candidate.scored for candidate in candidates):
+                # Every candidate taking the kinds failed or ran out of budget: score the baselines (always run)
+                # afresh, with the kinds they take, by the same rule as above.
+                baselines = [c for c in self._data_candidates(plan, season, frequency_m) if c.name in BASELINES]
+                candidates = baselines + [c for c in candidates if c.name not in BASELINES]
+                plan, dropped = self._drop_unusable_kinds(plan, candidates, dropped)
+                for candidate in baselines:
+                    self._score(candidate, plan, self._seconds_left(candidates, started), relay)
+            candidates += self._ensembles(candidates, plan)
+            chosen, best_baseline, model = self._refit_choice(candidates, frame, validation, plan.covariates, relay)
+        finally:  # also when the search fails: a candidate's warning may say why
+            relay.issue()
         candidates.sort(key=lambda c: (not c.scored, c.score if c.scored else 0.0))
         self.chosen_, self.chosen_model_ = chosen.config(), model
         self.leaderboard_records_ = [candidate.record() for candidate in candidates]
@@ -393,7 +412,7 @@ class AutoForecaster(Forecaster):
         self.baseline_score_ = math.nan if best_baseline is None else best_baseline.score
         self.search_seconds_ = time.perf_counter() - started
         self.layout_, self.n_channels_ = layout, layout.n_channels
-        self.report_ = self._summary(chosen, best_baseline, plan, season_note)
+        self.report_ = self._summary(chosen, best_baseline, plan, season_note, _replaced_note(model, layout))
         if self.verbose:
             print(self.report_, file=sys.stderr)
         self._log_to_active_run()
@@ -428,11 +447,11 @@ class AutoForecaster(Forecaster):
         needed = MIN_FIT_ROWS + horizon + (count - 1) * stride
         if length < needed:
             where = "The data have" if one else f"Series {layout.series_ids[shortest]!r} has"
-            origins = f"{count} validation origins {stride} rows apart" if count > 1 else "the validation"
+            origins = f"{count} validation origins {stride} rows apart hold" if count > 1 else "the validation holds"
             raise DataError(
-                f"auto needs at least {needed} rows per series for horizon={horizon}: {origins} hold out the last "
+                f"auto needs at least {needed} rows per series for horizon={horizon}: {origins} out the last "
                 f"{needed - MIN_FIT_ROWS} rows to score the candidates on, and at least {MIN_FIT_ROWS} rows before "
-                f"them to fit on. {where} {length} rows. Pass a shorter horizon or fewer validation_origins."
+                f"them to fit on. {where} {length} rows. {_short_data_advice(count, horizon, stride, length, one)}"
             )
         offsets = tuple(horizon + k * stride for k in reversed(range(count)))  # earliest origin first
         truth, series_of = [], []
@@ -506,6 +525,8 @@ class AutoForecaster(Forecaster):
         The candidates that took a dropped kind say so in their ``skipped``; the others are
         restricted to the kinds kept (:meth:`_restricted`), in place.
         """
+        if not plan.kinds:  # nothing to keep or drop; asking the candidates what they take would import torch
+            return plan, dropped
         takes = self._candidate_kinds()
         running = [c for c in candidates if c.skipped is None]
         taken = [tuple(kind for kind in plan.kinds if kind in takes[c.name]) for c in running]
@@ -559,20 +580,23 @@ class AutoForecaster(Forecaster):
         return length, ""
 
     # ------------------------------------------------------------------ scoring
-    def _score(self, candidate: Candidate, plan: Validation, left: float) -> None:
+    def _score(self, candidate: Candidate, plan: Validation, left: float, relay: _FitWarnings) -> None:
         """Forecast the validation origins with ``candidate`` and score it (or say why it is skipped).
 
-        ``left``: the seconds of the budget left for it (inf without a budget).
+        ``left``: the seconds of the budget left for it (inf without a budget); ``relay`` keeps
+        the warnings of its fits.
         """
         if candidate.skipped is not None:
             return
         if candidate.name in NETWORKS and self.time_budget_s is not None:
-            candidate.skipped = self._over_budget(candidate, plan, left)
+            with relay.of(f"time-budget probe of {candidate.label}"):
+                candidate.skipped = self._over_budget(candidate, plan, left)
             if candidate.skipped is not None:
                 return
         begin = time.perf_counter()
         try:
-            forecasts = self._validation_forecasts(candidate, plan)
+            with relay.of(f"validation backtest of {candidate.label}"):
+                forecasts = self._validation_forecasts(candidate, plan)
         except Exception as error:  # noqa: BLE001 - a failing candidate is reported, the others still compete
             candidate.skipped = f"failed: {type(error).__name__}: {error}"
             return
@@ -696,14 +720,15 @@ class AutoForecaster(Forecaster):
         better = [c for c in candidates if c.name not in BASELINES and c.scored and c.score < best.score * (1 - PARSIMONY)]
         return (min(better, key=lambda c: c.score) if better else best), best
 
-    def _refit_choice(self, candidates: list[Candidate], frame: pd.DataFrame, validation, covariates: dict | None = None
-                      ) -> tuple:
+    def _refit_choice(self, candidates: list[Candidate], frame: pd.DataFrame, validation, covariates: dict,
+                      relay: _FitWarnings) -> tuple:
         """(choice, best baseline, the choice fitted on every row); a choice that fails to refit gives way to the next."""
         while True:
             chosen, best_baseline = self._choose(candidates, covariates=bool(covariates))
             model = registry.create(chosen.name, **chosen.params)
             try:
-                model.fit(frame, **({} if validation is None else {"validation": validation}), **covariates)
+                with relay.of(f"final refit of {chosen.label}"):
+                    model.fit(frame, **({} if validation is None else {"validation": validation}), **covariates)
             except Exception as error:  # noqa: BLE001 - the next best is refitted instead, with a warning
                 reason = f"failed to refit on every row: {type(error).__name__}: {error}"
                 warnings.warn(f"auto: {chosen.label} {reason}; the next best candidate is refitted instead.",
@@ -726,7 +751,8 @@ class AutoForecaster(Forecaster):
         check_is_fitted(self, "report_")
         return self.report_
 
-    def _summary(self, chosen: Candidate, best: Candidate, plan: Validation, season_note: str) -> str:
+    def _summary(self, chosen: Candidate, best: Candidate, plan: Validation, season_note: str,
+                 replaced: str = "") -> str:
         score = f"validation {self.metric} {chosen.score:.4g}"
         if best is None:
             why = f"{score}; no baseline takes the covariates"
@@ -744,8 +770,9 @@ class AutoForecaster(Forecaster):
             kinds = " and ".join(self.dropped_covariates_)
             where = f"{kinds} covariates dropped (no candidate that takes them can be scored on these data); {where}"
         return (
-            f"auto: chose {chosen.label} ({why}); {season_note}; {where} x {len(plan.offsets)} origin(s) of horizon "
-            f"{plan.horizon}; {scored} candidates scored" + (f", skipped {'; '.join(skipped)}" if skipped else "")
+            f"auto: chose {chosen.label} ({why}){replaced}; {season_note}; {where} x {len(plan.offsets)} origin(s) of "
+            f"horizon {plan.horizon}; {scored} candidates scored"
+            + (f", skipped {'; '.join(skipped)}" if skipped else "")
             + f"; {self.search_seconds_:.1f} s"
         )
 
@@ -848,6 +875,102 @@ class AutoForecaster(Forecaster):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+class _FitWarnings:
+    """The warnings of the candidates' fits, re-issued once each at the end of ``fit``, saying which fit warned.
+
+    Inside a fit they point at library lines and do not say whether a validation fit or the
+    refit of the choice gave them; the validation of many series fits a candidate once per
+    origin, so one cause would warn many times.
+    """
+
+    def __init__(self) -> None:
+        self._caught: dict[tuple[type[Warning], str], None] = {}  # an ordered set: the first of identical ones
+        self._others: list[warnings.WarningMessage] = []
+
+    @contextlib.contextmanager
+    def of(self, fit: str):
+        """Keep the warnings inside; UserWarnings as ``auto: <fit>: <message>`` (the user's filters apply)."""
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                yield
+            finally:
+                for record in caught:
+                    if issubclass(record.category, UserWarning):
+                        self._caught.setdefault((record.category, f"auto: {fit}: {record.message}"))
+                    else:
+                        self._others.append(record)
+
+    def issue(self) -> None:
+        """Issue them, each once; the UserWarnings at the line that called ``fit`` (which calls this)."""
+        for record in self._others:  # not the candidates' messages to the user: as they were, where they were
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno,
+                                   source=record.source)
+        for category, message in self._caught:
+            warnings.warn(message, category, stacklevel=3)
+
+
+def _replaced_note(model: Forecaster, layout: SeriesLayout) -> str:
+    """For the report: the explosive AR fits the final refit replaced (the choice's or an ensemble member's), or ""."""
+    notes = []
+    for member in [model, *getattr(model, "members_", [])]:
+        replaced = getattr(member, "replaced_order_", None)
+        if replaced is None:
+            continue
+        walks = getattr(member, "random_walk_", np.zeros_like(replaced, dtype=bool))
+        for s, c in np.argwhere(np.asarray(replaced) >= 0):
+            where = f"channel {layout.columns[c]!r}"
+            if layout.series_ids is not None:
+                where = f"series {layout.series_ids[s]!r} {where}"
+            after = "a random walk with drift" if walks[s, c] else f"order {member.order_[s, c]}"
+            notes.append(f"{where}: order {replaced[s, c]} -> {after}")
+    if not notes:
+        return ""
+    shown = "; ".join(notes[:3]) + (f" and {len(notes) - 3} more" if len(notes) > 3 else "")
+    return f"; its final refit's AR replaced {len(notes)} explosive fit(s) ({shown})"
+
+
+def _short_data_advice(count: int, horizon: int, stride: int, length: int, one: bool) -> str:
+    """What to pass when ``count`` origins ``stride`` apart do not fit in ``length`` rows (the shortest series')."""
+    fewer = cli = ""
+    if count > 1:  # asked for (validation_origins): by default auto takes as many as fit, one at least
+        fit = (length - MIN_FIT_ROWS - horizon) // stride + 1 if length >= MIN_FIT_ROWS + horizon else 0
+        if fit:
+            return f"Pass validation_origins={fit} or fewer (tsseq: --param validation_origins={fit})."
+        fewer, cli = "validation_origins=1 and ", "--param validation_origins=1 "
+    longest = length - MIN_FIT_ROWS  # the longest horizon one origin leaves room for
+    shorter = f"{fewer}horizon={longest} or less (tsseq: {cli}--horizon {longest}), or " if longest >= 1 else ""
+    drop = "" if one else f", or leave out the series shorter than {MIN_FIT_ROWS + horizon} rows"
+    return (f"Pass {shorter}a model that forecasts short series without a validation: naive or ar (e.g. "
+            f"tsseq.create('ar'); tsseq: --model ar){drop}.")
+
+
+def _refuse_missing(frame: pd.DataFrame) -> None:
+    """A DataError naming each column with missing values (count, first timestamp) and how to fill them.
+
+    auto always scores naive, seasonal naive and AR and falls back on the best of them, and
+    none of them takes missing values; the networks would train first and auto fail after.
+    """
+    absent = frame.isna()
+    if not absent.to_numpy().any():
+        return
+    long = isinstance(frame.index, pd.MultiIndex)
+    named = []
+    for column in frame.columns[absent.any().to_numpy()]:
+        rows = absent[column].to_numpy()
+        first = frame.index[int(np.argmax(rows))]
+        where = f"series {first[0]!r} at {first[1]}" if long else f"{first}"
+        series = f" in {absent[column].groupby(level=0).any().sum()} series" if long else ""
+        named.append(f"column {column!r} has {int(rows.sum())} missing value(s){series}, the first at {where}")
+    shown = "; ".join(named[:5]) + (f" (and {len(named) - 5} more columns)" if len(named) > 5 else "")
+    raise DataError(
+        f"auto cannot use missing values: {shown}. The baselines it always scores and falls back on (naive, "
+        "seasonal_naive, ar) need every value. Fill them first with tsseq.data.checks.check_series(frame, "
+        "missing='interpolate') or missing='ffill' (tsseq: --missing interpolate or --missing ffill instead of "
+        "--missing mask), or fit a neural model, which masks them (e.g. tsseq.create('segrnn'); tsseq: --model segrnn "
+        "--missing mask)."
+    )
 
 
 def _segment_length(length: int, season: int) -> int:

@@ -134,7 +134,9 @@ def historical_forecasts(
     window : {"expanding", "sliding"}
         The rows of each fit: all before its origin, or the last ``train_length``.
     quantiles : sequence of levels in (0, 1), optional
-        Also the quantile columns ``y_q0.05`` ..., as :meth:`tsseq.base.Forecaster.predict`.
+        Also the quantile columns ``y_q0.05`` ..., as :meth:`tsseq.base.Forecaster.predict`; the
+        fits are then of :meth:`~tsseq.base.Forecaster.for_quantiles` (``auto``: networks on
+        the quantile loss), as ``tsseq forecast --quantiles`` fits.
     train_length : int, optional
         Rows of a sliding window (default: the rows before the first origin).
     input_length : int, optional
@@ -173,6 +175,9 @@ def historical_forecasts(
             )
     levels = None if quantiles is None else check_levels(quantiles)
     if levels is not None:
+        # Every fit is on a clone, so an unfitted one is set up for quantiles (auto's networks then train on the
+        # quantile loss, as `tsseq forecast --quantiles` fits them); the caller's model stays as it was.
+        model = clone(model).for_quantiles()
         model.require_probabilistic("quantiles")  # refused before any fit
     validated = check_series(frame.to_frame() if isinstance(frame, pd.Series) else frame, missing="mask")
     series_column = _series_column(validated)

@@ -47,6 +47,14 @@ __all__ = ["IRREGULAR_POLICIES", "MISSING_POLICIES", "check_series", "observed_m
 MISSING_POLICIES = ("error", "interpolate", "ffill", "mask")
 IRREGULAR_POLICIES = ("error", "keep")
 _SHOWN = 5  # how many offending items a message lists
+# Said in both forms (check_series' keyword, the CLI's flag). Mask is offered for the models that take NaN only:
+# the default model (auto) and the baselines refuse NaN once the data are read, so offering mask to them misleads.
+_MASK_IS_FOR = (
+    "missing='mask' (--missing mask) keeps them as NaN for the neural models only (e.g. lstm, segrnn, patchtst; "
+    "detector lstm_ae): forecaster auto (the default) and the baselines (naive, seasonal_naive, ar, ...) refuse them"
+)
+_FILL = ("Fill them with missing='interpolate' or 'ffill' (tsseq: --missing interpolate or --missing ffill); "
+         f"{_MASK_IS_FOR}.")
 
 
 def check_series(
@@ -333,8 +341,7 @@ def _check_no_missing(values: np.ndarray, codes: np.ndarray, columns: list[objec
         position, column = _first_cell(absent)
         raise DataError(
             f"{where.source}: column {columns[column]!r} has {int(absent[:, column].sum())} missing value(s); "
-            f"the first is at {where.row(position, codes[position])}. Pass missing='interpolate', 'ffill' "
-            "or 'mask' to handle them."
+            f"the first is at {where.row(position, codes[position])}. {_FILL}"
         )
 
 
@@ -384,8 +391,7 @@ def _check_nothing_inserted(
         row = int(np.argmax(np.isnan(values).all(axis=1)))
         raise DataError(
             f"{where.source}: reindex=True inserted {inserted} row(s) for missing timestamps, the first at"
-            f"{where.series(codes[row])} {timestamps[row]}; their values are missing and missing='error'. "
-            "Pass missing='interpolate', 'ffill' or 'mask'."
+            f"{where.series(codes[row])} {timestamps[row]}; their values are missing and missing='error'. {_FILL}"
         )
 
 
@@ -431,7 +437,7 @@ def _fill_missing(
         raise DataError(
             f"{where.source}:{where.series(codes[row])} column {columns[column]!r} has {int(left[:, column].sum())} "
             f"{edge} missing value(s) that missing={missing!r} cannot fill, the first at {timestamps[row]}. "
-            "Drop those rows or pass missing='mask'."
+            f"Drop those rows; {_MASK_IS_FOR}."
         )
     return filled
 
