@@ -616,9 +616,8 @@ class AutoForecaster(Forecaster):
 
     def _validation_forecasts(self, candidate: Candidate, plan: Validation) -> np.ndarray:
         """The candidate's forecasts ``(N, H, C)`` of every validation origin (module docstring, step 3)."""
-        from sklearn.base import clone
-
         from tsseq.backtesting import historical_forecasts
+        from tsseq.parameters import clone
 
         model = registry.create(candidate.name, **candidate.params)
         horizon, columns = plan.horizon, list(plan.layout.columns)

@@ -50,11 +50,11 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
 from tsseq.data.checks import check_series
 from tsseq.data.covariates import KINDS, align, window_covariates
 from tsseq.errors import ConfigError, DataError, check_positive_int, closest_match
+from tsseq.parameters import clone
 from tsseq.metrics import (
     coverage,
     crps_from_quantiles,

@@ -63,11 +63,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
 from tsseq.base import Forecaster, SeriesLayout, check_positive_int, split_frame
 from tsseq.errors import ConfigError, DataError, closest_match, located
-from tsseq.parameters import check_is_fitted
+from tsseq.parameters import check_is_fitted, clone
 from tsseq.quantiles import check_coverage, level_label
 from tsseq.registry import create, name_of, parameters, register
 

@@ -11,16 +11,20 @@ this module imports nothing, where ``import sklearn`` imports SciPy and costs ab
 0.6 s: a non-neural ``tsseq forecast`` takes 0.40 s end to end without it, 1.23 s with
 it (``python pipelines/benchmarks/bench_cli_startup.py --runs 7``, medians, 2 CPUs).
 scikit-learn is imported when something of its own is needed: tags, ``NotFittedError``.
+:func:`clone` is :func:`sklearn.base.clone` for tsseq's estimators (the backtests, the
+conformal wrapper and the streaming detectors clone on every fit): ``tsseq forecast`` with
+the default model, ``auto``, imported scikit-learn for it alone (see the benchmark above).
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["Estimator", "check_is_fitted", "is_estimator"]
+__all__ = ["Estimator", "check_is_fitted", "clone", "is_estimator"]
 
 
 class Estimator:
@@ -85,6 +89,29 @@ class Estimator:
         from sklearn.base import BaseEstimator
 
         return BaseEstimator.__sklearn_tags__(self)
+
+
+def clone(estimator: Any, *, safe: bool = True) -> Any:
+    """A new, unfitted estimator with the same parameters: :func:`sklearn.base.clone`'s rule.
+
+    Estimators are rebuilt from ``get_params(deep=False)``, each parameter cloned in turn
+    (an estimator is cloned, a list or tuple element by element, anything else deep-copied);
+    a list or tuple of estimators gives one of clones. An estimator that is not tsseq's goes
+    to scikit-learn's own ``clone``. ``safe``: a value that is no estimator is a TypeError
+    (True) or deep-copied (False), as scikit-learn's.
+    """
+    if isinstance(estimator, (list, tuple, set, frozenset)):
+        return type(estimator)(clone(element, safe=safe) for element in estimator)
+    if not is_estimator(estimator):
+        if not safe:
+            return copy.deepcopy(estimator)
+        raise TypeError(f"Cannot clone {estimator!r} ({type(estimator).__name__}): it is not an estimator (no get_params).")
+    if not isinstance(estimator, Estimator):
+        from sklearn.base import clone as sklearn_clone
+
+        return sklearn_clone(estimator, safe=safe)
+    params = {name: clone(value, safe=False) for name, value in estimator.get_params(deep=False).items()}
+    return type(estimator)(**params)
 
 
 def _same(value: object, default: object) -> bool:

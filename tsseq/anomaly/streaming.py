@@ -39,11 +39,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError
-from tsseq.parameters import check_is_fitted
+from tsseq.parameters import check_is_fitted, clone
 
 
 @dataclass(frozen=True)
