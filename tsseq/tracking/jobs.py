@@ -9,9 +9,10 @@ metrics as ``test_<metric>`` (with them the probabilistic scores: ``coverage``,
 ``acd``, ``msis``, ``interval_width`` of ``evaluation.interval``, the ETT protocol's
 ``crps``, ``coverage_80`` and ``coverage_90``), the epochs of a resumed fit's history that
 came before its checkpoint (``step`` = epoch; a neural model's epochs are logged as each
-ends, :meth:`ModelRun.fit_options`, so a job stopped during training keeps them), a plot of the last test window (history, truth, forecast; a fan
-chart of a probabilistic model, see :meth:`ModelRun.plot_levels`) and the fitted
-model as a pyfunc model (``tracking.log_model``). The tag ``tsseq.input_scale``
+ends, :meth:`ModelRun.fit_options`, so a job stopped during training keeps them), a plot
+of the last test window (history, truth, forecast; a fan chart of a probabilistic model,
+see :meth:`ModelRun.plot_levels`) and the fitted model as a pyfunc model
+(``tracking.log_model``). The tag ``tsseq.input_scale``
 says which scale the model's inputs are on (``standard`` for the ETT protocol and
 ``scale: standard``). Models fitted on many series (M4, long frames) log no pyfunc
 model and no plot: they forecast their own series only; the tag
