@@ -81,7 +81,6 @@ Importing this module does not import torch.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import sys
@@ -101,6 +100,7 @@ from tsseq.data.checks import check_series
 from tsseq.data.covariates import KINDS, covariate_spec
 from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.parameters import check_is_fitted
+from tsseq.relay import FitWarnings
 
 BASELINES = ("naive", "seasonal_naive", "ar")
 NETWORKS = ("segrnn", "patchtst")
@@ -385,7 +385,7 @@ class AutoForecaster(Forecaster):
         })
         candidates = self._data_candidates(plan, season, frequency_m)
         plan, dropped = self._drop_unusable_kinds(plan, candidates, {})
-        relay = _FitWarnings()
+        relay = FitWarnings("auto")
         try:
             for candidate in candidates:
                 self._score(candidate, plan, self._seconds_left(candidates, started), relay)
@@ -580,7 +580,7 @@ class AutoForecaster(Forecaster):
         return length, ""
 
     # ------------------------------------------------------------------ scoring
-    def _score(self, candidate: Candidate, plan: Validation, left: float, relay: _FitWarnings) -> None:
+    def _score(self, candidate: Candidate, plan: Validation, left: float, relay: FitWarnings) -> None:
         """Forecast the validation origins with ``candidate`` and score it (or say why it is skipped).
 
         ``left``: the seconds of the budget left for it (inf without a budget); ``relay`` keeps
@@ -720,7 +720,7 @@ class AutoForecaster(Forecaster):
         return (min(better, key=lambda c: c.score) if better else best), best
 
     def _refit_choice(self, candidates: list[Candidate], frame: pd.DataFrame, validation, covariates: dict,
-                      relay: _FitWarnings) -> tuple:
+                      relay: FitWarnings) -> tuple:
         """(choice, best baseline, the choice fitted on every row); a choice that fails to refit gives way to the next."""
         while True:
             chosen, best_baseline = self._choose(candidates, covariates=bool(covariates))
@@ -874,40 +874,6 @@ class AutoForecaster(Forecaster):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-class _FitWarnings:
-    """The warnings of the candidates' fits, re-issued once each at the end of ``fit``, saying which fit warned.
-
-    Inside a fit they point at library lines and do not say whether a validation fit or the
-    refit of the choice gave them; the validation of many series fits a candidate once per
-    origin, so one cause would warn many times.
-    """
-
-    def __init__(self) -> None:
-        self._caught: dict[tuple[type[Warning], str], None] = {}  # an ordered set: the first of identical ones
-        self._others: list[warnings.WarningMessage] = []
-
-    @contextlib.contextmanager
-    def of(self, fit: str):
-        """Keep the warnings inside; UserWarnings as ``auto: <fit>: <message>`` (the user's filters apply)."""
-        with warnings.catch_warnings(record=True) as caught:
-            try:
-                yield
-            finally:
-                for record in caught:
-                    if issubclass(record.category, UserWarning):
-                        self._caught.setdefault((record.category, f"auto: {fit}: {record.message}"))
-                    else:
-                        self._others.append(record)
-
-    def issue(self) -> None:
-        """Issue them, each once; the UserWarnings at the line that called ``fit`` (which calls this)."""
-        for record in self._others:  # not the candidates' messages to the user: as they were, where they were
-            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno,
-                                   source=record.source)
-        for category, message in self._caught:
-            warnings.warn(message, category, stacklevel=3)
 
 
 def _replaced_note(model: Forecaster, layout: SeriesLayout) -> str:

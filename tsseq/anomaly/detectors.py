@@ -100,6 +100,7 @@ from tsseq.anomaly.scorers import split_by_shares
 from tsseq.nn.autoencoders import LSTMVAE, PatchAutoencoder, RecurrentAutoencoder
 from tsseq.nn.recurrent import require_causal
 from tsseq.parameters import Estimator, check_is_fitted
+from tsseq.relay import FitWarnings
 
 Frame = pd.DataFrame | pd.Series
 
@@ -174,6 +175,10 @@ class AnomalyDetector(Estimator):
 
     gives_contributions = True  # contributions(y): which channels make each score (module docstring)
 
+    def _model_words(self) -> str:
+        """What ``_fit_model`` fits, for the warnings it gives (:mod:`tsseq.relay`)."""
+        return "model"
+
     def fit(self, y: Frame, validation: Frame | None = None) -> "AnomalyDetector":
         """Train on ``y``; calibrate scorer and threshold on ``validation`` (or ``y``'s tail)."""
         self._check_parameters()
@@ -183,7 +188,12 @@ class AnomalyDetector(Estimator):
         self.scaler_ = Scaler("standard").fit(train.to_numpy())
         scaled_train = self._scaled(train)
         scaled_held_out = None if held_out is None else self._scaled(held_out)
-        self._fit_model(scaled_train, scaled_held_out)
+        relay = FitWarnings(type(self).__name__)  # a forecaster's warnings (AR replacing a fit) say they are this one's
+        try:
+            with relay.of(f"fit of its {self._model_words()}"):
+                self._fit_model(scaled_train, scaled_held_out)
+        finally:
+            relay.issue()
         calibration = scaled_train if scaled_held_out is None else scaled_held_out
         self.scorer_, self.temporal_scorer_ = self._make_scorers()
         errors, starts, offset = self._window_errors(calibration)
@@ -551,6 +561,9 @@ class ForecastResidualDetector(AnomalyDetector):
     def context_rows(self) -> int:
         """Rows before a timestamp that its score reads: ``L``."""
         return self.window_length
+
+    def _model_words(self) -> str:
+        return f"forecaster {self.forecaster!r}"
 
     def _fit_model(self, train: pd.DataFrame, validation: pd.DataFrame | None) -> None:
         from tsseq import registry
