@@ -345,8 +345,6 @@ class AutoForecaster(Forecaster):
 
     def _covariate_candidates(self, kinds: Sequence[str]) -> list[str]:
         """The candidate kinds asked for that take every covariate kind in ``kinds``; a ConfigError when none does."""
-        if not kinds:  # every candidate takes no covariates: building each to ask would import torch for nothing
-            return [name for name in self._candidate_names() if name != "ensemble"]
         self._check_kinds(kinds)
         able = [name for name, supported in self._candidate_kinds().items() if set(kinds) <= supported]
         if kinds and not able:
@@ -376,7 +374,8 @@ class AutoForecaster(Forecaster):
         series, layout = split_frame(frame)
         frames = (past_covariates, future_covariates, static_covariates)
         spec = None if all(part is None for part in frames) else covariate_spec(*frames, target_columns=layout.columns)
-        self._covariate_candidates(() if spec is None else spec.kinds)
+        if spec is not None:  # nothing to check without them (asking a network what it takes imports torch)
+            self._covariate_candidates(spec.kinds)
         frequency_m = self.season_length or frequency_season(layout.freq)
         season, season_note = self._season(series, layout.freq, frequency_m)
         plan = self._validation(frame, series, layout, horizon, season)
@@ -412,7 +411,7 @@ class AutoForecaster(Forecaster):
         self.baseline_score_ = math.nan if best_baseline is None else best_baseline.score
         self.search_seconds_ = time.perf_counter() - started
         self.layout_, self.n_channels_ = layout, layout.n_channels
-        self.report_ = self._summary(chosen, best_baseline, plan, season_note, _replaced_note(model, layout))
+        self.report_ = self._summary(chosen, best_baseline, plan, season_note, _replaced_note(model))
         if self.verbose:
             print(self.report_, file=sys.stderr)
         self._log_to_active_run()
@@ -876,20 +875,10 @@ class AutoForecaster(Forecaster):
 # --------------------------------------------------------------------------- helpers
 
 
-def _replaced_note(model: Forecaster, layout: SeriesLayout) -> str:
+def _replaced_note(model: Forecaster) -> str:
     """For the report: the explosive AR fits the final refit replaced (the choice's or an ensemble member's), or ""."""
-    notes = []
-    for member in [model, *getattr(model, "members_", [])]:
-        replaced = getattr(member, "replaced_order_", None)
-        if replaced is None:
-            continue
-        walks = getattr(member, "random_walk_", np.zeros_like(replaced, dtype=bool))
-        for s, c in np.argwhere(np.asarray(replaced) >= 0):
-            where = f"channel {layout.columns[c]!r}"
-            if layout.series_ids is not None:
-                where = f"series {layout.series_ids[s]!r} {where}"
-            after = "a random walk with drift" if walks[s, c] else f"order {member.order_[s, c]}"
-            notes.append(f"{where}: order {replaced[s, c]} -> {after}")
+    members = [model, *getattr(model, "members_", [])]
+    notes = [note for member in members if hasattr(member, "replaced_fits") for note in member.replaced_fits()]
     if not notes:
         return ""
     shown = "; ".join(notes[:3]) + (f" and {len(notes) - 3} more" if len(notes) > 3 else "")

@@ -762,21 +762,26 @@ class AR(Forecaster):
         ids = layout.series_ids
         return [f"{'' if ids is None else f'series {ids[s]!r} '}channel {layout.columns[c]!r}" for s, c in positions]
 
+    def replaced_fits(self, limit: int | None = None, radius: bool = False) -> list[str]:
+        """``<series and channel>: order p -> q`` (or ``-> a random walk with drift``) of each fit ``stable``
+        replaced (the first ``limit``), with the replaced fit's root modulus when ``radius``."""
+        replaced = np.argwhere(self.replaced_order_ >= 0)[:limit]
+        return [
+            f"{name}: order {self.replaced_order_[s, c]} -> "
+            f"{'a random walk with drift' if self.random_walk_[s, c] else self.order_[s, c]}"
+            + (f" (root modulus {self.replaced_radius_[s, c]:.4g})" if radius else "")
+            for name, (s, c) in zip(self._model_names(replaced), replaced)
+        ]
+
     def _warn_replaced(self) -> None:
         """One warning naming every (series, channel) whose explosive fit ``stable`` replaced (the first ten)."""
-        replaced = np.argwhere(self.replaced_order_ >= 0)
-        if not len(replaced):
+        count = int(np.count_nonzero(self.replaced_order_ >= 0))
+        if not count:
             return
-        walks = getattr(self, "random_walk_", np.zeros_like(self.replaced_order_, dtype=bool))
-        named = [
-            f"{name}: order {self.replaced_order_[s, c]} -> "
-            f"{'a random walk with drift' if walks[s, c] else self.order_[s, c]} "
-            f"(root modulus {self.replaced_radius_[s, c]:.4g})"
-            for name, (s, c) in zip(self._model_names(replaced[:10]), replaced[:10])
-        ]
-        more = f" and {len(replaced) - 10} more" if len(replaced) > 10 else ""
+        named = self.replaced_fits(limit=10, radius=True)
+        more = f" and {count - 10} more" if count > 10 else ""
         warnings.warn(
-            f"AR: {len(replaced)} fitted model(s) were explosive (a companion-matrix root of modulus above "
+            f"AR: {count} fitted model(s) were explosive (a companion-matrix root of modulus above "
             f"1 + stable_tol = {1 + self.stable_tol:g}) and were replaced by the stable lower order or the random "
             f"walk with drift of best {self.criterion}: {'; '.join(named)}{more}. Pass stable=False to keep them.",
             UserWarning,

@@ -273,24 +273,25 @@ def transductive_flags(rule: str, scores: dict, with_training: bool, table: dict
     return np.asarray(thresholder.predict(scored), dtype=bool)[-len(test):]
 
 
-def evaluated_transductive(args, corpus: str, series: str, name: str, scores: dict) -> pd.DataFrame:
+# The batch studies' rules, by the key of their cached tables: (rule table, (source, with the training rows) of each
+# application of a rule).
+BATCH_STUDIES = {
+    "transductive": (TRANSDUCTIVE_RULES, (("scored", False), ("train+scored", True))),
+    "smoothed": (SMOOTHED_RULES, (("smoothed", False),)),  # the third study: on the scored rows, its own source
+}
+
+
+def evaluated_batch_rules(args, corpus: str, series: str, name: str, scores: dict, study: str) -> pd.DataFrame:
+    """The rules of a batch study (``BATCH_STUDIES[study]``) on one cached series, each application its own source."""
+    table, applications = BATCH_STUDIES[study]
+
     def rows(truth):
-        for rule in TRANSDUCTIVE_RULES:
-            for source, with_training in (("scored", False), ("train+scored", True)):
-                point, event = f1s(transductive_flags(rule, scores, with_training), truth, args.gap)
+        for rule in table:
+            for source, with_training in applications:
+                point, event = f1s(transductive_flags(rule, scores, with_training, table), truth, args.gap)
                 yield corpus, series, name, rule, source, point, event
 
-    return cached_table(args.cache / f"{corpus}_{series}_{name}_transductive_gap{args.gap}.csv", rows, scores)
-
-
-def evaluated_smoothed(args, corpus: str, series: str, name: str, scores: dict) -> pd.DataFrame:
-    """The third study's rules (``SMOOTHED_RULES``) on the scored rows; source ``smoothed`` keeps them apart."""
-    def rows(truth):
-        for rule in SMOOTHED_RULES:
-            point, event = f1s(transductive_flags(rule, scores, False, SMOOTHED_RULES), truth, args.gap)
-            yield corpus, series, name, rule, "smoothed", point, event
-
-    return cached_table(args.cache / f"{corpus}_{series}_{name}_smoothed_gap{args.gap}.csv", rows, scores)
+    return cached_table(args.cache / f"{corpus}_{series}_{name}_{study}_gap{args.gap}.csv", rows, scores)
 
 
 def report_flag_all(long: pd.DataFrame, oracle: pd.DataFrame) -> pd.Series:
@@ -418,8 +419,7 @@ def main() -> int:
             for name in args.detectors:
                 scores = cached_scores(args.cache, corpus, series, name, frame, labels, train_rows, args.window)
                 rows.append(evaluated(args, corpus, series, name, scores, candidates))
-                rows.append(evaluated_transductive(args, corpus, series, name, scores))
-                rows.append(evaluated_smoothed(args, corpus, series, name, scores))
+                rows += [evaluated_batch_rules(args, corpus, series, name, scores, study) for study in BATCH_STUDIES]
                 if args.spot:
                     rows.append(evaluated_spot_smoothed(args, corpus, series, name, scores))
                 every = np.ones_like(scores["labels"], dtype=bool)  # the trivial reference: flag every scored row

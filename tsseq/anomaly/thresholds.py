@@ -929,7 +929,6 @@ class TransductiveThresholder(Estimator):
     def fit(self, normal_scores: np.ndarray) -> TransductiveThresholder:
         self._check_params()
         name = f"{type(self).__name__}.fit"
-        _finite_scores(normal_scores, name)  # refuses an empty or all-missing calibration before smoothing
         values = np.sort(_finite_scores(self._smoothed(normal_scores, name), name))
         self.normal_ = values
         self.floor_ = float(np.quantile(values, 1.0 - self.rate))
