@@ -67,6 +67,11 @@ on series no rule had been tried on (``--seeds 4 5 --nab-category realAdExchange
 ``--no-spot`` and a separate ``--cache``); the centred mean of 9 rows won and is the batch
 default now.
 
+Fourth study (pre-registered likewise; ``CAUSAL_RULES``, source ``causal``): causal thresholds for
+the streamed (default) mode of ``tsseq detect``: the floor lowered to Otsu's split of the scored
+rows seen so far (:class:`~tsseq.anomaly.thresholds.AdaptiveThresholder`), run over the scored
+rows as a stream, confirmed on ``--seeds 6 7 --nab-category realTweets``.
+
 The result, and the defaults chosen from it: ``threshold_study.md`` next to this script.
 """
 
@@ -237,58 +242,67 @@ def flags_of(rule: str, source: str, k: int, how: str, scores: dict) -> np.ndarr
 
 
 # Second study (pre-registered in threshold_study.md): thresholds adapted to the scored period.
-TRANSDUCTIVE_RULES = {  # label -> TransductiveThresholder parameters (None: the floor, FalseAlarmThresholder)
-    "floor": None,
-    "otsu": {"method": "otsu", "lower_only": False, "smoothing": 1},
-    "otsu lower only": {"method": "otsu", "lower_only": True, "smoothing": 1},  # the winner
-    "mixture": {"method": "mixture", "lower_only": False, "smoothing": 1},
-    "knee": {"method": "knee", "lower_only": False, "smoothing": 1},
-    "estimated_f1": {"method": "estimated_f1", "lower_only": False, "smoothing": 1},
+# Each rule: label -> (threshold method, its parameters); FLOOR is the causal default before the fourth study.
+FLOOR = ("false_alarm", {"rate": 0.01})
+TRANSDUCTIVE_RULES = {
+    "floor": FLOOR,
+    "otsu": ("transductive", {"method": "otsu", "lower_only": False, "smoothing": 1}),
+    "otsu lower only": ("transductive", {"method": "otsu", "lower_only": True, "smoothing": 1}),  # the winner
+    "mixture": ("transductive", {"method": "mixture", "lower_only": False, "smoothing": 1}),
+    "knee": ("transductive", {"method": "knee", "lower_only": False, "smoothing": 1}),
+    "estimated_f1": ("transductive", {"method": "estimated_f1", "lower_only": False, "smoothing": 1}),
 }
 CRITERION_FAMILIES = ("lstm_ae", "gru_ae", "ar_residual", "interval", "auto")
 
 
 # Third study (pre-registered in threshold_study.md): the scores smoothed (centred) before the batch split.
-SMOOTHED_RULES = {  # label -> TransductiveThresholder parameters (None: the floor)
-    "floor": None,
-    "otsu lower only": {"smoothing": 1},  # the second study's winner
-    "centred mean 17": {"smoothing": 17, "smoother": "mean"},
-    "centred mean 9": {"smoothing": 9, "smoother": "mean"},  # the winner: TransductiveThresholder's defaults
-    "centred median 17": {"smoothing": 17, "smoother": "median"},
+SMOOTHED_RULES = {
+    "floor": FLOOR,
+    "otsu lower only": ("transductive", {"smoothing": 1}),  # the second study's winner
+    "centred mean 17": ("transductive", {"smoothing": 17, "smoother": "mean"}),
+    "centred mean 9": ("transductive", {"smoothing": 9, "smoother": "mean"}),  # the winner: the batch default
+    "centred median 17": ("transductive", {"smoothing": 17, "smoother": "median"}),
 }
 
 
-def transductive_flags(rule: str, scores: dict, with_training: bool, table: dict = TRANSDUCTIVE_RULES) -> np.ndarray:
+# Fourth study (pre-registered in threshold_study.md): causal thresholds adapted to the scores seen so far.
+CAUSAL_RULES = {
+    "floor": FLOOR,
+    "floor + causal mean 9": ("false_alarm", {"rate": 0.01, "smoothing": 9}),
+    "adaptive mean 9, excess 1.5": ("adaptive", {"smoothing": 9, "min_excess": 1.5}),
+    "adaptive mean 4, excess 1.5": ("adaptive", {"smoothing": 4, "min_excess": 1.5}),
+    "adaptive mean 9, excess 2": ("adaptive", {"smoothing": 9, "min_excess": 2.0}),
+}
+
+
+def rule_flags(rule: str, scores: dict, with_training: bool, table: dict = TRANSDUCTIVE_RULES) -> np.ndarray:
     """Flags of the test rows; the threshold fitted on the normal scores and applied to the test
-    rows alone (``scored``) or to the training and test rows together (``train+scored``, as
-    ``tsseq detect`` in batch mode scores the whole file)."""
-    params = table[rule]
-    if params is None:
-        thresholder = make_thresholder("false_alarm", rate=0.01)
-    else:
-        thresholder = make_thresholder("transductive", **params)
-    thresholder.fit(scores["train"])
+    rows alone (``scored``; a causal threshold runs over them as a stream) or to the training and
+    test rows together (``train+scored``, as ``tsseq detect`` in batch mode scores the whole file)."""
+    method, params = table[rule]
+    thresholder = make_thresholder(method, **params).fit(scores["train"])
     test = scores["test"]
     scored = np.concatenate([scores["train"], test]) if with_training else test
     return np.asarray(thresholder.predict(scored), dtype=bool)[-len(test):]
 
 
-# The batch studies' rules, by the key of their cached tables: (rule table, (source, with the training rows) of each
-# application of a rule).
-BATCH_STUDIES = {
+# The studies' rules applied to whole periods, by the key of their cached tables: (rule table, (source,
+# with the training rows) of each application of a rule).
+PERIOD_STUDIES = {
     "transductive": (TRANSDUCTIVE_RULES, (("scored", False), ("train+scored", True))),
     "smoothed": (SMOOTHED_RULES, (("smoothed", False),)),  # the third study: on the scored rows, its own source
+    "causal": (CAUSAL_RULES, (("causal", False),)),  # the fourth: streamed over the scored rows
 }
 
 
-def evaluated_batch_rules(args, corpus: str, series: str, name: str, scores: dict, study: str) -> pd.DataFrame:
-    """The rules of a batch study (``BATCH_STUDIES[study]``) on one cached series, each application its own source."""
-    table, applications = BATCH_STUDIES[study]
+def evaluated_period_rules(args, corpus: str, series: str, name: str, scores: dict, study: str) -> pd.DataFrame:
+    """The rules of a study (``PERIOD_STUDIES[study]``) on one cached series, each application its own source."""
+    table, applications = PERIOD_STUDIES[study]
 
     def rows(truth):
         for rule in table:
             for source, with_training in applications:
-                point, event = f1s(transductive_flags(rule, scores, with_training, table), truth, args.gap)
+                point, event = f1s(rule_flags(rule, scores, with_training, table), truth, args.gap)
                 yield corpus, series, name, rule, source, point, event
 
     return cached_table(args.cache / f"{corpus}_{series}_{name}_{study}_gap{args.gap}.csv", rows, scores)
@@ -407,7 +421,7 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path("tmp/cache/threshold_study"))
     parser.add_argument("--output", type=Path, default=None, help="also write the long table as CSV")
     parser.add_argument("--nab-category", default="realKnownCause",
-                        help="the NAB category of the nab corpus (realTraffic: the third study's held-out corpus)")
+                        help="the NAB category of the nab corpus (realTraffic, realAdExchange, realTweets: held-out sets)")
     parser.add_argument("--spot", action=argparse.BooleanOptionalAction, default=True,
                         help="run the SPOT/DSPOT rules (slow on drifting scores; --no-spot for the third study)")
     args = parser.parse_args()
@@ -419,7 +433,7 @@ def main() -> int:
             for name in args.detectors:
                 scores = cached_scores(args.cache, corpus, series, name, frame, labels, train_rows, args.window)
                 rows.append(evaluated(args, corpus, series, name, scores, candidates))
-                rows += [evaluated_batch_rules(args, corpus, series, name, scores, study) for study in BATCH_STUDIES]
+                rows += [evaluated_period_rules(args, corpus, series, name, scores, study) for study in PERIOD_STUDIES]
                 if args.spot:
                     rows.append(evaluated_spot_smoothed(args, corpus, series, name, scores))
                 every = np.ones_like(scores["labels"], dtype=bool)  # the trivial reference: flag every scored row
@@ -433,7 +447,7 @@ def main() -> int:
     long = pd.concat(rows, ignore_index=True)
     if args.output:
         long.to_csv(args.output, index=False)
-    second = long["source"].isin(["scored", "train+scored", "smoothed"])
+    second = long["source"].isin(["scored", "train+scored", "smoothed", "causal"])
     keys = ["detector", "rule", "source", "corpus"]
     mean = long[~second].groupby(keys)[["point_f1", "event_f1"]].mean().reset_index()
     is_oracle = mean["rule"].str.startswith("oracle")
@@ -482,6 +496,7 @@ def main() -> int:
     informative = report_flag_all(long, oracle)
     report_transductive(long, oracle, informative)
     report_transductive(long, oracle, informative, "Third study", ("smoothed",), SMOOTHED_RULES)
+    report_transductive(long, oracle, informative, "Fourth study", ("causal",), CAUSAL_RULES)
     return 0
 
 

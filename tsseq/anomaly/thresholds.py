@@ -66,6 +66,7 @@ from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.parameters import Estimator, check_is_fitted
 
 __all__ = [
+    "AdaptiveThresholder",
     "DSPOT",
     "FalseAlarmThresholder",
     "GPDFit",
@@ -124,6 +125,12 @@ def _check_open_interval(value: float, name: str, where: str, low: float, high: 
 def _check_int(value: int, name: str, where: str, minimum: int) -> None:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
         raise ConfigError(f"{where}: {name} must be an integer >= {minimum}. Got {name}={value!r}.")
+
+
+def _check_number(value: float, name: str, where: str, minimum: float) -> None:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value < minimum:
+        raise ConfigError(f"{where}: {name} must be a finite number >= {minimum:g}. Got {name}={value!r}.")
 
 
 def _check_k(k: float, where: str) -> None:
@@ -709,6 +716,12 @@ class FalseAlarmThresholder(Estimator):
     def _smooth(self, scores: np.ndarray, history: np.ndarray | None) -> np.ndarray:
         return causal_smooth(scores, self.smoothing, self.smoother, history)
 
+    def smooth(self, scores: np.ndarray) -> np.ndarray:
+        """The scores as the threshold sees them: their causal moving ``smoother``, continuing from the
+        scores seen so far (the state is not changed)."""
+        check_is_fitted(self, "threshold_")
+        return self._smooth(scores, self.history_)
+
     def fit(self, normal_scores: np.ndarray) -> FalseAlarmThresholder:
         self._check_params()
         values = _scores(normal_scores, f"{type(self).__name__}.fit")
@@ -794,6 +807,19 @@ def _mixture_split(z: np.ndarray, k: int, max_iter: int = 200) -> tuple[float, f
     if not inside:
         return None
     return min(inside), separation, float(weight[1])
+
+
+def _check_split_params(owner: Estimator, where: str) -> None:
+    """The parameters a split of scored rows shares (Transductive- and AdaptiveThresholder)."""
+    _check_open_interval(owner.rate, "rate", where, 0.0, 1.0)
+    _check_open_interval(owner.max_fraction, "max_fraction", where, 0.0, 1.0)
+    _check_number(owner.min_excess, "min_excess", where, 1.0)
+    _check_int(owner.smoothing, "smoothing", where, 1)
+    if owner.smoother not in SMOOTHERS:
+        raise ConfigError(
+            f"{where}: smoother must be one of {', '.join(SMOOTHERS)}. Got smoother={owner.smoother!r}."
+            + closest_match(str(owner.smoother), SMOOTHERS)
+        )
 
 
 class TransductiveThresholder(Estimator):
@@ -903,21 +929,10 @@ class TransductiveThresholder(Estimator):
                 f"{name}: method must be one of {', '.join(TRANSDUCTIVE_METHODS)}. Got method={self.method!r}."
                 + closest_match(str(self.method), TRANSDUCTIVE_METHODS)
             )
-        _check_open_interval(self.rate, "rate", name, 0.0, 1.0)
-        _check_open_interval(self.max_fraction, "max_fraction", name, 0.0, 1.0)
-        for key, minimum in (("min_excess", 1.0), ("min_separation", 0.0)):
-            value = getattr(self, key)
-            number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if not number or not math.isfinite(value) or value < minimum:
-                raise ConfigError(f"{name}: {key} must be a finite number >= {minimum:g}. Got {key}={value!r}.")
+        _check_number(self.min_separation, "min_separation", name, 0.0)
         if not isinstance(self.lower_only, (bool, np.bool_)):
             raise ConfigError(f"{name}: lower_only must be True or False. Got lower_only={self.lower_only!r}.")
-        _check_int(self.smoothing, "smoothing", name, 1)
-        if self.smoother not in SMOOTHERS:
-            raise ConfigError(
-                f"{name}: smoother must be one of {', '.join(SMOOTHERS)}. Got smoother={self.smoother!r}."
-                + closest_match(str(self.smoother), SMOOTHERS)
-            )
+        _check_split_params(self, name)
 
     def _smoothed(self, scores: np.ndarray, where: str) -> np.ndarray:
         return centred_smooth(_scores(scores, where), self.smoothing, self.smoother)
@@ -1001,17 +1016,152 @@ class TransductiveThresholder(Estimator):
         """Flags of ``scores`` against one threshold from all of them (``threshold_``, ``accepted_``)."""
         check_is_fitted(self, "floor_")
         values = self._smoothed(scores, f"{type(self).__name__}.predict")
-        candidate = self._split(values)
+        self.threshold_, self.accepted_ = self._applied(values)
+        return values > self.threshold_
+
+    def _applied(self, smoothed: np.ndarray) -> tuple[float, bool]:
+        """(threshold, whether the split was accepted) for already smoothed ``smoothed``: the acceptance test."""
+        candidate = self._split(smoothed)
         accepted = False
         if candidate is not None:
-            finite = values[np.isfinite(values)]
+            finite = smoothed[np.isfinite(smoothed)]
             share = float(np.mean(finite > candidate))
             accepted = 0.0 < share <= self.max_fraction and share >= self.min_excess * self._normal_share(candidate)
         threshold = self.floor_
         if accepted:
             threshold = min(candidate, self.floor_) if self.lower_only else candidate
-        self.threshold_, self.accepted_ = float(threshold), bool(accepted)
-        return values > threshold
+        return float(threshold), bool(accepted)
+
+
+class AdaptiveThresholder(Estimator):
+    """Causal threshold (``"adaptive"``): the false-alarm floor, lowered to Otsu's split of the scores seen so far.
+
+    The causal counterpart of :class:`TransductiveThresholder` (the default of ``tsseq
+    detect``'s causal mode for ``auto`` and the windowed detectors): the row ``t`` is
+    flagged from the scores up to ``t`` only, so it streams (:meth:`run`, one score at a
+    time through :meth:`predict`), and a flag never changes when later rows arrive.
+
+    ``fit(normal_scores)``: the scores are smoothed by a causal moving ``smoother`` over
+    the last ``smoothing`` rows (:func:`causal_smooth`; a collective anomaly's run of
+    moderately high scores lifts the mean, and a causal window only delays a flag, it
+    never reads ahead); the floor ``floor_`` is the ``1 - rate`` quantile of the smoothed
+    normal scores, as in :class:`FalseAlarmThresholder`.
+
+    ``run(scores)`` / ``predict(scores)`` continue from everything seen before (the fit's
+    last ``smoothing - 1`` scores, then every earlier call's rows). The smoothed scored
+    rows are remembered (the last ``memory`` finite ones); once ``warmup`` of them have
+    been seen, and again after every ``refresh`` more, the threshold is recomputed from
+    the remembered rows as :class:`TransductiveThresholder` computes it from a whole
+    period: Otsu's split of ``asinh(s / m)``, accepted only if it flags at most
+    ``max_fraction`` of the remembered rows and at least ``min_excess`` times the normal
+    scores' share above it, and then never above the floor (``min(split, floor)``);
+    otherwise the floor. The row at which it is recomputed is already judged by the new
+    threshold (its own score is in the split); the rows before the next refresh keep it.
+
+    Why (``pipelines/benchmarks/threshold_study.md``, fourth study, rules fixed before the
+    confirmation run): the floor alone, a fixed false-alarm rate, cannot follow how much of
+    a period is anomalous (a quarter of the simulated plant's rows are faulty); the split
+    of the rows seen so far can.
+
+    Parameters
+    ----------
+    rate : float
+        The floor's false-alarm rate of the normal scores, in (0, 1).
+    smoothing : int
+        Rows of the causal moving window, >= 1 (1: none).
+    smoother : {"mean", "median"}
+    min_excess : float
+        Flagged share over the normal scores' share at the split, >= 1.
+    max_fraction : float
+        The largest share of the remembered rows a split may flag, in (0, 1).
+    warmup : int
+        Scored rows (finite smoothed scores) seen before the first split, >= 3.
+    refresh : int
+        Scored rows between two recomputations, >= 1.
+    memory : int or None
+        The split reads the last ``memory`` scored rows (>= ``warmup``; None: all of
+        them, a cost that grows with the stream).
+
+    Fitted: ``floor_``, ``split_`` (the :class:`TransductiveThresholder` that judges a
+    split), ``threshold_`` (the threshold in force after the last row seen),
+    ``accepted_``; the stream's state ``history_``, ``seen_``, ``count_``.
+    """
+
+    def __init__(
+        self, *, rate: float = 0.01, smoothing: int = 9, smoother: str = "mean", min_excess: float = 1.5,
+        max_fraction: float = 0.5, warmup: int = 100, refresh: int = 10, memory: int | None = 5000,
+    ) -> None:
+        self.rate = rate
+        self.smoothing = smoothing
+        self.smoother = smoother
+        self.min_excess = min_excess
+        self.max_fraction = max_fraction
+        self.warmup = warmup
+        self.refresh = refresh
+        self.memory = memory
+
+    def _check_params(self) -> None:
+        name = type(self).__name__
+        _check_int(self.warmup, "warmup", name, 3)
+        _check_int(self.refresh, "refresh", name, 1)
+        if self.memory is not None:
+            _check_int(self.memory, "memory", name, self.warmup)
+        _check_split_params(self, name)
+
+    def _splitter(self) -> TransductiveThresholder:
+        return TransductiveThresholder(
+            method="otsu", rate=self.rate, max_fraction=self.max_fraction, min_excess=self.min_excess,
+            lower_only=True, smoothing=1, smoother=self.smoother,
+        )  # fmt: skip
+
+    def smooth(self, scores: np.ndarray) -> np.ndarray:
+        """The scores as the threshold sees them: their causal moving ``smoother``, continuing from the
+        scores seen so far (the state is not changed)."""
+        check_is_fitted(self, "floor_")
+        return causal_smooth(scores, self.smoothing, self.smoother, self.history_)
+
+    def fit(self, normal_scores: np.ndarray) -> AdaptiveThresholder:
+        self._check_params()
+        name = f"{type(self).__name__}.fit"
+        values = _scores(normal_scores, name)
+        smoothed = _finite_scores(causal_smooth(values, self.smoothing, self.smoother), name)
+        self.split_ = self._splitter().fit(smoothed)
+        self.floor_ = self.threshold_ = self.split_.floor_
+        self.accepted_ = False
+        self.history_ = values[-(self.smoothing - 1) :] if self.smoothing > 1 else values[:0]
+        self.seen_ = np.empty(0)
+        self.count_ = 0
+        return self
+
+    def run(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flags of ``scores`` (continuing the stream) and the threshold each row met (smoothed scale)."""
+        check_is_fitted(self, "floor_")
+        values = _scores(scores, f"{type(self).__name__}.predict")
+        smoothed = self.smooth(values)
+        if self.smoothing > 1:
+            self.history_ = np.concatenate([self.history_, values])[-(self.smoothing - 1) :]
+        finite = np.isfinite(smoothed)
+        counts = self.count_ + np.cumsum(finite)  # scored rows seen up to and including each row
+        refreshes = np.flatnonzero(finite & (counts >= self.warmup) & ((counts - self.warmup) % self.refresh == 0))
+        thresholds = np.empty(values.size)
+        start = 0
+        for row in refreshes:
+            thresholds[start:row] = self.threshold_
+            self._remember(smoothed[start : row + 1])
+            self.threshold_, self.accepted_ = self.split_._applied(self.seen_)
+            thresholds[row] = self.threshold_
+            start = row + 1
+        thresholds[start:] = self.threshold_
+        self._remember(smoothed[start:])
+        self.count_ = int(counts[-1]) if values.size else self.count_
+        return smoothed > thresholds, thresholds
+
+    def _remember(self, smoothed: np.ndarray) -> None:
+        seen = np.concatenate([self.seen_, smoothed[np.isfinite(smoothed)]])
+        self.seen_ = seen if self.memory is None else seen[-self.memory :]
+
+    def predict(self, scores: np.ndarray) -> np.ndarray:
+        return self.run(scores)[0]
 
 
 _THRESHOLDERS = {
@@ -1022,6 +1172,7 @@ _THRESHOLDERS = {
     "dspot": DSPOT,
     "telemanom": TelemanomThresholder,
     "transductive": TransductiveThresholder,
+    "adaptive": AdaptiveThresholder,
 }
 THRESHOLD_METHODS = tuple(_THRESHOLDERS)
 

@@ -1,0 +1,93 @@
+"""The causal threshold adapted to the scores seen so far (AdaptiveThresholder; threshold_study.md's 4th study)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tsseq.anomaly.thresholds import (
+    AdaptiveThresholder,
+    FalseAlarmThresholder,
+    causal_smooth,
+    make_thresholder,
+    threshold_is_causal,
+)
+from tsseq.errors import ConfigError
+
+RNG = np.random.default_rng(0)
+NORMAL = RNG.lognormal(0.0, 0.5, 2000)  # the training rows' scores
+
+
+def _period(n_normal: int = 600, n_bad: int = 300, bad_mean: float = 2.2, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Normal scores, then a long collective anomaly whose single scores mostly stay under the floor."""
+    rng = np.random.default_rng(seed)
+    scores = np.concatenate([rng.lognormal(0.0, 0.5, n_normal), rng.lognormal(np.log(bad_mean), 0.3, n_bad),
+                             rng.lognormal(0.0, 0.5, n_normal)])  # fmt: skip
+    labels = np.zeros(scores.size, dtype=bool)
+    labels[n_normal : n_normal + n_bad] = True
+    return scores, labels
+
+
+def test_it_flags_a_collective_anomaly_that_the_floor_misses_and_stays_quiet_before_it() -> None:
+    scores, labels = _period(bad_mean=1.6)  # single scores under the floor, their smoothed mean about at it
+    adaptive = AdaptiveThresholder().fit(NORMAL)
+    flags, thresholds = adaptive.run(scores)
+    anomaly = np.flatnonzero(labels)
+    smoothed_floor = FalseAlarmThresholder(rate=0.01, smoothing=9).fit(NORMAL).predict(scores)[anomaly].mean()
+    assert FalseAlarmThresholder(rate=0.01).fit(NORMAL).predict(scores)[anomaly].mean() < 0.05
+    assert smoothed_floor < 0.5  # the same smoothing with the fixed floor misses most of it
+    assert flags[anomaly].mean() > smoothed_floor + 0.2  # the split of the rows seen so far lowers the floor
+    assert flags[: anomaly[0]].mean() < 0.02  # the normal rows before it: about the floor's false alarms
+    assert np.all(thresholds <= adaptive.floor_ + 1e-12)  # lowered, never raised
+    np.testing.assert_array_equal(thresholds[:99], adaptive.floor_)  # the floor until `warmup` rows were seen
+
+
+def test_its_flags_are_causal_and_a_stream_one_score_at_a_time_gives_the_same() -> None:
+    scores, _ = _period()
+    whole_flags, whole_thresholds = AdaptiveThresholder().fit(NORMAL).run(scores)
+    for cut in (1, 99, 100, 101, 457, 750):  # a prefix's flags never depend on the rows after it
+        prefix_flags, prefix_thresholds = AdaptiveThresholder().fit(NORMAL).run(scores[:cut])
+        np.testing.assert_array_equal(prefix_flags, whole_flags[:cut])
+        np.testing.assert_array_equal(prefix_thresholds, whole_thresholds[:cut])
+    stream = AdaptiveThresholder().fit(NORMAL)
+    pieces = [stream.run(scores[i : i + size]) for i, size in ((0, 1), (1, 98), (99, 2), (101, 500), (601, 899))]
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in pieces]), whole_flags)
+    np.testing.assert_array_equal(np.concatenate([p[1] for p in pieces]), whole_thresholds)
+    one_at_a_time = AdaptiveThresholder().fit(NORMAL)
+    flags = [bool(one_at_a_time.predict(np.array([score]))[0]) for score in scores[:300]]
+    np.testing.assert_array_equal(flags, whole_flags[:300])
+
+
+def test_known_answer_of_the_refresh_schedule_and_the_smoothing() -> None:
+    # warmup 4, refresh 2; one normal score in 10 above 1.0, so a split at 1.0 needs 1 in 10 above it
+    normal = np.array([0.8, 0.85, 0.9, 0.95, 1.0, 0.9, 0.85, 0.8, 0.95, 1.2])
+    scores = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 5.0, 5.0, 5.0, np.nan, 5.0])
+    thresholder = AdaptiveThresholder(smoothing=1, warmup=4, refresh=2, memory=None, min_excess=1.0).fit(normal)
+    floor = float(np.quantile(np.sort(normal), 0.99))
+    flags, thresholds = thresholder.run(scores)
+    # refreshes after the 4th, 6th and 8th finite score (rows 3, 5, 7; row 8's NaN is not counted): at row 3
+    # every score is 1.0 (no split), at row 5 the split lies at 1.0 (one 5 above four 1s), lowered from the floor
+    np.testing.assert_allclose(thresholds, [floor] * 5 + [1.0] * 5)
+    np.testing.assert_array_equal(flags, [False] * 5 + [True, True, True, False, True])
+    assert thresholder.count_ == 9 and thresholder.seen_.size == 9
+    smoothed = AdaptiveThresholder(smoothing=3, warmup=4, refresh=2).fit(normal).smooth(scores[:3])
+    np.testing.assert_allclose(smoothed, causal_smooth(scores[:3], 3, history=normal))  # continues from the fit
+
+
+def test_its_memory_bounds_what_the_split_reads() -> None:
+    scores, _ = _period()
+    thresholder = AdaptiveThresholder(memory=200).fit(NORMAL)
+    thresholder.run(scores)
+    assert thresholder.seen_.size == 200
+    np.testing.assert_allclose(thresholder.seen_, causal_smooth(scores, 9, history=NORMAL)[-200:])
+    assert thresholder.threshold_ == pytest.approx(thresholder.floor_)  # the last 200 rows are normal again
+
+
+def test_it_is_registered_causal_and_its_parameters_are_checked() -> None:
+    assert threshold_is_causal("adaptive")
+    assert isinstance(make_thresholder("adaptive"), AdaptiveThresholder)
+    for params, name in (({"warmup": 2}, "warmup"), ({"refresh": 0}, "refresh"), ({"memory": 50}, "memory"),
+                         ({"min_excess": 0.5}, "min_excess"), ({"rate": 1.0}, "rate"),
+                         ({"smoothing": 0}, "smoothing"), ({"smoother": "max"}, "smoother")):  # fmt: skip
+        with pytest.raises(ConfigError, match=name):
+            make_thresholder("adaptive", **params)
