@@ -112,16 +112,17 @@ signal.signal(signal.SIGALRM, _timeout)
 # --------------------------------------------------------------------------- corpora
 def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownCause"):
     """Yield ``(series name, frame (T, C) on a regular grid, labels (T,) bool, training rows)``."""
-    if corpus == "plant":
+    clean = corpus.endswith("-clean")  # the same generator with no anomaly: what a rule flags is a false alarm
+    if corpus.removesuffix("-clean") == "plant":
         from tsseq.data.plant import generate_plant
 
         for seed in seeds:
-            plant = generate_plant(4000, clean_start=1200, seed=seed)
+            plant = generate_plant(4000, clean_start=1200, seed=seed, anomalies={} if clean else None)
             yield f"seed{seed}", plant.frame, plant.is_anomaly.astype(bool), 1200
-    elif corpus == "synthetic":
+    elif corpus.removesuffix("-clean") == "synthetic":
         from tsseq.data.synthetic import generate
 
-        kinds = {"spike": 2, "level_shift": 1, "variance_change": 1, "flatline": 1, "seasonal_break": 1}
+        kinds = {} if clean else {"spike": 2, "level_shift": 1, "variance_change": 1, "flatline": 1, "seasonal_break": 1}
         for seed in seeds:
             series = generate(3000, anomalies=kinds, clean_start=900, noise=0.2,
                               seasonalities=((24, 1.0), (168, 0.5)), seed=seed)  # fmt: skip
@@ -308,6 +309,30 @@ def evaluated_period_rules(args, corpus: str, series: str, name: str, scores: di
     return cached_table(args.cache / f"{corpus}_{series}_{name}_{study}_gap{args.gap}.csv", rows, scores)
 
 
+def report_clean(args) -> None:
+    """Added to the fourth study before its confirmation run: the share of an anomaly-free series' scored rows
+    that each period rule flags (every flag a false alarm), per family; the mean over ``--clean-seeds``."""
+    rows = []
+    for corpus in ("plant-clean", "synthetic-clean"):
+        for series, frame, labels, train_rows in corpus_series(corpus, args.clean_seeds):
+            for name in args.detectors:
+                if name in ONLINE:
+                    continue
+                scores = cached_scores(args.clean_cache, corpus, series, name, frame, labels, train_rows, args.window)
+                for study in ("smoothed", "causal"):
+                    table, ((source, with_training),) = PERIOD_STUDIES[study]
+                    for rule in table:
+                        flagged = float(rule_flags(rule, scores, with_training, table).mean())
+                        rows.append((corpus, series, name, f"{study}: {rule}", flagged))
+    clean = pd.DataFrame(rows, columns=["corpus", "series", "detector", "rule", "flagged"])
+    share = clean.groupby(["rule", "detector", "corpus"])["flagged"].mean().unstack(["corpus"])
+    print("\nAnomaly-free series: share of the scored rows flagged (false alarms), mean over seeds "
+          f"{' '.join(map(str, args.clean_seeds))}:")  # fmt: skip
+    print(share.unstack("detector").to_string(float_format=lambda value: f"{value:.3f}"))
+    print("\nLargest share over the families and both generators, by rule:")
+    print(share.max(axis=1).groupby("rule").max().sort_values().to_string(float_format=lambda value: f"{value:.3f}"))
+
+
 def report_flag_all(long: pd.DataFrame, oracle: pd.DataFrame) -> pd.Series:
     """Whether the oracle beats flagging every scored row, per family and corpus (True: its scores inform).
 
@@ -424,8 +449,14 @@ def main() -> int:
                         help="the NAB category of the nab corpus (realTraffic, realAdExchange, realTweets: held-out sets)")
     parser.add_argument("--spot", action=argparse.BooleanOptionalAction, default=True,
                         help="run the SPOT/DSPOT rules (slow on drifting scores; --no-spot for the third study)")
+    parser.add_argument("--clean-seeds", type=int, nargs="*", default=[],
+                        help="also report the false alarms of the period rules on anomaly-free plant and synthetic "
+                        "series of these seeds (the fourth study's clean check)")
+    parser.add_argument("--clean-cache", type=Path, default=Path("tmp/cache/threshold_clean"))
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.clean_seeds:
+        report_clean(args)
     candidates = rules(args.smoothing, args.spot)
     rows = []
     for corpus in args.corpora:
