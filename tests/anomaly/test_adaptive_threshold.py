@@ -29,7 +29,8 @@ def _period(n_normal: int = 600, n_bad: int = 300, bad_mean: float = 2.2, seed: 
 
 
 def test_it_flags_a_collective_anomaly_that_the_floor_misses_and_stays_quiet_before_it() -> None:
-    scores, labels = _period(bad_mean=1.6)  # single scores under the floor, their smoothed mean about at it
+    # a long anomaly (600 rows) whose single scores stay under the floor, and most of their smoothed means too
+    scores, labels = _period(n_normal=300, n_bad=600, bad_mean=1.5)
     adaptive = AdaptiveThresholder().fit(NORMAL)
     flags, thresholds = adaptive.run(scores)
     anomaly = np.flatnonzero(labels)
@@ -38,6 +39,7 @@ def test_it_flags_a_collective_anomaly_that_the_floor_misses_and_stays_quiet_bef
     assert smoothed_floor < 0.5  # the same smoothing with the fixed floor misses most of it
     assert flags[anomaly].mean() > smoothed_floor + 0.2  # the split of the rows seen so far lowers the floor
     assert flags[: anomaly[0]].mean() < 0.02  # the normal rows before it: about the floor's false alarms
+    assert flags[anomaly[-1] + 1 :].mean() < 0.1  # after it the split remembers it: a few more false alarms
     assert np.all(thresholds <= adaptive.floor_ + 1e-12)  # lowered, never raised
     np.testing.assert_array_equal(thresholds[:99], adaptive.floor_)  # the floor until `warmup` rows were seen
 
@@ -91,3 +93,59 @@ def test_it_is_registered_causal_and_its_parameters_are_checked() -> None:
                          ({"smoothing": 0}, "smoothing"), ({"smoother": "max"}, "smoother")):  # fmt: skip
         with pytest.raises(ConfigError, match=name):
             make_thresholder("adaptive", **params)
+
+
+def _shifted_series(n: int = 900, shift: float = 0.3, seed: int = 0):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = np.sin(2 * np.pi * t / 24) + 0.1 * rng.standard_normal(n)
+    values[500:700] += shift  # a long, small shift in the scored rows: the floor flags a third of it
+    frame = pd.DataFrame({"value": values}, index=pd.date_range("2024-01-01", periods=n, freq="h"))
+    frame.index.name = "timestamp"
+    return frame
+
+
+def test_tsseq_detect_causal_default_adapts_to_the_rows_seen_so_far(tmp_path, capsys) -> None:
+    import pandas as pd
+
+    from tsseq.cli import main
+
+    path = tmp_path / "sensor.csv"
+    _shifted_series().to_csv(path)
+    runs = {}
+    for name, extra in (("default", []), ("false_alarm", ["--threshold", "false_alarm"])):
+        output = tmp_path / f"{name}.csv"
+        code = main(["detect", str(path), "--detector", "ar_residual", "--window", "24", "--train-rows", "300",
+                     *extra, "--output", str(output)])  # fmt: skip
+        assert code == 0, capsys.readouterr().err
+        runs[name] = pd.read_csv(output)
+    default, floor = runs["default"], runs["false_alarm"]
+    assert "smoothed_score" in default and "smoothed_score" not in floor
+    # the smoothed score is the causal mean of the last 9 scores, continuing from the training rows' scores
+    scored = default["score"].to_numpy()[300:]
+    np.testing.assert_allclose(default["smoothed_score"].to_numpy()[308:], np.convolve(scored, np.ones(9) / 9, "valid"))
+    assert default["smoothed_score"].iloc[:300].isna().all()
+    flags, floor_flags = default["is_anomaly"].to_numpy(), floor["is_anomaly"].to_numpy()
+    # from 15 rows into the shift to its end, every row: one event, where the floor's flags are many short ones
+    assert flags[515:700].all() and floor_flags[515:700].mean() < 0.5
+    assert (np.diff(floor_flags[515:700].astype(int)) == 1).sum() > 10
+    assert flags[300:500].mean() < 0.05  # quiet before the shift
+    # causal: the flags of the rows before 600 do not change when the rows after it are cut off
+    _shifted_series().iloc[:600].to_csv(path)
+    output = tmp_path / "prefix.csv"
+    assert main(["detect", str(path), "--detector", "ar_residual", "--window", "24", "--train-rows", "300",
+                 "--output", str(output)]) == 0  # fmt: skip
+    np.testing.assert_array_equal(pd.read_csv(output)["is_anomaly"].to_numpy(), flags[:600])
+
+
+def test_the_auto_detector_names_it_in_its_report() -> None:
+    from tsseq.anomaly.auto import AutoDetector
+
+    frame = _shifted_series()
+    detector = AutoDetector(members=["ar_residual"], window_length=24, threshold="adaptive").fit(frame.iloc[:300])
+    assert "Otsu's split of the scored rows' combined scores seen so far (every 10 rows, from the 100th)" in (
+        detector.report()
+    )
+    assert detector.detect(frame)["is_anomaly"].to_numpy()[520:700].mean() > 0.5

@@ -129,7 +129,9 @@ def test_the_chosen_defaults_are_what_the_detectors_config_and_help_report(capsy
     with pytest.raises(SystemExit):
         main(["detect", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "false_alarm, a false-alarm rate of 1% of the training rows' scores" in help_text
+    assert "adaptive in causal mode (the scores smoothed by a causal moving mean of 9 rows" in help_text
+    assert "transductive with --mode batch" in help_text and "false_alarm is the 1% threshold alone" in help_text
+    assert "``\"causal\"`` mode ``\"adaptive\"``" in DetectionConfig.__doc__
 
 
 def test_the_default_detector_alarms_at_its_stated_rate_on_normal_data() -> None:

@@ -156,16 +156,21 @@ def test_causal_detectors_refuse_it_and_batch_detectors_use_it() -> None:
     assert detected["is_anomaly"].iloc[150:220].mean() > 0.5  # the shift is flagged
 
 
-def test_the_batch_job_default_is_transductive_and_the_causal_one_is_not() -> None:
-    from tsseq.anomaly.job import _batch_default
+def test_the_batch_job_default_is_transductive_and_the_causal_one_adaptive() -> None:
+    from tsseq.anomaly.job import adapted_default
 
-    assert _batch_default("ar_residual", {})
-    assert _batch_default("lstm_ae", {"rate": 0.005})
-    assert _batch_default("auto", {})
-    assert _batch_default("ar_residual", {"smoothing": 4})  # its own centred smoothing
-    assert not _batch_default("ar_residual", {"tail": "pot"})  # a false_alarm parameter: false_alarm stays
-    assert not _batch_default("online_residual", {})
-    assert not _batch_default("online_interval", {})
+    assert adapted_default("ar_residual", "batch", {}) == "transductive"
+    assert adapted_default("lstm_ae", "batch", {"rate": 0.005}) == "transductive"
+    assert adapted_default("auto", "batch", {}) == "transductive"
+    assert adapted_default("ar_residual", "batch", {"smoothing": 4}) == "transductive"  # its own centred smoothing
+    assert adapted_default("ar_residual", "batch", {"tail": "pot"}) is None  # a false_alarm parameter: false_alarm
+    assert adapted_default("auto", "causal", {}) == "adaptive"
+    assert adapted_default("lstm_ae", "causal", {"warmup": 50}) == "adaptive"
+    assert adapted_default("ar_residual", "causal", {"tail": "pot"}) is None
+    assert adapted_default("ar_residual", "causal", {"method": "otsu"}) is None  # a transductive-only parameter
+    for mode in ("batch", "causal"):
+        assert adapted_default("online_residual", mode, {}) is None
+        assert adapted_default("online_interval", mode, {}) is None
 
 
 @pytest.fixture()

@@ -336,6 +336,14 @@ class AutoDetector(Estimator):
             return (f"{smoothed}a split ({thresholder.method}) of the scored rows' combined scores where they hold "
                     f"a separate group of high ones, {bound} a false-alarm rate of {thresholder.rate:g} of the "
                     "combined training scores")  # fmt: skip
+        if self.threshold == "adaptive":
+            thresholder = self.thresholder_
+            smoothed = "" if thresholder.smoothing == 1 else (
+                f"a causal moving {thresholder.smoother} of {thresholder.smoothing} rows, then ")
+            return (f"{smoothed}Otsu's split of the scored rows' combined scores seen so far (every "
+                    f"{thresholder.refresh} rows, from the {thresholder.warmup}th) where they hold a separate group "
+                    f"of high ones, never above a false-alarm rate of {thresholder.rate:g} of the combined training "
+                    "scores")  # fmt: skip
         return f"{self.threshold} fitted on the combined training scores"
 
 

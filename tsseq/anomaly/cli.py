@@ -100,13 +100,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threshold", default="default",
-        help="false_alarm, quantile, ksigma, spot, dspot, telemanom, transductive (batch only), none (scores "
-        "only), or default: the detector's own (every windowed detector and auto: false_alarm, a false-alarm rate "
-        "of 1%% of the training rows' scores, --threshold-param rate=0.01, smoothing=1 (a causal moving mean of "
-        "that many rows), and with --mode batch transductive: the scores smoothed by a centred moving mean of 9 "
-        "rows (smoothing=9), the 1%% threshold of the smoothed training scores lowered to Otsu's split of the "
-        "scored rows when they hold a separate group of high scores; online_residual, online_interval: alarm_level, "
-        "their calibrated levels)",
+        help="false_alarm, adaptive, quantile, ksigma, spot, dspot, telemanom, transductive (batch only), none "
+        "(scores only), or default: for every windowed detector and auto, adaptive in causal mode (the scores "
+        "smoothed by a causal moving mean of 9 rows, --threshold-param smoothing=9, the 1%% false-alarm threshold "
+        "of the smoothed training scores, rate=0.01, lowered to Otsu's split of the scored rows seen so far when "
+        "they hold a separate group of high scores) and transductive with --mode batch (the same with a centred "
+        "moving mean and a split of all the scored rows); false_alarm is the 1%% threshold alone; online_residual, "
+        "online_interval: alarm_level, their calibrated levels",
     )  # fmt: skip
     parser.add_argument("--threshold-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--mode", choices=["causal", "batch"], default="causal")

@@ -6,7 +6,7 @@ A job file (``tsseq detect --config job.yaml``, e.g. ``pipelines/detect_elnino.y
     data: {dataset: elnino}              # tsseq.config.DataConfig: a catalog name or a CSV
     detector: {name: ar_residual, params: {scorer: squared}}
     window: 24
-    threshold: false_alarm                # the default: a 1% false-alarm rate of the training rows' scores
+    threshold: false_alarm                # a 1% false-alarm rate of the training rows' scores (default: adaptive)
     threshold_params: {rate: 0.01}
     mode: causal                          # causal (streamed) | batch (offline)
     train_fraction: 0.3
@@ -66,17 +66,19 @@ class DetectionConfig:
     ``threshold``/``threshold_params`` fill the detector's ``window_length`` (None:
     the detector's default, 48 for the windowed ones; ``online_residual`` and
     ``online_interval`` have no window), ``threshold`` and ``threshold_params``;
-    ``threshold: default`` keeps the detector's own (``auto`` and the windowed detectors:
-    ``"false_alarm"``, a false-alarm rate of 1% of the scores of the training rows, no
-    smoothing, :class:`~tsseq.anomaly.thresholds.FalseAlarmThresholder`, chosen across
-    corpora by ``pipelines/benchmarks/threshold_study.py``; ``online_residual`` and
-    ``online_interval``: ``"alarm_level"``, their calibrated fixed levels), except in
-    ``"batch"`` mode, where ``auto`` and the windowed detectors take ``"transductive"``
-    (:class:`~tsseq.anomaly.thresholds.TransductiveThresholder`: the scores smoothed by a
-    centred moving mean of 9 rows, that floor of the smoothed training scores, lowered to
-    Otsu's split of the scored rows' smoothed scores when they hold a separate group of high
-    scores; not causal, so never in ``"causal"`` mode) unless ``threshold_params`` name
-    a parameter it lacks (then ``"false_alarm"``),
+    ``threshold: default`` means, for ``auto`` and the windowed detectors, a threshold
+    adapted to the scored rows (``pipelines/benchmarks/threshold_study.py``, rules fixed
+    before each confirmation run): in ``"causal"`` mode ``"adaptive"``
+    (:class:`~tsseq.anomaly.thresholds.AdaptiveThresholder`: the scores smoothed by a causal
+    moving mean of 9 rows, the 1% false-alarm floor of the smoothed training scores, lowered
+    to Otsu's split of the scored rows seen so far when they hold a separate group of high
+    scores, recomputed every 10 rows), in ``"batch"`` mode ``"transductive"``
+    (:class:`~tsseq.anomaly.thresholds.TransductiveThresholder`: the same with a centred
+    moving mean and the split of all the scored rows; not causal, so never in ``"causal"``
+    mode); unless ``threshold_params`` name a parameter the method lacks, then the
+    detector's own ``"false_alarm"`` (the 1% floor alone,
+    :class:`~tsseq.anomaly.thresholds.FalseAlarmThresholder`). ``online_residual`` and
+    ``online_interval`` keep ``"alarm_level"``, their calibrated fixed levels.
     None (``none``) scores without flags. ``labels``: an optional CSV of labelled
     anomaly windows (columns ``start``, ``end``) drawn on the plot. ``event_gap``: flagged
     rows at most this many unflagged rows apart form one event.

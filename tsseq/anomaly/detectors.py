@@ -391,9 +391,10 @@ class ReconstructionDetector(AnomalyDetector):
     threshold : str or None
         ``"false_alarm"`` (default: a 1% false-alarm rate of the training rows' scores,
         :class:`~tsseq.anomaly.thresholds.FalseAlarmThresholder`), ``"quantile"``,
-        ``"ksigma"``, ``"spot"``, ``"dspot"``, ``"telemanom"``, ``"transductive"`` (batch
-        only: adapted to the scored rows, :class:`~tsseq.anomaly.thresholds.TransductiveThresholder`);
-        None: scores only.
+        ``"ksigma"``, ``"spot"``, ``"dspot"``, ``"telemanom"``, ``"adaptive"`` (causal:
+        adapted to the scored rows seen so far, :class:`~tsseq.anomaly.thresholds.AdaptiveThresholder`,
+        the default of ``tsseq detect``), ``"transductive"`` (batch only: adapted to all the
+        scored rows, :class:`~tsseq.anomaly.thresholds.TransductiveThresholder`); None: scores only.
     threshold_params : mapping, optional
     training : TrainingConfig or mapping, optional
         How the shared engine trains the model; ``trim_fraction`` trains robustly on

@@ -105,8 +105,8 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     params = {**checked, "threshold_params": dict(config.threshold_params)}
     if config.threshold != "default":  # else the detector's own: false_alarm, or the online ones' alarm level
         params["threshold"] = config.threshold
-    elif config.mode == "batch" and _batch_default(config.detector.name, config.threshold_params):
-        params["threshold"] = "transductive"  # adapted to the scored rows (batch only; threshold_study.md)
+    elif (adapted := adapted_default(config.detector.name, config.mode, config.threshold_params)) is not None:
+        params["threshold"] = adapted  # adapted to the scored rows (threshold_study.md's 3rd and 4th studies)
     if config.window is not None:
         if "window_length" not in accepted:
             raise ConfigError(
@@ -175,15 +175,21 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     return DetectionResult(table, config.mode == "causal", threshold, scored, events, spacing, tuple(notes))
 
 
-def _batch_default(name: str, threshold_params) -> bool:
-    """Whether ``threshold: default`` in batch mode means ``"transductive"``: for the detectors whose own
-    default is ``"false_alarm"`` (windowed ones, ``auto``), unless threshold_params are not its parameters."""
+ADAPTED_DEFAULTS = {"batch": "transductive", "causal": "adaptive"}  # the job's threshold by mode
+
+
+def adapted_default(name: str, mode: str, threshold_params) -> str | None:
+    """The threshold ``threshold: default`` means in ``mode``: ``ADAPTED_DEFAULTS[mode]`` (adapted to the scored
+    rows) for the detectors whose own default is ``"false_alarm"`` (windowed ones, ``auto``), unless
+    threshold_params are not that method's parameters; None: the detector's own."""
     from tsseq.anomaly.detectors import DETECTORS
-    from tsseq.anomaly.thresholds import TransductiveThresholder
+    from tsseq.anomaly.thresholds import make_thresholder
 
     cls, preset = DETECTORS[name]
     own = {**cls().get_params(), **preset}.get("threshold")
-    return own == "false_alarm" and set(threshold_params) <= set(TransductiveThresholder().get_params())
+    adapted = ADAPTED_DEFAULTS[mode]
+    accepted = make_thresholder(adapted).get_params()
+    return adapted if own == "false_alarm" and set(threshold_params) <= set(accepted) else None
 
 
 def _load_frame(config, base_dir: Path):

@@ -162,7 +162,13 @@ def _result(fitted, frame, scores: np.ndarray, train_rows: int, refits: list, pa
 
     result = pd.DataFrame({"score": scores}, index=frame.index)
     if fitted.thresholder_ is not None:
-        flags, thresholds = _stream_thresholds(copy.deepcopy(fitted.thresholder_), scores)
+        # The threshold starts at the first scored row (a smoothing window continues from the fit's scores,
+        # not from the training rows' missing ones); the training rows show the threshold as fitted.
+        thresholder = copy.deepcopy(fitted.thresholder_)
+        flags, thresholds = np.zeros(len(scores), dtype=bool), np.full(len(scores), float(thresholder.threshold_))
+        if getattr(thresholder, "smoothing", 1) > 1:  # the scores the threshold compares, written beside them
+            result["smoothed_score"] = np.concatenate([np.full(train_rows, np.nan), thresholder.smooth(scores[train_rows:])])
+        flags[train_rows:], thresholds[train_rows:] = _stream_thresholds(thresholder, scores[train_rows:])
         result["is_anomaly"], result["threshold"] = flags, thresholds
     if parts is not None:
         result[contribution_columns(frame.columns)] = parts
