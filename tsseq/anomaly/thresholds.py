@@ -1122,12 +1122,6 @@ class AdaptiveThresholder(Estimator):
             _check_int(self.memory, "memory", name, self.warmup)
         _check_split_params(self, name)
 
-    def _splitter(self) -> TransductiveThresholder:
-        return TransductiveThresholder(
-            method="otsu", rate=self.rate, max_fraction=self.max_fraction, min_excess=self.min_excess,
-            lower_only=True, smoothing=1, smoother=self.smoother,
-        )  # fmt: skip
-
     def smooth(self, scores: np.ndarray) -> np.ndarray:
         """The scores as the threshold sees them: their causal moving ``smoother``, continuing from the
         scores seen so far (the state is not changed)."""
@@ -1139,7 +1133,10 @@ class AdaptiveThresholder(Estimator):
         name = f"{type(self).__name__}.fit"
         values = _scores(normal_scores, name)
         smoothed = _finite_scores(causal_smooth(values, self.smoothing, self.smoother), name)
-        self.split_ = self._splitter().fit(smoothed)
+        self.split_ = TransductiveThresholder(
+            method="otsu", rate=self.rate, max_fraction=self.max_fraction, min_excess=self.min_excess,
+            lower_only=True, smoothing=1,
+        ).fit(smoothed)  # fmt: skip
         self.floor_ = self.threshold_ = self.split_.floor_
         self.accepted_ = False
         self.history_ = values[-(self.smoothing - 1) :] if self.smoothing > 1 else values[:0]
