@@ -144,7 +144,7 @@ def test_dask_detection_equals_the_single_process_scores_of_each_series(few, tmp
     from_csv = pd.read_csv(local, parse_dates=["timestamp"])
     from_csv["timestamp"] = from_csv["timestamp"].astype(scores["timestamp"].dtype)
     pd.testing.assert_frame_equal(scores, from_csv, check_exact=True)
-    assert list(scores.columns[:5]) == ["id", "timestamp", "y", "score", "is_anomaly"]
+    assert list(scores.columns[:6]) == ["id", "timestamp", "y", "score", "threshold", "is_anomaly"]
     # A series' rows are what `tsseq detect` gives that series alone.
     one = pd.read_parquet(few).query("id == 's0007'").drop(columns="id")
     one.to_csv(tmp_path / "one.csv", index=False)

@@ -95,19 +95,19 @@ def test_it_is_registered_causal_and_its_parameters_are_checked() -> None:
             make_thresholder("adaptive", **params)
 
 
-def _shifted_series(n: int = 900, shift: float = 0.3, seed: int = 0):
+def _shifted_series(n: int = 900, shift: float = 0.2, seed: int = 0):
     import pandas as pd
 
     rng = np.random.default_rng(seed)
     t = np.arange(n)
     values = np.sin(2 * np.pi * t / 24) + 0.1 * rng.standard_normal(n)
-    values[500:700] += shift  # a long, small shift in the scored rows: the floor flags a third of it
+    values[500:700] += shift  # a long, small shift in the scored rows
     frame = pd.DataFrame({"value": values}, index=pd.date_range("2024-01-01", periods=n, freq="h"))
     frame.index.name = "timestamp"
     return frame
 
 
-def test_tsseq_detect_causal_default_adapts_to_the_rows_seen_so_far(tmp_path, capsys) -> None:
+def test_tsseq_detect_causal_default_is_the_adaptive_threshold(tmp_path, capsys) -> None:
     import pandas as pd
 
     from tsseq.cli import main
@@ -115,22 +115,29 @@ def test_tsseq_detect_causal_default_adapts_to_the_rows_seen_so_far(tmp_path, ca
     path = tmp_path / "sensor.csv"
     _shifted_series().to_csv(path)
     runs = {}
-    for name, extra in (("default", []), ("false_alarm", ["--threshold", "false_alarm"])):
+    for name, extra in (("default", []), ("adaptive", ["--threshold", "adaptive"]),
+                        ("false_alarm", ["--threshold", "false_alarm"])):  # fmt: skip
         output = tmp_path / f"{name}.csv"
         code = main(["detect", str(path), "--detector", "ar_residual", "--window", "24", "--train-rows", "300",
                      *extra, "--output", str(output)])  # fmt: skip
         assert code == 0, capsys.readouterr().err
         runs[name] = pd.read_csv(output)
     default, floor = runs["default"], runs["false_alarm"]
+    pd.testing.assert_frame_equal(default, runs["adaptive"])
     assert "smoothed_score" in default and "smoothed_score" not in floor
     # the smoothed score is the causal mean of the last 9 scores, continuing from the training rows' scores
     scored = default["score"].to_numpy()[300:]
     np.testing.assert_allclose(default["smoothed_score"].to_numpy()[308:], np.convolve(scored, np.ones(9) / 9, "valid"))
     assert default["smoothed_score"].iloc[:300].isna().all()
+    # the threshold each scored row met: the floor until the shift, lowered by the split during it; the
+    # flags are the smoothed scores above it
+    threshold = default["threshold"].to_numpy()
+    assert np.isnan(threshold[:300]).all() and (threshold[300:500] == threshold[300]).all()
+    assert np.nanmax(threshold) == threshold[300] > threshold[500:700].min()
     flags, floor_flags = default["is_anomaly"].to_numpy(), floor["is_anomaly"].to_numpy()
-    # from 15 rows into the shift to its end, every row: one event, where the floor's flags are many short ones
-    assert flags[515:700].all() and floor_flags[515:700].mean() < 0.5
-    assert (np.diff(floor_flags[515:700].astype(int)) == 1).sum() > 10
+    np.testing.assert_array_equal(flags[300:], default["smoothed_score"].to_numpy()[300:] > threshold[300:])
+    assert np.unique(floor["threshold"].dropna()).size == 1  # the floor: one threshold for every scored row
+    assert flags[520:700].mean() > 0.95 > 0.5 > floor_flags[520:700].mean()
     assert flags[300:500].mean() < 0.05  # quiet before the shift
     # causal: the flags of the rows before 600 do not change when the rows after it are cut off
     _shifted_series().iloc[:600].to_csv(path)

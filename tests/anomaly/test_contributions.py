@@ -143,7 +143,7 @@ def test_detect_csv_has_contribution_columns_and_events_name_the_faulty_channel(
     assert code == 0, capsys.readouterr().err
     table = pd.read_csv(output, parse_dates=["timestamp"])
     columns = contribution_columns(plant.frame.columns)
-    assert list(table.columns) == ["timestamp", *plant.frame.columns, "score", "is_anomaly", *columns]
+    assert list(table.columns) == ["timestamp", *plant.frame.columns, "score", "threshold", "is_anomaly", *columns]
     np.testing.assert_allclose(table[columns].sum(axis=1, min_count=1), table["score"], rtol=1e-10)
     events = pd.read_csv(events_path, parse_dates=["start", "end"])
     found = 0

@@ -31,7 +31,7 @@ def test_detect_flags_an_injected_spike_and_writes_csv_and_plot(spiky_csv: Path,
                  "--threshold-param", "q=0.001", "--output", str(output), "--plot", str(plot)])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     table = pd.read_csv(output, parse_dates=["timestamp"])
-    assert list(table.columns) == ["timestamp", "channel_0", "score", "is_anomaly", "contribution_channel_0"]
+    assert list(table.columns) == ["timestamp", "channel_0", "score", "threshold", "is_anomaly", "contribution_channel_0"]
     assert len(table) == 600 and table["score"].iloc[:180].isna().all()  # causal: the 30% training rows are unscored
     assert table["is_anomaly"].iloc[SPIKE_ROW]
     assert table["score"].idxmax() == SPIKE_ROW

@@ -47,8 +47,8 @@ def test_detect_on_the_row_sequence_carries_the_timestamps_through(sensor_log, t
                  "--output", str(output), "--events", str(events), "--plot", str(plot)])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     table = pd.read_csv(output, parse_dates=["timestamp"])
-    columns = ["timestamp", "druck", "temp", "score", "smoothed_score", "is_anomaly", "contribution_druck",
-               "contribution_temp"]  # fmt: skip
+    columns = ["timestamp", "druck", "temp", "score", "smoothed_score", "threshold", "is_anomaly",
+               "contribution_druck", "contribution_temp"]  # fmt: skip
     assert list(table.columns) == columns and len(table) == ROWS
     pd.testing.assert_index_equal(pd.DatetimeIndex(table["timestamp"]), stamps, check_names=False, exact=False)
     first_value = path.read_text().splitlines()[1].split(";")[1]  # e.g. "20,158"

@@ -304,7 +304,7 @@ def test_tsseq_detect_runs_the_interval_detectors(spiky_csv, tmp_path, capsys, d
     code = main(["detect", str(spiky_csv), "--detector", detector, *extra, "--output", str(output)])
     assert code == 0, capsys.readouterr().err
     table = pd.read_csv(output)
-    assert list(table.columns) == ["timestamp", "channel_0", "score", "is_anomaly", "contribution_channel_0"]
+    assert list(table.columns) == ["timestamp", "channel_0", "score", "threshold", "is_anomaly", "contribution_channel_0"]
     assert table["score"].iloc[:180].isna().all() and table["score"].idxmax() == 420
     assert table["is_anomaly"].iloc[420]
 

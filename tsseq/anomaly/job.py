@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _FILLED_BY_JOB = ("window_length", "threshold", "threshold_params", "causal")
-RESULT_COLUMNS = ("score", "smoothed_score", "is_anomaly")  # what a job adds to the values (and contributions)
+RESULT_COLUMNS = ("score", "smoothed_score", "threshold", "is_anomaly")  # what a job adds to the values (and contributions)
 
 
 @dataclass(frozen=True)
 class DetectionResult:
-    """A job's output table (index ``timestamp``; values, ``score``, ``is_anomaly``, ``contribution_<channel>``) and its mode."""
+    """A job's output table (index ``timestamp``; values, ``score``, ``smoothed_score`` (a smoothing threshold's),
+    ``threshold``, ``is_anomaly``, ``contribution_<channel>``) and its mode."""
 
     table: object  # pandas DataFrame
     causal: bool
@@ -83,6 +84,8 @@ def _missing_values_named(missing_rows, source: str, detector: str) -> Iterator[
 
 def detect_frame(config, frame, source: str) -> DetectionResult:
     """Score one series (a validated wide frame) as ``config`` says: what :func:`run_detection` does once it is read."""
+    import numpy as np
+
     from tsseq.anomaly.detectors import DETECTORS, contribution_columns, detector_parameters, make_detector
     from tsseq.anomaly.events import find_events
     from tsseq.anomaly.streaming import score_stream
@@ -157,7 +160,9 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     table["score"] = scored["score"].to_numpy()
     if "smoothed_score" in scored:
         table["smoothed_score"] = scored["smoothed_score"].to_numpy()
-    if "is_anomaly" in scored:
+    if "is_anomaly" in scored:  # the threshold each scored row met (a stream's adapts as rows arrive)
+        met = scored["threshold"].to_numpy() if "threshold" in scored else np.full(len(table), threshold)
+        table["threshold"] = np.where(np.isnan(table["score"].to_numpy()), np.nan, met)
         table["is_anomaly"] = scored["is_anomaly"].to_numpy(dtype=bool)
     contribution_names = [c for c in contribution_columns(frame.columns) if c in scored]
     for column in contribution_names:
