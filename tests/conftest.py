@@ -1,8 +1,9 @@
-"""Shared fixtures: the public benchmark data directory and deterministic seeds."""
+"""Shared fixtures: the public benchmark data directory, deterministic seeds, processes started together."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -58,3 +59,21 @@ def point_only(monkeypatch) -> str:
     monkeypatch.setitem(registry._REGISTRY, "point_only", RepeatLast)
     monkeypatch.setitem(registry._PRESETS, "point_only", {})
     return "point_only"
+
+
+def _wait_until_ready(processes, ready: list[Path], timeout_s: float = 120) -> None:
+    """Until every process has made its ``ready`` file (its imports done, it waits on a barrier); a process that
+    ends first, or the timeout, fails the test with every process's stderr."""
+    deadline = time.monotonic() + timeout_s
+    while not all(path.exists() for path in ready):
+        if any(process.poll() is not None for process in processes) or time.monotonic() > deadline:
+            for process in processes:
+                process.kill()
+            pytest.fail(f"not all waiting on the barrier: {[p.communicate()[1][-2000:] for p in processes]}")
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def wait_until_ready():
+    """``wait_until_ready(processes, ready_files)``: processes raced together start when all have imported."""
+    return _wait_until_ready

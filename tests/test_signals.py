@@ -92,10 +92,14 @@ def test_sigterm_during_a_checkpoint_write_keeps_that_epoch_whole(tmp_path, monk
 
 
 # ----------------------------------------------------------------------------- the CLI, end to end
-def _start(arguments: list[str], cwd: Path) -> subprocess.Popen:
+HELD_CLI = Path(__file__).parent / "held_cli.py"  # `tsseq ...` imported now, run once a file exists
+
+
+def _start(arguments: list[str], cwd: Path, held_until: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TSSEQ_TRACKING_URI": f"sqlite:///{cwd / 'mlflow' / 'mlflow.db'}"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.Popen([sys.executable, "-m", "tsseq.cli", *arguments], cwd=cwd, env=env,
+    start = ["-m", "tsseq.cli"] if held_until is None else [str(HELD_CLI), str(held_until)]
+    return subprocess.Popen([sys.executable, *start, *arguments], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -136,7 +140,7 @@ def _assert_one_clean_line(stderr: str, command: str) -> None:
     assert lines == [f"tsseq {command}: terminated by SIGTERM; stopped cleanly, nothing half-written"], stderr
 
 
-def test_sigterm_to_tsseq_tune_fails_the_trial_kills_its_runs_and_the_retry_resumes(tmp_path):
+def test_sigterm_to_tsseq_tune_fails_the_trial_kills_its_runs_and_the_retry_resumes(tmp_path, request):
     study = {  # a tiny LSTM on yearly sunspots (309 rows, offline), 40 epochs a trial
         "name": "stopped",
         "data": {"dataset": "sunspots"},
@@ -154,6 +158,9 @@ def test_sigterm_to_tsseq_tune_fails_the_trial_kills_its_runs_and_the_retry_resu
     job = tmp_path / "stopped.yaml"
     job.write_text(yaml.safe_dump(study))
     trial_zero = tmp_path / "checkpoints" / "stopped" / "trial-0"
+    # The second run, started now, imports while the first runs and is read; it tunes once `go` exists.
+    again = _start(["tune", str(job), "--n-trials", "1"], tmp_path, held_until=tmp_path / "go")
+    request.addfinalizer(again.kill)  # not left waiting by a failure below
 
     code, stderr = _terminate_once_training(_start(["tune", str(job)], tmp_path), trial_zero / "last.pt")
     assert code == 143, stderr[-3000:]
@@ -170,11 +177,9 @@ def test_sigterm_to_tsseq_tune_fails_the_trial_kills_its_runs_and_the_retry_resu
     saved = torch.load(trial_zero / "last.pt", weights_only=True)["epoch"]
 
     # Run again: the retry comes first and continues from the checkpoint, not from epoch 1.
-    again = subprocess.run([sys.executable, "-m", "tsseq.cli", "tune", str(job), "--n-trials", "1"], cwd=tmp_path,
-                           env={**os.environ, "OMP_NUM_THREADS": "1",
-                                "TSSEQ_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"},
-                           capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0, again.stderr[-3000:]
+    (tmp_path / "go").touch()
+    _, again_stderr = again.communicate(timeout=300)
+    assert again.returncode == 0, again_stderr[-3000:]
     retried = stopped.get_trials(deepcopy=False)[1]
     assert retried.state.name == "COMPLETE"
     assert sorted(retried.intermediate_values) == list(range(saved, 40))  # epochs saved..39, reported by the retry

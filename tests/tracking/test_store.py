@@ -40,6 +40,7 @@ import os, sys, time
 from tsseq.tracking.runs import tracked_run
 import mlflow  # noqa: F401 - imported before the start, so that the processes reach the store together
 
+open(f"{sys.argv[1]}.ready-{sys.argv[2]}", "w").close()
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.002)
 with tracked_run(experiment="race", run_name=f"racer-{sys.argv[2]}") as run:
@@ -47,12 +48,11 @@ with tracked_run(experiment="race", run_name=f"racer-{sys.argv[2]}") as run:
 """
 
 
-def test_three_processes_starting_together_on_a_fresh_store_all_succeed(tmp_path):
+def test_three_processes_starting_together_on_a_fresh_store_all_succeed(tmp_path, wait_until_ready):
     """MLflow creates its schema on first use; the set-up lock lets one process do it while the others wait."""
     import os
     import subprocess
     import sys
-    import time
 
     from mlflow import MlflowClient
 
@@ -63,7 +63,7 @@ def test_three_processes_starting_together_on_a_fresh_store_all_succeed(tmp_path
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for number in range(3)
     ]
-    time.sleep(4)  # their imports done, all waiting on the barrier
+    wait_until_ready(racers, [tmp_path / f"go.ready-{number}" for number in range(3)])
     barrier.touch()
     results = [racer.communicate(timeout=240) for racer in racers]
     assert [racer.returncode for racer in racers] == [0, 0, 0], [stderr[-2000:] for _, stderr in results]

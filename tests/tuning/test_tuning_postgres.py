@@ -8,16 +8,22 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
 
 
 
-def _worker(job, url: str, *args: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "tsseq.cli", "tune", str(job), "--storage", url, *args]
+HELD_CLI = Path(__file__).parents[1] / "held_cli.py"  # `tsseq ...` imported now, run once a file exists
+
+
+def _worker(job, url: str, *args: str, held_until: Path | None = None) -> subprocess.Popen:
+    tune = ["tune", str(job), "--storage", url, *args]
+    start = ["-m", "tsseq.cli"] if held_until is None else [str(HELD_CLI), str(held_until)]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}  # two workers share the cores
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    return subprocess.Popen([sys.executable, *start, *tune], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=environment)  # fmt: skip
 
 
 def _finish(worker: subprocess.Popen, timeout: float = 120) -> str:
@@ -103,9 +109,11 @@ def test_killed_worker_trial_is_failed_retried_and_the_study_continues(tmp_path,
     assert len(still_running) == 1  # nobody has noticed yet
     killed = still_running[0]
     completed = {t.number: t.value for t in before if t.state == optuna.trial.TrialState.COMPLETE}
+    # The next worker imports while the grace period passes, and asks for a trial only after it.
+    retrying = _worker(job, postgres_url, "--seed", "4", "--n-trials", "2", held_until=tmp_path / "go")
     time.sleep(4)  # past the grace period (3 s) since the killed trial's last heartbeat
-
-    _finish(_worker(job, postgres_url, "--seed", "4", "--n-trials", "2"))
+    (tmp_path / "go").touch()
+    _finish(retrying)
 
     study = _load(name, postgres_url)
     trials = study.get_trials(deepcopy=False)

@@ -246,18 +246,18 @@ import os, sys, time
 from tsseq.cli import main
 import mlflow, optuna, tsseq.tuning.study  # noqa: E401,F401 - imported before the start: the workers race for real
 
+open(f"{sys.argv[1]}.ready-{sys.argv[3]}", "w").close()
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.002)
 sys.exit(main(["tune", sys.argv[2], "--n-trials", "2", "--seed", sys.argv[3]]))
 """
 
 
-def test_three_tune_workers_starting_together_on_fresh_stores_all_succeed(write_job, tmp_path):
+def test_three_tune_workers_starting_together_on_fresh_stores_all_succeed(write_job, tmp_path, wait_until_ready):
     """A fresh study database and a fresh MLflow store, three workers at the same moment (issue 17)."""
     import os
     import subprocess
     import sys
-    import time
 
     import optuna
     from mlflow import MlflowClient
@@ -270,7 +270,7 @@ def test_three_tune_workers_starting_together_on_fresh_stores_all_succeed(write_
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for seed in range(3)
     ]
-    time.sleep(6)  # their imports done, all waiting on the barrier
+    wait_until_ready(workers, [tmp_path / f"go.ready-{seed}" for seed in range(3)])
     barrier.touch()
     results = [worker.communicate(timeout=300) for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0, 0], [stderr[-2000:] for _, stderr in results]
