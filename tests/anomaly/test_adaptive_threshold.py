@@ -156,3 +156,24 @@ def test_the_auto_detector_names_it_in_its_report() -> None:
         detector.report()
     )
     assert detector.detect(frame)["is_anomaly"].to_numpy()[520:700].mean() > 0.5
+
+
+def test_each_refresh_applies_the_batch_split_to_the_remembered_rows() -> None:
+    # the reference, brute force: at each refresh, TransductiveThresholder's test on the last `memory` smoothed rows
+    from tsseq.anomaly.thresholds import TransductiveThresholder
+
+    scores, _ = _period(n_normal=400, n_bad=300, bad_mean=1.6, seed=3)
+    scores[[5, 250, 251, 600]] = np.nan  # missing scores neither count nor enter the split
+    thresholder = AdaptiveThresholder(memory=250, refresh=7, warmup=50).fit(NORMAL)
+    _, thresholds = thresholder.run(scores)
+    smoothed = causal_smooth(scores, 9, history=NORMAL)
+    judge = TransductiveThresholder(min_excess=2.0, smoothing=1).fit(causal_smooth(NORMAL, 9))
+    finite_rows = np.flatnonzero(np.isfinite(smoothed))
+    expected, current = np.empty(scores.size), judge.floor_
+    for row in range(scores.size):
+        seen = np.searchsorted(finite_rows, row, side="right")  # finite scores up to and including this row
+        if np.isfinite(smoothed[row]) and seen >= 50 and (seen - 50) % 7 == 0:
+            current = judge._applied(smoothed[finite_rows[max(0, seen - 250) : seen]])[0]
+        expected[row] = current
+    np.testing.assert_array_equal(thresholds, expected)
+    assert np.unique(expected).size > 10  # the split moved the threshold many times

@@ -969,8 +969,10 @@ class TransductiveThresholder(Estimator):
         return self._split(self._smoothed(scores, f"{type(self).__name__}.split"))
 
     def _split(self, smoothed: np.ndarray) -> float | None:
-        finite = np.sort(smoothed)
-        finite = finite[np.isfinite(finite)]
+        return self._split_sorted(np.sort(smoothed[np.isfinite(smoothed)]))
+
+    def _split_sorted(self, finite: np.ndarray) -> float | None:
+        """:meth:`_split` of the finite smoothed scores, sorted."""
         n = finite.size
         max_upper = int(math.floor(self.max_fraction * n))
         if n < 3 or max_upper < 1:
@@ -1028,11 +1030,14 @@ class TransductiveThresholder(Estimator):
 
     def _applied(self, smoothed: np.ndarray) -> tuple[float, bool]:
         """(threshold, whether the split was accepted) for already smoothed ``smoothed``: the acceptance test."""
-        candidate = self._split(smoothed)
+        return self._applied_sorted(np.sort(smoothed[np.isfinite(smoothed)]))
+
+    def _applied_sorted(self, finite: np.ndarray) -> tuple[float, bool]:
+        """:meth:`_applied` of the finite smoothed scores, sorted (a stream keeps them so)."""
+        candidate = self._split_sorted(finite)
         accepted = False
         if candidate is not None:
-            finite = smoothed[np.isfinite(smoothed)]
-            share = float(np.mean(finite > candidate))
+            share = (finite.size - np.searchsorted(finite, candidate, side="right")) / finite.size
             accepted = 0.0 < share <= self.max_fraction and share >= self.min_excess * self._normal_share(candidate)
         threshold = self.floor_
         if accepted:
@@ -1098,7 +1103,8 @@ class AdaptiveThresholder(Estimator):
 
     Fitted: ``floor_``, ``split_`` (the :class:`TransductiveThresholder` that judges a
     split), ``threshold_`` (the threshold in force after the last row seen),
-    ``accepted_``; the stream's state ``history_``, ``seen_``, ``count_``.
+    ``accepted_``; the stream's state ``history_``, ``seen_`` (the remembered rows in arrival order) and
+    ``sorted_`` (the same, sorted), ``count_``.
     """
 
     def __init__(
@@ -1140,7 +1146,7 @@ class AdaptiveThresholder(Estimator):
         self.floor_ = self.threshold_ = self.split_.floor_
         self.accepted_ = False
         self.history_ = values[-(self.smoothing - 1) :] if self.smoothing > 1 else values[:0]
-        self.seen_ = np.empty(0)
+        self.seen_ = self.sorted_ = np.empty(0)
         self.count_ = 0
         return self
 
@@ -1159,7 +1165,7 @@ class AdaptiveThresholder(Estimator):
         for row in refreshes:
             thresholds[start:row] = self.threshold_
             self._remember(smoothed[start : row + 1])
-            self.threshold_, self.accepted_ = self.split_._applied(self.seen_)
+            self.threshold_, self.accepted_ = self.split_._applied_sorted(self.sorted_)
             thresholds[row] = self.threshold_
             start = row + 1
         thresholds[start:] = self.threshold_
@@ -1168,8 +1174,17 @@ class AdaptiveThresholder(Estimator):
         return smoothed > thresholds, thresholds
 
     def _remember(self, smoothed: np.ndarray) -> None:
-        seen = np.concatenate([self.seen_, smoothed[np.isfinite(smoothed)]])
-        self.seen_ = seen if self.memory is None else seen[-self.memory :]
+        """Append the finite ``smoothed`` to ``seen_`` (arrival order) and ``sorted_``, dropping the oldest past
+        ``memory``: a few inserts and deletes into the sorted rows, not a sort of all of them at every refresh."""
+        arrived = smoothed[np.isfinite(smoothed)]
+        seen = np.concatenate([self.seen_, arrived])
+        dropped = np.sort(seen[: max(0, seen.size - self.memory)] if self.memory is not None else seen[:0])
+        self.seen_ = seen[dropped.size :]
+        # equal values sit together in sorted_: the k-th equal one dropped is the k-th of its block
+        rank = np.arange(dropped.size) - np.searchsorted(dropped, dropped, side="left")
+        kept = np.delete(self.sorted_, np.searchsorted(self.sorted_, dropped, side="left") + rank)
+        arrived = np.sort(arrived)
+        self.sorted_ = np.insert(kept, np.searchsorted(kept, arrived), arrived)
 
     def predict(self, scores: np.ndarray) -> np.ndarray:
         return self.run(scores)[0]
