@@ -6,9 +6,10 @@ on ``--normal`` |N(0, 1)| scores and runs over ``--rows`` more with a collective
 methods are timed in turn within each repeat (``timing.interleaved_repeats``) and the
 median and best of ``--repeats`` are printed. ``adaptive`` (the default of ``tsseq
 detect``) recomputes Otsu's split of its last ``memory`` rows every ``refresh`` rows; the
-others are a fixed threshold or SPOT's online peaks. Run (one thread)::
+others are a fixed threshold or SPOT's online peaks (its tail refitted at every peak: slow
+while the anomaly lasts). Run (one thread)::
 
-    OMP_NUM_THREADS=1 python pipelines/benchmarks/bench_thresholds.py [--rows 200000] [--repeats 5]
+    OMP_NUM_THREADS=1 python pipelines/benchmarks/bench_thresholds.py [--rows 50000] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ METHODS = {"false_alarm": {}, "false_alarm smoothed": {"smoothing": 9}, "adaptiv
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--normal", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
