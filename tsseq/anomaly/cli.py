@@ -15,7 +15,9 @@ Examples::
 The default detector is ``auto`` (:mod:`tsseq.anomaly.auto`: a reconstruction, a
 forecast-residual and an interval detector, their scores normalised and combined; what it
 combined is printed on stderr). The output CSV has the columns ``timestamp``, the value
-column(s), ``score``, ``is_anomaly`` and, for detectors that give them, each score's
+column(s), ``score``, ``smoothed_score`` (when the threshold smooths the scores first, as
+the default does), ``threshold`` (the one each scored row met), ``is_anomaly`` and, for
+detectors that give them, each score's
 per-channel contributions ``contribution_<channel>`` (drawn under the score on the plot,
 and naming the events' channels); ``--events`` adds a CSV of events (flagged rows merged, ``--event-gap``
 rows bridged: start, end, duration, rows, peak score and time, channels), shaded on

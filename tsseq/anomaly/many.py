@@ -11,7 +11,8 @@ Parquet input is one task (:func:`tsseq.dask_jobs.map_partitions`), and the outp
 same file, bit for bit.
 
 Output: one row per series and timestamp, the series column first, then ``timestamp``, the
-value columns, ``score``, ``is_anomaly`` (with a threshold) and the detector's
+value columns, ``score`` (and ``smoothed_score``, ``threshold``, ``is_anomaly`` with a
+threshold) and the detector's
 ``contribution_<channel>`` columns; a Parquet file for a ``.parquet`` name, else a CSV;
 written atomically (:func:`tsseq.io.outputs`). Series are on their grid (irregular
 timestamps and ``resample`` are for one series). Plots and events are for one series too.
