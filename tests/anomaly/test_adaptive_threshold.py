@@ -115,12 +115,14 @@ def test_tsseq_detect_causal_default_is_the_adaptive_threshold(tmp_path, capsys)
     path = tmp_path / "sensor.csv"
     _shifted_series().to_csv(path)
     runs = {}
+    said = {}
     for name, extra in (("default", []), ("adaptive", ["--threshold", "adaptive"]),
                         ("false_alarm", ["--threshold", "false_alarm"])):  # fmt: skip
         output = tmp_path / f"{name}.csv"
         code = main(["detect", str(path), "--detector", "ar_residual", "--window", "24", "--train-rows", "300",
                      *extra, "--output", str(output)])  # fmt: skip
-        assert code == 0, capsys.readouterr().err
+        said[name] = capsys.readouterr().err
+        assert code == 0, said[name]
         runs[name] = pd.read_csv(output)
     default, floor = runs["default"], runs["false_alarm"]
     pd.testing.assert_frame_equal(default, runs["adaptive"])
@@ -139,6 +141,14 @@ def test_tsseq_detect_causal_default_is_the_adaptive_threshold(tmp_path, capsys)
     assert np.unique(floor["threshold"].dropna()).size == 1  # the floor: one threshold for every scored row
     assert flags[520:700].mean() > 0.95 > 0.5 > floor_flags[520:700].mean()
     assert flags[300:500].mean() < 0.05  # quiet before the shift
+    # it says where the split lowered the threshold, and what that added; the fixed threshold has nothing to say
+    lowered = threshold < threshold[300]
+    under = int((flags & (default["smoothed_score"].to_numpy() <= threshold[300])).sum())
+    assert (f"lowered it below its floor {threshold[300]:.4g} (a false-alarm rate of 0.01 of the training rows' "
+            f"scores) on {lowered.sum()} of 600 scored rows, from {default['timestamp'][np.argmax(lowered)]}, to "
+            f"{np.nanmin(threshold):.4g} at its lowest; {under} of the {flags.sum()} flagged rows are under the "
+            "floor") in " ".join(said["default"].split())  # fmt: skip
+    assert under > 0 and "lowered" not in said["false_alarm"]
     # causal: the flags of the rows before 600 do not change when the rows after it are cut off
     _shifted_series().iloc[:600].to_csv(path)
     output = tmp_path / "prefix.csv"

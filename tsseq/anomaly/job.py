@@ -171,6 +171,9 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         table.index = scored.index = timestamps
     table.index.name = "timestamp"
     check_scores(table["score"], f"{source}: detector {config.detector.name!r}", missing_rows)
+    lowered = _lowered_note(table, getattr(fitted, "thresholder_", None))
+    if lowered:
+        notes.append(lowered)
     events = None
     if "is_anomaly" in table:
         contributions = None
@@ -178,6 +181,29 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
             contributions = table[contribution_names].set_axis(list(frame.columns), axis=1)
         events = find_events(table["is_anomaly"], table["score"], gap=config.event_gap, contributions=contributions)
     return DetectionResult(table, config.mode == "causal", threshold, scored, events, spacing, tuple(notes))
+
+
+def _lowered_note(table, thresholder) -> str:
+    """What an adapted threshold did, for stderr: where it went under its floor and how many flags that added;
+    "" when it never did (or the threshold has no floor)."""
+    import numpy as np
+
+    floor = getattr(thresholder, "floor_", None)
+    if floor is None or "threshold" not in table:
+        return ""
+    threshold = table["threshold"].to_numpy()
+    below = threshold < floor  # NaN (unscored rows) compares False
+    if not below.any():
+        return ""
+    compared = table["smoothed_score" if "smoothed_score" in table else "score"].to_numpy()
+    flags = table["is_anomaly"].to_numpy(dtype=bool)
+    scored = int(np.isfinite(threshold).sum())
+    return (
+        f"threshold: the split of the scored rows' scores lowered it below its floor {floor:.4g} (a false-alarm rate "
+        f"of {thresholder.rate:g} of the training rows' scores) on {int(below.sum())} of {scored} scored rows, from "
+        f"{table.index[np.argmax(below)]}, to {np.nanmin(threshold):.4g} at its lowest; {int((flags & (compared <= floor)).sum())} "
+        f"of the {int(flags.sum())} flagged rows are under the floor (--threshold false_alarm: a fixed threshold, no split)"
+    )
 
 
 ADAPTED_DEFAULTS = {"batch": "transductive", "causal": "adaptive"}  # the job's threshold by mode
