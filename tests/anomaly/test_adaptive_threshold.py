@@ -82,6 +82,7 @@ def test_its_memory_bounds_what_the_split_reads() -> None:
     thresholder.run(scores)
     assert thresholder.seen_.size == 200
     np.testing.assert_allclose(thresholder.seen_, causal_smooth(scores, 9, history=NORMAL)[-200:])
+    np.testing.assert_array_equal(thresholder.sorted_, np.sort(thresholder.seen_))  # kept sorted as rows come and go
     assert thresholder.threshold_ == pytest.approx(thresholder.floor_)  # the last 200 rows are normal again
 
 
