@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from pathlib import Path
 
 import pytest
 
@@ -241,16 +242,7 @@ def test_workers_that_start_a_new_study_together_agree_on_one_study_run(write_jo
     assert client.get_run(first).info.lifecycle_stage == "active"
 
 
-RACER = """
-import os, sys, time
-from tsseq.cli import main
-import mlflow, optuna, tsseq.tuning.study  # noqa: E401,F401 - imported before the start: the workers race for real
-
-open(f"{sys.argv[1]}.ready-{sys.argv[3]}", "w").close()
-while not os.path.exists(sys.argv[1]):
-    time.sleep(0.002)
-sys.exit(main(["tune", sys.argv[2], "--n-trials", "2", "--seed", sys.argv[3]]))
-"""
+HELD_CLI = Path(__file__).parents[1] / "held_cli.py"  # `tsseq ...` imported now, run once a file exists
 
 
 def test_three_tune_workers_starting_together_on_fresh_stores_all_succeed(write_job, tmp_path, wait_until_ready):
@@ -266,11 +258,11 @@ def test_three_tune_workers_starting_together_on_fresh_stores_all_succeed(write_
     barrier, uri = tmp_path / "go", f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
     env = {**os.environ, "TSSEQ_TRACKING_URI": uri}
     workers = [
-        subprocess.Popen([sys.executable, "-c", RACER, str(barrier), str(job), str(seed)], env=env, cwd=tmp_path,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, str(HELD_CLI), str(barrier), "tune", str(job), "--n-trials", "2", "--seed",
+                          str(seed)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for seed in range(3)
-    ]
-    wait_until_ready(workers, [tmp_path / f"go.ready-{seed}" for seed in range(3)])
+    ]  # fmt: skip
+    wait_until_ready(workers, [tmp_path / f"go.ready-{worker.pid}" for worker in workers])
     barrier.touch()
     results = [worker.communicate(timeout=300) for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0, 0], [stderr[-2000:] for _, stderr in results]

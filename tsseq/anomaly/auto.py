@@ -328,22 +328,17 @@ class AutoDetector(Estimator):
             tail = f"their {1 - thresholder.rate:g} quantile" if thresholder.tail == "quantile" else "a GPD tail"
             return (f"a false-alarm rate of {thresholder.rate:g} of the combined training scores "
                     f"({tail}{smoothed})")  # fmt: skip
-        if self.threshold == "transductive":
-            thresholder = self.thresholder_
+        if self.threshold in ("transductive", "adaptive"):  # the batch split and its causal counterpart
+            thresholder, causal = self.thresholder_, self.threshold == "adaptive"
             smoothed = "" if thresholder.smoothing == 1 else (
-                f"a centred moving {thresholder.smoother} of {thresholder.smoothing} rows, then ")
-            bound = "never above" if thresholder.lower_only else "else"
-            return (f"{smoothed}a split ({thresholder.method}) of the scored rows' combined scores where they hold "
-                    f"a separate group of high ones, {bound} a false-alarm rate of {thresholder.rate:g} of the "
-                    "combined training scores")  # fmt: skip
-        if self.threshold == "adaptive":
-            thresholder = self.thresholder_
-            smoothed = "" if thresholder.smoothing == 1 else (
-                f"a causal moving {thresholder.smoother} of {thresholder.smoothing} rows, then ")
-            return (f"{smoothed}Otsu's split of the scored rows' combined scores seen so far (every "
-                    f"{thresholder.refresh} rows, from the {thresholder.warmup}th) where they hold a separate group "
-                    f"of high ones, never above a false-alarm rate of {thresholder.rate:g} of the combined training "
-                    "scores")  # fmt: skip
+                f"a {'causal' if causal else 'centred'} moving {thresholder.smoother} of {thresholder.smoothing} "
+                "rows, then ")  # fmt: skip
+            split = (f"Otsu's split of the scored rows' combined scores seen so far (every {thresholder.refresh} "
+                     f"rows, from the {thresholder.warmup}th)" if causal else
+                     f"a split ({thresholder.method}) of the scored rows' combined scores")  # fmt: skip
+            bound = "else" if not causal and not thresholder.lower_only else "never above"
+            return (f"{smoothed}{split} where they hold a separate group of high ones, {bound} a false-alarm rate of "
+                    f"{thresholder.rate:g} of the combined training scores")  # fmt: skip
         return f"{self.threshold} fitted on the combined training scores"
 
 

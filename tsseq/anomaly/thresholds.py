@@ -643,6 +643,11 @@ def causal_smooth(scores: np.ndarray, k: int, how: str = "mean", history: np.nda
     return _moving(np.concatenate([past, values]), k, how, values)
 
 
+def _smoothing_tail(history: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """The last ``k - 1`` of ``history`` then ``values``: what a causal window of ``k`` rows reads before the next."""
+    return np.concatenate([history, values])[-(k - 1) :] if k > 1 else values[:0]
+
+
 def centred_smooth(scores: np.ndarray, k: int, how: str = "mean") -> np.ndarray:
     """Centred moving ``how`` (mean or median) of ``k`` scores: row ``t`` reads ``t-h .. t+k-1-h``, ``h = (k-1)//2``.
 
@@ -738,7 +743,7 @@ class FalseAlarmThresholder(Estimator):
         else:
             spot = SPOT(q=self.rate, level=self.level).fit(smoothed)
             self.gpd_, self.threshold_ = spot.gpd_, float(spot.threshold_)
-        self.history_ = values[-(self.smoothing - 1) :] if self.smoothing > 1 else values[:0]
+        self.history_ = _smoothing_tail(values[:0], values, self.smoothing)
         return self
 
     def run(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -746,8 +751,7 @@ class FalseAlarmThresholder(Estimator):
         check_is_fitted(self, "threshold_")
         values = _scores(scores, f"{type(self).__name__}.predict")
         smoothed = self._smooth(values, self.history_)
-        if self.smoothing > 1:
-            self.history_ = np.concatenate([self.history_, values])[-(self.smoothing - 1) :]
+        self.history_ = _smoothing_tail(self.history_, values, self.smoothing)
         return smoothed > self.threshold_, np.full(values.size, self.threshold_)
 
     def predict(self, scores: np.ndarray) -> np.ndarray:
@@ -1145,7 +1149,7 @@ class AdaptiveThresholder(Estimator):
         ).fit(smoothed)  # fmt: skip
         self.floor_ = self.threshold_ = self.split_.floor_
         self.accepted_ = False
-        self.history_ = values[-(self.smoothing - 1) :] if self.smoothing > 1 else values[:0]
+        self.history_ = _smoothing_tail(values[:0], values, self.smoothing)
         self.seen_ = self.sorted_ = np.empty(0)
         self.count_ = 0
         return self
@@ -1155,8 +1159,7 @@ class AdaptiveThresholder(Estimator):
         check_is_fitted(self, "floor_")
         values = _scores(scores, f"{type(self).__name__}.predict")
         smoothed = self.smooth(values)
-        if self.smoothing > 1:
-            self.history_ = np.concatenate([self.history_, values])[-(self.smoothing - 1) :]
+        self.history_ = _smoothing_tail(self.history_, values, self.smoothing)
         finite = np.isfinite(smoothed)
         counts = self.count_ + np.cumsum(finite)  # scored rows seen up to and including each row
         refreshes = np.flatnonzero(finite & (counts >= self.warmup) & ((counts - self.warmup) % self.refresh == 0))
