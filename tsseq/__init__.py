@@ -22,6 +22,7 @@ _LAZY = {
     "Drift": "tsseq.baselines",
     "Mean": "tsseq.baselines",
     "Naive2": "tsseq.baselines",
+    "VAR": "tsseq.var",
     "RNNForecaster": "tsseq.estimators",
     "Seq2SeqForecaster": "tsseq.estimators",
     "TransformerForecaster": "tsseq.estimators",

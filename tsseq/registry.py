@@ -36,6 +36,7 @@ MANIFEST: dict[str, str] = {
     "seasonal_naive": "tsseq.baselines",
     "naive2": "tsseq.baselines",
     "ar": "tsseq.baselines",
+    "var": "tsseq.var",
     "conformal": "tsseq.conformal",
     "ensemble": "tsseq.ensemble",
     "auto": "tsseq.auto",

@@ -17,6 +17,7 @@ DETECTORS = {
     "ar_residual absolute": ("ar_residual", {"scorer": "absolute", "threshold": "quantile"}),
     "ar_residual mahalanobis": ("ar_residual", {"scorer": "mahalanobis"}),
     "ar_residual likelihood": ("ar_residual", {"scorer": "likelihood", "scorer_params": {"historic_window": 60}}),
+    "var_residual": ("var_residual", {}),
     "gru_ae": ("gru_ae", {"training": TINY, "model_params": {"hidden_size": 8}}),
     "interval": ("interval", {}),
     "auto": ("auto", {"training": TINY}),

@@ -24,6 +24,7 @@ CAUSAL_DETECTORS = {
     "patchtst_ae": dict(model_params={"patch_length": 4, "d_model": 8}, training=TINY, threshold="quantile"),
     "online_residual": dict(historic_window=50, reestimation_period=10, suppression=0.0),
     "ar_residual": dict(threshold="telemanom", threshold_params={"batch_size": 1, "window_size": 20}),
+    "var_residual": dict(scorer="mahalanobis", threshold="adaptive"),
     "interval": dict(combine="fisher", threshold="spot", threshold_params={"q": 1e-3, "level": 0.9}),
     "interval_lstm_normal": dict(forecaster="lstm", threshold="quantile", forecaster_params={
         "hidden_size": 8, "training": {**TINY, "loss": "normal"}}, steps_ahead=2),

@@ -595,6 +595,7 @@ DETECTORS: dict[str, tuple[type, dict]] = {
     **{name: (ReconstructionDetector, {"model": name}) for name in MODELS},
     "forecast_residual": (ForecastResidualDetector, {}),
     "ar_residual": (ForecastResidualDetector, {"forecaster": "ar"}),
+    "var_residual": (ForecastResidualDetector, {"forecaster": "var"}),  # every channel from all channels' past
     "online_residual": (OnlineResidualDetector, {}),
     "online_interval": (OnlineIntervalDetector, {}),
 }
