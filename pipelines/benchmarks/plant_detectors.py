@@ -14,7 +14,8 @@ Threshold (stated, not tuned on the labels): the ``--quantile`` quantile of the
 detector's own validation scores, i.e. of its normal training rows held out from its fit
 (``threshold="quantile"``); detectors that refuse it keep their default (the online
 detectors' alarm level). ``auto`` (the default of ``tsseq detect``) combines ``lstm_ae``,
-``ar_residual`` and ``interval`` configured as their own rows here, its threshold the same
+``var_residual`` and ``interval_var`` (``interval`` with a VAR forecaster) configured as their
+own rows here, its threshold the same
 quantile of its combined validation scores.
 
 Per kind ``k`` (rows of the other kinds left out):
@@ -51,7 +52,7 @@ RECURRENT = ("lstm_ae", "gru_ae", "bilstm_ae", "segment_ae", "dilated_ae", "lstm
 
 def detector_params(name: str, window: int, epochs: int, quantile: float) -> dict:
     """Small, equal settings for every detector: the window, a short training, the quantile threshold."""
-    accepted = detector_parameters(name)
+    accepted = detector_parameters(ALIASES.get(name, name))
     params: dict = {"threshold": "quantile", "threshold_params": {"q": quantile}}
     if "window_length" in accepted:
         params["window_length"] = window
@@ -63,21 +64,27 @@ def detector_params(name: str, window: int, epochs: int, quantile: float) -> dic
         params["model_params"] = {"hidden_size": 16}
     if name == "interval":  # an AR forecaster's Gaussian intervals, as the interval detector's default
         params["forecaster"] = "ar"
-    if name == "auto":  # its members as the rows lstm_ae, ar_residual and interval are run here
-        params["members"] = [{"name": "lstm_ae", "params": {"model_params": {"hidden_size": 16}}}, "ar_residual",
-                             {"name": "interval", "params": {"forecaster": "ar"}}]  # fmt: skip
+    if name == "interval_var":  # a VAR's, as auto's interval member
+        params["forecaster"] = "var"
+    if name == "auto":  # its members as the rows lstm_ae, var_residual and interval_var are run here
+        params["members"] = [{"name": "lstm_ae", "params": {"model_params": {"hidden_size": 16}}}, "var_residual",
+                             {"name": "interval", "params": {"forecaster": "var"}}]  # fmt: skip
     return params
+
+
+# Rows that are a registered detector configured another way (detector_params): row name -> detector name.
+ALIASES = {"interval_var": "interval"}
 
 
 def _scores_and_flags(name: str, params: dict, frame: pd.DataFrame, train_rows: int) -> tuple[np.ndarray, np.ndarray]:
     """``(T,)`` scores (NaN on unscored rows) and flags of one detector on one multichannel frame."""
     try:
-        result = score_stream(make_detector(name, causal=True, **params), frame, train_rows=train_rows).frame
+        result = score_stream(make_detector(ALIASES.get(name, name), causal=True, **params), frame, train_rows=train_rows).frame
     except ConfigError as error:
         if "causal=False" not in str(error):
             raise
         # offline only (bilstm_ae): trained on the same rows, scores every row with windows both sides
-        detector = make_detector(name, causal=False, **params).fit(frame.iloc[:train_rows])
+        detector = make_detector(ALIASES.get(name, name), causal=False, **params).fit(frame.iloc[:train_rows])
         result = detector.detect(frame)
     return result["score"].to_numpy(dtype=np.float64), result["is_anomaly"].to_numpy(dtype=bool)
 
@@ -139,7 +146,7 @@ def main() -> int:
     parser.add_argument("--gap", type=int, default=3, help="unflagged rows bridged between flagged events")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    names = args.detectors or [name for name in detector_names() if name != "forecast_residual"]  # = ar_residual
+    names = args.detectors or [name for name in detector_names() if name != "forecast_residual"] + list(ALIASES)
     pr_rows, f1_rows, seconds = {}, {}, {}
     for name in names:
         pr_runs, f1_runs, started = [], [], time.perf_counter()

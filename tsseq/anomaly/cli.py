@@ -41,8 +41,8 @@ HELP = "score a series for anomalies (CSV or job file): scores, flags and an opt
 
 # One line per detector for `tsseq models`; a detector missing here shows its class's first docstring line.
 DESCRIPTIONS = {
-    "auto": "the default: lstm_ae, ar_residual and interval, each score as -log10 of its tail probability "
-    "under its own validation scores, the largest taken",
+    "auto": "the default: lstm_ae, var_residual and interval (a VAR's predictive), each score as -log10 of its "
+    "tail probability under its own validation scores, the largest taken",
     "lstm_ae": "LSTM autoencoder: how badly it reconstructs the windows around each point",
     "gru_ae": "GRU autoencoder: how badly it reconstructs the windows around each point",
     "bilstm_ae": "bidirectional LSTM autoencoder (reads each window both ways)",
@@ -52,6 +52,7 @@ DESCRIPTIONS = {
     "patchtst_ae": "PatchTST encoder pretrained on masked patches; leave-one-patch-out scoring",
     "forecast_residual": "error of any registered forecaster's prediction of each point (param forecaster=NAME)",
     "ar_residual": "error of an autoregressive model's prediction of each point (Telemanom-style)",
+    "var_residual": "error of a vector autoregression's prediction of each point from every channel's past",
     "online_residual": "online AR and Numenta's anomaly likelihood, learning as it scores (causal only; best on NAB)",
     "online_interval": "-log10 tail probability under the online AR's Gaussian predictive (causal only)",
     "interval": "-log10 tail probability under a probabilistic forecaster's predictive distribution",
@@ -92,7 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--detector", default="auto",
         help="auto (default: reconstruction, forecast residual and interval detectors combined), "
         "online_residual (best on NAB; causal only), lstm_ae, gru_ae, segment_ae, lstm_vae, patchtst_ae, "
-        "ar_residual, interval (tail probability under a probabilistic forecaster), online_interval (causal only)",
+        "ar_residual, var_residual (every channel from all channels' past), interval (tail probability under a "
+        "probabilistic forecaster), online_interval (causal only)",
     )  # fmt: skip
     parser.add_argument(
         "--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="detector parameter (YAML)"
