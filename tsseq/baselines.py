@@ -48,6 +48,7 @@ import numpy as np
 from tsseq.ar import (
     CRITERIA,
     STABLE_TOL,
+    check_stable,
     exog_effect,
     fit_ar,
     fit_direct,
@@ -657,10 +658,7 @@ class AR(Forecaster):
                     f"The {name!r} parameter must be one of {', '.join(options)}. "
                     f"Got {value!r} instead.{closest_match(str(value), options)}"
                 )
-        if not isinstance(self.stable, (bool, np.bool_)):
-            raise ConfigError(f"The 'stable' parameter must be True or False. Got {self.stable!r} instead.")
-        if isinstance(self.stable_tol, bool) or not isinstance(self.stable_tol, (int, float)) or not self.stable_tol >= 0:
-            raise ConfigError(f"The 'stable_tol' parameter must be a float >= 0. Got {self.stable_tol!r} instead.")
+        check_stable(self.stable, self.stable_tol)
         if self.strategy == "recursive":
             return max_lag, 1
         if self.horizon is None:

@@ -36,13 +36,11 @@ import warnings
 
 import numpy as np
 
+from tsseq.ar import CRITERIA, STABLE_TOL, check_stable
 from tsseq.base import Forecaster
 from tsseq.baselines import _check_arrays, _check_windows, _normal_quantiles
 from tsseq.errors import ConfigError, DataError, check_positive_int, closest_match
 from tsseq.registry import register
-
-CRITERIA = ("aic", "bic", "hqic")
-STABLE_TOL = 0.01
 
 
 def lagged(values: np.ndarray, lags: int) -> np.ndarray:
@@ -53,7 +51,10 @@ def lagged(values: np.ndarray, lags: int) -> np.ndarray:
 
 
 def least_squares(design: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(intercept (C,), coefficients (p, C, C), residuals)`` of ``targets`` on ``design`` (:func:`lagged`), as statsmodels solves it."""
+    """``(intercept (C,), coefficients (p, C, C), residuals)`` of ``targets`` on ``design`` (:func:`lagged`).
+
+    Solved as statsmodels solves it (``lstsq``, ``rcond=1e-15``), so that the two agree to rounding.
+    """
     solution = np.linalg.lstsq(design, targets, rcond=1e-15)[0]  # (1 + C p, C)
     n_channels = targets.shape[1]
     lags = (design.shape[1] - 1) // n_channels
@@ -101,7 +102,9 @@ def ma_weights(coef: np.ndarray, horizon: int) -> np.ndarray:
     return weights
 
 
-def forecast(intercept: np.ndarray, coef: np.ndarray, history: np.ndarray, horizon: int, noise: np.ndarray | None = None) -> np.ndarray:
+def forecast(
+    intercept: np.ndarray, coef: np.ndarray, history: np.ndarray, horizon: int, noise: np.ndarray | None = None
+) -> np.ndarray:
     """Iterate the one-step model from ``history (..., L >= P, C)`` -> ``(..., horizon, C)``.
 
     ``noise (..., horizon, C)``, when given, is added at each step before it is fed back (sample paths).
@@ -119,7 +122,8 @@ def forecast(intercept: np.ndarray, coef: np.ndarray, history: np.ndarray, horiz
 
 
 class FittedVAR:
-    """One series' model: ``order``, ``intercept (C,)``, ``coef (order, C, C)``, ``sigma_u (C, C)``, ``criteria``."""
+    """One series' VAR of order ``lags`` fitted on ``values (T, C)``: ``order``, ``intercept (C,)``,
+    ``coef (order, C, C)``, ``sigma_u (C, C)`` and the companion matrix's largest root modulus, ``radius``."""
 
     def __init__(self, values: np.ndarray, lags: int):
         self.order = lags
@@ -194,10 +198,7 @@ class VAR(Forecaster):
                 f"The 'criterion' parameter must be one of {', '.join(CRITERIA)}. "
                 f"Got {self.criterion!r} instead.{closest_match(str(self.criterion), CRITERIA)}"
             )
-        if not isinstance(self.stable, (bool, np.bool_)):
-            raise ConfigError(f"The 'stable' parameter must be True or False. Got {self.stable!r} instead.")
-        if isinstance(self.stable_tol, bool) or not isinstance(self.stable_tol, (int, float)) or not self.stable_tol >= 0:
-            raise ConfigError(f"The 'stable_tol' parameter must be a float >= 0. Got {self.stable_tol!r} instead.")
+        check_stable(self.stable, self.stable_tol)
 
     def fit(self, y, **fit_options) -> "VAR":
         """As :meth:`Forecaster.fit` (every keyword passed on), then one warning naming the fits ``stable`` replaced."""
