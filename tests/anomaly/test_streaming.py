@@ -16,6 +16,7 @@ TRAIN_ROWS, CUT = 200, 290
 
 CAUSAL_DETECTORS = {
     "lstm_ae": dict(model_params={"hidden_size": 8}, training=TINY),
+    "lstm_ae_centred": dict(model_params={"hidden_size": 8}, training=TINY, centre_windows=True),
     "gru_ae_likelihood": dict(model_params={"hidden_size": 8}, training=TINY, scorer="likelihood",
                               scorer_params={"historic_window": 100}),
     "segment_ae_mahalanobis": dict(model_params={"hidden_size": 8, "segment_length": 4}, training=TINY,
@@ -31,7 +32,8 @@ CAUSAL_DETECTORS = {
     "online_interval": dict(suppression=0.1, alarm_level=3.0),
 }  # fmt: skip
 NO_WINDOW = ("online_residual", "online_interval")
-NAMES = {"gru_ae_likelihood": "gru_ae", "segment_ae_mahalanobis": "segment_ae", "interval_lstm_normal": "interval"}
+NAMES = {"lstm_ae_centred": "lstm_ae", "gru_ae_likelihood": "gru_ae", "segment_ae_mahalanobis": "segment_ae",
+         "interval_lstm_normal": "interval"}  # fmt: skip
 
 
 def _detector(kind: str):

@@ -97,7 +97,7 @@ from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.anomaly.online import OnlineResidualDetector
 from tsseq.anomaly.online_interval import OnlineIntervalDetector
 from tsseq.anomaly.scorers import split_by_shares
-from tsseq.nn.autoencoders import LSTMVAE, PatchAutoencoder, RecurrentAutoencoder
+from tsseq.nn.autoencoders import LSTMVAE, PatchAutoencoder, RecurrentAutoencoder, WindowCentred
 from tsseq.nn.recurrent import require_causal
 from tsseq.parameters import Estimator, check_is_fitted
 from tsseq.relay import FitWarnings
@@ -383,6 +383,11 @@ class ReconstructionDetector(AnomalyDetector):
         Module arguments (``hidden_size``, ``num_layers``, ``decoder_input``, ...).
     window_length : int
         ``L``, points per window.
+    centre_windows : bool
+        Feed the model each window minus its per-channel mean and add the mean back
+        (:class:`~tsseq.nn.autoencoders.WindowCentred`): it reconstructs shapes, so a level
+        the training rows never held (a new operating point) does not raise the score, and
+        a level fault alone is left to a forecasting detector (``auto``'s members).
     scorer : {"absolute", "squared", "mahalanobis", "likelihood"}
     scorer_params : mapping, optional
         The scorer's arguments; for ``"likelihood"`` also ``base``, the point-wise scorer
@@ -413,6 +418,7 @@ class ReconstructionDetector(AnomalyDetector):
         model: str = "lstm_ae",
         model_params: Mapping | None = None,
         window_length: int = 48,
+        centre_windows: bool = False,
         scorer: str = "absolute",
         scorer_params: Mapping | None = None,
         aggregation: str = "last",
@@ -426,6 +432,7 @@ class ReconstructionDetector(AnomalyDetector):
         self.model = model
         self.model_params = model_params
         self.window_length = window_length
+        self.centre_windows = centre_windows
         self.scorer = scorer
         self.scorer_params = scorer_params
         self.aggregation = aggregation
@@ -467,7 +474,9 @@ class ReconstructionDetector(AnomalyDetector):
             raise ConfigError(f"Bad 'model_params' {params} for model {self.model!r}: {error}") from None
         if self.causal:
             require_causal(module, f"causal anomaly scoring (model {self.model!r}; set causal=False for batch mode)")
-        return module
+        if not isinstance(self.centre_windows, (bool, np.bool_)):
+            raise ConfigError(f"The 'centre_windows' parameter must be True or False. Got {self.centre_windows!r} instead.")
+        return WindowCentred(module) if self.centre_windows else module
 
     def _fit_model(self, train: pd.DataFrame, validation: pd.DataFrame | None) -> None:
         contamination = self.contamination

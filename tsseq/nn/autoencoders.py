@@ -329,3 +329,30 @@ class PatchAutoencoder(MaskedPatchModel):
         if isinstance(predictions, PatchReconstruction):
             return masked_patch_loss(predictions)
         return masked_mse(predictions, targets, target_mask)
+
+
+class WindowCentred(nn.Module):
+    """An autoencoder that reconstructs each window's shape, not its level.
+
+    ``xbar = mean_t x_t`` per window and channel (``(B, 1, C)``); the wrapped model gets
+    ``x - xbar`` and ``xbar`` is added back to what it returns, so the reconstruction error
+    is that of the centred window: a window moved as a whole to a level the training rows
+    never held (a new operating point) scores as the same window did. What it gives up is a
+    fault that is a level alone (a shift held for longer than the window), which a
+    forecasting detector sees. The mean reads only the window, so a window that ends at
+    the scored point stays causal; unobserved values, filled with 0 before the model, count
+    in it. Training-mode outputs that are not a reconstruction (the masked-patch
+    objective's) are returned as they are: they are compared with the centred window itself.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        if hasattr(model, "training_loss"):  # the VAE's KL term, the masked-patch objective; else the engine's loss
+            self.training_loss = model.training_loss
+
+    def forward(self, x: Tensor):
+        level = x.mean(dim=1, keepdim=True)  # (B, 1, C)
+        out = self.model(x - level)
+        return out + level if isinstance(out, Tensor) else out
+
