@@ -170,10 +170,15 @@ def detector_params(name: str, window: int) -> dict:
 
 # Fifth study: detectors configured with a vector autoregression, for multichannel data (the plant).
 LSTM_MEMBER = {"name": "lstm_ae", "params": {"model_params": {"hidden_size": 16}, "training": TRAINING}}
+VAR_INTERVAL = {"name": "interval", "params": {"forecaster": "var"}}
+# Seventh study: the autoencoder fed centred windows (ReconstructionDetector's centre_windows).
+CENTRED_MEMBER = {"name": "lstm_ae", "params": {**LSTM_MEMBER["params"], "centre_windows": "multichannel"}}
 VARIANTS = {
     "interval_var": ("interval", {"forecaster": "var"}),
-    "auto_var": ("auto", {"members": [LSTM_MEMBER, "var_residual", {"name": "interval", "params": {"forecaster": "var"}}]}),
+    "auto_var": ("auto", {"members": [LSTM_MEMBER, "var_residual", VAR_INTERVAL]}),  # auto's default since the sixth
     "auto_var_ar": ("auto", {"members": [LSTM_MEMBER, "var_residual", {"name": "interval", "params": {"forecaster": "ar"}}]}),
+    "lstm_ae_centred": ("lstm_ae", {"centre_windows": True}),
+    "auto_var_centred": ("auto", {"members": [CENTRED_MEMBER, "var_residual", VAR_INTERVAL]}),
 }
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from tsseq.anomaly.detectors import make_detector
 from tsseq.errors import ConfigError
+from tsseq.nn.autoencoders import WindowCentred
 
 TINY = {"epochs": 2, "batch_size": 64, "seed": 0, "progress": False, "threads": 1}
 TRAIN_ROWS, WINDOW = 300, 16
@@ -39,6 +40,15 @@ def test_a_new_level_scores_as_the_old_one_once_a_window_lies_wholly_in_it(name)
         assert np.mean(plain_moved[inside]) > 3 * np.mean(plain[inside])  # without centring the level alone scores
 
 
-def test_centre_windows_must_be_a_bool():
-    with pytest.raises(ConfigError, match="'centre_windows' parameter must be True or False. Got 'yes'"):
+def test_multichannel_centres_only_data_of_several_channels():
+    def module(frame):
+        detector = make_detector("lstm_ae", window_length=WINDOW, centre_windows="multichannel", training=TINY)
+        return detector.fit(frame.iloc[:TRAIN_ROWS]).module_
+
+    assert isinstance(module(sensors()), WindowCentred)
+    assert not isinstance(module(sensors()[["a"]]), WindowCentred)
+
+
+def test_centre_windows_must_be_a_bool_or_multichannel():
+    with pytest.raises(ConfigError, match="'centre_windows' parameter must be True, False or 'multichannel'. Got 'yes'"):
         make_detector("lstm_ae", window_length=WINDOW, centre_windows="yes", training=TINY).fit(sensors().iloc[:TRAIN_ROWS])

@@ -383,11 +383,13 @@ class ReconstructionDetector(AnomalyDetector):
         Module arguments (``hidden_size``, ``num_layers``, ``decoder_input``, ...).
     window_length : int
         ``L``, points per window.
-    centre_windows : bool
+    centre_windows : bool or "multichannel"
         Feed the model each window minus its per-channel mean and add the mean back
         (:class:`~tsseq.nn.autoencoders.WindowCentred`): it reconstructs shapes, so a level
         the training rows never held (a new operating point) does not raise the score, and
         a level fault alone is left to a forecasting detector (``auto``'s members).
+        ``"multichannel"``: only when the data has more than one channel (``auto``'s
+        autoencoder; ``threshold_study.md``, seventh study).
     scorer : {"absolute", "squared", "mahalanobis", "likelihood"}
     scorer_params : mapping, optional
         The scorer's arguments; for ``"likelihood"`` also ``base``, the point-wise scorer
@@ -418,7 +420,7 @@ class ReconstructionDetector(AnomalyDetector):
         model: str = "lstm_ae",
         model_params: Mapping | None = None,
         window_length: int = 48,
-        centre_windows: bool = False,
+        centre_windows: bool | str = False,
         scorer: str = "absolute",
         scorer_params: Mapping | None = None,
         aggregation: str = "last",
@@ -474,9 +476,12 @@ class ReconstructionDetector(AnomalyDetector):
             raise ConfigError(f"Bad 'model_params' {params} for model {self.model!r}: {error}") from None
         if self.causal:
             require_causal(module, f"causal anomaly scoring (model {self.model!r}; set causal=False for batch mode)")
-        if not isinstance(self.centre_windows, (bool, np.bool_)):
-            raise ConfigError(f"The 'centre_windows' parameter must be True or False. Got {self.centre_windows!r} instead.")
-        return WindowCentred(module) if self.centre_windows else module
+        if not isinstance(self.centre_windows, (bool, np.bool_)) and self.centre_windows != "multichannel":
+            raise ConfigError(
+                f"The 'centre_windows' parameter must be True, False or 'multichannel'. Got {self.centre_windows!r} instead."
+            )
+        centre = n_channels > 1 if self.centre_windows == "multichannel" else bool(self.centre_windows)
+        return WindowCentred(module) if centre else module
 
     def _fit_model(self, train: pd.DataFrame, validation: pd.DataFrame | None) -> None:
         contamination = self.contamination
