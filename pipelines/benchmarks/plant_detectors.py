@@ -13,7 +13,8 @@ each sensor on its own; its score is the largest of the channels' and its flags 
 Threshold (stated, not tuned on the labels): the ``--quantile`` quantile of the
 detector's own validation scores, i.e. of its normal training rows held out from its fit
 (``threshold="quantile"``); detectors that refuse it keep their default (the online
-detectors' alarm level). ``auto`` (the default of ``tsseq detect``) combines ``lstm_ae``,
+detectors' alarm level). ``auto`` (the default of ``tsseq detect``) combines
+``lstm_ae_centred`` (``lstm_ae`` on centred windows, as ``auto`` has it on multichannel data),
 ``var_residual`` and ``interval_var`` (``interval`` with a VAR forecaster) configured as their
 own rows here, its threshold the same
 quantile of its combined validation scores.
@@ -60,20 +61,22 @@ def detector_params(name: str, window: int, epochs: int, quantile: float) -> dic
                 "progress": False, "threads": 1}  # fmt: skip
     if "training" in accepted:
         params["training"] = training
-    if name in RECURRENT:
+    if ALIASES.get(name, name) in RECURRENT:
         params["model_params"] = {"hidden_size": 16}
     if name == "interval":  # an AR forecaster's Gaussian intervals, as the interval detector's default
         params["forecaster"] = "ar"
     if name == "interval_var":  # a VAR's, as auto's interval member
         params["forecaster"] = "var"
-    if name == "auto":  # its members as the rows lstm_ae, var_residual and interval_var are run here
-        params["members"] = [{"name": "lstm_ae", "params": {"model_params": {"hidden_size": 16}}}, "var_residual",
-                             {"name": "interval", "params": {"forecaster": "var"}}]  # fmt: skip
+    if name == "lstm_ae_centred":  # on centred windows, as auto's reconstruction member
+        params["centre_windows"] = True
+    if name == "auto":  # its members as the rows lstm_ae_centred, var_residual and interval_var are run here
+        params["members"] = [{"name": "lstm_ae", "params": {"model_params": {"hidden_size": 16}, "centre_windows": True}},
+                             "var_residual", {"name": "interval", "params": {"forecaster": "var"}}]  # fmt: skip
     return params
 
 
 # Rows that are a registered detector configured another way (detector_params): row name -> detector name.
-ALIASES = {"interval_var": "interval"}
+ALIASES = {"interval_var": "interval", "lstm_ae_centred": "lstm_ae"}
 
 
 def _scores_and_flags(name: str, params: dict, frame: pd.DataFrame, train_rows: int) -> tuple[np.ndarray, np.ndarray]:

@@ -57,12 +57,14 @@ def test_auto_is_registered_and_the_default(streamed) -> None:
     _, result = streamed
     assert [label for label, _ in result.detector.members_] == ["lstm_ae", "var_residual", "interval"]
     assert result.detector.members_[2][1].forecaster == "var"  # the forecasting members read every channel
+    assert result.detector.members_[0][1].centre_windows == "multichannel"  # the plant has five
 
 
 def test_auto_says_what_it_combined(streamed) -> None:
     _, result = streamed
     report = result.detector.report()
-    for words in ("max of 3 normalised scores", "lstm_ae", "var_residual (ForecastResidualDetector of 'var'",
+    for words in ("max of 3 normalised scores", "lstm_ae (ReconstructionDetector on centred windows",
+                  "var_residual (ForecastResidualDetector of 'var'",
                   "interval (IntervalDetector of 'var'", "-log10 P(S > s)",
                   "0.99 quantile", "threshold"):  # fmt: skip
         assert words in report, report
