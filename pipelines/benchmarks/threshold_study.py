@@ -72,6 +72,13 @@ the streamed (default) mode of ``tsseq detect``: the floor lowered to Otsu's spl
 rows seen so far (:class:`~tsseq.anomaly.thresholds.AdaptiveThresholder`), run over the scored
 rows as a stream, confirmed on ``--seeds 6 7 --nab-category realTweets``.
 
+Fifth to seventh studies (pre-registered likewise; ``VARIANTS``, :func:`report_members`): not a
+threshold but ``auto``'s members, each under the two defaults above, against the same oracle,
+with the PR-AUC of its scores: the forecasting members as a vector autoregression
+(``auto_var``, adopted after the sixth), then the autoencoder on centred windows for
+multichannel data (``auto_var_centred``, adopted after the seventh); confirmed on plant seeds
+8-11, 12-15 and 16-19 with clean plant seeds 4-7, 8-11 and 12-15.
+
 The result, and the defaults chosen from it: ``threshold_study.md`` next to this script.
 """
 
