@@ -77,3 +77,32 @@ def _wait_until_ready(processes, ready: list[Path], timeout_s: float = 120) -> N
 def wait_until_ready():
     """``wait_until_ready(processes, ready_files)``: processes raced together start when all have imported."""
     return _wait_until_ready
+
+
+@pytest.fixture(scope="session")
+def _empty_mlflow_store(tmp_path_factory) -> Path:
+    """An MLflow SQLite store with its schema made and nothing logged: made once a session (MLflow's migrations)."""
+    mlflow = pytest.importorskip("mlflow")
+    import contextlib
+
+    folder = tmp_path_factory.mktemp("empty-mlflow-store")
+    with contextlib.chdir(folder):  # the Default experiment's artifact location: here, not the session's folder
+        mlflow.MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments(max_results=1)
+    return folder / "mlflow.db"
+
+
+@pytest.fixture
+def empty_mlflow_store(_empty_mlflow_store):
+    """``empty_mlflow_store(path) -> URI``: a copy of an empty MLflow SQLite store, its schema made, at ``path``.
+
+    For tests about something other than making a store: a fresh store costs a second or more of MLflow's
+    migrations in every process that makes one. The tests of stores made by racing processes make their own.
+    """
+    import shutil
+
+    def copy(path: Path) -> str:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_empty_mlflow_store, path)
+        return f"sqlite:///{path}"
+
+    return copy

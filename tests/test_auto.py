@@ -233,11 +233,11 @@ def test_unknown_candidates_and_metrics_are_named():
         fit_auto(seasonal_hourly(), metric="mse")
 
 
-def test_it_logs_its_choice_to_the_active_mlflow_run(tmp_path):
+def test_it_logs_its_choice_to_the_active_mlflow_run(tmp_path, empty_mlflow_store):
     mlflow = pytest.importorskip("mlflow")
     from tsseq.tracking import tracked_run
 
-    with tracked_run(experiment="auto", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}") as run:
+    with tracked_run(experiment="auto", tracking_uri=empty_mlflow_store(tmp_path / "mlflow.db")) as run:
         model = fit_auto(seasonal_hourly(), candidates=BASELINE_CANDIDATES)
     tags = mlflow.MlflowClient(run.tracking_uri).get_run(run.run_id).data.tags
     assert tags["tsseq.auto.chosen"] == model.chosen_["label"] and tags["tsseq.auto.report"] == model.report()

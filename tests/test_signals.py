@@ -140,7 +140,7 @@ def _assert_one_clean_line(stderr: str, command: str) -> None:
     assert lines == [f"tsseq {command}: terminated by SIGTERM; stopped cleanly, nothing half-written"], stderr
 
 
-def test_sigterm_to_tsseq_tune_fails_the_trial_kills_its_runs_and_the_retry_resumes(tmp_path, request):
+def test_sigterm_to_tsseq_tune_fails_the_trial_kills_its_runs_and_the_retry_resumes(tmp_path, request, empty_mlflow_store):
     study = {  # a tiny LSTM on yearly sunspots (309 rows, offline), 40 epochs a trial
         "name": "stopped",
         "data": {"dataset": "sunspots"},
@@ -157,6 +157,7 @@ def test_sigterm_to_tsseq_tune_fails_the_trial_kills_its_runs_and_the_retry_resu
     }
     job = tmp_path / "stopped.yaml"
     job.write_text(yaml.safe_dump(study))
+    empty_mlflow_store(tmp_path / "mlflow" / "mlflow.db")  # the store _start names, its schema made already
     trial_zero = tmp_path / "checkpoints" / "stopped" / "trial-0"
     # The second run, started now, imports while the first runs and is read; it tunes once `go` exists.
     again = _start(["tune", str(job), "--n-trials", "1"], tmp_path, held_until=tmp_path / "go")
@@ -186,7 +187,7 @@ def test_sigterm_to_tsseq_tune_fails_the_trial_kills_its_runs_and_the_retry_resu
     assert "RUNNING" not in _runs(tmp_path).values()
 
 
-def test_sigterm_to_a_tracked_tsseq_run_ends_its_run_killed(tmp_path):
+def test_sigterm_to_a_tracked_tsseq_run_ends_its_run_killed(tmp_path, empty_mlflow_store):
     index = pd.date_range("2020-01-01", periods=400, freq="h")
     frame = pd.DataFrame({"load": 10 + np.sin(np.arange(400) / 5)}, index=pd.Index(index, name="time"))
     frame.to_csv(tmp_path / "load.csv")
@@ -201,6 +202,7 @@ def test_sigterm_to_a_tracked_tsseq_run_ends_its_run_killed(tmp_path):
         "tracking": {"enabled": True},
     }
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(job))
+    empty_mlflow_store(tmp_path / "mlflow" / "mlflow.db")  # the store _start names, its schema made already
 
     checkpoint = tmp_path / "checkpoints" / "holdout" / "last.pt"  # the pipeline's holdout fit: a folder of its own
     code, stderr = _terminate_once_training(_start(["run", "job.yaml"], tmp_path), checkpoint)

@@ -21,12 +21,15 @@ mlflow = pytest.importorskip("mlflow")
 
 
 @pytest.fixture(scope="session")
-def store_uri(tmp_path_factory) -> str:
-    """A SQLite tracking store for the session (creating one runs MLflow's migrations: seconds).
+def store_uri(tmp_path_factory, _empty_mlflow_store) -> str:
+    """A SQLite tracking store for the session: a copy of the session's empty store (creating one runs MLflow's
+    migrations: seconds, paid once for both).
 
     Tests keep apart by experiment names of their own.
     """
-    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+    path = tmp_path_factory.mktemp("store") / "mlflow.db"
+    shutil.copyfile(_empty_mlflow_store, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(autouse=True)
@@ -36,13 +39,23 @@ def _no_active_run():
         mlflow.end_run()
 
 
-@pytest.fixture
-def hourly() -> pd.DataFrame:
-    """300 hourly rows of a noisy seasonal series with a trend (one channel)."""
+def _hourly() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     index = pd.date_range("2021-01-01", periods=300, freq="h", name="time")
     values = np.sin(np.arange(300) * 2 * np.pi / 24) + 0.01 * np.arange(300) + 0.1 * rng.standard_normal(300)
     return pd.DataFrame({"load": values}, index=index)
+
+
+@pytest.fixture
+def hourly() -> pd.DataFrame:
+    """300 hourly rows of a noisy seasonal series with a trend (one channel)."""
+    return _hourly()
+
+
+@pytest.fixture(scope="module")
+def module_hourly() -> pd.DataFrame:
+    """The rows of ``hourly``, for module-scoped fixtures (made once a module: not to be changed in place)."""
+    return _hourly()
 
 
 @pytest.fixture
@@ -72,7 +85,7 @@ def mlflow_process():
                     if process.poll() is not None or time.monotonic() > deadline:
                         give_up(f"mlflow {arguments[0]} did not answer on {url} within {timeout_s} s; its log ends:\n"
                                 f"{log.read_text()[-2000:]}")  # fmt: skip
-                    time.sleep(0.5)
+                    time.sleep(0.1)
                 yield url
             finally:
                 if process.poll() is None:

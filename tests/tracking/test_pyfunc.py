@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -17,7 +18,8 @@ from tsseq.errors import ConfigError, DataError
 from tsseq.tracking import forecast_from_history, tracked_run
 from tsseq.tracking.pyfunc import input_example
 
-# Reads each model URI's input CSV, predicts, writes the forecast values as .npy (no pickle).
+# Reads each model URI's input CSV, predicts with the case's params, writes the forecast values (.npy, no pickle),
+# their timestamps (.time.npy) and the column names (.json).
 FRESH_PROCESS = """
 import json, sys
 import numpy as np, pandas as pd, torch, mlflow
@@ -25,9 +27,12 @@ torch.set_num_threads(1)
 for case in json.loads(sys.argv[1]):
     model = mlflow.pyfunc.load_model(case["uri"])
     history = pd.read_csv(case["input"], parse_dates=["timestamp"])
-    forecast = model.predict(history, params={"horizon": case["horizon"]})
-    np.save(case["output"], forecast.drop(columns="timestamp").to_numpy(np.float64), allow_pickle=False)
+    forecast = model.predict(history, params=case["params"])
+    values = forecast.drop(columns="timestamp")
+    np.save(case["output"], values.to_numpy(np.float64), allow_pickle=False)
     np.save(case["output"] + ".time.npy", forecast["timestamp"].to_numpy("datetime64[ns]").astype(np.int64))
+    with open(case["output"] + ".json", "w") as file:
+        json.dump(list(values.columns), file)
 """
 
 
@@ -38,32 +43,61 @@ def _models():
     }
 
 
-def test_logged_models_predict_exactly_the_same_in_a_fresh_process(store_uri, hourly, tmp_path):
-    cases, expected = [], {}
-    for name, estimator in _models().items():
+def _history(estimator, rows: pd.DataFrame, earlier_rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Two history windows (the `window` column) as the pyfunc model takes them, and as ``(2, L, 1)`` windows."""
+    example, earlier = input_example(estimator, rows), input_example(estimator, earlier_rows)
+    history = pd.concat([example.assign(window=0), earlier.assign(window=1)], ignore_index=True)
+    return history, np.stack([example["load"].to_numpy(), earlier["load"].to_numpy()])[..., None]
+
+
+@pytest.fixture(scope="module")
+def fresh_process(store_uri, module_hourly, tmp_path_factory):
+    """The models of the two fresh-process tests below, fitted and logged here, reloaded and run in one fresh process
+    (its start-up, seconds of imports, paid once).
+
+    Returns ``{name: (estimator, windows, {ask: output path})}``: ``ar`` and ``lstm`` (a point LSTM) asked for
+    ``points``, ``quantile_lstm`` for ``points`` and ``quantiles``; each output path holds the values (``.npy``),
+    the timestamps (``.time.npy``) and the column names (``.json``) the fresh process predicted.
+    """
+    hourly, folder = module_hourly, tmp_path_factory.mktemp("pyfunc")
+    training = {"loss": "quantile", "epochs": 2, "batch_size": 64, "seed": 0}
+    quantile_lstm = create("lstm", input_length=24, horizon=6, hidden_size=8, training=training)
+    models = {**_models(), "quantile_lstm": quantile_lstm}
+    cases, fitted = [], {}
+    for name, estimator in models.items():
         estimator.fit(hourly)
-        with tracked_run(experiment="pyfunc", run_name=name, tracking_uri=store_uri) as run:
+        experiment, run_name = ("pyfunc-quantiles", None) if name == "quantile_lstm" else ("pyfunc", name)
+        with tracked_run(experiment=experiment, run_name=run_name, tracking_uri=store_uri) as run:
             info = run.log_model(estimator, hourly, horizon=6)
-        # Two history windows (the `window` column): the training tail and one 50 rows earlier.
-        rows = getattr(estimator, "input_length", None) or 100
-        example = input_example(estimator, hourly.iloc[-rows:])
-        earlier = input_example(estimator, hourly.iloc[-rows - 50 : -50])
-        history = pd.concat([example.assign(window=0), earlier.assign(window=1)], ignore_index=True)
-        history.to_csv(tmp_path / f"{name}.csv", index=False)
-        cases.append({"uri": info.model_uri, "input": str(tmp_path / f"{name}.csv"), "output": str(tmp_path / f"{name}.npy"), "horizon": 6})
-        windows = np.stack([example["load"].to_numpy(), earlier["load"].to_numpy()])[..., None]  # (2, L, 1)
-        expected[name] = (estimator.predict_windows(windows, 6), estimator.predict(6))
+        if name == "quantile_lstm":  # the training tail, and the tail of the rows before the last 50
+            history, windows = _history(estimator, hourly, hourly.iloc[:-50])
+            asks = {"quantiles": {"horizon": 6, "quantiles": "0.95,0.05,0.5"}, "points": {"horizon": 6}}
+        else:  # the training tail and the window 50 rows earlier
+            rows = getattr(estimator, "input_length", None) or 100
+            history, windows = _history(estimator, hourly.iloc[-rows:], hourly.iloc[-rows - 50 : -50])
+            asks = {"points": {"horizon": 6}}
+        history.to_csv(folder / f"{name}.csv", index=False)
+        outputs = {ask: str(folder / f"{name}-{ask}.npy") for ask in asks}
+        cases += [{"uri": info.model_uri, "input": str(folder / f"{name}.csv"), "output": outputs[ask], "params": params}
+                  for ask, params in asks.items()]  # fmt: skip
+        fitted[name] = (estimator, windows, outputs)
     env = {**os.environ, "MLFLOW_TRACKING_URI": store_uri}
     subprocess.run([sys.executable, "-c", FRESH_PROCESS, json.dumps(cases)], check=True, env=env, capture_output=True)
-    for name, case in zip(expected, cases):
-        by_windows, after_training = expected[name]
-        values = np.load(case["output"])  # columns: window, load
+    return fitted
+
+
+def test_logged_models_predict_exactly_the_same_in_a_fresh_process(fresh_process):
+    for name in _models():
+        estimator, windows, outputs = fresh_process[name]
+        by_windows, after_training = estimator.predict_windows(windows, 6), estimator.predict(6)
+        values = np.load(outputs["points"])  # columns: window, load
+        assert json.loads(Path(outputs["points"] + ".json").read_text()) == ["window", "load"]
         np.testing.assert_array_equal(values[:, 0], np.repeat([0, 1], 6))
         np.testing.assert_array_equal(values[:, 1], by_windows[:, :, 0].ravel())
         # The training tail as history forecasts what predict() forecasts after the training data
         # (up to float32 rounding: predict() runs the LSTM on a batch of one window, not two).
         np.testing.assert_allclose(values[:6, 1], after_training["load"].to_numpy(), rtol=1e-6)
-        timestamps = pd.to_datetime(np.load(case["output"] + ".time.npy")[:6])
+        timestamps = pd.to_datetime(np.load(outputs["points"] + ".time.npy")[:6])
         assert list(timestamps) == list(after_training.index)
 
 
@@ -92,51 +126,20 @@ def test_bad_history_is_refused_with_what_was_expected(hourly):
         forecast_from_history(lstm, example.iloc[::-1], 6)
 
 
-# Predicts with the params of each case and writes the values (.npy) and the column names (.json).
-FRESH_PROCESS_PARAMS = """
-import json, sys
-import numpy as np, pandas as pd, torch, mlflow
-torch.set_num_threads(1)
-for case in json.loads(sys.argv[1]):
-    model = mlflow.pyfunc.load_model(case["uri"])
-    history = pd.read_csv(case["input"], parse_dates=["timestamp"])
-    forecast = model.predict(history, params=case["params"]).drop(columns="timestamp")
-    np.save(case["output"], forecast.to_numpy(np.float64), allow_pickle=False)
-    with open(case["output"] + ".json", "w") as file:
-        json.dump(list(forecast.columns), file)
-"""
-
-
-def test_a_quantile_model_returns_its_quantiles_when_asked_in_a_fresh_process(store_uri, hourly, tmp_path):
-    training = {"loss": "quantile", "epochs": 2, "batch_size": 64, "seed": 0}
-    estimator = create("lstm", input_length=24, horizon=6, hidden_size=8, training=training).fit(hourly)
-    with tracked_run(experiment="pyfunc-quantiles", tracking_uri=store_uri) as run:
-        info = run.log_model(estimator, hourly, horizon=6)
-    example = input_example(estimator, hourly)
-    earlier = input_example(estimator, hourly.iloc[:-50])
-    history = pd.concat([example.assign(window=0), earlier.assign(window=1)], ignore_index=True)
-    history.to_csv(tmp_path / "input.csv", index=False)
-    asks = {"quantiles": {"horizon": 6, "quantiles": "0.95,0.05,0.5"}, "points": {"horizon": 6}}
-    cases = [
-        {"uri": info.model_uri, "input": str(tmp_path / "input.csv"), "output": str(tmp_path / f"{name}.npy"), "params": params}
-        for name, params in asks.items()
-    ]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": store_uri}
-    subprocess.run([sys.executable, "-c", FRESH_PROCESS_PARAMS, json.dumps(cases)], check=True, env=env, capture_output=True)
-
-    windows = np.stack([example["load"].to_numpy(), earlier["load"].to_numpy()])[..., None]  # (2, L, 1)
+def test_a_quantile_model_returns_its_quantiles_when_asked_in_a_fresh_process(fresh_process):
+    estimator, windows, outputs = fresh_process["quantile_lstm"]
     levels = [0.05, 0.5, 0.95]
     quantiles = estimator.predict_windows(windows, 6, quantiles=levels)  # (2, 6, 1, 3)
     points = estimator.predict_windows(windows, 6)  # (2, 6, 1)
-    values = np.load(tmp_path / "quantiles.npy")
-    assert json.loads((tmp_path / "quantiles.npy.json").read_text()) == ["window", "load", "load_q0.05", "load_q0.5", "load_q0.95"]
+    values = np.load(outputs["quantiles"])
+    assert json.loads(Path(outputs["quantiles"] + ".json").read_text()) == ["window", "load", "load_q0.05", "load_q0.5", "load_q0.95"]
     np.testing.assert_array_equal(values[:, 0], np.repeat([0, 1], 6))
     np.testing.assert_array_equal(values[:, 1], points[:, :, 0].ravel())
     np.testing.assert_array_equal(values[:, 2:], quantiles[:, :, 0, :].reshape(12, 3))
     assert (np.diff(values[:, 2:], axis=1) >= 0).all()  # never crossing
     # Without the parameter: the point forecasts only, as before.
-    assert json.loads((tmp_path / "points.npy.json").read_text()) == ["window", "load"]
-    np.testing.assert_array_equal(np.load(tmp_path / "points.npy")[:, 1], points[:, :, 0].ravel())
+    assert json.loads(Path(outputs["points"] + ".json").read_text()) == ["window", "load"]
+    np.testing.assert_array_equal(np.load(outputs["points"])[:, 1], points[:, :, 0].ravel())
 
 
 def test_the_quantiles_parameter_is_a_string_with_an_empty_default(store_uri, hourly):

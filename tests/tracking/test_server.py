@@ -17,9 +17,12 @@ START_TIMEOUT_S = 45
 
 
 @pytest.fixture
-def server(tmp_path: Path, mlflow_process):
-    """``mlflow server`` with a SQLite backend and proxied artifacts in ``tmp_path``; yields its URL."""
-    arguments = ["server", "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+def server(tmp_path: Path, mlflow_process, empty_mlflow_store):
+    """``mlflow server`` with a SQLite backend and proxied artifacts in ``tmp_path``; yields its URL.
+
+    The backend starts as a copy of an empty store: the server need not run MLflow's migrations before it answers.
+    """
+    arguments = ["server", "--workers", "1", "--backend-store-uri", empty_mlflow_store(tmp_path / "server.db"),
                  "--artifacts-destination", str(tmp_path / "artifacts")]  # fmt: skip
     with mlflow_process(arguments, tmp_path / "server.log", "/health", START_TIMEOUT_S, pytest.skip) as url:
         yield url

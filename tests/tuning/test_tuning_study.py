@@ -139,10 +139,10 @@ def test_the_cli_names_a_bad_key_of_the_job_file(write_job, capsys):
     assert "bad.yaml: pruner: unknown key 'n_startup_trial'. Did you mean 'n_startup_trials'?" in capsys.readouterr().err
 
 
-def test_each_trial_is_a_child_run_of_the_study_run_and_the_best_is_refitted_and_logged(write_job, tmp_path):
+def test_each_trial_is_a_child_run_of_the_study_run_and_the_best_is_refitted_and_logged(write_job, tmp_path, empty_mlflow_store):
     import mlflow
 
-    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    uri = empty_mlflow_store(tmp_path / "mlflow" / "mlflow.db")
     config, base = load_study(
         write_job(
             "tracked",
@@ -212,14 +212,14 @@ def test_the_refitted_best_configuration_is_scored_on_the_test_rows(write_job):
     assert f"test MSE {result.best_test_mse:.6g}" in result.summary()
 
 
-def test_workers_that_start_a_new_study_together_agree_on_one_study_run(write_job, tmp_path, monkeypatch):
+def test_workers_that_start_a_new_study_together_agree_on_one_study_run(write_job, tmp_path, monkeypatch, empty_mlflow_store):
     import mlflow
     import optuna
 
     from tsseq.tuning import study as study_module
     from tsseq.tuning.storage import open_storage
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = empty_mlflow_store(tmp_path / "mlflow.db")
     config, _ = load_study(write_job("together", tracking={"enabled": True, "experiment": "race", "tracking_uri": uri}))
     study = open_study(config)
     client = mlflow.MlflowClient(uri)
@@ -292,14 +292,14 @@ def test_each_trial_is_one_line_and_a_terminal_also_gets_a_bar_of_trials(write_j
     assert ("\r" in text and "trials" in text and "3/3" in text) is terminal  # tqdm redraws with \r
 
 
-def test_a_best_trial_already_refitted_is_not_refitted_again(write_job, tmp_path):
+def test_a_best_trial_already_refitted_is_not_refitted_again(write_job, tmp_path, empty_mlflow_store):
     import io
 
     import mlflow
 
     from tsseq.tuning.study import REFIT_ATTR
 
-    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    uri = empty_mlflow_store(tmp_path / "mlflow" / "mlflow.db")
     config, base = load_study(
         write_job("twice", n_trials=1, refit=True, best_model_path=str(tmp_path / "best.pt"),
                   tracking={"enabled": True, "experiment": "refit-once", "tracking_uri": uri}, **AR_JOB)  # fmt: skip
