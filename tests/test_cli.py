@@ -492,9 +492,13 @@ def test_resume_without_a_checkpoint_folder_is_a_usage_error(hourly_csv, tmp_pat
     assert "--resume needs a checkpoint folder to resume from: --checkpoint-dir DIR" in capsys.readouterr().err
 
 
-def _tsseq(arguments: list[str], cwd: Path, **options) -> subprocess.Popen:
+HELD_CLI = Path(__file__).parent / "held_cli.py"  # `tsseq ...` imported now, run once a file exists
+
+
+def _tsseq(arguments: list[str], cwd: Path, held_until: Path | None = None, **options) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-    return subprocess.Popen([sys.executable, "-m", "tsseq.cli", *arguments], cwd=cwd, env=env, text=True,
+    start = ["-m", "tsseq.cli"] if held_until is None else [str(HELD_CLI), str(held_until)]
+    return subprocess.Popen([sys.executable, *start, *arguments], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **options)  # fmt: skip
 
 
@@ -524,6 +528,9 @@ def test_run_killed_mid_training_then_resumed_ends_with_the_scores_of_an_uninter
     # Killed (SIGKILL: no clean-up at all) once the holdout fit has finished three epochs.
     checkpoint = tmp_path / "ck" / "lstm" / "holdout" / "last.pt"
     killed = _tsseq([*job, "--output-dir", "out", "--checkpoint-dir", "ck"], tmp_path)
+    # The resumed run, started now, imports while the killed one trains; it runs once `go` exists, after the kill.
+    resumed = _tsseq([*job, "--output-dir", "out", "--checkpoint-dir", "ck", "--resume"], tmp_path, tmp_path / "go")
+    request.addfinalizer(resumed.kill)
     deadline, epochs_done = time.monotonic() + 300, 0
     while epochs_done < 3:
         assert killed.poll() is None, f"ended before it could be killed: {killed.stderr.read()[-3000:]}"
@@ -537,7 +544,7 @@ def test_run_killed_mid_training_then_resumed_ends_with_the_scores_of_an_uninter
     at_kill = torch.load(checkpoint, weights_only=True)["epoch"]
     assert 3 <= at_kill < epochs
 
-    resumed = _tsseq([*job, "--output-dir", "out", "--checkpoint-dir", "ck", "--resume"], tmp_path)
+    (tmp_path / "go").touch()
     _, stderr = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, stderr[-3000:]
     started = re.search(rf"lstm \[holdout\]: resuming at epoch (\d+)/{epochs} from the checkpoint", stderr)

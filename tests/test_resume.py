@@ -46,9 +46,9 @@ from tsseq.engine import Callback
 registry.load_all()  # import every model now, once: the children start from here (no torch op before a fork)
 
 out, kills, seed = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-index = pd.date_range("2020-01-01", periods=1500, freq="h")
+index = pd.date_range("2020-01-01", periods=600, freq="h")
 rng = np.random.default_rng(0)
-y = pd.DataFrame({"load": 10 + np.sin(np.arange(1500) / 5) + 0.1 * rng.normal(size=1500)}, index=index)
+y = pd.DataFrame({"load": 10 + np.sin(np.arange(600) / 5) + 0.1 * rng.normal(size=600)}, index=index)
 
 
 def estimator(checkpoint_dir):
