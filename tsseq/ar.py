@@ -97,6 +97,10 @@ CRITERIA = ("aic", "bic", "hqic")
 # (1.001 to 1.005 on M4 Hourly) stay, an estimated 1.017 there or 1.05 on a short weekly
 # series does not.
 STABLE_TOL = 0.01
+# Box & Jenkins: autocorrelations, and so AR lags, up to T / 4 of a series of T values.
+LENGTH_PER_LAG = 4
+# Relative pivot below which a regressor counts as collinear with the earlier ones.
+RANK_RTOL = 1e-10
 
 
 def check_stable(stable: object, stable_tol: object) -> None:
@@ -105,11 +109,6 @@ def check_stable(stable: object, stable_tol: object) -> None:
         raise ConfigError(f"The 'stable' parameter must be True or False. Got {stable!r} instead.")
     if isinstance(stable_tol, bool) or not isinstance(stable_tol, (int, float)) or not stable_tol >= 0:
         raise ConfigError(f"The 'stable_tol' parameter must be a float >= 0. Got {stable_tol!r} instead.")
-
-# Box & Jenkins: autocorrelations, and so AR lags, up to T / 4 of a series of T values.
-LENGTH_PER_LAG = 4
-# Relative pivot below which a regressor counts as collinear with the earlier ones.
-RANK_RTOL = 1e-10
 
 
 @dataclass(frozen=True)
