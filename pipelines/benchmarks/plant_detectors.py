@@ -13,11 +13,13 @@ each sensor on its own; its score is the largest of the channels' and its flags 
 Threshold (stated, not tuned on the labels): the ``--quantile`` quantile of the
 detector's own validation scores, i.e. of its normal training rows held out from its fit
 (``threshold="quantile"``); detectors that refuse it keep their default (the online
-detectors' alarm level). ``auto`` (the default of ``tsseq detect``) combines
+detectors' alarm level). ``--threshold default`` gives every detector ``tsseq detect``'s
+default in its default (causal) mode instead (``adaptive`` for the windowed ones and
+``auto``: :func:`tsseq.anomaly.job.adapted_default`). ``auto`` (the default of ``tsseq detect``) combines
 ``lstm_ae_centred`` (``lstm_ae`` on centred windows, as ``auto`` has it on multichannel data),
 ``var_residual`` and ``interval_var`` (``interval`` with a VAR forecaster) configured as their
 own rows here, its threshold the same
-quantile of its combined validation scores.
+quantile of its combined validation scores (or the same default).
 
 Per kind ``k`` (rows of the other kinds left out):
 
@@ -43,6 +45,7 @@ import pandas as pd
 import torch
 
 from tsseq.anomaly.detectors import detector_names, detector_parameters, make_detector
+from tsseq.anomaly.job import adapted_default
 from tsseq.anomaly.metrics import event_precision_recall_f1, pr_auc
 from tsseq.anomaly.streaming import score_stream
 from tsseq.data.plant import PLANT_ANOMALY_KINDS, SENSORS, generate_plant
@@ -51,10 +54,15 @@ from tsseq.errors import ConfigError, DataError
 RECURRENT = ("lstm_ae", "gru_ae", "bilstm_ae", "segment_ae", "dilated_ae", "lstm_vae")
 
 
-def detector_params(name: str, window: int, epochs: int, quantile: float) -> dict:
-    """Small, equal settings for every detector: the window, a short training, the quantile threshold."""
+def detector_params(name: str, window: int, epochs: int, quantile: float | None) -> dict:
+    """Small, equal settings for every detector: the window, a short training, the threshold (the quantile;
+    None: ``tsseq detect``'s default in its default, causal mode)."""
     accepted = detector_parameters(ALIASES.get(name, name))
-    params: dict = {"threshold": "quantile", "threshold_params": {"q": quantile}}
+    if quantile is None:
+        adapted = adapted_default(ALIASES.get(name, name), "causal", {})
+        params: dict = {} if adapted is None else {"threshold": adapted}
+    else:
+        params = {"threshold": "quantile", "threshold_params": {"q": quantile}}
     if "window_length" in accepted:
         params["window_length"] = window
     training = {"epochs": epochs, "batch_size": 64, "learning_rate": 3e-3, "seed": 0, "device": "cpu",
@@ -146,6 +154,9 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--quantile", type=float, default=0.99)
+    parser.add_argument("--threshold", choices=["quantile", "default"], default="quantile",
+                        help="quantile: the --quantile quantile of each detector's validation scores; default: "
+                        "tsseq detect's default threshold in its default (causal) mode")  # fmt: skip
     parser.add_argument("--gap", type=int, default=3, help="unflagged rows bridged between flagged events")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -155,7 +166,7 @@ def main() -> int:
         pr_runs, f1_runs, started = [], [], time.perf_counter()
         for seed in args.seeds:
             plant = generate_plant(args.length, clean_start=args.train_rows, seed=seed)
-            params = detector_params(name, args.window, args.epochs, args.quantile)
+            params = detector_params(name, args.window, args.epochs, args.quantile if args.threshold == "quantile" else None)
             scores, flags, note = run_detector(name, params, plant.frame, args.train_rows)
             scored = slice(args.train_rows, None)
             kinds = plant.labels["kind"].to_numpy(dtype=object)
@@ -182,7 +193,8 @@ def main() -> int:
     fmt = lambda value: f"{value:.3f}"  # noqa: E731
     print(f"\nPR-AUC per kind on rows {args.train_rows}..{args.length - 1}, mean over seeds {args.seeds}:")
     print(pr_table.to_string(float_format=fmt))
-    print(f"\nEvent F1 per kind (threshold: {args.quantile} quantile of validation scores; gap {args.gap}), "
+    threshold = f"{args.quantile} quantile of validation scores" if args.threshold == "quantile" else "tsseq detect's default"
+    print(f"\nEvent F1 per kind (threshold: {threshold}; gap {args.gap}), "
           f"wall seconds per seed:")  # fmt: skip
     print(f1_table.to_string(float_format=fmt))
     return 0
