@@ -62,6 +62,31 @@ def least_squares(design: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, 
     return solution[0], coef, targets - design @ solution
 
 
+def nested_covariances(values: np.ndarray, lags: int) -> list[np.ndarray]:
+    """The residual covariances ``RSS / n`` of the orders ``0..lags`` on the common sample (rows ``lags..T-1``).
+
+    The design of order ``p`` there is the first ``1 + C p`` columns of order ``lags``'s (:func:`lagged`), so one
+    QR of the largest gives them all: with ``X = Q R`` and ``Z = Q' Y``, the residuals of the first ``k`` columns
+    are ``Y - Q_k Z_k``, each order's from the one before by ``C`` more columns. A rank-deficient design (a
+    constant channel) is solved order by order as statsmodels solves it (:func:`least_squares`).
+    """
+    design, targets = lagged(values, lags), values[lags:]
+    n_channels = values.shape[1]
+    orthonormal, triangular = np.linalg.qr(design)
+    diagonal = np.abs(np.diag(triangular))
+    if diagonal.min() <= 1e-10 * diagonal.max():
+        residuals = (least_squares(design[:, : 1 + n_channels * p], targets)[2] for p in range(lags + 1))
+        return [r.T @ r / len(targets) for r in residuals]
+    projected = orthonormal.T @ targets  # (1 + C lags, C)
+    residuals = targets - orthonormal[:, :1] @ projected[:1]
+    covariances = [residuals.T @ residuals / len(targets)]
+    for p in range(1, lags + 1):
+        columns = slice(1 + n_channels * (p - 1), 1 + n_channels * p)
+        residuals = residuals - orthonormal[:, columns] @ projected[columns]
+        covariances.append(residuals.T @ residuals / len(targets))
+    return covariances
+
+
 def log_det(covariance: np.ndarray) -> float:
     """``log det`` of a residual covariance; a singular one (a constant channel) by its positive eigenvalues' floor."""
     sign, value = np.linalg.slogdet(covariance)
@@ -235,9 +260,9 @@ class VAR(Forecaster):
         else:
             lags = self._max_lags(len(values), n_channels)
             criteria = np.full(self.max_order + 1, np.inf)
-            for p in range(lags + 1):  # the common sample: the rows after the first `lags`
-                residuals = least_squares(lagged(values[lags - p :], p), values[lags:])[2]
-                criteria[p] = criterion_value(self.criterion, residuals.T @ residuals / len(residuals), len(residuals), p)
+            nobs = len(values) - lags  # the common sample: the rows after the first `lags`
+            for p, covariance in enumerate(nested_covariances(values, lags)):
+                criteria[p] = criterion_value(self.criterion, covariance, nobs, p)
             candidates = list(np.argsort(criteria[: lags + 1], kind="stable"))
             model = FittedVAR(values, int(candidates[0]))
         if not self.stable or model.radius <= 1 + self.stable_tol:

@@ -1,0 +1,69 @@
+"""VAR order selection: tsseq's one QR for every order, against statsmodels' ``VAR.fit(maxlags, ic)``.
+
+``tsseq.var.VAR`` selects the order on the common sample from one QR of the largest design
+(:func:`tsseq.var.nested_covariances`); statsmodels' ``select_order`` solves one least
+squares per order. Both then fit the chosen order. For each size (channels x rows of a
+seeded random walk plus noise) this times both fits, alternating, and prints the medians and
+their ratio; it exits with status 1 if the selected orders or the coefficients differ
+(1e-8). Both run with the BLAS threads of ``--blas-threads`` (default 1). Run::
+
+    python pipelines/benchmarks/bench_var.py --sizes 5x4000 20x10000 50x10000 100x20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from statsmodels.tsa.api import VAR as StatsmodelsVAR
+from threadpoolctl import threadpool_limits
+
+import tsseq
+
+
+def frame(channels: int, rows: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(rows, channels)).cumsum(axis=0) * 0.01 + rng.normal(size=(rows, channels))
+    return pd.DataFrame(values, index=pd.date_range("2024-01-01", periods=rows, freq="s"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="+", default=["5x4000", "20x10000", "50x10000"], help="CHANNELSxROWS")
+    parser.add_argument("--max-order", type=int, default=10)
+    parser.add_argument("--criterion", default="aic")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--blas-threads", type=int, default=1)
+    args = parser.parse_args()
+    failed = False
+    with threadpool_limits(args.blas_threads):
+        for size in args.sizes:
+            channels, rows = map(int, size.split("x"))
+            data = frame(channels, rows)
+            times: dict[str, list[float]] = {"tsseq": [], "statsmodels": []}
+            for _ in range(args.repeats):
+                started = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # an explosive fit's replacement warning: compared below
+                    ours = tsseq.create("var", max_order=args.max_order, criterion=args.criterion, stable=False).fit(data)
+                times["tsseq"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                theirs = StatsmodelsVAR(data.to_numpy()).fit(maxlags=args.max_order, ic=args.criterion)
+                times["statsmodels"].append(time.perf_counter() - started)
+            order = int(ours.order_[0])
+            same = order == theirs.k_ar and np.allclose(ours.coef_[0, :order], theirs.coefs, atol=1e-8)
+            failed |= not same
+            medians = {name: statistics.median(values) for name, values in times.items()}
+            print(f"{channels:>4} channels x {rows:>6} rows: order {order} (statsmodels {theirs.k_ar}), "
+                  f"tsseq {medians['tsseq']:.3f} s, statsmodels {medians['statsmodels']:.3f} s, "
+                  f"ratio {medians['statsmodels'] / medians['tsseq']:.2f}x{'' if same else '  MISMATCH'}")  # fmt: skip
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
