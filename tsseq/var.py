@@ -284,18 +284,16 @@ class VAR(Forecaster):
             needed = n_channels + 3
             requirement = f"with {n_channels} channel(s) needs at least {needed} rows (C + 3)"
         _check_arrays(series, needed, "VAR", requirement)
-        fits = [self._fit_one(values) for values in series]
-        width = max(model.order for model, *_ in fits)
-        n_series = len(series)
-        self.order_ = np.array([model.order for model, *_ in fits])
-        self.replaced_order_ = np.array([replaced for _, _, replaced, _ in fits])
-        self.replaced_radius_ = np.array([radius for *_, radius in fits])
-        self.intercept_ = np.stack([model.intercept for model, *_ in fits])
-        self.coef_ = np.zeros((n_series, width, n_channels, n_channels))
-        for s, (model, *_) in enumerate(fits):
+        models, criteria, replaced, radii = zip(*(self._fit_one(values) for values in series))
+        self.order_ = np.array([model.order for model in models])
+        width = int(self.order_.max())
+        self.replaced_order_, self.replaced_radius_ = np.array(replaced), np.array(radii)
+        self.intercept_ = np.stack([model.intercept for model in models])
+        self.coef_ = np.zeros((len(models), width, n_channels, n_channels))
+        for s, model in enumerate(models):
             self.coef_[s, : model.order] = model.coef
-        self.sigma_u_ = np.stack([model.sigma_u for model, *_ in fits])
-        self.criteria_ = None if self.order is not None else np.stack([criteria for _, criteria, *_ in fits])
+        self.sigma_u_ = np.stack([model.sigma_u for model in models])
+        self.criteria_ = None if self.order is not None else np.stack(criteria)
         self.last_values_ = np.stack([values[len(values) - width :] for values in series])  # (S, P, C)
 
     def _predict(self, horizon: int) -> list[np.ndarray]:

@@ -57,9 +57,10 @@ RECURRENT = ("lstm_ae", "gru_ae", "bilstm_ae", "segment_ae", "dilated_ae", "lstm
 def detector_params(name: str, window: int, epochs: int, quantile: float | None) -> dict:
     """Small, equal settings for every detector: the window, a short training, the threshold (the quantile;
     None: ``tsseq detect``'s default in its default, causal mode)."""
-    accepted = detector_parameters(ALIASES.get(name, name))
+    detector, change = VARIANTS.get(name, (name, {}))
+    accepted = detector_parameters(detector)
     if quantile is None:
-        adapted = adapted_default(ALIASES.get(name, name), "causal", {})
+        adapted = adapted_default(detector, "causal", {})
         params: dict = {} if adapted is None else {"threshold": adapted}
     else:
         params = {"threshold": "quantile", "threshold_params": {"q": quantile}}
@@ -69,33 +70,38 @@ def detector_params(name: str, window: int, epochs: int, quantile: float | None)
                 "progress": False, "threads": 1}  # fmt: skip
     if "training" in accepted:
         params["training"] = training
-    if ALIASES.get(name, name) in RECURRENT:
+    if detector in RECURRENT:
         params["model_params"] = {"hidden_size": 16}
     if name == "interval":  # an AR forecaster's Gaussian intervals, as the interval detector's default
         params["forecaster"] = "ar"
-    if name == "interval_var":  # a VAR's, as auto's interval member
-        params["forecaster"] = "var"
-    if name == "lstm_ae_centred":  # on centred windows, as auto's reconstruction member
-        params["centre_windows"] = True
     if name == "auto":  # its members as the rows lstm_ae_centred, var_residual and interval_var are run here
-        params["members"] = [{"name": "lstm_ae", "params": {"model_params": {"hidden_size": 16}, "centre_windows": True}},
-                             "var_residual", {"name": "interval", "params": {"forecaster": "var"}}]  # fmt: skip
-    return params
+        centred, interval = VARIANTS["lstm_ae_centred"], VARIANTS["interval_var"]
+        params["members"] = [{"name": centred[0], "params": {"model_params": {"hidden_size": 16}, **centred[1]}},
+                             "var_residual", {"name": interval[0], "params": interval[1]}]  # fmt: skip
+    return {**params, **change}
 
 
-# Rows that are a registered detector configured another way (detector_params): row name -> detector name.
-ALIASES = {"interval_var": "interval", "lstm_ae_centred": "lstm_ae"}
+# Rows that are a registered detector configured another way: row name -> (detector name, the parameters changed).
+VARIANTS = {
+    "interval_var": ("interval", {"forecaster": "var"}),  # a VAR's intervals, as auto's interval member
+    "lstm_ae_centred": ("lstm_ae", {"centre_windows": True}),  # on centred windows, as auto's reconstruction member
+}
+
+
+def registered(name: str) -> str:
+    """The registered detector of a row (:data:`VARIANTS`)."""
+    return VARIANTS.get(name, (name,))[0]
 
 
 def _scores_and_flags(name: str, params: dict, frame: pd.DataFrame, train_rows: int) -> tuple[np.ndarray, np.ndarray]:
     """``(T,)`` scores (NaN on unscored rows) and flags of one detector on one multichannel frame."""
     try:
-        result = score_stream(make_detector(ALIASES.get(name, name), causal=True, **params), frame, train_rows=train_rows).frame
+        result = score_stream(make_detector(registered(name), causal=True, **params), frame, train_rows=train_rows).frame
     except ConfigError as error:
         if "causal=False" not in str(error):
             raise
         # offline only (bilstm_ae): trained on the same rows, scores every row with windows both sides
-        detector = make_detector(ALIASES.get(name, name), causal=False, **params).fit(frame.iloc[:train_rows])
+        detector = make_detector(registered(name), causal=False, **params).fit(frame.iloc[:train_rows])
         result = detector.detect(frame)
     return result["score"].to_numpy(dtype=np.float64), result["is_anomaly"].to_numpy(dtype=bool)
 
@@ -160,7 +166,7 @@ def main() -> int:
     parser.add_argument("--gap", type=int, default=3, help="unflagged rows bridged between flagged events")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    names = args.detectors or [name for name in detector_names() if name != "forecast_residual"] + list(ALIASES)
+    names = args.detectors or [name for name in detector_names() if name != "forecast_residual"] + list(VARIANTS)
     pr_rows, f1_rows, seconds = {}, {}, {}
     for name in names:
         pr_runs, f1_runs, started = [], [], time.perf_counter()

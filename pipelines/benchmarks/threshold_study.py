@@ -156,37 +156,36 @@ def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownC
 
 
 # --------------------------------------------------------------------------- scores
+# auto's members as the studies configure them; the fifth to seventh studies' VARIANTS swap them.
+LSTM_MEMBER = {"name": "lstm_ae", "params": {"model_params": {"hidden_size": 16}, "training": TRAINING}}
+AR_INTERVAL = {"name": "interval", "params": {"forecaster": "ar"}}
+VAR_INTERVAL = {"name": "interval", "params": {"forecaster": "var"}}
+# Seventh study: the autoencoder fed centred windows (ReconstructionDetector's centre_windows).
+CENTRED_MEMBER = {"name": "lstm_ae", "params": {**LSTM_MEMBER["params"], "centre_windows": "multichannel"}}
+# Fifth to seventh studies: a registered detector configured another way -> (its name, the parameters changed).
+VARIANTS = {
+    "interval_var": ("interval", VAR_INTERVAL["params"]),
+    "auto_var": ("auto", {"members": [LSTM_MEMBER, "var_residual", VAR_INTERVAL]}),  # auto's default since the sixth
+    "auto_var_ar": ("auto", {"members": [LSTM_MEMBER, "var_residual", AR_INTERVAL]}),
+    "lstm_ae_centred": ("lstm_ae", {"centre_windows": True}),
+    "auto_var_centred": ("auto", {"members": [CENTRED_MEMBER, "var_residual", VAR_INTERVAL]}),
+}
+
+
 def detector_params(name: str, window: int) -> dict:
     params: dict = {"threshold": None, "causal": True}
     if name in ("lstm_ae", "gru_ae"):
         params.update(window_length=window, model_params={"hidden_size": 16}, training=TRAINING)
-    elif name == "ar_residual":
+    elif name in ("ar_residual", "var_residual"):
         params.update(window_length=window)
     elif name == "interval":
-        params.update(window_length=window, forecaster="ar")
+        params.update(window_length=window, **AR_INTERVAL["params"])
     elif name == "auto":
-        params["members"] = [LSTM_MEMBER, "ar_residual", {"name": "interval", "params": {"forecaster": "ar"}}]
-        params["window_length"] = window
-    elif name == "var_residual":
-        params.update(window_length=window)
-    elif name in VARIANTS:  # a registered detector configured another way (fifth study)
+        params.update(members=[LSTM_MEMBER, "ar_residual", AR_INTERVAL], window_length=window)
+    elif name in VARIANTS:
         detector, change = VARIANTS[name]
         params = {**detector_params(detector, window), **change}
     return params
-
-
-# Fifth study: detectors configured with a vector autoregression, for multichannel data (the plant).
-LSTM_MEMBER = {"name": "lstm_ae", "params": {"model_params": {"hidden_size": 16}, "training": TRAINING}}
-VAR_INTERVAL = {"name": "interval", "params": {"forecaster": "var"}}
-# Seventh study: the autoencoder fed centred windows (ReconstructionDetector's centre_windows).
-CENTRED_MEMBER = {"name": "lstm_ae", "params": {**LSTM_MEMBER["params"], "centre_windows": "multichannel"}}
-VARIANTS = {
-    "interval_var": ("interval", {"forecaster": "var"}),
-    "auto_var": ("auto", {"members": [LSTM_MEMBER, "var_residual", VAR_INTERVAL]}),  # auto's default since the sixth
-    "auto_var_ar": ("auto", {"members": [LSTM_MEMBER, "var_residual", {"name": "interval", "params": {"forecaster": "ar"}}]}),
-    "lstm_ae_centred": ("lstm_ae", {"centre_windows": True}),
-    "auto_var_centred": ("auto", {"members": [CENTRED_MEMBER, "var_residual", VAR_INTERVAL]}),
-}
 
 
 def detector_name(name: str) -> str:

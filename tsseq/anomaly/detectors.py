@@ -468,6 +468,10 @@ class ReconstructionDetector(AnomalyDetector):
                 f"Unknown reconstruction model {self.model!r}.{closest_match(str(self.model), MODELS)} "
                 f"Models: {', '.join(MODELS)}."
             )
+        if not isinstance(self.centre_windows, (bool, np.bool_)) and self.centre_windows != "multichannel":
+            raise ConfigError(
+                f"The 'centre_windows' parameter must be True, False or 'multichannel'. Got {self.centre_windows!r} instead."
+            )
         cls, preset = MODELS[self.model]
         params = dict(self.model_params or {})
         try:
@@ -476,10 +480,6 @@ class ReconstructionDetector(AnomalyDetector):
             raise ConfigError(f"Bad 'model_params' {params} for model {self.model!r}: {error}") from None
         if self.causal:
             require_causal(module, f"causal anomaly scoring (model {self.model!r}; set causal=False for batch mode)")
-        if not isinstance(self.centre_windows, (bool, np.bool_)) and self.centre_windows != "multichannel":
-            raise ConfigError(
-                f"The 'centre_windows' parameter must be True, False or 'multichannel'. Got {self.centre_windows!r} instead."
-            )
         centre = n_channels > 1 if self.centre_windows == "multichannel" else bool(self.centre_windows)
         return WindowCentred(module) if centre else module
 
