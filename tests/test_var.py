@@ -10,6 +10,7 @@ from statsmodels.tsa.api import VAR as StatsmodelsVAR
 import tsseq
 from tsseq.errors import ConfigError, DataError, MissingValuesError
 from tsseq.testing import check_forecaster
+from tsseq.var import lagged
 
 
 def coupled(rows: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -151,3 +152,235 @@ def test_the_order_is_capped_by_the_length():
 
 def test_contract():
     check_forecaster(tsseq.create("var", max_order=3))
+
+
+# cross_penalty: ridge on the other channels' lags, the intercept and own lags free (tsseq.var module docstring)
+
+
+def independent_regimes(channels: int = 30, rows: int = 2400, seed: int = 0) -> pd.DataFrame:
+    """Unrelated channels, each an AR(1) around piecewise-constant random levels held 200-400 rows (a wide log)."""
+    rng = np.random.default_rng(seed)
+    values = np.zeros((rows, channels))
+    for channel in range(channels):
+        changes = np.cumsum(rng.integers(200, 400, size=rows // 200 + 1))
+        levels = rng.normal(0, 3, size=len(changes) + 1)[np.searchsorted(changes, np.arange(rows), side="right")]
+        noise = rng.normal(size=rows)
+        wander = np.zeros(rows)
+        for t in range(1, rows):
+            wander[t] = 0.7 * wander[t - 1] + noise[t]
+        values[:, channel] = levels + wander
+    return pd.DataFrame(values, index=pd.date_range("2024-01-01", periods=rows, freq="min"))
+
+
+def driver_and_follower(rows: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """``b`` follows ``a`` one step back (0.8), ``c`` follows nothing."""
+    rng = np.random.default_rng(seed)
+    values = np.zeros((rows, 3))
+    for t in range(1, rows):
+        values[t, 0] = 0.7 * values[t - 1, 0] + rng.normal()
+        values[t, 1] = 0.5 * values[t - 1, 1] + 0.8 * values[t - 1, 0] + 0.3 * rng.normal()
+        values[t, 2] = 0.6 * values[t - 1, 2] + rng.normal()
+    return pd.DataFrame(values, index=pd.date_range("2024-01-01", periods=rows, freq="min"), columns=["a", "b", "c"])
+
+
+def one_step_mse(model, values: np.ndarray, start: int) -> np.ndarray:
+    """Per channel, the mean squared error of the one-step forecasts of rows ``start..`` from the rows before each."""
+    lags = int(np.max(model.order_))  # a VAR's windows need its widest order; an AR's its channels' widest
+    windows = np.lib.stride_tricks.sliding_window_view(values[start - lags : -1], lags, axis=0).transpose(0, 2, 1)
+    return np.mean((model.predict_windows(windows, 1)[:, 0] - values[start:]) ** 2, axis=0)
+
+
+@pytest.mark.parametrize("order", [1, 3, None])
+def test_a_zero_cross_penalty_is_the_least_squares(order):
+    frame = coupled()
+    frame["w"] = np.random.default_rng(5).normal(size=len(frame)).cumsum() * 0.1
+    ols = tsseq.create("var", order=order, max_order=4).fit(frame)
+    ridge = tsseq.create("var", order=order, max_order=4, cross_penalty=0.0).fit(frame)
+    assert ridge.order_.tolist() == ols.order_.tolist()
+    np.testing.assert_allclose(ridge.coef_, ols.coef_, atol=1e-8)
+    np.testing.assert_allclose(ridge.intercept_, ols.intercept_, atol=1e-8)
+    np.testing.assert_allclose(ridge.sigma_u_, ols.sigma_u_, atol=1e-8)  # df 1 + C p: statsmodels' denominator
+    assert ridge.cross_penalty_.shape == (1, 4) and not ridge.cross_penalty_.any()
+    np.testing.assert_array_equal(ols.cross_penalty_, 0.0)
+
+
+@pytest.mark.parametrize("penalty", [1e8, float("inf")])
+def test_a_huge_cross_penalty_is_the_per_channel_ar(penalty):
+    frame = coupled()
+    values, lags = frame.to_numpy(), 2
+    model = tsseq.create("var", order=lags, cross_penalty=penalty).fit(frame)
+    rows = np.arange(lags, len(values))
+    for channel in range(3):
+        design = np.column_stack([np.ones(len(rows))] + [values[rows - i, channel] for i in range(1, lags + 1)])
+        reference = np.linalg.lstsq(design, values[rows, channel], rcond=None)[0]
+        assert model.intercept_[0, channel] == pytest.approx(reference[0], abs=1e-6)
+        np.testing.assert_allclose(model.coef_[0, :, channel, channel], reference[1:], atol=1e-6)
+        others = np.delete(model.coef_[0, :, channel], channel, axis=1)
+        np.testing.assert_allclose(others, 0.0, atol=1e-6)
+    np.testing.assert_array_equal(model.cross_penalty_, penalty)
+
+
+@pytest.mark.parametrize("penalty", [0.5, "gcv"])
+def test_one_channel_has_no_cross_terms_to_shrink(penalty):
+    frame = coupled()[["u"]]
+    ols = tsseq.create("var", max_order=6).fit(frame)
+    ridge = tsseq.create("var", max_order=6, cross_penalty=penalty).fit(frame)
+    for name in ("order_", "coef_", "intercept_", "sigma_u_", "cross_penalty_"):
+        np.testing.assert_array_equal(getattr(ridge, name), getattr(ols, name))
+    np.testing.assert_array_equal(ridge.cross_penalty_, 0.0)
+
+
+def residualised_cross_design(values: np.ndarray, lags: int, channel: int) -> tuple[np.ndarray, np.ndarray]:
+    """Equation ``channel``'s other-channel lags and target, the intercept and own lags partialled out; columns at unit RMS."""
+    n_channels = values.shape[1]
+    rows = np.arange(lags, len(values))
+    own = np.column_stack([np.ones(len(rows))] + [values[rows - i, channel] for i in range(1, lags + 1)])
+    cross = np.column_stack([values[rows - i, k] for i in range(1, lags + 1) for k in range(n_channels) if k != channel])
+    partial = lambda m: m - own @ np.linalg.lstsq(own, m, rcond=None)[0]  # noqa: E731
+    design = partial(cross)
+    return design / np.sqrt(np.mean(design**2, axis=0)), partial(values[rows, channel])
+
+
+def ridge_hat(design: np.ndarray, penalty: float) -> np.ndarray:
+    """The hat matrix of the ridge with penalty ``penalty n`` (least squares at 0)."""
+    if penalty == 0:
+        return design @ np.linalg.pinv(design)
+    return design @ np.linalg.solve(design.T @ design + penalty * len(design) * np.eye(design.shape[1]), design.T)
+
+
+def reference_gcv_penalty(values: np.ndarray, lags: int, channel: int) -> float:
+    """The GCV choice of one equation by brute force: explicit ridge on the residualised, unit-RMS cross design."""
+    design, response = residualised_cross_design(values, lags, channel)
+    n = len(design)
+    grid = np.r_[0.0, np.logspace(-6, 2, 33)]
+    scores = []
+    for penalty in grid:
+        hat = ridge_hat(design, penalty)
+        rss = np.sum((response - hat @ response) ** 2)
+        df = 1 + lags + np.trace(hat)
+        scores.append(n * rss / (n - df) ** 2 if n > df else np.inf)
+    scores = np.array(scores)
+    return float(grid[np.flatnonzero(scores == scores.min()).max()])  # ties: the larger penalty
+
+
+def test_sigma_u_of_a_penalised_fit_divides_by_the_mean_degrees_of_freedom():
+    frame = coupled()
+    values, lags, penalty = frame.to_numpy(), 2, 0.01
+    model = tsseq.create("var", order=lags, cross_penalty=penalty).fit(frame)
+    n = len(values) - lags
+    solution = np.vstack([model.intercept_[0], np.concatenate(list(model.coef_[0]), axis=1).T])
+    residuals = values[lags:] - lagged(values, lags) @ solution
+    df = [1 + lags + np.trace(ridge_hat(residualised_cross_design(values, lags, j)[0], penalty)) for j in range(3)]
+    assert 1 + lags < np.mean(df) < 1 + 3 * lags  # between the per-channel AR's and the least squares'
+    np.testing.assert_allclose(model.sigma_u_[0], residuals.T @ residuals / (n - np.mean(df)), rtol=1e-8)
+
+
+def test_gcv_picks_the_penalty_of_a_brute_force_search():
+    rows = 80  # few, so that the degrees of freedom weigh in GCV
+    rng = np.random.default_rng(0)
+    values = np.zeros((rows, 5))
+    for t in range(1, rows):  # each channel leans a little on the one before it
+        values[t] = 0.5 * values[t - 1] + 0.1 * np.roll(values[t - 1], 1) + rng.normal(size=5)
+    values[:, 1] = values[:, 0] + 0.3 * rng.normal(size=rows)  # once channel 0's lags are out, little is left of 1's
+    values[:, 3] += 10.0  # and units do not matter
+    values[:, 4] *= 100.0
+    frame = pd.DataFrame(values, index=pd.date_range("2024-01-01", periods=rows, freq="min"))
+    model = tsseq.create("var", order=2, cross_penalty="gcv").fit(frame)
+    expected = [reference_gcv_penalty(values, 2, channel) for channel in range(5)]
+    np.testing.assert_allclose(model.cross_penalty_[0], expected, rtol=1e-12)
+    assert any(0 < penalty < 100 for penalty in expected)  # not only the ends of the grid
+
+
+def test_gcv_shrinks_spurious_cross_terms_of_unrelated_channels():
+    frame = independent_regimes()
+    values, train = frame.to_numpy(), 1200
+    ols = tsseq.create("var", order=1).fit(frame.iloc[:train])
+    gcv = tsseq.create("var", order=1, cross_penalty="gcv").fit(frame.iloc[:train])
+    per_channel = tsseq.create("ar", order=1).fit(frame.iloc[:train])
+    errors = {name: one_step_mse(model, values, train).mean() for name, model in [("ols", ols), ("gcv", gcv), ("ar", per_channel)]}
+    # seeds 0-3: ols 1.80, 1.87, 1.73, 1.86; gcv 1.55, 1.59, 1.51, 1.59; ar 1.29, 1.25, 1.28, 1.28
+    assert errors["gcv"] < 0.92 * errors["ols"]
+    assert errors["gcv"] < 1.35 * errors["ar"]
+    assert (gcv.cross_penalty_ > 0).all()
+
+
+def test_gcv_keeps_a_real_coupling():
+    frame = driver_and_follower()
+    values, train = frame.to_numpy(), 1000
+    ols = tsseq.create("var", max_order=4).fit(frame.iloc[:train])
+    gcv = tsseq.create("var", max_order=4, cross_penalty="gcv").fit(frame.iloc[:train])
+    assert gcv.order_.tolist() == ols.order_.tolist()  # the order is selected by the least-squares criteria
+    np.testing.assert_array_equal(gcv.criteria_, ols.criteria_)
+    # b on a one step back: 0.8 (seeds 0-4: OLS and GCV agree to 3e-4)
+    assert gcv.coef_[0, 0, 1, 0] == pytest.approx(ols.coef_[0, 0, 1, 0], abs=0.01)
+    assert gcv.coef_[0, 0, 1, 0] == pytest.approx(0.8, abs=0.05)
+    assert gcv.cross_penalty_[0, 1] < 0.01
+    assert np.all(one_step_mse(gcv, values, train) <= 1.03 * one_step_mse(ols, values, train))
+
+
+def test_a_constant_channel_with_a_cross_penalty():
+    frame = coupled()
+    frame["setpoint"] = 3.0
+    model = tsseq.create("var", max_order=3, cross_penalty="gcv").fit(frame)
+    assert np.isfinite(model.coef_).all() and np.isfinite(model.cross_penalty_).all()
+    forecast = model.predict(6, quantiles=[0.05, 0.95])
+    assert np.isfinite(forecast.to_numpy()).all()
+    np.testing.assert_allclose(forecast["setpoint"], 3.0, atol=1e-8)
+    np.testing.assert_allclose(model.coef_[0, :, :, 3], 0.0, atol=1e-12)  # a constant is the intercept's
+    assert model.cross_penalty_[0, 3] == 100.0  # nothing to explain: every GCV is 0, and ties go to the largest
+    assert np.isfinite(model.sample(4, n=10).to_numpy()).all()
+    ols = tsseq.create("var", max_order=3).fit(frame)
+    zero = tsseq.create("var", max_order=3, cross_penalty=0.0).fit(frame)
+    np.testing.assert_allclose(zero.predict(6).to_numpy(), ols.predict(6).to_numpy(), atol=1e-8)
+
+
+@pytest.mark.parametrize("bad", [-1, -0.5, float("nan"), "abc", True, [0.1]])
+def test_a_bad_cross_penalty_is_named(bad):
+    with pytest.raises(ConfigError, match=r"'cross_penalty' parameter must be None, a float >= 0 or 'gcv'"):
+        tsseq.create("var", cross_penalty=bad).fit(coupled())
+
+
+def test_a_misspelt_gcv_is_suggested():
+    with pytest.raises(ConfigError, match="Did you mean 'gcv'"):
+        tsseq.create("var", cross_penalty="GCV").check_params()
+
+
+def test_quantiles_samples_and_windows_with_a_cross_penalty():
+    frame = coupled()
+    model = tsseq.create("var", max_order=4, cross_penalty="gcv").fit(frame)
+    assert model.get_params()["cross_penalty"] == "gcv"
+    quantiles = model.predict(5, quantiles=[0.1, 0.5, 0.9])
+    assert quantiles.shape == (5, 3 + 9) and np.isfinite(quantiles.to_numpy()).all()
+    windows = np.stack([frame.to_numpy()[-20:], frame.to_numpy()[-21:-1]])
+    point = model.predict_windows(windows, 5)
+    assert point.shape == (2, 5, 3) and np.isfinite(point).all()
+    np.testing.assert_allclose(point[0], model.predict(5).to_numpy(), atol=1e-10)
+    bands = model.predict_windows(windows, 5, quantiles=[0.1, 0.5, 0.9])
+    assert bands.shape == (2, 5, 3, 3) and np.all(bands[..., 2] > bands[..., 0])
+    paths = model.sample(3, n=20000, seed=1).to_numpy().reshape(20000, 3, 3)
+    np.testing.assert_allclose(paths.mean(axis=0), model.predict(3).to_numpy(), atol=0.05)
+    np.testing.assert_allclose(np.cov(paths[:, 0].T), model.sigma_u_[0], atol=0.05)
+
+
+def test_an_explosive_penalised_fit_is_replaced_and_long_frames_get_one_penalty_per_equation():
+    rng = np.random.default_rng(3)
+    growth = 1.04 ** np.arange(120)
+    frame = pd.DataFrame(
+        {"a": growth * (1 + 0.01 * rng.normal(size=120)), "b": 2 * growth + rng.normal(size=120)},
+        index=pd.date_range("2024-01-01", periods=120, freq="D"),
+    )
+    with pytest.warns(UserWarning, match=r"VAR: 1 fitted model\(s\) were explosive"):
+        model = tsseq.create("var", max_order=4, cross_penalty="gcv").fit(frame)
+    from tsseq.var import companion_radius
+
+    assert companion_radius(model.coef_[0, : model.order_[0]]) <= 1.01
+    long = pd.concat({"x": coupled(300, seed=1), "y": coupled(260, seed=2)}, names=["series", "timestamp"])
+    together = tsseq.create("var", max_order=3, cross_penalty="gcv").fit(long)
+    alone = tsseq.create("var", max_order=3, cross_penalty="gcv").fit(coupled(260, seed=2))
+    assert together.cross_penalty_.shape == (2, 3)
+    np.testing.assert_array_equal(together.cross_penalty_[1], alone.cross_penalty_[0])
+    np.testing.assert_allclose(together.predict(4).loc["y"].to_numpy(), alone.predict(4).to_numpy(), atol=1e-10)
+
+
+def test_contract_with_a_cross_penalty():
+    check_forecaster(tsseq.create("var", max_order=3, cross_penalty="gcv"))

@@ -28,10 +28,47 @@ Forecasts iterate the one-step model. The ``h``-step error covariance is
 ``Phi_j = sum_{i=1..min(j, p)} Phi_{j-i} A_i``; quantiles are Gaussian around the point
 forecast with its diagonal (statsmodels' ``forecast_interval``), and ``sample`` draws
 paths ancestrally with innovations ``N(0, Sigma_u)``.
+
+Shrinking the cross terms (``cross_penalty``). On wide logs (tens of loosely related
+channels) most least-squares cross coefficients are noise: on 40 channels (8 independent
+simulated plants of 5 sensors side by side) the VAR's one-step errors out of sample were
+2-3x a per-channel AR's. With ``cross_penalty`` set, equation ``j`` of order ``p``::
+
+    y_{j,t} = c_j + sum_{i=1..p} a_{jj,i} y_{j,t-i} + sum_{k != j} sum_{i=1..p} a_{jk,i} y_{k,t-i} + u_{j,t}
+
+keeps its intercept and own lags free and puts a ridge penalty on the other channels'
+lags, shrinking it towards the per-channel AR (a Minnesota-like prior). Over the ``n = T - p``
+rows of the regression, with ``X_o = [1, own lags]``, ``X_x`` the ``p (C - 1)`` cross columns and
+``M = I - X_o X_o^+`` (Frisch-Waugh: partial the free terms out), each column of ``M X_x`` is
+scaled to unit root-mean-square by ``D`` (so that the penalty is free of the channels' units;
+a zero column, e.g. a constant channel's, gets scale 1 and coefficient 0)::
+
+    b_j = argmin_b |M y_j - M X_x D^-1 b|^2 + lambda_j n |b|^2,    a_{j,cross} = D^-1 b_j
+
+and the intercept and own lags are the least squares given ``a_{j,cross}``. ``lambda_j`` is
+relative to the sample size (the penalty is ``lambda_j n``): 0 is the least squares above,
+and ``lambda_j -> inf`` the per-channel AR with intercept on the same rows (``inf`` is
+accepted). With ``s_i`` the singular values of ``M X_x D^-1``, the equation's degrees of
+freedom are ``df_j = 1 + p + sum_i s_i^2 / (s_i^2 + lambda_j n)``, and ``"gcv"`` picks, per
+equation, the ``lambda_j`` of :data:`CROSS_PENALTY_GRID` (0 and ``logspace(-6, 2, 33)``) that
+minimises the generalised cross-validation ``GCV = n RSS / (n - df)^2`` (points with
+``n <= df`` skipped; ties, to 1e-12 relative, go to the larger penalty). On the 40 channels
+this brought the median absolute one-step errors (held out, test) from 0.105 and 0.172 to
+0.069 and 0.084 (per-channel AR: 0.068 and 0.068), and left 5 coupled channels as good as
+least squares.
+
+The order is selected as above, by the least-squares criteria, and then refitted with the
+penalty (as are the lower orders that ``stable`` tries). ``Sigma_u`` of a penalised fit is
+``E'E / (n - mean_j df_j)`` with ``E`` its ``(n, C)`` residuals, which at ``lambda = 0`` is
+statsmodels' denominator again. Computation: one Gram matrix of the centred, unit-RMS
+``[lags, targets]`` per series and order (centring partials out the intercept); each
+equation's residualised cross Gram is a Schur complement of it, whose ``eigh`` gives
+``s_i^2`` and every ``RSS(lambda)`` without touching the ``n`` rows again.
 """
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -60,6 +97,141 @@ def least_squares(design: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, 
     lags = (design.shape[1] - 1) // n_channels
     coef = solution[1:].reshape(lags, n_channels, n_channels).transpose(0, 2, 1)  # A_i[j, k]: channel j on k, i back
     return solution[0], coef, targets - design @ solution
+
+
+CROSS_PENALTY_GRID = np.r_[0.0, np.logspace(-6, 2, 33)]
+"""The penalties ``cross_penalty="gcv"`` chooses from, relative to the rows of the regression (module docstring)."""
+
+RANK_RTOL = 1e-12  # eigenvalues of a Gram below this fraction of its largest are rank deficiency, not signal
+COLLINEAR_RTOL = 1e-10  # a cross column keeping less than this fraction of its square sum once partialled out is zero
+GCV_TIE_RTOL = 1e-12  # GCV values this close are a tie, which the larger penalty wins: rounding must not decide it
+
+
+def standardised_gram(values: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(gram, means, scales)`` of the columns ``[y_{t-1}, ..., y_{t-lags}, y_t]`` over rows ``lags..T-1``.
+
+    Column ``(i - 1) C + k`` is channel ``k`` ``i`` steps back and column ``C lags + k`` channel ``k``'s target.
+    Each column is centred (which partials the intercept out exactly) and scaled to unit root-mean-square
+    (which keeps the Gram near a correlation matrix, so that its Schur complements lose little to rounding);
+    a constant column is set to zero with scale 1. ``gram`` is ``(C (lags + 1), C (lags + 1))``.
+    """
+    block = np.hstack([values[lags - i : len(values) - i] for i in range(1, lags + 1)] + [values[lags:]])
+    means = block.mean(axis=0)
+    block -= means  # in place: the block is the largest thing a fit holds
+    scales = np.sqrt(np.mean(block**2, axis=0))
+    constant = scales <= 1e-12 * np.abs(means)  # what is left of a constant column is the rounding of its mean
+    block[:, constant] = 0.0
+    scales[constant] = 1.0
+    block /= scales
+    return block.T @ block, means, scales
+
+
+def psd_solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``matrix^+ rhs`` of a symmetric positive semi-definite ``matrix`` (eigenvalues under :data:`RANK_RTOL` of the largest: 0)."""
+    eigenvalues, vectors = np.linalg.eigh(matrix)
+    cutoff = RANK_RTOL * max(float(eigenvalues.max(initial=0.0)), 0.0)
+    inverse = np.divide(1.0, eigenvalues, out=np.zeros_like(eigenvalues), where=eigenvalues > cutoff)
+    return vectors @ (inverse[:, None] * (vectors.T @ rhs))
+
+
+class CrossRidge:
+    """Equation ``channel``'s cross regression of order ``lags`` from :func:`standardised_gram`'s ``gram`` (module docstring).
+
+    In the standardised units of ``gram``: the own lags are partialled out of the cross columns and the target by
+    a Schur complement; the cross columns left with (nearly) nothing are dropped (coefficient 0), the others
+    scaled to unit root-mean-square and their Gram eigen-decomposed, ``R = V diag(e) V'``, with ``z = V' r``
+    (``r`` their products with the target). Then at penalty ``lambda n`` the coefficients are ``V (w z)`` with
+    ``w = 1 / (e + lambda n)`` (at ``lambda = 0`` the pseudo-inverse), ``RSS = y'y - sum z^2 w (2 - e w)`` and
+    ``df = 1 + p + sum e w``.
+    """
+
+    def __init__(self, gram: np.ndarray, lags: int, n_channels: int, channel: int, rows: int):
+        self.lags, self.rows = lags, rows
+        lag_columns = np.arange(n_channels * lags)
+        self.own = channel + n_channels * np.arange(lags)
+        self.cross = np.setdiff1d(lag_columns, self.own)
+        partialled = np.r_[self.cross, n_channels * lags + channel]  # the cross columns, then the target
+        # the own lags' least squares on each cross column and on the target: X_o^+ [X_x, y]
+        self.own_solution = psd_solve(gram[np.ix_(self.own, self.own)], gram[np.ix_(self.own, partialled)])
+        residual_gram = gram[np.ix_(partialled, partialled)] - gram[np.ix_(partialled, self.own)] @ self.own_solution
+        cross_gram, cross_target = residual_gram[:-1, :-1], residual_gram[:-1, -1]
+        self.target_ss = max(float(residual_gram[-1, -1]), 0.0)
+        square_sums = np.diag(cross_gram)
+        # an unscaled standardised column has square sum `rows` (0 if constant); what partialling leaves of it
+        self.kept = np.flatnonzero(square_sums > COLLINEAR_RTOL * rows)
+        self.scales = np.sqrt(square_sums[self.kept] / rows)  # to unit root-mean-square
+        scaled_gram = cross_gram[np.ix_(self.kept, self.kept)] / np.outer(self.scales, self.scales)
+        eigenvalues, self.vectors = np.linalg.eigh(scaled_gram)
+        self.eigenvalues = np.maximum(eigenvalues, 0.0)  # rounding can leave a PSD matrix's smallest just below 0
+        self.projections = self.vectors.T @ (cross_target[self.kept] / self.scales)
+
+    def weights(self, penalties: np.ndarray) -> np.ndarray:
+        """``w = 1 / (e + lambda n)`` for each relative penalty ``lambda``: ``(G, K)``.
+
+        A direction of (numerically) zero eigenvalue and penalty gets 0, as the pseudo-inverse gives it: at
+        ``lambda = 0`` this is the minimum-norm least squares of a rank-deficient cross design.
+        """
+        e = self.eigenvalues[None, :]
+        cutoff = RANK_RTOL * float(self.eigenvalues.max(initial=0.0))
+        shifts = np.asarray(penalties, dtype=float)[:, None] * self.rows
+        shifted = e + shifts
+        rank_deficient = (e <= cutoff) & (shifts <= cutoff)
+        return np.divide(1.0, shifted, out=np.zeros_like(shifted), where=~rank_deficient & (shifted > 0))
+
+    def rss_and_df(self, penalties: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The residual sum of squares (standardised units) and degrees of freedom at each relative penalty: ``(G,)`` each."""
+        weights = self.weights(penalties)
+        e, z2 = self.eigenvalues, self.projections**2
+        rss = self.target_ss - np.sum(z2 * weights * (2.0 - e * weights), axis=1)
+        return np.maximum(rss, 0.0), 1.0 + self.lags + np.sum(e * weights, axis=1)
+
+    def gcv_penalty(self, grid: np.ndarray = CROSS_PENALTY_GRID) -> float:
+        """The penalty of ``grid`` of least ``GCV = n RSS / (n - df)^2`` (``n <= df`` skipped; ties to the larger)."""
+        rss, df = self.rss_and_df(grid)
+        spare = self.rows - df
+        gcv = np.full(len(grid), np.inf)
+        valid = spare > 0
+        gcv[valid] = self.rows * rss[valid] / spare[valid] ** 2
+        best = gcv.min()
+        ties = np.flatnonzero(gcv <= best + GCV_TIE_RTOL * abs(best)) if np.isfinite(best) else np.arange(len(grid))
+        return float(grid[ties].max())
+
+    def fit(self, penalty: float) -> tuple[np.ndarray, float]:
+        """``(coefficients, df)`` at the relative ``penalty``: the equation's coefficients of every lag column, in
+        standardised units, ``(C lags,)``, and its degrees of freedom.
+
+        The cross ones from the ridge; the own ones the least squares given them, ``X_o^+ (y - X_x a_x)``.
+        """
+        cross = np.zeros(len(self.cross))
+        weights = self.weights(np.array([penalty]))[0]
+        cross[self.kept] = self.vectors @ (weights * self.projections) / self.scales
+        solution = np.zeros(len(self.own) + len(self.cross))
+        solution[self.cross] = cross
+        solution[self.own] = self.own_solution[:, -1] - self.own_solution[:, :-1] @ cross
+        return solution, 1.0 + self.lags + float(np.sum(self.eigenvalues * weights))
+
+
+def cross_penalised_least_squares(
+    values: np.ndarray, lags: int, cross_penalty: float | str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(intercept (C,), coef (lags, C, C), residuals, penalties (C,), df (C,))`` of the VAR of order ``lags >= 1``
+    whose cross terms are shrunk by ``cross_penalty`` (a relative penalty, or ``"gcv"``: per equation; module docstring)."""
+    n_channels, rows = values.shape[1], len(values) - lags
+    gram, means, scales = standardised_gram(values, lags)
+    standardised = np.zeros((n_channels, n_channels * lags))  # row j: equation j's coefficients of the lag columns
+    penalties, degrees = np.zeros(n_channels), np.zeros(n_channels)
+    for channel in range(n_channels):
+        equation = CrossRidge(gram, lags, n_channels, channel, rows)
+        penalties[channel] = equation.gcv_penalty() if cross_penalty == "gcv" else float(cross_penalty)
+        standardised[channel], degrees[channel] = equation.fit(penalties[channel])
+    # back to the data's units: y_j = m_j + s_j sum_k b_jk (x_k - m_k) / s_k
+    lag_means, target_means = means[: n_channels * lags], means[n_channels * lags :]
+    lag_scales, target_scales = scales[: n_channels * lags], scales[n_channels * lags :]
+    slopes = standardised * target_scales[:, None] / lag_scales[None, :]
+    intercept = target_means - slopes @ lag_means
+    coef = slopes.reshape(n_channels, lags, n_channels).transpose(1, 0, 2)  # A_i[j, k]
+    residuals = values[lags:] - lagged(values, lags) @ np.vstack([intercept, slopes.T])
+    return intercept, coef, residuals, penalties, degrees
 
 
 def nested_covariances(values: np.ndarray, lags: int) -> list[np.ndarray]:
@@ -148,14 +320,38 @@ def forecast(
 
 class FittedVAR:
     """One series' VAR of order ``lags`` fitted on ``values (T, C)``: ``order``, ``intercept (C,)``,
-    ``coef (order, C, C)``, ``sigma_u (C, C)`` and the companion matrix's largest root modulus, ``radius``."""
+    ``coef (order, C, C)``, ``sigma_u (C, C)``, each equation's cross ``penalty (C,)`` and the companion
+    matrix's largest root modulus, ``radius``.
 
-    def __init__(self, values: np.ndarray, lags: int):
+    ``cross_penalty=None`` is the least squares; otherwise the cross terms are shrunk (module docstring),
+    except where there are none (one channel, order 0): there the two are the same fit.
+    """
+
+    def __init__(self, values: np.ndarray, lags: int, cross_penalty: float | str | None = None):
         self.order = lags
-        self.intercept, self.coef, residuals = least_squares(lagged(values, lags), values[lags:])
-        degrees = len(residuals) - (values.shape[1] * lags + 1)
+        n_channels = values.shape[1]
+        if cross_penalty is None or n_channels == 1 or lags == 0:
+            self.intercept, self.coef, residuals = least_squares(lagged(values, lags), values[lags:])
+            self.penalty = np.zeros(n_channels)
+            degrees = len(residuals) - (n_channels * lags + 1)
+        else:
+            self.intercept, self.coef, residuals, self.penalty, df = cross_penalised_least_squares(values, lags, cross_penalty)
+            degrees = len(residuals) - float(df.mean())
         self.sigma_u = residuals.T @ residuals / max(degrees, 1)
         self.radius = companion_radius(self.coef)
+
+
+def check_cross_penalty(cross_penalty: object) -> None:
+    """The ``cross_penalty`` parameter of :class:`VAR`: ``None``, a float >= 0 (``inf`` too) or ``"gcv"``; else a ConfigError."""
+    if cross_penalty is None or (isinstance(cross_penalty, str) and cross_penalty == "gcv"):
+        return
+    number = isinstance(cross_penalty, numbers.Real) and not isinstance(cross_penalty, (bool, np.bool_))
+    if number and cross_penalty >= 0:  # inf too (the per-channel AR); NaN is not >= 0
+        return
+    hint = closest_match(cross_penalty, ["gcv"]) if isinstance(cross_penalty, str) else ""
+    raise ConfigError(
+        f"The 'cross_penalty' parameter must be None, a float >= 0 or 'gcv'. Got {cross_penalty!r} instead.{hint}"
+    )
 
 
 @register("var")
@@ -166,6 +362,10 @@ class VAR(Forecaster):
     ``VAR(y).fit(maxlags=max_order, ic=criterion)`` (``.coefs``, ``.intercept``,
     ``.sigma_u``, ``.k_ar``, ``.forecast_interval``) on series long enough for
     ``max_order``. A single channel is an AR with the same least squares.
+
+    ``cross_penalty`` shrinks the cross-channel coefficients towards a per-channel AR (ridge on
+    the other channels' lags, the intercept and own lags free; module docstring): for wide logs
+    of loosely related channels, where the least-squares cross terms are mostly noise.
 
     Parameters
     ----------
@@ -179,6 +379,12 @@ class VAR(Forecaster):
         Replace explosive fits by the stable lower order of best criterion.
     stable_tol : float >= 0
         A fit is explosive when its companion matrix has a root of modulus above ``1 + stable_tol``.
+    cross_penalty : None, float >= 0 or "gcv"
+        ``None``: least squares. A float ``lambda``: the ridge penalty ``lambda n`` on each
+        equation's other-channel lags, the residualised columns scaled to unit root-mean-square
+        (0 is least squares, ``inf`` a per-channel AR). ``"gcv"``: per equation, the ``lambda`` of
+        :data:`CROSS_PENALTY_GRID` of least generalised cross-validation. The order is still
+        selected by the least-squares criteria.
 
     Attributes
     ----------
@@ -191,7 +397,11 @@ class VAR(Forecaster):
         ``coef_[s, i, j, k]`` multiplies channel ``k`` ``i + 1`` steps back in channel ``j``'s
         forecast; ``P = order_.max()`` and lags beyond a series' order are 0.
     sigma_u_ : (S, C, C) float
-        Residual covariance, ``RSS / (T - p - (C p + 1))`` (statsmodels' ``sigma_u``).
+        Residual covariance, ``RSS / (T - p - (C p + 1))`` (statsmodels' ``sigma_u``); with
+        ``cross_penalty``, ``E'E / (T - p - mean_j df_j)`` (module docstring).
+    cross_penalty_ : (S, C) float
+        Each equation's relative penalty ``lambda``; 0 where ``cross_penalty`` is ``None``, where
+        there is one channel and at order 0.
     criteria_ : (S, m + 1) float or None
         The criterion of each order on the common sample, ``inf`` above the series' ``m``
         (``None`` for a fixed order).
@@ -207,12 +417,14 @@ class VAR(Forecaster):
         criterion: str = "aic",
         stable: bool = True,
         stable_tol: float = STABLE_TOL,
+        cross_penalty: float | str | None = None,
     ) -> None:
         self.order = order
         self.max_order = max_order
         self.criterion = criterion
         self.stable = stable
         self.stable_tol = stable_tol
+        self.cross_penalty = cross_penalty
 
     def check_params(self) -> None:
         if self.order is not None:
@@ -224,6 +436,7 @@ class VAR(Forecaster):
                 f"Got {self.criterion!r} instead.{closest_match(str(self.criterion), CRITERIA)}"
             )
         check_stable(self.stable, self.stable_tol)
+        check_cross_penalty(self.cross_penalty)
 
     def fit(self, y, **fit_options) -> "VAR":
         """As :meth:`Forecaster.fit` (every keyword passed on), then one warning naming the fits ``stable`` replaced."""
@@ -254,7 +467,7 @@ class VAR(Forecaster):
         """``(model, criteria, replaced order or -1, its root modulus or NaN)`` of one ``(T, C)`` series."""
         n_channels = values.shape[1]
         if self.order is not None:
-            model = FittedVAR(values, self.order)
+            model = FittedVAR(values, self.order, self.cross_penalty)
             criteria = None
             candidates = [model.order]
         else:
@@ -264,15 +477,15 @@ class VAR(Forecaster):
             for p, covariance in enumerate(nested_covariances(values, lags)):
                 criteria[p] = criterion_value(self.criterion, covariance, nobs, p)
             candidates = list(np.argsort(criteria[: lags + 1], kind="stable"))
-            model = FittedVAR(values, int(candidates[0]))
+            model = FittedVAR(values, int(candidates[0]), self.cross_penalty)
         if not self.stable or model.radius <= 1 + self.stable_tol:
             return model, criteria, -1, np.nan
         lower = [p for p in candidates if p < model.order] if criteria is not None else list(range(model.order - 1, -1, -1))
         for p in lower:
-            candidate = FittedVAR(values, int(p))
+            candidate = FittedVAR(values, int(p), self.cross_penalty)
             if candidate.radius <= 1 + self.stable_tol:
                 return candidate, criteria, model.order, model.radius
-        return FittedVAR(values, 0), criteria, model.order, model.radius
+        return FittedVAR(values, 0, self.cross_penalty), criteria, model.order, model.radius
 
     def _fit(self, series: list[np.ndarray], validation: list[np.ndarray] | None = None) -> None:
         self.check_params()
@@ -293,6 +506,7 @@ class VAR(Forecaster):
         for s, model in enumerate(models):
             self.coef_[s, : model.order] = model.coef
         self.sigma_u_ = np.stack([model.sigma_u for model in models])
+        self.cross_penalty_ = np.stack([model.penalty for model in models])
         self.criteria_ = None if self.order is not None else np.stack(criteria)
         self.last_values_ = np.stack([values[len(values) - width :] for values in series])  # (S, P, C)
 
