@@ -117,6 +117,10 @@ signal.signal(signal.SIGALRM, _timeout)
 
 
 # --------------------------------------------------------------------------- corpora
+# Eighth study: wide logs, this many independent plants side by side (5 sensors each; 20 and 40 channels).
+WIDE_PLANTS = {"wide4": 4, "wide8": 8}
+
+
 def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownCause"):
     """Yield ``(series name, frame (T, C) on a regular grid, labels (T,) bool, training rows)``."""
     clean = corpus.endswith("-clean")  # the same generator with no anomaly: what a rule flags is a false alarm
@@ -126,6 +130,16 @@ def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownC
         for seed in seeds:
             plant = generate_plant(4000, clean_start=1200, seed=seed, anomalies={} if clean else None)
             yield f"seed{seed}", plant.frame, plant.is_anomaly.astype(bool), 1200
+    elif corpus.removesuffix("-clean") in WIDE_PLANTS:  # eighth study: plants side by side, a wide log
+        from tsseq.data.plant import generate_plant
+
+        plants = WIDE_PLANTS[corpus.removesuffix("-clean")]
+        for seed in seeds:
+            # faults in the first plant only: a fifth of the rows faulty or fewer, as on one plant, not most of them
+            parts = [generate_plant(4000, clean_start=1200, seed=1000 + 10 * seed + k,
+                                    anomalies={} if clean or k > 0 else None) for k in range(plants)]  # fmt: skip
+            frame = pd.concat([part.frame.add_suffix(f"_{k}") for k, part in enumerate(parts)], axis=1)
+            yield f"seed{seed}", frame, np.any([part.is_anomaly for part in parts], axis=0), 1200
     elif corpus.removesuffix("-clean") == "synthetic":
         from tsseq.data.synthetic import generate
 
@@ -162,13 +176,19 @@ AR_INTERVAL = {"name": "interval", "params": {"forecaster": "ar"}}
 VAR_INTERVAL = {"name": "interval", "params": {"forecaster": "var"}}
 # Seventh study: the autoencoder fed centred windows (ReconstructionDetector's centre_windows).
 CENTRED_MEMBER = {"name": "lstm_ae", "params": {**LSTM_MEMBER["params"], "centre_windows": "multichannel"}}
-# Fifth to seventh studies: a registered detector configured another way -> (its name, the parameters changed).
+# Eighth study: the VAR members with their cross-channel terms shrunk (tsseq.var, cross_penalty="gcv").
+SHRUNK = {"forecaster_params": {"cross_penalty": "gcv"}}
+SHRUNK_INTERVAL = {"name": "interval", "params": {**VAR_INTERVAL["params"], **SHRUNK}}
+# Fifth to eighth studies: a registered detector configured another way -> (its name, the parameters changed).
 VARIANTS = {
     "interval_var": ("interval", VAR_INTERVAL["params"]),
     "auto_var": ("auto", {"members": [LSTM_MEMBER, "var_residual", VAR_INTERVAL]}),  # auto's default since the sixth
     "auto_var_ar": ("auto", {"members": [LSTM_MEMBER, "var_residual", AR_INTERVAL]}),
     "lstm_ae_centred": ("lstm_ae", {"centre_windows": True}),
     "auto_var_centred": ("auto", {"members": [CENTRED_MEMBER, "var_residual", VAR_INTERVAL]}),
+    "var_residual_shrunk": ("var_residual", SHRUNK),
+    "interval_var_shrunk": ("interval", SHRUNK_INTERVAL["params"]),
+    "auto_shrunk": ("auto", {"members": [CENTRED_MEMBER, {"name": "var_residual", "params": SHRUNK}, SHRUNK_INTERVAL]}),
 }
 
 
@@ -305,12 +325,52 @@ CAUSAL_RULES = {
 }
 
 
+# Eighth study (pre-registered in threshold_study.md): the threshold fitted on the held-out scores alone where the
+# in-sample ones do not stand for new rows (tsseq.anomaly.thresholds.normal_scores_for_threshold).
+EIGHTH_RULES = {
+    "adaptive mean 9, excess 2": CAUSAL_RULES["adaptive mean 9, excess 2"],  # the causal default before
+    "adaptive, overfit fallback": CAUSAL_RULES["adaptive mean 9, excess 2"],
+    "centred mean 9": SMOOTHED_RULES["centred mean 9"],  # the batch default before
+    "centred mean 9, overfit fallback": SMOOTHED_RULES["centred mean 9"],
+    "adaptive, held-out scores": CAUSAL_RULES["adaptive mean 9, excess 2"],
+    "centred mean 9, held-out scores": SMOOTHED_RULES["centred mean 9"],
+}
+OVERFIT_FALLBACK = ("adaptive, overfit fallback", "centred mean 9, overfit fallback")
+HELD_OUT_ONLY = ("adaptive, held-out scores", "centred mean 9, held-out scores")
+
+
+def held_out_outscore_share(in_sample: np.ndarray, held_out: np.ndarray) -> float:
+    """The share of (held-out, in-sample) score pairs in which the held-out one is higher, ties half (Mann-Whitney
+    ``U / (n m)``): 0.5 when a model scores the rows it was fitted on as it scores new ones."""
+    ins = np.sort(in_sample[np.isfinite(in_sample)])
+    out = held_out[np.isfinite(held_out)]
+    below = np.searchsorted(ins, out, side="left")
+    ties = np.searchsorted(ins, out, side="right") - below
+    return float((below + 0.5 * ties).sum() / max(ins.size * out.size, 1))
+
+
+OVERFIT_SHARE = 0.9  # the fallback rules' trigger: held-out rows outscore in-sample rows in more pairs than this
+
+
+def threshold_normal_scores(rule: str, scores: dict) -> np.ndarray:
+    """The normal scores a rule's threshold is fitted on: every training row's, or (the eighth study's fallback
+    rules) the held-out ones alone where the in-sample ones do not stand for new rows."""
+    normal = scores["train"]
+    if rule in HELD_OUT_ONLY:
+        return scores["validation"]
+    if rule in OVERFIT_FALLBACK:
+        held_out = scores["validation"]
+        if held_out_outscore_share(normal[: len(normal) - len(held_out)], held_out) > OVERFIT_SHARE:
+            return held_out
+    return normal
+
+
 def rule_flags(rule: str, scores: dict, with_training: bool, table: dict = TRANSDUCTIVE_RULES) -> np.ndarray:
     """Flags of the test rows; the threshold fitted on the normal scores and applied to the test
     rows alone (``scored``; a causal threshold runs over them as a stream) or to the training and
     test rows together (``train+scored``, as ``tsseq detect`` in batch mode scores the whole file)."""
     method, params = table[rule]
-    thresholder = make_thresholder(method, **params).fit(scores["train"])
+    thresholder = make_thresholder(method, **params).fit(threshold_normal_scores(rule, scores))
     test = scores["test"]
     scored = np.concatenate([scores["train"], test]) if with_training else test
     return np.asarray(thresholder.predict(scored), dtype=bool)[-len(test):]
@@ -322,6 +382,7 @@ PERIOD_STUDIES = {
     "transductive": (TRANSDUCTIVE_RULES, (("scored", False), ("train+scored", True))),
     "smoothed": (SMOOTHED_RULES, (("smoothed", False),)),  # the third study: on the scored rows, its own source
     "causal": (CAUSAL_RULES, (("causal", False),)),  # the fourth: streamed over the scored rows
+    "eighth": (EIGHTH_RULES, (("eighth", False),)),  # causal and batch defaults, with and without the check
 }
 
 
@@ -342,13 +403,13 @@ def report_clean(args) -> None:
     """Added to the fourth study before its confirmation run: the share of an anomaly-free series' scored rows
     that each period rule flags (every flag a false alarm), per family; the mean over ``--clean-seeds``."""
     rows = []
-    for corpus in ("plant-clean", "synthetic-clean"):
+    for corpus in args.clean_corpora:
         for series, frame, labels, train_rows in corpus_series(corpus, args.clean_seeds):
             for name in args.detectors:
                 if name in ONLINE:
                     continue
                 scores = cached_scores(args.clean_cache, corpus, series, name, frame, labels, train_rows, args.window)
-                for study in ("smoothed", "causal"):
+                for study in ("smoothed", "causal", "eighth"):
                     table, ((source, with_training),) = PERIOD_STUDIES[study]
                     for rule in table:
                         flagged = float(rule_flags(rule, scores, with_training, table).mean())
@@ -500,6 +561,8 @@ def main() -> int:
                         help="also report the false alarms of the period rules on anomaly-free plant and synthetic "
                         "series of these seeds (the fourth study's clean check)")
     parser.add_argument("--clean-cache", type=Path, default=Path("tmp/cache/threshold_clean"))
+    parser.add_argument("--clean-corpora", nargs="+", default=["plant-clean", "synthetic-clean"],
+                        help="the anomaly-free corpora of --clean-seeds (wide4-clean, wide8-clean: the eighth study)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.clean_seeds:
@@ -527,7 +590,7 @@ def main() -> int:
     long = pd.concat(rows, ignore_index=True)
     if args.output:
         long.to_csv(args.output, index=False)
-    second = long["source"].isin(["scored", "train+scored", "smoothed", "causal"])
+    second = long["source"].isin(["scored", "train+scored", "smoothed", "causal", "eighth"])
     keys = ["detector", "rule", "source", "corpus"]
     mean = long[~second].groupby(keys)[["point_f1", "event_f1"]].mean().reset_index()
     is_oracle = mean["rule"].str.startswith("oracle")
@@ -577,6 +640,7 @@ def main() -> int:
     report_transductive(long, oracle, informative)
     report_transductive(long, oracle, informative, "Third study", ("smoothed",), SMOOTHED_RULES)
     report_transductive(long, oracle, informative, "Fourth study", ("causal",), CAUSAL_RULES)
+    report_transductive(long, oracle, informative, "Eighth study", ("eighth",), EIGHTH_RULES)
     if any(name in VARIANTS for name in args.detectors):
         report_members(long, oracle, pd.DataFrame(ranking, columns=["corpus", "series", "detector", "pr_auc"]))
     return 0
