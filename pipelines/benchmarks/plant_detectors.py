@@ -17,7 +17,8 @@ detectors' alarm level). ``--threshold default`` gives every detector ``tsseq de
 default in its default (causal) mode instead (``adaptive`` for the windowed ones and
 ``auto``: :func:`tsseq.anomaly.job.adapted_default`). ``auto`` (the default of ``tsseq detect``) combines
 ``lstm_ae_centred`` (``lstm_ae`` on centred windows, as ``auto`` has it on multichannel data),
-``var_residual`` and ``interval_var`` (``interval`` with a VAR forecaster) configured as their
+``var_residual_shrunk`` and ``interval_var`` (``var_residual`` and ``interval`` with a VAR
+forecaster whose cross-channel terms are shrunk, ``cross_penalty="gcv"``) configured as their
 own rows here, its threshold the same
 quantile of its combined validation scores (or the same default).
 
@@ -74,18 +75,21 @@ def detector_params(name: str, window: int, epochs: int, quantile: float | None)
         params["model_params"] = {"hidden_size": 16}
     if name == "interval":  # an AR forecaster's Gaussian intervals, as the interval detector's default
         params["forecaster"] = "ar"
-    if name == "auto":  # its members as the rows lstm_ae_centred, var_residual and interval_var are run here
-        centred, interval = VARIANTS["lstm_ae_centred"], VARIANTS["interval_var"]
-        params["members"] = [{"name": centred[0], "params": {"model_params": {"hidden_size": 16}, **centred[1]}},
-                             "var_residual", {"name": interval[0], "params": interval[1]}]  # fmt: skip
+    if name == "auto":  # its members as the rows lstm_ae_centred, var_residual_shrunk and interval_var are run here
+        members = [{"name": VARIANTS[row][0], "params": dict(VARIANTS[row][1])} for row in AUTO_MEMBER_ROWS]
+        members[0]["params"]["model_params"] = {"hidden_size": 16}  # a recurrent row's size here
+        params["members"] = members
     return {**params, **change}
 
 
 # Rows that are a registered detector configured another way: row name -> (detector name, the parameters changed).
+SHRUNK = {"forecaster_params": {"cross_penalty": "gcv"}}  # a VAR whose cross-channel terms are shrunk, as auto's
 VARIANTS = {
-    "interval_var": ("interval", {"forecaster": "var"}),  # a VAR's intervals, as auto's interval member
+    "interval_var": ("interval", {"forecaster": "var", **SHRUNK}),  # a VAR's intervals, as auto's interval member
     "lstm_ae_centred": ("lstm_ae", {"centre_windows": True}),  # on centred windows, as auto's reconstruction member
+    "var_residual_shrunk": ("var_residual", SHRUNK),  # as auto's forecast-residual member
 }
+AUTO_MEMBER_ROWS = ("lstm_ae_centred", "var_residual_shrunk", "interval_var")  # auto's members, in its order
 
 
 def registered(name: str) -> str:

@@ -58,13 +58,28 @@ def test_auto_is_registered_and_the_default(streamed) -> None:
     assert [label for label, _ in result.detector.members_] == ["lstm_ae", "var_residual", "interval"]
     assert result.detector.members_[2][1].forecaster == "var"  # the forecasting members read every channel
     assert result.detector.members_[0][1].centre_windows == "multichannel"  # the plant has five
+    for _, member in result.detector.members_[1:]:  # their VAR shrinks its other-channel terms (eighth study)
+        assert member.forecaster_params == {"cross_penalty": "gcv"}
+        assert member.forecaster_.cross_penalty_.shape == (1, 5) and np.isfinite(member.forecaster_.cross_penalty_).all()
+
+
+def test_on_one_channel_the_shrunk_var_members_are_the_least_squares_ones() -> None:
+    # No other channel, no cross term to shrink: auto's univariate scores are those of its members before.
+    frame = generate_plant(1400, clean_start=1000, seed=2, anomalies={"spike": 3, "shift": 1}).frame[["flow"]]
+    least_squares = [{"name": "lstm_ae", "params": {"centre_windows": "multichannel"}}, "var_residual",
+                     {"name": "interval", "params": {"forecaster": "var"}}]  # fmt: skip
+    scores = [
+        make_detector("auto", window_length=32, training=TINY, members=members).fit(frame.iloc[:1000]).score(frame)
+        for members in (None, least_squares)
+    ]
+    np.testing.assert_array_equal(scores[0].to_numpy(), scores[1].to_numpy())
 
 
 def test_auto_says_what_it_combined(streamed) -> None:
     _, result = streamed
     report = result.detector.report()
     for words in ("max of 3 normalised scores", "lstm_ae (ReconstructionDetector on centred windows",
-                  "var_residual (ForecastResidualDetector of 'var'",
+                  "var_residual (ForecastResidualDetector of 'var' (cross_penalty='gcv')",
                   "interval (IntervalDetector of 'var'", "-log10 P(S > s)",
                   "0.99 quantile", "threshold"):  # fmt: skip
         assert words in report, report
