@@ -11,11 +11,15 @@ rows; the first 1200 are for training, the last 240 of those held out. Two repor
    first 960 rows (anomaly-free plants);
 2. ``detect`` (``--detect``): ``tsseq detect`` with no option but ``--train-rows 1200`` on
    the anomaly-free log, in a subprocess as a user runs it: the share of the test rows it
-   flags (each a false alarm).
+   flags (each a false alarm);
+3. ``--penalties``: the share ``var_residual`` flags on the anomaly-free log under the causal
+   default threshold (``adaptive``), its VAR's ``cross_penalty`` each of the values given
+   (``inf``: one AR per channel), window 32.
 
 Run (one torch thread)::
 
     OMP_NUM_THREADS=1 python pipelines/benchmarks/wide_logs.py --plants 1 4 8 --seed 100 --order 3 --detect
+    OMP_NUM_THREADS=1 python pipelines/benchmarks/wide_logs.py --plants 4 8 --penalties gcv 0.1 1 inf
 """
 
 from __future__ import annotations
@@ -86,12 +90,26 @@ def report_detect(frame: pd.DataFrame) -> str:
     return f"tsseq detect flags {flagged.mean():.3f} of the test rows ({time.perf_counter() - started:.0f} s)"
 
 
+def report_penalties(frame: pd.DataFrame, penalties: list[str]) -> str:
+    from tsseq.anomaly.detectors import make_detector
+
+    parts = []
+    for text in penalties:
+        penalty = text if text == "gcv" else float(text)
+        detector = make_detector("var_residual", window_length=32, threshold="adaptive",
+                                 forecaster_params={"cross_penalty": penalty}).fit(frame.iloc[:TRAIN_ROWS])  # fmt: skip
+        parts.append(f"{text} {detector.predict(frame).to_numpy()[TRAIN_ROWS:].mean():.3f}")
+    return "; ".join(parts)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plants", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--seed", type=int, default=100)
     parser.add_argument("--order", type=int, default=3)
     parser.add_argument("--detect", action="store_true", help="also run tsseq detect on the anomaly-free log")
+    parser.add_argument("--penalties", nargs="*", default=[],
+                        help="also the share var_residual flags with each cross_penalty (gcv, numbers, inf)")
     args = parser.parse_args()
     for plants in args.plants:
         frame = wide_log(plants, args.seed)
@@ -99,6 +117,9 @@ def main() -> int:
               f"{report_errors(frame, args.order)}", flush=True)  # fmt: skip
         if args.detect:
             print(f"{frame.shape[1]} channels: {report_detect(frame)}", flush=True)
+        if args.penalties:
+            print(f"{frame.shape[1]} channels, share var_residual flags by cross_penalty: "
+                  f"{report_penalties(frame, args.penalties)}", flush=True)  # fmt: skip
     return 0
 
 
