@@ -10,7 +10,7 @@ from statsmodels.tsa.api import VAR as StatsmodelsVAR
 import tsseq
 from tsseq.errors import ConfigError, DataError, MissingValuesError
 from tsseq.testing import check_forecaster
-from tsseq.var import lagged
+from tsseq.var import companion_radius, lagged
 
 
 def coupled(rows: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -83,13 +83,18 @@ def test_sample_paths_have_the_forecast_mean_and_the_residual_covariance():
     np.testing.assert_allclose(np.cov(values[:, 0].T), model.sigma_u_[0], atol=0.05)
 
 
-def test_an_explosive_fit_is_replaced_with_a_warning_naming_the_series():
+def growing() -> pd.DataFrame:
+    """Two channels growing 4% a row: least squares fits an explosive VAR."""
     rng = np.random.default_rng(3)
     growth = 1.04 ** np.arange(120)
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {"a": growth * (1 + 0.01 * rng.normal(size=120)), "b": 2 * growth + rng.normal(size=120)},
         index=pd.date_range("2024-01-01", periods=120, freq="D"),
     )
+
+
+def test_an_explosive_fit_is_replaced_with_a_warning_naming_the_series():
+    frame = growing()
     with pytest.warns(UserWarning, match=r"VAR: 1 fitted model\(s\) were explosive.*the series: order \d+ -> \d+ \(root modulus"):
         model = tsseq.create("var", max_order=4).fit(frame)
     assert model.replaced_order_[0] > model.order_[0]
@@ -97,7 +102,6 @@ def test_an_explosive_fit_is_replaced_with_a_warning_naming_the_series():
         warnings.simplefilter("error")
         kept = tsseq.create("var", max_order=4, stable=False).fit(frame)
     assert kept.replaced_order_[0] == -1
-    from tsseq.var import companion_radius
 
     assert companion_radius(model.coef_[0, : model.order_[0]]) <= 1.01
     assert companion_radius(kept.coef_[0, : kept.order_[0]]) > 1.01
@@ -363,15 +367,9 @@ def test_quantiles_samples_and_windows_with_a_cross_penalty():
 
 
 def test_an_explosive_penalised_fit_is_replaced_and_long_frames_get_one_penalty_per_equation():
-    rng = np.random.default_rng(3)
-    growth = 1.04 ** np.arange(120)
-    frame = pd.DataFrame(
-        {"a": growth * (1 + 0.01 * rng.normal(size=120)), "b": 2 * growth + rng.normal(size=120)},
-        index=pd.date_range("2024-01-01", periods=120, freq="D"),
-    )
+    frame = growing()
     with pytest.warns(UserWarning, match=r"VAR: 1 fitted model\(s\) were explosive"):
         model = tsseq.create("var", max_order=4, cross_penalty="gcv").fit(frame)
-    from tsseq.var import companion_radius
 
     assert companion_radius(model.coef_[0, : model.order_[0]]) <= 1.01
     long = pd.concat({"x": coupled(300, seed=1), "y": coupled(260, seed=2)}, names=["series", "timestamp"])
