@@ -277,8 +277,9 @@ class AutoDetector(Estimator):
             scorer = getattr(detector, "scorer", None) or getattr(detector, "combine", "")
             forecaster = getattr(detector, "forecaster", None)
             model = f" of {forecaster!r}" if forecaster else ""
-            if (getattr(detector, "forecaster_params", None) or {}).get("cross_penalty") is not None:
-                model += f" (cross_penalty={detector.forecaster_params['cross_penalty']!r})"
+            penalty = (getattr(detector, "forecaster_params", None) or {}).get("cross_penalty")
+            if penalty is not None:
+                model += f" (cross_penalty={penalty!r})"
             if isinstance(getattr(detector, "module_", None), WindowCentred):
                 model = " on centred windows"
             described.append(
