@@ -574,6 +574,9 @@ def main() -> int:
     rows, ranking = [], []
     for corpus in args.corpora:
         for series, frame, labels, train_rows in corpus_series(corpus, args.seeds, args.nab_category):
+            if not labels[train_rows:].any():  # e.g. a NAB file whose windows all lie in its probationary period
+                print(f"  {corpus}/{series}: no anomaly after the training rows, nothing to score; left out")
+                continue
             for name in args.detectors:
                 scores = cached_scores(args.cache, corpus, series, name, frame, labels, train_rows, args.window)
                 rows.append(evaluated(args, corpus, series, name, scores, candidates))
