@@ -169,3 +169,28 @@ def test_online_residual_on_many_columns_names_them_and_says_how_to_choose_one(t
     assert "online_interval" in error and not output.exists()
     assert main([*arguments, "--columns", "a"]) == 0, capsys.readouterr().err  # the way out works
     assert main([*arguments[:2], "--detector", "online_interval", "--output", str(output)]) == 0  # takes them all
+
+
+def test_a_floor_passed_far_more_often_than_its_rate_is_said(tmp_path: Path, capsys) -> None:
+    # Anomaly-free plants side by side (a wide log) against one plant: the VAR residual of the wide log passes its
+    # 1% floor on a large share of the new rows (threshold_study.md, eighth study), and the command says what that
+    # can mean; on one plant it has nothing to say.
+    from tsseq.data.plant import generate_plant
+
+    said = {}
+    for plants in (1, 6):
+        frame = pd.concat([generate_plant(2000, anomalies={}, seed=100 + k).frame.add_suffix(f"_{k}")
+                           for k in range(plants)], axis=1)  # fmt: skip
+        path, output = tmp_path / f"plants{plants}.csv", tmp_path / f"scores{plants}.csv"
+        frame.to_csv(path, index_label="timestamp")
+        code = main(["detect", str(path), "--detector", "var_residual", "--window", "16", "--train-rows", "800",
+                     "--output", str(output)])  # fmt: skip
+        said[plants] = " ".join(capsys.readouterr().err.split())
+        assert code == 0, said[plants]
+        table = pd.read_csv(output)
+        above = float(np.mean(table["smoothed_score"].to_numpy()[800:] > table["threshold"].max()))
+        assert (above > 0.1) == (plants == 6), above
+        wide_share = above if plants == 6 else None
+    assert f"{wide_share:.1%} of the 1200 scored rows are above its floor" in said[6]
+    assert "either much of this period is anomalous" in said[6]
+    assert "above its floor" not in said[1]

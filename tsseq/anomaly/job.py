@@ -171,9 +171,8 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         table.index = scored.index = timestamps
     table.index.name = "timestamp"
     check_scores(table["score"], f"{source}: detector {config.detector.name!r}", missing_rows)
-    lowered = _lowered_note(table, getattr(fitted, "thresholder_", None))
-    if lowered:
-        notes.append(lowered)
+    thresholder = getattr(fitted, "thresholder_", None)
+    notes += [note for note in (_lowered_note(table, thresholder), _floor_note(table, thresholder)) if note]
     events = None
     if "is_anomaly" in table:
         contributions = None
@@ -203,6 +202,34 @@ def _lowered_note(table, thresholder) -> str:
         f"of {thresholder.rate:g} of the training rows' scores) on {int(below.sum())} of {scored} scored rows, from "
         f"{table.index[np.argmax(below)]}, to {np.nanmin(threshold):.4g} at its lowest; {int((flags & (compared <= floor)).sum())} "
         f"of the {int(flags.sum())} flagged rows are under the floor (--threshold false_alarm: a fixed threshold, no split)"
+    )
+
+
+# A floor that new rows pass this many times as often as the training rows did: said on stderr (_floor_note).
+FLOOR_EXCESS = 10
+
+
+def _floor_note(table, thresholder) -> str:
+    """When far more scored rows pass the false-alarm floor than its rate says normal rows do, what that can mean,
+    for stderr; "" otherwise (or when the threshold states no rate)."""
+    import numpy as np
+
+    rate = getattr(thresholder, "rate", None)
+    floor = getattr(thresholder, "floor_", getattr(thresholder, "threshold_", None))
+    if rate is None or floor is None or "threshold" not in table:
+        return ""
+    scored = np.isfinite(table["threshold"].to_numpy())
+    compared = table["smoothed_score" if "smoothed_score" in table else "score"].to_numpy()[scored]
+    share = float(np.mean(compared > floor)) if scored.any() else 0.0
+    if share < FLOOR_EXCESS * rate:
+        return ""
+    return (
+        f"threshold: {share:.1%} of the {int(scored.sum())} scored rows are above its floor {floor:.4g}, which "
+        f"{rate:g} of the training rows' scores exceed ({share / rate:.0f} times as many): either much of this "
+        "period is anomalous, or the model scores new normal rows above the rows it was fitted on (a close fit of "
+        "few training rows, or many loosely related channels: anomaly-free logs of 20 and 40 channels get a tenth "
+        "to a third of their rows flagged, pipelines/benchmarks/threshold_study.md, eighth study). The plot and "
+        "the events show which; more training rows help in the second case"
     )
 
 
