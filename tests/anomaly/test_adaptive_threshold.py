@@ -188,3 +188,21 @@ def test_each_refresh_applies_the_batch_split_to_the_remembered_rows() -> None:
         expected[row] = current
     np.testing.assert_array_equal(thresholds, expected)
     assert np.unique(expected).size > 10  # the split moved the threshold many times
+
+
+def test_with_many_series_a_threshold_note_names_its_series(tmp_path, capsys) -> None:
+    # Two series in one long file, only "shifted" with the long shift that lowers its threshold: the note says which.
+    import pandas as pd
+
+    from tsseq.cli import main
+
+    calm, shifted = _shifted_series(shift=0.0), _shifted_series()
+    frame = pd.concat([calm.assign(id="calm"), shifted.assign(id="shifted")]).reset_index()
+    path, output = tmp_path / "two.csv", tmp_path / "scores.csv"
+    frame.to_csv(path, index=False)
+    code = main(["detect", str(path), "--series-column", "id", "--detector", "ar_residual", "--window", "24",
+                 "--train-rows", "300", "--output", str(output)])  # fmt: skip
+    said = " ".join(capsys.readouterr().err.split())
+    assert code == 0, said
+    assert "series 'shifted': threshold: the split of the scored rows' scores lowered it below its floor" in said
+    assert "series 'calm': threshold: the split" not in said

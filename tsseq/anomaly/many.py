@@ -132,7 +132,9 @@ def detect_batch(config, history, source: str):
         table = result.table.reset_index()
         table.insert(0, level, series_id)
         tables.append(table)
-        notes += [note for note in result.notes if note not in notes]
+        # a threshold note is about this series' own scores: it says which series
+        named = [f"series {series_id!r}: {note}" if note.startswith("threshold:") else note for note in result.notes]
+        notes += [note for note in named if note not in notes]
     return pd.concat(tables, ignore_index=True), notes
 
 
