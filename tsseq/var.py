@@ -80,11 +80,14 @@ from tsseq.errors import ConfigError, DataError, check_positive_int, closest_mat
 from tsseq.registry import register
 
 
+def lag_slices(values: np.ndarray, lags: int) -> list[np.ndarray]:
+    """``[y_{t-1}, ..., y_{t-lags}]`` over rows ``lags..T-1`` of ``values (T, C)``: ``lags`` views ``(T - lags, C)``."""
+    return [values[lags - i : len(values) - i] for i in range(1, lags + 1)]
+
+
 def lagged(values: np.ndarray, lags: int) -> np.ndarray:
     """The design of rows ``lags..T-1`` of ``values (T, C)``: ``[1, y_{t-1}, ..., y_{t-lags}]``, ``(T - lags, 1 + C lags)``."""
-    rows = len(values) - lags
-    columns = [np.ones((rows, 1))] + [values[lags - i : len(values) - i] for i in range(1, lags + 1)]
-    return np.hstack(columns)
+    return np.hstack([np.ones((len(values) - lags, 1)), *lag_slices(values, lags)])
 
 
 def least_squares(design: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -107,15 +110,15 @@ COLLINEAR_RTOL = 1e-10  # a cross column keeping less than this fraction of its 
 GCV_TIE_RTOL = 1e-12  # GCV values this close are a tie, which the larger penalty wins: rounding must not decide it
 
 
-def standardised_gram(values: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(gram, means, scales)`` of the columns ``[y_{t-1}, ..., y_{t-lags}, y_t]`` over rows ``lags..T-1``.
+def standardised_block(values: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(block, means, scales)``: the columns ``[y_{t-1}, ..., y_{t-lags}, y_t]`` over rows ``lags..T-1``, standardised.
 
     Column ``(i - 1) C + k`` is channel ``k`` ``i`` steps back and column ``C lags + k`` channel ``k``'s target.
     Each column is centred (which partials the intercept out exactly) and scaled to unit root-mean-square
-    (which keeps the Gram near a correlation matrix, so that its Schur complements lose little to rounding);
-    a constant column is set to zero with scale 1. ``gram`` is ``(C (lags + 1), C (lags + 1))``.
+    (which keeps its Gram near a correlation matrix, so that the Schur complements lose little to rounding);
+    a constant column is set to zero with scale 1. ``block`` is ``(T - lags, C (lags + 1))``.
     """
-    block = np.hstack([values[lags - i : len(values) - i] for i in range(1, lags + 1)] + [values[lags:]])
+    block = np.hstack([*lag_slices(values, lags), values[lags:]])
     means = block.mean(axis=0)
     block -= means  # in place: the block is the largest thing a fit holds
     scales = np.sqrt(np.mean(block**2, axis=0))
@@ -123,7 +126,7 @@ def standardised_gram(values: np.ndarray, lags: int) -> tuple[np.ndarray, np.nda
     block[:, constant] = 0.0
     scales[constant] = 1.0
     block /= scales
-    return block.T @ block, means, scales
+    return block, means, scales
 
 
 def psd_solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -135,7 +138,7 @@ def psd_solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 
 
 class CrossRidge:
-    """Equation ``channel``'s cross regression of order ``lags`` from :func:`standardised_gram`'s ``gram`` (module docstring).
+    """Equation ``channel``'s cross regression of order ``lags`` from the Gram of :func:`standardised_block` (module docstring).
 
     In the standardised units of ``gram``: the own lags are partialled out of the cross columns and the target by
     a Schur complement; the cross columns left with (nearly) nothing are dropped (coefficient 0), the others
@@ -217,7 +220,8 @@ def cross_penalised_least_squares(
     """``(intercept (C,), coef (lags, C, C), residuals, penalties (C,), df (C,))`` of the VAR of order ``lags >= 1``
     whose cross terms are shrunk by ``cross_penalty`` (a relative penalty, or ``"gcv"``: per equation; module docstring)."""
     n_channels, rows = values.shape[1], len(values) - lags
-    gram, means, scales = standardised_gram(values, lags)
+    block, means, scales = standardised_block(values, lags)
+    gram = block.T @ block
     standardised = np.zeros((n_channels, n_channels * lags))  # row j: equation j's coefficients of the lag columns
     penalties, degrees = np.zeros(n_channels), np.zeros(n_channels)
     for channel in range(n_channels):
@@ -230,7 +234,8 @@ def cross_penalised_least_squares(
     slopes = standardised * target_scales[:, None] / lag_scales[None, :]
     intercept = target_means - slopes @ lag_means
     coef = slopes.reshape(n_channels, lags, n_channels).transpose(1, 0, 2)  # A_i[j, k]
-    residuals = values[lags:] - lagged(values, lags) @ np.vstack([intercept, slopes.T])
+    lag_block, target_block = block[:, : n_channels * lags], block[:, n_channels * lags :]
+    residuals = (target_block - lag_block @ standardised.T) * target_scales  # the block's, not a second design
     return intercept, coef, residuals, penalties, degrees
 
 

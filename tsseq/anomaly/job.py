@@ -171,8 +171,7 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         table.index = scored.index = timestamps
     table.index.name = "timestamp"
     check_scores(table["score"], f"{source}: detector {config.detector.name!r}", missing_rows)
-    thresholder = getattr(fitted, "thresholder_", None)
-    notes += [note for note in (_lowered_note(table, thresholder), _floor_note(table, thresholder)) if note]
+    notes += _threshold_notes(table, getattr(fitted, "thresholder_", None))
     events = None
     if "is_anomaly" in table:
         contributions = None
@@ -182,55 +181,46 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     return DetectionResult(table, config.mode == "causal", threshold, scored, events, spacing, tuple(notes))
 
 
-def _lowered_note(table, thresholder) -> str:
-    """What an adapted threshold did, for stderr: where it went under its floor and how many flags that added;
-    "" when it never did (or the threshold has no floor)."""
-    import numpy as np
-
-    floor = getattr(thresholder, "floor_", None)
-    if floor is None or "threshold" not in table:
-        return ""
-    threshold = table["threshold"].to_numpy()
-    below = threshold < floor  # NaN (unscored rows) compares False
-    if not below.any():
-        return ""
-    compared = table["smoothed_score" if "smoothed_score" in table else "score"].to_numpy()
-    flags = table["is_anomaly"].to_numpy(dtype=bool)
-    scored = int(np.isfinite(threshold).sum())
-    return (
-        f"threshold: the split of the scored rows' scores lowered it below its floor {floor:.4g} (a false-alarm rate "
-        f"of {thresholder.rate:g} of the training rows' scores) on {int(below.sum())} of {scored} scored rows, from "
-        f"{table.index[np.argmax(below)]}, to {np.nanmin(threshold):.4g} at its lowest; {int((flags & (compared <= floor)).sum())} "
-        f"of the {int(flags.sum())} flagged rows are under the floor (--threshold false_alarm: a fixed threshold, no split)"
-    )
-
-
-# A floor that new rows pass this many times as often as the training rows did: said on stderr (_floor_note).
+THRESHOLD_NOTE = "threshold: "  # how every note about the threshold starts (many.py names its series in them)
+# A floor that new rows pass this many times as often as the training rows did: said on stderr (_threshold_notes).
 FLOOR_EXCESS = 10
 
 
-def _floor_note(table, thresholder) -> str:
-    """When far more scored rows pass the false-alarm floor than its rate says normal rows do, what that can mean,
-    for stderr; "" otherwise (or when the threshold states no rate)."""
+def _threshold_notes(table, thresholder) -> list[str]:
+    """What the threshold did, for stderr: where an adapted one went under its floor and how many flags that added,
+    and, when far more scored rows pass the false-alarm floor than its rate says normal rows do, what that can
+    mean; none for a threshold that states no rate."""
     import numpy as np
 
     rate = getattr(thresholder, "rate", None)
     floor = getattr(thresholder, "floor_", getattr(thresholder, "threshold_", None))
     if rate is None or floor is None or "threshold" not in table:
-        return ""
-    scored = np.isfinite(table["threshold"].to_numpy())
-    compared = table["smoothed_score" if "smoothed_score" in table else "score"].to_numpy()[scored]
-    share = float(np.mean(compared > floor)) if scored.any() else 0.0
-    if share < FLOOR_EXCESS * rate:
-        return ""
-    return (
-        f"threshold: {share:.1%} of the {int(scored.sum())} scored rows are above its floor {floor:.4g}, which "
-        f"{rate:g} of the training rows' scores exceed ({share / rate:.0f} times as many): either much of this "
-        "period is anomalous, or the model scores new normal rows above the rows it was fitted on (a close fit of "
-        "few training rows, or many loosely related channels: anomaly-free logs of 20 and 40 channels get a tenth "
-        "to a third of their rows flagged, pipelines/benchmarks/threshold_study.md, eighth study). The plot and "
-        "the events show which; more training rows help in the second case"
-    )
+        return []
+    threshold = table["threshold"].to_numpy()
+    scored = np.isfinite(threshold)
+    compared = table["smoothed_score" if "smoothed_score" in table else "score"].to_numpy()
+    notes = []
+    below = threshold < floor  # NaN (unscored rows) compares False; a fixed threshold is never below itself
+    if below.any():
+        flags = table["is_anomaly"].to_numpy(dtype=bool)
+        notes.append(
+            f"{THRESHOLD_NOTE}the split of the scored rows' scores lowered it below its floor {floor:.4g} (a "
+            f"false-alarm rate of {rate:g} of the training rows' scores) on {int(below.sum())} of {int(scored.sum())} "
+            f"scored rows, from {table.index[np.argmax(below)]}, to {np.nanmin(threshold):.4g} at its lowest; "
+            f"{int((flags & (compared <= floor)).sum())} of the {int(flags.sum())} flagged rows are under the floor "
+            "(--threshold false_alarm: a fixed threshold, no split)"
+        )
+    share = float(np.mean(compared[scored] > floor)) if scored.any() else 0.0
+    if share >= FLOOR_EXCESS * rate:
+        notes.append(
+            f"{THRESHOLD_NOTE}{share:.1%} of the {int(scored.sum())} scored rows are above its floor {floor:.4g}, "
+            f"which {rate:g} of the training rows' scores exceed ({share / rate:.0f} times as many): either much of "
+            "this period is anomalous, or the model scores new normal rows above the rows it was fitted on (a close "
+            "fit of few training rows, or many loosely related channels: anomaly-free logs of 20 and 40 channels get "
+            "a tenth to a third of their rows flagged, pipelines/benchmarks/threshold_study.md, eighth study). The "
+            "plot and the events show which; more training rows help in the second case"
+        )
+    return notes
 
 
 ADAPTED_DEFAULTS = {"batch": "transductive", "causal": "adaptive"}  # the job's threshold by mode
