@@ -76,9 +76,7 @@ def detector_params(name: str, window: int, epochs: int, quantile: float | None)
     if name == "interval":  # an AR forecaster's Gaussian intervals, as the interval detector's default
         params["forecaster"] = "ar"
     if name == "auto":  # its members as the rows lstm_ae_centred, var_residual_shrunk and interval_var are run here
-        members = [{"name": VARIANTS[row][0], "params": dict(VARIANTS[row][1])} for row in AUTO_MEMBER_ROWS]
-        members[0]["params"]["model_params"] = {"hidden_size": 16}  # a recurrent row's size here
-        params["members"] = members
+        params["members"] = [{"name": VARIANTS[row][0], "params": member_params(row)} for row in AUTO_MEMBER_ROWS]
     return {**params, **change}
 
 
@@ -90,6 +88,12 @@ VARIANTS = {
     "var_residual_shrunk": ("var_residual", SHRUNK),  # as auto's forecast-residual member
 }
 AUTO_MEMBER_ROWS = ("lstm_ae_centred", "var_residual_shrunk", "interval_var")  # auto's members, in its order
+
+
+def member_params(row: str) -> dict:
+    """The parameters of ``auto``'s member run as ``row`` here: its change, and a recurrent row's size."""
+    detector, change = VARIANTS[row]
+    return {"model_params": {"hidden_size": 16}, **change} if detector in RECURRENT else dict(change)
 
 
 def registered(name: str) -> str:
