@@ -148,11 +148,15 @@ class CrossRidge:
     ``df = 1 + p + sum e w``.
     """
 
-    def __init__(self, gram: np.ndarray, lags: int, n_channels: int, channel: int, rows: int):
-        self.lags, self.rows = lags, rows
-        lag_columns = np.arange(n_channels * lags)
+    def __init__(
+        self, gram: np.ndarray, lags: int, n_channels: int, channel: int, rows: int, allowed: np.ndarray | None = None
+    ):
+        self.lags, self.rows, self.width = lags, rows, n_channels * lags
+        lag_columns = np.arange(self.width)
         self.own = channel + n_channels * np.arange(lags)
         self.cross = np.setdiff1d(lag_columns, self.own)
+        if allowed is not None:  # the other channels screened out of this equation have no columns (coefficient 0)
+            self.cross = self.cross[allowed[self.cross % n_channels]]
         partialled = np.r_[self.cross, n_channels * lags + channel]  # the cross columns, then the target
         # the own lags' least squares on each cross column and on the target: X_o^+ [X_x, y]
         self.own_solution = psd_solve(gram[np.ix_(self.own, self.own)], gram[np.ix_(self.own, partialled)])
@@ -208,24 +212,70 @@ class CrossRidge:
         cross = np.zeros(len(self.cross))
         weights = self.weights(np.array([penalty]))[0]
         cross[self.kept] = self.vectors @ (weights * self.projections) / self.scales
-        solution = np.zeros(len(self.own) + len(self.cross))
+        solution = np.zeros(self.width)
         solution[self.cross] = cross
         solution[self.own] = self.own_solution[:, -1] - self.own_solution[:, :-1] @ cross
         return solution, 1.0 + self.lags + float(np.sum(self.eigenvalues * weights))
 
 
+SCREEN_WHITENING_ORDER = 10
+"""The order of the per-channel AR whose residuals :func:`related_channels` correlates (capped by a quarter of the rows)."""
+SCREEN_MAX_LAG = 10
+""":func:`related_channels` sums the squared cross-correlations over lags ``-SCREEN_MAX_LAG..SCREEN_MAX_LAG``."""
+
+
+def related_channels(values: np.ndarray, alpha: float) -> np.ndarray:
+    """``(C, C)`` bool: ``[j, k]`` where channels ``j`` and ``k`` of ``values (T, C)`` are dependent by Haugh's test.
+
+    Each channel is prewhitened by its own least-squares AR (intercept, order :data:`SCREEN_WHITENING_ORDER`,
+    at most ``T // 4``) and its residuals ``e`` standardised; with ``r(l)`` the cross-correlation of ``e_j(t)``
+    and ``e_k(t - l)`` over the ``n`` residual rows, Haugh's (1976) statistic ``n sum_{|l| <= M} r(l)^2``
+    (``M`` = :data:`SCREEN_MAX_LAG`) is chi-squared with ``2 M + 1`` degrees of freedom when the two are
+    independent. A pair is related where it exceeds the ``1 - alpha / (C - 1)`` quantile (Bonferroni over
+    each channel's ``C - 1`` others). The diagonal is True; a constant channel is related to no other.
+    Symmetric. Why prewhitened: two independent channels that hold levels for long stretches look
+    correlated in levels (a spurious regression), but their innovations do not; a real coupling moves
+    one channel's innovations into the other's within a few lags.
+    """
+    from scipy import stats  # a dependency of statsmodels; only the screen needs it
+
+    rows, n_channels = values.shape
+    order = max(1, min(SCREEN_WHITENING_ORDER, rows // 4))
+    residuals = np.empty((rows - order, n_channels))
+    for channel in range(n_channels):
+        design, target = lagged(values[:, [channel]], order), values[order:, channel]
+        residuals[:, channel] = target - design @ np.linalg.lstsq(design, target, rcond=None)[0]
+    residuals -= residuals.mean(axis=0)
+    sd = residuals.std(axis=0)
+    residuals = np.divide(residuals, sd, out=np.zeros_like(residuals), where=sd > 1e-12 * (1.0 + np.abs(values).max(axis=0)))
+    n = len(residuals)
+    max_lag = min(SCREEN_MAX_LAG, n - 1)
+    statistic = (residuals.T @ residuals / n) ** 2  # lag 0
+    for lag in range(1, max_lag + 1):
+        correlation = residuals[lag:].T @ residuals[:-lag] / n  # [j, k]: e_j(t) with e_k(t - lag)
+        statistic += correlation**2 + correlation.T**2  # and lag -lag
+    critical = stats.chi2.ppf(1.0 - alpha / max(n_channels - 1, 1), 2 * max_lag + 1)
+    related = n * statistic > critical
+    np.fill_diagonal(related, True)
+    return related
+
+
 def cross_penalised_least_squares(
-    values: np.ndarray, lags: int, cross_penalty: float | str
+    values: np.ndarray, lags: int, cross_penalty: float | str, related: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(intercept (C,), coef (lags, C, C), residuals, penalties (C,), df (C,))`` of the VAR of order ``lags >= 1``
-    whose cross terms are shrunk by ``cross_penalty`` (a relative penalty, or ``"gcv"``: per equation; module docstring)."""
+    whose cross terms are shrunk by ``cross_penalty`` (a relative penalty, or ``"gcv"``: per equation; module docstring).
+
+    ``related`` ``(C, C)`` bool (:func:`related_channels`): equation ``j`` takes the lags of the channels ``k``
+    with ``related[j, k]`` only, the others' coefficients are 0; ``None``: every channel."""
     n_channels, rows = values.shape[1], len(values) - lags
     block, means, scales = standardised_block(values, lags)
     gram = block.T @ block
     standardised = np.zeros((n_channels, n_channels * lags))  # row j: equation j's coefficients of the lag columns
     penalties, degrees = np.zeros(n_channels), np.zeros(n_channels)
     for channel in range(n_channels):
-        equation = CrossRidge(gram, lags, n_channels, channel, rows)
+        allowed = None if related is None else related[channel]
+        equation = CrossRidge(gram, lags, n_channels, channel, rows, allowed)
         penalties[channel] = equation.gcv_penalty() if cross_penalty == "gcv" else float(cross_penalty)
         standardised[channel], degrees[channel] = equation.fit(penalties[channel])
     # back to the data's units: y_j = m_j + s_j sum_k b_jk (x_k - m_k) / s_k
@@ -329,18 +379,29 @@ class FittedVAR:
     matrix's largest root modulus, ``radius``.
 
     ``cross_penalty=None`` is the least squares; otherwise the cross terms are shrunk (module docstring),
-    except where there are none (one channel, order 0): there the two are the same fit.
+    except where there are none (one channel, order 0): there the two are the same fit. ``related``
+    (:func:`related_channels`) leaves the channels it does not relate out of each equation.
     """
 
-    def __init__(self, values: np.ndarray, lags: int, cross_penalty: float | str | None = None):
+    def __init__(
+        self,
+        values: np.ndarray,
+        lags: int,
+        cross_penalty: float | str | None = None,
+        related: np.ndarray | None = None,
+    ):
         self.order = lags
         n_channels = values.shape[1]
-        if cross_penalty is None or n_channels == 1 or lags == 0:
+        self.related = np.ones((n_channels, n_channels), dtype=bool) if related is None else related
+        if (cross_penalty is None and related is None) or n_channels == 1 or lags == 0:
             self.intercept, self.coef, residuals = least_squares(lagged(values, lags), values[lags:])
             self.penalty = np.zeros(n_channels)
             degrees = len(residuals) - (n_channels * lags + 1)
         else:
-            self.intercept, self.coef, residuals, self.penalty, df = cross_penalised_least_squares(values, lags, cross_penalty)
+            penalty = 0.0 if cross_penalty is None else cross_penalty  # a screen alone: least squares on what it keeps
+            self.intercept, self.coef, residuals, self.penalty, df = cross_penalised_least_squares(
+                values, lags, penalty, related
+            )
             degrees = len(residuals) - float(df.mean())
         self.sigma_u = residuals.T @ residuals / max(degrees, 1)
         self.radius = companion_radius(self.coef)
@@ -371,6 +432,8 @@ class VAR(Forecaster):
     ``cross_penalty`` shrinks the cross-channel coefficients towards a per-channel AR (ridge on
     the other channels' lags, the intercept and own lags free; module docstring): for wide logs
     of loosely related channels, where the least-squares cross terms are mostly noise.
+    ``cross_screen`` leaves out of each equation the channels that a test on innovations finds
+    unrelated to its channel.
 
     Parameters
     ----------
@@ -390,6 +453,13 @@ class VAR(Forecaster):
         (0 is least squares, ``inf`` a per-channel AR). ``"gcv"``: per equation, the ``lambda`` of
         :data:`CROSS_PENALTY_GRID` of least generalised cross-validation. The order is still
         selected by the least-squares criteria.
+    cross_screen : None or float in (0, 1)
+        ``None``: every channel enters every equation. A level ``alpha``: channel ``k`` enters
+        channel ``j``'s equation only where Haugh's test on the two channels' prewhitened
+        innovations finds them dependent at ``alpha / (C - 1)`` (:func:`related_channels`);
+        the others' coefficients are 0, the kept ones fitted with ``cross_penalty`` (least
+        squares when that is ``None``). For wide logs of independent groups of channels
+        (module docstring).
 
     Attributes
     ----------
@@ -407,6 +477,9 @@ class VAR(Forecaster):
     cross_penalty_ : (S, C) float
         Each equation's relative penalty ``lambda``; 0 where ``cross_penalty`` is ``None``, where
         there is one channel and at order 0.
+    cross_related_ : (S, C, C) bool
+        ``cross_related_[s, j, k]``: channel ``k``'s lags may enter channel ``j``'s equation (the
+        screen's verdict, :func:`related_channels`); all True without ``cross_screen``.
     criteria_ : (S, m + 1) float or None
         The criterion of each order on the common sample, ``inf`` above the series' ``m``
         (``None`` for a fixed order).
@@ -423,6 +496,7 @@ class VAR(Forecaster):
         stable: bool = True,
         stable_tol: float = STABLE_TOL,
         cross_penalty: float | str | None = None,
+        cross_screen: float | None = None,
     ) -> None:
         self.order = order
         self.max_order = max_order
@@ -430,6 +504,7 @@ class VAR(Forecaster):
         self.stable = stable
         self.stable_tol = stable_tol
         self.cross_penalty = cross_penalty
+        self.cross_screen = cross_screen
 
     def check_params(self) -> None:
         if self.order is not None:
@@ -442,6 +517,13 @@ class VAR(Forecaster):
             )
         check_stable(self.stable, self.stable_tol)
         check_cross_penalty(self.cross_penalty)
+        screen = self.cross_screen
+        number = isinstance(screen, numbers.Real) and not isinstance(screen, (bool, np.bool_))
+        if screen is not None and not (number and 0 < screen < 1):
+            raise ConfigError(
+                f"The 'cross_screen' parameter must be None or a significance level in (0, 1), e.g. 0.01. "
+                f"Got {screen!r} instead."
+            )
 
     def fit(self, y, **fit_options) -> "VAR":
         """As :meth:`Forecaster.fit` (every keyword passed on), then one warning naming the fits ``stable`` replaced."""
@@ -471,8 +553,9 @@ class VAR(Forecaster):
     def _fit_one(self, values: np.ndarray) -> tuple[FittedVAR, np.ndarray | None, int, float]:
         """``(model, criteria, replaced order or -1, its root modulus or NaN)`` of one ``(T, C)`` series."""
         n_channels = values.shape[1]
+        related = None if self.cross_screen is None or n_channels == 1 else related_channels(values, self.cross_screen)
         if self.order is not None:
-            model = FittedVAR(values, self.order, self.cross_penalty)
+            model = FittedVAR(values, self.order, self.cross_penalty, related)
             criteria = None
             candidates = [model.order]
         else:
@@ -482,15 +565,15 @@ class VAR(Forecaster):
             for p, covariance in enumerate(nested_covariances(values, lags)):
                 criteria[p] = criterion_value(self.criterion, covariance, nobs, p)
             candidates = list(np.argsort(criteria[: lags + 1], kind="stable"))
-            model = FittedVAR(values, int(candidates[0]), self.cross_penalty)
+            model = FittedVAR(values, int(candidates[0]), self.cross_penalty, related)
         if not self.stable or model.radius <= 1 + self.stable_tol:
             return model, criteria, -1, np.nan
         lower = [p for p in candidates if p < model.order] if criteria is not None else list(range(model.order - 1, -1, -1))
         for p in lower:
-            candidate = FittedVAR(values, int(p), self.cross_penalty)
+            candidate = FittedVAR(values, int(p), self.cross_penalty, related)
             if candidate.radius <= 1 + self.stable_tol:
                 return candidate, criteria, model.order, model.radius
-        return FittedVAR(values, 0, self.cross_penalty), criteria, model.order, model.radius
+        return FittedVAR(values, 0, self.cross_penalty, related), criteria, model.order, model.radius
 
     def _fit(self, series: list[np.ndarray], validation: list[np.ndarray] | None = None) -> None:
         self.check_params()
@@ -512,6 +595,7 @@ class VAR(Forecaster):
             self.coef_[s, : model.order] = model.coef
         self.sigma_u_ = np.stack([model.sigma_u for model in models])
         self.cross_penalty_ = np.stack([model.penalty for model in models])
+        self.cross_related_ = np.stack([model.related for model in models])
         self.criteria_ = None if self.order is not None else np.stack(criteria)
         self.last_values_ = np.stack([values[len(values) - width :] for values in series])  # (S, P, C)
 

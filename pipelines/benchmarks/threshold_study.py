@@ -193,6 +193,14 @@ VARIANTS = {
     # auto's default since the eighth study
     "auto_shrunk": ("auto", {"members": [CENTRED_MEMBER, {"name": "var_residual", "params": SHRUNK}, SHRUNK_INTERVAL]}),
 }
+# Ninth study: the same, with the channels that a test on innovations finds unrelated left out (cross_screen).
+SCREENED = {"forecaster_params": {"cross_penalty": "gcv", "cross_screen": 0.01}}
+SCREENED_INTERVAL = {"name": "interval", "params": {**VAR_INTERVAL["params"], **SCREENED}}
+VARIANTS |= {
+    "var_residual_screened": ("var_residual", SCREENED),
+    "interval_var_screened": ("interval", SCREENED_INTERVAL["params"]),
+    "auto_screened": ("auto", {"members": [CENTRED_MEMBER, {"name": "var_residual", "params": SCREENED}, SCREENED_INTERVAL]}),
+}
 
 
 def detector_params(name: str, window: int) -> dict:
