@@ -5,12 +5,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 from statsmodels.tsa.api import VAR as StatsmodelsVAR
 
 import tsseq
 from tsseq.errors import ConfigError, DataError, MissingValuesError
 from tsseq.testing import check_forecaster
-from tsseq.var import companion_radius, lagged
+from tsseq.var import companion_radius, cross_penalised_least_squares, haugh_statistic, lagged, related_channels
 
 
 def coupled(rows: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -382,3 +383,138 @@ def test_an_explosive_penalised_fit_is_replaced_and_long_frames_get_one_penalty_
 
 def test_contract_with_a_cross_penalty():
     check_forecaster(tsseq.create("var", max_order=3, cross_penalty="gcv"))
+
+
+# cross_screen: a channel enters another's equation only if Haugh's test relates their innovations
+
+
+def reference_haugh(values: np.ndarray, whitening: int, max_lag: int) -> np.ndarray:
+    """Haugh's statistic, one pair and one lag at a time: each channel's own-AR residuals, standardised."""
+    residuals = []
+    for channel in range(values.shape[1]):
+        rows = np.arange(whitening, len(values))
+        design = np.column_stack([np.ones(len(rows))] + [values[rows - i, channel] for i in range(1, whitening + 1)])
+        target = values[rows, channel]
+        e = target - design @ np.linalg.lstsq(design, target, rcond=None)[0]
+        residuals.append((e - e.mean()) / e.std())
+    n, channels = len(residuals[0]), values.shape[1]
+    statistic = np.zeros((channels, channels))
+    for j in range(channels):
+        for k in range(channels):
+            for lag in range(-max_lag, max_lag + 1):
+                a, b = (residuals[j][lag:], residuals[k][: n - lag]) if lag >= 0 else (residuals[j][:lag], residuals[k][-lag:])
+                statistic[j, k] += (np.sum(a * b) / n) ** 2
+    return n * statistic
+
+
+def test_haughs_statistic_equals_a_direct_computation():
+    values = driver_and_follower(rows=300).to_numpy()
+    statistic, degrees = haugh_statistic(values)
+    assert degrees == 21  # lags -10..10
+    np.testing.assert_allclose(statistic, reference_haugh(values, 10, 10), rtol=1e-10)
+    np.testing.assert_allclose(statistic, statistic.T, rtol=1e-12)
+    short = values[:20]  # the whitening order capped at 20 // 4 = 5
+    short_statistic, short_degrees = haugh_statistic(short)
+    assert short_degrees == 21
+    np.testing.assert_allclose(short_statistic, reference_haugh(short, 5, 10), rtol=1e-10)
+    noise = np.random.default_rng(3).normal(size=(200, 8))  # each pair tested at alpha / 7
+    statistic, degrees = haugh_statistic(noise)
+    related = related_channels(noise, 0.5)
+    expected = (statistic > scipy.stats.chi2.ppf(1 - 0.5 / 7, degrees)) | np.eye(8, dtype=bool)
+    np.testing.assert_array_equal(related, expected)
+    assert related.sum() == 8 + 2 * 3  # 3 pairs (15 without the Bonferroni correction)
+
+
+def test_the_screen_holds_its_level_on_independent_channels():
+    # two independent AR(1) channels, one nearly a random walk: related in 5.25% of 400 draws at alpha 0.05
+    related = []
+    for seed in range(400):
+        rng = np.random.default_rng(seed)
+        values, noise = np.zeros((600, 2)), rng.normal(size=(600, 2))
+        for t in range(1, 600):
+            values[t] = np.array([0.7, 0.9]) * values[t - 1] + noise[t]
+        related.append(related_channels(values, 0.05)[0, 1])
+    assert 0.03 <= np.mean(related) <= 0.08
+
+
+def test_the_screen_keeps_a_real_coupling_and_leaves_the_rest_out():
+    frame = driver_and_follower()
+    values, train = frame.to_numpy(), 1000
+    ols = tsseq.create("var", max_order=4).fit(frame.iloc[:train])
+    screened = tsseq.create("var", max_order=4, cross_screen=0.01).fit(frame.iloc[:train])
+    # a and b are related (both ways: b's lags help predict a too), c to neither (seeds 0-4 alike)
+    np.testing.assert_array_equal(screened.cross_related_[0], [[True, True, False], [True, True, False], [False, False, True]])
+    assert screened.order_.tolist() == ols.order_.tolist()  # selected by the least-squares criteria
+    np.testing.assert_array_equal(screened.criteria_, ols.criteria_)
+    assert screened.coef_[0, 0, 1, 0] == pytest.approx(ols.coef_[0, 0, 1, 0], abs=0.005)  # 0.8152 against 0.8153
+    np.testing.assert_array_equal(screened.coef_[0, :, 2, :2], 0.0)  # exactly: c's equation has no a or b columns
+    np.testing.assert_array_equal(screened.coef_[0, :, :2, 2], 0.0)
+    np.testing.assert_array_equal(screened.cross_penalty_, 0.0)  # a screen alone: least squares on what it keeps
+    assert np.all(one_step_mse(screened, values, train) <= 1.01 * one_step_mse(ols, values, train))
+
+
+def test_the_screen_alone_is_the_least_squares_on_the_channels_it_keeps():
+    frame = driver_and_follower()
+    values, lags = frame.to_numpy(), 2
+    model = tsseq.create("var", order=lags, cross_screen=0.01).fit(frame)
+    related = model.cross_related_[0]
+    rows = np.arange(lags, len(values))
+    for channel in range(3):
+        kept = np.flatnonzero(related[channel])
+        design = np.column_stack([np.ones(len(rows))] + [values[rows - i][:, kept] for i in range(1, lags + 1)])
+        reference = np.linalg.lstsq(design, values[rows, channel], rcond=None)[0]
+        assert model.intercept_[0, channel] == pytest.approx(reference[0], abs=1e-8)
+        np.testing.assert_allclose(model.coef_[0, :, channel][:, kept].ravel(), reference[1:], atol=1e-8)
+
+
+def test_a_screen_relating_every_channel_or_none():
+    values, lags = coupled().to_numpy(), 2
+    everything, nothing = np.ones((4, 4), dtype=bool), np.eye(4, dtype=bool)
+    penalised = cross_penalised_least_squares(values, lags, "gcv")
+    for got, expected in zip(cross_penalised_least_squares(values, lags, "gcv", everything), penalised):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    per_channel = cross_penalised_least_squares(values, lags, float("inf"))
+    for got, expected in zip(cross_penalised_least_squares(values, lags, 0.0, nothing)[:3], per_channel[:3]):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_the_screen_leaves_independent_level_regimes_out():
+    frame = independent_regimes()
+    values, train = frame.to_numpy(), 1200
+    gcv = tsseq.create("var", order=1, cross_penalty="gcv").fit(frame.iloc[:train])
+    screened = tsseq.create("var", order=1, cross_penalty="gcv", cross_screen=0.01).fit(frame.iloc[:train])
+    per_channel = tsseq.create("ar", order=1).fit(frame.iloc[:train])
+    assert screened.cross_related_.shape == (1, 30, 30)
+    assert screened.cross_related_[0][~np.eye(30, dtype=bool)].mean() <= 0.01  # seeds 0-3: none related
+    errors = {name: one_step_mse(model, values, train).mean() for name, model in [("gcv", gcv), ("screened", screened), ("ar", per_channel)]}
+    # seeds 0-3: gcv 1.55, 1.59, 1.51, 1.59; screened 1.29, 1.26, 1.28, 1.29, each the AR's
+    assert errors["screened"] < 0.9 * errors["gcv"]
+    assert errors["screened"] < 1.01 * errors["ar"]
+
+
+def test_one_channel_and_a_constant_channel_with_a_screen():
+    frame = coupled()
+    alone = tsseq.create("var", max_order=6, cross_screen=0.01).fit(frame[["u"]])
+    plain = tsseq.create("var", max_order=6).fit(frame[["u"]])
+    for name in ("order_", "coef_", "intercept_", "sigma_u_", "cross_penalty_"):
+        np.testing.assert_array_equal(getattr(alone, name), getattr(plain, name))
+    np.testing.assert_array_equal(alone.cross_related_, [[[True]]])
+    frame["setpoint"] = 3.0
+    model = tsseq.create("var", max_order=3, cross_screen=0.01).fit(frame)
+    np.testing.assert_array_equal(model.cross_related_[0, 3], [False, False, False, True])
+    np.testing.assert_array_equal(model.cross_related_[0, :, 3], [False, False, False, True])
+    forecast = model.predict(6, quantiles=[0.05, 0.95])
+    assert np.isfinite(forecast.to_numpy()).all()
+    np.testing.assert_allclose(forecast["setpoint"], 3.0, atol=1e-8)
+
+
+@pytest.mark.parametrize("bad", [0, 1, -0.1, 1.5, float("nan"), "0.01", True, [0.01]])
+def test_a_bad_cross_screen_is_named(bad):
+    with pytest.raises(ConfigError, match=r"'cross_screen' parameter must be None or a significance level in \(0, 1\)"):
+        tsseq.create("var", cross_screen=bad).fit(coupled())
+
+
+def test_contract_with_a_screen():
+    model = tsseq.create("var", max_order=3, cross_penalty="gcv", cross_screen=0.01)
+    assert model.get_params()["cross_screen"] == 0.01
+    check_forecaster(model)

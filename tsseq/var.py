@@ -64,6 +64,28 @@ statsmodels' denominator again. Computation: one Gram matrix of the centred, uni
 ``[lags, targets]`` per series and order (centring partials out the intercept); each
 equation's residualised cross Gram is a Schur complement of it, whose ``eigh`` gives
 ``s_i^2`` and every ``RSS(lambda)`` without touching the ``n`` rows again.
+
+Leaving unrelated channels out (``cross_screen``). A ridge shrinks least the directions of
+largest variance, and on a wide log of independent processes that hold their levels for long
+stretches those are where the processes' levels line up by chance: in sample a coincidence of
+level regimes is as significant as a real coupling. Timing tells them apart: a coupling carries
+one channel's innovations into the other's within a few rows, a coincidence does not. With
+``cross_screen = alpha``, each channel is prewhitened by its own AR (order 10, with intercept)
+and its residuals ``e`` standardised; for each pair, Haugh's (1976) statistic::
+
+    Q_jk = n sum_{l=-M..M} r_jk(l)^2,    r_jk(l) = corr(e_j(t), e_k(t - l)),    M = 10
+
+is chi-squared with ``2 M + 1`` degrees of freedom when the two are independent, and channel
+``k``'s lags enter channel ``j``'s equation only where ``Q_jk`` exceeds its ``1 - alpha / (C - 1)``
+quantile (Bonferroni over a channel's others; the test is two-sided, so the relation is
+symmetric: a driven channel's lags help predict a noisy measurement of its driver too). The
+others' coefficients are 0; the kept cross terms are fitted with ``cross_penalty`` (least
+squares when ``None``). The screen is computed once per series, on its fitting rows, before the
+order selection, which it does not change. On 40 channels (8 plants) the median one-step
+errors held out / on test rows were 0.060 / 0.061 with ``cross_screen=0.01`` and ``"gcv"``,
+against 0.069 / 0.085 with ``"gcv"`` alone and 0.068 / 0.068 for the per-channel AR; on 5
+coupled channels 0.039 / 0.037 against 0.038 / 0.036 and 0.047 / 0.042
+(``pipelines/benchmarks/wide_logs.py``).
 """
 
 from __future__ import annotations
@@ -219,26 +241,20 @@ class CrossRidge:
 
 
 SCREEN_WHITENING_ORDER = 10
-"""The order of the per-channel AR whose residuals :func:`related_channels` correlates (capped by a quarter of the rows)."""
+"""The order of the per-channel AR whose residuals :func:`haugh_statistic` correlates (capped by a quarter of the rows)."""
 SCREEN_MAX_LAG = 10
-""":func:`related_channels` sums the squared cross-correlations over lags ``-SCREEN_MAX_LAG..SCREEN_MAX_LAG``."""
+""":func:`haugh_statistic` sums the squared cross-correlations over lags ``-SCREEN_MAX_LAG..SCREEN_MAX_LAG``."""
 
 
-def related_channels(values: np.ndarray, alpha: float) -> np.ndarray:
-    """``(C, C)`` bool: ``[j, k]`` where channels ``j`` and ``k`` of ``values (T, C)`` are dependent by Haugh's test.
+def haugh_statistic(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(statistic (C, C), degrees of freedom)``: Haugh's test of independence of every pair of channels of ``values (T, C)``.
 
     Each channel is prewhitened by its own least-squares AR (intercept, order :data:`SCREEN_WHITENING_ORDER`,
     at most ``T // 4``) and its residuals ``e`` standardised; with ``r(l)`` the cross-correlation of ``e_j(t)``
-    and ``e_k(t - l)`` over the ``n`` residual rows, Haugh's (1976) statistic ``n sum_{|l| <= M} r(l)^2``
-    (``M`` = :data:`SCREEN_MAX_LAG`) is chi-squared with ``2 M + 1`` degrees of freedom when the two are
-    independent. A pair is related where it exceeds the ``1 - alpha / (C - 1)`` quantile (Bonferroni over
-    each channel's ``C - 1`` others). The diagonal is True; a constant channel is related to no other.
-    Symmetric. Why prewhitened: two independent channels that hold levels for long stretches look
-    correlated in levels (a spurious regression), but their innovations do not; a real coupling moves
-    one channel's innovations into the other's within a few lags.
+    and ``e_k(t - l)`` over the ``n`` residual rows, the statistic is ``n sum_{|l| <= M} r(l)^2`` (``M`` =
+    :data:`SCREEN_MAX_LAG`, at most ``n - 1``), chi-squared with ``2 M + 1`` degrees of freedom when the two are
+    independent (Haugh 1976). Symmetric; a constant channel's row and column are 0.
     """
-    from scipy import stats  # a dependency of statsmodels; only the screen needs it
-
     rows, n_channels = values.shape
     order = max(1, min(SCREEN_WHITENING_ORDER, rows // 4))
     residuals = np.empty((rows - order, n_channels))
@@ -247,15 +263,30 @@ def related_channels(values: np.ndarray, alpha: float) -> np.ndarray:
         residuals[:, channel] = target - design @ np.linalg.lstsq(design, target, rcond=None)[0]
     residuals -= residuals.mean(axis=0)
     sd = residuals.std(axis=0)
-    residuals = np.divide(residuals, sd, out=np.zeros_like(residuals), where=sd > 1e-12 * (1.0 + np.abs(values).max(axis=0)))
+    varies = sd > 1e-12 * (1.0 + np.abs(values).max(axis=0))  # what is left of a constant channel is rounding
+    residuals = np.divide(residuals, sd, out=np.zeros_like(residuals), where=varies)
     n = len(residuals)
     max_lag = min(SCREEN_MAX_LAG, n - 1)
     statistic = (residuals.T @ residuals / n) ** 2  # lag 0
     for lag in range(1, max_lag + 1):
         correlation = residuals[lag:].T @ residuals[:-lag] / n  # [j, k]: e_j(t) with e_k(t - lag)
-        statistic += correlation**2 + correlation.T**2  # and lag -lag
-    critical = stats.chi2.ppf(1.0 - alpha / max(n_channels - 1, 1), 2 * max_lag + 1)
-    related = n * statistic > critical
+        statistic += correlation**2 + correlation.T**2  # lags +lag and -lag
+    return n * statistic, 2 * max_lag + 1
+
+
+def related_channels(values: np.ndarray, alpha: float) -> np.ndarray:
+    """``(C, C)`` bool: ``[j, k]`` where channels ``j`` and ``k`` of ``values (T, C)`` are dependent.
+
+    Haugh's statistic (:func:`haugh_statistic`) above its chi-squared quantile ``1 - alpha / (C - 1)``
+    (Bonferroni over each channel's ``C - 1`` others). Symmetric, the diagonal True, a constant channel
+    related to no other. Why innovations: two independent channels that hold levels for long stretches
+    look correlated in levels (a spurious regression), but their innovations do not; a real coupling
+    carries one channel's innovations into the other's within a few lags.
+    """
+    from scipy import stats  # a dependency of statsmodels; only the screen needs it
+
+    statistic, degrees = haugh_statistic(values)
+    related = statistic > stats.chi2.ppf(1.0 - alpha / max(values.shape[1] - 1, 1), degrees)
     np.fill_diagonal(related, True)
     return related
 

@@ -7,19 +7,20 @@ rows; the first 1200 are for training, the last 240 of those held out. Two repor
 1. ``errors``: median over rows of the channels' mean absolute one-step error (the log
    standardised by its fitting rows), in sample / held out / on the 2800 test rows, of a
    VAR by least squares, the same with its cross-channel terms shrunk
-   (``cross_penalty="gcv"``) and one AR per channel, all of order ``--order`` fitted on the
-   first 960 rows (anomaly-free plants);
+   (``cross_penalty="gcv"``), the same with the channels that Haugh's test finds unrelated
+   left out of each equation (``cross_screen=0.01``) and one AR per channel, all of order
+   ``--order`` fitted on the first 960 rows (anomaly-free plants);
 2. ``detect`` (``--detect``): ``tsseq detect`` with no option but ``--train-rows 1200`` on
    the anomaly-free log, in a subprocess as a user runs it: the share of the test rows it
    flags (each a false alarm);
 3. ``--penalties``: the share ``var_residual`` flags on the anomaly-free log under the causal
    default threshold (``adaptive``), its VAR's ``cross_penalty`` each of the values given
-   (``inf``: one AR per channel), window 32.
+   (``inf``: one AR per channel; ``screened``: ``"gcv"`` with ``cross_screen=0.01``), window 32.
 
 Run (one torch thread)::
 
     OMP_NUM_THREADS=1 python pipelines/benchmarks/wide_logs.py --plants 1 4 8 --seed 100 --order 3 --detect
-    OMP_NUM_THREADS=1 python pipelines/benchmarks/wide_logs.py --plants 4 8 --penalties gcv 0.1 1 inf
+    OMP_NUM_THREADS=1 python pipelines/benchmarks/wide_logs.py --plants 4 8 --penalties gcv 0.1 1 inf screened
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ def one_step_errors(model, values: np.ndarray, order: int) -> np.ndarray:
     return np.abs(values[order:] - predictions).mean(axis=1)
 
 
+SCREENED = {"cross_penalty": "gcv", "cross_screen": 0.01}
+FITS = {  # cross_penalty=inf is one AR per channel on the same rows (tests/test_var.py)
+    "least squares": {},
+    "cross_penalty=gcv": {"cross_penalty": "gcv"},
+    "screened (cross_screen=0.01) and gcv": SCREENED,
+    "AR per channel": {"cross_penalty": float("inf")},
+}
+
+
 def report_errors(frame: pd.DataFrame, order: int) -> str:
     fit_rows = TRAIN_ROWS - HELD_OUT
     values = frame.to_numpy()
@@ -61,9 +71,8 @@ def report_errors(frame: pd.DataFrame, order: int) -> str:
     rows = np.arange(order, len(values))
     spans = (rows < fit_rows, (rows >= fit_rows) & (rows < TRAIN_ROWS), rows >= TRAIN_ROWS)
     parts = []
-    # cross_penalty=inf is one AR per channel on the same rows (tests/test_var.py)
-    for label, penalty in (("least squares", None), ("cross_penalty=gcv", "gcv"), ("AR per channel", float("inf"))):
-        errors = one_step_errors(VAR(order=order, cross_penalty=penalty).fit(fitted), values, order)
+    for label, params in FITS.items():
+        errors = one_step_errors(VAR(order=order, **params).fit(fitted), values, order)
         parts.append(f"{label} " + " / ".join(f"{np.median(errors[span]):.3f}" for span in spans))
     return "; ".join(parts)
 
@@ -84,9 +93,9 @@ def report_penalties(frame: pd.DataFrame, penalties: list[str]) -> str:
 
     parts = []
     for text in penalties:
-        penalty = text if text == "gcv" else float(text)
+        params = SCREENED if text == "screened" else {"cross_penalty": text if text == "gcv" else float(text)}
         detector = make_detector("var_residual", window_length=32, threshold="adaptive",
-                                 forecaster_params={"cross_penalty": penalty}).fit(frame.iloc[:TRAIN_ROWS])  # fmt: skip
+                                 forecaster_params=params).fit(frame.iloc[:TRAIN_ROWS])  # fmt: skip
         parts.append(f"{text} {detector.predict(frame).to_numpy()[TRAIN_ROWS:].mean():.3f}")
     return "; ".join(parts)
 
@@ -98,7 +107,8 @@ def main() -> int:
     parser.add_argument("--order", type=int, default=3)
     parser.add_argument("--detect", action="store_true", help="also run tsseq detect on the anomaly-free log")
     parser.add_argument("--penalties", nargs="*", default=[],
-                        help="also the share var_residual flags with each cross_penalty (gcv, numbers, inf)")
+                        help="also the share var_residual flags with each cross_penalty (gcv, numbers, inf; "
+                             "screened: gcv with cross_screen=0.01)")
     args = parser.parse_args()
     for plants in args.plants:
         frame = wide_log(plants, args.seed)
