@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tsseq.anomaly.auto import SHRUNK_VAR
 from tsseq.anomaly.detectors import detector_names, detector_parameters, make_detector
 from tsseq.anomaly.job import adapted_default
 from tsseq.anomaly.metrics import event_precision_recall_f1, pr_auc
@@ -81,7 +82,7 @@ def detector_params(name: str, window: int, epochs: int, quantile: float | None)
 
 
 # Rows that are a registered detector configured another way: row name -> (detector name, the parameters changed).
-SHRUNK = {"forecaster_params": {"cross_penalty": "gcv"}}  # a VAR whose cross-channel terms are shrunk, as auto's
+SHRUNK = {"forecaster_params": SHRUNK_VAR}  # a VAR whose cross-channel terms are shrunk, as auto's
 VARIANTS = {
     "interval_var": ("interval", {"forecaster": "var", **SHRUNK}),  # a VAR's intervals, as auto's interval member
     "lstm_ae_centred": ("lstm_ae", {"centre_windows": True}),  # on centred windows, as auto's reconstruction member

@@ -175,11 +175,13 @@ def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownC
 # auto's members as the studies configure them; the fifth to seventh studies' VARIANTS swap them.
 LSTM_MEMBER = {"name": "lstm_ae", "params": {"model_params": {"hidden_size": 16}, "training": TRAINING}}
 AR_INTERVAL = {"name": "interval", "params": {"forecaster": "ar"}}
-VAR_INTERVAL = {"name": "interval", "params": {"forecaster": "var"}}
+# The least-squares VAR, said explicitly: the interval detector screens and shrinks a VAR by default since the tenth study.
+LEAST_SQUARES_VAR = {"cross_penalty": None, "cross_screen": None}
+VAR_INTERVAL = {"name": "interval", "params": {"forecaster": "var", "forecaster_params": LEAST_SQUARES_VAR}}
 # Seventh study: the autoencoder fed centred windows (ReconstructionDetector's centre_windows).
 CENTRED_MEMBER = {"name": "lstm_ae", "params": {**LSTM_MEMBER["params"], "centre_windows": "multichannel"}}
 # Eighth study: the VAR members with their cross-channel terms shrunk (tsseq.var, cross_penalty="gcv").
-SHRUNK = {"forecaster_params": {"cross_penalty": "gcv"}}
+SHRUNK = {"forecaster_params": {"cross_penalty": "gcv", "cross_screen": None}}
 SHRUNK_INTERVAL = {"name": "interval", "params": {**VAR_INTERVAL["params"], **SHRUNK}}
 # Fifth to eighth studies: a registered detector configured another way -> (its name, the parameters changed).
 VARIANTS = {

@@ -59,8 +59,9 @@ def test_auto_is_registered_and_the_default(streamed) -> None:
     assert result.detector.members_[2][1].forecaster == "var"  # the forecasting members read every channel
     assert result.detector.members_[0][1].centre_windows == "multichannel"  # the plant has five
     for _, member in result.detector.members_[1:]:  # their VAR shrinks its other-channel terms (eighth study)
-        assert member.forecaster_params == {"cross_penalty": "gcv"}
+        assert member.forecaster_params == {"cross_penalty": "gcv", "cross_screen": None}  # unscreened (ninth study)
         assert member.forecaster_.cross_penalty_.shape == (1, 5) and np.isfinite(member.forecaster_.cross_penalty_).all()
+        assert member.forecaster_.cross_related_.all()
 
 
 def test_on_one_channel_the_shrunk_var_members_are_the_least_squares_ones() -> None:

@@ -342,3 +342,21 @@ def test_online_interval_replayed_and_fed_live_give_the_same_scores() -> None:
     updates = [online.update(row) for row in frame.iloc[300:].to_numpy()]
     np.testing.assert_allclose([score for score, _ in updates], replay["score"].iloc[300:], rtol=1e-9, atol=1e-12)
     assert [i for i, (_, flag) in enumerate(updates) if flag] == [400]
+
+
+def test_a_var_forecaster_leaves_unrelated_channels_out_unless_told_otherwise() -> None:
+    # The tenth study: a VAR's intervals with the screen (tsseq.var, cross_screen) and shrinkage by default.
+    frame = ar1(600, seed=0, channels=12)  # independent channels
+    off_diagonal = ~np.eye(12, dtype=bool)
+    screened = make_detector("interval", forecaster="var", window_length=16).fit(frame)
+    assert screened.forecaster_.cross_screen == 0.01 and screened.forecaster_.cross_penalty == "gcv"
+    assert screened.forecaster_.cross_related_[0][off_diagonal].mean() < 0.05  # seeds 0-3: none related
+    assert screened.forecaster_params is None  # the preset is applied at fit, not written into the parameters
+    capped = make_detector("interval", forecaster="var", forecaster_params={"max_order": 2}, window_length=16).fit(frame)
+    assert capped.forecaster_.max_order == 2 and capped.forecaster_.cross_screen == 0.01  # key by key
+    plain = make_detector("interval", forecaster="var", forecaster_params={"cross_screen": None, "cross_penalty": None},
+                          window_length=16).fit(frame)  # fmt: skip
+    assert plain.forecaster_.cross_related_.all() and plain.forecaster_.cross_penalty is None
+    assert "cross_screen" not in make_detector("interval", window_length=16).fit(frame).forecaster_.get_params()  # AR
+    residual = make_detector("var_residual", window_length=16).fit(frame)  # its VAR stays the least squares
+    assert residual.forecaster_.cross_screen is None and residual.forecaster_.cross_penalty is None

@@ -546,7 +546,12 @@ class ForecastResidualDetector(AnomalyDetector):
 
     Parameters: ``forecaster``, ``forecaster_params`` (its constructor arguments), and the
     rest as :class:`ReconstructionDetector` (``aggregation`` has one window per point).
+    ``forecaster_params`` update, key by key, :attr:`FORECASTER_PRESETS` (none here).
     """
+
+    # Forecaster name -> the constructor arguments this detector gives it unless forecaster_params set them: the
+    # defaults a study chose for detection, which may differ from the forecaster's own (subclasses; interval.py).
+    FORECASTER_PRESETS: Mapping[str, Mapping] = {}
 
     def __init__(
         self,
@@ -583,12 +588,18 @@ class ForecastResidualDetector(AnomalyDetector):
     def _fit_model(self, train: pd.DataFrame, validation: pd.DataFrame | None) -> None:
         from tsseq import registry
 
-        accepted = registry.parameters(self.forecaster)
-        defaults = {"input_length": self.window_length, "horizon": 1}
-        params = {**{k: v for k, v in defaults.items() if k in accepted}, **dict(self.forecaster_params or {})}
-        self.forecaster_ = registry.create(self.forecaster, **params)
+        self.forecaster_ = registry.create(self.forecaster, **self._forecaster_arguments(horizon=1))
         usable = validation is not None and len(validation) > self.window_length
         self.forecaster_.fit(train, validation=validation if usable else None)
+
+    def _forecaster_arguments(self, horizon: int) -> dict:
+        """The forecaster's constructor arguments: ``input_length`` (``window_length``) and ``horizon`` where it
+        takes them, then its :attr:`FORECASTER_PRESETS`, then ``forecaster_params``, each updating the one before."""
+        from tsseq import registry
+
+        accepted = registry.parameters(self.forecaster)
+        defaults = {k: v for k, v in {"input_length": self.window_length, "horizon": horizon}.items() if k in accepted}
+        return {**defaults, **self.FORECASTER_PRESETS.get(self.forecaster, {}), **dict(self.forecaster_params or {})}
 
     def _window_errors(self, scaled: pd.DataFrame):
         values = scaled.to_numpy()
