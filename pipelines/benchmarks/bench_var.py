@@ -13,9 +13,12 @@ With ``--cross-penalty gcv`` (or a float) it times instead tsseq's fit with that
 ``cross_penalty`` (the cross terms shrunk, refitted at the order the least-squares criteria
 select: :mod:`tsseq.var`) against its least-squares fit, alternating, and prints the medians,
 their ratio and the median penalty chosen; it exits with status 1 if the orders differ.
-``--order P`` fixes both fits' order there (the penalised refit's cost without the selection's)::
+``--order P`` fixes both fits' order there (the penalised refit's cost without the selection's).
+``--cross-screen ALPHA`` adds (or, alone, makes) the screen of unrelated channels
+(``cross_screen``) to that fit, and the share of channel pairs it relates is printed::
 
     python pipelines/benchmarks/bench_var.py --cross-penalty gcv --sizes 5x4000 20x10000 50x10000
+    python pipelines/benchmarks/bench_var.py --cross-penalty gcv --cross-screen 0.01 --sizes 5x4000 20x10000 50x10000
 """
 
 from __future__ import annotations
@@ -61,15 +64,18 @@ def compare_cross_penalty(data: pd.DataFrame, args: argparse.Namespace) -> bool:
         ols = quiet_fit(data, **params)
         times["least squares"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        penalised = quiet_fit(data, cross_penalty=args.cross_penalty, **params)
+        penalised = quiet_fit(data, cross_penalty=args.cross_penalty, cross_screen=args.cross_screen, **params)
         times["penalised"].append(time.perf_counter() - started)
     same = ols.order_.tolist() == penalised.order_.tolist()
     medians = {name: statistics.median(values) for name, values in times.items()}
     channels, rows = data.shape[1], len(data)
+    related = penalised.cross_related_[0][~np.eye(channels, dtype=bool)].mean() if channels > 1 else 1.0
     print(f"{channels:>4} channels x {rows:>6} rows: order {int(penalised.order_[0])}, "
           f"least squares {medians['least squares']:.3f} s, cross_penalty={args.cross_penalty} "
-          f"{medians['penalised']:.3f} s, ratio {medians['penalised'] / medians['least squares']:.2f}x, "
-          f"median penalty {np.median(penalised.cross_penalty_):.3g}{'' if same else '  ORDER MISMATCH'}")  # fmt: skip
+          f"cross_screen={args.cross_screen} {medians['penalised']:.3f} s, "
+          f"ratio {medians['penalised'] / medians['least squares']:.2f}x, "
+          f"median penalty {np.median(penalised.cross_penalty_):.3g}, pairs related {related:.3f}"
+          f"{'' if same else '  ORDER MISMATCH'}")  # fmt: skip
     return same
 
 
@@ -84,6 +90,8 @@ def main() -> int:
         "--cross-penalty", type=cross_penalty_argument, default=None,
         help="'gcv' or a float: time tsseq's VAR with this cross_penalty against its least squares instead",
     )  # fmt: skip
+    parser.add_argument("--cross-screen", type=float, default=None,
+                        help="a level in (0, 1): the penalised fit also screens unrelated channels out (cross_screen)")
     parser.add_argument("--order", type=int, default=None, help="with --cross-penalty: a fixed order for both fits")
     args = parser.parse_args()
     failed = False
@@ -91,7 +99,7 @@ def main() -> int:
         for size in args.sizes:
             channels, rows = map(int, size.split("x"))
             data = frame(channels, rows)
-            if args.cross_penalty is not None:
+            if args.cross_penalty is not None or args.cross_screen is not None:
                 failed |= not compare_cross_penalty(data, args)
                 continue
             times: dict[str, list[float]] = {"tsseq": [], "statsmodels": []}
