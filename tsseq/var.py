@@ -95,9 +95,9 @@ rows (``pipelines/benchmarks/bench_var.py --cross-penalty gcv --cross-screen 0.0
 4,000 rows of 5 channels). A null corrected for that (Bartlett's covariances of the
 cross-correlations from the residuals' periodograms, a Satterthwaite scaled chi-squared)
 restores the level (none of those pairs; 7.5% at 0.05 for such a pair at 3,000 rows) but
-also drops a third of the simulated plant's couplings, whose residuals are slow too, and its
-VAR intervals' PR-AUC fell from 0.72 to 0.62 (threshold_study.md, after the tenth study): it
-is not used.
+also keeps about 30% fewer of the simulated plant's couplings, whose residuals are slow too,
+and its VAR intervals' PR-AUC fell from 0.72 to 0.62 (threshold_study.md, after the tenth
+study): it is not used.
 """
 
 from __future__ import annotations
@@ -265,7 +265,8 @@ def haugh_statistic(values: np.ndarray) -> tuple[np.ndarray, int]:
     at most ``T // 4``) and its residuals ``e`` standardised; with ``r(l)`` the cross-correlation of ``e_j(t)``
     and ``e_k(t - l)`` over the ``n`` residual rows, the statistic is ``n sum_{|l| <= M} r(l)^2`` (``M`` =
     :data:`SCREEN_MAX_LAG`, at most ``n - 1``), chi-squared with ``2 M + 1`` degrees of freedom when the two are
-    independent (Haugh 1976). Symmetric; a constant channel's row and column are 0.
+    independent and their residuals white (Haugh 1976; larger where the residuals stay autocorrelated: module
+    docstring). Symmetric; a constant channel's row and column are 0.
     """
     rows, n_channels = values.shape
     order = max(1, min(SCREEN_WHITENING_ORDER, rows // 4))
