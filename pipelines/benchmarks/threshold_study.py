@@ -202,6 +202,8 @@ VARIANTS |= {
     "var_residual_screened": ("var_residual", SCREENED),
     "interval_var_screened": ("interval", SCREENED_INTERVAL["params"]),
     "auto_screened": ("auto", {"members": [CENTRED_MEMBER, {"name": "var_residual", "params": SCREENED}, SCREENED_INTERVAL]}),
+    # Eleventh study: the screened VAR's residual scored by its largest channel instead of the channels' mean.
+    "var_residual_screened_max": ("var_residual", {**SCREENED, "scorer_params": {"reduction": "max"}}),
 }
 
 
