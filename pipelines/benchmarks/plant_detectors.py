@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tsseq.anomaly.auto import SHRUNK_VAR
+from tsseq.anomaly.auto import RESIDUAL_MEMBER, SHRUNK_VAR
 from tsseq.anomaly.detectors import detector_names, detector_parameters, make_detector
 from tsseq.anomaly.job import adapted_default
 from tsseq.anomaly.metrics import event_precision_recall_f1, pr_auc
@@ -86,7 +86,7 @@ SHRUNK = {"forecaster_params": SHRUNK_VAR}  # a VAR whose cross-channel terms ar
 VARIANTS = {
     "interval_var": ("interval", {"forecaster": "var", **SHRUNK}),  # a VAR's intervals, as auto's interval member
     "lstm_ae_centred": ("lstm_ae", {"centre_windows": True}),  # on centred windows, as auto's reconstruction member
-    "var_residual_shrunk": ("var_residual", SHRUNK),  # as auto's forecast-residual member
+    "var_residual_shrunk": ("var_residual", RESIDUAL_MEMBER),  # as auto's forecast-residual member
 }
 AUTO_MEMBER_ROWS = ("lstm_ae_centred", "var_residual_shrunk", "interval_var")  # auto's members, in its order
 

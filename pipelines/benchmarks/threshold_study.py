@@ -178,6 +178,9 @@ AR_INTERVAL = {"name": "interval", "params": {"forecaster": "ar"}}
 # The least-squares VAR, said explicitly: the interval detector screens and shrinks a VAR by default since the tenth study.
 LEAST_SQUARES_VAR = {"cross_penalty": None, "cross_screen": None}
 VAR_INTERVAL = {"name": "interval", "params": {"forecaster": "var", "forecaster_params": LEAST_SQUARES_VAR}}
+# var_residual's default until the eleventh study, said explicitly: the least-squares VAR, the channels' mean error.
+MEAN = {"scorer_params": {"reduction": "mean"}}
+VAR_RESIDUAL = {"name": "var_residual", "params": {"forecaster_params": LEAST_SQUARES_VAR, **MEAN}}
 # Seventh study: the autoencoder fed centred windows (ReconstructionDetector's centre_windows).
 CENTRED_MEMBER = {"name": "lstm_ae", "params": {**LSTM_MEMBER["params"], "centre_windows": "multichannel"}}
 # Eighth study: the VAR members with their cross-channel terms shrunk (tsseq.var, cross_penalty="gcv").
@@ -186,23 +189,27 @@ SHRUNK_INTERVAL = {"name": "interval", "params": {**VAR_INTERVAL["params"], **SH
 # Fifth to eighth studies: a registered detector configured another way -> (its name, the parameters changed).
 VARIANTS = {
     "interval_var": ("interval", VAR_INTERVAL["params"]),
-    "auto_var": ("auto", {"members": [LSTM_MEMBER, "var_residual", VAR_INTERVAL]}),  # auto's default in the sixth
-    "auto_var_ar": ("auto", {"members": [LSTM_MEMBER, "var_residual", AR_INTERVAL]}),
+    "var_residual_least_squares": ("var_residual", VAR_RESIDUAL["params"]),  # the earlier studies' var_residual
+    "auto_var": ("auto", {"members": [LSTM_MEMBER, VAR_RESIDUAL, VAR_INTERVAL]}),  # auto's default in the sixth
+    "auto_var_ar": ("auto", {"members": [LSTM_MEMBER, VAR_RESIDUAL, AR_INTERVAL]}),
     "lstm_ae_centred": ("lstm_ae", {"centre_windows": True}),
-    "auto_var_centred": ("auto", {"members": [CENTRED_MEMBER, "var_residual", VAR_INTERVAL]}),  # in the seventh
-    "var_residual_shrunk": ("var_residual", SHRUNK),
+    "auto_var_centred": ("auto", {"members": [CENTRED_MEMBER, VAR_RESIDUAL, VAR_INTERVAL]}),  # in the seventh
+    "var_residual_shrunk": ("var_residual", {**SHRUNK, **MEAN}),
     "interval_var_shrunk": ("interval", SHRUNK_INTERVAL["params"]),
     # auto's default since the eighth study
-    "auto_shrunk": ("auto", {"members": [CENTRED_MEMBER, {"name": "var_residual", "params": SHRUNK}, SHRUNK_INTERVAL]}),
+    "auto_shrunk": ("auto", {"members": [CENTRED_MEMBER, {"name": "var_residual", "params": {**SHRUNK, **MEAN}},
+                                         SHRUNK_INTERVAL]}),  # fmt: skip
 }
 # Ninth study: the same, with the channels that a test on innovations finds unrelated left out (cross_screen).
 SCREENED = {"forecaster_params": {"cross_penalty": "gcv", "cross_screen": 0.01}}
 SCREENED_INTERVAL = {"name": "interval", "params": {**VAR_INTERVAL["params"], **SCREENED}}
 VARIANTS |= {
-    "var_residual_screened": ("var_residual", SCREENED),
+    "var_residual_screened": ("var_residual", {**SCREENED, **MEAN}),
     "interval_var_screened": ("interval", SCREENED_INTERVAL["params"]),
-    "auto_screened": ("auto", {"members": [CENTRED_MEMBER, {"name": "var_residual", "params": SCREENED}, SCREENED_INTERVAL]}),
-    # Eleventh study: the screened VAR's residual scored by its largest channel instead of the channels' mean.
+    "auto_screened": ("auto", {"members": [CENTRED_MEMBER, {"name": "var_residual", "params": {**SCREENED, **MEAN}},
+                                           SCREENED_INTERVAL]}),  # fmt: skip
+    # Eleventh study: the screened VAR's residual scored by its largest channel instead of the channels' mean; since
+    # then var_residual's default (the row "var_residual"; the earlier studies' is "var_residual_least_squares").
     "var_residual_screened_max": ("var_residual", {**SCREENED, "scorer_params": {"reduction": "max"}}),
 }
 

@@ -10,8 +10,9 @@ rows; the first 1200 are for training, the last 240 of those held out. Two repor
    (``cross_penalty="gcv"``), the same with the channels that Haugh's test finds unrelated
    left out of each equation (``cross_screen=0.01``) and one AR per channel, all of order
    ``--order`` fitted on the first 960 rows (anomaly-free plants);
-2. ``detect`` (``--detect``): ``tsseq detect`` with no option but ``--train-rows 1200`` on
-   the anomaly-free log, in a subprocess as a user runs it: the share of the test rows it
+2. ``detect`` (``--detect [DETECTOR ...]``): ``tsseq detect`` with no option but
+   ``--train-rows 1200`` (and ``--detector`` when one is named; none: its default, ``auto``)
+   on the anomaly-free log, in a subprocess as a user runs it: the share of the test rows it
    flags (each a false alarm);
 3. ``--penalties``: the share ``var_residual`` flags on the anomaly-free log under the causal
    default threshold (``adaptive``), its VAR's ``cross_penalty`` each of the values given
@@ -20,6 +21,7 @@ rows; the first 1200 are for training, the last 240 of those held out. Two repor
 Run (one torch thread)::
 
     OMP_NUM_THREADS=1 python pipelines/benchmarks/wide_logs.py --plants 1 4 8 --seed 100 --order 3 --detect
+    OMP_NUM_THREADS=1 python pipelines/benchmarks/wide_logs.py --plants 1 4 8 --detect auto var_residual interval
     OMP_NUM_THREADS=1 python pipelines/benchmarks/wide_logs.py --plants 4 8 --penalties gcv 0.1 1 inf screened
 """
 
@@ -77,15 +79,17 @@ def report_errors(frame: pd.DataFrame, order: int) -> str:
     return "; ".join(parts)
 
 
-def report_detect(frame: pd.DataFrame) -> str:
+def report_detect(frame: pd.DataFrame, detector: str) -> str:
     with tempfile.TemporaryDirectory() as folder:
         data, output = Path(folder) / "wide.csv", Path(folder) / "scores.csv"
         frame.to_csv(data, index_label="timestamp")
         started = time.perf_counter()
         command = ["tsseq", "detect", str(data), "--train-rows", str(TRAIN_ROWS), "--output", str(output), "--threads", "1"]
+        command += [] if detector == "auto" else ["--detector", detector]
         subprocess.run(command, check=True, capture_output=True)
         flagged = pd.read_csv(output)["is_anomaly"].to_numpy()[TRAIN_ROWS:]
-    return f"tsseq detect flags {flagged.mean():.3f} of the test rows ({time.perf_counter() - started:.0f} s)"
+    named = "" if detector == "auto" else f" --detector {detector}"
+    return f"tsseq detect{named} flags {flagged.mean():.3f} of the test rows ({time.perf_counter() - started:.0f} s)"
 
 
 def report_penalties(frame: pd.DataFrame, penalties: list[str]) -> str:
@@ -105,7 +109,8 @@ def main() -> int:
     parser.add_argument("--plants", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--seed", type=int, default=100)
     parser.add_argument("--order", type=int, default=3)
-    parser.add_argument("--detect", action="store_true", help="also run tsseq detect on the anomaly-free log")
+    parser.add_argument("--detect", nargs="*", default=None, metavar="DETECTOR",
+                        help="also run tsseq detect on the anomaly-free log (with each detector named; none: auto)")
     parser.add_argument("--penalties", nargs="*", default=[],
                         help="also the share var_residual flags with each cross_penalty (gcv, numbers, inf; "
                              "screened: gcv with cross_screen=0.01)")
@@ -114,8 +119,8 @@ def main() -> int:
         frame = wide_log(plants, args.seed)
         print(f"{frame.shape[1]} channels, median one-step error in sample / held out / test, order {args.order}: "
               f"{report_errors(frame, args.order)}", flush=True)  # fmt: skip
-        if args.detect:
-            print(f"{frame.shape[1]} channels: {report_detect(frame)}", flush=True)
+        for detector in [] if args.detect is None else args.detect or ["auto"]:
+            print(f"{frame.shape[1]} channels: {report_detect(frame, detector)}", flush=True)
         if args.penalties:
             print(f"{frame.shape[1]} channels, share var_residual flags by cross_penalty: "
                   f"{report_penalties(frame, args.penalties)}", flush=True)  # fmt: skip

@@ -62,6 +62,7 @@ def test_auto_is_registered_and_the_default(streamed) -> None:
         assert member.forecaster_params == {"cross_penalty": "gcv", "cross_screen": None}  # unscreened (ninth study)
         assert member.forecaster_.cross_penalty_.shape == (1, 5) and np.isfinite(member.forecaster_.cross_penalty_).all()
         assert member.forecaster_.cross_related_.all()
+    assert result.detector.members_[1][1].scorer_.reduction == "mean"  # not var_residual's own default (eleventh study)
 
 
 def test_on_one_channel_the_shrunk_var_members_are_the_least_squares_ones() -> None:

@@ -358,5 +358,3 @@ def test_a_var_forecaster_leaves_unrelated_channels_out_unless_told_otherwise() 
                           window_length=16).fit(frame)  # fmt: skip
     assert plain.forecaster_.cross_related_.all() and plain.forecaster_.cross_penalty is None
     assert "cross_screen" not in make_detector("interval", window_length=16).fit(frame).forecaster_.get_params()  # AR
-    residual = make_detector("var_residual", window_length=16).fit(frame)  # its VAR stays the least squares
-    assert residual.forecaster_.cross_screen is None and residual.forecaster_.cross_penalty is None

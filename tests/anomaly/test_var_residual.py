@@ -31,7 +31,8 @@ def _auc(name: str, frame: pd.DataFrame) -> float:
 def test_a_broken_coupling_is_seen_by_the_vector_autoregression_only():
     frame = driven()
     coupled, alone = _auc("var_residual", frame), _auc("ar_residual", frame)
-    assert coupled > 0.85  # seeds 0-3: 0.885, 0.819, 0.868, 0.884
+    # seeds 0-3: 0.846, 0.766, 0.822, 0.846 (the least squares with the channels' mean: 0.885, 0.819, 0.868, 0.884)
+    assert coupled > 0.8
     assert alone < 0.7  # q's own past says little about q: 0.666, 0.557, 0.667, 0.653
 
 
@@ -63,8 +64,27 @@ def test_on_unrelated_channels_the_shrunk_var_errs_about_as_little_as_a_per_chan
     train = 600
     error = {}
     for label, name, penalty in (("ar", "ar_residual", None), ("ols", "var_residual", None), ("gcv", "var_residual", "gcv")):
-        params = {} if name == "ar_residual" else {"forecaster_params": {"cross_penalty": penalty}}
+        # the channels' mean error, as ar_residual's, and no screen (var_residual's defaults: the test below)
+        vector = {"forecaster_params": {"cross_penalty": penalty, "cross_screen": None}, "scorer_params": {"reduction": "mean"}}
+        params = {} if name == "ar_residual" else vector
         detector = make_detector(name, window_length=16, threshold=None, **params).fit(frame.iloc[:train])
         error[label] = np.nanmedian(detector.score(frame).to_numpy()[train:])
     # seeds 0-3, median new-row score over the AR's: least squares 1.27 / 1.17 / 1.25 / 1.22, shrunk 1.08 / 1.06 / 1.07 / 1.06
     assert error["gcv"] < 1.12 * error["ar"] < error["ols"], error
+
+
+def test_its_var_is_screened_and_a_row_scored_by_its_largest_channel_by_default():
+    # The eleventh study (threshold_study.md): the VAR screened and shrunk (SCREENED_VAR), the largest channel error.
+    frame = unrelated_channels(channels=12, rows=700)
+    detector = make_detector("var_residual", window_length=16, threshold=None).fit(frame.iloc[:600])
+    assert detector.forecaster_.cross_screen == 0.01 and detector.forecaster_.cross_penalty == "gcv"
+    assert detector.scorer_.reduction == "max"
+    errors, _, _ = detector._window_errors(detector._scaled(frame))
+    np.testing.assert_allclose(detector.scorer_.score(errors)[:, 0], np.abs(errors[:, 0]).max(axis=1))
+    # forecaster_params update the screen key by key; another scorer does not take the preset's reduction
+    capped = make_detector("var_residual", window_length=16, forecaster_params={"max_order": 2}).fit(frame.iloc[:600])
+    assert capped.forecaster_.max_order == 2 and capped.forecaster_.cross_screen == 0.01
+    squared = make_detector("var_residual", window_length=16, scorer="squared").fit(frame.iloc[:600])
+    assert squared.scorer_.reduction == "mean"
+    assert make_detector("var_residual", scorer="mahalanobis").scorer_params is None
+    assert make_detector("var_residual", scorer_params={"reduction": "mean"}).scorer_params == {"reduction": "mean"}

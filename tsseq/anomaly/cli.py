@@ -53,7 +53,8 @@ DESCRIPTIONS = {
     "patchtst_ae": "PatchTST encoder pretrained on masked patches; leave-one-patch-out scoring",
     "forecast_residual": "error of any registered forecaster's prediction of each point (param forecaster=NAME)",
     "ar_residual": "error of an autoregressive model's prediction of each point (Telemanom-style)",
-    "var_residual": "error of a vector autoregression's prediction of each point from every channel's past",
+    "var_residual": "largest channel error of a vector autoregression's prediction of each point from the related "
+    "channels' past (for many channels)",
     "online_residual": "online AR and Numenta's anomaly likelihood, learning as it scores (causal only; best on NAB)",
     "online_interval": "-log10 tail probability under the online AR's Gaussian predictive (causal only)",
     "interval": "-log10 tail probability under a probabilistic forecaster's predictive distribution",
@@ -94,7 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--detector", default="auto",
         help="auto (default: reconstruction, forecast residual and interval detectors combined), "
         "online_residual (best on NAB; causal only), lstm_ae, gru_ae, segment_ae, lstm_vae, patchtst_ae, "
-        "ar_residual, var_residual (every channel from all channels' past), interval (tail probability under a "
+        "ar_residual, var_residual (every channel from the related channels' past; for wide logs), interval (tail "
+        "probability under a "
         "probabilistic forecaster), online_interval (causal only)",
     )  # fmt: skip
     parser.add_argument(

@@ -25,12 +25,6 @@ from tsseq.quantiles import check_levels
 
 GRID_WIDTHS = (6.0, 4.0, 3.0, 2.0)  # the grid's |z| bounds tried in turn (levels=None)
 
-# A VAR's intervals with the channels that Haugh's test finds unrelated left out of each equation and the rest
-# shrunk (tsseq.var: cross_screen, cross_penalty). Tenth study (threshold_study.md), fresh series: on clean wide
-# logs of 20 and 40 channels the least-squares VAR's intervals flagged 0.29 / 0.25 of the rows (batch / causal
-# default threshold), these 0.05 / 0.06; wide-log PR-AUC 0.56 -> 0.63, the plant's 0.758 -> 0.750.
-SCREENED_VAR = {"cross_penalty": "gcv", "cross_screen": 0.01}
-
 
 class IntervalDetector(ForecastResidualDetector):
     """Scores each point by its tail probability under a probabilistic forecaster's predictive distribution.
@@ -52,10 +46,9 @@ class IntervalDetector(ForecastResidualDetector):
     ----------
     forecaster, forecaster_params, window_length
         As :class:`ForecastResidualDetector` (``input_length`` and ``horizon`` of
-        forecasters that take them default to ``window_length`` and ``steps_ahead``). A
-        ``"var"`` forecaster gets :data:`SCREENED_VAR` unless ``forecaster_params`` say
-        otherwise (``{"cross_screen": None}``: every channel in every equation, shrunk;
-        with ``"cross_penalty": None`` too, the least squares).
+        forecasters that take them default to ``window_length`` and ``steps_ahead``; a
+        ``"var"`` forecaster is screened and shrunk,
+        :data:`~tsseq.anomaly.detectors.SCREENED_VAR`).
     steps_ahead : int
         ``k``: score ``x_t`` under the forecast made ``k`` steps before it.
     levels : sequence of float, optional
@@ -79,7 +72,6 @@ class IntervalDetector(ForecastResidualDetector):
     """
 
     aggregation = "last"  # one forecast per point: nothing to aggregate
-    FORECASTER_PRESETS = {"var": SCREENED_VAR}
 
     def __init__(
         self,
