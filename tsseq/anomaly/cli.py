@@ -95,9 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--detector", default="auto",
         help="auto (default: reconstruction, forecast residual and interval detectors combined), "
         "online_residual (best on NAB; causal only), lstm_ae, gru_ae, segment_ae, lstm_vae, patchtst_ae, "
-        "ar_residual, var_residual (every channel from the related channels' past; for wide logs), interval (tail "
-        "probability under a "
-        "probabilistic forecaster), online_interval (causal only)",
+        "ar_residual, var_residual (every channel from the related channels' past; for wide logs), "
+        "interval (tail probability under a probabilistic forecaster), online_interval (causal only)",
     )  # fmt: skip
     parser.add_argument(
         "--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="detector parameter (YAML)"

@@ -634,7 +634,9 @@ DETECTORS: dict[str, tuple[type, dict]] = {
     # logs of 20 and 40 channels the least-squares VAR with the channels' mean flagged 0.54 / 0.53 of the rows (batch
     # / causal default threshold), this 0.04 / 0.04; wide-log PR-AUC 0.45 -> 0.54, the plant's 0.814 -> 0.811
     # (eleventh study, threshold_study.md). On one channel the largest is the mean: the AR's residual.
-    "var_residual": (ForecastResidualDetector, {"forecaster": "var", "scorer": "absolute", "scorer_params": {"reduction": "max"}}),
+    "var_residual": (
+        ForecastResidualDetector, {"forecaster": "var", "scorer": "absolute", "scorer_params": {"reduction": "max"}}
+    ),
     "online_residual": (OnlineResidualDetector, {}),
     "online_interval": (OnlineIntervalDetector, {}),
 }
