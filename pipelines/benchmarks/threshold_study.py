@@ -212,6 +212,12 @@ VARIANTS |= {
     # then var_residual's default (the row "var_residual"; the earlier studies' is "var_residual_least_squares").
     "var_residual_screened_max": ("var_residual", {**SCREENED, "scorer_params": {"reduction": "max"}}),
 }
+# Twelfth study: auto's members each scoring a row by its largest channel (the interval detector's Sidak combination
+# already asks about its most extreme channel), its VAR members screened.
+LARGEST = {"scorer_params": {"reduction": "max"}}
+VARIANTS["auto_max"] = ("auto", {"members": [{"name": "lstm_ae", "params": {**CENTRED_MEMBER["params"], **LARGEST}},
+                                             {"name": "var_residual", "params": {**SCREENED, **LARGEST}},
+                                             SCREENED_INTERVAL]})  # fmt: skip
 
 
 def detector_params(name: str, window: int) -> dict:
