@@ -16,11 +16,11 @@ detector's own validation scores, i.e. of its normal training rows held out from
 detectors' alarm level). ``--threshold default`` gives every detector ``tsseq detect``'s
 default in its default (causal) mode instead (``adaptive`` for the windowed ones and
 ``auto``: :func:`tsseq.anomaly.job.adapted_default`). ``auto`` (the default of ``tsseq detect``) combines
-``lstm_ae_centred`` (``lstm_ae`` on centred windows, as ``auto`` has it on multichannel data),
-``var_residual_shrunk`` and ``interval_var`` (``var_residual`` and ``interval`` with a VAR
-forecaster whose cross-channel terms are shrunk, ``cross_penalty="gcv"``) configured as their
-own rows here, its threshold the same
-quantile of its combined validation scores (or the same default).
+its members (:data:`tsseq.anomaly.auto.DEFAULT_MEMBERS`: ``lstm_ae`` on centred windows,
+``var_residual`` and ``interval`` with a screened, shrunk VAR, each scoring a row by its largest
+channel), each also run as its own row here (``lstm_ae_in_auto``, ``var_residual_in_auto``,
+``interval_in_auto``), its threshold the same quantile of its combined validation scores (or the
+same default).
 
 Per kind ``k`` (rows of the other kinds left out):
 
@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tsseq.anomaly.auto import RESIDUAL_MEMBER, SHRUNK_VAR
+from tsseq.anomaly.auto import DEFAULT_MEMBERS
 from tsseq.anomaly.detectors import detector_names, detector_parameters, make_detector
 from tsseq.anomaly.job import adapted_default
 from tsseq.anomaly.metrics import event_precision_recall_f1, pr_auc
@@ -76,19 +76,15 @@ def detector_params(name: str, window: int, epochs: int, quantile: float | None)
         params["model_params"] = {"hidden_size": 16}
     if name == "interval":  # an AR forecaster's Gaussian intervals, as the interval detector's default
         params["forecaster"] = "ar"
-    if name == "auto":  # its members as the rows lstm_ae_centred, var_residual_shrunk and interval_var are run here
+    if name == "auto":  # its members as their rows (AUTO_MEMBER_ROWS) are run here
         params["members"] = [{"name": VARIANTS[row][0], "params": member_params(row)} for row in AUTO_MEMBER_ROWS]
     return {**params, **change}
 
 
 # Rows that are a registered detector configured another way: row name -> (detector name, the parameters changed).
-SHRUNK = {"forecaster_params": SHRUNK_VAR}  # a VAR whose cross-channel terms are shrunk, as auto's
-VARIANTS = {
-    "interval_var": ("interval", {"forecaster": "var", **SHRUNK}),  # a VAR's intervals, as auto's interval member
-    "lstm_ae_centred": ("lstm_ae", {"centre_windows": True}),  # on centred windows, as auto's reconstruction member
-    "var_residual_shrunk": ("var_residual", RESIDUAL_MEMBER),  # as auto's forecast-residual member
-}
-AUTO_MEMBER_ROWS = ("lstm_ae_centred", "var_residual_shrunk", "interval_var")  # auto's members, in its order
+# auto's members, each also run as its own row ("<detector>_in_auto"), configured as auto configures them.
+VARIANTS = {f"{member['name']}_in_auto": (member["name"], dict(member["params"])) for member in DEFAULT_MEMBERS}
+AUTO_MEMBER_ROWS = tuple(VARIANTS)  # auto's members, in its order
 
 
 def member_params(row: str) -> dict:

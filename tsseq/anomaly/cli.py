@@ -42,8 +42,8 @@ HELP = "score a series for anomalies (CSV or job file): scores, flags and an opt
 # One line per detector for `tsseq models`; a detector missing here shows its class's first docstring line.
 DESCRIPTIONS = {
     "auto": "the default: lstm_ae (on centred windows for several channels), var_residual and interval (a VAR's "
-    "predictive; its cross-channel terms shrunk), each score as -log10 of its tail probability under its own "
-    "validation scores, the largest taken",
+    "predictive; unrelated channels left out, the other cross terms shrunk), each scoring a row by its largest "
+    "channel, each score as -log10 of its tail probability under its own validation scores, the largest taken",
     "lstm_ae": "LSTM autoencoder: how badly it reconstructs the windows around each point",
     "gru_ae": "GRU autoencoder: how badly it reconstructs the windows around each point",
     "bilstm_ae": "bidirectional LSTM autoencoder (reads each window both ways)",
