@@ -630,9 +630,9 @@ DETECTORS: dict[str, tuple[type, dict]] = {
     **{name: (ReconstructionDetector, {"model": name}) for name in MODELS},
     "forecast_residual": (ForecastResidualDetector, {}),
     "ar_residual": (ForecastResidualDetector, {"forecaster": "ar"}),
-    # Every channel from all channels' past (SCREENED_VAR), a row scored by its largest channel error: on clean wide
-    # logs of 20 and 40 channels the least-squares VAR with the channels' mean flagged 0.54 / 0.53 of the rows (batch
-    # / causal default threshold), this 0.04 / 0.04; wide-log PR-AUC 0.45 -> 0.54, the plant's 0.814 -> 0.811
+    # Every channel from the related channels' past (SCREENED_VAR), a row scored by its largest channel error: on clean
+    # wide logs of 20 and 40 channels the least-squares VAR with the channels' mean flagged 0.54 / 0.53 of the rows
+    # (batch / causal default threshold), this 0.04 / 0.04; wide-log PR-AUC 0.45 -> 0.54, the plant's 0.814 -> 0.811
     # (eleventh study, threshold_study.md). On one channel the largest is the mean: the AR's residual.
     "var_residual": (
         ForecastResidualDetector, {"forecaster": "var", "scorer": "absolute", "scorer_params": {"reduction": "max"}}
