@@ -451,17 +451,30 @@ class FittedVAR:
         self.radius = companion_radius(self.coef)
 
 
+def _real(value: object) -> bool:
+    """A real number (numpy's too), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def check_cross_penalty(cross_penalty: object) -> None:
     """The ``cross_penalty`` parameter of :class:`VAR`: ``None``, a float >= 0 (``inf`` too) or ``"gcv"``; else a ConfigError."""
     if cross_penalty is None or (isinstance(cross_penalty, str) and cross_penalty == "gcv"):
         return
-    number = isinstance(cross_penalty, numbers.Real) and not isinstance(cross_penalty, (bool, np.bool_))
-    if number and cross_penalty >= 0:  # inf too (the per-channel AR); NaN is not >= 0
+    if _real(cross_penalty) and cross_penalty >= 0:  # inf too (the per-channel AR); NaN is not >= 0
         return
     hint = closest_match(cross_penalty, ["gcv"]) if isinstance(cross_penalty, str) else ""
     raise ConfigError(
         f"The 'cross_penalty' parameter must be None, a float >= 0 or 'gcv'. Got {cross_penalty!r} instead.{hint}"
     )
+
+
+def check_cross_screen(cross_screen: object) -> None:
+    """The ``cross_screen`` parameter of :class:`VAR`: ``None`` or a level in (0, 1); else a ConfigError."""
+    if cross_screen is not None and not (_real(cross_screen) and 0 < cross_screen < 1):  # NaN fails the comparison
+        raise ConfigError(
+            f"The 'cross_screen' parameter must be None or a significance level in (0, 1), e.g. 0.01. "
+            f"Got {cross_screen!r} instead."
+        )
 
 
 @register("var")
@@ -561,13 +574,7 @@ class VAR(Forecaster):
             )
         check_stable(self.stable, self.stable_tol)
         check_cross_penalty(self.cross_penalty)
-        screen = self.cross_screen
-        number = isinstance(screen, numbers.Real) and not isinstance(screen, (bool, np.bool_))
-        if screen is not None and not (number and 0 < screen < 1):
-            raise ConfigError(
-                f"The 'cross_screen' parameter must be None or a significance level in (0, 1), e.g. 0.01. "
-                f"Got {screen!r} instead."
-            )
+        check_cross_screen(self.cross_screen)
 
     def fit(self, y, **fit_options) -> "VAR":
         """As :meth:`Forecaster.fit` (every keyword passed on), then one warning naming the fits ``stable`` replaced."""

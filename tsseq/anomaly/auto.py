@@ -294,7 +294,8 @@ class AutoDetector(Estimator):
                 model = " on centred windows"
             reduction = getattr(getattr(detector, "scorer_", None), "reduction", None)
             if reduction is not None:
-                scorer = f"{scorer} error, {'its largest channel' if reduction == 'max' else 'the channels mean'}"
+                channels = "its largest channel" if reduction == "max" else "the channels' mean"
+                scorer = f"{scorer} error, {channels}"
             described.append(
                 f"{label} ({type(detector).__name__}{model}, {scorer}; tail beyond {normaliser.knee_:.4g}, "
                 f"beta {normaliser.beta_:.4g})"
