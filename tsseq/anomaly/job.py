@@ -216,8 +216,9 @@ def _threshold_notes(table, thresholder) -> list[str]:
             f"{THRESHOLD_NOTE}{share:.1%} of the {int(scored.sum())} scored rows are above its floor {floor:.4g}, "
             f"which {rate:g} of the training rows' scores exceed ({share / rate:.0f} times as many): either much of "
             "this period is anomalous, or the model scores new normal rows above the rows it was fitted on (a close "
-            "fit of few training rows, or many loosely related channels: anomaly-free logs of 20 and 40 channels get "
-            "a tenth to a third of their rows flagged, pipelines/benchmarks/threshold_study.md, eighth study). The "
+            "fit of few training rows, or many loosely related channels: the default detector flags 3% and 8% of the "
+            "rows of anomaly-free logs of 20 and 40 channels, pipelines/benchmarks/threshold_study.md, twelfth study). "
+            "The "
             "plot and the events show which; more training rows help in the second case"
         )
     return notes
