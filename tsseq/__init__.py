@@ -23,6 +23,7 @@ _LAZY = {
     "Mean": "tsseq.baselines",
     "Naive2": "tsseq.baselines",
     "VAR": "tsseq.var",
+    "Linear": "tsseq.linear",
     "RNNForecaster": "tsseq.estimators",
     "Seq2SeqForecaster": "tsseq.estimators",
     "TransformerForecaster": "tsseq.estimators",

@@ -37,6 +37,7 @@ MANIFEST: dict[str, str] = {
     "naive2": "tsseq.baselines",
     "ar": "tsseq.baselines",
     "var": "tsseq.var",
+    "linear": "tsseq.linear",
     "conformal": "tsseq.conformal",
     "ensemble": "tsseq.ensemble",
     "auto": "tsseq.auto",

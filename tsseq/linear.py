@@ -1,0 +1,291 @@
+r"""A direct linear forecaster shared by every channel and series, in closed form (NLinear without gradient descent).
+
+For each channel ``c`` of each series and each window of ``L = input_length`` values
+ending at ``t``, every step ``h = 1..H`` (``H = horizon``) of what follows is one linear
+map of the window, relative to the window's anchor ``a_t``::
+
+    y_{t+h} - a_t = b_h + sum_{l=1..L} w_{h,l} (y_{t-L+l} - a_t) + e_{t,h}
+
+``anchor``: ``"last"`` (``a_t = y_t``, NLinear: Zeng et al. 2023, "Are Transformers
+Effective for Time Series Forecasting?"; a level the training windows never held moves the
+forecast with it), ``"mean"`` (the window's mean) or ``"none"`` (``a_t = 0``, their
+Linear). The same ``W`` (``H x L``) and ``b`` serve every channel of every series (channel
+independence, as PatchTST's, Nie et al. 2023): the windows of all of them are pooled, so a
+long input reads many more windows than it has weights.
+
+Fit: ridge least squares over every window of ``L + H`` values (missing values are refused,
+as by AR), the intercept unpenalised::
+
+    min_{W, b}  sum |Y - a - b - (X - a) W'|^2 + lambda n s^2 |W|^2
+
+with ``n`` the pooled windows and ``s^2`` the mean variance of the anchored input columns,
+so that ``lambda`` is free of the data's units and of the sample size (as
+:mod:`tsseq.var`'s ``cross_penalty``). ``penalty="gcv"`` (the default) takes the
+``lambda`` of :data:`PENALTY_GRID` (0 and ``logspace(-6, 2, 33)``) that minimises the
+generalised cross-validation ``GCV = (RSS / (n H)) / (1 - df / n)^2``, ``df = 1 + sum_i
+d_i / (d_i + lambda n s^2)`` over the eigenvalues ``d_i`` of the centred Gram matrix
+(points with ``df >= n`` skipped; ties, to 1e-12 relative, to the larger penalty); a float
+fixes it. Least squares in closed form is what gradient descent on the MSE approaches, in
+seconds and exactly. On ETTh1 (setting M, ``L = 720``, ``H = 96``; ``tsseq evaluate ETTh1
+--setting M --horizon 96 --input-length 720 --model linear --threads 1``, 3 s of one CPU
+thread) GCV picks 0.1 (the validation split's best of the grid is about 0.5), and the test
+MSE / MAE are 0.3689 / 0.3956: against the published NLinear's 0.374 / 0.394 and RLinear's
+0.366 / 0.391 (input length 336), and the direct AR's 0.3858 / 0.3951 (one model per channel).
+
+Computation: the moments of the anchored windows (the ``L x L`` Gram matrix, ``X'Y`` and the
+targets' sums of squares) are summed over blocks of windows, never the ``(n, L + H)``
+design; one ``eigh`` of the centred Gram gives every penalty's ``RSS`` and ``df``.
+
+Forecast distribution: Gaussian, centred on the point forecast, per step and channel.
+The error of step ``h`` is taken proportional to the window's own scale ``m`` (its mean
+absolute change; where a window is constant, the channel's median over the training
+windows): ``sd = r_{c,h} m``, with ``r_{c,h}`` the root mean square of the in-sample
+residuals of step ``h`` on channel ``c``'s windows, each divided by its window's ``m``. So a
+series or stretch that moves twice as much gets intervals twice as wide, and series of
+different scales can share the fit. ``sample`` draws each step from its marginal (the
+steps of a path are independent), as the direct AR's.
+
+Closed form: ``validation`` is ignored, as by the other baselines.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from tsseq.base import Forecaster
+from tsseq.baselines import _check_arrays, _check_windows, _normal_quantiles
+from tsseq.errors import ConfigError, DataError, check_positive_int, closest_match
+from tsseq.registry import register
+
+ANCHORS = ("last", "mean", "none")
+PENALTY_GRID = np.r_[0.0, np.logspace(-6, 2, 33)]
+BLOCK_WINDOWS = 4096  # windows per block of the moments: a few tens of MB at L + H = 816
+
+
+def anchors(windows: np.ndarray, anchor: str) -> np.ndarray:
+    """The anchor of each window ``(..., L) -> (..., 1)``."""
+    if anchor == "last":
+        return windows[..., -1:]
+    if anchor == "mean":
+        return windows.mean(axis=-1, keepdims=True)
+    return np.zeros(windows.shape[:-1] + (1,))
+
+
+def window_scales(windows: np.ndarray) -> np.ndarray:
+    """Each window's mean absolute change ``(..., L) -> (...)`` (0 for a constant window or one value)."""
+    if windows.shape[-1] < 2:
+        return np.zeros(windows.shape[:-1])
+    return np.mean(np.abs(np.diff(windows, axis=-1)), axis=-1)
+
+
+def _blocks(series: list[np.ndarray], width: int):
+    """Every window of ``width`` values of every channel of every series, in blocks: ``(channel, (k, width))``."""
+    for values in series:
+        for channel in range(values.shape[1]):
+            column = values[:, channel]
+            if len(column) < width:
+                continue
+            windows = np.lib.stride_tricks.sliding_window_view(column, width)
+            for start in range(0, len(windows), BLOCK_WINDOWS):
+                yield channel, windows[start : start + BLOCK_WINDOWS]
+
+
+def check_penalty(penalty: object) -> None:
+    """The ``penalty`` parameter: a float >= 0 or ``"gcv"``; else a ConfigError."""
+    if isinstance(penalty, str) and penalty == "gcv":
+        return
+    if isinstance(penalty, numbers.Real) and not isinstance(penalty, (bool, np.bool_)) and 0 <= penalty < np.inf:
+        return
+    hint = closest_match(penalty, ["gcv"]) if isinstance(penalty, str) else ""
+    raise ConfigError(f"The 'penalty' parameter must be a finite float >= 0 or 'gcv'. Got {penalty!r} instead.{hint}")
+
+
+@register("linear")
+class Linear(Forecaster):
+    """NLinear in closed form: one linear map from a window to its horizon for every channel and series, by ridge.
+
+    The model, its fit and its intervals: the module docstring.
+
+    Parameters
+    ----------
+    input_length : int >= 1
+        ``L``, the values each forecast reads.
+    horizon : int >= 1
+        ``H``, the steps fitted (``predict`` forecasts up to ``H``).
+    anchor : {"last", "mean", "none"}
+        What each window is taken relative to (module docstring).
+    penalty : float >= 0 or "gcv"
+        The ridge penalty ``lambda``, relative to the pooled windows and their variance.
+
+    Attributes
+    ----------
+    coef_ : (H, L) float
+        ``W``; ``coef_[h - 1, l - 1]`` weighs the ``l``-th value of the window for step ``h``.
+    intercept_ : (H,) float
+        ``b``.
+    penalty_ : float
+        The penalty used (the one GCV chose, or ``penalty``).
+    df_ : float
+        The fit's degrees of freedom at ``penalty_`` (intercept included).
+    n_windows_ : int
+        The pooled windows it was fitted on.
+    relative_sd_ : (C, H) float
+        ``r_{c,h}``: each step's error per unit of the window's scale.
+    typical_scale_ : (C,) float
+        The median scale of the channel's training windows (a constant window's stand-in).
+    last_values_ : (S, L, C) float
+        Each series' last ``L`` values, what :meth:`predict` forecasts from.
+    """
+
+    def __init__(self, *, input_length: int = 96, horizon: int = 24, anchor: str = "last", penalty: float | str = "gcv") -> None:
+        self.input_length = input_length
+        self.horizon = horizon
+        self.anchor = anchor
+        self.penalty = penalty
+
+    def check_params(self) -> None:
+        check_positive_int(self.input_length, "input_length")
+        check_positive_int(self.horizon, "horizon")
+        if self.anchor not in ANCHORS:
+            raise ConfigError(
+                f"The 'anchor' parameter must be one of {', '.join(ANCHORS)}. Got {self.anchor!r} instead."
+                f"{closest_match(str(self.anchor), ANCHORS)}"
+            )
+        check_penalty(self.penalty)
+
+    # --- fit ------------------------------------------------------------------------------------
+
+    def _fit(self, series: list[np.ndarray], validation: list[np.ndarray] | None = None) -> None:
+        self.check_params()
+        length, horizon = self.input_length, self.horizon
+        _check_arrays(series, length, "Linear", f"with input_length={length} needs at least {length} rows to forecast from")
+        if not any(len(values) >= length + horizon for values in series):
+            longest = max(len(values) for values in series)
+            raise DataError(
+                f"Linear with input_length={length} and horizon={horizon} fits on windows of {length + horizon} rows; "
+                f"the longest series has {longest}. Pass a smaller input_length or horizon."
+            )
+        n_channels = series[0].shape[1]
+        n, sum_x, sum_y = 0, np.zeros(length), np.zeros(horizon)
+        gram, cross, squares = np.zeros((length, length)), np.zeros((length, horizon)), np.zeros(horizon)
+        for _, block in _blocks(series, length + horizon):
+            inputs, targets = self._anchored(block)
+            n += len(block)
+            sum_x += inputs.sum(axis=0)
+            sum_y += targets.sum(axis=0)
+            gram += inputs.T @ inputs
+            cross += inputs.T @ targets
+            squares += np.square(targets).sum(axis=0)
+        mean_x, mean_y = sum_x / n, sum_y / n
+        gram -= n * np.outer(mean_x, mean_x)  # centred: the intercept is partialled out
+        cross -= n * np.outer(mean_x, mean_y)
+        total = float(squares.sum() - n * np.square(mean_y).sum())
+        eigenvalues, vectors = np.linalg.eigh(gram)
+        eigenvalues = np.clip(eigenvalues, 0.0, None)
+        projected = vectors.T @ cross  # (L, H)
+        unit = n * max(float(np.trace(gram)) / (n * length), np.finfo(float).tiny)  # n s^2
+        grid = PENALTY_GRID if self.penalty == "gcv" else np.array([float(self.penalty)])
+        best = None
+        for penalty in grid:
+            inverse = self._inverse(eigenvalues, penalty * unit)
+            rss = total - float(np.sum(np.square(projected).sum(axis=1) * (2 * inverse - eigenvalues * inverse**2)))
+            df = 1.0 + float(np.sum(eigenvalues * inverse))
+            if len(grid) > 1 and df >= n:
+                continue
+            gcv = (max(rss, 0.0) / (n * horizon)) / (1.0 - df / n) ** 2 if df < n else np.inf
+            if best is None or gcv <= best[0] * (1 + 1e-12):
+                best = (gcv, float(penalty), df, inverse)
+        _, self.penalty_, self.df_, inverse = best
+        weights = vectors @ (inverse[:, None] * projected)  # (L, H)
+        self.coef_ = weights.T.copy()
+        self.intercept_ = mean_y - mean_x @ weights
+        self.n_windows_ = int(n)
+        self._fit_error_scale(series, n_channels)
+        self.last_values_ = np.stack([values[-length:] for values in series])  # (S, L, C)
+
+    @staticmethod
+    def _inverse(eigenvalues: np.ndarray, penalty: float) -> np.ndarray:
+        """``1 / (d + penalty)``, 0 where that is not positive (least squares' minimum-norm solution)."""
+        denominator = eigenvalues + penalty
+        usable = denominator > 1e-12 * max(float(eigenvalues.max(initial=0.0)), 1.0)
+        return np.where(usable, 1.0 / np.where(usable, denominator, 1.0), 0.0)
+
+    def _anchored(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Windows of ``L + H`` values -> (anchored inputs ``(k, L)``, anchored targets ``(k, H)``)."""
+        inputs, targets = block[:, : self.input_length], block[:, self.input_length :]
+        level = anchors(inputs, self.anchor)
+        return inputs - level, targets - level
+
+    def _fit_error_scale(self, series: list[np.ndarray], n_channels: int) -> None:
+        """``relative_sd_`` and ``typical_scale_`` from the in-sample residuals (module docstring)."""
+        squares, counts = np.zeros((n_channels, self.horizon)), np.zeros(n_channels)
+        scales: list[list[np.ndarray]] = [[] for _ in range(n_channels)]
+        for channel, block in _blocks(series, self.input_length + self.horizon):
+            inputs = block[:, : self.input_length]
+            scales[channel].append(window_scales(inputs))
+        self.typical_scale_ = np.array([np.median(np.concatenate(parts)) for parts in scales])
+        for channel, block in _blocks(series, self.input_length + self.horizon):
+            inputs, targets = block[:, : self.input_length], block[:, self.input_length :]
+            residuals = targets - self._forecast(inputs)
+            scale = self._scales(inputs, channel)
+            squares[channel] += np.square(residuals / scale[:, None]).sum(axis=0)
+            counts[channel] += len(block)
+        self.relative_sd_ = np.sqrt(squares / counts[:, None])  # every channel has the same windows: counts > 0
+
+    def _scales(self, inputs: np.ndarray, channel) -> np.ndarray:
+        """The windows' scales ``m`` (``(..., L)`` of ``channel``, or of each channel on the last-but-one axis)."""
+        scale = window_scales(inputs)
+        typical = self.typical_scale_[channel]
+        fallback = np.where(typical > 0, typical, 1.0)
+        return np.where(scale > 0, scale, fallback)
+
+    # --- forecast -------------------------------------------------------------------------------
+
+    def _forecast(self, inputs: np.ndarray, horizon: int | None = None) -> np.ndarray:
+        """Point forecasts of windows ``(..., L) -> (..., horizon)``."""
+        horizon = self.horizon if horizon is None else horizon
+        level = anchors(inputs, self.anchor)
+        return level + self.intercept_[:horizon] + (inputs - level) @ self.coef_[:horizon].T
+
+    def _check_horizon(self, horizon: int) -> None:
+        if horizon > self.horizon:
+            raise ConfigError(
+                f"This Linear model was fitted for horizon={self.horizon}; it cannot forecast {horizon} steps. "
+                "Refit with a larger 'horizon'."
+            )
+
+    def _windows(self, inputs: np.ndarray) -> np.ndarray:
+        """Input windows ``(N, L', C)`` -> their last ``L`` values per channel ``(N, C, L)``, checked."""
+        _check_windows(inputs, self.input_length, "Linear", f"with input_length={self.input_length} reads {self.input_length} values")
+        return inputs[:, inputs.shape[1] - self.input_length :].transpose(0, 2, 1)
+
+    def _error_sd(self, windows: np.ndarray, horizon: int) -> np.ndarray:
+        """``(N, C, L)`` windows -> the standard deviation of each step's error ``(N, C, horizon)``."""
+        channels = np.arange(windows.shape[1])[None, :]
+        return self._scales(windows, channels)[..., None] * self.relative_sd_[None, :, :horizon]
+
+    def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
+        self._check_horizon(horizon)
+        return self._forecast(self._windows(inputs), horizon).transpose(0, 2, 1)  # (N, H, C)
+
+    def _predict(self, horizon: int) -> list[np.ndarray]:
+        return list(self._predict_windows(self.last_values_, horizon))
+
+    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
+        self._check_horizon(horizon)
+        windows = self._windows(inputs)
+        point, sd = self._forecast(windows, horizon), self._error_sd(windows, horizon)  # (N, C, H)
+        quantiles = point[..., None] + sd[..., None] * _normal_quantiles(levels)
+        return quantiles.transpose(0, 2, 1, 3)  # (N, H, C, Q)
+
+    def _predict_quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
+        return list(self._predict_windows_quantiles(self.last_values_, horizon, levels))
+
+    def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        self._check_horizon(horizon)
+        windows = self._windows(self.last_values_)  # (S, C, L)
+        point, sd = self._forecast(windows, horizon), self._error_sd(windows, horizon)  # (S, C, H)
+        paths = point + rng.standard_normal((n,) + point.shape) * sd  # (n, S, C, H)
+        return list(paths.transpose(1, 0, 3, 2))  # (n, H, C) per series
