@@ -26,8 +26,8 @@ def ar_channels(rows: int = 400, channels: int = 3, seed: int = 0) -> np.ndarray
     return values + np.arange(channels) * 5.0
 
 
-def pooled_design(arrays: list[np.ndarray], length: int, horizon: int, anchor: str) -> tuple[np.ndarray, np.ndarray]:
-    """The pooled, anchored design built row by row: (inputs (n, L), targets (n, H))."""
+def pooled_design(arrays: list[np.ndarray], length: int, horizon: int, anchor: str, scale: str = "none"):
+    """The pooled, anchored (and scaled) design built row by row: (inputs (n, L), targets (n, H))."""
     rows_x, rows_y = [], []
     for values in arrays:
         for channel in range(values.shape[1]):
@@ -35,16 +35,17 @@ def pooled_design(arrays: list[np.ndarray], length: int, horizon: int, anchor: s
             for start in range(len(column) - length - horizon + 1):
                 x, y = column[start : start + length], column[start + length : start + length + horizon]
                 level = {"last": x[-1], "mean": x.mean(), "none": 0.0}[anchor]
-                rows_x.append(x - level)
-                rows_y.append(y - level)
+                spread = x.std() if scale == "window" else 1.0
+                rows_x.append((x - level) / spread)
+                rows_y.append((y - level) / spread)
     return np.array(rows_x), np.array(rows_y)
 
 
-@pytest.mark.parametrize("anchor", ["none", "mean"])
-def test_least_squares_equals_a_row_by_row_fit_of_the_pooled_design(anchor):
+@pytest.mark.parametrize("anchor, scale", [("none", "none"), ("mean", "none"), ("last", "window")])
+def test_least_squares_equals_a_row_by_row_fit_of_the_pooled_design(anchor, scale):
     values = ar_channels()
-    model = Linear(input_length=12, horizon=4, anchor=anchor, penalty=0.0).fit(frame(values))
-    inputs, targets = pooled_design([values], 12, 4, anchor)
+    model = Linear(input_length=12, horizon=4, anchor=anchor, scale=scale, penalty=0.0).fit(frame(values))
+    inputs, targets = pooled_design([values], 12, 4, anchor, scale)
     design = np.column_stack([inputs, np.ones(len(inputs))])
     solution = np.linalg.lstsq(design, targets, rcond=None)[0]
     np.testing.assert_allclose(model.coef_, solution[:-1].T, atol=1e-8)
@@ -56,7 +57,7 @@ def test_least_squares_equals_a_row_by_row_fit_of_the_pooled_design(anchor):
 def test_a_fixed_penalty_equals_sklearn_ridge_on_the_anchored_design_across_series():
     first, second = ar_channels(300, 2, seed=1), ar_channels(250, 2, seed=2) * 3.0
     long = pd.concat({"s1": frame(first), "s2": frame(second)}, names=["series", "timestamp"])
-    model = Linear(input_length=10, horizon=3, anchor="last", penalty=0.3).fit(long)
+    model = Linear(input_length=10, horizon=3, anchor="last", scale="none", penalty=0.3).fit(long)
     inputs, targets = pooled_design([first, second], 10, 3, "last")
     centred = inputs - inputs.mean(axis=0)
     alpha = 0.3 * np.trace(centred.T @ centred) / inputs.shape[1]  # lambda n s^2
@@ -68,7 +69,7 @@ def test_a_fixed_penalty_equals_sklearn_ridge_on_the_anchored_design_across_seri
 def test_gcv_picks_the_grid_point_of_least_gcv_computed_from_the_hat_matrix():
     values = ar_channels(160, 2, seed=3)
     model = Linear(input_length=16, horizon=2, anchor="last").fit(frame(values))
-    inputs, targets = pooled_design([values], 16, 2, "last")
+    inputs, targets = pooled_design([values], 16, 2, "last", "window")
     n = len(inputs)
     centred, centred_targets = inputs - inputs.mean(axis=0), targets - targets.mean(axis=0)
     unit = np.trace(centred.T @ centred) / inputs.shape[1]
@@ -83,6 +84,18 @@ def test_gcv_picks_the_grid_point_of_least_gcv_computed_from_the_hat_matrix():
     assert model.penalty_ == pytest.approx(PENALTY_GRID[best])
     assert model.df_ == pytest.approx(1.0 + np.trace(centred @ np.linalg.pinv(
         centred.T @ centred + PENALTY_GRID[best] * unit * np.eye(16)) @ centred.T), rel=1e-8)  # fmt: skip
+
+
+def test_scaled_windows_make_the_forecast_scale_equivariant_whatever_the_series_are_pooled_with():
+    first, second = ar_channels(300, 1, seed=5), ar_channels(280, 1, seed=6)
+
+    def pooled(factor: float, scale: str) -> np.ndarray:
+        long = pd.concat({"s1": frame(first), "s2": frame(factor * second + 3.0)}, names=["series", "timestamp"])
+        forecast = Linear(input_length=24, horizon=6, scale=scale).fit(long).predict(6)
+        return forecast.xs("s2", level="series").to_numpy()
+
+    np.testing.assert_allclose(pooled(1000.0, "window") - 3.0, 1000.0 * (pooled(1.0, "window") - 3.0), rtol=1e-8)
+    assert not np.allclose(pooled(1000.0, "none") - 3.0, 1000.0 * (pooled(1.0, "none") - 3.0), rtol=1e-3)
 
 
 def test_a_noise_free_linear_recurrence_is_forecast_exactly():
@@ -126,6 +139,10 @@ def test_bad_parameters_and_data_are_refused_by_name():
     data = frame(ar_channels(100, 1))
     with pytest.raises(ConfigError, match="The 'anchor' parameter must be one of last, mean, none. Got 'lats'"):
         Linear(anchor="lats").fit(data)
+    with pytest.raises(ConfigError, match="The 'scale' parameter must be one of window, none. Got 'std'"):
+        Linear(scale="std").fit(data)
+    with pytest.raises(DataError, match="Every training window of 16 rows is constant: Linear with scale='window'"):
+        Linear(input_length=12, horizon=4).fit(frame(np.full(50, 2.0)))
     with pytest.raises(ConfigError, match="The 'penalty' parameter must be a finite float >= 0 or 'gcv'. Got -1"):
         Linear(penalty=-1).fit(data)
     with pytest.raises(ConfigError, match="'penalty' parameter must be a finite float >= 0 or 'gcv'. Got 'gvc'"):
