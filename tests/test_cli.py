@@ -82,7 +82,7 @@ def test_run_quickstart_pipeline(tmp_path, capsys):
     code = main(["run", str(REPO_ROOT / "pipelines" / "quickstart.yaml"), "--output-dir", str(tmp_path)])
     assert code == 0
     table = capsys.readouterr().out
-    models = {"segrnn", "ar", "seasonal_naive", "drift", "naive"}
+    models = {"segrnn", "ar", "linear", "seasonal_naive", "drift", "naive"}
     for model in models:
         assert model in table
     results = json.loads((tmp_path / "results.json").read_text())
