@@ -119,6 +119,17 @@ def test_the_validation_score_is_mase_of_a_backtest_without_refit_on_the_last_ro
     assert score_of(model, "naive") == pytest.approx(np.mean(np.abs(forecasts["y"].to_numpy() - truth)) / scale)
 
 
+def test_linear_is_scored_when_asked_for_over_the_networks_input_and_not_by_default():
+    steps = np.arange(700)
+    frame = hourly(10 + np.sin(2 * np.pi * steps / 24) + 0.5 * np.sin(2 * np.pi * steps / 60))  # two cycles, no noise
+    model = fit_auto(frame, candidates=[*BASELINE_CANDIDATES, "linear"])
+    # 7 seasons of input (168 rows), within the 448 rows before the 20 validation origins: half of them less H
+    assert score_of(model, "linear(L=168)") < 1e-6  # exact on a sum of sines: chosen over every baseline
+    assert model.chosen_["name"] == "linear" and model.chosen_["params"] == {"input_length": 168, "horizon": 24}
+    default = fit_auto(frame).leaderboard_["candidate"]  # the networks skipped: too few windows here
+    assert not default.str.startswith("linear").any() and default.str.startswith("segrnn").any()
+
+
 def test_many_series_are_scored_on_the_last_horizon_of_each_and_all_forecast():
     parts = {f"s{i}": seasonal_hourly(rows=300 + 20 * i, seed=i) for i in range(4)}
     frame = pd.concat(parts, names=["series", "time"])
