@@ -98,6 +98,15 @@ def test_scaled_windows_make_the_forecast_scale_equivariant_whatever_the_series_
     assert not np.allclose(pooled(1000.0, "none") - 3.0, 1000.0 * (pooled(1.0, "none") - 3.0), rtol=1e-3)
 
 
+def test_the_data_units_do_not_change_the_fit():
+    values = ar_channels(300, 2, seed=7)
+    for scale in ("none", "window"):
+        big, tiny = (Linear(input_length=12, horizon=4, scale=scale).fit(frame(values * factor)) for factor in (1.0, 1e-9))
+        np.testing.assert_allclose(tiny.coef_, big.coef_, rtol=1e-6, atol=1e-10)
+        np.testing.assert_allclose(tiny.predict(4).to_numpy(), 1e-9 * big.predict(4).to_numpy(), rtol=1e-6)
+        assert tiny.penalty_ == big.penalty_
+
+
 def test_a_noise_free_linear_recurrence_is_forecast_exactly():
     steps = np.arange(300)
     values = np.column_stack([np.sin(2 * np.pi * steps / 24), 2 + np.cos(2 * np.pi * steps / 17)])

@@ -235,7 +235,7 @@ class Linear(Forecaster):
     def _inverse(eigenvalues: np.ndarray, penalty: float) -> np.ndarray:
         """``1 / (d + penalty)``, 0 where that is not positive (least squares' minimum-norm solution)."""
         denominator = eigenvalues + penalty
-        usable = denominator > 1e-12 * max(float(eigenvalues.max(initial=0.0)), 1.0)
+        usable = denominator > 1e-12 * float(eigenvalues.max(initial=0.0))  # relative: the data's units are free
         return np.where(usable, 1.0 / np.where(usable, denominator, 1.0), 0.0)
 
     def _anchored(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
