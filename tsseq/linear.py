@@ -49,7 +49,10 @@ direct AR's 0.3858 / 0.3951 (one model per channel).
 
 Computation: the moments of the anchored windows (the ``L x L`` Gram matrix, ``X'Y`` and the
 targets' sums of squares) are summed over blocks of windows, never the ``(n, L + H)``
-design; one ``eigh`` of the centred Gram gives every penalty's ``RSS`` and ``df``.
+design; one ``eigh`` of the centred Gram gives every penalty's ``RSS`` and ``df``. At
+ETTh1's size that is 1.6 s and 73 MiB, against 78 s and 1.5 GiB for scikit-learn's
+``RidgeCV`` over the same grid on the materialised design, with the same coefficients
+(``pipelines/benchmarks/bench_linear.py``).
 
 Forecast distribution: Gaussian, centred on the point forecast, per step and channel.
 The error of step ``h`` is taken proportional to the window's standard deviation ``m``
