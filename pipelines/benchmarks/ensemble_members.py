@@ -15,7 +15,9 @@ new combination costs seconds:
    forecasts every validation window (origins from the ensemble's input length on, as
    ``combine: weighted`` forecasts them) and every test window (``predict_windows``); the
    forecasts are cached under ``--cache`` by member label and a hash of its parameters and
-   the protocol (a member whose parameters change is fitted again);
+   the protocol (a member whose parameters change is fitted again). Several processes may run
+   at once (one per core): each claims the member it fits (a ``.claim`` file beside the
+   cache, made atomically) and the others pass it by;
 3. ``--combine A,B,...`` (repeatable) fits the simplex weights of those members on the
    validation forecasts, each channel scaled by its mean absolute change over the training
    rows (:meth:`~tsseq.ensemble.EnsembleForecaster._solve_weights`, the ensemble's own
@@ -37,6 +39,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -76,6 +79,15 @@ def member_key(config, job, dataset: str) -> str:
             "input_length": evaluation.input_length, "horizon": evaluation.horizon}  # fmt: skip
     digest = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return f"{config.display_name}_{digest}.npz"
+
+
+def claim(path: Path) -> bool:
+    """Make ``path``'s claim file; False if another process has it (its member is being fitted)."""
+    try:
+        os.close(os.open(path.with_suffix(".claim"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        return False
+    return True
 
 
 def fitted_forecasts(ensemble: EnsembleForecaster, config, data: dict, context: int, horizon: int) -> dict:
@@ -138,13 +150,19 @@ def main() -> int:
     cached = {}
     for label, config in configs.items():
         path = args.cache / member_key(config, job, dataset)
-        if not path.exists() and args.fit == "missing" and (args.members is None or label in args.members):
-            print(f"fitting {label} ...", flush=True)
-            forecasts = fitted_forecasts(ensemble, config, data, context, horizon)
-            partial = path.with_suffix(".partial.npz")
-            np.savez(partial, **forecasts)
-            partial.replace(path)
-            print(f"  {label}: fitted in {forecasts['fit_seconds']:.0f} s", flush=True)
+        wanted = args.fit == "missing" and (args.members is None or label in args.members)
+        if wanted and not path.exists() and not claim(path):
+            print(f"{label}: another process is fitting it (else delete {path.with_suffix('.claim')})", flush=True)
+        elif wanted and not path.exists():
+            try:
+                print(f"fitting {label} ...", flush=True)
+                forecasts = fitted_forecasts(ensemble, config, data, context, horizon)
+                partial = path.with_suffix(".partial.npz")
+                np.savez(partial, **forecasts)
+                partial.replace(path)
+                print(f"  {label}: fitted in {forecasts['fit_seconds']:.0f} s", flush=True)
+            finally:
+                path.with_suffix(".claim").unlink()
         if path.exists():
             with np.load(path) as stored:
                 cached[label] = dict(stored)
