@@ -49,6 +49,7 @@ steps 3-5 are vectorised or a single pass.
 from __future__ import annotations
 
 import copy
+import math
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -83,17 +84,24 @@ class _StreamState:
 
 
 @numba.njit(cache=True)
-def _ar_stream(x, recent, lags, weights, precision, scale_sum, scale_weight, decay, forgetting, learn):
-    """Steps 1-2 over standardised ``x`` ``(T,)`` after the values ``recent`` ``(H,)``.
+def rls_stream(x, recent, lags, weights, precision, scale_sum, scale_weight, decay, forgetting, learn,
+               leverage_corrected, squared, unscaled):
+    """Steps 1-2 of an online AR over one standardised channel ``x`` ``(T,)`` after the values ``recent`` ``(H,)``.
 
-    Returns ``(z (T,), weights, precision, scale_sum, scale_weight)``; rows whose lags reach
-    before ``recent`` get ``z = NaN``. ``learn``: update ``weights``, ``precision`` by RLS.
+    Returns ``(ratio (T,), weights, precision, scale_sum, scale_weight)``: ``ratio_t`` is
+    the signed error ``e_t`` over the residual scale of the rows before ``t``, the EWMA
+    of ``|e|`` (or the root of the EWMA of ``e^2``, ``squared``); ``e_t`` is the residual
+    ``x_t - w . f_t``, divided by ``sqrt(1 + f_t' P f_t)`` when ``leverage_corrected``.
+    Rows whose lags reach before ``recent`` get NaN; a row scored before any residual
+    exists gets ``unscaled``. ``learn``: update ``weights``, ``precision`` by RLS with
+    forgetting factor ``forgetting``. Shared by :class:`OnlineResidualDetector` and
+    :class:`tsseq.anomaly.online_interval.OnlineIntervalDetector`.
     """
     history = len(recent)
     buffer = np.concatenate((recent, x))
     weights, precision = weights.copy(), precision.copy()
     n = len(weights)
-    z = np.full(len(x), np.nan)
+    ratio = np.full(len(x), np.nan)
     features = np.empty(n)
     features[0] = 1.0
     for t in range(len(x)):
@@ -103,16 +111,30 @@ def _ar_stream(x, recent, lags, weights, precision, scale_sum, scale_weight, dec
         for j in range(len(lags)):
             features[j + 1] = buffer[row - lags[j]]
         residual = x[t] - weights @ features
-        error = abs(residual)
-        z[t] = error / max(scale_sum / scale_weight, 1e-6) if scale_weight > 0 else 0.0
-        scale_sum = decay * scale_sum + error
+        gain_direction = precision @ features
+        leverage = features @ gain_direction
+        error = residual / math.sqrt(1.0 + max(leverage, 0.0)) if leverage_corrected else residual
+        if scale_weight > 0:
+            level = scale_sum / scale_weight
+            level = math.sqrt(level) if squared else level
+            ratio[t] = error / max(level, 1e-6)
+        else:
+            ratio[t] = unscaled
+        scale_sum = decay * scale_sum + (error * error if squared else abs(error))
         scale_weight = decay * scale_weight + 1.0
         if learn:
-            gain_direction = precision @ features
-            gain = gain_direction / (forgetting + features @ gain_direction)
+            gain = gain_direction / (forgetting + leverage)
             weights = weights + gain * residual
             precision = (precision - np.outer(gain, gain_direction)) / forgetting
-    return z, weights, precision, scale_sum, scale_weight
+    return ratio, weights, precision, scale_sum, scale_weight
+
+
+def _ar_stream(x, recent, lags, weights, precision, scale_sum, scale_weight, decay, forgetting, learn):
+    """Steps 1-2 of the class docstring: ``(z (T,), weights, precision, scale_sum, scale_weight)``, ``z = |e| / m``."""
+    ratio, *state = rls_stream(
+        x, recent, lags, weights, precision, scale_sum, scale_weight, decay, forgetting, learn, False, False, 0.0
+    )
+    return (np.abs(ratio), *state)
 
 
 _COLUMNS_SHOWN = 10  # columns a message lists

@@ -33,7 +33,7 @@ and no torch; per channel ``c`` of a series ``(T, C)``:
 
 The score of ``t`` uses the rows up to ``t`` only. Replaying a stored series
 (``stream(y, train_rows=...)``) is exactly what a live feed would give. One numba loop
-per channel does steps 1-2.
+per channel does steps 1-2 (:func:`tsseq.anomaly.online.rls_stream`, shared with the residual detector).
 """
 
 from __future__ import annotations
@@ -42,11 +42,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-import numba
 import numpy as np
 import pandas as pd
 
-from tsseq.anomaly.online import OnlineResidualDetector
+from tsseq.anomaly.online import OnlineResidualDetector, rls_stream
 from tsseq.anomaly.scorers import split_by_shares
 from tsseq.anomaly.tails import COMBINATIONS, combine_channel_scores, normal_tail_score, student_t_tail_score
 from tsseq.base import check_positive_int
@@ -68,45 +67,6 @@ class _IntervalState:
     recent: np.ndarray  # (max lag, C) the last standardised values
     seen: int  # rows seen so far
     last_alarm: int  # row of the last alarm (-1: none yet)
-
-
-@numba.njit(cache=True)
-def _predictive_stream(x, recent, lags, weights, precision, scale_sum, scale_weight, decay, forgetting, learn, squared):
-    """Steps 1-2 over one standardised channel ``x`` ``(T,)`` after the values ``recent`` ``(H,)``.
-
-    Returns ``(ratio (T,), weights, precision, scale_sum, scale_weight)``: ``ratio_t``
-    is ``e_t / m_{t-1}``, the leverage-corrected residual over the EWMA level of ``|e|``
-    (or the root of the EWMA of ``e^2``); NaN where the lags reach before ``recent`` or no
-    residual has been seen yet. ``learn``: update ``weights``, ``precision`` by RLS.
-    """
-    history = len(recent)
-    buffer = np.concatenate((recent, x))
-    weights, precision = weights.copy(), precision.copy()
-    n = len(weights)
-    ratio = np.full(len(x), np.nan)
-    features = np.empty(n)
-    features[0] = 1.0
-    for t in range(len(x)):
-        row = history + t
-        if row < lags.max():
-            continue
-        for j in range(len(lags)):
-            features[j + 1] = buffer[row - lags[j]]
-        residual = x[t] - weights @ features
-        gain_direction = precision @ features
-        leverage = features @ gain_direction
-        error = residual / math.sqrt(1.0 + max(leverage, 0.0))
-        if scale_weight > 0:
-            level = scale_sum / scale_weight
-            level = math.sqrt(level) if squared else level
-            ratio[t] = error / max(level, 1e-6)
-        scale_sum = decay * scale_sum + (error * error if squared else abs(error))
-        scale_weight = decay * scale_weight + 1.0
-        if learn:
-            gain = gain_direction / (forgetting + leverage)
-            weights = weights + gain * residual
-            precision = (precision - np.outer(gain, gain_direction)) / forgetting
-    return ratio, weights, precision, scale_sum, scale_weight
 
 
 class OnlineIntervalDetector(OnlineResidualDetector):
@@ -241,9 +201,9 @@ class OnlineIntervalDetector(OnlineResidualDetector):
         """Steps 1-2 on each channel of ``x`` ``(T, C)``: ``(ratios (T, C), weights, precision, scale_sum, scale_weight)``."""
         ratios, parts = np.empty_like(x), []
         for c in range(x.shape[1]):
-            ratios[:, c], *part = _predictive_stream(
+            ratios[:, c], *part = rls_stream(
                 x[:, c], recent[:, c], self.lags_, weights[c], precision[c], scale_sum[c], scale_weight[c],
-                self._decay(), self.forgetting, learn, self.scale == "squared",
+                self._decay(), self.forgetting, learn, True, self.scale == "squared", np.nan,
             )  # fmt: skip
             parts.append(part)
         return (ratios, *(np.stack([np.asarray(part[i]) for part in parts]) for i in range(4)))
