@@ -313,9 +313,11 @@ def test_the_benchmark_ensemble_jobs_parse_and_build():
     mse_loss = dataclasses.replace(network.training_config(), loss="mse")
     assert members[6].training_config() == mse_loss and members[6].get_params(deep=False)["hidden_size"] == 512
     assert members[7].training_config() == network.training_config()  # seed 0, MAE: only the segments differ
-    assert {**members[7].get_params(deep=False), "training": None} == {
-        **network.get_params(deep=False), "training": None, "segment_length": 48}
-    assert len(members) == 8
+    assert members[8].training_config() == dataclasses.replace(network.training_config(), seed=1)
+    for member in members[7:9]:  # only the segments (and member 8's seed) differ
+        assert {**member.get_params(deep=False), "training": None} == {
+            **network.get_params(deep=False), "training": None, "segment_length": 48}
+    assert len(members) == 9
 
 
 def test_covariates_no_member_takes_are_refused_naming_the_kind_and_the_members():
