@@ -12,8 +12,8 @@ fits. For a frame of ``S`` series and the horizon ``H`` it
    season); ``linear`` (:mod:`tsseq.linear`, closed form; only when ``candidates`` name it)
    over ``L = min(7 m, ...)`` rows; ``segrnn`` over the same ``L`` rows in segments of ``m``
    when the rows before the validation hold at least 1,000 training windows, ``patchtst`` at
-   5,000; small
-   networks (at most 10 epochs, early stopping after 2 without improvement, MAE loss);
+   5,000; small networks (at most 10 epochs, early stopping after 2 without improvement, MAE
+   loss);
 3. **scores each on one validation backtest** at horizon ``H`` over the last rows, the same
    origins for all: one series, up to ``validation_origins`` (20) origins ``ceil(H / 2)`` rows
    apart, the last one ``H`` rows before the end, the candidate fitted once on the rows before
@@ -498,9 +498,8 @@ class AutoForecaster(Forecaster):
         candidates.append(Candidate(f"ar(max_order={max_order})", "ar", {"max_order": max_order}))
         length, why_not = self._windowed_input_length(plan, season)
         if "linear" in names:
-            params = {} if length is None else {"input_length": length, "horizon": horizon}
-            label = "linear" if length is None else f"linear(L={length})"
-            candidates.append(Candidate(label, "linear", params, skipped=why_not if length is None else None))
+            candidates.append(Candidate("linear", "linear", {}, skipped=why_not) if length is None else
+                              Candidate(f"linear(L={length})", "linear", {"input_length": length, "horizon": horizon}))
         for name in NETWORKS:
             if name not in names:
                 continue

@@ -194,8 +194,11 @@ class Linear(Forecaster):
         n_channels = series[0].shape[1]
         n, sum_x, sum_y = 0, np.zeros(length), np.zeros(horizon)
         gram, cross, squares = np.zeros((length, length)), np.zeros((length, horizon)), np.zeros(horizon)
-        for _, block in _blocks(series, length + horizon):
-            inputs, targets = self._anchored(block)
+        scales: list[list[np.ndarray]] = [[] for _ in range(n_channels)]  # every window's m, for typical_scale_
+        for channel, block in _blocks(series, length + horizon):
+            scale = window_scales(block[:, :length])
+            scales[channel].append(scale)
+            inputs, targets = self._anchored(block, scale)
             n += len(inputs)
             sum_x += inputs.sum(axis=0)
             sum_y += targets.sum(axis=0)
@@ -214,12 +217,13 @@ class Linear(Forecaster):
         eigenvalues, vectors = np.linalg.eigh(gram)
         eigenvalues = np.clip(eigenvalues, 0.0, None)
         projected = vectors.T @ cross  # (L, H)
+        energy = np.square(projected).sum(axis=1)  # (L,) |V' X'Y|^2 per eigendirection: the same at every penalty
         unit = n * max(float(np.trace(gram)) / (n * length), np.finfo(float).tiny)  # n s^2
         grid = PENALTY_GRID if self.penalty == "gcv" else np.array([float(self.penalty)])
         best = None
         for penalty in grid:
             inverse = self._inverse(eigenvalues, penalty * unit)
-            rss = total - float(np.sum(np.square(projected).sum(axis=1) * (2 * inverse - eigenvalues * inverse**2)))
+            rss = total - float(np.sum(energy * (2 * inverse - eigenvalues * inverse**2)))
             df = 1.0 + float(np.sum(eigenvalues * inverse))
             if len(grid) > 1 and df >= n:
                 continue
@@ -231,6 +235,7 @@ class Linear(Forecaster):
         self.coef_ = weights.T.copy()
         self.intercept_ = mean_y - mean_x @ weights
         self.n_windows_ = int(n)
+        self.typical_scale_ = np.array([np.median(np.concatenate(parts)) for parts in scales])
         self._fit_error_scale(series, n_channels)
         self.last_values_ = np.stack([values[-length:] for values in series])  # (S, L, C)
 
@@ -241,25 +246,20 @@ class Linear(Forecaster):
         usable = denominator > 1e-12 * float(eigenvalues.max(initial=0.0))  # relative: the data's units are free
         return np.where(usable, 1.0 / np.where(usable, denominator, 1.0), 0.0)
 
-    def _anchored(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Windows of ``L + H`` values -> (inputs ``(k, L)``, targets ``(k, H)``), anchored and scaled as fitted."""
+    def _anchored(self, block: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Windows of ``L + H`` values and their inputs' scales ``m`` -> (inputs ``(k, L)``, targets ``(k, H)``),
+        anchored and scaled as fitted (constant windows left out when scaled)."""
         inputs, targets = block[:, : self.input_length], block[:, self.input_length :]
         level = anchors(inputs, self.anchor)
         if self.scale == "none":
             return inputs - level, targets - level
-        scale = window_scales(inputs)[:, None]
-        varies = scale[:, 0] > 0
-        scale = np.where(varies[:, None], scale, 1.0)
+        varies = scale > 0
+        scale = np.where(varies, scale, 1.0)[:, None]
         return ((inputs - level) / scale)[varies], ((targets - level) / scale)[varies]
 
     def _fit_error_scale(self, series: list[np.ndarray], n_channels: int) -> None:
-        """``relative_sd_`` and ``typical_scale_`` from the in-sample residuals (module docstring)."""
+        """``relative_sd_`` from the in-sample residuals (module docstring); needs ``typical_scale_``."""
         squares, counts = np.zeros((n_channels, self.horizon)), np.zeros(n_channels)
-        scales: list[list[np.ndarray]] = [[] for _ in range(n_channels)]
-        for channel, block in _blocks(series, self.input_length + self.horizon):
-            inputs = block[:, : self.input_length]
-            scales[channel].append(window_scales(inputs))
-        self.typical_scale_ = np.array([np.median(np.concatenate(parts)) for parts in scales])
         for channel, block in _blocks(series, self.input_length + self.horizon):
             inputs, targets = block[:, : self.input_length], block[:, self.input_length :]
             residuals = targets - self._forecast(inputs)
@@ -308,10 +308,14 @@ class Linear(Forecaster):
     def _predict(self, horizon: int) -> list[np.ndarray]:
         return list(self._predict_windows(self.last_values_, horizon))
 
-    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
+    def _distribution(self, inputs: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """Input windows ``(N, L', C)`` -> the Gaussian forecast's mean and standard deviation, each ``(N, C, horizon)``."""
         self._check_horizon(horizon)
         windows = self._windows(inputs)
-        point, sd = self._forecast(windows, horizon), self._error_sd(windows, horizon)  # (N, C, H)
+        return self._forecast(windows, horizon), self._error_sd(windows, horizon)
+
+    def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray) -> np.ndarray:
+        point, sd = self._distribution(inputs, horizon)
         quantiles = point[..., None] + sd[..., None] * _normal_quantiles(levels)
         return quantiles.transpose(0, 2, 1, 3)  # (N, H, C, Q)
 
@@ -319,8 +323,6 @@ class Linear(Forecaster):
         return list(self._predict_windows_quantiles(self.last_values_, horizon, levels))
 
     def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
-        self._check_horizon(horizon)
-        windows = self._windows(self.last_values_)  # (S, C, L)
-        point, sd = self._forecast(windows, horizon), self._error_sd(windows, horizon)  # (S, C, H)
+        point, sd = self._distribution(self.last_values_, horizon)  # (S, C, H)
         paths = point + rng.standard_normal((n,) + point.shape) * sd  # (n, S, C, H)
         return list(paths.transpose(1, 0, 3, 2))  # (n, H, C) per series

@@ -34,7 +34,7 @@ from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.metrics import acd, coverage, crps_from_quantiles, mae, mase, mse, msis, owa, seasonal_naive_scale, smape
 from tsseq.quantiles import check_coverage, interval_levels
 
-__all__ = ["ETT_CRPS_LEVELS", "EttResult", "M4Result", "M4_FREQUENCIES", "evaluate_ett", "evaluate_m4"]
+__all__ = ["ETT_CRPS_LEVELS", "EttResult", "M4Result", "M4_FREQUENCIES", "ett_splits", "evaluate_ett", "evaluate_m4"]
 
 ETT_TARGET = "OT"
 ETT_SETTINGS = ("M", "S")
@@ -205,19 +205,10 @@ def evaluate_ett(
         raise ConfigError(f"The 'crps' parameter must be True or False. Got {crps!r} instead.")
     if crps:
         _require_probabilistic(forecaster, "evaluate_ett(crps=True)")
-    if frame is None:
-        frame = _load(dataset, data_dir).frame
-    if setting == "S":
-        if ETT_TARGET not in frame.columns:
-            raise DataError(f"Setting 'S' forecasts the {ETT_TARGET!r} column; the frame has {list(frame.columns)}.")
-        frame = frame[[ETT_TARGET]]
-    split = split_preset(frame, dataset, input_length=input_length)
-    scaler = Scaler("standard").fit(split.train)
+    train, validation, test = ett_splits(dataset, setting, input_length, data_dir=data_dir, frame=frame)
     # The validation rows serve early stopping of neural models; closed-form ones ignore them.
-    forecaster.fit(
-        scaler.transform(split.train), validation=scaler.transform(split.validation), **dict(fit_options or {})
-    )
-    windows = make_windows(scaler.transform(split.test).to_numpy(), input_length, horizon)
+    forecaster.fit(train, validation=validation, **dict(fit_options or {}))
+    windows = make_windows(test.to_numpy(), input_length, horizon)
     n_windows = len(windows)
     if drop_last:
         n_windows = batch_size * (n_windows // batch_size)
@@ -235,6 +226,25 @@ def evaluate_ett(
         crps_levels=ETT_CRPS_GRID if crps else None,
         **figures,
     )
+
+
+def ett_splits(
+    dataset: str, setting: str, input_length: int, *, data_dir: str | Path | None = None, frame: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The ETT protocol's training, validation and test rows, standardised with the training rows' statistics.
+
+    :func:`evaluate_ett`'s data steps (its parameters of the same names): the validation and
+    test rows start ``input_length`` rows early, as the standard split has them.
+    """
+    if frame is None:
+        frame = _load(dataset, data_dir).frame
+    if setting == "S":
+        if ETT_TARGET not in frame.columns:
+            raise DataError(f"Setting 'S' forecasts the {ETT_TARGET!r} column; the frame has {list(frame.columns)}.")
+        frame = frame[[ETT_TARGET]]
+    split = split_preset(frame, dataset, input_length=input_length)
+    scaler = Scaler("standard").fit(split.train)
+    return scaler.transform(split.train), scaler.transform(split.validation), scaler.transform(split.test)
 
 
 def _window_errors(

@@ -7,8 +7,9 @@ and scaled as Linear does) and hand it to scikit-learn: ``Ridge`` at one penalty
 ``RidgeCV`` over the same grid (its efficient leave-one-out, not GCV). For each size
 (channels x rows, input length L, horizon H, a seeded AR(2) per channel) this times both,
 alternating, prints the medians, the ratio of the two grid searches (RidgeCV over Linear's
-GCV) and the peak memory of each (``tracemalloc``: numpy's allocations), and exits with status 1 if Linear's coefficients at its chosen penalty
-differ from ``Ridge``'s at the same penalty by more than 1e-6. Run (one BLAS thread)::
+GCV) and the peak memory of each (``tracemalloc``: numpy's allocations), and exits with
+status 1 if Linear's coefficients at its chosen penalty differ from ``Ridge``'s at the same
+penalty by more than 1e-6. Run (one BLAS thread)::
 
     python pipelines/benchmarks/bench_linear.py --sizes 7x8640:720:96 7x8640:96:24 1x20000:168:24
 """
@@ -46,6 +47,12 @@ def design(values: np.ndarray, length: int, horizon: int) -> tuple[np.ndarray, n
     return (inputs - level) / scale, (targets - level) / scale
 
 
+def penalty_unit(inputs: np.ndarray) -> float:
+    """Linear's ``n s^2``: the centred inputs' sum of squares over their columns, what its relative penalty multiplies."""
+    centred = inputs - inputs.mean(axis=0)
+    return float(np.sum(centred * centred)) / inputs.shape[1]
+
+
 def timed(fit) -> tuple[float, float, object]:
     """(seconds, peak MiB of numpy allocations, result)."""
     tracemalloc.start()
@@ -79,14 +86,11 @@ def main() -> int:
 
                 def sklearn_ridge(penalty=ours[-1][2].penalty_):
                     inputs, targets = design(data.to_numpy(), length, horizon)
-                    centred = inputs - inputs.mean(axis=0)
-                    alpha = penalty * float(np.sum(centred * centred)) / length  # Linear's lambda n s^2
-                    return Ridge(alpha=alpha, solver="cholesky").fit(inputs, targets)
+                    return Ridge(alpha=penalty * penalty_unit(inputs), solver="cholesky").fit(inputs, targets)
 
                 def sklearn_ridge_cv():
                     inputs, targets = design(data.to_numpy(), length, horizon)
-                    unit = float(np.sum((inputs - inputs.mean(axis=0)) ** 2)) / length
-                    return RidgeCV(alphas=np.maximum(PENALTY_GRID, 1e-12) * unit).fit(inputs, targets)
+                    return RidgeCV(alphas=np.maximum(PENALTY_GRID, 1e-12) * penalty_unit(inputs)).fit(inputs, targets)
 
                 ridge.append(timed(sklearn_ridge))
                 ridge_cv.append(timed(sklearn_ridge_cv))

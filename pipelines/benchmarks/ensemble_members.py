@@ -50,26 +50,25 @@ import torch
 from tsseq.backtesting import forecast_origins
 from tsseq.conformal import history_scale
 from tsseq.config import load_pipeline
-from tsseq.data.scaling import Scaler
-from tsseq.data.splits import split_preset
 from tsseq.data.windows import make_windows
 from tsseq.ensemble import EnsembleForecaster
 from tsseq.pipeline import build_model
-from tsseq.protocols import ETT_TARGET, _load
+from tsseq.protocols import ett_splits
 
 
-def protocol_data(job, dataset: str) -> dict:
-    """The scaled training, validation and test rows of the job's ETT protocol, and the test windows' targets."""
+def protocol_data(job, dataset: str, context: int) -> dict:
+    """The job's ETT protocol (scaled training and validation rows, test windows) and what the weight fit reads:
+    the validation origins from ``context`` on, their targets, and each channel's mean absolute change."""
     evaluation = job.evaluation
-    frame = _load(dataset, None).frame
-    if evaluation.setting == "S":
-        frame = frame[[ETT_TARGET]]
-    split = split_preset(frame, dataset, input_length=evaluation.input_length)
-    scaler = Scaler("standard").fit(split.train)
-    train, validation, test = (scaler.transform(part) for part in (split.train, split.validation, split.test))
-    windows = make_windows(test.to_numpy(), evaluation.input_length, evaluation.horizon)
+    horizon = evaluation.horizon
+    train, validation, test = ett_splits(dataset, evaluation.setting, evaluation.input_length)
+    windows = make_windows(test.to_numpy(), evaluation.input_length, horizon)
+    values = validation.to_numpy(dtype=np.float64)
+    origins = np.arange(context, len(values) - horizon + 1)
     return {"train": train, "validation": validation, "test_inputs": windows.inputs.numpy(),
-            "test_targets": windows.targets.numpy().astype(np.float64)}  # fmt: skip
+            "test_targets": windows.targets.numpy().astype(np.float64), "validation_origins": origins,
+            "validation_targets": values[origins[:, None] + np.arange(horizon)],
+            "scale": history_scale(train.to_numpy(dtype=np.float64), "naive")}  # fmt: skip
 
 
 def member_key(config, job, dataset: str) -> str:
@@ -96,24 +95,19 @@ def fitted_forecasts(ensemble: EnsembleForecaster, config, data: dict, context: 
     started = time.perf_counter()
     member.fit(data["train"], validation=data["validation"])
     seconds = time.perf_counter() - started
-    values = data["validation"].to_numpy(dtype=np.float64)
-    origins = np.arange(context, len(values) - horizon + 1)
     length = member.get_params(deep=False).get("input_length") or context
-    validation, _ = forecast_origins(member, data["validation"], origins, length, horizon)
+    validation, _ = forecast_origins(member, data["validation"], data["validation_origins"], length, horizon)
     inputs = data["test_inputs"]
     test = np.concatenate([member.predict_windows(inputs[start : start + 256][:, inputs.shape[1] - length :], horizon)
                            for start in range(0, len(inputs), 256)])  # fmt: skip
     return {"validation": validation.astype(np.float32), "test": test.astype(np.float32), "fit_seconds": seconds}
 
 
-def combined(forecasts: list[dict], data: dict, context: int, horizon: int) -> dict:
+def combined(forecasts: list[dict], data: dict) -> dict:
     """The ensemble's weight fit on the members' validation forecasts, and its test errors."""
-    values = data["validation"].to_numpy(dtype=np.float64)
-    origins = np.arange(context, len(values) - horizon + 1)
-    truth = values[origins[:, None] + np.arange(horizon)]
-    scale = history_scale(data["train"].to_numpy(dtype=np.float64), "naive")
+    truth = data["validation_targets"]
     stacked = np.stack([f["validation"].astype(np.float64) for f in forecasts])
-    weights, _ = EnsembleForecaster._solve_weights(stacked, truth, scale)
+    weights, _ = EnsembleForecaster._solve_weights(stacked, truth, data["scale"])
     fitted = np.tensordot(weights, stacked, axes=1)
     test = np.tensordot(weights, np.stack([f["test"].astype(np.float64) for f in forecasts]), axes=1)
     error = test - data["test_targets"]
@@ -144,8 +138,8 @@ def main() -> int:
     unknown = sorted(set(args.members or []) - set(configs))
     if unknown:
         parser.error(f"no member labelled {', '.join(unknown)} in {args.job}; its members: {', '.join(configs)}")
-    data = protocol_data(job, dataset)
     context, horizon = ensemble.input_length or evaluation.input_length, evaluation.horizon
+    data = protocol_data(job, dataset, context)
     args.cache.mkdir(parents=True, exist_ok=True)
     cached = {}
     for label, config in configs.items():
@@ -169,7 +163,7 @@ def main() -> int:
     print(f"\n{dataset} {evaluation.setting}, L={evaluation.input_length}, H={horizon}: "
           f"{len(data['test_targets'])} test windows; cached members: {len(cached)} of {len(configs)}")  # fmt: skip
     for label, forecasts in cached.items():
-        alone = combined([forecasts], data, context, horizon)
+        alone = combined([forecasts], data)
         print(f"  {label:24s} test MSE {alone['test_mse']:.4f}  MAE {alone['test_mae']:.4f}  "
               f"(fitted in {float(forecasts['fit_seconds']):.0f} s)")  # fmt: skip
     for spec in args.combine:
@@ -178,7 +172,7 @@ def main() -> int:
         if missing:
             print(f"\n{spec}: not cached yet: {', '.join(missing)}")
             continue
-        result = combined([cached[label] for label in labels], data, context, horizon)
+        result = combined([cached[label] for label in labels], data)
         weights = " / ".join(f"{w:.3f}" for w in result["weights"])
         print(f"\n{' + '.join(labels)}\n  weights {weights}\n  validation MSE {result['validation_mse']:.4f}"
               f"  test MSE {result['test_mse']:.4f}  MAE {result['test_mae']:.4f}")  # fmt: skip

@@ -218,8 +218,7 @@ def _threshold_notes(table, thresholder) -> list[str]:
             "this period is anomalous, or the model scores new normal rows above the rows it was fitted on (a close "
             "fit of few training rows, or many loosely related channels: the default detector flags 3% and 8% of the "
             "rows of anomaly-free logs of 20 and 40 channels, pipelines/benchmarks/threshold_study.md, twelfth study). "
-            "The "
-            "plot and the events show which; more training rows help in the second case"
+            "The plot and the events show which; more training rows help in the second case"
         )
     return notes
 
