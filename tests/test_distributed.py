@@ -21,7 +21,7 @@ from torch import nn
 
 import tsseq
 from tsseq.data.windows import BatchSampler, make_windows
-from tsseq.engine import Callback, ProgressBar, Trainer, TrainingConfig
+from tsseq.engine import Callback, ProgressBar, Trainer, TrainingConfig, init_distributed
 from tsseq.engine.distributed import ShardedBatches, launch_context
 from tsseq.errors import ConfigError
 
@@ -268,6 +268,27 @@ def test_distributed_off_trains_alone_under_torchrun(torchrun_environment):
 def test_each_process_trains_on_its_own_device(torchrun_environment):
     with pytest.raises(ConfigError, match=r"each process trains on its own GPU, cuda:LOCAL_RANK \(here cuda:0\)"):
         Trainer(TrainingConfig(device="cuda:1"))
+
+
+def test_the_process_group_it_starts_is_destroyed_at_exit(torchrun_environment, monkeypatch):
+    # Left to the interpreter's teardown, gloo's threads aborted a process that had finished its job.
+    from tsseq.engine import distributed
+
+    at_exit, real_init = [], torch.distributed.init_process_group
+
+    def one_process_group(backend, rank, world_size):  # rank 0 of 2 as torchrun says, started as a group of one
+        assert (backend, rank, world_size) == ("gloo", 0, 2)
+        real_init(backend, store=torch.distributed.HashStore(), rank=0, world_size=1)
+
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29500")  # unused: the group of one meets in a HashStore
+    monkeypatch.setattr(torch.distributed, "init_process_group", one_process_group)
+    monkeypatch.setattr(distributed.atexit, "register", at_exit.append)
+    assert init_distributed("gloo").rank == 0 and torch.distributed.is_initialized()
+    assert at_exit == [distributed.destroy_at_exit]
+    at_exit[0]()
+    assert not torch.distributed.is_initialized()
+    at_exit[0]()  # a group the script destroyed itself: nothing to do
 
 
 def test_a_world_size_without_a_rank_is_an_error(monkeypatch):

@@ -10,8 +10,9 @@ process group of more than one process is already initialised)::
 What changes then (``W`` processes, this one's ``RANK``):
 
 * the default process group starts on the first ``fit`` (:func:`init_distributed`, from
-  torchrun's ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``);
-  device ``"auto"`` or ``"cuda"`` means ``cuda:LOCAL_RANK``;
+  torchrun's ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``)
+  and is destroyed when the interpreter exits (:func:`destroy_at_exit`); device ``"auto"``
+  or ``"cuda"`` means ``cuda:LOCAL_RANK``;
 * the model is wrapped in ``DistributedDataParallel``, which averages the gradients over
   the processes during ``backward``: gradient norms, clipping and the optimizer step act
   on the averaged gradients, identical everywhere, so the weights stay identical;
@@ -36,6 +37,7 @@ With ``distributed="off"`` every process trains alone, e.g. workers of one Optun
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -119,7 +121,22 @@ def init_distributed(backend: str | None = None) -> DistributedContext:
             )
         torch.cuda.set_device(context.local_rank)
     torch.distributed.init_process_group(backend, rank=context.rank, world_size=context.world_size)
+    atexit.register(destroy_at_exit)
     return context
+
+
+def destroy_at_exit() -> None:
+    """Destroy the default process group if it is still there (registered by :func:`init_distributed`).
+
+    Left to the interpreter's teardown, a gloo group aborted a process that had finished
+    its job ('terminate called without an active exception', SIGABRT, from a thread of no
+    Python frame after the job had returned; 2 of 29 two-process CLI jobs, none of 50 with
+    the group destroyed here), and torchrun reported the job as failed. Destroying the group
+    is local to each process (no collective), so a process whose peers have gone is not
+    held up.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def backend_for(device: torch.device) -> str:
