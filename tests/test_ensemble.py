@@ -128,6 +128,38 @@ def test_weighted_with_a_validation_frame_fits_the_weights_on_it_without_refitti
         tsseq.create("ensemble", members=members, combine="weighted", horizon=12).fit(train, validation=validation)
 
 
+def test_refit_members_are_fitted_again_on_the_training_and_validation_rows_after_the_weights(tmp_path: Path):
+    frame = _seasonal_frame(480)
+    frame["a"] += np.random.default_rng(3).normal(0, 0.2, len(frame))  # else AR's fit is exact whatever its rows
+    train, validation = frame.iloc[:360], frame.iloc[360 - 48 :]  # overlapping by the first window's input rows
+    members = [{"name": "ar", "params": {"max_order": 3}}, {"name": "seasonal_naive", "params": {"season_length": 24}}]
+    params = {"members": members, "combine": "weighted", "horizon": 12, "input_length": 48}
+    kept = tsseq.create("ensemble", **params).fit(train, validation=validation)
+    refitted = tsseq.create("ensemble", **params, refit=["ar"]).fit(train, validation=validation)
+    np.testing.assert_array_equal(refitted.weights_, kept.weights_)  # the weights come from the members fitted on train
+    assert (refitted.refitted_, kept.refitted_) == (["ar"], [])
+    on_every_row = tsseq.create("ar", max_order=3).fit(frame)  # the training rows, then the validation frame's later ones
+    np.testing.assert_allclose(refitted.members_[0].predict(12).to_numpy(), on_every_row.predict(12).to_numpy(), rtol=1e-12)
+    assert not np.allclose(kept.members_[0].predict(12).to_numpy(), on_every_row.predict(12).to_numpy())
+    np.testing.assert_array_equal(refitted.members_[1].predict(12).to_numpy(), kept.members_[1].predict(12).to_numpy())
+    windows = frame.to_numpy()[None, -48:]
+    expected = sum(w * m.predict_windows(windows, 12) for w, m in zip(refitted.weights_, [on_every_row, kept.members_[1]]))
+    np.testing.assert_allclose(refitted.predict_windows(windows, 12), expected, rtol=1e-12)
+    loaded = persistence.load(persistence.save(refitted, tmp_path / "ensemble.pt"))
+    assert loaded.refitted_ == ["ar"] and loaded.get_params()["refit"] == ["ar"]
+    np.testing.assert_array_equal(loaded.predict_windows(windows, 12), refitted.predict_windows(windows, 12))
+    with pytest.raises(DataError, match=r"rows from 2022-01-05 04:00:00 not in the fit rows, which end at 2022-01-15 23:00:00"):
+        tsseq.create("ensemble", **params, refit=["ar"]).fit(frame.iloc[200:360], validation=frame.iloc[100:260])
+    with pytest.raises(DataError, match=r"refit of ensemble member 'ar' on the fit and validation rows: .*irregular spacing"):
+        tsseq.create("ensemble", **params, refit=["ar"]).fit(frame.iloc[:288], validation=frame.iloc[312:])  # a gap
+    with pytest.raises(ConfigError, match=r"'refit' parameter names 'arr', which no member is labelled\. Did you mean 'ar'\?"):
+        tsseq.create("ensemble", **params, refit=["arr"]).fit(train, validation=validation)
+    with pytest.raises(ConfigError, match=r"'refit' parameter must be a list of member labels, e.g. \['ar'\]\. Got 'ar'"):
+        tsseq.create("ensemble", **params, refit="ar").fit(train, validation=validation)
+    with pytest.warns(UserWarning, match="refit is used by combine='weighted' with a validation frame given to fit"):
+        assert tsseq.create("ensemble", **params, refit=["ar"]).fit(train).refitted_ == []
+
+
 def test_simplex_least_squares_matches_the_exact_active_set_solution():
     rng = np.random.default_rng(3)
     for _ in range(20):
@@ -304,6 +336,7 @@ def test_the_benchmark_ensemble_jobs_parse_and_build():
     ensemble = build_model(model, {"horizon": 96, "input_length": 720})  # what the ett protocol passes
     members = [ensemble._build_member(member) for member in ensemble.member_configs()]
     assert ensemble.combine == "weighted" and [m.training_config().seed for m in members[:4]] == [0, 1, 2, 3]
+    assert ensemble.refit == ["ar_direct", "ar_recursive"]  # step 9
     (single,) = load_pipeline(folder / "etth1_M96_segrnn.yaml")[0].models
     network = build_model(single, {"horizon": 96, "input_length": 720})
     for seed, member in enumerate(members[:4]):  # one recipe, four seeds: the single network's but for the seed

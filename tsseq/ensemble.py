@@ -31,6 +31,11 @@ checked by the same code as a pipeline's models).
   ``input_length`` rows before it and ``horizon`` after it (through ``predict_windows``,
   ``s_k`` the scale of ``y``). Nothing is held out of ``y`` and nothing is refitted,
   which halves the cost of expensive members; ``validation_length`` does not apply.
+  ``refit`` names members to refit once the weights are fixed, on the rows of ``y`` and
+  of the validation frame together (the most recent rows, which the weights were fitted
+  on): meant for members fitted in closed form (AR, VAR, linear), which cost seconds and
+  early-stop on nothing. A neural member is refitted too when named, but as it fits
+  without a validation frame (early stopping on its own ``validation_fraction`` tail).
 
 ``seeds=[0, 1, 2]`` turns one recipe into a seed ensemble: one member per seed, its
 ``training.seed`` set (a model fitted in closed form has no seed and is refused).
@@ -112,6 +117,20 @@ def simplex_least_squares(forecasts: np.ndarray, target: np.ndarray) -> np.ndarr
     return weights / weights.sum()
 
 
+def rows_with_validation(frame: pd.DataFrame, validation: pd.DataFrame | pd.Series) -> pd.DataFrame:
+    """``frame``'s rows followed by those of ``validation`` after them (a protocol's validation split repeats the last
+    rows of the training split as its first window's input), what ``refit`` members are fitted on."""
+    validation = validation.to_frame() if isinstance(validation, pd.Series) else validation
+    later = validation[~validation.index.isin(frame.index)]
+    if len(later) and later.index.min() <= frame.index.max():
+        raise DataError(
+            f"refit fits members on the fit rows and then the validation rows, but the validation frame has rows from "
+            f"{later.index.min()} not in the fit rows, which end at {frame.index.max()}: pass a validation frame that "
+            "continues them."
+        )
+    return pd.concat([frame, later])
+
+
 def _series_arrays(frame: pd.DataFrame, layout: SeriesLayout) -> list[np.ndarray]:
     """A member's output frame (in the ensemble's layout) -> one array of all its columns per series."""
     if layout.series_ids is None:
@@ -174,6 +193,10 @@ class EnsembleForecaster(Forecaster):
         set it (as a protocol passes its horizon).
     input_length : int, optional
         Only passed to the members (see ``horizon``): each reads its own input length.
+    refit : sequence of str, optional
+        Labels of members refitted on the fit rows and the validation frame together once
+        the weights are fitted on that frame (``"weighted"`` with ``fit(..., validation=)``;
+        module docstring), e.g. ``["ar"]``.
 
     Attributes
     ----------
@@ -188,6 +211,8 @@ class EnsembleForecaster(Forecaster):
         ``"weighted"``: each member's mean squared scaled error on the validation tail.
     input_lengths_ : list of int or None
         The steps of a window each member reads (None: the whole window).
+    refitted_ : list of str
+        The labels of the members refitted on the validation frame's rows too (``refit``).
     horizon_ : int
     """
 
@@ -200,6 +225,7 @@ class EnsembleForecaster(Forecaster):
         seeds: Sequence[int] | None = None,
         horizon: int | None = None,
         input_length: int | None = None,
+        refit: Sequence[str] | None = None,
     ) -> None:
         store_arguments(self, locals())
 
@@ -236,7 +262,22 @@ class EnsembleForecaster(Forecaster):
             seen[config.display_name] = repeat = seen.get(config.display_name, 0) + 1
             label = config.display_name + (f"#{repeat}" if repeat > 1 else "")
             unique.append(ModelConfig(config.name, dict(config.params), label))
+        self._refit_labels([config.display_name for config in unique])
         return unique
+
+    def _refit_labels(self, labels: list[str]) -> list[str]:
+        """``refit`` checked against the members' ``labels`` (an empty list for None)."""
+        if self.refit is None:
+            return []
+        if isinstance(self.refit, (str, Mapping)) or not isinstance(self.refit, Sequence):
+            raise ConfigError(f"The 'refit' parameter must be a list of member labels, e.g. ['ar']. Got {self.refit!r} instead.")
+        unknown = [label for label in self.refit if label not in labels]
+        if unknown:
+            raise ConfigError(
+                f"The 'refit' parameter names {', '.join(map(repr, unknown))}, which no member is labelled."
+                f"{closest_match(str(unknown[0]), labels)} The members: {', '.join(labels)}."
+            )
+        return list(self.refit)
 
     def _seeded(self, configs: list[ModelConfig]) -> list[ModelConfig]:
         seeds = self.seeds
@@ -345,7 +386,8 @@ class EnsembleForecaster(Forecaster):
         """Fit the weights (``"weighted"``), then every member on all of ``y``; ``validation`` is passed to each member.
 
         ``"weighted"`` with a ``validation`` frame of one series fits the weights on it after
-        the members are fitted (module docstring): no tail held out, no refit.
+        the members are fitted (module docstring): no tail held out, and only the members
+        that ``refit`` names are refitted, on the rows of ``y`` and ``validation`` together.
 
         Covariates go to the members that take them (module docstring); a kind no member
         takes is refused (a ConfigError naming the members and what each takes).
@@ -376,9 +418,18 @@ class EnsembleForecaster(Forecaster):
                 warnings.warn(f"validation_length is used by combine='weighted' only; combine={self.combine!r} ignores it.",
                               UserWarning, stacklevel=2)
             weights, errors = np.full(len(members), 1 / len(members)), None
+        refit = self._refit_labels([config.display_name for config in configs])
+        if refit and not on_validation:
+            warnings.warn(
+                "refit is used by combine='weighted' with a validation frame given to fit; here every member is fitted "
+                "on all of y already, and refit is ignored.", UserWarning, stacklevel=2,
+            )  # fmt: skip
+            refit = []
         self.members_ = [member.fit(frame, **options, **given) for member, given in zip(members, covariates)]
         if on_validation:
             weights, errors = self._fit_validation_weights(configs, validation, series[0], horizon, frames)
+            self._refit_members(configs, refit, frame, validation, covariates)
+        self.refitted_ = refit
         self.covariate_spec_ = spec
         self.member_covariates_ = {
             config.display_name: [argument.partition("_")[0] for argument in given] for config, given in zip(configs, covariates)
@@ -443,6 +494,19 @@ class EnsembleForecaster(Forecaster):
             "after them. Pass a longer validation frame",
         )
         return self._solve_weights(forecasts, truth, history_scale(train_values, "naive"))
+
+    def _refit_members(self, configs: list[ModelConfig], refit: list[str], frame: pd.DataFrame,
+                       validation: pd.DataFrame | pd.Series, covariates: list[dict]) -> None:
+        """The members labelled in ``refit`` fitted again, on ``frame``'s rows followed by ``validation``'s later ones."""
+        if not refit:
+            return
+        rows = rows_with_validation(frame, validation)
+        for position, config in enumerate(configs):
+            if config.display_name in refit:
+                try:
+                    self.members_[position] = self._build_member(config).fit(rows, **covariates[position])
+                except DataError as error:  # e.g. a gap between the fit rows and the validation rows
+                    raise located(error, f"refit of ensemble member {config.display_name!r} on the fit and validation rows")
 
     @staticmethod
     def _solve_weights(forecasts: np.ndarray, truth: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,9 @@ new combination costs seconds:
    ensemble builds it (:meth:`tsseq.ensemble.EnsembleForecaster._build_member`), fitted
    on the scaled training rows with the scaled validation rows as ``validation``, and
    forecasts every validation window (origins from the ensemble's input length on, as
-   ``combine: weighted`` forecasts them) and every test window (``predict_windows``); the
+   ``combine: weighted`` forecasts them) and every test window (``predict_windows``; a
+   member the ensemble's ``refit`` names forecasts them refitted on the training and
+   validation rows, as the ensemble refits it); the
    forecasts are cached under ``--cache`` by member label and a hash of its parameters and
    the protocol (a member whose parameters change is fitted again). Several processes may run
    at once (one per core): each claims the member it fits (a ``.claim`` file beside the
@@ -51,7 +53,7 @@ from tsseq.backtesting import forecast_origins
 from tsseq.conformal import history_scale
 from tsseq.config import load_pipeline
 from tsseq.data.windows import make_windows
-from tsseq.ensemble import EnsembleForecaster
+from tsseq.ensemble import EnsembleForecaster, rows_with_validation
 from tsseq.pipeline import build_model
 from tsseq.protocols import ett_splits
 
@@ -71,11 +73,13 @@ def protocol_data(job, dataset: str, context: int) -> dict:
             "scale": history_scale(train.to_numpy(dtype=np.float64), "naive")}  # fmt: skip
 
 
-def member_key(config, job, dataset: str) -> str:
+def member_key(config, job, dataset: str, refit: bool = False) -> str:
     """A file name for the member's cached forecasts: its label and a hash of what they depend on."""
     evaluation = job.evaluation
     what = {"name": config.name, "params": config.params, "dataset": dataset, "setting": evaluation.setting,
             "input_length": evaluation.input_length, "horizon": evaluation.horizon}  # fmt: skip
+    if refit:  # only then: the keys of the members fitted once stay those of their existing caches
+        what["refit"] = True
     digest = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return f"{config.display_name}_{digest}.npz"
 
@@ -89,14 +93,23 @@ def claim(path: Path) -> bool:
     return True
 
 
-def fitted_forecasts(ensemble: EnsembleForecaster, config, data: dict, context: int, horizon: int) -> dict:
-    """Fit one member as the ensemble fits it -> its validation and test forecasts (float32) and fit seconds."""
+def fitted_forecasts(ensemble: EnsembleForecaster, config, data: dict, context: int, horizon: int,
+                     refit: bool = False) -> dict:
+    """Fit one member as the ensemble fits it -> its validation and test forecasts (float32) and fit seconds.
+
+    ``refit`` (a member the ensemble's ``refit`` names): the test forecasts come from the
+    member refitted on the training and validation rows, as the ensemble refits it.
+    """
     member = ensemble._build_member(config)
     started = time.perf_counter()
     member.fit(data["train"], validation=data["validation"])
     seconds = time.perf_counter() - started
     length = member.get_params(deep=False).get("input_length") or context
     validation, _ = forecast_origins(member, data["validation"], data["validation_origins"], length, horizon)
+    if refit:
+        started = time.perf_counter()
+        member = ensemble._build_member(config).fit(rows_with_validation(data["train"], data["validation"]))
+        seconds += time.perf_counter() - started
     inputs = data["test_inputs"]
     test = np.concatenate([member.predict_windows(inputs[start : start + 256][:, inputs.shape[1] - length :], horizon)
                            for start in range(0, len(inputs), 256)])  # fmt: skip
@@ -142,15 +155,16 @@ def main() -> int:
     data = protocol_data(job, dataset, context)
     args.cache.mkdir(parents=True, exist_ok=True)
     cached = {}
+    refit = set(ensemble.refit or ())
     for label, config in configs.items():
-        path = args.cache / member_key(config, job, dataset)
+        path = args.cache / member_key(config, job, dataset, refit=label in refit)
         wanted = args.fit == "missing" and (args.members is None or label in args.members)
         if wanted and not path.exists() and not claim(path):
             print(f"{label}: another process is fitting it (else delete {path.with_suffix('.claim')})", flush=True)
         elif wanted and not path.exists():
             try:
                 print(f"fitting {label} ...", flush=True)
-                forecasts = fitted_forecasts(ensemble, config, data, context, horizon)
+                forecasts = fitted_forecasts(ensemble, config, data, context, horizon, refit=label in refit)
                 partial = path.with_suffix(".partial.npz")
                 np.savez(partial, **forecasts)
                 partial.replace(path)
