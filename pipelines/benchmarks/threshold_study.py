@@ -218,6 +218,8 @@ LARGEST = {"scorer_params": {"reduction": "max"}}
 VARIANTS["auto_max"] = ("auto", {"members": [{"name": "lstm_ae", "params": {**CENTRED_MEMBER["params"], **LARGEST}},
                                              {"name": "var_residual", "params": {**SCREENED, **LARGEST}},
                                              SCREENED_INTERVAL]})  # fmt: skip
+# Session 19's exploration of the wide logs (threshold_study.md): auto_max without its autoencoder.
+VARIANTS["auto_max_var_only"] = ("auto", {"members": VARIANTS["auto_max"][1]["members"][1:]})
 
 
 def detector_params(name: str, window: int) -> dict:
