@@ -25,7 +25,9 @@ Corpora (``--corpora``; fixed before any result was seen):
   NAB's probationary period (``min(0.15 n, 750)`` rows) - few normal scores, as in the
   issue's industrial case. Timestamps are replaced by a regular grid of the median step;
 * ``wide4``, ``wide8`` (eighth study): 4 or 8 plants (seeds ``1000 + 10 s + k``) side by side,
-  20 or 40 channels, faults in the first plant only, the first 1200 rows for training.
+  20 or 40 channels, faults in the first plant only, the first 1200 rows for training;
+* ``nplant`` (session 19): ``plant`` with the nonlinear laws (``process="nonlinear"``: a
+  valve, a quadratic pressure drop, hydraulic power), the same schedule, noises and faults.
 
 Rules (each with causal smoothing of the scores, :func:`tsseq.anomaly.thresholds.causal_smooth`,
 moving mean over ``k`` rows, ``k`` in ``--smoothing``, and a moving median for ``k > 1``):
@@ -126,11 +128,12 @@ WIDE_PLANTS = {"wide4": 4, "wide8": 8}
 def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownCause"):
     """Yield ``(series name, frame (T, C) on a regular grid, labels (T,) bool, training rows)``."""
     clean = corpus.endswith("-clean")  # the same generator with no anomaly: what a rule flags is a false alarm
-    if corpus.removesuffix("-clean") == "plant":
+    if corpus.removesuffix("-clean") in ("plant", "nplant"):
         from tsseq.data.plant import generate_plant
 
+        process = "nonlinear" if corpus.startswith("nplant") else "linear"
         for seed in seeds:
-            plant = generate_plant(4000, clean_start=1200, seed=seed, anomalies={} if clean else None)
+            plant = generate_plant(4000, clean_start=1200, seed=seed, anomalies={} if clean else None, process=process)
             yield f"seed{seed}", plant.frame, plant.is_anomaly.astype(bool), 1200
     elif corpus.removesuffix("-clean") in WIDE_PLANTS:  # eighth study: plants side by side, a wide log
         from tsseq.data.plant import generate_plant
@@ -168,7 +171,7 @@ def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownC
             frame = pd.DataFrame({"value": raw.to_numpy(dtype=np.float64)}, index=index)
             yield key.split("/")[1].removesuffix(".csv"), frame, labels, probationary_rows(len(raw))
     else:
-        raise SystemExit(f"unknown corpus {corpus!r}; expected plant, synthetic or nab")
+        raise SystemExit(f"unknown corpus {corpus!r}; expected plant, nplant, synthetic, nab, wide4 or wide8 (-clean: without faults)")
 
 
 # --------------------------------------------------------------------------- scores

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsseq.data.plant import DEFAULT_PLANT_ANOMALIES, PLANT_ANOMALY_KINDS, SENSORS, generate_plant
+from tsseq.data.plant import DEFAULT_PLANT_ANOMALIES, NONLINEAR_SENSORS, PLANT_ANOMALY_KINDS, SENSORS, generate_plant
 from tsseq.errors import ConfigError
 
 COLUMNS = ["setpoint", "flow", "pressure", "temperature", "power"]
@@ -104,7 +104,33 @@ def test_every_sensor_follows_its_driver_except_where_the_coupling_is_broken(see
         assert residual[broken].mean() > 4 * residual[healthy].mean(), (event, seed)  # and broken where labelled
 
 
+def test_the_nonlinear_process_follows_its_laws_with_the_linear_plants_schedule_noises_and_faults() -> None:
+    linear = generate_plant(4000, clean_start=500, seed=5)
+    plant = generate_plant(4000, clean_start=500, seed=5, process="nonlinear")
+    pd.testing.assert_frame_equal(plant.labels, linear.labels)
+    pd.testing.assert_frame_equal(plant.events, linear.events)
+    pd.testing.assert_series_equal(plant.frame["setpoint"], linear.frame["setpoint"])
+    clean = generate_plant(4000, seed=5, process="nonlinear", anomalies={}).frame
+    flow, pressure, power = (NONLINEAR_SENSORS[position] for position in (0, 1, 3))
+    steady = slice(200, None)  # past the start's transients
+    # A first-order lag keeps the mean of its target: each sensor's mean is its law's mean over its drivers.
+    valve = flow.drivers[0][1] * np.sqrt(clean["setpoint"].shift(flow.delay))
+    assert clean["flow"][steady].mean() == pytest.approx(valve[steady].mean(), rel=0.003)
+    drop = pressure.offset + pressure.drivers[0][1] * clean["flow"].shift(pressure.delay) ** 2
+    assert clean["pressure"][steady].mean() == pytest.approx(drop[steady].mean(), rel=0.003)
+    hydraulic = power.offset + power.drivers[0][1] * (clean["flow"] * clean["pressure"]).shift(power.delay)
+    assert clean["power"][steady].mean() == pytest.approx(hydraulic[steady].mean(), rel=0.003)
+    # Curved where the linear plant is straight: pressure against the flow it follows, a parabola's leading term.
+    def curvature(frame: pd.DataFrame) -> float:
+        return np.polyfit(frame["flow"].shift(pressure.delay)[steady], frame["pressure"][steady], 2)[0]
+
+    assert curvature(clean) == pytest.approx(pressure.drivers[0][1], rel=0.25)  # the lag blurs it a little
+    assert abs(curvature(generate_plant(4000, seed=5, anomalies={}).frame)) < 0.1 * pressure.drivers[0][1]
+
+
 def test_bad_arguments_are_refused_naming_them() -> None:
+    with pytest.raises(ConfigError, match="'process' parameter must be one of linear, nonlinear. Got 'nonlinar'.*'nonlinear'"):
+        generate_plant(100, process="nonlinar")
     with pytest.raises(ConfigError, match="Did you mean 'drift'"):
         generate_plant(100, anomalies={"drfit": 1})
     with pytest.raises(ConfigError, match="'magnitude'"):

@@ -13,6 +13,16 @@ the ambient temperature. With ``P`` rows in one day and ``t`` the row:
     temperature  T_t = T_{t-1} + (T_0 + g_T p_{t-d_T} + a_T sin(2 pi t / P + phi_T) + e^T_t - T_{t-1}) / tau_T
     power        w_t = w_{t-1} + (w_0 + g_wq q_{t-d_w} + g_wp p_{t-d_w} + e^w_t - w_{t-1}) / tau_w
 
+``process="nonlinear"`` replaces three of those linear laws by the physical ones (the
+dynamics, dead times and noises unchanged; gains matched to the linear plant's levels at a
+setpoint of 60), where a linear model of the sensors is only right locally:
+
+.. code-block:: text
+
+    flow      (a valve)            target g_q sqrt(u_{t-d_q})                 g_q = 11.6
+    pressure  (a quadratic drop)   target p_0 + g_p q_{t-d_p}^2               g_p = 4.44e-4
+    power     (hydraulic power)    target w_0 + g_w q_{t-d_w} p_{t-d_w}       g_w = 0.055
+
 ``s_t`` holds random levels for random durations, joined by steps or linear ramps;
 ``e^c_t ~ N(0, varsigma_c^2)`` is process noise; a driver before row 0 is its row-0 value
 and every state starts at its first target. The constants are :data:`SENSORS`. Each
@@ -56,7 +66,12 @@ CONTROL = "setpoint"
 
 @dataclass(frozen=True)
 class Sensor:
-    """One sensor: target ``offset + sum gain * driver_{t - delay} + cycle * sin(daily)``, lag ``tau`` rows."""
+    """One sensor: target ``offset + law(drivers_{t - delay}) + cycle * sin(daily)``, lag ``tau`` rows.
+
+    ``law``: ``"sum"``, the sum of ``gain * driver``; ``"sqrt"`` and ``"square"``, ``gain``
+    times the root or the square of its one driver; ``"product"``, the first gain times
+    the product of the drivers (the other gains unused).
+    """
 
     name: str
     drivers: tuple[tuple[str, float], ...]
@@ -66,6 +81,18 @@ class Sensor:
     process_noise: float
     noise: float  # measurement noise sigma_c
     cycle: float = 0.0  # daily amplitude a_T (ambient temperature)
+    law: str = "sum"
+
+    def driven(self, true: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """The drivers' terms of the target, each ``(T,)``, from the simulated drivers ``true`` (name -> ``(T,)``)."""
+        delayed = [(_delayed(true[driver], self.delay), gain) for driver, gain in self.drivers]
+        if self.law == "sum":
+            return [gain * values for values, gain in delayed]
+        gain = self.drivers[0][1]
+        if self.law == "product":
+            return [gain * np.prod([values for values, _ in delayed], axis=0)]
+        ((values, _),) = delayed
+        return [gain * (np.sqrt(np.maximum(values, 0.0)) if self.law == "sqrt" else values**2)]
 
 
 SENSORS = (
@@ -74,6 +101,15 @@ SENSORS = (
     Sensor("temperature", (("pressure", 8.0),), 20.0, tau=40.0, delay=6, process_noise=0.2, noise=0.25, cycle=3.0),
     Sensor("power", (("flow", 0.15), ("pressure", 2.0)), 2.0, tau=3.0, delay=1, process_noise=0.2, noise=0.3),
 )
+# process="nonlinear": the same plant with a valve, a quadratic pressure drop and hydraulic power (module docstring).
+NONLINEAR_SENSORS = (
+    Sensor("flow", (("setpoint", 11.6),), 0.0, tau=4.0, delay=2, process_noise=1.0, noise=1.0, law="sqrt"),
+    Sensor("pressure", (("flow", 4.44e-4),), 1.0, tau=8.0, delay=3, process_noise=0.03, noise=0.04, law="square"),
+    SENSORS[2],
+    Sensor("power", (("flow", 0.055), ("pressure", 1.0)), 2.0, tau=3.0, delay=1, process_noise=0.2, noise=0.3,
+           law="product"),
+)
+PROCESSES = {"linear": SENSORS, "nonlinear": NONLINEAR_SENSORS}
 SETPOINT_RANGE = (40.0, 80.0)  # levels of the schedule
 SETPOINT_CYCLE = 5.0  # daily demand amplitude a_u
 
@@ -112,6 +148,7 @@ def generate_plant(
     magnitude: float = 1.0,
     hold: tuple[int, int] = (60, 400),
     clean_start: int = 0,
+    process: str = "linear",
     seed: int = 0,
 ) -> PlantSeries:
     """Simulate the plant (module docstring) for ``length`` rows, with labelled faults.
@@ -134,6 +171,9 @@ def generate_plant(
         Inclusive range of the rows each setpoint level is held (ramps take 10 to 120 rows).
     clean_start : int
         Leading rows kept free of faults (e.g. a detector's training period).
+    process : {"linear", "nonlinear"}
+        The sensors' laws (module docstring); ``"nonlinear"`` draws the same schedule,
+        noises and faults as ``"linear"`` with the same seed.
     seed : int
         Same seed, same plant.
     """
@@ -145,6 +185,12 @@ def generate_plant(
     if not (isinstance(magnitude, (int, float)) and magnitude > 0):
         raise ConfigError(f"The 'magnitude' parameter must be a number > 0. Got {magnitude!r} instead.")
     kinds = _check_kinds(DEFAULT_PLANT_ANOMALIES if anomalies is None else anomalies)
+    if process not in PROCESSES:
+        raise ConfigError(
+            f"The 'process' parameter must be one of {', '.join(PROCESSES)}. Got {process!r} instead."
+            f"{closest_match(str(process), PROCESSES)}"
+        )
+    sensors = PROCESSES[process]
     try:
         index = pd.date_range(start, periods=length, freq=freq, name="date")
         step = pd.Timedelta(index.freq)
@@ -153,15 +199,15 @@ def generate_plant(
     rows_per_day = pd.Timedelta("1D") / step
 
     schedule_rng, process_rng, anomaly_rng = np.random.default_rng(seed).spawn(3)
-    true = _simulate(length, rows_per_day, hold, schedule_rng, process_rng)  # name -> (T,)
+    true = _simulate(sensors, length, rows_per_day, hold, schedule_rng, process_rng)  # name -> (T,)
     measured = {CONTROL: true[CONTROL]}
-    for sensor in SENSORS:
+    for sensor in sensors:
         measured[sensor.name] = true[sensor.name] + sensor.noise * process_rng.standard_normal(length)
-    columns = [CONTROL, *(sensor.name for sensor in SENSORS)]
+    columns = [CONTROL, *(sensor.name for sensor in sensors)]
     values = np.column_stack([measured[name] for name in columns])  # (T, 5)
     scale = values.std(axis=0)  # (5,) s_c of the clean measured channels
 
-    faults = _draw(kinds, length, (shortest, longest), clean_start, anomaly_rng)
+    faults = _draw(kinds, sensors, length, (shortest, longest), clean_start, anomaly_rng)
     channel_labels = np.zeros(values.shape, dtype=bool)
     kind_of_row = np.full(length, "", dtype=object)
     channels_of_row = np.full(length, "", dtype=object)
@@ -233,15 +279,16 @@ def _delayed(values: np.ndarray, delay: int) -> np.ndarray:
     return np.concatenate([np.full(delay, values[0]), values[: len(values) - delay]]) if delay else values
 
 
-def _simulate(length: int, rows_per_day: float, hold: tuple[int, int], schedule_rng, process_rng) -> dict:
+def _simulate(sensors: tuple[Sensor, ...], length: int, rows_per_day: float, hold: tuple[int, int], schedule_rng,
+              process_rng) -> dict:
     """The true process, name -> ``(T,)``: the setpoint, then each sensor from its drivers."""
     daily = 2 * np.pi * np.arange(length) / rows_per_day
     phases = process_rng.uniform(0, 2 * np.pi, size=2)
     true = {CONTROL: _schedule(length, hold, schedule_rng) + SETPOINT_CYCLE * np.sin(daily + phases[0])}
-    for sensor in SENSORS:  # in dependency order: every driver is simulated before its sensor
+    for sensor in sensors:  # in dependency order: every driver is simulated before its sensor
         target = np.full(length, sensor.offset) + sensor.cycle * np.sin(daily + phases[1])
-        for driver, gain in sensor.drivers:
-            target += gain * _delayed(true[driver], sensor.delay)
+        for term in sensor.driven(true):  # one at a time: the linear plant's sums in their order, to the bit
+            target += term
         target += sensor.process_noise * process_rng.standard_normal(length)
         true[sensor.name] = _first_order(target, sensor.tau)
     return true
@@ -256,18 +303,19 @@ class _Fault:
     sign: float
 
 
-def _draw(kinds: list[str], length: int, lengths_range: tuple[int, int], clean_start: int, rng) -> list[_Fault]:
+def _draw(kinds: list[str], sensors: tuple[Sensor, ...], length: int, lengths_range: tuple[int, int], clean_start: int,
+          rng) -> list[_Fault]:
     """Random, non-overlapping faults of ``kinds`` on random sensors, sorted by time."""
     kinds = [kinds[position] for position in rng.permutation(len(kinds))]
     low, high = np.log(lengths_range[0]), np.log(lengths_range[1] + 1)
     drawn = np.minimum(np.exp(rng.uniform(low, high, size=len(kinds))).astype(np.int64), lengths_range[1])
     lengths = np.where(np.array(kinds, dtype=object) == "spike", 1, drawn).astype(np.int64)
     starts = _place(lengths, clean_start, length, rng)
-    sensors = rng.integers(0, len(SENSORS), size=len(kinds))
+    chosen = rng.integers(0, len(sensors), size=len(kinds))
     signs = rng.choice([-1.0, 1.0], size=len(kinds))
     return [
-        _Fault(kind, int(first), int(first + size), SENSORS[int(sensor)], float(sign))
-        for kind, first, size, sensor, sign in zip(kinds, starts, lengths, sensors, signs)
+        _Fault(kind, int(first), int(first + size), sensors[int(sensor)], float(sign))
+        for kind, first, size, sensor, sign in zip(kinds, starts, lengths, chosen, signs)
     ]
 
 
