@@ -262,22 +262,23 @@ class EnsembleForecaster(Forecaster):
             seen[config.display_name] = repeat = seen.get(config.display_name, 0) + 1
             label = config.display_name + (f"#{repeat}" if repeat > 1 else "")
             unique.append(ModelConfig(config.name, dict(config.params), label))
-        self._refit_labels([config.display_name for config in unique])
+        self._check_refit([config.display_name for config in unique])
         return unique
 
-    def _refit_labels(self, labels: list[str]) -> list[str]:
-        """``refit`` checked against the members' ``labels`` (an empty list for None)."""
+    def _check_refit(self, labels: list[str]) -> None:
+        """``refit``: None or a list of the members' ``labels``."""
         if self.refit is None:
-            return []
+            return
         if isinstance(self.refit, (str, Mapping)) or not isinstance(self.refit, Sequence):
-            raise ConfigError(f"The 'refit' parameter must be a list of member labels, e.g. ['ar']. Got {self.refit!r} instead.")
+            raise ConfigError(
+                f"The 'refit' parameter must be a list of member labels, e.g. ['ar']. Got {self.refit!r} instead."
+            )
         unknown = [label for label in self.refit if label not in labels]
         if unknown:
             raise ConfigError(
                 f"The 'refit' parameter names {', '.join(map(repr, unknown))}, which no member is labelled."
                 f"{closest_match(str(unknown[0]), labels)} The members: {', '.join(labels)}."
             )
-        return list(self.refit)
 
     def _seeded(self, configs: list[ModelConfig]) -> list[ModelConfig]:
         seeds = self.seeds
@@ -418,7 +419,7 @@ class EnsembleForecaster(Forecaster):
                 warnings.warn(f"validation_length is used by combine='weighted' only; combine={self.combine!r} ignores it.",
                               UserWarning, stacklevel=2)
             weights, errors = np.full(len(members), 1 / len(members)), None
-        refit = self._refit_labels([config.display_name for config in configs])
+        refit = list(self.refit or ())  # checked by member_configs
         if refit and not on_validation:
             warnings.warn(
                 "refit is used by combine='weighted' with a validation frame given to fit; here every member is fitted "
@@ -506,7 +507,8 @@ class EnsembleForecaster(Forecaster):
                 try:
                     self.members_[position] = self._build_member(config).fit(rows, **covariates[position])
                 except DataError as error:  # e.g. a gap between the fit rows and the validation rows
-                    raise located(error, f"refit of ensemble member {config.display_name!r} on the fit and validation rows")
+                    where = f"refit of ensemble member {config.display_name!r} on the fit and validation rows"
+                    raise located(error, where) from None
 
     @staticmethod
     def _solve_weights(forecasts: np.ndarray, truth: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -167,7 +167,7 @@ def main() -> int:
     parser.add_argument("--length", type=int, default=4000, help="rows per plant (5 min steps)")
     parser.add_argument("--train-rows", type=int, default=1200)
     parser.add_argument("--process", choices=["linear", "nonlinear"], default="linear",
-                        help="the plant's sensor laws (tsseq.data.plant: nonlinear = a valve, a quadratic drop, hydraulic power)")
+                        help="the plant's sensor laws (tsseq.data.plant; nonlinear: a valve, a quadratic drop, hydraulic power)")
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--quantile", type=float, default=0.99)
@@ -197,7 +197,8 @@ def main() -> int:
         print(f"{label}: done in {seconds[label]:.1f} s per seed", flush=True)
     share = {}
     for seed in args.seeds:
-        kinds = generate_plant(args.length, clean_start=args.train_rows, process=args.process, seed=seed).labels["kind"].to_numpy()
+        plant = generate_plant(args.length, clean_start=args.train_rows, process=args.process, seed=seed)
+        kinds = plant.labels["kind"].to_numpy()
         kinds = kinds[args.train_rows :]
         for kind in (*PLANT_ANOMALY_KINDS, "all"):
             wanted = (kinds != "") if kind == "all" else kinds == kind
