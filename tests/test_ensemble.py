@@ -160,6 +160,27 @@ def test_refit_members_are_fitted_again_on_the_training_and_validation_rows_afte
         assert tsseq.create("ensemble", **params, refit=["ar"]).fit(train).refitted_ == []
 
 
+def test_a_trained_member_is_refitted_for_the_epochs_its_validated_fit_chose_with_no_rows_held_out():
+    frame = _seasonal_frame(400)[["a"]]
+    frame["a"] += np.random.default_rng(4).normal(0, 0.3, len(frame))
+    train, validation = frame.iloc[:300], frame.iloc[300 - 24 :]
+    # A learning rate this high overfits within a few epochs: early stopping ends the validated fit after its best.
+    training = {"epochs": 12, "batch_size": 16, "learning_rate": 0.1, "seed": 0, "early_stopping_patience": 3}
+    rnn = {"name": "rnn", "params": {"input_length": 24, "horizon": 6, "hidden_size": 8, "training": training}}
+    validated = tsseq.create("rnn", **rnn["params"]).fit(train, validation=validation)
+    chosen = validated.history_.best_epoch + 1  # restore_best: the best epoch's weights were kept
+    assert chosen < validated.history_.epochs  # the known answer below differs from "every epoch run"
+    ensemble = tsseq.create("ensemble", members=[rnn, "naive"], combine="weighted", horizon=6, input_length=24,
+                            refit=["rnn"]).fit(train, validation=validation)  # fmt: skip
+    refitted = ensemble.members_[0]
+    assert refitted.training_config().epochs == chosen and refitted.training_config().early_stopping_patience is None
+    assert refitted.validation_fraction == 0 and refitted.history_.val_loss == []  # every row trained on
+    direct = tsseq.create("rnn", **{**rnn["params"], "validation_fraction": 0.0,
+                                    "training": {**training, "epochs": chosen, "early_stopping_patience": None}})
+    direct.fit(frame)  # the training rows, then the validation frame's later ones
+    np.testing.assert_allclose(refitted.predict(6).to_numpy(), direct.predict(6).to_numpy(), rtol=1e-6)
+
+
 def test_simplex_least_squares_matches_the_exact_active_set_solution():
     rng = np.random.default_rng(3)
     for _ in range(20):

@@ -33,9 +33,11 @@ checked by the same code as a pipeline's models).
   which halves the cost of expensive members; ``validation_length`` does not apply.
   ``refit`` names members to refit once the weights are fixed, on the rows of ``y`` and
   of the validation frame together (the most recent rows, which the weights were fitted
-  on): meant for members fitted in closed form (AR, VAR, linear), which cost seconds and
-  early-stop on nothing. A neural member is refitted too when named, but as it fits
-  without a validation frame (early stopping on its own ``validation_fraction`` tail).
+  on). A member fitted in closed form (AR, VAR, linear) is simply fitted again, in
+  seconds. A trained (neural) member has nothing left to stop it early, so it trains for
+  the epochs its validated fit chose (the best epoch's count when it restored the best
+  weights, else every epoch it ran), no rows held out, early stopping off: the usual
+  "refit on all the data with the chosen epoch count".
 
 ``seeds=[0, 1, 2]`` turns one recipe into a seed ensemble: one member per seed, its
 ``training.seed`` set (a model fitted in closed form has no seed and is refused).
@@ -129,6 +131,16 @@ def rows_with_validation(frame: pd.DataFrame, validation: pd.DataFrame | pd.Seri
             "continues them."
         )
     return pd.concat([frame, later])
+
+
+def _train_as_validated(member: Forecaster, validated: Forecaster) -> None:
+    """Set an unfitted trained member to train as long as ``validated``, its fit with validation, chose
+    (``refit``; module docstring), with no rows held out and no early stopping. Closed-form members: unchanged."""
+    history = getattr(validated, "history_", None)
+    if not hasattr(member, "training_config") or getattr(history, "best_epoch", None) is None:
+        return  # fitted in closed form (the naive family's history_ is its data), or nothing was trained
+    epochs = history.best_epoch + 1 if member.training_config().restore_best else history.epochs
+    member.set_params(training__epochs=epochs, training__early_stopping_patience=None, validation_fraction=0.0)
 
 
 def _series_arrays(frame: pd.DataFrame, layout: SeriesLayout) -> list[np.ndarray]:
@@ -504,8 +516,10 @@ class EnsembleForecaster(Forecaster):
         rows = rows_with_validation(frame, validation)
         for position, config in enumerate(configs):
             if config.display_name in refit:
+                member = self._build_member(config)
+                _train_as_validated(member, self.members_[position])
                 try:
-                    self.members_[position] = self._build_member(config).fit(rows, **covariates[position])
+                    self.members_[position] = member.fit(rows, **covariates[position])
                 except DataError as error:  # e.g. a gap between the fit rows and the validation rows
                     where = f"refit of ensemble member {config.display_name!r} on the fit and validation rows"
                     raise located(error, where) from None
