@@ -516,13 +516,17 @@ class EnsembleForecaster(Forecaster):
         rows = rows_with_validation(frame, validation)
         for position, config in enumerate(configs):
             if config.display_name in refit:
-                member = self._build_member(config)
-                _train_as_validated(member, self.members_[position])
-                try:
-                    self.members_[position] = member.fit(rows, **covariates[position])
-                except DataError as error:  # e.g. a gap between the fit rows and the validation rows
-                    where = f"refit of ensemble member {config.display_name!r} on the fit and validation rows"
-                    raise located(error, where) from None
+                self.members_[position] = self._refit_member(config, self.members_[position], rows, covariates[position])
+
+    def _refit_member(self, config: ModelConfig, validated: Forecaster, rows: pd.DataFrame, covariates: dict) -> Forecaster:
+        """``config``'s member fitted on ``rows`` as ``refit`` fits it, after ``validated``, its fit with validation."""
+        member = self._build_member(config)
+        _train_as_validated(member, validated)
+        try:
+            return member.fit(rows, **covariates)
+        except DataError as error:  # e.g. a gap between the fit rows and the validation rows
+            where = f"refit of ensemble member {config.display_name!r} on the fit and validation rows"
+            raise located(error, where) from None
 
     @staticmethod
     def _solve_weights(forecasts: np.ndarray, truth: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

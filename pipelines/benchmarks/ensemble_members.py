@@ -108,7 +108,7 @@ def fitted_forecasts(ensemble: EnsembleForecaster, config, data: dict, context: 
     validation, _ = forecast_origins(member, data["validation"], data["validation_origins"], length, horizon)
     if refit:
         started = time.perf_counter()
-        member = ensemble._build_member(config).fit(rows_with_validation(data["train"], data["validation"]))
+        member = ensemble._refit_member(config, member, rows_with_validation(data["train"], data["validation"]), {})
         seconds += time.perf_counter() - started
     inputs = data["test_inputs"]
     test = np.concatenate([member.predict_windows(inputs[start : start + 256][:, inputs.shape[1] - length :], horizon)
