@@ -19,8 +19,8 @@ default in its default (causal) mode instead (``adaptive`` for the windowed ones
 its members (:data:`tsseq.anomaly.auto.DEFAULT_MEMBERS`: ``lstm_ae`` on centred windows,
 ``var_residual`` and ``interval`` with a screened, shrunk VAR, each scoring a row by its largest
 channel), each also run as its own row here (``lstm_ae_in_auto``, ``var_residual_in_auto``,
-``interval_in_auto``), its threshold the same quantile of its combined validation scores (or the
-same default).
+``interval_in_auto``), and ``auto_forecast_members`` (``auto`` without its autoencoder), its
+threshold the same quantile of its combined validation scores (or the same default).
 
 Per kind ``k`` (rows of the other kinds left out):
 
@@ -89,6 +89,9 @@ def detector_params(name: str, window: int, epochs: int, quantile: float | None)
 # auto's members, each also run as its own row ("<detector>_in_auto"), configured as auto configures them.
 VARIANTS = {f"{member['name']}_in_auto": (member["name"], dict(member["params"])) for member in DEFAULT_MEMBERS}
 AUTO_MEMBER_ROWS = tuple(VARIANTS)  # auto's members, in its order
+# auto without its reconstruction member: what the autoencoder adds (threshold_study.md, after the thirteenth study)
+VARIANTS["auto_forecast_members"] = ("auto", {"members": [{"name": VARIANTS[row][0], "params": dict(VARIANTS[row][1])}
+                                                          for row in AUTO_MEMBER_ROWS[1:]]})  # fmt: skip
 
 
 def member_params(row: str) -> dict:
