@@ -133,16 +133,6 @@ def rows_with_validation(frame: pd.DataFrame, validation: pd.DataFrame | pd.Seri
     return pd.concat([frame, later])
 
 
-def _train_as_validated(member: Forecaster, validated: Forecaster) -> None:
-    """Set an unfitted trained member to train as long as ``validated``, its fit with validation, chose
-    (``refit``; module docstring), with no rows held out and no early stopping. Closed-form members: unchanged."""
-    history = getattr(validated, "history_", None)
-    if not hasattr(member, "training_config") or getattr(history, "best_epoch", None) is None:
-        return  # fitted in closed form (the naive family's history_ is its data), or nothing was trained
-    epochs = history.best_epoch + 1 if member.training_config().restore_best else history.epochs
-    member.set_params(training__epochs=epochs, training__early_stopping_patience=None, validation_fraction=0.0)
-
-
 def _series_arrays(frame: pd.DataFrame, layout: SeriesLayout) -> list[np.ndarray]:
     """A member's output frame (in the ensemble's layout) -> one array of all its columns per series."""
     if layout.series_ids is None:
@@ -519,9 +509,14 @@ class EnsembleForecaster(Forecaster):
                 self.members_[position] = self._refit_member(config, self.members_[position], rows, covariates[position])
 
     def _refit_member(self, config: ModelConfig, validated: Forecaster, rows: pd.DataFrame, covariates: dict) -> Forecaster:
-        """``config``'s member fitted on ``rows`` as ``refit`` fits it, after ``validated``, its fit with validation."""
+        """``config``'s member fitted on ``rows`` as ``refit`` fits it, after ``validated``, its fit with validation:
+        a trained member for the epochs that fit chose, no rows held out, no early stopping (module docstring)."""
         member = self._build_member(config)
-        _train_as_validated(member, validated)
+        history = getattr(validated, "history_", None)
+        # closed form (the naive family's history_ is its data) or nothing trained: fitted again as it is
+        if hasattr(member, "training_config") and getattr(history, "best_epoch", None) is not None:
+            epochs = history.best_epoch + 1 if member.training_config().restore_best else history.epochs
+            member.set_params(training__epochs=epochs, training__early_stopping_patience=None, validation_fraction=0.0)
         try:
             return member.fit(rows, **covariates)
         except DataError as error:  # e.g. a gap between the fit rows and the validation rows

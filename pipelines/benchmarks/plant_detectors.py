@@ -80,8 +80,8 @@ def detector_params(name: str, window: int, epochs: int, quantile: float | None)
         params["model_params"] = {"hidden_size": 16}
     if name == "interval":  # an AR forecaster's Gaussian intervals, as the interval detector's default
         params["forecaster"] = "ar"
-    if name == "auto":  # its members as their rows (AUTO_MEMBER_ROWS) are run here
-        params["members"] = [{"name": VARIANTS[row][0], "params": member_params(row)} for row in AUTO_MEMBER_ROWS]
+    if name in AUTO_ROWS:  # its members as their rows are run here
+        params["members"] = [{"name": VARIANTS[row][0], "params": member_params(row)} for row in AUTO_ROWS[name]]
     return {**params, **change}
 
 
@@ -89,9 +89,10 @@ def detector_params(name: str, window: int, epochs: int, quantile: float | None)
 # auto's members, each also run as its own row ("<detector>_in_auto"), configured as auto configures them.
 VARIANTS = {f"{member['name']}_in_auto": (member["name"], dict(member["params"])) for member in DEFAULT_MEMBERS}
 AUTO_MEMBER_ROWS = tuple(VARIANTS)  # auto's members, in its order
-# auto without its reconstruction member: what the autoencoder adds (threshold_study.md, after the thirteenth study)
-VARIANTS["auto_forecast_members"] = ("auto", {"members": [{"name": VARIANTS[row][0], "params": dict(VARIANTS[row][1])}
-                                                          for row in AUTO_MEMBER_ROWS[1:]]})  # fmt: skip
+# auto's rows -> the member rows each combines: auto, and auto without its reconstruction member (what the autoencoder
+# adds; threshold_study.md, after the thirteenth study)
+AUTO_ROWS = {"auto": AUTO_MEMBER_ROWS, "auto_forecast_members": AUTO_MEMBER_ROWS[1:]}
+VARIANTS["auto_forecast_members"] = ("auto", {})
 
 
 def member_params(row: str) -> dict:
