@@ -160,6 +160,17 @@ def test_non_numeric_value_names_column_row_and_value() -> None:
     np.testing.assert_array_equal(check_series(numeric_strings)["a"], [1.0, 2.0, 3.0])
 
 
+def test_a_column_of_labels_gets_a_hint_to_leave_it_out_unless_the_columns_were_named() -> None:
+    frame = hourly({"a": [1.0, 2.0, 3.0]}).assign(store=["A", "A", None])
+    with pytest.raises(DataError, match=r"column 'store' .* It holds no number: .*value_columns.*--columns A,B.*--series-column"):
+        check_series(frame)
+    with pytest.raises(DataError, match=r"column 'store' .*are not numbers\.$"):
+        check_series(frame, columns=["a", "store"])
+    partly = hourly({"a": [1.0, 2.0, 3.0]}).assign(b=["1", "x", "3"])
+    with pytest.raises(DataError, match=r"column 'b' .*are not numbers\.$"):  # a typo, not a label column
+        check_series(partly)
+
+
 def test_infinite_values_are_refused() -> None:
     with pytest.raises(DataError, match=r"column 'b' has an infinite value \(-inf\) at row iloc\[1\]"):
         check_series(hourly({"a": [1.0, 2.0], "b": [1.0, -np.inf]}), missing="mask")

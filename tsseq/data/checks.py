@@ -136,7 +136,7 @@ def check_series(
         raise DataError(f"{source}: has no rows; expected at least one row per timestamp.")
     codes, where = _series_codes(frame, source, row_label or iloc_row)
     value_columns = _value_columns(frame, columns, source)
-    values = _float_values(frame, value_columns, where)
+    values = _float_values(frame, value_columns, where, chosen=columns is not None)
     timestamps = _parse_timestamps(frame.index.get_level_values(-1), where)
     _check_finite(values, value_columns, where)
     _check_observed(values, codes, value_columns, where)
@@ -200,8 +200,12 @@ def _value_columns(frame: pd.DataFrame, columns: Sequence[object] | None, source
     return columns
 
 
-def _float_values(frame: pd.DataFrame, columns: list[object], where: Where) -> np.ndarray:
-    """``(N, C)`` float64; strings that are not numbers raise naming the first bad row."""
+def _float_values(frame: pd.DataFrame, columns: list[object], where: Where, chosen: bool = True) -> np.ndarray:
+    """``(N, C)`` float64; strings that are not numbers raise naming the first bad row.
+
+    ``chosen``: the caller named the columns. If not, a column with no number at all is
+    most likely an id or a label read as a channel, and the message says how to leave it out.
+    """
     values = np.empty((len(frame), len(columns)), dtype=np.float64)
     for index, column in enumerate(columns):
         data = frame[column]
@@ -210,10 +214,15 @@ def _float_values(frame: pd.DataFrame, columns: list[object], where: Where) -> n
             bad = (numbers.isna() & data.notna()).to_numpy()
             if bad.any():
                 position = int(np.argmax(bad))
+                hint = ""
+                if not chosen and bad.sum() == data.notna().sum():
+                    hint = (" It holds no number: if it is not a channel, name the channels (read_csv's "
+                            "value_columns, the CLI's --columns A,B), or, if it says which series a row "
+                            "belongs to, pass it as series_column (--series-column).")
                 raise DataError(
                     f"{where.source}: column {column!r} has a non-numeric value {data.iloc[position]!r} at "
                     f"{where.row(position)}; expected a number (leave the cell empty for a missing value). "
-                    f"{int(bad.sum())} value(s) in this column are not numbers."
+                    f"{int(bad.sum())} value(s) in this column are not numbers.{hint}"
                 )
             data = numbers
         values[:, index] = data.to_numpy(dtype=np.float64, na_value=np.nan)
