@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 
 import tsseq
+from tsseq import pipeline
 from tsseq.backtesting import backtest, historical_forecasts, score_forecasts
 from tsseq.baselines import AR, Naive
 from tsseq.cli import main
+from tsseq.config import ModelConfig
 from tsseq.errors import ConfigError, DataError
 
 HORIZON = 5
@@ -271,6 +273,24 @@ def test_cli_writes_the_forecasts_and_the_metrics_json(walks_csv, tmp_path, caps
     assert metrics["n_forecasts"] == 9 and metrics["refit"] == 2 and set(metrics["metrics"]) == {"mae", "mse", "crps", "coverage"}
     assert len(metrics["metrics"]["mae"]["steps"]) == 5
     assert capsys.readouterr().out.startswith("mae=")
+
+
+def test_cli_defaults_backtest_what_tsseq_forecast_would_fit_over_the_last_fifth(walks_csv, tmp_path, capsys):
+    # no --model, no --start: auto, as `tsseq forecast` fits it, from the origin at 80% of the rows; --target is
+    # tsseq forecast's name for --columns
+    output, report = tmp_path / "backtest.csv", tmp_path / "m.json"
+    code = main(["backtest", str(walks_csv), "--target", "y1", "--horizon", "5", "--stride", "5", "--output", str(output),
+                 "--metrics-json", str(report)])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "auto: chose" in captured.err
+    forecasts = pd.read_csv(output, parse_dates=["cutoff", "timestamp"])
+    assert list(forecasts.columns) == ["cutoff", "timestamp", "y1"]
+    expected = historical_forecasts(pipeline.build_model(ModelConfig("auto", {}), {"horizon": 5}),
+                                    random_walks(rows=160)[["y1"]], start=0.8, horizon=5, stride=5)  # fmt: skip
+    pd.testing.assert_frame_equal(forecasts, expected, check_dtype=False, check_freq=False)
+    metrics = json.loads(report.read_text())
+    assert metrics["model"] == "auto" and metrics["start"] == 0.8 and metrics["first_cutoff"] == str(expected["cutoff"].min())
 
 
 @pytest.mark.parametrize("start", ["2030-01-01", "0"])

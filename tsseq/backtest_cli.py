@@ -39,18 +39,20 @@ def _non_negative_int(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from tsseq.cli import _parse_param, _quantile_levels, add_dialect_arguments, add_layout_arguments, add_threads_argument
+    from tsseq.cli import (_columns, _parse_param, _quantile_levels, add_dialect_arguments, add_layout_arguments,
+                           add_threads_argument)
 
     parser.add_argument("csv", type=Path)
-    parser.add_argument("--model", default="ar", help="registered model name (see `tsseq models`)")
+    parser.add_argument("--model", default="auto",
+                        help="registered model name (see `tsseq models`; default: auto, as tsseq forecast's)")
     parser.add_argument("--param", type=_parse_param, action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--horizon", type=int, required=True, help="rows each forecast covers")
     parser.add_argument(
         "--start",
         type=_start,
-        required=True,
-        help="the first forecast: a row position (negative: from the end), a fraction of the rows (0.8), "
-        "or a timestamp (the first row at or after it)",
+        default=0.8,
+        help="the first forecast: a row position (negative: from the end), a fraction of the rows (0.8, the "
+        "default: the last fifth of each series), or a timestamp (the first row at or after it)",
     )
     parser.add_argument("--stride", type=int, default=1, help="rows between consecutive origins (default: 1)")
     parser.add_argument(
@@ -74,6 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--season-length", type=int, default=1, help="lag of MASE's scale (default: 1)")
     add_layout_arguments(parser)
+    parser.add_argument("--target", dest="columns", type=_columns, help="the same as --columns (tsseq forecast's name)")
     parser.add_argument("--output", type=Path, required=True, help="historical forecasts CSV to write")
     parser.add_argument("--metrics-json", type=Path, help="also write the scores as JSON")
     add_dialect_arguments(parser)
