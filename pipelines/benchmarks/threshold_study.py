@@ -123,12 +123,36 @@ signal.signal(signal.SIGALRM, _timeout)
 # --------------------------------------------------------------------------- corpora
 # Eighth study: wide logs, this many independent plants side by side (5 sensors each; 20 and 40 channels).
 WIDE_PLANTS = {"wide4": 4, "wide8": 8}
+# Fourteenth study: short series, 30% of their rows for training as `tsseq detect` takes by default, with fewer and
+# shorter faults than the long corpora so that the scored rows are not mostly faulty.
+SHORT = {"synthetic-short": (600, {"spike": 1, "level_shift": 1, "flatline": 1}),
+         "plant-short": (1000, {"spike": 1, "shift": 1, "stuck": 1, "oscillation": 1})}  # fmt: skip
+
+
+def short_series(corpus: str, seeds: list[int], clean: bool):
+    """:func:`corpus_series` of the :data:`SHORT` corpora."""
+    length, kinds = SHORT[corpus]
+    train_rows = int(0.3 * length)
+    for seed in seeds:
+        if corpus == "synthetic-short":
+            from tsseq.data.synthetic import generate
+
+            series = generate(length, anomalies={} if clean else kinds, clean_start=train_rows, noise=0.2,
+                              seasonalities=((24, 1.0), (168, 0.5)), seed=seed)  # fmt: skip
+        else:
+            from tsseq.data.plant import generate_plant
+
+            series = generate_plant(length, clean_start=train_rows, seed=seed, anomalies={} if clean else kinds,
+                                    anomaly_length=(10, 60))  # fmt: skip
+        yield f"seed{seed}", series.frame, np.asarray(series.is_anomaly, dtype=bool), train_rows
 
 
 def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownCause"):
     """Yield ``(series name, frame (T, C) on a regular grid, labels (T,) bool, training rows)``."""
     clean = corpus.endswith("-clean")  # the same generator with no anomaly: what a rule flags is a false alarm
-    if corpus.removesuffix("-clean") in ("plant", "nplant"):
+    if corpus.removesuffix("-clean") in SHORT:  # fourteenth study: few training rows
+        yield from short_series(corpus.removesuffix("-clean"), seeds, clean)
+    elif corpus.removesuffix("-clean") in ("plant", "nplant"):
         from tsseq.data.plant import generate_plant
 
         process = "nonlinear" if corpus.startswith("nplant") else "linear"
@@ -171,7 +195,8 @@ def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownC
             frame = pd.DataFrame({"value": raw.to_numpy(dtype=np.float64)}, index=index)
             yield key.split("/")[1].removesuffix(".csv"), frame, labels, probationary_rows(len(raw))
     else:
-        raise SystemExit(f"unknown corpus {corpus!r}; expected plant, nplant, synthetic, nab, wide4 or wide8 (-clean: without faults)")
+        raise SystemExit(f"unknown corpus {corpus!r}; expected plant, nplant, synthetic, nab, wide4, wide8, "
+                         "synthetic-short or plant-short (-clean: without faults)")
 
 
 # --------------------------------------------------------------------------- scores
@@ -223,6 +248,9 @@ VARIANTS["auto_max"] = ("auto", {"members": [{"name": "lstm_ae", "params": {**CE
                                              SCREENED_INTERVAL]})  # fmt: skip
 # Session 19's exploration of the wide logs (threshold_study.md): auto_max without its autoencoder.
 VARIANTS["auto_max_var_only"] = ("auto", {"members": VARIANTS["auto_max"][1]["members"][1:]})
+# Fourteenth study: auto_max whose normalisers and threshold read cross-fitted training scores (each half of the
+# training rows scored by the members fitted on the other half); its "train" scores are those (raw_scores).
+VARIANTS["auto_max_cross"] = ("auto", {**VARIANTS["auto_max"][1], "reference": "cross_fitted"})
 
 
 def detector_params(name: str, window: int) -> dict:
@@ -268,6 +296,8 @@ def raw_scores(name: str, frame: pd.DataFrame, train_rows: int, window: int) -> 
     detector = make_detector(detector_name(name), **detector_params(name, window)).fit(frame.iloc[:train_rows])
     full = detector.score(frame).to_numpy(dtype=np.float64)
     validation = np.asarray(detector.validation_scores_, dtype=np.float64)
+    if getattr(detector, "reference_", "in_sample") == "cross_fitted":  # every training row scored out of sample
+        return {"train": validation, "validation": validation, "test": full[train_rows:]}
     return {"train": full[:train_rows], "validation": validation, "test": full[train_rows:]}
 
 

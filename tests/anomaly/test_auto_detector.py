@@ -150,3 +150,58 @@ def test_tsseq_detect_with_no_detector_option_runs_auto(tmp_path: Path, capsys) 
     assert table["score"].iloc[:800].isna().all() and table["score"].iloc[800:].notna().all()
     assert table.loc[table["timestamp"].isin(plant.events["start"][plant.events["kind"] == "spike"]), "is_anomaly"].all()
     assert (pd.read_csv(events)["channels"].fillna("") != "").all()
+
+
+# ---- the reference its normalisers and threshold are fitted on ---------------------------------------------------
+def _weekly(rows: int, seed: int) -> pd.DataFrame:
+    """A clean series: a period-7 cycle and white noise, hourly stamps."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)
+    values = 10 + 3 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 0.5, rows)
+    return pd.DataFrame({"y": values}, index=pd.date_range("2024-01-01", periods=rows, freq="h"))
+
+
+def test_cross_fitted_scores_come_from_the_fit_on_the_other_half() -> None:
+    frame = _weekly(400, 0)
+    members = [{"name": "ar_residual", "params": {"forecaster_params": {"max_order": 14}}}, "interval"]
+    auto = AutoDetector(members=members, window_length=24, reference="cross_fitted", threshold=None).fit(frame)
+    scores = auto.cross_fitted_scores(frame)
+    assert scores.shape == (400, 2) and np.isnan(scores[: auto.context_rows()]).all()
+    for index, (label, member) in enumerate(auto.members_):
+        params = member.get_params(deep=False)
+        early = make_detector(label, **params).fit(frame.iloc[:200])
+        late = make_detector(label, **params).fit(frame.iloc[200:])
+        expected = np.concatenate([late.raw_scores(frame.iloc[:200]), early.raw_scores(frame)[200:]])
+        expected[: auto.context_rows()] = np.nan
+        np.testing.assert_allclose(scores[:, index], expected, rtol=1e-12, equal_nan=True)
+    # the normalisers and the reference are those scores, every training row's (not the held-out fifth's)
+    assert auto.reference_ == "cross_fitted"
+    for (_, member), normaliser, column in zip(auto.members_, auto.normalisers_, scores.T):
+        np.testing.assert_array_equal(normaliser.sorted_, np.sort(column[np.isfinite(column)]))
+    assert np.isfinite(auto.validation_scores_).sum() == 400 - auto.context_rows()
+    assert "cross-fitted scores (376 training rows, each scored by a fit on the other half" in auto.report()
+
+
+def test_a_cross_fitted_threshold_keeps_its_false_alarm_rate_on_few_training_rows() -> None:
+    # 200 training rows: an AR of order up to 30 (by AIC) fits them closely, so its in-sample residuals are smaller
+    # than new rows' and a threshold on them flags a clean continuation several times as often as its rate (0.01).
+    # The same members fitted on each half, scoring the other half, give scores that stand for new rows.
+    ar = {"forecaster": "ar", "forecaster_params": {"max_order": 30, "criterion": "aic"}}
+    members = [{"name": "ar_residual", "params": ar}, {"name": "interval", "params": ar}]
+    shares = {"in_sample": [], "cross_fitted": []}
+    for seed in range(6):
+        frame = _weekly(1200, seed)
+        for reference in shares:
+            auto = AutoDetector(members=members, window_length=32, reference=reference).fit(frame.iloc[:200])
+            shares[reference].append(float(auto.predict(frame.iloc[200:]).iloc[auto.context_rows() :].mean()))
+    in_sample, cross_fitted = np.array(shares["in_sample"]), np.array(shares["cross_fitted"])
+    assert in_sample.mean() > 0.03 and cross_fitted.mean() < 0.02 and (cross_fitted <= in_sample).all(), shares
+
+
+def test_cross_fitting_falls_back_to_in_sample_scores_on_halves_too_short_and_refuses_unknown_references() -> None:
+    frame = _weekly(60, 0)
+    with pytest.warns(UserWarning, match=r"reference='cross_fitted' needs each half of the 60 training rows"):
+        auto = AutoDetector(members=["ar_residual"], window_length=32, reference="cross_fitted").fit(frame)
+    assert auto.reference_ == "in_sample" and "validation scores (12 held-out rows" in auto.report()
+    with pytest.raises(ConfigError, match=r"'reference' parameter must be one of \['in_sample', 'cross_fitted'\]"):
+        AutoDetector(reference="crossfit").fit(frame)

@@ -195,3 +195,26 @@ def test_a_floor_passed_far_more_often_than_its_rate_is_said(tmp_path: Path, cap
     assert f"{wide_share:.1%} of the 1200 scored rows are above its floor" in said[6]
     assert "either much of this period is anomalous" in said[6]
     assert "above its floor" not in said[1]
+
+
+def test_the_note_on_a_floor_passed_too_often_names_autos_cross_fitted_reference(tmp_path: Path, capsys) -> None:
+    # A clean period-7 series trained on 200 rows: auto's AR members fit them closely, so new rows pass the floor
+    # fitted on in-sample scores far more often than its rate; the note names the option that fits the threshold on
+    # scores of rows the models did not see, and with that option the rows flagged fall.
+    rng = np.random.default_rng(1)
+    values = 10 + 3 * np.sin(2 * np.pi * np.arange(1200) / 7) + rng.normal(0, 0.5, 1200)
+    path = tmp_path / "clean.csv"
+    pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=1200, freq="h"), "y": values}).to_csv(path, index=False)
+    members = ("members=[{name: ar_residual, params: {forecaster_params: {max_order: 30, criterion: aic}}}, "
+               "{name: interval, params: {forecaster: ar, forecaster_params: {max_order: 30, criterion: aic}}}]")
+    flagged, said = {}, {}
+    for reference in ("in_sample", "cross_fitted"):
+        output = tmp_path / f"{reference}.csv"
+        code = main(["detect", str(path), "--param", members, "--param", f"reference={reference}", "--window", "32",
+                     "--train-rows", "200", "--output", str(output)])  # fmt: skip
+        said[reference] = " ".join(capsys.readouterr().err.split())
+        assert code == 0, said[reference]
+        flagged[reference] = float(pd.read_csv(output)["is_anomaly"].iloc[200:].mean())
+    assert "times as many" in said["in_sample"] and "--param reference=cross_fitted" in said["in_sample"]
+    assert "--param reference=cross_fitted" not in said["cross_fitted"]
+    assert flagged["cross_fitted"] < flagged["in_sample"] / 2, flagged
