@@ -123,10 +123,15 @@ signal.signal(signal.SIGALRM, _timeout)
 # --------------------------------------------------------------------------- corpora
 # Eighth study: wide logs, this many independent plants side by side (5 sensors each; 20 and 40 channels).
 WIDE_PLANTS = {"wide4": 4, "wide8": 8}
-# Fourteenth study: short series, 30% of their rows for training as `tsseq detect` takes by default, with fewer and
+# Session 20: short series, 30% of their rows for training as `tsseq detect` takes by default, with fewer and
 # shorter faults than the long corpora so that the scored rows are not mostly faulty.
 SHORT = {"synthetic-short": (600, {"spike": 1, "level_shift": 1, "flatline": 1}),
          "plant-short": (1000, {"spike": 1, "shift": 1, "stuck": 1, "oscillation": 1})}  # fmt: skip
+
+
+# Session 20: the synthetic corpus with a linear trend (synthetic-trend): its level rises by 0.9 over the training
+# rows and 2.1 more over the scored ones, against a daily cycle of amplitude 1 and noise 0.2.
+TREND = 0.001
 
 
 def short_series(corpus: str, seeds: list[int], clean: bool):
@@ -150,7 +155,7 @@ def short_series(corpus: str, seeds: list[int], clean: bool):
 def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownCause"):
     """Yield ``(series name, frame (T, C) on a regular grid, labels (T,) bool, training rows)``."""
     clean = corpus.endswith("-clean")  # the same generator with no anomaly: what a rule flags is a false alarm
-    if corpus.removesuffix("-clean") in SHORT:  # fourteenth study: few training rows
+    if corpus.removesuffix("-clean") in SHORT:  # session 20: few training rows
         yield from short_series(corpus.removesuffix("-clean"), seeds, clean)
     elif corpus.removesuffix("-clean") in ("plant", "nplant"):
         from tsseq.data.plant import generate_plant
@@ -169,12 +174,13 @@ def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownC
                                     anomalies={} if clean or k > 0 else None) for k in range(plants)]  # fmt: skip
             frame = pd.concat([part.frame.add_suffix(f"_{k}") for k, part in enumerate(parts)], axis=1)
             yield f"seed{seed}", frame, np.any([part.is_anomaly for part in parts], axis=0), 1200
-    elif corpus.removesuffix("-clean") == "synthetic":
+    elif corpus.removesuffix("-clean") in ("synthetic", "synthetic-trend"):
         from tsseq.data.synthetic import generate
 
         kinds = {} if clean else {"spike": 2, "level_shift": 1, "variance_change": 1, "flatline": 1, "seasonal_break": 1}
+        trend = TREND if corpus.startswith("synthetic-trend") else 0.0
         for seed in seeds:
-            series = generate(3000, anomalies=kinds, clean_start=900, noise=0.2,
+            series = generate(3000, anomalies=kinds, clean_start=900, noise=0.2, trend=trend,
                               seasonalities=((24, 1.0), (168, 0.5)), seed=seed)  # fmt: skip
             yield f"seed{seed}", series.frame, np.asarray(series.is_anomaly, dtype=bool), 900
     elif corpus == "nab":
@@ -196,7 +202,7 @@ def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownC
             yield key.split("/")[1].removesuffix(".csv"), frame, labels, probationary_rows(len(raw))
     else:
         raise SystemExit(f"unknown corpus {corpus!r}; expected plant, nplant, synthetic, nab, wide4, wide8, "
-                         "synthetic-short or plant-short (-clean: without faults)")
+                         "synthetic-short, plant-short or synthetic-trend (-clean: without faults)")
 
 
 # --------------------------------------------------------------------------- scores
@@ -248,9 +254,13 @@ VARIANTS["auto_max"] = ("auto", {"members": [{"name": "lstm_ae", "params": {**CE
                                              SCREENED_INTERVAL]})  # fmt: skip
 # Session 19's exploration of the wide logs (threshold_study.md): auto_max without its autoencoder.
 VARIANTS["auto_max_var_only"] = ("auto", {"members": VARIANTS["auto_max"][1]["members"][1:]})
-# Fourteenth study: auto_max whose normalisers and threshold read cross-fitted training scores (each half of the
+# Session 20: auto_max whose normalisers and threshold read cross-fitted training scores (each half of the
 # training rows scored by the members fitted on the other half); its "train" scores are those (raw_scores).
 VARIANTS["auto_max_cross"] = ("auto", {**VARIANTS["auto_max"][1], "reference": "cross_fitted"})
+# Session 20's exploration of trending series (threshold_study.md): auto_max with its autoencoder centred on one
+# channel too.
+CENTRED_ALWAYS = {"name": "lstm_ae", "params": {**VARIANTS["auto_max"][1]["members"][0]["params"], "centre_windows": True}}
+VARIANTS["auto_max_centred"] = ("auto", {"members": [CENTRED_ALWAYS, *VARIANTS["auto_max"][1]["members"][1:]]})
 
 
 def detector_params(name: str, window: int) -> dict:
