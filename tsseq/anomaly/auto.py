@@ -166,7 +166,7 @@ class AutoDetector(Estimator):
         corpus; it is not the default because where the training rows span several
         operating points (the simulated plants, wide logs, NAB) a half's fit scores the other
         half's normal rows too high, and point F1 falls by a third or more (plant 0.618 ->
-        0.405 under the causal default). It costs two more fits of every member.
+        0.405 under the causal default). It costs two more fits of every member, each on half the rows.
     window_length, training, validation_fraction, aggregation, causal
         Handed to the members (above); ``training`` to the neural ones.
     threshold, threshold_params
