@@ -71,6 +71,7 @@ def main() -> int:
     parser.add_argument("--modes", nargs="+", default=["causal", "batch"], choices=["causal", "batch"])
     parser.add_argument("--detector", default="auto")
     parser.add_argument("--params", default="{}", help="detector parameters (YAML mapping)")
+    parser.add_argument("--refit-every", type=int, default=None, help="causal mode: refit every N scored rows")
     args = parser.parse_args()
     params = yaml.safe_load(args.params) or {}
     torch.set_num_threads(1)
@@ -81,8 +82,10 @@ def main() -> int:
                 frame = clean_series(kind, length, seed)
                 for mode in args.modes:
                     torch.manual_seed(seed)
+                    refit = args.refit_every if mode == "causal" else None
                     config = DetectionConfig(name=f"{kind}{length}_{seed}", data=DataConfig(csv="clean.csv"), mode=mode,
-                                             detector=DetectorConfig(name=args.detector, params=params))  # fmt: skip
+                                             detector=DetectorConfig(name=args.detector, params=params),
+                                             refit_every=refit)  # fmt: skip
                     started = time.perf_counter()
                     with warnings.catch_warnings():  # the job's notes on its threshold: what this measures anyway
                         warnings.simplefilter("ignore")

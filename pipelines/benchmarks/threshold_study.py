@@ -261,6 +261,11 @@ VARIANTS["auto_max_cross"] = ("auto", {**VARIANTS["auto_max"][1], "reference": "
 # channel too.
 CENTRED_ALWAYS = {"name": "lstm_ae", "params": {**VARIANTS["auto_max"][1]["members"][0]["params"], "centre_windows": True}}
 VARIANTS["auto_max_centred"] = ("auto", {"members": [CENTRED_ALWAYS, *VARIANTS["auto_max"][1]["members"][1:]]})
+# ... and its forecasting members the closed-form linear forecaster anchored on each window's last value (tsseq.linear,
+# NLinear's anchor): a level the training rows never held moves the forecast with it.
+ANCHORED = {"forecaster": "linear", "forecaster_params": {"anchor": "last"}}
+VARIANTS["auto_max_anchored"] = ("auto", {"members": [
+    CENTRED_ALWAYS, {"name": "ar_residual", "params": {**ANCHORED, **LARGEST}}, {"name": "interval", "params": ANCHORED}]})
 
 
 def detector_params(name: str, window: int) -> dict:
