@@ -357,7 +357,7 @@ def test_the_benchmark_ensemble_jobs_parse_and_build():
     ensemble = build_model(model, {"horizon": 96, "input_length": 720})  # what the ett protocol passes
     members = [ensemble._build_member(member) for member in ensemble.member_configs()]
     assert ensemble.combine == "weighted" and [m.training_config().seed for m in members[:4]] == [0, 1, 2, 3]
-    assert ensemble.refit == ["ar_direct", "ar_recursive"]  # step 9
+    assert ensemble.refit == ["ar_direct", "ar_recursive", "segrnn_mse", "segrnn_seg48", "segrnn_seg48_seed1"]  # 9, 10
     (single,) = load_pipeline(folder / "etth1_M96_segrnn.yaml")[0].models
     network = build_model(single, {"horizon": 96, "input_length": 720})
     for seed, member in enumerate(members[:4]):  # one recipe, four seeds: the single network's but for the seed
