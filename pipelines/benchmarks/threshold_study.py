@@ -134,22 +134,28 @@ SHORT = {"synthetic-short": (600, {"spike": 1, "level_shift": 1, "flatline": 1})
 TREND = 0.001
 
 
+def synthetic_series(length: int, kinds: dict, train_rows: int, seed: int, trend: float = 0.0):
+    """One series of the synthetic corpora (hourly, daily and weekly cycles, noise 0.2), as :func:`corpus_series`
+    yields it."""
+    from tsseq.data.synthetic import generate
+
+    series = generate(length, anomalies=kinds, clean_start=train_rows, noise=0.2, trend=trend,
+                      seasonalities=((24, 1.0), (168, 0.5)), seed=seed)  # fmt: skip
+    return f"seed{seed}", series.frame, np.asarray(series.is_anomaly, dtype=bool), train_rows
+
+
 def short_series(corpus: str, seeds: list[int], clean: bool):
     """:func:`corpus_series` of the :data:`SHORT` corpora."""
     length, kinds = SHORT[corpus]
-    train_rows = int(0.3 * length)
+    kinds, train_rows = {} if clean else kinds, int(0.3 * length)
     for seed in seeds:
         if corpus == "synthetic-short":
-            from tsseq.data.synthetic import generate
-
-            series = generate(length, anomalies={} if clean else kinds, clean_start=train_rows, noise=0.2,
-                              seasonalities=((24, 1.0), (168, 0.5)), seed=seed)  # fmt: skip
+            yield synthetic_series(length, kinds, train_rows, seed)
         else:
             from tsseq.data.plant import generate_plant
 
-            series = generate_plant(length, clean_start=train_rows, seed=seed, anomalies={} if clean else kinds,
-                                    anomaly_length=(10, 60))  # fmt: skip
-        yield f"seed{seed}", series.frame, np.asarray(series.is_anomaly, dtype=bool), train_rows
+            plant = generate_plant(length, clean_start=train_rows, seed=seed, anomalies=kinds, anomaly_length=(10, 60))
+            yield f"seed{seed}", plant.frame, np.asarray(plant.is_anomaly, dtype=bool), train_rows
 
 
 def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownCause"):
@@ -175,14 +181,10 @@ def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownC
             frame = pd.concat([part.frame.add_suffix(f"_{k}") for k, part in enumerate(parts)], axis=1)
             yield f"seed{seed}", frame, np.any([part.is_anomaly for part in parts], axis=0), 1200
     elif corpus.removesuffix("-clean") in ("synthetic", "synthetic-trend"):
-        from tsseq.data.synthetic import generate
-
         kinds = {} if clean else {"spike": 2, "level_shift": 1, "variance_change": 1, "flatline": 1, "seasonal_break": 1}
         trend = TREND if corpus.startswith("synthetic-trend") else 0.0
         for seed in seeds:
-            series = generate(3000, anomalies=kinds, clean_start=900, noise=0.2, trend=trend,
-                              seasonalities=((24, 1.0), (168, 0.5)), seed=seed)  # fmt: skip
-            yield f"seed{seed}", series.frame, np.asarray(series.is_anomaly, dtype=bool), 900
+            yield synthetic_series(3000, kinds, 900, seed, trend)
     elif corpus == "nab":
         from tsseq.anomaly.nab import probationary_rows
         from tsseq.data.catalog import load

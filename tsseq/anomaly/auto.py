@@ -230,14 +230,13 @@ class AutoDetector(Estimator):
                 raise ConfigError(f"auto: member {label!r} has a temporal scorer; give its members point-wise scorers.")
             self.members_.append((label, detector))
         self.columns_ = list(self.members_[0][1].columns_)
-        self.reference_ = self.reference
         cross_fitted = self.cross_fitted_scores(y) if self.reference == "cross_fitted" else None
+        self.reference_ = "in_sample" if cross_fitted is None else "cross_fitted"
         if cross_fitted is None:
-            self.reference_ = "in_sample"
             reference = [d.validation_scores_ for _, d in self.members_]
         else:  # out-of-sample scores of every training row, then of the validation frame's rows if separate
-            held_out = [[] if validation is None else [d.validation_scores_] for _, d in self.members_]
-            reference = [np.concatenate([rows, *extra]) for rows, extra in zip(cross_fitted.T, held_out)]
+            reference = [rows if validation is None else np.concatenate([rows, d.validation_scores_])
+                         for rows, (_, d) in zip(cross_fitted.T, self.members_)]  # fmt: skip
         self.normalisers_ = [TailNormaliser(self.tail_fraction).fit(scores) for scores in reference]
         normalised = [n.transform(scores) for n, scores in zip(self.normalisers_, reference)]
         self.validation_scores_ = self._combined(np.column_stack(normalised))
@@ -275,7 +274,7 @@ class AutoDetector(Estimator):
         try:
             with warnings.catch_warnings():  # the halves' fits only calibrate: their warnings repeat the fit's
                 warnings.simplefilter("ignore")
-                early, late = ([d.fit(part) for _, d in self._build_members()] for part in halves)
+                early, late = [[d.fit(part) for _, d in self._build_members()] for part in halves]
         except DataError as error:
             warnings.warn(
                 f"auto: reference='cross_fitted' needs each half of the {len(frame)} training rows to fit every member "
