@@ -15,7 +15,7 @@ call: nothing is started and torch is not even imported.
 gloo for CPU tensors, NCCL for CUDA ones where CUDA is available), before any work, so
 that no process waits on another's start later. Then every step that only the main
 process performs runs inside :func:`shared_outcome` (or :func:`on_main_process`): at its
-end the processes exchange how it went (one small gloo all-gather), so that a failure of
+end the processes exchange how it went (small gloo all-gathers), so that a failure of
 rank 0 alone (an output path it cannot write, a store it cannot reach) ends the others
 as well, with the same exit code, instead of leaving them waiting in the next collective:
 they raise :class:`MainProcessError`, whose ``exit_code`` the CLI uses (2 for bad input,
@@ -160,22 +160,48 @@ def _outcome_group():
     return _OUTCOME_GROUPS[key]
 
 
+# The last exchange's collectives and tensors, held until the next exchange (or the interpreter's shutdown).
+# A gloo worker thread drops its reference to a collective's work just after completing it; were that
+# the last one, the work's tensors (Python objects) would be released on that thread, which must take
+# the GIL for it. After a job's final exchange the interpreter may already be shutting down then, and
+# a thread taking the GIL during shutdown is ended in a way that aborts the process ('terminate called
+# without an active exception', SIGABRT: about 1 job in 30 of two CLI processes on 2 cores, seen in a
+# core dump). Held here, the work is released by this thread instead, which holds the GIL.
+_LAST_EXCHANGE: list = []
+
+
 def _exchange(context: DistributedContext, outcome: tuple[int, str], failing: bool) -> list[tuple[int, str]]:
-    """Every process's ``(exit code, message)`` of the step, by rank (one all-gather).
+    """Every process's ``(exit code, message)`` of the step, by rank (two small all-gathers).
 
     ``failing``: this process's step raised; an exchange that fails then (the others gone)
     must not hide that exception, so it is swallowed and only this outcome returned.
     """
+    import torch
     import torch.distributed as distributed
 
-    outcomes: list = [None] * context.world_size
+    code, message = outcome
+    text = torch.tensor(list(message.encode()), dtype=torch.uint8)
+    header = torch.tensor([code, len(text)], dtype=torch.int64)
+    headers = [torch.empty_like(header) for _ in range(context.world_size)]
+    held = _LAST_EXCHANGE
+    held[:] = [header, headers, text]
     try:
-        distributed.all_gather_object(outcomes, outcome, group=_outcome_group())
+        held.append(distributed.all_gather(headers, header, group=_outcome_group(), async_op=True))
+        held[-1].wait()
+        longest = max(int(length) for _, length in headers)
+        texts = [torch.zeros(longest, dtype=torch.uint8) for _ in range(context.world_size)]
+        if longest:  # every process sees the same headers, so all take this branch or none
+            padded = torch.cat([text, torch.zeros(longest - len(text), dtype=torch.uint8)])
+            held += [padded, texts, distributed.all_gather(texts, padded, group=_outcome_group(), async_op=True)]
+            held[-1].wait()
     except Exception:  # noqa: BLE001 - a collective over processes that have gone
         if not failing:
             raise
         return [outcome]
-    return outcomes
+    return [
+        (int(their_code), bytes(their_text[: int(length)].tolist()).decode(errors="replace"))
+        for (their_code, length), their_text in zip(headers, texts)
+    ]
 
 
 def _exit_code(error: BaseException) -> int:

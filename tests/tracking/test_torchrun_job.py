@@ -151,3 +151,25 @@ def test_alone_every_step_runs_here_and_nothing_is_exchanged(monkeypatch):
     assert main_process.on_main_process(lambda: 42, "a step") == 42
     with pytest.raises(ZeroDivisionError), main_process.shared_outcome("a step"):
         1 / 0
+
+
+@pytest.fixture
+def group_of_one():
+    """A gloo process group of this process alone (it meets in a HashStore), destroyed afterwards."""
+    import torch.distributed as distributed
+
+    from tsseq.engine.distributed import DistributedContext
+
+    distributed.init_process_group("gloo", store=distributed.HashStore(), rank=0, world_size=1)
+    yield DistributedContext(0, 0, 1)
+    distributed.destroy_process_group()
+
+
+@pytest.mark.parametrize("outcome", [(0, ""), (3, "ForecastError: the forecast of 'débit' is implausible")])
+def test_an_exchange_returns_each_outcome_and_holds_its_collectives_until_the_next(group_of_one, outcome):
+    # Released by gloo's worker thread instead, a job's last exchange aborted a process at shutdown.
+    assert main_process._exchange(group_of_one, outcome, failing=False) == [outcome]
+    held = [item for item in main_process._LAST_EXCHANGE if hasattr(item, "is_completed")]
+    assert len(held) == (2 if outcome[1] else 1) and all(work.is_completed() for work in held)
+    main_process._exchange(group_of_one, (0, ""), failing=False)
+    assert not any(item is work for item in main_process._LAST_EXCHANGE for work in held)

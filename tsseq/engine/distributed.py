@@ -128,12 +128,11 @@ def init_distributed(backend: str | None = None) -> DistributedContext:
 def destroy_at_exit() -> None:
     """Destroy the default process group if it is still there (registered by :func:`init_distributed`).
 
-    Left to the interpreter's teardown, a gloo group aborted a process that had finished
-    its job ('terminate called without an active exception', SIGABRT, from a thread of no
-    Python frame after the job had returned; 2 of 29 two-process CLI jobs, none of 50 with
-    the group destroyed here), and torchrun reported the job as failed. Destroying the group
-    is local to each process (no collective), so a process whose peers have gone is not
-    held up.
+    The group's connections are closed before the interpreter's teardown rather than during
+    it. Destroying the group is local to each process (no collective), so a process whose
+    peers have gone is not held up. (A process that aborted at shutdown after its job had
+    returned, 'terminate called without an active exception', was a gloo worker thread
+    releasing the job's last collective: :data:`tsseq.main_process._LAST_EXCHANGE`.)
     """
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
