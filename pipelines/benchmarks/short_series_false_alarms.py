@@ -16,7 +16,8 @@ Kinds (``--kinds``), each one series per seed (``--seeds``), hourly stamps:
 * ``trend``: ``cycle7`` plus a linear trend of 0.005 a row (not in the default ``--kinds``:
   the level leaves the training rows' range, which no study corpus does).
 
-``--params`` (YAML) are handed to the detector, e.g. ``"{reference: cross_fitted}"``. The
+``--params`` (YAML) are handed to the detector, e.g. ``"{reference: cross_fitted}"``;
+``--detrend linear`` or ``difference`` is the job's ``detrend``. The
 figures quoted in ``threshold_study.md`` (after the thirteenth study)::
 
     OMP_NUM_THREADS=1 python pipelines/benchmarks/short_series_false_alarms.py
@@ -72,6 +73,7 @@ def main() -> int:
     parser.add_argument("--detector", default="auto")
     parser.add_argument("--params", default="{}", help="detector parameters (YAML mapping)")
     parser.add_argument("--refit-every", type=int, default=None, help="causal mode: refit every N scored rows")
+    parser.add_argument("--detrend", choices=["linear", "difference"], help="the job's detrend (default: none)")
     args = parser.parse_args()
     params = yaml.safe_load(args.params) or {}
     torch.set_num_threads(1)
@@ -85,7 +87,7 @@ def main() -> int:
                     refit = args.refit_every if mode == "causal" else None
                     config = DetectionConfig(name=f"{kind}{length}_{seed}", data=DataConfig(csv="clean.csv"), mode=mode,
                                              detector=DetectorConfig(name=args.detector, params=params),
-                                             refit_every=refit)  # fmt: skip
+                                             refit_every=refit, detrend=args.detrend)  # fmt: skip
                     started = time.perf_counter()
                     with warnings.catch_warnings():  # the job's notes on its threshold: what this measures anyway
                         warnings.simplefilter("ignore")
@@ -93,7 +95,8 @@ def main() -> int:
                     flagged = result.table["is_anomaly"].to_numpy()[config.training_rows(length) :]
                     rows.append((kind, length, seed, mode, float(flagged.mean()), time.perf_counter() - started))
     table = pd.DataFrame(rows, columns=["kind", "rows", "seed", "mode", "flagged", "seconds"])
-    print(f"{args.detector} {params or ''}: share of a clean series' scored rows flagged, mean over seeds "
+    detrend = f" detrend {args.detrend}" if args.detrend else ""
+    print(f"{args.detector} {params or ''}{detrend}: share of a clean series' scored rows flagged, mean over seeds "
           f"{' '.join(map(str, args.seeds))} ({table['seconds'].sum():.0f} s in all)")  # fmt: skip
     shares = table.pivot_table(index=["kind", "rows"], columns="mode", values="flagged", aggfunc="mean")
     print(shares.to_string(float_format=lambda value: f"{value:.3f}"))

@@ -218,3 +218,83 @@ def test_the_note_on_a_floor_passed_too_often_names_autos_cross_fitted_reference
     assert "times as many" in said["in_sample"] and "--param reference=cross_fitted" in said["in_sample"]
     assert "--param reference=cross_fitted" not in said["cross_fitted"]
     assert flagged["cross_fitted"] < flagged["in_sample"] / 2, flagged
+
+
+def trending_csv(folder: Path, rows: int = 1000) -> Path:
+    """A clean daily series: a weekly cycle, noise and a steady rise of 0.005 a day (its level leaves the first 30%'s)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(rows)
+    values = 10 + 3 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 0.5, rows) + 0.005 * t
+    path = folder / "sales.csv"
+    pd.DataFrame({"timestamp": pd.date_range("2023-01-01", periods=rows, freq="D"), "sales": values}).to_csv(
+        path, index=False
+    )
+    return path
+
+
+def test_detrended_is_the_training_rows_line_removed_or_the_first_differences() -> None:
+    from tsseq.anomaly.job import detrended
+    from tsseq.errors import DataError
+
+    t = np.arange(50.0)
+    frame = pd.DataFrame({"a": 2.0 + 0.3 * t, "b": -1.0 - 0.1 * t + np.where(t >= 20, 5.0, 0.0)},
+                         index=pd.date_range("2024-01-01", periods=50, freq="h"))  # fmt: skip
+    linear, lacking = detrended(frame, 20, "linear", "f.csv")
+    assert lacking == 0 and linear.index.equals(frame.index)
+    np.testing.assert_allclose(linear["a"], 0.0, atol=1e-9)  # a line, extrapolated past the training rows
+    np.testing.assert_allclose(linear["b"], np.where(t >= 20, 5.0, 0.0), atol=1e-9)  # a level shift stays shifted
+    differences, lacking = detrended(frame, 20, "difference", "f.csv")
+    assert lacking == 1 and differences.equals(frame.diff().iloc[1:])
+    assert detrended(frame, 20, None, "f.csv") == (frame, 0)
+    frame.iloc[1:20, 1] = np.nan
+    with pytest.raises(DataError, match=r"f\.csv: detrend 'linear' .* channel 'b' has 1 value\(s\) in its 20 training"):
+        detrended(frame, 20, "linear", "f.csv")
+
+
+def test_a_trending_series_is_scored_without_its_trend_when_asked_and_the_note_says_so(tmp_path: Path, capsys) -> None:
+    # The default flags most of a clean trending series' later rows (their level is new) and says why and what to
+    # do; detrended, it flags few; the output keeps the values as read.
+    path = trending_csv(tmp_path)
+    read = pd.read_csv(path)
+    flagged, said = {}, {}
+    for detrend in (None, "linear", "difference"):
+        output = tmp_path / f"{detrend}.csv"
+        code = main(["detect", str(path), "--output", str(output)] + ([] if detrend is None else ["--detrend", detrend]))
+        said[detrend] = " ".join(capsys.readouterr().err.split())
+        assert code == 0, said[detrend]
+        table = pd.read_csv(output)
+        assert len(table) == 1000 and np.array_equal(table["sales"].to_numpy(), read["sales"].to_numpy())
+        flagged[detrend] = float(table["is_anomaly"].iloc[300:].mean())
+    assert flagged[None] > 0.5 and flagged["linear"] < 0.1 and flagged["difference"] < 0.1, flagged
+    assert "channel 'sales': 20% of its rows after the training ones lie outside the range" in said[None]
+    assert "--detrend linear" in said[None] and "--detrend" not in said["linear"] + said["difference"]
+
+
+def test_with_differences_the_detector_scores_the_differenced_series_and_the_first_row_gets_no_score(
+    tmp_path: Path,
+) -> None:
+    path = trending_csv(tmp_path, 400)
+    read = pd.read_csv(path)
+    differences = tmp_path / "differences.csv"
+    read.assign(sales=read["sales"].diff()).iloc[1:].to_csv(differences, index=False)
+    tables = {}
+    for name, arguments in {"detrended": [str(path), "--detrend", "difference"], "differences": [str(differences)]}.items():
+        output = tmp_path / f"{name}_scores.csv"
+        code = main(["detect", *arguments, "--detector", "ar_residual", "--mode", "batch", "--threshold-param",
+                     "smoothing=1", "--output", str(output)])  # fmt: skip
+        assert code == 0
+        tables[name] = pd.read_csv(output)
+    detrended, direct = tables["detrended"], tables["differences"]
+    assert len(detrended) == 400 and np.array_equal(detrended["sales"].to_numpy(), read["sales"].to_numpy())
+    assert np.isnan(detrended["score"].iloc[0]) and not detrended["is_anomaly"].iloc[0]
+    np.testing.assert_allclose(detrended["score"].iloc[1:], direct["score"], rtol=1e-9)  # NaNs in the same rows
+    assert detrended["is_anomaly"].iloc[1:].tolist() == direct["is_anomaly"].tolist()
+
+
+def test_an_unknown_detrend_is_refused_naming_the_choices() -> None:
+    from tsseq.anomaly.config import DetectionConfig
+    from tsseq.config import DataConfig
+    from tsseq.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"detrend must be one of linear, difference \(or null\)\. Got 'linaer'.*'linear'"):
+        DetectionConfig(name="x", data=DataConfig(csv="x.csv"), detrend="linaer")

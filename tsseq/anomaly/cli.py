@@ -10,6 +10,7 @@ Examples::
     tsseq detect data.csv --detector interval --param forecaster=lstm --param "forecaster_params={training: {loss: normal}}" --output scores.csv
     tsseq detect sensor_log.csv --detector ar_residual --timestamps rows --events events.csv --output scores.csv
     tsseq detect sensor_log.csv --detector ar_residual --resample 2s --missing interpolate --output scores.csv
+    tsseq detect sales.csv --detrend difference --output scores.csv               # a series whose level trends
     tsseq detect --config pipelines/detect_elnino.yaml
 
 The default detector is ``auto`` (:mod:`tsseq.anomaly.auto`: a reconstruction, a
@@ -132,6 +133,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resample", metavar="FREQ",
         help="put irregular rows on a FREQ grid first (e.g. 2s): the mean of each bin; empty bins go through --missing",
     )  # fmt: skip
+    parser.add_argument(
+        "--detrend", choices=["linear", "difference"],
+        help="score a trending series without its trend: linear (minus the training rows' least-squares line; a level "
+        "shift stays shifted) or difference (first differences; a level shift scores as one jump)",
+    )  # fmt: skip
     parser.add_argument("--labels", type=Path, help="CSV of labelled anomaly windows (columns start, end) to plot")
     parser.add_argument("--timestamp-column")
     parser.add_argument("--columns", type=_columns, help="comma-separated value columns (default: all)")
@@ -200,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
             labels=None if args.labels is None else str(args.labels),
             timestamps=args.timestamps,
             resample=args.resample,
+            detrend=args.detrend,
             event_gap=args.event_gap,
             batch_series=args.batch_series,
             engine=args.engine or "local",
