@@ -160,16 +160,6 @@ def _outcome_group():
     return _OUTCOME_GROUPS[key]
 
 
-# The last exchange's collectives and tensors, held until the next exchange (or the interpreter's shutdown).
-# A gloo worker thread drops its reference to a collective's work just after completing it; were that
-# the last one, the work's tensors (Python objects) would be released on that thread, which must take
-# the GIL for it. After a job's final exchange the interpreter may already be shutting down then, and
-# a thread taking the GIL during shutdown is ended in a way that aborts the process ('terminate called
-# without an active exception', SIGABRT: about 1 job in 30 of two CLI processes on 2 cores, seen in a
-# core dump). Held here, the work is released by this thread instead, which holds the GIL.
-_LAST_EXCHANGE: list = []
-
-
 def _exchange(context: DistributedContext, outcome: tuple[int, str], failing: bool) -> list[tuple[int, str]]:
     """Every process's ``(exit code, message)`` of the step, by rank (two small all-gathers).
 
@@ -179,21 +169,19 @@ def _exchange(context: DistributedContext, outcome: tuple[int, str], failing: bo
     import torch
     import torch.distributed as distributed
 
+    from tsseq.engine.distributed import collective  # holds the work: see its _LAST_COLLECTIVE
+
     code, message = outcome
     text = torch.tensor(list(message.encode()), dtype=torch.uint8)
     header = torch.tensor([code, len(text)], dtype=torch.int64)
     headers = [torch.empty_like(header) for _ in range(context.world_size)]
-    held = _LAST_EXCHANGE
-    held[:] = [header, headers, text]
     try:
-        held.append(distributed.all_gather(headers, header, group=_outcome_group(), async_op=True))
-        held[-1].wait()
+        collective(distributed.all_gather, headers, header, group=_outcome_group())
         longest = max(int(length) for _, length in headers)
         texts = [torch.zeros(longest, dtype=torch.uint8) for _ in range(context.world_size)]
         if longest:  # every process sees the same headers, so all take this branch or none
             padded = torch.cat([text, torch.zeros(longest - len(text), dtype=torch.uint8)])
-            held += [padded, texts, distributed.all_gather(texts, padded, group=_outcome_group(), async_op=True)]
-            held[-1].wait()
+            collective(distributed.all_gather, texts, padded, group=_outcome_group())
     except Exception:  # noqa: BLE001 - a collective over processes that have gone
         if not failing:
             raise

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 from mlflow import MlflowClient
 
@@ -166,10 +167,12 @@ def group_of_one():
 
 
 @pytest.mark.parametrize("outcome", [(0, ""), (3, "ForecastError: the forecast of 'débit' is implausible")])
-def test_an_exchange_returns_each_outcome_and_holds_its_collectives_until_the_next(group_of_one, outcome):
+def test_an_exchange_returns_each_outcome_and_holds_its_last_collective_until_the_next(group_of_one, outcome):
     # Released by gloo's worker thread instead, a job's last exchange aborted a process at shutdown.
+    from tsseq.engine import distributed
+
     assert main_process._exchange(group_of_one, outcome, failing=False) == [outcome]
-    held = [item for item in main_process._LAST_EXCHANGE if hasattr(item, "is_completed")]
-    assert len(held) == (2 if outcome[1] else 1) and all(work.is_completed() for work in held)
-    main_process._exchange(group_of_one, (0, ""), failing=False)
-    assert not any(item is work for item in main_process._LAST_EXCHANGE for work in held)
+    work, tensors = distributed._LAST_COLLECTIVE
+    assert work.is_completed() and tensors[1].dtype == (torch.uint8 if outcome[1] else torch.int64)  # text, header
+    assert distributed.any_process(True, torch.device("cpu"))  # the next collective holds its own instead
+    assert distributed._LAST_COLLECTIVE[0] is not work and distributed._LAST_COLLECTIVE[0].is_completed()

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import atexit
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -132,7 +132,7 @@ def destroy_at_exit() -> None:
     it. Destroying the group is local to each process (no collective), so a process whose
     peers have gone is not held up. (A process that aborted at shutdown after its job had
     returned, 'terminate called without an active exception', was a gloo worker thread
-    releasing the job's last collective: :data:`tsseq.main_process._LAST_EXCHANGE`.)
+    releasing the job's last collective: :data:`_LAST_COLLECTIVE`.)
     """
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
@@ -228,7 +228,7 @@ def global_mean(total: torch.Tensor, weight: float) -> float:
     """``sum(total) / sum(weight)`` over the processes (one all-reduce; every process gets it)."""
     weight = torch.tensor(float(weight), dtype=torch.float64, device=total.device)
     figures = torch.stack([total.detach().double(), weight])
-    torch.distributed.all_reduce(figures)
+    collective(torch.distributed.all_reduce, figures)
     return float(figures[0] / figures[1])
 
 
@@ -237,22 +237,40 @@ def global_step_losses(losses: list[torch.Tensor], weights: list[int]) -> tuple[
     device = losses[0].device
     weight = torch.tensor(weights, dtype=torch.float64, device=device)  # (steps,)
     figures = torch.stack([torch.stack(losses).double() * weight, weight])  # (2, steps)
-    torch.distributed.all_reduce(figures)
+    collective(torch.distributed.all_reduce, figures)
     return list((figures[0] / figures[1]).unbind()), [int(value) for value in figures[1].tolist()]
 
 
 def main_process_copy(values: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Rank 0's ``values`` on every process (same shape everywhere; one broadcast), on the CPU."""
     shared = values.to(device)
-    torch.distributed.broadcast(shared, src=0)
+    collective(torch.distributed.broadcast, shared, src=0)
     return shared.cpu()
 
 
 def any_process(flag: bool, device: torch.device) -> bool:
     """True on every process when ``flag`` is True on any (one all-reduce)."""
     value = torch.tensor([float(flag)], device=device)
-    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
+    collective(torch.distributed.all_reduce, value, op=torch.distributed.ReduceOp.MAX)
     return bool(value.item())
+
+
+# The last collective's work and tensors, held until the next collective (or the interpreter's shutdown). A gloo
+# worker thread drops its reference to a work just after completing it; were that the last one, the work's tensors
+# (Python objects) would be released on that thread, which must take the GIL for it. If the interpreter is shutting
+# down by then (a job's last collective, then exit), a thread that takes the GIL is ended in a way that aborts the
+# process: 'terminate called without an active exception', SIGABRT, in 4 of 132 two-process CLI jobs on 2 cores
+# (a core dump showed the worker releasing the job's last all-gather during Py_FinalizeEx). Held here, they are
+# released by the thread that runs the next collective, or by the interpreter's shutdown, which hold the GIL.
+_LAST_COLLECTIVE: list = []
+
+
+def collective(operation: Callable, *tensors, **options) -> None:
+    """``operation(*tensors, **options)``, a ``torch.distributed`` collective, waited for; its work and tensors held
+    until the next one (:data:`_LAST_COLLECTIVE`)."""
+    work = operation(*tensors, async_op=True, **options)
+    _LAST_COLLECTIVE[:] = [work, tensors]
+    work.wait()
 
 
 def _environment_int(name: str, default: int) -> int:
