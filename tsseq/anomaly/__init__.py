@@ -19,7 +19,8 @@ A higher score always means more anomalous. The pieces, one module each:
 * :mod:`.metrics`: point, point-adjusted, range-based and event-level precision/recall,
   ROC-AUC, PR-AUC, VUS-PR; :mod:`.nab`: the NAB score and its corpus threshold sweep;
 * :mod:`.events`: flagged points merged into events (start, end, peak, channels);
-* :mod:`.job`: a detection job (:func:`~.job.run_detection`); :mod:`.cli`: ``tsseq detect``.
+* :mod:`.job`: a detection job (:func:`~.job.run_detection`), and :func:`~.job.detrended`, what
+  its ``detrend`` option hands the detector; :mod:`.cli`: ``tsseq detect``.
 
 Names are imported on first use, so ``import tsseq.anomaly`` stays light.
 """
@@ -55,6 +56,7 @@ _LAZY = {
     "range_precision_recall": "tsseq.anomaly.metrics",
     "event_precision_recall_f1": "tsseq.anomaly.metrics",
     "find_events": "tsseq.anomaly.events",
+    "detrended": "tsseq.anomaly.job",
 }
 
 __all__ = sorted(_LAZY)

@@ -199,11 +199,13 @@ FLOOR_EXCESS = 10
 LEVEL_OUTSIDE = 0.1
 
 
-def detrended(frame, train_rows: int, how: str | None, source: str):
+def detrended(frame, train_rows: int, how: str | None, source: str = "data"):
     """-> (what the detector scores, how many leading rows it lacks): ``DetectionConfig.detrend`` applied to ``frame``.
 
     ``"linear"``: each channel minus its least-squares line over the first ``train_rows`` rows
     (in row positions), extrapolated; ``"difference"``: first differences, the first row dropped.
+    From Python, fit a detector on ``detrended(frame, n, how)[0]`` to score as the job does.
+    ``source`` names the data in errors.
     """
     import numpy as np
 
