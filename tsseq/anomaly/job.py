@@ -231,7 +231,8 @@ def detrended(frame, train_rows: int, how: str | None, source: str = "data"):
 
 
 def _level_notes(frame, train_rows: int) -> list[str]:
-    """Where a channel's later rows mostly leave the range of its training rows, a note naming ``detrend`` (stderr)."""
+    """Where ``LEVEL_OUTSIDE`` or more of a channel's later rows lie outside its training rows' range, a note naming
+    ``detrend`` (stderr), for the channel with the most."""
     import numpy as np
 
     values = frame.to_numpy(dtype=np.float64)
