@@ -59,6 +59,7 @@ MEMBERS: dict[str, dict] = {
     "seg336_logstd": _segrnn(336, target_transform="log"),
     "ar": {"name": "ar", "params": {"max_order": 168, "criterion": "bic", "variance": "unbiased"}},
     "snaive": {"name": "seasonal_naive", "params": {"season_length": 24}},
+    "linear336": {"name": "linear", "params": {"input_length": 336}},  # session 21: closed-form NLinear, pooled
 }
 
 
