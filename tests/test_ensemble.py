@@ -349,9 +349,11 @@ def test_the_benchmark_ensemble_jobs_parse_and_build():
     (model,) = config.models
     ensemble = build_model(model, {"horizon": 48, "season_length": 24})  # what the m4 protocol passes
     assert ensemble.combine == "median" and ensemble.horizon == 48
-    assert [c.display_name for c in ensemble.member_configs()] == ["segrnn_mae", "segrnn_log", "seasonal_naive"]
-    log_member = ensemble._build_member(ensemble.member_configs()[1])
-    assert log_member.target_transform == "log" and log_member.scale is False
+    names = ["segrnn_mae", "segrnn_mae_seed1", "segrnn_log", "segrnn_log_seed1", "seasonal_naive"]
+    assert [c.display_name for c in ensemble.member_configs()] == names
+    networks = [ensemble._build_member(config) for config in ensemble.member_configs()[:4]]
+    assert [network.training["seed"] for network in networks] == [0, 1, 0, 1]  # two seeds of each recipe
+    assert all(network.target_transform == "log" and network.scale is False for network in networks[2:])
     config, _ = load_pipeline(folder / "etth1_M96_best.yaml")
     (model,) = config.models
     ensemble = build_model(model, {"horizon": 96, "input_length": 720})  # what the ett protocol passes

@@ -57,6 +57,7 @@ MEMBERS: dict[str, dict] = {
     "seg504": _segrnn(504),
     "seg336_log": _segrnn(336, target_transform="log", scale=False),
     "seg336_logstd": _segrnn(336, target_transform="log"),
+    "seg336_log_s1": _segrnn(336, seed=1, target_transform="log", scale=False),
     "ar": {"name": "ar", "params": {"max_order": 168, "criterion": "bic", "variance": "unbiased"}},
     "snaive": {"name": "seasonal_naive", "params": {"season_length": 24}},
     "linear336": {"name": "linear", "params": {"input_length": 336}},  # session 21: closed-form NLinear, pooled
