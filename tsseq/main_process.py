@@ -175,19 +175,20 @@ def _exchange(context: DistributedContext, outcome: tuple[int, str], failing: bo
     text = torch.tensor(list(message.encode()), dtype=torch.uint8)
     header = torch.tensor([code, len(text)], dtype=torch.int64)
     headers = [torch.empty_like(header) for _ in range(context.world_size)]
+    group = _outcome_group()
     try:
-        collective(distributed.all_gather, headers, header, group=_outcome_group())
+        collective(distributed.all_gather, headers, header, group=group)
         longest = max(int(length) for _, length in headers)
         texts = [torch.zeros(longest, dtype=torch.uint8) for _ in range(context.world_size)]
         if longest:  # every process sees the same headers, so all take this branch or none
-            padded = torch.cat([text, torch.zeros(longest - len(text), dtype=torch.uint8)])
-            collective(distributed.all_gather, texts, padded, group=_outcome_group())
+            padded = torch.nn.functional.pad(text, (0, longest - len(text)))
+            collective(distributed.all_gather, texts, padded, group=group)
     except Exception:  # noqa: BLE001 - a collective over processes that have gone
         if not failing:
             raise
         return [outcome]
     return [
-        (int(their_code), bytes(their_text[: int(length)].tolist()).decode(errors="replace"))
+        (int(their_code), their_text[: int(length)].numpy().tobytes().decode(errors="replace"))
         for (their_code, length), their_text in zip(headers, texts)
     ]
 

@@ -25,12 +25,13 @@ import pandas as pd
 import torch
 
 from threshold_study import corpus_series  # this folder is on sys.path when the script runs
+from tsseq.anomaly.config import DETRENDS as JOB_DETRENDS
 from tsseq.anomaly.config import DetectionConfig, DetectorConfig
 from tsseq.anomaly.job import detect_frame
 from tsseq.anomaly.metrics import event_precision_recall_f1, point_precision_recall_f1
 from tsseq.config import DataConfig
 
-DETRENDS = ("none", "linear", "difference")
+DETRENDS = ("none", *JOB_DETRENDS)
 
 
 def main() -> int:

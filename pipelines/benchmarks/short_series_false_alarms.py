@@ -36,7 +36,7 @@ import pandas as pd
 import torch
 import yaml
 
-from tsseq.anomaly.config import DetectionConfig, DetectorConfig
+from tsseq.anomaly.config import DETRENDS, DetectionConfig, DetectorConfig
 from tsseq.anomaly.job import detect_frame
 from tsseq.config import DataConfig
 
@@ -73,7 +73,7 @@ def main() -> int:
     parser.add_argument("--detector", default="auto")
     parser.add_argument("--params", default="{}", help="detector parameters (YAML mapping)")
     parser.add_argument("--refit-every", type=int, default=None, help="causal mode: refit every N scored rows")
-    parser.add_argument("--detrend", choices=["linear", "difference"], help="the job's detrend (default: none)")
+    parser.add_argument("--detrend", choices=DETRENDS, help="the job's detrend (default: none)")
     args = parser.parse_args()
     params = yaml.safe_load(args.params) or {}
     torch.set_num_threads(1)

@@ -133,8 +133,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resample", metavar="FREQ",
         help="put irregular rows on a FREQ grid first (e.g. 2s): the mean of each bin; empty bins go through --missing",
     )  # fmt: skip
+    from tsseq.anomaly.config import DETRENDS  # no heavy import: the config module is plain dataclasses
+
     parser.add_argument(
-        "--detrend", choices=["linear", "difference"],
+        "--detrend", choices=DETRENDS,
         help="score a trending series without its trend: linear (minus the training rows' least-squares line; a level "
         "shift stays shifted) or difference (first differences; a level shift scores as one jump)",
     )  # fmt: skip
