@@ -83,6 +83,12 @@ with the PR-AUC of its scores: the forecasting members as a vector autoregressio
 multichannel data (``auto_var_centred``, adopted after the seventh); confirmed on plant seeds
 8-11, 12-15 and 16-19 with clean plant seeds 4-7, 8-11 and 12-15.
 
+Fourteenth study (pre-registered likewise; ``FOURTEENTH_RULES``, source ``fourteenth``): both
+defaults with the ``gate`` of :class:`~tsseq.anomaly.thresholds.AdaptiveThresholder` (a flagged
+row's own score above the 0.9 quantile of the normal scores), adopted in both modes; scored by
+``auto_shipped`` (``auto`` as ``tsseq detect`` runs it) on the corpora above, the ``daily`` corpus
+(a file as a user first tries one) and NAB's ``realAWSCloudwatch``.
+
 The result, and the defaults chosen from it: ``threshold_study.md`` next to this script.
 """
 
@@ -126,7 +132,9 @@ WIDE_PLANTS = {"wide4": 4, "wide8": 8}
 # Session 20: short series, 30% of their rows for training as `tsseq detect` takes by default, with fewer and
 # shorter faults than the long corpora so that the scored rows are not mostly faulty.
 SHORT = {"synthetic-short": (600, {"spike": 1, "level_shift": 1, "flatline": 1}),
-         "plant-short": (1000, {"spike": 1, "shift": 1, "stuck": 1, "oscillation": 1})}  # fmt: skip
+         "plant-short": (1000, {"spike": 1, "shift": 1, "stuck": 1, "oscillation": 1}),
+         # Session 22: a file as a user first tries: 1500 hourly rows, a daily cycle alone, one spike, one level shift.
+         "daily": (1500, {"spike": 1, "level_shift": 1})}  # fmt: skip
 
 
 # Session 20: the synthetic corpus with a linear trend (synthetic-trend): its level rises by 0.9 over the training
@@ -134,13 +142,14 @@ SHORT = {"synthetic-short": (600, {"spike": 1, "level_shift": 1, "flatline": 1})
 TREND = 0.001
 
 
-def synthetic_series(length: int, kinds: dict, train_rows: int, seed: int, trend: float = 0.0):
+def synthetic_series(length: int, kinds: dict, train_rows: int, seed: int, trend: float = 0.0,
+                     seasonalities: tuple = ((24, 1.0), (168, 0.5))):
     """One series of the synthetic corpora (hourly, daily and weekly cycles, noise 0.2), as :func:`corpus_series`
     yields it."""
     from tsseq.data.synthetic import generate
 
     series = generate(length, anomalies=kinds, clean_start=train_rows, noise=0.2, trend=trend,
-                      seasonalities=((24, 1.0), (168, 0.5)), seed=seed)  # fmt: skip
+                      seasonalities=seasonalities, seed=seed)  # fmt: skip
     return f"seed{seed}", series.frame, np.asarray(series.is_anomaly, dtype=bool), train_rows
 
 
@@ -151,6 +160,8 @@ def short_series(corpus: str, seeds: list[int], clean: bool):
     for seed in seeds:
         if corpus == "synthetic-short":
             yield synthetic_series(length, kinds, train_rows, seed)
+        elif corpus == "daily":
+            yield synthetic_series(length, kinds, train_rows, seed, seasonalities=((24, 1.0),))
         else:
             from tsseq.data.plant import generate_plant
 
@@ -204,7 +215,7 @@ def corpus_series(corpus: str, seeds: list[int], nab_category: str = "realKnownC
             yield key.split("/")[1].removesuffix(".csv"), frame, labels, probationary_rows(len(raw))
     else:
         raise SystemExit(f"unknown corpus {corpus!r}; expected plant, nplant, synthetic, nab, wide4, wide8, "
-                         "synthetic-short, plant-short or synthetic-trend (-clean: without faults)")
+                         "synthetic-short, plant-short, daily or synthetic-trend (-clean: without faults)")
 
 
 # --------------------------------------------------------------------------- scores
@@ -270,8 +281,15 @@ VARIANTS["auto_max_anchored"] = ("auto", {"members": [
     CENTRED_ALWAYS, {"name": "ar_residual", "params": {**ANCHORED, **LARGEST}}, {"name": "interval", "params": ANCHORED}]})
 
 
+# Session 22: auto exactly as `tsseq detect` runs it (its own window of 48 rows, autoencoder and training defaults),
+# where every row above fixes the studies' window (--window, 32), a smaller autoencoder and a faster training.
+SHIPPED = "auto_shipped"
+
+
 def detector_params(name: str, window: int) -> dict:
     params: dict = {"threshold": None, "causal": True}
+    if name == SHIPPED:
+        return params
     if name in ("lstm_ae", "gru_ae"):
         params.update(window_length=window, model_params={"hidden_size": 16}, training=TRAINING)
     elif name in ("ar_residual", "var_residual"):
@@ -287,8 +305,8 @@ def detector_params(name: str, window: int) -> dict:
 
 
 def detector_name(name: str) -> str:
-    """The registered detector of a study name (:data:`VARIANTS`)."""
-    return VARIANTS[name][0] if name in VARIANTS else name
+    """The registered detector of a study name (:data:`VARIANTS`, :data:`SHIPPED`)."""
+    return "auto" if name == SHIPPED else VARIANTS[name][0] if name in VARIANTS else name
 
 
 def _online_scores(column: pd.DataFrame, train_rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -374,13 +392,15 @@ def flags_of(rule: str, source: str, k: int, how: str, scores: dict) -> np.ndarr
 # Second study (pre-registered in threshold_study.md): thresholds adapted to the scored period.
 # Each rule: label -> (threshold method, its parameters); FLOOR is the causal default before the fourth study.
 FLOOR = ("false_alarm", {"rate": 0.01})
+# The adapted thresholds as the studies before the fourteenth ran them: no gate (their default since).
+UNGATED = {"gate": None}
 TRANSDUCTIVE_RULES = {
     "floor": FLOOR,
-    "otsu": ("transductive", {"method": "otsu", "lower_only": False, "smoothing": 1}),
-    "otsu lower only": ("transductive", {"method": "otsu", "lower_only": True, "smoothing": 1}),  # the winner
-    "mixture": ("transductive", {"method": "mixture", "lower_only": False, "smoothing": 1}),
-    "knee": ("transductive", {"method": "knee", "lower_only": False, "smoothing": 1}),
-    "estimated_f1": ("transductive", {"method": "estimated_f1", "lower_only": False, "smoothing": 1}),
+    "otsu": ("transductive", {"method": "otsu", "lower_only": False, "smoothing": 1, **UNGATED}),
+    "otsu lower only": ("transductive", {"method": "otsu", "lower_only": True, "smoothing": 1, **UNGATED}),  # the winner
+    "mixture": ("transductive", {"method": "mixture", "lower_only": False, "smoothing": 1, **UNGATED}),
+    "knee": ("transductive", {"method": "knee", "lower_only": False, "smoothing": 1, **UNGATED}),
+    "estimated_f1": ("transductive", {"method": "estimated_f1", "lower_only": False, "smoothing": 1, **UNGATED}),
 }
 CRITERION_FAMILIES = ("lstm_ae", "gru_ae", "ar_residual", "interval", "auto")
 
@@ -388,10 +408,10 @@ CRITERION_FAMILIES = ("lstm_ae", "gru_ae", "ar_residual", "interval", "auto")
 # Third study (pre-registered in threshold_study.md): the scores smoothed (centred) before the batch split.
 SMOOTHED_RULES = {
     "floor": FLOOR,
-    "otsu lower only": ("transductive", {"smoothing": 1}),  # the second study's winner
-    "centred mean 17": ("transductive", {"smoothing": 17, "smoother": "mean"}),
-    "centred mean 9": ("transductive", {"smoothing": 9, "smoother": "mean"}),  # the winner: the batch default
-    "centred median 17": ("transductive", {"smoothing": 17, "smoother": "median"}),
+    "otsu lower only": ("transductive", {"smoothing": 1, **UNGATED}),  # the second study's winner
+    "centred mean 17": ("transductive", {"smoothing": 17, "smoother": "mean", **UNGATED}),
+    "centred mean 9": ("transductive", {"smoothing": 9, "smoother": "mean", **UNGATED}),  # the winner: the batch default
+    "centred median 17": ("transductive", {"smoothing": 17, "smoother": "median", **UNGATED}),
 }
 
 
@@ -399,9 +419,9 @@ SMOOTHED_RULES = {
 CAUSAL_RULES = {
     "floor": FLOOR,
     "floor + causal mean 9": ("false_alarm", {"rate": 0.01, "smoothing": 9}),
-    "adaptive mean 9, excess 1.5": ("adaptive", {"smoothing": 9, "min_excess": 1.5}),
-    "adaptive mean 4, excess 1.5": ("adaptive", {"smoothing": 4, "min_excess": 1.5}),
-    "adaptive mean 9, excess 2": ("adaptive", {"smoothing": 9, "min_excess": 2.0}),
+    "adaptive mean 9, excess 1.5": ("adaptive", {"smoothing": 9, "min_excess": 1.5, **UNGATED}),
+    "adaptive mean 4, excess 1.5": ("adaptive", {"smoothing": 4, "min_excess": 1.5, **UNGATED}),
+    "adaptive mean 9, excess 2": ("adaptive", {"smoothing": 9, "min_excess": 2.0, **UNGATED}),
 }
 
 
@@ -417,6 +437,16 @@ EIGHTH_RULES = {
 }
 OVERFIT_FALLBACK = ("adaptive, overfit fallback", "centred mean 9, overfit fallback")
 HELD_OUT_ONLY = ("adaptive, held-out scores", "centred mean 9, held-out scores")
+
+
+# Fourteenth study (pre-registered in threshold_study.md): both defaults with a flagged row's own score gated at the
+# 0.9 quantile of the normal scores; adopted in both modes, so the gated rows are the defaults now.
+FOURTEENTH_RULES = {
+    "adaptive mean 9, excess 2": CAUSAL_RULES["adaptive mean 9, excess 2"],
+    "adaptive mean 9, excess 2, gate 0.9": ("adaptive", {"smoothing": 9, "min_excess": 2.0, "gate": 0.9}),
+    "centred mean 9": SMOOTHED_RULES["centred mean 9"],
+    "centred mean 9, gate 0.9": ("transductive", {"smoothing": 9, "smoother": "mean", "gate": 0.9}),
+}
 
 
 def held_out_outscore_share(in_sample: np.ndarray, held_out: np.ndarray) -> float:
@@ -463,6 +493,7 @@ PERIOD_STUDIES = {
     "smoothed": (SMOOTHED_RULES, (("smoothed", False),)),  # the third study: on the scored rows, its own source
     "causal": (CAUSAL_RULES, (("causal", False),)),  # the fourth: streamed over the scored rows
     "eighth": (EIGHTH_RULES, (("eighth", False),)),  # the two defaults and the rules explored beside them
+    "fourteenth": (FOURTEENTH_RULES, (("fourteenth", False),)),  # the two defaults, ungated and gated
 }
 
 
@@ -489,7 +520,7 @@ def report_clean(args) -> None:
                 if name in ONLINE:
                     continue
                 scores = cached_scores(args.clean_cache, corpus, series, name, frame, labels, train_rows, args.window)
-                for study in ("smoothed", "causal", "eighth"):
+                for study in ("smoothed", "causal", "eighth", "fourteenth"):
                     table, ((source, with_training),) = PERIOD_STUDIES[study]
                     for rule in table:
                         flagged = float(rule_flags(rule, scores, with_training, table).mean())
@@ -559,8 +590,9 @@ def report_transductive(long: pd.DataFrame, oracle: pd.DataFrame, informative: p
         print(summary.to_string(float_format=fmt))
 
 
-# The defaults of tsseq detect (third and fourth studies): batch and causal.
-DEFAULT_RULES = {"batch": ("centred mean 9", "smoothed"), "causal": ("adaptive mean 9, excess 2", "causal")}
+# The defaults of tsseq detect (third and fourth studies, gated since the fourteenth): batch and causal.
+DEFAULT_RULES = {"batch": ("centred mean 9, gate 0.9", "fourteenth"),
+                 "causal": ("adaptive mean 9, excess 2, gate 0.9", "fourteenth")}  # fmt: skip
 
 
 def report_members(long: pd.DataFrame, oracle: pd.DataFrame, ranking: pd.DataFrame) -> None:
@@ -673,7 +705,7 @@ def main() -> int:
     long = pd.concat(rows, ignore_index=True)
     if args.output:
         long.to_csv(args.output, index=False)
-    second = long["source"].isin(["scored", "train+scored", "smoothed", "causal", "eighth"])
+    second = long["source"].isin(["scored", "train+scored", "smoothed", "causal", "eighth", "fourteenth"])
     keys = ["detector", "rule", "source", "corpus"]
     mean = long[~second].groupby(keys)[["point_f1", "event_f1"]].mean().reset_index()
     is_oracle = mean["rule"].str.startswith("oracle")

@@ -31,7 +31,7 @@ def _period(n_normal: int = 600, n_bad: int = 300, bad_mean: float = 2.2, seed: 
 def test_it_flags_a_collective_anomaly_that_the_floor_misses_and_stays_quiet_before_it() -> None:
     # a long anomaly (600 rows) whose single scores stay under the floor, and most of their smoothed means too
     scores, labels = _period(n_normal=300, n_bad=600, bad_mean=1.5)
-    adaptive = AdaptiveThresholder().fit(NORMAL)
+    adaptive = AdaptiveThresholder(gate=None).fit(NORMAL)  # the split alone (the gate: tests below)
     flags, thresholds = adaptive.run(scores)
     anomaly = np.flatnonzero(labels)
     smoothed_floor = FalseAlarmThresholder(rate=0.01, smoothing=9).fit(NORMAL).predict(scores)[anomaly].mean()
@@ -121,7 +121,7 @@ def test_tsseq_detect_causal_default_is_the_adaptive_threshold(tmp_path, capsys)
                         ("false_alarm", ["--threshold", "false_alarm"])):  # fmt: skip
         output = tmp_path / f"{name}.csv"
         code = main(["detect", str(path), "--detector", "ar_residual", "--window", "24", "--train-rows", "300",
-                     *extra, "--output", str(output)])  # fmt: skip
+                     *extra, "--output", str(output), "--events", str(tmp_path / f"{name}_events.csv")])  # fmt: skip
         said[name] = capsys.readouterr().err
         assert code == 0, said[name]
         runs[name] = pd.read_csv(output)
@@ -138,10 +138,23 @@ def test_tsseq_detect_causal_default_is_the_adaptive_threshold(tmp_path, capsys)
     assert np.isnan(threshold[:300]).all() and (threshold[300:500] == threshold[300]).all()
     assert np.nanmax(threshold) == threshold[300] > threshold[500:700].min()
     flags, floor_flags = default["is_anomaly"].to_numpy(), floor["is_anomaly"].to_numpy()
-    np.testing.assert_array_equal(flags[300:], default["smoothed_score"].to_numpy()[300:] > threshold[300:])
+    # the flags: the smoothed scores above it, of the rows whose own score passes one level (the gate)
+    above = default["smoothed_score"].to_numpy()[300:] > threshold[300:]
+    assert not (flags[300:] & ~above).any()
+    assert scored[above & ~flags[300:]].max() < scored[flags[300:]].min()
     assert np.unique(floor["threshold"].dropna()).size == 1  # the floor: one threshold for every scored row
-    assert flags[520:700].mean() > 0.95 > 0.5 > floor_flags[520:700].mean()
-    assert flags[300:500].mean() < 0.05  # quiet before the shift
+    assert above[220:400].mean() > 0.95 > 0.5 > floor_flags[520:700].mean()
+    assert flags[520:700].mean() > 0.3 and flags[300:500].mean() < 0.05  # quiet before the shift
+    # events: the flagged rows joined across rows whose smoothed score passes the threshold, so that each stretch
+    # above it with a flagged row is one event, from its first flagged row to its last
+    from tsseq.anomaly.metrics import label_segments
+
+    events = pd.read_csv(tmp_path / "default_events.csv", parse_dates=["start", "end"])
+    stamps = pd.to_datetime(default["timestamp"]).to_numpy()
+    rows = [(int(np.searchsorted(stamps, a)), int(np.searchsorted(stamps, b)) + 1) for a, b in zip(events["start"], events["end"])]
+    stretches = [(a + 300, b + 300) for a, b in label_segments(above) if flags[a + 300 : b + 300].any()]
+    expected = [(a + np.flatnonzero(flags[a:b])[0], a + np.flatnonzero(flags[a:b])[-1] + 1) for a, b in stretches]
+    assert rows == expected and len(rows) < len(label_segments(flags))
     # it says where the split lowered the threshold, and what that added; the fixed threshold has nothing to say
     lowered = threshold < threshold[300]
     under = int((flags & (default["smoothed_score"].to_numpy() <= threshold[300])).sum())
@@ -163,10 +176,16 @@ def test_the_auto_detector_names_it_in_its_report() -> None:
 
     frame = _shifted_series()
     detector = AutoDetector(members=["ar_residual"], window_length=24, threshold="adaptive").fit(frame.iloc[:300])
-    assert "Otsu's split of the scored rows' combined scores seen so far (every 10 rows, from the 100th)" in (
-        detector.report()
-    )
-    assert detector.detect(frame)["is_anomaly"].to_numpy()[520:700].mean() > 0.5
+    report = " ".join(detector.report().split())
+    assert "Otsu's split of the scored rows' combined scores seen so far (every 10 rows, from the 100th)" in report
+    gate = detector.thresholder_.gate_
+    assert f"a row is flagged when its own combined score also passes {gate:.4g}, the 0.9 quantile" in report
+    assert gate == np.quantile(detector.normal_scores_[np.isfinite(detector.normal_scores_)], 0.9)
+    flagged = detector.detect(frame)["is_anomaly"].to_numpy()
+    assert flagged[520:700].mean() > 0.3 > 0.05 > flagged[300:500].mean()  # the shift's rows, those unusual enough
+    ungated = AutoDetector(members=["ar_residual"], window_length=24, threshold="adaptive",
+                           threshold_params={"gate": None}).fit(frame.iloc[:300])  # fmt: skip
+    assert ungated.detect(frame)["is_anomaly"].to_numpy()[520:700].mean() > 0.9
 
 
 def test_each_refresh_applies_the_batch_split_to_the_remembered_rows() -> None:
@@ -206,3 +225,21 @@ def test_with_many_series_a_threshold_note_names_its_series(tmp_path, capsys) ->
     assert code == 0, said
     assert "series 'shifted': threshold: the split of the scored rows' scores lowered it below its floor" in said
     assert "series 'calm': threshold: the split" not in said
+
+
+@pytest.mark.parametrize("method", ["adaptive", "transductive"])
+def test_the_gate_flags_only_rows_whose_own_score_passes_its_quantile_of_the_normal_scores(method: str) -> None:
+    # a spike: the moving mean of 9 rows carries it into its neighbours (causal: the 8 rows after it; centred: 4
+    # on either side), rows whose own scores are normal; the gate keeps those whose own score is unusual
+    scores = np.random.default_rng(5).lognormal(0.0, 0.5, 400)
+    scores[200] = 40.0
+    gated = make_thresholder(method).fit(NORMAL)
+    ungated = make_thresholder(method, gate=None).fit(NORMAL)
+    assert gated.gate == 0.9 and gated.gate_ == np.quantile(NORMAL, 0.9) and ungated.gate_ == -np.inf
+    flags, plain = gated.predict(scores), ungated.predict(scores)
+    neighbours = np.arange(201, 209) if method == "adaptive" else np.r_[196:200, 201:205]
+    assert plain[neighbours].all() and plain[200]  # the smoothing alone flags the spike's neighbours
+    np.testing.assert_array_equal(flags, plain & (scores > gated.gate_))  # known answer
+    assert flags[200] and flags[neighbours].sum() == (scores[neighbours] > gated.gate_).sum() < neighbours.size
+    with pytest.raises(ConfigError, match="gate"):
+        make_thresholder(method, gate=1.5).fit(NORMAL)

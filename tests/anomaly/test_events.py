@@ -45,6 +45,22 @@ def test_the_gap_rule_joins_events_at_most_gap_unflagged_rows_apart(gap: int, ex
     assert events["peak_score"].max() == 5.0 and events["peak_time"].iloc[0] == INDEX[2]
 
 
+def test_bridge_rows_join_the_events_on_either_side_when_they_fill_the_gap() -> None:
+    bridge = np.zeros(12, dtype=bool)
+    bridge[3:5] = True  # rows 3 and 4: every row between the first two events
+    bridge[6:9] = True  # rows 6-8 of the 6-9 gap: row 9 is not a bridge row
+    events = find_events(FLAGS, SCORES, index=INDEX, bridge=bridge)
+    assert [(INDEX.get_loc(start), INDEX.get_loc(end)) for start, end in zip(events["start"], events["end"])] == [
+        (1, 5), (10, 11)]  # fmt: skip
+    assert list(events["rows"]) == [5, 2] and events["peak_score"].tolist() == [5.0, 4.0]
+    bridge[9] = True
+    assert len(find_events(FLAGS, SCORES, index=INDEX, bridge=bridge)) == 1
+    bridge[:] = False  # no bridge rows: the events of the flags alone
+    pd.testing.assert_frame_equal(find_events(FLAGS, SCORES, index=INDEX, bridge=bridge), find_events(FLAGS, SCORES, index=INDEX))
+    with pytest.raises(DataError, match="bridge"):
+        find_events(FLAGS, bridge=bridge[:5])
+
+
 def test_peak_is_the_first_highest_score_and_nan_without_scores() -> None:
     events = find_events(np.array([1, 1, 1, 0], dtype=bool), np.array([1.0, 3.0, 3.0, 9.0]))
     assert events["peak_score"].tolist() == [3.0] and events["peak_time"].tolist() == [1]  # row numbers

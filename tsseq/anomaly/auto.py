@@ -446,8 +446,11 @@ class AutoDetector(Estimator):
                      f"rows, from the {thresholder.warmup}th)" if causal else
                      f"a split ({thresholder.method}) of the scored rows' combined scores")  # fmt: skip
             bound = "else" if not causal and not thresholder.lower_only else "never above"
+            gate = "" if thresholder.gate is None else (
+                f"; a row is flagged when its own combined score also passes {thresholder.gate_:.4g}, the "
+                f"{thresholder.gate:g} quantile of the combined training scores")  # fmt: skip
             return (f"{smoothed}{split} where they hold a separate group of high ones, {bound} a false-alarm rate of "
-                    f"{thresholder.rate:g} of the combined training scores")  # fmt: skip
+                    f"{thresholder.rate:g} of the combined training scores{gate}")  # fmt: skip
         return f"{self.threshold} fitted on the combined training scores"
 
 

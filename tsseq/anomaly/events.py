@@ -3,7 +3,11 @@
 An event is a maximal run of flagged rows (:func:`tsseq.anomaly.metrics.label_segments`),
 runs at most ``gap`` unflagged rows apart joined into one
 (:func:`tsseq.anomaly.metrics.merge_segments`): a score that dips under its threshold
-for a row inside a long anomaly should not report two events. For each event
+for a row inside a long anomaly should not report two events. Runs are also joined
+across unflagged rows that all lie in ``bridge``: ``tsseq detect`` passes the rows whose
+smoothed score passes the threshold, so that a stretch its threshold finds anomalous is
+one event, whichever of its rows are unusual enough to be flagged themselves (the
+threshold's ``gate``, :class:`tsseq.anomaly.thresholds.AdaptiveThresholder`). For each event
 :func:`find_events` gives
 
 * ``start``, ``end``: its first and last timestamps (inclusive; bridged rows inside);
@@ -37,6 +41,7 @@ def find_events(
     gap: int = 0,
     contributions: pd.DataFrame | None = None,
     channel_share: float = 0.5,
+    bridge: pd.Series | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Events of ``flags`` (module docstring), one row each in time order, columns :data:`EVENT_COLUMNS`.
 
@@ -54,6 +59,9 @@ def find_events(
         Per-channel contributions to the score (non-negative), for ``channels``.
     channel_share : float in (0, 1]
         A channel is involved when its contribution to the event is at least this share of the largest one.
+    bridge : Series or array of bool (T,), optional
+        Rows that join the events on either side of them when every unflagged row between
+        those events is one of them (module docstring).
     """
     if index is None:
         index = flags.index if isinstance(flags, pd.Series) else pd.RangeIndex(len(flags))
@@ -77,8 +85,16 @@ def find_events(
             )
         shares = np.nan_to_num(contributions.to_numpy(dtype=np.float64))  # (T, C); unscored rows add nothing
     names = None if contributions is None else contributions.columns
+    segments = merge_segments(label_segments(marked), gap)
+    if bridge is not None:
+        joining = np.asarray(bridge, dtype=bool)
+        if joining.shape != marked.shape:
+            raise DataError(
+                f"find_events: bridge and flags must have the same length. Got {joining.shape} and {marked.shape}."
+            )
+        segments = _bridged(segments, joining)
     rows = []
-    for start, end in merge_segments(label_segments(marked), gap):
+    for start, end in segments:
         inside = values[start:end]
         peak = int(np.nanargmax(inside)) + start if np.isfinite(inside).any() else None
         rows.append(
@@ -101,6 +117,18 @@ def find_events(
     events["rows"] = events["rows"].astype(np.int64)
     events["peak_score"] = events["peak_score"].astype(np.float64)
     return events
+
+
+def _bridged(segments: list[tuple[int, int]], joining: np.ndarray) -> list[tuple[int, int]]:
+    """``segments`` (half-open, in order) with neighbours joined where every row between them is in ``joining``."""
+    inside = np.concatenate(([0], np.cumsum(joining)))  # inside[b] - inside[a]: joining rows in [a, b)
+    out: list[tuple[int, int]] = []
+    for start, end in segments:
+        if out and inside[start] - inside[out[-1][1]] == start - out[-1][1]:
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
 
 
 def _involved(shares: np.ndarray, columns: pd.Index, channel_share: float) -> str:

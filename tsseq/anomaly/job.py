@@ -187,7 +187,10 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         contributions = None
         if contribution_names:  # the events name their channels
             contributions = table[contribution_names].set_axis(list(frame.columns), axis=1)
-        events = find_events(table["is_anomaly"], table["score"], gap=config.event_gap, contributions=contributions)
+        # a stretch the smoothed score flags is one event, its ungated rows included (the threshold's gate)
+        bridge = table["smoothed_score"] > table["threshold"] if {"smoothed_score", "threshold"} <= set(table) else None
+        events = find_events(table["is_anomaly"], table["score"], gap=config.event_gap, contributions=contributions,
+                             bridge=bridge)  # fmt: skip
     return DetectionResult(table, config.mode == "causal", threshold, scored, events, spacing, tuple(notes))
 
 
