@@ -189,7 +189,8 @@ def test_tsseq_detect_batch_default_adapts_to_the_scored_rows(shifted_csv, tmp_p
     for name, extra in (("default", []), ("false_alarm", ["--threshold", "false_alarm"])):
         output = tmp_path / f"{name}.csv"
         code = main(["detect", str(shifted_csv), "--detector", "ar_residual", "--window", "24", "--mode", "batch",
-                     "--train-rows", "300", *extra, "--output", str(output)])  # fmt: skip
+                     "--train-rows", "300", *extra, "--output", str(output),
+                     "--events", str(tmp_path / f"{name}_events.csv")])  # fmt: skip
         said[name] = " ".join(capsys.readouterr().err.split())
         assert code == 0, said[name]
         runs[name] = pd.read_csv(output)
@@ -198,16 +199,22 @@ def test_tsseq_detect_batch_default_adapts_to_the_scored_rows(shifted_csv, tmp_p
     assert (runs["default"]["threshold"].dropna() == runs["default"]["threshold"].dropna().iloc[0]).all()
     default, false_alarm = runs["default"], runs["false_alarm"]
     assert "smoothed_score" in default and "smoothed_score" not in false_alarm
-    # the flags are the smoothed scores over one threshold: every flagged row's above every other's
+    # the flags: the smoothed scores over one threshold, of the rows whose own score passes the gate, the 0.9
+    # quantile of the training rows' scores
     flagged = default["is_anomaly"].to_numpy()
-    smoothed = default["smoothed_score"].to_numpy()
-    assert smoothed[flagged].min() > np.nanmax(smoothed[~flagged])
+    smoothed, score = default["smoothed_score"].to_numpy(), default["score"].to_numpy()
+    above = smoothed > default["threshold"].to_numpy()
+    gate = np.quantile(score[:300][np.isfinite(score[:300])], 0.9)
+    np.testing.assert_array_equal(flagged, above & (score > gate))
     centred = pd.Series(default["score"]).rolling(9, center=True, min_periods=1).mean().to_numpy()
     np.testing.assert_allclose(smoothed[30:-5], centred[30:-5], rtol=1e-12)  # past the warm-up's missing scores
-    # the shift (rows 450-520): all of it flagged, as one event, where the false-alarm threshold
-    # misses rows of it and breaks it into pieces
-    assert flagged[450:520].all() and false_alarm["is_anomaly"].to_numpy()[450:520].mean() < 1
-    assert (np.diff(flagged[440:530].astype(int)) == 1).sum() == 1
+    # the shift (rows 450-520): all of it above the threshold and reported as one event, where the false-alarm
+    # threshold misses rows of it and breaks it into pieces
+    assert above[450:520].all() and false_alarm["is_anomaly"].to_numpy()[450:520].mean() < 1
+    events = pd.read_csv(tmp_path / "default_events.csv", parse_dates=["start", "end"])
+    stamps = pd.to_datetime(default["timestamp"])
+    during = events[(events["end"] >= stamps[450]) & (events["start"] <= stamps[519])]
+    assert len(during) == 1 and flagged[450:520].any()
     assert (np.diff(false_alarm["is_anomaly"].to_numpy()[440:530].astype(int)) == 1).sum() > 1
 
 

@@ -154,8 +154,10 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
                 applied = copy.deepcopy(fitted.thresholder_)  # predict sets threshold_: the fitted detector stays as fitted
                 applied.predict(scored["score"].to_numpy()[fit_rows:])
                 threshold = float(applied.threshold_)
-                compared = applied.smooth(scored["score"].to_numpy())  # what the threshold applies to
-                scored.insert(1, "is_anomaly", compared > threshold)  # NaN scores compare False
+                raw = scored["score"].to_numpy()
+                compared = applied.smooth(raw)  # what the threshold applies to
+                # NaN scores compare False; a flagged row's own score passes the gate (TransductiveThresholder)
+                scored.insert(1, "is_anomaly", (compared > threshold) & (raw > getattr(applied, "gate_", -np.inf)))
                 if applied.smoothing > 1:
                     scored.insert(1, "smoothed_score", compared)
     if lacking:  # the rows the detector had no value of: unscored, unflagged

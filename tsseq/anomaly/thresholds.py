@@ -935,7 +935,8 @@ class TransductiveThresholder(Estimator):
         A row is flagged only if its own score, unsmoothed, also passes this quantile of
         the normal scores, in (0, 1) (:class:`AdaptiveThresholder`); None: no such condition.
 
-    Fitted: ``floor_``, ``gate_`` (the level of ``gate``), ``scale_`` (``m``), ``normal_`` (the sorted smoothed normal scores);
+    Fitted: ``floor_``, ``gate_`` (the level of ``gate``), ``scale_`` (``m``), ``normal_`` (the sorted
+    smoothed normal scores);
     ``threshold_``: the floor after ``fit``, then the threshold the last ``predict`` applied;
     ``accepted_``: whether that call used the split.
     """
@@ -1188,7 +1189,7 @@ class AdaptiveThresholder(Estimator):
         smoothed = _finite_scores(causal_smooth(values, self.smoothing, self.smoother), name)
         self.split_ = TransductiveThresholder(
             method="otsu", rate=self.rate, max_fraction=self.max_fraction, min_excess=self.min_excess,
-            lower_only=True, smoothing=1,
+            lower_only=True, smoothing=1, gate=None,  # it judges splits; the gate is applied here, on the raw scores
         ).fit(smoothed)  # fmt: skip
         self.floor_ = self.threshold_ = self.split_.floor_
         self.gate_ = _gate_level(self.gate, values)
