@@ -151,7 +151,8 @@ def test_tsseq_detect_causal_default_is_the_adaptive_threshold(tmp_path, capsys)
 
     events = pd.read_csv(tmp_path / "default_events.csv", parse_dates=["start", "end"])
     stamps = pd.to_datetime(default["timestamp"]).to_numpy()
-    rows = [(int(np.searchsorted(stamps, a)), int(np.searchsorted(stamps, b)) + 1) for a, b in zip(events["start"], events["end"])]
+    rows = [(int(np.searchsorted(stamps, a)), int(np.searchsorted(stamps, b)) + 1)
+            for a, b in zip(events["start"], events["end"])]  # fmt: skip
     stretches = [(a + 300, b + 300) for a, b in label_segments(above) if flags[a + 300 : b + 300].any()]
     expected = [(a + np.flatnonzero(flags[a:b])[0], a + np.flatnonzero(flags[a:b])[-1] + 1) for a, b in stretches]
     assert rows == expected and len(rows) < len(label_segments(flags))

@@ -56,7 +56,8 @@ def test_bridge_rows_join_the_events_on_either_side_when_they_fill_the_gap() -> 
     bridge[9] = True
     assert len(find_events(FLAGS, SCORES, index=INDEX, bridge=bridge)) == 1
     bridge[:] = False  # no bridge rows: the events of the flags alone
-    pd.testing.assert_frame_equal(find_events(FLAGS, SCORES, index=INDEX, bridge=bridge), find_events(FLAGS, SCORES, index=INDEX))
+    unbridged = find_events(FLAGS, SCORES, index=INDEX)
+    pd.testing.assert_frame_equal(find_events(FLAGS, SCORES, index=INDEX, bridge=bridge), unbridged)
     with pytest.raises(DataError, match="bridge"):
         find_events(FLAGS, bridge=bridge[:5])
 

@@ -162,7 +162,8 @@ class AutoDetector(Estimator):
         fall back to ``"in_sample"`` with a warning (``reference_`` says which was used).
         Measured (``pipelines/benchmarks/threshold_study.md``, after the thirteenth study):
         on clean 500-row series it keeps about the stated rate where in-sample scores let
-        15-21% of the rows through, and it is the better choice on the univariate synthetic
+        15-21% of the rows through (under the gated default threshold of the fourteenth study,
+        0.7-5.1% against 4.2-6.6%), and it is the better choice on the univariate synthetic
         corpus; it is not the default because where the training rows span several
         operating points (the simulated plants, wide logs, NAB) a half's fit scores the other
         half's normal rows too high, and point F1 falls by a third or more (plant 0.618 ->

@@ -254,8 +254,8 @@ def _level_notes(frame, train_rows: int) -> list[str]:
         "it): the detector flags levels it never saw. If that is a trend rather than a lasting change, score the "
         "series without it: --detrend difference (any drift; a level shift scores as one jump) or --detrend linear "
         "(a steady trend, over training rows enough to pin its slope; a level shift stays shifted). Clean trending "
-        "series of 500 to 2000 rows: 70-83% of the rows flagged as they are, 2-5% with differences, 5-23% with the "
-        "line (pipelines/benchmarks/short_series_false_alarms.py --kinds trend)"
+        "series of 500 to 2000 rows: 35-47% of the rows flagged as they are, 1-2% with differences, 2-10% with the "
+        "line (causal; pipelines/benchmarks/short_series_false_alarms.py --kinds trend)"
     ]
 
 
@@ -291,12 +291,13 @@ def _threshold_notes(table, thresholder, detector=None, levels=None) -> list[str
             f"{THRESHOLD_NOTE}{share:.1%} of the {int(scored.sum())} scored rows are above its floor {floor:.4g}, "
             f"which {rate:g} of the training rows' scores exceed ({share / rate:.0f} times as many): either much of "
             "this period is anomalous, or the model scores new normal rows above the rows it was fitted on (a close "
-            "fit of few training rows, or many loosely related channels: the default detector flags 3% and 8% of the "
-            "rows of anomaly-free logs of 20 and 40 channels, pipelines/benchmarks/threshold_study.md, twelfth study). "
-            "The plot and the events show which; more training rows help in the second case"
+            "fit of few training rows, or many loosely related channels: the default detector flags 1.4% and 4.5% of "
+            "the rows of anomaly-free logs of 20 and 40 channels, pipelines/benchmarks/wide_logs.py, "
+            "threshold_study.md's twelfth and fourteenth studies). The plot and the events show which; more training "
+            "rows help in the second case"
             + ("; so does --param reference=cross_fitted, which fits auto's threshold on scores of rows its models "
-               "did not see (three kinds of clean 500-row series: 3%, 3% and 13% of the rows flagged instead of "
-               "15%, 21% and 18%, means over four series; where the training rows span several operating points it "
+               "did not see (three kinds of clean 500-row series: 0.7%, 0.8% and 5.1% of the rows flagged instead of "
+               "5.1%, 4.2% and 6.6%, means over four series; where the training rows span several operating points it "
                "misses more anomalies: threshold_study.md, after the "
                "thirteenth study)" if getattr(detector, "reference_", None) == "in_sample" else "")
         )

@@ -1147,10 +1147,10 @@ class AdaptiveThresholder(Estimator):
         carries an anomaly's errors into the rows after it, normal rows that pass a
         smoothed threshold.
 
-    Fitted: ``floor_``, ``gate_`` (the level of ``gate``), ``split_`` (the :class:`TransductiveThresholder` that judges a
-    split), ``threshold_`` (the threshold in force after the last row seen),
-    ``accepted_``; the stream's state ``history_``, ``seen_`` (the remembered rows in arrival order) and
-    ``sorted_`` (the same, sorted), ``count_``.
+    Fitted: ``floor_``, ``gate_`` (the level of ``gate``), ``split_`` (the
+    :class:`TransductiveThresholder` that judges a split), ``threshold_`` (the threshold in
+    force after the last row seen), ``accepted_``; the stream's state ``history_``, ``seen_``
+    (the remembered rows in arrival order) and ``sorted_`` (the same, sorted), ``count_``.
     """
 
     def __init__(
