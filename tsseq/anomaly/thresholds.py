@@ -1145,7 +1145,9 @@ class AdaptiveThresholder(Estimator):
         a stretch of rows is anomalous, the gate which of its rows are: a window spreads a
         spike's score over its neighbours, and a forecaster's or an autoencoder's window
         carries an anomaly's errors into the rows after it, normal rows that pass a
-        smoothed threshold.
+        smoothed threshold. It also bounds what a wrong split flags: rows in the top
+        ``1 - gate`` of the normal scores at most, where a split of an anomaly-free period
+        at its median could flag half of it.
 
     Fitted: ``floor_``, ``gate_`` (the level of ``gate``), ``split_`` (the
     :class:`TransductiveThresholder` that judges a split), ``threshold_`` (the threshold in
