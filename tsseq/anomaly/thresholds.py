@@ -1,7 +1,8 @@
 """Thresholds: from per-timestamp anomaly scores to alarms (a higher score is more anomalous).
 
-Every method flags ``score > threshold``; NaN scores (e.g. the warm-up of a windowed
-scorer) are never flagged and never enter a fitted statistic.
+Every method flags ``score > threshold`` (those that smooth first, their smoothed score;
+the adapted ones also ask a flagged row's own score to pass their ``gate``); NaN scores
+(e.g. the warm-up of a windowed scorer) are never flagged and never enter a fitted statistic.
 
 * :func:`quantile_threshold`, :func:`ksigma_threshold`: one number from validation scores.
 * :class:`SPOT`, :class:`DSPOT` (Siffer et al. 2017, "Anomaly Detection in Streams with
