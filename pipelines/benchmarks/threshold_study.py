@@ -284,12 +284,16 @@ VARIANTS["auto_max_anchored"] = ("auto", {"members": [
 # Session 22: auto exactly as `tsseq detect` runs it (its own window of 48 rows, autoencoder and training defaults),
 # where every row above fixes the studies' window (--window, 32), a smaller autoencoder and a faster training.
 SHIPPED = "auto_shipped"
+# ... and as `tsseq detect --mode batch` runs it: not causal, each row's error the mean over the windows holding it.
+SHIPPED_BATCH = "auto_shipped_batch"
 
 
 def detector_params(name: str, window: int) -> dict:
     params: dict = {"threshold": None, "causal": True}
     if name == SHIPPED:
         return params
+    if name == SHIPPED_BATCH:
+        return {"threshold": None, "causal": False, "aggregation": "mean"}
     if name in ("lstm_ae", "gru_ae"):
         params.update(window_length=window, model_params={"hidden_size": 16}, training=TRAINING)
     elif name in ("ar_residual", "var_residual"):
@@ -305,8 +309,8 @@ def detector_params(name: str, window: int) -> dict:
 
 
 def detector_name(name: str) -> str:
-    """The registered detector of a study name (:data:`VARIANTS`, :data:`SHIPPED`)."""
-    return "auto" if name == SHIPPED else VARIANTS[name][0] if name in VARIANTS else name
+    """The registered detector of a study name (:data:`VARIANTS`, :data:`SHIPPED`, :data:`SHIPPED_BATCH`)."""
+    return "auto" if name in (SHIPPED, SHIPPED_BATCH) else VARIANTS[name][0] if name in VARIANTS else name
 
 
 def _online_scores(column: pd.DataFrame, train_rows: int) -> tuple[np.ndarray, np.ndarray]:
