@@ -164,6 +164,11 @@ def test_tsseq_detect_causal_default_is_the_adaptive_threshold(tmp_path, capsys)
             f"{np.nanmin(threshold):.4g} at its lowest; {under} of the {flags.sum()} flagged rows are under the "
             "floor") in " ".join(said["default"].split())  # fmt: skip
     assert under > 0 and "lowered" not in said["false_alarm"]
+    # and how many rows over the threshold its gate left unflagged
+    held = int((above & ~flags[300:]).sum())
+    assert held > 0 and (f"{held} of the {int(above.sum())} rows whose smoothed score passes it are not flagged: their "
+                         "own scores are under its gate") in " ".join(said["default"].split())  # fmt: skip
+    assert "gate" not in said["false_alarm"]
     # causal: the flags of the rows before 600 do not change when the rows after it are cut off
     _shifted_series().iloc[:600].to_csv(path)
     output = tmp_path / "prefix.csv"

@@ -261,7 +261,7 @@ def _level_notes(frame, train_rows: int) -> list[str]:
 
 def _threshold_notes(table, thresholder, detector=None, levels=None) -> list[str]:
     """What the threshold did, for stderr: where an adapted one went under its floor and how many flags that added,
-    and, when far more scored rows pass the false-alarm floor than its rate says normal rows do, what that can
+    how many rows over it its gate left unflagged, and, when far more scored rows pass the false-alarm floor than its rate says normal rows do, what that can
     mean (and, for ``auto`` fitted on in-sample scores, the option that fits it on out-of-sample ones; where
     ``levels``, ``(frame, training rows)`` of the levels scored, leave the training rows' range, ``detrend``); none
     for a threshold that states no rate."""
@@ -285,6 +285,18 @@ def _threshold_notes(table, thresholder, detector=None, levels=None) -> list[str
             f"{int((flags & (compared <= floor)).sum())} of the {int(flags.sum())} flagged rows are under the floor "
             "(--threshold false_alarm: a fixed threshold, no split)"
         )
+    gate = getattr(thresholder, "gate", None)
+    if gate is not None:
+        passed = compared > threshold  # NaN compares False
+        held = passed & ~table["is_anomaly"].to_numpy(dtype=bool)
+        if held.any():
+            notes.append(
+                f"{THRESHOLD_NOTE}{int(held.sum())} of the {int(passed.sum())} rows whose smoothed score passes it are "
+                f"not flagged: their own scores are under its gate {thresholder.gate_:.4g}, the {gate:g} quantile of "
+                "the training rows' scores (such as rows next to an anomaly, which the smoothing and the model's window "
+                "carry its score into; an event spans them where they lie between flagged rows; --threshold-param "
+                "gate=null flags them too)"
+            )
     share = float(np.mean(compared[scored] > floor)) if scored.any() else 0.0
     if share >= FLOOR_EXCESS * rate:
         notes.append(
