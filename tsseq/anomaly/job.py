@@ -261,10 +261,10 @@ def _level_notes(frame, train_rows: int) -> list[str]:
 
 def _threshold_notes(table, thresholder, detector=None, levels=None) -> list[str]:
     """What the threshold did, for stderr: where an adapted one went under its floor and how many flags that added,
-    how many rows over it its gate left unflagged, and, when far more scored rows pass the false-alarm floor than its rate says normal rows do, what that can
-    mean (and, for ``auto`` fitted on in-sample scores, the option that fits it on out-of-sample ones; where
-    ``levels``, ``(frame, training rows)`` of the levels scored, leave the training rows' range, ``detrend``); none
-    for a threshold that states no rate."""
+    how many rows over it its gate left unflagged, and, when far more scored rows pass the false-alarm floor than its
+    rate says normal rows do, what that can mean (and, for ``auto`` fitted on in-sample scores, the option that fits
+    it on out-of-sample ones; where ``levels``, ``(frame, training rows)`` of the levels scored, leave the training
+    rows' range, ``detrend``); none for a threshold that states no rate."""
     import numpy as np
 
     rate = getattr(thresholder, "rate", None)
