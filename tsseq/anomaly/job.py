@@ -155,11 +155,9 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
                 applied.predict(scored["score"].to_numpy()[fit_rows:])
                 threshold = float(applied.threshold_)
                 raw = scored["score"].to_numpy()
-                compared = applied.smooth(raw)  # what the threshold applies to
-                # NaN scores compare False; a flagged row's own score passes the gate (TransductiveThresholder)
-                scored.insert(1, "is_anomaly", (compared > threshold) & (raw > getattr(applied, "gate_", -np.inf)))
+                scored.insert(1, "is_anomaly", applied.apply(raw))  # every row against the scored rows' split
                 if applied.smoothing > 1:
-                    scored.insert(1, "smoothed_score", compared)
+                    scored.insert(1, "smoothed_score", applied.smooth(raw))  # what the threshold applies to
     if lacking:  # the rows the detector had no value of: unscored, unflagged
         scored = scored.reindex(frame.index)
         if "is_anomaly" in scored:
