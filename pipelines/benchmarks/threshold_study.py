@@ -286,12 +286,29 @@ VARIANTS["auto_max_anchored"] = ("auto", {"members": [
 SHIPPED = "auto_shipped"
 # ... and as `tsseq detect --mode batch` runs it: not causal, each row's error the mean over the windows holding it.
 SHIPPED_BATCH = "auto_shipped_batch"
+# Fifteenth study: auto_shipped with its forecasting members reading rows cleaned by the lag filter on any number of
+# channels (lag_clip: each row in their lags at most c residual scales from its own forecast, tsseq.anomaly.lag_filter)
+# -> (c, lag_clip_run: the longest run of clipped rows cleaned, a longer one entering the lags as observed; None: every
+# run, within 2L rows). Adopted on one channel (auto's default since); auto_unfiltered is auto_shipped before it.
+LAG_CLIPPED = {"auto_lag_clip3": (3.0, None), "auto_lag_clip2": (2.0, None),
+               "auto_lag_clip3_run2": (3.0, 2), "auto_lag_clip3_run6": (3.0, 6), "auto_unfiltered": (None, None)}  # fmt: skip
+
+
+def lag_clipped_members(clip: float | None, run: int | None) -> list[dict]:
+    """auto's default members, its forecasting ones (var_residual, interval) with the lag filter on any data."""
+    from tsseq.anomaly.auto import DEFAULT_MEMBERS
+
+    lag_filter = {"lag_clip": clip, "lag_clip_run": run or 10**9, "lag_clip_univariate_only": False}
+    return [{**m, "params": {**m["params"], **lag_filter}} if m["name"] in ("var_residual", "interval") else m
+            for m in DEFAULT_MEMBERS]  # fmt: skip
 
 
 def detector_params(name: str, window: int) -> dict:
     params: dict = {"threshold": None, "causal": True}
     if name == SHIPPED:
         return params
+    if name in LAG_CLIPPED:
+        return {**params, "members": lag_clipped_members(*LAG_CLIPPED[name])}
     if name == SHIPPED_BATCH:
         return {"threshold": None, "causal": False, "aggregation": "mean"}
     if name in ("lstm_ae", "gru_ae"):
@@ -310,7 +327,9 @@ def detector_params(name: str, window: int) -> dict:
 
 def detector_name(name: str) -> str:
     """The registered detector of a study name (:data:`VARIANTS`, :data:`SHIPPED`, :data:`SHIPPED_BATCH`)."""
-    return "auto" if name in (SHIPPED, SHIPPED_BATCH) else VARIANTS[name][0] if name in VARIANTS else name
+    if name in (SHIPPED, SHIPPED_BATCH) or name in LAG_CLIPPED:
+        return "auto"
+    return VARIANTS[name][0] if name in VARIANTS else name
 
 
 def _online_scores(column: pd.DataFrame, train_rows: int) -> tuple[np.ndarray, np.ndarray]:

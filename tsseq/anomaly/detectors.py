@@ -94,6 +94,7 @@ from tsseq.data.windows import AGGREGATIONS, windows_to_timestamps
 from tsseq.engine import Trainer, TrainingConfig
 from tsseq.engine.trimming import AUTO, kept_windows, trimmed_windows
 from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.anomaly.lag_filter import filtered_windows, residual_scale
 from tsseq.anomaly.online import OnlineResidualDetector
 from tsseq.anomaly.online_interval import OnlineIntervalDetector
 from tsseq.anomaly.scorers import split_by_shares
@@ -324,20 +325,24 @@ class AnomalyDetector(Estimator):
 
     def _split(self, frame: pd.DataFrame, validation: Frame | None):
         """-> (train rows, held-out rows with context in front or None, rows of context)."""
-        context = self.context_rows()
         if validation is not None:
             return frame, self._frame(validation, "validation"), 0
         held = int(round(self.validation_fraction * len(frame)))
         if held == 0:
             return frame, None, 0
         train = frame.iloc[: len(frame) - held]
-        if len(train) < self.context_rows() + 1:
+        if len(train) < self.first_scored_row() + 1:
             raise DataError(
                 f"{len(frame)} rows leave {len(train)} training rows after holding out validation_fraction="
-                f"{self.validation_fraction}; a window needs {self.context_rows() + 1}. Train on more rows (tsseq "
+                f"{self.validation_fraction}; a window needs {self.first_scored_row() + 1}. Train on more rows (tsseq "
                 "detect: --train-rows, --train-fraction) or use a shorter window (window_length, --window)."
             )
+        context = min(self.context_rows(), len(train))
         return train, frame.iloc[len(frame) - held - context :], context
+
+    def first_scored_row(self) -> int:
+        """The first row of a series that gets a score (the rows before it are too few): :meth:`context_rows`."""
+        return self.context_rows()
 
     def _scaled(self, frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(self.scaler_.transform(frame.to_numpy()), index=frame.index, columns=frame.columns)
@@ -552,8 +557,13 @@ class ForecastResidualDetector(AnomalyDetector):
     by construction (``xhat_t`` uses data before ``t``). ``input_length`` and ``horizon``
     of forecasters that take them default to ``window_length`` and 1.
 
-    Parameters: ``forecaster``, ``forecaster_params`` (its constructor arguments), and the
-    rest as :class:`ReconstructionDetector` (``aggregation`` has one window per point).
+    Parameters: ``forecaster``, ``forecaster_params`` (its constructor arguments), the lag
+    filter's (:mod:`tsseq.anomaly.lag_filter`: ``lag_clip``, None or ``c > 0``, the
+    forecaster reads rows cleaned by a robust filter, each at most ``c`` residual scales
+    from its own forecast, so that an anomaly does not echo in the forecasts after it;
+    ``lag_clip_run``, a run of more clipped rows is a lasting change, let in as observed;
+    ``lag_clip_univariate_only``, filter data of one channel only, as ``auto`` does), and
+    the rest as :class:`ReconstructionDetector` (``aggregation`` has one window per point).
     ``forecaster_params`` update, key by key, :attr:`FORECASTER_PRESETS`: a ``"var"`` forecaster
     gets :data:`SCREENED_VAR` unless they say otherwise (``{"cross_screen": None}``: every
     channel in every equation, shrunk; with ``"cross_penalty": None`` too, the least squares).
@@ -569,6 +579,9 @@ class ForecastResidualDetector(AnomalyDetector):
         forecaster: str = "ar",
         forecaster_params: Mapping | None = None,
         window_length: int = 48,
+        lag_clip: float | None = None,
+        lag_clip_run: int = 2,
+        lag_clip_univariate_only: bool = False,
         scorer: str = "absolute",
         scorer_params: Mapping | None = None,
         aggregation: str = "last",
@@ -580,6 +593,9 @@ class ForecastResidualDetector(AnomalyDetector):
         self.forecaster = forecaster
         self.forecaster_params = forecaster_params
         self.window_length = window_length
+        self.lag_clip = lag_clip
+        self.lag_clip_run = lag_clip_run
+        self.lag_clip_univariate_only = lag_clip_univariate_only
         self.scorer = scorer
         self.scorer_params = scorer_params
         self.aggregation = aggregation
@@ -589,8 +605,33 @@ class ForecastResidualDetector(AnomalyDetector):
         self.causal = causal
 
     def context_rows(self) -> int:
-        """Rows before a timestamp that its score reads: ``L``."""
-        return self.window_length
+        """Rows before a timestamp that its score reads: ``L``, and ``L`` more that the lag filter cleans from."""
+        return self.window_length + self._filter_rows()
+
+    def first_scored_row(self) -> int:
+        """``L + k - 1`` (``k = 1`` here): the lag filter reads more rows, but pads those before the series."""
+        return self.context_rows() - self._filter_rows()
+
+    def _filter_rows(self) -> int:
+        return self.window_length if self._lag_filtered() else 0
+
+    def _lag_filtered(self) -> bool:
+        """Whether the lag filter cleans the rows the forecaster reads (``lag_clip``, ``lag_clip_univariate_only``)."""
+        several = len(getattr(self, "columns_", ())) > 1
+        return self.lag_clip is not None and not (self.lag_clip_univariate_only and several)
+
+    def _check_parameters(self) -> None:
+        super()._check_parameters()
+        clip = self.lag_clip
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip > 0):
+            raise ConfigError(
+                f"The 'lag_clip' parameter must be None or a number of residual scales > 0 (e.g. 3). Got {clip!r}."
+            )
+        check_positive_int(self.lag_clip_run, "lag_clip_run")
+        if not isinstance(self.lag_clip_univariate_only, (bool, np.bool_)):
+            raise ConfigError(
+                f"The 'lag_clip_univariate_only' parameter must be True or False. Got {self.lag_clip_univariate_only!r}."
+            )
 
     def _model_words(self) -> str:
         return f"forecaster {self.forecaster!r}"
@@ -601,6 +642,31 @@ class ForecastResidualDetector(AnomalyDetector):
         self.forecaster_ = registry.create(self.forecaster, **self._forecaster_arguments(horizon=1))
         usable = validation is not None and len(validation) > self.window_length
         self.forecaster_.fit(train, validation=validation if usable else None)
+        self._fit_lag_filter(train)
+
+    def _fit_lag_filter(self, train: pd.DataFrame) -> None:
+        """``lag_scale_`` ``(C,)``: the robust scale of the forecaster's one-step residuals on the training rows."""
+        self.lag_scale_ = None
+        if not self._lag_filtered():
+            return
+        values = train.to_numpy()
+        windows = np.lib.stride_tricks.sliding_window_view(values[:-1], self.window_length, axis=0)
+        forecasts = self._one_step(np.ascontiguousarray(windows.transpose(0, 2, 1)))
+        self.lag_scale_ = residual_scale(values[self.window_length :] - forecasts)
+
+    def _one_step(self, windows: np.ndarray) -> np.ndarray:
+        return self.forecaster_.predict_windows(windows, 1)[:, 0]
+
+    def _input_windows(self, values: np.ndarray, steps_ahead: int) -> np.ndarray:
+        """The windows ``(N, L, C)`` that forecast rows ``L + k - 1 ..`` of ``values``: the observed rows, or cleaned
+        by the lag filter (``lag_clip``)."""
+        before = values[: len(values) - steps_ahead]
+        if self._lag_filtered():
+            return filtered_windows(
+                before, self.window_length, self._one_step, self.lag_scale_, self.lag_clip, self.lag_clip_run
+            )
+        windows = np.lib.stride_tricks.sliding_window_view(before, self.window_length, axis=0)
+        return np.ascontiguousarray(windows.transpose(0, 2, 1))
 
     def _forecaster_arguments(self, horizon: int) -> dict:
         """The forecaster's constructor arguments: ``input_length`` (``window_length``) and ``horizon`` where it
@@ -618,9 +684,7 @@ class ForecastResidualDetector(AnomalyDetector):
                 f"A series of {len(values)} rows is too short to forecast any point from "
                 f"window_length={self.window_length} points."
             )
-        windows = np.lib.stride_tricks.sliding_window_view(values[:-1], self.window_length, axis=0)  # (N, C, L)
-        inputs = windows.transpose(0, 2, 1)  # (N, L, C)
-        predictions = self.forecaster_.predict_windows(np.ascontiguousarray(inputs), 1)  # (N, 1, C)
+        predictions = self.forecaster_.predict_windows(self._input_windows(values, 1), 1)  # (N, 1, C)
         errors = values[self.window_length :, None, :] - predictions
         return errors, np.arange(len(errors)), self.window_length
 

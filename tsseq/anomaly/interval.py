@@ -44,7 +44,7 @@ class IntervalDetector(ForecastResidualDetector):
 
     Parameters
     ----------
-    forecaster, forecaster_params, window_length
+    forecaster, forecaster_params, window_length, lag_clip, lag_clip_run, lag_clip_univariate_only
         As :class:`ForecastResidualDetector` (``input_length`` and ``horizon`` of
         forecasters that take them default to ``window_length`` and ``steps_ahead``; a
         ``"var"`` forecaster is screened and shrunk,
@@ -79,6 +79,9 @@ class IntervalDetector(ForecastResidualDetector):
         forecaster: str = "ar",
         forecaster_params: Mapping | None = None,
         window_length: int = 48,
+        lag_clip: float | None = None,
+        lag_clip_run: int = 2,
+        lag_clip_univariate_only: bool = False,
         steps_ahead: int = 1,
         levels: object = None,
         tail: str = "gaussian",
@@ -91,6 +94,9 @@ class IntervalDetector(ForecastResidualDetector):
         self.forecaster = forecaster
         self.forecaster_params = forecaster_params
         self.window_length = window_length
+        self.lag_clip = lag_clip
+        self.lag_clip_run = lag_clip_run
+        self.lag_clip_univariate_only = lag_clip_univariate_only
         self.steps_ahead = steps_ahead
         self.levels = levels
         self.tail = tail
@@ -101,8 +107,8 @@ class IntervalDetector(ForecastResidualDetector):
         self.causal = causal
 
     def context_rows(self) -> int:
-        """Rows before a timestamp that its score reads: ``L + k - 1``."""
-        return self.window_length + self.steps_ahead - 1
+        """Rows before a timestamp that its score reads: ``L + k - 1``, and ``L`` more with the lag filter."""
+        return self.window_length + self.steps_ahead - 1 + self._filter_rows()
 
     def channel_scores(self, y: Frame) -> pd.DataFrame:
         """Per-channel ``-log10 p_c`` of ``y`` ``(T, C)``, before the channels are combined (NaN where unscored)."""
@@ -141,8 +147,9 @@ class IntervalDetector(ForecastResidualDetector):
             )
         if self.levels is not None and len(check_levels(self.levels, "levels")) < 2:
             raise ConfigError(f"The 'levels' parameter needs at least 2 quantile levels. Got {self.levels!r}.")
-        usable = validation is not None and len(validation) > self.context_rows()
+        usable = validation is not None and len(validation) > self.first_scored_row()
         self.forecaster_.fit(train, validation=validation if usable else None)
+        self._fit_lag_filter(train)
         self.levels_ = self._levels(train.to_numpy()[: self.window_length])
 
     def _levels(self, window: np.ndarray) -> np.ndarray:
@@ -174,19 +181,19 @@ class IntervalDetector(ForecastResidualDetector):
     def _window_errors(self, scaled: pd.DataFrame):
         """Per-channel tail scores ``-log10 p_c`` ``(N, 1, C)`` of the rows ``L + k - 1 ..``."""
         values = scaled.to_numpy()
-        k, context = self.steps_ahead, self.context_rows()
-        if len(values) <= context:
+        k = self.steps_ahead
+        first = self.window_length + k - 1  # the first scored row (the lag filter pads the rows before the series)
+        if len(values) <= first:
             raise DataError(
                 f"A series of {len(values)} rows is too short to score any point from window_length="
                 f"{self.window_length} rows {k} step(s) before it."
             )
-        windows = np.lib.stride_tricks.sliding_window_view(values[: len(values) - k], self.window_length, axis=0)
-        inputs = np.ascontiguousarray(windows.transpose(0, 2, 1))  # (N, L, C)
+        inputs = self._input_windows(values, k)  # (N, L, C)
         quantiles = self.forecaster_.predict_windows(inputs, k, quantiles=self.levels_)[:, k - 1]  # (N, C, Q)
-        observed = values[context:]  # (N, C)
+        observed = values[first:]  # (N, C)
         z = quantile_z(np.nan_to_num(observed), quantiles, self.levels_, self.tail)
         scores = np.where(np.isnan(observed), np.nan, normal_tail_score(z))
-        return scores[:, None, :], np.arange(len(scores)), context
+        return scores[:, None, :], np.arange(len(scores)), first
 
 
 DETECTORS["interval"] = (IntervalDetector, {})
