@@ -68,9 +68,10 @@ def test_auto_is_registered_and_the_default(streamed) -> None:
 
 def test_on_one_channel_the_members_score_as_before_the_eighth_and_twelfth_studies() -> None:
     # No other channel: no cross term to screen or shrink, and the largest channel error is the mean. auto's
-    # univariate scores are those of its least-squares members with the channels' mean.
+    # univariate scores are those of its least-squares members with the channels' mean (and, since the fifteenth
+    # study, the lag filter on the forecasting ones).
     frame = generate_plant(1400, clean_start=1000, seed=2, anomalies={"spike": 3, "shift": 1}).frame[["flow"]]
-    plain_var = {"forecaster_params": {"cross_penalty": None, "cross_screen": None}}
+    plain_var = {"forecaster_params": {"cross_penalty": None, "cross_screen": None}, "lag_clip": 3.0}
     mean = {"scorer_params": {"reduction": "mean"}}
     least_squares = [{"name": "lstm_ae", "params": {"centre_windows": "multichannel", **mean}},
                      {"name": "var_residual", "params": {**plain_var, **mean}},
@@ -80,6 +81,17 @@ def test_on_one_channel_the_members_score_as_before_the_eighth_and_twelfth_studi
         for members in (None, least_squares)
     ]
     np.testing.assert_array_equal(scores[0].to_numpy(), scores[1].to_numpy())
+
+
+def test_the_forecasting_members_lags_are_cleaned_on_one_channel_only() -> None:
+    plant = generate_plant(1400, clean_start=1000, seed=2, anomalies={"spike": 3, "shift": 1}).frame
+    for frame, filtered in ((plant[["flow"]], True), (plant, False)):
+        detector = make_detector("auto", window_length=32, training=TINY).fit(frame.iloc[:1000])
+        members = dict(detector.members_)
+        for name in ("var_residual", "interval"):
+            assert (members[name].lag_scale_ is not None) is filtered
+            assert members[name].context_rows() == (64 if filtered else 32)
+        assert ("its lags cleaned (lag_clip=3, runs over 2 let in)" in detector.report()) is filtered
 
 
 def test_auto_says_what_it_combined(streamed) -> None:
