@@ -34,6 +34,9 @@ DETECTORS = {
     "lstm_vae": {"model_params": {"hidden_size": 32}, "training": TRAINING},
     "ar_residual": {"forecaster_params": {"max_order": 32}},
     "ar_residual+likelihood": {"forecaster_params": {"max_order": 32}, "scorer": "likelihood"},
+    "var_residual": {},
+    # the lag filter (tsseq.anomaly.lag_filter): L one-step forecasts of every window, one batched call each
+    "var_residual+lag_clip": {"lag_clip": 3.0},
 }
 
 
