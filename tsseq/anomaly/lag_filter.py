@@ -80,9 +80,9 @@ def filtered_windows(
     values = np.asarray(values, dtype=np.float64)
     channels = values.shape[1]
     padded = np.concatenate([np.full((length, channels), np.nan), values])
-    segments = np.lib.stride_tricks.sliding_window_view(padded, 2 * length, axis=0).transpose(0, 2, 1).copy()
+    raw = np.lib.stride_tricks.sliding_window_view(padded, 2 * length, axis=0).transpose(0, 2, 1)  # a view
+    segments = raw.copy()  # (N, 2L, C): each window's L starting rows and the L rows it cleans
     width = clip * np.asarray(scale, dtype=np.float64)
-    raw = segments.copy()
     run = np.zeros((len(segments), channels), dtype=np.int64)  # consecutive clipped rows per window and channel
     positions = np.arange(2 * length)
     for j in range(length, 2 * length):
