@@ -89,6 +89,10 @@ row's own score above the 0.9 quantile of the normal scores), adopted in both mo
 ``auto_shipped`` (``auto`` as ``tsseq detect`` runs it) on the corpora above, the ``daily`` corpus
 (a file as a user first tries one) and NAB's ``realAWSCloudwatch``.
 
+Fifteenth study (pre-registered likewise): not a threshold but ``auto``'s forecasting members
+reading rows cleaned by the lag filter (:mod:`tsseq.anomaly.lag_filter`; the rows of
+:data:`LAG_CLIPPED`), under the gated defaults; adopted on one-channel data.
+
 The result, and the defaults chosen from it: ``threshold_study.md`` next to this script.
 """
 
@@ -326,7 +330,7 @@ def detector_params(name: str, window: int) -> dict:
 
 
 def detector_name(name: str) -> str:
-    """The registered detector of a study name (:data:`VARIANTS`, :data:`SHIPPED`, :data:`SHIPPED_BATCH`)."""
+    """The registered detector of a study name (:data:`VARIANTS`, :data:`SHIPPED`, :data:`SHIPPED_BATCH`, :data:`LAG_CLIPPED`)."""
     if name in (SHIPPED, SHIPPED_BATCH) or name in LAG_CLIPPED:
         return "auto"
     return VARIANTS[name][0] if name in VARIANTS else name
