@@ -94,7 +94,7 @@ from tsseq.data.windows import AGGREGATIONS, windows_to_timestamps
 from tsseq.engine import Trainer, TrainingConfig
 from tsseq.engine.trimming import AUTO, kept_windows, trimmed_windows
 from tsseq.errors import ConfigError, DataError, closest_match
-from tsseq.anomaly.lag_filter import filtered_windows, residual_scale
+from tsseq.anomaly.lag_filter import filtered_windows, observed_windows, residual_scale
 from tsseq.anomaly.online import OnlineResidualDetector
 from tsseq.anomaly.online_interval import OnlineIntervalDetector
 from tsseq.anomaly.scorers import split_by_shares
@@ -605,12 +605,13 @@ class ForecastResidualDetector(AnomalyDetector):
         self.causal = causal
 
     def context_rows(self) -> int:
-        """Rows before a timestamp that its score reads: ``L``, and ``L`` more that the lag filter cleans from."""
-        return self.window_length + self._filter_rows()
+        """Rows before a timestamp that its score reads: those before the first scored row, and ``L`` more that the
+        lag filter cleans from."""
+        return self.first_scored_row() + self._filter_rows()
 
     def first_scored_row(self) -> int:
-        """``L + k - 1`` (``k = 1`` here): the lag filter reads more rows, but pads those before the series."""
-        return self.context_rows() - self._filter_rows()
+        """``L``: the lag filter reads more rows, but pads those before the series."""
+        return self.window_length
 
     def _filter_rows(self) -> int:
         return self.window_length if self._lag_filtered() else 0
@@ -650,8 +651,7 @@ class ForecastResidualDetector(AnomalyDetector):
         if not self._lag_filtered():
             return
         values = train.to_numpy()
-        windows = np.lib.stride_tricks.sliding_window_view(values[:-1], self.window_length, axis=0)
-        forecasts = self._one_step(np.ascontiguousarray(windows.transpose(0, 2, 1)))
+        forecasts = self._one_step(np.ascontiguousarray(observed_windows(values[:-1], self.window_length)))
         self.lag_scale_ = residual_scale(values[self.window_length :] - forecasts)
 
     def _one_step(self, windows: np.ndarray) -> np.ndarray:
@@ -665,8 +665,7 @@ class ForecastResidualDetector(AnomalyDetector):
             return filtered_windows(
                 before, self.window_length, self._one_step, self.lag_scale_, self.lag_clip, self.lag_clip_run
             )
-        windows = np.lib.stride_tricks.sliding_window_view(before, self.window_length, axis=0)
-        return np.ascontiguousarray(windows.transpose(0, 2, 1))
+        return np.ascontiguousarray(observed_windows(before, self.window_length))
 
     def _forecaster_arguments(self, horizon: int) -> dict:
         """The forecaster's constructor arguments: ``input_length`` (``window_length``) and ``horizon`` where it

@@ -106,9 +106,10 @@ class IntervalDetector(ForecastResidualDetector):
         self.validation_fraction = validation_fraction
         self.causal = causal
 
-    def context_rows(self) -> int:
-        """Rows before a timestamp that its score reads: ``L + k - 1``, and ``L`` more with the lag filter."""
-        return self.window_length + self.steps_ahead - 1 + self._filter_rows()
+    def first_scored_row(self) -> int:
+        """``L + k - 1``: the first row with ``L`` rows ``k`` steps before it (the lag filter pads those before the
+        series; ``context_rows`` adds the rows it reads)."""
+        return self.window_length + self.steps_ahead - 1
 
     def channel_scores(self, y: Frame) -> pd.DataFrame:
         """Per-channel ``-log10 p_c`` of ``y`` ``(T, C)``, before the channels are combined (NaN where unscored)."""
@@ -182,7 +183,7 @@ class IntervalDetector(ForecastResidualDetector):
         """Per-channel tail scores ``-log10 p_c`` ``(N, 1, C)`` of the rows ``L + k - 1 ..``."""
         values = scaled.to_numpy()
         k = self.steps_ahead
-        first = self.window_length + k - 1  # the first scored row (the lag filter pads the rows before the series)
+        first = self.first_scored_row()
         if len(values) <= first:
             raise DataError(
                 f"A series of {len(values)} rows is too short to score any point from window_length="

@@ -61,6 +61,11 @@ def residual_scale(residuals: np.ndarray) -> np.ndarray:
     return np.maximum(np.nan_to_num(scale, nan=SMALLEST_SCALE), SMALLEST_SCALE)
 
 
+def observed_windows(values: np.ndarray, length: int) -> np.ndarray:
+    """The windows ``(T - L + 1, L, C)`` of ``values`` ``(T, C)`` ending at rows ``L - 1 .. T - 1``: a read-only view."""
+    return np.lib.stride_tricks.sliding_window_view(values, length, axis=0).transpose(0, 2, 1)
+
+
 def filtered_windows(
     values: np.ndarray,
     length: int,
@@ -71,16 +76,15 @@ def filtered_windows(
 ) -> np.ndarray:
     """The cleaned windows ``(T - L + 1, L, C)`` ending at rows ``L - 1 .. T - 1`` of ``values`` ``(T, C)``.
 
-    Aligned as ``sliding_window_view(values, L, axis=0)`` (transposed to ``(N, L, C)``),
-    each cleaned from the observed rows ``L`` before it (module docstring). ``predict``
-    maps windows ``(M, L, C)`` to one-step forecasts ``(M, C)``; ``scale`` ``(C,)``; a
-    clipped value is at most ``clip * scale`` from its forecast; a run of more than
-    ``longest_run`` clipped rows enters as observed.
+    Aligned as :func:`observed_windows`, each cleaned from the observed rows ``L`` before
+    it (module docstring). ``predict`` maps windows ``(M, L, C)`` to one-step forecasts
+    ``(M, C)``; ``scale`` ``(C,)``; a clipped value is at most ``clip * scale`` from its
+    forecast; a run of more than ``longest_run`` clipped rows enters as observed.
     """
     values = np.asarray(values, dtype=np.float64)
     channels = values.shape[1]
     padded = np.concatenate([np.full((length, channels), np.nan), values])
-    raw = np.lib.stride_tricks.sliding_window_view(padded, 2 * length, axis=0).transpose(0, 2, 1)  # a view
+    raw = observed_windows(padded, 2 * length)
     segments = raw.copy()  # (N, 2L, C): each window's L starting rows and the L rows it cleans
     width = clip * np.asarray(scale, dtype=np.float64)
     run = np.zeros((len(segments), channels), dtype=np.int64)  # consecutive clipped rows per window and channel
