@@ -42,6 +42,24 @@ def test_normalisation_puts_scores_of_any_scale_on_one_scale_known_answer() -> N
     assert np.isnan(gaussian.transform(np.nan)) and np.all(np.diff(gaussian.transform(np.linspace(-5, 40, 500))) >= 0)
 
 
+def test_a_series_constant_in_its_training_rows_is_flagged_where_it_moves_not_refused(tmp_path: Path) -> None:
+    # Every member scores zero on the training rows: the normalisers' tail scale must stay positive, so that a
+    # later departure scores high and finite (it scored infinite, and tsseq detect wrote nothing).
+    assert np.isfinite(TailNormaliser().fit(np.zeros(90)).transform([0.0, 1e-3, 10.0])).all()
+    rng = np.random.default_rng(0)
+    values = np.r_[np.full(450, 5.0), 5.0 + rng.normal(0, 0.5, 150)]
+    frame = pd.DataFrame({"y": values}, index=pd.date_range("2024-01-01", periods=600, freq="h"))
+    data, output = tmp_path / "idle_then_busy.csv", tmp_path / "scores.csv"
+    frame.to_csv(data)
+    with pytest.warns(UserWarning, match="constant in the training data"):
+        code = main(["detect", str(data), "--param", "training={epochs: 2, progress: false}", "--threads", "1",
+                     "--output", str(output)])  # fmt: skip
+    assert code == 0
+    table = pd.read_csv(output)
+    assert np.isfinite(table["score"].iloc[450:]).all() and table["is_anomaly"].iloc[450:].all()
+    assert not table["is_anomaly"].iloc[:450].any()
+
+
 def test_members_are_on_one_scale_on_normal_rows(streamed) -> None:
     _, result = streamed
     auto = result.detector

@@ -52,9 +52,22 @@ def test_a_run_longer_than_longest_run_enters_the_lags_as_observed() -> None:
     np.testing.assert_array_equal(held[8, :, 0], [10.0] * 4)
 
 
-def test_residual_scale_is_the_mad_of_each_channel_with_a_floor() -> None:
-    residuals = np.array([[1.0, 0.0], [-1.0, 0.0], [3.0, 0.0], [-3.0, 0.0], [0.0, np.nan]])
-    np.testing.assert_allclose(residual_scale(residuals), [1.4826 * 1.0, 1e-6])
+def test_residual_scale_is_the_median_absolute_residual_with_a_fallback_and_a_floor() -> None:
+    residuals = np.array([[1.0, 0.0, 0.0, np.nan], [-1.0, 0.0, 0.0, np.nan], [3.0, 0.0, 0.0, np.nan],
+                          [-3.0, 0.0, 5.0, np.nan], [0.0, np.nan, 0.0, np.nan]])  # fmt: skip
+    # median |r|; all zero: the floor; mostly zero: 1.2533 mean |r|; no finite residual: the floor
+    np.testing.assert_allclose(residual_scale(residuals), [1.4826 * 1.0, 1e-6, 1.2533 * 1.0, 1e-6])
+
+
+def test_residual_scale_of_a_quantised_series_does_not_collapse() -> None:
+    # A series sitting at one value, which the forecaster misses by the same 0.03 on most rows: the spread about
+    # the residuals' median is zero there, the spread about the forecast is not.
+    residuals = np.r_[np.full(95, 0.03), np.linspace(-5.0, 5.0, 5)][:, None]
+    np.testing.assert_allclose(residual_scale(residuals), [1.4826 * 0.03])
+    windows = filtered_windows(np.r_[np.full(10, 0.03), 0.0, 0.03][:, None], 2, lambda w: np.zeros((len(w), 1)),
+                               residual_scale(residuals), clip=3.0, longest_run=2)  # fmt: skip
+    raw = np.lib.stride_tricks.sliding_window_view(np.r_[np.full(10, 0.03), 0.0, 0.03], 2)
+    np.testing.assert_array_equal(windows[:, :, 0], raw)  # no normal row is clipped
 
 
 def ar1_with_a_spike(rows: int = 700, spike: int = 500, seed: int = 0) -> pd.DataFrame:

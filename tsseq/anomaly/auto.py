@@ -113,7 +113,9 @@ class TailNormaliser:
 
     ``fit(scores (n,))``: the sorted finite scores ``v_1 <= .. <= v_n``, ``u`` their
     ``1 - tail_fraction`` quantile, ``beta`` the mean excess over ``u`` (at least 1e-12
-    times the scores' scale). ``transform(s)``: for ``s <= u`` the survival ``1 - F(s)``,
+    times the larger of 1 and the largest absolute score: scores of a channel that was
+    constant in the training rows are all zero there, and a floor of zero made every later
+    score infinite). ``transform(s)``: for ``s <= u`` the survival ``1 - F(s)``,
     ``F`` interpolating the plotting positions ``i / (n + 1)`` at the ``v_i``; beyond
     ``u``, ``P(S > u) exp(-(s - u) / beta)``, so ``g`` grows linearly,
     ``g(u) + (s - u) / (beta ln 10)``. Monotone, continuous; NaN stays NaN.
@@ -130,7 +132,7 @@ class TailNormaliser:
         self.positions_ = np.arange(1, len(values) + 1) / (len(values) + 1)
         self.knee_ = float(np.quantile(values, 1.0 - self.tail_fraction))
         excess = values[values > self.knee_] - self.knee_
-        scale = max(float(np.abs(values).max()), 1e-300)
+        scale = max(float(np.abs(values).max()), 1.0)
         self.beta_ = max(float(excess.mean()) if excess.size else 0.0, 1e-12 * scale)
         self.knee_survival_ = 1.0 - float(np.interp(self.knee_, values, self.positions_))
         return self

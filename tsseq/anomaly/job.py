@@ -306,7 +306,7 @@ def _threshold_notes(table, thresholder, detector=None, levels=None) -> list[str
             "threshold_study.md's twelfth and fourteenth studies). The plot and the events show which; more training "
             "rows help in the second case"
             + ("; so does --param reference=cross_fitted, which fits auto's threshold on scores of rows its models "
-               "did not see (three kinds of clean 500-row series: 0.6%, 0.9% and 5.1% of the rows flagged instead of "
+               "did not see (three kinds of clean 500-row series: 0.6%, 0.8% and 5.1% of the rows flagged instead of "
                "5.2%, 4.1% and 6.7%, means over four series; where the training rows span several operating points it "
                "misses more anomalies: threshold_study.md, after the "
                "thirteenth study)" if getattr(detector, "reference_", None) == "in_sample" else "")
