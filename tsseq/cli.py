@@ -145,7 +145,20 @@ def add_layout_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--series-column", help="long format: the column holding series ids")
     parser.add_argument("--freq", help="pandas frequency, e.g. h, D, 15min (default: inferred)")
     parser.add_argument("--missing", choices=["error", "interpolate", "ffill", "mask"], default="error")
+    add_timestamp_arguments(parser)
     add_grid_arguments(parser)
+
+
+def add_timestamp_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--timestamp-unit`` and ``--no-header`` (DataConfig's ``timestamp_unit`` and ``header``)."""
+    parser.add_argument(
+        "--timestamp-unit", choices=["s", "ms", "us", "ns"],
+        help="timestamps written as numbers are Unix times in this unit (e.g. 1416726000 with s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-header", action="store_true",
+        help="the CSV has no header line: its columns are named value (or value_1, value_2, ...) and timestamp",
+    )  # fmt: skip
 
 
 def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
@@ -172,6 +185,8 @@ def csv_data_config(args: argparse.Namespace, **fields: object):
         decimal=args.decimal,
         sort=args.sort,
         reindex=args.reindex,
+        timestamp_unit=args.timestamp_unit,
+        header=not args.no_header,
         **fields,
     )
 

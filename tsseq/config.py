@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 from tsseq.errors import ConfigError, DataFileNotFoundError, closest_match, located
 
 MissingPolicy = Literal["error", "interpolate", "ffill", "mask"]
+TimestampUnit = Literal["s", "ms", "us", "ns"]  # tsseq.data.checks.UNIX_UNITS
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class DataConfig:
     reindex: bool = False
     sep: str | None = None  # CSV field delimiter; None: detected (',', ';', tab or '|')
     decimal: str | None = None  # CSV decimal mark; None: '.', or ',' in a ';'-separated file that uses it
+    timestamp_unit: TimestampUnit | None = None  # timestamps that are numbers: Unix times in s, ms, us or ns
+    header: bool = True  # False: a CSV without a header line (columns named value, or value_1, value_2, ...)
     target: list[str] | None = None  # the forecast columns; None = every value column that is not a covariate
     past_covariates: list[str] | None = None  # columns observed up to the forecast origin
     future_covariates: list[str] | None = None  # columns known over the horizon too
@@ -64,6 +67,14 @@ class DataConfig:
             raise ConfigError("data: give the forecast columns once, as 'target' (or its older name 'columns').")
         if self.future_csv is not None and not self.future_covariates:
             raise ConfigError("data: 'future_csv' holds the future covariates over the horizon; name them in 'future_covariates'.")
+        units = get_args(TimestampUnit)
+        if self.timestamp_unit is not None and self.timestamp_unit not in units:
+            raise ConfigError(
+                f"data: 'timestamp_unit' (--timestamp-unit) must be one of {', '.join(units)}: the unit of "
+                f"timestamps written as Unix times. Got {self.timestamp_unit!r}." + closest_match(str(self.timestamp_unit), units)
+            )
+        if not isinstance(self.header, bool):
+            raise ConfigError(f"data: 'header' must be true or false. Got {self.header!r}.")
 
     @property
     def target_columns(self) -> list[str] | None:

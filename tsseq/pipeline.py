@@ -98,6 +98,7 @@ def read_frame(
     *,
     missing: str | None = None,
     irregular: str = "error",
+    timestamp_unit: str | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """``(validated frame, its source)`` of a catalog data set, a CSV or Parquet, as ``data`` says.
 
@@ -106,9 +107,11 @@ def read_frame(
 
     ``missing`` overrides ``data.missing``; ``irregular="keep"`` keeps a CSV's rows as they
     are when their spacing is irregular (detection on the row sequence; forecasting needs
-    a regular grid and keeps the default, ``"error"``).
+    a regular grid and keeps the default, ``"error"``); ``timestamp_unit`` overrides
+    ``data.timestamp_unit`` (detection reads numbers without a unit as ``"steps"``).
     """
     missing = data.missing if missing is None else missing
+    timestamp_unit = data.timestamp_unit if timestamp_unit is None else timestamp_unit
     if data.dataset is not None:
         from tsseq.data.catalog import load
         from tsseq.data.checks import check_series
@@ -129,14 +132,17 @@ def read_frame(
         "sort": data.sort,
         "reindex": data.reindex,
         "irregular": irregular,
+        "timestamp_unit": timestamp_unit,
     }
     if is_parquet(path):
-        if data.sep is not None or data.decimal is not None:
-            raise ConfigError(f"data: 'sep' and 'decimal' (--sep, --decimal) apply to CSV files; {path} is Parquet.")
+        if data.sep is not None or data.decimal is not None or not data.header:
+            raise ConfigError(
+                f"data: 'sep', 'decimal' and 'header' (--sep, --decimal, --no-header) apply to CSV files; {path} is Parquet."
+            )
         frame = read_parquet(path, **options)
     else:
         dialect = {key: value for key, value in (("sep", data.sep), ("decimal", data.decimal)) if value is not None}
-        frame = read_csv(path, **options, **dialect)
+        frame = read_csv(path, **options, header=data.header, **dialect)
     return sanity.check_magnitude(frame, str(path)), str(path)
 
 

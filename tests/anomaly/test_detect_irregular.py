@@ -171,3 +171,67 @@ def test_a_failed_plot_leaves_neither_scores_nor_events(sensor_log, tmp_path: Pa
                  "--events", str(out / "events.csv"), "--plot", str(out / "plot.png")])  # fmt: skip
     assert code == 2 and "plot.png" in capsys.readouterr().err
     assert not out.exists() or list(out.iterdir()) == []
+
+
+# ---- public anomaly benchmarks as they are written: numbers for timestamps, or none --------------------------------
+def _cycle_with_a_spike(rows: int = 900) -> np.ndarray:
+    values = np.sin(2 * np.pi * np.arange(rows) / 24) + 0.1 * np.random.default_rng(2).standard_normal(rows)
+    values[SPIKE_ROW] += 3.0
+    return values
+
+
+def test_a_row_counter_for_timestamps_is_scored_in_order_and_written_back(tmp_path: Path, capsys) -> None:
+    # Yahoo's A1 benchmark: timestamp 1, 2, 3, ... and a label column, which is left out with --columns.
+    values = _cycle_with_a_spike()
+    path = tmp_path / "real_1.csv"
+    pd.DataFrame({"timestamp": np.arange(1, ROWS + 1), "value": values, "is_anomaly": 0}).to_csv(path, index=False)
+    output, events, plot = tmp_path / "scores.csv", tmp_path / "events.csv", tmp_path / "plot.png"
+    code = main(["detect", str(path), "--detector", "ar_residual", "--output", str(output)])
+    assert code == 2 and "clash with the output columns" in capsys.readouterr().err and not output.exists()
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"start": [SPIKE_ROW + 1], "end": [SPIKE_ROW + 1]}).to_csv(labels, index=False)
+    code = main(["detect", str(path), "--columns", "value", "--detector", "ar_residual", "--output", str(output),
+                 "--events", str(events), "--plot", str(plot), "--labels", str(labels)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "numbered by column 'timestamp' from 1 to 900 (every 1; numbers, not dates" in err
+    table = pd.read_csv(output)
+    assert table["timestamp"].tolist() == list(range(1, ROWS + 1))
+    assert table["score"].idxmax() == SPIKE_ROW and table["is_anomaly"].iloc[SPIKE_ROW]
+    found = pd.read_csv(events)
+    assert ((found["start"] <= SPIKE_ROW + 1) & (found["end"] >= SPIKE_ROW + 1)).sum() == 1 and plot.exists()
+
+
+def test_unix_times_need_their_unit_to_be_dates(tmp_path: Path, capsys) -> None:
+    stamps = 1416726000 + 3600 * np.arange(ROWS)
+    path = tmp_path / "A3Benchmark-TS1.csv"
+    pd.DataFrame({"timestamps": stamps, "value": _cycle_with_a_spike()}).to_csv(path, index=False)
+    output = tmp_path / "scores.csv"
+    assert main(["detect", str(path), "--detector", "ar_residual", "--output", str(output)]) == 0
+    assert "Unix times need --timestamp-unit s" in capsys.readouterr().err
+    assert pd.read_csv(output)["timestamp"].tolist() == stamps.tolist()
+    assert main(["detect", str(path), "--detector", "ar_residual", "--timestamp-unit", "s", "--output", str(output)]) == 0
+    assert "timestamps:" not in capsys.readouterr().err  # a regular grid of dates
+    written = pd.read_csv(output, parse_dates=["timestamp"])["timestamp"]
+    assert written.iloc[0] == pd.Timestamp("2014-11-23 07:00") and (written.diff().iloc[1:] == pd.Timedelta("1h")).all()
+    code = main(["detect", str(path), "--resample", "2h", "--output", str(output)])
+    assert code == 2 and "Leave resample out, or give Unix times a unit" in capsys.readouterr().err
+
+
+def test_a_file_of_bare_numbers_without_a_header(tmp_path: Path, capsys) -> None:
+    # The UCR anomaly archive: one value per line, no header, no timestamps.
+    path = tmp_path / "001_UCR_Anomaly_x_300_700_705.txt"
+    np.savetxt(path, _cycle_with_a_spike())
+    output = tmp_path / "scores.csv"
+    code = main(["detect", str(path), "--detector", "ar_residual", "--output", str(output)])
+    assert code == 2 and "--no-header" in capsys.readouterr().err
+    labels = tmp_path / "labels.csv"
+    labels.write_text("start,end\n2024-01-01,2024-01-02\n")
+    code = main(["detect", str(path), "--no-header", "--detector", "ar_residual", "--output", str(output),
+                 "--labels", str(labels), "--plot", str(tmp_path / "p.png")])  # fmt: skip
+    assert code == 2 and "its windows are dates, but the data's timestamps are numbers" in capsys.readouterr().err
+    assert not output.exists()
+    assert main(["detect", str(path), "--no-header", "--detector", "ar_residual", "--output", str(output)]) == 0
+    table = pd.read_csv(output)
+    assert list(table.columns[:2]) == ["timestamp", "value"] and table["timestamp"].tolist() == list(range(ROWS))
+    assert table["score"].idxmax() == SPIKE_ROW

@@ -13,7 +13,7 @@ import pytest
 
 from tsseq.data.checks import observed_mask, series_frequency
 from tsseq.data.csv import read_csv
-from tsseq.errors import DataError, DataFileNotFoundError
+from tsseq.errors import ConfigError, DataError, DataFileNotFoundError
 
 HOURLY = "date,a,b\n2020-01-01 00:00,1,10\n2020-01-01 01:00,2,20\n2020-01-01 02:00,3,30\n"
 
@@ -253,3 +253,55 @@ def test_binary_file_says_a_csv_text_file_was_expected(tmp_path: Path) -> None:
     path = tmp_path / "data.csv"
     path.write_bytes(b"PK\x03\x04\x00\x00binary")
     raises(path, "holds binary data, not text; expected a CSV text file")
+
+
+# ---- timestamps that are numbers, files without a header ----------------------------------
+
+
+def test_unix_times_with_their_unit_and_numbers_refused_without_one(tmp_path: Path) -> None:
+    path = write(tmp_path, "timestamps,value\n1416726000,1.5\n1416729600,2.5\n1416733200,3.5\n")
+    frame = read_csv(path, timestamp_unit="s")
+    assert list(frame.index) == list(pd.date_range("2014-11-23 07:00", periods=3, freq="h"))
+    assert frame.index.freq == "h" and "timestamps" not in frame.attrs
+    # a named timestamp column is read as text: its digits are the same Unix times
+    named = read_csv(path, timestamp_column="timestamps", timestamp_unit="s")
+    pd.testing.assert_frame_equal(named, frame)
+    milliseconds = write(tmp_path, "time,value\n1416726000000,1\n1416729600000,2\n", "ms.csv")
+    assert read_csv(milliseconds, timestamp_unit="ms").index[0] == pd.Timestamp("2014-11-23 07:00")
+    raises(path, "Got int64 numbers (1416726000, ...)", "timestamp_unit='s'", "--timestamp-unit s")
+    with pytest.raises(ConfigError, match="'timestamp_unit' parameter must be one of s, ms, us, ns .*Got 'sec'"):
+        read_csv(path, timestamp_unit="sec")
+
+
+def test_numbers_read_as_steps_give_back_the_same_numbers() -> None:
+    from tsseq.data.checks import check_series, step_numbers
+
+    for index in (pd.Index([1, 2, 3, 4]), pd.Index([0.5, 1.0, 1.5, 2.0]), pd.Index([10, 20, 40, 50])):
+        frame = check_series(pd.DataFrame({"v": [1.0, 2.0, 3.0, 4.0]}, index=index), timestamp_unit="steps",
+                             irregular="keep")  # fmt: skip
+        assert frame.attrs["timestamps"] == "steps"
+        pd.testing.assert_index_equal(step_numbers(frame.index), index)
+    with pytest.raises(DataError, match=r"timestamps are not in increasing order: row iloc\[2\]"):
+        check_series(pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=pd.Index([1, 3, 2])), timestamp_unit="steps")
+
+
+def test_a_digit_string_that_is_a_date_stays_a_date_when_steps_are_allowed(tmp_path: Path) -> None:
+    path = write(tmp_path, "day,value\n20240105,1\n20240106,2\n20240107,3\n")
+    frame = read_csv(path, timestamp_column="day", timestamp_unit="steps")
+    assert frame.index[0] == pd.Timestamp("2024-01-05") and "timestamps" not in frame.attrs
+    counter = write(tmp_path, "step,value\n1,1\n2,2\n3,3\n", "counter.csv")
+    assert read_csv(counter, timestamp_column="step", timestamp_unit="steps").attrs["timestamps"] == "steps"
+
+
+def test_a_file_without_a_header_or_timestamps(tmp_path: Path) -> None:
+    bare = write(tmp_path, "0.5\n1.5\n2.5\n", "ucr.txt")
+    raises(bare, "looks like data, not a header", "header=False (tsseq: --no-header)")
+    raises(bare, "no timestamp column found", header=False)  # forecasting needs dates
+    frame = read_csv(bare, header=False, timestamp_unit="steps")
+    assert list(frame.columns) == ["value"] and list(frame["value"]) == [0.5, 1.5, 2.5]
+    assert frame.attrs["timestamps"] == "steps" and frame.index.name == "row"
+    several = read_csv(write(tmp_path, "1,2,3\n4,5,6\n", "smd.txt"), header=False, timestamp_unit="steps")
+    assert list(several.columns) == ["value_1", "value_2", "value_3"]
+    dated = read_csv(write(tmp_path, "2024-01-01 00:00,1,2\n2024-01-01 01:00,3,4\n", "d.csv"), header=False)
+    assert list(dated.columns) == ["value_1", "value_2"] and dated.index.name == "timestamp"
+    raises(write(tmp_path, "1,x\n2,y\n", "bad.txt"), "value 'x' at line 1;", header=False, timestamp_unit="steps")

@@ -25,7 +25,9 @@ rows bridged: start, end, duration, rows, peak score and time, channels), shaded
 the plot. The files are written together at the end, or none (the paths
 are checked before any training; non-finite scores are refused, exit 3). Irregularly
 stamped logs are detected on their row sequence by default (``--timestamps``; or
-``--resample FREQ``; :class:`tsseq.anomaly.config.DetectionConfig`). Modes: ``causal`` (default) trains on the first
+``--resample FREQ``; :class:`tsseq.anomaly.config.DetectionConfig`), as are files whose
+timestamps are numbers that count rows, or that have none (``--no-header`` for a file of
+bare numbers): the output carries those numbers, or the rows' numbers from 0. Modes: ``causal`` (default) trains on the first
 rows and streams the rest (the score of ``t`` uses rows up to ``t``; training rows get no
 score); ``batch`` trains on the same rows and scores every row offline, windows both sides
 of each point included. The job itself is :func:`tsseq.anomaly.job.run_detection`; this
@@ -150,13 +152,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--series-column", help="many series (long format): the column of series ids; each series is scored on its own"
     )
-    from tsseq.cli import add_dialect_arguments, add_engine_arguments, add_grid_arguments, add_threads_argument, positive_int
+    from tsseq.cli import (add_dialect_arguments, add_engine_arguments, add_grid_arguments, add_threads_argument,
+                           add_timestamp_arguments, positive_int)
 
     parser.add_argument(
         "--batch-series", type=positive_int, metavar="N", help="many series: score N at a time (default 1000)"
     )
     add_engine_arguments(parser)
     add_dialect_arguments(parser)
+    add_timestamp_arguments(parser)
     add_grid_arguments(parser)
     add_threads_argument(parser)
 
@@ -178,7 +182,7 @@ def with_threads(config, threads: int | None):
 def run(args: argparse.Namespace) -> int:
     from tsseq import io
     from tsseq.anomaly.config import DetectionConfig, DetectorConfig, load_detection_job
-    from tsseq.anomaly.job import read_labels, run_detection
+    from tsseq.anomaly.job import check_labels_match, read_labels, run_detection
     from tsseq.config import DataConfig
     from tsseq.errors import ConfigError
 
@@ -198,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
             name=args.csv.stem,
             data=DataConfig(csv=str(args.csv), timestamp_column=args.timestamp_column, columns=args.columns,
                             series_column=args.series_column, freq=args.freq, missing=args.missing, sep=args.sep,
-                            decimal=args.decimal, sort=args.sort, reindex=args.reindex),
+                            decimal=args.decimal, sort=args.sort, reindex=args.reindex,
+                            timestamp_unit=args.timestamp_unit, header=not args.no_header),
             detector=DetectorConfig(args.detector, dict(args.param)),
             window=args.window,
             threshold=None if str(args.threshold).lower() == "none" else args.threshold,
@@ -234,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
             out.check(events, "events CSV")
         labels = None if config.labels is None else read_labels(base_dir / config.labels)
         result = run_detection(config, base_dir)
+        if labels is not None:
+            check_labels_match(labels, result.table.index, base_dir / config.labels)
         out.add_csv(output, result.table, "scores CSV")
         if events is not None:
             out.add(events, lambda temporary: result.events.to_csv(temporary, index=False), "events CSV")

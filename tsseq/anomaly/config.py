@@ -114,6 +114,10 @@ class DetectionConfig:
       ``seasonal_period`` such as ``"1D"`` means about a day of rows); the output
       carries the original timestamps unchanged. ``missing: interpolate`` is linear in
       row position;
+    * timestamps that are numbers (a row counter; Unix times without ``data.timestamp_unit``),
+      or no timestamp column at all (a file of bare numbers, ``data.header: false``): the
+      rows are read in order and scored as ``"rows"``, and the output carries the numbers,
+      or the rows' numbers from 0 in a column ``row``, unchanged;
     * ``resample`` (a pandas frequency, e.g. ``"10s"``): the rows are put on that grid
       first, each bin the mean of the rows whose timestamps fall in
       ``[bin, bin + freq)`` (bins labelled by their left edge); empty bins are missing

@@ -98,7 +98,11 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     outputs = (*RESULT_COLUMNS, "timestamp", *contribution_columns(frame.columns))
     clashes = [column for column in frame.columns if column in outputs]
     if clashes:
-        raise DataError(f"{source}: value column(s) {clashes} clash with the output columns; rename them.")
+        kept = [str(column) for column in frame.columns if column not in clashes]
+        raise DataError(
+            f"{source}: value column(s) {clashes} clash with the output columns; rename them, or score the other "
+            f"columns only (data.columns; tsseq detect: --columns {','.join(kept) or 'NAME'})."
+        )
     given = [key for key in config.detector.params if key in _FILLED_BY_JOB]
     if given:
         raise ConfigError(
@@ -333,17 +337,31 @@ def adapted_default(name: str, mode: str, threshold_params) -> str | None:
 
 
 def _load_frame(config, base_dir: Path):
-    """The job's validated frame; a CSV is read keeping irregular rows unless ``timestamps: grid``."""
+    """The job's validated frame; a CSV is read keeping irregular rows unless ``timestamps: grid``.
+
+    Timestamps that are numbers and not Unix times (no ``timestamp_unit``) count rows, and
+    a CSV without a timestamp column is read in row order: both are read as steps, scored on
+    the row sequence and given back in the output (:func:`_row_sequence`).
+    """
+    from tsseq.data.checks import STEPS
+    from tsseq.errors import ConfigError
     from tsseq.pipeline import load_frame, read_frame
 
     data = config.data
-    if data.csv is None or (config.timestamps == "grid" and config.resample is None):
-        frame = load_frame(data, base_dir)  # catalog data sets are regular; grid: as forecasting reads it
+    if data.csv is None:
+        frame = load_frame(data, base_dir)  # catalog data sets are regular
     else:
+        grid = config.timestamps == "grid" and config.resample is None  # as forecasting reads it
         # Resampling: missing raw values are skipped by the bin means, and the policy is applied on the grid.
         missing = "mask" if config.resample is not None and data.missing != "error" else data.missing
-        frame, _ = read_frame(data, base_dir, data.columns, missing=missing, irregular="keep")
+        frame, _ = read_frame(data, base_dir, data.target_columns, missing=missing, irregular="error" if grid else "keep",
+                              timestamp_unit=data.timestamp_unit or STEPS)  # fmt: skip
     if config.resample is not None:
+        if frame.attrs.get("timestamps") == STEPS:
+            raise ConfigError(
+                f"{data.csv}: resample puts rows on a grid of time; these rows have no dates (their timestamps count "
+                "rows). Leave resample out, or give Unix times a unit (timestamp_unit, --timestamp-unit s)."
+            )
         frame = _resample(frame, config.resample, data.missing, str(data.csv or data.dataset))
     return frame
 
@@ -376,22 +394,37 @@ def _row_sequence(frame, config):
     import numpy as np
     import pandas as pd
 
+    from tsseq.data.checks import STEPS, step_numbers
+
     if config.resample is not None:
         return frame, None, f"resampled to {config.resample}"
     index = frame.index
+    numbers = step_numbers(index) if frame.attrs.get("timestamps") == STEPS else None
     if index.freq is not None or len(index) < 2:
-        return frame, None, "grid"
+        if numbers is None:
+            return frame, None, "grid"
+        return frame, numbers, _counted(numbers, f"every {numbers[1] - numbers[0]:g}" if len(index) > 1 else "one row")
     steps = pd.to_timedelta(np.diff(index.asi8), unit=index.unit)
     median = steps.median()
     step = median.round("ms") if median >= pd.Timedelta("1ms") else median
     surrogate = pd.date_range(index[0], periods=len(index), freq=step, name=index.name)
     seconds = [value.total_seconds() for value in (steps.min(), median, steps.max())]
-    spacing = "rows (irregular steps of {:g} s to {:g} s, median {:g} s)".format(seconds[0], seconds[2], seconds[1])
-    return frame.set_axis(surrogate), index, spacing
+    if numbers is not None:
+        spacing = _counted(numbers, "irregular steps of {:g} to {:g}, median {:g}".format(seconds[0], seconds[2], seconds[1]))
+    else:
+        spacing = "rows (irregular steps of {:g} s to {:g} s, median {:g} s)".format(seconds[0], seconds[2], seconds[1])
+    return frame.set_axis(surrogate), index if numbers is None else numbers, spacing
+
+
+def _counted(numbers, steps: str) -> str:
+    """The spacing note of rows whose timestamps are numbers that count them."""
+    return (f"rows in order, numbered by column {numbers.name!r} from {numbers[0]} to {numbers[-1]} ({steps}; "
+            "numbers, not dates: Unix times need --timestamp-unit s or ms)")  # fmt: skip
 
 
 def read_labels(path: Path):
-    """A CSV of labelled anomaly windows -> a frame with ``start`` and ``end`` timestamps."""
+    """A CSV of labelled anomaly windows -> a frame with ``start`` and ``end`` timestamps (numbers where both
+    columns are numbers: rows of data without dates)."""
     import pandas as pd
 
     from tsseq.errors import DataError, DataFileNotFoundError
@@ -418,8 +451,10 @@ def read_labels(path: Path):
         raise DataError(
             f"Labels file {str(path)!r} needs columns 'start' and 'end'; missing {missing}. Got {list(labels.columns)}."
         )
-    try:
-        windows = pd.DataFrame({"start": pd.to_datetime(labels["start"]), "end": pd.to_datetime(labels["end"])})
+    numbers = all(pd.api.types.is_numeric_dtype(labels[column]) for column in ("start", "end"))
+    try:  # numbers: the rows of data whose timestamps are numbers that count them (a row column, say)
+        parse = pd.to_numeric if numbers else pd.to_datetime
+        windows = pd.DataFrame({"start": parse(labels["start"]), "end": parse(labels["end"])})
     except (ValueError, TypeError) as error:
         raise DataError(f"Labels file {str(path)!r}: 'start'/'end' must be timestamps: {error}") from None
     reversed_rows = (windows["start"] > windows["end"]).to_numpy()
@@ -430,3 +465,18 @@ def read_labels(path: Path):
             f"it ends at {windows['end'].iloc[row]}; expected start <= end. {int(reversed_rows.sum())} such window(s)."
         )
     return windows
+
+
+def check_labels_match(labels, index, path: Path) -> None:
+    """Labels of numbers go with rows numbered by their timestamps, labels of dates with dates (a DataError)."""
+    import pandas as pd
+
+    from tsseq.errors import DataError
+
+    numbered = pd.api.types.is_numeric_dtype(labels["start"].dtype)
+    if numbered != pd.api.types.is_numeric_dtype(index.dtype):
+        has, data = ("numbers", "dates") if numbered else ("dates", "numbers that count rows")
+        raise DataError(
+            f"Labels file {str(path)!r}: its windows are {has}, but the data's timestamps are {data}; write the "
+            "windows as the data's timestamps are written."
+        )

@@ -64,16 +64,16 @@ def plot_detection(
     elif result.attrs.get("threshold") is not None:
         score_axis.axhline(result.attrs["threshold"], color="tab:red", linewidth=0.9, linestyle="--", label="threshold")
     if labels is not None:
-        for start, end in zip(pd.to_datetime(labels["start"]), pd.to_datetime(labels["end"])):
+        for start, end in zip(_on_axis(labels["start"], values.index), _on_axis(labels["end"], values.index)):
             for axis in (series_axis, score_axis):
                 axis.axvspan(start, end, color="tab:orange", alpha=0.25, linewidth=0)
     if events is not None and len(events):
-        for start, end in zip(pd.to_datetime(events["start"]), pd.to_datetime(events["end"])):
+        for start, end in zip(_on_axis(events["start"], values.index), _on_axis(events["end"], values.index)):
             for axis in (series_axis, score_axis):
                 # a one-row event has start == end: draw it as a thin line rather than nothing
                 axis.axvspan(start, end, color="tab:red", alpha=0.15, linewidth=0.8 if start == end else 0)
         peaks = events.dropna(subset=["peak_time"])
-        score_axis.scatter(pd.to_datetime(peaks["peak_time"]), peaks["peak_score"], color="tab:red", marker="v",
+        score_axis.scatter(_on_axis(peaks["peak_time"], values.index), peaks["peak_score"], color="tab:red", marker="v",
                            s=18, zorder=3, label=f"event peaks ({len(events)} events)")  # fmt: skip
     mode = "causal" if result.attrs.get("causal") else "batch (offline)"
     series_axis.set_title(f"{title}, {mode}" if title else mode)
@@ -85,6 +85,12 @@ def plot_detection(
         return io.write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=100))
     finally:
         plt.close(figure)
+
+
+def _on_axis(times: pd.Series, index: pd.Index) -> pd.Series:
+    """Times of events or labels where the x-axis of ``index`` puts them: dates, or the numbers that stand for rows
+    when the data had no dates."""
+    return pd.to_datetime(times) if isinstance(index, pd.DatetimeIndex) else pd.to_numeric(times)
 
 
 def _shares(result: pd.DataFrame, prefix: str) -> pd.DataFrame | None:
@@ -103,10 +109,11 @@ def _draw_shares(figure, axis, shares: pd.DataFrame) -> None:
     import numpy as np
 
     index = shares.index
-    if isinstance(index, pd.DatetimeIndex) and len(index) > 1:
-        x = mdates.date2num(index.to_pydatetime())
+    dates = isinstance(index, pd.DatetimeIndex)
+    if len(index) > 1 and (dates or pd.api.types.is_numeric_dtype(index.dtype)):  # numbers: rows without dates
+        x = mdates.date2num(index.to_pydatetime()) if dates else index.to_numpy(dtype=np.float64)
         edges = np.r_[x[0] - (x[1] - x[0]) / 2, (x[1:] + x[:-1]) / 2, x[-1] + (x[-1] - x[-2]) / 2]
-        edges = mdates.num2date(edges)
+        edges = mdates.num2date(edges) if dates else edges
     else:
         edges = np.arange(len(index) + 1) - 0.5
     mesh = axis.pcolormesh(edges, np.arange(shares.shape[1] + 1), shares.to_numpy().T, cmap="Reds", vmin=0, vmax=1,

@@ -46,6 +46,9 @@ __all__ = ["IRREGULAR_POLICIES", "MISSING_POLICIES", "check_series", "observed_m
 
 MISSING_POLICIES = ("error", "interpolate", "ffill", "mask")
 IRREGULAR_POLICIES = ("error", "keep")
+UNIX_UNITS = ("s", "ms", "us", "ns")  # numbers as timestamps: Unix times in one of these units
+STEPS = "steps"  # numbers as timestamps that only count steps (anomaly detection on the row sequence)
+TIMESTAMP_UNITS = (*UNIX_UNITS, STEPS)
 _SHOWN = 5  # how many offending items a message lists
 # Said in both forms (check_series' keyword, the CLI's flag). Mask is offered for the models that take NaN only:
 # the default model (auto) and the baselines refuse NaN once the data are read, so offering mask to them misleads.
@@ -69,6 +72,7 @@ def check_series(
     columns: Sequence[object] | None = None,
     row_label: Callable[[int], str] | None = None,
     irregular: str = "error",
+    timestamp_unit: str | None = None,
 ) -> pd.DataFrame:
     """Validate a wide or long frame and return a clean copy.
 
@@ -103,6 +107,14 @@ def check_series(
         order as they are and returns an index without ``freq`` (anomaly detection on
         the row sequence, :mod:`tsseq.anomaly.job`). Regular rows get ``freq`` either way.
         On irregular rows ``missing="interpolate"`` is linear in row position, not in time.
+    timestamp_unit : {"s", "ms", "us", "ns", "steps"}, optional
+        Timestamps that are numbers: Unix times in that unit (exported logs, Yahoo's
+        anomaly benchmark), or ``"steps"``, numbers that only count steps (a row counter),
+        read as seconds from 1970 so that their order, duplicates and spacing are checked
+        as dates' are; the returned frame's ``attrs["timestamps"]`` is then ``"steps"``
+        and :func:`step_numbers` gives the numbers back. Applies to numbers only: dates
+        (and digit strings that parse as dates, ``20240105``) are read as dates. None:
+        numbers are refused.
 
     Returns
     -------
@@ -126,6 +138,11 @@ def check_series(
         raise ConfigError(
             f"The 'irregular' parameter must be one of {', '.join(IRREGULAR_POLICIES)}. Got {irregular!r} instead."
         )
+    if timestamp_unit is not None and timestamp_unit not in TIMESTAMP_UNITS:
+        raise ConfigError(
+            f"The 'timestamp_unit' parameter must be one of {', '.join(UNIX_UNITS)} (Unix times) or None. "
+            f"Got {timestamp_unit!r} instead.{closest_match(str(timestamp_unit), UNIX_UNITS)}"
+        )
     if min_rows is not None:
         min_rows = check_positive_int(min_rows, "min_rows")
     if isinstance(frame, pd.Series):
@@ -137,7 +154,7 @@ def check_series(
     codes, where = _series_codes(frame, source, row_label or iloc_row)
     value_columns = _value_columns(frame, columns, source)
     values = _float_values(frame, value_columns, where, chosen=columns is not None)
-    timestamps = _parse_timestamps(frame.index.get_level_values(-1), where)
+    timestamps, steps = _parse_timestamps(frame.index.get_level_values(-1), where, timestamp_unit)
     _check_finite(values, value_columns, where)
     _check_observed(values, codes, value_columns, where)
     if missing == "error":
@@ -157,7 +174,19 @@ def check_series(
     if min_rows is not None:
         _check_min_rows(codes, min_rows, where)
     values = _fill_missing(values, codes, missing, value_columns, timestamps, where)
-    return _build_frame(frame, codes, timestamps, values, value_columns, offset, where)
+    checked = _build_frame(frame, codes, timestamps, values, value_columns, offset, where)
+    if steps:
+        checked.attrs["timestamps"] = STEPS
+    return checked
+
+
+def step_numbers(index: pd.DatetimeIndex) -> pd.Index:
+    """The numbers that ``check_series(..., timestamp_unit="steps")`` read as seconds from 1970, given back:
+    whole numbers as int64, others as float64."""
+    nanoseconds = np.asarray(index.as_unit("ns").asi8)
+    if (nanoseconds % 1_000_000_000 == 0).all():
+        return pd.Index(nanoseconds // 1_000_000_000, name=index.name)
+    return pd.Index(nanoseconds / 1e9, name=index.name)
 
 
 def observed_mask(frame: pd.DataFrame) -> np.ndarray:
@@ -229,20 +258,22 @@ def _float_values(frame: pd.DataFrame, columns: list[object], where: Where, chos
     return values
 
 
-def _parse_timestamps(raw: pd.Index, where: Where) -> pd.DatetimeIndex:
-    """Parse the timestamp level; missing, unparsable or mixed-time-zone values raise."""
+def _parse_timestamps(raw: pd.Index, where: Where, unit: str | None = None) -> tuple[pd.DatetimeIndex, bool]:
+    """-> (the parsed timestamp level, whether it held step numbers); missing, unparsable or mixed-time-zone values
+    raise. Numbers need ``unit`` (:func:`check_series`)."""
     if isinstance(raw, pd.DatetimeIndex):
-        return raw
+        return raw, False
     if isinstance(raw, pd.PeriodIndex):
-        return raw.to_timestamp()
-    if pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype):
-        raise DataError(
-            f"{where.source}: expected timestamps in the index. Got {raw.dtype} numbers; "
-            "set a column of dates as the index (frame.set_index('date'))."
-        )
+        return raw.to_timestamp(), False
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        raise DataError(f"{where.source}: expected timestamps in the index. Got {raw.dtype} values.")
     absent = np.asarray(raw.isna())
     if absent.any():
         raise DataError(f"{where.source}: missing timestamp at {where.row(int(np.argmax(absent)))}.")
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        return _numbers_as_timestamps(raw, where, unit), unit == STEPS
+    if unit in UNIX_UNITS and _digits_only(raw):  # a column read as text (a named timestamp column is)
+        return _numbers_as_timestamps(pd.Index(pd.to_numeric(raw)), where, unit), False
     try:
         parsed = _to_datetime(raw, dayfirst=False)
     except (ValueError, TypeError):  # pandas refuses mixed offsets, or aware mixed with naive
@@ -250,6 +281,8 @@ def _parse_timestamps(raw: pd.Index, where: Where) -> pd.DatetimeIndex:
     if isinstance(raw[0], str) and _DAY_MONTH.match(raw[0]):
         parsed = _day_or_month_first(raw, parsed, where)
     bad = np.asarray(parsed.isna())
+    if bad.any() and unit == STEPS and _digits_only(raw):  # a row counter read as text, not dates (20240105 is one)
+        return _numbers_as_timestamps(pd.Index(pd.to_numeric(raw)), where, unit), True
     if bad.any():
         position = int(np.argmax(bad))
         alone = pd.to_datetime(raw[position], errors="coerce")
@@ -259,6 +292,35 @@ def _parse_timestamps(raw: pd.Index, where: Where) -> pd.DatetimeIndex:
             f"{where.source}: unparsable timestamp {raw[position]!r} at {where.row(position)}; expected a date "
             f"in the format of the first timestamp {raw[0]!r}. {int(bad.sum())} timestamp(s) do not parse."
         )
+    return pd.DatetimeIndex(parsed), False
+
+
+def _digits_only(raw: pd.Index) -> bool:
+    """Whether every value is a number written without a date's separators (``1416726000``, ``12.5``)."""
+    return bool(raw.astype(str).str.fullmatch(r"\s*[+-]?\d+(\.\d*)?\s*").all())
+
+
+def _numbers_as_timestamps(raw: pd.Index, where: Where, unit: str | None) -> pd.DatetimeIndex:
+    """Numbers as Unix times in ``unit``, or as steps (seconds from 1970); without a unit they are refused."""
+    if unit is None:
+        raise DataError(
+            f"{where.source}: expected timestamps in the index. Got {raw.dtype} numbers ({raw[0]}, ...). If they are Unix "
+            "times, pass timestamp_unit='s' (or 'ms', 'us', 'ns'; tsseq: --timestamp-unit s); otherwise set a "
+            "column of dates as the index (frame.set_index('date')). tsseq detect reads numbers that only count "
+            "rows as they are."
+        )
+    values = np.asarray(raw, dtype=np.float64)
+    if not np.isfinite(values).all():
+        position = int(np.argmax(~np.isfinite(values)))
+        raise DataError(f"{where.source}: timestamp {raw[position]!r} at {where.row(position)} is not a finite number.")
+    try:
+        parsed = pd.to_datetime(raw, unit="s" if unit == STEPS else unit)
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime) as error:
+        meaning = "steps (read as seconds)" if unit == STEPS else f"Unix times in {unit!r}"
+        raise DataError(
+            f"{where.source}: the timestamps, numbers from {raw.min()!r} to {raw.max()!r}, are out of range as "
+            f"{meaning} ({error}). Check timestamp_unit (--timestamp-unit)."
+        ) from None
     return pd.DatetimeIndex(parsed)
 
 

@@ -69,6 +69,7 @@ def _with_future_file(known: pd.DataFrame, path: Path, data) -> pd.DataFrame:
         series_column=data.series_column,
         freq=data.freq or freq,
         min_rows=1,
+        timestamp_unit=data.timestamp_unit,
         **dialect,
     )
     overlap = ahead.index.intersection(known.index)

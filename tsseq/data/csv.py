@@ -38,10 +38,11 @@ from typing import IO
 
 import pandas as pd
 
-from tsseq.data.checks import check_series
+from tsseq.data.checks import STEPS, check_series
 from tsseq.errors import ConfigError, DataError, DataFileNotFoundError, closest_match
 
-TIMESTAMP_NAMES = ("date", "time", "timestamp", "datetime", "date_time", "ds")
+TIMESTAMP_NAMES = ("date", "time", "timestamp", "timestamps", "datetime", "date_time", "ds")
+ROW_COLUMN = "row"  # a file without timestamps, read as steps: the data rows' numbers
 _DETECTION_ROWS = 100  # rows of a column tried when looking for the timestamp column
 _DELIMITERS = ",;\t|"  # field delimiters detected
 _SAMPLE_CHARACTERS = 65536  # read to detect the delimiter and the decimal mark
@@ -69,6 +70,8 @@ def read_csv(
     reindex: bool = False,
     min_rows: int | None = None,
     irregular: str = "error",
+    timestamp_unit: str | None = None,
+    header: bool = True,
     **read_options: object,
 ) -> pd.DataFrame:
     """Read a CSV file (path or text file object) into a validated frame.
@@ -76,11 +79,20 @@ def read_csv(
     Parameters
     ----------
     source : path or file object
-        The CSV file; it needs a header line naming the columns.
+        The CSV file; its first line names the columns (unless ``header=False``).
     timestamp_column : str, optional
         The column of timestamps. When not given: the first column named like a
-        timestamp (date, time, timestamp, datetime, date_time, ds; any case), else the
-        first non-numeric column whose first 100 values parse as dates.
+        timestamp (date, time, timestamp, timestamps, datetime, date_time, ds; any case),
+        else the first non-numeric column whose first 100 values parse as dates. With
+        ``timestamp_unit="steps"`` a file without one is read in row order, the data
+        rows numbered from 0 in a column ``row``.
+    timestamp_unit : {"s", "ms", "us", "ns", "steps"}, optional
+        Timestamps that are numbers: Unix times in that unit, or steps
+        (:func:`tsseq.data.checks.check_series`).
+    header : bool
+        False: the file has no header line (a bare column of numbers, as the UCR anomaly
+        archive's files); its columns are named ``value`` (one value column) or
+        ``value_1``, ``value_2``, ... in file order, and a column of dates ``timestamp``.
     value_columns : sequence of str, optional
         The channels to keep, in this order; all other columns when not given.
     series_column : str, optional
@@ -110,14 +122,20 @@ def read_csv(
         raise ConfigError(
             "read_csv sets the index itself; pass timestamp_column= (and series_column=) instead of index_col."
         )
-    if timestamp_column is not None and "dtype" not in read_options:
+    if timestamp_column is not None and "dtype" not in read_options and header:
         read_options["dtype"] = {timestamp_column: str}  # so that e.g. 20200101 is not read as a number
     sample = prepare_text(source, name, read_options)
-    table = _read_table(source, name, read_options)
-    _check_header(table, name)
+    table = _read_table(source, name, read_options if header else {**read_options, "header": None})
+    if header:
+        _check_header(table, name)
+    else:
+        table = _name_columns(table, name)
     _check_field_counts(table, sample, name, read_options)
     if series_column is not None:
         _require_column(table, series_column, name, "series_column")
+    if timestamp_column is None and timestamp_unit == STEPS and _timestamp_column(table, series_column) is None:
+        timestamp_column = ROW_COLUMN if ROW_COLUMN not in table.columns else f"{ROW_COLUMN}_number"
+        table.insert(0, timestamp_column, range(len(table)))  # the row sequence: detection needs no dates
     if timestamp_column is None:
         timestamp_column = _detect_timestamp_column(table, name, exclude=series_column)
     else:
@@ -135,13 +153,30 @@ def read_csv(
         min_rows=min_rows,
         irregular=irregular,
         columns=value_columns,
-        row_label=_csv_line,
+        row_label=_csv_line if header else _headerless_line,
+        timestamp_unit=timestamp_unit,
     )
 
 
 def _csv_line(position: int) -> str:
     """A data row's 0-based position -> its place in the file (the header is line 1)."""
     return f"line {position + 2} (data row {position + 1})"
+
+
+def _headerless_line(position: int) -> str:
+    """A data row's 0-based position -> its line in a file without a header."""
+    return f"line {position + 1}"
+
+
+def _name_columns(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """A table read without a header: a column of dates named ``timestamp``, the others ``value`` or ``value_1`` ..."""
+    if table.empty:
+        raise DataError(f"{name}: has no data rows.")
+    dates = next((column for column in table.columns if _parses_as_dates(table[column])), None)
+    values = [column for column in table.columns if column != dates]
+    names = {dates: "timestamp"} if dates is not None else {}
+    names |= {column: "value" if len(values) == 1 else f"value_{k}" for k, column in enumerate(values, start=1)}
+    return table.rename(columns=names)
 
 
 def _source_name(source: object) -> str:
@@ -328,7 +363,8 @@ def _check_header(table: pd.DataFrame, name: str) -> None:
     if all(_looks_like_value(column) for column in names):
         raise DataError(
             f"{name}: the first line ({','.join(names[:5])}{',...' if len(names) > 5 else ''}) looks like data, "
-            "not a header. Add a header line naming the columns, e.g. 'date,value'."
+            "not a header. Add a header line naming the columns, e.g. 'date,value', or read the file without one: "
+            "header=False (tsseq: --no-header)."
         )
     if table.empty:
         raise DataError(f"{name}: has a header ({','.join(names)}) but no data rows.")
@@ -359,14 +395,17 @@ def _require_column(table: pd.DataFrame, column: str, name: str, parameter: str)
         )
 
 
-def _detect_timestamp_column(table: pd.DataFrame, name: str, exclude: str | None) -> object:
+def _timestamp_column(table: pd.DataFrame, exclude: str | None) -> object | None:
+    """The first column named like a timestamp, else the first whose values parse as dates; None without one."""
     candidates = [column for column in table.columns if column != exclude]
-    for column in candidates:
-        if str(column).strip().lower() in TIMESTAMP_NAMES:
-            return column
-    for column in candidates:
-        if _parses_as_dates(table[column]):
-            return column
+    named = (column for column in candidates if str(column).strip().lower() in TIMESTAMP_NAMES)
+    return next(named, None) or next((column for column in candidates if _parses_as_dates(table[column])), None)
+
+
+def _detect_timestamp_column(table: pd.DataFrame, name: str, exclude: str | None) -> object:
+    column = _timestamp_column(table, exclude)
+    if column is not None:
+        return column
     raise DataError(
         f"{name}: no timestamp column found among {[str(column) for column in table.columns]}; expected a column "
         f"named {', '.join(TIMESTAMP_NAMES)}, or one whose values are dates. Pass timestamp_column=."

@@ -52,6 +52,7 @@ def read_parquet(
     reindex: bool = False,
     min_rows: int | None = None,
     irregular: str = "error",
+    timestamp_unit: str | None = None,
 ) -> pd.DataFrame:
     """Read a Parquet file or dataset directory into a validated frame, as :func:`tsseq.data.csv.read_csv` would.
 
@@ -63,7 +64,7 @@ def read_parquet(
         When not given: the first column named like a timestamp (date, time, timestamp,
         datetime, date_time, ds; any case), else the first timestamp or date column, else
         the first text column whose first 100 values parse as dates.
-    value_columns, series_column, freq, missing, sort, reindex, min_rows, irregular
+    value_columns, series_column, freq, missing, sort, reindex, min_rows, irregular, timestamp_unit
         As in :func:`tsseq.data.csv.read_csv`.
 
     Returns
@@ -94,6 +95,7 @@ def read_parquet(
         irregular=irregular,
         columns=dataset.value_columns,
         row_label=dataset.file_row,
+        timestamp_unit=timestamp_unit,
     )
 
 
