@@ -183,6 +183,19 @@ def test_order_cap_follows_the_length_and_short_series_are_no_longer_refused() -
     assert model.order_[0, 0] == (0 if selection.ar_lags is None else selection.ar_lags[-1])
 
 
+def test_a_panel_whose_short_series_is_shorter_than_the_long_ones_orders_forecasts_each_as_alone() -> None:
+    # The panel's coefficients are as wide as its longest series' order; the short one has fewer rows than that.
+    rng = np.random.default_rng(0)
+    steps = np.arange(300)
+    cycle = {name: 10 + 3 * np.sin(2 * np.pi * steps / 24) + 0.3 * rng.standard_normal(300) for name in ("a", "b")}
+    panel = {**cycle, "short": cycle["a"][:12]}
+    for strategy in ("recursive", "direct"):
+        model = AR(max_order=96, strategy=strategy, horizon=6).fit(long(panel))
+        assert model.coef_.shape[-1] > 12 and model.max_order_[2, 0] < 12
+        alone = AR(max_order=96, strategy=strategy, horizon=6).fit(long({"short": panel["short"]}))
+        np.testing.assert_allclose(model.predict(6).loc["short"].to_numpy(), alone.predict(6).to_numpy(), rtol=1e-9)
+
+
 def test_direct_models_are_not_checked_and_bad_parameters_are_refused() -> None:
     frame = long({"store_126": weekly(126)})
     model = AR(max_order=26, strategy="direct", horizon=8).fit(frame)

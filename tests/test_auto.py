@@ -237,6 +237,28 @@ def test_too_short_data_name_the_rows_needed():
         fit_auto(seasonal_hourly(rows=80), validation_origins=5)
 
 
+def test_short_series_of_a_panel_are_left_out_of_the_validation_and_forecast_by_a_baseline():
+    # M4 Yearly's shortest series cannot hold out a horizon and still be fitted; the panel is not refused for them.
+    parts = {"long_a": seasonal_hourly(rows=800, seed=1), "short": seasonal_hourly(rows=30, seed=2),
+             "long_b": seasonal_hourly(rows=800, seed=3)}  # fmt: skip
+    panel = pd.concat(parts, names=["series", "time"])
+    with pytest.warns(UserWarning, match="1 of 3 series have fewer than 34 rows.*'short'.*scored on the other 2"):
+        model = tsseq.create("auto", horizon=24, verbose=False, candidates=[*BASELINE_CANDIDATES, "segrnn"]).fit(panel)
+    assert model.short_series_ == ("short",) and model.chosen_["name"] in ("naive", "seasonal_naive", "ar", "ensemble")
+    board = model.leaderboard_
+    (why,) = board.loc[board["candidate"].str.startswith("segrnn"), "skipped"]  # it has the windows it needs
+    assert why == "1 series too short to validate (fewer than 34 rows) are forecast by baselines only"
+    assert "1 shorter ones left out of the validation" in model.report()
+    forecast = model.predict(24)
+    assert forecast.loc["short"].shape == (24, 1) and np.isfinite(forecast.to_numpy()).all()
+    # The choice is scored on the long series alone: the same as auto on them, where nothing is left out.
+    alone = tsseq.create("auto", horizon=24, verbose=False, candidates=BASELINE_CANDIDATES).fit(
+        panel.drop(index="short", level="series"))
+    assert alone.short_series_ == () and score_of(alone, "ar") == score_of(model, "ar")
+    with pytest.raises(DataError, match="Series 'shorter' has 15 rows"):  # with no series long enough: refused
+        fit_auto(pd.concat({"short": seasonal_hourly(rows=20), "shorter": seasonal_hourly(rows=15)}, names=["series", "time"]))
+
+
 def test_unknown_candidates_and_metrics_are_named():
     with pytest.raises(ConfigError, match="Unknown candidate 'segrn'.*Did you mean 'segrnn'"):
         fit_auto(seasonal_hourly(), candidates=["segrn"])

@@ -367,14 +367,16 @@ def _standardise(values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, n
     return centred / scale[:, None], mean, scale
 
 
-def _check_batch(series: list[np.ndarray], max_lag: int, horizon: int = 1) -> None:
-    needed = required_length(max_lag, horizon)
-    for position, values in enumerate(series):
+def _check_batch(series: list[np.ndarray], max_lag: int | np.ndarray, horizon: int = 1) -> None:
+    """Finite 1-D series, each long enough for ``max_lag`` lags (one number, or one per series)."""
+    lags = np.broadcast_to(np.asarray(max_lag, dtype=np.int64), (len(series),))
+    for position, (values, lag) in enumerate(zip(series, lags.tolist())):
+        needed = required_length(lag, horizon)
         if values.ndim != 1 or not np.all(np.isfinite(values)):
             raise DataError(f"AR needs finite 1-D series; series {position} has missing or infinite values.")
         if len(values) < needed:
             raise DataError(
-                f"Series {position} has {len(values)} values; an AR with {max_lag} lags"
+                f"Series {position} has {len(values)} values; an AR with {lag} lags"
                 f"{f' and horizon {horizon}' if horizon > 1 else ''} needs at least {needed}."
             )
 
@@ -662,7 +664,7 @@ def fit_direct(series: list[np.ndarray], order: np.ndarray, horizon: int) -> tup
     multiplying ``y_{t-i}``.
     """
     order = np.asarray(order, dtype=np.int64)
-    _check_batch(series, int(order.max(initial=0)), horizon)
+    _check_batch(series, order, horizon)  # each series for its own order: a panel's short series has a low one
     values, lengths = pad_series(series)
     standard, mean, scale = _standardise(values, lengths)
     params = np.stack([solve_regression(_own_sample_gram(standard, lengths, order, h)) for h in range(1, horizon + 1)], axis=1)

@@ -31,6 +31,13 @@ fits. For a frame of ``S`` series and the horizon ``H`` it
    is never worse on the validation backtest than the best baseline;
 6. **refits** the choice on every row (``validation`` passed on: neural choices stop early on it).
 
+**Short series in a panel** (fewer rows than the validation holds out plus 10 to fit on:
+M4 Yearly's 13-row series at horizon 6, say) are left out of the validation backtest when
+other series are long enough, with a UserWarning naming them (``short_series_``); the
+candidates are scored on the others, and only naive, seasonal naive and AR and their
+ensembles, which forecast a series of any length, may be chosen, then refitted on every
+series. With no series long enough, auto refuses the data, saying how many rows it needs.
+
 **Covariates** (``past_covariates``, ``future_covariates``, ``static_covariates`` as for any
 model) restrict the candidates to the models that take every kind given: with future
 covariates only, AR becomes ARX (``ar`` fitted with them) and segrnn takes them, while
@@ -265,6 +272,8 @@ class AutoForecaster(Forecaster):
     dropped_covariates_ : dict
         ``{kind: why}`` of the covariate kinds given to ``fit`` that no candidate these
         data allow takes, left out of the search and of the chosen model (module docstring).
+    short_series_ : tuple
+        The ids of a panel's series too short for the validation backtest (module docstring).
     """
 
     def __init__(
@@ -386,11 +395,19 @@ class AutoForecaster(Forecaster):
             self._covariate_candidates(spec.kinds)
         frequency_m = self.season_length or frequency_season(layout.freq)
         season, season_note = self._season(series, layout.freq, frequency_m)
-        plan = self._validation(frame, series, layout, horizon, season)
-        plan = dataclasses.replace(plan, covariates={
-            f"{kind}_covariates": part for kind, part in zip(KINDS, frames) if part is not None
-        })
+        covariates = {f"{kind}_covariates": part for kind, part in zip(KINDS, frames) if part is not None}
+        short = self._too_short_to_validate(series, layout, horizon)
+        if short:
+            kept = [series_id for position, series_id in enumerate(layout.series_ids) if position not in short]
+            validated = _only_series(frame, kept)
+            plan = self._validation(validated, *split_frame(validated), horizon, season)
+            plan = dataclasses.replace(plan, covariates={key: _only_series(part, kept) for key, part in covariates.items()})
+        else:
+            plan = dataclasses.replace(self._validation(frame, series, layout, horizon, season), covariates=covariates)
+        self.short_series_ = tuple(layout.series_ids[position] for position in short)
         candidates = self._data_candidates(plan, season, frequency_m)
+        if short:
+            self._warn_short_series(candidates, len(series), horizon)
         plan, dropped = self._drop_unusable_kinds(plan, candidates, {})
         relay = FitWarnings("auto")
         try:
@@ -405,7 +422,8 @@ class AutoForecaster(Forecaster):
                 for candidate in baselines:
                     self._score(candidate, plan, self._seconds_left(candidates, started), relay)
             candidates += self._ensembles(candidates, plan)
-            chosen, best_baseline, model = self._refit_choice(candidates, frame, validation, plan.covariates, relay)
+            refit_covariates = {key: covariates[key] for key in plan.covariates}  # every series', of the kinds kept
+            chosen, best_baseline, model = self._refit_choice(candidates, frame, validation, refit_covariates, relay)
         finally:  # also when the search fails: a candidate's warning may say why
             relay.issue()
         candidates.sort(key=lambda c: (not c.scored, c.score if c.scored else 0.0))
@@ -439,6 +457,40 @@ class AutoForecaster(Forecaster):
             return frequency_m, f"season {frequency_m} (frequency {freq}; {note})"
         return 1, f"no season (frequency {freq} suggests {frequency_m}; {note})"
 
+    def _too_short_to_validate(self, series: list[np.ndarray], layout: SeriesLayout, horizon: int) -> list[int]:
+        """Positions of the series of a panel too short for the validation's origins, when some are long enough.
+
+        Those are left out of the validation backtest and forecast by a model that takes a
+        series of any length (:meth:`_warn_short_series`); with no series long enough,
+        :meth:`_validation` says what is needed.
+        """
+        if layout.series_ids is None:
+            return []
+        needed = self._rows_to_validate(horizon)
+        short = [position for position, values in enumerate(series) if len(values) < needed]
+        return [] if len(short) == len(series) else short
+
+    def _rows_to_validate(self, horizon: int) -> int:
+        """Rows a series of a panel needs for its validation origins (``horizon`` apart) and the fit before them."""
+        return MIN_FIT_ROWS + horizon * (self.validation_origins or ORIGINS["many series"])
+
+    def _warn_short_series(self, candidates: list[Candidate], n_series: int, horizon: int) -> None:
+        """Only the baselines (and their ensembles) forecast series too short to be validated: the others are
+        skipped, with a UserWarning naming those series."""
+        needed, short = self._rows_to_validate(horizon), self.short_series_
+        why = f"{len(short)} series too short to validate (fewer than {needed} rows) are forecast by baselines only"
+        for candidate in candidates:
+            if candidate.name not in BASELINES and candidate.skipped is None:
+                candidate.skipped = why
+        named = ", ".join(repr(series_id) for series_id in short[:5]) + (" ..." if len(short) > 5 else "")
+        warnings.warn(
+            f"auto: {len(short)} of {n_series} series have fewer than {needed} rows, the validation's {needed - MIN_FIT_ROWS} "
+            f"held-out rows and {MIN_FIT_ROWS} to fit on: {named}. The candidates are scored on the other "
+            f"{n_series - len(short)} series, and only naive, seasonal naive and AR (and their ensembles), which forecast "
+            "a series of any length, may be chosen; the choice is refitted on every series.",
+            UserWarning, stacklevel=3,
+        )  # fmt: skip
+
     def _validation(self, frame: pd.DataFrame, series: list[np.ndarray], layout: SeriesLayout, horizon: int,
                     season: int) -> Validation:
         """The origins of the validation backtest (module docstring, step 3), or a DataError naming the rows needed."""
@@ -458,7 +510,7 @@ class AutoForecaster(Forecaster):
             raise DataError(
                 f"auto needs at least {needed} rows per series for horizon={horizon}: {origins} out the last "
                 f"{needed - MIN_FIT_ROWS} rows to score the candidates on, and at least {MIN_FIT_ROWS} rows before "
-                f"them to fit on. {where} {length} rows. {_short_data_advice(count, horizon, stride, length, one)}"
+                f"them to fit on. {where} {length} rows. {_short_data_advice(count, horizon, stride, length)}"
             )
         offsets = tuple(horizon + k * stride for k in reversed(range(count)))  # earliest origin first
         truth, series_of = [], []
@@ -772,6 +824,8 @@ class AutoForecaster(Forecaster):
         skipped = [f"{r['candidate']}: {r['skipped']}" for r in self.leaderboard_records_ if r["skipped"] is not None]
         scored = len(self.leaderboard_records_) - len(skipped)
         where = "one series" if plan.one_series else f"{len(plan.fit_rows)} series"
+        if self.short_series_:
+            where += f" ({len(self.short_series_)} shorter ones left out of the validation, forecast by baselines only)"
         if plan.kinds:
             where = (f"{' and '.join(plan.kinds)} covariates (candidates limited to the models that take them"
                      f"{', AR as ARX' if plan.kinds == ('future',) else ''}); {where}")
@@ -896,7 +950,7 @@ def _replaced_note(model: Forecaster) -> str:
     return f"; its final refit's AR replaced {len(notes)} explosive fit(s) ({shown})"
 
 
-def _short_data_advice(count: int, horizon: int, stride: int, length: int, one: bool) -> str:
+def _short_data_advice(count: int, horizon: int, stride: int, length: int) -> str:
     """What to pass when ``count`` origins ``stride`` apart do not fit in ``length`` rows (the shortest series')."""
     fewer = cli = ""
     if count > 1:  # asked for (validation_origins): by default auto takes as many as fit, one at least
@@ -906,9 +960,13 @@ def _short_data_advice(count: int, horizon: int, stride: int, length: int, one: 
         fewer, cli = "validation_origins=1 and ", "--param validation_origins=1 "
     longest = length - MIN_FIT_ROWS  # the longest horizon one origin leaves room for
     shorter = f"{fewer}horizon={longest} or less (tsseq: {cli}--horizon {longest}), or " if longest >= 1 else ""
-    drop = "" if one else f", or leave out the series shorter than {MIN_FIT_ROWS + horizon} rows"
     return (f"Pass {shorter}a model that forecasts short series without a validation: naive or ar (e.g. "
-            f"tsseq.create('ar'); tsseq: --model ar){drop}.")
+            f"tsseq.create('ar'); tsseq: --model ar).")
+
+
+def _only_series(part: pd.DataFrame, series_ids: Sequence[object]) -> pd.DataFrame:
+    """The rows of ``series_ids`` of a long frame, or of static covariates indexed by series id."""
+    return part[part.index.get_level_values(0).isin(list(series_ids))]
 
 
 def _refuse_missing(frame: pd.DataFrame) -> None:
