@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from tsseq.anomaly.detectors import DETECTORS, ForecastResidualDetector, Frame
+from tsseq.anomaly.detectors import DETECTORS, RESOLUTION, ForecastResidualDetector, Frame
 from tsseq.anomaly.tails import GRID_LEVELS, TAILS, TailScorer, combine_channel_scores, normal_tail_score, quantile_z
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError, TsseqError, closest_match
@@ -193,8 +193,18 @@ class IntervalDetector(ForecastResidualDetector):
         quantiles = self.forecaster_.predict_windows(inputs, k, quantiles=self.levels_)[:, k - 1]  # (N, C, Q)
         observed = values[first:]  # (N, C)
         z = quantile_z(np.nan_to_num(observed), quantiles, self.levels_, self.tail)
+        z[np.abs(observed - _median(quantiles, self.levels_)) < RESOLUTION] = 0.0  # rounding, not error
         scores = np.where(np.isnan(observed), np.nan, normal_tail_score(z))
         return scores[:, None, :], np.arange(len(scores)), first
+
+
+def _median(quantiles: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """The predictive median ``(N, C)``: the quantiles ``(N, C, Q)`` at ascending ``levels`` interpolated at 0.5."""
+    if len(levels) < 2:
+        return quantiles[..., 0]
+    upper = int(np.clip(np.searchsorted(levels, 0.5), 1, len(levels) - 1))
+    weight = (0.5 - levels[upper - 1]) / (levels[upper] - levels[upper - 1])
+    return quantiles[..., upper - 1] + weight * (quantiles[..., upper] - quantiles[..., upper - 1])
 
 
 DETECTORS["interval"] = (IntervalDetector, {})

@@ -281,8 +281,8 @@ def _parse_timestamps(raw: pd.Index, where: Where, unit: str | None = None) -> t
     if isinstance(raw[0], str) and _DAY_MONTH.match(raw[0]):
         parsed = _day_or_month_first(raw, parsed, where)
     bad = np.asarray(parsed.isna())
-    if bad.any() and unit == STEPS and _digits_only(raw):  # a row counter read as text, not dates (20240105 is one)
-        return _numbers_as_timestamps(pd.Index(pd.to_numeric(raw)), where, unit), True
+    if bad.any() and unit in (None, STEPS) and _digits_only(raw):  # numbers read as text, not dates (20240105 is one)
+        return _numbers_as_timestamps(pd.Index(pd.to_numeric(raw)), where, unit), True  # refused without a unit
     if bad.any():
         position = int(np.argmax(bad))
         alone = pd.to_datetime(raw[position], errors="coerce")
@@ -306,8 +306,8 @@ def _numbers_as_timestamps(raw: pd.Index, where: Where, unit: str | None) -> pd.
         raise DataError(
             f"{where.source}: expected timestamps in the index. Got {raw.dtype} numbers ({raw[0]}, ...). If they are Unix "
             "times, pass timestamp_unit='s' (or 'ms', 'us', 'ns'; tsseq: --timestamp-unit s); otherwise set a "
-            "column of dates as the index (frame.set_index('date')). tsseq detect reads numbers that only count "
-            "rows as they are."
+            "column of dates as the index (frame.set_index('date')). tsseq detect scores one series whose "
+            "timestamps are numbers that count rows as it reads them."
         )
     values = np.asarray(raw, dtype=np.float64)
     if not np.isfinite(values).all():
