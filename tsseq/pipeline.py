@@ -103,7 +103,8 @@ def read_frame(
     """``(validated frame, its source)`` of a catalog data set, a CSV or Parquet, as ``data`` says.
 
     ``data.csv`` is a CSV file, or Parquet (a ``.parquet`` file or a directory of Parquet
-    files, :mod:`tsseq.data.parquet`), told apart by the suffix or the directory.
+    files, :mod:`tsseq.data.parquet`), or a NumPy ``.npy`` array of values in row order
+    (:mod:`tsseq.data.arrays`; anomaly detection only), told apart by the suffix or the directory.
 
     ``missing`` overrides ``data.missing``; ``irregular="keep"`` keeps a CSV's rows as they
     are when their spacing is irregular (detection on the row sequence; forecasting needs
@@ -119,6 +120,7 @@ def read_frame(
         frame = load(data.dataset).frame
         frame = check_series(frame, source=data.dataset, columns=columns, missing=missing, freq=data.freq)
         return sanity.check_magnitude(frame, data.dataset), data.dataset
+    from tsseq.data.arrays import is_numpy, read_numpy
     from tsseq.data.csv import read_csv
     from tsseq.data.parquet import is_parquet, read_parquet
 
@@ -134,12 +136,18 @@ def read_frame(
         "irregular": irregular,
         "timestamp_unit": timestamp_unit,
     }
-    if is_parquet(path):
+    if is_parquet(path) or is_numpy(path):
+        kind = "Parquet" if is_parquet(path) else "a NumPy array"
         if data.sep is not None or data.decimal is not None or not data.header:
             raise ConfigError(
-                f"data: 'sep', 'decimal' and 'header' (--sep, --decimal, --no-header) apply to CSV files; {path} is Parquet."
+                f"data: 'sep', 'decimal' and 'header' (--sep, --decimal, --no-header) apply to CSV files; {path} is {kind}."
             )
+    if is_parquet(path):
         frame = read_parquet(path, **options)
+    elif is_numpy(path):
+        if data.timestamp_column is not None or data.series_column is not None:
+            raise ConfigError(f"data: {path} is a NumPy array of values, with no timestamp or series column to name.")
+        frame = read_numpy(path, value_columns=columns, missing=missing, timestamp_unit=timestamp_unit)
     else:
         dialect = {key: value for key, value in (("sep", data.sep), ("decimal", data.decimal)) if value is not None}
         frame = read_csv(path, **options, header=data.header, **dialect)

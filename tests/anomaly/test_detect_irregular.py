@@ -235,3 +235,23 @@ def test_a_file_of_bare_numbers_without_a_header(tmp_path: Path, capsys) -> None
     table = pd.read_csv(output)
     assert list(table.columns[:2]) == ["timestamp", "value"] and table["timestamp"].tolist() == list(range(ROWS))
     assert table["score"].idxmax() == SPIKE_ROW
+
+
+def test_a_numpy_array_of_values_is_scored_in_row_order(tmp_path: Path, capsys) -> None:
+    # NASA's SMAP and MSL sets: a (rows, channels) .npy array, the telemetry value first, no timestamps.
+    values = np.c_[_cycle_with_a_spike(), (np.arange(ROWS) % 100 < 5).astype(float)]
+    path = tmp_path / "P-1.npy"
+    np.save(path, values)
+    output = tmp_path / "scores.csv"
+    assert main(["detect", str(path), "--detector", "ar_residual", "--columns", "value_1", "--output", str(output)]) == 0
+    assert "numbered by column 'row' from 0 to 899" in capsys.readouterr().err
+    table = pd.read_csv(output)
+    assert list(table.columns[:2]) == ["timestamp", "value_1"] and table["timestamp"].tolist() == list(range(ROWS))
+    np.testing.assert_array_equal(table["value_1"], values[:, 0])
+    assert table["score"].idxmax() == SPIKE_ROW
+    pickled = tmp_path / "objects.npy"
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert main(["detect", str(pickled), "--output", str(output)]) == 2
+    assert "holds Python objects, not numbers; it is refused, never unpickled" in capsys.readouterr().err
+    assert main(["forecast", str(path), "--horizon", "5", "--output", str(tmp_path / "f.csv")]) == 2
+    assert "forecasting needs dates" in capsys.readouterr().err

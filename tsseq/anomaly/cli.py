@@ -27,7 +27,8 @@ are checked before any training; non-finite scores are refused, exit 3). Irregul
 stamped logs are detected on their row sequence by default (``--timestamps``; or
 ``--resample FREQ``; :class:`tsseq.anomaly.config.DetectionConfig`), as are files whose
 timestamps are numbers that count rows, or that have none (``--no-header`` for a file of
-bare numbers): the output carries those numbers, or the rows' numbers from 0. Modes: ``causal`` (default) trains on the first
+bare numbers; a NumPy ``.npy`` array of values): the output carries those numbers, or the
+rows' numbers from 0. Modes: ``causal`` (default) trains on the first
 rows and streams the rest (the score of ``t`` uses rows up to ``t``; training rows get no
 score); ``batch`` trains on the same rows and scores every row offline, windows both sides
 of each point included. The job itself is :func:`tsseq.anomaly.job.run_detection`; this
@@ -92,7 +93,11 @@ def _columns(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("csv", type=Path, nargs="?", help="CSV file with a timestamp column and value column(s)")
+    parser.add_argument(
+        "csv", type=Path, nargs="?",
+        help="the data: a CSV file (a timestamp column, or none: rows in order; --no-header for bare numbers), "
+        "Parquet, or a NumPy .npy array of values (rows x channels, as NASA's SMAP and MSL sets)",
+    )  # fmt: skip
     parser.add_argument("--config", type=Path, help="a detection job file (YAML) instead of a CSV and options")
     parser.add_argument(
         "--detector", default="auto",
