@@ -239,7 +239,7 @@ def test_too_short_data_name_the_rows_needed():
 
 def test_short_series_of_a_panel_are_left_out_of_the_validation_and_forecast_by_a_baseline():
     # M4 Yearly's shortest series cannot hold out a horizon and still be fitted; the panel is not refused for them.
-    parts = {"long_a": seasonal_hourly(rows=800, seed=1), "short": seasonal_hourly(rows=30, seed=2),
+    parts = {"long_a": seasonal_hourly(rows=800, seed=1), "short": seasonal_hourly(rows=20, seed=2),
              "long_b": seasonal_hourly(rows=800, seed=3)}  # fmt: skip
     panel = pd.concat(parts, names=["series", "time"])
     with pytest.warns(UserWarning, match="1 of 3 series have fewer than 34 rows.*'short'.*scored on the other 2"):
@@ -248,6 +248,8 @@ def test_short_series_of_a_panel_are_left_out_of_the_validation_and_forecast_by_
     board = model.leaderboard_
     (why,) = board.loc[board["candidate"].str.startswith("segrnn"), "skipped"]  # it has the windows it needs
     assert why == "1 series too short to validate (fewer than 34 rows) are forecast by baselines only"
+    (why,) = board.loc[board["candidate"].str.startswith("seasonal_naive"), "skipped"]
+    assert why == "season 24 is longer than a series of 20 rows"
     assert "1 shorter ones left out of the validation" in model.report()
     forecast = model.predict(24)
     assert forecast.loc["short"].shape == (24, 1) and np.isfinite(forecast.to_numpy()).all()

@@ -407,7 +407,7 @@ class AutoForecaster(Forecaster):
         self.short_series_ = tuple(layout.series_ids[position] for position in short)
         candidates = self._data_candidates(plan, season, frequency_m)
         if short:
-            self._warn_short_series(candidates, len(series), horizon)
+            self._restrict_for_short_series(candidates, series, horizon)
         plan, dropped = self._drop_unusable_kinds(plan, candidates, {})
         relay = FitWarnings("auto")
         try:
@@ -461,7 +461,7 @@ class AutoForecaster(Forecaster):
         """Positions of the series of a panel too short for the validation's origins, when some are long enough.
 
         Those are left out of the validation backtest and forecast by a model that takes a
-        series of any length (:meth:`_warn_short_series`); with no series long enough,
+        series of any length (:meth:`_restrict_for_short_series`); with no series long enough,
         :meth:`_validation` says what is needed.
         """
         if layout.series_ids is None:
@@ -474,14 +474,20 @@ class AutoForecaster(Forecaster):
         """Rows a series of a panel needs for its validation origins (``horizon`` apart) and the fit before them."""
         return MIN_FIT_ROWS + horizon * (self.validation_origins or ORIGINS["many series"])
 
-    def _warn_short_series(self, candidates: list[Candidate], n_series: int, horizon: int) -> None:
+    def _restrict_for_short_series(self, candidates: list[Candidate], series: list[np.ndarray], horizon: int) -> None:
         """Only the baselines (and their ensembles) forecast series too short to be validated: the others are
-        skipped, with a UserWarning naming those series."""
-        needed, short = self._rows_to_validate(horizon), self.short_series_
+        skipped, as is seasonal naive when a series is shorter than its season, with a UserWarning naming the short
+        series."""
+        needed, short, n_series = self._rows_to_validate(horizon), self.short_series_, len(series)
         why = f"{len(short)} series too short to validate (fewer than {needed} rows) are forecast by baselines only"
+        shortest = min(len(values) for values in series)
         for candidate in candidates:
-            if candidate.name not in BASELINES and candidate.skipped is None:
+            if candidate.skipped is not None:
+                continue
+            if candidate.name not in BASELINES:
                 candidate.skipped = why
+            elif candidate.params.get("season_length", 0) > shortest:
+                candidate.skipped = f"season {candidate.params['season_length']} is longer than a series of {shortest} rows"
         named = ", ".join(repr(series_id) for series_id in short[:5]) + (" ..." if len(short) > 5 else "")
         warnings.warn(
             f"auto: {len(short)} of {n_series} series have fewer than {needed} rows, the validation's {needed - MIN_FIT_ROWS} "
