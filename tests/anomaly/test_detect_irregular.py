@@ -244,7 +244,7 @@ def test_a_numpy_array_of_values_is_scored_in_row_order(tmp_path: Path, capsys) 
     np.save(path, values)
     output = tmp_path / "scores.csv"
     assert main(["detect", str(path), "--detector", "ar_residual", "--columns", "value_1", "--output", str(output)]) == 0
-    assert "numbered by column 'row' from 0 to 899" in capsys.readouterr().err
+    assert "rows in order, numbered from 0 to 899 in the output (the data have no timestamps)" in capsys.readouterr().err
     table = pd.read_csv(output)
     assert list(table.columns[:2]) == ["timestamp", "value_1"] and table["timestamp"].tolist() == list(range(ROWS))
     np.testing.assert_array_equal(table["value_1"], values[:, 0])

@@ -417,7 +417,12 @@ def _row_sequence(frame, config):
 
 
 def _counted(numbers, steps: str) -> str:
-    """The spacing note of rows whose timestamps are numbers that count them."""
+    """The spacing note of rows whose timestamps are numbers that count them (or, with no timestamps, their
+    numbers from 0)."""
+    from tsseq.data.csv import ROW_COLUMN
+
+    if numbers.name == ROW_COLUMN and numbers[0] == 0 and numbers[-1] == len(numbers) - 1:
+        return f"rows in order, numbered from 0 to {numbers[-1]} in the output (the data have no timestamps)"
     return (f"rows in order, numbered by column {numbers.name!r} from {numbers[0]} to {numbers[-1]} ({steps}; "
             "numbers, not dates: Unix times need --timestamp-unit s or ms)")  # fmt: skip
 
