@@ -118,6 +118,23 @@ def test_long_frames_fit_one_model_per_series():
         together.predict_windows(np.zeros((1, 10, 3)), 2)
 
 
+def test_a_short_series_of_a_panel_is_forecast_as_alone_though_the_long_ones_order_is_higher():
+    # The panel's coefficients are as wide as its highest order, 14 here; the short series has 8 rows.
+    rng = np.random.default_rng(0)
+    steps = np.arange(600)
+    cycle = np.c_[np.sin(2 * np.pi * steps / 24), np.cos(2 * np.pi * steps / 24)] + 0.1 * rng.normal(size=(600, 2))
+
+    def frame(values: np.ndarray) -> pd.DataFrame:
+        stamps = pd.date_range("2023-01-01", periods=len(values), freq="h", name="time")
+        return pd.DataFrame(values, columns=["a", "b"], index=stamps)
+
+    panel = pd.concat({"long": frame(cycle), "short": frame(cycle[:8])}, names=["series", "time"])
+    model = tsseq.create("var", max_order=30).fit(panel)
+    assert model.order_[0] > 8
+    alone = tsseq.create("var", max_order=30).fit(frame(cycle[:8]))
+    np.testing.assert_allclose(model.predict(3).loc["short"].to_numpy(), alone.predict(3).to_numpy(), rtol=1e-12)
+
+
 def test_a_constant_channel_gives_finite_forecasts():
     frame = coupled()
     frame["setpoint"] = 3.0

@@ -750,7 +750,7 @@ class AR(Forecaster):
             variance = [residual_variance(columns, intercept[:, h], coef[:, h], fit.order, h + 1) for h in range(horizon)]
             self.direct_sigma2_ = np.stack(variance, axis=1).reshape(grid + (horizon,))
         width = self.coef_.shape[-1]
-        self.last_values_ = np.stack([_last_rows(values, width).T for values in series])  # (S, C, P)
+        self.last_values_ = np.stack([last_rows(values, width).T for values in series])  # (S, C, P)
 
     def _model_names(self, positions: np.ndarray) -> list[str]:
         """``series 'id' channel 'name'`` of each ``(s, c)`` row of ``positions`` (their numbers before ``layout_`` is set)."""
@@ -911,9 +911,9 @@ class AR(Forecaster):
         return list(paths.transpose(1, 0, 3, 2))  # (n, H, C) per series
 
 
-def _last_rows(values: np.ndarray, width: int) -> np.ndarray:
-    """The last ``width`` rows of ``values`` ``(T, C)``; a series shorter than that (a short one of a panel whose
-    longest series have higher orders) is padded with zeros before its start, the lags its own order, which its
-    length caps, never reads (their coefficients are zero)."""
+def last_rows(values: np.ndarray, width: int) -> np.ndarray:
+    """The last ``width`` rows of ``values`` ``(T, C)``: the lags of a panel's autoregression whose coefficients are
+    as wide as its highest order. A series shorter than that (a short one of the panel) is padded with zeros before
+    its start, where its own order, which its length caps, never reads (those coefficients are zero)."""
     tail = values[max(len(values) - width, 0) :]
     return np.concatenate([np.zeros((width - len(tail), values.shape[1])), tail])

@@ -109,7 +109,7 @@ import numpy as np
 
 from tsseq.ar import CRITERIA, STABLE_TOL, check_stable
 from tsseq.base import Forecaster
-from tsseq.baselines import _check_arrays, _check_windows, _normal_quantiles
+from tsseq.baselines import _check_arrays, _check_windows, _normal_quantiles, last_rows
 from tsseq.errors import ConfigError, DataError, check_positive_int, closest_match
 from tsseq.registry import register
 
@@ -648,7 +648,7 @@ class VAR(Forecaster):
         self.cross_penalty_ = np.stack([model.penalty for model in models])
         self.cross_related_ = np.stack([model.related for model in models])
         self.criteria_ = None if self.order is not None else np.stack(criteria)
-        self.last_values_ = np.stack([values[len(values) - width :] for values in series])  # (S, P, C)
+        self.last_values_ = np.stack([last_rows(values, width) for values in series])  # (S, P, C)
 
     def _predict(self, horizon: int) -> list[np.ndarray]:
         return [forecast(self.intercept_[s], self.coef_[s], self.last_values_[s], horizon) for s in range(len(self.order_))]
