@@ -195,3 +195,14 @@ def test_m4_hourly_published_figures(m4_hourly, model, smape: float, mase: float
     assert len(smapes) == 414
     assert round(float(np.mean(smapes)), 3) == smape
     assert round(float(np.mean(mases)), 3) == mase
+
+
+def test_a_short_series_of_a_panel_is_named_by_its_id() -> None:
+    # The models number the arrays they are fitted on; the message names the series as the frame does.
+    stamps = pd.date_range("2023-01-01", periods=40, freq="h", name="time")
+    panel = pd.concat({"store_a": pd.DataFrame({"y": np.arange(40.0)}, index=stamps),
+                       "store_b": pd.DataFrame({"y": np.arange(5.0)}, index=stamps[:5])}, names=["store", "time"])  # fmt: skip
+    with pytest.raises(DataError, match=r"^Series 'store_b' has 5 rows; SeasonalNaive with season_length=24"):
+        registry.create("seasonal_naive", season_length=24).fit(panel)
+    with pytest.raises(DataError, match=r"^Series 'store_b' has 5 rows; Linear with input_length=12"):
+        registry.create("linear", input_length=12, horizon=3).fit(panel)

@@ -70,6 +70,7 @@ Column layout of the public methods, for each target column ``y``:
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -223,10 +224,13 @@ class Forecaster(Estimator):
         spec, covariates, validation_covariates = self._align_covariates(
             frames, series, layout, validation_series, validation_layout
         )
-        if spec is None:
-            self._fit(series, validation_series)
-        else:
-            self._fit(series, validation_series, covariates=covariates, validation_covariates=validation_covariates)
+        try:
+            if spec is None:
+                self._fit(series, validation_series)
+            else:
+                self._fit(series, validation_series, covariates=covariates, validation_covariates=validation_covariates)
+        except DataError as error:  # the models number a panel's series; the message names them as the caller did
+            raise _series_named(error, layout).with_traceback(error.__traceback__) from None
         self.layout_ = layout
         self.n_channels_ = layout.n_channels
         self.covariate_spec_ = spec
@@ -483,3 +487,20 @@ class Forecaster(Estimator):
 
     def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
         raise NotImplementedError
+
+
+_SERIES_NUMBER = re.compile(r"\b([Ss])eries (\d+)\b")
+
+
+def _series_named(error: DataError, layout: SeriesLayout) -> DataError:
+    """``error`` with each ``series N`` of its message (the N-th array a model was fitted on) named by the id of
+    that series in ``layout``; unchanged for one series."""
+    ids = layout.series_ids
+    if ids is None:
+        return error
+
+    def named(match: re.Match) -> str:
+        position = int(match.group(2))
+        return f"{match.group(1)}eries {ids[position]!r}" if position < len(ids) else match.group(0)
+
+    return type(error)(_SERIES_NUMBER.sub(named, str(error)))
