@@ -440,13 +440,14 @@ class FittedVAR:
         if (cross_penalty is None and related is None) or n_channels == 1 or lags == 0:
             self.intercept, self.coef, residuals = least_squares(lagged(values, lags), values[lags:])
             self.penalty = np.zeros(n_channels)
-            degrees = len(residuals) - (n_channels * lags + 1)
+            self.df = np.full(n_channels, n_channels * lags + 1.0)
         else:
             penalty = 0.0 if cross_penalty is None else cross_penalty  # a screen alone: least squares on what it keeps
-            self.intercept, self.coef, residuals, self.penalty, df = cross_penalised_least_squares(
+            self.intercept, self.coef, residuals, self.penalty, self.df = cross_penalised_least_squares(
                 values, lags, penalty, related
             )
-            degrees = len(residuals) - float(df.mean())
+        self.rows = len(residuals)
+        degrees = self.rows - float(self.df.mean())
         self.sigma_u = residuals.T @ residuals / max(degrees, 1)
         self.radius = companion_radius(self.coef)
 
@@ -537,6 +538,11 @@ class VAR(Forecaster):
     cross_related_ : (S, C, C) bool
         ``cross_related_[s, j, k]``: channel ``k``'s lags may enter channel ``j``'s equation (the
         screen's verdict, :func:`related_channels`); all True without ``cross_screen``.
+    df_ : (S, C) float
+        Each equation's degrees of freedom: ``C p + 1`` by least squares, less where the cross
+        terms are shrunk or screened out (the trace of its hat matrix).
+    residual_rows_ : (S,) int
+        The rows each series' regression was fitted on, ``T - p``.
     criteria_ : (S, m + 1) float or None
         The criterion of each order on the common sample, ``inf`` above the series' ``m``
         (``None`` for a fixed order).
@@ -647,6 +653,8 @@ class VAR(Forecaster):
         self.sigma_u_ = np.stack([model.sigma_u for model in models])
         self.cross_penalty_ = np.stack([model.penalty for model in models])
         self.cross_related_ = np.stack([model.related for model in models])
+        self.df_ = np.stack([model.df for model in models])  # (S, C): each equation's degrees of freedom
+        self.residual_rows_ = np.array([model.rows for model in models])  # (S,): the rows each series' fit regressed
         self.criteria_ = None if self.order is not None else np.stack(criteria)
         self.last_values_ = np.stack([last_rows(values, width) for values in series])  # (S, P, C)
 

@@ -105,7 +105,7 @@ DEFAULT_MEMBERS = (
 COMBINES = ("max", "mean")
 REFERENCES = ("in_sample", "cross_fitted")  # what the normalisers and the threshold are fitted on
 # Parameters auto hands to every member that takes them, unless the member's params set them.
-_SHARED = ("window_length", "training", "validation_fraction", "aggregation")
+_SHARED = ("window_length", "training", "validation_fraction", "aggregation", "in_sample_correction")
 
 
 class TailNormaliser:
@@ -159,6 +159,13 @@ class AutoDetector(Estimator):
         Over the members' normalised scores (module docstring, step 2).
     tail_fraction : float in (0, 0.5]
         The share of each member's validation scores its exponential tail is fitted to.
+    in_sample_correction : bool
+        Handed to the members that take it (the forecast-residual and interval ones with an
+        ``"ar"`` or ``"var"`` forecaster): the threshold reads the rows their forecaster was
+        fitted on with the errors divided by ``1 - df / n`` (the mean leave-one-out inflation
+        of a least-squares residual), as new rows' errors would be. An option, not the
+        default: ``threshold_study.md`` ("leave-one-out training residuals") has what was
+        measured.
     reference : {"in_sample", "cross_fitted"}
         The normal scores the normalisers and the threshold are fitted on.
         ``"in_sample"``: each member's held-out validation rows for its normaliser, and
@@ -201,6 +208,7 @@ class AutoDetector(Estimator):
         combine: str = "max",
         tail_fraction: float = 0.1,
         reference: str = "in_sample",
+        in_sample_correction: bool = False,
         window_length: int = 48,
         training: Mapping | None = None,
         validation_fraction: float = 0.2,
@@ -213,6 +221,7 @@ class AutoDetector(Estimator):
         self.combine = combine
         self.tail_fraction = tail_fraction
         self.reference = reference
+        self.in_sample_correction = in_sample_correction
         self.window_length = window_length
         self.training = training
         self.validation_fraction = validation_fraction
@@ -261,7 +270,7 @@ class AutoDetector(Estimator):
             if self.reference_ == "cross_fitted":
                 self.normal_scores_ = self.validation_scores_
             else:  # every training row's combined score (in-sample), then the validation rows' if separate
-                normal = self.score(y).to_numpy(dtype=np.float64)
+                normal = self._combined(self._normalised(self._checked(y), normal=True))
                 self.normal_scores_ = normal if validation is None else np.concatenate([normal, self.validation_scores_])
             self.thresholder_ = make_thresholder(self.threshold, **params).fit(self.normal_scores_)
         self.threshold_ = None if self.thresholder_ is None else float(self.thresholder_.threshold_)
@@ -422,10 +431,12 @@ class AutoDetector(Estimator):
             built.append((label, detector))
         return built
 
-    def _normalised(self, frame: pd.DataFrame) -> np.ndarray:
-        """Each member's normalised raw score ``(T, M)``."""
+    def _normalised(self, frame: pd.DataFrame, normal: bool = False) -> np.ndarray:
+        """Each member's normalised raw score ``(T, M)``; ``normal``: of the training frame, as the threshold reads
+        it (each member's ``normal_raw_scores``: ``in_sample_correction``)."""
         check_is_fitted(self, "members_")
-        columns = [n.transform(d.raw_scores(frame)) for n, (_, d) in zip(self.normalisers_, self.members_)]
+        raw = [d.normal_raw_scores(frame) if normal else d.raw_scores(frame) for _, d in self.members_]
+        columns = [n.transform(scores) for n, scores in zip(self.normalisers_, raw)]
         normalised = np.column_stack(columns)
         normalised[: self.first_scored_row()] = np.nan  # not every member scores these rows yet
         return normalised

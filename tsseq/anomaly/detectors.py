@@ -214,7 +214,7 @@ class AnomalyDetector(Estimator):
         # and the held-out ones', not on the few held-out ones alone (threshold_study.py).
         normal_scores = validation_scores
         if self.temporal_scorer_ is None:
-            normal_scores = self.raw_scores(frame)
+            normal_scores = self.normal_raw_scores(frame)
             if validation is not None:
                 normal_scores = np.concatenate([normal_scores, validation_scores])
         self.normal_scores_ = normal_scores
@@ -270,6 +270,11 @@ class AnomalyDetector(Estimator):
         """Steps 1-4 (module docstring): per-timestamp point-wise scores ``(T,)``, before any temporal scorer."""
         errors, starts, offset = self._window_errors(self._scaled(frame))
         return self._aggregate(self.scorer_.score(errors), starts, offset, len(frame))
+
+    def normal_raw_scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """The raw scores of the frame the detector was fitted on that a threshold reads as normal: :meth:`raw_scores`
+        (a forecast-residual detector may correct the rows its forecaster was fitted on)."""
+        return self.raw_scores(frame)
 
     def raw_scores_and_contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`raw_scores` ``(T,)`` and their per-channel contributions ``(T, C)`` (:meth:`contributions`)."""
@@ -568,8 +573,13 @@ class ForecastResidualDetector(AnomalyDetector):
     forecaster reads rows cleaned by a robust filter, each at most ``c`` residual scales
     from its own forecast, so that an anomaly does not echo in the forecasts after it;
     ``lag_clip_run``, a run of more clipped rows is a lasting change, let in as observed;
-    ``lag_clip_univariate_only``, filter data of one channel only, as ``auto`` does), and
-    the rest as :class:`ReconstructionDetector` (``aggregation`` has one window per point).
+    ``lag_clip_univariate_only``, filter data of one channel only, as ``auto`` does),
+    ``in_sample_correction`` (True: the threshold's normal scores read the rows the
+    forecaster was fitted on with their errors divided by ``1 - df / n``, the equation's
+    degrees of freedom over its rows, which is the mean leave-one-out inflation of a
+    least-squares residual; ``"ar"`` and ``"var"`` forecasters only; fitted:
+    ``inflation_`` ``(C,)``), and the rest as :class:`ReconstructionDetector`
+    (``aggregation`` has one window per point).
     ``forecaster_params`` update, key by key, :attr:`FORECASTER_PRESETS`: a ``"var"`` forecaster
     gets :data:`SCREENED_VAR` unless they say otherwise (``{"cross_screen": None}``: every
     channel in every equation, shrunk; with ``"cross_penalty": None`` too, the least squares).
@@ -588,6 +598,7 @@ class ForecastResidualDetector(AnomalyDetector):
         lag_clip: float | None = None,
         lag_clip_run: int = 2,
         lag_clip_univariate_only: bool = False,
+        in_sample_correction: bool = False,
         scorer: str = "absolute",
         scorer_params: Mapping | None = None,
         aggregation: str = "last",
@@ -602,6 +613,7 @@ class ForecastResidualDetector(AnomalyDetector):
         self.lag_clip = lag_clip
         self.lag_clip_run = lag_clip_run
         self.lag_clip_univariate_only = lag_clip_univariate_only
+        self.in_sample_correction = in_sample_correction
         self.scorer = scorer
         self.scorer_params = scorer_params
         self.aggregation = aggregation
@@ -635,10 +647,9 @@ class ForecastResidualDetector(AnomalyDetector):
                 f"The 'lag_clip' parameter must be None or a number of residual scales > 0 (e.g. 3). Got {clip!r}."
             )
         check_positive_int(self.lag_clip_run, "lag_clip_run")
-        if not isinstance(self.lag_clip_univariate_only, (bool, np.bool_)):
-            raise ConfigError(
-                f"The 'lag_clip_univariate_only' parameter must be True or False. Got {self.lag_clip_univariate_only!r}."
-            )
+        for name in ("lag_clip_univariate_only", "in_sample_correction"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ConfigError(f"The {name!r} parameter must be True or False. Got {getattr(self, name)!r}.")
 
     def _model_words(self) -> str:
         return f"forecaster {self.forecaster!r}"
@@ -650,6 +661,31 @@ class ForecastResidualDetector(AnomalyDetector):
         usable = validation is not None and len(validation) > self.window_length
         self.forecaster_.fit(train, validation=validation if usable else None)
         self._fit_lag_filter(train)
+        self.fitted_rows_ = len(train)
+        self.inflation_ = self._in_sample_inflation(len(train)) if self.in_sample_correction else None
+
+    def _in_sample_inflation(self, rows: int) -> np.ndarray:
+        """``1 / (1 - df / n)`` per channel ``(C,)``: the mean leave-one-out inflation of the fitted rows' residuals."""
+        forecaster = self.forecaster_
+        if hasattr(forecaster, "df_"):  # a VAR: each equation's degrees of freedom and rows
+            df, regressed = forecaster.df_[0], forecaster.residual_rows_[0]
+        elif hasattr(forecaster, "order_") and hasattr(forecaster, "coef_"):  # an AR: order plus the intercept
+            order = np.asarray(forecaster.order_[0], dtype=np.float64)
+            df, regressed = order + 1.0, rows - order
+        else:
+            raise ConfigError(
+                f"in_sample_correction needs a least-squares forecaster, 'ar' or 'var'; {self.forecaster!r} states no "
+                "degrees of freedom."
+            )
+        return 1.0 / (1.0 - np.clip(np.asarray(df, dtype=np.float64) / regressed, 0.0, 0.9))
+
+    def normal_raw_scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """:meth:`raw_scores` of the frame the detector was fitted on, the fitted rows' errors divided by ``1 - df / n``
+        with ``in_sample_correction``: the normal scores a threshold is fitted on."""
+        if self.inflation_ is None:
+            return self.raw_scores(frame)
+        errors, starts, offset = self._window_errors(self._scaled(frame), in_sample_rows=self.fitted_rows_)
+        return self._aggregate(self.scorer_.score(errors), starts, offset, len(frame))
 
     def _fit_lag_filter(self, train: pd.DataFrame) -> None:
         """``lag_scale_`` ``(C,)``: the robust scale of the forecaster's one-step residuals on the training rows."""
@@ -682,7 +718,7 @@ class ForecastResidualDetector(AnomalyDetector):
         defaults = {k: v for k, v in {"input_length": self.window_length, "horizon": horizon}.items() if k in accepted}
         return {**defaults, **self.FORECASTER_PRESETS.get(self.forecaster, {}), **dict(self.forecaster_params or {})}
 
-    def _window_errors(self, scaled: pd.DataFrame):
+    def _window_errors(self, scaled: pd.DataFrame, in_sample_rows: int = 0):
         values = scaled.to_numpy()
         if len(values) <= self.window_length:
             raise DataError(
@@ -692,6 +728,8 @@ class ForecastResidualDetector(AnomalyDetector):
         predictions = self.forecaster_.predict_windows(self._input_windows(values, 1), 1)  # (N, 1, C)
         errors = values[self.window_length :, None, :] - predictions
         errors[np.abs(errors) < RESOLUTION] = 0.0  # NaN compares False: kept
+        if in_sample_rows > self.window_length:  # the rows the forecaster was fitted on (normal_raw_scores)
+            errors[: in_sample_rows - self.window_length] *= self.inflation_
         return errors, np.arange(len(errors)), self.window_length
 
 

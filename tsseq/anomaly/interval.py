@@ -44,7 +44,7 @@ class IntervalDetector(ForecastResidualDetector):
 
     Parameters
     ----------
-    forecaster, forecaster_params, window_length, lag_clip, lag_clip_run, lag_clip_univariate_only
+    forecaster, forecaster_params, window_length, lag_clip, lag_clip_run, lag_clip_univariate_only, in_sample_correction
         As :class:`ForecastResidualDetector` (``input_length`` and ``horizon`` of
         forecasters that take them default to ``window_length`` and ``steps_ahead``; a
         ``"var"`` forecaster is screened and shrunk,
@@ -82,6 +82,7 @@ class IntervalDetector(ForecastResidualDetector):
         lag_clip: float | None = None,
         lag_clip_run: int = 2,
         lag_clip_univariate_only: bool = False,
+        in_sample_correction: bool = False,
         steps_ahead: int = 1,
         levels: object = None,
         tail: str = "gaussian",
@@ -97,6 +98,7 @@ class IntervalDetector(ForecastResidualDetector):
         self.lag_clip = lag_clip
         self.lag_clip_run = lag_clip_run
         self.lag_clip_univariate_only = lag_clip_univariate_only
+        self.in_sample_correction = in_sample_correction
         self.steps_ahead = steps_ahead
         self.levels = levels
         self.tail = tail
@@ -151,6 +153,8 @@ class IntervalDetector(ForecastResidualDetector):
         usable = validation is not None and len(validation) > self.first_scored_row()
         self.forecaster_.fit(train, validation=validation if usable else None)
         self._fit_lag_filter(train)
+        self.fitted_rows_ = len(train)
+        self.inflation_ = self._in_sample_inflation(len(train)) if self.in_sample_correction else None
         self.levels_ = self._levels(train.to_numpy()[: self.window_length])
 
     def _levels(self, window: np.ndarray) -> np.ndarray:
@@ -179,8 +183,9 @@ class IntervalDetector(ForecastResidualDetector):
             f"{refusal} Pass 'levels' it can give."
         )
 
-    def _window_errors(self, scaled: pd.DataFrame):
-        """Per-channel tail scores ``-log10 p_c`` ``(N, 1, C)`` of the rows ``L + k - 1 ..``."""
+    def _window_errors(self, scaled: pd.DataFrame, in_sample_rows: int = 0):
+        """Per-channel tail scores ``-log10 p_c`` ``(N, 1, C)`` of the rows ``L + k - 1 ..`` (the first
+        ``in_sample_rows`` with ``z`` divided by ``1 - df / n``: :meth:`normal_raw_scores`)."""
         values = scaled.to_numpy()
         k = self.steps_ahead
         first = self.first_scored_row()
@@ -194,6 +199,8 @@ class IntervalDetector(ForecastResidualDetector):
         observed = values[first:]  # (N, C)
         z = quantile_z(np.nan_to_num(observed), quantiles, self.levels_, self.tail)
         z[np.abs(observed - _median(quantiles, self.levels_)) < RESOLUTION] = 0.0  # rounding, not error
+        if in_sample_rows > first:  # the rows the forecaster was fitted on
+            z[: in_sample_rows - first] *= self.inflation_
         scores = np.where(np.isnan(observed), np.nan, normal_tail_score(z))
         return scores[:, None, :], np.arange(len(scores)), first
 
