@@ -296,6 +296,9 @@ SHIPPED_BATCH = "auto_shipped_batch"
 # run, within 2L rows). Adopted on one channel (auto's default since); auto_unfiltered is auto_shipped before it.
 LAG_CLIPPED = {"auto_lag_clip3": (3.0, None), "auto_lag_clip2": (2.0, None),
                "auto_lag_clip3_run2": (3.0, 2), "auto_lag_clip3_run6": (3.0, 6), "auto_unfiltered": (None, None)}  # fmt: skip
+# Sixteenth study: auto_shipped whose threshold reads its forecasting members' fitted rows with their errors divided by
+# 1 - df / n (in_sample_correction); its "train" scores are those (raw_scores).
+CORRECTED = "auto_corrected"
 
 
 def lag_clipped_members(clip: float | None, run: int | None) -> list[dict]:
@@ -311,6 +314,8 @@ def detector_params(name: str, window: int) -> dict:
     params: dict = {"threshold": None, "causal": True}
     if name == SHIPPED:
         return params
+    if name == CORRECTED:
+        return {**params, "in_sample_correction": True}
     if name in LAG_CLIPPED:
         return {**params, "members": lag_clipped_members(*LAG_CLIPPED[name])}
     if name == SHIPPED_BATCH:
@@ -331,7 +336,7 @@ def detector_params(name: str, window: int) -> dict:
 
 def detector_name(name: str) -> str:
     """The registered detector of a study name (:data:`VARIANTS`, :data:`SHIPPED`, :data:`SHIPPED_BATCH`, :data:`LAG_CLIPPED`)."""
-    if name in (SHIPPED, SHIPPED_BATCH) or name in LAG_CLIPPED:
+    if name in (SHIPPED, SHIPPED_BATCH, CORRECTED) or name in LAG_CLIPPED:
         return "auto"
     return VARIANTS[name][0] if name in VARIANTS else name
 
@@ -360,6 +365,9 @@ def raw_scores(name: str, frame: pd.DataFrame, train_rows: int, window: int) -> 
     validation = np.asarray(detector.validation_scores_, dtype=np.float64)
     if getattr(detector, "reference_", "in_sample") == "cross_fitted":  # every training row scored out of sample
         return {"train": validation, "validation": validation, "test": full[train_rows:]}
+    if getattr(detector, "in_sample_correction", False):  # the training rows as the threshold reads them
+        return {"train": detector.normal_raw_scores(frame.iloc[:train_rows]), "validation": validation,
+                "test": full[train_rows:]}  # fmt: skip
     return {"train": full[:train_rows], "validation": validation, "test": full[train_rows:]}
 
 

@@ -270,7 +270,7 @@ class AutoDetector(Estimator):
             if self.reference_ == "cross_fitted":
                 self.normal_scores_ = self.validation_scores_
             else:  # every training row's combined score (in-sample), then the validation rows' if separate
-                normal = self._combined(self._normalised(self._checked(y), normal=True))
+                normal = self.normal_raw_scores(y)
                 self.normal_scores_ = normal if validation is None else np.concatenate([normal, self.validation_scores_])
             self.thresholder_ = make_thresholder(self.threshold, **params).fit(self.normal_scores_)
         self.threshold_ = None if self.thresholder_ is None else float(self.thresholder_.threshold_)
@@ -317,6 +317,11 @@ class AutoDetector(Estimator):
         series = pd.Series(self.raw_scores(frame), index=frame.index, name="score")
         series.attrs["causal"] = bool(self.causal)
         return series
+
+    def normal_raw_scores(self, y: Frame) -> np.ndarray:
+        """The combined score ``(T,)`` of the training rows ``y`` as the threshold reads them: :meth:`score`, the
+        forecasting members' fitted rows corrected with ``in_sample_correction``."""
+        return self._combined(self._normalised(self._checked(y), normal=True))
 
     def contributions(self, y: Frame) -> pd.DataFrame:
         """Per-channel contributions ``(T, C)`` to :meth:`score`: the members', weighted (module docstring)."""
