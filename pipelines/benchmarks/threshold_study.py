@@ -297,8 +297,9 @@ SHIPPED_BATCH = "auto_shipped_batch"
 LAG_CLIPPED = {"auto_lag_clip3": (3.0, None), "auto_lag_clip2": (2.0, None),
                "auto_lag_clip3_run2": (3.0, 2), "auto_lag_clip3_run6": (3.0, 6), "auto_unfiltered": (None, None)}  # fmt: skip
 # Sixteenth study: auto_shipped whose threshold reads its forecasting members' fitted rows with their errors divided by
-# 1 - df / n (in_sample_correction); its "train" scores are those (raw_scores).
-CORRECTED = "auto_corrected"
+# 1 - df / n (in_sample_correction); its "train" scores are those (raw_scores). Adopted: auto_shipped runs it since,
+# and auto_uncorrected is auto_shipped before it.
+CORRECTED = {"auto_corrected": True, "auto_uncorrected": False}
 
 
 def lag_clipped_members(clip: float | None, run: int | None) -> list[dict]:
@@ -314,8 +315,8 @@ def detector_params(name: str, window: int) -> dict:
     params: dict = {"threshold": None, "causal": True}
     if name == SHIPPED:
         return params
-    if name == CORRECTED:
-        return {**params, "in_sample_correction": True}
+    if name in CORRECTED:
+        return {**params, "in_sample_correction": CORRECTED[name]}
     if name in LAG_CLIPPED:
         return {**params, "members": lag_clipped_members(*LAG_CLIPPED[name])}
     if name == SHIPPED_BATCH:
@@ -336,7 +337,7 @@ def detector_params(name: str, window: int) -> dict:
 
 def detector_name(name: str) -> str:
     """The registered detector of a study name (:data:`VARIANTS`, :data:`SHIPPED`, :data:`SHIPPED_BATCH`, :data:`LAG_CLIPPED`)."""
-    if name in (SHIPPED, SHIPPED_BATCH, CORRECTED) or name in LAG_CLIPPED:
+    if name in (SHIPPED, SHIPPED_BATCH) or name in LAG_CLIPPED or name in CORRECTED:
         return "auto"
     return VARIANTS[name][0] if name in VARIANTS else name
 

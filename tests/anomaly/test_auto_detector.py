@@ -117,7 +117,7 @@ def test_auto_says_what_it_combined(streamed) -> None:
     report = result.detector.report()
     for words in ("max of 3 normalised scores", "lstm_ae (ReconstructionDetector on centred windows",
                   "var_residual (ForecastResidualDetector of 'var' (cross_penalty='gcv', cross_screen=0.01), "
-                  "absolute error, its largest channel",
+                  "its fitted rows' errors divided by 1 - df/n for the threshold, absolute error, its largest channel",
                   "interval (IntervalDetector of 'var'", "-log10 P(S > s)",
                   "0.99 quantile", "threshold"):  # fmt: skip
         assert words in report, report

@@ -60,10 +60,11 @@ def test_a_forecaster_without_degrees_of_freedom_and_a_non_boolean_are_refused()
 def test_auto_hands_it_to_its_forecasting_members_and_raises_its_threshold() -> None:
     frame = cycle(900)
     training = {"epochs": 2, "progress": False, "threads": 1, "seed": 0}
-    plain = make_detector("auto", training=training).fit(frame.iloc[:400])
-    corrected = make_detector("auto", training=training, in_sample_correction=True).fit(frame.iloc[:400])
+    plain = make_detector("auto", training=training, in_sample_correction=False).fit(frame.iloc[:400])
+    corrected = make_detector("auto", training=training).fit(frame.iloc[:400])  # the default since the 16th study
     members = dict(corrected.members_)
     assert members["var_residual"].inflation_ is not None and members["interval"].inflation_ is not None
     assert not hasattr(members["lstm_ae"], "inflation_")
     np.testing.assert_allclose(corrected.score(frame), plain.score(frame))  # the same scores of new rows
     assert corrected.threshold_ > plain.threshold_
+    assert "its fitted rows' errors divided by 1 - df/n for the threshold" in corrected.report()

@@ -89,7 +89,7 @@ class DetectionConfig:
 
     ``detrend`` (default None): what the detector scores instead of the levels, for a series
     whose level trends (sales, a growing load), where every detector fitted on the training
-    rows' levels flags the later ones, which it never saw (the default flags 36-47% of a
+    rows' levels flags the later ones, which it never saw (the default flags 33-47% of a
     clean trending series' rows, ``pipelines/benchmarks/short_series_false_alarms.py --kinds
     trend``). The output keeps the values as read.
 

@@ -256,7 +256,7 @@ def _level_notes(frame, train_rows: int) -> list[str]:
         "it): the detector flags levels it never saw. If that is a trend rather than a lasting change, score the "
         "series without it: --detrend difference (any drift; a level shift scores as one jump) or --detrend linear "
         "(a steady trend, over training rows enough to pin its slope; a level shift stays shifted). Clean trending "
-        "series of 500 to 2000 rows: 36-47% of the rows flagged as they are, 1-2% with differences, 2-9% with the "
+        "series of 500 to 2000 rows: 33-47% of the rows flagged as they are, about 1% with differences, 2-8% with the "
         "line (causal; pipelines/benchmarks/short_series_false_alarms.py --kinds trend)"
     ]
 
@@ -311,7 +311,7 @@ def _threshold_notes(table, thresholder, detector=None, levels=None) -> list[str
             "rows help in the second case"
             + ("; so does --param reference=cross_fitted, which fits auto's threshold on scores of rows its models "
                "did not see (three kinds of clean 500-row series: 0.6%, 0.8% and 5.1% of the rows flagged instead of "
-               "5.2%, 4.1% and 6.7%, means over four series; where the training rows span several operating points it "
+               "2.2%, 2.8% and 6.6%, means over four series; where the training rows span several operating points it "
                "misses more anomalies: threshold_study.md, after the "
                "thirteenth study)" if getattr(detector, "reference_", None) == "in_sample" else "")
         )
