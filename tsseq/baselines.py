@@ -611,6 +611,9 @@ class AR(Forecaster):
         ``direct_coef_[s, c, h - 1, i]`` multiplies ``y_{t-i}`` in the forecast of ``y_{t+h}``.
     last_values_ : (S, C, P) float
         The last ``P`` training values, the start of ``predict``.
+    df_, residual_rows_ : (S, C) float, (S, C) int
+        Each one-step model's degrees of freedom (order, regressors and intercept) and the
+        rows it was regressed on, ``T - p``.
     sigma2_ : (S, C) float
         Innovation variance of each one-step model: ``RSS / (T - p)`` (statsmodels' ``sigma2``),
         or ``RSS / (T - 2p - K - 1)`` with ``variance="unbiased"``.
@@ -738,11 +741,13 @@ class AR(Forecaster):
         self.coef_ = fit.coef.reshape(grid + (-1,))
         self.exog_coef_ = None if fit.exog_coef is None else fit.exog_coef.reshape(grid + (-1,))
         self.criteria_ = None if fit.criteria is None else fit.criteria.reshape(grid + (-1,))
+        n_exog = 0 if fit.exog_coef is None else fit.exog_coef.shape[1]
+        nobs = np.array([len(values) for values in columns]) - fit.order  # statsmodels' nobs, T - p
+        degrees = fit.order + n_exog + 1.0  # lags, regressors and intercept
+        self.df_, self.residual_rows_ = degrees.reshape(grid), nobs.reshape(grid)
         self.sigma2_ = fit.sigma2.reshape(grid)
         if self.variance == "unbiased":
-            n_exog = 0 if fit.exog_coef is None else fit.exog_coef.shape[1]
-            nobs = np.array([len(values) for values in columns]) - fit.order  # statsmodels' nobs, T - p
-            self.sigma2_ = (fit.sigma2 * nobs / np.maximum(nobs - fit.order - n_exog - 1, 1)).reshape(grid)
+            self.sigma2_ = (fit.sigma2 * nobs / np.maximum(nobs - degrees, 1)).reshape(grid)
         if self.strategy == "direct":
             intercept, coef = fit_direct(columns, fit.order, horizon)
             self.direct_intercept_ = intercept.reshape(grid + (horizon,))

@@ -275,7 +275,8 @@ class AutoDetector(Estimator):
             if self.reference_ == "cross_fitted":
                 self.normal_scores_ = self.validation_scores_
             else:  # every training row's combined score (in-sample), then the validation rows' if separate
-                normal = self.normal_raw_scores(y)
+                rows = len(self._checked(y))  # each member's fit scored them first: its normal scores begin with them
+                normal = self._combined(self._normalise([d.normal_scores_[:rows] for _, d in self.members_]))
                 self.normal_scores_ = normal if validation is None else np.concatenate([normal, self.validation_scores_])
             self.thresholder_ = make_thresholder(self.threshold, **params).fit(self.normal_scores_)
         self.threshold_ = None if self.thresholder_ is None else float(self.thresholder_.threshold_)
@@ -326,7 +327,8 @@ class AutoDetector(Estimator):
     def normal_raw_scores(self, y: Frame) -> np.ndarray:
         """The combined score ``(T,)`` of the training rows ``y`` as the threshold reads them: :meth:`score`, the
         forecasting members' fitted rows corrected with ``in_sample_correction``."""
-        return self._combined(self._normalised(self._checked(y), normal=True))
+        frame = self._checked(y)
+        return self._combined(self._normalise([d.normal_raw_scores(frame) for _, d in self.members_]))
 
     def contributions(self, y: Frame) -> pd.DataFrame:
         """Per-channel contributions ``(T, C)`` to :meth:`score`: the members', weighted (module docstring)."""
@@ -443,13 +445,14 @@ class AutoDetector(Estimator):
             built.append((label, detector))
         return built
 
-    def _normalised(self, frame: pd.DataFrame, normal: bool = False) -> np.ndarray:
-        """Each member's normalised raw score ``(T, M)``; ``normal``: of the training frame, as the threshold reads
-        it (each member's ``normal_raw_scores``: ``in_sample_correction``)."""
+    def _normalised(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each member's normalised raw score ``(T, M)``."""
         check_is_fitted(self, "members_")
-        raw = [d.normal_raw_scores(frame) if normal else d.raw_scores(frame) for _, d in self.members_]
-        columns = [n.transform(scores) for n, scores in zip(self.normalisers_, raw)]
-        normalised = np.column_stack(columns)
+        return self._normalise([d.raw_scores(frame) for _, d in self.members_])
+
+    def _normalise(self, raw: list[np.ndarray]) -> np.ndarray:
+        """The members' raw scores ``(T,)`` each -> normalised ``(T, M)``."""
+        normalised = np.column_stack([n.transform(scores) for n, scores in zip(self.normalisers_, raw)])
         normalised[: self.first_scored_row()] = np.nan  # not every member scores these rows yet
         return normalised
 

@@ -660,24 +660,33 @@ class ForecastResidualDetector(AnomalyDetector):
         self.forecaster_ = registry.create(self.forecaster, **self._forecaster_arguments(horizon=1))
         usable = validation is not None and len(validation) > self.window_length
         self.forecaster_.fit(train, validation=validation if usable else None)
+        self._fit_corrections(train)
+
+    def _fit_corrections(self, train: pd.DataFrame) -> None:
+        """What the fitted forecaster's windows and scores are corrected with: the lag filter's scale
+        (``lag_scale_``), and with ``in_sample_correction`` the fitted rows' ``inflation_``."""
         self._fit_lag_filter(train)
         self.fitted_rows_ = len(train)
-        self.inflation_ = self._in_sample_inflation(len(train)) if self.in_sample_correction else None
+        self.inflation_ = self._in_sample_inflation() if self.in_sample_correction else None
 
-    def _in_sample_inflation(self, rows: int) -> np.ndarray:
-        """``1 / (1 - df / n)`` per channel ``(C,)``: the mean leave-one-out inflation of the fitted rows' residuals."""
-        forecaster = self.forecaster_
-        if hasattr(forecaster, "df_"):  # a VAR: each equation's degrees of freedom and rows
-            df, regressed = forecaster.df_[0], forecaster.residual_rows_[0]
-        elif hasattr(forecaster, "order_") and hasattr(forecaster, "coef_"):  # an AR: order plus the intercept
-            order = np.asarray(forecaster.order_[0], dtype=np.float64)
-            df, regressed = order + 1.0, rows - order
-        else:
+    def _in_sample_inflation(self) -> np.ndarray:
+        """``1 / (1 - df / n)`` per channel ``(C,)``: the mean leave-one-out inflation of the fitted rows' residuals,
+        from the degrees of freedom and rows the forecaster states (``df_``, ``residual_rows_``: AR and VAR)."""
+        df = getattr(self.forecaster_, "df_", None)
+        if df is None:
             raise ConfigError(
                 f"in_sample_correction needs a least-squares forecaster, 'ar' or 'var'; {self.forecaster!r} states no "
                 "degrees of freedom."
             )
-        return 1.0 / (1.0 - np.clip(np.asarray(df, dtype=np.float64) / regressed, 0.0, 0.9))
+        return 1.0 / (1.0 - np.clip(df[0] / self.forecaster_.residual_rows_[0], 0.0, 0.9))
+
+    def _inflated(self, values: np.ndarray, in_sample_rows: int) -> np.ndarray:
+        """``values`` ``(N, ..., C)`` of the rows from :meth:`first_scored_row` on, those of the first ``in_sample_rows``
+        rows (the ones the forecaster was fitted on, :meth:`normal_raw_scores`) multiplied by ``inflation_``."""
+        fitted = in_sample_rows - self.first_scored_row()
+        if fitted > 0:
+            values[:fitted] *= self.inflation_
+        return values
 
     def normal_raw_scores(self, frame: pd.DataFrame) -> np.ndarray:
         """:meth:`raw_scores` of the frame the detector was fitted on, the fitted rows' errors divided by ``1 - df / n``
@@ -728,9 +737,7 @@ class ForecastResidualDetector(AnomalyDetector):
         predictions = self.forecaster_.predict_windows(self._input_windows(values, 1), 1)  # (N, 1, C)
         errors = values[self.window_length :, None, :] - predictions
         errors[np.abs(errors) < RESOLUTION] = 0.0  # NaN compares False: kept
-        if in_sample_rows > self.window_length:  # the rows the forecaster was fitted on (normal_raw_scores)
-            errors[: in_sample_rows - self.window_length] *= self.inflation_
-        return errors, np.arange(len(errors)), self.window_length
+        return self._inflated(errors, in_sample_rows), np.arange(len(errors)), self.window_length
 
 
 # Detector name -> (class, preset arguments).

@@ -21,7 +21,7 @@ from tsseq.anomaly.tails import GRID_LEVELS, TAILS, TailScorer, combine_channel_
 from tsseq.base import check_positive_int
 from tsseq.errors import ConfigError, DataError, TsseqError, closest_match
 from tsseq.parameters import check_is_fitted
-from tsseq.quantiles import check_levels
+from tsseq.quantiles import check_levels, interpolate_levels
 
 GRID_WIDTHS = (6.0, 4.0, 3.0, 2.0)  # the grid's |z| bounds tried in turn (levels=None)
 
@@ -152,9 +152,7 @@ class IntervalDetector(ForecastResidualDetector):
             raise ConfigError(f"The 'levels' parameter needs at least 2 quantile levels. Got {self.levels!r}.")
         usable = validation is not None and len(validation) > self.first_scored_row()
         self.forecaster_.fit(train, validation=validation if usable else None)
-        self._fit_lag_filter(train)
-        self.fitted_rows_ = len(train)
-        self.inflation_ = self._in_sample_inflation(len(train)) if self.in_sample_correction else None
+        self._fit_corrections(train)
         self.levels_ = self._levels(train.to_numpy()[: self.window_length])
 
     def _levels(self, window: np.ndarray) -> np.ndarray:
@@ -198,20 +196,11 @@ class IntervalDetector(ForecastResidualDetector):
         quantiles = self.forecaster_.predict_windows(inputs, k, quantiles=self.levels_)[:, k - 1]  # (N, C, Q)
         observed = values[first:]  # (N, C)
         z = quantile_z(np.nan_to_num(observed), quantiles, self.levels_, self.tail)
-        z[np.abs(observed - _median(quantiles, self.levels_)) < RESOLUTION] = 0.0  # rounding, not error
-        if in_sample_rows > first:  # the rows the forecaster was fitted on
-            z[: in_sample_rows - first] *= self.inflation_
+        median = interpolate_levels(quantiles, self.levels_, np.clip([0.5], self.levels_[0], self.levels_[-1]))[..., 0]
+        z[np.abs(observed - median) < RESOLUTION] = 0.0  # rounding, not error
+        z = self._inflated(z, in_sample_rows)
         scores = np.where(np.isnan(observed), np.nan, normal_tail_score(z))
         return scores[:, None, :], np.arange(len(scores)), first
-
-
-def _median(quantiles: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """The predictive median ``(N, C)``: the quantiles ``(N, C, Q)`` at ascending ``levels`` interpolated at 0.5."""
-    if len(levels) < 2:
-        return quantiles[..., 0]
-    upper = int(np.clip(np.searchsorted(levels, 0.5), 1, len(levels) - 1))
-    weight = (0.5 - levels[upper - 1]) / (levels[upper] - levels[upper - 1])
-    return quantiles[..., upper - 1] + weight * (quantiles[..., upper] - quantiles[..., upper - 1])
 
 
 DETECTORS["interval"] = (IntervalDetector, {})

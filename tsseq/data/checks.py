@@ -282,7 +282,7 @@ def _parse_timestamps(raw: pd.Index, where: Where, unit: str | None = None) -> t
         parsed = _day_or_month_first(raw, parsed, where)
     bad = np.asarray(parsed.isna())
     if bad.any() and unit in (None, STEPS) and _digits_only(raw):  # numbers read as text, not dates (20240105 is one)
-        return _numbers_as_timestamps(pd.Index(pd.to_numeric(raw)), where, unit), True  # refused without a unit
+        return _numbers_as_timestamps(pd.Index(pd.to_numeric(raw)), where, unit), unit == STEPS
     if bad.any():
         position = int(np.argmax(bad))
         alone = pd.to_datetime(raw[position], errors="coerce")

@@ -133,13 +133,13 @@ def read_csv(
     _check_field_counts(table, sample, name, read_options)
     if series_column is not None:
         _require_column(table, series_column, name, "series_column")
-    if timestamp_column is None and timestamp_unit == STEPS and _timestamp_column(table, series_column) is None:
+    if timestamp_column is not None:
+        _require_column(table, timestamp_column, name, "timestamp_column")
+    elif (timestamp_column := _timestamp_column(table, series_column)) is None:
+        if timestamp_unit != STEPS:
+            raise _no_timestamp_column(table, name)
         timestamp_column = ROW_COLUMN if ROW_COLUMN not in table.columns else f"{ROW_COLUMN}_number"
         table.insert(0, timestamp_column, range(len(table)))  # the row sequence: detection needs no dates
-    if timestamp_column is None:
-        timestamp_column = _detect_timestamp_column(table, name, exclude=series_column)
-    else:
-        _require_column(table, timestamp_column, name, "timestamp_column")
     if timestamp_column == series_column:
         raise ConfigError(f"timestamp_column and series_column must differ. Got {series_column!r} for both.")
     keys = [timestamp_column] if series_column is None else [series_column, timestamp_column]
@@ -404,9 +404,13 @@ def _timestamp_column(table: pd.DataFrame, exclude: str | None) -> object | None
 
 def _detect_timestamp_column(table: pd.DataFrame, name: str, exclude: str | None) -> object:
     column = _timestamp_column(table, exclude)
-    if column is not None:
-        return column
-    raise DataError(
+    if column is None:
+        raise _no_timestamp_column(table, name)
+    return column
+
+
+def _no_timestamp_column(table: pd.DataFrame, name: str) -> DataError:
+    return DataError(
         f"{name}: no timestamp column found among {[str(column) for column in table.columns]}; expected a column "
         f"named {', '.join(TIMESTAMP_NAMES)}, or one whose values are dates. Pass timestamp_column=."
     )
