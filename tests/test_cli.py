@@ -594,3 +594,21 @@ def test_a_one_row_series_with_its_frequency_stated_is_forecast(tmp_path, capsys
     assert "one.csv: cannot infer a frequency from series of one row; pass freq= (tsseq: --freq)" in capsys.readouterr().err
     assert main(["forecast", str(data), "--model", "naive", "--horizon", "2", "--freq", "h", "--output", str(output)]) == 0
     assert pd.read_csv(output)["timestamp"].tolist() == ["2024-01-01 01:00:00", "2024-01-01 02:00:00"]
+
+
+def test_a_warning_during_a_command_prints_as_a_message_of_the_command_not_a_library_line():
+    import warnings
+
+    from tsseq.cli import _warnings_as_messages
+
+    original = warnings.formatwarning
+    with _warnings_as_messages("detect", show_traceback=False):
+        assert warnings.formatwarning(UserWarning("channel 'spare' is constant"), UserWarning, "/lib/x.py", 7) == (
+            "tsseq detect: warning: channel 'spare' is constant\n"
+        )
+        assert warnings.formatwarning(RuntimeWarning("overflow"), RuntimeWarning, "/lib/x.py", 7) == (
+            "tsseq detect: RuntimeWarning: overflow\n"
+        )
+    assert warnings.formatwarning is original
+    with _warnings_as_messages("detect", show_traceback=True):  # --traceback: where it came from, as Python says it
+        assert warnings.formatwarning is original

@@ -28,10 +28,11 @@ of the model asked for, so a non-neural ``tsseq forecast`` never imports torch
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_IMPLAUSIBLE = 0, 1, 2, 3
@@ -661,6 +662,28 @@ def _unrecognized(command_parser: argparse.ArgumentParser, command: str, extras:
     return f"unrecognized arguments: {' '.join(extras)}.{''.join(hints)}".replace("..", ".")
 
 
+@contextlib.contextmanager
+def _warnings_as_messages(command: str, show_traceback: bool) -> Iterator[None]:
+    """Inside: a warning is printed as ``tsseq <command>: warning: <message>``, as errors are, without the
+    library file and source line Python's format adds (they say nothing to a user of the command; with
+    ``--traceback`` they are kept). Other warning categories keep their name."""
+    if show_traceback:
+        yield
+        return
+    import warnings
+
+    def message_only(message, category, filename, lineno, line=None) -> str:
+        kind = "warning" if category is UserWarning else category.__name__
+        return f"tsseq {command}: {kind}: {message}\n"
+
+    original = warnings.formatwarning
+    warnings.formatwarning = message_only
+    try:
+        yield
+    finally:
+        warnings.formatwarning = original
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command of ``argv`` (None: the process's own command line); returns its exit code.
 
@@ -682,7 +705,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = COMMANDS.get(args.command) or _command_modules()[args.command].run
         if argv is None:
             _ignore_signals()  # what terminating() restores when the command ends: ignored until the exit
-        with terminating():
+        with terminating(), _warnings_as_messages(args.command, show_traceback):
             return command(args)
     except Terminated as stop:
         print(f"tsseq {args.command}: {stop}; stopped cleanly, nothing half-written", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,20 @@ def test_a_series_constant_in_its_training_rows_is_flagged_where_it_moves_not_re
     table = pd.read_csv(output)
     assert np.isfinite(table["score"].iloc[450:]).all() and table["is_anomaly"].iloc[450:].all()
     assert not table["is_anomaly"].iloc[:450].any()
+
+
+def test_a_constant_channel_is_warned_of_once_by_its_column_name_not_once_per_member() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"load": rng.normal(size=300), "spare": np.zeros(300)},
+                         index=pd.date_range("2024-01-01", periods=300, freq="h"))  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make_detector("auto", window_length=16, training=TINY).fit(frame)
+    constant = [str(w.message) for w in caught if "constant in the training data" in str(w.message)]
+    assert constant == [
+        "auto: fit of its members: 1 channel(s) are constant in the training data (spare); using scale 1 for them "
+        "instead of dividing by zero."
+    ]
 
 
 def test_members_are_on_one_scale_on_normal_rows(streamed) -> None:

@@ -69,6 +69,7 @@ from tsseq.anomaly.scorers import split_by_shares
 from tsseq.errors import ConfigError, DataError
 from tsseq.nn.autoencoders import WindowCentred
 from tsseq.parameters import Estimator, check_is_fitted
+from tsseq.relay import FitWarnings
 
 # One detector of each family. lstm_ae is EncDec-AD, tsseq's default detector before auto. The forecasting
 # members read every channel's past (a VAR; on one channel an AR): on the simulated plant the per-channel AR
@@ -250,11 +251,14 @@ class AutoDetector(Estimator):
                 f"The 'reference' parameter must be one of {list(REFERENCES)}. Got {self.reference!r} instead."
             )
         self.members_ = []
+        relay = FitWarnings("auto")  # each member warns of the same data (a constant channel): once, not once each
         for label, detector in self._build_members():
-            detector.fit(y, validation)
+            with relay.of("fit of its members"):
+                detector.fit(y, validation)
             if detector.temporal_scorer_ is not None:
                 raise ConfigError(f"auto: member {label!r} has a temporal scorer; give its members point-wise scorers.")
             self.members_.append((label, detector))
+        relay.issue()
         self.columns_ = list(self.members_[0][1].columns_)
         cross_fitted = self.cross_fitted_scores(y) if self.reference == "cross_fitted" else None
         self.reference_ = "in_sample" if cross_fitted is None else "cross_fitted"

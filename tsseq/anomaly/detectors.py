@@ -186,7 +186,7 @@ class AnomalyDetector(Estimator):
         frame = self._frame(y, "y", fitting=True)
         self.columns_ = list(frame.columns)
         train, held_out, context = self._split(frame, validation)
-        self.scaler_ = Scaler("standard").fit(train.to_numpy())
+        self.scaler_ = Scaler("standard").fit(train)  # a frame: a constant channel's warning names its column
         scaled_train = self._scaled(train)
         scaled_held_out = None if held_out is None else self._scaled(held_out)
         relay = FitWarnings(type(self).__name__)  # a forecaster's warnings (AR replacing a fit) say they are this one's
