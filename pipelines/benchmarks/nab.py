@@ -20,6 +20,10 @@ Detectors (``detector`` in the job):
 * any name of :func:`tsseq.anomaly.detectors.make_detector` (``ar_residual``,
   ``lstm_ae``, ...), replayed by :func:`tsseq.anomaly.streaming.score_stream` with
   ``causal=True`` and no threshold; ``refit_every`` rows it is refitted on the rows seen.
+  With a ``threshold`` in ``params`` and ``flags: true`` the file's score is the detector's
+  own alarms (1 where an event begins, as ``tsseq detect`` joins flagged rows, else 0), so
+  the NAB score is that of what ``tsseq detect`` flags with each file's own threshold
+  (``nab_auto_flags.yaml``), and the corpus threshold only passes them on.
 
 With tsseq installed (``pip install -e .``)::
 
@@ -52,6 +56,10 @@ class NabJob:
     data_dir: str | None = None  # default: $TSSEQ_DATA_DIR, then the tsseq cache
     workers: int = 2
     files: list[str] | None = None  # a subset of NAB keys, for development; None: all 58
+    # make_detector detectors with a threshold in params: score their own alarms (1 where an event of flagged rows
+    # begins, as tsseq detect's output joins them, 0 elsewhere) instead of their scores, so that NAB scores what
+    # tsseq detect flags (each file's own threshold).
+    flags: bool = False
 
 
 def read_job(path: Path) -> NabJob:
@@ -96,7 +104,17 @@ def score_file(job: NabJob, key: str, series) -> tuple[str, "object", float]:
             # These detectors check for a regular time grid; NAB's raw rows have gaps and
             # repeats, and NAB scores by row, so they get the rows on a nominal grid.
             rows = pd.DataFrame({"value": series.to_numpy()}, index=pd.date_range("2000-01-01", periods=len(series), freq="min"))
-            scores = score_stream(detector, rows, train_rows=train_rows, refit_every=job.refit_every).frame["score"]
+            frame = score_stream(detector, rows, train_rows=train_rows, refit_every=job.refit_every).frame
+            scores = frame["score"]
+            if job.flags:  # an alarm where an event begins, as tsseq detect's output joins flagged rows into events
+                # (NAB scores alarms: each later row of an event outside a window would count as another false one)
+                from tsseq.anomaly.events import find_events
+
+                bridge = frame["smoothed_score"] > frame["threshold"] if "smoothed_score" in frame else None
+                events = find_events(frame["is_anomaly"], scores, bridge=bridge)
+                onsets = np.zeros(len(frame))
+                onsets[frame.index.get_indexer(events["start"])] = 1.0
+                scores = pd.Series(onsets, index=scores.index).where(scores.notna())
     return key, np.asarray(scores, dtype=np.float64), time.perf_counter() - started
 
 
