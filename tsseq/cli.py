@@ -152,8 +152,12 @@ def add_layout_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_timestamp_arguments(parser: argparse.ArgumentParser) -> None:
     """``--timestamp-unit`` and ``--no-header`` (DataConfig's ``timestamp_unit`` and ``header``)."""
+    from typing import get_args
+
+    from tsseq.config import TimestampUnit
+
     parser.add_argument(
-        "--timestamp-unit", choices=["s", "ms", "us", "ns"],
+        "--timestamp-unit", choices=get_args(TimestampUnit),
         help="timestamps written as numbers are Unix times in this unit (e.g. 1416726000 with s)",
     )  # fmt: skip
     parser.add_argument(

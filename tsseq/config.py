@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 from tsseq.errors import ConfigError, DataFileNotFoundError, closest_match, located
 
 MissingPolicy = Literal["error", "interpolate", "ffill", "mask"]
-TimestampUnit = Literal["s", "ms", "us", "ns"]  # tsseq.data.checks.UNIX_UNITS
+TimestampUnit = Literal["s", "ms", "us", "ns"]  # the CLI's --timestamp-unit choices; tsseq.data.checks.UNIX_UNITS (pandas-free here)
 
 
 @dataclass(frozen=True)

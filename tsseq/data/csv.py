@@ -398,8 +398,10 @@ def _require_column(table: pd.DataFrame, column: str, name: str, parameter: str)
 def _timestamp_column(table: pd.DataFrame, exclude: str | None) -> object | None:
     """The first column named like a timestamp, else the first whose values parse as dates; None without one."""
     candidates = [column for column in table.columns if column != exclude]
-    named = (column for column in candidates if str(column).strip().lower() in TIMESTAMP_NAMES)
-    return next(named, None) or next((column for column in candidates if _parses_as_dates(table[column])), None)
+    for column in candidates:
+        if str(column).strip().lower() in TIMESTAMP_NAMES:
+            return column
+    return next((column for column in candidates if _parses_as_dates(table[column])), None)
 
 
 def _detect_timestamp_column(table: pd.DataFrame, name: str, exclude: str | None) -> object:
