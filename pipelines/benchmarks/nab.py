@@ -23,7 +23,8 @@ Detectors (``detector`` in the job):
   With a ``threshold`` in ``params`` and ``flags: true`` the file's score is the detector's
   own alarms (1 where an event begins, as ``tsseq detect`` joins flagged rows, else 0), so
   the NAB score is that of what ``tsseq detect`` flags with each file's own threshold
-  (``nab_auto_flags.yaml``), and the corpus threshold only passes them on.
+  (``nab_auto_flags.yaml``): they are scored as they are (threshold 1), not through the
+  corpus optimiser, which would rather raise no alarm at all when that scores higher.
 
 With tsseq installed (``pip install -e .``)::
 
@@ -131,10 +132,20 @@ def write_scores(output_dir: Path, key: str, series, scores) -> None:
     write_atomic(output_dir / key, lambda path: frame.to_csv(path, index=False, date_format="%Y-%m-%d %H:%M:%S"))
 
 
+def corpus_results(scores: dict, windows: dict, flags: bool) -> dict:
+    """The NAB result of every profile: one corpus threshold chosen by NAB's optimiser, or, for ``flags`` (scores
+    that are alarms, 1 or 0), the alarms as they are: the optimiser would rather raise none when that scores higher."""
+    from tsseq.anomaly.nab import nab_score, optimize_threshold
+
+    if flags:
+        alarms = {key: values >= 1.0 for key, values in scores.items()}
+        return {name: nab_score(alarms, windows, name, threshold=1.0) for name in PROFILE_NAMES}
+    return {name: optimize_threshold(scores, windows, name) for name in PROFILE_NAMES}
+
+
 def run(job: NabJob) -> int:
     import pandas as pd
 
-    from tsseq.anomaly.nab import optimize_threshold
     from tsseq.data.catalog import load
     from tsseq.errors import ConfigError
     from tsseq.io import write_text
@@ -164,7 +175,7 @@ def run(job: NabJob) -> int:
         scores[key] = pd.Series(values, index=series[key].index)
     detect_seconds = time.perf_counter() - started
 
-    results_by_profile = {name: optimize_threshold(scores, dataset.anomaly_windows, name) for name in PROFILE_NAMES}
+    results_by_profile = corpus_results(scores, dataset.anomaly_windows, job.flags)
     total_seconds = time.perf_counter() - started
     for name, result in results_by_profile.items():
         print(f"  {name:20s} score {result.score:6.1f}  (threshold {result.threshold:.4f}; windows detected "

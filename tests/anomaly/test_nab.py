@@ -184,3 +184,25 @@ def test_bad_input_errors_name_the_problem():
         nab_score({"g.csv": flags()}, {"f.csv": TWO_WINDOWS})
     with pytest.raises(DataError, match="indexed by its timestamps"):
         nab_score({"f.csv": pd.Series(np.zeros(ROWS, bool))}, {"f.csv": TWO_WINDOWS})
+
+
+def test_benchmark_scores_a_detectors_own_alarms_as_they_are():
+    """nab.py's flags option: alarms (1 / 0) are scored as raised, even where raising none would score higher."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "pipelines" / "benchmarks" / "nab.py"
+    spec = importlib.util.spec_from_file_location("nab_benchmark", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = benchmark  # its dataclass looks its module up there
+    spec.loader.exec_module(benchmark)
+    alarms = flags(40, *range(16, 36))  # the first window found, 20 false alarms before it
+    scores = {"f.csv": alarms.astype(float).where(np.arange(ROWS) >= 15)}
+    windows = {"f.csv": TWO_WINDOWS}
+    as_raised = benchmark.corpus_results(scores, windows, flags=True)
+    optimised = benchmark.corpus_results(scores, windows, flags=False)
+    for profile in benchmark.PROFILE_NAMES:
+        assert as_raised[profile].score == pytest.approx(nab_score({"f.csv": alarms}, windows, profile).score)
+    assert as_raised["standard"].score < 0 == optimised["standard"].score  # the optimiser would raise nothing
+    assert optimised["standard"].threshold == np.inf
