@@ -105,14 +105,16 @@ def score_file(job: NabJob, key: str, series) -> tuple[str, "object", float]:
             # These detectors check for a regular time grid; NAB's raw rows have gaps and
             # repeats, and NAB scores by row, so they get the rows on a nominal grid.
             rows = pd.DataFrame({"value": series.to_numpy()}, index=pd.date_range("2000-01-01", periods=len(series), freq="min"))
-            frame = score_stream(detector, rows, train_rows=train_rows, refit_every=job.refit_every).frame
+            stream = score_stream(detector, rows, train_rows=train_rows, refit_every=job.refit_every)
+            frame = stream.frame
             scores = frame["score"]
             if job.flags:  # an alarm where an event begins, as tsseq detect's output joins flagged rows into events
                 # (NAB scores alarms: each later row of an event outside a window would count as another false one)
-                from tsseq.anomaly.events import find_events
+                from tsseq.anomaly.events import find_events, smoothing_gap
 
                 bridge = frame["smoothed_score"] > frame["threshold"] if "smoothed_score" in frame else None
-                events = find_events(frame["is_anomaly"], scores, bridge=bridge)
+                gap = smoothing_gap(getattr(stream.detector, "thresholder_", None))  # tsseq detect's default
+                events = find_events(frame["is_anomaly"], scores, bridge=bridge, gap=gap)
                 onsets = np.zeros(len(frame))
                 onsets[frame.index.get_indexer(events["start"])] = 1.0
                 scores = pd.Series(onsets, index=scores.index).where(scores.notna())

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsseq.anomaly.events import EVENT_COLUMNS, find_events
+from tsseq.anomaly.events import EVENT_COLUMNS, find_events, smoothing_gap
 from tsseq.anomaly.metrics import event_precision_recall_f1, merge_segments
 from tsseq.errors import ConfigError, DataError
 
@@ -134,3 +134,37 @@ def test_events_of_a_detection_on_the_plant_corpus_match_its_labels() -> None:
     events = find_events(pd.Series(plant.is_anomaly, index=plant.frame.index))
     assert list(events["start"]) == list(plant.events["start"]) and list(events["end"]) == list(plant.events["end"])
     assert event_precision_recall_f1(plant.is_anomaly, plant.is_anomaly).f1 == 1.0
+
+
+def test_the_default_gap_is_the_thresholds_smoothing_window_less_one() -> None:
+    from tsseq.anomaly.thresholds import AdaptiveThresholder, FalseAlarmThresholder, TransductiveThresholder
+
+    assert smoothing_gap(AdaptiveThresholder()) == smoothing_gap(TransductiveThresholder()) == 8  # 9 rows smoothed
+    assert smoothing_gap(FalseAlarmThresholder(smoothing=4)) == 3
+    assert smoothing_gap(FalseAlarmThresholder()) == smoothing_gap(TransductiveThresholder(smoothing=1)) == 0
+    assert smoothing_gap(None) == 0  # scores without a threshold
+
+
+def test_detect_joins_runs_less_than_the_default_thresholds_window_apart() -> None:
+    """tsseq detect's events: runs at most 8 unflagged rows apart are one event unless event_gap says otherwise."""
+    from tsseq.anomaly.config import DetectionConfig, DetectorConfig
+    from tsseq.anomaly.job import detect_frame
+    from tsseq.config import DataConfig
+
+    rng = np.random.default_rng(0)
+    values = np.sin(2 * np.pi * np.arange(800) / 50) + 0.1 * rng.standard_normal(800)
+    values[600:680:6] += 1.5  # a burst of spikes 6 rows apart
+    frame = pd.DataFrame({"y": values}, index=pd.date_range("2024-01-01", periods=800, freq="min"))
+    results = {}
+    for gap in (None, 0):
+        config = DetectionConfig(
+            name="burst", data=DataConfig(csv="x.csv"), detector=DetectorConfig(name="ar_residual"), train_rows=400,
+            event_gap=gap,
+        )
+        results[gap] = result = detect_frame(config, frame, "burst.csv")
+        table = result.table
+        bridge = table["smoothed_score"] > table["threshold"]
+        expected = find_events(table["is_anomaly"], table["score"], bridge=bridge, gap=8 if gap is None else gap)
+        pd.testing.assert_frame_equal(result.events.drop(columns="channels"), expected.drop(columns="channels"))
+    pd.testing.assert_frame_equal(results[None].table, results[0].table)  # the flags do not change
+    assert len(results[None].events) < len(results[0].events)

@@ -132,7 +132,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, help="scores CSV to write")
     parser.add_argument("--plot", type=Path, help="also write a PNG: series, score, threshold, labels, events")
     parser.add_argument("--events", type=Path, help="also write a CSV of events: merged flagged rows, their peaks")
-    parser.add_argument("--event-gap", type=int, default=0, help="join events at most N unflagged rows apart")
+    parser.add_argument(
+        "--event-gap", type=int, default=None,
+        help="join events at most N unflagged rows apart (default: the threshold's smoothing window less one, 8)",
+    )
     parser.add_argument(
         "--timestamps", choices=["auto", "grid", "rows"], default="auto",
         help="auto (default): the grid when regular, else the row sequence; grid: irregular steps refused; "

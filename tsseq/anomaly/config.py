@@ -12,7 +12,7 @@ A job file (``tsseq detect --config job.yaml``, e.g. ``pipelines/detect_elnino.y
     train_fraction: 0.3
     timestamps: auto                      # auto | grid | rows (irregular logs), or resample: 10s
     detrend: null                         # linear | difference: for a series whose level trends
-    event_gap: 0
+    event_gap: null                       # null: the threshold's smoothing window less one (8 by default)
     output: {directory: outputs, csv: elnino_scores.csv, plot: elnino_scores.png, events: elnino_events.csv}
 
 Many series (``data: {csv: sensors.parquet, series_column: id}``) are each scored on their
@@ -85,7 +85,9 @@ class DetectionConfig:
     ``online_interval`` keep ``"alarm_level"``, their calibrated fixed levels.
     None (``none``) scores without flags. ``labels``: an optional CSV of labelled
     anomaly windows (columns ``start``, ``end``) drawn on the plot. ``event_gap``: flagged
-    rows at most this many unflagged rows apart form one event.
+    rows at most this many unflagged rows apart form one event; None (the default): the
+    threshold's smoothing window less one (:func:`tsseq.anomaly.events.smoothing_gap`; 8
+    under the default thresholds, 0 under one that does not smooth).
 
     ``detrend`` (default None): what the detector scores instead of the levels, for a series
     whose level trends (sales, a growing load), where every detector fitted on the training
@@ -139,7 +141,7 @@ class DetectionConfig:
     timestamps: Literal["auto", "grid", "rows"] = "auto"
     resample: str | None = None
     detrend: Literal["linear", "difference"] | None = None
-    event_gap: int = 0
+    event_gap: int | None = None
     output: DetectionOutputConfig = field(default_factory=DetectionOutputConfig)
     batch_series: int | None = None  # many series: scored this many at a time (default 1,000)
     engine: Literal["local", "dask"] = "local"  # dask: each batch of series a task on a Dask cluster
@@ -169,8 +171,13 @@ class DetectionConfig:
                 f"detrend must be one of {', '.join(DETRENDS)} (or null). Got {self.detrend!r}."
                 + closest_match(str(self.detrend), DETRENDS)
             )
-        if isinstance(self.event_gap, bool) or not isinstance(self.event_gap, int) or self.event_gap < 0:
-            raise ConfigError(f"event_gap must be an int >= 0 (unflagged rows bridged). Got {self.event_gap!r}.")
+        if self.event_gap is not None and (
+            isinstance(self.event_gap, bool) or not isinstance(self.event_gap, int) or self.event_gap < 0
+        ):
+            raise ConfigError(
+                f"event_gap must be an int >= 0 (unflagged rows bridged), or null for the threshold's smoothing "
+                f"window less one. Got {self.event_gap!r}."
+            )
         check_engine(self.engine, self.scheduler, self.workers)
         if self.batch_series is not None and self.batch_series < 1:
             raise ConfigError(f"batch_series must be >= 1 (series scored at a time). Got {self.batch_series!r}.")
