@@ -360,7 +360,7 @@ def test_the_benchmark_ensemble_jobs_parse_and_build():
     members = [ensemble._build_member(member) for member in ensemble.member_configs()]
     assert ensemble.combine == "weighted" and [m.training_config().seed for m in members[:4]] == [0, 1, 2, 3]
     assert ensemble.refit == ["ar_direct", "ar_recursive", "segrnn_mse", "segrnn_seg48", "segrnn_seg48_seed1",
-                              "segrnn_seg48_seed2"]  # steps 9 to 11  # fmt: skip
+                              "segrnn_seg48_seed2", "segrnn_seg48_seed3"]  # steps 9 to 12  # fmt: skip
     (single,) = load_pipeline(folder / "etth1_M96_segrnn.yaml")[0].models
     network = build_model(single, {"horizon": 96, "input_length": 720})
     for seed, member in enumerate(members[:4]):  # one recipe, four seeds: the single network's but for the seed
@@ -369,13 +369,11 @@ def test_the_benchmark_ensemble_jobs_parse_and_build():
     assert [m.get_params()["strategy"] for m in members[4:6]] == ["direct", "recursive"]
     mse_loss = dataclasses.replace(network.training_config(), loss="mse")
     assert members[6].training_config() == mse_loss and members[6].get_params(deep=False)["hidden_size"] == 512
-    assert members[7].training_config() == network.training_config()  # seed 0, MAE: only the segments differ
-    assert members[8].training_config() == dataclasses.replace(network.training_config(), seed=1)
-    assert members[9].training_config() == dataclasses.replace(network.training_config(), seed=2)
-    for member in members[7:10]:  # only the segments (and members 8's and 9's seeds) differ
+    for seed, member in enumerate(members[7:11]):  # seeds 0-3 over 48-step segments: only those differ
+        assert member.training_config() == dataclasses.replace(network.training_config(), seed=seed)
         assert {**member.get_params(deep=False), "training": None} == {
             **network.get_params(deep=False), "training": None, "segment_length": 48}
-    assert len(members) == 10
+    assert len(members) == 11
 
 
 def test_covariates_no_member_takes_are_refused_naming_the_kind_and_the_members():
