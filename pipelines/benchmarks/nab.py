@@ -19,7 +19,8 @@ Detectors (``detector`` in the job):
   timestamps;
 * any name of :func:`tsseq.anomaly.detectors.make_detector` (``ar_residual``,
   ``lstm_ae``, ...), replayed by :func:`tsseq.anomaly.streaming.score_stream` with
-  ``causal=True`` and no threshold; ``refit_every`` rows it is refitted on the rows seen.
+  ``causal=True`` and no threshold; ``refit_every`` rows it is refitted on the rows seen
+  (the last ``refit_window`` of them, if given).
   With a ``threshold`` in ``params`` and ``flags: true`` the file's score is the detector's
   own alarms (1 where an event begins, as ``tsseq detect`` joins flagged rows, else 0), so
   the NAB score is that of what ``tsseq detect`` flags with each file's own threshold
@@ -53,6 +54,7 @@ class NabJob:
     detector: str = "online_residual"
     params: dict[str, Any] = field(default_factory=dict)
     refit_every: int | None = None  # make_detector detectors only
+    refit_window: int | None = None  # with refit_every: each refit on the last this many rows (None: every row seen)
     output_dir: str = "outputs/nab"  # relative to the current directory
     data_dir: str | None = None  # default: $TSSEQ_DATA_DIR, then the tsseq cache
     workers: int = 2
@@ -105,7 +107,9 @@ def score_file(job: NabJob, key: str, series) -> tuple[str, "object", float]:
             # These detectors check for a regular time grid; NAB's raw rows have gaps and
             # repeats, and NAB scores by row, so they get the rows on a nominal grid.
             rows = pd.DataFrame({"value": series.to_numpy()}, index=pd.date_range("2000-01-01", periods=len(series), freq="min"))
-            stream = score_stream(detector, rows, train_rows=train_rows, refit_every=job.refit_every)
+            stream = score_stream(
+                detector, rows, train_rows=train_rows, refit_every=job.refit_every, max_train_rows=job.refit_window
+            )
             frame = stream.frame
             scores = frame["score"]
             if job.flags:  # an alarm where an event begins, as tsseq detect's output joins flagged rows into events

@@ -110,3 +110,30 @@ def test_online_detector_refits_on_the_rows_it_received(series: pd.DataFrame) ->
     assert np.isfinite(scores[16:]).all()
     with pytest.raises(DataError, match="2 values"):
         online.update([1.0])
+
+
+def test_detect_refits_on_the_last_refit_window_rows(series: pd.DataFrame, capsys) -> None:
+    """tsseq detect's refit_window is score_stream's max_train_rows: each refit reads only the last rows."""
+    from tsseq.anomaly.config import DetectionConfig, DetectorConfig
+    from tsseq.anomaly.job import detect_frame
+    from tsseq.cli import main
+    from tsseq.config import DataConfig
+
+    def job(**refits) -> pd.DataFrame:
+        config = DetectionConfig(
+            name="s", data=DataConfig(csv="s.csv"), detector=DetectorConfig("ar_residual"), window=16,
+            train_rows=TRAIN_ROWS, **refits,
+        )  # fmt: skip
+        return detect_frame(config, series, "s.csv").table
+
+    sliding = job(refit_every=80, refit_window=100)
+    expected = score_stream(_detector("ar_residual"), series, train_rows=TRAIN_ROWS, refit_every=80, max_train_rows=100)
+    np.testing.assert_allclose(sliding["score"], expected.frame["score"], rtol=0, atol=1e-12)
+    expanding = job(refit_every=80)
+    assert (sliding["score"].iloc[TRAIN_ROWS + 80 :] != expanding["score"].iloc[TRAIN_ROWS + 80 :]).any()
+    with pytest.raises(ConfigError, match="refit_window must be >= 1 and needs refit_every"):
+        DetectionConfig(name="s", data=DataConfig(csv="s.csv"), refit_window=100)
+    with pytest.raises(ConfigError, match="refit_window"):
+        DetectionConfig(name="s", data=DataConfig(csv="s.csv"), refit_every=80, refit_window=0)
+    assert main(["detect", "s.csv", "--output", "out.csv", "--refit-window", "100"]) == 2
+    assert "needs refit_every" in capsys.readouterr().err

@@ -129,6 +129,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-rows", type=int, help="rows to train on (default: --train-fraction of them)")
     parser.add_argument("--train-fraction", type=float, default=0.3)
     parser.add_argument("--refit-every", type=int, help="causal mode: refit every N rows on the rows seen so far")
+    parser.add_argument("--refit-window", type=int, help="with --refit-every: each refit on the last N rows only")
     parser.add_argument("--output", type=Path, help="scores CSV to write")
     parser.add_argument("--plot", type=Path, help="also write a PNG: series, score, threshold, labels, events")
     parser.add_argument("--events", type=Path, help="also write a CSV of events: merged flagged rows, their peaks")
@@ -220,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
             train_rows=args.train_rows,
             train_fraction=args.train_fraction,
             refit_every=args.refit_every,
+            refit_window=args.refit_window,
             labels=None if args.labels is None else str(args.labels),
             timestamps=args.timestamps,
             resample=args.resample,

@@ -62,7 +62,11 @@ class DetectionConfig:
     ``mode``: ``"causal"`` trains on the first rows (``train_rows``, else
     ``train_fraction`` of them) and replays the rest as a stream
     (:func:`tsseq.anomaly.streaming.score_stream`, refitting every ``refit_every`` rows
-    if given): the score of ``t`` uses rows up to ``t``, training rows get no score.
+    if given, on every row seen or on the last ``refit_window`` of them): the score of ``t``
+    uses rows up to ``t``, training rows get no score. A long log whose normal behaviour
+    moves on (a new load pattern, a replaced sensor) is flagged throughout by a detector that
+    only knows its first rows; refitting on a sliding window lets it learn the new normal
+    (NAB, ``pipelines/benchmarks/nab_auto_refit.yaml``).
     ``"batch"`` trains on the same rows and scores every row offline (``causal=False``;
     aggregation ``"mean"`` unless the detector's params say otherwise). ``window`` and
     ``threshold``/``threshold_params`` fill the detector's ``window_length`` (None:
@@ -137,6 +141,7 @@ class DetectionConfig:
     train_rows: int | None = None
     train_fraction: float = 0.3
     refit_every: int | None = None
+    refit_window: int | None = None  # with refit_every: each refit on the last this many rows (None: all seen)
     labels: str | None = None
     timestamps: Literal["auto", "grid", "rows"] = "auto"
     resample: str | None = None
@@ -158,6 +163,11 @@ class DetectionConfig:
         if self.refit_every is not None and (self.refit_every < 1 or self.mode != "causal"):
             raise ConfigError(
                 f"refit_every must be >= 1 and needs mode 'causal'. Got {self.refit_every!r} with mode {self.mode!r}."
+            )
+        if self.refit_window is not None and (self.refit_window < 1 or self.refit_every is None):
+            raise ConfigError(
+                f"refit_window must be >= 1 and needs refit_every (the rows each refit reads). Got "
+                f"refit_window={self.refit_window!r} with refit_every={self.refit_every!r}."
             )
         if self.timestamps not in TIMESTAMP_POLICIES:
             raise ConfigError(

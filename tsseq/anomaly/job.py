@@ -137,8 +137,9 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         if config.mode == "causal":
             detector = make_detector(config.detector.name, causal=True, **params)
             stream = score_stream(
-                detector, detected, train_rows=fit_rows, refit_every=config.refit_every, contributions=gives
-            )
+                detector, detected, train_rows=fit_rows, refit_every=config.refit_every,
+                max_train_rows=config.refit_window, contributions=gives,
+            )  # fmt: skip
             scored, fitted = stream.frame, stream.detector
             threshold = None if "threshold" not in scored else float(scored["threshold"].iloc[fit_rows])
         else:
