@@ -66,7 +66,8 @@ class DetectionConfig:
     uses rows up to ``t``, training rows get no score. A long log whose normal behaviour
     moves on (a new load pattern, a replaced sensor) is flagged throughout by a detector that
     only knows its first rows; refitting on a sliding window lets it learn the new normal
-    (NAB, ``pipelines/benchmarks/nab_auto_refit.yaml``).
+    (NAB, ``pipelines/benchmarks/nab_auto_refit.yaml``), and over a long fault it learns the
+    fault too (``threshold_study.md``, after the eighteenth study): an option, not a default.
     ``"batch"`` trains on the same rows and scores every row offline (``causal=False``;
     aggregation ``"mean"`` unless the detector's params say otherwise). ``window`` and
     ``threshold``/``threshold_params`` fill the detector's ``window_length`` (None:
