@@ -194,6 +194,7 @@ def test_a_floor_passed_far_more_often_than_its_rate_is_said(tmp_path: Path, cap
         wide_share = above if plants == 6 else None
     assert f"{wide_share:.1%} of the 1200 scored rows are above its floor" in said[6]
     assert "either much of this period is anomalous" in said[6]
+    assert "--refit-every N --refit-window W" in said[6]  # causal mode: the refits that learn a new normal
     assert "above its floor" not in said[1]
 
 
