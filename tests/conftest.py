@@ -106,3 +106,17 @@ def empty_mlflow_store(_empty_mlflow_store):
         return f"sqlite:///{path}"
 
     return copy
+
+
+@pytest.fixture(scope="session")
+def nab_benchmark():
+    """``pipelines/benchmarks/nab.py`` as a module (a script, not part of the package)."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "pipelines" / "benchmarks" / "nab.py"
+    spec = importlib.util.spec_from_file_location("nab_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module

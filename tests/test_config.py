@@ -72,21 +72,15 @@ def test_missing_pipeline_file(tmp_path):
         load_pipeline(tmp_path / "nope.yaml")
 
 
-def test_repository_pipelines_are_valid():
+def test_repository_pipelines_are_valid(nab_benchmark):
     """Every job file in pipelines/ loads with the loader of its kind (its file name says which)."""
-    import importlib.util
-    import sys
     from pathlib import Path
 
     from tsseq.anomaly.config import load_detection_job
     from tsseq.tuning.config import load_study
 
     root = Path(__file__).resolve().parents[1] / "pipelines"
-    spec = importlib.util.spec_from_file_location("nab_job", root / "benchmarks" / "nab.py")
-    nab_job = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = nab_job  # its dataclass looks its module up there
-    spec.loader.exec_module(nab_job)
-    loaders = {"tune_": load_study, "detect_": load_detection_job, "nab": nab_job.read_job}
+    loaders = {"tune_": load_study, "detect_": load_detection_job, "nab": nab_benchmark.read_job}
     files = sorted(root.rglob("*.yaml"))
     assert len(files) >= 10
     for path in files:

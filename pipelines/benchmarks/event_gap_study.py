@@ -5,7 +5,7 @@ reads the scores ``threshold_study.py`` cached (``--cache`` / ``--clean-cache``,
 ``<corpus>_<series>_<detector>.npz`` with ``train``, ``test`` and ``labels``; the eighteenth
 study used ``auto_shipped``), applies both defaults of ``tsseq detect`` as the job does
 (batch: ``transductive``; causal: ``adaptive``; each fitted on the training rows' scores),
-and builds the events as the job does (:func:`tsseq.anomaly.events.find_events`: flagged
+and builds the events as the job does (:func:`tsseq.anomaly.events.detection_events`: flagged
 rows joined across the rows whose smoothed score passes the threshold, then across at
 most ``gap`` unflagged rows) for each ``--gaps`` value. Printed per corpus and mode:
 
@@ -37,15 +37,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tsseq.anomaly.events import find_events
+from tsseq.anomaly.events import detection_events
 from tsseq.anomaly.metrics import event_precision_recall_f1
 from tsseq.anomaly.thresholds import make_thresholder
 
 MODES = {"batch": "transductive", "causal": "adaptive"}  # tsseq detect's default threshold by mode
 
 
-def flags_and_bridge(method: str, normal: np.ndarray, scored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The default threshold's flags of ``scored`` and the rows whose smoothed score passes it (the job's bridge)."""
+def detection_table(method: str, normal: np.ndarray, scored: np.ndarray) -> pd.DataFrame:
+    """The default threshold's output on ``scored`` as the job writes it: score, smoothed score, threshold, flags."""
     thresholder = make_thresholder(method).fit(normal)
     smoothed = thresholder.smooth(scored)  # before run: a causal smoothing continues from what it has seen
     if method == "adaptive":
@@ -53,13 +53,14 @@ def flags_and_bridge(method: str, normal: np.ndarray, scored: np.ndarray) -> tup
     else:
         flags = thresholder.predict(scored)
         thresholds = np.full(len(scored), thresholder.threshold_)
-    return np.asarray(flags, dtype=bool), smoothed > thresholds
+    return pd.DataFrame({"score": scored, "smoothed_score": smoothed, "threshold": thresholds,
+                         "is_anomaly": np.asarray(flags, dtype=bool)})  # fmt: skip
 
 
-def event_rows(flags: np.ndarray, bridge: np.ndarray, gap: int) -> tuple[np.ndarray, int]:
+def event_rows(table: pd.DataFrame, gap: int) -> tuple[np.ndarray, int]:
     """(rows inside an event, number of events) of the events as ``tsseq detect`` builds them."""
-    events = find_events(flags, bridge=bridge, gap=gap)
-    inside = np.zeros(len(flags), dtype=bool)
+    events = detection_events(table, gap=gap)
+    inside = np.zeros(len(table), dtype=bool)
     for start, end in zip(events["start"], events["end"]):
         inside[int(start) : int(end) + 1] = True
     return inside, len(events)
@@ -72,9 +73,9 @@ def series_rows(path: Path, gaps: list[int]):
     name = path.name.rsplit("_", 2)[0]  # <corpus>_<series>, the detector's name dropped
     corpus = name.rsplit("_seed", 1)[0]
     for mode, method in MODES.items():
-        flags, bridge = flags_and_bridge(method, normal, scored)
+        table = detection_table(method, normal, scored)
         for gap in gaps:
-            inside, count = event_rows(flags, bridge, gap)
+            inside, count = event_rows(table, gap)
             row = {"corpus": corpus, "series": name, "mode": mode, "gap": gap,
                    "events per 1000 rows": 1000 * count / len(scored), "labelled": bool(labels.any())}  # fmt: skip
             if labels.any():

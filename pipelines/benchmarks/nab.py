@@ -114,11 +114,9 @@ def score_file(job: NabJob, key: str, series) -> tuple[str, "object", float]:
             scores = frame["score"]
             if job.flags:  # an alarm where an event begins, as tsseq detect's output joins flagged rows into events
                 # (NAB scores alarms: each later row of an event outside a window would count as another false one)
-                from tsseq.anomaly.events import find_events, smoothing_gap
+                from tsseq.anomaly.events import detection_events
 
-                bridge = frame["smoothed_score"] > frame["threshold"] if "smoothed_score" in frame else None
-                gap = smoothing_gap(getattr(stream.detector, "thresholder_", None))  # tsseq detect's default
-                events = find_events(frame["is_anomaly"], scores, bridge=bridge, gap=gap)
+                events = detection_events(frame, getattr(stream.detector, "thresholder_", None))
                 onsets = np.zeros(len(frame))
                 onsets[frame.index.get_indexer(events["start"])] = 1.0
                 scores = pd.Series(onsets, index=scores.index).where(scores.notna())

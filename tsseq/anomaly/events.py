@@ -7,8 +7,9 @@ for a row inside a long anomaly should not report two events. Runs are also join
 across unflagged rows that all lie in ``bridge``: ``tsseq detect`` passes the rows whose
 smoothed score passes the threshold, so that a stretch its threshold finds anomalous is
 one event, whichever of its rows are unusual enough to be flagged themselves (the
-threshold's ``gate``, :class:`tsseq.anomaly.thresholds.AdaptiveThresholder`). ``tsseq detect``'s
-``gap`` by default is :func:`smoothing_gap`: runs less than one smoothing window of its
+threshold's ``gate``, :class:`tsseq.anomaly.thresholds.AdaptiveThresholder`).
+:func:`detection_events` builds them from a detection's output as ``tsseq detect`` does,
+its ``gap`` by default :func:`smoothing_gap`: runs less than one smoothing window of the
 threshold apart are one event. For each event :func:`find_events` gives
 
 * ``start``, ``end``: its first and last timestamps (inclusive; bridged rows inside);
@@ -134,6 +135,19 @@ def find_events(
     events["rows"] = events["rows"].astype(np.int64)
     events["peak_score"] = events["peak_score"].astype(np.float64)
     return events
+
+
+def detection_events(
+    table: pd.DataFrame, thresholder: object = None, *, gap: int | None = None,
+    contributions: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The events of a detection's output as ``tsseq detect`` builds them: :func:`find_events` of its
+    ``is_anomaly`` and ``score`` columns, bridged across the rows whose ``smoothed_score`` passes their
+    ``threshold`` (when the threshold smooths), runs at most ``gap`` unflagged rows apart joined (None: the
+    ``thresholder``'s :func:`smoothing_gap`)."""
+    bridge = table["smoothed_score"] > table["threshold"] if {"smoothed_score", "threshold"} <= set(table) else None
+    gap = smoothing_gap(thresholder) if gap is None else gap
+    return find_events(table["is_anomaly"], table["score"], gap=gap, contributions=contributions, bridge=bridge)
 
 
 def _bridged(segments: list[tuple[int, int]], joining: np.ndarray) -> list[tuple[int, int]]:

@@ -87,7 +87,7 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     import numpy as np
 
     from tsseq.anomaly.detectors import DETECTORS, contribution_columns, detector_parameters, make_detector
-    from tsseq.anomaly.events import find_events, smoothing_gap
+    from tsseq.anomaly.events import detection_events
     from tsseq.anomaly.streaming import score_stream
     from tsseq.errors import ConfigError, DataError
     from tsseq.sanity import check_scores
@@ -193,9 +193,9 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         if contribution_names:  # the events name their channels
             contributions = table[contribution_names].set_axis(list(frame.columns), axis=1)
         # a stretch the smoothed score flags is one event, its ungated rows included (the threshold's gate)
-        bridge = table["smoothed_score"] > table["threshold"] if {"smoothed_score", "threshold"} <= set(table) else None
-        gap = smoothing_gap(getattr(fitted, "thresholder_", None)) if config.event_gap is None else config.event_gap
-        events = find_events(table["is_anomaly"], table["score"], gap=gap, contributions=contributions, bridge=bridge)
+        events = detection_events(
+            table, getattr(fitted, "thresholder_", None), gap=config.event_gap, contributions=contributions
+        )
     return DetectionResult(table, config.mode == "causal", threshold, scored, events, spacing, tuple(notes))
 
 
