@@ -118,7 +118,8 @@ def test_tsseq_detect_causal_default_is_the_adaptive_threshold(tmp_path, capsys)
     runs = {}
     said = {}
     for name, extra in (("default", []), ("adaptive", ["--threshold", "adaptive"]),
-                        ("false_alarm", ["--threshold", "false_alarm"])):  # fmt: skip
+                        ("false_alarm", ["--threshold", "false_alarm"]),
+                        ("every_event", ["--threshold-param", "brief_gate=null"])):  # fmt: skip
         output = tmp_path / f"{name}.csv"
         code = main(["detect", str(path), "--detector", "ar_residual", "--window", "24", "--train-rows", "300",
                      *extra, "--output", str(output), "--events", str(tmp_path / f"{name}_events.csv")])  # fmt: skip
@@ -138,10 +139,13 @@ def test_tsseq_detect_causal_default_is_the_adaptive_threshold(tmp_path, capsys)
     assert np.isnan(threshold[:300]).all() and (threshold[300:500] == threshold[300]).all()
     assert np.nanmax(threshold) == threshold[300] > threshold[500:700].min()
     flags, floor_flags = default["is_anomaly"].to_numpy(), floor["is_anomaly"].to_numpy()
-    # the flags: the smoothed scores above it, of the rows whose own score passes one level (the gate)
+    # the flags: the smoothed scores above it, of the rows whose own score passes one level (the gate), less the
+    # rows of events shorter than 9 rows with no own score over the brief gate (brief_gate=null keeps them)
     above = default["smoothed_score"].to_numpy()[300:] > threshold[300:]
-    assert not (flags[300:] & ~above).any()
-    assert scored[above & ~flags[300:]].max() < scored[flags[300:]].min()
+    gated = runs["every_event"]["is_anomaly"].to_numpy()[300:]
+    assert not (gated & ~above).any()
+    assert scored[above & ~gated].max() < scored[gated].min()
+    assert not (flags[300:] & ~gated).any() and flags.sum() < gated.sum()
     assert np.unique(floor["threshold"].dropna()).size == 1  # the floor: one threshold for every scored row
     assert above[220:400].mean() > 0.95 > 0.5 > floor_flags[520:700].mean()
     assert flags[520:700].mean() > 0.3 and flags[300:500].mean() < 0.05  # quiet before the shift
@@ -168,11 +172,14 @@ def test_tsseq_detect_causal_default_is_the_adaptive_threshold(tmp_path, capsys)
             f"{np.nanmin(threshold):.4g} at its lowest; {under} of the {flags.sum()} flagged rows are under the "
             "floor") in " ".join(said["default"].split())  # fmt: skip
     assert under > 0 and "lowered" not in said["false_alarm"]
-    # and how many rows over the threshold its gate left unflagged
-    held = int((above & ~flags[300:]).sum())
+    # and how many rows over the threshold its gate left unflagged, and how many over the gate its brief gate
+    held, brief = int((above & ~gated).sum()), int((gated & ~flags[300:]).sum())
+    told = " ".join(said["default"].split())
     assert held > 0 and (f"{held} of the {int(above.sum())} rows whose smoothed score passes it are not flagged: their "
-                         "own scores are under its gate") in " ".join(said["default"].split())  # fmt: skip
-    assert "gate" not in said["false_alarm"]
+                         "own scores are under its gate") in told  # fmt: skip
+    assert brief > 0 and (f"{brief} rows over its gate are not flagged: they belong to events shorter than its "
+                          "smoothing window (9 rows)") in told  # fmt: skip
+    assert "gate" not in said["false_alarm"] and "over its gate" not in " ".join(said["every_event"].split())
     # causal: the flags of the rows before 600 do not change when the rows after it are cut off
     _shifted_series().iloc[:600].to_csv(path)
     output = tmp_path / "prefix.csv"

@@ -269,7 +269,8 @@ def test_smoothing_flags_a_collective_anomaly_whose_single_scores_look_normal() 
     labels[1500:1800] = True
     raw = TransductiveThresholder(smoothing=1).fit(NORMAL)
     raw_flags = raw.predict(scores)
-    smoothed = TransductiveThresholder(gate=None).fit(NORMAL)  # the smoothing alone (the gate: test_thresholds.py)
+    # the smoothing alone (the gates: test_adaptive_threshold.py, test_brief_gate.py)
+    smoothed = TransductiveThresholder(gate=None, brief_gate=None).fit(NORMAL)
     flags = smoothed.predict(scores)
     assert smoothed.smoothing == 9 and smoothed.accepted_
     assert flags[labels].mean() > 0.95 > 0.7 > raw_flags[labels].mean()

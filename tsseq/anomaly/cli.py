@@ -119,7 +119,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "smoothed by a causal moving mean of 9 rows, --threshold-param smoothing=9, the 1%% false-alarm threshold "
         "of the smoothed training scores, rate=0.01, lowered to Otsu's split of the scored rows seen so far when "
         "they hold a separate group of high scores; a row is flagged when its smoothed score passes that and its own "
-        "score the 0.9 quantile of the training scores, gate=0.9, gate=null for none) and transductive with --mode "
+        "score the 0.9 quantile of the training scores, gate=0.9, gate=null for none, and an event shorter than 9 rows "
+        "only if one of its rows passes the 0.98 quantile, brief_gate=0.98) and transductive with --mode "
         "batch (the same with a centred moving mean and a split of all the scored rows); false_alarm is the 1%% "
         "threshold alone; online_residual, "
         "online_interval: alarm_level, their calibrated levels",

@@ -80,7 +80,9 @@ class DetectionConfig:
     moving mean of 9 rows, the 1% false-alarm floor of the smoothed training scores, lowered
     to Otsu's split of the scored rows seen so far when they hold a separate group of high
     scores, recomputed every 10 rows; a row is flagged when its smoothed score passes that
-    threshold and its own score the 0.9 quantile of the training scores, ``gate``), in
+    threshold and its own score the 0.9 quantile of the training scores, ``gate``, and an
+    event shorter than 9 rows only if one of its rows passes the 0.98 quantile,
+    ``brief_gate``), in
     ``"batch"`` mode ``"transductive"``
     (:class:`~tsseq.anomaly.thresholds.TransductiveThresholder`: the same with a centred
     moving mean and the split of all the scored rows; not causal, so never in ``"causal"``

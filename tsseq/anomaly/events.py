@@ -103,16 +103,12 @@ def find_events(
             )
         shares = np.nan_to_num(contributions.to_numpy(dtype=np.float64))  # (T, C); unscored rows add nothing
     names = None if contributions is None else contributions.columns
-    segments = merge_segments(label_segments(marked), gap)
-    if bridge is not None:
-        joining = np.asarray(bridge, dtype=bool)
-        if joining.shape != marked.shape:
-            raise DataError(
-                f"find_events: bridge and flags must have the same length. Got {joining.shape} and {marked.shape}."
-            )
-        segments = _bridged(segments, joining)
+    if bridge is not None and np.shape(bridge) != marked.shape:
+        raise DataError(
+            f"find_events: bridge and flags must have the same length. Got {np.shape(bridge)} and {marked.shape}."
+        )
     rows = []
-    for start, end in segments:
+    for start, end in event_segments(marked, gap, bridge):
         inside = values[start:end]
         peak = int(np.nanargmax(inside)) + start if np.isfinite(inside).any() else None
         rows.append(
@@ -135,6 +131,13 @@ def find_events(
     events["rows"] = events["rows"].astype(np.int64)
     events["peak_score"] = events["peak_score"].astype(np.float64)
     return events
+
+
+def event_segments(flags: np.ndarray, gap: int = 0, bridge: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """The events of ``flags`` (bool, (T,)) as half-open row ranges ``(start, end)`` in order: runs of flagged
+    rows joined across at most ``gap`` unflagged rows, then across unflagged rows that all lie in ``bridge``."""
+    segments = merge_segments(label_segments(np.asarray(flags, dtype=bool)), gap)
+    return segments if bridge is None else _bridged(segments, np.asarray(bridge, dtype=bool))
 
 
 def detection_events(

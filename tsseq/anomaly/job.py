@@ -264,7 +264,7 @@ def _level_notes(frame, train_rows: int) -> list[str]:
 
 def _threshold_notes(table, thresholder, detector=None, levels=None, causal: bool = False) -> list[str]:
     """What the threshold did, for stderr: where an adapted one went under its floor and how many flags that added,
-    how many rows over it its gate left unflagged, and, when far more scored rows pass the false-alarm floor than its
+    how many rows over it its gate and its brief gate left unflagged, and, when far more scored rows pass the false-alarm floor than its
     rate says normal rows do, what that can mean (in ``causal`` mode, the refits that learn a normal that moved on;
     for ``auto`` fitted on in-sample scores, the option that fits it on out-of-sample ones; where ``levels``,
     ``(frame, training rows)`` of the levels scored, leave the training rows' range, ``detrend``); none for a
@@ -289,17 +289,29 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
             f"{int((flags & (compared <= floor)).sum())} of the {int(flags.sum())} flagged rows are under the floor "
             "(--threshold false_alarm: a fixed threshold, no split)"
         )
-    gate = getattr(thresholder, "gate", None)
-    if gate is not None:
+    gate, brief_gate = getattr(thresholder, "gate", None), getattr(thresholder, "brief_gate", None)
+    if gate is not None or brief_gate is not None:
         passed = compared > threshold  # NaN compares False
         held = passed & ~table["is_anomaly"].to_numpy(dtype=bool)
-        if held.any():
+        under_gate = held & ~(table["score"].to_numpy() > thresholder.gate_) if gate is not None else held & False
+        if under_gate.any():
             notes.append(
-                f"{THRESHOLD_NOTE}{int(held.sum())} of the {int(passed.sum())} rows whose smoothed score passes it are "
-                f"not flagged: their own scores are under its gate {thresholder.gate_:.4g}, the {gate:g} quantile of "
-                "the training rows' scores (such as rows next to an anomaly, which the smoothing and the model's window "
-                "carry its score into; an event spans them where they lie between flagged rows; --threshold-param "
-                "gate=null flags them too)"
+                f"{THRESHOLD_NOTE}{int(under_gate.sum())} of the {int(passed.sum())} rows whose smoothed score passes it "
+                f"are not flagged: their own scores are under its gate {thresholder.gate_:.4g}, the {gate:g} quantile "
+                "of the training rows' scores (such as rows next to an anomaly, which the smoothing and the model's "
+                "window carry its score into; an event spans them where they lie between flagged rows; "
+                "--threshold-param gate=null flags them too)"
+            )
+        brief = held & ~under_gate
+        if brief.any():
+            notes.append(
+                f"{THRESHOLD_NOTE}{int(brief.sum())} rows over its gate are not flagged: they belong to events shorter "
+                f"than its smoothing window ({thresholder.smoothing} rows) whose own scores stay under "
+                f"{thresholder.brief_gate_:.4g}, the {brief_gate:g} quantile of the training rows' scores"
+                + (", or to the first rows of a longer one, which a stream cannot yet tell from a short one" if causal
+                   else "")
+                + " (a few raised rows that the moving mean lifts over the threshold; --threshold-param "
+                "brief_gate=null flags them too)"
             )
     share = float(np.mean(compared[scored] > floor)) if scored.any() else 0.0
     if share >= FLOOR_EXCESS * rate:
