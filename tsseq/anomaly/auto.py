@@ -500,7 +500,7 @@ class AutoDetector(Estimator):
                 f"{thresholder.gate:g} quantile of the combined training scores")  # fmt: skip
             if thresholder.brief_gate is not None:
                 gate += (f"; an event shorter than {thresholder.smoothing} rows{' so far' if causal else ''} is flagged "
-                         f"only if one of its rows passes {thresholder.brief_gate_:.4g}, the {thresholder.brief_gate:g} "
+                         f"only if one of its rows passes {thresholder.brief_gate_:.4g}, their {thresholder.brief_gate:g} "
                          "quantile")
             return (f"{smoothed}{split} where they hold a separate group of high ones, {bound} a false-alarm rate of "
                     f"{thresholder.rate:g} of the combined training scores{gate}")  # fmt: skip
