@@ -319,7 +319,7 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
             f"{THRESHOLD_NOTE}{share:.1%} of the {int(scored.sum())} scored rows are above its floor {floor:.4g}, "
             f"which {rate:g} of the training rows' scores exceed ({share / rate:.0f} times as many): either much of "
             "this period is anomalous, or the model scores new normal rows above the rows it was fitted on (a close "
-            "fit of few training rows, or many loosely related channels: the default detector flags 1.3% and 4.5% of "
+            "fit of few training rows, or many loosely related channels: the default detector flags 1.3% and 3.7% of "
             "the rows of anomaly-free logs of 20 and 40 channels, pipelines/benchmarks/wide_logs.py, "
             "threshold_study.md's twelfth and fourteenth studies). The plot and the events show which; more training "
             "rows help in the second case"
