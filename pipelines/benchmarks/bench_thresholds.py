@@ -6,7 +6,8 @@ on ``--normal`` |N(0, 1)| scores and runs over ``--rows`` more with a collective
 methods are timed in turn within each repeat (``timing.interleaved_repeats``) and the
 median and best of ``--repeats`` are printed. ``adaptive`` (the default of ``tsseq
 detect``) recomputes Otsu's split of its last ``memory`` rows every ``refresh`` rows; the
-others are a fixed threshold or SPOT's online peaks (its tail refitted at every peak: slow
+``adaptive without_brief_gate`` is the same with ``brief_gate=None`` (the brief gate's cost: a
+Python step per flagged row); the others are a fixed threshold or SPOT's online peaks (its tail refitted at every peak: slow
 while the anomaly lasts). Run (one thread)::
 
     OMP_NUM_THREADS=1 python pipelines/benchmarks/bench_thresholds.py [--rows 50000] [--repeats 5]
@@ -23,7 +24,8 @@ from tsseq.anomaly.thresholds import make_thresholder
 
 from timing import interleaved_repeats, median_and_best  # this folder's helper module
 
-METHODS = {"false_alarm": {}, "false_alarm smoothed": {"smoothing": 9}, "adaptive": {}, "spot": {"q": 1e-3}}
+METHODS = {"false_alarm": {}, "false_alarm smoothed": {"smoothing": 9}, "adaptive": {}, "adaptive without_brief_gate": {"brief_gate": None},
+           "spot": {"q": 1e-3}}
 
 
 def main() -> None:
@@ -52,7 +54,7 @@ def main() -> None:
     print(f"{args.rows} rows, {args.normal} normal scores, median / best of {args.repeats}:")
     for label, seconds in times.items():
         median, best = median_and_best(seconds)
-        print(f"  {label:22s} {1e6 * median / args.rows:8.2f} / {1e6 * best / args.rows:8.2f} us a row")
+        print(f"  {label:28s} {1e6 * median / args.rows:8.2f} / {1e6 * best / args.rows:8.2f} us a row")
 
 
 if __name__ == "__main__":
