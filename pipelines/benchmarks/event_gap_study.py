@@ -1,18 +1,25 @@
-"""Event gaps: how ``tsseq detect``'s events fare as runs of flags further apart are joined.
+"""Event gaps and brief gates: how ``tsseq detect``'s events and flags fare as runs of flags further apart are
+joined, and as short events need a peak (the default thresholds' ``brief_gate``).
 
-The flags do not change with the gap, only the events built from them: so this script
+Neither changes the scores, only the flags and the events built from them: so this script
 reads the scores ``threshold_study.py`` cached (``--cache`` / ``--clean-cache``, files
 ``<corpus>_<series>_<detector>.npz`` with ``train``, ``test`` and ``labels``; the eighteenth
 study used ``auto_shipped``), applies both defaults of ``tsseq detect`` as the job does
-(batch: ``transductive``; causal: ``adaptive``; each fitted on the training rows' scores),
-and builds the events as the job does (:func:`tsseq.anomaly.events.detection_events`: flagged
+(batch: ``transductive``; causal: ``adaptive``; each fitted on the training rows' scores,
+with its ``brief_gate`` each of the ``--brief-gates`` values, ``none`` for None), and builds
+the events as the job does (:func:`tsseq.anomaly.events.detection_events`: flagged
 rows joined across the rows whose smoothed score passes the threshold, then across at
 most ``gap`` unflagged rows) for each ``--gaps`` value. Printed per corpus and mode:
 
 * event F1 against the labelled segments (a segment is found when an event overlaps it,
   an event is true when it overlaps one), mean over the series;
-* events per 1,000 scored rows, of the labelled and of the anomaly-free (``-clean``)
-  corpora.
+* point F1 and its gap to the oracle (the best fixed quantile of the training scores,
+  one of ``threshold_study.ORACLE_QUANTILES`` per corpus, chosen on the labels: the largest
+  mean point F1 over the corpus's series, as ``threshold_study.py`` reports it);
+* events per 1,000 scored rows and the share of the rows flagged, of the labelled and of the
+  anomaly-free (``-clean``) corpora.
+
+NAB files (``nab_<file>``) count as one corpus, ``nab``.
 
 The eighteenth study (``threshold_study.md``) fixed its rule before running it::
 
@@ -21,7 +28,14 @@ The eighteenth study (``threshold_study.md``) fixed its rule before running it::
         --clean-cache tmp/cache/eighteenth_clean --corpora daily --seeds 100 101 102 103 104 105 106 107 \\
         --clean-corpora daily-clean --clean-seeds 100 101 102 103 104 105 106 107   # and the other sets
     python pipelines/benchmarks/event_gap_study.py --cache tmp/cache/eighteenth \\
-        --clean-cache tmp/cache/eighteenth_clean --gaps 0 8
+        --clean-cache tmp/cache/eighteenth_clean --gaps 0 8 --brief-gates none
+
+(``--brief-gates none``: the thresholds as they were then), and so did the nineteenth, the
+same commands with the caches ``tmp/cache/nineteenth`` (seeds 110-117 / 110-113, and NAB's
+``realKnownCause``), then::
+
+    python pipelines/benchmarks/event_gap_study.py --cache tmp/cache/nineteenth \\
+        --clean-cache tmp/cache/nineteenth_clean --gaps 8 --brief-gates none 0.98
 
 NAB's side (its windows as the labelled events, the events' onsets as alarms) is
 ``nab.py`` with ``nab_auto_flags.yaml``, which builds the events with ``tsseq detect``'s
@@ -38,15 +52,17 @@ import numpy as np
 import pandas as pd
 
 from tsseq.anomaly.events import detection_events
-from tsseq.anomaly.metrics import event_precision_recall_f1
+from tsseq.anomaly.metrics import event_precision_recall_f1, point_precision_recall_f1
 from tsseq.anomaly.thresholds import make_thresholder
+
+from threshold_study import ORACLE_QUANTILES  # this folder's study: the oracle's quantiles
 
 MODES = {"batch": "transductive", "causal": "adaptive"}  # tsseq detect's default threshold by mode
 
 
-def detection_table(method: str, normal: np.ndarray, scored: np.ndarray) -> pd.DataFrame:
+def detection_table(method: str, normal: np.ndarray, scored: np.ndarray, brief_gate: float | None) -> pd.DataFrame:
     """The default threshold's output on ``scored`` as the job writes it: score, smoothed score, threshold, flags."""
-    thresholder = make_thresholder(method).fit(normal)
+    thresholder = make_thresholder(method, brief_gate=brief_gate).fit(normal)
     smoothed = thresholder.smooth(scored)  # before run: a causal smoothing continues from what it has seen
     if method == "adaptive":
         flags, thresholds = thresholder.run(scored)
@@ -66,21 +82,30 @@ def event_rows(table: pd.DataFrame, gap: int) -> tuple[np.ndarray, int]:
     return inside, len(events)
 
 
-def series_rows(path: Path, gaps: list[int]):
-    """One row per mode and gap of the cached series at ``path``."""
+def series_rows(path: Path, detector: str, gaps: list[int], brief_gates: list[float | None]):
+    """One row per mode, brief gate and gap of the cached series at ``path``."""
     cached = np.load(path)
     normal, scored, labels = cached["train"], cached["test"], cached["labels"].astype(bool)
-    name = path.name.rsplit("_", 2)[0]  # <corpus>_<series>, the detector's name dropped
-    corpus = name.rsplit("_seed", 1)[0]
+    name = path.name.removesuffix(f"_{detector}.npz")  # <corpus>_<series>
+    corpus = "nab" if name.startswith("nab_") else name.rsplit("_seed", 1)[0]
+    oracle = {}
+    if labels.any():
+        finite = normal[np.isfinite(normal)]
+        oracle = {f"oracle {q}": point_precision_recall_f1(scored >= np.quantile(finite, q), labels).f1
+                  for q in ORACLE_QUANTILES}  # fmt: skip
     for mode, method in MODES.items():
-        table = detection_table(method, normal, scored)
-        for gap in gaps:
-            inside, count = event_rows(table, gap)
-            row = {"corpus": corpus, "series": name, "mode": mode, "gap": gap,
-                   "events per 1000 rows": 1000 * count / len(scored), "labelled": bool(labels.any())}  # fmt: skip
-            if labels.any():
-                row["event F1"] = event_precision_recall_f1(inside, labels).f1
-            yield row
+        for brief_gate in brief_gates:
+            table = detection_table(method, normal, scored, brief_gate)
+            flags = table["is_anomaly"].to_numpy()
+            for gap in gaps:
+                inside, count = event_rows(table, gap)
+                row = {"corpus": corpus, "series": name, "mode": mode, "brief gate": str(brief_gate), "gap": gap,
+                       "events per 1000 rows": 1000 * count / len(scored), "share flagged": flags.mean(),
+                       "labelled": bool(labels.any())}  # fmt: skip
+                if labels.any():
+                    row["event F1"] = event_precision_recall_f1(inside, labels).f1
+                    row["point F1"] = point_precision_recall_f1(flags, labels).f1
+                yield row | oracle
 
 
 def main() -> int:
@@ -89,21 +114,35 @@ def main() -> int:
     parser.add_argument("--clean-cache", type=Path, default=None, help="its --clean-cache (anomaly-free corpora)")
     parser.add_argument("--detector", default="auto_shipped", help="the cached detector's name")
     parser.add_argument("--gaps", type=int, nargs="+", default=[0, 8], help="event gaps to compare (rows)")
+    parser.add_argument("--brief-gates", nargs="+", default=["0.98"],
+                        help="the thresholds' brief_gate values to compare (none: None)")
     args = parser.parse_args()
+    try:
+        brief_gates = [None if value.lower() in ("none", "null") else float(value) for value in args.brief_gates]
+    except ValueError:
+        print(f"error: --brief-gates takes numbers in (0, 1) or none; got {' '.join(args.brief_gates)}", file=sys.stderr)
+        return 2
     folders = [args.cache] + ([args.clean_cache] if args.clean_cache else [])
     paths = sorted(path for folder in folders for path in folder.glob(f"*_{args.detector}.npz"))
     if not paths:
         print(f"error: no *_{args.detector}.npz under {', '.join(map(str, folders))}", file=sys.stderr)
         return 2
-    table = pd.DataFrame([row for path in paths for row in series_rows(path, args.gaps)])
+    table = pd.DataFrame([row for path in paths for row in series_rows(path, args.detector, args.gaps, brief_gates)])
     pd.set_option("display.width", 200)
+    columns = ["brief gate", "gap"]
     labelled = table[table["labelled"]]
-    f1 = labelled.groupby(["corpus", "mode", "gap"])["event F1"].mean().unstack("gap")
-    print(f"event F1 (mean over series), {args.detector}, by gap:\n{f1.round(3).to_string()}\n")
-    means = f1.groupby(level="mode").mean()
-    print(f"mean over the corpora:\n{means.round(4).to_string()}\n")
-    rate = table.groupby(["corpus", "mode", "gap"])["events per 1000 rows"].mean().unstack("gap")
-    print(f"events per 1,000 scored rows:\n{rate.round(2).to_string()}")
+    by_corpus = labelled.groupby(["corpus", "mode", *columns])
+    oracle = by_corpus[[column for column in table if column.startswith("oracle ")]].mean().max(axis=1)
+    for measure in ("event F1", "point F1", "gap to the oracle"):
+        means = (oracle - by_corpus["point F1"].mean() if measure.startswith("gap") else by_corpus[measure].mean())
+        means = means.unstack(columns)
+        print(f"{measure} (mean over series), {args.detector}, by brief gate and gap:\n"
+              f"{means.round(3).to_string()}\n")
+        overall = means.groupby(level="mode").mean()
+        print(f"mean over the corpora:\n{overall.round(4).to_string()}\n")
+    for measure in ("events per 1000 rows", "share flagged"):
+        rate = table.groupby(["corpus", "mode", *columns])[measure].mean().unstack(columns)
+        print(f"{measure}:\n{rate.round(4).to_string()}\n")
     return 0
 
 
