@@ -293,7 +293,10 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
     if gate is not None or brief_gate is not None:
         passed = compared > threshold  # NaN compares False
         held = passed & ~table["is_anomaly"].to_numpy(dtype=bool)
-        under_gate = held & ~(table["score"].to_numpy() > thresholder.gate_) if gate is not None else held & False
+        # rows the gate held: own score not over it (NaN included); the rest were held by the brief gate
+        under_gate = np.zeros_like(held)
+        if gate is not None:
+            under_gate = held & ~(table["score"].to_numpy() > thresholder.gate_)
         if under_gate.any():
             notes.append(
                 f"{THRESHOLD_NOTE}{int(under_gate.sum())} of the {int(passed.sum())} rows whose smoothed score passes it "
@@ -330,8 +333,8 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
                if causal else "")
             + ("; so does --param reference=cross_fitted, which fits auto's threshold on scores of rows its models "
                "did not see (clean 500-row series, a weekly cycle, a daily cycle and an AR(1): 0.3%, 0.7% and 4.3% of "
-               "the rows flagged instead of 1.6%, 1.7% and 5.8% in causal mode, means over four series; where the training rows span several operating points it "
-               "misses more anomalies: threshold_study.md, after the "
+               "the rows flagged instead of 1.6%, 1.7% and 5.8% in causal mode, means over four series; where the "
+               "training rows span several operating points it misses more anomalies: threshold_study.md, after the "
                "thirteenth study)" if getattr(detector, "reference_", None) == "in_sample" else "")
         )
         notes += [] if levels is None else _level_notes(*levels)

@@ -879,19 +879,32 @@ def _gate_level(gate: float | None, normal_scores: np.ndarray) -> float:
     return float(np.quantile(normal_scores[np.isfinite(normal_scores)], gate))
 
 
-def _without_brief(flags: np.ndarray, bridge: np.ndarray, raw: np.ndarray, smoothing: int, level: float) -> np.ndarray:
-    """``flags`` less its brief events (``brief_gate``, known whole: batch): an event of fewer than ``smoothing`` rows
-    (flags joined as ``tsseq detect`` joins them, across ``bridge`` and ``smoothing - 1`` unflagged rows) whose flagged
-    rows' own scores all stay at or under ``level``."""
+def _without_brief(
+    flags: np.ndarray, bridge: np.ndarray, raw: np.ndarray, smoothing: int, level: float, *, so_far: bool = False,
+    carried: tuple[int, float] | None = None,
+) -> tuple[np.ndarray, tuple[int, float] | None]:
+    """``flags`` less the rows of brief events (``brief_gate``), and the last event's (first row, peak).
+
+    Events are the flags joined as ``tsseq detect`` joins them (:func:`tsseq.anomaly.events.event_segments`, across
+    ``bridge`` and ``smoothing - 1`` unflagged rows); an event's peak is its flagged rows' highest own score. Batch
+    (``so_far`` False) knows each event whole: one of fewer than ``smoothing`` rows whose peak is at most ``level``
+    is dropped. A stream (``so_far``) judges each flagged row on its event so far: kept once that event spans
+    ``smoothing`` rows up to it or its peak so far passes ``level``. ``carried``: the (first row, peak) of an event
+    from before these rows (its first row negative) that the first event here continues.
+    """
     from tsseq.anomaly.events import event_segments
 
-    if level == -math.inf:
-        return flags
-    kept = flags.copy()
-    for start, end in event_segments(flags, smoothing - 1, bridge):
-        if end - start < smoothing and not (raw[start:end][flags[start:end]] > level).any():
-            kept[start:end] = False
-    return kept
+    kept, last = flags.copy(), None
+    for index, (start, end) in enumerate(event_segments(flags, smoothing - 1, bridge)):
+        rows = start + np.flatnonzero(flags[start:end])
+        first, peak = carried if index == 0 and carried is not None else (start, -math.inf)
+        peaks = np.maximum(peak, np.maximum.accumulate(raw[rows]))
+        if so_far:
+            kept[rows] = (peaks > level) | (rows - first + 1 >= smoothing)
+        else:
+            kept[rows] = peaks[-1] > level or rows[-1] - first + 1 >= smoothing
+        last = (first, float(peaks[-1]))
+    return kept, last
 
 
 class TransductiveThresholder(Estimator):
@@ -1119,9 +1132,11 @@ class TransductiveThresholder(Estimator):
         return self._flags(self._smoothed(raw, f"{type(self).__name__}.apply"), raw)
 
     def _flags(self, smoothed: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        """The smoothed scores over ``threshold_``, the own scores over the gate, brief events without a peak dropped."""
+        """The smoothed scores over ``threshold_``, own scores over the gate, brief events without a peak dropped."""
         flags = _gated(smoothed, self.threshold_, raw, self.gate_)
-        return _without_brief(flags, smoothed > self.threshold_, raw, self.smoothing, self.brief_gate_)
+        if self.brief_gate_ == -math.inf:
+            return flags
+        return _without_brief(flags, smoothed > self.threshold_, raw, self.smoothing, self.brief_gate_)[0]
 
     def _applied(self, smoothed: np.ndarray) -> tuple[float, bool]:
         """(threshold, whether the split was accepted) for already smoothed ``smoothed``: the acceptance test."""
@@ -1217,7 +1232,9 @@ class AdaptiveThresholder(Estimator):
     :class:`TransductiveThresholder` that judges a split), ``threshold_`` (the threshold in
     force after the last row seen), ``accepted_``; the stream's state ``history_``, ``seen_``
     (the remembered rows in arrival order) and ``sorted_`` (the same, sorted), ``count_``, and
-    the event so far (``rows_``, ``event_start_``, ``event_peak_``, ``last_flag_``, ``unbridged_``).
+    the event so far: ``event_`` (its first row, counted back from the next row to come, and its
+    peak; None before any flag), ``since_flag_`` (rows after the last flagged one) and
+    ``unbridged_`` (how many of those lie off the bridge).
     """
 
     def __init__(
@@ -1266,9 +1283,7 @@ class AdaptiveThresholder(Estimator):
         self.history_ = _smoothing_tail(values[:0], values, self.smoothing)
         self.seen_ = self.sorted_ = np.empty(0)
         self.count_ = 0
-        # the event so far (brief_gate): its first row, its flagged rows' highest own score, its last flagged row,
-        # and how many rows after that one lay outside the bridge, rows counted over every run call
-        self.rows_, self.event_start_, self.event_peak_, self.last_flag_, self.unbridged_ = 0, None, -math.inf, None, 0
+        self.event_, self.since_flag_, self.unbridged_ = None, 0, 0  # the event so far (brief_gate)
         return self
 
     def run(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1295,31 +1310,28 @@ class AdaptiveThresholder(Estimator):
         return self._without_brief_so_far(flags, smoothed > thresholds, values), thresholds
 
     def _without_brief_so_far(self, flags: np.ndarray, bridge: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        """``flags`` (the rows of this call) less the rows of brief events (``brief_gate``) as far as they are known at
-        each row: a flagged row stays flagged when its event so far (joined as :func:`_without_brief` joins them) has
-        lasted ``smoothing`` rows or one of its flagged rows' own scores passed ``brief_gate_``. Updates the stream's
-        event state."""
-        base = self.rows_
-        outside = np.concatenate(([0], np.cumsum(~bridge)))  # outside[b] - outside[a]: rows in [a, b) off the bridge
-        kept = flags.copy()
-        if self.brief_gate_ > -math.inf:
-            for row in np.flatnonzero(flags):
-                at = base + row
-                if self.last_flag_ is None:
-                    joined = False
-                else:
-                    after = self.last_flag_ - base + 1  # the first row after the last flag, in this call's rows
-                    off_bridge = outside[row] - outside[after] if after >= 0 else self.unbridged_ + outside[row]
-                    joined = at - self.last_flag_ - 1 <= self.smoothing - 1 or off_bridge == 0
-                if not joined:
-                    self.event_start_, self.event_peak_ = at, -math.inf
-                self.event_peak_ = max(self.event_peak_, float(raw[row]))
-                kept[row] = self.event_peak_ > self.brief_gate_ or at - self.event_start_ + 1 >= self.smoothing
-                self.last_flag_ = at
-        if self.last_flag_ is not None:
-            after = self.last_flag_ - base + 1
-            self.unbridged_ = outside[-1] - outside[after] if after >= 0 else self.unbridged_ + int(outside[-1])
-        self.rows_ = base + raw.size
+        """``flags`` (the rows of this call) less the rows of brief events as far as they are known at each row
+        (:func:`_without_brief` with ``so_far``), continuing the event of the earlier calls where the first flag here
+        joins it; updates that state."""
+        if self.brief_gate_ == -math.inf:
+            return flags
+        flagged = np.flatnonzero(flags)
+        if not flagged.size:  # the event so far, if any, recedes by these rows
+            self.event_ = None if self.event_ is None else (self.event_[0] - flags.size, self.event_[1])
+            self.since_flag_ += flags.size
+            self.unbridged_ += int((~bridge).sum())
+            return flags
+        carried = None
+        if self.event_ is not None:  # the first flag here joins it as event_segments would join the two
+            first = int(flagged[0])
+            if self.since_flag_ + first <= self.smoothing - 1 or self.unbridged_ + (~bridge[:first]).sum() == 0:
+                carried = self.event_
+        kept, (start, peak) = _without_brief(
+            flags, bridge, raw, self.smoothing, self.brief_gate_, so_far=True, carried=carried
+        )
+        self.event_ = (start - flags.size, peak)
+        self.since_flag_ = flags.size - 1 - int(flagged[-1])
+        self.unbridged_ = int((~bridge[flagged[-1] + 1 :]).sum())
         return kept
 
     def _remember(self, smoothed: np.ndarray) -> None:
