@@ -1,12 +1,14 @@
-"""Event gaps and brief gates: how ``tsseq detect``'s events and flags fare as runs of flags further apart are
-joined, and as short events need a peak (the default thresholds' ``brief_gate``).
+"""Event gaps, brief gates and raises: how ``tsseq detect``'s events and flags fare as runs of flags further apart
+are joined, as short events need a peak (the default thresholds' ``brief_gate``), and as the batch threshold rises
+to a split above its floor (``raise_excess``).
 
 Neither changes the scores, only the flags and the events built from them: so this script
 reads the scores ``threshold_study.py`` cached (``--cache`` / ``--clean-cache``, files
 ``<corpus>_<series>_<detector>.npz`` with ``train``, ``test`` and ``labels``; the eighteenth
 study used ``auto_shipped``), applies both defaults of ``tsseq detect`` as the job does
 (batch: ``transductive``; causal: ``adaptive``; each fitted on the training rows' scores,
-with its ``brief_gate`` each of the ``--brief-gates`` values, ``none`` for None), and builds
+with its ``brief_gate`` each of the ``--brief-gates`` values, ``none`` for None, and the batch
+one's ``raise_excess`` each of the ``--raise-excess`` values), and builds
 the events as the job does (:func:`tsseq.anomaly.events.detection_events`: flagged
 rows joined across the rows whose smoothed score passes the threshold, then across at
 most ``gap`` unflagged rows) for each ``--gaps`` value. Printed per corpus and mode:
@@ -35,7 +37,14 @@ same commands with the caches ``tmp/cache/nineteenth`` (seeds 110-117 / 110-113,
 ``realKnownCause``), then::
 
     python pipelines/benchmarks/event_gap_study.py --cache tmp/cache/nineteenth \\
-        --clean-cache tmp/cache/nineteenth_clean --gaps 8 --brief-gates none 0.98
+        --clean-cache tmp/cache/nineteenth_clean --gaps 8 --brief-gates none 0.98 --raise-excess none
+
+(``--raise-excess none``: the batch threshold as it was before the twentieth study, which gave it
+``raise_excess=2``; the eighteenth study's command needs it too). The twentieth study's, on its
+confirmation series (seeds 120-127 / 120-123; NAB's ``realKnownCause`` from the nineteenth's cache)::
+
+    python pipelines/benchmarks/event_gap_study.py --cache tmp/cache/twentieth \\
+        --clean-cache tmp/cache/twentieth_clean --gaps 8 --raise-excess none 2
 
 NAB's side (its windows as the labelled events, the events' onsets as alarms) is
 ``nab.py`` with ``nab_auto_flags.yaml``, which builds the events with ``tsseq detect``'s
@@ -60,9 +69,13 @@ from threshold_study import ORACLE_QUANTILES  # this folder's study: the oracle'
 MODES = {"batch": "transductive", "causal": "adaptive"}  # tsseq detect's default threshold by mode
 
 
-def detection_table(method: str, normal: np.ndarray, scored: np.ndarray, brief_gate: float | None) -> pd.DataFrame:
-    """The default threshold's output on ``scored`` as the job writes it: score, smoothed score, threshold, flags."""
-    thresholder = make_thresholder(method, brief_gate=brief_gate).fit(normal)
+def detection_table(
+    method: str, normal: np.ndarray, scored: np.ndarray, brief_gate: float | None, raise_excess: float | None = 2.0
+) -> pd.DataFrame:
+    """The default threshold's output on ``scored`` as the job writes it: score, smoothed score, threshold, flags.
+    ``raise_excess`` is the batch threshold's (``transductive``; the causal one has none)."""
+    params = {"raise_excess": raise_excess} if method == "transductive" else {}
+    thresholder = make_thresholder(method, brief_gate=brief_gate, **params).fit(normal)
     smoothed = thresholder.smooth(scored)  # before run: a causal smoothing continues from what it has seen
     if method == "adaptive":
         flags, thresholds = thresholder.run(scored)
@@ -82,8 +95,11 @@ def event_rows(table: pd.DataFrame, gap: int) -> tuple[np.ndarray, int]:
     return inside, len(events)
 
 
-def series_rows(path: Path, detector: str, gaps: list[int], brief_gates: list[float | None]):
-    """One row per mode, brief gate and gap of the cached series at ``path``."""
+def series_rows(
+    path: Path, detector: str, gaps: list[int], brief_gates: list[float | None], raise_excesses: list[float | None]
+):
+    """One row per mode, brief gate, raise excess (batch; causal mode has none) and gap of the cached series at
+    ``path``."""
     cached = np.load(path)
     normal, scored, labels = cached["train"], cached["test"], cached["labels"].astype(bool)
     name = path.name.removesuffix(f"_{detector}.npz")  # <corpus>_<series>
@@ -95,17 +111,19 @@ def series_rows(path: Path, detector: str, gaps: list[int], brief_gates: list[fl
                   for q in ORACLE_QUANTILES}  # fmt: skip
     for mode, method in MODES.items():
         for brief_gate in brief_gates:
-            table = detection_table(method, normal, scored, brief_gate)
-            flags = table["is_anomaly"].to_numpy()
-            for gap in gaps:
-                inside, count = event_rows(table, gap)
-                row = {"corpus": corpus, "series": name, "mode": mode, "brief gate": str(brief_gate), "gap": gap,
-                       "events per 1000 rows": 1000 * count / len(scored), "share flagged": flags.mean(),
-                       "labelled": bool(labels.any())}  # fmt: skip
-                if labels.any():
-                    row["event F1"] = event_precision_recall_f1(inside, labels).f1
-                    row["point F1"] = point_precision_recall_f1(flags, labels).f1
-                yield row | oracle
+            for raise_excess in raise_excesses:
+                table = detection_table(method, normal, scored, brief_gate, raise_excess)
+                flags = table["is_anomaly"].to_numpy()
+                for gap in gaps:
+                    inside, count = event_rows(table, gap)
+                    row = {"corpus": corpus, "series": name, "mode": mode, "brief gate": str(brief_gate),
+                           "raise excess": str(raise_excess), "gap": gap,
+                           "events per 1000 rows": 1000 * count / len(scored), "share flagged": flags.mean(),
+                           "labelled": bool(labels.any())}  # fmt: skip
+                    if labels.any():
+                        row["event F1"] = event_precision_recall_f1(inside, labels).f1
+                        row["point F1"] = point_precision_recall_f1(flags, labels).f1
+                    yield row | oracle
 
 
 def main() -> int:
@@ -116,20 +134,25 @@ def main() -> int:
     parser.add_argument("--gaps", type=int, nargs="+", default=[0, 8], help="event gaps to compare (rows)")
     parser.add_argument("--brief-gates", nargs="+", default=["0.98"],
                         help="the thresholds' brief_gate values to compare (none: None)")
+    parser.add_argument("--raise-excess", nargs="+", default=["2"],
+                        help="the batch threshold's raise_excess values to compare (none: None)")
     args = parser.parse_args()
     try:
         brief_gates = [None if value.lower() in ("none", "null") else float(value) for value in args.brief_gates]
+        raise_excesses = [None if value.lower() in ("none", "null") else float(value) for value in args.raise_excess]
     except ValueError:
-        print(f"error: --brief-gates takes numbers in (0, 1) or none; got {' '.join(args.brief_gates)}", file=sys.stderr)
+        print(f"error: --brief-gates and --raise-excess take numbers or none; got {' '.join(args.brief_gates)} and "
+              f"{' '.join(args.raise_excess)}", file=sys.stderr)  # fmt: skip
         return 2
     folders = [args.cache] + ([args.clean_cache] if args.clean_cache else [])
     paths = sorted(path for folder in folders for path in folder.glob(f"*_{args.detector}.npz"))
     if not paths:
         print(f"error: no *_{args.detector}.npz under {', '.join(map(str, folders))}", file=sys.stderr)
         return 2
-    table = pd.DataFrame([row for path in paths for row in series_rows(path, args.detector, args.gaps, brief_gates)])
+    table = pd.DataFrame([row for path in paths
+                          for row in series_rows(path, args.detector, args.gaps, brief_gates, raise_excesses)])  # fmt: skip
     pd.set_option("display.width", 200)
-    columns = ["brief gate", "gap"]
+    columns = ["brief gate", "raise excess", "gap"]
     labelled = table[table["labelled"]]
     by_corpus = labelled.groupby(["corpus", "mode", *columns])
     oracle = by_corpus[[column for column in table if column.startswith("oracle ")]].mean().max(axis=1)

@@ -55,8 +55,12 @@ def test_estimated_f1_on_a_period_like_the_normal_scores_flags_no_more_than_the_
     scores = np.random.default_rng(2).lognormal(0.0, 0.5, 3000)
     thresholder = TransductiveThresholder(method="estimated_f1", lower_only=False, smoothing=1).fit(NORMAL)
     assert thresholder.predict(scores).mean() <= 0.011
-    lower_only = TransductiveThresholder(method="estimated_f1", smoothing=1).fit(NORMAL)
-    assert lower_only.predict(scores).mean() == pytest.approx((scores > np.quantile(NORMAL, 0.99)).mean())  # the floor
+    floor_share = (scores > np.quantile(NORMAL, 0.99)).mean()
+    lower_only = TransductiveThresholder(method="estimated_f1", smoothing=1, raise_excess=None).fit(NORMAL)
+    assert lower_only.predict(scores).mean() == pytest.approx(floor_share)  # the floor
+    # its split above the floor, with the band under it as normal as the training rows: the default raises to it
+    default = TransductiveThresholder(method="estimated_f1", smoothing=1).fit(NORMAL)
+    assert default.predict(scores).mean() < floor_share and default.threshold_ > default.floor_
 
 
 def test_the_default_lowers_the_floor_for_a_large_group_of_moderately_high_scores() -> None:
@@ -71,14 +75,58 @@ def test_the_default_lowers_the_floor_for_a_large_group_of_moderately_high_score
     assert labels[flags].mean() > 0.5  # precision, as the acceptance test estimates it
 
 
-def test_lower_only_never_raises_the_floor() -> None:
+def test_lower_only_without_raise_excess_never_raises_the_floor() -> None:
     scores, _ = _scored(0.05, 4.0, 0.2)  # a small group far above the floor: Otsu's split is above it
     above = TransductiveThresholder(lower_only=False, smoothing=1).fit(NORMAL)
     above.predict(scores)
-    lower = TransductiveThresholder(lower_only=True, smoothing=1).fit(NORMAL)
+    lower = TransductiveThresholder(lower_only=True, raise_excess=None, smoothing=1).fit(NORMAL)
     lower.predict(scores)
     assert above.accepted_ and above.threshold_ > above.floor_
     assert lower.threshold_ == pytest.approx(lower.floor_)
+
+
+def test_a_split_above_the_floor_is_the_threshold_when_the_band_below_it_holds_no_excess() -> None:
+    # 5% of the rows around exp(4) = 55, far above the floor (3.2), the rest drawn as the normal scores: the rows
+    # between the floor and the split are the normal ones' 1% (times 0.95), so the default raises the threshold to
+    # the split, and the normal rows above the floor are no longer flagged.
+    scores, labels = _scored(0.05, 4.0, 0.2)
+    default = TransductiveThresholder(smoothing=1).fit(NORMAL)
+    flags = default.predict(scores)
+    floor_only = TransductiveThresholder(raise_excess=None, smoothing=1).fit(NORMAL)
+    floor_flags = floor_only.predict(scores)
+    assert default.raise_excess == 2.0 and default.accepted_
+    assert default.threshold_ > default.floor_ == floor_only.threshold_
+    assert flags[labels].all() and not flags[~labels].any()
+    assert floor_flags[labels].all() and floor_flags[~labels].sum() > 0.005 * (~labels).sum()
+    # the band's share against raise_excess times the normal scores' share there: a known answer
+    normal = NORMAL[NORMAL > default.floor_]
+    band_normal = np.mean((NORMAL > default.floor_) & (NORMAL <= default.threshold_))
+    band_scored = np.mean((scores > default.floor_) & (scores <= default.threshold_))
+    assert normal.size > 0 and band_scored <= 2.0 * band_normal
+
+
+def test_a_band_of_milder_anomalies_under_the_split_keeps_the_floor() -> None:
+    # the same far group, and 10% more rows around exp(1.6) = 5, above the floor but far under the far group: the
+    # split separates the far group, and the band between the floor and it holds many times the normal share
+    rng = np.random.default_rng(4)
+    scores = np.concatenate([rng.lognormal(0.0, 0.5, 2550), rng.lognormal(1.6, 0.1, 300), rng.lognormal(4.0, 0.2, 150)])
+    mild = np.zeros(scores.size, dtype=bool)
+    mild[2550:2850] = True
+    default = TransductiveThresholder(smoothing=1).fit(NORMAL)
+    flags = default.predict(scores)
+    assert default.accepted_ and default.threshold_ == pytest.approx(default.floor_)
+    assert flags[mild].mean() > 0.9 and flags[2850:].all()
+    raised = TransductiveThresholder(smoothing=1, raise_excess=1000.0).fit(NORMAL)  # a band this full still raises
+    assert raised.predict(scores)[mild].mean() < 0.1 and raised.threshold_ > raised.floor_
+
+
+def test_the_causal_split_never_raises_the_floor() -> None:
+    # the stream judges a raise on the rows seen so far, which would unflag milder anomalies that come later
+    scores, _ = _scored(0.05, 4.0, 0.2)
+    adaptive = make_thresholder("adaptive", smoothing=1, warmup=100).fit(NORMAL)
+    _, thresholds = adaptive.run(scores)
+    assert adaptive.split_.raise_excess is None
+    assert np.all(thresholds <= adaptive.floor_ + 1e-12)
 
 
 def test_otsu_known_answer_and_nan_scores() -> None:
@@ -116,6 +164,8 @@ def test_it_is_not_causal_and_refuses_to_stream() -> None:
         ({"min_excess": float("inf")}, "min_excess"),
         ({"min_separation": -1.0}, "min_separation"),
         ({"lower_only": "yes"}, "lower_only"),
+        ({"raise_excess": 0.5}, "raise_excess"),
+        ({"raise_excess": float("nan")}, "raise_excess"),
         ({"smoothing": 0}, "smoothing"),
         ({"smoothing": 2.5}, "smoothing"),
     ],
@@ -290,3 +340,46 @@ def test_a_value_column_named_like_an_output_column_is_refused(shifted_csv, tmp_
     assert code == 2
     assert "['smoothed_score'] clash with the output columns" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_tsseq_detect_says_when_the_batch_split_raised_the_threshold(tmp_path, capsys) -> None:
+    from tsseq.cli import main
+
+    frame = _series(shift=0.0)
+    frame.iloc[450:460, 0] += 6.0  # ten rows far above every training row's score
+    frame.index.name = "timestamp"
+    path = tmp_path / "spike.csv"
+    frame.to_csv(path)
+    runs, said = {}, {}
+    for name, extra in (("default", []), ("floor", ["--threshold-param", "raise_excess=null"])):
+        output = tmp_path / f"{name}.csv"
+        code = main(["detect", str(path), "--detector", "ar_residual", "--window", "24", "--mode", "batch",
+                     "--train-rows", "300", *extra, "--output", str(output)])  # fmt: skip
+        said[name] = " ".join(capsys.readouterr().err.split())
+        assert code == 0, said[name]
+        runs[name] = pd.read_csv(output)
+    raised, floor = runs["default"]["threshold"].dropna(), runs["floor"]["threshold"].dropna()
+    assert (raised == raised.iloc[0]).all() and (floor == floor.iloc[0]).all() and raised.iloc[0] > floor.iloc[0]
+    assert f"raised it above its floor {floor.iloc[0]:.4g} to {raised.iloc[0]:.4g}" in said["default"]
+    assert "raise_excess=null keeps the floor" in said["default"] and "raised it" not in said["floor"]
+    flags, floor_flags = runs["default"]["is_anomaly"].to_numpy(), runs["floor"]["is_anomaly"].to_numpy()
+    assert flags[450:460].all() and floor_flags[450:460].all()
+    assert not (flags & ~floor_flags).any() and flags.sum() <= floor_flags.sum()  # a raise only unflags
+
+
+@pytest.mark.parametrize(
+    ("mode", "param", "says"),
+    [("causal", "raise_excess=null", "belong to the batch mode's default threshold ('transductive', --mode batch)"),
+     ("batch", "warmup=50", "belong to the causal mode's default threshold ('adaptive', --mode causal)")],
+)
+def test_a_parameter_of_the_other_modes_default_threshold_is_refused_with_the_mode(
+    shifted_csv, tmp_path, capsys, mode: str, param: str, says: str
+) -> None:
+    from tsseq.cli import main
+
+    output = tmp_path / "out.csv"
+    code = main(["detect", str(shifted_csv), "--detector", "ar_residual", "--window", "24", "--mode", mode,
+                 "--train-rows", "300", "--threshold-param", param, "--output", str(output)])  # fmt: skip
+    assert code == 2
+    assert says in " ".join(capsys.readouterr().err.split())
+    assert not output.exists()

@@ -495,6 +495,9 @@ class AutoDetector(Estimator):
                      f"rows, from the {thresholder.warmup}th)" if causal else
                      f"a split ({thresholder.method}) of the scored rows' combined scores")  # fmt: skip
             bound = "else" if not causal and not thresholder.lower_only else "never above"
+            unless = "" if causal or not thresholder.lower_only or thresholder.raise_excess is None else (
+                f" unless the scored rows between it and the split hold at most {thresholder.raise_excess:g} times "
+                "the training rows' share there")  # fmt: skip
             gate = "" if thresholder.gate is None else (
                 f"; a row is flagged when its own combined score also passes {thresholder.gate_:.4g}, the "
                 f"{thresholder.gate:g} quantile of the combined training scores")  # fmt: skip
@@ -503,7 +506,7 @@ class AutoDetector(Estimator):
                          f"only if one of its rows passes {thresholder.brief_gate_:.4g}, their {thresholder.brief_gate:g} "
                          "quantile")
             return (f"{smoothed}{split} where they hold a separate group of high ones, {bound} a false-alarm rate of "
-                    f"{thresholder.rate:g} of the combined training scores{gate}")  # fmt: skip
+                    f"{thresholder.rate:g} of the combined training scores{unless}{gate}")  # fmt: skip
         return f"{self.threshold} fitted on the combined training scores"
 
 

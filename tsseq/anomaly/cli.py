@@ -121,7 +121,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "they hold a separate group of high scores; a row is flagged when its smoothed score passes that and its own "
         "score the 0.9 quantile of the training scores, gate=0.9, gate=null for none, and an event shorter than 9 rows "
         "only if one of its rows passes the 0.98 quantile, brief_gate=0.98) and transductive with --mode "
-        "batch (the same with a centred moving mean and a split of all the scored rows); false_alarm is the 1%% "
+        "batch (the same with a centred moving mean and a split of all the scored rows, also raised to that split "
+        "when it lies above the floor and the rows between hold at most twice the training rows' share there, "
+        "raise_excess=2, raise_excess=null for never); false_alarm is the 1%% "
         "threshold alone; online_residual, "
         "online_interval: alarm_level, their calibrated levels",
     )  # fmt: skip

@@ -85,9 +85,10 @@ class DetectionConfig:
     ``brief_gate``), in
     ``"batch"`` mode ``"transductive"``
     (:class:`~tsseq.anomaly.thresholds.TransductiveThresholder`: the same with a centred
-    moving mean and the split of all the scored rows; not causal, so never in ``"causal"``
-    mode); unless ``threshold_params`` name a parameter the method lacks, then the
-    detector's own ``"false_alarm"`` (the 1% floor alone,
+    moving mean and the split of all the scored rows, also raised to a split above the floor
+    when the rows between hold at most twice the training scores' share there,
+    ``raise_excess``; not causal, so never in ``"causal"`` mode); unless ``threshold_params``
+    name a parameter the method lacks, then the detector's own ``"false_alarm"`` (the 1% floor alone,
     :class:`~tsseq.anomaly.thresholds.FalseAlarmThresholder`). ``online_residual`` and
     ``online_interval`` keep ``"alarm_level"``, their calibrated fixed levels.
     None (``none``) scores without flags. ``labels``: an optional CSV of labelled

@@ -114,6 +114,8 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         params["threshold"] = config.threshold
     elif (adapted := adapted_default(config.detector.name, config.mode, config.threshold_params)) is not None:
         params["threshold"] = adapted  # adapted to the scored rows (threshold_study.md's 3rd and 4th studies)
+    else:
+        _refuse_the_other_modes_params(config.detector.name, config.mode, config.threshold_params)
     if config.window is not None:
         if "window_length" not in accepted:
             raise ConfigError(
@@ -289,6 +291,16 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
             f"{int((flags & (compared <= floor)).sum())} of the {int(flags.sum())} flagged rows are under the floor "
             "(--threshold false_alarm: a fixed threshold, no split)"
         )
+    raised = getattr(thresholder, "lower_only", False) and getattr(thresholder, "raise_excess", None) is not None
+    if raised and (threshold > floor).any():  # the batch split raised it: one threshold for every scored row
+        between = scored & (compared > floor) & (compared <= threshold)
+        notes.append(
+            f"{THRESHOLD_NOTE}the split of the scored rows' scores raised it above its floor {floor:.4g} to "
+            f"{np.nanmax(threshold):.4g}: the scored rows hold a group far above the training rows' scores, and the "
+            f"{int(between.sum())} scored rows between the floor and it are at most {thresholder.raise_excess:g} times "
+            "the training rows' share there, as normal rows would put there, so they are not flagged "
+            "(--threshold-param raise_excess=null keeps the floor)"
+        )
     gate, brief_gate = getattr(thresholder, "gate", None), getattr(thresholder, "brief_gate", None)
     if gate is not None or brief_gate is not None:
         passed = compared > threshold  # NaN compares False
@@ -356,6 +368,24 @@ def adapted_default(name: str, mode: str, threshold_params) -> str | None:
     adapted = ADAPTED_DEFAULTS[mode]
     accepted = make_thresholder(adapted).get_params()
     return adapted if own == "false_alarm" and set(threshold_params) <= set(accepted) else None
+
+
+def _refuse_the_other_modes_params(name: str, mode: str, threshold_params) -> None:
+    """A ``threshold: default`` whose parameters only the other mode's adapted threshold takes (``raise_excess`` in
+    causal mode, ``warmup`` in batch mode) is a mistake, not a request for the detector's own threshold: say so."""
+    from tsseq.anomaly.thresholds import make_thresholder
+    from tsseq.errors import ConfigError
+
+    other = "batch" if mode == "causal" else "causal"
+    if adapted_default(name, other, threshold_params) is None:
+        return
+    own = set(make_thresholder(ADAPTED_DEFAULTS[mode]).get_params())
+    stray = sorted(set(threshold_params) - own)
+    raise ConfigError(
+        f"threshold parameter(s) {stray} belong to the {other} mode's default threshold ({ADAPTED_DEFAULTS[other]!r}, "
+        f"--mode {other}); the {mode} mode's ({ADAPTED_DEFAULTS[mode]!r}) has no such parameter. Drop them, or "
+        f"score with --mode {other}."
+    )
 
 
 def _load_frame(config, base_dir: Path):
