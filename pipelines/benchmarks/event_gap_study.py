@@ -111,8 +111,10 @@ def series_rows(
                   for q in ORACLE_QUANTILES}  # fmt: skip
     for mode, method in MODES.items():
         for brief_gate in brief_gates:
+            table = None
             for raise_excess in raise_excesses:
-                table = detection_table(method, normal, scored, brief_gate, raise_excess)
+                if table is None or method == "transductive":  # the causal threshold has no raise_excess: one table
+                    table = detection_table(method, normal, scored, brief_gate, raise_excess)
                 flags = table["is_anomaly"].to_numpy()
                 for gap in gaps:
                     inside, count = event_rows(table, gap)
@@ -137,9 +139,11 @@ def main() -> int:
     parser.add_argument("--raise-excess", nargs="+", default=["2"],
                         help="the batch threshold's raise_excess values to compare (none: None)")
     args = parser.parse_args()
+    def numbers(values: list[str]) -> list[float | None]:
+        return [None if value.lower() in ("none", "null") else float(value) for value in values]
+
     try:
-        brief_gates = [None if value.lower() in ("none", "null") else float(value) for value in args.brief_gates]
-        raise_excesses = [None if value.lower() in ("none", "null") else float(value) for value in args.raise_excess]
+        brief_gates, raise_excesses = numbers(args.brief_gates), numbers(args.raise_excess)
     except ValueError:
         print(f"error: --brief-gates and --raise-excess take numbers or none; got {' '.join(args.brief_gates)} and "
               f"{' '.join(args.raise_excess)}", file=sys.stderr)  # fmt: skip

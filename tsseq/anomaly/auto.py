@@ -494,10 +494,12 @@ class AutoDetector(Estimator):
             split = (f"Otsu's split of the scored rows' combined scores seen so far (every {thresholder.refresh} "
                      f"rows, from the {thresholder.warmup}th)" if causal else
                      f"a split ({thresholder.method}) of the scored rows' combined scores")  # fmt: skip
-            bound = "else" if not causal and not thresholder.lower_only else "never above"
-            unless = "" if causal or not thresholder.lower_only or thresholder.raise_excess is None else (
-                f" unless the scored rows between it and the split hold at most {thresholder.raise_excess:g} times "
-                "the training rows' share there")  # fmt: skip
+            bound, unless = "never above", ""
+            if not causal and not thresholder.lower_only:
+                bound = "else"
+            elif not causal and thresholder.raise_excess is not None:
+                unless = (f" unless the scored rows between it and the split hold at most {thresholder.raise_excess:g} "
+                          "times the training rows' share there")  # fmt: skip
             gate = "" if thresholder.gate is None else (
                 f"; a row is flagged when its own combined score also passes {thresholder.gate_:.4g}, the "
                 f"{thresholder.gate:g} quantile of the combined training scores")  # fmt: skip

@@ -291,8 +291,8 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
             f"{int((flags & (compared <= floor)).sum())} of the {int(flags.sum())} flagged rows are under the floor "
             "(--threshold false_alarm: a fixed threshold, no split)"
         )
-    raised = getattr(thresholder, "lower_only", False) and getattr(thresholder, "raise_excess", None) is not None
-    if raised and (threshold > floor).any():  # the batch split raised it: one threshold for every scored row
+    if getattr(thresholder, "raise_excess", None) is not None and thresholder.lower_only and (threshold > floor).any():
+        # the batch split raised it (lower_only: only through raise_excess): one threshold for every scored row
         between = scored & (compared > floor) & (compared <= threshold)
         notes.append(
             f"{THRESHOLD_NOTE}the split of the scored rows' scores raised it above its floor {floor:.4g} to "
@@ -361,26 +361,29 @@ def adapted_default(name: str, mode: str, threshold_params) -> str | None:
     rows) for the detectors whose own default is ``"false_alarm"`` (windowed ones, ``auto``), unless
     threshold_params are not that method's parameters; None: the detector's own."""
     from tsseq.anomaly.detectors import DETECTORS
-    from tsseq.anomaly.thresholds import make_thresholder
 
     cls, preset = DETECTORS[name]
     own = {**cls().get_params(), **preset}.get("threshold")
-    adapted = ADAPTED_DEFAULTS[mode]
-    accepted = make_thresholder(adapted).get_params()
-    return adapted if own == "false_alarm" and set(threshold_params) <= set(accepted) else None
+    fits = set(threshold_params) <= _adapted_parameters(mode)
+    return ADAPTED_DEFAULTS[mode] if own == "false_alarm" and fits else None
+
+
+def _adapted_parameters(mode: str) -> set[str]:
+    """The parameters of ``mode``'s adapted threshold (``ADAPTED_DEFAULTS``)."""
+    from tsseq.anomaly.thresholds import make_thresholder
+
+    return set(make_thresholder(ADAPTED_DEFAULTS[mode]).get_params())
 
 
 def _refuse_the_other_modes_params(name: str, mode: str, threshold_params) -> None:
     """A ``threshold: default`` whose parameters only the other mode's adapted threshold takes (``raise_excess`` in
     causal mode, ``warmup`` in batch mode) is a mistake, not a request for the detector's own threshold: say so."""
-    from tsseq.anomaly.thresholds import make_thresholder
     from tsseq.errors import ConfigError
 
     other = "batch" if mode == "causal" else "causal"
     if adapted_default(name, other, threshold_params) is None:
         return
-    own = set(make_thresholder(ADAPTED_DEFAULTS[mode]).get_params())
-    stray = sorted(set(threshold_params) - own)
+    stray = sorted(set(threshold_params) - _adapted_parameters(mode))
     raise ConfigError(
         f"threshold parameter(s) {stray} belong to the {other} mode's default threshold ({ADAPTED_DEFAULTS[other]!r}, "
         f"--mode {other}); the {mode} mode's ({ADAPTED_DEFAULTS[mode]!r}) has no such parameter. Drop them, or "

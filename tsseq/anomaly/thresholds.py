@@ -1174,10 +1174,8 @@ class TransductiveThresholder(Estimator):
             share = (finite.size - np.searchsorted(finite, candidate, side="right")) / finite.size
             accepted = 0.0 < share <= self.max_fraction and share >= self.min_excess * self._normal_share(candidate)
         threshold = self.floor_
-        if accepted:
-            threshold = min(candidate, self.floor_) if self.lower_only else candidate
-            if self.lower_only and candidate > self.floor_ and self._band_is_normal(finite, candidate):
-                threshold = candidate
+        if accepted and (not self.lower_only or candidate <= self.floor_ or self._band_is_normal(finite, candidate)):
+            threshold = candidate  # lower_only: under the floor, or above it where the band below holds no excess
         return float(threshold), bool(accepted)
 
     def _band_is_normal(self, finite: np.ndarray, candidate: float) -> bool:
