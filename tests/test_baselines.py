@@ -144,6 +144,31 @@ def test_registry_names_and_clone() -> None:
     assert Naive().get_params() == {}
 
 
+@pytest.mark.parametrize(("freq", "season"), [("MS", 12), ("QS", 4), ("D", 7), ("h", 24), ("YS", 1)])
+def test_without_a_season_length_the_seasonal_models_take_their_frequencys(freq: str, season: int) -> None:
+    index = pd.date_range("2001-01-01", periods=60, freq=freq, name="timestamp")
+    values = 10 + np.tile(PATTERN, 15) * np.random.default_rng(3).uniform(1, 2, 60)
+    frame = pd.DataFrame({"y": values}, index=index)
+    for default, given in ((SeasonalNaive(), SeasonalNaive(season_length=season)), (Naive2(), Naive2(season_length=season))):
+        assert default.get_params() == {"season_length": None}
+        default.fit(frame)
+        assert default.season_length_ == season
+        pd.testing.assert_frame_equal(default.predict(30), given.fit(frame).predict(30))
+        windows = np.stack([values[:50], values[10:]])[..., None]
+        np.testing.assert_array_equal(default.predict_windows(windows, 5), given.predict_windows(windows, 5))
+        pd.testing.assert_frame_equal(default.predict(6, quantiles=[0.1, 0.9]), given.predict(6, quantiles=[0.1, 0.9]))
+    np.testing.assert_array_equal(SeasonalNaive().fit(frame).predict(season)["y"], values[-season:])
+    assert SeasonalNaive(season_length=2).fit(frame).season_length_ == 2  # a season given wins
+
+
+def test_a_series_shorter_than_its_frequencys_season_says_where_the_season_came_from() -> None:
+    frame = pd.DataFrame({"y": np.arange(8.0)}, index=pd.date_range("2020-01-01", periods=8, freq="MS"))
+    with pytest.raises(DataError, match=r"SeasonalNaive with season_length=12 \(its frequency's season\) needs at least "
+                                        r"one season \(12 values\)"):
+        SeasonalNaive().fit(frame)
+    np.testing.assert_array_equal(SeasonalNaive(season_length=1).fit(frame).predict(2)["y"], [7, 7])
+
+
 def test_bad_parameters_and_data_raise_clear_errors(frame: pd.DataFrame) -> None:
     with pytest.raises(ConfigError, match="The 'season_length' parameter must be an int >= 1. Got 0 instead."):
         SeasonalNaive(season_length=0).fit(frame)

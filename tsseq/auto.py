@@ -107,6 +107,7 @@ from tsseq.baselines import seasonality_test
 from tsseq.conformal import history_scale
 from tsseq.data.checks import check_series
 from tsseq.data.covariates import KINDS, covariate_spec
+from tsseq.data.timegrid import frequency_season
 from tsseq.errors import ConfigError, DataError, closest_match
 from tsseq.parameters import check_is_fitted
 from tsseq.relay import FitWarnings
@@ -131,40 +132,6 @@ ORIGINS = {"one series": 20, "many series": 1}  # default validation origins per
 # Small, fast networks: the epochs are a ceiling, early stopping usually ends sooner.
 NETWORK_TRAINING = {"epochs": 10, "early_stopping_patience": 2, "loss": "mae"}
 LEADERBOARD_COLUMNS = ["candidate", "score", "fit_seconds", "skipped"]
-
-
-def frequency_season(freq: str) -> int:
-    """Rows in one natural season of data at frequency ``freq`` (1 when there is none).
-
-    Yearly 1, quarterly 4, monthly 12, weekly 52, business-daily 5, daily 7 (a week), a
-    step that divides a day: the rows of a day (hourly 24, 15-minute 96), a step under a
-    minute: the rows of a minute. A multiple of a calendar step divides its count when it
-    can (``2h`` 12, ``2QS`` 2), else 1.
-    """
-    offset = pd.tseries.frequencies.to_offset(freq)
-    n, offsets = max(int(offset.n), 1), pd.offsets
-    calendar = [  # (offsets, rows in a year; a business week for business days)
-        ((offsets.YearBegin, offsets.YearEnd, offsets.BYearBegin, offsets.BYearEnd), 1),
-        ((offsets.QuarterBegin, offsets.QuarterEnd, offsets.BQuarterBegin, offsets.BQuarterEnd), 4),
-        ((offsets.MonthBegin, offsets.MonthEnd, offsets.BusinessMonthBegin, offsets.BusinessMonthEnd), 12),
-        ((offsets.Week,), 52),
-        ((offsets.BusinessDay, offsets.CustomBusinessDay), 5),
-    ]
-    for kinds, count in calendar:
-        if isinstance(offset, kinds):
-            return count // n if count % n == 0 else 1
-    try:
-        seconds = pd.Timedelta(offset).total_seconds()
-    except (TypeError, ValueError):
-        return 1
-    day, week = 86_400, 7 * 86_400
-    if 0 < seconds < 60 and 60 % seconds == 0:
-        return int(60 // seconds)
-    if 0 < seconds < day and day % seconds == 0:
-        return int(day // seconds)
-    if seconds >= day and week % seconds == 0:
-        return int(week // seconds)
-    return 1
 
 
 @dataclass

@@ -224,6 +224,7 @@ class Forecaster(Estimator):
         spec, covariates, validation_covariates = self._align_covariates(
             frames, series, layout, validation_series, validation_layout
         )
+        self._read_layout(layout)
         try:
             if spec is None:
                 self._fit(series, validation_series)
@@ -467,6 +468,9 @@ class Forecaster(Estimator):
         from tsseq.backtesting import backtest
 
         return backtest(self, y, start=start, horizon=horizon, metric=metric, **options)
+
+    def _read_layout(self, layout: SeriesLayout) -> None:
+        """Fitted attributes a model reads off the data's layout before ``_fit`` (a season from its frequency)."""
 
     # Subclasses implement these three on arrays.
     def _fit(self, series: list[np.ndarray], validation: list[np.ndarray] | None = None) -> None:

@@ -425,38 +425,64 @@ class Drift(_HistoryBaseline):
         return sigma * (walk + steps * drift_error)
 
 
+class _FrequencySeason:
+    """``season_length=None``: the season of the data's frequency (:func:`~tsseq.data.timegrid.frequency_season`:
+    monthly 12, quarterly 4, daily 7, hourly 24, yearly 1), read at ``fit`` as ``season_length_``, as R's
+    ``snaive`` reads ``frequency(y)``; a season of 1 would quietly make the model the naive one."""
+
+    season_length: int | None
+
+    def _read_layout(self, layout) -> None:
+        from tsseq.data.timegrid import frequency_season
+
+        given = self.season_length
+        self.season_length_ = frequency_season(layout.freq) if given is None else check_positive_int(given, "season_length")
+
+    def _season_length(self) -> int:
+        """The season in use: ``season_length``, else the fitted ``season_length_`` (1 before ``fit``)."""
+        if self.season_length is not None:
+            return check_positive_int(self.season_length, "season_length")
+        return getattr(self, "season_length_", 1)
+
+    def _season_said(self) -> str:
+        m = self._season_length()
+        return f"season_length={m}" + (" (its frequency's season)" if self.season_length is None else "")
+
+
 @register("seasonal_naive")
-class SeasonalNaive(_HistoryBaseline):
+class SeasonalNaive(_FrequencySeason, _HistoryBaseline):
     """Repeat the last season.
 
     Parameters
     ----------
-    season_length : int >= 1
-        Steps per season, e.g. 24 for hourly data with a daily cycle (1 gives :class:`Naive`).
+    season_length : int >= 1 or None
+        Steps per season, e.g. 24 for hourly data with a daily cycle (1 gives :class:`Naive`);
+        None (the default): the season of the data's frequency (:class:`_FrequencySeason`).
     """
 
-    def __init__(self, *, season_length: int = 1) -> None:
+    def __init__(self, *, season_length: int | None = None) -> None:
         self.season_length = season_length
 
     def _requirement(self) -> tuple[int, str]:
-        season_length = check_positive_int(self.season_length, "season_length")
-        return season_length, f"with season_length={season_length} needs at least one season ({season_length} values)"
+        m = self._season_length()
+        return m, f"with {self._season_said()} needs at least one season ({m} values)"
 
     def _interval_requirement(self) -> tuple[int, str]:
-        return self.season_length + 1, f"needs at least {self.season_length + 1} values for an interval (season_length + 1)"
+        m = self._season_length()
+        return m + 1, f"with {self._season_said()} needs at least {m + 1} values for an interval (season_length + 1)"
 
     def _season(self) -> int:
-        return self.season_length
+        return self._season_length()
 
     def _forecast(self, history: np.ndarray, horizon: int) -> np.ndarray:
-        return seasonal_naive_forecast(history, horizon, self.season_length)
+        return seasonal_naive_forecast(history, horizon, self._season_length())
 
     def _scale(self, history: np.ndarray, horizon: int) -> np.ndarray:
-        return naive_scale(history, horizon, self.season_length)
+        return naive_scale(history, horizon, self._season_length())
 
 
 @register("naive2")
-class Naive2(_HistoryBaseline):
+class Naive2(_FrequencySeason, _HistoryBaseline):
     """The M4 competition's Naive2: naive on the seasonally adjusted series.
 
     A series is adjusted when :func:`seasonality_test` finds it seasonal at 90%, with
@@ -469,25 +495,26 @@ class Naive2(_HistoryBaseline):
 
     Parameters
     ----------
-    season_length : int >= 1
-        Steps per season (1: never seasonal, i.e. :class:`Naive`).
+    season_length : int >= 1 or None
+        Steps per season (1: never seasonal, i.e. :class:`Naive`); None (the default): the season of
+        the data's frequency (:class:`_FrequencySeason`).
     """
 
-    def __init__(self, *, season_length: int = 1) -> None:
+    def __init__(self, *, season_length: int | None = None) -> None:
         self.season_length = season_length
 
     def _requirement(self) -> tuple[int, str]:
-        check_positive_int(self.season_length, "season_length")
+        self._season_length()  # validated
         return 1, "needs at least 1 value"
 
     def _forecast(self, history: np.ndarray, horizon: int) -> np.ndarray:
-        return naive2_forecast(history, horizon, self.season_length)
+        return naive2_forecast(history, horizon, self._season_length())
 
     def _point_and_scale(self, history: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-        indices = seasonal_indices(history, self.season_length)  # decomposed once for both
+        indices = seasonal_indices(history, self._season_length())  # decomposed once for both
         return (
-            naive2_forecast(history, horizon, self.season_length, indices),
-            naive2_scale(history, horizon, self.season_length, indices),
+            naive2_forecast(history, horizon, self._season_length(), indices),
+            naive2_scale(history, horizon, self._season_length(), indices),
         )
 
 

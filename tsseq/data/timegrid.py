@@ -1,4 +1,5 @@
-"""The regular time grid of a series: inferring its frequency, checking the spacing, reindexing onto it.
+"""The regular time grid of a series: inferring its frequency, checking the spacing, reindexing onto it, and the
+rows of one natural season at a frequency (:func:`frequency_season`).
 
 :func:`tsseq.data.checks.check_series` calls these on the rows it has parsed, sorted by
 series then time:
@@ -236,3 +237,37 @@ def _regular_steps(codes: np.ndarray, timestamps: pd.DatetimeIndex, offset: pd.D
     else:  # calendar steps (months, business days, days across DST) have no fixed length
         follows = np.asarray(timestamps[:-1] + offset == timestamps[1:])
     return follows | ~_within_series(codes)
+
+
+def frequency_season(freq: str) -> int:
+    """Rows in one natural season of data at frequency ``freq`` (1 when there is none).
+
+    Yearly 1, quarterly 4, monthly 12, weekly 52, business-daily 5, daily 7 (a week), a
+    step that divides a day: the rows of a day (hourly 24, 15-minute 96), a step under a
+    minute: the rows of a minute. A multiple of a calendar step divides its count when it
+    can (``2h`` 12, ``2QS`` 2), else 1.
+    """
+    offset = pd.tseries.frequencies.to_offset(freq)
+    n, offsets = max(int(offset.n), 1), pd.offsets
+    calendar = [  # (offsets, rows in a year; a business week for business days)
+        ((offsets.YearBegin, offsets.YearEnd, offsets.BYearBegin, offsets.BYearEnd), 1),
+        ((offsets.QuarterBegin, offsets.QuarterEnd, offsets.BQuarterBegin, offsets.BQuarterEnd), 4),
+        ((offsets.MonthBegin, offsets.MonthEnd, offsets.BusinessMonthBegin, offsets.BusinessMonthEnd), 12),
+        ((offsets.Week,), 52),
+        ((offsets.BusinessDay, offsets.CustomBusinessDay), 5),
+    ]
+    for kinds, count in calendar:
+        if isinstance(offset, kinds):
+            return count // n if count % n == 0 else 1
+    try:
+        seconds = pd.Timedelta(offset).total_seconds()
+    except (TypeError, ValueError):
+        return 1
+    day, week = 86_400, 7 * 86_400
+    if 0 < seconds < 60 and 60 % seconds == 0:
+        return int(60 // seconds)
+    if 0 < seconds < day and day % seconds == 0:
+        return int(day // seconds)
+    if seconds >= day and week % seconds == 0:
+        return int(week // seconds)
+    return 1
