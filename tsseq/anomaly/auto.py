@@ -112,6 +112,15 @@ COMBINES = ("max", "mean")
 REFERENCES = ("in_sample", "cross_fitted")  # what the normalisers and the threshold are fitted on
 # Parameters auto hands to every member that takes them, unless the member's params set them.
 _SHARED = ("window_length", "training", "validation_fraction", "aggregation", "in_sample_correction")
+MIN_NORMAL_SCORES = 10  # finite normal scores a TailNormaliser is fitted on, at least
+
+
+def rows_holding_out(fraction: float, count: int) -> int:
+    """The fewest training rows of which a held-out ``fraction`` (rounded, as the detectors hold it out) is ``count``."""
+    rows = max(1, math.ceil((count - 0.5) / fraction) - 1)
+    while int(round(fraction * rows)) < count:
+        rows += 1
+    return rows
 
 
 class TailNormaliser:
@@ -132,8 +141,10 @@ class TailNormaliser:
 
     def fit(self, scores: object) -> "TailNormaliser":
         values = np.sort(np.asarray(scores, dtype=np.float64)[np.isfinite(scores)])
-        if len(values) < 10:
-            raise DataError(f"TailNormaliser needs at least 10 finite validation scores. Got {len(values)}.")
+        if len(values) < MIN_NORMAL_SCORES:
+            raise DataError(
+                f"TailNormaliser needs at least {MIN_NORMAL_SCORES} finite validation scores. Got {len(values)}."
+            )
         self.sorted_ = values
         self.positions_ = np.arange(1, len(values) + 1) / (len(values) + 1)
         self.knee_ = float(np.quantile(values, 1.0 - self.tail_fraction))
@@ -264,6 +275,7 @@ class AutoDetector(Estimator):
         self.reference_ = "in_sample" if cross_fitted is None else "cross_fitted"
         if cross_fitted is None:
             reference = [d.validation_scores_ for _, d in self.members_]
+            self._check_enough_held_out(reference, len(y), validation)
         else:  # out-of-sample scores of every training row, then of the validation frame's rows if separate
             reference = [rows if validation is None else np.concatenate([rows, d.validation_scores_])
                          for rows, (_, d) in zip(cross_fitted.T, self.members_)]  # fmt: skip
@@ -428,6 +440,24 @@ class AutoDetector(Estimator):
         )
 
     # ------------------------------------------------------------------ steps
+    def _check_enough_held_out(self, reference: list[np.ndarray], rows: int, validation: Frame | None) -> None:
+        """The members' validation scores, which the normalisers are fitted on, are at least MIN_NORMAL_SCORES, or a
+        DataError says how many training rows would hold out that many."""
+        fewest = min(int(np.isfinite(scores).sum()) for scores in reference)
+        if fewest >= MIN_NORMAL_SCORES:
+            return
+        if validation is not None:
+            raise DataError(
+                f"auto: the validation frame gives {fewest} finite scores; its normalisers need at least "
+                f"{MIN_NORMAL_SCORES}. Give it more rows."
+            )
+        needed = rows_holding_out(self.validation_fraction, MIN_NORMAL_SCORES)
+        raise DataError(
+            f"auto: validation_fraction={self.validation_fraction} of its {rows} training rows gives {fewest} "
+            f"held-out scores; its normalisers need at least {MIN_NORMAL_SCORES}. Train on at least {needed} rows "
+            f"(tsseq detect: --train-rows {needed}), or hold out a larger share (validation_fraction)."
+        )
+
     def _build_members(self) -> list[tuple[str, object]]:
         specs = DEFAULT_MEMBERS if self.members is None else self.members
         if isinstance(specs, (str, Mapping)) or not len(specs):

@@ -110,7 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="detector parameter (YAML)"
     )
     parser.add_argument(
-        "--window", type=int, help="window length L (points; default 48; not for online_residual, online_interval)"
+        "--window", type=int,
+        help="window length L (points; default 48, shortened on a short series to half the rows it trains on; not "
+        "for online_residual, online_interval)",
     )
     parser.add_argument(
         "--threshold", default="default",
@@ -130,7 +132,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--mode", choices=["causal", "batch"], default="causal")
     parser.add_argument("--train-rows", type=int, help="rows to train on (default: --train-fraction of them)")
-    parser.add_argument("--train-fraction", type=float, default=0.3)
+    parser.add_argument(
+        "--train-fraction", type=float, default=0.3,
+        help="share of the rows to train on (default 0.3; raised on a short series so that the detector holds out "
+        "10 validation rows)",
+    )
     parser.add_argument("--refit-every", type=int, help="causal mode: refit every N rows on the rows seen so far")
     parser.add_argument("--refit-window", type=int, help="with --refit-every: each refit on the last N rows only")
     parser.add_argument("--output", type=Path, help="scores CSV to write")

@@ -60,7 +60,9 @@ class DetectionConfig:
     """A whole anomaly-scoring job.
 
     ``mode``: ``"causal"`` trains on the first rows (``train_rows``, else
-    ``train_fraction`` of them) and replays the rest as a stream
+    ``train_fraction`` of them, at least the rows that hold out 10 validation rows for a
+    detector that holds some out: :func:`tsseq.anomaly.job.detect_frame` says when it
+    raises them) and replays the rest as a stream
     (:func:`tsseq.anomaly.streaming.score_stream`, refitting every ``refit_every`` rows
     if given, on every row seen or on the last ``refit_window`` of them): the score of ``t``
     uses rows up to ``t``, training rows get no score. A long log whose normal behaviour
@@ -71,8 +73,9 @@ class DetectionConfig:
     ``"batch"`` trains on the same rows and scores every row offline (``causal=False``;
     aggregation ``"mean"`` unless the detector's params say otherwise). ``window`` and
     ``threshold``/``threshold_params`` fill the detector's ``window_length`` (None:
-    the detector's default, 48 for the windowed ones; ``online_residual`` and
-    ``online_interval`` have no window), ``threshold`` and ``threshold_params``;
+    the detector's default, 48 for the windowed ones, shortened on a short series to half the
+    rows it trains on after its validation rows; ``online_residual`` and ``online_interval``
+    have no window), ``threshold`` and ``threshold_params``;
     ``threshold: default`` means, for ``auto`` and the windowed detectors, a threshold
     adapted to the scored rows (``pipelines/benchmarks/threshold_study.py``, rules fixed
     before each confirmation run): in ``"causal"`` mode ``"adaptive"``

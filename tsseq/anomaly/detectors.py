@@ -720,12 +720,28 @@ class ForecastResidualDetector(AnomalyDetector):
 
     def _forecaster_arguments(self, horizon: int) -> dict:
         """The forecaster's constructor arguments: ``input_length`` (``window_length``) and ``horizon`` where it
-        takes them, then its :attr:`FORECASTER_PRESETS`, then ``forecaster_params``, each updating the one before."""
+        takes them, then its :attr:`FORECASTER_PRESETS`, then ``forecaster_params``, each updating the one before.
+
+        A forecaster that selects its lags (``max_order``: ``"ar"``, ``"var"``) reads at most the window: its own
+        ``max_order`` is capped at ``window_length`` unless given, and an ``order`` or ``max_order`` given above it
+        is refused (the predictions read ``window_length`` rows each)."""
         from tsseq import registry
 
         accepted = registry.parameters(self.forecaster)
         defaults = {k: v for k, v in {"input_length": self.window_length, "horizon": horizon}.items() if k in accepted}
-        return {**defaults, **self.FORECASTER_PRESETS.get(self.forecaster, {}), **dict(self.forecaster_params or {})}
+        given = dict(self.forecaster_params or {})
+        arguments = {**defaults, **self.FORECASTER_PRESETS.get(self.forecaster, {}), **given}
+        if "max_order" in accepted and "max_order" not in arguments:
+            own = registry.create(self.forecaster).get_params()["max_order"]
+            arguments["max_order"] = min(own, self.window_length)
+        for key in ("order", "max_order"):
+            lags = arguments.get(key)
+            if isinstance(lags, int) and lags > self.window_length:
+                raise ConfigError(
+                    f"forecaster {self.forecaster!r} with {key}={lags} reads more rows than window_length="
+                    f"{self.window_length} gives each prediction: set {key} <= {self.window_length} or a longer window."
+                )
+        return arguments
 
     def _window_errors(self, scaled: pd.DataFrame, in_sample_rows: int = 0):
         values = scaled.to_numpy()

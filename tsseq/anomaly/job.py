@@ -127,12 +127,16 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     if train_rows >= len(frame):
         raise DataError(f"{source}: train_rows={train_rows} leaves none of its {len(frame)} rows to score.")
     detected, lacking = detrended(frame, train_rows, config.detrend, source)  # lacking: leading rows without a value
+    train_rows, params, notes = _fit_to_a_short_series(config, params, len(frame), train_rows, lacking, source)
+    if train_rows != config.training_rows(len(frame)):
+        detected, lacking = detrended(frame, train_rows, config.detrend, source)  # the line fitted on the rows trained on
     fit_rows = train_rows - lacking
     gives = bool(getattr(DETECTORS[config.detector.name][0], "gives_contributions", False))
-    notes = [] if gives else [
-        f"detector {config.detector.name!r} gives no per-channel contributions (it scores one channel); "
-        "the output has none"
-    ]  # fmt: skip
+    if not gives:
+        notes.append(
+            f"detector {config.detector.name!r} gives no per-channel contributions (it scores one channel); "
+            "the output has none"
+        )
     # kept as missing (missing='mask'): no score there
     missing_rows = np.concatenate([np.zeros(lacking, dtype=bool), detected.isna().any(axis=1).to_numpy()])
     with _missing_values_named(missing_rows, source, config.detector.name):
@@ -351,6 +355,52 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
         )
         notes += [] if levels is None else _level_notes(*levels)
     return notes
+
+
+def _fit_to_a_short_series(config, params: dict, n_rows: int, train_rows: int, lacking: int, source: str):
+    """``(training rows, detector params, notes)``: the job's defaults fitted to a short series, each with a note.
+
+    Where ``train_rows`` is not given and the detector holds out validation rows (``validation_fraction``), the
+    training rows are raised so that at least ``MIN_NORMAL_SCORES`` are held out (auto's normalisers are fitted on
+    their scores; 30% of a yearly series of 100 rows held out 6). Where ``window`` is not given, the detector's window
+    is shortened to half the rows it trains on after the hold-out, so that they hold at least as many windows as a
+    window has rows (the default 48 needs 207 rows at the default fractions: a quarterly or yearly series has fewer).
+    Series long enough for the defaults are untouched."""
+    from tsseq.anomaly.auto import MIN_NORMAL_SCORES, rows_holding_out
+    from tsseq.anomaly.detectors import make_detector
+    from tsseq.errors import DataError
+
+    name = config.detector.name
+    detector = make_detector(name, **params)
+    held_out = getattr(detector, "validation_fraction", None)
+    window = getattr(detector, "window_length", None)
+    notes = []
+    if held_out is not None and config.train_rows is None:
+        needed = lacking + rows_holding_out(held_out, MIN_NORMAL_SCORES)
+        if train_rows < needed:
+            if needed >= n_rows:
+                raise DataError(
+                    f"{source}: {n_rows} rows are too few for detector {name!r}: it trains on at least {needed} rows "
+                    f"({MIN_NORMAL_SCORES} of them held out for its validation scores, validation_fraction="
+                    f"{held_out}) and scores the rows after them."
+                )
+            notes.append(
+                f"trained on the first {needed} rows, not train_fraction={config.train_fraction}'s {train_rows}: "
+                f"detector {name!r} holds out validation_fraction={held_out} of them and needs {MIN_NORMAL_SCORES} "
+                "held out (--train-rows sets the rows)"
+            )
+            train_rows = needed
+    if window is not None and config.window is None:
+        fit_rows = train_rows - lacking
+        inner = fit_rows - (int(round(held_out * fit_rows)) if held_out is not None else 0)
+        longest = max(1, (inner + 1) // 2)
+        if window > longest:
+            params = {**params, "window_length": longest}
+            notes.append(
+                f"window {longest} instead of the default {window}, so that the {inner} rows it trains on hold as "
+                "many windows as a window has rows (--window sets it)"
+            )
+    return train_rows, params, notes
 
 
 ADAPTED_DEFAULTS = {"batch": "transductive", "causal": "adaptive"}  # the job's threshold by mode
