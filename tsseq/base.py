@@ -76,7 +76,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tsseq.data.checks import check_series, series_frequency
+from tsseq.data.checks import check_series, require_pandas, series_frequency
 from tsseq.data.covariates import KINDS, CovariateSpec, WindowCovariates, align, covariate_spec, horizon_rows
 from tsseq.errors import ConfigError, DataError, check_positive_int  # check_positive_int: also imported from here
 from tsseq.parameters import Estimator, check_is_fitted
@@ -147,6 +147,7 @@ class SeriesLayout:
 
 def split_frame(y: pd.DataFrame | pd.Series) -> tuple[list[np.ndarray], SeriesLayout]:
     """A validated wide or long frame -> (list of ``(T_i, C)`` float64 arrays, layout)."""
+    require_pandas(y)
     stated = None if isinstance(y.index, pd.MultiIndex) else getattr(y.index, "freq", None)  # e.g. one row, --freq h
     frame = check_series(y.to_frame() if isinstance(y, pd.Series) else y, missing="mask", freq=stated)
     freq = series_frequency(frame)

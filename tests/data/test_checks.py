@@ -231,3 +231,17 @@ def test_the_boundary_check_imports_nothing_of_the_estimator_base() -> None:
 
     code = "import sys, tsseq.data.checks; print('tsseq.base' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("values", [np.arange(30.0), list(range(30)), {"y": [1.0, 2.0]}])
+def test_values_without_timestamps_are_refused_naming_what_was_given_and_the_way_in(values) -> None:
+    import tsseq
+
+    message = rf"expected a pandas DataFrame or Series indexed by timestamps .* Got {type(values).__name__}; e.g. pd.Series"
+    with pytest.raises(DataError, match=message):
+        check_series(values)
+    for name in ("ar", "naive", "segrnn"):
+        with pytest.raises(DataError, match=message):
+            tsseq.create(name).fit(values)
+    with pytest.raises(DataError, match=message):
+        tsseq.create("auto", horizon=3).fit(values)

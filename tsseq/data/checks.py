@@ -60,6 +60,16 @@ _FILL = ("Fill them with missing='interpolate' or 'ffill' (tsseq: --missing inte
          f"{_MASK_IS_FOR}.")
 
 
+def require_pandas(frame: object, source: str = "<frame>") -> None:
+    """A DataError unless ``frame`` is a pandas DataFrame or Series (a bare array has no timestamps to check)."""
+    if not isinstance(frame, (pd.DataFrame, pd.Series)):
+        raise DataError(
+            f"{source}: expected a pandas DataFrame or Series indexed by timestamps (long format: a (series id, "
+            f"timestamp) MultiIndex). Got {type(frame).__name__}; e.g. pd.Series(values, "
+            "index=pd.date_range('2024-01-01', periods=len(values), freq='h'))."
+        )
+
+
 def check_series(
     frame: pd.DataFrame | pd.Series,
     *,
@@ -129,6 +139,7 @@ def check_series(
     ConfigError
         For an unknown ``missing`` policy or a bad ``min_rows``.
     """
+    require_pandas(frame, source)
     if missing not in MISSING_POLICIES:
         raise ConfigError(
             f"The 'missing' parameter must be one of {', '.join(MISSING_POLICIES)}. "
