@@ -65,7 +65,9 @@ def test_timestamp_column_detection_by_name_then_by_values(tmp_path: Path) -> No
     by_values = read_csv(io.StringIO("x,when\n1,2020-01-01\n2,2020-01-02\n3,2020-01-03\n"))
     assert by_values.index.name == "when" and by_values.index.freqstr == "D"
     path = write(tmp_path, "x,label\n1,alpha\n2,beta\n")
-    raises(path, "no timestamp column found among ['x', 'label']", "timestamp_column=")
+    raises(path, "no timestamp column found among ['x', 'label']", "timestamp_column= (tsseq: --timestamp-column NAME)")
+    epoch = read_csv(io.StringIO("value,ts\n1,1704067200\n2,1704067260\n3,1704067320\n"), timestamp_unit="s")
+    assert epoch.index.name == "ts" and epoch.index[0] == pd.Timestamp("2024-01-01") and epoch.index.freqstr == "min"
 
 
 def test_given_timestamp_value_columns_and_freq(tmp_path: Path) -> None:

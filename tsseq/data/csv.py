@@ -41,7 +41,7 @@ import pandas as pd
 from tsseq.data.checks import STEPS, check_series
 from tsseq.errors import ConfigError, DataError, DataFileNotFoundError, closest_match
 
-TIMESTAMP_NAMES = ("date", "time", "timestamp", "timestamps", "datetime", "date_time", "ds")
+TIMESTAMP_NAMES = ("date", "time", "timestamp", "timestamps", "datetime", "date_time", "ds", "ts", "time_stamp")
 ROW_COLUMN = "row"  # a file without timestamps, read as steps: the data rows' numbers
 _DETECTION_ROWS = 100  # rows of a column tried when looking for the timestamp column
 _DELIMITERS = ",;\t|"  # field delimiters detected
@@ -414,7 +414,8 @@ def _detect_timestamp_column(table: pd.DataFrame, name: str, exclude: str | None
 def _no_timestamp_column(table: pd.DataFrame, name: str) -> DataError:
     return DataError(
         f"{name}: no timestamp column found among {[str(column) for column in table.columns]}; expected a column "
-        f"named {', '.join(TIMESTAMP_NAMES)}, or one whose values are dates. Pass timestamp_column=."
+        f"named {', '.join(TIMESTAMP_NAMES)}, or one whose values are dates. Pass timestamp_column= (tsseq: "
+        "--timestamp-column NAME)."
     )
 
 

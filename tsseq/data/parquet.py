@@ -326,7 +326,7 @@ class ParquetSource:
         raise DataError(
             f"{self.name}: no timestamp column found among {self.columns}; expected a column named "
             f"{', '.join(TIMESTAMP_NAMES)}, a timestamp or date column, or text that parses as dates. "
-            "Pass timestamp_column=."
+            "Pass timestamp_column= (tsseq: --timestamp-column NAME)."
         )
 
 
