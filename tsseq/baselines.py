@@ -62,6 +62,7 @@ from tsseq.ar import (
 )
 from tsseq.base import Forecaster, check_positive_int
 from tsseq.data.covariates import SeriesCovariates
+from tsseq.data.timegrid import frequency_season
 from tsseq.errors import ConfigError, DataError, MissingValuesError, closest_match
 from tsseq.registry import register
 
@@ -433,8 +434,6 @@ class _FrequencySeason:
     season_length: int | None
 
     def _read_layout(self, layout) -> None:
-        from tsseq.data.timegrid import frequency_season
-
         given = self.season_length
         self.season_length_ = frequency_season(layout.freq) if given is None else check_positive_int(given, "season_length")
 
