@@ -225,6 +225,28 @@ def test_cli_forecast_with_covariates_end_to_end(tmp_path, capsys) -> None:
     assert "nothere" in capsys.readouterr().err
 
 
+def test_future_covariates_short_of_the_horizon_are_refused_before_any_fit(tmp_path, capsys, monkeypatch) -> None:
+    from tsseq.auto import AutoForecaster
+    from tsseq.base import Forecaster
+
+    write_files(tmp_path)
+    pd.read_csv(tmp_path / "future.csv").iloc[:5].to_csv(tmp_path / "future.csv", index=False)
+
+    def no_fit(self, *args, **kwargs):
+        raise AssertionError("fitted before the future covariates were checked")
+
+    for estimator in (Forecaster, AutoForecaster):
+        monkeypatch.setattr(estimator, "fit", no_fit)
+    data = str(tmp_path / "data.csv")
+    for future in (["--future", str(tmp_path / "future.csv")], []):  # too few rows; none after the data's end
+        code = main(["forecast", data, "--target", "y", "--future-covariates", "promo", *future,
+                     "--horizon", str(HORIZON), "--output", str(tmp_path / "f.csv")])  # fmt: skip
+        assert code == 2
+        error = capsys.readouterr().err
+        assert "The future covariate 'promo' has no value at" in error and "auto: chose" not in error
+    assert not (tmp_path / "f.csv").exists()
+
+
 def test_yaml_pipeline_with_covariates(tmp_path) -> None:
     write_files(tmp_path)
     job = {

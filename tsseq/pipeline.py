@@ -272,14 +272,27 @@ def fit_forecast(
     ``checkpoints``: a neural model's fit (the ``refit`` fit) keeps and resumes its checkpoint.
     """
     sanity.check_horizon(horizon, frame, len(quantiles or ()), max_horizon)
+    covariates = covariates or {}
+    _check_future_rows(frame, covariates.get("future_covariates"), horizon)
     estimator = build_model(model, {"horizon": horizon})
     if quantiles is not None:
         estimator = estimator.for_quantiles()  # auto's networks then train on the quantile loss
         require_probabilistic(estimator, "quantiles")
-    covariates = covariates or {}
     with checkpointed(estimator, model.display_name, "refit", checkpoints) as options:
         estimator.fit(frame, **covariates, **options)
     return estimator.predict(horizon, future_covariates=covariates.get("future_covariates"), quantiles=quantiles)
+
+
+def _check_future_rows(frame: pd.DataFrame, future: pd.DataFrame | None, horizon: int) -> None:
+    """Future covariates that do not cover the horizon are refused before the fit, not after it (``auto``'s search
+    takes minutes): the same check and message as ``predict``'s."""
+    if future is None:
+        return
+    from tsseq.base import split_frame
+    from tsseq.data.covariates import covariate_spec, horizon_rows
+
+    _, layout = split_frame(frame)
+    horizon_rows(covariate_spec(future=future, target_columns=layout.columns), future, layout, horizon, "the forecast")
 
 
 class _Untracked:
