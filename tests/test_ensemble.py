@@ -156,8 +156,14 @@ def test_refit_members_are_fitted_again_on_the_training_and_validation_rows_afte
         tsseq.create("ensemble", **params, refit=["arr"]).fit(train, validation=validation)
     with pytest.raises(ConfigError, match=r"'refit' parameter must be a list of member labels, e.g. \['ar'\]\. Got 'ar'"):
         tsseq.create("ensemble", **params, refit="ar").fit(train, validation=validation)
-    with pytest.warns(UserWarning, match="refit is used by combine='weighted' with a validation frame given to fit"):
+    with pytest.warns(UserWarning, match="refit is used with a validation frame of one series given to fit"):
         assert tsseq.create("ensemble", **params, refit=["ar"]).fit(train).refitted_ == []
+    mean = {**params, "combine": "mean"}  # no weights to fit: refit after the members' fits, the same way
+    averaged = tsseq.create("ensemble", **mean, refit=["ar"]).fit(train, validation=validation)
+    assert averaged.refitted_ == ["ar"] and averaged.weights_.tolist() == [0.5, 0.5]
+    np.testing.assert_allclose(averaged.members_[0].predict(12).to_numpy(), on_every_row.predict(12).to_numpy(), rtol=1e-12)
+    expected = (on_every_row.predict_windows(windows, 12) + kept.members_[1].predict_windows(windows, 12)) / 2
+    np.testing.assert_allclose(averaged.predict_windows(windows, 12), expected, rtol=1e-12)
 
 
 def test_a_trained_member_is_refitted_for_the_epochs_its_validated_fit_chose_with_no_rows_held_out():

@@ -33,7 +33,8 @@ checked by the same code as a pipeline's models).
   which halves the cost of expensive members; ``validation_length`` does not apply.
   ``refit`` names members to refit once the weights are fixed, on the rows of ``y`` and
   of the validation frame together (the most recent rows, which the weights were fitted
-  on). A member fitted in closed form (AR, VAR, linear) is simply fitted again, in
+  on); with ``"mean"`` or ``"median"`` and a validation frame of one series, it refits
+  them the same way after their fits, whose early stopping read that frame. A member fitted in closed form (AR, VAR, linear) is simply fitted again, in
   seconds. A trained (neural) member has nothing left to stop it early, so it trains for
   the epochs its validated fit chose (the best epoch's count when it restored the best
   weights, else every epoch it ran), no rows held out, early stopping off: the usual
@@ -196,9 +197,10 @@ class EnsembleForecaster(Forecaster):
     input_length : int, optional
         Only passed to the members (see ``horizon``): each reads its own input length.
     refit : sequence of str, optional
-        Labels of members refitted on the fit rows and the validation frame together once
-        the weights are fitted on that frame (``"weighted"`` with ``fit(..., validation=)``;
-        module docstring), e.g. ``["ar"]``.
+        Labels of members refitted on the fit rows and the validation frame together, once
+        the weights are fitted on that frame (``"weighted"``) or after the members' fits
+        that it stopped early (``"mean"``, ``"median"``), when ``fit`` is given a
+        ``validation`` frame of one series (module docstring), e.g. ``["ar"]``.
 
     Attributes
     ----------
@@ -408,7 +410,8 @@ class EnsembleForecaster(Forecaster):
         covariates = [self._member_covariates(member, frames) for member in members]
         own = [m.get_params(deep=False).get("horizon") for m in members]
         horizon = self.horizon or min((h for h in own if isinstance(h, int)), default=DEFAULT_HORIZON)
-        on_validation = self.combine == "weighted" and validation is not None and layout.series_ids is None
+        one_validation_series = validation is not None and layout.series_ids is None  # refit reads its rows
+        on_validation = self.combine == "weighted" and one_validation_series
         if on_validation:
             if self.validation_length is not None:
                 warnings.warn("validation_length is ignored: the weights are fitted on the validation frame given to fit.",
@@ -422,16 +425,16 @@ class EnsembleForecaster(Forecaster):
                               UserWarning, stacklevel=2)
             weights, errors = np.full(len(members), 1 / len(members)), None
         refit = list(self.refit or ())  # checked by member_configs
-        if refit and not on_validation:
+        if refit and not one_validation_series:
             warnings.warn(
-                "refit is used by combine='weighted' with a validation frame given to fit; here every member is fitted "
-                "on all of y already, and refit is ignored.", UserWarning, stacklevel=2,
+                "refit is used with a validation frame of one series given to fit; here every member is fitted on all "
+                "of y already, and refit is ignored.", UserWarning, stacklevel=2,
             )  # fmt: skip
             refit = []
         self.members_ = [member.fit(frame, **options, **given) for member, given in zip(members, covariates)]
         if on_validation:
             weights, errors = self._fit_validation_weights(configs, validation, series[0], horizon, frames)
-            self._refit_members(configs, refit, frame, validation, covariates)
+        self._refit_members(configs, refit, frame, validation, covariates)
         self.refitted_ = refit
         self.covariate_spec_ = spec
         self.member_covariates_ = {

@@ -20,11 +20,13 @@ new combination costs seconds:
    the protocol (a member whose parameters change is fitted again). Several processes may run
    at once (one per core): each claims the member it fits (a ``.claim`` file beside the
    cache, made atomically) and the others pass it by;
-3. ``--combine A,B,...`` (repeatable) fits the simplex weights of those members on the
-   validation forecasts, each channel scaled by its mean absolute change over the training
-   rows (:meth:`~tsseq.ensemble.EnsembleForecaster._solve_weights`, the ensemble's own
-   fit), and prints the weights, the validation MSE (standardised scale, as the test's) and
-   the test MSE / MAE over every test window. Each member alone is printed too.
+3. ``--combine A,B,...`` (repeatable) combines those members as the job's ensemble does:
+   ``combine: weighted`` fits their simplex weights on the validation forecasts, each
+   channel scaled by its mean absolute change over the training rows
+   (:meth:`~tsseq.ensemble.EnsembleForecaster._solve_weights`, the ensemble's own fit),
+   ``mean`` and ``median`` take their mean or median; it prints the weights, the validation
+   MSE (standardised scale, as the test's) and the test MSE / MAE over every test window.
+   Each member alone is printed too.
 
 The combination of every member equals what ``tsseq run JOB --json`` reports for the
 ensemble, to float32 rounding of the cached forecasts. Run (one torch thread; members that
@@ -116,13 +118,20 @@ def fitted_forecasts(ensemble: EnsembleForecaster, config, data: dict, context: 
     return {"validation": validation.astype(np.float32), "test": test.astype(np.float32), "fit_seconds": seconds}
 
 
-def combined(forecasts: list[dict], data: dict) -> dict:
-    """The ensemble's weight fit on the members' validation forecasts, and its test errors."""
+def combined(forecasts: list[dict], data: dict, combine: str = "weighted") -> dict:
+    """The members' forecasts combined as the ensemble's ``combine`` says (``"weighted"``: its weight fit on their
+    validation forecasts; ``"mean"``, ``"median"``), and the combination's validation and test errors."""
     truth = data["validation_targets"]
     stacked = np.stack([f["validation"].astype(np.float64) for f in forecasts])
-    weights, _ = EnsembleForecaster._solve_weights(stacked, truth, data["scale"])
-    fitted = np.tensordot(weights, stacked, axes=1)
-    test = np.tensordot(weights, np.stack([f["test"].astype(np.float64) for f in forecasts]), axes=1)
+    tests = np.stack([f["test"].astype(np.float64) for f in forecasts])
+    if combine == "median":
+        weights, fitted, test = np.full(len(forecasts), np.nan), np.median(stacked, axis=0), np.median(tests, axis=0)
+    else:
+        if combine == "weighted":
+            weights, _ = EnsembleForecaster._solve_weights(stacked, truth, data["scale"])
+        else:
+            weights = np.full(len(forecasts), 1 / len(forecasts))
+        fitted, test = np.tensordot(weights, stacked, axes=1), np.tensordot(weights, tests, axes=1)
     error = test - data["test_targets"]
     return {"weights": weights, "validation_mse": float(np.mean((fitted - truth) ** 2)),
             "test_mse": float(np.mean(error**2)), "test_mae": float(np.mean(np.abs(error)))}  # fmt: skip
@@ -186,7 +195,7 @@ def main() -> int:
         if missing:
             print(f"\n{spec}: not cached yet: {', '.join(missing)}")
             continue
-        result = combined([cached[label] for label in labels], data)
+        result = combined([cached[label] for label in labels], data, ensemble.combine)
         weights = " / ".join(f"{w:.3f}" for w in result["weights"])
         print(f"\n{' + '.join(labels)}\n  weights {weights}\n  validation MSE {result['validation_mse']:.4f}"
               f"  test MSE {result['test_mse']:.4f}  MAE {result['test_mae']:.4f}")  # fmt: skip
