@@ -34,8 +34,8 @@ checked by the same code as a pipeline's models).
   ``refit`` names members to refit once the weights are fixed, on the rows of ``y`` and
   of the validation frame together (the most recent rows, which the weights were fitted
   on); with ``"mean"`` or ``"median"`` and a validation frame of one series, it refits
-  them the same way after their fits, whose early stopping read that frame. A member fitted in closed form (AR, VAR, linear) is simply fitted again, in
-  seconds. A trained (neural) member has nothing left to stop it early, so it trains for
+  them the same way after their fits, whose early stopping read that frame. A member
+  fitted in closed form (AR, VAR, linear) is simply fitted again, in seconds. A trained (neural) member has nothing left to stop it early, so it trains for
   the epochs its validated fit chose (the best epoch's count when it restored the best
   weights, else every epoch it ran), no rows held out, early stopping off: the usual
   "refit on all the data with the chosen epoch count".
