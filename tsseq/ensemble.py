@@ -35,10 +35,11 @@ checked by the same code as a pipeline's models).
   of the validation frame together (the most recent rows, which the weights were fitted
   on); with ``"mean"`` or ``"median"`` and a validation frame of one series, it refits
   them the same way after their fits, whose early stopping read that frame. A member
-  fitted in closed form (AR, VAR, linear) is simply fitted again, in seconds. A trained (neural) member has nothing left to stop it early, so it trains for
-  the epochs its validated fit chose (the best epoch's count when it restored the best
-  weights, else every epoch it ran), no rows held out, early stopping off: the usual
-  "refit on all the data with the chosen epoch count".
+  fitted in closed form (AR, VAR, linear) is simply fitted again, in seconds. A trained
+  (neural) member has nothing left to stop it early, so it trains for the epochs its
+  validated fit chose (the best epoch's count when it restored the best weights, else
+  every epoch it ran), no rows held out, early stopping off: the usual "refit on all the
+  data with the chosen epoch count".
 
 ``seeds=[0, 1, 2]`` turns one recipe into a seed ensemble: one member per seed, its
 ``training.seed`` set (a model fitted in closed form has no seed and is refused).
