@@ -45,8 +45,8 @@ def test_a_yearly_series_of_100_rows_is_scored_with_shrunk_defaults_that_the_job
     code = main(["detect", str(_yearly_csv(tmp_path, 100)), "--param", FAST, "--output", str(output)])
     error = capsys.readouterr().err
     assert code == 0, error
-    assert "trained on the first 48 rows, not train_fraction=0.3's 30" in error and "--train-rows" in error
-    assert "window 19 instead of the default 48, so that the 38 rows it trains on" in error and "--window" in error
+    assert "short series: trained on the first 48 rows, not train_fraction=0.3's 30" in error and "--train-rows" in error
+    assert "short series: window 19 instead of the default 48, so that the 38 rows it trains on" in error
     table = pd.read_csv(output)
     assert len(table) == 100 and table["score"].iloc[:48].isna().all()  # causal: the training rows are unscored
     assert np.isfinite(table["score"].iloc[48:]).all()
@@ -93,3 +93,17 @@ def test_a_lag_selecting_forecaster_reads_at_most_the_window(tmp_path: Path) -> 
     for key in ("order", "max_order"):
         with pytest.raises(ConfigError, match=f"forecaster 'ar' with {key}=12 reads more rows than window_length=8"):
             make_detector("ar_residual", window_length=8, forecaster_params={key: 12}).fit(frame.iloc[:80])
+
+
+def test_in_a_panel_each_short_series_note_names_its_series(tmp_path: Path, capsys) -> None:
+    yearly = pd.read_csv(_yearly_csv(tmp_path, 100))
+    panel = pd.concat([yearly.assign(station="A"), yearly.iloc[:80].assign(station="B")])
+    panel.to_csv(tmp_path / "panel.csv", index=False)
+    output = tmp_path / "scores.csv"
+    code = main(["detect", str(tmp_path / "panel.csv"), "--series-column", "station", "--param", FAST,
+                 "--output", str(output)])  # fmt: skip
+    error = capsys.readouterr().err
+    assert code == 0, error
+    for station, rows in (("A", 30), ("B", 24)):
+        assert f"series '{station}': short series: trained on the first 48 rows, not train_fraction=0.3's {rows}" in error
+    assert pd.read_csv(output).groupby("station").size().to_dict() == {"A": 100, "B": 80}

@@ -205,7 +205,9 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     return DetectionResult(table, config.mode == "causal", threshold, scored, events, spacing, tuple(notes))
 
 
-THRESHOLD_NOTE = "threshold: "  # how every note about the threshold starts (many.py names its series in them)
+THRESHOLD_NOTE = "threshold: "  # how every note about the threshold starts
+SHORT_SERIES_NOTE = "short series: "  # how every note of _fit_to_a_short_series starts
+PER_SERIES_NOTES = (THRESHOLD_NOTE, SHORT_SERIES_NOTE)  # notes about one series' own rows: many.py names the series
 # A floor that new rows pass this many times as often as the training rows did: said on stderr (_threshold_notes).
 FLOOR_EXCESS = 10
 # A channel with this share of its later rows outside the training rows' range has a level the detector never saw
@@ -385,9 +387,9 @@ def _fit_to_a_short_series(config, params: dict, n_rows: int, train_rows: int, l
                     f"{held_out}) and scores the rows after them."
                 )
             notes.append(
-                f"trained on the first {needed} rows, not train_fraction={config.train_fraction}'s {train_rows}: "
-                f"detector {name!r} holds out validation_fraction={held_out} of them and needs {MIN_NORMAL_SCORES} "
-                "held out (--train-rows sets the rows)"
+                f"{SHORT_SERIES_NOTE}trained on the first {needed} rows, not train_fraction={config.train_fraction}'s "
+                f"{train_rows}: detector {name!r} holds out validation_fraction={held_out} of them and needs "
+                f"{MIN_NORMAL_SCORES} held out (--train-rows sets the rows)"
             )
             train_rows = needed
     if window is not None and config.window is None:
@@ -397,8 +399,8 @@ def _fit_to_a_short_series(config, params: dict, n_rows: int, train_rows: int, l
         if window > longest:
             params = {**params, "window_length": longest}
             notes.append(
-                f"window {longest} instead of the default {window}, so that the {inner} rows it trains on hold as "
-                "many windows as a window has rows (--window sets it)"
+                f"{SHORT_SERIES_NOTE}window {longest} instead of the default {window}, so that the {inner} rows it "
+                "trains on hold as many windows as a window has rows (--window sets it)"
             )
     return train_rows, params, notes
 

@@ -114,7 +114,7 @@ def detect_batch(config, history, source: str):
     """Score each series of a validated long frame on its own -> (the rows of all of them, the notes, each once)."""
     import pandas as pd
 
-    from tsseq.anomaly.job import THRESHOLD_NOTE, detect_frame
+    from tsseq.anomaly.job import PER_SERIES_NOTES, detect_frame
     from tsseq.data.checks import series_frequency
     from tsseq.errors import DataError, ForecastError
 
@@ -132,8 +132,8 @@ def detect_batch(config, history, source: str):
         table = result.table.reset_index()
         table.insert(0, level, series_id)
         tables.append(table)
-        # a threshold note is about this series' own scores: it says which series
-        named = [f"series {series_id!r}: {note}" if note.startswith(THRESHOLD_NOTE) else note for note in result.notes]
+        # a note about this series' own rows or scores says which series
+        named = [f"series {series_id!r}: {note}" if note.startswith(PER_SERIES_NOTES) else note for note in result.notes]
         notes += [note for note in named if note not in notes]
     return pd.concat(tables, ignore_index=True), notes
 
