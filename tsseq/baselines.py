@@ -510,11 +510,9 @@ class Naive2(_FrequencySeason, _HistoryBaseline):
         return naive2_forecast(history, horizon, self._season_length())
 
     def _point_and_scale(self, history: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-        indices = seasonal_indices(history, self._season_length())  # decomposed once for both
-        return (
-            naive2_forecast(history, horizon, self._season_length(), indices),
-            naive2_scale(history, horizon, self._season_length(), indices),
-        )
+        season = self._season_length()
+        indices = seasonal_indices(history, season)  # decomposed once for both
+        return naive2_forecast(history, horizon, season, indices), naive2_scale(history, horizon, season, indices)
 
 
 @register("ar")

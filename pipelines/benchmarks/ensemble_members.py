@@ -41,6 +41,7 @@ are cached are read back)::
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import os
@@ -118,22 +119,18 @@ def fitted_forecasts(ensemble: EnsembleForecaster, config, data: dict, context: 
     return {"validation": validation.astype(np.float32), "test": test.astype(np.float32), "fit_seconds": seconds}
 
 
-def combined(forecasts: list[dict], data: dict, combine: str = "weighted") -> dict:
-    """The members' forecasts combined as the ensemble's ``combine`` says (``"weighted"``: its weight fit on their
+def combined(forecasts: list[dict], data: dict, ensemble: EnsembleForecaster) -> dict:
+    """The members' forecasts combined as ``ensemble`` combines them (``"weighted"``: its weight fit on their
     validation forecasts; ``"mean"``, ``"median"``), and the combination's validation and test errors."""
     truth = data["validation_targets"]
     stacked = np.stack([f["validation"].astype(np.float64) for f in forecasts])
-    tests = np.stack([f["test"].astype(np.float64) for f in forecasts])
-    if combine == "median":
-        weights, fitted, test = np.full(len(forecasts), np.nan), np.median(stacked, axis=0), np.median(tests, axis=0)
-    else:
-        if combine == "weighted":
-            weights, _ = EnsembleForecaster._solve_weights(stacked, truth, data["scale"])
-        else:
-            weights = np.full(len(forecasts), 1 / len(forecasts))
-        fitted, test = np.tensordot(weights, stacked, axes=1), np.tensordot(weights, tests, axes=1)
+    combiner = copy.copy(ensemble)
+    combiner.weights_ = (EnsembleForecaster._solve_weights(stacked, truth, data["scale"])[0]
+                         if ensemble.combine == "weighted" else np.full(len(forecasts), 1 / len(forecasts)))  # fmt: skip
+    fitted = combiner._combine(stacked)
+    test = combiner._combine(np.stack([f["test"].astype(np.float64) for f in forecasts]))
     error = test - data["test_targets"]
-    return {"weights": weights, "validation_mse": float(np.mean((fitted - truth) ** 2)),
+    return {"weights": combiner.weights_, "validation_mse": float(np.mean((fitted - truth) ** 2)),
             "test_mse": float(np.mean(error**2)), "test_mae": float(np.mean(np.abs(error)))}  # fmt: skip
 
 
@@ -186,7 +183,7 @@ def main() -> int:
     print(f"\n{dataset} {evaluation.setting}, L={evaluation.input_length}, H={horizon}: "
           f"{len(data['test_targets'])} test windows; cached members: {len(cached)} of {len(configs)}")  # fmt: skip
     for label, forecasts in cached.items():
-        alone = combined([forecasts], data)
+        alone = combined([forecasts], data, ensemble)
         print(f"  {label:24s} test MSE {alone['test_mse']:.4f}  MAE {alone['test_mae']:.4f}  "
               f"(fitted in {float(forecasts['fit_seconds']):.0f} s)")  # fmt: skip
     for spec in args.combine:
@@ -195,7 +192,7 @@ def main() -> int:
         if missing:
             print(f"\n{spec}: not cached yet: {', '.join(missing)}")
             continue
-        result = combined([cached[label] for label in labels], data, ensemble.combine)
+        result = combined([cached[label] for label in labels], data, ensemble)
         weights = " / ".join(f"{w:.3f}" for w in result["weights"])
         print(f"\n{' + '.join(labels)}\n  weights {weights}\n  validation MSE {result['validation_mse']:.4f}"
               f"  test MSE {result['test_mse']:.4f}  MAE {result['test_mae']:.4f}")  # fmt: skip

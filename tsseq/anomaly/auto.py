@@ -66,6 +66,7 @@ import pandas as pd
 
 from tsseq.anomaly.detectors import DETECTORS, SCREENED_VAR, Frame, detector_parameters, make_detector
 from tsseq.anomaly.scorers import split_by_shares
+from tsseq.data.splits import rows_holding_out
 from tsseq.errors import ConfigError, DataError
 from tsseq.nn.autoencoders import WindowCentred
 from tsseq.parameters import Estimator, check_is_fitted
@@ -113,14 +114,6 @@ REFERENCES = ("in_sample", "cross_fitted")  # what the normalisers and the thres
 # Parameters auto hands to every member that takes them, unless the member's params set them.
 _SHARED = ("window_length", "training", "validation_fraction", "aggregation", "in_sample_correction")
 MIN_NORMAL_SCORES = 10  # finite normal scores a TailNormaliser is fitted on, at least
-
-
-def rows_holding_out(fraction: float, count: int) -> int:
-    """The fewest training rows of which a held-out ``fraction`` (rounded, as the detectors hold it out) is ``count``."""
-    rows = max(1, math.ceil((count - 0.5) / fraction) - 1)
-    while int(round(fraction * rows)) < count:
-        rows += 1
-    return rows
 
 
 class TailNormaliser:

@@ -90,6 +90,7 @@ import torch
 from tsseq.base import check_positive_int, split_frame
 from tsseq.config import from_mapping
 from tsseq.data.scaling import Scaler
+from tsseq.data.splits import held_out_rows
 from tsseq.data.windows import AGGREGATIONS, windows_to_timestamps
 from tsseq.engine import Trainer, TrainingConfig
 from tsseq.engine.trimming import AUTO, kept_windows, trimmed_windows
@@ -332,7 +333,7 @@ class AnomalyDetector(Estimator):
         """-> (train rows, held-out rows with context in front or None, rows of context)."""
         if validation is not None:
             return frame, self._frame(validation, "validation"), 0
-        held = int(round(self.validation_fraction * len(frame)))
+        held = held_out_rows(self.validation_fraction, len(frame))
         if held == 0:
             return frame, None, 0
         train = frame.iloc[: len(frame) - held]

@@ -123,12 +123,12 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
                 "drop --window / 'window'."
             )
         params["window_length"] = config.window
-    train_rows = config.training_rows(len(frame))
-    if train_rows >= len(frame):
-        raise DataError(f"{source}: train_rows={train_rows} leaves none of its {len(frame)} rows to score.")
-    detected, lacking = detrended(frame, train_rows, config.detrend, source)  # lacking: leading rows without a value
-    train_rows, params, notes = _fit_to_a_short_series(config, params, len(frame), train_rows, lacking, source)
-    if train_rows != config.training_rows(len(frame)):
+    planned = config.training_rows(len(frame))
+    if planned >= len(frame):
+        raise DataError(f"{source}: train_rows={planned} leaves none of its {len(frame)} rows to score.")
+    detected, lacking = detrended(frame, planned, config.detrend, source)  # lacking: leading rows without a value
+    train_rows, params, notes = _fit_to_a_short_series(config, params, len(frame), planned, lacking, source)
+    if train_rows != planned:
         detected, lacking = detrended(frame, train_rows, config.detrend, source)  # the line fitted on the rows trained on
     fit_rows = train_rows - lacking
     gives = bool(getattr(DETECTORS[config.detector.name][0], "gives_contributions", False))
@@ -368,8 +368,9 @@ def _fit_to_a_short_series(config, params: dict, n_rows: int, train_rows: int, l
     is shortened to half the rows it trains on after the hold-out, so that they hold at least as many windows as a
     window has rows (the default 48 needs 207 rows at the default fractions: a quarterly or yearly series has fewer).
     Series long enough for the defaults are untouched."""
-    from tsseq.anomaly.auto import MIN_NORMAL_SCORES, rows_holding_out
+    from tsseq.anomaly.auto import MIN_NORMAL_SCORES
     from tsseq.anomaly.detectors import make_detector
+    from tsseq.data.splits import held_out_rows, rows_holding_out
     from tsseq.errors import DataError
 
     name = config.detector.name
@@ -394,7 +395,7 @@ def _fit_to_a_short_series(config, params: dict, n_rows: int, train_rows: int, l
             train_rows = needed
     if window is not None and config.window is None:
         fit_rows = train_rows - lacking
-        inner = fit_rows - (int(round(held_out * fit_rows)) if held_out is not None else 0)
+        inner = fit_rows - (held_out_rows(held_out, fit_rows) if held_out is not None else 0)
         longest = max(1, (inner + 1) // 2)
         if window > longest:
             params = {**params, "window_length": longest}

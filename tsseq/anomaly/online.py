@@ -61,6 +61,7 @@ import pandas as pd
 from tsseq.anomaly.novelty import NoveltyState, novelty_raw
 from tsseq.anomaly.scorers import LikelihoodScorer
 from tsseq.base import check_positive_int
+from tsseq.data.splits import held_out_rows
 from tsseq.errors import ConfigError, DataError, MissingValuesError
 from tsseq.parameters import Estimator, check_is_fitted
 
@@ -291,7 +292,7 @@ class OnlineResidualDetector(Estimator):
         tail = None
         if validation is None and self.threshold not in (None, "alarm_level"):
             self._values(y, "y")  # a clear error for what cannot be split
-            held = int(round(self.validation_fraction * len(y)))
+            held = held_out_rows(self.validation_fraction, len(y))
             if held == 0:
                 raise ConfigError(
                     f"threshold={self.threshold!r} is fitted on validation scores, but validation_fraction="

@@ -114,6 +114,19 @@ def split_by_rows(
     )
 
 
+def held_out_rows(fraction: float, rows: int) -> int:
+    """The validation rows an estimator holds out of ``rows`` fitting rows: ``fraction`` of them, rounded."""
+    return int(round(fraction * rows))
+
+
+def rows_holding_out(fraction: float, count: int) -> int:
+    """The fewest fitting rows of which :func:`held_out_rows` holds out ``count``."""
+    rows = max(1, int((count - 0.5) / fraction) - 1)
+    while held_out_rows(fraction, rows) < count:
+        rows += 1
+    return rows
+
+
 def _check_fraction(value: float, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
         raise ConfigError(f"The {name!r} parameter must be a fraction in (0, 1). Got {value!r} instead.")

@@ -16,6 +16,7 @@ from tsseq.config import from_mapping
 from tsseq.data import target_transforms
 from tsseq.data.covariates import KINDS, WindowCovariates, align
 from tsseq.data.scaling import Scaler
+from tsseq.data.splits import held_out_rows
 from tsseq.data.windows import make_multi_series_windows
 from tsseq.engine import Callback, Trainer, TrainingConfig, TrainingHistory
 from tsseq.engine.checkpoint import RESULT_NEUTRAL, CheckpointJob, JobIdentity, fingerprint
@@ -413,7 +414,7 @@ class NeuralForecaster(Forecaster):
         window = self.input_length + self.horizon
         if validation is not None:
             return series, validation
-        held_out = [int(round(self.validation_fraction * len(values))) for values in series]
+        held_out = [held_out_rows(self.validation_fraction, len(values)) for values in series]
         if self.validation_fraction == 0 or min(held_out) < self.horizon:
             return series, None  # too short to hold anything out: no early-stopping signal
         train = [values[: len(values) - rows] for values, rows in zip(series, held_out)]
