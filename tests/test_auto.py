@@ -237,28 +237,73 @@ def test_too_short_data_name_the_rows_needed():
         fit_auto(seasonal_hourly(rows=80), validation_origins=5)
 
 
-def test_short_series_of_a_panel_are_left_out_of_the_validation_and_forecast_by_a_baseline():
+def short_panel(**short_rows: int) -> pd.DataFrame:
+    """Two long seasonal series ``long_a`` and ``long_b`` around the short ones, named with their rows."""
+    parts = {"long_a": seasonal_hourly(rows=800, seed=1)}
+    parts.update({name: seasonal_hourly(rows=rows, seed=2 + k) for k, (name, rows) in enumerate(short_rows.items())})
+    parts["long_b"] = seasonal_hourly(rows=800, seed=9)
+    return pd.concat(parts, names=["series", "time"])
+
+
+def test_short_series_of_a_panel_are_left_out_of_the_validation_and_forecast_by_their_own_model():
     # M4 Yearly's shortest series cannot hold out a horizon and still be fitted; the panel is not refused for them.
-    parts = {"long_a": seasonal_hourly(rows=800, seed=1), "short": seasonal_hourly(rows=20, seed=2),
-             "long_b": seasonal_hourly(rows=800, seed=3)}  # fmt: skip
-    panel = pd.concat(parts, names=["series", "time"])
-    with pytest.warns(UserWarning, match="1 of 3 series have fewer than 34 rows.*'short'.*scored on the other 2"):
-        model = tsseq.create("auto", horizon=24, verbose=False, candidates=[*BASELINE_CANDIDATES, "segrnn"]).fit(panel)
-    assert model.short_series_ == ("short",) and model.chosen_["name"] in ("naive", "seasonal_naive", "ar", "ensemble")
-    board = model.leaderboard_
-    (why,) = board.loc[board["candidate"].str.startswith("segrnn"), "skipped"]  # it has the windows it needs
-    assert why == "1 series too short to validate (fewer than 34 rows) are forecast by baselines only"
-    (why,) = board.loc[board["candidate"].str.startswith("seasonal_naive"), "skipped"]
-    assert why == "season 24 is longer than a series of 20 rows"
-    assert "1 shorter ones left out of the validation" in model.report()
-    forecast = model.predict(24)
-    assert forecast.loc["short"].shape == (24, 1) and np.isfinite(forecast.to_numpy()).all()
-    # The choice is scored on the long series alone: the same as auto on them, where nothing is left out.
+    panel = short_panel(short=20)
+    with pytest.warns(UserWarning, match="1 of 3 series have fewer than 34 rows.*'short'.*fitted on the other 2"):
+        model = tsseq.create("auto", horizon=24, verbose=False, candidates=BASELINE_CANDIDATES).fit(panel)
+    assert model.short_series_ == ("short",) and "1 shorter ones left out of the validation" in model.report()
+    # The choice is scored and refitted on the long series alone: as auto on them, where nothing is left out, and a
+    # short series no longer rules out seasonal naive for them.
     alone = tsseq.create("auto", horizon=24, verbose=False, candidates=BASELINE_CANDIDATES).fit(
         panel.drop(index="short", level="series"))
-    assert alone.short_series_ == () and score_of(alone, "ar") == score_of(model, "ar")
+    columns = ["candidate", "score", "skipped"]
+    assert alone.short_series_ == () and alone.leaderboard_[columns].equals(model.leaderboard_[columns])
+    assert score_of(model, "seasonal_naive") > 0
+    forecast, long_only = model.predict(24, quantiles=[0.1, 0.9]), alone.predict(24, quantiles=[0.1, 0.9])
+    pd.testing.assert_frame_equal(forecast.drop(index="short", level="series"), long_only)
+    # The short one's model forecasts each series alone and was chosen as the validation ranked it.
+    assert model.short_series_choice_ == model.chosen_["label"]
+    own = tsseq.create(model.chosen_["name"], **model.chosen_["params"]).fit(panel.loc[["short"]])
+    pd.testing.assert_frame_equal(forecast.loc[["short"]], own.predict(24, quantiles=[0.1, 0.9]))
+    assert f"forecast by {model.short_series_choice_})" in model.report()
     with pytest.raises(DataError, match="Series 'shorter' has 15 rows"):  # with no series long enough: refused
         fit_auto(pd.concat({"short": seasonal_hourly(rows=20), "shorter": seasonal_hourly(rows=15)}, names=["series", "time"]))
+
+
+def test_a_one_row_series_of_a_panel_is_forecast_by_naive_and_the_long_ones_as_without_it(tmp_path):
+    # AR cannot fit one row and seasonal naive not a series shorter than its season: naive takes the short series, where
+    # before AR failed its refit on every series and naive forecast them all.
+    panel = short_panel(new=1, short=20)
+    with pytest.warns(UserWarning, match="2 of 4 series have fewer than 34 rows.*'new', 'short'"):
+        model = tsseq.create("auto", horizon=24, verbose=False, candidates=BASELINE_CANDIDATES).fit(panel)
+    assert model.chosen_["name"] != "naive" and model.short_series_choice_ == "naive"
+    alone = tsseq.create("auto", horizon=24, verbose=False, candidates=BASELINE_CANDIDATES).fit(
+        panel.drop(index=["new", "short"], level="series"))
+    forecast = model.predict(24)
+    pd.testing.assert_frame_equal(forecast.drop(index=["new", "short"], level="series"), alone.predict(24))
+    assert (forecast.loc["new", "y"] == panel.loc["new", "y"].iloc[-1]).all()
+    assert (forecast.loc["short", "y"] == panel.loc["short", "y"].iloc[-1]).all()
+    with pytest.raises(DataError, match="needs at least 2 values for an interval.*series 'new' has 1"):
+        model.sample(24, n=3, seed=0)  # one value has no spread to draw from: refused, never an empty interval
+    # Saved and loaded, both models forecast as before.
+    loaded = persistence.load(persistence.save(model, tmp_path / "auto.tsseq"))
+    assert loaded.short_series_choice_ == "naive"
+    pd.testing.assert_frame_equal(loaded.predict(24), forecast)
+
+
+def test_with_a_windowed_choice_the_short_series_get_the_best_scored_baseline():
+    panel = short_panel(short=20)
+    with pytest.warns(UserWarning, match="'short'"):
+        model = tsseq.create("auto", horizon=24, verbose=False, candidates=[*BASELINE_CANDIDATES, "linear"]).fit(panel)
+    assert model.chosen_["name"] == "linear"  # a global model over 168-row windows: it cannot forecast 20 rows
+    board = model.leaderboard_
+    baselines = board[board["candidate"].str.match(r"(naive|seasonal_naive|ar)\b") & board["skipped"].isna()]
+    assert model.short_series_choice_ == baselines.sort_values("score")["candidate"].iloc[0]
+    forecast = model.predict(24)
+    assert forecast.loc["short"].shape == (24, 1) and np.isfinite(forecast.to_numpy()).all()
+    pd.testing.assert_frame_equal(forecast.drop(index="short", level="series"), model.chosen_model_.predict(24))
+    assert model.chosen_model_.layout_.series_ids == ("long_a", "long_b")
+    paths = model.sample(24, n=3, seed=0)
+    assert set(paths.index.get_level_values("series")) == {"long_a", "short", "long_b"}
 
 
 def test_unknown_candidates_and_metrics_are_named():

@@ -72,6 +72,25 @@ def test_auto_restricts_its_candidates_to_the_models_that_take_the_covariates_an
         auto.fit(y, past_covariates=past)
 
 
+def test_in_a_panel_the_short_series_model_reads_the_future_covariates_of_its_own_series() -> None:
+    (long_y, _, long_future), (short_y, _, short_future) = promoted(seed=1), promoted(rows=12, seed=2)
+    y = pd.concat({"long": long_y, "new": short_y}, names=["series", "time"])
+    future = pd.concat({"long": long_future, "new": short_future}, names=["series", "time"])
+    auto = tsseq.create("auto", horizon=HORIZON, candidates=["naive", "seasonal_naive", "ar", "ensemble"],
+                        time_budget_s=None, verbose=False)
+    with pytest.warns(UserWarning, match="1 of 2 series have fewer than 16 rows.*'new'"):
+        auto.fit(y, future_covariates=future)
+    assert auto.chosen_["name"] == "ar" and auto.short_series_choice_ == auto.chosen_["label"]  # ARX, series by series
+    forecast = auto.predict(HORIZON, future_covariates=future)
+    alone = tsseq.create("ar", **auto.chosen_["params"]).fit(short_y, future_covariates=short_future)
+    np.testing.assert_allclose(forecast.loc["new"].to_numpy(), alone.predict(HORIZON, future_covariates=short_future)
+                               .to_numpy(), rtol=0, atol=1e-9)  # fmt: skip
+    flipped = future.copy()
+    flipped.loc["new"] = (1 - flipped.loc["new"]).to_numpy()
+    moved = auto.predict(HORIZON, future_covariates=flipped) - forecast
+    assert np.abs(moved.loc["new"].to_numpy()).min() > 1 and np.abs(moved.loc["long"].to_numpy()).max() == 0
+
+
 def test_auto_on_a_short_series_drops_the_past_covariates_no_candidate_it_can_score_takes_and_says_so() -> None:
     y, past, future = promoted(rows=200)
     auto = tsseq.create("auto", horizon=HORIZON, time_budget_s=None, verbose=False)

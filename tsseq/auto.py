@@ -32,11 +32,19 @@ fits. For a frame of ``S`` series and the horizon ``H`` it
 6. **refits** the choice on every row (``validation`` passed on: neural choices stop early on it).
 
 **Short series in a panel** (fewer rows than the validation holds out plus 10 to fit on:
-M4 Yearly's 13-row series at horizon 6, say) are left out of the validation backtest when
-other series are long enough, with a UserWarning naming them (``short_series_``); the
-candidates are scored on the others, and only naive, seasonal naive and AR and their
-ensembles, which forecast a series of any length, may be chosen, then refitted on every
-series. With no series long enough, auto refuses the data, saying how many rows it needs.
+M4 Yearly's 13-row series at horizon 6, say, or a product launched last week) are left out
+of the validation backtest when other series are long enough, with a UserWarning naming
+them (``short_series_``). The candidates are scored and the choice refitted on the others,
+so that a few new series never limit what the long ones may be forecast by. The short
+series get a model of their own (``short_series_model_``, named by ``short_series_choice_``
+and the report), fitted on them alone: the choice itself when it forecasts each series
+alone (a baseline or an ensemble of baselines: the forecasts it would have given fitted on
+every series), else the best-scored baseline, taking the next whenever one cannot be fitted
+on all of them (seasonal naive on a series shorter than its season, AR on one row), and
+naive, which fits a series of one row, at last. Nothing can be scored on them, so this is
+the choice the long series' validation supports for them. Forecasts, quantiles and sample
+paths come from both, each series' from its own model; window forecasts (backtests) from
+the choice. With no series long enough, auto refuses the data, saying how many rows it needs.
 
 **Covariates** (``past_covariates``, ``future_covariates``, ``static_covariates`` as for any
 model) restrict the candidates to the models that take every kind given: with future
@@ -372,9 +380,9 @@ class AutoForecaster(Forecaster):
         else:
             plan = dataclasses.replace(self._validation(frame, series, layout, horizon, season), covariates=covariates)
         self.short_series_ = tuple(layout.series_ids[position] for position in short)
-        candidates = self._data_candidates(plan, season, frequency_m)
         if short:
-            self._restrict_for_short_series(candidates, series, horizon)
+            self._warn_short_series(len(series), horizon)
+        candidates = self._data_candidates(plan, season, frequency_m)
         plan, dropped = self._drop_unusable_kinds(plan, candidates, {})
         relay = FitWarnings("auto")
         try:
@@ -389,12 +397,19 @@ class AutoForecaster(Forecaster):
                 for candidate in baselines:
                     self._score(candidate, plan, self._seconds_left(candidates, started), relay)
             candidates += self._ensembles(candidates, plan)
-            refit_covariates = {key: covariates[key] for key in plan.covariates}  # every series', of the kinds kept
-            chosen, best_baseline, model = self._refit_choice(candidates, frame, validation, refit_covariates, relay)
+            # The choice is refitted on the validated series (every one, unless some are short), the short ones get
+            # their own model; each with the covariates of the kinds kept.
+            if short and validation is not None:
+                validation = _only_series(validation, kept)
+            chosen, best_baseline, model = self._refit_choice(candidates, plan.frame, validation, plan.covariates, relay)
+            every_series = {key: covariates[key] for key in plan.covariates}
+            fallback, self.short_series_model_ = (
+                self._fit_short_series(chosen, candidates, frame, every_series, relay) if short else (None, None))
         finally:  # also when the search fails: a candidate's warning may say why
             relay.issue()
         candidates.sort(key=lambda c: (not c.scored, c.score if c.scored else 0.0))
         self.chosen_, self.chosen_model_ = chosen.config(), model
+        self.short_series_choice_ = None if fallback is None else fallback.label
         self.leaderboard_records_ = [candidate.record() for candidate in candidates]
         self.season_length_, self.horizon_, self.validation_origins_ = season, horizon, len(plan.offsets)
         self.input_length_ = self._window_length(model)
@@ -441,28 +456,39 @@ class AutoForecaster(Forecaster):
         """Rows a series of a panel needs for its validation origins (``horizon`` apart) and the fit before them."""
         return MIN_FIT_ROWS + horizon * (self.validation_origins or ORIGINS["many series"])
 
-    def _restrict_for_short_series(self, candidates: list[Candidate], series: list[np.ndarray], horizon: int) -> None:
-        """Only the baselines (and their ensembles) forecast series too short to be validated: the others are
-        skipped, as is seasonal naive when a series is shorter than its season, with a UserWarning naming the short
-        series."""
-        needed, short, n_series = self._rows_to_validate(horizon), self.short_series_, len(series)
-        why = f"{len(short)} series too short to validate (fewer than {needed} rows) are forecast by baselines only"
-        shortest = min(len(values) for values in series)
-        for candidate in candidates:
-            if candidate.skipped is not None:
-                continue
-            if candidate.name not in BASELINES:
-                candidate.skipped = why
-            elif candidate.params.get("season_length", 0) > shortest:
-                candidate.skipped = f"season {candidate.params['season_length']} is longer than a series of {shortest} rows"
+    def _warn_short_series(self, n_series: int, horizon: int) -> None:
+        """A UserWarning naming the series too short to validate and what forecasts them."""
+        needed, short = self._rows_to_validate(horizon), self.short_series_
         named = ", ".join(repr(series_id) for series_id in short[:5]) + (" ..." if len(short) > 5 else "")
         warnings.warn(
             f"auto: {len(short)} of {n_series} series have fewer than {needed} rows, the validation's {needed - MIN_FIT_ROWS} "
-            f"held-out rows and {MIN_FIT_ROWS} to fit on: {named}. The candidates are scored on the other "
-            f"{n_series - len(short)} series, and only naive, seasonal naive and AR (and their ensembles), which forecast "
-            "a series of any length, may be chosen; the choice is refitted on every series.",
+            f"held-out rows and {MIN_FIT_ROWS} to fit on: {named}. The candidates are scored and the choice fitted on the "
+            f"other {n_series - len(short)} series; the short ones are forecast by the choice if it forecasts each series "
+            "alone (a baseline or their ensemble), else by the best-scored baseline that can be fitted on them (naive "
+            "when none can; the report names it).",
             UserWarning, stacklevel=3,
         )  # fmt: skip
+
+    def _fit_short_series(self, chosen: Candidate, candidates: list[Candidate], frame: pd.DataFrame, covariates: dict,
+                          relay: FitWarnings) -> tuple[Candidate, Forecaster]:
+        """(the model for the series too short to validate, fitted on them alone): the first that fits them all of the
+        choice (when it forecasts each series alone, so that it forecasts them as it would have on every series), the
+        scored baselines from the best, and naive, which fits any series. The scored candidates take the covariates
+        of the kinds kept, with which they were scored; naive takes none."""
+        short = self.short_series_
+        options = [chosen] if _forecasts_each_series_alone(chosen) else []
+        options += sorted((c for c in candidates if c.name in BASELINES and c.scored and c is not chosen),
+                          key=lambda c: c.score)
+        frame = _only_series(frame, short)
+        for option in options:
+            model = registry.create(option.name, **option.params)
+            try:
+                with relay.of(f"fit of {option.label} on the short series"):
+                    model.fit(frame, **{key: _only_series(part, short) for key, part in covariates.items()})
+            except DataError:  # too short for it (seasonal naive under its season, AR on one row): the next
+                continue
+            return option, model
+        return Candidate("naive", "naive", {}), registry.create("naive").fit(frame)
 
     def _validation(self, frame: pd.DataFrame, series: list[np.ndarray], layout: SeriesLayout, horizon: int,
                     season: int) -> Validation:
@@ -798,7 +824,8 @@ class AutoForecaster(Forecaster):
         scored = len(self.leaderboard_records_) - len(skipped)
         where = "one series" if plan.one_series else f"{len(plan.fit_rows)} series"
         if self.short_series_:
-            where += f" ({len(self.short_series_)} shorter ones left out of the validation, forecast by baselines only)"
+            where += (f" ({len(self.short_series_)} shorter ones left out of the validation, forecast by "
+                      f"{self.short_series_choice_})")
         if plan.kinds:
             where = (f"{' and '.join(plan.kinds)} covariates (candidates limited to the models that take them"
                      f"{', AR as ARX' if plan.kinds == ('future',) else ''}); {where}")
@@ -823,6 +850,7 @@ class AutoForecaster(Forecaster):
                 "tsseq.auto.chosen_model": self.chosen_["name"],
                 "tsseq.auto.validation_score": f"{self.validation_score_:.6g}",
                 "tsseq.auto.report": self.report_[:5000],
+                **({} if self.short_series_choice_ is None else {"tsseq.auto.short_series_model": self.short_series_choice_}),
             })
             mlflow.log_dict({"chosen": self.chosen_, "leaderboard": self.leaderboard_records_}, "auto/leaderboard.json")
         except Exception as error:  # noqa: BLE001 - a tracking failure must not lose the fitted model
@@ -881,13 +909,33 @@ class AutoForecaster(Forecaster):
         return inputs[:, inputs.shape[1] - length :]
 
     # The chosen model was fitted with the kinds kept (every kind given, unless some were dropped): it reads those only.
-    def _chosen_future(self, future: dict) -> dict:
-        """The horizon's future covariates for the chosen model when it was fitted with them, else nothing."""
-        spec = getattr(self.chosen_model_, "covariate_spec_", None)
-        return future if spec is not None and spec.future else {}
+    # With series too short to validate, the chosen model forecasts the others and short_series_model_ those.
+    def _by_series(self, forecast, future: dict) -> list[np.ndarray]:
+        """``forecast(model, future)``'s per-series arrays of the chosen model and, if any, of the short series' model,
+        in the layout's order; each model given the horizon's future covariates of its own series, if it reads them."""
+        short_model = getattr(self, "short_series_model_", None)  # absent from models saved before it existed
+        if short_model is None:
+            return forecast(self.chosen_model_, self._future_of(self.chosen_model_, future, None))
+        short = set(self.short_series_)
+        is_short = [series_id in short for series_id in self.layout_.series_ids]
+        parts = {
+            flag: iter(forecast(model, self._future_of(model, future, [p for p, s in enumerate(is_short) if s == flag])))
+            for flag, model in ((False, self.chosen_model_), (True, short_model))
+        }
+        return [next(parts[flag]) for flag in is_short]
+
+    @staticmethod
+    def _future_of(model: Forecaster, future: dict, positions: list[int] | None) -> dict:
+        """The horizon's future covariates of the series at ``positions`` (all: None) when ``model`` was fitted with
+        them, else nothing."""
+        spec = getattr(model, "covariate_spec_", None)
+        if spec is None or not spec.future:
+            return {}
+        rows = future["future_covariates"]
+        return {"future_covariates": rows if positions is None else [rows[p] for p in positions]}
 
     def _predict(self, horizon: int, **future) -> list[np.ndarray]:
-        return self.chosen_model_._predict(horizon, **self._chosen_future(future))
+        return self._by_series(lambda model, own: model._predict(horizon, **own), future)
 
     def _chosen_windows(self, inputs: np.ndarray, covariates) -> dict:
         windows = self._windows(inputs)
@@ -901,13 +949,13 @@ class AutoForecaster(Forecaster):
         return self.chosen_model_.predict_windows(horizon=horizon, **self._chosen_windows(inputs, covariates))
 
     def _predict_quantiles(self, horizon: int, levels: np.ndarray, **future) -> list[np.ndarray]:
-        return self.chosen_model_._predict_quantiles(horizon, levels, **self._chosen_future(future))
+        return self._by_series(lambda model, own: model._predict_quantiles(horizon, levels, **own), future)
 
     def _predict_windows_quantiles(self, inputs: np.ndarray, horizon: int, levels: np.ndarray, covariates=None) -> np.ndarray:
         return self.chosen_model_.predict_windows(horizon=horizon, quantiles=levels, **self._chosen_windows(inputs, covariates))
 
     def _sample(self, horizon: int, n: int, rng: np.random.Generator, **future) -> list[np.ndarray]:
-        return self.chosen_model_._sample(horizon, n, rng, **self._chosen_future(future))
+        return self._by_series(lambda model, own: model._sample(horizon, n, rng, **own), future)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -935,6 +983,14 @@ def _short_data_advice(count: int, horizon: int, stride: int, length: int) -> st
     shorter = f"{fewer}horizon={longest} or less (tsseq: {cli}--horizon {longest}), or " if longest >= 1 else ""
     return (f"Pass {shorter}a model that forecasts short series without a validation: naive or ar (e.g. "
             f"tsseq.create('ar'); tsseq: --model ar).")
+
+
+def _forecasts_each_series_alone(candidate: Candidate) -> bool:
+    """Whether the candidate fits and forecasts every series on its own (a baseline, or an ensemble of baselines):
+    then fitting it on a subset of the series forecasts those as fitting it on all of them would."""
+    if candidate.name == "ensemble":
+        return all(member["name"] in BASELINES for member in candidate.params["members"])
+    return candidate.name in BASELINES
 
 
 def _only_series(part: pd.DataFrame, series_ids: Sequence[object]) -> pd.DataFrame:
