@@ -272,6 +272,27 @@ def test_point_only_model_with_quantiles_exits_2_with_its_message_before_fitting
     assert not output.exists()
 
 
+def test_levels_beyond_a_network_s_training_levels_exit_2_before_fitting(hourly_csv, tmp_path, capsys, monkeypatch):
+    from tsseq import registry
+
+    monkeypatch.setattr(registry.get("segrnn"), "fit", lambda *args, **kwargs: pytest.fail("fitted"))
+    output = tmp_path / "q.csv"
+    arguments = ["forecast", str(hourly_csv), "--model", "segrnn", "--param", "input_length=24", "--param",
+                 "segment_length=6", "--param", "training={loss: quantile}", "--horizon", "3"]  # fmt: skip
+    assert main(arguments + ["--output", str(output), "--quantiles", "0.001,0.5,0.99"]) == 2
+    error = capsys.readouterr().err
+    assert "levels outside [0.025, 0.975] cannot be read from it: [0.001, 0.99] of [0.001, 0.5, 0.99]" in error
+    assert "np.float64" not in error and "quantiles: [0.001, 0.5, 0.99]" in error and not output.exists()
+
+
+def test_a_tweaked_segrnn_is_named_segrnn_when_it_refuses_quantiles(hourly_csv, tmp_path, capsys):
+    arguments = ["forecast", str(hourly_csv), "--model", "segrnn", "--param", "input_length=24", "--param",
+                 "segment_length=6", "--param", "hidden_size=8", "--horizon", "3", "--quantiles", "0.1,0.9"]  # fmt: skip
+    assert main(arguments + ["--output", str(tmp_path / "q.csv")]) == 2
+    error = capsys.readouterr().err
+    assert "segrnn gives point forecasts only" in error and "model='segrnn'" in error
+
+
 def test_evaluate_interval_must_be_a_coverage_and_belongs_to_m4(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["evaluate", "m4-hourly", "--interval", "95"])

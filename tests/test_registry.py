@@ -79,6 +79,15 @@ def test_registry_lists_the_baselines_and_the_recurrent_family():
     assert registry.create("lstm").cell == "lstm" and registry.create("lstm", cell="gru").cell == "gru"
 
 
+def test_a_model_is_named_by_the_preset_it_matches_best():
+    registry.load_all()
+    assert all(registry.name_of(registry.create(name)) == name for name in registry.names())
+    # A SegRNN given another segment and size is still one, not the GRU whose one preset argument it also matches.
+    assert registry.name_of(registry.create("segrnn", hidden_size=8, segment_length=13)) == "segrnn"
+    assert registry.name_of(registry.create("rnn", hidden_size=128)) == "rnn"  # one of segrnn's seven: too few
+    assert registry.name_of(registry.create("rnn", cell="gru", num_layers=3)) == "gru"
+
+
 @pytest.mark.parametrize("check", testing.CHECKS, ids=lambda check: check.__name__.removeprefix("check_"))
 def test_contract(model, check):
     check(model)  # a check that does not apply raises unittest.SkipTest: a skip

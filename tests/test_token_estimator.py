@@ -139,3 +139,14 @@ def test_parameters_are_checked():
         model(training={"loss": "normal"}).fit(series())
     with pytest.raises(ConfigError, match="horizon=6"):
         model(training={"epochs": 1}).fit(series()).predict(HORIZON + 1)
+
+
+def test_a_series_that_never_varies_is_forecast_as_its_value():
+    frame = long_frame()
+    frame.loc["b", "z"] = 7.0
+    with pytest.warns(UserWarning, match=r"1 channel\(s\) hold one value over all their rows: series 'b' / 'z' \(7\)"):
+        fitted = model(training={**FAST, "epochs": 1}).fit(frame)
+    forecast = fitted.predict(HORIZON, quantiles=[0.25, 0.75])
+    assert (forecast.loc["b", ["z", "z_q0.25", "z_q0.75"]] == 7).all().all()
+    assert (fitted.sample(HORIZON, 3).loc["b", "z"] == 7).all()
+    assert forecast.loc["b", "y"].nunique() > 1  # the series' other channel varies: the network's

@@ -412,6 +412,11 @@ class Forecaster(Estimator):
         self._check_finite(quantiles, "quantile forecast", channel_axis=1)  # (H, C, Q)
         return quantiles
 
+    def require_levels(self, levels: object) -> None:
+        """Refuse, before fitting, quantile ``levels`` this model cannot give (a ConfigError saying how to get them):
+        a point-only model any, a network trained on the quantile loss those outside its training levels."""
+        self.require_probabilistic("quantiles")
+
     def require_probabilistic(self, what: str = "quantiles") -> None:
         """Raise a ConfigError saying how to get ``what`` when this model gives point forecasts only."""
         if not self.probabilistic:

@@ -277,7 +277,7 @@ def fit_forecast(
     estimator = build_model(model, {"horizon": horizon})
     if quantiles is not None:
         estimator = estimator.for_quantiles()  # auto's networks then train on the quantile loss
-        require_probabilistic(estimator, "quantiles")
+        estimator.require_levels(quantiles)
     with checkpointed(estimator, model.display_name, "refit", checkpoints) as options:
         estimator.fit(frame, **covariates, **options)
     return estimator.predict(horizon, future_covariates=covariates.get("future_covariates"), quantiles=quantiles)
@@ -627,6 +627,7 @@ def run(
             # Refuse a point-only first model before scoring anything, not after.
             first = build_model(models[0], {"horizon": evaluation.horizon}).for_quantiles()  # as fit_forecast builds it
             require_probabilistic(first, "quantiles (output.quantiles)")
+            first.require_levels(config.output.quantiles)
         holdout: dict[str, pd.DataFrame] = {}
         if config.data.has_covariates and evaluation.protocol != "holdout":
             raise ConfigError(

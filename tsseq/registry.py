@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import inspect
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -103,17 +104,25 @@ def preset(name: str) -> dict[str, object]:
 
 
 def name_of(model: object) -> str:
-    """The registered name that builds ``model``: the preset matching its parameters, e.g. ``"gru"`` not ``"rnn"``."""
+    """The registered name that builds ``model``: the preset its parameters match best, e.g. ``"gru"`` not ``"rnn"``.
+
+    A preset is read by the arguments it sets away from the class's defaults: the name whose
+    such arguments the model matches most (more than half of them, so that a SegRNN given
+    another segment and hidden size is still ``"segrnn"``, not ``"gru"``), else the class's own.
+    """
     cls = type(model)  # its module is imported, so every name it registers is known
     params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
-    matches = [
-        name
-        for name, registered in _REGISTRY.items()
-        if registered is cls and _PRESETS[name] and all(params.get(k) == v for k, v in _PRESETS[name].items())
-    ]
-    if matches:
-        return max(matches, key=lambda name: len(_PRESETS[name]))  # the most specific preset
-    return getattr(cls, "registry_name", cls.__name__)
+    defaults = {name: parameter.default for name, parameter in inspect.signature(cls).parameters.items()}
+    best, best_key = getattr(cls, "registry_name", cls.__name__), (0, 0.0)
+    for name, registered in _REGISTRY.items():
+        defining = {k: v for k, v in _PRESETS[name].items() if defaults.get(k, inspect.Parameter.empty) != v}
+        if registered is not cls or not defining:
+            continue
+        matched = sum(params.get(k) == v for k, v in defining.items())
+        key = (matched, matched / len(defining))
+        if 2 * matched > len(defining) and key > best_key:
+            best, best_key = name, key
+    return best
 
 
 def names() -> list[str]:

@@ -64,6 +64,24 @@ def test_unknown_freq_is_a_config_error() -> None:
         check_series(hourly({"a": [1.0, 2.0]}), freq="hourly")
 
 
+def test_a_retired_alias_names_the_ones_that_replace_it() -> None:
+    with pytest.raises(ConfigError, match=r"Got 'M' instead\. pandas now spells it 'ME' \(month end\) or 'MS'"):
+        check_series(hourly({"a": [1.0, 2.0]}), freq="M")
+    with pytest.raises(ConfigError, match=r"Got 'H' instead\. pandas now spells it 'h'\."):
+        check_series(hourly({"a": [1.0, 2.0]}), freq="H")
+
+
+@pytest.mark.parametrize("freq", [None, "MS"])
+def test_monthly_timestamps_on_another_day_say_how_to_put_them_on_the_grid(freq) -> None:
+    mid_month = pd.date_range("2015-01-01", periods=24, freq="MS") + pd.Timedelta(days=14)
+    frame = pd.DataFrame({"v": np.arange(24.0)}, index=mid_month.rename("date"))
+    with pytest.raises(DataError, match=r"monthly, on day 15 of each month .*first day \('MS'\) or last \('ME'\).*"
+                                        r"to_period\('M'\)"):
+        check_series(frame, freq=freq)
+    relabelled = frame.set_axis(frame.index.to_period("M").to_timestamp())
+    assert series_frequency(check_series(relabelled)) == "MS"  # as the message says
+
+
 def test_series_with_different_frequencies_are_named() -> None:
     daily = pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=pd.date_range("2020-01-01", periods=3, freq="D", name="date"))
     frame = long_frame({"A": hourly({"v": [1.0, 2.0, 3.0, 4.0]}), "B": daily})

@@ -90,8 +90,10 @@ def resolve_frequency(
         try:
             return to_offset(freq), "given"
         except (ValueError, TypeError):
+            renamed = _RENAMED_ALIASES.get(str(freq).lstrip("0123456789"))
+            hint = f" pandas now spells it {renamed}." if renamed else ""
             raise ConfigError(
-                f"The 'freq' parameter must be a pandas frequency such as 'h' or 'D'. Got {freq!r} instead."
+                f"The 'freq' parameter must be a pandas frequency such as 'h' or 'D'. Got {freq!r} instead.{hint}"
             ) from None
     starts = _series_starts(codes)
     lengths = np.diff(np.r_[starts, len(codes)])
@@ -141,6 +143,15 @@ def check_spacing(
                 f"{offset.freqstr!r}; all series must share one frequency."
             )
     first, second = timestamps[step], timestamps[step + 1]
+    monthly = _monthly_on_one_day(timestamps)
+    if monthly is not None:
+        raise DataError(
+            f"{where.source}: the timestamps are monthly, on day {monthly} of each month ({first}, {second}, ...), and "
+            "tsseq's monthly grid is each month's first day ('MS') or last ('ME'): a step from one day-"
+            f"{monthly} to the next is not one length. Stamp each row with its month's first day, e.g. in pandas "
+            "frame['date'] = pd.to_datetime(frame['date']).dt.to_period('M').dt.to_timestamp(), and the forecast "
+            "rows follow on the first days."
+        )
     raise DataError(
         f"{where.source}: irregular spacing: {where.row(positions[step], code)} ({first}) is followed by "
         f"{where.row_label(int(positions[step + 1]))} ({second}), a step of {to_offset(second - first).freqstr!r}; "
@@ -205,6 +216,22 @@ def reindex_to_grid(
     else:
         new_timestamps = grid[grid.get_indexer(first) + new_slot]
     return new_codes, pd.DatetimeIndex(new_timestamps).as_unit(timestamps.unit), new_values
+
+
+# Aliases pandas 2.2 deprecated and pandas 3 refuses, with what replaces them.
+_RENAMED_ALIASES = {"M": "'ME' (month end) or 'MS' (month start)", "Q": "'QE' (quarter end) or 'QS' (quarter start)",
+                    "Y": "'YE' (year end) or 'YS' (year start)", "A": "'YE' (year end) or 'YS' (year start)",
+                    "H": "'h'", "T": "'min'", "S": "'s'", "L": "'ms'", "U": "'us'", "N": "'ns'",
+                    "BM": "'BME'", "BQ": "'BQE'", "BY": "'BYE'", "BA": "'BYE'"}  # fmt: skip
+
+
+def _monthly_on_one_day(timestamps: pd.DatetimeIndex) -> int | None:
+    """The day of the month when every timestamp falls on that one day, at one time of day (so the steps are whole
+    months), and it is neither the first nor a month's last (those grids are 'MS' and 'ME'); else None."""
+    days = np.unique(timestamps.day)
+    if len(timestamps) < 3 or len(days) != 1 or days[0] == 1 or timestamps.is_month_end.all():
+        return None
+    return int(days[0]) if len(np.unique(timestamps.time)) == 1 else None
 
 
 def _series_starts(codes: np.ndarray) -> np.ndarray:

@@ -140,6 +140,9 @@ class OutputDistribution(nn.Module):
     def quantile(self, params: Tensor, levels: Sequence[float]) -> Tensor:
         raise NotImplementedError
 
+    def check_levels(self, levels: Sequence[float]) -> None:
+        """Refuse levels this output cannot give (a ConfigError): checked before training, and by :meth:`quantile`."""
+
     def sample(self, params: Tensor) -> Tensor:
         raise NotImplementedError
 
@@ -225,15 +228,20 @@ class QuantileOutput(OutputDistribution):
         return self.quantile(params, [0.5])[..., 0] if 0.5 not in self.levels else params[..., self.levels.index(0.5)]
 
     def quantile(self, params: Tensor, levels: Sequence[float]) -> Tensor:
-        known = np.asarray(self.levels)
-        wanted = np.asarray(levels, dtype=np.float64)
-        if wanted.min() < known[0] - 1e-9 or wanted.max() > known[-1] + 1e-9:
+        self.check_levels(levels)
+        return _interpolate(params, np.asarray(self.levels), np.asarray(levels, dtype=np.float64))
+
+    def check_levels(self, levels: Sequence[float]) -> None:
+        wanted = [float(level) for level in levels]
+        low, high = self.levels[0], self.levels[-1]
+        outside = [level for level in wanted if level < low - 1e-9 or level > high + 1e-9]
+        if outside:
             raise ConfigError(
-                f"This model was trained on the quantile levels {list(self.levels)}; levels outside "
-                f"[{known[0]}, {known[-1]}] cannot be read from it. Got {list(wanted)}. Train with wider "
-                "levels (training.quantiles)."
+                f"This model is trained on the quantile levels {list(self.levels)}; levels outside [{low}, {high}] "
+                f"cannot be read from it: {outside} of {wanted}. Train with levels that span them (training.quantiles, "
+                f"e.g. quantiles: [{min(wanted)}, 0.5, {max(wanted)}] among the training settings) or a parametric loss "
+                "(training.loss: normal or student_t), which gives every level."
             )
-        return _interpolate(params, known, wanted)
 
     def sample(self, params: Tensor) -> Tensor:
         # Inverse-transform sampling through the piecewise-linear quantile function, extended

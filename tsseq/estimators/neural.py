@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -37,6 +38,7 @@ from tsseq.estimators.covariates import (
 )
 from tsseq.estimators.transfer import frozen
 from tsseq.parameters import check_is_fitted
+from tsseq.quantiles import check_levels
 
 Frame = pd.DataFrame | pd.Series
 TRAINING = "training"  # the parameter holding the training settings; "training__<field>" are nested parameters
@@ -255,6 +257,10 @@ class NeuralForecaster(Forecaster):
     def probabilistic(self) -> bool:
         return not self.output_distribution().is_point
 
+    def require_levels(self, levels: object) -> None:
+        super().require_levels(levels)
+        self.output_distribution().check_levels(check_levels(levels))
+
     # ------------------------------------------------------------------ parameters
     def get_params(self, deep: bool = True) -> dict[str, object]:
         """The constructor arguments; with ``deep``, also ``training__<field>`` for each training setting.
@@ -338,6 +344,7 @@ class NeuralForecaster(Forecaster):
         train, held_out = self._split_validation(rows, held_out)
         if self.output_distribution().name == "negative_binomial":
             _check_counts(rows, self.n_channels_, layout.columns)
+        self.constant_values_ = self._constant_values(series, layout)
         center, scale = self._scaling_statistics(train)
 
         def scaled(part: list[np.ndarray]) -> list[np.ndarray]:  # float32, as the engine trains
@@ -430,7 +437,10 @@ class NeuralForecaster(Forecaster):
             return np.zeros(shape), np.ones(shape)  # counts stay counts: the likelihood is over integers
         if not self.scale:
             return np.zeros(shape), np.ones(shape)
-        scaler = Scaler("standard", per_series=True).fit([values[:, : self.n_channels_] for values in train])
+        with warnings.catch_warnings():
+            if getattr(self, "constant_values_", None) is not None:  # said once, naming them, by _constant_values
+                warnings.filterwarnings("ignore", message=r".*channel\(s\) are constant in the training data")
+            scaler = Scaler("standard", per_series=True).fit([values[:, : self.n_channels_] for values in train])
         return scaler.center_, scaler.scale_
 
     @property
@@ -439,6 +449,47 @@ class NeuralForecaster(Forecaster):
         ``set_params(target_transform=...)`` changes the next fit, not this one's forecasts (as every other
         parameter). Models saved before it was recorded as ``target_transform_`` read the parameter."""
         return getattr(self, "target_transform_", self.target_transform)
+
+    def _constant_values(self, series: list[np.ndarray], layout: SeriesLayout) -> np.ndarray | None:
+        """``(S, C)``: the value of each channel that holds one value over all its series' rows, NaN elsewhere; None
+        when none does. Such a channel is forecast as that value (:meth:`_hold_constant`), with a UserWarning naming it:
+        standardised it is all zeros, and a network, least of all a global one trained a few epochs, does not learn
+        to return exactly the one value it never saw vary (a constant or all-zero series came back as noise)."""
+        values = np.full((len(series), self.n_channels_), np.nan)
+        for position, rows in enumerate(series):
+            observed = rows[:, : self.n_channels_]
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing channel: not constant, NaN
+                low, high = np.nanmin(observed, axis=0), np.nanmax(observed, axis=0)
+            values[position] = np.where(low == high, low, np.nan)
+        held = np.argwhere(~np.isnan(values))
+        if not len(held):
+            return None
+        ids, columns = layout.series_ids, layout.columns
+        named = ", ".join(
+            (f"{columns[c]!r}" if ids is None else f"series {ids[s]!r} / {columns[c]!r}") + f" ({values[s, c]:g})"
+            for s, c in held[:5]
+        ) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        warnings.warn(
+            f"{len(held)} channel(s) hold one value over all their rows: {named}. The network cannot learn a series "
+            "that never varies; each is forecast as its value, with no spread (as naive and AR forecast it).",
+            UserWarning, stacklevel=4,
+        )  # fmt: skip
+        return values
+
+    def _hold_constant(self, arrays: list[np.ndarray], channel_axis: int = -1) -> list[np.ndarray]:
+        """Forecasts, quantiles or paths per series with each constant channel (:meth:`_constant_values`) set to its
+        value; ``channel_axis`` of each array holds the channels. Models fitted before this existed hold none."""
+        constant = getattr(self, "constant_values_", None)
+        if constant is None:
+            return arrays
+        held = []
+        for values, array in zip(constant, arrays):
+            array = np.array(array, dtype=np.float64)  # a copy
+            channels = ~np.isnan(values)
+            np.moveaxis(array, channel_axis, -1)[..., channels] = values[channels]
+            held.append(array)
+        return held
 
     def _transformed(self, rows: list[np.ndarray], what: str, layout: SeriesLayout) -> list[np.ndarray]:
         """``(T_i, C + ...)`` rows with the fitted target transform applied to their ``C`` value columns (a DataError
@@ -680,7 +731,8 @@ class NeuralForecaster(Forecaster):
 
     def _predict(self, horizon: int, future_covariates: list[np.ndarray] | None = None) -> list[np.ndarray]:
         forecasts = self._forecast_scaled(self._last_inputs(horizon, future_covariates), horizon)  # (S, H, C)
-        return self._untransformed([forecast * self.scale_[i] + self.center_[i] for i, forecast in enumerate(forecasts)])
+        forecasts = [forecast * self.scale_[i] + self.center_[i] for i, forecast in enumerate(forecasts)]
+        return self._hold_constant(self._untransformed(forecasts))
 
     # ------------------------------------------------------------------ probabilistic forecasts
     def _quantiles_of(self, inputs: np.ndarray, horizon: int, levels: np.ndarray, center, scale) -> np.ndarray:
@@ -698,7 +750,8 @@ class NeuralForecaster(Forecaster):
         self, horizon: int, levels: np.ndarray, future_covariates: list[np.ndarray] | None = None
     ) -> list[np.ndarray]:
         inputs = self._last_inputs(horizon, future_covariates)
-        return self._untransformed(list(self._quantiles_of(inputs, horizon, levels, self.center_, self.scale_)))
+        quantiles = self._untransformed(list(self._quantiles_of(inputs, horizon, levels, self.center_, self.scale_)))
+        return self._hold_constant(quantiles, channel_axis=1)  # (H, C, Q) each
 
     def _predict_windows_quantiles(
         self, inputs: np.ndarray, horizon: int, levels: np.ndarray, covariates: WindowCovariates | None = None
@@ -719,7 +772,7 @@ class NeuralForecaster(Forecaster):
             torch.manual_seed(int(rng.integers(2**63 - 1)))
             paths = Trainer(self.training_config()).predict(model, inputs).double().numpy()  # (S·n, H', C)
         paths = paths[:, :horizon].reshape(len(self.last_inputs_), n, horizon, self.n_channels_)
-        return self._untransformed([paths[i] * self.scale_[i] + self.center_[i] for i in range(len(paths))])
+        return self._hold_constant(self._untransformed([paths[i] * self.scale_[i] + self.center_[i] for i in range(len(paths))]))
 
     def save(self, path) -> None:
         """Write the fitted estimator to one file; :func:`tsseq.persistence.load` reads it back."""

@@ -229,16 +229,16 @@ class TokenForecaster(NeuralForecaster):
 
     def _predict(self, horizon: int) -> list[np.ndarray]:
         points = self._points(self.last_inputs_, horizon)  # (S, H, C)
-        return self._untransformed(list(points * self.scale_[:, None, :] + self.center_[:, None, :]))
+        return self._hold_constant(self._untransformed(list(points * self.scale_[:, None, :] + self.center_[:, None, :])))
 
     def _predict_quantiles(self, horizon: int, levels: np.ndarray) -> list[np.ndarray]:
         paths = self._unscaled(self._decode(self.last_inputs_, horizon, "sample", seed=0)[0])  # (S, n, H, C)
-        return self._untransformed([sample_quantiles(values, levels) for values in paths])  # (H, C, Q) each
+        return self._hold_constant(self._untransformed([sample_quantiles(values, levels) for values in paths]), channel_axis=1)
 
     def _sample(self, horizon: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
         seed = int(rng.integers(2**63 - 1))
         paths = self._decode(self.last_inputs_, horizon, "sample", n=n, seed=seed)[0]  # (S, n, H, C)
-        return self._untransformed(list(self._unscaled(paths)))
+        return self._hold_constant(self._untransformed(list(self._unscaled(paths))))
 
     def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
         center, scale = self._window_statistics(len(inputs))
