@@ -227,6 +227,22 @@ def test_bad_arguments_are_refused_naming_the_parameter(options, error, message)
         historical_forecasts(Naive(), random_walks(), **options)
 
 
+def test_a_start_with_a_time_zone_on_naive_data_is_refused_naming_both_and_what_to_pass():
+    # pandas cannot compare them (a raw TypeError before); one check for all series, not a skip of each
+    long = pd.concat({"a": random_walks(rows=200, seed=1), "b": random_walks(rows=170, seed=2)}, names=["store"])
+    for frame in (random_walks(), long):
+        with pytest.raises(DataError, match=r"start=Timestamp\('2021-01-07 06:00:00\+0000', tz='UTC'\) has a time zone "
+                           r"\(UTC\), but the data's timestamps have none \(tz-naive\).*start='2021-01-07 06:00:00'"):
+            historical_forecasts(Naive(), frame, start=pd.Timestamp("2021-01-07 06:00", tz="UTC"), horizon=HORIZON)
+    # the reverse: a start without a time zone is read in the data's zone, unless its clocks skip that wall time
+    aware = random_walks(rows=2200).tz_localize("UTC").tz_convert("Europe/Berlin")  # past the DST change of March 28
+    forecasts = historical_forecasts(Naive(), aware, start="2021-01-07 06:00", horizon=HORIZON, stride=7)
+    assert forecasts["cutoff"].iloc[0] == pd.Timestamp("2021-01-07 05:00", tz="Europe/Berlin")
+    with pytest.raises(DataError, match=r"start='2021-03-28 02:30' has no time zone and is read in the data's "
+                       r"\(Europe/Berlin\), whose clocks skip or repeat it.*start='2021-03-28T02:30:00\+00:00'"):
+        historical_forecasts(Naive(), aware, start="2021-03-28 02:30", horizon=HORIZON)
+
+
 def test_a_context_other_than_the_models_own_input_length_is_refused_before_any_fit(monkeypatch):
     lstm = tsseq.create("lstm", input_length=24, horizon=HORIZON)
     monkeypatch.setattr(type(lstm), "fit", lambda *args, **kwargs: pytest.fail("fitted"))
@@ -293,12 +309,43 @@ def test_cli_defaults_backtest_what_tsseq_forecast_would_fit_over_the_last_fifth
     assert metrics["model"] == "auto" and metrics["start"] == 0.8 and metrics["first_cutoff"] == str(expected["cutoff"].min())
 
 
+def test_cli_writes_parquet_for_a_parquet_output_and_the_same_metrics_json(walks_csv, tmp_path, capsys):
+    # the suffix names the format, as tsseq forecast's --output: a .parquet name holds Parquet, not CSV text
+    written = {}
+    for suffix in ("csv", "parquet"):
+        output, report = tmp_path / f"backtest.{suffix}", tmp_path / f"m_{suffix}.json"
+        code = main(["backtest", str(walks_csv), "--model", "ar", "--param", "max_order=4", "--horizon", "5", "--start",
+                     "120", "--stride", "4", "--output", str(output), "--metrics-json", str(report)])  # fmt: skip
+        assert code == 0, capsys.readouterr().err
+        written[suffix] = output, report.read_text()
+    assert written["parquet"][0].read_bytes()[:4] == b"PAR1"
+    forecasts = pd.read_parquet(written["parquet"][0])
+    pd.testing.assert_frame_equal(forecasts, pd.read_csv(written["csv"][0], parse_dates=["cutoff", "timestamp"]),
+                                  check_dtype=False)  # fmt: skip
+    assert written["parquet"][1] == written["csv"][1]
+
+
 @pytest.mark.parametrize("start", ["2030-01-01", "0"])
 def test_cli_bad_start_exits_2_and_writes_nothing(walks_csv, tmp_path, capsys, start):
     output, report = tmp_path / "backtest.csv", tmp_path / "m.json"
     code = main(["backtest", str(walks_csv), "--horizon", "5", "--start", start, "--output", str(output), "--metrics-json", str(report)])
     assert code == 2
     assert "tsseq backtest: error: start=" in capsys.readouterr().err
+    assert not output.exists() and not report.exists()
+
+
+def test_cli_start_with_a_time_zone_on_naive_data_exits_2_naming_both(tmp_path, capsys):
+    long = pd.concat({"A": random_walks(rows=200, seed=1), "B": random_walks(rows=170, seed=2)}, names=["store"])
+    data = tmp_path / "long.csv"
+    long.to_csv(data)
+    output, report = tmp_path / "backtest.csv", tmp_path / "m.json"
+    code = main(["backtest", str(data), "--series-column", "store", "--timestamp-column", "time", "--model", "ar",
+                 "--horizon", "5", "--start=2021-01-07T06:00:00+01:00", "--output", str(output),
+                 "--metrics-json", str(report)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert ("tsseq backtest: error: start='2021-01-07T06:00:00+01:00' has a time zone (UTC+01:00), but the data's "
+            "timestamps have none (tz-naive)") in err and "start='2021-01-07 06:00:00'" in err
     assert not output.exists() and not report.exists()
 
 

@@ -2,8 +2,9 @@
 
 The forecasts of every origin from ``--start`` on (:func:`tsseq.backtesting.historical_forecasts`)
 go to ``--output`` (columns ``[series,] cutoff, timestamp``, then each target column and its
-quantile columns); their scores per horizon step and overall
-(:func:`tsseq.backtesting.score_forecasts`) are printed, and written to ``--metrics-json``.
+quantile columns; a Parquet file for a ``.parquet`` name, else a CSV, as ``tsseq forecast``'s);
+their scores per horizon step and overall (:func:`tsseq.backtesting.score_forecasts`) are
+printed, and written to ``--metrics-json``.
 Both files are written together or neither (:func:`tsseq.io.outputs`); bad input exits 2.
 Imports nothing heavy at module level: the CLI builds its parser without pandas or torch.
 """
@@ -77,7 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--season-length", type=int, default=1, help="lag of MASE's scale (default: 1)")
     add_layout_arguments(parser)
     parser.add_argument("--target", dest="columns", type=_columns, help="the same as --columns (tsseq forecast's name)")
-    parser.add_argument("--output", type=Path, required=True, help="historical forecasts CSV to write")
+    parser.add_argument("--output", type=Path, required=True,
+                        help="historical forecasts to write: CSV, or Parquet for a .parquet name")
     parser.add_argument("--metrics-json", type=Path, help="also write the scores as JSON")
     add_dialect_arguments(parser)
     add_threads_argument(parser)
@@ -89,13 +91,15 @@ def run(args: argparse.Namespace) -> int:
     from tsseq.cli import csv_data_config
     from tsseq.config import ModelConfig
     from tsseq.fitting import with_threads
+    from tsseq.streaming_jobs import is_parquet_output, output_kind, write_frames
 
     data = csv_data_config(args)
     metrics = args.metrics or (["mae", "mse"] + (["crps", "coverage"] if args.quantiles else []))
     check_metrics(metrics, args.quantiles is not None)  # before any fit
     with io.outputs() as out:  # the forecasts and the scores together, or neither
         out.reads(data.files())
-        out.check(args.output, "backtest CSV")
+        kind = output_kind(args.output, "backtest")  # the suffix names the format, as tsseq forecast's --output
+        out.check(args.output, kind)
         if args.metrics_json:
             out.check(args.metrics_json, "metrics JSON")
         (config,) = with_threads([ModelConfig(args.model, dict(args.param))], args.threads)
@@ -107,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
         )
         scores = score_forecasts(forecasts, frame, metric=metrics, season_length=args.season_length)
         report = _report(args, forecasts, scores)
-        out.add(args.output, lambda temporary: forecasts.to_csv(temporary, index=False), "backtest CSV")
+        parquet = is_parquet_output(args.output)
+        out.add(args.output, lambda temporary: write_frames(temporary, [forecasts], parquet=parquet, index=False), kind)
         if args.metrics_json:
             out.add_text(args.metrics_json, json.dumps(report, indent=2, default=str) + "\n", "metrics JSON")
     overall = scores[scores["step"] == "all"]

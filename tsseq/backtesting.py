@@ -7,8 +7,9 @@ Vocabulary, for one series of ``T`` rows and a horizon ``H``:
 * its **cutoff** is the timestamp of row ``p - 1``, the last one the forecast has seen
   (the ``cutoff`` column, as in NeuralForecast's ``cross_validation``);
 * ``start`` places the first origin (the first forecast timestamp, as in Darts'
-  ``historical_forecasts``): a timestamp (the first row at or after it), an int row
-  position (negative counts from the end) or a float fraction of the rows in (0, 1).
+  ``historical_forecasts``): a timestamp (the first row at or after it; without a time
+  zone on data with one, read in the data's zone; with one on data without, refused), an
+  int row position (negative counts from the end) or a float fraction of the rows in (0, 1).
   Later origins follow every ``stride`` rows while a whole horizon fits in the data:
   ``p_0, p_0 + stride, ... <= T - H``.
 
@@ -181,6 +182,7 @@ def historical_forecasts(
         model.require_probabilistic("quantiles")  # refused before any fit
     validated = check_series(frame.to_frame() if isinstance(frame, pd.Series) else frame, missing="mask")
     series_column = _series_column(validated)
+    stamp = _start_timestamp(start, validated.index.get_level_values(-1))  # once, for every series
     frames = (past_covariates, future_covariates, static_covariates)
     check_kinds = getattr(model, "_check_kinds", None)  # tsseq's Forecaster: refused before any fit
     if check_kinds is not None and any(part is not None for part in frames):
@@ -188,7 +190,7 @@ def historical_forecasts(
     parts, skipped = [], []
     for series_id, rows in _wide_parts(validated):
         try:
-            origins = _origins(rows.index, start, horizon, stride, series_id)
+            origins = _origins(rows.index, start, stamp, horizon, stride, series_id)
         except DataError as error:
             if series_column is None:
                 raise
@@ -445,8 +447,43 @@ def _where(series_id: object) -> str:
     return "" if series_id is None else f"series {series_id!r}: "
 
 
-def _origins(index: pd.DatetimeIndex, start: object, horizon: int, stride: int, series_id: object) -> np.ndarray:
-    """The origins ``(N,)`` of one series' rows after ``start`` (module docstring), or a DataError saying why none."""
+def _start_timestamp(start: object, timestamps: pd.DatetimeIndex) -> pd.Timestamp | None:
+    """``start`` as a timestamp comparable with the data's ``timestamps``; None for a row position or fraction.
+
+    A ``start`` without a time zone on data with one is read in the data's zone; one with a
+    time zone on data without is refused (a DataError naming both): which zone the data's
+    wall times are in is unknown, and pandas cannot compare the two.
+    """
+    if isinstance(start, (bool, np.bool_)) or not isinstance(start, (str, datetime, np.datetime64)):
+        return None
+    try:
+        stamp = pd.Timestamp(start)
+    except (TypeError, ValueError):
+        raise ConfigError(f"The 'start' parameter {start!r} is neither a number nor a timestamp.") from None
+    if stamp.tz is not None and timestamps.tz is None:
+        raise DataError(
+            f"start={start!r} has a time zone ({stamp.tz}), but the data's timestamps have none (tz-naive), so they "
+            f"cannot be compared. Pass start without a time zone, in the data's own time (e.g. "
+            f"start={str(stamp.tz_localize(None))!r}), or give the data's timestamps their time zone."
+        )
+    if stamp.tz is None and timestamps.tz is not None:
+        try:
+            stamp = stamp.tz_localize(timestamps.tz)
+        except ValueError:  # a wall time that the zone skips or repeats at a daylight-saving change
+            raise DataError(
+                f"start={start!r} has no time zone and is read in the data's ({timestamps.tz}), whose clocks skip or "
+                f"repeat it at a daylight-saving change. Pass start with a UTC offset (e.g. "
+                f"start={stamp.isoformat() + '+00:00'!r} for UTC)."
+            ) from None
+    return stamp
+
+
+def _origins(index: pd.DatetimeIndex, start: object, stamp: pd.Timestamp | None, horizon: int, stride: int,
+             series_id: object) -> np.ndarray:
+    """The origins ``(N,)`` of one series' rows after ``start`` (module docstring), or a DataError saying why none.
+
+    ``stamp``: ``start`` as a timestamp in the data's time zone (:func:`_start_timestamp`), None when it is not one.
+    """
     n_rows = len(index)
     if isinstance(start, (bool, np.bool_)):
         raise ConfigError(START_KINDS + f" Got {start!r} instead.")
@@ -456,13 +493,7 @@ def _origins(index: pd.DatetimeIndex, start: object, horizon: int, stride: int, 
         if not 0 < start < 1:
             raise ConfigError(f"A float 'start' is a fraction of the rows, in (0, 1). Got {start!r} instead.")
         first = int(start * n_rows)
-    elif isinstance(start, (str, datetime, np.datetime64)):
-        try:
-            stamp = pd.Timestamp(start)
-        except (TypeError, ValueError):
-            raise ConfigError(f"The 'start' parameter {start!r} is neither a number nor a timestamp.") from None
-        if index.tz is not None and stamp.tz is None:
-            stamp = stamp.tz_localize(index.tz)
+    elif stamp is not None:
         first = int(index.searchsorted(stamp, side="left"))
     else:
         raise ConfigError(START_KINDS + f" Got {start!r} instead.")

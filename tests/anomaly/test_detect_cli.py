@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,23 @@ def test_detect_flags_an_injected_spike_and_writes_csv_and_plot(spiky_csv: Path,
     assert "causal" in capsys.readouterr().err
 
 
+def test_detect_writes_parquet_scores_and_events_for_parquet_names(spiky_csv: Path, tmp_path: Path, capsys) -> None:
+    # one series, as many: the suffix names the format, a .parquet name holds Parquet, not CSV text
+    options = ["--detector", "ar_residual", "--window", "24", "--threshold", "spot", "--threshold-param", "q=0.001"]
+    for suffix in ("csv", "parquet"):
+        code = main(["detect", str(spiky_csv), *options, "--output", str(tmp_path / f"scores.{suffix}"),
+                     "--events", str(tmp_path / f"events.{suffix}")])  # fmt: skip
+        assert code == 0, capsys.readouterr().err
+    for name, dates in (("scores", ["timestamp"]), ("events", ["start", "end", "peak_time"])):
+        assert (tmp_path / f"{name}.parquet").read_bytes()[:4] == b"PAR1"
+        written = pd.read_parquet(tmp_path / f"{name}.parquet")
+        expected = pd.read_csv(tmp_path / f"{name}.csv", parse_dates=dates)
+        if "duration" in expected:
+            expected["duration"] = pd.to_timedelta(expected["duration"])
+        assert len(written) > 0
+        pd.testing.assert_frame_equal(written, expected, check_dtype=False)
+
+
 def test_detect_batch_mode_with_an_autoencoder(spiky_csv: Path, tmp_path: Path) -> None:
     output = tmp_path / "scores.csv"
     code = main(["detect", str(spiky_csv), "--detector", "bilstm_ae", "--param", TINY_AE, "--window", "24",
@@ -65,6 +83,32 @@ def test_detect_job_file(spiky_csv: Path, tmp_path: Path, monkeypatch) -> None:
     assert main(["detect", "--config", str(job)]) == 0
     table = pd.read_csv(tmp_path / "results" / "sensor_scores.csv")
     assert table["is_anomaly"].iloc[SPIKE_ROW] and (tmp_path / "results" / "sensor.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "detector, message",
+    [
+        ("{name: ar_residual, params: {scorr: 1}}", "job.yaml: detector: Detector 'ar_residual' has no parameter "
+         "'scorr'. Did you mean 'scorer'?"),
+        ("{name: ar_residul}", "job.yaml: detector: Unknown detector 'ar_residul'. Did you mean 'ar_residual'?"),
+        ("{name: lstm_ae, params: {training: {epocs: 1}}}", "job.yaml: detector.params.training: unknown key 'epocs'. "
+         "Did you mean 'epochs'?"),
+    ],
+)  # fmt: skip
+def test_a_job_files_unknown_detector_or_parameter_is_named_with_the_file(spiky_csv: Path, tmp_path: Path, capsys,
+                                                                           detector: str, message: str) -> None:
+    # as its unknown top-level keys are (job.yaml: unknown key ...), before any data is read
+    from tsseq.anomaly.config import load_detection_job
+    from tsseq.errors import ConfigError
+
+    job = tmp_path / "job.yaml"
+    job.write_text(f"name: sensor\ndata: {{csv: {spiky_csv.name}}}\ndetector: {detector}\n"
+                   "output: {directory: results, csv: scores.csv}\n")  # fmt: skip
+    assert main(["detect", "--config", str(job)]) == 2
+    assert f"tsseq detect: error: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_detection_job(job)
 
 
 def test_detect_with_the_online_residual_detector(spiky_csv: Path, tmp_path: Path, capsys) -> None:

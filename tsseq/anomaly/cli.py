@@ -15,7 +15,8 @@ Examples::
 
 The default detector is ``auto`` (:mod:`tsseq.anomaly.auto`: a reconstruction, a
 forecast-residual and an interval detector, their scores normalised and combined; what it
-combined is printed on stderr). The output CSV has the columns ``timestamp``, the value
+combined is printed on stderr). The output CSV (a Parquet file for a ``.parquet`` name, the
+events' too) has the columns ``timestamp``, the value
 column(s), ``score``, ``smoothed_score`` (when the threshold smooths the scores first, as
 the default does), ``threshold`` (the one each scored row met), ``is_anomaly`` and, for
 detectors that give them, each score's
@@ -139,9 +140,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--refit-every", type=int, help="causal mode: refit every N rows on the rows seen so far")
     parser.add_argument("--refit-window", type=int, help="with --refit-every: each refit on the last N rows only")
-    parser.add_argument("--output", type=Path, help="scores CSV to write")
+    parser.add_argument("--output", type=Path, help="scores to write: CSV, or Parquet for a .parquet name")
     parser.add_argument("--plot", type=Path, help="also write a PNG: series, score, threshold, labels, events")
-    parser.add_argument("--events", type=Path, help="also write a CSV of events: merged flagged rows, their peaks")
+    parser.add_argument(
+        "--events", type=Path,
+        help="also write the events (merged flagged rows, their peaks): CSV, or Parquet for a .parquet name",
+    )  # fmt: skip
     parser.add_argument(
         "--event-gap", type=int, default=None,
         help="join events at most N unflagged rows apart (default: the threshold's smoothing window less one, 8)",
@@ -203,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
     from tsseq.anomaly.job import check_labels_match, read_labels, run_detection
     from tsseq.config import DataConfig
     from tsseq.errors import ConfigError
+    from tsseq.streaming_jobs import is_parquet_output, output_kind, write_frames
 
     if (args.csv is None) == (args.config is None):
         raise ConfigError("tsseq detect: give either a CSV file or --config JOB.yaml (exactly one).")
@@ -247,22 +252,31 @@ def run(args: argparse.Namespace) -> int:
         return _run_many(config, base_dir, output, plot, events)
     if events is not None and config.threshold is None:
         raise ConfigError("tsseq detect: events are made of flagged rows; --events needs a threshold (not 'none').")
+    # the suffix names each file's format, as with many series and tsseq forecast's --output
+    kind = output_kind(output, "scores")
+    events_kind = None if events is None else output_kind(events, "events")
     with io.outputs() as out:  # the scores, the events and the plot together, or none of them
         out.reads(config.data.files(base_dir))
         if config.labels is not None:
             out.reads([base_dir / config.labels], "labels file")
-        out.check(output, "scores CSV")
+        out.check(output, kind)
         if plot is not None:
             out.check_plot(plot)
         if events is not None:
-            out.check(events, "events CSV")
+            out.check(events, events_kind)
         labels = None if config.labels is None else read_labels(base_dir / config.labels)
         result = run_detection(config, base_dir)
         if labels is not None:
             check_labels_match(labels, result.table.index, base_dir / config.labels)
-        out.add_csv(output, result.table, "scores CSV")
+        parquet = is_parquet_output(output)
+        out.add(output, lambda temporary: write_frames(temporary, [result.table], parquet=parquet), kind)
         if events is not None:
-            out.add(events, lambda temporary: result.events.to_csv(temporary, index=False), "events CSV")
+            events_parquet = is_parquet_output(events)
+            out.add(
+                events,
+                lambda temporary: write_frames(temporary, [result.events], parquet=events_parquet, index=False),
+                events_kind,
+            )
         if plot is not None:
             from tsseq.anomaly.plotting import plot_detection
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tsseq.config import DataConfig, check_engine, load_job
-from tsseq.errors import ConfigError, closest_match
+from tsseq.errors import ConfigError, closest_match, located
 
 TIMESTAMP_POLICIES = ("auto", "grid", "rows")
 DETRENDS = ("linear", "difference")
@@ -209,5 +209,17 @@ class DetectionConfig:
 
 
 def load_detection_job(path: str | Path) -> tuple[DetectionConfig, Path]:
-    """Read a job file -> (config, the folder its relative paths resolve against)."""
-    return load_job(path, DetectionConfig, "Detection job file")
+    """Read a job file -> (config, the folder its relative paths resolve against).
+
+    The detector's name and parameters are checked here too, so that an unknown one is named
+    with the file and its key (``job.yaml: detector: Detector 'ar_residual' has no parameter
+    'scorr'...``), as the file's own keys are, before any data is read.
+    """
+    from tsseq.anomaly.job import check_detector  # not at module level: this module stays plain dataclasses
+
+    config, base_dir = load_job(path, DetectionConfig, "Detection job file")
+    try:
+        check_detector(config, "detector")
+    except ConfigError as error:
+        raise located(error, Path(path).name) from None
+    return config, base_dir

@@ -796,20 +796,26 @@ def detector_parameters(name: str) -> list[str]:
     return list(DETECTORS[name][0]().get_params())
 
 
-def make_detector(name: str, **params: object) -> AnomalyDetector | OnlineResidualDetector | OnlineIntervalDetector:
-    """The detector called ``name`` (:data:`DETECTORS`): its preset, updated by ``params``.
-
-    A preset's ``<part>_params`` go with its ``<part>``: ``params`` that name another ``<part>`` (another scorer, say)
-    without its ``_params`` leave the preset's out.
-    """
+def check_detector_parameters(name: str, params) -> None:
+    """Refuse an unknown detector ``name``, or a key of ``params`` that is not one of its parameters (a ConfigError
+    naming it, with the closest), before anything is built or read."""
     accepted = detector_parameters(name)
-    cls, preset = DETECTORS[name]
     for key in params:
         if key not in accepted:
             raise ConfigError(
                 f"Detector {name!r} has no parameter {key!r}.{closest_match(key, accepted)} "
                 f"Its parameters: {', '.join(accepted)}."
             )
+
+
+def make_detector(name: str, **params: object) -> AnomalyDetector | OnlineResidualDetector | OnlineIntervalDetector:
+    """The detector called ``name`` (:data:`DETECTORS`): its preset, updated by ``params``.
+
+    A preset's ``<part>_params`` go with its ``<part>``: ``params`` that name another ``<part>`` (another scorer, say)
+    without its ``_params`` leave the preset's out.
+    """
+    check_detector_parameters(name, params)
+    cls, preset = DETECTORS[name]
     arguments = {**preset, **params}
     for part in preset:
         replaced = part in params and params[part] != preset[part]

@@ -54,14 +54,22 @@ def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
     return detect_frame(config, frame, source)
 
 
-def check_detector(config) -> dict:
-    """The job's detector parameters, checked against the detector's signature (a ConfigError naming the one at fault)."""
-    from tsseq.anomaly.detectors import DETECTORS, detector_parameters
-    from tsseq.config import check_parameters
+def check_detector(config, where: str = "") -> dict:
+    """The job's detector parameters, checked against the detector's signature (a ConfigError naming the one at fault).
 
-    detector_parameters(config.detector.name)  # an unknown name: a ConfigError with the closest one
+    ``where``: the detector's key path in a job file (``"detector"``), which the messages then start with.
+    """
+    from tsseq.anomaly.detectors import DETECTORS, check_detector_parameters
+    from tsseq.config import check_parameters, key_path
+    from tsseq.errors import ConfigError, located
+
+    try:
+        check_detector_parameters(config.detector.name, config.detector.params)  # unknown ones, with the closest
+    except ConfigError as error:
+        raise located(error, where) if where else error from None
     owner = f"Detector {config.detector.name!r}"
-    return check_parameters(DETECTORS[config.detector.name][0], dict(config.detector.params), owner)
+    params_at = key_path(where, "params") if where else ""
+    return check_parameters(DETECTORS[config.detector.name][0], dict(config.detector.params), owner, params_at)
 
 
 @contextmanager
