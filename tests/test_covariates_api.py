@@ -158,6 +158,63 @@ def test_long_frames_with_static_covariates_and_a_round_trip(tmp_path) -> None:
         pd.testing.assert_frame_equal(loaded.predict(HORIZON, future_covariates=future), forecast, check_exact=True)
 
 
+def test_a_static_covariate_without_a_value_is_refused_before_training(tmp_path, capsys, monkeypatch) -> None:
+    from tsseq.estimators.neural import NeuralForecaster
+
+    def no_training(self, *args, **kwargs):
+        raise AssertionError("trained before the static covariates were checked")
+
+    monkeypatch.setattr(NeuralForecaster, "_run", no_training)
+    parts = [promoted(120, seed=seed, series=name) for seed, name in enumerate(["a", "b"])]
+    y, past, _ = (pd.concat([part[k] for part in parts]) for k in range(3))
+    for column, region, size in (("region", ["north", None], [1.0, 3.0]), ("size", ["north", "south"], [1.0, np.nan])):
+        static = pd.DataFrame({"region": region, "size": size}, index=["a", "b"])
+        expected = rf"The static covariate '{column}' has no value for series 'b': a static covariate needs a value for every"
+        with pytest.raises(DataError, match=expected):
+            tsseq.create("gru", **TINY).fit(first(y, 120), past_covariates=past, static_covariates=static)
+    pd.concat([first(y, 120), first(past, 120)], axis=1).to_csv(tmp_path / "data.csv")
+    (tmp_path / "static.csv").write_text("store,region,size\na,north,1.0\nb,,3.0\n")
+    code = main(["forecast", str(tmp_path / "data.csv"), "--series-column", "store", "--target", "y",
+                 "--past-covariates", "sensor", "--static-covariates", str(tmp_path / "static.csv"), "--model", "gru",
+                 "--param", f"input_length={LENGTH}", "--horizon", str(HORIZON), "--output", str(tmp_path / "f.csv")])  # fmt: skip
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "static.csv: The static covariate 'region' has no value for series 'b'" in error
+    assert "not seen at fit time" not in error
+
+
+def test_past_covariates_alone_train_and_forecast_without_a_warning_from_torch() -> None:
+    import warnings
+
+    torch.set_num_threads(1)
+    y, past, _ = promoted(200)
+    for name, params in (("gru", {}), ("lstm", {"head": "parallel", "segment_length": 4}), ("seq2seq", {}),
+                         ("transformer", {"hidden_size": 16, "n_heads": 2})):  # fmt: skip
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = tsseq.create(name, **TINY, **params).fit(y.iloc[:200], past_covariates=past)
+            forecast = model.predict(HORIZON)
+        assert not [str(w.message) for w in caught if "zero-element" in str(w.message)], name
+        assert forecast.shape == (HORIZON, 1) and np.isfinite(forecast.to_numpy()).all()
+
+
+def test_missing_covariate_values_are_not_offered_mask(tmp_path, capsys) -> None:
+    write_files(tmp_path)
+    table = pd.read_csv(tmp_path / "data.csv")
+    table.loc[[20, 21, 50], "sensor"] = np.nan
+    table.to_csv(tmp_path / "data.csv", index=False)
+    arguments = ["forecast", str(tmp_path / "data.csv"), "--target", "y", "--past-covariates", "sensor",
+                 "--model", "gru", "--param", f"input_length={LENGTH}", "--param", "training={epochs: 1}",
+                 "--threads", "1", "--horizon", str(HORIZON), "--output", str(tmp_path / "f.csv")]  # fmt: skip
+    for missing in ([], ["--missing", "mask"]):  # mask was the advice, and then failed on the covariate
+        assert main(arguments + missing) == 2
+        error = capsys.readouterr().err
+        assert "column 'sensor' has 3 missing value(s); the first is at line 22" in error
+        assert "A covariate needs a value at every row" in error and "--missing interpolate" in error
+        assert "neural models only" not in error
+    assert main(arguments + ["--missing", "interpolate"]) == 0
+
+
 def test_missing_coverage_names_the_column_the_timestamp_and_the_series() -> None:
     y, past, future = promoted(100, series="shop")
     with pytest.raises(DataError, match=r"future covariate 'promo' has no value at 2021-01-05 16:00:00 of series 'shop'.*horizon"):

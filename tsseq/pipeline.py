@@ -113,12 +113,15 @@ def read_frame(
     """
     missing = data.missing if missing is None else missing
     timestamp_unit = data.timestamp_unit if timestamp_unit is None else timestamp_unit
+    covariates = [*(data.past_covariates or ()), *(data.future_covariates or ())]  # never left missing (check_series)
     if data.dataset is not None:
         from tsseq.data.catalog import load
         from tsseq.data.checks import check_series
 
         frame = load(data.dataset).frame
-        frame = check_series(frame, source=data.dataset, columns=columns, missing=missing, freq=data.freq)
+        frame = check_series(
+            frame, source=data.dataset, columns=columns, missing=missing, freq=data.freq, covariates=covariates
+        )
         return sanity.check_magnitude(frame, data.dataset), data.dataset
     from tsseq.data.arrays import is_numpy, read_numpy
     from tsseq.data.csv import read_csv
@@ -135,6 +138,7 @@ def read_frame(
         "reindex": data.reindex,
         "irregular": irregular,
         "timestamp_unit": timestamp_unit,
+        "covariates": covariates,
     }
     if is_parquet(path) or is_numpy(path):
         kind = "Parquet" if is_parquet(path) else "a NumPy array"

@@ -177,6 +177,18 @@ def test_unsorted_timestamps_error_or_sort(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_csv(path, sort=True)["a"], [1.0, 2.0, 3.0])
 
 
+def test_missing_covariate_values_are_refused_under_mask_and_not_offered_it(tmp_path: Path) -> None:
+    path = write(tmp_path, "date,y,temp\n2020-01-01,1,\n2020-01-02,2,20\n2020-01-03,3,30\n")
+    for missing in ("error", "mask"):
+        message = raises(path, "column 'temp' has 1 missing value(s)", "A covariate needs a value at every row",
+                         missing=missing, covariates=["temp"])  # fmt: skip
+        assert "neural models only" not in message
+    message = raises(path, "column 'temp' has 1 leading missing value(s)", "fill them in the file", missing="ffill",
+                     covariates=["temp"])  # fmt: skip
+    assert "neural models only" not in message
+    assert "neural models only" in raises(path, "column 'temp' has 1 missing value(s)")  # a target: mask applies
+
+
 def test_gap_error_or_reindex(tmp_path: Path) -> None:
     path = write(tmp_path, "date,a\n2020-01-01 00:00,0\n2020-01-01 01:00,1\n2020-01-01 03:00,3\n2020-01-01 04:00,4\n")
     first_gap = "irregular spacing: line 3 (data row 2) (2020-01-01 01:00:00) is followed by line 4"

@@ -58,6 +58,11 @@ _MASK_IS_FOR = (
 )
 _FILL = ("Fill them with missing='interpolate' or 'ffill' (tsseq: --missing interpolate or --missing ffill); "
          f"{_MASK_IS_FOR}.")
+# A covariate column (``covariates``): every model reads each of its values, so mask, which keeps NaN for the
+# networks to skip, is no remedy; the policies that fill apply to all the file's columns, the targets' too.
+_COVARIATE_FILL = ("A covariate needs a value at every row: missing='mask' (--missing mask) keeps NaN in the "
+                   "targets only. Fill them in the file, or with missing='interpolate' or 'ffill' (tsseq: --missing "
+                   "interpolate or --missing ffill), which fill the targets' gaps the same way.")
 
 
 def require_pandas(frame: object, source: str = "<frame>") -> None:
@@ -83,6 +88,7 @@ def check_series(
     row_label: Callable[[int], str] | None = None,
     irregular: str = "error",
     timestamp_unit: str | None = None,
+    covariates: Sequence[object] = (),
 ) -> pd.DataFrame:
     """Validate a wide or long frame and return a clean copy.
 
@@ -125,6 +131,11 @@ def check_series(
         and :func:`step_numbers` gives the numbers back. Applies to numbers only: dates
         (and digit strings that parse as dates, ``20240105``) are read as dates. None:
         numbers are refused.
+    covariates : sequence, optional
+        The value columns that are covariates, not targets (a data file's past and future
+        covariates). Models need every value of a covariate, so ``missing="mask"`` does
+        not apply to them (their missing values raise, as with ``"error"``), and messages
+        about them do not offer mask.
 
     Returns
     -------
@@ -169,7 +180,10 @@ def check_series(
     _check_finite(values, value_columns, where)
     _check_observed(values, codes, value_columns, where)
     if missing == "error":
-        _check_no_missing(values, codes, value_columns, where)
+        _check_no_missing(values, codes, value_columns, where, covariates)
+    elif missing == "mask" and covariates:  # mask keeps the targets' gaps only
+        kept = [k for k, column in enumerate(value_columns) if column in covariates]
+        _check_no_missing(values[:, kept], codes, [value_columns[k] for k in kept], where, covariates)
     _check_duplicates(codes, timestamps, where)
     order = _time_order(codes, timestamps, sort, where)
     codes, timestamps, values = codes[order], timestamps[order], values[order]
@@ -184,7 +198,7 @@ def check_series(
         check_spacing(codes, timestamps, offset, how, order, where)
     if min_rows is not None:
         _check_min_rows(codes, min_rows, where)
-    values = _fill_missing(values, codes, missing, value_columns, timestamps, where)
+    values = _fill_missing(values, codes, missing, value_columns, timestamps, where, covariates)
     checked = _build_frame(frame, codes, timestamps, values, value_columns, offset, where)
     if steps:
         checked.attrs["timestamps"] = STEPS
@@ -417,13 +431,16 @@ def _check_observed(values: np.ndarray, codes: np.ndarray, columns: list[object]
         )
 
 
-def _check_no_missing(values: np.ndarray, codes: np.ndarray, columns: list[object], where: Where) -> None:
+def _check_no_missing(
+    values: np.ndarray, codes: np.ndarray, columns: list[object], where: Where, covariates: Sequence[object] = ()
+) -> None:
     absent = np.isnan(values)
     if absent.any():
         position, column = _first_cell(absent)
         raise DataError(
             f"{where.source}: column {columns[column]!r} has {int(absent[:, column].sum())} missing value(s); "
-            f"the first is at {where.row(position, codes[position])}. {_FILL}"
+            f"the first is at {where.row(position, codes[position])}. "
+            f"{_COVARIATE_FILL if columns[column] in covariates else _FILL}"
         )
 
 
@@ -496,6 +513,7 @@ def _fill_missing(
     columns: list[object],
     timestamps: pd.DatetimeIndex,
     where: Where,
+    covariates: Sequence[object] = (),
 ) -> np.ndarray:
     """Apply the ``missing`` policy per series; values left missing at the edges raise."""
     if missing in ("error", "mask") or not np.isnan(values).any():
@@ -516,10 +534,12 @@ def _fill_missing(
     if left.any():
         row, column = _first_cell(left)
         edge = "leading" if missing == "ffill" else "leading or trailing"
+        remedy = (", or fill them in the file: a covariate needs a value at every row" if columns[column] in covariates
+                  else f"; {_MASK_IS_FOR}")
         raise DataError(
             f"{where.source}:{where.series(codes[row])} column {columns[column]!r} has {int(left[:, column].sum())} "
             f"{edge} missing value(s) that missing={missing!r} cannot fill, the first at {timestamps[row]}. "
-            f"Drop those rows; {_MASK_IS_FOR}."
+            f"Drop those rows{remedy}."
         )
     return filled
 

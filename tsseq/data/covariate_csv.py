@@ -69,7 +69,9 @@ def _with_future_file(known: pd.DataFrame, path: Path, data) -> pd.DataFrame:
         series_column=data.series_column,
         freq=data.freq or freq,
         min_rows=1,
+        missing=data.missing,  # as the data file's covariate columns
         timestamp_unit=data.timestamp_unit,
+        covariates=list(known.columns),
         **dialect,
     )
     overlap = ahead.index.intersection(known.index)

@@ -301,12 +301,24 @@ def _static(spec: CovariateSpec, static: object, layout) -> tuple[np.ndarray | N
                 f"the series ids ({len(absent)} series without a row)."
             )
         rows = table.loc[list(layout.series_ids)]
+    for name in spec.static_numeric + spec.static_categorical:
+        # Checked before coding: a missing category would read as the text 'nan', a value never seen at fit time.
+        absent = rows[by_name[name]].isna().to_numpy()
+        if absent.any():
+            series = f" for series {rows.index[int(np.argmax(absent))]!r}" if layout.series_ids is not None else ""
+            raise DataError(
+                f"{source}The static covariate {name!r} has no value{series}: a static covariate needs a value for "
+                f"every series ({int(absent.sum())} series without one)."
+            )
     numeric = None
     if spec.static_numeric:
         numeric = _numbers(rows[[by_name[name] for name in spec.static_numeric]], "static")
         if not np.isfinite(numeric).all():
             row, column = np.argwhere(~np.isfinite(numeric))[0]
-            raise DataError(f"The static covariate {spec.static_numeric[column]!r} has no value for series {rows.index[row]!r}.")
+            raise DataError(
+                f"{source}The static covariate {spec.static_numeric[column]!r} has the value {numeric[row, column]} "
+                f"for series {rows.index[row]!r}; it needs a finite number for every series."
+            )
     codes = None
     if spec.static_categorical:
         columns = []

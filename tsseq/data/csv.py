@@ -72,6 +72,7 @@ def read_csv(
     irregular: str = "error",
     timestamp_unit: str | None = None,
     header: bool = True,
+    covariates: Sequence[str] = (),
     **read_options: object,
 ) -> pd.DataFrame:
     """Read a CSV file (path or text file object) into a validated frame.
@@ -97,7 +98,7 @@ def read_csv(
         The channels to keep, in this order; all other columns when not given.
     series_column : str, optional
         The column of series ids; given, the file is read in the long layout.
-    freq, missing, sort, reindex, min_rows, irregular
+    freq, missing, sort, reindex, min_rows, irregular, covariates
         As in :func:`tsseq.data.checks.check_series`.
     **read_options
         Passed to ``pandas.read_csv`` (``sep``, ``decimal``, ``thousands``,
@@ -155,6 +156,7 @@ def read_csv(
         columns=value_columns,
         row_label=_csv_line if header else _headerless_line,
         timestamp_unit=timestamp_unit,
+        covariates=covariates,
     )
 
 

@@ -53,6 +53,7 @@ def read_parquet(
     min_rows: int | None = None,
     irregular: str = "error",
     timestamp_unit: str | None = None,
+    covariates: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read a Parquet file or dataset directory into a validated frame, as :func:`tsseq.data.csv.read_csv` would.
 
@@ -64,7 +65,7 @@ def read_parquet(
         When not given: the first column named like a timestamp (date, time, timestamp,
         datetime, date_time, ds; any case), else the first timestamp or date column, else
         the first text column whose first 100 values parse as dates.
-    value_columns, series_column, freq, missing, sort, reindex, min_rows, irregular, timestamp_unit
+    value_columns, series_column, freq, missing, sort, reindex, min_rows, irregular, timestamp_unit, covariates
         As in :func:`tsseq.data.csv.read_csv`.
 
     Returns
@@ -96,6 +97,7 @@ def read_parquet(
         columns=dataset.value_columns,
         row_label=dataset.file_row,
         timestamp_unit=timestamp_unit,
+        covariates=covariates,
     )
 
 

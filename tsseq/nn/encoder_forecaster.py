@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from tsseq.base import check_positive_int
 from tsseq.errors import DataError
 from tsseq.nn.embeddings import CovariateEmbedding
-from tsseq.nn.exogenous import ExogenousInputs, ExogenousSizes
+from tsseq.nn.exogenous import ExogenousInputs, ExogenousSizes, horizon_head
 from tsseq.engine.distributions import IDENTITY, OutputDistribution, PointOutput
 from tsseq.nn.revin import RevIN
 from tsseq.nn.transformer import Encoder, _check_probability, positional_encoding
@@ -133,7 +133,7 @@ class EncoderForecaster(nn.Module):
         self.exogenous = None if exogenous is None else ExogenousInputs(exogenous, horizon, covariate_dim)
         if self.exogenous is not None:
             self.exogenous_embedding = nn.Linear(self.exogenous.step_size, d_model, bias=False)  # W_a
-            self.exogenous_head = nn.Linear(horizon * self.exogenous.horizon_size, horizon * input_size * self.distribution.n_params)
+            self.exogenous_head = horizon_head(horizon * self.exogenous.horizon_size, horizon * input_size * self.distribution.n_params)
 
     def forward(self, x: Tensor, codes: Tensor | None = None, exogenous: Tensor | None = None) -> Tensor:
         if x.dim() != 3 or x.shape[1:] != (self.input_length, self.input_size):

@@ -26,6 +26,7 @@ future rows reach past its end through the leads of its last ``L`` rows.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -125,3 +126,15 @@ class ExogenousInputs(nn.Module):
             codes = static[:, sizes.static_numeric :].round().long()  # (B, K_s)
             parts.append(self.static_embedding(codes).to(block.dtype))  # (B, E_s)
         return past, future, torch.cat(parts, dim=-1)  # (B, N + E_s)
+
+
+def horizon_head(in_features: int, out_features: int) -> nn.Linear:
+    """The linear map of the horizon's features ``b`` into a head, ``W_b``.
+
+    With past covariates only, ``b`` is empty (``B_h = 0``) and the map is its bias alone, a
+    learned constant: kept, so that such models train and load as they always have, without
+    torch's warning that initialising its empty weight does nothing.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Initializing zero-element tensors is a no-op")
+        return nn.Linear(in_features, out_features)

@@ -71,7 +71,7 @@ from tsseq.base import check_positive_int
 from tsseq.engine.distributions import IDENTITY, Affine, OutputDistribution, PointOutput
 from tsseq.errors import ConfigError, DataError
 from tsseq.nn.embeddings import CovariateEmbedding
-from tsseq.nn.exogenous import ExogenousInputs, ExogenousSizes
+from tsseq.nn.exogenous import ExogenousInputs, ExogenousSizes, horizon_head
 from tsseq.nn.recurrent import RecurrentLayerStack, StackState, make_cell, require_causal
 from tsseq.nn.revin import RevIN
 
@@ -198,11 +198,11 @@ class RecurrentForecaster(nn.Module):
         if self.exogenous is not None and self.head == "direct":
             # Per window (all C channels at once, also channel-independent: each channel its own effect).
             outputs = self.n_output_segments * self.segment_length * self.input_size * n_params
-            self.exogenous_head = nn.Linear(self.horizon * self.exogenous.horizon_size, outputs)
+            self.exogenous_head = horizon_head(self.horizon * self.exogenous.horizon_size, outputs)
         elif self.exogenous is not None and self.head == "recursive":  # to each predicted segment
-            self.exogenous_head = nn.Linear(self.segment_length * self.exogenous.horizon_size, self.segment_size * n_params)
+            self.exogenous_head = horizon_head(self.segment_length * self.exogenous.horizon_size, self.segment_size * n_params)
         elif self.exogenous is not None:
-            self.exogenous_head = nn.Linear(self.segment_length * self.exogenous.horizon_size, width)  # to the query
+            self.exogenous_head = horizon_head(self.segment_length * self.exogenous.horizon_size, width)  # to the query
 
     def _make_covariate_embedding(self, covariates: dict[str, int] | None, dim: int) -> CovariateEmbedding | None:
         check_positive_int(dim, "covariate_dim")

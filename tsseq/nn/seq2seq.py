@@ -389,4 +389,5 @@ class Seq2SeqWithCovariates(nn.Module):
             raise DataError("Seq2SeqWithCovariates takes values and their covariate block (B, L, X), no calendar codes.")
         steps, ahead = self.exogenous(exogenous)  # (B, L, A), (B, H, B_h)
         inputs = torch.cat([values, steps], dim=-1)  # (B, L, C + A)
-        return self.seq2seq(inputs, targets, teacher_forcing_ratio, covariates=ahead)
+        known = ahead if self.exogenous.horizon_size else None  # past covariates only: nothing known over the horizon
+        return self.seq2seq(inputs, targets, teacher_forcing_ratio, covariates=known)
