@@ -201,15 +201,30 @@ def test_bad_index_values() -> None:
 @pytest.mark.parametrize(
     "stamps, found",
     [
-        (["2020-01-01 00:00+00:00", "2020-01-01 01:00+01:00"], "has UTC offset +01:00"),
-        (["2020-01-01 00:00+00:00", "2020-01-01 01:00"], "has no UTC offset"),
-        (["2020-01-01 00:00", "2020-01-01 01:00+00:00"], "has UTC offset +00:00"),
+        (["2020-01-01 00:00+00:00", "2020-01-01 01:00", "2020-01-01 02:00+00:00"], "has no UTC offset"),
+        (["2020-01-01 00:00", "2020-01-01 01:00+00:00", "2020-01-01 02:00"], "has UTC offset +00:00"),
+        (["2020-01-01 00:00+01:00", "2020-01-01 01:00", "2020-01-01 03:00+02:00"], "has no UTC offset"),
     ],
 )
 def test_mixed_time_zones_name_the_row(stamps: list[str], found: str) -> None:
-    frame = pd.DataFrame({"a": [1.0, 2.0]}, index=pd.Index(stamps))
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=pd.Index(stamps))
     with pytest.raises(DataError, match=r"mix time zones: .*row iloc\[1\] " + re.escape(found)):
         check_series(frame)
+
+
+def test_utc_offsets_that_change_are_read_as_utc_instants_with_a_warning() -> None:
+    hours = pd.date_range("2024-03-31", periods=4, freq="h", tz="Europe/Berlin")  # +01:00, then +02:00 from 03:00
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]}, index=pd.Index([hour.isoformat() for hour in hours]))
+    expected = (r"UTC offsets \+01:00 and \+02:00 \(the offset changes first at row iloc\[2\] "
+                r"\('2024-03-31T03:00:00\+02:00'\)\); they are read as UTC instants, .* output timestamps are in UTC")  # fmt: skip
+    with pytest.warns(UserWarning, match=expected):
+        checked = check_series(frame)
+    assert checked.index.equals(pd.date_range("2024-03-30 23:00", periods=4, freq="h", tz="UTC"))
+    assert checked.index.freq == "h"
+    days = pd.date_range("2024-03-29", periods=4, freq="D", tz="Europe/Berlin")  # local midnight: 23 h in UTC
+    daily = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]}, index=pd.Index([day.isoformat() for day in days]))
+    with pytest.raises(DataError, match=r"one local time of day but their UTC offsets change .*'2024-04-01'"):
+        check_series(daily)
 
 
 def test_missing_column_suggests_the_closest_name() -> None:

@@ -219,12 +219,31 @@ def test_infinite_all_missing_and_too_few_rows(tmp_path: Path) -> None:
 
 
 def test_mixed_time_zones_name_the_line(tmp_path: Path) -> None:
-    text = "date,a\n2020-01-01T00:00+00:00,1\n2020-01-01T01:00+00:00,2\n2020-01-01T03:00+01:00,3\n"
-    raises(write(tmp_path, text), "mix time zones", "line 4 (data row 3) has UTC offset +01:00")
+    text = "date,a\n2020-01-01T00:00+00:00,1\n2020-01-01T01:00+00:00,2\n2020-01-01T03:00+01:00,3\n2020-01-01T03:00,4\n"
+    raises(write(tmp_path, text), "mix time zones", "line 5 (data row 4) has no UTC offset")
     text = "date,a\n2020-01-01T00:00+00:00,1\n2020-01-01T01:00,2\n"
     raises(write(tmp_path, text), "mix time zones", "line 3 (data row 2) has no UTC offset")
     same_zone = read_csv(io.StringIO("date,a\n2020-01-01T00:00+01:00,1\n2020-01-01T01:00+01:00,2\n"))
     assert same_zone.index.tz is not None
+
+
+def test_daylight_saving_offsets_read_as_an_hourly_utc_grid(tmp_path: Path) -> None:
+    hours = pd.date_range("2024-10-27 00:00", periods=5, freq="h", tz="Europe/Berlin")  # +02:00, then +01:00
+    path = write(tmp_path, "date,a\n" + "".join(f"{hour.isoformat()},{row}\n" for row, hour in enumerate(hours)))
+    with pytest.warns(UserWarning, match=r"UTC offsets \+02:00 and \+01:00 \(.* at line 5 \(data row 4\).* in UTC"):
+        frame = read_csv(path)
+    assert frame.index.equals(hours.tz_convert("UTC").rename("date")) and frame.index.freq == "h"
+    days = pd.date_range("2024-10-26", periods=4, freq="D", tz="Europe/Berlin")  # local midnight: 25 h apart in UTC
+    daily = write(tmp_path, "date,a\n" + "".join(f"{day.isoformat()},{row}\n" for row, day in enumerate(days)))
+    raises(daily, "all have one local time of day", "+02:00 and +01:00", "line 4 (data row 3)", "write '2024-10-28'")
+
+
+def test_a_day_first_date_among_iso_dates_is_named_without_pandas_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, "date,a\n2020-01-01,1\n2020-01-02,2\n16/01/2020,3\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        raises(path, "unparsable timestamp '16/01/2020' at line 4 (data row 3)")
+    assert [str(warning.message) for warning in caught] == []
 
 
 # ---- delimiters, decimal commas and field counts (European exports, test-bench logs) ----------

@@ -10,7 +10,8 @@ Two layouts come in and go out (see :mod:`tsseq.base`):
 
 :func:`check_series` runs the checks in this order, so that every message about a row
 can name the row as the caller gave it: value columns exist; values are numbers; every
-timestamp parses and all share one time zone; no infinite values; no channel without a
+timestamp parses and all share one time zone (UTC offsets that change, at a daylight-saving
+change, are read in UTC); no infinite values; no channel without a
 single value; no missing values (``missing="error"`` only); no duplicate timestamps;
 timestamps increase (or ``sort=True``); steps equal the frequency (or ``reindex=True``
 inserts the missing timestamps as missing values; both in :mod:`tsseq.data.timegrid`;
@@ -31,6 +32,7 @@ Missing-value policies:
 
 from __future__ import annotations
 
+import datetime
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -299,10 +301,14 @@ def _parse_timestamps(raw: pd.Index, where: Where, unit: str | None = None) -> t
         return _numbers_as_timestamps(raw, where, unit), unit == STEPS
     if unit in UNIX_UNITS and _digits_only(raw):  # a column read as text (a named timestamp column is)
         return _numbers_as_timestamps(pd.Index(pd.to_numeric(raw)), where, unit), False
+    offsets = None
     try:
         parsed = _to_datetime(raw, dayfirst=False)
-    except (ValueError, TypeError):  # pandas refuses mixed offsets, or aware mixed with naive
-        raise _mixed_time_zones(raw, where) from None
+    except (ValueError, TypeError):  # pandas refuses UTC offsets that change (or aware values mixed with naive)
+        offsets = _utc_offsets(pd.Series(raw.astype(str)))
+        if offsets.isna().any():
+            raise _mixed_time_zones(raw, where) from None
+        parsed = _to_datetime(raw, dayfirst=False, utc=True)  # instants: each read with its own offset
     if isinstance(raw[0], str) and _DAY_MONTH.match(raw[0]):
         parsed = _day_or_month_first(raw, parsed, where)
     bad = np.asarray(parsed.isna())
@@ -310,13 +316,17 @@ def _parse_timestamps(raw: pd.Index, where: Where, unit: str | None = None) -> t
         return _numbers_as_timestamps(pd.Index(pd.to_numeric(raw)), where, unit), unit == STEPS
     if bad.any():
         position = int(np.argmax(bad))
-        alone = pd.to_datetime(raw[position], errors="coerce")
+        alone = _to_datetime(raw[position : position + 1], dayfirst=False)[0]
         if not pd.isna(alone) and (alone.tz is None) != (parsed.tz is None):
             raise _mixed_time_zones(raw, where)  # pandas turns tz-naive among tz-aware values into NaT
         raise DataError(
             f"{where.source}: unparsable timestamp {raw[position]!r} at {where.row(position)}; expected a date "
             f"in the format of the first timestamp {raw[0]!r}. {int(bad.sum())} timestamp(s) do not parse."
         )
+    if offsets is not None:
+        change = int(np.argmax((offsets != offsets.iloc[0]).to_numpy()))
+        one_time_of_day = _times_of_day(pd.Series(raw.astype(str))).nunique() == 1
+        _offsets_change(where.source, list(offsets.unique()), where.row(change), str(raw[change]), one_time_of_day)
     return pd.DatetimeIndex(parsed), False
 
 
@@ -351,12 +361,14 @@ def _numbers_as_timestamps(raw: pd.Index, where: Where, unit: str | None) -> pd.
 
 _DAY_MONTH = re.compile(r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")  # 05/01/2024: 1 May or 5 January
 _DOTTED = re.compile(r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}\b")  # 05.01.2024: 5 January wherever dots are written
+_OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"  # a UTC offset written at the end of a timestamp
+_TIME = r"(?:\d{1,2}:\d{2}(?::\d{2}(?:\.\d*)?)?)"  # a time of day: 13:00, 13:00:00, 13:00:00.5
 
 
-def _to_datetime(raw: pd.Index, dayfirst: bool) -> pd.DatetimeIndex:
+def _to_datetime(raw: pd.Index, dayfirst: bool, utc: bool = False) -> pd.DatetimeIndex:
     with warnings.catch_warnings():  # pandas warns when its guess of the format disagrees with dayfirst
         warnings.simplefilter("ignore", UserWarning)
-        return pd.to_datetime(raw, errors="coerce", dayfirst=dayfirst)
+        return pd.to_datetime(raw, errors="coerce", dayfirst=dayfirst, utc=utc)
 
 
 def _day_or_month_first(raw: pd.Index, month_first: pd.DatetimeIndex, where: Where) -> pd.DatetimeIndex:
@@ -367,7 +379,7 @@ def _day_or_month_first(raw: pd.Index, month_first: pd.DatetimeIndex, where: Whe
     if not month_first.isna().any() and (month_first.day > 12).any():
         return month_first  # a day above 12 cannot be read as a month: the one reading, no second parse
     try:
-        day_first = _to_datetime(raw, dayfirst=True)
+        day_first = _to_datetime(raw, dayfirst=True, utc=month_first.tz == datetime.timezone.utc)  # as month first
     except (ValueError, TypeError):
         return month_first
     if day_first.isna().any():
@@ -386,11 +398,45 @@ def _day_or_month_first(raw: pd.Index, month_first: pd.DatetimeIndex, where: Whe
     return month_first
 
 
+def _utc_offsets(text: pd.Series) -> pd.Series:
+    """The UTC offset written at the end of each timestamp (``+01:00``, ``Z``); NaN where there is none."""
+    return text.str.extract(_OFFSET, expand=False)
+
+
+def _times_of_day(text: pd.Series) -> pd.Series:
+    """The local time of day written in each timestamp (before its UTC offset); ``00:00`` for a date alone."""
+    local = text.str.replace(_OFFSET, "", regex=True).str.strip()
+    return local.str.extract(f"({_TIME})$", expand=False).fillna("00:00")
+
+
+def _offsets_change(source: str, offsets: list[str], row: str, stamp: str, one_time_of_day: bool) -> None:
+    """Timestamps whose UTC offsets change (a daylight-saving change) are unambiguous instants: they are read in
+    UTC, each with its own offset, with a warning. Rows that all share one local time of day (daily data stamped
+    at local midnight) raise instead: in UTC they are 23, 24 or 25 hours apart, and their dates alone are the days.
+    ``row`` and ``stamp``: the first row whose offset differs from the first row's (read_csv's and convert's words)."""
+    listed = ", ".join(offsets[:-1][:_SHOWN]) + f" and {offsets[-1]}"
+    change = f"{row} ({stamp!r})"
+    if one_time_of_day:
+        date = re.sub(f"[T ]?{_TIME}$", "", re.sub(_OFFSET, "", stamp.strip()).strip())
+        raise DataError(
+            f"{source}: the timestamps all have one local time of day but their UTC offsets change ({listed}; "
+            f"first at {change}). Read as UTC instants, they are not evenly spaced (23, 24 or 25 hours apart "
+            f"where the offset changes). Drop the UTC offsets (e.g. write {date!r}): the local dates alone are "
+            "the days."
+        )
+    warnings.warn(
+        f"{source}: the timestamps have the UTC offsets {listed} (the offset changes first at {change}); they are "
+        "read as UTC instants, each with its own offset, and the output timestamps are in UTC.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 def _mixed_time_zones(raw: pd.Index, where: Where) -> DataError:
-    """Name the first timestamp whose UTC offset (or lack of one) differs from the first."""
-    offsets = pd.Series(raw.astype(str)).str.extract(r"(Z|[+-]\d{2}:?\d{2})$")[0]
+    """Name the first timestamp that has a UTC offset where the first has none, or none where the first has one."""
+    offsets = _utc_offsets(pd.Series(raw.astype(str)))
+    position = int(np.argmax((offsets.isna() != offsets.isna().iloc[0]).to_numpy()))
     offsets = ("UTC offset " + offsets).fillna("no UTC offset").to_numpy()
-    position = int(np.argmax(offsets != offsets[0]))
     found = (
         f": {where.row(0)} has {offsets[0]} ({raw[0]!r}) but {where.row(position)} has {offsets[position]} "
         f"({raw[position]!r})"

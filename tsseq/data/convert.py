@@ -10,7 +10,8 @@ of the result equals ``read_csv`` of the CSV.
 Typing, chunk by chunk, so that every chunk has the first one's schema: the timestamp
 column is parsed with the format of its first value (what pandas infers for a whole
 column; dates written ``nn/nn/yyyy`` day first or month first as ``read_csv`` reads them,
-:func:`_reads_day_first`), value columns become float64, series ids stay integers when
+:func:`_reads_day_first`; UTC offsets that change written in UTC, :func:`_find_offset_change`),
+value columns become float64, series ids stay integers when
 the first chunk's are (else text). A cell that breaks the type is a DataError naming the
 file, the column and the CSV line. The rest of the checks (duplicates, spacing, missing
 values) need whole series and are :func:`tsseq.data.checks.check_series`'s, when the Parquet is read.
@@ -85,7 +86,8 @@ def csv_to_parquet(
         if column not in head.columns:
             _missing_column(head, column, "value_columns", name)
     day_first = _reads_day_first(source, name, timestamp_column, head, chunk_rows, read_options)
-    typing = _ChunkTyping(name, series_column, timestamp_column, values, head, day_first)
+    change = _find_offset_change(source, name, timestamp_column, head, chunk_rows, read_options)
+    typing = _ChunkTyping(name, series_column, timestamp_column, values, head, day_first, utc=change is not None)
     dtypes = {timestamp_column: str, **({} if typing.integer_ids else {series_column: str} if series_column else {})}
     with _staged(destination, directory=partition_by_series) as staging:
         writer = _DirectoryWriter(staging, series_column) if partition_by_series else _FileWriter(staging)
@@ -100,6 +102,10 @@ def csv_to_parquet(
             writer.close()
         if rows == 0:
             raise DataError(f"{name}: has a header but no data rows.")
+        if change is not None:  # once every row is typed: a row without an offset is the first thing to say
+            from tsseq.data.checks import _offsets_change
+
+            _offsets_change(name, *change)
     return Conversion(destination, rows, chunks, tuple(keys + values))
 
 
@@ -154,6 +160,50 @@ def _reads_day_first(
     return not _day_or_month_first(stamps, month_first, where).equals(month_first)
 
 
+def _find_offset_change(
+    source: str | os.PathLike[str],
+    name: str,
+    column: str,
+    head: pd.DataFrame,
+    chunk_rows: int,
+    read_options: dict[str, object],
+) -> tuple[list[str], str, str, bool] | None:
+    """Where the timestamps' UTC offsets change (a daylight-saving change), so that they are written in UTC,
+    each read with its own offset, as ``read_csv`` reads them: the arguments of
+    :func:`tsseq.data.checks._offsets_change` (its warning, or its error where every row has one local time of
+    day: daily data stamped at local midnight); else None.
+
+    It must be known before the first chunk is written (the Parquet keeps the first chunk's time zone), so where
+    the first timestamp has an offset and the file has more than its first rows, the timestamp column of the
+    whole file is read once more, in chunks.
+    """
+    from tsseq.data.checks import _times_of_day, _utc_offsets
+    from tsseq.data.csv import _csv_line
+
+    written = head[column].dropna()
+    if written.empty or not isinstance(written.iloc[0], str) or pd.isna(_utc_offsets(written.iloc[:1]).iloc[0]):
+        return None  # no offset (a row with one among rows without is named as the chunks are typed)
+    first = _utc_offsets(written.iloc[:1]).iloc[0]
+    seen, change, times = {}, None, set()
+    with _csv_errors(source, name, read_options):
+        reader = (
+            [head]
+            if len(head) < _HEAD_ROWS
+            else pd.read_csv(source, usecols=[column], dtype={column: str}, chunksize=chunk_rows, **read_options)
+        )
+        for chunk in reader:  # indexed by data row
+            text = chunk[column].dropna().astype(str)
+            offsets = _utc_offsets(text).dropna()  # a row without one is named as the chunks are typed
+            seen.update(dict.fromkeys(offsets.unique()))
+            differs = (offsets != first).to_numpy()
+            if change is None and differs.any():
+                row = offsets.index[differs.argmax()]
+                change = (_csv_line(int(row)), text[row])
+            if len(times) < 2:
+                times.update(_times_of_day(text).unique()[:2])
+    return None if change is None else (list(seen), *change, len(times) == 1)
+
+
 class _FirstOfEachDate:
     """The first timestamp of each date written (``05/01/2024`` of ``05/01/2024 13:00``) and its data row."""
 
@@ -199,10 +249,13 @@ class _ChunkTyping:
         values: list[str],
         head: pd.DataFrame,
         day_first: bool,
+        utc: bool,
     ) -> None:
         self.name, self.series_column, self.timestamp_column, self.values = name, series_column, timestamp_column, values
         self.integer_ids = series_column is not None and pd.api.types.is_integer_dtype(head[series_column].dtype)
+        self.utc = utc  # UTC offsets that change: every timestamp in UTC (_offsets_change)
         first = head[timestamp_column].dropna()
+        self.first = first.iloc[:1].astype(str)  # by data row: the other rows' time zones are compared with it
         with warnings.catch_warnings():  # pandas warns when it cannot guess
             warnings.simplefilter("ignore")
             guess = pd.tseries.api.guess_datetime_format
@@ -252,20 +305,37 @@ class _ChunkTyping:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                parsed = pd.to_datetime(text, format=self.format, errors="coerce")
-            except (ValueError, TypeError):  # mixed UTC offsets
-                raise DataError(
-                    f"{self.name}: column {self.timestamp_column!r} mixes time zones in the rows from line {first_line} "
-                    "on. Convert all timestamps to one time zone (e.g. UTC) first."
-                ) from None
+                parsed = pd.to_datetime(text, format=self.format, errors="coerce", utc=self.utc)
+            except (ValueError, TypeError):  # mixed time zones
+                raise self._mixed_time_zones(text) from None
         bad = (parsed.isna() & text.notna()).to_numpy()
         if bad.any():
             position = int(bad.argmax())
+            if self._in_another_time_zone(text.iloc[position]):  # a UTC offset where the first has none, or none
+                raise self._mixed_time_zones(text)
             raise DataError(
                 f"{self.name}: unparsable timestamp {text.iloc[position]!r} in column {self.timestamp_column!r} at line "
                 f"{first_line + position}; expected the format of the first timestamp ({self.format or 'not recognised'})."
             )
         return parsed
+
+    def _in_another_time_zone(self, stamp: str) -> bool:
+        from tsseq.data.checks import _to_datetime, _utc_offsets
+
+        alone = _to_datetime(pd.Index([stamp]), dayfirst=False)[0]
+        has_offset = _utc_offsets(pd.concat([self.first, pd.Series([stamp])])).notna().to_numpy()
+        return not pd.isna(alone) and has_offset[0] != has_offset[1]
+
+    def _mixed_time_zones(self, text: pd.Series) -> DataError:
+        """:func:`tsseq.data.checks._mixed_time_zones`' message, naming the file's first timestamp and the first
+        row of the chunk whose time zone differs from it, by CSV line (the chunk is indexed by data row)."""
+        from tsseq.data.checks import _mixed_time_zones
+        from tsseq.data.csv import _csv_line
+        from tsseq.data.timegrid import Where
+
+        stamps = pd.concat([self.first, text.dropna().astype(str)])
+        rows = stamps.index
+        return _mixed_time_zones(pd.Index(stamps.to_numpy()), Where(self.name, lambda p: _csv_line(int(rows[p])), None))
 
     def _numbers(self, values: pd.Series, column: str, first_line: int) -> pd.Series:
         if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
