@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -146,6 +147,23 @@ def test_a_long_frame_is_backtested_series_by_series_and_a_too_short_series_is_l
         pd.testing.assert_frame_equal(mine, alone)
 
 
+def test_the_warnings_of_each_fit_name_its_series_and_cutoff_and_a_series_refits_warn_once():
+    rng = np.random.default_rng(0)
+    index = pd.date_range("2021-01-01", periods=120, freq="h", name="time")
+    growing = 100 * 1.05 ** np.arange(120) * (1 + 0.01 * rng.standard_normal(120))  # every AR order explodes
+    frame = pd.concat({"a": random_walks(rows=120, channels=1), "B": pd.DataFrame({"y0": growing}, index=index)},
+                      names=["store"])  # fmt: skip
+    with pytest.warns(UserWarning, match=r"^backtest: fit of series 'B' up to cutoff 2021-01-05 03:00:00: AR: 1 fitted "
+                                         r"model\(s\) were explosive"):  # fmt: skip
+        historical_forecasts(AR(max_order=3), frame, start=100, horizon=HORIZON, stride=5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        historical_forecasts(AR(max_order=3), frame, start=100, horizon=HORIZON, stride=5, refit=True)
+    (explosive,) = [str(w.message) for w in caught if "were explosive" in str(w.message)]  # 4 refits, each its modulus
+    assert explosive.startswith("backtest: fit of series 'B' up to cutoff 2021-01-05 03:00:00 and 3 later fits: AR: ")
+    assert {w.filename for w in caught} == {__file__}  # the call above, not a library line
+
+
 def test_a_neural_model_forecasts_every_origin_in_one_pass(monkeypatch):
     from tsseq.estimators.neural import NeuralForecaster
 
@@ -243,6 +261,13 @@ def test_a_start_with_a_time_zone_on_naive_data_is_refused_naming_both_and_what_
         historical_forecasts(Naive(), aware, start="2021-03-28 02:30", horizon=HORIZON)
 
 
+def test_a_context_shorter_than_the_fitted_ar_order_names_input_length_and_what_to_pass():
+    with pytest.raises(DataError, match=r"^input_length=3 \(--input-length\): the model fitted up to cutoff 2021-01-05 "
+                       r"03:00:00 cannot forecast from windows of 3 rows\..*AR reads the last 6 values of each channel, "
+                       r"its fitted order \(order=6\).*Pass a larger input_length, or leave it out"):  # fmt: skip
+        historical_forecasts(AR(order=6), random_walks(channels=1), start=100, horizon=HORIZON, input_length=3)
+
+
 def test_a_context_other_than_the_models_own_input_length_is_refused_before_any_fit(monkeypatch):
     lstm = tsseq.create("lstm", input_length=24, horizon=HORIZON)
     monkeypatch.setattr(type(lstm), "fit", lambda *args, **kwargs: pytest.fail("fitted"))
@@ -262,6 +287,43 @@ def test_bad_metrics_and_point_only_quantiles_are_refused_before_any_fit(monkeyp
     lstm = tsseq.create("lstm", input_length=24, horizon=6)
     with pytest.raises(ConfigError, match="gives point forecasts only"):
         historical_forecasts(lstm, random_walks(), start=100, horizon=6, quantiles=[0.1, 0.9])
+
+
+def test_coverage_of_fewer_than_two_levels_is_refused_before_any_fit_and_not_a_cli_default(tmp_path, walks_csv, capsys,
+                                                                                          monkeypatch):  # fmt: skip
+    report = tmp_path / "m.json"
+    code = main(["backtest", str(walks_csv), "--model", "naive", "--horizon", "3", "--quantiles", "0.5", "--output",
+                 str(tmp_path / "b.csv"), "--metrics-json", str(report)])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert set(json.loads(report.read_text())["metrics"]) == {"mae", "mse", "crps"}  # coverage of [q0.5, q0.5] was 0
+    monkeypatch.setattr(Naive, "fit", lambda *args, **kwargs: pytest.fail("fitted"))
+    for metric in ("coverage", "interval_width"):
+        with pytest.raises(ConfigError, match=rf"'{metric}' scores the interval between the lowest and the highest "
+                           r"quantile level, so quantiles \(--quantiles\) needs two levels at least; got \[0.5\]"):
+            backtest(Naive(), random_walks(), metric=metric, start=100, horizon=HORIZON, quantiles=[0.5])
+    code = main(["backtest", str(walks_csv), "--model", "naive", "--horizon", "3", "--quantiles", "0.5", "--metric",
+                 "coverage", "--output", str(tmp_path / "c.csv")])  # fmt: skip
+    assert code == 2 and "needs two levels at least" in capsys.readouterr().err
+
+
+def test_a_metric_undefined_on_the_data_is_nan_with_a_warning_and_the_others_are_scored(tmp_path, capsys):
+    zeros = pd.DataFrame({"y": np.zeros(60)}, index=pd.date_range("2021-01-01", periods=60, freq="D", name="date"))
+    with pytest.warns(UserWarning, match=r"The metric 'mape' is undefined on these forecasts \(NaN\) at every step and "
+                      r"overall: mape: y_true has 30 value\(s\) equal to 0"):  # fmt: skip
+        scores = backtest(Naive(), zeros, metric=["mape", "mae"], start=48, horizon=3)
+    values = scores.set_index(["metric", "step"])["value"]
+    assert values["mape"].isna().all() and (values["mae"] == 0).all()
+    output, report = tmp_path / "b.csv", tmp_path / "m.json"
+    zeros.to_csv(tmp_path / "zeros.csv")
+    with pytest.warns(UserWarning, match="'mape' is undefined"):
+        code = main(["backtest", str(tmp_path / "zeros.csv"), "--model", "naive", "--horizon", "3", "--metric", "mape",
+                     "--metric", "mae", "--output", str(output), "--metrics-json", str(report)])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.strip() == "mape=undefined, mae=0"
+    assert len(pd.read_csv(output)) == 3 * 10  # the forecasts are written all the same
+    metrics = json.loads(report.read_text())["metrics"]
+    assert metrics["mape"] == {"all": None, "steps": [None, None, None]} and metrics["mae"]["all"] == 0
 
 
 # ---------------------------------------------------------------------------- command line

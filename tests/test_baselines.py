@@ -12,6 +12,7 @@ from statsmodels.tsa.stattools import acf
 
 from tsseq import registry
 from tsseq.baselines import (
+    AR,
     Drift,
     Mean,
     Naive,
@@ -182,6 +183,19 @@ def test_bad_parameters_and_data_raise_clear_errors(frame: pd.DataFrame) -> None
     frame.iloc[3, 0] = np.nan
     with pytest.raises(DataError, match=r"series 0, channel 0 has 1 missing or infinite value\(s\) \(first at row 3\)"):
         Naive().fit(frame)
+
+
+def test_ar_windows_shorter_than_its_fitted_order_say_which_order_it_reads() -> None:
+    # 3 lags, as AIC selects them (up to max_order=6): the windows need 3 rows, not max_order's 6
+    rng = np.random.default_rng(0)
+    y, noise = np.zeros(200), rng.standard_normal(200)
+    for t in range(3, 200):
+        y[t] = 0.5 * y[t - 1] - 0.3 * y[t - 2] + 0.4 * y[t - 3] + noise[t]
+    model = AR(max_order=6).fit(pd.DataFrame({"y": y}, index=pd.date_range("2022-01-01", periods=200, freq="D")))
+    with pytest.raises(DataError, match=r"^predict_windows got windows of 2 steps; AR reads the last 3 values of each "
+                       r"channel, its fitted order \(by aic up to max_order=6\), so it needs input windows of at least 3"):
+        model.predict_windows(np.zeros((4, 2, 1)), 2)
+    assert model.predict_windows(np.zeros((4, 3, 1)), 2).shape == (4, 2, 1)
 
 
 # --- the published M4 Hourly figures (Makridakis et al. 2020, Table 4) -------------------------

@@ -111,6 +111,14 @@ def test_zero_mase_scale_is_an_error() -> None:
         mase(np.array([1.0]), np.array([2.0]), insample=np.array([1.0, 2.0, 1.0, 2.0]), season_length=2)
 
 
+def test_a_zero_scale_among_many_is_named_by_count_and_a_few_values() -> None:
+    # a backtest passes one scale per forecast value: the message shows a few, not thousands
+    scale = np.r_[np.ones(995), np.zeros(5000)]
+    with pytest.raises(DataError, match=r"must be > 0 and finite; 5000 of the 5995 are not, e.g. \[0.0, 0.0, 0.0, 0.0, "
+                       r"0.0\]\. A constant"):
+        mase(np.ones(5995), np.zeros(5995), scale=scale)
+
+
 def test_mase_needs_exactly_one_of_insample_and_scale() -> None:
     with pytest.raises(DataError, match="exactly one"):
         mase(np.ones(2), np.ones(2))

@@ -73,7 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metric", action="append", dest="metrics", metavar="NAME",
         help="a metric to score, repeatable: mae, mse, rmse, mape, smape, mase; with --quantiles also crps, pinball, "
-        "wql, coverage, interval_width (default: mae and mse, plus crps and coverage with --quantiles)",
+        "wql, and with two levels or more coverage and interval_width, of the interval between the lowest and the "
+        "highest level (nominal coverage: their difference) (default: mae and mse, plus crps with --quantiles, and "
+        "coverage with two levels or more)",
     )
     parser.add_argument("--season-length", type=int, default=1, help="lag of MASE's scale (default: 1)")
     add_layout_arguments(parser)
@@ -94,8 +96,9 @@ def run(args: argparse.Namespace) -> int:
     from tsseq.streaming_jobs import is_parquet_output, output_kind, write_frames
 
     data = csv_data_config(args)
-    metrics = args.metrics or (["mae", "mse"] + (["crps", "coverage"] if args.quantiles else []))
-    check_metrics(metrics, args.quantiles is not None)  # before any fit
+    levels = args.quantiles or []  # coverage needs two: the interval's bounds
+    metrics = args.metrics or ["mae", "mse"] + ["crps"] * (len(levels) > 0) + ["coverage"] * (len(levels) > 1)
+    check_metrics(metrics, args.quantiles)  # before any fit
     with io.outputs() as out:  # the forecasts and the scores together, or neither
         out.reads(data.files())
         kind = output_kind(args.output, "backtest")  # the suffix names the format, as tsseq forecast's --output
@@ -116,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         if args.metrics_json:
             out.add_text(args.metrics_json, json.dumps(report, indent=2, default=str) + "\n", "metrics JSON")
     overall = scores[scores["step"] == "all"]
-    print(", ".join(f"{name}={value:.6g}" for name, value in zip(overall["metric"], overall["value"])))
+    print(", ".join(f"{name}={'undefined' if value != value else f'{value:.6g}'}"  # NaN: undefined on these data
+                    for name, value in zip(overall["metric"], overall["value"])))
     print(f"wrote {len(forecasts)} forecast rows of {report['n_forecasts']} forecasts to {args.output}", file=sys.stderr)
     return 0
 

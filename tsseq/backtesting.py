@@ -34,7 +34,10 @@ same vectorised ``predict_windows`` pass.
 
 A long frame (many series) is backtested series by series, each with its own clone of the
 model: ``predict_windows`` forecasts windows of the one series a model was fitted on.
-Series without a complete forecast after ``start`` are left out, with a warning.
+Series without a complete forecast after ``start`` are left out, with a warning. The
+warnings of the fits (an AR replacing an explosive fit) name the fit's series and cutoff
+where there are many fits, and a series' refits that warn alike warn once
+(:class:`tsseq.relay.FitWarnings`).
 
 The model passed in is never changed: every fit is on a clone. Importing this module does
 not import torch.
@@ -42,6 +45,7 @@ not import torch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import numbers
@@ -54,7 +58,7 @@ import pandas as pd
 
 from tsseq.data.checks import check_series
 from tsseq.data.covariates import KINDS, align, window_covariates
-from tsseq.errors import ConfigError, DataError, check_positive_int, closest_match
+from tsseq.errors import ConfigError, DataError, MissingValuesError, check_positive_int, closest_match
 from tsseq.parameters import clone
 from tsseq.metrics import (
     coverage,
@@ -70,6 +74,7 @@ from tsseq.metrics import (
     weighted_quantile_loss,
 )
 from tsseq.quantiles import check_levels, level_label
+from tsseq.relay import FitWarnings
 
 __all__ = [
     "METRICS", "backtest", "check_metrics", "forecast_origins", "historical_forecasts", "origin_windows", "score_forecasts",
@@ -88,7 +93,8 @@ POINT_METRICS: dict[str, Callable[..., float]] = {
     "smape": lambda y, f, q, levels, scale: smape(y, f),
     "mase": lambda y, f, q, levels, scale: mase(y, f, scale=scale),
 }
-# "coverage" and "interval_width": of the interval between the lowest and the highest level.
+# "coverage" and "interval_width": of the interval between the lowest and the highest level (two levels at least).
+INTERVAL_METRICS = ("coverage", "interval_width")
 QUANTILE_METRICS: dict[str, Callable[..., float]] = {
     "crps": lambda y, f, q, levels, scale: crps_from_quantiles(y, q, levels),
     "pinball": lambda y, f, q, levels, scale: pinball_loss(y, q, levels),
@@ -188,34 +194,43 @@ def historical_forecasts(
     if check_kinds is not None and any(part is not None for part in frames):
         check_kinds([kind for kind, part in zip(KINDS, frames) if part is not None])
     parts, skipped = [], []
-    for series_id, rows in _wide_parts(validated):
-        try:
-            origins = _origins(rows.index, start, stamp, horizon, stride, series_id)
-        except DataError as error:
-            if series_column is None:
-                raise
-            skipped.append((series_id, error))  # a long frame's short series: left out, with a warning
-            continue
-        first = int(origins[0])
-        fit_rows = train_length or first  # of a sliding window
-        if fit_rows > first:
-            raise DataError(
-                f"train_length={train_length} needs {train_length} rows before the first origin; "
-                f"{_where(series_id)}start={start!r} leaves {first}."
+    # Which fit warned, where there are many: its series and cutoff (one fit of a wide frame: its warnings as they are).
+    relay = FitWarnings("backtest") if series_column is not None or every else None
+    try:
+        for series_id, rows in _wide_parts(validated):
+            try:
+                origins = _origins(rows.index, start, stamp, horizon, stride, series_id)
+            except DataError as error:
+                if series_column is None:
+                    raise
+                skipped.append((series_id, error))  # a long frame's short series: left out, with a warning
+                continue
+            first = int(origins[0])
+            fit_rows = train_length or first  # of a sliding window
+            if fit_rows > first:
+                raise DataError(
+                    f"train_length={train_length} needs {train_length} rows before the first origin; "
+                    f"{_where(series_id)}start={start!r} leaves {first}."
+                )
+            length = input_length or _own_input_length(model) or (fit_rows if window == "sliding" else first)
+            if length > first:
+                raise DataError(
+                    f"{_where(series_id)}start={start!r} leaves {first} rows before the first cutoff "
+                    f"{rows.index[first - 1]}; a context of input_length={length} rows needs at least {length}: "
+                    "start later or shorten input_length."
+                )
+            sliding = fit_rows if window == "sliding" else None
+            covariates = _series_covariates(frames, series_id)
+            point, quantile = _refitted_forecasts(
+                model, rows, origins, every, sliding, length, horizon, levels, covariates,
+                relay=relay, series_id=series_id, input_length=input_length,
             )
-        length = input_length or _own_input_length(model) or (fit_rows if window == "sliding" else first)
-        if length > first:
-            raise DataError(
-                f"{_where(series_id)}start={start!r} leaves {first} rows before the first cutoff "
-                f"{rows.index[first - 1]}; a context of input_length={length} rows needs at least {length}: "
-                "start later or shorten input_length."
-            )
-        sliding = fit_rows if window == "sliding" else None
-        covariates = _series_covariates(frames, series_id)
-        point, quantile = _refitted_forecasts(model, rows, origins, every, sliding, length, horizon, levels, covariates)
-        parts.append(_forecast_frame(rows, origins, point, quantile, levels))
-        if series_column is not None:
-            parts[-1].insert(0, series_column, series_id)
+            parts.append(_forecast_frame(rows, origins, point, quantile, levels))
+            if series_column is not None:
+                parts[-1].insert(0, series_column, series_id)
+    finally:  # also when a fit fails: a warning may say why
+        if relay is not None:
+            relay.issue()
     if not parts:
         raise DataError(f"No series has a forecast to make; e.g. {skipped[0][1]}")
     if skipped:
@@ -230,23 +245,40 @@ def historical_forecasts(
 
 def _refitted_forecasts(
     model, rows: pd.DataFrame, origins: np.ndarray, every: int, sliding: int | None, length: int, horizon: int,
-    levels: np.ndarray | None, covariates: tuple | None = None,
+    levels: np.ndarray | None, covariates: tuple | None = None, *, relay: FitWarnings | None = None,
+    series_id: object = None, input_length: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """One series' forecasts ``(N, H, C)`` (quantiles ``(N, H, C, Q)``): a fit every ``every`` origins (0: one fit).
 
     Each fit sees the rows before its origin (the last ``sliding`` of them, if given) and
     forecasts its origins up to the next fit in one pass. ``covariates``: the series'
-    ``(past, future, static)`` frames, or None.
+    ``(past, future, static)`` frames, or None. ``relay`` keeps the warnings of each fit and
+    its forecasts, named by the series ``series_id`` and the cutoff (its refits alike).
+    ``input_length``: the caller's, named when the fitted model cannot forecast from windows
+    of that many rows (an AR of a higher order).
     """
     points, quantiles = [], []
     bounds = list(range(0, len(origins), every)) if every else [0]
     options = {} if covariates is None else dict(zip(COVARIATE_ARGUMENTS, covariates))
     for begin, end in zip(bounds, bounds[1:] + [len(origins)]):
         origin = int(origins[begin])
-        fitted = clone(model).fit(rows.iloc[0 if sliding is None else origin - sliding : origin], **options)
-        point, quantile = forecast_origins(
-            fitted, rows, origins[begin:end], length, horizon, quantiles=levels, covariates=covariates
-        )
+        named = "" if series_id is None else f" of series {series_id!r}"
+        with contextlib.nullcontext() if relay is None else relay.of(
+            f"fit{named} up to cutoff {rows.index[origin - 1]}", alike=f"refits{named}"
+        ):
+            fitted = clone(model).fit(rows.iloc[0 if sliding is None else origin - sliding : origin], **options)
+            try:
+                point, quantile = forecast_origins(
+                    fitted, rows, origins[begin:end], length, horizon, quantiles=levels, covariates=covariates
+                )
+            except DataError as error:
+                if input_length is None or isinstance(error, MissingValuesError):
+                    raise
+                raise DataError(
+                    f"{_where(series_id)}input_length={input_length} (--input-length): the model fitted up to cutoff "
+                    f"{rows.index[origin - 1]} cannot forecast from windows of {input_length} rows. {error} Pass a "
+                    "larger input_length, or leave it out (each forecast then reads the rows of the first fit)."
+                ) from error
         points.append(point)
         quantiles.append(quantile)
     return np.concatenate(points), None if levels is None else np.concatenate(quantiles)
@@ -322,7 +354,7 @@ def backtest(
 
     See :func:`score_forecasts` for ``metric``, ``season_length`` and the table returned.
     """
-    metrics = check_metrics(metric, options.get("quantiles") is not None)  # refused before any fit
+    metrics = check_metrics(metric, options.get("quantiles"))  # refused before any fit
     forecasts = historical_forecasts(model, frame, **options)
     return score_forecasts(forecasts, frame, metric=metrics, season_length=season_length)
 
@@ -341,7 +373,8 @@ def score_forecasts(
         ``mase`` (scaled by the mean absolute lag-``season_length`` change of the series up to
         each cutoff); quantiles (forecasts with quantile columns) ``crps`` (from the
         quantiles), ``pinball``, ``wql``, ``coverage`` and ``interval_width`` of the interval
-        between the lowest and highest levels. A callable ``f(y_true, y_pred) -> float``
+        between the lowest and highest levels (two levels at least; with more, the outermost pair,
+        whose nominal coverage is their difference). A callable ``f(y_true, y_pred) -> float``
         gets the observed values and point forecasts as 1-D arrays, and is named by
         its ``__name__``.
 
@@ -349,12 +382,15 @@ def score_forecasts(
     -------
     DataFrame
         Columns ``metric``, ``step`` (``1 .. H``, then ``"all"``), ``value``: every value
-        pools all series, origins and target columns; missing truths are left out.
+        pools all series, origins and target columns; missing truths are left out. A metric
+        undefined on the values it pools (MAPE of zero truths, wQL of a zero total, MASE of
+        a constant history) is NaN there, with a warning saying why: the other metrics and
+        the forecasts stay usable.
     """
     validated = check_series(frame.to_frame() if isinstance(frame, pd.Series) else frame, missing="mask")
     targets = [str(column) for column in validated.columns]
     levels = _forecast_levels(forecasts, targets[0])
-    metrics = metric if isinstance(metric, dict) else check_metrics(metric, levels is not None)
+    metrics = metric if isinstance(metric, dict) else check_metrics(metric, levels)
     keys = ["cutoff"] if _series_column(validated) is None else [_series_column(validated), "cutoff"]
     sizes = forecasts.groupby(keys, sort=False).size()
     horizon = int(sizes.iloc[0]) if len(sizes) else 0
@@ -373,13 +409,26 @@ def score_forecasts(
     observed = np.isfinite(truth)
     rows = []
     for name, function in metrics.items():
+        undefined = []  # (step, why) where the metric's DataError says it is undefined on these values
         for step in [*range(horizon), "all"]:
             selected = observed if step == "all" else observed & (np.arange(horizon) == step)[None, :, None]
             value = np.nan
             if selected.any():
-                value = function(truth[selected], point[selected], None if quantiles is None else quantiles[selected],
-                                 levels, None if scale is None else scale[selected])
+                try:
+                    value = function(truth[selected], point[selected],
+                                     None if quantiles is None else quantiles[selected], levels,
+                                     None if scale is None else scale[selected])
+                except DataError as error:
+                    undefined.append((step, error))
             rows.append({"metric": name, "step": step if step == "all" else step + 1, "value": float(value)})
+        if undefined:
+            steps = ", ".join("overall" if step == "all" else f"step {step + 1}" for step, _ in undefined)
+            where = "every step and overall" if len(undefined) == horizon + 1 else steps
+            warnings.warn(
+                f"The metric {name!r} is undefined on these forecasts (NaN) at {where}: {undefined[-1][1]}",
+                UserWarning,
+                stacklevel=2,
+            )
     return pd.DataFrame(rows, columns=["metric", "step", "value"])
 
 
@@ -532,12 +581,14 @@ def _forecast_frame(rows: pd.DataFrame, origins: np.ndarray, point: np.ndarray, 
     return result
 
 
-def check_metrics(metric: object, has_quantiles: bool) -> dict[str, Callable[..., float]]:
+def check_metrics(metric: object, quantiles: object = None) -> dict[str, Callable[..., float]]:
     """``metric`` (a name, a callable or a list of them) -> {name: function of the observed elements}.
 
-    Refuses, naming it, an unknown metric or a quantile metric without quantiles; callers
-    check before any fit.
+    ``quantiles``: the forecasts' levels (None without). Refuses, naming it, an unknown
+    metric, a quantile metric without quantiles, or an interval metric with fewer than two
+    levels (the interval's bounds); callers check before any fit.
     """
+    levels = None if quantiles is None else check_levels(quantiles)
     chosen = [metric] if isinstance(metric, str) or callable(metric) else list(metric)  # type: ignore[arg-type]
     functions: dict[str, Callable[..., float]] = {}
     for item in chosen:
@@ -546,9 +597,15 @@ def check_metrics(metric: object, has_quantiles: bool) -> dict[str, Callable[...
         elif item in POINT_METRICS:
             functions[item] = POINT_METRICS[item]
         elif item in QUANTILE_METRICS:
-            if not has_quantiles:
+            if levels is None:
                 raise ConfigError(
                     f"The metric {item!r} scores quantile forecasts; pass quantiles=[...] (e.g. [0.05, 0.5, 0.95])."
+                )
+            if item in INTERVAL_METRICS and len(levels) < 2:
+                raise ConfigError(
+                    f"The metric {item!r} scores the interval between the lowest and the highest quantile level, so "
+                    f"quantiles (--quantiles) needs two levels at least; got {levels.tolist()}. Pass e.g. "
+                    "quantiles=[0.05, 0.5, 0.95] (--quantiles 0.05,0.5,0.95), or leave the metric out."
                 )
             functions[item] = QUANTILE_METRICS[item]
         else:

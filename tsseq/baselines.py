@@ -876,8 +876,10 @@ class AR(Forecaster):
                 f"predict_windows needs an AR fitted on one series (a wide frame); this one was fitted "
                 f"on {self.order_.shape[0]} series, each with its own models."
             )
-        width = self.coef_.shape[-1]
-        _check_windows(inputs, width, "AR", f"has order {width}")
+        width = self.coef_.shape[-1]  # its (highest) fitted order: the lags it reads
+        chosen = f"order={self.order}" if self.order is not None else f"by {self.criterion} up to max_order={self.max_order}"
+        fitted = "fitted order" if self.order_.size == 1 else "highest fitted order"
+        _check_windows(inputs, width, "AR", f"reads the last {width} values of each channel, its {fitted} ({chosen})")
         self._warn_if_explosive(horizon)
         return self._forecast(0, inputs.transpose(0, 2, 1), horizon, effect).transpose(0, 2, 1)  # (N, H, C)
 

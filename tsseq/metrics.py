@@ -239,10 +239,14 @@ def _per_element_scale(
             )
         scale = _seasonal_scale(insample, season_length, metric)
     scales = np.asarray(scale, dtype=np.float64)
-    if not (np.isfinite(scales).all() and (scales > 0).all()):
+    bad = ~(np.isfinite(scales) & (scales > 0))
+    if bad.any():
+        got = f"got {scales.tolist()}"
+        if scales.size > 1:  # a few: a backtest has a scale per forecast value
+            got = f"{int(bad.sum())} of the {scales.size} are not, e.g. {scales[bad][:5].tolist()}"
         raise DataError(
             f"{metric}: the scale (in-sample mean absolute lag-{season_length} difference) must be > 0 and "
-            f"finite; got {scales.tolist()}. A constant (or {season_length}-periodic) training series has scale 0."
+            f"finite; {got}. A constant (or {season_length}-periodic) training series has scale 0."
         )
     try:
         return np.broadcast_to(scales, truth.shape)
