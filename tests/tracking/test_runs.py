@@ -156,3 +156,17 @@ def test_estimators_are_logged_under_their_registered_preset_name(store_uri):
     assert estimator_params(create("segrnn"))["model.name"] == "segrnn"
     assert estimator_params(create("rnn"))["model.name"] == "rnn"
     assert estimator_params(create("lstm"), "my-label")["model.name"] == "my-label"
+
+
+def test_mlflow_draws_its_artifact_bars_on_a_terminal_only():
+    import os
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items() if k != "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"}
+    read = "import os, tsseq.tracking; print(os.environ['MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR'])"
+    piped = subprocess.run([sys.executable, "-c", read], capture_output=True, text=True, env=environment, check=True)
+    assert piped.stdout.strip() == "false"  # stderr is a pipe here: no bars in a log
+    mine = subprocess.run([sys.executable, "-c", read], capture_output=True, text=True, check=True,
+                          env={**environment, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "true"})  # fmt: skip
+    assert mine.stdout.strip() == "true"  # the user's own setting wins

@@ -47,7 +47,14 @@ one run per model, in the experiment named after the pipeline (:mod:`.jobs`).
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+from tsseq.progress import should_show
+
+# MLflow draws its own bars while it moves artifacts; the one rule of tsseq.progress holds for them too: on a
+# terminal only, never into a log file or a pipe (a user's own setting of the variable wins).
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "true" if should_show() else "false")
 
 _LAZY = {
     "tracked_run": "tsseq.tracking.runs",
