@@ -128,3 +128,15 @@ def test_probe_values_are_the_values_a_trial_can_draw_at_the_ends_and_inside_a_f
     low, inside, high = probe_values(ParameterSpace("float", 8.0, 64.0))
     assert (low, high) == (8.0, 64.0) and 8 < inside < 64 and not inside.is_integer()
     assert all(isinstance(value, int) for value in probe_values(ParameterSpace("int", 16.0, 256.0, log=True)))
+
+
+def test_a_storage_file_that_is_not_a_database_is_named_and_gets_no_lock_file(tmp_path):
+    from tsseq.tuning.config import StorageConfig
+    from tsseq.tuning.storage import open_storage
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n")
+    with pytest.raises(ConfigError, match=r"notes.txt' is not a SQLite database; give a new file") as caught:
+        open_storage(StorageConfig(url=f"sqlite:///{notes}"))
+    assert "[SQL:" not in str(caught.value) and "sqlalche.me" not in str(caught.value)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]  # no notes.txt.lock beside it

@@ -71,6 +71,8 @@ def open_storage(config: StorageConfig, url: str | None = None):
     for attempt in range(_OPEN_ATTEMPTS):
         try:
             return _locked_rdb_storage(resolved, config, engine_kwargs)
+        except ConfigError:
+            raise
         except ImportError as error:
             raise ConfigError(
                 f"storage {redacted(resolved)!r} needs a database driver that is not installed ({error}); for "
@@ -84,19 +86,26 @@ def open_storage(config: StorageConfig, url: str | None = None):
             if isinstance(error, (IntegrityError, ProgrammingError)) and attempt + 1 < _OPEN_ATTEMPTS:
                 time.sleep(0.5 * (attempt + 1))
                 continue
-            raise ConfigError(f"storage {redacted(resolved)!r} could not be opened: {type(error).__name__}: {error}") from None
+            said = str(error).split("\n[SQL:")[0].strip()  # SQLAlchemy appends the statement and a web link
+            raise ConfigError(f"storage {redacted(resolved)!r} could not be opened: {type(error).__name__}: {said}") from None
 
 
 def _locked_rdb_storage(url: str, config: StorageConfig, engine_kwargs: dict):
     """The storage; a SQLite file's tables are created under its set-up lock."""
     from sqlalchemy.engine import make_url
 
-    from tsseq.tracking.store import database_setup_lock, retry_locked
+    from tsseq.tracking.store import _is_sqlite_file, database_setup_lock, retry_locked
 
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return _rdb_storage(url, config, engine_kwargs)
-    with database_setup_lock(Path(parsed.database)):
+    database = Path(parsed.database)
+    if database.is_file() and database.stat().st_size and not _is_sqlite_file(database):  # before its lock file
+        raise ConfigError(
+            f"storage {redacted(url)!r}: {str(database)!r} is not a SQLite database; give a new file (Optuna creates "
+            "it) or a study's database, e.g. sqlite:///studies/optuna.db."
+        )
+    with database_setup_lock(database):
         return retry_locked(lambda: _rdb_storage(url, config, engine_kwargs))
 
 
