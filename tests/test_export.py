@@ -316,8 +316,8 @@ def test_the_cli_exports_a_saved_model_in_both_formats(co2, tmp_path, capsys):
     (forecast,) = _session(tmp_path / "out" / "model.onnx").run(None, {"windows": windows})
     np.testing.assert_allclose(forecast, expected, **TOLERANCE)
 
-    program_path = tmp_path / "model.pt2"
-    assert main(["export", str(tmp_path / "model.pt"), "--format", "torch-export", "--output", str(program_path)]) == 0
+    program_path = tmp_path / "model.pt2"  # its suffix says torch-export
+    assert main(["export", str(tmp_path / "model.pt"), "--output", str(program_path)]) == 0
     (forecast,) = torch.export.load(program_path).module()(torch.from_numpy(windows))
     np.testing.assert_allclose(forecast.numpy(), expected, **TOLERANCE)
     assert json.loads(export.metadata_path(program_path).read_text())["tsseq.model"] == "patchtst"
@@ -338,6 +338,9 @@ def test_the_cli_exits_2_on_bad_input_and_writes_nothing(tmp_path, capsys):
     arguments = ["export", str(tmp_path / "ar.pt"), "--format", "torch-export", "--opset", "18", "--output", str(output)]
     assert main(arguments) == 2
     assert "--opset applies to --format onnx only" in capsys.readouterr().err
+    for format_, name in (("torch-export", "model.onnx"), ("onnx", "model.pt2")):  # a graph under another's name
+        assert main(["export", str(tmp_path / "ar.pt"), "--format", format_, "--output", str(tmp_path / name)]) == 2
+        assert f"names a {'onnx' if format_ != 'onnx' else 'torch-export'} file" in capsys.readouterr().err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["ar.pt", "data.csv"]
 
 
