@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from tsseq import io
 
 MAX_CHANNELS = 4  # channels drawn in the series panel
+# Why the series panel shows the channels it does, when not all of them fit (series_channels).
+BY_CONTRIBUTION = "largest contributions to the flagged rows"
+BY_DEPARTURE = "largest departures of the flagged rows from the others (standardised)"
+FIRST = "the first ones (nothing flagged)"
 
 
 def plot_detection(
@@ -29,6 +34,10 @@ def plot_detection(
     channel, the colour each channel's share of the score (its contribution over the
     row's score, 0 to 1), so that the channel making an alarm stands out whatever the
     score's size.
+    The series panel draws at most ``MAX_CHANNELS`` channels, those that matter most when more
+    do not fit (:func:`series_channels`, its legend saying how many and why); a flagged point's dot
+    sits on the channel that contributed most to its row (:func:`flag_channels`), or on every drawn
+    channel without contributions.
     ``labels`` (columns ``start``, ``end``) are shaded orange on both panels; detected
     ``events`` (:func:`tsseq.anomaly.events.find_events`) red, their peaks marked on the
     score panel.
@@ -48,12 +57,18 @@ def plot_detection(
             3, 1, figsize=(11, 7), sharex=True, gridspec_kw={"height_ratios": [3, 3, 0.5 + 0.3 * shares.shape[1]]}
         )
         _draw_shares(figure, share_axis, shares)
-    for column in list(values.columns[:MAX_CHANNELS]):
+    shown, rule = series_channels(values, result, events, CONTRIBUTION_PREFIX)
+    for column in shown:
         series_axis.plot(values.index, values[column], linewidth=0.9, label=str(column))
     if "is_anomaly" in result:
         flagged = result.index[result["is_anomaly"].to_numpy(dtype=bool)]
-        first = values.columns[0]
-        series_axis.scatter(flagged, values.loc[flagged, first], color="tab:red", s=14, zorder=3, label="flagged")
+        on = flag_channels(result, shown, CONTRIBUTION_PREFIX)
+        if on is None:  # no contributions: which channel made the alarm is unknown, so each shown one is marked
+            x = list(flagged) * len(shown)
+            y = np.concatenate([values.loc[flagged, column].to_numpy(dtype=np.float64) for column in shown])
+        else:
+            x, y = on.index, values.loc[on.index, shown].to_numpy()[np.arange(len(on)), [shown.index(c) for c in on]]
+        series_axis.scatter(x, y, color="tab:red", s=14, zorder=3, label="flagged")
     score_axis.plot(result.index, result["score"], color="0.2", linewidth=0.9, label="score")
     if "smoothed_score" in result:  # a batch threshold smooths the scores first: the line it is compared with
         score_axis.plot(result.index, result["smoothed_score"], color="tab:blue", linewidth=1.1,
@@ -80,11 +95,66 @@ def plot_detection(
     for axis in (series_axis, score_axis):
         axis.grid(alpha=0.3)
         axis.legend(loc="upper left", fontsize=8)
+    if rule:  # not every channel fits: the legend says how many are drawn and why these
+        series_axis.legend(loc="upper left", fontsize=8, title=f"{len(shown)} of {values.shape[1]} channels: {rule}",
+                           title_fontsize=8, alignment="left")  # fmt: skip
     figure.tight_layout()
     try:
         return io.write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=100))
     finally:
         plt.close(figure)
+
+
+def series_channels(
+    values: pd.DataFrame,
+    result: pd.DataFrame,
+    events: pd.DataFrame | None,
+    prefix: str,
+    limit: int = MAX_CHANNELS,
+) -> tuple[list, str]:
+    """-> (the columns of ``values`` the series panel draws, the rule that chose them; "" when all of them fit).
+
+    With more than ``limit`` channels, the ``limit`` that matter most, most first: with contributions
+    (``result``'s ``<prefix><channel>`` columns) the channels the ``events`` name, then the rest, each
+    group by its contributions summed over the flagged rows (``result["is_anomaly"]``); without them
+    the largest departure of a flagged row from the unflagged rows, in standard deviations of those
+    (the plot is not told which rows trained the detector; the unflagged ones stand in for them);
+    with nothing flagged the first ``limit``.
+    """
+    columns = list(values.columns)
+    if len(columns) <= limit:
+        return columns, ""
+    flags = result["is_anomaly"].to_numpy(dtype=bool) if "is_anomaly" in result else np.zeros(len(result), bool)
+    if not flags.any():
+        return columns[:limit], FIRST
+    names = [f"{prefix}{column}" for column in columns]
+    if all(name in result for name in names):
+        weight = result.loc[flags, names].fillna(0.0).sum().to_numpy()
+        if weight.any():
+            named = set()
+            if events is not None and "channels" in events:
+                named = {part.strip() for text in events["channels"].dropna() for part in str(text).split(",")}
+            order = sorted(range(len(columns)), key=lambda k: (str(columns[k]) not in named, -weight[k]))
+            return [columns[k] for k in order[:limit]], BY_CONTRIBUTION
+    hit = values.index.isin(result.index[flags])
+    rest = values.loc[~hit]
+    departure = values.loc[hit].sub(rest.mean()).div(rest.std().where(rest.std() > 0)).abs().max()
+    order = np.argsort(-departure.fillna(0.0).to_numpy(), kind="stable")  # ties (constant channels): the first
+    return [columns[k] for k in order[:limit]], BY_DEPARTURE
+
+
+def flag_channels(result: pd.DataFrame, shown: list, prefix: str) -> pd.Series | None:
+    """The channel a flagged row's dot sits on: of the ``shown`` channels, the one that contributed most to that row.
+
+    Indexed by the flagged rows of ``result``; None without contributions (the dots go on every shown
+    channel). A flagged row without a contribution of any shown channel (NaN) gets the first one.
+    """
+    names = [f"{prefix}{column}" for column in shown]
+    if "is_anomaly" not in result or not all(name in result for name in names):
+        return None
+    parts = result.loc[result["is_anomaly"].to_numpy(dtype=bool), names]
+    most = np.argmax(parts.fillna(-np.inf).to_numpy(dtype=np.float64), axis=1)
+    return pd.Series([shown[k] for k in most], index=parts.index, dtype=object)
 
 
 def _on_axis(times: pd.Series, index: pd.Index) -> pd.Series:
