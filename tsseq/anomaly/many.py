@@ -117,24 +117,30 @@ def detect_batch(config, history, source: str):
     from tsseq.anomaly.job import PER_SERIES_NOTES, detect_frame
     from tsseq.data.checks import series_frequency
     from tsseq.errors import DataError, ForecastError
+    from tsseq.relay import FitWarnings
 
     level = history.index.names[0]
     freq = series_frequency(history)
     tables, notes = [], []
-    for series_id, rows in history.groupby(level=0, sort=False):
-        wide = rows.droplevel(0)
-        wide.index = pd.DatetimeIndex(wide.index, freq=freq)  # one series on the batch's grid
-        where = f"{source}: series {series_id!r}"
-        try:
-            result = detect_frame(config, wide, where)
-        except (DataError, ForecastError) as error:  # about this series' values (a ConfigError is about the job)
-            raise _naming(error, where) from None
-        table = result.table.reset_index()
-        table.insert(0, level, series_id)
-        tables.append(table)
-        # a note about this series' own rows or scores says which series
-        named = [f"series {series_id!r}: {note}" if note.startswith(PER_SERIES_NOTES) else note for note in result.notes]
-        notes += [note for note in named if note not in notes]
+    relay = FitWarnings(source)  # a warning of one series' detector (a constant channel) names the series
+    try:
+        for series_id, rows in history.groupby(level=0, sort=False):
+            wide = rows.droplevel(0)
+            wide.index = pd.DatetimeIndex(wide.index, freq=freq)  # one series on the batch's grid
+            where = f"{source}: series {series_id!r}"
+            try:
+                with relay.of(f"series {series_id!r}", alike="series"):
+                    result = detect_frame(config, wide, where)
+            except (DataError, ForecastError) as error:  # about this series' values (a ConfigError is about the job)
+                raise _naming(error, where) from None
+            table = result.table.reset_index()
+            table.insert(0, level, series_id)
+            tables.append(table)
+            # a note about this series' own rows or scores says which series
+            named = [f"series {series_id!r}: {note}" if note.startswith(PER_SERIES_NOTES) else note for note in result.notes]
+            notes += [note for note in named if note not in notes]
+    finally:
+        relay.issue()
     return pd.concat(tables, ignore_index=True), notes
 
 
