@@ -86,3 +86,19 @@ def test_repository_pipelines_are_valid(nab_benchmark):
     for path in files:
         loader = next((load for prefix, load in loaders.items() if path.name.startswith(prefix)), load_pipeline)
         loader(path)
+
+
+def test_a_job_file_of_another_command_says_which_command_runs_it(tmp_path):
+    from tsseq.anomaly.config import load_detection_job
+    from tsseq.tuning.config import load_study
+
+    detection, study = tmp_path / "detect.yaml", tmp_path / "study.yaml"
+    detection.write_text("name: d\ndata: {csv: x.csv}\ndetector: {name: ar_residual}\n")
+    study.write_text("name: s\ndata: {dataset: co2}\nmodel: {name: ar}\nsearch_space: {max_order: {type: int, low: 1, high: 4}}\n")
+    with pytest.raises(ConfigError, match=r"detect.yaml: the key 'detector' makes it a detection job, not a pipeline "
+                                          r"file: run it with tsseq detect --config .*detect.yaml"):
+        load_pipeline(detection)
+    with pytest.raises(ConfigError, match=r"the key 'search_space' makes it an Optuna study.*tsseq tune .*study.yaml"):
+        load_detection_job(study)
+    with pytest.raises(ConfigError, match=r"the key 'detector' makes it a detection job, not a study file"):
+        load_study(detection)

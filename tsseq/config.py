@@ -464,6 +464,14 @@ def _check_parameter(annotation: Any, value: Any, key: str, owner: str, where: s
     return value
 
 
+# The key that only one kind of job file has, that kind, and the command that runs it.
+_JOB_KINDS = {
+    "detector": ("a detection job", "tsseq detect --config"),
+    "search_space": ("an Optuna study", "tsseq tune"),
+    "models": ("a pipeline", "tsseq run"),
+}
+
+
 def load_job(path: str | Path, config_class: type[T], what: str) -> tuple[T, Path]:
     """Read a YAML job file into ``config_class`` -> (config, the folder its relative paths resolve against).
 
@@ -495,6 +503,12 @@ def load_job(path: str | Path, config_class: type[T], what: str) -> tuple[T, Pat
         if path.suffix.lower() in (".csv", ".tsv") or "," in first or ";" in first:
             got += " (is it a CSV file?)"
         raise ConfigError(f"{what} {str(path)!r} reads as {got}, not a mapping of keys; {expected}.")
+    fields = {field.name for field in dataclasses.fields(config_class)}
+    for key, (kind, command) in _JOB_KINDS.items():  # a job file of another command: say which
+        if key in mapping and key not in fields:
+            raise ConfigError(
+                f"{path.name}: the key {key!r} makes it {kind}, not a {what.lower()}: run it with {command} {path}."
+            )
     try:
         config = from_mapping(config_class, mapping)
     except ConfigError as error:  # its messages start with the key path (none at the top level); the file goes first
