@@ -93,3 +93,13 @@ def test_a_timestamp_without_utc_offset_among_offsets_is_named_by_line(tmp_path:
         csv_to_parquet(source, tmp_path / "mixed.parquet", chunk_rows=10)
     with pytest.raises(DataError, match=expected):  # the same words as read_csv's
         read_csv(source)
+
+
+def test_iso_timestamps_in_mixed_precision_convert_as_read_csv_reads_them(tmp_path: Path) -> None:
+    seconds = pd.date_range("2024-03-01 08:00", periods=30, freq="1500ms", name="date")
+    stamps = [f"{second:%Y-%m-%d %H:%M:%S.%f}".rstrip("0").rstrip(".") for second in seconds]  # 08:00:00, 08:00:01.5
+    source = _stamps(tmp_path / "log.csv", stamps)
+    for chunk_rows in (7, 1):  # the first timestamp has no fraction: the format pandas guesses from it has none
+        converted = csv_to_parquet(source, tmp_path / f"log{chunk_rows}.parquet", chunk_rows=chunk_rows)
+        assert read_parquet(converted.path).index.equals(seconds)
+        pd.testing.assert_frame_equal(read_parquet(converted.path), read_csv(source))

@@ -246,6 +246,19 @@ def test_a_day_first_date_among_iso_dates_is_named_without_pandas_warning(tmp_pa
     assert [str(warning.message) for warning in caught] == []
 
 
+def test_iso_timestamps_that_drop_the_fraction_of_a_second_on_some_rows_are_read(tmp_path: Path) -> None:
+    # a sensor log writes 08:00:06, not 08:00:06.000: pandas reads every value in the format of the first
+    log = "time,temp\n2024-03-01 08:00:01.466,20.5\n2024-03-01 08:00:03.339,20.7\n2024-03-01 08:00:06,20.9\n"
+    frame = read_csv(write(tmp_path, log), irregular="keep")
+    assert list(frame.index) == [pd.Timestamp(f"2024-03-01 08:00:{s}") for s in ("01.466", "03.339", "06")]
+    unnamed = read_csv(write(tmp_path, log.replace("time,", "when,"), "when.csv"), irregular="keep")
+    assert unnamed.index.equals(frame.index.rename("when"))  # found by its values too
+    later = write(tmp_path, log.replace("01.466", "01").replace("06,", "06.25,"), "later.csv")  # 08:00:01 first
+    assert read_csv(later, irregular="keep").index[2] == pd.Timestamp("2024-03-01 08:00:06.25")
+    other = write(tmp_path, log.replace("2024-03-01 08:00:06", "01/03/2024 08:00:06"), "other.csv")  # not ISO 8601
+    raises(other, "unparsable timestamp '01/03/2024 08:00:06' at line 4", "in the format of the first timestamp")
+
+
 # ---- delimiters, decimal commas and field counts (European exports, test-bench logs) ----------
 
 SEMICOLON = "Zeit;Temperatur;Druck\n2020-01-01 00:00;21,5;1013,25\n2020-01-01 01:00;-0,75;1012,5\n2020-01-01 02:00;22;1012\n"
@@ -268,6 +281,18 @@ def test_given_sep_and_decimal_win(tmp_path: Path) -> None:
     path = write(tmp_path, SEMICOLON)
     frame = read_csv(path, timestamp_column="Zeit", sep=";", decimal=",")
     assert frame["Temperatur"].iloc[0] == 21.5
+
+
+def test_decimal_commas_are_detected_with_a_given_sep_and_without_a_header(tmp_path: Path) -> None:
+    path = write(tmp_path, SEMICOLON)
+    expected = [[21.5, 1013.25], [-0.75, 1012.5], [22.0, 1012.0]]
+    np.testing.assert_allclose(read_csv(path, timestamp_column="Zeit", sep=";").to_numpy(), expected)
+    bare = write(tmp_path, SEMICOLON.split("\n", 1)[1].replace(";22;1012", ";22,0;1012,0"), "bare.csv")
+    frame = read_csv(bare, header=False)  # both ',' and ';' split every line alike
+    assert list(frame.columns) == ["value_1", "value_2"]
+    np.testing.assert_allclose(frame.to_numpy(), expected)
+    raises(path, "column 'Temperatur' has a non-numeric value '21,5'", "decimal=',' (tsseq: --decimal ,)",
+           timestamp_column="Zeit", sep=";", decimal=".")  # fmt: skip
 
 
 def test_one_header_column_holding_a_delimiter_says_so(tmp_path: Path) -> None:
@@ -304,6 +329,20 @@ def test_unix_times_with_their_unit_and_numbers_refused_without_one(tmp_path: Pa
     raises(path, "Got int64 numbers (1416726000, ...)", "timestamp_unit='s'", "--timestamp-unit s")
     with pytest.raises(ConfigError, match="'timestamp_unit' parameter must be one of s, ms, us, ns .*Got 'sec'"):
         read_csv(path, timestamp_unit="sec")
+
+
+def test_unix_times_with_fractions_keep_the_digits_written(tmp_path: Path) -> None:
+    written = {  # float64 seconds would give 08:00:01.466000080
+        "s": {"1709280001.466": "08:00:01.466", "1709280003.339": "08:00:03.339"},
+        "ms": {"1709280001466.5": "08:00:01.4665", "1709280003339.25": "08:00:03.33925"},
+        "us": {"1709280001466000.5": "08:00:01.4660005", "1709280003339000.25": "08:00:03.33900025"},
+        "ns": {"1709280001466000001": "08:00:01.466000001", "1709280003339000000": "08:00:03.339"},
+    }
+    for unit, times in written.items():
+        path = write(tmp_path, "time,value\n" + "".join(f"{time},1\n" for time in times), f"{unit}.csv")
+        expected = [pd.Timestamp(f"2024-03-01 {time}") for time in times.values()]
+        assert list(read_csv(path, timestamp_unit=unit).index) == expected, unit
+        assert list(read_csv(path, timestamp_column="time", timestamp_unit=unit).index) == expected, unit  # as text
 
 
 def test_numbers_read_as_steps_give_back_the_same_numbers() -> None:

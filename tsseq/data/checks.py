@@ -52,6 +52,7 @@ UNIX_UNITS = ("s", "ms", "us", "ns")  # numbers as timestamps: Unix times in one
 STEPS = "steps"  # numbers as timestamps that only count steps (anomaly detection on the row sequence)
 TIMESTAMP_UNITS = (*UNIX_UNITS, STEPS)
 _SHOWN = 5  # how many offending items a message lists
+_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+\s*$")  # 20,0125: a number written with a decimal comma
 # Said in both forms (check_series' keyword, the CLI's flag). Mask is offered for the models that take NaN only:
 # the default model (auto) and the baselines refuse NaN once the data are read, so offering mask to them misleads.
 _MASK_IS_FOR = (
@@ -270,8 +271,8 @@ def _float_values(frame: pd.DataFrame, columns: list[object], where: Where, chos
             bad = (numbers.isna() & data.notna()).to_numpy()
             if bad.any():
                 position = int(np.argmax(bad))
-                hint = ""
-                if not chosen and bad.sum() == data.notna().sum():
+                hint = _decimal_comma_hint(data.iloc[position])
+                if not hint and not chosen and bad.sum() == data.notna().sum():
                     hint = (" It holds no number: if it is not a channel, name the channels (read_csv's "
                             "value_columns, the CLI's --columns A,B), or, if it says which series a row "
                             "belongs to, pass it as series_column (--series-column).")
@@ -283,6 +284,13 @@ def _float_values(frame: pd.DataFrame, columns: list[object], where: Where, chos
             data = numbers
         values[:, index] = data.to_numpy(dtype=np.float64, na_value=np.nan)
     return values
+
+
+def _decimal_comma_hint(value: object) -> str:
+    """How to read ``value`` where it is a number written with a decimal comma (``20,0125``); else ``""``."""
+    if not isinstance(value, str) or not _DECIMAL_COMMA.match(value):
+        return ""
+    return " It looks like a number with a decimal comma: pass decimal=',' (tsseq: --decimal ,)."
 
 
 def _parse_timestamps(raw: pd.Index, where: Where, unit: str | None = None) -> tuple[pd.DatetimeIndex, bool]:
@@ -300,7 +308,7 @@ def _parse_timestamps(raw: pd.Index, where: Where, unit: str | None = None) -> t
     if pd.api.types.is_numeric_dtype(raw.dtype):
         return _numbers_as_timestamps(raw, where, unit), unit == STEPS
     if unit in UNIX_UNITS and _digits_only(raw):  # a column read as text (a named timestamp column is)
-        return _numbers_as_timestamps(pd.Index(pd.to_numeric(raw)), where, unit), False
+        return _numbers_as_timestamps(raw, where, unit), False
     offsets = None
     try:
         parsed = _to_datetime(raw, dayfirst=False)
@@ -313,7 +321,7 @@ def _parse_timestamps(raw: pd.Index, where: Where, unit: str | None = None) -> t
         parsed = _day_or_month_first(raw, parsed, where)
     bad = np.asarray(parsed.isna())
     if bad.any() and unit in (None, STEPS) and _digits_only(raw):  # numbers read as text, not dates (20240105 is one)
-        return _numbers_as_timestamps(pd.Index(pd.to_numeric(raw)), where, unit), unit == STEPS
+        return _numbers_as_timestamps(raw, where, unit), unit == STEPS
     if bad.any():
         position = int(np.argmax(bad))
         alone = _to_datetime(raw[position : position + 1], dayfirst=False)[0]
@@ -336,39 +344,93 @@ def _digits_only(raw: pd.Index) -> bool:
 
 
 def _numbers_as_timestamps(raw: pd.Index, where: Where, unit: str | None) -> pd.DatetimeIndex:
-    """Numbers as Unix times in ``unit``, or as steps (seconds from 1970); without a unit they are refused."""
+    """Numbers (or numbers written as text) as Unix times in ``unit``, or as steps (seconds from 1970); without a
+    unit they are refused."""
+    numbers = raw if pd.api.types.is_numeric_dtype(raw.dtype) else pd.Index(pd.to_numeric(raw))
     if unit is None:
         raise DataError(
-            f"{where.source}: expected timestamps in the index. Got {raw.dtype} numbers ({raw[0]}, ...). If they are Unix "
-            "times, pass timestamp_unit='s' (or 'ms', 'us', 'ns'; tsseq: --timestamp-unit s); otherwise set a "
-            "column of dates as the index (frame.set_index('date')). tsseq detect scores one series whose "
-            "timestamps are numbers that count rows as it reads them."
+            f"{where.source}: expected timestamps in the index. Got {numbers.dtype} numbers ({numbers[0]}, ...). "
+            "If they are Unix times, pass timestamp_unit='s' (or 'ms', 'us', 'ns'; tsseq: --timestamp-unit s); "
+            "otherwise set a column of dates as the index (frame.set_index('date')). tsseq detect scores one series "
+            "whose timestamps are numbers that count rows as it reads them."
         )
-    values = np.asarray(raw, dtype=np.float64)
+    values = np.asarray(numbers, dtype=np.float64)
     if not np.isfinite(values).all():
         position = int(np.argmax(~np.isfinite(values)))
-        raise DataError(f"{where.source}: timestamp {raw[position]!r} at {where.row(position)} is not a finite number.")
+        raise DataError(
+            f"{where.source}: timestamp {numbers[position]!r} at {where.row(position)} is not a finite number."
+        )
+    in_unit = "s" if unit == STEPS else unit
+    nanoseconds = None if pd.api.types.is_integer_dtype(numbers.dtype) else _decimal_nanoseconds(raw, in_unit)
     try:
-        parsed = pd.to_datetime(raw, unit="s" if unit == STEPS else unit)
+        if nanoseconds is not None:
+            parsed = pd.to_datetime(nanoseconds, unit="ns")
+        else:
+            parsed = pd.to_datetime(numbers, unit=in_unit)
     except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime) as error:
         meaning = "steps (read as seconds)" if unit == STEPS else f"Unix times in {unit!r}"
         raise DataError(
-            f"{where.source}: the timestamps, numbers from {raw.min()!r} to {raw.max()!r}, are out of range as "
-            f"{meaning} ({error}). Check timestamp_unit (--timestamp-unit)."
+            f"{where.source}: the timestamps, numbers from {numbers.min()!r} to {numbers.max()!r}, are out of "
+            f"range as {meaning} ({error}). Check timestamp_unit (--timestamp-unit)."
         ) from None
     return pd.DatetimeIndex(parsed)
 
 
+def _decimal_nanoseconds(written: pd.Index, unit: str) -> np.ndarray | None:
+    """Numbers in ``unit`` -> int64 nanoseconds from 1970, from their decimal digits (the text, or a float's
+    shortest repr: the digits a CSV file gave), whole and fraction apart: 1709280001.466 s is 08:00:01.466, where
+    float64 seconds give 08:00:01.466000080. Digits past the nanosecond are dropped. None for a number written
+    with an exponent (1e-05), past the range of int64 nanoseconds, or a float whose repr is finer than float64
+    (1709280001466000.2 us for ...000.25: the digits written are lost): pandas reads these, or names them."""
+    digits = pd.Series(written.astype(str)).str.extract(_DECIMAL)
+    if digits[1].isna().any() or digits[1].str.len().max() > 18:
+        return None
+    if pd.api.types.is_float_dtype(written.dtype):
+        decimals = digits[2].fillna("").str.len().to_numpy()
+        if (10.0**-decimals < np.spacing(np.abs(written.to_numpy()))).any():
+            return None  # a repr finer than the float: the float's own value
+    scale = _NANOSECONDS[unit]
+    whole = digits[1].astype(np.int64).to_numpy()
+    if (whole >= np.iinfo(np.int64).max // scale).any():
+        return None
+    places = len(str(scale)) - 1  # fractional digits down to the nanosecond
+    fraction = ("0" + digits[2].fillna("").str.ljust(places, "0").str[:places]).astype(np.int64).to_numpy()
+    return np.where(digits[0] == "-", -1, 1) * (whole * scale + fraction)
+
+
+_NANOSECONDS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+_DECIMAL = r"^\s*([+-]?)(\d+)(?:\.(\d*))?\s*$"  # 1709280001.466: sign, whole digits, fractional digits
 _DAY_MONTH = re.compile(r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")  # 05/01/2024: 1 May or 5 January
 _DOTTED = re.compile(r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}\b")  # 05.01.2024: 5 January wherever dots are written
 _OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"  # a UTC offset written at the end of a timestamp
 _TIME = r"(?:\d{1,2}:\d{2}(?::\d{2}(?:\.\d*)?)?)"  # a time of day: 13:00, 13:00:00, 13:00:00.5
+_ISO_DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}")  # 2024-03-01: an ISO 8601 date, year first
 
 
 def _to_datetime(raw: pd.Index, dayfirst: bool, utc: bool = False) -> pd.DatetimeIndex:
     with warnings.catch_warnings():  # pandas warns when its guess of the format disagrees with dayfirst
         warnings.simplefilter("ignore", UserWarning)
-        return pd.to_datetime(raw, errors="coerce", dayfirst=dayfirst, utc=utc)
+        return _iso8601(raw, pd.to_datetime(raw, errors="coerce", dayfirst=dayfirst, utc=utc), utc)
+
+
+def _iso8601(raw: pd.Index | pd.Series, parsed: pd.Index | pd.Series, utc: bool) -> pd.Index | pd.Series:
+    """``parsed``, or, where it misses values and every value is ISO 8601, ``raw`` read as ISO 8601.
+
+    pandas reads every value in the format of the first, so a log that drops the fraction of a second on some
+    rows (``08:00:01.466``, then ``08:00:06``) misses those; ISO 8601 is one standard in all its precisions.
+    Other formats keep the one format (and its day-first reading). A UTC offset on some values only stays
+    missed, for the caller to name (``utc=True`` would read the others as UTC)."""
+    written = np.asarray(pd.notna(raw))
+    if not (np.asarray(pd.isna(parsed)) & written).any():
+        return parsed
+    text = pd.Series(np.asarray(raw, dtype=object)[written]).astype(str)
+    if not _ISO_DATE.match(text.iloc[0]) or _utc_offsets(text).isna().nunique() > 1:
+        return parsed
+    try:
+        iso = pd.to_datetime(raw, errors="coerce", format="ISO8601", utc=utc)
+    except (ValueError, TypeError):  # UTC offsets that change, without utc=True
+        return parsed
+    return parsed if (np.asarray(pd.isna(iso)) & written).any() else iso
 
 
 def _day_or_month_first(raw: pd.Index, month_first: pd.DatetimeIndex, where: Where) -> pd.DatetimeIndex:

@@ -9,7 +9,8 @@ of the result equals ``read_csv`` of the CSV.
 
 Typing, chunk by chunk, so that every chunk has the first one's schema: the timestamp
 column is parsed with the format of its first value (what pandas infers for a whole
-column; dates written ``nn/nn/yyyy`` day first or month first as ``read_csv`` reads them,
+column; timestamps all ISO 8601 in any precision, ``08:00:01.466`` then ``08:00:06``; dates
+written ``nn/nn/yyyy`` day first or month first as ``read_csv`` reads them,
 :func:`_reads_day_first`; UTC offsets that change written in UTC, :func:`_find_offset_change`),
 value columns become float64, series ids stay integers when
 the first chunk's are (else text). A cell that breaks the type is a DataError naming the
@@ -302,12 +303,15 @@ class _ChunkTyping:
         return numbers.astype("int64")
 
     def _timestamps(self, text: pd.Series, first_line: int) -> pd.Series:
+        from tsseq.data.checks import _iso8601
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 parsed = pd.to_datetime(text, format=self.format, errors="coerce", utc=self.utc)
             except (ValueError, TypeError):  # mixed time zones
                 raise self._mixed_time_zones(text) from None
+        parsed = _iso8601(text, parsed, self.utc)  # ISO 8601 in mixed precision, as read_csv reads it
         bad = (parsed.isna() & text.notna()).to_numpy()
         if bad.any():
             position = int(bad.argmax())
@@ -338,6 +342,8 @@ class _ChunkTyping:
         return _mixed_time_zones(pd.Index(stamps.to_numpy()), Where(self.name, lambda p: _csv_line(int(rows[p])), None))
 
     def _numbers(self, values: pd.Series, column: str, first_line: int) -> pd.Series:
+        from tsseq.data.checks import _decimal_comma_hint
+
         if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
             return values.astype("float64")
         numbers = pd.to_numeric(values, errors="coerce")
@@ -347,6 +353,7 @@ class _ChunkTyping:
             raise DataError(
                 f"{self.name}: column {column!r} has a non-numeric value {values.iloc[position]!r} at line "
                 f"{first_line + position}; expected a number (leave the cell empty for a missing value)."
+                f"{_decimal_comma_hint(values.iloc[position])}"
             )
         return numbers.astype("float64")
 

@@ -14,9 +14,9 @@ Two layouts:
   columns, rows of many series -> a frame indexed by ``(series id, timestamp)``.
 
 The field delimiter is detected from the first lines of a file (``,``, ``;``, tab or
-``|``, :class:`csv.Sniffer`) unless ``sep`` is given; a ``;``- or tab-separated file
-whose numbers are written with decimal commas (``1,5``, common in European exports and
-test-bench logs) is read with ``decimal=","`` unless ``decimal`` is given.
+``|``, :class:`csv.Sniffer`) unless ``sep`` is given; a ``;``- or tab-separated file (the
+delimiter detected or given) whose numbers are written with decimal commas (``1,5``, common
+in European exports and test-bench logs) is read with ``decimal=","`` unless ``decimal`` is given.
 
 The text is UTF-8 unless ``encoding`` is given; a file that starts with a UTF-16 or
 UTF-32 byte-order mark (Excel's "Unicode text", PowerShell's ``Out-File``) is read in that
@@ -38,7 +38,7 @@ from typing import IO
 
 import pandas as pd
 
-from tsseq.data.checks import STEPS, check_series
+from tsseq.data.checks import STEPS, _DECIMAL_COMMA, _to_datetime, check_series
 from tsseq.errors import ConfigError, DataError, DataFileNotFoundError, closest_match
 
 TIMESTAMP_NAMES = ("date", "time", "timestamp", "timestamps", "datetime", "date_time", "ds", "ts", "time_stamp")
@@ -47,7 +47,7 @@ _DETECTION_ROWS = 100  # rows of a column tried when looking for the timestamp c
 _DELIMITERS = ",;\t|"  # field delimiters detected
 _SAMPLE_CHARACTERS = 65536  # read to detect the delimiter and the decimal mark
 _SAMPLE_LINES = 50
-_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
+_ONE_DECIMAL_COMMA = re.compile(r"^[^,]*\d,\d[^,]*$")  # 20,0125 or 01.03.2024 08:00:01,466
 _DECIMAL_POINT = re.compile(r"^\s*[+-]?\d*\.\d+(?:[eE][+-]?\d+)?\s*$")
 _FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _SHOWN_BYTES = 80  # of the line around a byte that does not decode
@@ -314,23 +314,38 @@ def _sample(source: object, encoding: str) -> str | None:
 
 
 def _detect_dialect(sample: str | None, read_options: dict[str, object]) -> None:
-    """Fill ``sep`` (and ``decimal``) from the file's first characters, unless the caller gave them."""
-    if "sep" in read_options or "delimiter" in read_options or not sample or "\ufffd" in sample or "\x00" in sample:
-        return  # given, or not text: pandas reports what it finds
+    """Fill ``sep`` and ``decimal`` from the file's first characters, each unless the caller gave it (decimal
+    commas are detected in a file whose given ``sep`` is not a comma too)."""
+    if not sample or "\ufffd" in sample or "\x00" in sample:
+        return  # not text: pandas reports what it finds
     lines = sample.splitlines()[:_SAMPLE_LINES]
     if len(sample) >= _SAMPLE_CHARACTERS and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut
-    try:
-        sep = csv.Sniffer().sniff("\n".join(lines), delimiters=_DELIMITERS).delimiter
-    except csv.Error:
-        return
-    if sep == "," or sep not in lines[0]:
-        return
-    read_options["sep"] = sep
-    if "decimal" not in read_options:
+    sep = read_options.get("sep", read_options.get("delimiter"))
+    if "sep" not in read_options and "delimiter" not in read_options:
+        try:
+            sep = csv.Sniffer().sniff("\n".join(lines), delimiters=_DELIMITERS).delimiter
+        except csv.Error:
+            return
+        if sep == "," and _semicolons_between_decimal_commas(lines):
+            sep = ";"  # the sniffer prefers ',' where both split every line alike (a file without a header)
+        if sep == "," or sep not in lines[0]:
+            return
+        read_options["sep"] = sep
+    if "decimal" not in read_options and isinstance(sep, str) and len(sep) == 1 and sep != ",":
         fields = [field for line in lines[1:] for field in line.split(sep)]
         if any(_DECIMAL_COMMA.match(f) for f in fields) and not any(_DECIMAL_POINT.match(f) for f in fields):
             read_options["decimal"] = ","
+
+
+def _semicolons_between_decimal_commas(lines: list[str]) -> bool:
+    """Whether every line holds as many ``;`` and every comma sits between digits, one a field (``20,0125;99,89``)."""
+    fields = [line.split(";") for line in lines]
+    return (
+        len(fields[0]) > 1
+        and all(len(row) == len(fields[0]) for row in fields)
+        and all(_ONE_DECIMAL_COMMA.match(field) for row in fields for field in row if "," in field)
+    )
 
 
 def _check_field_counts(table: pd.DataFrame, sample: str | None, name: str, read_options: dict[str, object]) -> None:
@@ -431,7 +446,7 @@ def _parses_as_dates(values: pd.Series) -> bool:
     with warnings.catch_warnings():  # pandas warns when it cannot infer a date format
         warnings.simplefilter("ignore")
         try:
-            parsed = pd.to_datetime(sample, errors="coerce", utc=True)
+            parsed = _to_datetime(pd.Index(sample), dayfirst=False, utc=True)  # ISO 8601 in mixed precision too
         except (ValueError, TypeError):
             return False
     return bool(parsed.notna().all())
