@@ -175,8 +175,10 @@ def test_masked_missing_values_have_no_score_or_are_refused_naming_the_way_out(s
     assert table["score"].iloc[300:306].isna().all() and table["score"].iloc[306:].notna().all()
     code = main(["detect", str(gaps), "--detector", "ar_residual", "--missing", "mask", "--output", str(output)])
     assert code == 2
+    error = capsys.readouterr().err
     assert ("gaps.csv: detector 'ar_residual' cannot score data with missing values (6 row(s) kept as missing by "
-            "missing='mask'): AR cannot use missing values") in capsys.readouterr().err
+            "missing='mask'): AR cannot use missing values") in error
+    assert "(tsseq detect --missing interpolate or --missing ffill)" in error  # the options, not only the API's words
 
 
 def test_a_labelled_window_that_ends_before_it_starts_is_refused_naming_its_line(tmp_path: Path) -> None:
@@ -343,3 +345,139 @@ def test_an_unknown_detrend_is_refused_naming_the_choices() -> None:
 
     with pytest.raises(ConfigError, match=r"detrend must be one of linear, difference \(or null\)\. Got 'linaer'.*'linear'"):
         DetectionConfig(name="x", data=DataConfig(csv="x.csv"), detrend="linaer")
+
+
+# ---------------------------------------------------------------------------- options beside --config
+
+
+def test_options_beside_a_job_file_set_its_keys_and_are_named_on_stderr(spiky_csv: Path, tmp_path: Path,
+                                                                      capsys) -> None:
+    # they were ignored but --output, so that --mode batch --threshold ksigma ran causal with the default threshold
+    job = tmp_path / "job.yaml"
+    job.write_text(f"name: sensor\ndata: {{csv: {spiky_csv.name}}}\ndetector: {{name: ar_residual}}\n"
+                   "threshold_params: {rate: 0.02}\noutput: {directory: results, csv: scores.csv}\n")  # fmt: skip
+    options = ["--mode", "batch", "--threshold", "ksigma", "--threshold-param", "k=4", "--window", "12",
+               "--train-fraction", "0.4"]  # fmt: skip
+    assert main(["detect", "--config", str(job), *options, "--output", str(tmp_path / "job_scores.csv")]) == 0
+    error = capsys.readouterr().err
+    assert ("sensor: set on the command line over job.yaml: --window 12 (window); --threshold ksigma (threshold; "
+            "the file's threshold_params dropped); --mode batch (mode); --train-fraction 0.4 (train_fraction); "
+            "--threshold-param k=4 (threshold_params); --output ") in error  # fmt: skip
+    assert "batch (offline)" in error and not (tmp_path / "results").exists()
+    assert main(["detect", str(spiky_csv), "--detector", "ar_residual", *options, "--output",
+                 str(tmp_path / "csv_scores.csv")]) == 0  # fmt: skip
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "job_scores.csv"), pd.read_csv(tmp_path / "csv_scores.csv"))
+
+
+def test_every_detect_option_sets_a_job_key_beside_config() -> None:
+    # a new option that run() maps from the command line only would be ignored beside --config again
+    import argparse
+
+    from tsseq.anomaly import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    options = {action.dest for action in parser._actions if action.option_strings and action.dest != "help"}
+    handled = {"config", "detector", "param", "threshold_param", "output", "plot", "events", "threads"}
+    assert options - handled == set(cli._JOB_OPTIONS) | set(cli._DATA_OPTIONS)
+    defaults = vars(parser.parse_args([]))
+    assert cli._given_settings(argparse.Namespace(**defaults)) == ({}, {})  # no default hides the file's setting
+
+
+def test_a_detector_named_beside_config_drops_the_files_parameters_for_another(spiky_csv: Path, tmp_path: Path,
+                                                                                capsys) -> None:
+    job = tmp_path / "job.yaml"
+    job.write_text(f"name: sensor\ndata: {{csv: {spiky_csv.name}}}\ndetector: {{name: ar_residual, params: "
+                   "{scorer: squared}}\noutput: {directory: results, csv: scores.csv}\n")  # fmt: skip
+    output = tmp_path / "scores.csv"
+    assert main(["detect", "--config", str(job), "--detector", "var_residual", "--output", str(output)]) == 0
+    assert "--detector var_residual (detector.name; the file's params dropped)" in capsys.readouterr().err
+
+
+def test_detect_help_lists_every_registered_detector(capsys) -> None:
+    # bilstm_ae and dilated_ae were missing from a hand-written list
+    from tsseq.anomaly.cli import DESCRIPTIONS
+    from tsseq.anomaly.detectors import DETECTORS
+
+    assert set(DESCRIPTIONS) == set(DETECTORS)
+    with pytest.raises(SystemExit):
+        main(["detect", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert all(f"{name}," in shown or f"{name} (" in shown for name in DETECTORS)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--detector", "lstm_ae", "--param", "aggregation=mean"], "Set causal=False (tsseq detect --mode batch)"),
+        (["--detector", "ar_residual", "--threshold", "telemanom"], "(tsseq detect --threshold-param batch_size=1)"),
+        (["--detector", "bilstm_ae"], "tsseq detect --mode batch; or model_params={'bidirectional': False}: "
+         "--param 'model_params={bidirectional: false}'"),
+    ],
+)  # fmt: skip
+def test_causal_refusals_name_the_options_of_the_command_line(spiky_csv: Path, tmp_path: Path, capsys,
+                                                              arguments: list, message: str) -> None:
+    assert main(["detect", str(spiky_csv), *arguments, "--output", str(tmp_path / "scores.csv")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_error_of_the_detect_command_has_its_prefix_once(spiky_csv: Path, tmp_path: Path, capsys) -> None:
+    code = main(["detect", str(spiky_csv), "--detector", "ar_residual", "--threshold", "none", "--events",
+                 str(tmp_path / "events.csv"), "--output", str(tmp_path / "scores.csv")])  # fmt: skip
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "tsseq detect: error: events are made of flagged rows; --events needs a threshold (not 'none').\n"
+    )
+
+
+# ---------------------------------------------------------------------------- labels files
+
+
+def _labels(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "labels.csv"
+    path.write_text(text)
+    return path
+
+
+def test_an_empty_cell_of_a_labels_file_is_named_by_its_line(spiky_csv: Path, tmp_path: Path, capsys) -> None:
+    labels = _labels(tmp_path, "start,end\n2000-01-18 11:00,2000-01-18 13:00\n2000-01-20 06:35,\n")
+    code = main(["detect", str(spiky_csv), "--detector", "ar_residual", "--labels", str(labels), "--output",
+                 str(tmp_path / "scores.csv")])  # fmt: skip
+    assert code == 2  # a ConversionError from matplotlib, exit 1, before
+    assert "labels.csv': line 3 (window 2) has no end (an empty cell)" in capsys.readouterr().err
+
+
+def test_labels_dates_with_and_without_a_time_read_and_an_unparsable_cell_is_named(tmp_path: Path) -> None:
+    from tsseq.anomaly.job import read_labels
+    from tsseq.errors import DataError
+
+    windows = read_labels(_labels(tmp_path, "start,end\n2024-01-01 06:35,2024-01-01 06:45\n2030-01-01,2030-01-02\n"))
+    assert windows["start"].tolist() == [pd.Timestamp("2024-01-01 06:35"), pd.Timestamp("2030-01-01")]
+    assert windows["end"].tolist() == [pd.Timestamp("2024-01-01 06:45"), pd.Timestamp("2030-01-02")]
+    with pytest.raises(DataError, match=r"labels.csv': line 3 \(end\): 'soon' is not a timestamp"):
+        read_labels(_labels(tmp_path, "start,end\n2024-01-01,2024-01-02\n2024-01-03,soon\n"))
+
+
+@pytest.mark.parametrize("sep", [None, ";"])
+def test_a_semicolon_separated_labels_file_is_read(tmp_path: Path, sep) -> None:
+    from tsseq.anomaly.job import read_labels
+
+    windows = read_labels(_labels(tmp_path, "start;end\n2024-03-01 08:10:00;2024-03-01 08:10:10\n"), sep)
+    assert windows.to_dict("list") == {"start": [pd.Timestamp("2024-03-01 08:10")],
+                                       "end": [pd.Timestamp("2024-03-01 08:10:10")]}  # fmt: skip
+    assert len(read_labels(_labels(tmp_path, "start,end\n2024-03-01,2024-03-02\n"), ";")) == 1  # --sep of the data
+
+
+def test_labels_outside_the_datas_span_are_refused_or_warned_of_by_line(spiky_csv: Path, tmp_path: Path,
+                                                                       capsys) -> None:
+    # they were drawn silently, the plot's time axis stretched to 2030
+    options = ["detect", str(spiky_csv), "--detector", "ar_residual", "--output", str(tmp_path / "scores.csv")]
+    labels = _labels(tmp_path, "start,end\n2030-01-01,2030-01-02\n")
+    assert main([*options, "--labels", str(labels)]) == 2
+    assert ("labels.csv': no labelled window overlaps the data's span, 2000-01-01 00:00:00 to 2000-01-25 23:00:00 "
+            "(line(s) 2, from 2030-01-01") in capsys.readouterr().err  # fmt: skip
+    labels = _labels(tmp_path, "start,end\n2000-01-18 11:00,2000-01-18 13:00\n2030-01-01,2030-01-02\n")
+    message = ("labels.csv': 1 of 2 labelled windows lie outside the data's span, 2000-01-01 00:00:00 to "
+               "2000-01-25 23:00:00, at line(s) 3; they are left off the plot.")  # fmt: skip
+    with pytest.warns(UserWarning, match=re.escape(message)):
+        assert main([*options, "--labels", str(labels), "--plot", str(tmp_path / "scores.png")]) == 0

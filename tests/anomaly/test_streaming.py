@@ -72,7 +72,8 @@ def test_scores_up_to_t_ignore_every_later_point(series: pd.DataFrame, kind: str
 
 def test_stream_result_layout_and_refits(series: pd.DataFrame) -> None:
     result = score_stream(_detector("ar_residual"), series, train_rows=TRAIN_ROWS, refit_every=80)
-    assert list(result.frame.columns) == ["score", "is_anomaly", "threshold"]
+    # Telemanom's threshold compares the smoothed errors: written beside the scores
+    assert list(result.frame.columns) == ["score", "smoothed_score", "is_anomaly", "threshold"]
     assert result.frame["score"].iloc[:TRAIN_ROWS].isna().all() and result.causal and result.frame.attrs["causal"]
     assert result.refits == tuple(series.index[[TRAIN_ROWS - 1, TRAIN_ROWS + 79, TRAIN_ROWS + 159]])
 

@@ -178,6 +178,45 @@ def test_telemanom_thresholder_is_causal_per_batch_and_chunking_does_not_matter(
     np.testing.assert_array_equal(make().predict(perturbed)[:350], whole[:350])
 
 
+def _spike_with_an_echo() -> np.ndarray:
+    """Forecast errors of a spike at row 800: its own, then a forecaster's echo of it in the 30 rows after it."""
+    errors = np.abs(np.random.default_rng(0).normal(size=1200)) * 0.1
+    errors[800], errors[801:831] = 50.0, 10.0
+    return errors
+
+
+def test_telemanom_flags_a_spike_from_its_own_row_though_the_smoothing_reaches_epsilon_later() -> None:
+    errors = _spike_with_an_echo()
+    result = telemanom_threshold(errors)
+    assert result.smoothed[800] < result.threshold < errors[800]  # the premise: the EWMA (span 105) lags the spike
+    assert result.sequences[0][0] == 800 and np.flatnonzero(result.flags)[0] == 800  # the onset (step 4)
+    validation = np.abs(np.random.default_rng(1).normal(size=1000)) * 0.1
+    thresholder = TelemanomThresholder().fit(validation)
+    assert thresholder.smooth(errors)[800] < thresholder.run(errors)[1][800]  # the same premise, per batch
+    flags = TelemanomThresholder().fit(validation).predict(errors)
+    assert flags[800] and not flags[:800].any()
+
+
+def test_telemanom_thresholders_run_gives_what_each_flag_was_compared_with() -> None:
+    errors = _spike_with_an_echo()
+    validation = np.abs(np.random.default_rng(1).normal(size=1000)) * 0.1
+    thresholder = TelemanomThresholder().fit(validation)
+    smoothed = thresholder.smooth(errors)
+    np.testing.assert_array_equal(thresholder.smooth(errors), smoothed)  # the state is not changed
+    np.testing.assert_allclose(smoothed, ewma(np.concatenate([validation, errors]), 105)[0][1000:], rtol=1e-12)
+    flags, thresholds = thresholder.run(errors)
+    np.testing.assert_array_equal(TelemanomThresholder().fit(validation).predict(errors), flags)
+    for start in range(0, errors.size, 70):  # one epsilon per batch of batch_size rows
+        assert np.unique(thresholds[start : start + 70]).size == 1
+    above = smoothed > thresholds
+    assert not (above & ~flags).any()  # nothing pruned here
+    onset = flags & ~above  # rows flagged by their own errors, just before the smoothed errors pass epsilon
+    assert onset[800] and (errors[onset] > thresholds[onset]).all()
+    for row in np.flatnonzero(onset):
+        after = row + np.argmax(~onset[row:])  # the first row after the onset's run
+        assert above[after] and after // 70 == row // 70  # within one batch
+
+
 def test_make_thresholder_by_name_and_its_errors() -> None:
     rng = np.random.default_rng(5)
     validation, test = rng.exponential(size=5000), rng.exponential(size=500)

@@ -32,8 +32,13 @@ bare numbers; a NumPy ``.npy`` array of values): the output carries those number
 rows' numbers from 0. Modes: ``causal`` (default) trains on the first
 rows and streams the rest (the score of ``t`` uses rows up to ``t``; training rows get no
 score); ``batch`` trains on the same rows and scores every row offline, windows both sides
-of each point included. The job itself is :func:`tsseq.anomaly.job.run_detection`; this
-module only parses arguments and writes files, and imports nothing heavy until a command runs.
+of each point included. With ``--config``, an option given beside it sets its job-file key over the
+file's (``--mode batch`` sets ``mode``, ``--sep`` ``data.sep``, ``--output`` the scores file of ``output``), as
+``tsseq run``'s and ``tsseq tune``'s options do, and one line on stderr names them; a ``--detector`` or
+``--threshold`` other than the file's drops the file's ``detector.params`` or ``threshold_params``, which were
+for its own (``--param``, ``--threshold-param`` then give the new one's). The job itself is
+:func:`tsseq.anomaly.job.run_detection`; this module only parses arguments and writes files, and imports
+nothing heavy until a command runs.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ from pathlib import Path
 
 HELP = "score a series for anomalies (CSV or job file): scores, flags and an optional plot"
 
-# One line per detector for `tsseq models`; a detector missing here shows its class's first docstring line.
+# One line per detector of the registry (DETECTORS, which imports torch: not read to build the parser) for `tsseq
+# models`, and the names `tsseq detect --help` lists; tests/anomaly/test_detect_cli.py checks both hold every one.
 DESCRIPTIONS = {
     "auto": "the default: lstm_ae (on centred windows for several channels), var_residual and interval (a VAR's "
     "predictive; unrelated channels left out, the other cross terms shrunk), each scoring a row by its largest "
@@ -99,13 +105,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the data: a CSV file (a timestamp column, or none: rows in order; --no-header for bare numbers), "
         "Parquet, or a NumPy .npy array of values (rows x channels, as NASA's SMAP and MSL sets)",
     )  # fmt: skip
-    parser.add_argument("--config", type=Path, help="a detection job file (YAML) instead of a CSV and options")
     parser.add_argument(
-        "--detector", default="auto",
-        help="auto (default: reconstruction, forecast residual and interval detectors combined), "
-        "online_residual (best on NAB; causal only), lstm_ae, gru_ae, segment_ae, lstm_vae, patchtst_ae, "
-        "ar_residual, var_residual (every channel from the related channels' past; for wide logs), "
-        "interval (tail probability under a probabilistic forecaster), online_interval (causal only)",
+        "--config", type=Path,
+        help="a detection job file (YAML) instead of a CSV; the options given beside it set their keys over the "
+        "file's (named on stderr)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--detector",
+        help=f"one of {', '.join(DESCRIPTIONS)} (`tsseq models` says what each does); default auto: reconstruction, "
+        "forecast residual and interval detectors combined",
     )  # fmt: skip
     parser.add_argument(
         "--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="detector parameter (YAML)"
@@ -116,7 +124,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "for online_residual, online_interval)",
     )
     parser.add_argument(
-        "--threshold", default="default",
+        "--threshold",
         help="false_alarm, adaptive, quantile, ksigma, spot, dspot, telemanom, transductive (batch only), none "
         "(scores only), or default: for every windowed detector and auto, adaptive in causal mode (the scores "
         "smoothed by a causal moving mean of 9 rows, --threshold-param smoothing=9, the 1%% false-alarm threshold "
@@ -131,10 +139,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "online_interval: alarm_level, their calibrated levels",
     )  # fmt: skip
     parser.add_argument("--threshold-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--mode", choices=["causal", "batch"], default="causal")
+    parser.add_argument(
+        "--mode", choices=["causal", "batch"],
+        help="causal (default): train on the first rows, stream the rest; batch: score every row offline",
+    )  # fmt: skip
     parser.add_argument("--train-rows", type=int, help="rows to train on (default: --train-fraction of them)")
     parser.add_argument(
-        "--train-fraction", type=float, default=0.3,
+        "--train-fraction", type=float,
         help="share of the rows to train on (default 0.3; raised on a short series so that the detector holds out "
         "10 validation rows)",
     )
@@ -151,7 +162,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="join events at most N unflagged rows apart (default: the threshold's smoothing window less one, 8)",
     )
     parser.add_argument(
-        "--timestamps", choices=["auto", "grid", "rows"], default="auto",
+        "--timestamps", choices=["auto", "grid", "rows"],
         help="auto (default): the grid when regular, else the row sequence; grid: irregular steps refused; "
         "rows: detect on the row sequence, timestamps carried through unchanged",
     )  # fmt: skip
@@ -170,7 +181,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timestamp-column")
     parser.add_argument("--columns", type=_columns, help="comma-separated value columns (default: all)")
     parser.add_argument("--freq", help="pandas frequency, e.g. h, D, 5min (default: inferred)")
-    parser.add_argument("--missing", choices=["error", "interpolate", "ffill", "mask"], default="error")
+    parser.add_argument(
+        "--missing", choices=["error", "interpolate", "ffill", "mask"],
+        help="missing values: error (default), interpolate, ffill, or mask (kept, for the neural detectors)",
+    )  # fmt: skip
     parser.add_argument(
         "--series-column", help="many series (long format): the column of series ids; each series is scored on its own"
     )
@@ -210,48 +224,34 @@ def run(args: argparse.Namespace) -> int:
     from tsseq.streaming_jobs import is_parquet_output, output_kind, write_frames
 
     if (args.csv is None) == (args.config is None):
-        raise ConfigError("tsseq detect: give either a CSV file or --config JOB.yaml (exactly one).")
+        raise ConfigError("give either a CSV file or --config JOB.yaml (exactly one).")
+    job, data = _given_settings(args)
     if args.config is not None:
         config, base_dir = load_detection_job(args.config)
-        config = _with_engine(config, args)
+        config, given = _over_the_job_file(config, args, job, data)
         directory = Path(config.output.directory)
         output = args.output or directory / config.output.csv
         plot = args.plot or (directory / config.output.plot if config.output.plot else None)
         events = args.events or (directory / config.output.events if config.output.events else None)
+        if given:
+            over = f"set on the command line over {args.config.name}"
+            print(f"{config.name}: {over}: {'; '.join(given)}", file=sys.stderr)
     else:
         if args.output is None:
-            raise ConfigError("tsseq detect: --output SCORES.csv is required with a CSV file.")
+            raise ConfigError("--output SCORES.csv is required with a CSV file.")
         config = DetectionConfig(
             name=args.csv.stem,
-            data=DataConfig(csv=str(args.csv), timestamp_column=args.timestamp_column, columns=args.columns,
-                            series_column=args.series_column, freq=args.freq, missing=args.missing, sep=args.sep,
-                            decimal=args.decimal, sort=args.sort, reindex=args.reindex,
-                            timestamp_unit=args.timestamp_unit, header=not args.no_header),
-            detector=DetectorConfig(args.detector, dict(args.param)),
-            window=args.window,
-            threshold=None if str(args.threshold).lower() == "none" else args.threshold,
+            data=DataConfig(csv=str(args.csv), **data),
+            detector=DetectorConfig(args.detector or "auto", dict(args.param)),
             threshold_params=dict(args.threshold_param),
-            mode=args.mode,
-            train_rows=args.train_rows,
-            train_fraction=args.train_fraction,
-            refit_every=args.refit_every,
-            refit_window=args.refit_window,
-            labels=None if args.labels is None else str(args.labels),
-            timestamps=args.timestamps,
-            resample=args.resample,
-            detrend=args.detrend,
-            event_gap=args.event_gap,
-            batch_series=args.batch_series,
-            engine=args.engine or "local",
-            scheduler=args.scheduler,
-            workers=args.workers,
+            **job,
         )  # fmt: skip
         base_dir, output, plot, events = Path("."), args.output, args.plot, args.events
     config = with_threads(config, args.threads)
     if config.data.series_column is not None:
         return _run_many(config, base_dir, output, plot, events)
     if events is not None and config.threshold is None:
-        raise ConfigError("tsseq detect: events are made of flagged rows; --events needs a threshold (not 'none').")
+        raise ConfigError("events are made of flagged rows; --events needs a threshold (not 'none').")
     # the suffix names each file's format, as with many series and tsseq forecast's --output
     kind = output_kind(output, "scores")
     events_kind = None if events is None else output_kind(events, "events")
@@ -264,10 +264,10 @@ def run(args: argparse.Namespace) -> int:
             out.check_plot(plot)
         if events is not None:
             out.check(events, events_kind)
-        labels = None if config.labels is None else read_labels(base_dir / config.labels)
+        labels = None if config.labels is None else read_labels(base_dir / config.labels, config.data.sep)
         result = run_detection(config, base_dir)
         if labels is not None:
-            check_labels_match(labels, result.table.index, base_dir / config.labels)
+            labels = check_labels_match(labels, result.table.index, base_dir / config.labels)
         parquet = is_parquet_output(output)
         out.add(output, lambda temporary: write_frames(temporary, [result.table], parquet=parquet), kind)
         if events is not None:
@@ -309,22 +309,67 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_engine(config, args: argparse.Namespace):
-    """A job file's config with the command line's --series-column, --batch-series and engine options over its own."""
+# The options that set a DetectionConfig field of the same name, and a DataConfig field (--no-header: header).
+_JOB_OPTIONS = ("window", "threshold", "mode", "train_rows", "train_fraction", "refit_every", "refit_window", "labels",
+                "timestamps", "resample", "detrend", "event_gap", "batch_series", "engine", "scheduler", "workers")
+_DATA_OPTIONS = ("timestamp_column", "columns", "series_column", "freq", "missing", "sep", "decimal", "sort", "reindex",
+                 "timestamp_unit", "no_header")  # fmt: skip
+
+
+def _given_settings(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The options given on the command line -> (their DetectionConfig fields, their DataConfig fields).
+
+    An option left out is absent (its default is None, or False for a flag), so that the job file's setting, or
+    the dataclass's default, stands: what lets ``--config`` tell the options given beside it from the others.
+    """
+    job = {name: getattr(args, name) for name in _JOB_OPTIONS if getattr(args, name) is not None}
+    if "threshold" in job and str(job["threshold"]).lower() == "none":
+        job["threshold"] = None
+    if "labels" in job:
+        job["labels"] = str(job["labels"])
+    data = {name: getattr(args, name) for name in _DATA_OPTIONS if getattr(args, name) not in (None, False)}
+    if data.pop("no_header", False):
+        data["header"] = False
+    return job, data
+
+
+def _over_the_job_file(config, args: argparse.Namespace, job: dict, data: dict):
+    """A job file's config with the options given beside ``--config`` over its settings -> (config, one
+    ``--option value (key)`` text for each, for the line on stderr that names them)."""
     import dataclasses
 
-    data = config.data
-    if args.series_column is not None:
-        data = dataclasses.replace(data, series_column=args.series_column)
-    changes = {
-        key: value
-        for key, value in (("engine", args.engine), ("scheduler", args.scheduler), ("workers", args.workers),
-                           ("batch_series", args.batch_series))
-        if value is not None
-    }  # fmt: skip
-    if "engine" in changes and changes["engine"] == "local":
-        changes.update(scheduler=None, workers=None)
-    return dataclasses.replace(config, data=data, **changes)
+    def named(option: str, value: object, key: str) -> str:
+        shown = "" if value is True else " " + (",".join(value) if isinstance(value, list) else str(value))
+        return f"--{option.replace('_', '-')}{shown} ({key})"
+
+    detector, threshold_params = config.detector, config.threshold_params
+    keys = {name: name for name in _JOB_OPTIONS}
+    if "threshold" in job and job["threshold"] != config.threshold and threshold_params:  # another method's
+        keys["threshold"] += "; the file's threshold_params dropped"
+        threshold_params = {}
+    given = [named(name, getattr(args, name), keys[name]) for name in _JOB_OPTIONS if name in job]
+    given += [named(name, getattr(args, name), f"data.{name}") for name in _DATA_OPTIONS if name in data]
+    if args.no_header:
+        given.append(named("no_header", True, "data.header"))
+    if "labels" in job:  # a path on the command line is the working directory's, not the job file's folder's
+        job["labels"] = str(Path(job["labels"]).absolute())
+    if job.get("engine") == "local":  # the file's Dask settings go with its engine
+        job = {"scheduler": None, "workers": None, **job}
+    if args.detector is not None:  # another detector's parameters are not this one's
+        kept = args.detector == detector.name or not detector.params
+        key = "detector.name" + ("" if kept else "; the file's params dropped")
+        given.append(named("detector", args.detector, key))
+        detector = dataclasses.replace(detector, name=args.detector, params=dict(detector.params) if kept else {})
+    for option, key in (("param", "detector.params"), ("threshold_param", "threshold_params")):
+        given += [named(option, f"{name}={value}", key) for name, value in getattr(args, option)]
+    detector = dataclasses.replace(detector, params={**detector.params, **dict(args.param)})
+    threshold_params = {**threshold_params, **dict(args.threshold_param)}
+    given += [named(option, getattr(args, option), f"output.{key}")
+              for option, key in (("output", "csv"), ("plot", "plot"), ("events", "events"))
+              if getattr(args, option) is not None]  # fmt: skip
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, **data), detector=detector,
+                                 threshold_params=threshold_params, **job)  # fmt: skip
+    return config, given
 
 
 def _run_many(config, base_dir: Path, output: Path, plot, events) -> int:

@@ -21,7 +21,10 @@ batches on a Dask cluster (``scheduler: tcp://HOST:PORT``, else a local one of
 ``workers`` processes), as ``--engine``, ``--scheduler``, ``--workers`` do.
 
 :func:`load_detection_job` reads it with ``yaml.safe_load`` and validates it with
-:func:`tsseq.config.from_mapping` (unknown keys are named, with the closest valid one).
+:func:`tsseq.config.from_mapping` (unknown keys are named, with the closest valid one). The options
+of ``tsseq detect`` given beside ``--config`` set their keys over the file's (``--mode batch``:
+``mode``; ``--sep``: ``data.sep``; ``--output``: the scores file), named on stderr
+(:mod:`tsseq.anomaly.cli`).
 """
 
 from __future__ import annotations

@@ -368,7 +368,8 @@ class AnomalyDetector(Estimator):
             if self.aggregation != "last":
                 raise ConfigError(
                     f"aggregation={self.aggregation!r} looks at windows that end after each timestamp; causal "
-                    "scoring needs aggregation='last'. Set causal=False for offline (batch) scoring."
+                    "scoring needs aggregation='last'. Set causal=False (tsseq detect --mode batch) for offline "
+                    "(batch) scoring."
                 )
             from tsseq.anomaly.thresholds import check_causal_threshold
 
@@ -376,7 +377,8 @@ class AnomalyDetector(Estimator):
             if self.threshold == "telemanom" and (self.threshold_params or {}).get("batch_size", 70) != 1:
                 raise ConfigError(
                     "Telemanom's threshold judges a batch of errors at once (causal only per batch); causal "
-                    "scoring needs threshold_params={'batch_size': 1}, or set causal=False."
+                    "scoring needs threshold_params={'batch_size': 1} (tsseq detect --threshold-param batch_size=1), "
+                    "or set causal=False (--mode batch)."
                 )
 
 
@@ -490,7 +492,11 @@ class ReconstructionDetector(AnomalyDetector):
         except TypeError as error:
             raise ConfigError(f"Bad 'model_params' {params} for model {self.model!r}: {error}") from None
         if self.causal:
-            require_causal(module, f"causal anomaly scoring (model {self.model!r}; set causal=False for batch mode)")
+            require_causal(
+                module,
+                f"causal anomaly scoring (model {self.model!r}; set causal=False for batch mode, tsseq detect --mode "
+                "batch; or model_params={'bidirectional': False}: --param 'model_params={bidirectional: false}')",
+            )
         centre = n_channels > 1 if self.centre_windows == "multichannel" else bool(self.centre_windows)
         return WindowCentred(module) if centre else module
 

@@ -85,8 +85,8 @@ def _missing_values_named(missing_rows, source: str, detector: str) -> Iterator[
             raise
         raise MissingValuesError(
             f"{source}: detector {detector!r} cannot score data with missing values ({int(missing_rows.sum())} row(s) "
-            f"kept as missing by missing='mask'): {error} Use missing='interpolate' or 'ffill' (--missing), or a "
-            "detector that scores around them (e.g. lstm_ae)."
+            f"kept as missing by missing='mask'): {error} Use missing='interpolate' or 'ffill' (tsseq detect "
+            "--missing interpolate or --missing ffill), or a detector that scores around them (e.g. lstm_ae)."
         ) from None
 
 
@@ -97,6 +97,7 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     from tsseq.anomaly.detectors import DETECTORS, contribution_columns, detector_parameters, make_detector
     from tsseq.anomaly.events import detection_events
     from tsseq.anomaly.streaming import score_stream
+    from tsseq.anomaly.thresholds import TelemanomThresholder
     from tsseq.errors import ConfigError, DataError
     from tsseq.sanity import check_scores
 
@@ -124,6 +125,7 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         params["threshold"] = adapted  # adapted to the scored rows (threshold_study.md's 3rd and 4th studies)
     else:
         _refuse_the_other_modes_params(config.detector.name, config.mode, config.threshold_params)
+        _refuse_unknown_params(config.detector.name, config.mode, config.threshold_params)
     if config.window is not None:
         if "window_length" not in accepted:
             raise ConfigError(
@@ -177,6 +179,11 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
                 scored.insert(1, "is_anomaly", applied.apply(raw))  # every row against the scored rows' split
                 if applied.smoothing > 1:
                     scored.insert(1, "smoothed_score", applied.smooth(raw))  # what the threshold applies to
+            elif isinstance(fitted.thresholder_, TelemanomThresholder):  # an epsilon per batch, of smoothed errors
+                applied = copy.deepcopy(fitted.thresholder_)  # in the state detect's flags started from
+                raw = scored["score"].to_numpy()
+                scored.insert(1, "smoothed_score", applied.smooth(raw))
+                scored["is_anomaly"], scored["threshold"] = applied.run(raw)
     if lacking:  # the rows the detector had no value of: unscored, unflagged
         scored = scored.reindex(frame.index)
         if "is_anomaly" in scored:
@@ -452,6 +459,28 @@ def _refuse_the_other_modes_params(name: str, mode: str, threshold_params) -> No
     )
 
 
+def _refuse_unknown_params(name: str, mode: str, threshold_params) -> None:
+    """A ``threshold: default`` parameter that neither ``mode``'s adapted threshold nor the detector's own
+    ``"false_alarm"`` takes: named as one of the adapted one's (the threshold the job would have used), not of the
+    ``"false_alarm"`` it falls back to."""
+    from tsseq.anomaly.detectors import DETECTORS
+    from tsseq.anomaly.thresholds import make_thresholder
+    from tsseq.errors import ConfigError, closest_match
+
+    cls, preset = DETECTORS[name]
+    if {**cls().get_params(), **preset}.get("threshold") != "false_alarm":
+        return
+    adapted, own = _adapted_parameters(mode), set(make_thresholder("false_alarm").get_params())
+    unknown = sorted(set(threshold_params) - adapted - own)
+    if unknown:
+        raise ConfigError(
+            f"Threshold method {ADAPTED_DEFAULTS[mode]!r} (the default of --mode {mode}) has no parameter "
+            f"{unknown[0]!r}; its parameters are {', '.join(sorted(adapted))}. The detector's own 'false_alarm', used "
+            f"when every parameter given is one of its own, takes {', '.join(sorted(own))}."
+            + closest_match(unknown[0], adapted | own)
+        )
+
+
 def _load_frame(config, base_dir: Path):
     """The job's validated frame; a CSV is read keeping irregular rows unless ``timestamps: grid``.
 
@@ -543,11 +572,17 @@ def _counted(numbers, steps: str) -> str:
             "numbers, not dates: Unix times need --timestamp-unit s or ms)")  # fmt: skip
 
 
-def read_labels(path: Path):
+def read_labels(path: Path, sep: str | None = None):
     """A CSV of labelled anomaly windows -> a frame with ``start`` and ``end`` timestamps (numbers where both
-    columns are numbers: rows of data without dates)."""
+    columns are numbers: rows of data without dates).
+
+    Read as the data is (:mod:`tsseq.data.csv`): the delimiter detected among ``,``, ``;``, tab and ``|``, or
+    ``sep`` (``--sep``) where the header line holds it; the timestamps as :mod:`tsseq.data.checks` reads a
+    timestamp column, ISO 8601 with or without a time of day (``2024-01-01`` beside ``2024-01-01 06:35``). An
+    empty or unparsable cell is named by its line."""
     import pandas as pd
 
+    from tsseq.data.csv import prepare_text
     from tsseq.errors import DataError, DataFileNotFoundError
 
     expected = "expected a CSV text file of labelled anomaly windows with columns 'start' and 'end'"
@@ -559,8 +594,11 @@ def read_labels(path: Path):
         head = handle.read(8192)
     if b"\x00" in head:
         raise DataError(f"Labels file {str(path)!r} holds binary data; {expected}.")
+    header = head.decode("utf-8", errors="replace").lstrip("\ufeff").partition("\n")[0]
+    read_options: dict[str, object] = {"sep": sep} if sep is not None and sep in header else {}
     try:
-        labels = pd.read_csv(path)
+        prepare_text(path, f"Labels file {str(path)!r}", read_options)  # the delimiter, unless --sep's is there
+        labels = pd.read_csv(path, sep=read_options.get("sep", ","))
     except UnicodeDecodeError:
         raise DataError(f"Labels file {str(path)!r} is not UTF-8 text; {expected}.") from None
     except pd.errors.EmptyDataError:
@@ -572,12 +610,19 @@ def read_labels(path: Path):
         raise DataError(
             f"Labels file {str(path)!r} needs columns 'start' and 'end'; missing {missing}. Got {list(labels.columns)}."
         )
+    empty = labels[["start", "end"]].isna().to_numpy()
+    if empty.any():
+        row, column = divmod(int(empty.argmax()), 2)
+        raise DataError(
+            f"Labels file {str(path)!r}: line {row + 2} (window {row + 1}) has no {('start', 'end')[column]} (an empty "
+            f"cell); expected a timestamp in each of 'start' and 'end' (the same one for a window of one row). "
+            f"{int(empty.any(axis=1).sum())} such window(s)."
+        )
     numbers = all(pd.api.types.is_numeric_dtype(labels[column]) for column in ("start", "end"))
-    try:  # numbers: the rows of data whose timestamps are numbers that count them (a row column, say)
-        parse = pd.to_numeric if numbers else pd.to_datetime
-        windows = pd.DataFrame({"start": parse(labels["start"]), "end": parse(labels["end"])})
-    except (ValueError, TypeError) as error:
-        raise DataError(f"Labels file {str(path)!r}: 'start'/'end' must be timestamps: {error}") from None
+    if numbers:  # the rows of data whose timestamps are numbers that count them (a row column, say)
+        windows = pd.DataFrame({"start": labels["start"], "end": labels["end"]})
+    else:
+        windows = _label_times(labels, path)
     reversed_rows = (windows["start"] > windows["end"]).to_numpy()
     if reversed_rows.any():
         row = int(reversed_rows.argmax())
@@ -588,8 +633,45 @@ def read_labels(path: Path):
     return windows
 
 
-def check_labels_match(labels, index, path: Path) -> None:
-    """Labels of numbers go with rows numbered by their timestamps, labels of dates with dates (a DataError)."""
+def _label_times(labels, path: Path):
+    """The ``start`` and ``end`` columns of a labels file -> one frame of timestamps, read together as the data
+    reader reads a timestamp column (:func:`tsseq.data.checks._parse_timestamps`: one format, day or month
+    first, UTC offsets); a cell that is no timestamp at all is named by its line first."""
+    import pandas as pd
+
+    from tsseq.data.checks import _parse_timestamps, _to_datetime
+    from tsseq.data.timegrid import Where
+    from tsseq.errors import DataError
+
+    rows = len(labels)
+    if rows == 0:
+        return pd.DataFrame({"start": pd.DatetimeIndex([]), "end": pd.DatetimeIndex([])})
+    text = pd.Index(pd.concat([labels["start"], labels["end"]]).astype(str).str.strip())
+
+    def line(position: int) -> str:
+        return f"line {position % rows + 2} ({('start', 'end')[position // rows]})"
+
+    alone = [bool(pd.isna(_to_datetime(text[at : at + 1], dayfirst=False)[0])) for at in range(len(text))]
+    if any(alone):
+        position = alone.index(True)
+        raise DataError(
+            f"Labels file {str(path)!r}: {line(position)}: {text[position]!r} is not a timestamp; expected a date, "
+            f"with or without a time of day, as the data's are written (e.g. 2024-01-01 06:35 or 2024-01-01). "
+            f"{sum(alone)} such cell(s)."
+        )
+    times = _parse_timestamps(text, Where(f"Labels file {str(path)!r}", line, None))[0]
+    return pd.DataFrame({"start": times[:rows], "end": times[rows:]})
+
+
+def check_labels_match(labels, index, path: Path):
+    """The labelled windows of the data's span -> those windows (a DataError where none is).
+
+    Labels of numbers go with rows numbered by their timestamps, labels of dates with dates. A window wholly
+    outside the first to last timestamp labels no scored row and would stretch the plot's time axis to it: where
+    no window overlaps the span (labels of another series, or another year), a DataError naming the lines and the
+    span; where some do, a warning naming the lines of the others, which are left off the plot."""
+    import warnings
+
     import pandas as pd
 
     from tsseq.errors import DataError
@@ -601,3 +683,37 @@ def check_labels_match(labels, index, path: Path) -> None:
             f"Labels file {str(path)!r}: its windows are {has}, but the data's timestamps are {data}; write the "
             "windows as the data's timestamps are written."
         )
+    if len(labels) == 0 or len(index) == 0:
+        return labels
+    first, last = index.min(), index.max()
+    starts, ends = labels["start"], labels["end"]
+    if not numbered and (starts.dt.tz is None) != (index.tz is None):  # compared as UTC instants
+        starts, ends, first, last = (_utc(times) for times in (starts, ends, first, last))
+    outside = ((ends < first) | (starts > last)).to_numpy()
+    if not outside.any():
+        return labels
+    lines = [str(int(row) + 2) for row in outside.nonzero()[0]]
+    named = ", ".join(lines[:10]) + (f" and {len(lines) - 10} more" if len(lines) > 10 else "")
+    span = f"the data's span, {first} to {last}"
+    if outside.all():
+        raise DataError(
+            f"Labels file {str(path)!r}: no labelled window overlaps {span} (line(s) {named}, from "
+            f"{labels['start'].min()} to {labels['end'].max()}); expected windows of this data's time (labels of "
+            "another series, or another year?)."
+        )
+    warnings.warn(
+        f"Labels file {str(path)!r}: {len(lines)} of {len(labels)} labelled windows lie outside {span}, at line(s) "
+        f"{named}; they are left off the plot.",
+        UserWarning,
+        stacklevel=2,
+    )
+    return labels[~outside]
+
+
+def _utc(times):
+    """Timestamps (a Series or one) as naive UTC: aware ones converted, naive ones taken as UTC already."""
+    import pandas as pd
+
+    if isinstance(times, pd.Series):
+        return times.dt.tz_convert("UTC").dt.tz_localize(None) if times.dt.tz is not None else times
+    return times.tz_convert("UTC").tz_localize(None) if times.tz is not None else times

@@ -159,6 +159,7 @@ def _score_online_stream(detector, frame, train_rows, refit_every, max_train_row
 
 def _result(fitted, frame, scores: np.ndarray, train_rows: int, refits: list, parts=None) -> StreamResult:
     from tsseq.anomaly.detectors import contribution_columns
+    from tsseq.anomaly.thresholds import smooths_scores
 
     result = pd.DataFrame({"score": scores}, index=frame.index)
     if fitted.thresholder_ is not None:
@@ -166,7 +167,7 @@ def _result(fitted, frame, scores: np.ndarray, train_rows: int, refits: list, pa
         # not from the training rows' missing ones); the training rows show the threshold as fitted.
         thresholder = copy.deepcopy(fitted.thresholder_)
         flags, thresholds = np.zeros(len(scores), dtype=bool), np.full(len(scores), float(thresholder.threshold_))
-        if getattr(thresholder, "smoothing", 1) > 1:  # the scores the threshold compares, written beside them
+        if smooths_scores(thresholder):  # the scores the threshold compares, written beside them
             result["smoothed_score"] = np.concatenate([np.full(train_rows, np.nan), thresholder.smooth(scores[train_rows:])])
         flags[train_rows:], thresholds[train_rows:] = _stream_thresholds(thresholder, scores[train_rows:])
         result["is_anomaly"], result["threshold"] = flags, thresholds
@@ -177,8 +178,8 @@ def _result(fitted, frame, scores: np.ndarray, train_rows: int, refits: list, pa
 
 
 def _stream_thresholds(thresholder, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flags and the threshold each score met: SPOT/DSPOT's ``run`` gives both; a fixed
-    threshold is one value; any other (Telemanom's) is stepped point by point."""
+    """Flags and the threshold each score met: ``run`` gives both (SPOT/DSPOT, Telemanom, ...); a fixed
+    threshold is one value; any other is stepped point by point."""
     from tsseq.anomaly.thresholds import QuantileThresholder
 
     if hasattr(thresholder, "run"):

@@ -11,7 +11,8 @@ the adapted ones also ask a flagged row's own score to pass their ``gate``); NaN
   probability ``q`` and is updated online from the peaks seen in the stream. Causal.
 * :func:`telemanom_threshold` and :class:`TelemanomThresholder` (Hundman et al. 2018,
   "Detecting Spacecraft Anomalies Using LSTMs and Nonparametric Dynamic Thresholding",
-  KDD): the non-parametric dynamic threshold with its pruning step.
+  KDD): the non-parametric dynamic threshold with its pruning step; a sequence of smoothed
+  errors over it is flagged from its onset, the rows before it whose own errors pass it.
 * :class:`FalseAlarmThresholder` (``"false_alarm"``, the default of every windowed
   detector and of ``auto`` in the Python API): a fixed threshold at a stated false-alarm rate of normal
   scores (an empirical quantile or a GPD tail), after an optional causal smoothing of the
@@ -137,6 +138,7 @@ __all__ = [
     "ksigma_threshold",
     "make_thresholder",
     "quantile_threshold",
+    "smooths_scores",
     "telemanom_threshold",
     "threshold_is_causal",
 ]
@@ -440,7 +442,7 @@ class TelemanomResult:
     threshold: float  # epsilon = mean + z * std of the smoothed errors
     z: float
     smoothed: np.ndarray
-    sequences: tuple[tuple[int, int], ...]  # kept after pruning
+    sequences: tuple[tuple[int, int], ...]  # kept after pruning, from their onset
     pruned: tuple[tuple[int, int], ...]  # above epsilon but removed by pruning
 
 
@@ -451,8 +453,17 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return counts > 0
 
 
+def _onset(start: int, errors: np.ndarray, epsilon: float, anomalous: np.ndarray) -> int:
+    """The first row of the run of ``errors`` above ``epsilon`` that ends where a sequence starts at ``start`` (no
+    row of another sequence; NaN ends it): the rows the smoothing reached epsilon after."""
+    while start > 0 and errors[start - 1] > epsilon and not anomalous[start - 1]:
+        start -= 1
+    return start
+
+
 def _dynamic_threshold(
-    smoothed: np.ndarray, z_values: np.ndarray, error_buffer: int, max_sequences: int, min_decrease: float
+    smoothed: np.ndarray, z_values: np.ndarray, error_buffer: int, max_sequences: int, min_decrease: float,
+    errors: np.ndarray | None = None,
 ) -> TelemanomResult:
     finite_mask = np.isfinite(smoothed)
     finite = smoothed[finite_mask]
@@ -491,6 +502,8 @@ def _dynamic_threshold(
     last_big = max((i for i, drop in enumerate(drops) if drop >= min_decrease), default=-1)
     removed = {int(order[i]) for i in range(last_big + 1, len(drops)) if i < len(sequences)}
     kept = tuple(seq for i, seq in enumerate(sequences) if i not in removed)
+    if errors is not None:  # a kept sequence starts where its own errors passed epsilon, not the smoothed ones
+        kept = tuple((_onset(start, errors, epsilon, anomalous), end) for start, end in kept)
     flags = np.zeros(smoothed.size, dtype=bool)
     for start, end in kept:
         flags[start:end] = True
@@ -537,6 +550,10 @@ def telemanom_threshold(
     3. Pruning: the maximum of each sequence, sorted descending, then the largest normal
        error; every sequence after the last relative decrease ``>= min_decrease`` (p) in
        that list becomes normal.
+    4. Onset: a kept sequence starts earlier by the rows just before it whose own errors,
+       unsmoothed, pass epsilon (up to a row that does not, or another sequence). The
+       smoothing lags: a spike raises the smoothed errors by a fraction ``2 / (span + 1)``
+       of its size, so they pass epsilon rows after the spike, which is the anomaly.
 
     ``error_buffer`` points around each error above epsilon join its sequence
     (telemanom's config uses 100; 0 is the paper's definition). Unlike telemanom, low
@@ -551,7 +568,7 @@ def telemanom_threshold(
     if np.any(values[np.isfinite(values)] < 0):
         raise DataError("telemanom_threshold: errors must be non-negative (absolute or squared residuals).")
     smoothed, _ = ewma(values, smoothing_span)
-    return _dynamic_threshold(smoothed, z_values, error_buffer, max_sequences, min_decrease)
+    return _dynamic_threshold(smoothed, z_values, error_buffer, max_sequences, min_decrease, values)
 
 
 class TelemanomThresholder(Estimator):
@@ -559,14 +576,17 @@ class TelemanomThresholder(Estimator):
 
     The smoothed errors are processed in batches of ``batch_size``; each batch is judged
     with the threshold and pruning computed on the window of the last ``window_size *
-    batch_size`` smoothed errors that ends with it. ``fit`` smooths the validation errors
-    and keeps their tail as the first window's history; :meth:`predict` continues from
-    where the previous call stopped (a final partial batch is processed at once).
+    batch_size`` smoothed errors that ends with it, and a sequence's onset
+    (:func:`telemanom_threshold`, step 4) is looked for among the batch's own rows only
+    (the earlier ones are judged). ``fit`` smooths the validation errors and keeps their
+    tail as the first window's history; :meth:`predict` continues from where the previous
+    call stopped (a final partial batch is processed at once).
 
     Causality: a flag depends on errors up to the end of its batch, i.e. it is causal at
     batch granularity (up to ``batch_size - 1`` later points); with ``batch_size=1``, or
     calling :meth:`predict` point by point, it is causal point by point.
-    ``threshold_`` is the latest epsilon, in smoothed-error units.
+    ``threshold_`` is the latest epsilon, in smoothed-error units; :meth:`run` gives each
+    row's (its batch's) and :meth:`smooth` the smoothed errors they are compared with.
     """
 
     def __init__(
@@ -610,20 +630,35 @@ class TelemanomThresholder(Estimator):
         ).threshold
         return self
 
-    def predict(self, scores: np.ndarray) -> np.ndarray:
+    def smooth(self, scores: np.ndarray) -> np.ndarray:
+        """The errors as the threshold sees them: their :func:`ewma`, continuing from the errors seen so far (the
+        state is not changed)."""
+        check_is_fitted(self, "history_")
+        return ewma(_scores(scores, "TelemanomThresholder.smooth"), self.smoothing_span, self.ewma_state_)[0]
+
+    def run(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flags of ``scores`` (continuing from the errors seen so far) and the epsilon each row met (its batch's,
+        smoothed-error units). A flagged row's smoothed error passes it, but for a sequence's onset (its own error
+        does: :func:`telemanom_threshold`, step 4) and ``error_buffer``'s rows; pruned rows pass it unflagged."""
         check_is_fitted(self, "history_")
         z_values = self._check_params()
         values = _scores(scores, "TelemanomThresholder.predict")
         if np.any(values[np.isfinite(values)] < 0):
             raise DataError("TelemanomThresholder.predict: errors must be non-negative (absolute or squared residuals).")
-        flags = np.zeros(values.size, dtype=bool)
+        flags, thresholds = np.zeros(values.size, dtype=bool), np.empty(values.size)
         for start in range(0, values.size, self.batch_size):
-            batch, self.ewma_state_ = ewma(values[start : start + self.batch_size], self.smoothing_span, self.ewma_state_)
+            raw = values[start : start + self.batch_size]
+            batch, self.ewma_state_ = ewma(raw, self.smoothing_span, self.ewma_state_)
             window = np.concatenate([self.history_, batch])[-self.window_size * self.batch_size :]
-            result = _dynamic_threshold(window, z_values, self.error_buffer, self.max_sequences, self.min_decrease)
+            errors = np.concatenate([np.full(window.size - raw.size, np.nan), raw])  # an onset within the batch only
+            result = _dynamic_threshold(window, z_values, self.error_buffer, self.max_sequences, self.min_decrease, errors)
             flags[start : start + batch.size] = result.flags[-batch.size :]
+            thresholds[start : start + batch.size] = result.threshold
             self.history_, self.threshold_ = window, result.threshold
-        return flags
+        return flags, thresholds
+
+    def predict(self, scores: np.ndarray) -> np.ndarray:
+        return self.run(scores)[0]
 
 
 # --- fixed thresholds as Thresholders, the oracle, and the name lookup ----------------------
@@ -1408,12 +1443,18 @@ def threshold_is_causal(name: str | None) -> bool:
     return bool(getattr(cls, "causal", True))
 
 
+def smooths_scores(thresholder: object) -> bool:
+    """Whether ``thresholder`` compares its threshold with the scores smoothed (its ``smooth(scores)``, written beside
+    the scores as ``smoothed_score``), not with the scores themselves."""
+    return getattr(thresholder, "smoothing", 1) > 1 or getattr(thresholder, "smoothing_span", 1) > 1
+
+
 def check_causal_threshold(name: str | None, causal: bool) -> None:
     """Refuse a threshold that is not causal (:func:`threshold_is_causal`) for a causal detector."""
     if causal and not threshold_is_causal(name):
         raise ConfigError(
             f"threshold={name!r} adapts to the whole scored period (not causal); causal scoring needs a causal "
-            "threshold ('false_alarm', 'spot', ...), or set causal=False for batch scoring."
+            "threshold ('false_alarm', 'spot', ...), or set causal=False for batch scoring (tsseq detect --mode batch)."
         )
 
 
