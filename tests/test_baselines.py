@@ -245,3 +245,15 @@ def test_a_short_series_of_a_panel_is_named_by_its_id() -> None:
         registry.create("seasonal_naive", season_length=24).fit(panel)
     with pytest.raises(DataError, match=r"^Series 'store_b' has 5 rows; Linear with input_length=12"):
         registry.create("linear", input_length=12, horizon=3).fit(panel)
+
+
+def test_score_names_the_columns_it_was_fitted_on_when_y_has_others():
+    index = pd.date_range("2024-01-01", periods=120, freq="h")
+    frame = pd.DataFrame({"a": np.sin(np.arange(120) / 4), "b": np.cos(np.arange(120) / 5)}, index=index)
+    model = AR(max_order=4).fit(frame.iloc[:-6])
+    assert model.score(frame.iloc[-6:]) <= 0
+    with pytest.raises(DataError, match=r"score\(\) got columns \['x', 'b'\]; this model was fitted on \['a', 'b'\]: "
+                                         r"'x' is not among them"):
+        model.score(frame.iloc[-6:].rename(columns={"a": "x"}))
+    with pytest.raises(DataError, match="score's y: expected a pandas DataFrame or Series"):
+        model.score(frame.iloc[-6:].to_numpy())

@@ -183,6 +183,12 @@ def test_clear_errors() -> None:
         model.predict(3)
     with pytest.raises(DataError, match="coverage 0.98 needs at least 49 calibration scores per step; this model has 29"):
         model.predict_interval(2, coverage=0.98)
+    # A long frame: one score per series and step, whatever calibration_length or calibration_windows say.
+    panel = pd.concat({name: wide(simulate_ar1(150, seed=seed)) for seed, name in enumerate("abc")}, names=["id", "t"])
+    pooled = ConformalForecaster(model="ar", horizon=6, calibration_length=50, calibration_windows=20).fit(panel)
+    with pytest.raises(DataError, match=r"has 3\. A long frame gives one score per series and step \(3 series\): fit it "
+                                        r"on more series, or one series at a time"):
+        pooled.predict_interval(6, coverage=0.8)
 
 
 def test_get_params_clone_and_registry() -> None:

@@ -386,3 +386,14 @@ def test_covariates_no_member_takes_are_refused_naming_the_kind_and_the_members(
     with pytest.raises(ConfigError, match="ensemble does not take past covariates: it takes future covariates only. "
                                           "No member takes them: 'naive' takes none; 'ar' takes future"):
         tsseq.create("ensemble", members=["naive", "ar"]).fit(frame, past_covariates=driver)
+
+
+def test_a_members_refusal_to_forecast_names_the_member():
+    index = pd.date_range("2024-01-01", periods=200, freq="h")
+    frame = pd.DataFrame({"y": np.sin(np.arange(200) / 4)}, index=index)
+    members = [{"name": "linear", "params": {"input_length": 24, "horizon": 3}}, "naive"]
+    ensemble = tsseq.create("ensemble", members=members, horizon=6).fit(frame)
+    for call in (lambda: ensemble.predict(6), lambda: ensemble.predict(6, quantiles=[0.1, 0.9])):
+        with pytest.raises(ConfigError, match=r"Ensemble member 'linear': .*fitted for horizon=3; it cannot forecast 6"):
+            call()
+    assert ensemble.predict(3).shape == (3, 1)

@@ -440,7 +440,15 @@ class Forecaster(Estimator):
         ``future_covariates`` cover them for a model fitted with future covariates.
         """
         check_is_fitted(self, "layout_")
+        require_pandas(y, "score's y")
         truth = y.to_frame() if isinstance(y, pd.Series) else y
+        fitted = [str(column) for column in self.layout_.columns]
+        unknown = [column for column in truth.columns if str(column) not in fitted]
+        if unknown:
+            raise DataError(
+                f"score() got columns {list(map(str, truth.columns))}; this model was fitted on {fitted}: "
+                f"{', '.join(map(repr, map(str, unknown)))} {'is' if len(unknown) == 1 else 'are'} not among them."
+            )
         if isinstance(truth.index, pd.MultiIndex):
             horizon = int(truth.groupby(level=0, sort=False).size().max())
         else:

@@ -393,10 +393,16 @@ class ConformalForecaster(Forecaster):
         if not np.isfinite(radius).all():
             worst = float(coverage.max())
             needed = int(np.ceil(worst / (1 - worst) - 1e-9))
+            have = int(self.counts_.min())
+            if self.layout_.series_ids is not None:  # one origin per series: its rows and windows add none
+                how = (f"A long frame gives one score per series and step ({len(self.layout_.series_ids)} series): "
+                       "fit it on more series, or one series at a time, whose rolling origins give more.")
+            else:
+                how = ("Hold out more calibration rows (calibration_length), use more origins (calibration_windows), or "
+                       "calibrate on longer validation rows.")
             raise DataError(
                 f"A conformal interval of coverage {level_label(worst)} needs at least {needed} calibration scores per "
-                f"step; this model has {int(self.counts_.min())}. Hold out more calibration rows (calibration_length), "
-                "use more origins (calibration_windows), or calibrate on longer validation rows."
+                f"step; this model has {have}. {how}"
             )
         return np.sign(levels - 0.5) * radius
 

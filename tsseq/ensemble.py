@@ -68,8 +68,9 @@ refuses one that no member takes, naming every member and the kinds it takes.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -570,19 +571,30 @@ class EnsembleForecaster(Forecaster):
         """``per_member[i][s]`` -> the combination per series ``s``."""
         return [self._combine(np.stack(arrays)) for arrays in zip(*per_member)]
 
+    @contextlib.contextmanager
+    def _member(self, position: int) -> Iterator[Forecaster]:
+        """Member ``position``, its refusals (a horizon beyond its own, ...) naming it."""
+        try:
+            yield self.members_[position]
+        except (ConfigError, DataError) as error:
+            raise located(error, f"Ensemble member {self.labels_[position]!r}") from None
+
     def _predict(self, horizon: int, future_covariates: list[np.ndarray] | None = None) -> list[np.ndarray]:
         frame = self._future_frame(future_covariates)
-        return self._combine_series(
-            [_series_arrays(m.predict(horizon, **self._member_future(m, frame)), self.layout_) for m in self.members_]
-        )
+        per_member = []
+        for position in range(len(self.members_)):
+            with self._member(position) as member:
+                per_member.append(_series_arrays(member.predict(horizon, **self._member_future(member, frame)), self.layout_))
+        return self._combine_series(per_member)
 
     def _predict_quantiles(
         self, horizon: int, levels: np.ndarray, future_covariates: list[np.ndarray] | None = None
     ) -> list[np.ndarray]:
         frame = self._future_frame(future_covariates)
         per_member = []
-        for member in self.members_:
-            forecast = member.predict(horizon, quantiles=levels, **self._member_future(member, frame))
+        for position in range(len(self.members_)):
+            with self._member(position) as member:
+                forecast = member.predict(horizon, quantiles=levels, **self._member_future(member, frame))
             arrays = _series_arrays(forecast, self.layout_)  # (H, C·(1 + Q)) each
             per_member.append([values.reshape(len(values), self.n_channels_, -1)[..., 1:] for values in arrays])
         return self._combine_series(per_member)  # (H, C, Q) per series
@@ -629,8 +641,8 @@ class EnsembleForecaster(Forecaster):
         paths = [np.empty((n, horizon, self.n_channels_)) for _ in self.layout_.last_timestamps]
         for position in np.unique(chosen):
             rows = np.flatnonzero(chosen == position)
-            member = self.members_[position]
-            drawn = member.sample(horizon, len(rows), seed=int(rng.integers(2**31)), **self._member_future(member, frame))
+            with self._member(position) as member:
+                drawn = member.sample(horizon, len(rows), seed=int(rng.integers(2**31)), **self._member_future(member, frame))
             for series, values in enumerate(_series_arrays(drawn, self.layout_)):  # (k·H, C), sample-major
                 paths[series][rows] = values.reshape(len(rows), horizon, -1)
         return paths

@@ -260,3 +260,12 @@ def test_values_without_timestamps_are_refused_naming_what_was_given_and_the_way
             tsseq.create(name).fit(values)
     with pytest.raises(DataError, match=message):
         tsseq.create("auto", horizon=3).fit(values)
+
+
+def test_a_long_frame_with_its_timestamps_first_says_to_swap_the_levels() -> None:
+    index = pd.MultiIndex.from_product([pd.date_range("2024-01-01", periods=5, freq="h"), ["a", "b"]],
+                                       names=["time", "store"])  # fmt: skip
+    frame = pd.DataFrame({"y": np.arange(10.0)}, index=index)
+    with pytest.raises(DataError, match=r"timestamps first \(\['time', 'store'\]\)\. Swap its levels: frame.swaplevel"):
+        check_series(frame)
+    assert check_series(frame.swaplevel().sort_index()).shape == (10, 1)

@@ -232,6 +232,11 @@ def _series_codes(frame: pd.DataFrame, source: str, row_label: Callable[[int], s
             f"Got {frame.index.nlevels} levels: {list(frame.index.names)}."
         )
     ids = frame.index.get_level_values(0)
+    if isinstance(ids, pd.DatetimeIndex) and not isinstance(frame.index.get_level_values(1), pd.DatetimeIndex):
+        raise DataError(
+            f"{source}: a long frame's MultiIndex is (series id, timestamp); this one has the timestamps first "
+            f"({list(frame.index.names)}). Swap its levels: frame.swaplevel().sort_index()."
+        )
     try:
         codes, uniques = pd.factorize(ids, sort=True)
     except TypeError:
