@@ -11,7 +11,8 @@ from sklearn.exceptions import NotFittedError
 
 from tsseq import persistence, registry
 from tsseq.engine import Callback
-from tsseq.errors import ConfigError, DataError
+from tsseq.data.covariates import WindowCovariates
+from tsseq.errors import ConfigError, DataError, MissingValuesError
 from tsseq.estimators import RNNForecaster
 from tsseq.estimators.covariates import ValuesLoss
 
@@ -363,3 +364,67 @@ def test_the_constructor_stores_its_arguments_as_given_and_the_module_receives_t
     assert (module.patch_length, module.stride, module.n_patches) == (8, 4, 6)
     (layer,) = module.backbone.encoder.layers  # num_layers=1 -> n_layers, hidden_size=8 -> d_model
     assert layer.attention.query_projection.in_features == 8 and layer.feed_forward.network[0].out_features == 16
+
+
+# ---------------------------------------------------------------------------------- predict_windows' input windows
+WINDOW_FAMILIES = {  # one checked mechanism, NeuralForecaster.predict_windows, for every family
+    "gru": {"hidden_size": 8},
+    "segrnn": {"hidden_size": 8, "segment_length": 6},
+    "patchtst": {"hidden_size": 8, "n_heads": 2, "num_layers": 1, "patch_length": 4, "stride": 4},
+    "transformer": {"hidden_size": 8, "n_heads": 2, "num_layers": 1},
+}
+
+
+@pytest.fixture(scope="module", params=sorted(WINDOW_FAMILIES))
+def two_channel_model(request):
+    params = {"input_length": 24, "horizon": 6, "training": {"epochs": 1, "batch_size": 32}}
+    return registry.create(request.param, **params, **WINDOW_FAMILIES[request.param]).fit(sine_frame(channels=2))
+
+
+def test_predict_windows_refuses_an_infinite_value_naming_its_window_step_and_channel(two_channel_model):
+    inputs = np.repeat(sine_frame(channels=2).to_numpy()[None, -24:], 3, axis=0)
+    for value in (np.inf, -np.inf):
+        broken = inputs.copy()
+        broken[1, 5, 1] = value
+        with pytest.raises(MissingValuesError, match=r"infinite value -?inf in window 1, step 5, channel 1 \('c1'\)"):
+            two_channel_model.predict_windows(broken, 6)
+    unobserved = inputs.copy()
+    unobserved[1, 5, 1] = np.nan  # NaN is an unobserved value, masked as in training: still forecast
+    assert np.isfinite(two_channel_model.predict_windows(unobserved, 6)).all()
+
+
+def test_predict_windows_refuses_short_windows_and_reads_the_last_input_length_steps_of_long_ones(two_channel_model):
+    values = sine_frame(channels=2).to_numpy()
+    with pytest.raises(DataError, match="windows of 23 steps; .* needs input windows of at least 24 steps"):
+        two_channel_model.predict_windows(values[None, -23:], 6)
+    with pytest.raises(DataError, match="windows of 1 steps"):
+        two_channel_model.predict_windows(values[None, -1:], 6)
+    np.testing.assert_array_equal(
+        two_channel_model.predict_windows(values[None, -48:], 6), two_channel_model.predict_windows(values[None, -24:], 6)
+    )
+
+
+def test_predict_windows_of_no_windows_is_an_empty_forecast(two_channel_model):
+    assert two_channel_model.predict_windows(np.zeros((0, 24, 2)), 6).shape == (0, 6, 2)
+    assert two_channel_model.predict_windows(np.zeros((0, 48, 2)), 4).shape == (0, 4, 2)
+    with pytest.raises(ConfigError, match="cannot forecast 7"):  # the arguments are checked all the same
+        two_channel_model.predict_windows(np.zeros((0, 24, 2)), 7)
+
+
+def test_longer_windows_are_cut_with_their_covariates_and_window_starts():
+    frame = sine_frame()
+    rows = len(frame)
+    past = pd.DataFrame({"p": np.cos(np.arange(rows))}, index=frame.index)
+    future = pd.DataFrame({"f": np.arange(rows) % 7.0}, index=frame.index)
+    model = tiny("gru", covariates=["hour"]).fit(frame.iloc[:200], past_covariates=past, future_covariates=future)
+    values, p, f = frame.to_numpy(), past.to_numpy(), future.to_numpy()
+    origins = np.array([210, 225])
+
+    def forecast(length: int) -> np.ndarray:
+        rows_before = origins[:, None] - length + np.arange(length)  # (N, L)
+        covariates = WindowCovariates(past=p[rows_before], future=f[origins[:, None] - length + np.arange(length + 6)])
+        return model.predict_windows(
+            values[rows_before], 6, covariates=covariates, window_starts=frame.index[origins - length]
+        )
+
+    np.testing.assert_array_equal(forecast(40), forecast(24))

@@ -109,6 +109,17 @@ def test_trained_intervals_cover_held_out_noise():
     assert 0.7 <= coverage <= 0.9
 
 
+@pytest.mark.parametrize("name", ["gru", "patchtst"])
+def test_quantiles_of_no_windows_are_empty_and_of_long_windows_read_the_last_input_length_steps(name):
+    model = fitted(name, loss="quantile", epochs=1)
+    assert model.predict_windows(np.zeros((0, 24, 1)), 8, quantiles=[0.1, 0.5, 0.9]).shape == (0, 8, 1, 3)
+    with pytest.raises(ConfigError, match="levels outside"):  # the levels are checked all the same
+        model.predict_windows(np.zeros((0, 24, 1)), 8, quantiles=[0.001])
+    values = noisy_sine().to_numpy()
+    long, last = (model.predict_windows(values[None, -length:], 8, quantiles=LEVELS) for length in (40, 24))
+    np.testing.assert_array_equal(long, last)
+
+
 def test_counts_with_the_negative_binomial_stay_counts():
     rng = np.random.default_rng(0)
     index = pd.date_range("2021-01-01", periods=300, freq="D")

@@ -23,7 +23,7 @@ from tsseq.engine import Callback, Trainer, TrainingConfig, TrainingHistory
 from tsseq.engine.checkpoint import RESULT_NEUTRAL, CheckpointJob, JobIdentity, fingerprint
 from tsseq.engine.distributions import Affine, OutputDistribution, make_output, sampling
 from tsseq.engine.losses import config_loss
-from tsseq.errors import ConfigError, DataError
+from tsseq.errors import ConfigError, DataError, MissingValuesError
 from tsseq.estimators.covariates import (
     PackedCodes,
     ValuesLoss,
@@ -622,12 +622,65 @@ class NeuralForecaster(Forecaster):
         fitted on many series (a long frame) needs it, and standardises each window with
         its series' statistics (and codes it as that series for the ``"series"``
         covariate), as :meth:`predict` does; a model fitted on one series ignores it.
+
+        The network reads ``input_length`` steps, as :meth:`predict` reads the last
+        ``input_length`` rows: longer windows are cut to their last ``input_length`` steps
+        (their covariates and ``window_starts`` with them), shorter ones are refused. NaN is
+        an unobserved value, read as 0 as in training (``missing='mask'``); an infinite value
+        is refused with a MissingValuesError naming its window, step and channel. No windows
+        ``(0, L, C)`` give an empty forecast ``(0, horizon, C)`` (``(0, horizon, C, Q)``).
         """
+        check_is_fitted(self, "layout_")
+        inputs = np.asarray(inputs, dtype=np.float64)
+        if inputs.ndim == 3 and inputs.shape[2] == self.n_channels_:  # other shapes: the base class says what it expects
+            inputs, window_starts, covariates = self._read_windows(inputs, window_starts, covariates)
+            if not len(inputs):  # nothing to run through the network; the arguments are checked all the same
+                horizon = check_positive_int(horizon, "horizon")
+                self._check_horizon(horizon)
+                if quantiles is None:
+                    return np.empty((0, horizon, self.n_channels_))
+                self.require_levels(quantiles)
+                return np.empty((0, horizon, self.n_channels_, len(check_levels(quantiles))))
         self._window_starts, self._window_series = window_starts, series
         try:
             return super().predict_windows(inputs, horizon, quantiles=quantiles, covariates=covariates)
         finally:
             del self._window_starts, self._window_series
+
+    def _read_windows(
+        self, inputs: np.ndarray, window_starts: object, covariates: WindowCovariates | None
+    ) -> tuple[np.ndarray, object, WindowCovariates | None]:
+        """Windows ``(N, L, C)`` -> the last ``input_length`` steps of each, which the network reads, with their
+        ``window_starts`` and covariates; a DataError for windows shorter than that, a MissingValuesError for an
+        infinite value (NaN is unobserved: masked, as in training)."""
+        length = inputs.shape[1]
+        if length < self.input_length:
+            from tsseq.registry import name_of
+
+            raise DataError(
+                f"predict_windows got windows of {length} steps; {name_of(self)} reads the last "
+                f"input_length={self.input_length}, so it needs input windows of at least {self.input_length} steps."
+            )
+        infinite = np.isinf(inputs)
+        if infinite.any():
+            window, step, channel = np.argwhere(infinite)[0]
+            raise MissingValuesError(
+                f"predict_windows got the infinite value {inputs[window, step, channel]:g} in window {window}, step "
+                f"{step}, channel {channel} ({self.layout_.columns[channel]!r}): a neural model reads NaN as an "
+                "unobserved value, but cannot use infinite ones. Replace them with NaN, or fill them first."
+            )
+        skip = length - self.input_length
+        if not skip:
+            return inputs, window_starts, covariates
+        spec = getattr(self, "covariate_spec_", None)
+        if covariates is not None and spec is not None:  # covariates without a spec: the base class refuses them
+            covariates = covariates.select(spec, length, self.input_length)
+        if window_starts is not None and self._covariate_names():
+            try:
+                window_starts = pd.DatetimeIndex(window_starts).shift(skip, freq=self.layout_.freq)
+            except (TypeError, ValueError):
+                pass  # not timestamps: the codes refuse them, saying what they need
+        return inputs[:, skip:], window_starts, covariates
 
     def _window_positions(self, n: int) -> np.ndarray | None:
         """The position among the fitted series (of ``center_``) of each of ``n`` windows; None for a one-series model."""
