@@ -287,6 +287,11 @@ def test_fine_tune_errors_name_the_problem():
         model.fine_tune(sine_frame(), freeze=["encodr"])
     with pytest.raises(DataError, match=r"fine_tune got 2 channels \(c0, c1\); the model was fitted on 1 \(c0\)"):
         model.fine_tune(sine_frame(channels=2))
+    two = tiny().fit(sine_frame(channels=2))
+    with pytest.raises(DataError, match=r"fitted channels in another order \(c1, c0\); .* Reorder the columns"):
+        two.fine_tune(sine_frame(channels=2)[["c1", "c0"]])
+    with pytest.warns(UserWarning, match=r"fine_tune reads the channels by position: 'x' as 'c0'"):
+        two.fine_tune(sine_frame(channels=2).rename(columns={"c0": "x"}), training={"epochs": 1})
     with pytest.raises(ConfigError, match="fine_tune training: unknown key 'epoch'. Did you mean 'epochs'"):
         model.fine_tune(sine_frame(), training={"epoch": 1})
     with pytest.raises(DataError, match="a window needs 30 rows"):

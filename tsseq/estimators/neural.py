@@ -206,6 +206,7 @@ class NeuralForecaster(Forecaster):
                 f"fine_tune got {layout.n_channels} channels ({', '.join(layout.columns)}); the model was fitted "
                 f"on {self.n_channels_} ({', '.join(self.layout_.columns)})."
             )
+        self._check_channel_order(layout.columns)
         held_out = None if validation is None else split_frame(validation)
         frames = (past_covariates, future_covariates, static_covariates)
         covariates = self._fitted_covariates(frames, series, layout, held_out, "fine_tune")
@@ -214,6 +215,21 @@ class NeuralForecaster(Forecaster):
         with frozen(module, freeze):
             self._run(module, config, callbacks, series, layout, held_out, covariates=covariates)
         return self
+
+    def _check_channel_order(self, columns: Sequence[object]) -> None:
+        """The weights read the channels by position: the fitted ones in another order are refused (a DataError), and
+        other names for several channels are read in the fitted order, with a warning pairing them (a new series of
+        one channel is fine-tuned under its own name, as transfer learning does)."""
+        fitted, given = [str(c) for c in self.layout_.columns], [str(c) for c in columns]
+        if given == fitted or len(given) == 1:
+            return
+        if sorted(given) == sorted(fitted):
+            raise DataError(
+                f"fine_tune got the fitted channels in another order ({', '.join(given)}); the model reads them by "
+                f"position, as fitted: {', '.join(fitted)}. Reorder the columns: y[{fitted!r}]."
+            )
+        pairs = ", ".join(f"{new!r} as {old!r}" for new, old in zip(given, fitted) if new != old)
+        warnings.warn(f"fine_tune reads the channels by position: {pairs}.", UserWarning, stacklevel=3)
 
     def _fitted_covariates(self, frames, series, layout, held_out, what: str):
         """(training, validation) covariates of the frames given to ``what`` in the fitted spec's columns, or (None, None).
