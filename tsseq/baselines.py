@@ -42,6 +42,7 @@ None of them accepts missing values: fill them first, e.g. with
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -225,30 +226,42 @@ def _normal_quantiles(levels: np.ndarray) -> np.ndarray:
 # --- estimators ------------------------------------------------------------------------------
 
 
-def _check_arrays(series: list[np.ndarray], needed: int, model: str, requirement: str) -> None:
-    """Every ``(T, C)`` array is finite and has at least ``needed`` rows, or a DataError names the first that is not."""
+def _check_arrays(
+    series: list[np.ndarray], needed: int, model: str, requirement: str, columns: Sequence[object] | None = None
+) -> None:
+    """Every ``(T, C)`` array is finite and has at least ``needed`` rows, or a DataError names the first that is not
+    (by its channel's column too, when ``columns`` are known)."""
     for position, values in enumerate(series):
-        absent = ~np.isfinite(values)
-        if absent.any():
-            row, channel = np.argwhere(absent)[0]
-            raise MissingValuesError(
-                f"{model} cannot use missing values: series {position}, channel {channel} has {int(absent.sum())} "
-                f"missing or infinite value(s) (first at row {row}). Fill them first, e.g. with "
-                "tsseq.data.checks.check_series(frame, missing='interpolate')."
-            )
+        _check_finite_rows(values, model, f"series {position}", "row", columns)
         if len(values) < needed:
             raise DataError(f"Series {position} has {len(values)} rows; {model} {requirement}.")
 
 
-def _check_windows(inputs: np.ndarray, needed: int, model: str, requirement: str) -> None:
-    """Input windows ``(N, L, C)`` are finite and have ``L >= needed`` steps, or a DataError says why not."""
+def _check_windows(
+    inputs: np.ndarray, needed: int, model: str, requirement: str, columns: Sequence[object] | None = None
+) -> None:
+    """Input windows ``(N, L, C)`` are finite and have ``L >= needed`` steps, or a DataError says why not (naming the
+    window, the channel, its column when ``columns`` are known, and the step)."""
     if inputs.shape[1] < needed:
         raise DataError(
             f"predict_windows got windows of {inputs.shape[1]} steps; {model} {requirement}, "
             f"so it needs input windows of at least {needed} steps."
         )
-    if not np.all(np.isfinite(inputs)):
-        raise MissingValuesError(f"{model} cannot use missing values: the input windows contain NaN or infinite values.")
+    for position, window in enumerate(inputs):
+        _check_finite_rows(window, model, f"input window {position}", "step", columns)
+
+
+def _check_finite_rows(values: np.ndarray, model: str, what: str, rows: str, columns: Sequence[object] | None) -> None:
+    """A MissingValuesError naming ``what``, the channel (and column), how many and the first of ``rows``."""
+    absent = ~np.isfinite(values)
+    if absent.any():
+        row, channel = np.argwhere(absent)[0]
+        column = "" if columns is None else f"column {columns[channel]!r}, "
+        raise MissingValuesError(
+            f"{model} cannot use missing values: {what}, channel {channel} has {int(absent[:, channel].sum())} "
+            f"missing or infinite value(s) ({column}first at {rows} {row}). Fill them first, e.g. with "
+            "tsseq.data.checks.check_series(frame, missing='interpolate')."
+        )
 
 
 class _HistoryBaseline(Forecaster):

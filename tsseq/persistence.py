@@ -42,11 +42,27 @@ def _dataclasses() -> dict[str, type]:
 def save(estimator: Any, path: str | Path) -> Path:
     """Write a fitted estimator to ``path`` (atomically)."""
     if not hasattr(estimator, "layout_"):
-        raise DataError(f"Only a fitted estimator can be saved; call fit() on this {type(estimator).__name__} first.")
+        raise DataError(_not_saved(estimator))
     tensors: dict[str, torch.Tensor] = {}
     metadata = _encode_estimator(estimator, "", tensors)
     payload = {"format": FORMAT, "metadata": json.dumps(metadata), "tensors": tensors}
     return io.write_atomic(path, lambda temporary: torch.save(payload, temporary))
+
+
+def _not_saved(estimator: Any) -> str:
+    """Why ``estimator`` cannot be saved: an anomaly detector never can (its scaler, scorers and threshold have no
+    saved form); anything else only once fitted."""
+    from tsseq.anomaly.detectors import DETECTORS
+
+    name = type(estimator).__name__
+    if isinstance(estimator, tuple(cls for cls, _ in DETECTORS.values())):
+        return (
+            f"{name} is an anomaly detector: tsseq.persistence saves fitted forecasters only, not detectors. Refit it "
+            "instead: the same parameters on the same training rows give the same detector (deterministic, its "
+            "networks with training seed 0 unless set otherwise): tsseq detect --config with the job file again, or "
+            "tsseq.anomaly.make_detector(name, **params).fit(rows)."
+        )
+    return f"Only a fitted estimator can be saved; call fit() on this {name} first."
 
 
 _EXPECTED = "expected a model file written by model.save() (a zip archive of tensors and JSON)"

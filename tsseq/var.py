@@ -603,6 +603,9 @@ class VAR(Forecaster):
             )
         return self
 
+    def _read_layout(self, layout) -> None:
+        self._columns = layout.columns  # the channels' names, for the refusal of missing values (_check_arrays)
+
     def _max_lags(self, rows: int, n_channels: int) -> int:
         """``max_order`` capped by a series of ``rows`` rows (module docstring)."""
         return max(0, min(self.max_order, rows // 4, (rows - n_channels - 1) // (n_channels + 1)))
@@ -641,7 +644,7 @@ class VAR(Forecaster):
         else:
             needed = n_channels + 3
             requirement = f"with {n_channels} channel(s) needs at least {needed} rows (C + 3)"
-        _check_arrays(series, needed, "VAR", requirement)
+        _check_arrays(series, needed, "VAR", requirement, self._columns)
         models, criteria, replaced, radii = zip(*(self._fit_one(values) for values in series))
         self.order_ = np.array([model.order for model in models])
         width = int(self.order_.max())
@@ -671,7 +674,7 @@ class VAR(Forecaster):
     def _predict_windows(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
         self._check_one_series()
         width = self.coef_.shape[1]
-        _check_windows(inputs, width, "VAR", f"has order {width}")
+        _check_windows(inputs, width, "VAR", f"has order {width}", self.layout_.columns)
         return forecast(self.intercept_[0], self.coef_[0], inputs, horizon)
 
     def _error_sd(self, series: int, horizon: int) -> np.ndarray:

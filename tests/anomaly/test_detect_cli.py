@@ -177,8 +177,9 @@ def test_masked_missing_values_have_no_score_or_are_refused_naming_the_way_out(s
     assert code == 2
     error = capsys.readouterr().err
     assert ("gaps.csv: detector 'ar_residual' cannot score data with missing values (6 row(s) kept as missing by "
-            "missing='mask'): AR cannot use missing values") in error
-    assert "(tsseq detect --missing interpolate or --missing ffill)" in error  # the options, not only the API's words
+            "missing='mask'): ForecastResidualDetector (forecaster 'ar') needs every value of y: column 'channel_0' has "
+            "6 missing or infinite value(s), the first at 2000-01-13 12:00:00") in error  # the detector's own check
+    assert error.count("tsseq detect --missing interpolate") == 1  # the options, not only the API's words, once
 
 
 def test_a_labelled_window_that_ends_before_it_starts_is_refused_naming_its_line(tmp_path: Path) -> None:

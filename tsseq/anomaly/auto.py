@@ -64,7 +64,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from tsseq.anomaly.detectors import DETECTORS, SCREENED_VAR, Frame, detector_parameters, make_detector
+from tsseq.anomaly.detectors import (
+    DETECTORS, SCREENED_VAR, Frame, check_no_missing, detector_parameters, make_detector, warn_unscored,
+)
 from tsseq.anomaly.scorers import split_by_shares
 from tsseq.data.splits import rows_holding_out
 from tsseq.errors import ConfigError, DataError
@@ -254,9 +256,13 @@ class AutoDetector(Estimator):
             raise ConfigError(
                 f"The 'reference' parameter must be one of {list(REFERENCES)}. Got {self.reference!r} instead."
             )
+        members = self._build_members()
+        for frame, name in ((y, "y"), (validation, "validation")):  # refused before any member is fitted
+            if frame is not None:
+                self._check_missing(members[0][1]._frame(frame, name, fitting=True, check_missing=False), members, name)
         self.members_ = []
         relay = FitWarnings("auto")  # each member warns of the same data (a constant channel): once, not once each
-        for label, detector in self._build_members():
+        for label, detector in members:
             with relay.of("fit of its members"):
                 detector.fit(y, validation)
             if detector.temporal_scorer_ is not None:
@@ -304,7 +310,8 @@ class AutoDetector(Estimator):
         import warnings
 
         check_is_fitted(self, "members_")
-        frame = self.members_[0][1]._frame(y, "y")
+        frame = self.members_[0][1]._frame(y, "y", check_missing=False)
+        self._check_missing(frame, self.members_, "y")
         half = len(frame) // 2
         halves = (frame.iloc[:half], frame.iloc[half:])
         try:
@@ -329,7 +336,10 @@ class AutoDetector(Estimator):
     def score(self, y: Frame) -> pd.Series:
         """The combined normalised score ``(T,)`` of ``y`` (NaN until every member scores)."""
         frame = self._checked(y)
-        series = pd.Series(self.raw_scores(frame), index=frame.index, name="score")
+        scores = self.raw_scores(frame)
+        if not self._refusing(self.members_):  # every member masks missing values
+            warn_unscored(frame, scores, self.first_scored_row(), "auto")
+        series = pd.Series(scores, index=frame.index, name="score")
         series.attrs["causal"] = bool(self.causal)
         return series
 
@@ -371,11 +381,13 @@ class AutoDetector(Estimator):
 
     def raw_scores(self, frame: pd.DataFrame) -> np.ndarray:
         """The combined score ``(T,)`` of a frame (streaming's contract; no temporal scorer)."""
+        self._check_missing(frame, self.members_, "y")
         return self._combined(self._normalised(frame))
 
     def raw_scores_and_contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`raw_scores` ``(T,)`` and the per-channel contributions ``(T, C)`` summing to them."""
         check_is_fitted(self, "members_")
+        self._check_missing(frame, self.members_, "y")
         normalised, shares = [], []
         for normaliser, (_, detector) in zip(self.normalisers_, self.members_):
             raw, parts = detector.raw_scores_and_contributions(frame)
@@ -491,9 +503,21 @@ class AutoDetector(Estimator):
         combined[scored] = reduce(normalised[scored], axis=1)
         return combined
 
+    @staticmethod
+    def _refusing(members) -> list[str]:
+        """The labels of the members that need every value (not ``masks_missing``)."""
+        return [label for label, detector in members if not getattr(detector, "masks_missing", False)]
+
+    def _check_missing(self, frame: pd.DataFrame, members, name: str) -> None:
+        """Refuse missing values if a member needs every value, naming auto and those members."""
+        refusing = self._refusing(members)
+        if refusing:
+            check_no_missing(frame, name, f"auto (its member(s) {', '.join(refusing)})")
+
     def _checked(self, y: Frame) -> pd.DataFrame:
         check_is_fitted(self, "members_")
-        frame = self.members_[0][1]._frame(y, "y")
+        frame = self.members_[0][1]._frame(y, "y", check_missing=False)
+        self._check_missing(frame, self.members_, "y")
         scores_from = self.first_scored_row()
         if len(frame) <= scores_from:
             raise DataError(f"auto: {len(frame)} rows are too few to score any; its members score from row {scores_from} on.")

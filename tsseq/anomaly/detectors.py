@@ -25,7 +25,12 @@ a higher score is more anomalous. The steps, for a wide series ``(T, C)``:
 
 NaN policy: a timestamp no window scores is NaN and never flagged: with ``"last"`` the
 first ``L - 1`` points of a reconstruction detector, and the first ``L`` points of a
-forecast-residual detector (no window precedes them); an unobserved value is NaN too.
+forecast-residual detector (no window precedes them). Missing values (NaN, ``missing="mask"``):
+a reconstruction detector (``masks_missing``) masks them, in training and in scoring, and a
+row whose value is unobserved scores NaN too (``score`` warns how many rows got no score);
+the forecast-residual and interval detectors need every value and refuse a frame with any
+(:class:`~tsseq.errors.MissingValuesError` naming the column and the first timestamp), in
+``fit`` as in ``score``.
 
 Causality (``causal=True``, the default): the score and flag of ``t`` then depend on the
 series up to ``t`` only: aggregation must be ``"last"``, the model unidirectional, and the
@@ -80,6 +85,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -94,7 +100,7 @@ from tsseq.data.splits import held_out_rows
 from tsseq.data.windows import AGGREGATIONS, windows_to_timestamps
 from tsseq.engine import Trainer, TrainingConfig
 from tsseq.engine.trimming import AUTO, kept_windows, trimmed_windows
-from tsseq.errors import ConfigError, DataError, closest_match
+from tsseq.errors import ConfigError, DataError, MissingValuesError, closest_match
 from tsseq.anomaly.lag_filter import filtered_windows, observed_windows, residual_scale
 from tsseq.anomaly.online import OnlineResidualDetector
 from tsseq.anomaly.online_interval import OnlineIntervalDetector
@@ -176,6 +182,7 @@ class AnomalyDetector(Estimator):
     """
 
     gives_contributions = True  # contributions(y): which channels make each score (module docstring)
+    masks_missing = False  # NaN values are masked (scored NaN), not refused (module docstring, NaN policy)
 
     def _model_words(self) -> str:
         """What ``_fit_model`` fits, for the warnings it gives (:mod:`tsseq.relay`)."""
@@ -234,6 +241,7 @@ class AnomalyDetector(Estimator):
         frame = self._frame(y, "y")
         raw = self.raw_scores(frame)
         scores = raw if self.temporal_scorer_ is None else self.temporal_scorer_.score(raw)
+        warn_unscored(frame, scores, self.first_scored_row(), self._words())
         series = pd.Series(scores, index=frame.index, name="score")
         series.attrs["causal"] = bool(self.causal)
         return series
@@ -269,6 +277,7 @@ class AnomalyDetector(Estimator):
 
     def raw_scores(self, frame: pd.DataFrame) -> np.ndarray:
         """Steps 1-4 (module docstring): per-timestamp point-wise scores ``(T,)``, before any temporal scorer."""
+        self._check_missing(frame, "y")
         errors, starts, offset = self._window_errors(self._scaled(frame))
         return self._aggregate(self.scorer_.score(errors), starts, offset, len(frame))
 
@@ -279,6 +288,7 @@ class AnomalyDetector(Estimator):
 
     def raw_scores_and_contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`raw_scores` ``(T,)`` and their per-channel contributions ``(T, C)`` (:meth:`contributions`)."""
+        self._check_missing(frame, "y")
         errors, starts, offset = self._window_errors(self._scaled(frame))
         raw = self._aggregate(self.scorer_.score(errors), starts, offset, len(frame))
         mapped = "mean" if self.aggregation == "max" else self.aggregation
@@ -311,7 +321,9 @@ class AnomalyDetector(Estimator):
         how = aggregation or self.aggregation
         return windows_to_timestamps(values, starts, n_rows, aggregation=how, offset=offset).numpy()
 
-    def _frame(self, y: Frame, name: str, fitting: bool = False) -> pd.DataFrame:
+    def _frame(self, y: Frame, name: str, fitting: bool = False, check_missing: bool = True) -> pd.DataFrame:
+        """``y`` as a wide frame of the fitted columns; one with missing values refused unless ``masks_missing`` (or
+        ``check_missing`` is False: ``auto`` checks them itself, naming its members)."""
         if not isinstance(y, (pd.DataFrame, pd.Series)):
             raise DataError(
                 f"{type(self).__name__} expects {name!r} as a pandas DataFrame or Series with a DatetimeIndex. "
@@ -327,7 +339,17 @@ class AnomalyDetector(Estimator):
             raise DataError(
                 f"{type(self).__name__} was fitted on columns {self.columns_}; {name!r} has {list(frame.columns)}."
             )
+        if check_missing:
+            self._check_missing(frame, name)
         return frame
+
+    def _words(self) -> str:
+        """The detector and its model, for messages: ``ForecastResidualDetector (forecaster 'var')``."""
+        return f"{type(self).__name__} ({self._model_words()})"
+
+    def _check_missing(self, frame: pd.DataFrame, name: str) -> None:
+        if not self.masks_missing:
+            check_no_missing(frame, name, self._words())
 
     def _split(self, frame: pd.DataFrame, validation: Frame | None):
         """-> (train rows, held-out rows with context in front or None, rows of context)."""
@@ -425,7 +447,12 @@ class ReconstructionDetector(AnomalyDetector):
         Fraction of training windows dropped before one refit, or "auto" (module docstring).
     causal : bool
         Refuse anything that looks past ``t`` (module docstring).
+
+    Missing values (NaN) are masked, in training and in scoring: a row whose value is
+    unobserved gets no score (NaN, never flagged), and :meth:`score` warns how many.
     """
+
+    masks_missing = True
 
     def __init__(
         self,
@@ -461,6 +488,9 @@ class ReconstructionDetector(AnomalyDetector):
     def context_rows(self) -> int:
         """Rows before a timestamp that its score reads: ``L - 1``."""
         return self.window_length - 1
+
+    def _model_words(self) -> str:
+        return f"model {self.model!r}"
 
     def training_config(self) -> TrainingConfig:
         """``training`` as a validated :class:`~tsseq.engine.TrainingConfig`."""
@@ -778,6 +808,46 @@ DETECTORS: dict[str, tuple[type, dict]] = {
     "online_residual": (OnlineResidualDetector, {}),
     "online_interval": (OnlineIntervalDetector, {}),
 }
+
+
+_FILL = (
+    "Fill them with tsseq.data.checks.check_series(frame, missing='interpolate') (tsseq detect --missing interpolate)"
+)
+
+
+def check_no_missing(frame: pd.DataFrame, name: str, owner: str) -> None:
+    """Refuse missing or infinite values in ``frame`` for ``owner``, a detector whose model reads every value: a
+    :class:`~tsseq.errors.MissingValuesError` naming the column and timestamp of the first and how many there are."""
+    absent = ~np.isfinite(frame.to_numpy(dtype=np.float64))  # (T, C)
+    if not absent.any():
+        return
+    row = int(np.argmax(absent.any(axis=1)))
+    column = int(np.argmax(absent[row]))
+    counts = absent.sum(axis=0)
+    others = [f"{frame.columns[c]!r} {int(counts[c])}" for c in np.flatnonzero(counts) if c != column]
+    also = f" (and column(s) {', '.join(others)})" if others else ""
+    raise MissingValuesError(
+        f"{owner} needs every value of {name}: column {frame.columns[column]!r} has {int(counts[column])} missing or "
+        f"infinite value(s), the first at {frame.index[row]}{also}. {_FILL} first, or use a detector that masks "
+        "them (e.g. lstm_ae)."
+    )
+
+
+def warn_unscored(frame: pd.DataFrame, scores: np.ndarray, first_scored_row: int, owner: str) -> None:
+    """Warn that rows of ``frame`` got no score (NaN) for its missing values (a masking detector's, ``masks_missing``),
+    naming how many and the first; the rows before ``first_scored_row``, never scored, are not counted."""
+    if not frame.isna().to_numpy().any():
+        return
+    unscored = np.isnan(np.asarray(scores, dtype=np.float64))
+    unscored[:first_scored_row] = False
+    if unscored.any():
+        warnings.warn(
+            f"{owner}: {int(unscored.sum())} of the {len(frame)} rows of y got no score (NaN, never flagged), the "
+            f"first at {frame.index[int(np.argmax(unscored))]}: their missing values are masked. {_FILL} to score "
+            "them.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 CONTRIBUTION_PREFIX = "contribution_"

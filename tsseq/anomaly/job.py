@@ -83,10 +83,13 @@ def _missing_values_named(missing_rows, source: str, detector: str) -> Iterator[
     except MissingValuesError as error:
         if not missing_rows.any():
             raise
+        ways_out = "" if "--missing interpolate" in str(error) else (  # the detector's own message may say them
+            " Use missing='interpolate' or 'ffill' (tsseq detect --missing interpolate or --missing ffill), or a "
+            "detector that scores around them (e.g. lstm_ae)."
+        )
         raise MissingValuesError(
             f"{source}: detector {detector!r} cannot score data with missing values ({int(missing_rows.sum())} row(s) "
-            f"kept as missing by missing='mask'): {error} Use missing='interpolate' or 'ffill' (tsseq detect "
-            "--missing interpolate or --missing ffill), or a detector that scores around them (e.g. lstm_ae)."
+            f"kept as missing by missing='mask'): {error}{ways_out}"
         ) from None
 
 
