@@ -94,6 +94,9 @@ def test_errors_name_the_file_and_the_column(long_csv, tmp_path):
     pq.write_table(pa.table({"time": pd.date_range("2021", periods=3, freq="h"), "y": ["1", "2", "x"]}), typed)
     with pytest.raises(DataError, match=r"typed\.parquet: column 'y' holds string values; expected numbers"):
         read_parquet(typed)
+    with pytest.raises(DataError, match=r"column 'store' holds .*string values; expected numbers .*If it says which "
+                                        r"series a row belongs to, pass it as series_column \(--series-column\)"):
+        read_parquet(output)  # the series column, not named
     pq.write_table(pa.table({"time": [1, 2, 3], "y": [1.0, 2.0, 3.0]}), typed)
     with pytest.raises(DataError, match=r"column 'time' holds int64 values; expected timestamps"):
         read_parquet(typed, timestamp_column="time")
@@ -171,3 +174,18 @@ def test_parquet_in_a_pipeline_file(long_csv, tmp_path):
     csv_to_parquet(long_csv, tmp_path / "stores.parquet", series_column="store")
     frame = load_frame(DataConfig(csv="stores.parquet", series_column="store", target=["sales"]), tmp_path)
     pd.testing.assert_frame_equal(frame, read_csv(long_csv, series_column="store", value_columns=["sales"]))
+
+
+def test_a_frame_saved_with_its_index_by_pandas_is_read_by_its_column_names(tmp_path):
+    stamps = pd.date_range("2024-01-01", periods=30, freq="h", name="timestamp")
+    frame = pd.concat([pd.DataFrame({"id": name, "value": np.arange(30.0) + k}, index=stamps) for k, name in enumerate("ab")])
+    frame.to_parquet(tmp_path / "indexed.parquet")  # the timestamp index, as pandas writes it
+    frame.reset_index().set_index(["id", "timestamp"]).to_parquet(tmp_path / "multi.parquet")
+    expected = read_parquet(_written(frame.reset_index(), tmp_path / "plain.parquet"), series_column="id")
+    for name in ("indexed.parquet", "multi.parquet"):  # a KeyError (exit 1) before
+        pd.testing.assert_frame_equal(read_parquet(tmp_path / name, series_column="id"), expected)
+
+
+def _written(frame: pd.DataFrame, path):
+    frame.to_parquet(path, index=False)
+    return path

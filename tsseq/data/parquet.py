@@ -225,7 +225,11 @@ class ParquetSource:
         if not value_columns:
             raise DataError(f"{self.name}: has no value columns besides {sorted(map(str, keys - {None}))}.")
         for column in value_columns:
-            _check_type(schema.field(column).type, column, self.name, _is_value_type, "numbers (int, float, decimal or bool)")
+            text = series_column is None and _is_text(schema.field(column).type)
+            hint = (" If it says which series a row belongs to, pass it as series_column (--series-column); if it is not "
+                    "a channel, name the channels (value_columns, --columns A,B)") if text else ""  # as read_csv says
+            _check_type(schema.field(column).type, column, self.name, _is_value_type,
+                        f"numbers (int, float, decimal or bool).{hint}")  # fmt: skip
         self.value_columns = value_columns
         self._file_starts: list[int] | None = None
 
@@ -252,7 +256,9 @@ class ParquetSource:
 
     def frame(self, table) -> pd.DataFrame:
         """The table as a frame indexed by the key columns, for :func:`check_series`."""
-        frame = table.to_pandas(date_as_object=False)
+        # The pandas metadata would make a frame's saved index (df.set_index('timestamp').to_parquet()) an index
+        # again; tsseq reads its columns by name, the index's among them.
+        frame = table.to_pandas(date_as_object=False, ignore_metadata=True)
         if self.series_column is not None and isinstance(frame[self.series_column].dtype, pd.CategoricalDtype):
             frame[self.series_column] = frame[self.series_column].astype(frame[self.series_column].cat.categories.dtype)
         return frame.set_index(self.keys)
@@ -356,7 +362,7 @@ def _not_parquet(error: Exception, name: str) -> DataError:
 
 def _check_type(arrow_type, column: str, name: str, allowed, expected: str) -> None:
     if not allowed(arrow_type):
-        raise DataError(f"{name}: column {column!r} holds {arrow_type} values; expected {expected}.")
+        raise DataError(f"{name}: column {column!r} holds {arrow_type} values; expected {expected.rstrip('.')}.")
 
 
 def _plain(arrow_type):
