@@ -46,6 +46,9 @@ def test_ett_known_answer_on_a_line() -> None:
     assert train.shape == (8640, 2)
     np.testing.assert_allclose(train.mean(axis=0), 0.0, atol=1e-10)
     assert forecaster.layout_.last_timestamps[0] == pd.Timestamp("2016-07-01") + pd.Timedelta(hours=8639)
+    # Any case, as the catalog reads names (tsseq evaluate etth1 failed after loading the data).
+    again = evaluate_ett(_RepeatLast(), dataset="etth1", frame=_linear_ett_frame(), input_length=48, horizon=horizon)
+    assert again.dataset == "ETTh1" and again.mse == result.mse
 
 
 @pytest.mark.parametrize("horizon", [24, 96, 192, 336, 720])

@@ -192,6 +192,7 @@ def evaluate_ett(
     -------
     EttResult
     """
+    dataset = {name.lower(): name for name in PRESETS}.get(str(dataset).lower(), dataset)  # as the catalog: any case
     if dataset not in PRESETS:
         raise ConfigError(
             f"Unknown ETT dataset {dataset!r}.{closest_match(dataset, PRESETS)} Known: {', '.join(PRESETS)}."

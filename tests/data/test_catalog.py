@@ -140,7 +140,7 @@ def test_parse_catalog_names_the_faulty_field(change: dict, message: str) -> Non
 def test_names_are_case_insensitive_and_unknown_names_suggest_the_closest() -> None:
     assert catalog.catalog_entry("etth1") is catalog.catalog_entry("ETTH1") is catalog.catalog()["ETTh1"]
     assert catalog.catalog_entry("M4-Hourly").name == "m4-hourly"
-    with pytest.raises(ConfigError, match=r"Unknown data set 'ETT-h1'\. Did you mean 'etth1'\?") as error:
+    with pytest.raises(ConfigError, match=r"Unknown data set 'ETT-h1'\. Did you mean 'ETTh1'\?") as error:
         load("ETT-h1")
     assert "Available data sets: ETTh1, ETTh2" in str(error.value)
 

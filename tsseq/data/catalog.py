@@ -22,6 +22,7 @@ data sets (sunspots, co2, nile, elnino) need no file at all (:mod:`tsseq.data.em
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib.resources
 import os
@@ -39,7 +40,7 @@ import pandas as pd
 import yaml
 
 from tsseq.data.formats import nab_key, read_ett, read_m4, read_nab
-from tsseq.errors import ConfigError, DataError, DatasetUnavailableError, closest_match
+from tsseq.errors import ConfigError, DataError, DatasetUnavailableError
 
 DATA_DIR_ENV = "TSSEQ_DATA_DIR"
 CACHE_DIR_ENV = "TSSEQ_CACHE_DIR"
@@ -185,7 +186,8 @@ def catalog_entry(name: str) -> CatalogEntry:
     by_lower = {key.lower(): entry for key, entry in entries.items()}
     entry = by_lower.get(str(name).lower())
     if entry is None:
-        suggestion = closest_match(str(name).lower(), by_lower)  # names match case-insensitively
+        found = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.6)  # case-insensitively
+        suggestion = f" Did you mean {by_lower[found[0]].name!r}?" if found else ""  # spelled as the catalog does
         raise ConfigError(f"Unknown data set {name!r}.{suggestion} Available data sets: {', '.join(entries)}.")
     return entry
 
