@@ -225,6 +225,75 @@ def test_a_scheduler_that_does_not_answer_is_named(ragged, tmp_path, capsys):
     assert not output.exists()
 
 
+@pytest.fixture(params=["silent", "http"])
+def not_a_scheduler(request):
+    """The tcp:// address of a listener that is not Dask: one that accepts and says nothing, or an HTTP server."""
+    import socket
+    import threading
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    if request.param == "http":
+        server = HTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield f"tcp://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+        server.server_close()
+        return
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:  # closed
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+    for connection in accepted:
+        connection.close()
+
+
+def test_a_listener_that_is_not_a_scheduler_is_refused_within_the_timeout(not_a_scheduler, capfd):
+    import time
+
+    from tsseq.dask_jobs import dask_client
+    from tsseq.errors import ConfigError
+
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match=f"--scheduler {not_a_scheduler}: no Dask scheduler answers there"):
+        with dask_client(Engine(scheduler=not_a_scheduler)):
+            pass
+    assert time.monotonic() - start < 60  # a hang guard (the handshake is bounded by CONNECT_TIMEOUT), not a speed test
+    import gc
+
+    gc.collect()  # a half-made Client would close itself here, in __del__, with a traceback
+    err = capfd.readouterr().err
+    assert "Client.__del__" not in err and "Traceback" not in err
+
+
+def test_a_protocol_dask_does_not_know_is_refused_at_once_and_quietly(capfd):
+    import gc
+    import time
+
+    from tsseq.dask_jobs import dask_client
+    from tsseq.errors import ConfigError
+
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match="--scheduler http://127.0.0.1:8787: .*unknown address scheme 'http'") as caught:
+        with dask_client(Engine(scheduler="http://127.0.0.1:8787")):
+            pass
+    del caught  # its traceback would keep a half-made Client alive past the check
+    gc.collect()
+    assert time.monotonic() - start < 15  # no 20 s wait for a half-made Client's close
+    err = capfd.readouterr().err
+    assert "Client.__del__" not in err and "Traceback" not in err
+
+
 def test_the_detection_job_file_mirrors_the_engine_options(few, tmp_path, client, capsys):
     from tsseq.config import from_mapping
     from tsseq.errors import ConfigError

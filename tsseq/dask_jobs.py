@@ -80,7 +80,9 @@ def local_cluster(workers: int):
     """A ``LocalCluster`` of ``workers`` processes of one thread each on 127.0.0.1: no dashboard, no task profiling.
 
     Dask's statistical profiler samples each running task's stack every 10 ms, which made
-    the AR fits of a batch 20 to 40% slower; the workers are started without it.
+    the AR fits of a batch 20 to 40% slower; the workers are started without it. Each
+    worker runs :func:`dask_setup` (a preload), so that Ctrl-C, which the terminal sends to
+    every process of the job, stops only the driver, which then closes the cluster.
     """
     import dask
     from distributed import LocalCluster
@@ -95,15 +97,31 @@ def local_cluster(workers: int):
             host="127.0.0.1",
             dashboard_address=None,
             silence_logs=logging.ERROR,
+            preload=[__name__],
         )
+
+
+def dask_setup(worker) -> None:
+    """A local cluster's worker process ignores SIGINT: the driver is interrupted and closes the cluster.
+
+    Without this, Ctrl-C (sent to the whole process group) raised KeyboardInterrupt in each
+    worker too, which printed its traceback, and the driver's closing then met workers
+    already gone (CancelledError, CommClosedError). Run by dask in each worker (a preload).
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
 def dask_client(engine: Engine) -> Iterator[object]:
     """A ``distributed.Client`` of ``engine``'s cluster, closed (with the local cluster) at the end.
 
-    Raises a ConfigError naming the address when nothing listens there or no scheduler
-    answers within :data:`CONNECT_TIMEOUT`, and one saying how to install dask when it is missing.
+    Raises a ConfigError naming the address when nothing listens there, what listens is
+    not a Dask scheduler (no handshake within :data:`CONNECT_TIMEOUT`) or dask does not know
+    its protocol, and one saying how to install dask when it is missing.
     """
     try:
         from distributed import Client
@@ -115,6 +133,7 @@ def dask_client(engine: Engine) -> Iterator[object]:
     if engine.scheduler is not None:
         try:
             _reachable(engine.scheduler)
+            _handshake(engine.scheduler)  # before Client: its handshake has no timeout, and a failed one leaves it to __del__
             client = Client(engine.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
             raise ConfigError(
@@ -141,6 +160,49 @@ def _reachable(address: str) -> None:
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
     if parts.scheme == "tcp" and parts.hostname and parts.port:
         socket.create_connection((parts.hostname, parts.port), timeout=5).close()
+
+
+def _handshake(address: str) -> None:
+    """Fail (an OSError or ValueError) unless a Dask server completes the comm handshake at ``address`` in time.
+
+    ``Client(address, timeout=...)`` bounds only the connection: a listener that accepts and
+    says nothing (an HTTP server, a bare socket) keeps it in the handshake for ever, which
+    dask leaves without a timeout on purpose. The same handshake is made here, on its own
+    event loop in a daemon thread (a running loop, as in a notebook, is left alone), bounded
+    by :data:`CONNECT_TIMEOUT`, and the connection closed.
+    """
+    import asyncio
+    import threading
+
+    from dask.utils import parse_timedelta
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    timeout = parse_timedelta(CONNECT_TIMEOUT, "s")
+    arguments = Security().get_connection_args("client")
+    outcome: list[BaseException | None] = []
+
+    async def shake() -> None:
+        comm = await connect(address, timeout=timeout, **arguments)
+        await comm.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(asyncio.wait_for(shake(), timeout))
+        except TimeoutError:
+            outcome.append(TimeoutError(f"no answer to Dask's handshake within {timeout:g} s"))
+        except Exception as error:
+            outcome.append(error)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=run, name="tsseq-scheduler-handshake", daemon=True)
+    thread.start()
+    thread.join(timeout + 5)  # the loop's own bound, and time to unwind it
+    if not outcome:
+        raise TimeoutError(f"no answer to Dask's handshake within {timeout:g} s")
+    if outcome[0] is not None:
+        raise outcome[0]
 
 
 def map_partitions(
