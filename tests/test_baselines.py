@@ -257,3 +257,17 @@ def test_score_names_the_columns_it_was_fitted_on_when_y_has_others():
         model.score(frame.iloc[-6:].rename(columns={"a": "x"}))
     with pytest.raises(DataError, match="score's y: expected a pandas DataFrame or Series"):
         model.score(frame.iloc[-6:].to_numpy())
+
+
+def test_every_model_saves_itself_as_the_neural_ones_do(tmp_path):
+    import tsseq
+
+    index = pd.date_range("2024-01-01", periods=200, freq="h")
+    frame = pd.DataFrame({"a": np.sin(np.arange(200) / 4)}, index=index)
+    for name, params in (("ar", {}), ("ensemble", {"members": ["naive", "ar"], "horizon": 6}),
+                         ("conformal", {"model": "ar", "horizon": 6})):  # fmt: skip
+        model = tsseq.create(name, **params).fit(frame)
+        model.save(tmp_path / f"{name}.pt")  # an AttributeError before: only the networks had save()
+        pd.testing.assert_frame_equal(tsseq.load_model(tmp_path / f"{name}.pt").predict(6), model.predict(6))
+    with pytest.raises(DataError, match="Only a fitted estimator can be saved"):
+        tsseq.create("ar").save(tmp_path / "unfitted.pt")

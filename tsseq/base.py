@@ -462,6 +462,12 @@ class Forecaster(Estimator):
         error = truth.to_numpy(dtype=np.float64) - forecast[list(truth.columns)].to_numpy(dtype=np.float64)
         return -float(np.nanmean(error**2))
 
+    def save(self, path) -> None:
+        """Write the fitted model to one file (tensors and JSON, no pickle); :func:`tsseq.load_model` reads it back."""
+        from tsseq import persistence  # imports torch: only when a model is saved
+
+        persistence.save(self, path)
+
     def historical_forecasts(self, y: pd.DataFrame | pd.Series, *, start: object, horizon: int, **options) -> pd.DataFrame:
         """The forecasts this model would have made from every origin of ``y`` after ``start``, as a long frame.
 

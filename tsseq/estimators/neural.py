@@ -843,12 +843,6 @@ class NeuralForecaster(Forecaster):
         paths = paths[:, :horizon].reshape(len(self.last_inputs_), n, horizon, self.n_channels_)
         return self._hold_constant(self._untransformed([paths[i] * self.scale_[i] + self.center_[i] for i in range(len(paths))]))
 
-    def save(self, path) -> None:
-        """Write the fitted estimator to one file; :func:`tsseq.persistence.load` reads it back."""
-        from tsseq import persistence
-
-        persistence.save(self, path)
-
     def _build_module(self) -> torch.nn.Module:
         raise NotImplementedError
 
