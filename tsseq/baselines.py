@@ -247,8 +247,10 @@ def _check_windows(
             f"predict_windows got windows of {inputs.shape[1]} steps; {model} {requirement}, "
             f"so it needs input windows of at least {needed} steps."
         )
-    for position, window in enumerate(inputs):
-        _check_finite_rows(window, model, f"input window {position}", "step", columns)
+    absent = ~np.isfinite(inputs)
+    if absent.any():  # one pass over all windows (a backtest's thousands), then the first window with one named
+        position = int(np.argmax(absent.any(axis=(1, 2))))
+        _check_finite_rows(inputs[position], model, f"input window {position}", "step", columns)
 
 
 def _check_finite_rows(values: np.ndarray, model: str, what: str, rows: str, columns: Sequence[object] | None) -> None:

@@ -20,6 +20,16 @@ def _dates(path: Path, stamps: pd.DatetimeIndex, style: str) -> Path:
     return path
 
 
+def _converted_warning_as_read_csv(source: Path, output: Path, expected: str, chunk_rows: int):
+    """``csv_to_parquet`` of ``source``, warning ``expected``; its Parquet reads back as ``read_csv`` reads the CSV,
+    with the same warning, in the same words."""
+    with pytest.warns(UserWarning, match=expected):
+        converted = csv_to_parquet(source, output, chunk_rows=chunk_rows)
+    with pytest.warns(UserWarning, match=expected):
+        pd.testing.assert_frame_equal(read_parquet(converted.path), read_csv(source))
+    return converted
+
+
 def test_day_first_dates_convert_to_the_right_dates_as_read_csv_reads_them(tmp_path: Path, capsys) -> None:
     days = pd.date_range("2024-01-01", periods=30, freq="D", name="date")
     for style in ("%d/%m/%Y", "%d.%m.%Y", "%m/%d/%Y"):  # 13/01/2024 cannot be month first, nor 01/13/2024 day first
@@ -44,10 +54,7 @@ def test_dates_that_read_both_ways_warn_naming_the_file_and_a_date(tmp_path: Pat
     source = _dates(tmp_path / "twelve.csv", pd.date_range("2024-01-01", periods=12, freq="D"), "%d/%m/%Y")
     expected = (r"twelve.csv: the timestamps read both month first and day first \('02/01/2024' at line 3 "
                 r"\(data row 2\) is 01 February 2024 or 02 January 2024\)")  # fmt: skip
-    with pytest.warns(UserWarning, match=expected):
-        converted = csv_to_parquet(source, tmp_path / "twelve.parquet", chunk_rows=5)
-    with pytest.warns(UserWarning, match=expected):  # the same words as read_csv's
-        pd.testing.assert_frame_equal(read_parquet(converted.path), read_csv(source))
+    converted = _converted_warning_as_read_csv(source, tmp_path / "twelve.parquet", expected, chunk_rows=5)
     assert read_parquet(converted.path).index[1] == pd.Timestamp("2024-02-01")  # month first, as read_csv reads them
     minutes = pd.date_range("2024-01-01", periods=2 * 24 * 60, freq="min")  # past the first 1000 rows: all read
     source = _dates(tmp_path / "minutes.csv", minutes, "%d/%m/%Y %H:%M")
@@ -65,10 +72,7 @@ def test_daylight_saving_offsets_convert_to_utc_as_read_csv_and_forecast_read_th
     source = _stamps(tmp_path / "berlin.csv", [hour.isoformat() for hour in hours])
     expected = (r"berlin.csv: the timestamps have the UTC offsets \+01:00 and \+02:00 \(the offset changes first at "
                 r"line 1084 \(data row 1083\) \('2024-03-31T03:00:00\+02:00'\)\); they are read as UTC instants")  # fmt: skip
-    with pytest.warns(UserWarning, match=expected):
-        converted = csv_to_parquet(source, tmp_path / "berlin.parquet", chunk_rows=500)
-    with pytest.warns(UserWarning, match=expected):  # the same words as read_csv's
-        pd.testing.assert_frame_equal(read_parquet(converted.path), read_csv(source))
+    converted = _converted_warning_as_read_csv(source, tmp_path / "berlin.parquet", expected, chunk_rows=500)
     assert read_parquet(converted.path).index.equals(hours.tz_convert("UTC").rename("date"))
     forecast = tmp_path / "forecast.csv"
     with pytest.warns(UserWarning, match=expected):  # printed by the CLI, as its other warnings

@@ -86,8 +86,8 @@ def csv_to_parquet(
     for column in values:
         if column not in head.columns:
             _missing_column(head, column, "value_columns", name)
-    day_first = _reads_day_first(source, name, timestamp_column, head, chunk_rows, read_options)
-    change = _find_offset_change(source, name, timestamp_column, head, chunk_rows, read_options)
+    stamps = _TimestampColumn(source, name, timestamp_column, head, chunk_rows, read_options)
+    day_first, change = _reads_day_first(stamps), _find_offset_change(stamps)
     typing = _ChunkTyping(name, series_column, timestamp_column, values, head, day_first, utc=change is not None)
     dtypes = {timestamp_column: str, **({} if typing.integer_ids else {series_column: str} if series_column else {})}
     with _staged(destination, directory=partition_by_series) as staging:
@@ -123,14 +123,7 @@ def _csv_errors(source: str | os.PathLike[str], name: str, read_options: dict[st
         raise undecodable_text(source, name, read_options.get("encoding"), error) from None
 
 
-def _reads_day_first(
-    source: str | os.PathLike[str],
-    name: str,
-    column: str,
-    head: pd.DataFrame,
-    chunk_rows: int,
-    read_options: dict[str, object],
-) -> bool:
+def _reads_day_first(column: _TimestampColumn) -> bool:
     """Whether the timestamps are dates written ``nn/nn/yyyy`` day first, decided as ``read_csv`` decides.
 
     The decision, and its warning where both readings parse every date but differ, are
@@ -144,31 +137,22 @@ def _reads_day_first(
     from tsseq.data.csv import _csv_line
     from tsseq.data.timegrid import Where
 
-    written = head[column].dropna()
-    if written.empty or not isinstance(written.iloc[0], str) or not _DAY_MONTH.match(written.iloc[0]):
+    first = column.first_text()
+    if first is None or not _DAY_MONTH.match(first):
         return False  # ISO dates (and every other format) have one reading
     dates = _FirstOfEachDate()
-    dates.add(head[column])
-    if not dates.settled() and len(head) == _HEAD_ROWS:  # the rows after the first may settle it
+    dates.add(column.head[column.name])
+    if not dates.settled():  # the rows after the first may settle it
         dates = _FirstOfEachDate()
-        with _csv_errors(source, name, read_options):
-            reader = pd.read_csv(source, usecols=[column], dtype={column: str}, chunksize=chunk_rows, **read_options)
-            for chunk in reader:
-                dates.add(chunk[column])
+        for text in column.chunks():
+            dates.add(text)
     stamps = pd.Index(dates.stamps)
     month_first = _to_datetime(stamps, dayfirst=False)
-    where = Where(name, lambda position: _csv_line(dates.rows[position]), None)
+    where = Where(column.file, lambda position: _csv_line(dates.rows[position]), None)
     return not _day_or_month_first(stamps, month_first, where).equals(month_first)
 
 
-def _find_offset_change(
-    source: str | os.PathLike[str],
-    name: str,
-    column: str,
-    head: pd.DataFrame,
-    chunk_rows: int,
-    read_options: dict[str, object],
-) -> tuple[list[str], str, str, bool] | None:
+def _find_offset_change(column: _TimestampColumn) -> tuple[list[str], str, str, bool] | None:
     """Where the timestamps' UTC offsets change (a daylight-saving change), so that they are written in UTC,
     each read with its own offset, as ``read_csv`` reads them: the arguments of
     :func:`tsseq.data.checks._offsets_change` (its warning, or its error where every row has one local time of
@@ -181,28 +165,52 @@ def _find_offset_change(
     from tsseq.data.checks import _times_of_day, _utc_offsets
     from tsseq.data.csv import _csv_line
 
-    written = head[column].dropna()
-    if written.empty or not isinstance(written.iloc[0], str) or pd.isna(_utc_offsets(written.iloc[:1]).iloc[0]):
+    written = column.first_text()
+    first = None if written is None else _utc_offsets(pd.Series([written])).iloc[0]
+    if pd.isna(first):
         return None  # no offset (a row with one among rows without is named as the chunks are typed)
-    first = _utc_offsets(written.iloc[:1]).iloc[0]
     seen, change, times = {}, None, set()
-    with _csv_errors(source, name, read_options):
-        reader = (
-            [head]
-            if len(head) < _HEAD_ROWS
-            else pd.read_csv(source, usecols=[column], dtype={column: str}, chunksize=chunk_rows, **read_options)
-        )
-        for chunk in reader:  # indexed by data row
-            text = chunk[column].dropna().astype(str)
-            offsets = _utc_offsets(text).dropna()  # a row without one is named as the chunks are typed
-            seen.update(dict.fromkeys(offsets.unique()))
-            differs = (offsets != first).to_numpy()
-            if change is None and differs.any():
-                row = offsets.index[differs.argmax()]
-                change = (_csv_line(int(row)), text[row])
-            if len(times) < 2:
-                times.update(_times_of_day(text).unique()[:2])
+    for chunk in column.chunks():  # indexed by data row
+        text = chunk.dropna().astype(str)
+        offsets = _utc_offsets(text).dropna()  # a row without one is named as the chunks are typed
+        seen.update(dict.fromkeys(offsets.unique()))
+        differs = (offsets != first).to_numpy()
+        if change is None and differs.any():
+            row = offsets.index[differs.argmax()]
+            change = (_csv_line(int(row)), text[row])
+        if len(times) < 2:
+            times.update(_times_of_day(text).unique()[:2])
     return None if change is None else (list(seen), *change, len(times) == 1)
+
+
+@dataclass(frozen=True, eq=False)
+class _TimestampColumn:
+    """The timestamp column ``name`` of the CSV ``source`` (``file`` in messages): its first rows, read, and the way
+    to read the whole of it."""
+
+    source: str | os.PathLike[str]
+    file: str
+    name: str
+    head: pd.DataFrame
+    chunk_rows: int
+    read_options: dict[str, object]
+
+    def first_text(self) -> str | None:
+        """The first value written, when it is text (a timestamp to read); else None."""
+        written = self.head[self.name].dropna()
+        return written.iloc[0] if len(written) and isinstance(written.iloc[0], str) else None
+
+    def chunks(self) -> Iterator[pd.Series]:
+        """The whole column, as text in chunks indexed by data row: the first rows when they are all of it, else
+        the file's column read once more, chunk by chunk (a file larger than memory still converts)."""
+        if len(self.head) < _HEAD_ROWS:
+            yield self.head[self.name]
+            return
+        options = self.read_options
+        with _csv_errors(self.source, self.file, options):
+            for chunk in pd.read_csv(self.source, usecols=[self.name], dtype={self.name: str}, chunksize=self.chunk_rows,
+                                     **options):  # fmt: skip
+                yield chunk[self.name]
 
 
 class _FirstOfEachDate:
