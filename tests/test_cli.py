@@ -150,6 +150,28 @@ def test_models_lists_the_registry(capsys):
         assert name in listed
 
 
+def test_models_gives_each_preset_its_own_line_in_plain_text(capsys):
+    assert main(["models"]) == 0
+    forecasters = capsys.readouterr().out.split("\n\n")[0].splitlines()[1:]
+    summaries = {line.split()[0]: line.split(None, 1)[1].split(" [")[0] for line in forecasters}
+    recurrent = [summaries[name] for name in ("rnn", "lstm", "gru", "mut1", "mut2", "mut3", "segrnn")]
+    assert len(set(recurrent)) == len(recurrent)
+    assert summaries["token_gru"] != summaries["token_transformer"]
+    assert not any("``" in line or ":mod:" in line for line in forecasters)
+
+
+def test_a_reader_that_closes_the_pipe_early_ends_the_command_quietly():
+    """`tsseq models | head -1`: exit 141 (SIGPIPE's), as a Unix tool, without a traceback or an 'unexpected' line."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first write: deterministic, where `| head` races
+    try:
+        result = subprocess.run([sys.executable, "-m", "tsseq.cli", "models"], stdout=write_end, stderr=subprocess.PIPE,
+                                text=True, cwd=REPO_ROOT)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")
+
+
 def test_usage_error_exit_code_in_a_real_process(tmp_path):
     missing = tmp_path / "missing.csv"
     result = subprocess.run(

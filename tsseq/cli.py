@@ -10,7 +10,8 @@ Exit codes (one line on stderr, no traceback unless ``--traceback``):
 * 3: the result failed its sanity checks (:class:`~tsseq.errors.ForecastError`): a
   forecast or anomaly score that is NaN or infinite, or far outside what the training
   data make plausible (``--allow-implausible`` writes it anyway, with a warning);
-* 128 + N: stopped by signal N (130 Ctrl-C, 143 SIGTERM).
+* 128 + N: stopped by signal N (130 Ctrl-C, 143 SIGTERM; 141 when the reader of its
+  standard output has closed it, as ``tsseq models | head`` does, without a message).
 
 Every command writes its files together at the end, or none of them (:func:`tsseq.io.outputs`).
 
@@ -36,6 +37,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_IMPLAUSIBLE = 0, 1, 2, 3
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE's, what a tool killed by it reports
 
 
 def exit_code(error: BaseException) -> int:
@@ -615,10 +617,8 @@ def _models(args: argparse.Namespace) -> int:
 
     print("Forecasters (tsseq forecast --model NAME):")
     for name in registry.names():
-        cls = registry.get(name)
-        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         preset = ", ".join(f"{key}={value!r}" for key, value in registry.preset(name).items())
-        print(f"  {name:19s} {summary}" + (f" [{preset}]" if preset else ""))
+        print(f"  {name:19s} {registry.summary(name)}" + (f" [{preset}]" if preset else ""))
     print("\nAnomaly detectors (tsseq detect --detector NAME):")
     for name, summary in detector_descriptions().items():
         print(f"  {name:19s} {summary}")
@@ -688,6 +688,26 @@ def _warnings_as_messages(command: str, show_traceback: bool) -> Iterator[None]:
         warnings.formatwarning = original
 
 
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe its reader has closed; if so, point it at /dev/null.
+
+    Asked of the pipe itself (poll's POLLERR: no reader left), so that a broken pipe
+    elsewhere, a socket to a Dask scheduler, stays an error. Without the redirection the
+    interpreter's own flush at exit prints one more BrokenPipeError.
+    """
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        closed = any(flags & select.POLLERR for _, flags in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), no file descriptor (a test's StringIO)
+        return False
+    if closed:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return closed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command of ``argv`` (None: the process's own command line); returns its exit code.
 
@@ -723,6 +743,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("tsseq: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - the CLI's last line of defence
+        if isinstance(error, BrokenPipeError) and _stdout_closed():
+            return EXIT_BROKEN_PIPE  # `tsseq models | head`: the reader has what it wanted, as for any Unix tool
         if show_traceback:
             raise
         print(f"tsseq {args.command}: unexpected {type(error).__name__}: {error} (rerun with --traceback for details)", file=sys.stderr)

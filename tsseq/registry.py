@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import inspect
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -29,6 +29,7 @@ T = TypeVar("T", bound=type)
 
 _REGISTRY: dict[str, type] = {}
 _PRESETS: dict[str, dict[str, object]] = {}
+_SUMMARIES: dict[str, str] = {}  # a preset's own line in `tsseq models`, where the class's would be shared
 # Registered name -> the module whose @register line defines it; one line per model.
 MANIFEST: dict[str, str] = {
     "naive": "tsseq.baselines",
@@ -60,8 +61,12 @@ MANIFEST: dict[str, str] = {
 _MODEL_MODULES = tuple(dict.fromkeys(MANIFEST.values()))  # in manifest order, each once
 
 
-def register(name: str, **preset: object) -> Callable[[T], T]:
-    """Class decorator: make ``cls`` available as ``get(name)``, with ``preset`` arguments."""
+def register(name: str, summary: str | None = None, /, **preset: object) -> Callable[[T], T]:
+    """Class decorator: make ``cls`` available as ``get(name)``, with ``preset`` arguments.
+
+    ``summary``: the one line that ``tsseq models`` shows for ``name``; by default the first
+    line of the class's docstring, which a family's presets would otherwise all share.
+    """
 
     def decorator(cls: T) -> T:
         existing = _REGISTRY.get(name)
@@ -69,6 +74,8 @@ def register(name: str, **preset: object) -> Callable[[T], T]:
             raise ConfigError(f"Model name {name!r} is already registered to {existing.__qualname__}.")
         _REGISTRY[name] = cls
         _PRESETS[name] = dict(preset)
+        if summary is not None:
+            _SUMMARIES[name] = summary
         if not preset:
             cls.registry_name = name
         return cls
@@ -101,6 +108,13 @@ def preset(name: str) -> dict[str, object]:
     """The constructor arguments that ``name`` presets (empty for most models)."""
     get(name)
     return dict(_PRESETS[name])
+
+
+def summary(name: str) -> str:
+    """The one line that describes ``name``, as plain text: its own summary, else its class docstring's first."""
+    doc = (get(name).__doc__ or "").strip()
+    line = _SUMMARIES.get(name) or (doc.splitlines()[0] if doc else "")
+    return re.sub(r":\w+:`~?([^`]*)`", r"\1", line).replace("``", "")  # a terminal shows reST markup as is
 
 
 def name_of(model: object) -> str:

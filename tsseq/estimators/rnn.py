@@ -15,14 +15,18 @@ from tsseq.nn.rnn_forecaster import RecurrentForecaster
 from tsseq.registry import register
 
 
-@register("rnn")
-@register("lstm", cell="lstm")
-@register("gru", cell="gru")
-@register("mut1", cell="mut1")
-@register("mut2", cell="mut2")
-@register("mut3", cell="mut3")
+_CELL = "in the recurrent forecaster (see rnn)"
+
+
+@register("rnn", "Recurrent forecaster: Elman RNN (tanh) cells by default; every cell and option of the family.")
+@register("lstm", f"LSTM cells (Hochreiter and Schmidhuber 1997) {_CELL}.", cell="lstm")
+@register("gru", f"GRU cells (Cho et al. 2014) {_CELL}.", cell="gru")
+@register("mut1", f"MUT1 cells, a gated unit found by search (Jozefowicz et al. 2015), {_CELL}.", cell="mut1")
+@register("mut2", f"MUT2 cells, a gated unit found by search (Jozefowicz et al. 2015), {_CELL}.", cell="mut2")
+@register("mut3", f"MUT3 cells, a gated unit found by search (Jozefowicz et al. 2015), {_CELL}.", cell="mut3")
 @register(
     "segrnn",
+    "SegRNN (Lin et al. 2023): a GRU over segments of the window, each channel alone, all output segments at once.",
     cell="gru",
     num_layers=1,
     hidden_size=128,

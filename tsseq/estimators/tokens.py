@@ -47,7 +47,7 @@ MAX_HYPOTHESES = 2048  # rows decoded at once (sequences x paths): bounds the ke
 
 
 @register("token_transformer")
-@register("token_gru", backbone="gru")
+@register("token_gru", "The Chronos-style token forecaster with a GRU as its next-token model.", backbone="gru")
 class TokenForecaster(NeuralForecaster):
     """Chronos-style token forecaster: mean-scaled values quantized into bins, a next-token model, decoding.
 
