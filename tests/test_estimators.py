@@ -328,6 +328,8 @@ def test_training_settings_are_nested_parameters_for_set_params_and_clone():
 
     assert model.set_params(training__epochs=2, hidden_size=4) is model
     assert model.training_config() == TrainingConfig(epochs=2, learning_rate=0.01) and model.hidden_size == 4
+    assert "training=TrainingConfig(epochs=2, learning_rate=0.01)" in repr(model)  # what was set, not all 33 fields
+    assert repr(TrainingConfig()) == "TrainingConfig()"
     assert shared.epochs == 5  # the object it held is left as it was
     as_dict = tiny(training={"epochs": 3, "batch_size": 16}).set_params(training__batch_size=8)  # YAML's mapping
     assert as_dict.training_config() == TrainingConfig(epochs=3, batch_size=8)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from tsseq.base import check_positive_int
 from tsseq.engine.distributions import DEFAULT_LEVELS, check_training_levels
@@ -25,7 +25,7 @@ DISTRIBUTED_MODES = ("auto", "off")
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class TrainingConfig:
     """How :class:`~tsseq.engine.Trainer` trains a model.
 
@@ -159,6 +159,16 @@ class TrainingConfig:
     progress: bool | None = None
     trim_fraction: float | str = 0.0
     trim_warmup_epochs: int = 1
+
+    def __repr__(self) -> str:
+        """The fields that differ from their defaults, as an estimator's repr shows its parameters.
+
+        The dataclass's own repr lists all 33 fields, which buried an estimator's repr
+        after ``set_params(training__epochs=3)``.
+        """
+        changed = (f"{field.name}={getattr(self, field.name)!r}" for field in fields(self)
+                   if getattr(self, field.name) != field.default)  # fmt: skip
+        return f"{type(self).__name__}({', '.join(changed)})"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "lr_step_epochs", "lr_plateau_patience", "tbptt_steps"):
