@@ -154,6 +154,25 @@ def test_dask_detection_equals_the_single_process_scores_of_each_series(few, tmp
     np.testing.assert_array_equal(mine["is_anomaly"].to_numpy(), alone["is_anomaly"].to_numpy())
 
 
+def test_dask_detection_of_series_too_short_or_of_another_frequency_equals_the_single_process_one(tmp_path, client):
+    # a first batch of one series too short (written unscored, its columns from a later batch), one of 30 minutes
+    frame = _series(7, lambda rng: 120, seed=4)
+    frame = frame[(frame["id"] != "s0000") | (frame.groupby("id").cumcount() < 5)].copy()
+    half_hourly = frame["id"] == "s0003"
+    frame.loc[half_hourly, "time"] = pd.date_range("2022-01-01", periods=int(half_hourly.sum()), freq="30min")
+    config = _detection(_parquet(frame, tmp_path / "panel.parquet"))
+    local, dask = tmp_path / "local.parquet", tmp_path / "dask.parquet"
+    with pytest.warns(UserWarning, match=r"1 of 7 series not scored, too short; .*'s0000' \(5 rows\)"):
+        here = detect_many(config, local, batch_series=2)
+    with pytest.warns(UserWarning, match=r"1 of 7 series not scored"):
+        there = detect_many(config, dask, batch_series=2, engine=Engine(), client=client)
+    assert here.skipped == there.skipped == ("s0000",) and here.batches == there.batches == 4
+    scores = pd.read_parquet(dask)
+    pd.testing.assert_frame_equal(scores, pd.read_parquet(local), check_exact=True)
+    assert scores["score"].iloc[:5].isna().all() and not scores["is_anomaly"].iloc[:5].any()
+    np.testing.assert_array_equal(scores.loc[scores["id"] == "s0003", "timestamp"], frame.loc[half_hourly, "time"])
+
+
 class _KillOnce(distributed.WorkerPlugin):
     """Kills its worker process (SIGKILL) when the task of partition ``suffix`` starts, once (a marker file)."""
 

@@ -99,6 +99,7 @@ def read_frame(
     missing: str | None = None,
     irregular: str = "error",
     timestamp_unit: str | None = None,
+    freq_per_series: bool = False,
 ) -> tuple[pd.DataFrame, str]:
     """``(validated frame, its source)`` of a catalog data set, a CSV or Parquet, as ``data`` says.
 
@@ -109,7 +110,8 @@ def read_frame(
     ``missing`` overrides ``data.missing``; ``irregular="keep"`` keeps a CSV's rows as they
     are when their spacing is irregular (detection on the row sequence; forecasting needs
     a regular grid and keeps the default, ``"error"``); ``timestamp_unit`` overrides
-    ``data.timestamp_unit`` (detection reads numbers without a unit as ``"steps"``).
+    ``data.timestamp_unit`` (detection reads numbers without a unit as ``"steps"``); ``freq_per_series``: each
+    series of a long frame on its own grid (detection scores each alone; a catalog data set keeps one).
     """
     missing = data.missing if missing is None else missing
     timestamp_unit = data.timestamp_unit if timestamp_unit is None else timestamp_unit
@@ -139,6 +141,7 @@ def read_frame(
         "irregular": irregular,
         "timestamp_unit": timestamp_unit,
         "covariates": covariates,
+        "freq_per_series": freq_per_series,
     }
     if is_parquet(path) or is_numpy(path):
         kind = "Parquet" if is_parquet(path) else "a NumPy array"

@@ -231,7 +231,7 @@ def write_counted(
     must (:func:`check_frequency`, naming ``source``).
     """
     counts = {"series": 0, "rows": 0, "batches": 0, **({"flagged": 0} if flag_column else {})}
-    found_notes: list[str] = []
+    found_notes: dict = {}  # each note once, in order; a dict, not a list: a job of many series has many notes
     frequency: list[str] = []
 
     def frames():
@@ -239,7 +239,7 @@ def write_counted(
             if freq is not None and len(frame):
                 first = frame.index.get_level_values(0)[0] if index else frame.iloc[0, 0]
                 check_frequency(frequency, freq, source, first, data)
-            found_notes.extend(note for note in found if note not in found_notes)
+            found_notes.update(dict.fromkeys(found))
             counts["series"] += series
             counts["rows"] += len(frame)
             counts["batches"] += 1
@@ -271,13 +271,17 @@ def open_series(data: DataConfig, base_dir: Path = Path(".")):
     return ParquetSource(data_path(data, base_dir), data.timestamp_column, data_columns(data), data.series_column)
 
 
-def read_batch(source, data: DataConfig, bounds: tuple[object, object], freq: str | None = None) -> pd.DataFrame:
-    """The validated long frame of the series with ids in ``bounds`` (first, last), read as ``data`` says."""
+def read_batch(
+    source, data: DataConfig, bounds: tuple[object, object], freq: str | None = None, freq_per_series: bool = False
+) -> pd.DataFrame:
+    """The validated long frame of the series with ids in ``bounds`` (first, last), read as ``data`` says
+    (``freq_per_series``: :func:`tsseq.data.checks.check_series`)."""
     from tsseq.data.parquet import read_series_range
 
     first, last = bounds
     return read_series_range(
-        source, first, last, freq=freq or data.freq, missing=data.missing, sort=data.sort, reindex=data.reindex
+        source, first, last, freq=freq or data.freq, missing=data.missing, sort=data.sort, reindex=data.reindex,
+        freq_per_series=freq_per_series,
     )
 
 

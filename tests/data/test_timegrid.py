@@ -91,6 +91,28 @@ def test_series_with_different_frequencies_are_named() -> None:
         series_frequency(frame)
 
 
+def test_with_freq_per_series_each_series_keeps_its_own_grid_and_is_checked_on_it() -> None:
+    # detection scores each series alone: an hourly, a daily and a 30-minute one, each with a gap
+    days = pd.DatetimeIndex(["2020-01-01", "2020-01-02", "2020-01-04"], name="date")
+    half_hours = pd.date_range("2020-01-01", periods=4, freq="30min", name="date")
+    gaps = long_frame({"A": hourly({"v": [1.0, 2.0, 3.0, 5.0, 6.0]}).drop(pd.Timestamp("2020-01-01 03:00")),
+                       "B": pd.DataFrame({"v": [1.0, 2.0, 4.0]}, index=days),
+                       "C": pd.DataFrame({"v": [1.0, 3.0, 4.0]}, index=half_hours[[0, 2, 3]])})  # fmt: skip
+    with pytest.raises(DataError, match="series 'C', row iloc.* not on the 'h' grid"):
+        check_series(gaps, reindex=True, missing="interpolate")  # forecasting keeps one frequency
+    checked = check_series(gaps, reindex=True, missing="interpolate", freq_per_series=True)
+    steps = {series: set(checked.loc[series].index.to_series().diff().dropna()) for series in "ABC"}
+    assert steps == {"A": {pd.Timedelta("1h")}, "B": {pd.Timedelta("1D")}, "C": {pd.Timedelta("30min")}}
+    np.testing.assert_allclose(checked.loc["B", "v"], [1.0, 2.0, 3.0, 4.0])  # the inserted day interpolated
+    assert checked.index.get_level_values(0).tolist() == ["A"] * 5 + ["B"] * 4 + ["C"] * 4
+    # without reindex, a gap is named in the series' own step, at the row the caller gave
+    only_b = long_frame({"A": hourly({"v": [1.0, 2.0, 3.0, 4.0]}), "B": gaps.loc[["B"]].droplevel(0),
+                         "C": pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=half_hours[:3])})  # fmt: skip
+    with pytest.raises(DataError, match=r"series 'B', row iloc\[5\] \(2020-01-02 00:00:00\) is followed by row "
+                                        r"iloc\[6\] \(2020-01-04 00:00:00\), a step of '48h'; expected steps of 'D'"):
+        check_series(only_b, freq_per_series=True)
+
+
 @pytest.mark.parametrize(
     "tz, expected",
     [(None, "D"), ("UTC", "24h")],  # whole days are calendar days only where no DST can shift them

@@ -19,8 +19,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tsseq.errors import DataError
+
 _FILLED_BY_JOB = ("window_length", "threshold", "threshold_params", "causal")
 RESULT_COLUMNS = ("score", "smoothed_score", "threshold", "is_anomaly")  # what a job adds to the values (and contributions)
+
+
+class ShortSeriesError(DataError):
+    """A series with fewer rows than the job needs: at least ``needed``, for the reason ``why`` (in words). A job of
+    many series (:mod:`tsseq.anomaly.many`) writes such a series unscored instead of failing."""
+
+    def __init__(self, message: str, needed: int, why: str) -> None:
+        super().__init__(message)
+        self.needed, self.why = needed, why
 
 
 @dataclass(frozen=True)
@@ -138,7 +149,11 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         params["window_length"] = config.window
     planned = config.training_rows(len(frame))
     if planned >= len(frame):
-        raise DataError(f"{source}: train_rows={planned} leaves none of its {len(frame)} rows to score.")
+        trains = f"train_rows={planned}" if config.train_rows is not None else "at least one row"
+        raise ShortSeriesError(
+            f"{source}: train_rows={planned} leaves none of its {len(frame)} rows to score.",
+            planned + 1, f"the job trains on {trains} and scores the rows after them",
+        )  # fmt: skip
     detected, lacking = detrended(frame, planned, config.detrend, source)  # lacking: leading rows without a value
     train_rows, params, notes = _fit_to_a_short_series(config, params, len(frame), planned, lacking, source)
     if train_rows != planned:
@@ -400,11 +415,10 @@ def _fit_to_a_short_series(config, params: dict, n_rows: int, train_rows: int, l
         needed = lacking + rows_holding_out(held_out, MIN_NORMAL_SCORES)
         if train_rows < needed:
             if needed >= n_rows:
-                raise DataError(
-                    f"{source}: {n_rows} rows are too few for detector {name!r}: it trains on at least {needed} rows "
-                    f"({MIN_NORMAL_SCORES} of them held out for its validation scores, validation_fraction="
-                    f"{held_out}) and scores the rows after them."
-                )
+                trains = (f"trains on at least {needed} rows ({MIN_NORMAL_SCORES} of them held out for its validation "
+                          f"scores, validation_fraction={held_out}) and scores the rows after them")
+                raise ShortSeriesError(f"{source}: {n_rows} rows are too few for detector {name!r}: it {trains}.",
+                                       needed + 1, f"detector {name!r} {trains}")  # fmt: skip
             notes.append(
                 f"{SHORT_SERIES_NOTE}trained on the first {needed} rows, not train_fraction={config.train_fraction}'s "
                 f"{train_rows}: detector {name!r} holds out validation_fraction={held_out} of them and needs "

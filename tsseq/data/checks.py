@@ -6,7 +6,7 @@ Two layouts come in and go out (see :mod:`tsseq.base`):
   per channel;
 * long: many series, a MultiIndex ``(series id, timestamp)``; each series is checked on
   its own, the result is sorted by series id then time, and series may differ in length
-  but share one frequency.
+  but share one frequency (unless ``freq_per_series``: detection scores each alone).
 
 :func:`check_series` runs the checks in this order, so that every message about a row
 can name the row as the caller gave it: value columns exist; values are numbers; every
@@ -40,7 +40,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from tsseq.data.timegrid import Where, check_spacing, iloc_row, is_regular, reindex_to_grid, resolve_frequency
+from tsseq.data.timegrid import (Where, check_spacing, frequency_groups, iloc_row, is_regular, reindex_to_grid,
+                                 resolve_frequency)
 from tsseq.data.timegrid import series_frequency  # re-exported
 from tsseq.errors import ConfigError, DataError, check_positive_int, closest_match
 
@@ -92,6 +93,7 @@ def check_series(
     irregular: str = "error",
     timestamp_unit: str | None = None,
     covariates: Sequence[object] = (),
+    freq_per_series: bool = False,
 ) -> pd.DataFrame:
     """Validate a wide or long frame and return a clean copy.
 
@@ -139,6 +141,11 @@ def check_series(
         covariates). Models need every value of a covariate, so ``missing="mask"`` does
         not apply to them (their missing values raise, as with ``"error"``), and messages
         about them do not offer mask.
+    freq_per_series : bool
+        Long frames without ``freq``: each series on the grid of its own step (a series
+        regular on the longest series' step keeps it), not all on the longest series'
+        step. For jobs that take each series alone (anomaly detection); a model fitted
+        on many series needs them to share one frequency.
 
     Returns
     -------
@@ -190,15 +197,16 @@ def check_series(
     _check_duplicates(codes, timestamps, where)
     order = _time_order(codes, timestamps, sort, where)
     codes, timestamps, values = codes[order], timestamps[order], values[order]
-    offset, how = resolve_frequency(codes, timestamps, freq, where)
-    if reindex:
-        codes, timestamps, values = reindex_to_grid(codes, timestamps, values, offset, order, where)
-        if missing == "error":
-            _check_nothing_inserted(len(frame), codes, timestamps, values, where)
-    elif irregular == "keep" and not is_regular(codes, timestamps, offset):
-        offset = None  # the rows as they come: no grid, so no freq on the index
+    if freq_per_series and freq is None and where.series_ids is not None:
+        codes, timestamps, values = _each_on_its_grid(
+            codes, timestamps, values, order, where, reindex, irregular, missing
+        )
+        offset = None  # a long frame's index has no freq
     else:
-        check_spacing(codes, timestamps, offset, how, order, where)
+        offset, how = resolve_frequency(codes, timestamps, freq, where)
+        codes, timestamps, values, offset = _on_grid(
+            codes, timestamps, values, order, where, (offset, how), reindex, irregular, missing
+        )
     if min_rows is not None:
         _check_min_rows(codes, min_rows, where)
     values = _fill_missing(values, codes, missing, value_columns, timestamps, where, covariates)
@@ -206,6 +214,44 @@ def check_series(
     if steps:
         checked.attrs["timestamps"] = STEPS
     return checked
+
+
+def _on_grid(codes, timestamps, values, order, where: Where, step: tuple, reindex: bool, irregular: str, missing: str):
+    """-> (codes, timestamps, values, offset): the rows checked against the grid of ``step`` (offset, how it was
+    found), or reindexed onto it; offset None for irregular rows kept as they come."""
+    offset, how = step
+    if reindex:
+        given = len(codes)
+        codes, timestamps, values = reindex_to_grid(codes, timestamps, values, offset, order, where)
+        if missing == "error":
+            _check_nothing_inserted(given, codes, timestamps, values, where)
+    elif irregular == "keep" and not is_regular(codes, timestamps, offset):
+        offset = None  # the rows as they come: no grid, so no freq on the index
+    else:
+        check_spacing(codes, timestamps, offset, how, order, where)
+    return codes, timestamps, values, offset
+
+
+def _each_on_its_grid(codes, timestamps, values, order, where: Where, reindex: bool, irregular: str, missing: str):
+    """:func:`_on_grid` for each group of series of one step (``freq_per_series``) -> (codes, timestamps, values),
+    sorted by series then time."""
+    groups = frequency_groups(codes, timestamps, where)
+    if len(groups) == 1:
+        return _on_grid(codes, timestamps, values, order, where, groups[0][:2], reindex, irregular, missing)[:3]
+    parts = []
+    for offset, how, members in groups:
+        rows = np.isin(codes, members)
+        # reindex_to_grid numbers the series from 0: the group's own codes, and its own ids for messages
+        own_where = Where(where.source, where.row_label, [where.series_ids[code] for code in members])
+        own_codes, own_timestamps, own_values, _ = _on_grid(
+            np.searchsorted(members, codes[rows]), timestamps[rows], values[rows], order[rows], own_where,
+            (offset, how), reindex, irregular, missing,
+        )  # fmt: skip
+        parts.append((members[own_codes], own_timestamps, own_values))
+    codes = np.concatenate([part[0] for part in parts])
+    back = np.argsort(codes, kind="stable")  # each series' rows stay in time order
+    timestamps = parts[0][1].append([part[1] for part in parts[1:]])
+    return codes[back], timestamps[back], np.concatenate([part[2] for part in parts])[back]
 
 
 def step_numbers(index: pd.DatetimeIndex) -> pd.Index:

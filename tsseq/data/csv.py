@@ -73,6 +73,7 @@ def read_csv(
     timestamp_unit: str | None = None,
     header: bool = True,
     covariates: Sequence[str] = (),
+    freq_per_series: bool = False,
     **read_options: object,
 ) -> pd.DataFrame:
     """Read a CSV file (path or text file object) into a validated frame.
@@ -98,7 +99,7 @@ def read_csv(
         The channels to keep, in this order; all other columns when not given.
     series_column : str, optional
         The column of series ids; given, the file is read in the long layout.
-    freq, missing, sort, reindex, min_rows, irregular, covariates
+    freq, missing, sort, reindex, min_rows, irregular, covariates, freq_per_series
         As in :func:`tsseq.data.checks.check_series`.
     **read_options
         Passed to ``pandas.read_csv`` (``sep``, ``decimal``, ``thousands``,
@@ -157,6 +158,7 @@ def read_csv(
         row_label=_csv_line if header else _headerless_line,
         timestamp_unit=timestamp_unit,
         covariates=covariates,
+        freq_per_series=freq_per_series,
     )
 
 

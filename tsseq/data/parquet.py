@@ -54,6 +54,7 @@ def read_parquet(
     irregular: str = "error",
     timestamp_unit: str | None = None,
     covariates: Sequence[str] = (),
+    freq_per_series: bool = False,
 ) -> pd.DataFrame:
     """Read a Parquet file or dataset directory into a validated frame, as :func:`tsseq.data.csv.read_csv` would.
 
@@ -65,7 +66,8 @@ def read_parquet(
         When not given: the first column named like a timestamp (date, time, timestamp,
         datetime, date_time, ds; any case), else the first timestamp or date column, else
         the first text column whose first 100 values parse as dates.
-    value_columns, series_column, freq, missing, sort, reindex, min_rows, irregular, timestamp_unit, covariates
+    value_columns, series_column, freq, missing, sort, reindex, min_rows, irregular, timestamp_unit, covariates,
+    freq_per_series
         As in :func:`tsseq.data.csv.read_csv`.
 
     Returns
@@ -98,6 +100,7 @@ def read_parquet(
         row_label=dataset.file_row,
         timestamp_unit=timestamp_unit,
         covariates=covariates,
+        freq_per_series=freq_per_series,
     )
 
 
@@ -152,8 +155,10 @@ def read_series_range(
     sort: bool = False,
     reindex: bool = False,
     min_rows: int | None = None,
+    freq_per_series: bool = False,
 ) -> pd.DataFrame:
-    """The validated long frame of the series whose ids lie in ``[first, last]`` (a batch of :func:`series_ranges`)."""
+    """The validated long frame of the series whose ids lie in ``[first, last]`` (a batch of :func:`series_ranges`);
+    ``freq_per_series`` as in :func:`tsseq.data.checks.check_series`."""
     import pyarrow.dataset as ds
 
     key = ds.field(dataset.series_column)
@@ -169,6 +174,7 @@ def read_series_range(
         min_rows=min_rows,
         columns=dataset.value_columns,
         row_label=lambda position: _stamped_row(raw[position]),
+        freq_per_series=freq_per_series,
     )
 
 

@@ -112,6 +112,28 @@ def resolve_frequency(
     return to_offset(pd.Timedelta(step_ns, unit="ns")), "the most common step"
 
 
+def frequency_groups(
+    codes: np.ndarray, timestamps: pd.DatetimeIndex, where: Where
+) -> list[tuple[pd.DateOffset, str, np.ndarray]]:
+    """The series of a long frame grouped by their own step -> ``[(offset, how, series codes)]``, the longest
+    series' step first.
+
+    A series regular on the longest series' step keeps that step (so a panel of one frequency is one group,
+    found as :func:`resolve_frequency` finds it); only the others have theirs inferred from their own rows.
+    """
+    offset, how = resolve_frequency(codes, timestamps, None, where)
+    groups = {offset.freqstr: (offset, how, [])}
+    odd = set(codes[1:][~_regular_steps(codes, timestamps, offset)].tolist())
+    starts = np.r_[_series_starts(codes), len(codes)]
+    for start, end in zip(starts[:-1], starts[1:]):
+        code, own = int(codes[start]), (offset, how)
+        if code in odd:
+            rows = timestamps[start:end]
+            own = resolve_frequency(np.zeros(len(rows), dtype=np.intp), rows, None, where)
+        groups.setdefault(own[0].freqstr, (*own, []))[2].append(code)
+    return [(step, found, np.asarray(members, dtype=np.intp)) for step, found, members in groups.values() if members]
+
+
 def is_regular(codes: np.ndarray, timestamps: pd.DatetimeIndex, offset: pd.DateOffset) -> bool:
     """Whether every step within a series is one ``offset`` (:func:`check_spacing` without raising)."""
     return bool(_regular_steps(codes, timestamps, offset).all())
