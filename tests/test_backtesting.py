@@ -326,6 +326,22 @@ def test_a_metric_undefined_on_the_data_is_nan_with_a_warning_and_the_others_are
     assert metrics["mape"] == {"all": None, "steps": [None, None, None]} and metrics["mae"]["all"] == 0
 
 
+def test_mase_pools_the_series_it_can_scale_and_names_a_constant_one():
+    """A series constant before its cutoffs (scale 0) is left out of MASE, named; alone it is MASE's known answer."""
+    index = pd.date_range("2021-01-01", periods=60, freq="D", name="date")
+    walk = pd.DataFrame({"y": np.cumsum(np.random.default_rng(0).normal(size=60))}, index=index)
+    panel = pd.concat({"walk": walk, "zeros": walk * 0.0}, names=["id"])
+    with pytest.warns(UserWarning, match=r"'mase' leaves out series 'zeros', column 'y': constant before the cutoff"):
+        pooled = backtest(Naive(), panel, metric=["mase", "mae"], start=48, horizon=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        alone = backtest(Naive(), walk, metric="mase", start=48, horizon=3)
+    values = pooled.set_index(["metric", "step"])["value"]
+    assert values["mase"].to_numpy() == pytest.approx(alone["value"].to_numpy(), rel=1e-12)
+    mae_alone = backtest(Naive(), walk, metric="mae", start=48, horizon=3).iloc[-1]["value"]
+    assert values[("mae", "all")] == pytest.approx(mae_alone / 2)  # MAE keeps the zeros' errors, all 0
+
+
 # ---------------------------------------------------------------------------- command line
 
 

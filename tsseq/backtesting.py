@@ -407,11 +407,13 @@ def score_forecasts(
         quantiles = forecasts[names].to_numpy(dtype=np.float64).reshape(shape + (len(levels),))
     truth, scale = _truth_and_scale(validated, forecasts, shape, "mase" in metrics, season_length)
     observed = np.isfinite(truth)
+    scaled = observed if scale is None else _scaled(observed, scale, forecasts, keys, targets, season_length)
     rows = []
     for name, function in metrics.items():
         undefined = []  # (step, why) where the metric's DataError says it is undefined on these values
+        pooled = scaled if name == "mase" else observed
         for step in [*range(horizon), "all"]:
-            selected = observed if step == "all" else observed & (np.arange(horizon) == step)[None, :, None]
+            selected = pooled if step == "all" else pooled & (np.arange(horizon) == step)[None, :, None]
             value = np.nan
             if selected.any():
                 try:
@@ -433,6 +435,35 @@ def score_forecasts(
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _scaled(observed: np.ndarray, scale: np.ndarray, forecasts: pd.DataFrame, keys: list[str], targets: list[str],
+            season_length: int) -> np.ndarray:
+    """The observed elements MASE can pool: those whose scale is positive and finite.
+
+    A series whose history before a cutoff is constant (a product that never sold) has
+    scale 0 there, and its errors cannot be scaled; MASE pools the others, with a warning
+    naming the series and columns left out, rather than being undefined for the whole
+    panel. Where no element has a scale, all are kept and MASE says it is undefined.
+    """
+    usable = np.isfinite(scale) & (scale > 0)
+    if not (observed & ~usable).any() or not (observed & usable).any():
+        return observed
+    left_out = (observed & ~usable).any(axis=1)  # (N, C)
+    firsts = forecasts.iloc[:: observed.shape[1]]
+    series = firsts[keys[0]].to_numpy() if len(keys) > 1 else np.full(len(firsts), None)
+    named = dict.fromkeys(
+        (f"series {series[origin]!r}, " if series[origin] is not None else "") + f"column {targets[channel]!r}"
+        for origin, channel in zip(*np.nonzero(left_out))
+    )
+    shown = "; ".join(list(named)[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
+    warnings.warn(
+        f"The metric 'mase' leaves out {shown}: constant before the cutoff (MASE's scale, the mean absolute "
+        f"lag-{season_length} change, is 0), so its errors cannot be scaled; it pools the other forecasts.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return observed & usable
 
 
 def _refit_interval(refit: object) -> int:
