@@ -208,10 +208,10 @@ def test_bad_parameters_raise_config_errors(batch: list[np.ndarray], params: dic
 
 def test_data_errors_name_the_series(batch: list[np.ndarray]) -> None:
     frame = wide_frame(batch)
-    with pytest.raises(DataError, match=r"Series 0 has 80 rows; AR with order=40 needs at least 82 rows \(2 \* order \+ 2\)"):
+    with pytest.raises(DataError, match=r"The series has 80 rows; AR with order=40 needs at least 82 rows \(2 \* order \+ 2\)"):
         AR(order=40).fit(frame)
     frame.iloc[10, 1] = np.nan
-    with pytest.raises(DataError, match="series 0, channel 1 has 1 missing"):
+    with pytest.raises(DataError, match="the series, channel 1 has 1 missing"):
         AR().fit(frame)
     model = AR(order=6).fit(wide_frame(batch))
     with pytest.raises(DataError, match="at least 6 steps"):

@@ -175,13 +175,13 @@ def test_bad_parameters_and_data_raise_clear_errors(frame: pd.DataFrame) -> None
         SeasonalNaive(season_length=0).fit(frame)
     with pytest.raises(ConfigError, match="'season_length' parameter must be an int >= 1. Got 2.5 instead."):
         Naive2(season_length=2.5).fit(frame)
-    with pytest.raises(DataError, match=r"Series 0 has 8 rows; SeasonalNaive with season_length=12 needs at least one season"):
+    with pytest.raises(DataError, match=r"The series has 8 rows; SeasonalNaive with season_length=12 needs at least one season"):
         SeasonalNaive(season_length=12).fit(frame)
     model = SeasonalNaive(season_length=4).fit(frame)
     with pytest.raises(DataError, match="windows of 3 steps.*at least 4 steps"):
         model.predict_windows(np.ones((5, 3, 2)), 2)
     frame.iloc[3, 0] = np.nan
-    with pytest.raises(DataError, match=r"series 0, channel 0 has 1 missing or infinite value\(s\) \(first at row 3\)"):
+    with pytest.raises(DataError, match=r"the series, channel 0 has 1 missing or infinite value\(s\) \(first at row 3\)"):
         Naive().fit(frame)
 
 

@@ -160,11 +160,11 @@ def test_bad_parameters_and_data_are_refused_by_name():
         Linear(input_length=0).fit(data)
     with pytest.raises(DataError, match="fits on windows of 120 rows; the longest series has 100"):
         Linear(input_length=96, horizon=24).fit(data)
-    with pytest.raises(DataError, match="Series 0 has 100 rows; Linear with input_length=120 needs at least 120"):
+    with pytest.raises(DataError, match="The series has 100 rows; Linear with input_length=120 needs at least 120"):
         Linear(input_length=120, horizon=4).fit(data)
     gappy = data.copy()
     gappy.iloc[40, 0] = np.nan
-    with pytest.raises(MissingValuesError, match="Linear cannot use missing values: series 0, channel 0"):
+    with pytest.raises(MissingValuesError, match="Linear cannot use missing values: the series, channel 0"):
         Linear(input_length=12, horizon=4).fit(gappy)
     model = Linear(input_length=12, horizon=4).fit(data)
     with pytest.raises(ConfigError, match="fitted for horizon=4; it cannot forecast 5 steps"):

@@ -151,7 +151,7 @@ def test_bad_input_and_parameters_are_named():
         tsseq.create("var", criterion="bicc").fit(frame)
     with pytest.raises(ConfigError, match="'order' parameter must be an int >= 0"):
         tsseq.create("var", order=-1).fit(frame)
-    with pytest.raises(DataError, match=r"Series 0 has 5 rows; VAR with 3 channel\(s\) needs at least 6 rows"):
+    with pytest.raises(DataError, match=r"The series has 5 rows; VAR with 3 channel\(s\) needs at least 6 rows"):
         tsseq.create("var").fit(frame.iloc[:5])
     with pytest.raises(DataError, match="order=4 and 3 channel"):
         tsseq.create("var", order=4).fit(frame.iloc[:12])

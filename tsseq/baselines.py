@@ -232,9 +232,10 @@ def _check_arrays(
     """Every ``(T, C)`` array is finite and has at least ``needed`` rows, or a DataError names the first that is not
     (by its channel's column too, when ``columns`` are known)."""
     for position, values in enumerate(series):
-        _check_finite_rows(values, model, f"series {position}", "row", columns)
+        what = "the series" if len(series) == 1 else f"series {position}"  # one series: no number to look up
+        _check_finite_rows(values, model, what, "row", columns)
         if len(values) < needed:
-            raise DataError(f"Series {position} has {len(values)} rows; {model} {requirement}.")
+            raise DataError(f"{what[0].upper()}{what[1:]} has {len(values)} rows; {model} {requirement}.")
 
 
 def _check_windows(

@@ -47,6 +47,9 @@ def test_a_series_constant_in_its_training_rows_is_flagged_where_it_moves_not_re
     # Every member scores zero on the training rows: the normalisers' tail scale must stay positive, so that a
     # later departure scores high and finite (it scored infinite, and tsseq detect wrote nothing).
     assert np.isfinite(TailNormaliser().fit(np.zeros(90)).transform([0.0, 1e-3, 10.0])).all()
+    # ... and sized: a tail scale of 1e-3 of a unit, not 1e-12 (a move of half a unit scored 2e11).
+    flat = TailNormaliser().fit(np.zeros(90))
+    assert flat.beta_ == 1e-3 and 200 < flat.transform(0.5) < 250
     rng = np.random.default_rng(0)
     values = np.r_[np.full(450, 5.0), 5.0 + rng.normal(0, 0.5, 150)]
     frame = pd.DataFrame({"y": values}, index=pd.date_range("2024-01-01", periods=600, freq="h"))
@@ -59,6 +62,23 @@ def test_a_series_constant_in_its_training_rows_is_flagged_where_it_moves_not_re
     table = pd.read_csv(output)
     assert np.isfinite(table["score"].iloc[450:]).all() and table["is_anomaly"].iloc[450:].all()
     assert not table["is_anomaly"].iloc[:450].any()
+    assert table["score"].max() < 1e6  # 1e19 and more before the interval member's and the normalisers' floors
+
+
+def test_a_channel_constant_in_training_that_moves_scores_on_the_other_channels_scale_not_1e16() -> None:
+    # A stuck sensor beside a varying one: the interval member gave its move -log10 p = 1.4e16, and auto wrote
+    # scores and contributions of 1.6e16 against a threshold of about 1; the flags were right and still are.
+    rng = np.random.default_rng(0)
+    steps = np.arange(1500)
+    b = np.full(1500, 5.0)
+    b[1200:] = 5.5
+    frame = pd.DataFrame({"a": np.sin(2 * np.pi * steps / 24) + 0.2 * rng.normal(size=1500), "b": b},
+                         index=pd.date_range("2024-01-01", periods=1500, freq="h"))  # fmt: skip
+    with pytest.warns(UserWarning, match="constant in the training data"):
+        detector = make_detector("auto", window_length=48, training=TINY).fit(frame.iloc[:750])
+    scores, parts = detector.raw_scores_and_contributions(frame)
+    assert 3 < np.nanmax(scores) < 30 and np.nanmax(parts[:, 1]) < 30
+    assert (scores[1200:] > detector.threshold_).all()
 
 
 def test_a_constant_channel_is_warned_of_once_by_its_column_name_not_once_per_member() -> None:

@@ -97,7 +97,7 @@ def test_var_names_the_column_of_a_missing_value() -> None:
                          index=pd.date_range("2024-01-01", periods=120, freq="h"))  # fmt: skip
     holes = frame.copy()
     holes.iloc[70, 1] = np.nan
-    with pytest.raises(MissingValuesError, match=re.escape("series 0, channel 1 has 1 missing or infinite value(s) "
+    with pytest.raises(MissingValuesError, match=re.escape("the series, channel 1 has 1 missing or infinite value(s) "
                                                            "(column 'temp', first at row 70)")):  # fmt: skip
         tsseq.create("var").fit(holes)
     windows = np.repeat(frame.to_numpy()[None, -24:], 3, axis=0)

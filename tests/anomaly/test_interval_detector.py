@@ -358,3 +358,27 @@ def test_a_var_forecaster_leaves_unrelated_channels_out_unless_told_otherwise() 
                           window_length=16).fit(frame)  # fmt: skip
     assert plain.forecaster_.cross_related_.all() and plain.forecaster_.cross_penalty is None
     assert "cross_screen" not in make_detector("interval", window_length=16).fit(frame).forecaster_.get_params()  # AR
+
+
+@pytest.mark.parametrize("forecaster", ["ar", "var"])
+def test_a_channel_constant_in_training_scores_a_later_move_finite_and_sized_not_1e16(forecaster: str) -> None:
+    # A stuck sensor (b) is forecast exactly, so its predictive distribution was a point mass and a move of half a
+    # unit scored -log10 p = 1.4e16; its spread is floored at CONSTANT_CHANNEL_SPREAD, the varying channel untouched.
+    rng = np.random.default_rng(0)
+    steps = np.arange(1500)
+    b = np.full(1500, 5.0)
+    b[1200:] = 5.5
+    frame = pd.DataFrame({"a": np.sin(2 * np.pi * steps / 24) + 0.2 * rng.normal(size=1500), "b": b},
+                         index=pd.date_range("2024-01-01", periods=1500, freq="h"))  # fmt: skip
+    with pytest.warns(UserWarning, match=r"constant in the training data \(b\)"):
+        detector = make_detector("interval", forecaster=forecaster, window_length=48).fit(frame.iloc[:750])
+    np.testing.assert_array_equal(detector.spread_floor_, [0.0, 0.1])
+    channels = detector.channel_scores(frame)
+    moved = channels["b"].iloc[1200:]
+    np.testing.assert_allclose(moved, normal_tail_score(np.array(0.5 / 0.1)), rtol=1e-9)  # z = 5: p = 6e-7
+    assert (channels["b"].iloc[48:1200] == 0).all()  # rounding before the move, as without the floor
+    assert detector.predict(frame).iloc[1200:].all()
+    unfloored = clone(detector)
+    unfloored.__dict__.update({**detector.__dict__, "spread_floor_": np.zeros(2)})
+    np.testing.assert_array_equal(unfloored.channel_scores(frame)["a"], channels["a"])  # bit for bit
+    assert unfloored.channel_scores(frame)["b"].iloc[1200:].min() > 1e15  # what the floor prevents

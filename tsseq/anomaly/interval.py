@@ -24,6 +24,9 @@ from tsseq.parameters import check_is_fitted
 from tsseq.quantiles import check_levels, interpolate_levels
 
 GRID_WIDTHS = (6.0, 4.0, 3.0, 2.0)  # the grid's |z| bounds tried in turn (levels=None)
+# The least predictive standard deviation of a channel constant in the training rows, in the standardised units the
+# detector scores in (the Scaler's substitute unit 1 for such a channel; IntervalDetector, "Constant channels").
+CONSTANT_CHANNEL_SPREAD = 0.1
 
 
 class IntervalDetector(ForecastResidualDetector):
@@ -41,6 +44,21 @@ class IntervalDetector(ForecastResidualDetector):
     per-channel scores: :meth:`channel_scores`). Causal by construction; the first
     ``L + k - 1`` rows score NaN. ``score_stream(..., refit_every=N)`` refits it as the
     other forecast-residual detectors.
+
+    Constant channels: a channel that holds one value in every training row (a stuck or
+    idle sensor) is forecast exactly, so its predictive distribution is a point mass (its
+    residual variance is rounding) and any later move of it scored ``-log10 p`` of about
+    1e16: flagged rightly, but a number that swamps every plot, mean and combination it
+    enters. Its training rows measure no noise, so its
+    quantiles are widened to at least those of a Gaussian of standard deviation
+    ``CONSTANT_CHANNEL_SPREAD = 0.1`` about the forecaster's median
+    (``spread_floor_``). The unit is the one the detector already scores such a channel
+    in, the :class:`~tsseq.data.scaling.Scaler`'s substitute scale 1 (which the other
+    detectors compare its errors in too): a move of one unit, what one training standard
+    deviation is to a varying channel, is 10 predictive standard deviations
+    (``-log10 p`` about 23), as strong as an outlier on a well-forecast channel, and
+    larger moves still score higher. Channels that vary in the training rows are
+    untouched: their noise was measured.
 
     Parameters
     ----------
@@ -68,7 +86,9 @@ class IntervalDetector(ForecastResidualDetector):
         default: a 1% false-alarm rate of the training rows' scores).
 
     Fitted: as :class:`~tsseq.anomaly.detectors.ForecastResidualDetector`, and ``levels_``
-    ``(Q,)``, the levels asked of the forecaster.
+    ``(Q,)``, the levels asked of the forecaster; ``spread_floor_`` ``(C,)``, the least
+    predictive standard deviation of each channel (``CONSTANT_CHANNEL_SPREAD`` for a
+    channel constant in the training rows, 0 for the others).
     """
 
     aggregation = "last"  # one forecast per point: nothing to aggregate
@@ -154,6 +174,9 @@ class IntervalDetector(ForecastResidualDetector):
         self.forecaster_.fit(train, validation=validation if usable else None)
         self._fit_corrections(train)
         self.levels_ = self._levels(train.to_numpy()[: self.window_length])
+        values = train.to_numpy()
+        constant = np.nanmax(values, axis=0) == np.nanmin(values, axis=0)  # the Scaler's warning names these
+        self.spread_floor_ = np.where(constant, CONSTANT_CHANNEL_SPREAD, 0.0)
 
     def _levels(self, window: np.ndarray) -> np.ndarray:
         """The levels to ask: ``levels``, a quantile-trained model's own, or the widest grid the model gives.
@@ -195,12 +218,21 @@ class IntervalDetector(ForecastResidualDetector):
         inputs = self._input_windows(values, k)  # (N, L, C)
         quantiles = self.forecaster_.predict_windows(inputs, k, quantiles=self.levels_)[:, k - 1]  # (N, C, Q)
         observed = values[first:]  # (N, C)
-        z = quantile_z(np.nan_to_num(observed), quantiles, self.levels_, self.tail)
         median = interpolate_levels(quantiles, self.levels_, np.clip([0.5], self.levels_[0], self.levels_[-1]))[..., 0]
+        quantiles = self._widened(quantiles, median)
+        z = quantile_z(np.nan_to_num(observed), quantiles, self.levels_, self.tail)
         z[np.abs(observed - median) < RESOLUTION] = 0.0  # rounding, not error
         z = self._inflated(z, in_sample_rows)
         scores = np.where(np.isnan(observed), np.nan, normal_tail_score(z))
         return scores[:, None, :], np.arange(len(scores)), first
+
+    def _widened(self, quantiles: np.ndarray, median: np.ndarray) -> np.ndarray:
+        """Quantiles ``(N, C, Q)`` at least ``spread_floor_ |z_k|`` from the ``median`` ``(N, C)`` at each level
+        (class docstring, "Constant channels"); those already as far are kept as they are, bit for bit."""
+        z_levels = ndtri(self.levels_)  # (Q,)
+        floor = self.spread_floor_[:, None] * np.abs(z_levels)  # (C, Q)
+        narrow = np.abs(quantiles - median[..., None]) < floor
+        return np.where(narrow, median[..., None] + np.sign(z_levels) * floor, quantiles)
 
 
 DETECTORS["interval"] = (IntervalDetector, {})
