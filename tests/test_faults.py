@@ -318,6 +318,30 @@ def test_a_plausible_forecast_passes(data, tmp_path, fixed):
     assert code == 0
 
 
+def test_a_negative_forecast_of_a_never_negative_column_is_written_with_a_warning(data, tmp_path, capsys, fixed):
+    output = tmp_path / "f.csv"
+    code = main(["forecast", str(data), "--model", fixed, "--param", "value=-1", "--horizon", "3", "--output", str(output)])
+    assert code == 0
+    assert ("warning: column 'load': 3 of the 3 forecast values are below 0, down to -1 (load), though its training "
+            "values never are") in capsys.readouterr().err
+    assert pd.read_csv(output)["load"].eq(-1).all()  # said, not changed
+
+
+def test_below_zero_names_the_series_of_a_panel_and_leaves_signed_columns_alone():
+    from tsseq.sanity import below_zero
+
+    stamps = pd.date_range("2024-01-01", periods=4, freq="D")
+    history = pd.DataFrame({"sales": [0.0, 2, 0, 5] * 2, "temp": [-3.0, 1, 2, 0] * 2},
+                           index=pd.MultiIndex.from_product([["a", "b"], stamps], names=["id", "timestamp"]))
+    future = pd.MultiIndex.from_product([["a", "b"], pd.date_range("2024-01-05", periods=2, freq="D")])
+    forecast = pd.DataFrame({"sales": [1.0, 1, 1, 1], "sales_q0.1": [-0.5, 0, -2, 0.1], "temp": [-5.0] * 4,
+                             "temp_q0.1": [-9.0] * 4}, index=future)  # fmt: skip
+    (line,) = below_zero(forecast, history)
+    assert line.startswith("column 'sales': 2 of the 8 forecast values of 2 series (lowest in series 'b') are below "
+                           "0, down to -2 (sales_q0.1)")
+    assert below_zero(forecast.clip(lower=0), history) == []
+
+
 def test_non_finite_forecast_exits_3_naming_the_column(data, tmp_path, capsys, fixed):
     code = main(["forecast", str(data), "--model", fixed, "--param", "value=.nan", "--horizon", "3", "--output", str(tmp_path / "f.csv")])
     assert code == 3

@@ -19,6 +19,8 @@
   :class:`~tsseq.errors.ForecastError` (exit 3) naming the series and column, unless
   ``allow_implausible`` (``--allow-implausible``, ``output.allow_implausible: true``),
   which writes it with one warning per series and column.
+  A training column that is never negative whose forecast is (Gaussian intervals of counts)
+  gets a warning (:func:`below_zero`), the forecast written as it is.
 * :func:`check_scores`: anomaly scores about to be written must be finite after the
   first scored row (causal mode leaves the training rows unscored, NaN).
 """
@@ -174,8 +176,52 @@ def implausible(forecast: pd.DataFrame, history: pd.DataFrame) -> list[str]:
     return found
 
 
+def below_zero(forecast: pd.DataFrame, history: pd.DataFrame) -> list[str]:
+    """One warning per training column that is never negative (counts, sales, prices) and whose forecast is.
+
+    Gaussian intervals (the baselines', AR's) and unbounded losses do not know that a
+    quantity cannot fall below 0, so an intermittent series' lower quantiles and sample
+    paths go negative. Said, not changed: the data alone cannot tell a bound from a value
+    not seen yet (a temperature of 0.5 to 30 degrees).
+    """
+    history_columns = {str(column) for column in history.columns}
+    past = dict(_groups(history.rename(columns=str)))
+    negative: dict[str, dict] = {}  # training column -> series -> (count, total, lowest, in which forecast column)
+    for series, rows in _groups(forecast.rename(columns=str)):
+        training = past.get(series)
+        if training is None:
+            continue
+        for column in rows.columns:
+            base = _base_column(column, history_columns)
+            known = np.array([]) if base is None else training[base].to_numpy(np.float64)
+            if not (known[np.isfinite(known)] >= 0).all() or not np.isfinite(known).any():
+                continue
+            values = rows[column].to_numpy(np.float64)
+            count, total, lowest, where = negative.get(base, {}).get(series, (0, 0, 0.0, column))
+            if values.min() < lowest:
+                lowest, where = float(values.min()), column
+            negative.setdefault(base, {})[series] = (count + int((values < 0).sum()), total + len(values), lowest, where)
+    lines = []
+    for base, by_series in negative.items():
+        below = {series: counts for series, counts in by_series.items() if counts[0]}
+        if not below:
+            continue
+        count, total = sum(counts[0] for counts in below.values()), sum(counts[1] for counts in below.values())
+        series, (_, _, lowest, where) = min(below.items(), key=lambda item: item[1][2])
+        which = "" if series is None else f" of {len(below)} series (lowest in series {series!r})"
+        lines.append(
+            f"column {base!r}: {count} of the {total} forecast values{which} are below 0, down to {lowest:.4g} "
+            f"({where}), though its training values never are: the model's intervals do not know the bound. If "
+            "the quantity cannot be negative, clip them at 0 (a quantile clipped at a bound the quantity respects "
+            "is never a worse quantile); for counts, a network trained with the negative_binomial loss forecasts "
+            "whole numbers >= 0 (--model segrnn --param normalization=none --param 'training={loss: negative_binomial}')"
+        )
+    return lines
+
+
 def check_forecast(forecast: pd.DataFrame, history: pd.DataFrame, *, allow_implausible: bool = False) -> list[str]:
-    """Refuse a non-finite or implausible forecast (:class:`ForecastError`); return the warnings it allowed.
+    """Refuse a non-finite or implausible forecast (:class:`ForecastError`); return the warnings it allowed,
+    and those of :func:`below_zero`.
 
     ``history``: the rows the model was fitted on (same layout and columns).
     """
@@ -193,7 +239,7 @@ def check_forecast(forecast: pd.DataFrame, history: pd.DataFrame, *, allow_impla
         )
     found = implausible(forecast, history)
     if not found or allow_implausible:
-        return [f"implausible forecast, {line}" for line in found]
+        return [f"implausible forecast, {line}" for line in found] + below_zero(forecast, history)
     shown = "; ".join(found[:_SHOWN]) + (f"; and {len(found) - _SHOWN} more" if len(found) > _SHOWN else "")
     raise ForecastError(
         f"The forecast lies far outside what the training data make plausible (more than {PLAUSIBLE_SPANS:g} "
