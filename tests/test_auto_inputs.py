@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import tsseq
-from tsseq.auto import AutoForecaster
+from tsseq.auto import AutoForecaster, isolated_extremes
 from tsseq.backtesting import historical_forecasts
 from tsseq.baselines import Naive
 from tsseq.cli import main
@@ -180,12 +180,82 @@ def test_identical_warnings_of_the_validation_fits_are_issued_once(monkeypatch):
     assert all(message.startswith("auto: ") for message in relayed)
 
 
+@pytest.mark.filterwarnings("ignore:.*are explosive")  # the kept fit, forecast
+def test_the_advice_relayed_from_an_explosive_ar_fit_is_one_the_user_of_auto_can_follow(tmp_path, capsys):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tsseq.create("auto", horizon=12, verbose=False, candidates=BASELINE_CANDIDATES).fit(growing())
+    explosive = [str(w.message) for w in caught if "were explosive" in str(w.message)]
+    assert explosive  # "Pass stable=False" before, which auto refuses: it is AR's parameter
+    assert all(message.endswith("AR's parameter stable=False keeps them (tsseq: --model ar --param stable=false).")
+               for message in explosive)
+    path, output = tmp_path / "growing.csv", tmp_path / "out.csv"
+    growing().rename_axis("time").to_csv(path)
+    arguments = ["forecast", str(path), "--horizon", "12", "--model", "ar", "--param", "stable=false", "--output", str(output)]
+    assert main(arguments) == 0, capsys.readouterr().err  # the command it gives runs
+
+
 def test_a_warning_filter_of_the_user_still_applies():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         warnings.filterwarnings("ignore", message="auto: .*were explosive")
         tsseq.create("auto", horizon=12, verbose=False, candidates=BASELINE_CANDIDATES).fit(growing())
     assert not [w for w in caught if "were explosive" in str(w.message)]
+
+
+# --------------------------------------------------------------------------- isolated extreme values
+
+
+def daily_with_a_typo(rows: int = 365, at: int = 300, seed: int = 0) -> pd.DataFrame:
+    """A daily series of 50 with a weekly cycle of 5 and unit noise, one value typed as 5000."""
+    steps = np.arange(rows)
+    values = 50 + 5 * np.sin(2 * np.pi * steps / 7) + np.random.default_rng(seed).standard_normal(rows)
+    values[at] = 5000
+    return pd.DataFrame({"sales": values}, index=pd.date_range("2022-01-01", periods=rows, freq="D", name="day"))
+
+
+def test_an_isolated_extreme_value_is_named_with_how_to_blank_and_interpolate_it():
+    with pytest.warns(UserWarning) as record:
+        tsseq.create("auto", horizon=14, verbose=False, candidates=BASELINE_CANDIDATES).fit(daily_with_a_typo())
+    (message,) = [str(w.message) for w in record if "isolated extreme" in str(w.message)]
+    assert message.startswith("auto: 1 isolated extreme value(s) in the rows to fit: column 'sales' at 2022-10-28 "
+                              "00:00:00: 5000 (")
+    assert ("blank it (an empty cell) and fill it by interpolation: tsseq.data.checks.check_series(frame, "
+            "missing='interpolate') before fit (tsseq: --missing interpolate)") in message
+    assert {Path(w.filename) for w in record if "isolated extreme" in str(w.message)} == {Path(__file__)}
+
+
+def test_the_extreme_value_of_a_panel_is_named_with_its_series():
+    frame = pd.concat({"north": daily_with_a_typo(at=100).assign(sales=lambda f: f["sales"].clip(upper=60)),
+                       "south": daily_with_a_typo(seed=1)}, names=["store", "day"])
+    with pytest.warns(UserWarning, match=r"auto: 1 isolated extreme value\(s\) in the rows to fit: series 'south', "
+                                         r"column 'sales' at 2022-10-28 00:00:00: 5000 \("):
+        tsseq.create("auto", horizon=14, verbose=False, candidates=BASELINE_CANDIDATES).fit(frame)
+
+
+def test_the_warnings_advice_gives_back_the_season_and_the_forecast_the_typo_took():
+    from tsseq.data.checks import check_series
+
+    frame = daily_with_a_typo()
+    frame.iloc[300, 0] = np.nan
+    model = tsseq.create("auto", horizon=14, verbose=False, candidates=BASELINE_CANDIDATES)
+    model.fit(check_series(frame, missing="interpolate"))
+    assert model.season_length_ == 7 and model.chosen_["name"] != "naive"  # naive, with the typo in
+
+
+def test_what_is_no_isolated_extreme_value():
+    rng = np.random.default_rng(0)
+    steps = np.arange(700)
+    noise = rng.standard_normal(700)
+    assert isolated_extremes(noise, 7) == []  # Gaussian noise: a change of 10 robust sds has probability ~1e-23
+    assert isolated_extremes(np.where(steps < 350, 0.0, 100.0) + noise, 7) == []  # a level shift: one large change
+    busy_saturday = 40.0 * (steps % 7 == 5) + noise  # far from Friday and Sunday, near the Saturday before and after
+    assert isolated_extremes(busy_saturday, 7) == []
+    assert [row for row, _ in isolated_extremes(np.where(steps == 198, 40.0, busy_saturday), 7)] == [198]  # a Tuesday
+    edges = noise.copy()
+    edges[[0, -1]] = 100.0  # one neighbour each: a spike or the start of a shift, who can tell
+    assert isolated_extremes(edges, 7) == []
+    assert isolated_extremes(np.where(rng.random(700) < 0.8, 0.0, 5.0), 7) == []  # intermittent: no scale to measure
 
 
 # --------------------------------------------------------------------------- too short

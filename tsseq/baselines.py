@@ -826,7 +826,8 @@ class AR(Forecaster):
         warnings.warn(
             f"AR: {count} fitted model(s) were explosive (a companion-matrix root of modulus above "
             f"1 + stable_tol = {1 + self.stable_tol:g}) and were replaced by the stable lower order or the random "
-            f"walk with drift of best {self.criterion}: {'; '.join(named)}{more}. Pass stable=False to keep them.",
+            f"walk with drift of best {self.criterion}: {'; '.join(named)}{more}. AR's parameter stable=False keeps "
+            "them (tsseq: --model ar --param stable=false).",
             UserWarning,
             stacklevel=3,
         )
