@@ -182,6 +182,113 @@ def test_masked_missing_values_have_no_score_or_are_refused_naming_the_way_out(s
     assert error.count("tsseq detect --missing interpolate") == 1  # the options, not only the API's words, once
 
 
+def _with_gaps(spiky_csv: Path, path: Path, rows: slice = slice(300, 306), **columns) -> Path:
+    """The spiky series with ``rows`` blank (and ``columns`` added), written to ``path``."""
+    frame = pd.read_csv(spiky_csv, index_col=0).assign(**columns)
+    frame.iloc[rows, 0] = float("nan")
+    frame.to_csv(path)
+    return path
+
+
+@pytest.mark.parametrize("missing", ["interpolate", "ffill"])
+def test_rows_whose_values_missing_filled_are_marked_and_counted_and_scored_as_before(
+    spiky_csv: Path, tmp_path: Path, capsys, missing: str
+) -> None:
+    # a filled value is written as a measured one is: unmarked, an operator would read it, or investigate its flag,
+    # as a value the sensor sent
+    gaps = _with_gaps(spiky_csv, tmp_path / "gaps.csv")
+    options = ["--detector", "ar_residual", "--window", "24", "--missing", missing]
+    for suffix in ("csv", "parquet"):
+        code = main(["detect", str(gaps), *options, "--output", str(tmp_path / f"scores.{suffix}")])
+        assert code == 0, capsys.readouterr().err
+        assert f"; 6 rows filled by --missing {missing} (column 'filled'); wrote" in capsys.readouterr().err
+    table = pd.read_csv(tmp_path / "scores.csv", parse_dates=["timestamp"])
+    assert list(table.columns)[:4] == ["timestamp", "channel_0", "filled", "score"]  # beside the values it qualifies
+    assert table.index[table["filled"]].tolist() == list(range(300, 306))
+    written = pd.read_parquet(tmp_path / "scores.parquet")
+    assert written["filled"].dtype == bool
+    pd.testing.assert_frame_equal(written, table, check_dtype=False)
+    # the detection is unchanged: the same as of a file that held the filled values
+    table.drop(columns="filled").set_index("timestamp")[["channel_0"]].to_csv(tmp_path / "as_filled.csv")
+    assert main(["detect", str(tmp_path / "as_filled.csv"), *options, "--output", str(tmp_path / "as.csv")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "as.csv", parse_dates=["timestamp"]),
+                                  table.drop(columns="filled"))  # fmt: skip
+
+
+def test_data_with_nothing_to_fill_are_written_as_without_the_missing_policy(spiky_csv: Path, tmp_path: Path,
+                                                                            capsys) -> None:
+    options = ["--detector", "ar_residual", "--window", "24"]
+    assert main(["detect", str(spiky_csv), *options, "--output", str(tmp_path / "plain.csv")]) == 0
+    for missing in ("interpolate", "ffill"):
+        output = tmp_path / f"{missing}.csv"
+        assert main(["detect", str(spiky_csv), *options, "--missing", missing, "--output", str(output)]) == 0
+        assert "filled" not in capsys.readouterr().err
+        assert output.read_bytes() == (tmp_path / "plain.csv").read_bytes()  # no column of False
+
+
+def test_a_value_column_named_filled_is_refused_only_when_the_policy_fills_a_row(spiky_csv: Path, tmp_path: Path,
+                                                                               capsys) -> None:
+    options = ["--detector", "ar_residual", "--window", "24", "--missing", "interpolate"]
+    wavy = np.cos(np.arange(600) / 7)  # a channel of its own, not constant
+    complete = _with_gaps(spiky_csv, tmp_path / "complete.csv", slice(0, 0), filled=wavy)
+    assert main(["detect", str(complete), *options, "--output", str(tmp_path / "scores.csv")]) == 0
+    gaps = _with_gaps(spiky_csv, tmp_path / "gaps.csv", filled=wavy)
+    assert main(["detect", str(gaps), *options, "--output", str(tmp_path / "scores.csv")]) == 2
+    assert ("gaps.csv: value column(s) ['filled'] clash with the output columns; rename them, or score the other "
+            "columns only (data.columns; tsseq detect: --columns channel_0).") in capsys.readouterr().err
+
+
+def test_the_plot_shades_the_rows_whose_values_were_filled(spiky_csv: Path, tmp_path: Path, monkeypatch) -> None:
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    figures = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda figure=None: (figures.append(figure), close(figure)))
+    gaps = _with_gaps(spiky_csv, tmp_path / "gaps.csv")
+    code = main(["detect", str(gaps), "--detector", "ar_residual", "--window", "24", "--missing", "ffill",
+                 "--output", str(tmp_path / "scores.csv"), "--plot", str(tmp_path / "scores.png")])  # fmt: skip
+    assert code == 0
+    series_axis = figures[-1].axes[0]
+    shaded = [patch for patch in series_axis.patches if patch.get_label() == "filled (not measured)"]
+    assert len(shaded) == 1  # one run of 6 rows, one span
+    spanned = shaded[0].get_x(), shaded[0].get_x() + shaded[0].get_width()
+    stamps = pd.read_csv(gaps, index_col=0, parse_dates=True).index
+    assert spanned == pytest.approx(tuple(mdates.date2num([stamps[300], stamps[305]])))
+    assert [line.get_label() for line in series_axis.get_lines()] == ["channel_0"]  # not drawn as a channel
+
+
+def test_many_series_mark_the_filled_rows_of_each_in_csv_and_parquet_input(spiky_csv: Path, tmp_path: Path,
+                                                                          capsys) -> None:
+    frame = pd.read_csv(spiky_csv)
+    short = frame.iloc[:5].assign(channel_0=[1.0, float("nan"), 3.0, 4.0, 5.0])  # too short: written unscored
+    gaps = frame.copy()
+    gaps.iloc[300:303, 1] = float("nan")
+    panel = pd.concat([frame.assign(station="a"), gaps.assign(station="b"), short.assign(station="c")])
+    panel.to_csv(tmp_path / "panel.csv", index=False)
+    panel.to_parquet(tmp_path / "panel.parquet", index=False)
+    options = ["--series-column", "station", "--detector", "ar_residual", "--window", "24", "--missing", "interpolate"]
+    for suffix in ("csv", "parquet"):
+        output = tmp_path / f"scores_{suffix}.parquet"
+        with pytest.warns(UserWarning, match="1 of 3 series not scored"):
+            assert main(["detect", str(tmp_path / f"panel.{suffix}"), *options, "--output", str(output)]) == 0
+        assert "; 4 rows filled by --missing interpolate (column 'filled'); wrote" in capsys.readouterr().err
+        table = pd.read_parquet(output)
+        assert list(table.columns)[:5] == ["station", "timestamp", "channel_0", "filled", "score"]
+        assert table["filled"].dtype == bool
+        marked = table[table["filled"]]
+        assert list(zip(marked["station"], marked.index)) == [("b", 900), ("b", 901), ("b", 902), ("c", 1201)]
+    # with many series the column is there whenever the policy fills: the first batch written fixes the columns
+    frame.assign(station="a").to_csv(tmp_path / "complete.csv", index=False)
+    assert main(["detect", str(tmp_path / "complete.csv"), *options, "--output", str(tmp_path / "scores.csv")]) == 0
+    assert "; 0 rows filled by --missing interpolate" in capsys.readouterr().err
+    panel.rename(columns={"station": "filled"}).to_csv(tmp_path / "named.csv", index=False)
+    code = main(["detect", str(tmp_path / "named.csv"), *options[2:], "--series-column", "filled",
+                 "--output", str(tmp_path / "scores.csv")])  # fmt: skip
+    assert code == 2  # was a ValueError of pandas: two columns of one name
+    assert "named.csv: series column 'filled' clashes with the output's column of that name" in capsys.readouterr().err
+
+
 def test_a_labelled_window_that_ends_before_it_starts_is_refused_naming_its_line(tmp_path: Path) -> None:
     from tsseq.anomaly.job import read_labels
     from tsseq.errors import DataError

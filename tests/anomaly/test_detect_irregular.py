@@ -84,6 +84,19 @@ def test_resample_puts_the_log_on_a_grid_of_bin_means(sensor_log, tmp_path: Path
     assert table["druck"].iloc[0] == pytest.approx(first_bin.mean())  # the mean of [bin, bin + 5 s)
 
 
+def test_resampled_empty_bins_that_missing_fills_are_marked_filled(sensor_log, tmp_path: Path, capsys) -> None:
+    path, stamps = sensor_log
+    output = tmp_path / "scores.csv"
+    code = main(["detect", str(path), "--detector", "ar_residual", "--window", "12", "--resample", "1s",
+                 "--missing", "interpolate", "--output", str(output)])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    table = pd.read_csv(output, parse_dates=["timestamp"])
+    empty = ~table["timestamp"].isin(stamps.floor("1s"))  # the bins no reading fell in: their values are made up
+    assert 0 < empty.sum() < len(table)
+    pd.testing.assert_series_equal(table["filled"], empty, check_names=False)
+    assert f"; {empty.sum()} rows filled by --missing interpolate (column 'filled')" in capsys.readouterr().err
+
+
 def test_resample_with_empty_bins_and_missing_error_is_refused(sensor_log, tmp_path: Path, capsys) -> None:
     path, _ = sensor_log
     output = tmp_path / "scores.csv"

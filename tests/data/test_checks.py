@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsseq.data.checks import check_series, observed_mask, series_frequency
+from tsseq.data.checks import check_series, fill_missing, observed_mask, series_frequency
 from tsseq.errors import ConfigError, DataError
 
 
@@ -92,6 +92,25 @@ def test_interpolate_and_ffill_stay_within_each_series() -> None:
 def test_ffill_carries_forward_including_the_end() -> None:
     frame = hourly({"a": [1.0, np.nan, np.nan, 4.0, np.nan]})
     np.testing.assert_array_equal(check_series(frame, missing="ffill")["a"], [1.0, 1.0, 1.0, 4.0, 4.0])
+
+
+@pytest.mark.parametrize("missing", ["interpolate", "ffill"])
+def test_fill_missing_after_mask_fills_and_refuses_as_check_series_does(missing) -> None:
+    # tsseq detect reads with mask, to mark the rows it fills, then fills: values and refusals must be check_series'
+    wide = hourly({"a": [1.0, np.nan, np.nan, 4.0], "b": [1.0, 2.0, np.nan, 4.0]})
+    long = long_frame({"A": hourly({"v": [1.0, np.nan, 3.0]}), "B": hourly({"v": [10.0, 20.0, np.nan, 40.0]})})
+    for data in (wide, long):
+        filled = fill_missing(check_series(data, missing="mask"), missing, "x.csv")
+        pd.testing.assert_frame_equal(filled, check_series(data, missing=missing))  # the index's freq too
+    unfillable = long_frame({"A": hourly({"v": [1.0, 2.0]}), "B": hourly({"v": [np.nan, 5.0]})})
+    with pytest.raises(DataError) as direct:
+        check_series(unfillable, source="x.csv", missing=missing)
+    with pytest.raises(DataError) as after_mask:
+        fill_missing(check_series(unfillable, source="x.csv", missing="mask"), missing, "x.csv")
+    assert str(after_mask.value) == str(direct.value)
+    steps = check_series(pd.DataFrame({"a": [1.0, np.nan, 3.0]}, index=[10, 20, 30]), missing="mask",
+                         timestamp_unit="steps")  # fmt: skip
+    assert fill_missing(steps, missing, "x.csv").attrs["timestamps"] == "steps"  # so that the numbers come back
 
 
 def test_mask_keeps_nans_and_observed_mask_marks_values() -> None:

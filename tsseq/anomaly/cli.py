@@ -21,9 +21,11 @@ column(s), ``score``, ``smoothed_score`` (when the threshold smooths the scores 
 the default does), ``threshold`` (the one each scored row met), ``is_anomaly`` and, for
 detectors that give them, each score's
 per-channel contributions ``contribution_<channel>`` (drawn under the score on the plot,
-and naming the events' channels); ``--events`` adds a CSV of events (flagged rows merged, ``--event-gap``
-rows bridged: start, end, duration, rows, peak score and time, channels), shaded on
-the plot. The files are written together at the end, or none (the paths
+and naming the events' channels); after the values, ``filled`` (True where ``--missing interpolate``
+or ``ffill`` filled a value, a resampled empty bin's included: not measured; shaded grey on the plot)
+when the policy filled any, and always when it can fill with ``--series-column``; ``--events``
+adds a CSV of events (flagged rows merged, ``--event-gap`` rows bridged: start, end, duration, rows,
+peak score and time, channels), shaded on the plot. The files are written together at the end, or none (the paths
 are checked before any training; non-finite scores are refused, exit 3). Irregularly
 stamped logs are detected on their row sequence by default (``--timestamps``; or
 ``--resample FREQ``; :class:`tsseq.anomaly.config.DetectionConfig`), as are files whose
@@ -218,7 +220,7 @@ def with_threads(config, threads: int | None):
 def run(args: argparse.Namespace) -> int:
     from tsseq import io
     from tsseq.anomaly.config import DetectionConfig, DetectorConfig, load_detection_job
-    from tsseq.anomaly.job import check_labels_match, read_labels, run_detection
+    from tsseq.anomaly.job import FILLED_COLUMN, check_labels_match, read_labels, run_detection
     from tsseq.config import DataConfig
     from tsseq.errors import ConfigError
     from tsseq.streaming_jobs import is_parquet_output, output_kind, write_frames
@@ -285,13 +287,15 @@ def run(args: argparse.Namespace) -> int:
 
             table = result.table
             contributions = [c for c in table if c.startswith(CONTRIBUTION_PREFIX) and c[len(CONTRIBUTION_PREFIX) :] in table]
-            outputs = [c for c in RESULT_COLUMNS if c in table] + contributions
+            outputs = [c for c in (*RESULT_COLUMNS, FILLED_COLUMN) if c in table] + contributions
             values = result.table.drop(columns=outputs)
+            filled = table[FILLED_COLUMN] if FILLED_COLUMN in table else None
             title = f"{config.name}: {config.detector.name}"
             out.add(
                 plot,
                 lambda temporary: plot_detection(
-                    values, result.plot_data, temporary, labels=labels, events=result.events, title=title
+                    values, result.plot_data, temporary, labels=labels, events=result.events, title=title,
+                    filled=filled,
                 ),
                 "plot",
             )
@@ -303,10 +307,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"{config.name}: timestamps: {result.spacing}", file=sys.stderr)
     for note in result.notes:
         print(f"{config.name}: {note}", file=sys.stderr)
+    filled = _filled(int(result.table[FILLED_COLUMN].sum()) if FILLED_COLUMN in result.table else None,
+                     config.data.missing)  # fmt: skip
     print(
-        f"{config.name}: {mode}, {flagged} of {len(result.table)} rows flagged{found}; wrote {written}", file=sys.stderr
+        f"{config.name}: {mode}, {flagged} of {len(result.table)} rows flagged{found}{filled}; wrote {written}",
+        file=sys.stderr,
     )
     return 0
+
+
+def _filled(rows: int | None, missing: str) -> str:
+    """The summary line's words on the ``rows`` whose values ``missing`` filled ("" for None: the output marks none)."""
+    from tsseq.anomaly.job import FILLED_COLUMN
+
+    return "" if rows is None else f"; {rows} rows filled by --missing {missing} (column {FILLED_COLUMN!r})"
 
 
 # The options that set a DetectionConfig field of the same name, and a DataConfig field (--no-header: header).
@@ -393,7 +407,7 @@ def _run_many(config, base_dir: Path, output: Path, plot, events) -> int:
     where = "" if engine is None else f" on Dask ({engine.scheduler or 'a local cluster'})"
     print(
         f"{config.name}: {result.flagged} of {result.rows} rows of {result.series} series flagged ({result.batches} "
-        f"batches{where}); wrote {output}",
+        f"batches{where}){_filled(result.filled, config.data.missing)}; wrote {output}",
         file=sys.stderr,
     )
     return 0

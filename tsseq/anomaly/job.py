@@ -8,7 +8,9 @@ build the detector by name, train it on the first rows and score the rest, in ca
 ``contribution_<channel>``, for every detector that gives them), and merge the flagged
 rows into events whose ``channels`` come from those contributions
 (:func:`tsseq.anomaly.events.find_events`). The scores are checked before they are
-returned (:func:`tsseq.sanity.check_scores`: finite after the first scored row).
+returned (:func:`tsseq.sanity.check_scores`: finite after the first scored row). Values that
+``missing: interpolate`` or ``ffill`` filled (a resampled empty bin's too) are written as
+measured ones are, so their rows are marked: column ``filled`` (:data:`FILLED_COLUMN`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ from tsseq.errors import DataError
 
 _FILLED_BY_JOB = ("window_length", "threshold", "threshold_params", "causal")
 RESULT_COLUMNS = ("score", "smoothed_score", "threshold", "is_anomaly")  # what a job adds to the values (and contributions)
+# True on the rows where the missing policy filled a value of some channel: the output's values there are made up,
+# not measured, and an operator must be able to tell. Written after the values, only when the policy filled a row
+# (one series; many series: whenever the policy fills, so that every batch has the same columns).
+FILLED_COLUMN = "filled"
+FILLING = ("interpolate", "ffill")  # the missing policies that fill
 
 
 class ShortSeriesError(DataError):
@@ -37,7 +44,8 @@ class ShortSeriesError(DataError):
 @dataclass(frozen=True)
 class DetectionResult:
     """A job's output table (index ``timestamp``; values, ``score``, ``smoothed_score`` (a smoothing threshold's),
-    ``threshold``, ``is_anomaly``, ``contribution_<channel>``) and its mode."""
+    ``threshold``, ``is_anomaly``, ``contribution_<channel>``; ``filled`` after the values when the missing policy
+    filled some) and its mode."""
 
     table: object  # pandas DataFrame
     causal: bool
@@ -55,14 +63,33 @@ def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
     from tsseq.errors import DataError
 
     check_detector(config)  # the detector's parameters first (training=5 names the parameter), then the data
-    frame = _load_frame(config, base_dir)
+    frame, filled = _load_frame(config, base_dir)
     source = config.data.csv or config.data.dataset
     if isinstance(frame.index, pd.MultiIndex):
         raise DataError(
             f"{source}: this data holds many series; name their id column (--series-column, data.series_column) "
             "to score each of them."
         )
-    return detect_frame(config, frame, source)
+    # a complete series' output stays as it was without the policy: no column of False
+    return detect_frame(config, frame, source, filled if filled is not None and filled.any() else None)
+
+
+def kept_missing(missing: str) -> str:
+    """The policy to read the data with for the job's ``missing``: a policy that fills is applied after reading
+    (:func:`filled_in`), so the read keeps the values missing (``"mask"``) and the filled rows can be marked."""
+    return "error" if missing == "error" else "mask"
+
+
+def filled_in(frame, missing: str, source: str):
+    """-> (``frame``, read with :func:`kept_missing`, filled by ``missing`` as :func:`~tsseq.data.checks.check_series`
+    fills, with its messages naming ``source``; bool per row, True where a value of some channel was filled, or None
+    when ``missing`` fills nothing)."""
+    from tsseq.data.checks import fill_missing
+
+    if missing not in FILLING:
+        return frame, None
+    filled = frame.isna().any(axis=1).to_numpy()
+    return fill_missing(frame, missing, source), filled
 
 
 def check_detector(config, where: str = "") -> dict:
@@ -104,8 +131,12 @@ def _missing_values_named(missing_rows, source: str, detector: str) -> Iterator[
         ) from None
 
 
-def detect_frame(config, frame, source: str) -> DetectionResult:
-    """Score one series (a validated wide frame) as ``config`` says: what :func:`run_detection` does once it is read."""
+def detect_frame(config, frame, source: str, filled=None) -> DetectionResult:
+    """Score one series (a validated wide frame) as ``config`` says: what :func:`run_detection` does once it is read.
+
+    ``filled``: bool per row of ``frame``, the rows whose values the missing policy filled (:func:`filled_in`),
+    written as the column ``filled`` after the values; None: no such column.
+    """
     import numpy as np
 
     from tsseq.anomaly.detectors import DETECTORS, contribution_columns, detector_parameters, make_detector
@@ -119,6 +150,7 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
     checked = check_detector(config)
     frame, timestamps, spacing = _row_sequence(frame, config)
     outputs = (*RESULT_COLUMNS, "timestamp", *contribution_columns(frame.columns))
+    outputs += (FILLED_COLUMN,) if filled is not None else ()
     clashes = [column for column in frame.columns if column in outputs]
     if clashes:
         kept = [str(column) for column in frame.columns if column not in clashes]
@@ -210,6 +242,8 @@ def detect_frame(config, frame, source: str) -> DetectionResult:
         notes.insert(0, fitted.report())
     scored.attrs.update(causal=config.mode == "causal", threshold=threshold)
     table = frame.copy()
+    if filled is not None:
+        table[FILLED_COLUMN] = np.asarray(filled, dtype=bool)
     table["score"] = scored["score"].to_numpy()
     if "smoothed_score" in scored:
         table["smoothed_score"] = scored["smoothed_score"].to_numpy()
@@ -499,33 +533,39 @@ def _refuse_unknown_params(name: str, mode: str, threshold_params) -> None:
 
 
 def _load_frame(config, base_dir: Path):
-    """The job's validated frame; a CSV is read keeping irregular rows unless ``timestamps: grid``.
+    """-> (the job's validated frame, its filled rows as :func:`filled_in` gives them); a CSV is read keeping
+    irregular rows unless ``timestamps: grid``.
 
     Timestamps that are numbers and not Unix times (no ``timestamp_unit``) count rows, and
     a CSV without a timestamp column is read in row order: both are read as steps, scored on
     the row sequence and given back in the output (:func:`_row_sequence`).
     """
+    import dataclasses
+
     from tsseq.data.checks import STEPS
     from tsseq.errors import ConfigError
     from tsseq.pipeline import load_frame, read_frame
 
     data = config.data
-    if data.csv is None:
-        frame = load_frame(data, base_dir)  # catalog data sets are regular
+    # The policy fills after the read, to mark what it filled; resampling: missing raw values are skipped by the bin
+    # means, and the policy is applied on the grid.
+    kept = kept_missing(data.missing)
+    if data.csv is None:  # catalog data sets are regular
+        frame, source = load_frame(dataclasses.replace(data, missing=kept), base_dir), data.dataset
     else:
         grid = config.timestamps == "grid" and config.resample is None  # as forecasting reads it
-        # Resampling: missing raw values are skipped by the bin means, and the policy is applied on the grid.
-        missing = "mask" if config.resample is not None and data.missing != "error" else data.missing
-        frame, _ = read_frame(data, base_dir, data.target_columns, missing=missing, irregular="error" if grid else "keep",
-                              timestamp_unit=data.timestamp_unit or STEPS)  # fmt: skip
+        frame, source = read_frame(data, base_dir, data.target_columns, missing=kept,
+                                   irregular="error" if grid else "keep",
+                                   timestamp_unit=data.timestamp_unit or STEPS)  # fmt: skip
     if config.resample is not None:
         if frame.attrs.get("timestamps") == STEPS:
             raise ConfigError(
                 f"{data.csv}: resample puts rows on a grid of time; these rows have no dates (their timestamps count "
                 "rows). Leave resample out, or give Unix times a unit (timestamp_unit, --timestamp-unit s)."
             )
-        frame = _resample(frame, config.resample, data.missing, str(data.csv or data.dataset))
-    return frame
+        frame = _resample(frame, config.resample, kept, str(data.csv or data.dataset))
+        source = f"{data.csv or data.dataset} resampled to {config.resample}"  # as _resample's check names it
+    return filled_in(frame, data.missing, source)
 
 
 def _resample(frame, freq: str, missing: str, source: str):

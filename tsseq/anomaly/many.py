@@ -13,7 +13,10 @@ same file, bit for bit.
 Output: one row per series and timestamp, the series column first, then ``timestamp``, the
 value columns, ``score`` (and ``smoothed_score``, ``threshold``, ``is_anomaly`` with a
 threshold) and the detector's
-``contribution_<channel>`` columns; a Parquet file for a ``.parquet`` name, else a CSV;
+``contribution_<channel>`` columns, with ``filled`` after the values whenever ``missing`` fills
+(``interpolate``, ``ffill``): True where it filled a value (:data:`tsseq.anomaly.job.FILLED_COLUMN`;
+always there, not only when a series was filled, because the first batch written fixes the columns
+of all); a Parquet file for a ``.parquet`` name, else a CSV;
 written atomically (:func:`tsseq.io.outputs`). Each series is on its own grid, of its own
 frequency (irregular timestamps and ``resample`` are for one series). Plots and events are for
 one series too.
@@ -50,6 +53,7 @@ class ManyDetection:
     batches: int
     notes: tuple[str, ...] = ()  # the detectors' notes, as summarised() says them
     skipped: tuple = ()  # the ids of the series too short to score, written unscored
+    filled: int | None = None  # the rows whose values the missing policy filled (None: it fills none, no column)
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,9 @@ def detect_many(config, output: str | Path, *, base_dir: Path = Path("."), batch
     process); ``client``: an open ``distributed.Client`` to use instead of opening one.
     """
     from tsseq import io
-    from tsseq.anomaly.job import check_detector
+    from tsseq.anomaly.job import FILLED_COLUMN, FILLING, RESULT_COLUMNS, check_detector, kept_missing
     from tsseq.data.parquet import is_parquet
-    from tsseq.errors import ConfigError, check_positive_int
+    from tsseq.errors import ConfigError, DataError, check_positive_int
     from tsseq.pipeline import data_path, read_frame
     from tsseq.streaming_jobs import is_parquet_output, output_kind, write_counted
 
@@ -93,6 +97,12 @@ def detect_many(config, output: str | Path, *, base_dir: Path = Path("."), batch
         )
     batch_series = check_positive_int(batch_series or DEFAULT_BATCH_SERIES, "batch_series")
     data = config.data
+    written = ("timestamp", *RESULT_COLUMNS, *((FILLED_COLUMN,) if data.missing in FILLING else ()))
+    if data.series_column in written:  # the output would hold two columns of that name
+        raise DataError(
+            f"{data.csv or data.dataset}: series column {data.series_column!r} clashes with the output's column of "
+            f"that name; rename it in the file ({', '.join(map(repr, written))} are written)."
+        )
     parquet_input = data.csv is not None and is_parquet(data_path(data, base_dir))
     if engine is not None and not parquet_input:
         raise ConfigError(
@@ -111,13 +121,22 @@ def detect_many(config, output: str | Path, *, base_dir: Path = Path("."), batch
 
             partitions = series_ranges(open_series(data, base_dir), batch_series)
         else:
-            frame = read_frame(data, base_dir, data.target_columns, freq_per_series=True)[0]
+            frame = read_frame(data, base_dir, data.target_columns, missing=kept_missing(data.missing),
+                               freq_per_series=True)[0]  # fmt: skip
             ids = frame.index.get_level_values(0).unique()
             partitions = [frame.loc[ids[start : start + batch_series]] for start in range(0, len(ids), batch_series)]
+        filled = 0  # the rows the policy filled, counted as they are written
+
+        def counted(results):
+            nonlocal filled
+            for table, *rest in results:
+                filled += int(table[FILLED_COLUMN].sum()) if FILLED_COLUMN in table else 0
+                yield table, *rest
+
         with _runner(engine, client) as run:
             results = run(partitions, [config, base_dir])
             out.add(output, lambda temporary: summary.update(write_counted(
-                temporary, _aligned(results, source), parquet=is_parquet_output(output), index=False,
+                temporary, counted(_aligned(results, source)), parquet=is_parquet_output(output), index=False,
                 flag_column="is_anomaly", source=source, data=data)), kind)
     notes = summary.pop("notes")
     skipped = [note for note in notes if isinstance(note, ShortSeries)]
@@ -127,14 +146,18 @@ def detect_many(config, output: str | Path, *, base_dir: Path = Path("."), batch
             f"without scores: {_too_short(skipped)}.", UserWarning, stacklevel=2,
         )  # fmt: skip
     notes = summarised([note for note in notes if isinstance(note, SeriesNote)])
-    return ManyDetection(Path(output), **summary, notes=tuple(notes), skipped=tuple(short.series for short in skipped))
+    return ManyDetection(Path(output), **summary, notes=tuple(notes), skipped=tuple(short.series for short in skipped),
+                         filled=filled if data.missing in FILLING else None)  # fmt: skip
 
 
 def detect_partition(config, base_dir: Path, partition) -> tuple:
     """One batch of series (ids ``(first, last)`` of the Parquet input, or a long frame) -> (table, notes, series,
     None): each series has its own frequency, so none is checked across batches (``write_counted``)."""
+    import dataclasses
+
     import pandas as pd
 
+    from tsseq.anomaly.job import kept_missing
     from tsseq.pipeline import data_path
 
     data = config.data
@@ -144,22 +167,30 @@ def detect_partition(config, base_dir: Path, partition) -> tuple:
         from tsseq.streaming_jobs import open_series, read_batch
 
         dataset = open_series(data, base_dir)
-        history, source = read_batch(dataset, data, partition, freq_per_series=True), dataset.name
+        kept = dataclasses.replace(data, missing=kept_missing(data.missing))  # detect_batch fills, marking the rows
+        history, source = read_batch(dataset, kept, partition, freq_per_series=True), dataset.name
     table, notes = detect_batch(config, history, source)
     return table, notes, history.index.get_level_values(0).nunique(), None
 
 
 def detect_batch(config, history, source: str):
     """Score each series of a validated long frame on its own -> (the rows of all of them, their notes: a
-    :class:`SeriesNote` each, and a :class:`ShortSeries` for each series written unscored)."""
+    :class:`SeriesNote` each, and a :class:`ShortSeries` for each series written unscored).
+
+    ``history`` is read with its missing values kept (:func:`tsseq.anomaly.job.kept_missing`): they are filled
+    here by ``config.data.missing``, and the rows filled marked in the column ``filled``.
+    """
     import pandas as pd
 
-    from tsseq.anomaly.job import ShortSeriesError, detect_frame
+    from tsseq.anomaly.job import FILLED_COLUMN, ShortSeriesError, detect_frame, filled_in
     from tsseq.data.checks import series_frequency
     from tsseq.errors import DataError, ForecastError
     from tsseq.relay import FitWarnings
 
     level = history.index.names[0]
+    history, filled = filled_in(history, config.data.missing, source)  # the long frame's, so messages name the series
+    if filled is not None:
+        filled = pd.Series(filled, index=history.index)
     tables, notes = [], []
     relay = FitWarnings(source)  # a warning of one series' detector (a constant channel) names the series
     try:
@@ -168,12 +199,15 @@ def detect_batch(config, history, source: str):
             # each series on its own grid (the reader's); one row has no step
             wide.index = pd.DatetimeIndex(wide.index, freq=series_frequency(wide) if len(wide) > 1 else None)
             where = f"{source}: series {series_id!r}"
+            marked = None if filled is None else filled.loc[rows.index].to_numpy()
             try:
                 with relay.of(f"series {series_id!r}", alike="series"):
-                    result = detect_frame(config, wide, where)
+                    result = detect_frame(config, wide, where, marked)
             except ShortSeriesError as error:
                 notes.append(ShortSeries(series_id, len(wide), error.needed, error.why))
                 table = wide.rename_axis("timestamp").reset_index()  # unscored: detect_many widens it with NaN
+                if marked is not None:
+                    table[FILLED_COLUMN] = marked
             except (DataError, ForecastError) as error:  # about this series' values (a ConfigError is about the job)
                 raise _naming(error, where) from None
             else:

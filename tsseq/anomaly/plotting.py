@@ -24,6 +24,7 @@ def plot_detection(
     labels: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
     title: str = "",
+    filled: pd.Series | np.ndarray | None = None,
 ) -> Path:
     """Draw ``values`` with flagged points, and ``result["score"]`` with its threshold; write a PNG atomically.
 
@@ -40,7 +41,8 @@ def plot_detection(
     channel without contributions.
     ``labels`` (columns ``start``, ``end``) are shaded orange on both panels; detected
     ``events`` (:func:`tsseq.anomaly.events.find_events`) red, their peaks marked on the
-    score panel.
+    score panel. ``filled`` (bool per row of ``values``: the rows whose values the missing policy filled,
+    the output's ``filled`` column) are shaded grey on the series panel: values no sensor sent.
     """
     import matplotlib
 
@@ -69,6 +71,11 @@ def plot_detection(
         else:
             x, y = on.index, values.loc[on.index, shown].to_numpy()[np.arange(len(on)), [shown.index(c) for c in on]]
         series_axis.scatter(x, y, color="tab:red", s=14, zorder=3, label="flagged")
+    if filled is not None:
+        for k, (start, end) in enumerate(_runs(values.index, np.asarray(filled, dtype=bool))):
+            # a one-row run has start == end: a thin line rather than nothing, as a one-row event
+            series_axis.axvspan(start, end, color="0.5", alpha=0.3, linewidth=0.8 if start == end else 0,
+                                label=None if k else "filled (not measured)")  # fmt: skip
     score_axis.plot(result.index, result["score"], color="0.2", linewidth=0.9, label="score")
     if "smoothed_score" in result:  # a batch threshold smooths the scores first: the line it is compared with
         score_axis.plot(result.index, result["smoothed_score"], color="tab:blue", linewidth=1.1,
@@ -155,6 +162,13 @@ def flag_channels(result: pd.DataFrame, shown: list, prefix: str) -> pd.Series |
     parts = result.loc[result["is_anomaly"].to_numpy(dtype=bool), names]
     most = np.argmax(parts.fillna(-np.inf).to_numpy(dtype=np.float64), axis=1)
     return pd.Series([shown[k] for k in most], index=parts.index, dtype=object)
+
+
+def _runs(index: pd.Index, rows: np.ndarray) -> list[tuple]:
+    """The (first, last) entries of ``index`` of each run of consecutive True ``rows``."""
+    edges = np.diff(np.concatenate([[0], rows.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    return [(index[start], index[end]) for start, end in zip(starts, ends)]
 
 
 def _on_axis(times: pd.Series, index: pd.Index) -> pd.Series:

@@ -45,7 +45,9 @@ from tsseq.data.timegrid import (Where, check_spacing, frequency_groups, iloc_ro
 from tsseq.data.timegrid import series_frequency  # re-exported
 from tsseq.errors import ConfigError, DataError, check_positive_int, closest_match
 
-__all__ = ["IRREGULAR_POLICIES", "MISSING_POLICIES", "check_series", "observed_mask", "series_frequency"]
+__all__ = [
+    "IRREGULAR_POLICIES", "MISSING_POLICIES", "check_series", "fill_missing", "observed_mask", "series_frequency"
+]
 
 MISSING_POLICIES = ("error", "interpolate", "ffill", "mask")
 IRREGULAR_POLICIES = ("error", "keep")
@@ -266,6 +268,22 @@ def step_numbers(index: pd.DatetimeIndex) -> pd.Index:
 def observed_mask(frame: pd.DataFrame) -> np.ndarray:
     """``(T, C)`` bool: True where a value is observed (not NaN)."""
     return frame.notna().to_numpy()
+
+
+def fill_missing(frame: pd.DataFrame, missing: str, source: str = "<frame>") -> pd.DataFrame:
+    """A frame that :func:`check_series` validated with ``missing="mask"``, wide or long, with its missing values
+    filled by the ``missing`` policy as :func:`check_series` fills them, per series, with the same messages for
+    the ones that cannot be (``source`` names the data there).
+
+    For callers that need to know which values were filled (:mod:`tsseq.anomaly.job` marks their rows): read
+    with ``"mask"``, take the mask, then fill.
+    """
+    codes, where = _series_codes(frame, source, iloc_row)
+    timestamps = frame.index.get_level_values(-1)
+    values = _fill_missing(frame.to_numpy(dtype=np.float64), codes, missing, list(frame.columns), timestamps, where)
+    filled = pd.DataFrame(values, index=frame.index, columns=frame.columns)
+    filled.attrs.update(frame.attrs)  # "timestamps": "steps" stays
+    return filled
 
 
 def _series_codes(frame: pd.DataFrame, source: str, row_label: Callable[[int], str]) -> tuple[np.ndarray, Where]:
