@@ -120,3 +120,16 @@ def nab_benchmark():
     sys.modules[spec.name] = module  # its dataclass looks its module up there
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def stuck_sensor():
+    """Hourly ``a`` (a daily sine in noise) beside ``b``, stuck at 5.0 for 1,200 rows, then at 5.5: a channel
+    constant in any training rows taken from the first 1,200, which moves later."""
+    import pandas as pd
+
+    steps = np.arange(1500)
+    stuck = np.where(steps < 1200, 5.0, 5.5)
+    noise = np.random.default_rng(0).normal(size=1500)
+    return pd.DataFrame({"a": np.sin(2 * np.pi * steps / 24) + 0.2 * noise, "b": stuck},
+                        index=pd.date_range("2024-01-01", periods=1500, freq="h"))  # fmt: skip

@@ -147,11 +147,11 @@ def _where(series: object, column: str) -> str:
     return f"column {column!r}" if series is None else f"series {series!r}, column {column!r}"
 
 
-def implausible(forecast: pd.DataFrame, history: pd.DataFrame) -> list[str]:
-    """One description per (series, column) whose forecast leaves the plausible range; [] when all are plausible."""
+def _columns_with_history(forecast: pd.DataFrame, history: pd.DataFrame):
+    """``(series, forecast column, its training column, the training column's finite values, the forecast's
+    values)`` for every forecast column (point, quantile, interval) of a series whose training column is known."""
     history_columns = {str(column) for column in history.columns}
     past = dict(_groups(history.rename(columns=str)))
-    found = []
     for series, rows in _groups(forecast.rename(columns=str)):
         training = past.get(series)
         if training is None:
@@ -160,19 +160,24 @@ def implausible(forecast: pd.DataFrame, history: pd.DataFrame) -> list[str]:
             base = _base_column(column, history_columns)
             known = training[base].to_numpy(np.float64) if base is not None else np.array([])
             known = known[np.isfinite(known)]
-            if known.size == 0:
-                continue
-            low, high = float(known.min()), float(known.max())
-            span = max(high - low, abs(high), abs(low)) or 1.0
-            lower, upper = low - PLAUSIBLE_SPANS * span, high + PLAUSIBLE_SPANS * span
-            values = rows[column].to_numpy(np.float64)
-            outside = (values < lower) | (values > upper)
-            if outside.any():
-                worst = values[outside][np.argmax(np.abs(values[outside]))]
-                found.append(
-                    f"{_where(series, column)}: {int(outside.sum())} of {len(values)} values outside "
-                    f"[{lower:.4g}, {upper:.4g}] (e.g. {worst:.4g}; training range [{low:.4g}, {high:.4g}])"
-                )
+            if known.size:
+                yield series, column, base, known, rows[column].to_numpy(np.float64)
+
+
+def implausible(forecast: pd.DataFrame, history: pd.DataFrame) -> list[str]:
+    """One description per (series, column) whose forecast leaves the plausible range; [] when all are plausible."""
+    found = []
+    for series, column, _, known, values in _columns_with_history(forecast, history):
+        low, high = float(known.min()), float(known.max())
+        span = max(high - low, abs(high), abs(low)) or 1.0
+        lower, upper = low - PLAUSIBLE_SPANS * span, high + PLAUSIBLE_SPANS * span
+        outside = (values < lower) | (values > upper)
+        if outside.any():
+            worst = values[outside][np.argmax(np.abs(values[outside]))]
+            found.append(
+                f"{_where(series, column)}: {int(outside.sum())} of {len(values)} values outside "
+                f"[{lower:.4g}, {upper:.4g}] (e.g. {worst:.4g}; training range [{low:.4g}, {high:.4g}])"
+            )
     return found
 
 
@@ -184,23 +189,14 @@ def below_zero(forecast: pd.DataFrame, history: pd.DataFrame) -> list[str]:
     paths go negative. Said, not changed: the data alone cannot tell a bound from a value
     not seen yet (a temperature of 0.5 to 30 degrees).
     """
-    history_columns = {str(column) for column in history.columns}
-    past = dict(_groups(history.rename(columns=str)))
     negative: dict[str, dict] = {}  # training column -> series -> (count, total, lowest, in which forecast column)
-    for series, rows in _groups(forecast.rename(columns=str)):
-        training = past.get(series)
-        if training is None:
+    for series, column, base, known, values in _columns_with_history(forecast, history):
+        if known.min() < 0:
             continue
-        for column in rows.columns:
-            base = _base_column(column, history_columns)
-            known = np.array([]) if base is None else training[base].to_numpy(np.float64)
-            if not (known[np.isfinite(known)] >= 0).all() or not np.isfinite(known).any():
-                continue
-            values = rows[column].to_numpy(np.float64)
-            count, total, lowest, where = negative.get(base, {}).get(series, (0, 0, 0.0, column))
-            if values.min() < lowest:
-                lowest, where = float(values.min()), column
-            negative.setdefault(base, {})[series] = (count + int((values < 0).sum()), total + len(values), lowest, where)
+        count, total, lowest, where = negative.get(base, {}).get(series, (0, 0, 0.0, column))
+        if values.min() < lowest:
+            lowest, where = float(values.min()), column
+        negative.setdefault(base, {})[series] = (count + int((values < 0).sum()), total + len(values), lowest, where)
     lines = []
     for base, by_series in negative.items():
         below = {series: counts for series, counts in by_series.items() if counts[0]}

@@ -361,15 +361,10 @@ def test_a_var_forecaster_leaves_unrelated_channels_out_unless_told_otherwise() 
 
 
 @pytest.mark.parametrize("forecaster", ["ar", "var"])
-def test_a_channel_constant_in_training_scores_a_later_move_finite_and_sized_not_1e16(forecaster: str) -> None:
+def test_a_channel_constant_in_training_scores_a_later_move_finite_and_sized_not_1e16(forecaster: str, stuck_sensor) -> None:
     # A stuck sensor (b) is forecast exactly, so its predictive distribution was a point mass and a move of half a
     # unit scored -log10 p = 1.4e16; its spread is floored at CONSTANT_CHANNEL_SPREAD, the varying channel untouched.
-    rng = np.random.default_rng(0)
-    steps = np.arange(1500)
-    b = np.full(1500, 5.0)
-    b[1200:] = 5.5
-    frame = pd.DataFrame({"a": np.sin(2 * np.pi * steps / 24) + 0.2 * rng.normal(size=1500), "b": b},
-                         index=pd.date_range("2024-01-01", periods=1500, freq="h"))  # fmt: skip
+    frame = stuck_sensor
     with pytest.warns(UserWarning, match=r"constant in the training data \(b\)"):
         detector = make_detector("interval", forecaster=forecaster, window_length=48).fit(frame.iloc[:750])
     np.testing.assert_array_equal(detector.spread_floor_, [0.0, 0.1])
