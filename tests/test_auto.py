@@ -11,6 +11,7 @@ from tsseq import persistence
 from tsseq.auto import AutoForecaster, frequency_season, season_test
 from tsseq.backtesting import historical_forecasts
 from tsseq.baselines import seasonality_test
+from tsseq.conformal import signed_score_quantile
 from tsseq.errors import ConfigError, DataError
 
 BASELINE_CANDIDATES = ["naive", "seasonal_naive", "ar", "ensemble"]  # no network: fast
@@ -29,6 +30,14 @@ def seasonal_hourly(rows: int = 600, seed: int = 0) -> pd.DataFrame:
 
 def random_walk(rows: int = 600, seed: int = 0) -> pd.DataFrame:
     return hourly(np.cumsum(np.random.default_rng(seed).standard_normal(rows)))
+
+
+def trend_mult(rows: int = 500, seed: int = 0) -> pd.DataFrame:
+    """Daily: a linear trend times a weekly season, with multiplicative noise; AR's constant spread is too narrow late."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(rows)
+    values = (100 + 2 * steps) * (1 + 0.25 * np.sin(2 * np.pi * steps / 7)) * (1 + 0.03 * rng.standard_normal(rows))
+    return pd.DataFrame({"y": values}, index=pd.date_range("2021-01-01", periods=rows, freq="D", name="timestamp"))
 
 
 def mixed(rows: int = 500, seed: int = 0) -> pd.DataFrame:
@@ -223,14 +232,21 @@ def test_a_network_candidate_is_probed_against_the_budget_trained_and_scored():
 # --------------------------------------------------------------------------- forecasts and persistence
 
 
-def test_forecasts_quantiles_paths_and_windows_are_the_chosen_models():
+def test_forecasts_quantiles_paths_and_windows_are_the_chosen_models_without_calibration():
     frame = seasonal_hourly()
-    model = fit_auto(frame, candidates=BASELINE_CANDIDATES)
+    model = fit_auto(frame, candidates=BASELINE_CANDIDATES, calibrate=False)
     chosen = model.chosen_model_
     pd.testing.assert_frame_equal(model.predict(24, quantiles=[0.1, 0.9]), chosen.predict(24, quantiles=[0.1, 0.9]))
     pd.testing.assert_frame_equal(model.sample(24, 5, seed=3), chosen.sample(24, 5, seed=3))
     windows = frame.to_numpy()[None, -200:]
     np.testing.assert_array_equal(model.predict_windows(windows, 24), chosen.predict_windows(windows, 24))
+    np.testing.assert_array_equal(model.predict_windows(windows, 24, quantiles=[0.1, 0.9]),
+                                  chosen.predict_windows(windows, 24, quantiles=[0.1, 0.9]))
+    assert model.calibration_ == {"applied": False, "why": "calibrate=False"} and model.calibration_scores_ is None
+    assert "quantiles the chosen model's own (calibrate=False)" in model.report()
+    calibrated = fit_auto(frame, candidates=BASELINE_CANDIDATES)  # the points stay the chosen model's
+    pd.testing.assert_frame_equal(calibrated.predict(24), chosen.predict(24))
+    np.testing.assert_array_equal(calibrated.predict_windows(windows, 24), chosen.predict_windows(windows, 24))
 
 
 def test_probabilistic_unless_a_point_network_may_be_chosen():
@@ -261,6 +277,114 @@ def test_save_and_load_keep_the_chosen_model_and_the_leaderboard(tmp_path):
     pd.testing.assert_frame_equal(loaded.leaderboard_, model.leaderboard_)
     pd.testing.assert_frame_equal(loaded.predict(24), model.predict(24))
     assert loaded.report() == model.report()
+
+
+def test_save_and_load_keep_the_calibrated_quantiles_and_paths(tmp_path):
+    model = fit_auto(trend_mult(), horizon=14, candidates=BASELINE_CANDIDATES)
+    assert model.calibration_["applied"]
+    loaded = persistence.load(persistence.save(model, tmp_path / "auto.tsseq"))
+    assert loaded.calibration_ == model.calibration_
+    np.testing.assert_array_equal(loaded.calibration_scores_, model.calibration_scores_)
+    levels = [0.05, 0.1, 0.5, 0.9, 0.95]
+    pd.testing.assert_frame_equal(loaded.predict(14, quantiles=levels), model.predict(14, quantiles=levels))
+    pd.testing.assert_frame_equal(loaded.sample(14, 20, seed=1), model.sample(14, 20, seed=1))
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_signed_score_quantiles_take_the_conformal_rank_of_each_tail():
+    scores = np.arange(1.0, 20.0)  # n = 19
+    got = signed_score_quantile(scores, np.array([0.01, 0.1, 0.5, 0.9, 0.99]))
+    # 0.9: the ceil(20 x 0.9) = 18th smallest; 0.1: the floor(20 x 0.1) = 2nd; 0.5: 0; 0.01 and 0.99 past the
+    # scores (rank 0 and 20): the extremes
+    np.testing.assert_array_equal(got, [1.0, 2.0, 0.0, 18.0, 19.0])
+
+
+def test_the_calibration_scores_are_the_choices_validation_errors_over_half_its_68_percent_interval():
+    frame = trend_mult()
+    model = fit_auto(frame, horizon=14, candidates=BASELINE_CANDIDATES)
+    assert model.chosen_["name"] == "ar" and model.validation_origins_ == 20
+    first = len(frame) - 14 - 19 * 7  # 20 origins ceil(14 / 2) rows apart, the last 14 rows before the end
+    chosen = tsseq.create(model.chosen_["name"], **model.chosen_["params"])
+    forecasts = historical_forecasts(chosen, frame, start=first, horizon=14, stride=7, quantiles=[0.16, 0.5, 0.84])
+    truth = frame["y"].reindex(pd.DatetimeIndex(forecasts["timestamp"])).to_numpy()
+    scores = (truth - forecasts["y_q0.5"]) / ((forecasts["y_q0.84"] - forecasts["y_q0.16"]) / 2)
+    per_step = np.sort(scores.to_numpy().reshape(20, 14).T, axis=1)  # (steps, origins)
+    np.testing.assert_allclose(model.calibration_scores_, per_step, rtol=1e-12)
+    assert model.calibration_ == {"applied": True, "scores_per_step": 20, "steps": 14}
+    assert "quantiles calibrated on its validation errors (20 a step;" in model.report()
+
+
+def test_calibrated_quantiles_widen_the_models_own_to_the_conformal_quantile_of_its_scaled_errors():
+    model = fit_auto(trend_mult(), horizon=14, candidates=BASELINE_CANDIDATES)
+    own = model.chosen_model_.predict(14, quantiles=[0.1, 0.16, 0.5, 0.84, 0.9])
+    median, spread = own["y_q0.5"].to_numpy(), (own["y_q0.84"] - own["y_q0.16"]).to_numpy() / 2
+    scores = model.calibration_scores_  # (14, 20) sorted: the 0.9 level is the 19th, the 0.1 level the 2nd
+    upper = np.maximum(own["y_q0.9"].to_numpy(), median + spread * scores[:, 18])
+    lower = np.minimum(own["y_q0.1"].to_numpy(), median + spread * scores[:, 1])
+    got = model.predict(14, quantiles=[0.1, 0.5, 0.9])
+    np.testing.assert_allclose(got["y_q0.9"], upper, rtol=1e-12)
+    np.testing.assert_allclose(got["y_q0.1"], lower, rtol=1e-12)
+    np.testing.assert_array_equal(got["y_q0.5"], got["y"])  # the median stays the point forecast
+    assert (got["y_q0.9"] > own["y_q0.9"]).any()  # AR's Gaussian intervals are too narrow here
+    windows = trend_mult().to_numpy()[None, -100:]
+    window = model.predict_windows(windows, 14, quantiles=[0.1, 0.9])[0, :, 0]  # the same rule on any window
+    own_window = model.chosen_model_.predict_windows(windows, 14, quantiles=[0.1, 0.16, 0.5, 0.84, 0.9])[0, :, 0]
+    half = (own_window[:, 3] - own_window[:, 1]) / 2
+    np.testing.assert_allclose(window[:, 1], np.maximum(own_window[:, 4], own_window[:, 2] + half * scores[:, 18]))
+
+
+def test_calibration_brings_the_coverage_of_overconfident_intervals_near_nominal():
+    # A trend times a weekly season: AR's constant spread is too narrow where the series has grown.
+    inside = {False: [], True: []}
+    for seed in range(3):
+        frame = trend_mult(seed=seed)
+        for calibrate in inside:
+            model = tsseq.create("auto", horizon=14, verbose=False, candidates=BASELINE_CANDIDATES, calibrate=calibrate)
+            forecasts = historical_forecasts(model, frame, start=-98, horizon=14, stride=14, refit=True,
+                                             quantiles=[0.1, 0.9])
+            truth = frame["y"].reindex(pd.DatetimeIndex(forecasts["timestamp"])).to_numpy()
+            inside[calibrate].append((truth >= forecasts["y_q0.1"]) & (truth <= forecasts["y_q0.9"]))
+    own, calibrated = (float(np.mean(np.concatenate(inside[flag]))) for flag in (False, True))
+    assert own < 0.6 and 0.75 < calibrated < 0.9  # 0.54 and 0.82 of 294 values inside the 80% intervals
+
+
+def test_calibrated_quantiles_never_cross_and_their_intervals_are_finite_and_never_empty():
+    model = fit_auto(trend_mult(), horizon=14, candidates=BASELINE_CANDIDATES)
+    levels = [0.001, 0.01, 0.05, 0.1, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9, 0.95, 0.99, 0.999]  # the extremes past 20 errors
+    values = model.predict(20, quantiles=levels).to_numpy()[:, 1:]  # 20 steps: past the validation's 14 too
+    assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
+    interval = model.predict_interval(20, coverage=0.8)
+    assert (interval["y_upper"] > interval["y_lower"]).all()
+
+
+def test_calibrated_paths_have_the_calibrated_quantiles_and_keep_the_models_ranks():
+    model = fit_auto(trend_mult(), horizon=14, candidates=BASELINE_CANDIDATES)
+    paths = model.sample(14, 4000, seed=0)["y"].to_numpy().reshape(4000, 14)
+    quantiles = model.predict(14, quantiles=[0.1, 0.9])
+    spread = (quantiles["y_q0.9"] - quantiles["y_q0.1"]).to_numpy()
+    np.testing.assert_allclose(np.quantile(paths, [0.1, 0.9], axis=0).T, quantiles[["y_q0.1", "y_q0.9"]],
+                               atol=0.05 * spread.min())
+    own = model.chosen_model_.sample(14, 4000, seed=0)["y"].to_numpy().reshape(4000, 14)  # the same draws, moved out
+    assert (np.diff(np.take_along_axis(paths, own.argsort(axis=0), axis=0), axis=0) >= 0).all()
+
+
+def test_too_few_validation_errors_a_step_or_a_panels_series_leave_or_calibrate_as_counted():
+    few = fit_auto(trend_mult(), horizon=14, candidates=BASELINE_CANDIDATES, validation_origins=5)
+    assert few.calibration_ == {"applied": False, "why": "5 validation errors per step, fewer than 20"}
+    assert "quantiles the chosen model's own (5 validation errors per step" in few.report()
+    pd.testing.assert_frame_equal(few.predict(14, quantiles=[0.1, 0.9]),
+                                  few.chosen_model_.predict(14, quantiles=[0.1, 0.9]))
+    panel = pd.concat({f"s{i}": seasonal_hourly(rows=200, seed=i) for i in range(25)}, names=["series", "time"])
+    many = fit_auto(panel, candidates=BASELINE_CANDIDATES)  # one origin per series: 25 errors a step
+    assert many.calibration_ == {"applied": True, "scores_per_step": 25, "steps": 24}
+    assert np.isfinite(many.predict(24, quantiles=[0.1, 0.9]).to_numpy()).all()
+
+
+def test_calibrate_must_be_a_bool():
+    with pytest.raises(ConfigError, match="'calibrate' parameter must be True or False. Got 'yes'"):
+        fit_auto(seasonal_hourly(), calibrate="yes")
 
 
 # --------------------------------------------------------------------------- errors

@@ -109,6 +109,26 @@ def score_quantile(scores: np.ndarray, counts: np.ndarray, coverage: np.ndarray,
     return np.where(rank > counts, np.inf, quantile) if beyond == "inf" else quantile
 
 
+def signed_score_quantile(scores: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Conformal quantiles of signed scores: ``scores (n,)`` sorted, ``levels`` any shape -> the same shape.
+
+    Level ``tau`` above 0.5 takes the ``ceil((n + 1) tau)``-th smallest score, below 0.5 the
+    ``floor((n + 1) tau)``-th: on exchangeable data a new score exceeds the first with
+    probability at most ``1 - tau`` and falls below the second with probability at most
+    ``tau``, so the central interval between two of them covers at least the nominal
+    share (split conformal with each tail corrected on its own, as Romano et al. 2019 do
+    for asymmetric intervals). Level 0.5 gives 0. Ranks beyond the scores take the
+    largest (smallest) score rather than an infinite bound.
+    """
+    levels = np.asarray(levels, dtype=np.float64)
+    count = len(scores)
+    upper = np.ceil((count + 1) * levels - 1e-9)
+    lower = np.floor((count + 1) * levels + 1e-9)
+    rank = np.where(levels > 0.5, upper, lower).astype(np.int64)
+    quantile = scores[np.clip(rank, 1, count) - 1]
+    return np.where(levels == 0.5, 0.0, quantile)
+
+
 def _frame_arrays(forecast: pd.DataFrame, layout: SeriesLayout) -> list[np.ndarray]:
     """A forecast frame in ``layout`` -> ``(H, C)`` arrays per series, in the layout's order."""
     columns = list(layout.columns)
