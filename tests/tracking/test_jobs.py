@@ -60,6 +60,22 @@ def test_each_model_is_one_finished_run_with_params_data_metrics_history_plot_an
     assert tags["tsseq.model_uri"].startswith("models:/")
 
 
+def test_a_model_fitted_with_covariates_is_tracked_without_the_model_it_cannot_log(tmp_path, hourly, store_uri):
+    """The logged MLflow model (and its window plot) take a history only: a model that needs its covariates is not
+    logged, the tag says why, and the job and its run finish (it failed with a ConfigError from the plot)."""
+    path = tmp_path / "promo.csv"
+    hourly.assign(promo=(hourly.index.hour >= 18).astype(float)).to_csv(path)
+    config = dataclasses.replace(_config(path, store_uri, [ModelConfig("ar", {"max_order": 24})]),
+                                 data=DataConfig(csv=str(path), target=["load"], future_covariates=["promo"]),
+                                 evaluation=EvaluationConfig(protocol="holdout", horizon=6))  # fmt: skip
+    result = pipeline.run(config, base_dir=tmp_path)
+    (run,) = MlflowClient(store_uri).search_runs([MlflowClient(store_uri).get_experiment_by_name("pipeline-runs")
+                                                  .experiment_id])  # fmt: skip
+    assert run.info.status == "FINISHED" and run.data.metrics["test_mse"] == pytest.approx(result.scores.loc["ar", "mse"])
+    assert run.data.tags["tsseq.model_not_logged"].startswith("fitted with future covariates, which the MLflow model")
+    assert "tsseq.model_uri" not in run.data.tags
+
+
 def test_a_model_that_fails_leaves_a_failed_run_and_the_job_raises(csv, store_uri, tmp_path):
     models = [ModelConfig("gru", {"input_length": 10_000}, label="broken")]  # longer than the series: fails in fit
     with pytest.raises(DataError, match="input_length"):

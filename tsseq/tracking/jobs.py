@@ -15,8 +15,9 @@ see :meth:`ModelRun.plot_levels`) and the fitted model as a pyfunc model
 (``tracking.log_model``). The tag ``tsseq.input_scale``
 says which scale the model's inputs are on (``standard`` for the ETT protocol and
 ``scale: standard``). Models fitted on many series (M4, long frames) log no pyfunc
-model and no plot: they forecast their own series only; the tag
-``tsseq.model_not_logged`` says so.
+model and no plot: they forecast their own series only; nor do models fitted with
+covariates, which the pyfunc model (a history in, a forecast out) cannot give them; the
+tag ``tsseq.model_not_logged`` says so.
 
 The store is opened (:func:`~tsseq.tracking.store.use_store`) when the tracker is made,
 before any model trains, so that a store that cannot be used stops the job at once with
@@ -102,6 +103,11 @@ class ModelRun:
             history, truth = self.job.protocol_window()
         if history is None or isinstance(history.index, pd.MultiIndex):
             self.run.set_tags({"tsseq.model_not_logged": "fitted on many series: it forecasts only its own (tsseq.load_model)"})
+            return
+        spec = getattr(estimator, "covariate_spec_", None)
+        if spec is not None and spec.kinds:  # the logged model and its plot take a history, not the covariates it needs
+            self.run.set_tags({"tsseq.model_not_logged": f"fitted with {' and '.join(spec.kinds)} covariates, which the "
+                               "MLflow model cannot take: save it with tsseq.persistence.save and forecast with them"})
             return
         self._log_window_plot(estimator, history, truth)
         if self.job.config.tracking.log_model:
