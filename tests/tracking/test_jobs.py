@@ -65,12 +65,12 @@ def test_a_model_fitted_with_covariates_is_tracked_without_the_model_it_cannot_l
     logged, the tag says why, and the job and its run finish (it failed with a ConfigError from the plot)."""
     path = tmp_path / "promo.csv"
     hourly.assign(promo=(hourly.index.hour >= 18).astype(float)).to_csv(path)
-    config = dataclasses.replace(_config(path, store_uri, [ModelConfig("ar", {"max_order": 24})]),
+    config = dataclasses.replace(_config(path, store_uri, [ModelConfig("ar", {"max_order": 24})], "covariate-runs"),
                                  data=DataConfig(csv=str(path), target=["load"], future_covariates=["promo"]),
                                  evaluation=EvaluationConfig(protocol="holdout", horizon=6))  # fmt: skip
     result = pipeline.run(config, base_dir=tmp_path)
-    (run,) = MlflowClient(store_uri).search_runs([MlflowClient(store_uri).get_experiment_by_name("pipeline-runs")
-                                                  .experiment_id])  # fmt: skip
+    client = MlflowClient(store_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("covariate-runs").experiment_id])
     assert run.info.status == "FINISHED" and run.data.metrics["test_mse"] == pytest.approx(result.scores.loc["ar", "mse"])
     assert run.data.tags["tsseq.model_not_logged"].startswith("fitted with future covariates, which the MLflow model")
     assert "tsseq.model_uri" not in run.data.tags
