@@ -99,7 +99,7 @@ def test_the_first_error_on_a_file_with_gaps_does_not_offer_mask_to_the_default_
     error = capsys.readouterr().err
     assert "gaps.csv: column 'load' has 3 missing value(s)" in error
     assert "(tsseq: --missing interpolate or --missing ffill)" in error
-    assert "for the neural models only" in error and "auto (the default) and the baselines" in error
+    assert "for the neural models only" in error and "auto (the default of tsseq forecast and of tsseq detect)" in error
     assert "or 'mask' to handle them" not in error
 
 

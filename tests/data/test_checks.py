@@ -157,6 +157,23 @@ def test_duplicates_are_listed_with_a_count() -> None:
     assert "2020-01-01 01:00:00 at row iloc[1] and row iloc[2]" in message
 
 
+def test_the_hour_repeated_when_daylight_saving_time_ends_is_named_with_how_to_export_it() -> None:
+    """Local 15-minute readings across 2024-10-27 (Europe): 02:00-02:45 twice. Removing the duplicates, the generic
+    advice, would drop an hour of real readings; the message says what happened and asks for UTC offsets."""
+    first = pd.date_range("2024-10-27 00:00", "2024-10-27 02:45", freq="15min")
+    local = first.append(pd.date_range("2024-10-27 02:00", "2024-10-27 04:00", freq="15min"))
+    frame = pd.DataFrame({"a": np.arange(len(local), dtype=float)}, index=local)
+    with pytest.raises(DataError, match=r"4 timestamp\(s\) occur more than once: .*After row iloc\[11\] "
+                       r"\(2024-10-27 02:45:00\) the timestamps start the hour again at 2024-10-27 02:00:00: local clock "
+                       r"times across the end of daylight saving time.*UTC offsets"):  # fmt: skip
+        check_series(frame)
+    utc = local.tz_localize("Europe/Berlin", ambiguous=np.r_[[True] * 12, [False] * (len(local) - 12)]).tz_convert(None)
+    assert len(check_series(frame.set_axis(utc))) == len(local)  # the offsets' instants: every reading kept
+    hourly_twice = hourly({"a": [0.0, 1.0, 2.0]}).iloc[[0, 1, 1, 2]]  # a plain duplicate row, not on such a night
+    with pytest.raises(DataError, match="remove or aggregate the duplicates"):
+        check_series(hourly_twice)
+
+
 def test_long_frame_messages_name_the_series() -> None:
     gappy_b = hourly({"v": [1.0, 2.0, 3.0, 4.0]}).iloc[[0, 1, 3]]
     frame = long_frame({"A": hourly({"v": [1.0, 2.0, 3.0, 4.0]}), "B": gappy_b})

@@ -59,8 +59,9 @@ _DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+\s*$")  # 20,0125: a number writte
 # Said in both forms (check_series' keyword, the CLI's flag). Mask is offered for the models that take NaN only:
 # the default model (auto) and the baselines refuse NaN once the data are read, so offering mask to them misleads.
 _MASK_IS_FOR = (
-    "missing='mask' (--missing mask) keeps them as NaN for the neural models only (e.g. lstm, segrnn, patchtst; "
-    "detector lstm_ae): forecaster auto (the default) and the baselines (naive, seasonal_naive, ar, ...) refuse them"
+    "missing='mask' (--missing mask) keeps them as NaN for the neural models only (forecasters lstm, segrnn, "
+    "patchtst, ...; detectors lstm_ae, gru_ae, ...): auto (the default of tsseq forecast and of tsseq detect), the "
+    "baselines (naive, seasonal_naive, ar, ...) and the forecast-residual detectors refuse them"
 )
 _FILL = ("Fill them with missing='interpolate' or 'ffill' (tsseq: --missing interpolate or --missing ffill); "
          f"{_MASK_IS_FOR}.")
@@ -636,8 +637,43 @@ def _check_duplicates(codes: np.ndarray, timestamps: pd.DatetimeIndex, where: Wh
     more = f" (first {_SHOWN} shown)" if len(groups) > _SHOWN else ""
     raise DataError(
         f"{where.source}: {len(groups)} timestamp(s) occur more than once: {'; '.join(shown)}{more}. "
-        "Each timestamp must appear once per series; remove or aggregate the duplicates."
+        + (_clock_set_back(codes, timestamps, where) or
+           "Each timestamp must appear once per series; remove or aggregate the duplicates.")
     )
+
+
+def _clock_set_back(codes: np.ndarray, timestamps: pd.DatetimeIndex, where: Where) -> str:
+    """Advice when the rows, in the file's order, step back by an hour less one step (or repeat an hourly row):
+    local clock times across the end of daylight saving time, whose repeated hour no offset tells apart. Removing
+    or aggregating the duplicates, the generic advice, would drop or merge a real hour of data. "" otherwise."""
+    ticks = timestamps.as_unit("ns").asi8
+    same = codes[1:] == codes[:-1]
+    steps = np.diff(ticks)[same]
+    forward = steps[steps > 0]
+    if not forward.size:
+        return ""
+    step = int(np.median(forward))
+    hour = pd.Timedelta(hours=1).value
+    if not 0 < step <= hour:
+        return ""
+    # Clocks are set back between 1 and 3 a.m. on a Sunday of March, April (south) or September to November (north)
+    # in the zones that shift (EU, US, Australia, New Zealand, ...): elsewhere a repeated hourly row is a duplicate.
+    back = [row for row in np.flatnonzero(same & (np.diff(ticks) == step - hour)) if _clock_change(timestamps[row + 1])]
+    if not back:
+        return ""
+    row = int(back[0])
+    return (
+        f"After {where.row_label(row)} ({timestamps[row]}) the timestamps start the hour again at "
+        f"{timestamps[row + 1]}: local clock times across the end of daylight saving time, whose repeated hour cannot "
+        "be told apart. Export "
+        "them with their UTC offsets (ISO 8601, e.g. 2024-10-27T02:00:00+02:00, then +01:00), which are read as "
+        "UTC, or in UTC; removing the duplicates would drop a real hour of data."
+    )
+
+
+def _clock_change(stamp: pd.Timestamp) -> bool:
+    """Whether ``stamp`` could start the hour repeated when daylight saving time ends (see _clock_set_back)."""
+    return 1 <= stamp.hour <= 3 and stamp.dayofweek == 6 and stamp.month in (3, 4, 9, 10, 11)
 
 
 def _time_order(codes: np.ndarray, timestamps: pd.DatetimeIndex, sort: bool, where: Where) -> np.ndarray:
