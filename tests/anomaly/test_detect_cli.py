@@ -589,3 +589,70 @@ def test_labels_outside_the_datas_span_are_refused_or_warned_of_by_line(spiky_cs
                "2000-01-25 23:00:00, at line(s) 3; they are left off the plot.")  # fmt: skip
     with pytest.warns(UserWarning, match=re.escape(message)):
         assert main([*options, "--labels", str(labels), "--plot", str(tmp_path / "scores.png")]) == 0
+
+
+def test_the_flags_are_scored_against_the_labels_over_the_scored_rows_only() -> None:
+    from tsseq.anomaly.events import find_events
+    from tsseq.anomaly.job import DetectionResult, scored_against_labels
+
+    index = pd.date_range("2024-01-01", periods=20, freq="h", name="timestamp")
+    flags = np.zeros(20, dtype=bool)
+    flags[[1, 8, 9, 15]] = True  # row 1 is a training row (batch mode flags them too): not counted
+    table = pd.DataFrame({"value": 0.0, "score": 1.0, "is_anomaly": flags}, index=index)
+    result = DetectionResult(table, False, 1.0, table, find_events(table["is_anomaly"]), train_rows=5)
+    labels = pd.DataFrame({"start": index[[1, 8, 18]], "end": index[[2, 10, 19]]})  # the first in the training rows
+    # events 8-9 (true) and 15 (false); windows 8-10 (found) and 18-19 (missed); points: 2 of 3 flags, 2 of 5 labelled
+    assert scored_against_labels(labels, result) == (
+        "labels: 2 windows in the 15 scored rows (the 5 training rows not counted); event recall 0.50 (1 of 2 found), "
+        "event precision 0.50 (1 of 2 events false), point F1 0.50 (precision 0.67, recall 0.40)"
+    )
+    labels = pd.DataFrame({"start": index[[1]], "end": index[[2]]})
+    assert scored_against_labels(labels, result) == (
+        "labels: no labelled window lies in the 15 scored rows (the 5 training rows not counted); the flags are not "
+        "scored"
+    )
+
+
+def test_detect_with_labels_and_no_plot_prints_their_scores(spiky_csv: Path, tmp_path: Path, capsys) -> None:
+    # the labels were read and, without --plot, left unused
+    spike = pd.read_csv(spiky_csv)["timestamp"][SPIKE_ROW]
+    labels = _labels(tmp_path, f"start,end\n{spike},{spike}\n")
+    code = main(["detect", str(spiky_csv), "--detector", "ar_residual", "--window", "24", "--labels", str(labels),
+                 "--output", str(tmp_path / "scores.csv")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert re.search(r"^sensor: labels: 1 window in the 420 scored rows \(the 180 training rows not counted\); "
+                     r"event recall 1\.00 \(1 of 1 found\), event precision [01]\.\d\d \(\d+ of \d+ events? false\), "
+                     r"point F1 [01]\.\d\d \(precision [01]\.\d\d, recall 1\.00\)$", err, re.MULTILINE)  # fmt: skip
+
+
+def test_training_rows_shorter_than_a_cycle_of_the_step_are_named(tmp_path: Path, capsys) -> None:
+    index = pd.date_range("2024-03-01", periods=2880, freq="min", name="timestamp")  # two days of 1-minute rows
+    minute = np.arange(2880) % 1440
+    values = np.sin(2 * np.pi * minute / 1440) + 0.05 * np.random.default_rng(0).standard_normal(2880)
+    path = tmp_path / "daily.csv"
+    pd.DataFrame({"value": values}, index=index).to_csv(path)
+    options = ["detect", str(path), "--detector", "ar_residual", "--output", str(tmp_path / "scores.csv")]
+    assert main(options) == 0
+    assert ("daily: short training: the 864 training rows span 14.4 hours, less than one cycle of rows 1 minute apart "
+            "(1 day, 1440 rows), so the detector may flag the phases of the cycle it never saw; train on a whole "
+            "cycle (--train-rows 1440, or --train-fraction 0.5) or give more rows before the period to score\n"
+            ) in capsys.readouterr().err  # fmt: skip
+    assert main([*options, "--train-fraction", "0.5"]) == 0
+    assert "short training" not in capsys.readouterr().err
+
+
+def test_the_threshold_notes_count_one_row_in_the_singular() -> None:
+    from types import SimpleNamespace
+
+    from tsseq.anomaly.job import _threshold_notes
+
+    thresholder = SimpleNamespace(rate=0.01, floor_=1.0, gate=0.9, gate_=0.5, brief_gate=0.98, brief_gate_=5.0,
+                                  smoothing=9)  # fmt: skip
+    smoothed, score = np.zeros(40), np.zeros(40)
+    smoothed[[10, 20]], score[[10, 20]] = 2.0, [0.1, 2.0]  # row 10 under the gate, row 20 under the brief gate
+    table = pd.DataFrame({"score": score, "smoothed_score": smoothed, "threshold": 1.0, "is_anomaly": False})
+    notes = _threshold_notes(table, thresholder)
+    assert notes[0].startswith("threshold: 1 of the 2 rows whose smoothed score passes it is not flagged: its own "
+                               "score is under its gate 0.5")  # fmt: skip
+    assert notes[1].startswith("threshold: 1 row over its gate is not flagged: it belongs to events shorter than")

@@ -268,3 +268,38 @@ def test_a_numpy_array_of_values_is_scored_in_row_order(tmp_path: Path, capsys) 
     assert "holds Python objects, not numbers; it is refused, never unpickled" in capsys.readouterr().err
     assert main(["forecast", str(path), "--horizon", "5", "--output", str(tmp_path / "f.csv")]) == 2
     assert "forecasting needs dates" in capsys.readouterr().err
+
+
+def _log_with_a_dropout(tmp_path: Path, jitter: bool) -> tuple[Path, pd.DatetimeIndex]:
+    """600 rows a minute apart (or 50 to 70 s), 30 minutes missing after row 299."""
+    rng = np.random.default_rng(2)
+    steps = rng.uniform(50, 70, 599).round() if jitter else np.full(599, 60.0)
+    steps[299] = 1860.0
+    stamps = pd.Timestamp("2024-03-01") + pd.to_timedelta(np.concatenate(([0.0], np.cumsum(steps))), unit="s")
+    path = tmp_path / "dropout.csv"
+    pd.DataFrame({"timestamp": stamps, "temp": 20 + 0.1 * rng.standard_normal(600)}).to_csv(path, index=False)
+    return path, pd.DatetimeIndex(stamps)
+
+
+@pytest.mark.parametrize("jitter", [False, True])
+def test_the_spacing_note_names_the_gaps_and_how_to_fill_them(tmp_path: Path, jitter: bool, capsys) -> None:
+    path, stamps = _log_with_a_dropout(tmp_path, jitter)
+    options = ["detect", str(path), "--detector", "ar_residual", "--window", "24"]
+    assert main([*options, "--output", str(tmp_path / "scores.csv")]) == 0
+    fill = "--resample 60s --missing interpolate" if jitter else "--reindex --missing interpolate"
+    assert (f"; 1 step over 5 times the median, a gap in the log, scored as one step each: 1860 s after {stamps[299]}; "
+            f"{fill} puts the rows on the grid of the median step and fills the gaps, marking the filled rows "
+            "(column 'filled')\n") in capsys.readouterr().err  # fmt: skip
+    if not jitter:  # what the note says works: 30 rows on the grid, filled and marked
+        assert main([*options, *fill.split(), "--output", str(tmp_path / "filled.csv")]) == 0
+        filled = pd.read_csv(tmp_path / "filled.csv", parse_dates=["timestamp"]).set_index("timestamp")["filled"]
+        assert len(filled) == 630 and filled.sum() == 30 and filled[stamps[299] + pd.Timedelta("1min")]
+
+
+def test_the_spacing_note_of_jittered_rows_names_the_largest_step(sensor_log, tmp_path: Path, capsys) -> None:
+    path, stamps = sensor_log
+    assert main(["detect", str(path), "--detector", "ar_residual", "--window", "24",
+                 "--output", str(tmp_path / "scores.csv")]) == 0  # fmt: skip
+    largest = int(np.argmax(np.diff(stamps.asi8)))
+    step = (stamps[largest + 1] - stamps[largest]).total_seconds()
+    assert f" s); the largest, {step:g} s after {stamps[largest]}\n" in capsys.readouterr().err

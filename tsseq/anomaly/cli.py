@@ -179,7 +179,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="score a trending series without its trend: linear (minus the training rows' least-squares line; a level "
         "shift stays shifted) or difference (first differences; a level shift scores as one jump)",
     )  # fmt: skip
-    parser.add_argument("--labels", type=Path, help="CSV of labelled anomaly windows (columns start, end) to plot")
+    parser.add_argument(
+        "--labels", type=Path,
+        help="CSV of labelled anomaly windows (columns start, end): the flags of the rows after the training ones "
+        "scored against them on stderr (event recall and precision, point F1), and the windows drawn on the plot",
+    )  # fmt: skip
     parser.add_argument("--timestamp-column")
     parser.add_argument("--columns", type=_columns, help="comma-separated value columns (default: all)")
     parser.add_argument("--freq", help="pandas frequency, e.g. h, D, 5min (default: inferred)")
@@ -220,7 +224,7 @@ def with_threads(config, threads: int | None):
 def run(args: argparse.Namespace) -> int:
     from tsseq import io
     from tsseq.anomaly.config import DetectionConfig, DetectorConfig, load_detection_job
-    from tsseq.anomaly.job import FILLED_COLUMN, check_labels_match, read_labels, run_detection
+    from tsseq.anomaly.job import FILLED_COLUMN, check_labels_match, read_labels, run_detection, scored_against_labels
     from tsseq.config import DataConfig
     from tsseq.errors import ConfigError
     from tsseq.streaming_jobs import is_parquet_output, output_kind, write_frames
@@ -307,6 +311,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{config.name}: timestamps: {result.spacing}", file=sys.stderr)
     for note in result.notes:
         print(f"{config.name}: {note}", file=sys.stderr)
+    if labels is not None:
+        print(f"{config.name}: {scored_against_labels(labels, result)}", file=sys.stderr)
     filled = _filled(int(result.table[FILLED_COLUMN].sum()) if FILLED_COLUMN in result.table else None,
                      config.data.missing)  # fmt: skip
     print(

@@ -54,6 +54,7 @@ class DetectionResult:
     events: object = None  # DataFrame of find_events, None without flags
     spacing: str = "grid"  # how the rows were read: "grid", "rows (...)" or "resampled to FREQ"
     notes: tuple[str, ...] = ()  # what the detector says it did (auto's report; no contributions), for stderr
+    train_rows: int = 0  # the first rows, which the detector trained on: not scored against labels
 
 
 def run_detection(config, base_dir: Path = Path(".")) -> DetectionResult:
@@ -269,12 +270,15 @@ def detect_frame(config, frame, source: str, filled=None) -> DetectionResult:
         events = detection_events(
             table, getattr(fitted, "thresholder_", None), gap=config.event_gap, contributions=contributions
         )
-    return DetectionResult(table, config.mode == "causal", threshold, scored, events, spacing, tuple(notes))
+    notes += _cycle_notes(frame, timestamps, train_rows, config)
+    return DetectionResult(table, config.mode == "causal", threshold, scored, events, spacing, tuple(notes), train_rows)
 
 
 THRESHOLD_NOTE = "threshold: "  # how every note about the threshold starts
 SHORT_SERIES_NOTE = "short series: "  # how every note of _fit_to_a_short_series starts
-PER_SERIES_NOTES = (THRESHOLD_NOTE, SHORT_SERIES_NOTE)  # notes about one series' own rows: many.py names the series
+SHORT_TRAINING_NOTE = "short training: "  # how the note of _cycle_notes starts
+# notes about one series' own rows: many.py names the series
+PER_SERIES_NOTES = (THRESHOLD_NOTE, SHORT_SERIES_NOTE, SHORT_TRAINING_NOTE)
 # A floor that new rows pass this many times as often as the training rows did: said on stderr (_threshold_notes).
 FLOOR_EXCESS = 10
 # A channel with this share of its later rows outside the training rows' range has a level the detector never saw
@@ -337,6 +341,52 @@ def _level_notes(frame, train_rows: int) -> list[str]:
     ]
 
 
+def _cycle_notes(frame, timestamps, train_rows: int, config) -> list[str]:
+    """Where the training rows span less than one cycle of what the rows' step suggests
+    (:func:`~tsseq.data.timegrid.frequency_season`: a day of 1-minute rows; irregular rows: of the median step), a
+    note naming the span, the cycle and the options. A detector that never saw a whole cycle flags its other phases
+    (the default 0.3 of two days of 1-minute rows trained on 15 hours and flagged a 6-hour stretch after them)."""
+    import math
+
+    import pandas as pd
+
+    from tsseq.data.timegrid import frequency_season
+
+    index = frame.index
+    if not isinstance(index, pd.DatetimeIndex) or index.freq is None:
+        return []
+    if timestamps is not None and not isinstance(timestamps, pd.DatetimeIndex):
+        return []  # numbers that count rows: no time, no cycle
+    season = frequency_season(index.freqstr)
+    if season <= 1 or train_rows >= season or len(frame) <= season:
+        return []
+    times = index if timestamps is None else timestamps
+    try:
+        step = pd.Timedelta(index.freq)
+    except (TypeError, ValueError):  # a calendar step (months, quarters): the cycle in rows only
+        cycle, stepped = f"{season} rows", f"{index.freqstr} rows"
+    else:
+        cycle = f"{_duration(season * step)}, {season} rows"
+        stepped = f"rows {'a median' if timestamps is not None else ''} {_duration(step)} apart".replace("  ", " ")
+    fraction = math.ceil(100 * season / len(frame)) / 100
+    return [
+        f"{SHORT_TRAINING_NOTE}the {train_rows} training rows span {_duration(times[train_rows] - times[0])}, less "
+        f"than one cycle of {stepped} ({cycle}), so the detector may flag the phases of the cycle it never saw; train "
+        f"on a whole cycle (--train-rows {season}, or --train-fraction {fraction:g}) or give more rows before the "
+        "period to score"
+    ]
+
+
+def _duration(span) -> str:
+    """A Timedelta in its largest whole unit, to one decimal: "15 hours", "1 day", "1.5 minutes"."""
+    seconds = span.total_seconds()
+    for unit, length in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= length:
+            value = round(seconds / length, 1)
+            return f"{value:g} {unit}{'' if value == 1 else 's'}"
+    return f"{seconds:g} s"
+
+
 def _threshold_notes(table, thresholder, detector=None, levels=None, causal: bool = False) -> list[str]:
     """What the threshold did, for stderr: where an adapted one went under its floor and how many flags that added,
     how many rows over it its gate and its brief gate left unflagged, and, when far more scored rows pass the
@@ -359,10 +409,11 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
         flags = table["is_anomaly"].to_numpy(dtype=bool)
         notes.append(
             f"{THRESHOLD_NOTE}the split of the scored rows' scores lowered it below its floor {floor:.4g} (a "
-            f"false-alarm rate of {rate:g} of the training rows' scores) on {int(below.sum())} of {int(scored.sum())} "
-            f"scored rows, from {table.index[np.argmax(below)]}, to {np.nanmin(threshold):.4g} at its lowest; "
-            f"{int((flags & (compared <= floor)).sum())} of the {int(flags.sum())} flagged rows are under the floor "
-            "(--threshold false_alarm: a fixed threshold, no split)"
+            f"false-alarm rate of {rate:g} of the training rows' scores) on {int(below.sum())} of "
+            f"{_plural(int(scored.sum()), 'scored row')}, from {table.index[np.argmax(below)]}, to "
+            f"{np.nanmin(threshold):.4g} at its lowest; {int((flags & (compared <= floor)).sum())} of "
+            f"{_of_the(int(flags.sum()), 'flagged row')} {_are(int((flags & (compared <= floor)).sum()))} under the "
+            "floor (--threshold false_alarm: a fixed threshold, no split)"
         )
     if getattr(thresholder, "raise_excess", None) is not None and thresholder.lower_only and (threshold > floor).any():
         # the batch split raised it (lower_only: only through raise_excess): one threshold for every scored row
@@ -370,9 +421,9 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
         notes.append(
             f"{THRESHOLD_NOTE}the split of the scored rows' scores raised it above its floor {floor:.4g} to "
             f"{np.nanmax(threshold):.4g}: the scored rows hold a group far above the training rows' scores, and the "
-            f"{int(between.sum())} scored rows between the floor and it are at most {thresholder.raise_excess:g} times "
-            "the training rows' share there, as normal rows would put there, so they are not flagged "
-            "(--threshold-param raise_excess=null keeps the floor)"
+            f"{_plural(int(between.sum()), 'scored row')} between the floor and it {_are(int(between.sum()))} at most "
+            f"{thresholder.raise_excess:g} times the training rows' share there, as normal rows would put there, so "
+            "they are not flagged (--threshold-param raise_excess=null keeps the floor)"
         )
     gate, brief_gate = getattr(thresholder, "gate", None), getattr(thresholder, "brief_gate", None)
     if gate is not None or brief_gate is not None:
@@ -384,17 +435,18 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
             under_gate = held & ~(table["score"].to_numpy() > thresholder.gate_)
         if under_gate.any():
             notes.append(
-                f"{THRESHOLD_NOTE}{int(under_gate.sum())} of the {int(passed.sum())} rows whose smoothed score passes it "
-                f"are not flagged: their own scores are under its gate {thresholder.gate_:.4g}, the {gate:g} quantile "
-                "of the training rows' scores (such as rows next to an anomaly, which the smoothing and the model's "
+                f"{THRESHOLD_NOTE}{int(under_gate.sum())} of {_of_the(int(passed.sum()), 'row')} whose smoothed score "
+                f"passes it {_are(int(under_gate.sum()))} not flagged: "
+                f"{'its own score is' if under_gate.sum() == 1 else 'their own scores are'} under its gate "
+                f"{thresholder.gate_:.4g}, the {gate:g} quantile of the training rows' scores (such as rows next to an anomaly, which the smoothing and the model's "
                 "window carry its score into; an event spans them where they lie between flagged rows; "
                 "--threshold-param gate=null flags them too)"
             )
         brief = held & ~under_gate
         if brief.any():
             notes.append(
-                f"{THRESHOLD_NOTE}{int(brief.sum())} rows over its gate are not flagged: they belong to events shorter "
-                f"than its smoothing window ({thresholder.smoothing} rows) whose own scores stay under "
+                f"{THRESHOLD_NOTE}{_plural(int(brief.sum()))} over its gate {_are(int(brief.sum()))} not flagged: "
+                f"{'it belongs' if brief.sum() == 1 else 'they belong'} to events shorter than its smoothing window ({thresholder.smoothing} rows) whose own scores stay under "
                 f"{thresholder.brief_gate_:.4g}, the {brief_gate:g} quantile of the training rows' scores"
                 + (", or to the first rows of a longer one, which a stream cannot yet tell from a short one" if causal
                    else "")
@@ -404,8 +456,8 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
     share = float(np.mean(compared[scored] > floor)) if scored.any() else 0.0
     if share >= FLOOR_EXCESS * rate:
         notes.append(
-            f"{THRESHOLD_NOTE}{share:.1%} of the {int(scored.sum())} scored rows are above its floor {floor:.4g}, "
-            f"which {rate:g} of the training rows' scores exceed ({share / rate:.0f} times as many): either much of "
+            f"{THRESHOLD_NOTE}{share:.1%} of {_of_the(int(scored.sum()), 'scored row')} are above its floor "
+            f"{floor:.4g}, which {rate:g} of the training rows' scores exceed ({share / rate:.0f} times as many): either much of "
             "this period is anomalous, or the model scores new normal rows above the rows it was fitted on (a close "
             "fit of few training rows, or many loosely related channels: the default detector flags 1.3% and 3.7% of "
             "the rows of anomaly-free logs of 20 and 40 channels, pipelines/benchmarks/wide_logs.py, "
@@ -424,6 +476,19 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
         )
         notes += [] if levels is None else _level_notes(*levels)
     return notes
+
+
+def _plural(count: int, noun: str = "row") -> str:
+    """``count`` and ``noun``, with an s unless one: "1 row", "3 rows"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _of_the(count: int, noun: str) -> str:
+    return f"the {_plural(count, noun)}"
+
+
+def _are(count: int) -> str:
+    return "is" if count == 1 else "are"
 
 
 def _fit_to_a_short_series(config, params: dict, n_rows: int, train_rows: int, lacking: int, source: str):
@@ -615,7 +680,36 @@ def _row_sequence(frame, config):
         spacing = _counted(numbers, "irregular steps of {:g} to {:g}, median {:g}".format(seconds[0], seconds[2], seconds[1]))
     else:
         spacing = "rows (irregular steps of {:g} s to {:g} s, median {:g} s)".format(seconds[0], seconds[2], seconds[1])
+        spacing += _gaps(index, steps, median)
     return frame.set_axis(surrogate), index if numbers is None else numbers, spacing
+
+
+# A step this many times the median one is a gap in the log (a dropout), not jitter: named in the spacing note.
+GAP_STEPS = 5
+
+
+def _gaps(index, steps, median) -> str:
+    """The spacing note's words on where the irregular rows' largest steps are (the rows before them), and, where
+    some are gaps (``GAP_STEPS`` times the median step), the options that put the rows on a grid and mark the rows
+    filled in: the detector scores the row sequence, so a gap of an hour reads as one step, and an operator looking
+    for it must be told where it is."""
+    import numpy as np
+
+    def after(at: int) -> str:
+        return f"{steps[at].total_seconds():g} s after {index[at]}"
+
+    gaps = np.flatnonzero(steps > GAP_STEPS * median)
+    if not len(gaps):
+        return f"; the largest, {after(int(np.argmax(steps)))}"
+    shown = ", ".join(after(int(at)) for at in gaps[:3]) + (f" and {len(gaps) - 3} more" if len(gaps) > 3 else "")
+    # a log of one step with dropouts fits the median step's grid; jittered steps have no grid to reindex on
+    multiples = steps / median
+    on_grid = bool(np.allclose(multiples, np.round(multiples)))
+    fill = "--reindex --missing interpolate" if on_grid else f"--resample {median.total_seconds():g}s --missing interpolate"
+    return (f"; {_plural(len(gaps), 'step')} over {GAP_STEPS} times the median, {'gaps' if len(gaps) > 1 else 'a gap'} "
+            "in the log, "
+            f"scored as one step each: {shown}; {fill} puts the rows on the grid of the median step and fills the "
+            f"gaps, marking the filled rows (column {FILLED_COLUMN!r})")
 
 
 def _counted(numbers, steps: str) -> str:
@@ -774,3 +868,46 @@ def _utc(times):
     if isinstance(times, pd.Series):
         return times.dt.tz_convert("UTC").dt.tz_localize(None) if times.dt.tz is not None else times
     return times.tz_convert("UTC").tz_localize(None) if times.tz is not None else times
+
+
+def scored_against_labels(labels, result) -> str:
+    """A detection's flags scored against labelled windows (:func:`check_labels_match`'s), as one line for stderr:
+    the event-level recall and precision of its events (:func:`tsseq.anomaly.metrics.event_precision_recall_f1`, the
+    events as ``--events`` writes them) and the point precision, recall and F1
+    (:func:`~tsseq.anomaly.metrics.point_precision_recall_f1`), over the scored rows only: the training rows are
+    what the detector learned normal from, and in causal mode get no score at all. A window covers the rows from its
+    start to its end, both included."""
+    import numpy as np
+    import pandas as pd
+
+    from tsseq.anomaly.metrics import event_precision_recall_f1, label_segments, point_precision_recall_f1
+
+    table, first = result.table, result.train_rows
+    index, starts, ends = table.index, labels["start"], labels["end"]
+    if isinstance(index, pd.DatetimeIndex) and (starts.dt.tz is None) != (index.tz is None):  # as UTC instants
+        index, starts, ends = _utc(index), _utc(starts), _utc(ends)
+
+    def rows_within(spans, times) -> np.ndarray:
+        inside = np.zeros(len(times), dtype=bool)
+        for start, end in spans:
+            inside |= np.asarray((times >= start) & (times <= end))
+        return inside
+
+    truth = rows_within(zip(starts, ends), index)[first:]
+    scored = f"the {len(truth)} scored rows (the {first} training rows not counted)"
+    real = label_segments(truth)
+    if "is_anomaly" not in table:
+        return f"labels: {_plural(len(real), 'window')} in {scored}; no flags to score (no threshold)"
+    if not real:
+        return f"labels: no labelled window lies in {scored}; the flags are not scored"
+    flags = table["is_anomaly"].to_numpy(dtype=bool)[first:]
+    in_events = rows_within(zip(result.events["start"], result.events["end"]), table.index)[first:]
+    events = event_precision_recall_f1(in_events, truth)
+    flagged = len(label_segments(in_events))
+    points = point_precision_recall_f1(flags, truth)
+    found, false = round(events.recall * len(real)), flagged - round(events.precision * flagged)
+    return (
+        f"labels: {_plural(len(real), 'window')} in {scored}; event recall {events.recall:.2f} ({found} of "
+        f"{len(real)} found), event precision {events.precision:.2f} ({false} of {_plural(flagged, 'event')} false), "
+        f"point F1 {points.f1:.2f} (precision {points.precision:.2f}, recall {points.recall:.2f})"
+    )
