@@ -260,7 +260,8 @@ def detect_frame(config, frame, source: str, filled=None) -> DetectionResult:
     table.index.name = "timestamp"
     check_scores(table["score"], f"{source}: detector {config.detector.name!r}", missing_rows)
     levels = (frame, train_rows) if config.detrend is None else None  # the levels the detector saw, if it did
-    notes += _threshold_notes(table, getattr(fitted, "thresholder_", None), fitted, levels, config.mode == "causal")
+    notes += _threshold_notes(table, getattr(fitted, "thresholder_", None), fitted, levels, config.mode == "causal",
+                              train_rows)
     events = None
     if "is_anomaly" in table:
         contributions = None
@@ -387,7 +388,8 @@ def _duration(span) -> str:
     return f"{seconds:g} s"
 
 
-def _threshold_notes(table, thresholder, detector=None, levels=None, causal: bool = False) -> list[str]:
+def _threshold_notes(table, thresholder, detector=None, levels=None, causal: bool = False,
+                     train_rows: int | None = None) -> list[str]:
     """What the threshold did, for stderr: where an adapted one went under its floor and how many flags that added,
     how many rows over it its gate and its brief gate left unflagged, and, when far more scored rows pass the
     false-alarm floor than its rate says normal rows do, what that can mean (in ``causal`` mode, the refits that
@@ -464,8 +466,8 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
             "threshold_study.md's twelfth and fourteenth studies). The plot and the events show which; more training "
             "rows help in the second case"
             + ("; where the series' normal moved on after the training rows (a new load pattern that lasts), "
-               "--refit-every N --refit-window W refits the detector on the last W rows every N rows so that it "
-               "learns it (NAB's real files: 733 false alarms instead of 1,579, "
+               f"{_refit_options(train_rows, table.index)} refits the detector on the last W rows every N rows so "
+               "that it learns it (NAB's real files: 733 false alarms instead of 1,579, "
                "pipelines/benchmarks/nab_auto_refit.yaml), though over a long fault it learns the fault too"
                if causal else "")
             + ("; so does --param reference=cross_fitted, which fits auto's threshold on scores of rows its models "
@@ -476,6 +478,23 @@ def _threshold_notes(table, thresholder, detector=None, levels=None, causal: boo
         )
         notes += [] if levels is None else _level_notes(*levels)
     return notes
+
+
+def _refit_options(train_rows: int | None, index) -> str:
+    """``--refit-every N --refit-window W`` with values to start from: W the job's training rows (what the detector
+    was fitted on), N one cycle of rows where the step suggests one shorter than them (a day of 5-minute rows, 288),
+    else a quarter of them: refitted once a cycle, the detector learns a lasting change within about a cycle (a
+    level shift in 5-minute rows trained on 900: 181 rows flagged with 288 and 900, 712 with 900 and 1,800, 793
+    without refits)."""
+    if not train_rows:
+        return "--refit-every N --refit-window W"
+    from tsseq.data.timegrid import frequency_season
+
+    freq = getattr(index, "freqstr", None)
+    season = frequency_season(freq) if freq else 1
+    every, why = (season, "one cycle") if 1 < season < train_rows else (max(train_rows // 4, 1), "a quarter of them")
+    return (f"--refit-every N --refit-window W (to start from: W = {train_rows}, its training rows, and N = {every}, "
+            f"{why})")
 
 
 def _plural(count: int, noun: str = "row") -> str:
