@@ -81,3 +81,19 @@ def test_the_plot_of_six_channels_draws_the_spiking_last_one(tmp_path: Path, mon
     series_axis = figures[-1].axes[0]
     assert [line.get_label() for line in series_axis.get_lines()][0] == "ch5"
     assert series_axis.get_legend().get_title().get_text().startswith(f"{MAX_CHANNELS} of 6 channels")
+
+
+def test_scores_far_above_the_threshold_put_the_score_axis_on_a_log_scale_above_it(tmp_path: Path) -> None:
+    """A counter's reset scored 9e5 against a threshold near 1: on a linear axis the threshold and every ordinary
+    score lay flat on 0."""
+    from tsseq.anomaly.plotting import log_scale_from
+
+    index = pd.date_range("2024-01-01", periods=5, freq="h")
+    ordinary = pd.DataFrame({"score": [0.2, 0.5, 0.9, 1.5, 0.3], "threshold": [1.0, 1.0, 1.2, 1.2, 1.2]}, index=index)
+    assert log_scale_from(ordinary) is None
+    assert log_scale_from(ordinary.assign(score=[0.2, 9e5, 0.9, 1.5, 0.3])) == 1.2  # the median threshold
+    fixed = pd.DataFrame({"score": [0.2, 500.0]}, index=index[:2])
+    fixed.attrs["threshold"] = 2.0
+    assert log_scale_from(fixed) == 2.0
+    fixed.attrs["threshold"] = 0.0  # no positive threshold: nothing to keep linear below
+    assert log_scale_from(fixed) is None

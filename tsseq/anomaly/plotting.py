@@ -97,6 +97,10 @@ def plot_detection(
         peaks = events.dropna(subset=["peak_time"])
         score_axis.scatter(_on_axis(peaks["peak_time"], values.index), peaks["peak_score"], color="tab:red", marker="v",
                            s=18, zorder=3, label=f"event peaks ({len(events)} events)")  # fmt: skip
+    linear_up_to = log_scale_from(result)
+    if linear_up_to is not None:
+        score_axis.set_yscale("symlog", linthresh=linear_up_to)
+        score_axis.set_ylabel("score (log above the threshold)", fontsize=8)
     mode = "causal" if result.attrs.get("causal") else "batch (offline)"
     series_axis.set_title(f"{title}, {mode}" if title else mode)
     for axis in (series_axis, score_axis):
@@ -169,6 +173,21 @@ def _runs(index: pd.Index, rows: np.ndarray) -> list[tuple]:
     edges = np.diff(np.concatenate([[0], rows.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
     return [(index[start], index[end]) for start, end in zip(starts, ends)]
+
+
+# Scores this many times the threshold flatten it and every ordinary score onto the axis (a counter's reset scored 9e5
+# against a threshold of about 1): the score axis is then logarithmic above the threshold.
+LOG_SCALE_RATIO = 100.0
+
+
+def log_scale_from(result: pd.DataFrame) -> float | None:
+    """The score below which the score axis stays linear (the threshold, its median if it varies) when the largest
+    score passes ``LOG_SCALE_RATIO`` times it; None (a linear axis) otherwise or without a positive threshold."""
+    threshold = result["threshold"].median() if "threshold" in result else result.attrs.get("threshold")
+    largest = result["score"].max()
+    if threshold is None or not np.isfinite(threshold) or threshold <= 0 or not largest > LOG_SCALE_RATIO * threshold:
+        return None
+    return float(threshold)
 
 
 def _on_axis(times: pd.Series, index: pd.Index) -> pd.Series:
