@@ -98,6 +98,22 @@ def test_a_random_walk_has_no_season_though_its_levels_are_autocorrelated_at_eve
     assert model.season_length_ == 1  # 24 before: M4's test on the levels reads persistence as a season
 
 
+def test_the_kpss_statistic_is_statsmodels():
+    import math
+    import warnings
+
+    from statsmodels.tsa.stattools import kpss
+
+    from tsseq.auto import _kpss_level
+
+    rng = np.random.default_rng(0)
+    for values in (np.cumsum(rng.normal(size=365)), rng.normal(size=120), np.sin(np.arange(700) / 3.8)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its p-value lies outside the table: the statistic is what is compared
+            expected = kpss(values, regression="c", nlags=int(3 * math.sqrt(len(values)) / 13))[0]
+        assert _kpss_level(values) == pytest.approx(expected, rel=1e-12)
+
+
 def test_the_season_test_finds_random_walks_seasonal_at_about_its_nominal_rate_where_m4s_finds_them_all():
     rng = np.random.default_rng(0)
     walks = [np.cumsum(rng.standard_normal(365)) for _ in range(100)]

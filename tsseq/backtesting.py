@@ -58,7 +58,7 @@ import pandas as pd
 
 from tsseq.data.checks import check_series
 from tsseq.data.covariates import KINDS, align, window_covariates
-from tsseq.errors import ConfigError, DataError, MissingValuesError, check_positive_int, closest_match
+from tsseq.errors import ConfigError, DataError, MissingValuesError, check_positive_int, closest_match, listed
 from tsseq.parameters import clone
 from tsseq.metrics import (
     coverage,
@@ -456,7 +456,7 @@ def _scaled(observed: np.ndarray, scale: np.ndarray, forecasts: pd.DataFrame, ke
         (f"series {series[origin]!r}, " if series[origin] is not None else "") + f"column {targets[channel]!r}"
         for origin, channel in zip(*np.nonzero(left_out))
     )
-    shown = "; ".join(list(named)[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
+    shown = listed(named, 5, "; ")
     warnings.warn(
         f"The metric 'mase' leaves out {shown}: constant before the cutoff (MASE's scale, the mean absolute "
         f"lag-{season_length} change, is 0), so its errors cannot be scaled; it pools the other forecasts.",

@@ -65,6 +65,13 @@ def closest_match(name: str, candidates: Iterable[str]) -> str:
     return f" Did you mean {matches[0]!r}?" if matches else ""
 
 
+def listed(items: Iterable[str], limit: int, separator: str = ", ") -> str:
+    """The first ``limit`` items joined, and how many more: ``"a, b, c and 4 more"``; the whole list when it fits."""
+    items = list(items)
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return separator.join(items[:limit]) + more
+
+
 def _names_key(message: str, where: str) -> bool:
     """Whether ``message`` already names the key path ``where`` or a key below it (``'output.quantiles'``)."""
     return re.search(rf"(?<![\w.]){re.escape(where)}(?:$|[.:\['])", message) is not None

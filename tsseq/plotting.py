@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from tsseq import io
-from tsseq.errors import DataError
+from tsseq.errors import DataError, listed
 
 MAX_PANELS = 12  # panels drawn when `columns` is not given; a note in the figure names the rest
 NOTE_NAMES = 20  # column names listed in that note
@@ -138,7 +138,7 @@ def forecast_figure(
     axes[0, 0].set_title(title)
     bottom = 0.0
     if left_out:
-        named = ", ".join(left_out[:NOTE_NAMES]) + (f" and {len(left_out) - NOTE_NAMES} more" if len(left_out) > NOTE_NAMES else "")
+        named = listed(left_out, NOTE_NAMES)
         note = f"Not drawn ({len(left_out)} of {len(history.columns)} columns; choose with columns=): {named}"
         figure.text(0.01, 0.005, note, fontsize="small", ha="left", va="bottom", wrap=True)
         bottom = 0.45 / figure.get_figheight()  # room for two lines of the note

@@ -33,7 +33,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from tsseq.errors import ConfigError, DataError, ForecastError
+from tsseq.errors import ConfigError, DataError, ForecastError, listed
 
 MAX_ABS_VALUE = 1e150
 MIN_SCALE = 1e-150
@@ -271,5 +271,4 @@ def check_scores(scores: pd.Series, source: str, missing: np.ndarray | None = No
 
 def _names(columns) -> str:
     names = [str(column) for column in columns]
-    shown = ", ".join(repr(name) for name in names[:_SHOWN])
-    return f"column(s) {shown}" + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
+    return f"column(s) {listed([repr(name) for name in names], _SHOWN)}"

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tsseq.errors import DataError
+from tsseq.errors import DataError, listed
 
 _FILLED_BY_JOB = ("window_length", "threshold", "threshold_params", "causal")
 RESULT_COLUMNS = ("score", "smoothed_score", "threshold", "is_anomaly")  # what a job adds to the values (and contributions)
@@ -863,7 +863,7 @@ def check_labels_match(labels, index, path: Path):
     if not outside.any():
         return labels
     lines = [str(int(row) + 2) for row in outside.nonzero()[0]]
-    named = ", ".join(lines[:10]) + (f" and {len(lines) - 10} more" if len(lines) > 10 else "")
+    named = listed(lines, 10)
     span = f"the data's span, {first} to {last}"
     if outside.all():
         raise DataError(
@@ -906,13 +906,14 @@ def scored_against_labels(labels, result) -> str:
     if isinstance(index, pd.DatetimeIndex) and (starts.dt.tz is None) != (index.tz is None):  # as UTC instants
         index, starts, ends = _utc(index), _utc(starts), _utc(ends)
 
-    def rows_within(spans, times) -> np.ndarray:
-        inside = np.zeros(len(times), dtype=bool)
-        for start, end in spans:
-            inside |= np.asarray((times >= start) & (times <= end))
-        return inside
+    def rows_within(starts, ends, times) -> np.ndarray:
+        """Rows of the sorted ``times`` in any ``[start, end]``: one pass, not one over the rows per span."""
+        marks = np.zeros(len(times) + 1, dtype=np.int64)
+        np.add.at(marks, times.searchsorted(starts, side="left"), 1)
+        np.add.at(marks, times.searchsorted(ends, side="right"), -1)
+        return np.cumsum(marks[:-1]) > 0
 
-    truth = rows_within(zip(starts, ends), index)[first:]
+    truth = rows_within(starts, ends, index)[first:]
     scored = f"the {len(truth)} scored rows (the {first} training rows not counted)"
     real = label_segments(truth)
     if "is_anomaly" not in table:
@@ -920,7 +921,7 @@ def scored_against_labels(labels, result) -> str:
     if not real:
         return f"labels: no labelled window lies in {scored}; the flags are not scored"
     flags = table["is_anomaly"].to_numpy(dtype=bool)[first:]
-    in_events = rows_within(zip(result.events["start"], result.events["end"]), table.index)[first:]
+    in_events = rows_within(result.events["start"], result.events["end"], table.index)[first:]
     events = event_precision_recall_f1(in_events, truth)
     flagged = len(label_segments(in_events))
     points = point_precision_recall_f1(flags, truth)

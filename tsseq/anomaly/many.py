@@ -35,6 +35,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from tsseq.errors import listed
+
 DEFAULT_BATCH_SERIES = 1_000
 # A note that more series than this share, numbers aside, is one line naming them (summarised); fewer, each as it is.
 EACH_NOTE_UP_TO = 3
@@ -256,14 +258,8 @@ def _too_short(skipped: list) -> str:
     for short in skipped:
         reasons.setdefault((short.needed, short.why), []).append(f"{short.series!r} ({short.rows} rows)")
     return "; ".join(
-        f"{_listed(names)}, under the {needed} rows each needs: {why}" for (needed, why), names in reasons.items()
+        f"{listed(names, _SHOWN)}, under the {needed} rows each needs: {why}" for (needed, why), names in reasons.items()
     )
-
-
-def _listed(names: list) -> str:
-    """The first ``_SHOWN`` names, and how many more."""
-    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
-    return ", ".join(names[:_SHOWN]) + more
 
 
 def summarised(notes: list) -> list[str]:
@@ -283,7 +279,7 @@ def summarised(notes: list) -> list[str]:
             lines += each
             continue
         first, *others = dict.fromkeys(note.series for note in group)
-        named = _listed([repr(series) for series in others])
+        named = listed([repr(series) for series in others], _SHOWN)
         lines.append(f"series {first!r} and {len(others)} more alike ({named}): {group[0].text}")
     return lines
 

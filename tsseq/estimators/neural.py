@@ -23,7 +23,7 @@ from tsseq.engine import Callback, Trainer, TrainingConfig, TrainingHistory
 from tsseq.engine.checkpoint import RESULT_NEUTRAL, CheckpointJob, JobIdentity, fingerprint
 from tsseq.engine.distributions import Affine, OutputDistribution, make_output, sampling
 from tsseq.engine.losses import config_loss
-from tsseq.errors import ConfigError, DataError, MissingValuesError
+from tsseq.errors import ConfigError, DataError, MissingValuesError, listed
 from tsseq.estimators.covariates import (
     PackedCodes,
     ValuesLoss,
@@ -482,10 +482,8 @@ class NeuralForecaster(Forecaster):
         if not len(held):
             return None
         ids, columns = layout.series_ids, layout.columns
-        named = ", ".join(
-            (f"{columns[c]!r}" if ids is None else f"series {ids[s]!r} / {columns[c]!r}") + f" ({values[s, c]:g})"
-            for s, c in held[:5]
-        ) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        named = listed([(f"{columns[c]!r}" if ids is None else f"series {ids[s]!r} / {columns[c]!r}")
+                        + f" ({values[s, c]:g})" for s, c in held], 5)  # fmt: skip
         warnings.warn(
             f"{len(held)} channel(s) hold one value over all their rows: {named}. The network cannot learn a series "
             "that never varies; each is forecast as its value, with no spread (as naive and AR forecast it).",
